@@ -1,10 +1,23 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * Two projects: `unit` (no broker needed: compiler, runtime on the embedded log, CLI) and `kafka`
+ * (suites that start or use a real broker). `npm test` runs both; CI also runs `unit` under Node 24.
+ */
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
-    hookTimeout: 120_000,
+    hookTimeout: 180_000,
     pool: "forks",
+    projects: [
+      {
+        extends: true,
+        test: { name: "unit", include: ["test/**/*.test.ts"], exclude: ["test/kafka/**", "**/node_modules/**"] },
+      },
+      {
+        extends: true,
+        test: { name: "kafka", include: ["test/kafka/**/*.test.ts"] },
+      },
+    ],
   },
 });
