@@ -1,0 +1,439 @@
+import { ClassicLevel } from "classic-level";
+import { followByReading } from "./follow.ts";
+import { partitionForKey } from "./partition.ts";
+import {
+  LogError,
+  type AppendResult,
+  type CreateTopicOptions,
+  type EventLog,
+  type LogHeader,
+  type LogRecord,
+  type PartitionPosition,
+  type ProduceRecord,
+  type SubscribeOptions,
+  type TopicConfig,
+  type TopicDescription,
+} from "./types.ts";
+
+/**
+ * The embedded on-disk `EventLog`: one LevelDB database (classic-level) in a data folder, owned by one
+ * process (LevelDB locks the folder; a second opener gets a `LOCKED` error). Any number of readers in
+ * that process share it.
+ *
+ * Layout (all keys binary, so LevelDB's byte order is the order we want):
+ * - `00 "topic/" <name>`                 → JSON `{ id, partitions, config }`
+ * - `00 "nextTopicId"`                   → JSON number; ids are never reused, so a re-created topic
+ *                                           cannot see records of the deleted one
+ * - `01 <id u32> <partition u32>`        → `<beginning f64> <end f64>`: the partition's offsets, written
+ *                                           in the same batch as the records that move them
+ * - `02 <id u32> <partition u32> <offset u64>` → the record (see `encodeRecord`); a partition's records
+ *                                           are contiguous and ordered by offset, so reads are one range
+ *
+ * Appends are serialized through one write queue: offsets are assigned inside the queue, the records
+ * and the new end offsets go in ONE LevelDB batch, and readers see the new end offset only after the
+ * batch is durable. Not implemented (documented limits): `retentionMs` is stored but not enforced, and
+ * `compact` topics are stored but never compacted (all records are kept; readers fold by key anyway).
+ */
+export class EmbeddedLog implements EventLog {
+  private readonly topics = new Map<string, TopicState>();
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private writeQueue: Promise<unknown> = Promise.resolve();
+  private nextTopicId: number;
+  private closed = false;
+
+  private constructor(
+    private readonly db: ClassicLevel<Buffer, Buffer>,
+    readonly location: string,
+    nextTopicId: number,
+  ) {
+    this.nextTopicId = nextTopicId;
+  }
+
+  /**
+   * Opens (creating when missing) the log in the folder `location`. Rejects with `LOCKED` when another
+   * process (or another open log in this process) holds the folder.
+   */
+  static async open(location: string): Promise<EmbeddedLog> {
+    const db = new ClassicLevel<Buffer, Buffer>(location, { keyEncoding: "buffer", valueEncoding: "buffer" });
+    try {
+      await db.open({ createIfMissing: true });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause;
+      if (cause?.code === "LEVEL_LOCKED") {
+        throw new LogError(
+          "LOCKED",
+          `the data folder '${location}' is in use by another esql process (LevelDB holds its LOCK file); ` +
+            `stop that process or choose another data folder`,
+          { cause: err },
+        );
+      }
+      throw new LogError("IO", `cannot open the embedded log in '${location}': ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    const idBuf = await db.get(NEXT_TOPIC_ID_KEY);
+    const log = new EmbeddedLog(db, location, idBuf ? (JSON.parse(idBuf.toString("utf8")) as number) : 1);
+    await log.load();
+    return log;
+  }
+
+  private async load(): Promise<void> {
+    const metas = await this.db.iterator({ gte: TOPIC_META_PREFIX, lt: prefixEnd(TOPIC_META_PREFIX) }).all();
+    for (const [k, v] of metas) {
+      const name = k.subarray(TOPIC_META_PREFIX.length).toString("utf8");
+      const meta = JSON.parse(v.toString("utf8")) as TopicMeta;
+      const state: TopicState = {
+        name,
+        id: meta.id,
+        partitions: meta.partitions,
+        config: meta.config,
+        beginning: new Array<number>(meta.partitions).fill(0),
+        end: new Array<number>(meta.partitions).fill(0),
+        roundRobin: 0,
+      };
+      const positions = await this.db
+        .iterator({ gte: partitionStateKey(meta.id, 0), lt: partitionStateKey(meta.id + 1, 0) })
+        .all();
+      for (const [pk, pv] of positions) {
+        const p = pk.readUInt32BE(5);
+        state.beginning[p] = pv.readDoubleBE(0);
+        state.end[p] = pv.readDoubleBE(8);
+      }
+      this.topics.set(name, state);
+    }
+  }
+
+  async createTopic(name: string, options: CreateTopicOptions): Promise<boolean> {
+    this.checkOpen();
+    const problem = topicNameProblem(name);
+    if (problem) throw new LogError("INVALID_ARGUMENT", problem);
+    if (!Number.isInteger(options.partitions) || options.partitions < 1) {
+      throw new LogError("INVALID_ARGUMENT", `a topic needs a whole number of partitions >= 1, found ${options.partitions}`);
+    }
+    return this.enqueue(async () => {
+      if (this.topics.has(name)) return false;
+      const id = this.nextTopicId;
+      const config: TopicConfig = { ...(options.config ?? {}) };
+      const batch = this.db.batch();
+      batch.put(topicMetaKey(name), Buffer.from(JSON.stringify({ id, partitions: options.partitions, config })));
+      batch.put(NEXT_TOPIC_ID_KEY, Buffer.from(JSON.stringify(id + 1)));
+      await batch.write();
+      this.nextTopicId = id + 1;
+      this.topics.set(name, {
+        name,
+        id,
+        partitions: options.partitions,
+        config,
+        beginning: new Array<number>(options.partitions).fill(0),
+        end: new Array<number>(options.partitions).fill(0),
+        roundRobin: 0,
+      });
+      return true;
+    });
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    this.topic(name);
+    await this.enqueue(async () => {
+      const t = this.topic(name);
+      await this.db.clear({ gte: recordPrefix(t.id), lt: recordPrefix(t.id + 1) });
+      const batch = this.db.batch();
+      batch.del(topicMetaKey(name));
+      for (let p = 0; p < t.partitions; p++) batch.del(partitionStateKey(t.id, p));
+      await batch.write();
+      this.topics.delete(name);
+      this.wake(name);
+    });
+  }
+
+  async listTopics(): Promise<string[]> {
+    this.checkOpen();
+    return [...this.topics.keys()].sort();
+  }
+
+  async describeTopic(name: string): Promise<TopicDescription | undefined> {
+    this.checkOpen();
+    const t = this.topics.get(name);
+    return t && { name, partitions: t.partitions, config: t.config };
+  }
+
+  async append(topic: string, records: readonly ProduceRecord[]): Promise<AppendResult[]> {
+    const checked = this.topic(topic);
+    for (const r of records) {
+      if (r.partition !== undefined) checkPartition(checked, r.partition);
+    }
+    if (records.length === 0) return [];
+    return this.enqueue(async () => {
+      const t = this.topic(topic); // may have been deleted while queued
+      const now = Date.now();
+      const results: AppendResult[] = new Array(records.length);
+      const end = t.end.slice();
+      const batch = this.db.batch();
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]!;
+        const partition =
+          r.partition ??
+          (r.key !== null ? partitionForKey(r.key, t.partitions) : t.roundRobin++ % t.partitions);
+        const offset = end[partition]!++;
+        batch.put(recordKey(t.id, partition, offset), encodeRecord(r, now));
+        results[i] = { partition, offset };
+      }
+      for (let p = 0; p < t.partitions; p++) {
+        if (end[p] !== t.end[p]) batch.put(partitionStateKey(t.id, p), encodePartitionState(t.beginning[p]!, end[p]!));
+      }
+      await batch.write();
+      t.end = end;
+      this.wake(topic);
+      return results;
+    });
+  }
+
+  async read(topic: string, partition: number, fromOffset: number, maxRecords: number): Promise<LogRecord[]> {
+    const t = this.topic(topic);
+    checkPartition(t, partition);
+    const begin = t.beginning[partition]!;
+    const end = t.end[partition]!;
+    if (!Number.isInteger(fromOffset) || fromOffset < begin || fromOffset > end) {
+      throw new LogError(
+        "OFFSET_OUT_OF_RANGE",
+        `offset ${fromOffset} is out of range for ${topic}-${partition}: expected ${begin} to ${end}`,
+      );
+    }
+    const stop = Math.min(end, fromOffset + Math.max(0, Math.floor(maxRecords)));
+    if (stop <= fromOffset) return [];
+    const entries = await this.db
+      .iterator({ gte: recordKey(t.id, partition, fromOffset), lt: recordKey(t.id, partition, stop) })
+      .all();
+    const out: LogRecord[] = new Array(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const [k, v] = entries[i]!;
+      out[i] = decodeRecord(topic, partition, k.readUInt32BE(9) * 0x1_0000_0000 + k.readUInt32BE(13), v);
+    }
+    return out;
+  }
+
+  async beginningOffset(topic: string, partition: number): Promise<number> {
+    const t = this.topic(topic);
+    checkPartition(t, partition);
+    return t.beginning[partition]!;
+  }
+
+  async endOffset(topic: string, partition: number): Promise<number> {
+    const t = this.topic(topic);
+    checkPartition(t, partition);
+    return t.end[partition]!;
+  }
+
+  waitForData(topic: string, positions: readonly PartitionPosition[], signal?: AbortSignal): Promise<boolean> {
+    const t = this.topic(topic);
+    for (const p of positions) checkPartition(t, p.partition);
+    const ready = (): boolean => {
+      const now = this.topics.get(topic);
+      if (now !== t) return true; // deleted (or re-created): let the next read report it
+      for (const p of positions) if (t.end[p.partition]! > p.offset) return true;
+      return false;
+    };
+    if (ready()) return Promise.resolve(true);
+    if (signal?.aborted || this.closed) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      let set = this.waiters.get(topic);
+      if (!set) this.waiters.set(topic, (set = new Set()));
+      const waiters = set;
+      const finish = (result: boolean): void => {
+        waiters.delete(waiter);
+        signal?.removeEventListener("abort", onAbort);
+        resolve(result);
+      };
+      const waiter = (): void => {
+        if (this.closed) finish(false);
+        else if (ready()) finish(true);
+      };
+      const onAbort = (): void => finish(false);
+      waiters.add(waiter);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  subscribe(
+    topic: string,
+    positions: readonly PartitionPosition[],
+    options?: SubscribeOptions,
+  ): AsyncIterableIterator<LogRecord[]> {
+    return followByReading(this, topic, positions, options);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.writeQueue.catch(() => undefined);
+    for (const topic of [...this.waiters.keys()]) this.wake(topic);
+    await this.db.close();
+  }
+
+  private wake(topic: string): void {
+    const set = this.waiters.get(topic);
+    if (!set) return;
+    for (const w of [...set]) w();
+    if (set.size === 0) this.waiters.delete(topic);
+  }
+
+  /** Runs `fn` after every write queued before it; a failed write does not block later ones. */
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writeQueue.then(fn, fn);
+    this.writeQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new LogError("CLOSED", `the embedded log in '${this.location}' is closed`);
+  }
+
+  private topic(name: string): TopicState {
+    this.checkOpen();
+    const t = this.topics.get(name);
+    if (!t) throw new LogError("UNKNOWN_TOPIC", `topic '${name}' does not exist`);
+    return t;
+  }
+}
+
+interface TopicMeta {
+  readonly id: number;
+  readonly partitions: number;
+  readonly config: TopicConfig;
+}
+
+interface TopicState extends TopicMeta {
+  readonly name: string;
+  beginning: number[];
+  /** Committed end offsets: what readers may see. */
+  end: number[];
+  roundRobin: number;
+}
+
+function checkPartition(t: TopicState, partition: number): void {
+  if (!Number.isInteger(partition) || partition < 0 || partition >= t.partitions) {
+    throw new LogError(
+      "INVALID_PARTITION",
+      `topic '${t.name}' has partitions 0 to ${t.partitions - 1}, found partition ${partition}`,
+    );
+  }
+}
+
+/** Kafka's rule: 1 to 249 characters of `[a-zA-Z0-9._-]`, and not `.` or `..`. */
+function topicNameProblem(name: string): string | undefined {
+  if (name.length === 0 || name.length > 249) return `a topic name needs 1 to 249 characters, found ${name.length}`;
+  if (name === "." || name === "..") return `'${name}' is not a valid topic name`;
+  if (!/^[a-zA-Z0-9._-]+$/.test(name)) {
+    return `a topic name may contain only ASCII letters, digits, '.', '_' and '-', found '${name}'`;
+  }
+  return undefined;
+}
+
+// ---- key layout ----
+
+const TOPIC_META_PREFIX = Buffer.from("\x00topic/", "latin1");
+const NEXT_TOPIC_ID_KEY = Buffer.from("\x00nextTopicId", "latin1");
+
+function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  end[end.length - 1]!++;
+  return end;
+}
+
+function topicMetaKey(name: string): Buffer {
+  return Buffer.concat([TOPIC_META_PREFIX, Buffer.from(name, "utf8")]);
+}
+
+function partitionStateKey(id: number, partition: number): Buffer {
+  const k = Buffer.allocUnsafe(9);
+  k[0] = 0x01;
+  k.writeUInt32BE(id, 1);
+  k.writeUInt32BE(partition, 5);
+  return k;
+}
+
+function encodePartitionState(beginning: number, end: number): Buffer {
+  const v = Buffer.allocUnsafe(16);
+  v.writeDoubleBE(beginning, 0);
+  v.writeDoubleBE(end, 8);
+  return v;
+}
+
+function recordPrefix(id: number): Buffer {
+  const k = Buffer.allocUnsafe(5);
+  k[0] = 0x02;
+  k.writeUInt32BE(id, 1);
+  return k;
+}
+
+function recordKey(id: number, partition: number, offset: number): Buffer {
+  const k = Buffer.allocUnsafe(17);
+  k[0] = 0x02;
+  k.writeUInt32BE(id, 1);
+  k.writeUInt32BE(partition, 5);
+  k.writeUInt32BE(Math.floor(offset / 0x1_0000_0000), 9);
+  k.writeUInt32BE(offset >>> 0, 13);
+  return k;
+}
+
+// ---- record encoding ----
+// <timestamp f64> <keyLen i32, -1 = null> <key> <valueLen i32> <value> <headerCount u32>
+//   then per header: <keyLen u32> <key utf8> <valueLen i32> <value>
+
+const EMPTY_HEADERS: readonly LogHeader[] = Object.freeze([]);
+
+function encodeRecord(r: ProduceRecord, now: number): Buffer {
+  const headers = r.headers ?? EMPTY_HEADERS;
+  let size = 8 + 4 + (r.key?.length ?? 0) + 4 + (r.value?.length ?? 0) + 4;
+  for (const h of headers) size += 4 + Buffer.byteLength(h.key, "utf8") + 4 + (h.value?.length ?? 0);
+  const b = Buffer.allocUnsafe(size);
+  b.writeDoubleBE(r.timestamp ?? now, 0);
+  let pos = writeBytes(b, 8, r.key);
+  pos = writeBytes(b, pos, r.value);
+  b.writeUInt32BE(headers.length, pos);
+  pos += 4;
+  for (const h of headers) {
+    const n = b.write(h.key, pos + 4, "utf8");
+    b.writeUInt32BE(n, pos);
+    pos = writeBytes(b, pos + 4 + n, h.value);
+  }
+  return b;
+}
+
+function writeBytes(b: Buffer, pos: number, bytes: Buffer | null): number {
+  if (bytes === null) {
+    b.writeInt32BE(-1, pos);
+    return pos + 4;
+  }
+  b.writeInt32BE(bytes.length, pos);
+  bytes.copy(b, pos + 4);
+  return pos + 4 + bytes.length;
+}
+
+function decodeRecord(topic: string, partition: number, offset: number, b: Buffer): LogRecord {
+  const timestamp = b.readDoubleBE(0);
+  let pos = 8;
+  let len = b.readInt32BE(pos);
+  pos += 4;
+  const key = len < 0 ? null : b.subarray(pos, (pos += len));
+  len = b.readInt32BE(pos);
+  pos += 4;
+  const value = len < 0 ? null : b.subarray(pos, (pos += len));
+  const count = b.readUInt32BE(pos);
+  pos += 4;
+  let headers = EMPTY_HEADERS;
+  if (count > 0) {
+    const hs: LogHeader[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      const kl = b.readUInt32BE(pos);
+      const hk = b.toString("utf8", pos + 4, pos + 4 + kl);
+      pos += 4 + kl;
+      const vl = b.readInt32BE(pos);
+      pos += 4;
+      const hv = vl < 0 ? null : b.subarray(pos, (pos += vl));
+      hs[i] = { key: hk, value: hv };
+    }
+    headers = hs;
+  }
+  return { topic, partition, offset, key, value, timestamp, headers };
+}

@@ -1,0 +1,178 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { EmbeddedLog } from "../../../runtime/log/embedded.ts";
+import { murmur2, partitionForKey } from "../../../runtime/log/partition.ts";
+import { LogError } from "../../../runtime/log/types.ts";
+
+const b = (s: string): Buffer => Buffer.from(s, "utf8");
+
+describe("murmur2 (Kafka's Utils.murmur2)", () => {
+  // Reference vectors from Kafka's UtilsTest.testMurmur2.
+  it.each([
+    ["21", -973932308],
+    ["foobar", -790332482],
+    ["a-little-bit-long-string", -985981536],
+    ["a-little-bit-longer-string", -1486304829],
+    ["lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971],
+    ["abc", 479470107],
+    ["", 275646681],
+  ])("hashes %j like Kafka", (input, expected) => {
+    expect(murmur2(b(input))).toBe(expected);
+  });
+
+  it("picks toPositive(hash) % partitions", () => {
+    // (-790332482 & 0x7fffffff) = 1357151166; 1357151166 % 50 = 16
+    expect(partitionForKey(b("foobar"), 50)).toBe(16);
+    expect(partitionForKey(b("21"), 1)).toBe(0);
+  });
+});
+
+describe("EmbeddedLog", () => {
+  let dir: string;
+  let log: EmbeddedLog;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), "esql-log-"));
+    log = await EmbeddedLog.open(dir);
+  });
+  afterEach(async () => {
+    await log.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("creates, lists, describes and deletes topics", async () => {
+    expect(await log.createTopic("a", { partitions: 3 })).toBe(true);
+    expect(await log.createTopic("a", { partitions: 5 })).toBe(false);
+    await log.createTopic("b", { partitions: 1, config: { cleanupPolicy: "compact" } });
+    expect(await log.listTopics()).toEqual(["a", "b"]);
+    expect(await log.describeTopic("a")).toEqual({ name: "a", partitions: 3, config: {} });
+    expect((await log.describeTopic("b"))?.config).toEqual({ cleanupPolicy: "compact" });
+    await log.deleteTopic("a");
+    expect(await log.listTopics()).toEqual(["b"]);
+    expect(await log.describeTopic("a")).toBeUndefined();
+    await expect(log.deleteTopic("a")).rejects.toMatchObject({ code: "UNKNOWN_TOPIC" });
+    await expect(log.createTopic("bad name", { partitions: 1 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    await expect(log.createTopic("x", { partitions: 0 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  });
+
+  it("appends and reads back records with keys, values, timestamps and headers", async () => {
+    await log.createTopic("t", { partitions: 1 });
+    const res = await log.append("t", [
+      { key: b("k1"), value: b("v1"), timestamp: 1000, headers: [{ key: "h", value: b("x") }, { key: "n", value: null }] },
+      { key: null, value: null, timestamp: 2000 },
+      { key: b(""), value: b("") , partition: 0 },
+    ]);
+    expect(res).toEqual([
+      { partition: 0, offset: 0 },
+      { partition: 0, offset: 1 },
+      { partition: 0, offset: 2 },
+    ]);
+    expect(await log.endOffset("t", 0)).toBe(3);
+    expect(await log.beginningOffset("t", 0)).toBe(0);
+    const recs = await log.read("t", 0, 0, 10);
+    expect(recs.map((r) => r.offset)).toEqual([0, 1, 2]);
+    expect(recs[0]!.key?.toString()).toBe("k1");
+    expect(recs[0]!.value?.toString()).toBe("v1");
+    expect(recs[0]!.timestamp).toBe(1000);
+    expect(recs[0]!.headers.map((h) => [h.key, h.value?.toString() ?? null])).toEqual([["h", "x"], ["n", null]]);
+    expect(recs[1]!.key).toBeNull();
+    expect(recs[1]!.value).toBeNull();
+    expect(recs[2]!.key?.length).toBe(0);
+    expect(recs[2]!.value?.length).toBe(0);
+    expect(recs[0]!.topic).toBe("t");
+    expect(await log.read("t", 0, 1, 1)).toHaveLength(1);
+    expect(await log.read("t", 0, 3, 10)).toEqual([]);
+    await expect(log.read("t", 0, 4, 10)).rejects.toMatchObject({ code: "OFFSET_OUT_OF_RANGE" });
+    await expect(log.read("t", 1, 0, 10)).rejects.toMatchObject({ code: "INVALID_PARTITION" });
+    await expect(log.read("nope", 0, 0, 10)).rejects.toBeInstanceOf(LogError);
+  });
+
+  it("partitions keyed records like Kafka and null keys round-robin", async () => {
+    await log.createTopic("p", { partitions: 50 });
+    const res = await log.append("p", [
+      { key: b("foobar"), value: b("1") },
+      { key: b("foobar"), value: b("2") },
+      { key: null, value: b("3") },
+      { key: null, value: b("4") },
+      { key: b("x"), value: b("5"), partition: 7 },
+    ]);
+    expect(res[0]).toEqual({ partition: 16, offset: 0 });
+    expect(res[1]).toEqual({ partition: 16, offset: 1 });
+    expect(res[2]!.partition).not.toBe(res[3]!.partition);
+    expect(res[4]).toEqual({ partition: 7, offset: 0 });
+    await expect(log.append("p", [{ key: null, value: null, partition: 50 }])).rejects.toMatchObject({
+      code: "INVALID_PARTITION",
+    });
+  });
+
+  it("keeps data and offsets across a restart, and a re-created topic starts empty", async () => {
+    await log.createTopic("t", { partitions: 2 });
+    await log.append("t", [
+      { key: null, value: b("a"), partition: 0 },
+      { key: null, value: b("b"), partition: 1 },
+      { key: null, value: b("c"), partition: 1 },
+    ]);
+    await log.close();
+    log = await EmbeddedLog.open(dir);
+    expect(await log.describeTopic("t")).toMatchObject({ partitions: 2 });
+    expect(await log.endOffset("t", 1)).toBe(2);
+    expect((await log.read("t", 1, 0, 10)).map((r) => r.value?.toString())).toEqual(["b", "c"]);
+    const [next] = await log.append("t", [{ key: null, value: b("d"), partition: 1 }]);
+    expect(next).toEqual({ partition: 1, offset: 2 });
+    await log.deleteTopic("t");
+    await log.createTopic("t", { partitions: 2 });
+    expect(await log.endOffset("t", 1)).toBe(0);
+    expect(await log.read("t", 1, 0, 10)).toEqual([]);
+  });
+
+  it("refuses a second opener of the same folder with a clear error", async () => {
+    await expect(EmbeddedLog.open(dir)).rejects.toMatchObject({ code: "LOCKED" });
+  });
+
+  it("keeps offsets in call order for concurrent appends", async () => {
+    await log.createTopic("t", { partitions: 1 });
+    const all = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => log.append("t", [{ key: null, value: b(String(i)) }])),
+    );
+    expect(all.map((r) => r[0]!.offset)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    const recs = await log.read("t", 0, 0, 100);
+    expect(recs.map((r) => r.value?.toString())).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
+  });
+
+  it("waits for data and wakes on append; abort resolves false", async () => {
+    await log.createTopic("t", { partitions: 2 });
+    const waiting = log.waitForData("t", [{ partition: 0, offset: 0 }, { partition: 1, offset: 0 }]);
+    await log.append("t", [{ key: null, value: b("x"), partition: 1 }]);
+    expect(await waiting).toBe(true);
+    expect(await log.waitForData("t", [{ partition: 1, offset: 0 }])).toBe(true);
+    const ac = new AbortController();
+    const w2 = log.waitForData("t", [{ partition: 1, offset: 1 }], ac.signal);
+    ac.abort();
+    expect(await w2).toBe(false);
+  });
+
+  it("subscribe follows partitions and yields batches until aborted", async () => {
+    await log.createTopic("t", { partitions: 2 });
+    await log.append("t", [
+      { key: null, value: b("a"), partition: 0 },
+      { key: null, value: b("b"), partition: 1 },
+    ]);
+    const ac = new AbortController();
+    const seen: string[] = [];
+    const done = (async () => {
+      for await (const batch of log.subscribe("t", [{ partition: 0, offset: 0 }, { partition: 1, offset: 0 }], {
+        signal: ac.signal,
+        maxRecords: 10,
+      })) {
+        for (const r of batch) seen.push(`${r.partition}:${r.offset}:${r.value?.toString()}`);
+        if (seen.length === 3) ac.abort();
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 20));
+    await log.append("t", [{ key: null, value: b("c"), partition: 0 }]);
+    await done;
+    expect(seen.sort()).toEqual(["0:0:a", "0:1:c", "1:0:b"]);
+  });
+});
