@@ -1,0 +1,185 @@
+/**
+ * Order-preserving binary encoding of key tuples, so a LevelDB store keeps keys in SQL order and a key
+ * lookup or a key range is a seek, never a scan.
+ *
+ * For any two tuples `a`, `b` of the same column types, `compare(encode(a), encode(b))` (bytewise) has
+ * the sign of the SQL comparison of `a` and `b` column by column, NULL first. Each value starts with a tag
+ * byte, so NULL (0x01) sorts before every value.
+ *
+ * | value                       | bytes                                                              |
+ * |-----------------------------|--------------------------------------------------------------------|
+ * | NULL                        | 0x01                                                               |
+ * | false / true                | 0x02 0x00 / 0x02 0x01                                              |
+ * | number (INT, BIGINT, DOUBLE, DATE, TIME, TIMESTAMP) | 0x03 + 8 bytes: IEEE 754 big-endian, sign bit flipped for positives, all bits flipped for negatives |
+ * | DECIMAL (bigint unscaled)   | 0x04 + sign byte + length byte + magnitude (bit-flipped when negative); one scale per column, so unscaled order is value order |
+ * | STRING, BYTES               | 0x05 + bytes with 0x00 escaped as 0x00 0xFF, ended by 0x00 0x00     |
+ * | anything else (ARRAY, MAP, STRUCT) | 0x06 + escaped `v8.serialize` bytes (equality only, no order) |
+ */
+import { deserialize, serialize } from "node:v8";
+
+const NULL_TAG = 0x01;
+const BOOL_TAG = 0x02;
+const NUMBER_TAG = 0x03;
+const DECIMAL_TAG = 0x04;
+const BYTES_TAG = 0x05;
+const OTHER_TAG = 0x06;
+const STRING_MARK = 0x00;
+const BINARY_MARK = 0x01;
+
+const scratch = new DataView(new ArrayBuffer(8));
+
+class Writer {
+  buf: Buffer;
+  len = 0;
+  constructor(size = 64) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+  ensure(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.len++] = b;
+  }
+  escaped(bytes: Uint8Array): void {
+    this.ensure(bytes.length * 2 + 2);
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i]!;
+      this.buf[this.len++] = b;
+      if (b === 0) this.buf[this.len++] = 0xff;
+    }
+    this.buf[this.len++] = 0;
+    this.buf[this.len++] = 0;
+  }
+  result(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.len));
+  }
+}
+
+function writeValue(w: Writer, v: unknown): void {
+  if (v === null || v === undefined) {
+    w.byte(NULL_TAG);
+  } else if (typeof v === "boolean") {
+    w.byte(BOOL_TAG);
+    w.byte(v ? 1 : 0);
+  } else if (typeof v === "number") {
+    w.byte(NUMBER_TAG);
+    // -0 and 0 are equal in SQL: encode them alike.
+    scratch.setFloat64(0, v === 0 ? 0 : v);
+    const negative = (scratch.getUint8(0) & 0x80) !== 0;
+    w.ensure(8);
+    for (let i = 0; i < 8; i++) {
+      const b = scratch.getUint8(i);
+      w.buf[w.len++] = negative ? ~b & 0xff : i === 0 ? b | 0x80 : b;
+    }
+  } else if (typeof v === "bigint") {
+    w.byte(DECIMAL_TAG);
+    const negative = v < 0n;
+    let hex = (negative ? -v : v).toString(16);
+    if (hex.length % 2 === 1) hex = "0" + hex;
+    const mag = Buffer.from(hex, "hex");
+    // Longer magnitudes are larger; a negative value's bytes are flipped so larger magnitudes sort first.
+    w.byte(negative ? 0x00 : v === 0n ? 0x01 : 0x02);
+    w.byte(negative ? 0xff - mag.length : mag.length);
+    w.ensure(mag.length);
+    for (const b of mag) w.buf[w.len++] = negative ? ~b & 0xff : b;
+  } else if (typeof v === "string") {
+    w.byte(BYTES_TAG);
+    w.byte(STRING_MARK);
+    w.escaped(Buffer.from(v, "utf8"));
+  } else if (v instanceof Uint8Array) {
+    w.byte(BYTES_TAG);
+    w.byte(BINARY_MARK);
+    w.escaped(v);
+  } else {
+    w.byte(OTHER_TAG);
+    w.escaped(serialize(v));
+  }
+}
+
+/** Encodes a key tuple (the key columns' values in order). */
+export function encodeKey(values: readonly unknown[]): Buffer {
+  const w = new Writer();
+  for (const v of values) writeValue(w, v);
+  return w.result();
+}
+
+/** Decodes what {@link encodeKey} wrote. */
+export function decodeKey(buf: Uint8Array): unknown[] {
+  const out: unknown[] = [];
+  let i = 0;
+  const readEscaped = (): Buffer => {
+    const bytes: number[] = [];
+    for (;;) {
+      const b = buf[i++]!;
+      if (b === 0) {
+        const next = buf[i++]!;
+        if (next === 0) break;
+        bytes.push(0); // 0x00 0xFF
+      } else bytes.push(b);
+    }
+    return Buffer.from(bytes);
+  };
+  while (i < buf.length) {
+    const tag = buf[i++]!;
+    switch (tag) {
+      case NULL_TAG:
+        out.push(null);
+        break;
+      case BOOL_TAG:
+        out.push(buf[i++] === 1);
+        break;
+      case NUMBER_TAG: {
+        const negative = (buf[i]! & 0x80) === 0;
+        for (let k = 0; k < 8; k++) {
+          const b = buf[i + k]!;
+          scratch.setUint8(k, negative ? ~b & 0xff : k === 0 ? b & 0x7f : b);
+        }
+        i += 8;
+        out.push(scratch.getFloat64(0));
+        break;
+      }
+      case DECIMAL_TAG: {
+        const sign = buf[i++]!;
+        const negative = sign === 0x00;
+        const len = negative ? 0xff - buf[i++]! : buf[i++]!;
+        let hex = "";
+        for (let k = 0; k < len; k++) {
+          const b = negative ? ~buf[i + k]! & 0xff : buf[i + k]!;
+          hex += b.toString(16).padStart(2, "0");
+        }
+        i += len;
+        const mag = len === 0 ? 0n : BigInt("0x" + hex);
+        out.push(negative ? -mag : mag);
+        break;
+      }
+      case BYTES_TAG: {
+        const mark = buf[i++]!;
+        const bytes = readEscaped();
+        out.push(mark === STRING_MARK ? bytes.toString("utf8") : bytes);
+        break;
+      }
+      case OTHER_TAG:
+        out.push(deserialize(readEscaped()));
+        break;
+      default:
+        throw new Error(`corrupt key: unknown tag ${tag} at byte ${i - 1}`);
+    }
+  }
+  return out;
+}
+
+/** The smallest key greater than every key that starts with `prefix` (exclusive upper bound of a prefix scan). */
+export function prefixEnd(prefix: Uint8Array): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i]!++;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+}

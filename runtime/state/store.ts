@@ -1,0 +1,222 @@
+/**
+ * State stores on classic-level (LevelDB).
+ *
+ * One {@link PartitionStore} is one LevelDB database: the state of one query's task for one input
+ * partition. It holds any number of named stores (key prefixes) and the source offsets the state
+ * corresponds to. Processing happens in batches:
+ *
+ * 1. `await prefetch(keys)` / `await loadPrefix(prefix)` bring what the batch will read into memory;
+ * 2. processors `get`/`put`/`delete` synchronously (no `await` per record);
+ * 3. `await commit(offsets)` writes every change of the batch and the new source offsets in ONE LevelDB
+ *    batch, so state and position move atomically: a crash repeats work but never loses or
+ *    double-applies an event in a store.
+ *
+ * Values are stored with `v8.serialize` (the runtime value representation survives it).
+ */
+import { ClassicLevel } from "classic-level";
+import { mkdirSync } from "node:fs";
+import { deserialize, serialize } from "node:v8";
+import { prefixEnd } from "./keycodec.ts";
+
+type Level = ClassicLevel<Buffer, Buffer>;
+
+/** Reserved prefix for metadata (offsets); named stores never start with 0x00. */
+const META = 0x00;
+const OFFSET_PREFIX = Buffer.from([META, 0x6f]); // 0x00 'o'
+
+/** A change made by a commit: what a changelog topic receives. `value` null = deleted. */
+export interface StoreChange {
+  readonly store: string;
+  readonly key: Buffer;
+  readonly value: unknown | null;
+}
+
+/** Where the state stands: next offset to read per source `topic/partition`. */
+export type SourceOffsets = ReadonlyMap<string, number>;
+
+const ABSENT = Symbol("absent");
+
+export class PartitionStore {
+  private readonly db: Level;
+  /** Cached values by binary key (latin1 string); ABSENT = known not to exist. */
+  private readonly cache = new Map<string, unknown>();
+  private readonly dirty = new Set<string>();
+  private readonly loadedPrefixes = new Set<string>();
+  private offsets = new Map<string, number>();
+  /** Soft limit on cached clean entries; beyond it, clean entries are dropped after a commit. */
+  private readonly maxCached: number;
+
+  private constructor(db: Level, offsets: Map<string, number>, maxCached: number) {
+    this.db = db;
+    this.offsets = offsets;
+    this.maxCached = maxCached;
+  }
+
+  /** Opens (creating when needed) the store in `path`. Fails with a clear message if another process holds it. */
+  static async open(path: string, options: { maxCached?: number } = {}): Promise<PartitionStore> {
+    mkdirSync(path, { recursive: true });
+    const db: Level = new ClassicLevel<Buffer, Buffer>(path, { keyEncoding: "buffer", valueEncoding: "buffer" });
+    try {
+      await db.open();
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string } }).cause;
+      if (cause?.code === "LEVEL_LOCKED" || (e as { code?: string }).code === "LEVEL_LOCKED") {
+        throw new Error(`state store ${path} is in use by another process (LevelDB lock held)`);
+      }
+      throw e;
+    }
+    const offsets = new Map<string, number>();
+    for await (const [k, v] of db.iterator({ gte: OFFSET_PREFIX, lt: prefixEnd(OFFSET_PREFIX) })) {
+      offsets.set(k.subarray(OFFSET_PREFIX.length).toString("utf8"), Number(deserialize(v)));
+    }
+    return new PartitionStore(db, offsets, options.maxCached ?? 200_000);
+  }
+
+  /** The next offset to read of `topic` partition `partition`, or undefined when never committed. */
+  offset(topic: string, partition: number): number | undefined {
+    return this.offsets.get(`${topic}/${partition}`);
+  }
+
+  allOffsets(): SourceOffsets {
+    return this.offsets;
+  }
+
+  /** Loads the given keys of store `name` into memory (one `getMany` for those not cached). */
+  async prefetch(name: string, keys: readonly Buffer[]): Promise<void> {
+    const missing: Buffer[] = [];
+    const seen = new Set<string>();
+    for (const k of keys) {
+      const full = fullKey(name, k);
+      const id = full.toString("latin1");
+      if (this.cache.has(id) || seen.has(id)) continue;
+      seen.add(id);
+      missing.push(full);
+    }
+    if (missing.length === 0) return;
+    const values = await this.db.getMany(missing);
+    for (let i = 0; i < missing.length; i++) {
+      const v = values[i];
+      this.cache.set(missing[i]!.toString("latin1"), v === undefined ? ABSENT : deserialize(v));
+    }
+  }
+
+  /** Loads every entry of store `name` whose key starts with `prefix` (e.g. all windows of one key). */
+  async loadPrefix(name: string, prefix: Buffer): Promise<void> {
+    const full = fullKey(name, prefix);
+    const id = full.toString("latin1");
+    if (this.loadedPrefixes.has(id)) return;
+    for await (const [k, v] of this.db.iterator({ gte: full, lt: prefixEnd(full) })) {
+      const kid = k.toString("latin1");
+      if (!this.cache.has(kid)) this.cache.set(kid, deserialize(v));
+    }
+    this.loadedPrefixes.add(id);
+  }
+
+  /** The value of `key` in store `name`; undefined when absent. The key must have been prefetched. */
+  get(name: string, key: Buffer): unknown {
+    const id = fullKey(name, key).toString("latin1");
+    const v = this.cache.get(id);
+    if (v === undefined) throw new Error(`internal: key read from store '${name}' without prefetch`);
+    return v === ABSENT ? undefined : v;
+  }
+
+  put(name: string, key: Buffer, value: unknown): void {
+    const id = fullKey(name, key).toString("latin1");
+    this.cache.set(id, value);
+    this.dirty.add(id);
+  }
+
+  delete(name: string, key: Buffer): void {
+    const id = fullKey(name, key).toString("latin1");
+    this.cache.set(id, ABSENT);
+    this.dirty.add(id);
+  }
+
+  /**
+   * Entries of store `name` with keys starting with `prefix`, in key order, as the batch sees them
+   * (committed state plus this batch's changes). `loadPrefix` must have been awaited for the prefix.
+   */
+  scanLoaded(name: string, prefix: Buffer): [Buffer, unknown][] {
+    const full = fullKey(name, prefix);
+    const lo = full.toString("latin1");
+    const hi = prefixEnd(full).toString("latin1");
+    const out: [string, unknown][] = [];
+    for (const [id, v] of this.cache) if (id >= lo && id < hi && v !== ABSENT) out.push([id, v]);
+    out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const skip = fullKey(name, Buffer.alloc(0)).length;
+    return out.map(([id, v]) => [Buffer.from(id, "latin1").subarray(skip), v]);
+  }
+
+  /**
+   * Writes this batch's changes and the new source offsets in one atomic LevelDB batch, and returns the
+   * changes (for a changelog topic).
+   */
+  async commit(offsets: SourceOffsets): Promise<StoreChange[]> {
+    const ops: { type: "put" | "del"; key: Buffer; value?: Buffer }[] = [];
+    const changes: StoreChange[] = [];
+    for (const id of this.dirty) {
+      const key = Buffer.from(id, "latin1");
+      const v = this.cache.get(id);
+      const nameLen = key[0]!;
+      const store = key.subarray(1, 1 + nameLen).toString("utf8");
+      const userKey = key.subarray(1 + nameLen);
+      if (v === ABSENT || v === undefined) {
+        ops.push({ type: "del", key });
+        changes.push({ store, key: userKey, value: null });
+      } else {
+        ops.push({ type: "put", key, value: serialize(v) });
+        changes.push({ store, key: userKey, value: v });
+      }
+    }
+    for (const [k, v] of offsets) {
+      ops.push({ type: "put", key: Buffer.concat([OFFSET_PREFIX, Buffer.from(k, "utf8")]), value: serialize(v) });
+      this.offsets.set(k, v);
+    }
+    if (ops.length > 0) await this.db.batch(ops as never);
+    this.dirty.clear();
+    if (this.cache.size > this.maxCached) {
+      this.cache.clear();
+      this.loadedPrefixes.clear();
+    }
+    return changes;
+  }
+
+  /** Forgets this batch's uncommitted changes (the batch failed and will be retried). */
+  rollback(): void {
+    for (const id of this.dirty) this.cache.delete(id);
+    this.dirty.clear();
+    this.loadedPrefixes.clear();
+  }
+
+  /** Committed entries of store `name` in key order between `gte` (inclusive) and `lt` (exclusive). */
+  async *iterate(name: string, range: { gte?: Buffer; lt?: Buffer } = {}): AsyncGenerator<[Buffer, unknown]> {
+    const base = fullKey(name, Buffer.alloc(0));
+    const gte = range.gte === undefined ? base : fullKey(name, range.gte);
+    const lt = range.lt === undefined ? prefixEnd(base) : fullKey(name, range.lt);
+    for await (const [k, v] of this.db.iterator({ gte, lt })) yield [k.subarray(base.length), deserialize(v)];
+  }
+
+  /** Committed value of `key` in store `name`, read from disk (for queries; does not touch the cache). */
+  async read(name: string, key: Buffer): Promise<unknown> {
+    const v = await this.db.get(fullKey(name, key));
+    return v === undefined ? undefined : deserialize(v);
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}
+
+const nameCache = new Map<string, Buffer>();
+
+/** `len(name) name key`: named stores are disjoint prefixes, never starting with the META byte. */
+function fullKey(name: string, key: Uint8Array): Buffer {
+  let head = nameCache.get(name);
+  if (head === undefined) {
+    const n = Buffer.from(name, "utf8");
+    if (n.length === 0 || n.length > 250) throw new Error(`internal: bad store name '${name}'`);
+    head = Buffer.concat([Buffer.from([n.length]), n]);
+    nameCache.set(name, head);
+  }
+  return Buffer.concat([head, key]);
+}
