@@ -214,7 +214,9 @@ export interface StructCtor extends Node {
 export type SelectItem =
   | (Node & { readonly kind: "SelectExpr"; readonly expr: Expr; readonly alias?: Name })
   /** `*` or `source.*` */
-  | (Node & { readonly kind: "SelectAll"; readonly qualifier?: string });
+  | (Node & { readonly kind: "SelectAll"; readonly qualifier?: string })
+  /** `expr->*`: every field of a struct-valued expression becomes a column (named after the field). */
+  | (Node & { readonly kind: "SelectStructAll"; readonly expr: Expr });
 
 export type Relation = AliasedSource | Join;
 
