@@ -1,0 +1,512 @@
+/**
+ * Aggregate functions. States hold only values `v8.serialize` keeps. `retract` is given where ksqlDB
+ * supports table aggregation (an updated/deleted row is undone), `merge` where session windows need it.
+ * Aggregates skip NULL inputs unless stated.
+ */
+import type { SqlType } from "../types/sqltype.ts";
+import { compareValues, hashKey } from "../types/values.ts";
+import { aggregate } from "./define.ts";
+import type { Accumulator, AggregateFunction } from "./types.ts";
+
+const CAT = "AGGREGATE";
+
+const numOverloads = <S>(returns: (t: string) => string, mk: (t: SqlType, ret: SqlType) => Accumulator<S>) =>
+  ["INTEGER", "BIGINT", "DOUBLE", "DECIMAL"].map((t) => ({
+    params: [`${t} val`],
+    returns: returns(t),
+    make: (r: { argTypes: readonly SqlType[]; returnType: SqlType }) => mk(r.argTypes[0]!, r.returnType),
+  }));
+
+function sumAcc(t: SqlType): Accumulator<number | bigint> {
+  if (t.kind === "DECIMAL") {
+    return {
+      init: () => 0n,
+      add: (s, [v]) => (v === null ? s : (s as bigint) + (v as bigint)),
+      retract: (s, [v]) => (v === null ? s : (s as bigint) - (v as bigint)),
+      merge: (a, b) => (a as bigint) + (b as bigint),
+      result: (s) => s,
+    };
+  }
+  const wrap = t.kind === "INTEGER" ? (x: number) => x | 0 : (x: number) => x;
+  return {
+    init: () => 0,
+    add: (s, [v]) => (v === null ? s : wrap((s as number) + (v as number))),
+    retract: (s, [v]) => (v === null ? s : wrap((s as number) - (v as number))),
+    merge: (a, b) => wrap((a as number) + (b as number)),
+    result: (s) => s,
+  };
+}
+
+const COUNT = aggregate({
+  name: "COUNT",
+  category: CAT,
+  description: "Counts rows (COUNT(*)) or the non-NULL values of an expression.",
+  overloads: [
+    {
+      params: [],
+      returns: "BIGINT",
+      impl: { init: () => 0, add: (s: number) => s + 1, retract: (s: number) => s - 1, merge: (a: number, b: number) => a + b, result: (s: number) => s },
+    },
+    {
+      params: ["ANY val"],
+      returns: "BIGINT",
+      impl: {
+        init: () => 0,
+        add: (s: number, [v]: readonly unknown[]) => (v === null ? s : s + 1),
+        retract: (s: number, [v]: readonly unknown[]) => (v === null ? s : s - 1),
+        merge: (a: number, b: number) => a + b,
+        result: (s: number) => s,
+      },
+    },
+  ],
+});
+
+const SUM = aggregate({
+  name: "SUM",
+  category: CAT,
+  description: "Sums the non-NULL values; 0 when there are none.",
+  overloads: numOverloads(
+    (t) => (t === "DECIMAL" ? "DECIMAL" : t),
+    (t) => sumAcc(t),
+  ).map((o) =>
+    o.params[0] === "DECIMAL val"
+      ? {
+          ...o,
+          // ksqlDB widens the precision of a DECIMAL sum to the maximum it allows for the scale.
+          returns: (r: { argTypes: readonly SqlType[] }) => {
+            const t = r.argTypes[0] as Extract<SqlType, { kind: "DECIMAL" }>;
+            return { kind: "DECIMAL" as const, precision: Math.max(t.precision, 38), scale: t.scale };
+          },
+        }
+      : o,
+  ),
+});
+
+interface AvgState {
+  sum: number | bigint;
+  count: number;
+}
+
+const AVG = aggregate({
+  name: "AVG",
+  category: CAT,
+  description: "The mean of the non-NULL values, as a DOUBLE; 0 when there are none.",
+  overloads: numOverloads(
+    () => "DOUBLE",
+    (t): Accumulator<AvgState> => {
+      const sum = sumAcc(t);
+      const scale = t.kind === "DECIMAL" ? t.scale : 0;
+      return {
+        init: () => ({ sum: sum.init(), count: 0 }),
+        add: (s, a) => (a[0] === null ? s : { sum: sum.add(s.sum, a), count: s.count + 1 }),
+        retract: (s, a) => (a[0] === null ? s : { sum: sum.retract!(s.sum, a), count: s.count - 1 }),
+        merge: (a, b) => ({ sum: sum.merge!(a.sum, b.sum), count: a.count + b.count }),
+        result: (s) => (s.count === 0 ? 0 : Number(s.sum) / (scale ? 10 ** scale : 1) / s.count),
+      };
+    },
+  ),
+});
+
+function minMax(name: "MIN" | "MAX"): AggregateFunction {
+  const sign = name === "MIN" ? -1 : 1;
+  return aggregate({
+    name,
+    category: CAT,
+    description: `The ${name === "MIN" ? "smallest" : "largest"} non-NULL value; NULL when there is none.`,
+    overloads: ["INTEGER", "BIGINT", "DOUBLE", "DECIMAL", "STRING", "DATE", "TIME", "TIMESTAMP", "BYTES"].map((t) => ({
+      params: [`${t} val`],
+      returns: t === "DECIMAL" ? "DECIMAL" : t,
+      make: (r) => {
+        const cmp = compareValues(r.argTypes[0]!);
+        const pick = (a: unknown, b: unknown): unknown => (a === null ? b : b === null ? a : sign * cmp(b, a) > 0 ? b : a);
+        return { init: () => null, add: (s: unknown, [v]: readonly unknown[]) => pick(s, v), merge: pick, result: (s: unknown) => s };
+      },
+    })),
+  });
+}
+
+const COUNT_DISTINCT = aggregate({
+  name: "COUNT_DISTINCT",
+  category: CAT,
+  description: "Counts the distinct non-NULL values (exactly; ksqlDB estimates with HyperLogLog).",
+  overloads: [
+    {
+      params: ["ANY val"],
+      returns: "BIGINT",
+      make: (r) => {
+        const key = hashKey(r.argTypes[0]!);
+        return {
+          init: () => new Set<unknown>(),
+          add: (s: Set<unknown>, [v]: readonly unknown[]) => (v === null ? s : s.add(key(v))),
+          merge: (a: Set<unknown>, b: Set<unknown>) => {
+            for (const x of b) a.add(x);
+            return a;
+          },
+          result: (s: Set<unknown>) => s.size,
+        };
+      },
+    },
+  ],
+});
+
+/** ksqlDB's default limit on COLLECT_LIST / COLLECT_SET sizes (`ksql.functions.collect_list.limit`). */
+const COLLECT_LIMIT = 1000;
+
+const COLLECT_LIST = aggregate({
+  name: "COLLECT_LIST",
+  category: CAT,
+  description: "All values (NULLs included) in arrival order, at most 1000.",
+  overloads: [
+    {
+      params: ["T val"],
+      returns: "ARRAY<T>",
+      make: (r) => {
+        const key = hashKey(r.argTypes[0]!);
+        return {
+          init: () => [] as unknown[],
+          add: (s: unknown[], [v]: readonly unknown[]) => {
+            if (s.length < COLLECT_LIMIT) s.push(v);
+            return s;
+          },
+          retract: (s: unknown[], [v]: readonly unknown[]) => {
+            const k = key(v);
+            const i = s.findIndex((x) => key(x) === k);
+            if (i >= 0) s.splice(i, 1);
+            return s;
+          },
+          merge: (a: unknown[], b: unknown[]) => a.concat(b).slice(0, COLLECT_LIMIT),
+          result: (s: unknown[]) => s.slice(),
+        };
+      },
+    },
+  ],
+});
+
+const COLLECT_SET = aggregate({
+  name: "COLLECT_SET",
+  category: CAT,
+  description: "The distinct values in first-arrival order, at most 1000.",
+  overloads: [
+    {
+      params: ["T val"],
+      returns: "ARRAY<T>",
+      make: (r) => {
+        const key = hashKey(r.argTypes[0]!);
+        // State: key → [value, count], insertion ordered; retract decrements.
+        type S = Map<unknown, [unknown, number]>;
+        return {
+          init: (): S => new Map(),
+          add: (s: S, [v]: readonly unknown[]) => {
+            const k = key(v);
+            const e = s.get(k);
+            if (e) e[1]++;
+            else if (s.size < COLLECT_LIMIT) s.set(k, [v, 1]);
+            return s;
+          },
+          retract: (s: S, [v]: readonly unknown[]) => {
+            const k = key(v);
+            const e = s.get(k);
+            if (e && --e[1] <= 0) s.delete(k);
+            return s;
+          },
+          merge: (a: S, b: S) => {
+            for (const [k, e] of b) {
+              const x = a.get(k);
+              if (x) x[1] += e[1];
+              else if (a.size < COLLECT_LIMIT) a.set(k, [e[0], e[1]]);
+            }
+            return a;
+          },
+          result: (s: S) => [...s.values()].map((e) => e[0]),
+        };
+      },
+    },
+  ],
+});
+
+function topk(name: "TOPK" | "TOPKDISTINCT"): AggregateFunction {
+  const distinct = name === "TOPKDISTINCT";
+  return aggregate({
+    name,
+    category: CAT,
+    description: `The k largest${distinct ? " distinct" : ""} non-NULL values, largest first.`,
+    overloads: ["INTEGER", "BIGINT", "DOUBLE", "DECIMAL", "STRING", "DATE", "TIME", "TIMESTAMP"].map((t) => ({
+      params: [`${t} val`, "INTEGER k"],
+      returns: (r: { argTypes: readonly SqlType[] }) => ({ kind: "ARRAY" as const, element: r.argTypes[0]! }),
+      rowArgs: 1,
+      make: (r: { argTypes: readonly SqlType[]; literal(i: number): unknown }) => {
+        const k = Number(r.literal(1));
+        const cmp = compareValues(r.argTypes[0]!);
+        const key = hashKey(r.argTypes[0]!);
+        const desc = (a: unknown, b: unknown) => cmp(b, a);
+        const insert = (s: unknown[], v: unknown): unknown[] => {
+          if (v === null) return s;
+          if (distinct) {
+            const kv = key(v);
+            if (s.some((x) => key(x) === kv)) return s;
+          }
+          let i = s.length;
+          while (i > 0 && cmp(s[i - 1], v) < 0) i--;
+          if (i >= k) return s;
+          s.splice(i, 0, v);
+          if (s.length > k) s.length = k;
+          return s;
+        };
+        return {
+          init: () => [] as unknown[],
+          add: (s: unknown[], [v]: readonly unknown[]) => insert(s, v),
+          merge: (a: unknown[], b: unknown[]) => b.reduce(insert, a),
+          result: (s: unknown[]) => s.slice().sort(desc),
+        };
+      },
+    })),
+  });
+}
+
+/** LATEST_BY_OFFSET / EARLIEST_BY_OFFSET: `(val [, n] [, ignoreNulls])`; with `n` the result is an array. */
+function byOffset(name: "LATEST_BY_OFFSET" | "EARLIEST_BY_OFFSET"): AggregateFunction {
+  const latest = name === "LATEST_BY_OFFSET";
+  const single = (ignoreNulls: boolean): Accumulator<unknown[]> => ({
+    // State: [] (nothing yet) or [value].
+    init: () => [],
+    add: (s, [v]) => (v === null && ignoreNulls ? s : latest || s.length === 0 ? [v] : s),
+    // Session merge: `b` is the later session.
+    merge: (a, b) => (latest ? (b.length ? b : a) : a.length ? a : b),
+    result: (s) => (s.length ? s[0] : null),
+  });
+  const many = (n: number, ignoreNulls: boolean): Accumulator<unknown[]> => ({
+    init: () => [],
+    add: (s, [v]) => {
+      if (v === null && ignoreNulls) return s;
+      if (latest) {
+        s.push(v);
+        if (s.length > n) s.shift();
+      } else if (s.length < n) s.push(v);
+      return s;
+    },
+    merge: (a, b) => (latest ? a.concat(b).slice(-n) : a.concat(b).slice(0, n)),
+    result: (s) => s.slice(),
+  });
+  return aggregate({
+    name,
+    category: CAT,
+    description: `The ${latest ? "latest" : "earliest"} value by offset (NULLs ignored unless ignoreNulls is false); with n, the ${latest ? "latest" : "earliest"} n as an array.`,
+    overloads: [
+      { params: ["T val"], returns: "T", impl: single(true) },
+      { params: ["T val", "BOOLEAN ignoreNulls"], returns: "T", rowArgs: 1, make: (r) => single(r.literal(1) !== false) },
+      { params: ["T val", "INTEGER n"], returns: "ARRAY<T>", rowArgs: 1, make: (r) => many(Number(r.literal(1)), true) },
+      {
+        params: ["T val", "INTEGER n", "BOOLEAN ignoreNulls"],
+        returns: "ARRAY<T>",
+        rowArgs: 1,
+        make: (r) => many(Number(r.literal(1)), r.literal(2) !== false),
+      },
+    ],
+  });
+}
+
+interface Moments {
+  n: number;
+  mean: number;
+  m2: number;
+}
+
+/** Welford's online variance, with removal and parallel merge (Chan et al.). */
+const moments: Omit<Accumulator<Moments>, "result"> = {
+  init: () => ({ n: 0, mean: 0, m2: 0 }),
+  add: (s, [v]) => {
+    if (v === null) return s;
+    const x = Number(v);
+    const n = s.n + 1;
+    const d = x - s.mean;
+    const mean = s.mean + d / n;
+    return { n, mean, m2: s.m2 + d * (x - mean) };
+  },
+  retract: (s, [v]) => {
+    if (v === null || s.n === 0) return s;
+    const x = Number(v);
+    const n = s.n - 1;
+    if (n === 0) return { n: 0, mean: 0, m2: 0 };
+    const mean = (s.mean * s.n - x) / n;
+    return { n, mean, m2: s.m2 - (x - s.mean) * (x - mean) };
+  },
+  merge: (a, b) => {
+    if (a.n === 0) return b;
+    if (b.n === 0) return a;
+    const n = a.n + b.n;
+    const d = b.mean - a.mean;
+    return { n, mean: a.mean + (d * b.n) / n, m2: a.m2 + b.m2 + (d * d * a.n * b.n) / n };
+  },
+};
+
+function stddev(name: string, sample: boolean): AggregateFunction {
+  return aggregate({
+    name,
+    category: CAT,
+    description: `The ${sample ? "sample" : "population"} standard deviation of the non-NULL values.`,
+    overloads: ["INTEGER", "BIGINT", "DOUBLE", "DECIMAL"].map((t) => ({
+      params: [`${t} val`],
+      returns: "DOUBLE",
+      make: (r) => {
+        const scale = r.argTypes[0]!.kind === "DECIMAL" ? (r.argTypes[0] as { scale: number }).scale : 0;
+        const conv = scale ? (v: unknown) => (v === null ? null : Number(v) / 10 ** scale) : (v: unknown) => v;
+        return {
+          init: moments.init,
+          add: (s: Moments, [v]: readonly unknown[]) => moments.add(s, [conv(v)]),
+          retract: (s: Moments, [v]: readonly unknown[]) => moments.retract!(s, [conv(v)]),
+          merge: moments.merge,
+          result: (s: Moments) => (sample ? (s.n < 2 ? 0 : Math.sqrt(s.m2 / (s.n - 1))) : s.n === 0 ? 0 : Math.sqrt(s.m2 / s.n)),
+        };
+      },
+    })),
+  });
+}
+
+interface CorrState {
+  n: number;
+  sx: number;
+  sy: number;
+  sxx: number;
+  syy: number;
+  sxy: number;
+}
+
+const CORRELATION = aggregate({
+  name: "CORRELATION",
+  category: CAT,
+  description: "The Pearson correlation coefficient of the pairs where both values are non-NULL.",
+  overloads: [
+    {
+      params: ["DOUBLE x", "DOUBLE y"],
+      returns: "DOUBLE",
+      impl: {
+        init: (): CorrState => ({ n: 0, sx: 0, sy: 0, sxx: 0, syy: 0, sxy: 0 }),
+        add: (s: CorrState, [x, y]: readonly unknown[]) => {
+          if (x === null || y === null) return s;
+          const a = x as number;
+          const b = y as number;
+          return { n: s.n + 1, sx: s.sx + a, sy: s.sy + b, sxx: s.sxx + a * a, syy: s.syy + b * b, sxy: s.sxy + a * b };
+        },
+        retract: (s: CorrState, [x, y]: readonly unknown[]) => {
+          if (x === null || y === null) return s;
+          const a = x as number;
+          const b = y as number;
+          return { n: s.n - 1, sx: s.sx - a, sy: s.sy - b, sxx: s.sxx - a * a, syy: s.syy - b * b, sxy: s.sxy - a * b };
+        },
+        merge: (a: CorrState, b: CorrState) => ({
+          n: a.n + b.n,
+          sx: a.sx + b.sx,
+          sy: a.sy + b.sy,
+          sxx: a.sxx + b.sxx,
+          syy: a.syy + b.syy,
+          sxy: a.sxy + b.sxy,
+        }),
+        result: (s: CorrState) => {
+          if (s.n === 0) return NaN;
+          const cov = s.sxy - (s.sx * s.sy) / s.n;
+          const vx = s.sxx - (s.sx * s.sx) / s.n;
+          const vy = s.syy - (s.sy * s.sy) / s.n;
+          return cov / Math.sqrt(vx * vy);
+        },
+      },
+    },
+  ],
+});
+
+const HISTOGRAM = aggregate({
+  name: "HISTOGRAM",
+  category: CAT,
+  description: "A map from each distinct value to the number of times it occurred (at most 1000 entries).",
+  overloads: [
+    {
+      params: ["STRING val"],
+      returns: "MAP<STRING, BIGINT>",
+      impl: {
+        init: () => new Map<string, number>(),
+        add: (s: Map<string, number>, [v]: readonly unknown[]) => {
+          if (v === null) return s;
+          const c = s.get(v as string);
+          if (c !== undefined) s.set(v as string, c + 1);
+          else if (s.size < COLLECT_LIMIT) s.set(v as string, 1);
+          return s;
+        },
+        retract: (s: Map<string, number>, [v]: readonly unknown[]) => {
+          const c = s.get(v as string);
+          if (c !== undefined) {
+            if (c <= 1) s.delete(v as string);
+            else s.set(v as string, c - 1);
+          }
+          return s;
+        },
+        merge: (a: Map<string, number>, b: Map<string, number>) => {
+          for (const [k, c] of b) a.set(k, (a.get(k) ?? 0) + c);
+          return a;
+        },
+        result: (s: Map<string, number>) => new Map(s),
+      },
+    },
+  ],
+});
+
+const ATTR = aggregate({
+  name: "ATTR",
+  category: CAT,
+  description: "The value when every row of the group has the same value, else NULL.",
+  overloads: [
+    {
+      params: ["T val"],
+      returns: "T",
+      make: (r) => {
+        const key = hashKey(r.argTypes[0]!);
+        // State: key → [value, count]; the result is the value when exactly one key remains.
+        type S = Map<unknown, [unknown, number]>;
+        return {
+          init: (): S => new Map(),
+          add: (s: S, [v]: readonly unknown[]) => {
+            const k = key(v);
+            const e = s.get(k);
+            if (e) e[1]++;
+            else s.set(k, [v, 1]);
+            return s;
+          },
+          retract: (s: S, [v]: readonly unknown[]) => {
+            const k = key(v);
+            const e = s.get(k);
+            if (e && --e[1] <= 0) s.delete(k);
+            return s;
+          },
+          merge: (a: S, b: S) => {
+            for (const [k, e] of b) {
+              const x = a.get(k);
+              if (x) x[1] += e[1];
+              else a.set(k, [e[0], e[1]]);
+            }
+            return a;
+          },
+          result: (s: S) => (s.size === 1 ? [...s.values()][0]![0] : null),
+        };
+      },
+    },
+  ],
+});
+
+export const aggregateFunctions: readonly AggregateFunction[] = [
+  COUNT,
+  SUM,
+  AVG,
+  minMax("MIN"),
+  minMax("MAX"),
+  COUNT_DISTINCT,
+  COLLECT_LIST,
+  COLLECT_SET,
+  topk("TOPK"),
+  topk("TOPKDISTINCT"),
+  byOffset("LATEST_BY_OFFSET"),
+  byOffset("EARLIEST_BY_OFFSET"),
+  stddev("STDDEV_SAMP", true),
+  stddev("STDDEV_SAMPLE", true),
+  stddev("STDDEV_POP", false),
+  CORRELATION,
+  HISTOGRAM,
+  ATTR,
+];
