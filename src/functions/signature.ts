@@ -159,7 +159,7 @@ export function parseParam(text: string): Param {
   for (let i = 0; i < t.length; i++) {
     const c = t[i];
     if (c === "<" || c === "(") depth++;
-    else if (c === ">" || c === ")") depth--;
+    else if ((c === ">" && t[i - 1] !== "-") || c === ")") depth--;
     else if (c === " " && depth === 0) split = i;
   }
   const last = split >= 0 ? t.slice(split + 1) : "";
