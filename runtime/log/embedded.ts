@@ -26,8 +26,12 @@ import {
  *                                           cannot see records of the deleted one
  * - `01 <id u32> <partition u32>`        → `<beginning f64> <end f64>`: the partition's offsets, written
  *                                           in the same batch as the records that move them
- * - `02 <id u32> <partition u32> <offset u64>` → the record (see `encodeRecord`); a partition's records
- *                                           are contiguous and ordered by offset, so reads are one range
+ * - `02 <id u32> <partition u32> <offset u64>` → a chunk of up to `CHUNK_RECORDS` consecutive records of
+ *                                           one append, keyed by the first one's offset (see `encodeChunk`);
+ *                                           a partition's chunks are contiguous and ordered by offset, so a
+ *                                           read is one reverse seek plus one range. Chunking (like Kafka's
+ *                                           record batches) matters: LevelDB's per-entry cost dominates
+ *                                           reads of small records.
  *
  * Appends are serialized through one write queue: offsets are assigned inside the queue, the records
  * and the new end offsets go in ONE LevelDB batch, and readers see the new end offset only after the
@@ -169,14 +173,30 @@ export class EmbeddedLog implements EventLog {
       const results: AppendResult[] = new Array(records.length);
       const end = t.end.slice();
       const batch = this.db.batch();
+      // Per partition: the encoded records of the chunk being filled and the offset of its first record.
+      const pending: (Buffer[] | undefined)[] = new Array(t.partitions);
+      const firstOffset: number[] = new Array(t.partitions);
       for (let i = 0; i < records.length; i++) {
         const r = records[i]!;
         const partition =
           r.partition ??
           (r.key !== null ? partitionForKey(r.key, t.partitions) : t.roundRobin++ % t.partitions);
         const offset = end[partition]!++;
-        batch.put(recordKey(t.id, partition, offset), encodeRecord(r, now));
+        let chunk = pending[partition];
+        if (chunk === undefined) {
+          chunk = pending[partition] = [];
+          firstOffset[partition] = offset;
+        }
+        chunk.push(encodeRecord(r, now));
+        if (chunk.length === CHUNK_RECORDS) {
+          batch.put(recordKey(t.id, partition, firstOffset[partition]!), encodeChunk(chunk));
+          pending[partition] = undefined;
+        }
         results[i] = { partition, offset };
+      }
+      for (let p = 0; p < t.partitions; p++) {
+        const chunk = pending[p];
+        if (chunk !== undefined) batch.put(recordKey(t.id, p, firstOffset[p]!), encodeChunk(chunk));
       }
       for (let p = 0; p < t.partitions; p++) {
         if (end[p] !== t.end[p]) batch.put(partitionStateKey(t.id, p), encodePartitionState(t.beginning[p]!, end[p]!));
@@ -201,13 +221,26 @@ export class EmbeddedLog implements EventLog {
     }
     const stop = Math.min(end, fromOffset + Math.max(0, Math.floor(maxRecords)));
     if (stop <= fromOffset) return [];
-    const entries = await this.db
-      .iterator({ gte: recordKey(t.id, partition, fromOffset), lt: recordKey(t.id, partition, stop) })
+    // The chunk holding `fromOffset` starts at or before it: find its key with one reverse seek.
+    const heads = await this.db
+      .keys({ gte: recordKey(t.id, partition, 0), lte: recordKey(t.id, partition, fromOffset), reverse: true, limit: 1 })
       .all();
-    const out: LogRecord[] = new Array(entries.length);
-    for (let i = 0; i < entries.length; i++) {
-      const [k, v] = entries[i]!;
-      out[i] = decodeRecord(topic, partition, k.readUInt32BE(9) * 0x1_0000_0000 + k.readUInt32BE(13), v);
+    const entries = await this.db
+      .iterator({ gte: heads[0] ?? recordKey(t.id, partition, fromOffset), lt: recordKey(t.id, partition, stop) })
+      .all();
+    const out: LogRecord[] = [];
+    for (const [k, v] of entries) {
+      let offset = k.readUInt32BE(9) * 0x1_0000_0000 + k.readUInt32BE(13);
+      const count = v.readUInt32BE(0);
+      let pos = 4;
+      for (let j = 0; j < count && offset < stop; j++, offset++) {
+        if (offset < fromOffset) {
+          pos = skipRecord(v, pos);
+        } else {
+          out.push(decodeRecord(topic, partition, offset, v, pos));
+          pos = cursor;
+        }
+      }
     }
     return out;
   }
@@ -377,10 +410,40 @@ function recordKey(id: number, partition: number, offset: number): Buffer {
 }
 
 // ---- record encoding ----
+// A chunk is <count u32> followed by `count` records, each:
 // <timestamp f64> <keyLen i32, -1 = null> <key> <valueLen i32> <value> <headerCount u32>
 //   then per header: <keyLen u32> <key utf8> <valueLen i32> <value>
 
 const EMPTY_HEADERS: readonly LogHeader[] = Object.freeze([]);
+
+/** Records per LevelDB entry: big enough to amortize LevelDB's per-entry cost, small enough for seeks. */
+const CHUNK_RECORDS = 256;
+
+function encodeChunk(records: readonly Buffer[]): Buffer {
+  const count = Buffer.allocUnsafe(4);
+  count.writeUInt32BE(records.length, 0);
+  return Buffer.concat([count, ...records]);
+}
+
+/** Where `decodeRecord` stopped: avoids allocating a result pair per record on the read path. */
+let cursor = 0;
+
+/** The position after the record at `pos`. */
+function skipRecord(b: Buffer, pos: number): number {
+  pos += 8;
+  let len = b.readInt32BE(pos);
+  pos += 4 + Math.max(0, len);
+  len = b.readInt32BE(pos);
+  pos += 4 + Math.max(0, len);
+  const count = b.readUInt32BE(pos);
+  pos += 4;
+  for (let i = 0; i < count; i++) {
+    pos += 4 + b.readUInt32BE(pos);
+    len = b.readInt32BE(pos);
+    pos += 4 + Math.max(0, len);
+  }
+  return pos;
+}
 
 function encodeRecord(r: ProduceRecord, now: number): Buffer {
   const headers = r.headers ?? EMPTY_HEADERS;
@@ -410,9 +473,10 @@ function writeBytes(b: Buffer, pos: number, bytes: Buffer | null): number {
   return pos + 4 + bytes.length;
 }
 
-function decodeRecord(topic: string, partition: number, offset: number, b: Buffer): LogRecord {
-  const timestamp = b.readDoubleBE(0);
-  let pos = 8;
+/** Decodes the record at `pos` and leaves the position after it in `cursor`. */
+function decodeRecord(topic: string, partition: number, offset: number, b: Buffer, pos: number): LogRecord {
+  const timestamp = b.readDoubleBE(pos);
+  pos += 8;
   let len = b.readInt32BE(pos);
   pos += 4;
   const key = len < 0 ? null : b.subarray(pos, (pos += len));
@@ -435,5 +499,6 @@ function decodeRecord(topic: string, partition: number, offset: number, b: Buffe
     }
     headers = hs;
   }
+  cursor = pos;
   return { topic, partition, offset, key, value, timestamp, headers };
 }

@@ -127,6 +127,23 @@ describe("EmbeddedLog", () => {
     expect(await log.read("t", 1, 0, 10)).toEqual([]);
   });
 
+  it("reads from the middle of chunked appends and across chunks", async () => {
+    await log.createTopic("c", { partitions: 1 });
+    const many = Array.from({ length: 1000 }, (_, i) => ({
+      key: null,
+      value: b(`v${i}`),
+      headers: i % 7 === 0 ? [{ key: "i", value: b(String(i)) }] : undefined,
+    }));
+    await log.append("c", many);
+    await log.append("c", [{ key: null, value: b("v1000") }]);
+    const recs = await log.read("c", 0, 300, 500);
+    expect(recs.map((r) => r.offset)).toEqual(Array.from({ length: 500 }, (_, i) => 300 + i));
+    expect(recs.every((r) => r.value?.toString() === `v${r.offset}`)).toBe(true);
+    expect(recs.find((r) => r.offset === 301)?.headers[0]?.value?.toString()).toBe("301");
+    const tail = await log.read("c", 0, 999, 10);
+    expect(tail.map((r) => r.value?.toString())).toEqual(["v999", "v1000"]);
+  });
+
   it("refuses a second opener of the same folder with a clear error", async () => {
     await expect(EmbeddedLog.open(dir)).rejects.toMatchObject({ code: "LOCKED" });
   });
