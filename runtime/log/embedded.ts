@@ -258,8 +258,13 @@ export class EmbeddedLog implements EventLog {
   }
 
   waitForData(topic: string, positions: readonly PartitionPosition[], signal?: AbortSignal): Promise<boolean> {
-    const t = this.topic(topic);
-    for (const p of positions) checkPartition(t, p.partition);
+    let t: TopicState;
+    try {
+      t = this.topic(topic);
+      for (const p of positions) checkPartition(t, p.partition);
+    } catch (e) {
+      return Promise.reject(e); // reject rather than throw, like every other method here
+    }
     const ready = (): boolean => {
       const now = this.topics.get(topic);
       if (now !== t) return true; // deleted (or re-created): let the next read report it
