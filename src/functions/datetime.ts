@@ -69,6 +69,23 @@ export function zoneOffsetMinutes(zone: string, ms: number): number {
   return m ? (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : 0;
 }
 
+const nameFormatters = new Map<string, Intl.DateTimeFormat>();
+
+/** The zone's name at an instant as Java's `z` prints it (`PDT`, `UTC`, or the offset when no abbreviation exists). */
+function zoneName(zone: string, ms: number, style: "short" | "long"): string {
+  const key = `${zone}|${style}`;
+  let f = nameFormatters.get(key);
+  if (!f) {
+    try {
+      f = new Intl.DateTimeFormat("en-US", { timeZone: zone, timeZoneName: style });
+    } catch {
+      return zone;
+    }
+    nameFormatters.set(key, f);
+  }
+  return f.formatToParts(ms).find((x) => x.type === "timeZoneName")?.value ?? zone;
+}
+
 const pad = (n: number, w: number): string => (n < 0 ? "-" + String(-n).padStart(w, "0") : String(n).padStart(w, "0"));
 
 function offsetText(min: number, letter: string, n: number): string {
@@ -143,6 +160,8 @@ export function formatWithPattern(ms: number, pattern: string, zone = "UTC"): st
         out += offsetText(off, letter, n);
         break;
       case "z":
+        out += zoneName(zone, ms, n >= 4 ? "long" : "short");
+        break;
       case "V":
         out += zone;
         break;
@@ -198,7 +217,8 @@ export function parseWithPattern(text: string, pattern: string, zone = "UTC"): n
           src += t.n === 1 ? "(\\d{1,3})" : `(\\d{${t.n}})`;
       }
     }
-    p = { re: new RegExp(src + "$"), fields };
+    // No end anchor: like ksqlDB's parsers, text after the pattern is ignored.
+    p = { re: new RegExp(src), fields };
     parserCache.set(pattern, p);
   }
   const m = p.re.exec(text);

@@ -6,12 +6,38 @@ import type { ScalarFunction } from "./types.ts";
 
 const CAT = "JSON";
 
+/** Parses JSON text; like Jackson, text after the first complete value is ignored. */
 function parse(s: string): { ok: true; v: unknown } | { ok: false } {
   try {
     return { ok: true, v: JSON.parse(s) };
   } catch {
-    return { ok: false };
+    const end = firstValueEnd(s);
+    if (end === undefined || end >= s.length) return { ok: false };
+    try {
+      return { ok: true, v: JSON.parse(s.slice(0, end)) };
+    } catch {
+      return { ok: false };
+    }
   }
+}
+
+/** The end index of the first top-level object/array in `s`, by bracket matching outside strings. */
+function firstValueEnd(s: string): number | undefined {
+  let depth = 0;
+  let inStr = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (inStr) {
+      if (c === "\\") i++;
+      else if (c === '"') inStr = false;
+    } else if (c === '"') inStr = true;
+    else if (c === "{" || c === "[") depth++;
+    else if (c === "}" || c === "]") {
+      depth--;
+      if (depth === 0) return i + 1;
+    }
+  }
+  return undefined;
 }
 
 /** Follows a JSONPath like `$.a.b[0]['c']`; undefined when absent. */

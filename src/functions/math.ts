@@ -136,8 +136,15 @@ function extreme(name: "GREATEST" | "LEAST"): ScalarFunction {
         params: ["T val", "T vals..."],
         nulls: "call",
         returns: (r) => {
-          const kinds = new Set(r.args.map((a) => (a.kind === "value" ? a.type.kind : "LAMBDA")).filter((k) => k !== "NULL"));
           const t = r.bindings.get("T");
+          const temporal = t?.kind === "DATE" || t?.kind === "TIME" || t?.kind === "TIMESTAMP";
+          // String literals convert to a temporal T, so they do not count as a second type then.
+          const kinds = new Set(
+            r.args
+              .filter((a) => !(temporal && a.kind === "value" && a.type.kind === "STRING" && a.literal))
+              .map((a) => (a.kind === "value" ? a.type.kind : "LAMBDA"))
+              .filter((k) => k !== "NULL"),
+          );
           if (!t || t.kind === "NULL" || (kinds.size > 1 && !kinds.has("DOUBLE"))) {
             return { error: `Function '${name.toLowerCase()}' cannot be resolved due to ambiguous method parameters ${describeArgs(r.args)}.` };
           }
@@ -232,7 +239,10 @@ const GEO_DISTANCE = scalar({
     {
       params: ["DOUBLE lat1", "DOUBLE lon1", "DOUBLE lat2", "DOUBLE lon2", "STRING unit"],
       returns: "DOUBLE",
-      impl: (a: number, b: number, c: number, d: number, u: string) => geo(a, b, c, d, u),
+      nulls: "call",
+      // A NULL unit means kilometres; any other NULL gives NULL.
+      impl: (a: number | null, b: number | null, c: number | null, d: number | null, u: string | null) =>
+        a === null || b === null || c === null || d === null ? null : geo(a, b, c, d, u ?? "KM"),
     },
   ],
 });

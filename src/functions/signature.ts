@@ -197,11 +197,11 @@ export function arityMatches(params: readonly Param[], n: number): boolean {
 }
 
 /** Collects the types bound to variables by matching `t` against `p`; false when the shapes differ. */
-function collect(p: Pattern, t: SqlType, acc: Map<string, SqlType[]>): boolean {
+function collect(p: Pattern, t: SqlType, acc: Map<string, SqlType[]>, strLit = false): boolean {
   if (t.kind === "NULL") return true;
   switch (p.k) {
     case "exact":
-      return typeEquals(p.t, t) || canImplicitlyCast(t, p.t);
+      return typeEquals(p.t, t) || canImplicitlyCast(t, p.t) || (strLit && isTemporal(p.t));
     case "decimal":
       return t.kind === "DECIMAL" || t.kind === "INTEGER" || t.kind === "BIGINT";
     case "struct":
@@ -209,9 +209,11 @@ function collect(p: Pattern, t: SqlType, acc: Map<string, SqlType[]>): boolean {
     case "any":
       return true;
     case "var": {
-      const l = acc.get(p.name);
+      // A string literal bound to a variable is recorded under a marked name; see bindVariables.
+      const key = strLit ? `${p.name}'` : p.name;
+      const l = acc.get(key);
       if (l) l.push(t);
-      else acc.set(p.name, [t]);
+      else acc.set(key, [t]);
       return true;
     }
     case "array":
@@ -262,14 +264,10 @@ export function matchParams(params: readonly Param[], args: readonly ArgInfo[]):
       continue;
     }
     if (p.pattern.k === "lambda") return undefined;
-    if (!collect(p.pattern, a.type, acc)) return undefined;
+    if (!collect(p.pattern, a.type, acc, isStringLiteral(a))) return undefined;
   }
-  const bindings: Bindings = new Map();
-  for (const [name, types] of acc) {
-    const t = commonSuperType(types);
-    if (!t) return undefined;
-    bindings.set(name, t);
-  }
+  const bindings = bindVariables(acc);
+  if (!bindings) return undefined;
   const lambdaParams = new Map<number, readonly SqlType[]>();
   const lambdaBodies = new Map<number, SqlType>();
   for (let i = 0; i < n; i++) {
@@ -301,11 +299,41 @@ export function matchParams(params: readonly Param[], args: readonly ArgInfo[]):
       continue;
     }
     const target = instantiate(p.pattern, bindings, a.type);
-    if (!canImplicitlyCast(a.type, target)) return undefined;
+    if (!canImplicitlyCast(a.type, target) && !(isStringLiteral(a) && isTemporal(target))) return undefined;
     if (a.type.kind !== "NULL" && !typeEquals(a.type, target)) cost++;
     argTypes.push(target);
   }
   return { argTypes, bindings, lambdaParams, lambdaBodies, cost };
+}
+
+const isTemporal = (t: SqlType): boolean => t.kind === "DATE" || t.kind === "TIME" || t.kind === "TIMESTAMP";
+
+/** ksqlDB converts a STRING literal to DATE/TIME/TIMESTAMP where one is expected (`GREATEST(d, '2021-01-01')`). */
+function isStringLiteral(a: ArgInfo): boolean {
+  return a.kind === "value" && a.type.kind === "STRING" && a.literal !== undefined;
+}
+
+/**
+ * Binds each variable to the common super type of what it matched. String literals (recorded under
+ * `name'`) join that only when the variable has no temporal type, which they convert to instead.
+ */
+function bindVariables(acc: Map<string, SqlType[]>): Bindings | undefined {
+  const bindings: Bindings = new Map();
+  for (const [name, types] of acc) {
+    if (name.endsWith("'")) continue;
+    const lits = acc.get(`${name}'`) ?? [];
+    const t = commonSuperType(types.some(isTemporal) ? types : [...types, ...lits]);
+    if (!t) return undefined;
+    bindings.set(name, t);
+  }
+  for (const [name, types] of acc) {
+    if (name.endsWith("'") && !bindings.has(name.slice(0, -1))) {
+      const t = commonSuperType(types);
+      if (!t) return undefined;
+      bindings.set(name.slice(0, -1), t);
+    }
+  }
+  return bindings;
 }
 
 /** `(STRING, INTEGER)` for an error message; an untyped NULL prints as `null`. */

@@ -96,12 +96,12 @@ const LEN = scalar({
 function pad(name: "LPAD" | "RPAD"): ScalarFunction {
   const left = name === "LPAD";
   const padStr = (s: string, len: number, p: string): string | null => {
-    if (len < 0 || (p === "" && s.length < len)) return null;
+    if (len < 0 || p === "") return null;
     if (s.length >= len) return s.slice(0, len);
     return left ? s.padStart(len, p) : s.padEnd(len, p);
   };
   const padBytes = (s: Bytes, len: number, p: Bytes): Bytes | null => {
-    if (len < 0 || (p.length === 0 && s.length < len)) return null;
+    if (len < 0 || p.length === 0) return null;
     if (s.length >= len) return s.slice(0, len);
     const fill = new Uint8Array(len - s.length);
     for (let i = 0; i < fill.length; i++) fill[i] = p[i % p.length]!;
@@ -146,6 +146,19 @@ function instr(s: string, t: string, pos: number, occ: number): number {
     }
   }
   return i + 1;
+}
+
+/** Splits around regex matches keeping empty parts (captured groups are not spliced in, unlike String.split). */
+function regexSplit(s: string, re: RegExp): string[] {
+  const out: string[] = [];
+  let last = 0;
+  for (const m of s.matchAll(re)) {
+    if (m[0] === "") continue;
+    out.push(s.slice(last, m.index));
+    last = m.index! + m[0].length;
+  }
+  out.push(s.slice(last));
+  return out;
 }
 
 function javaRegex(pattern: string, flags = ""): RegExp {
@@ -205,7 +218,7 @@ const REGEXP_SPLIT_TO_ARRAY = scalar({
   name: "REGEXP_SPLIT_TO_ARRAY",
   category: CAT,
   description: "Splits a string around the matches of the regular expression.",
-  overloads: [{ params: ["STRING str", "STRING regex"], returns: "ARRAY<STRING>", impl: (s: string, r: string) => (s === "" ? [""] : s.split(javaRegex(r))) }],
+  overloads: [{ params: ["STRING str", "STRING regex"], returns: "ARRAY<STRING>", impl: (s: string, r: string) => regexSplit(s, javaRegex(r, "g")) }],
 });
 
 const SPLIT = scalar({
@@ -213,13 +226,13 @@ const SPLIT = scalar({
   category: CAT,
   description: "Splits a string (or bytes) around a delimiter; an empty delimiter splits into characters.",
   overloads: [
-    { params: ["STRING str", "STRING delimiter"], returns: "ARRAY<STRING>", impl: (s: string, d: string) => (d === "" ? [...s] : s.split(d)) },
+    { params: ["STRING str", "STRING delimiter"], returns: "ARRAY<STRING>", impl: (s: string, d: string) => (d === "" ? (s === "" ? [""] : [...s]) : s.split(d)) },
     {
       params: ["BYTES b", "BYTES delimiter"],
       returns: "ARRAY<BYTES>",
       impl: (b: Bytes, d: Bytes) => {
         const buf = Buffer.from(b);
-        if (d.length === 0) return [...buf].map((x) => Uint8Array.of(x));
+        if (d.length === 0) return buf.length === 0 ? [buf] : [...buf].map((x) => Uint8Array.of(x));
         const out: Bytes[] = [];
         let start = 0;
         for (let i = buf.indexOf(d, 0); i >= 0; i = buf.indexOf(d, start)) {
@@ -246,9 +259,10 @@ const SPLIT_TO_MAP = scalar({
         const m = new Map<string, string>();
         for (const e of s.split(ed)) {
           if (e === "") continue;
-          const i = e.indexOf(kd);
-          if (i < 0) continue;
-          m.set(e.slice(0, i), e.slice(i + kd.length));
+          // As Java's split: the text between the first and second delimiter is the value.
+          const parts = e.split(kd);
+          if (parts.length < 2) continue;
+          m.set(parts[0]!, parts[1]!);
         }
         return m;
       },
@@ -282,9 +296,11 @@ const CHR = scalar({
       params: ["STRING code"],
       returns: "STRING",
       impl: (s: string) => {
-        const m = /^\\u([0-9a-fA-F]{4})$/.exec(s);
-        if (m) return codePoint(parseInt(m[1]!, 16));
-        return /^\d+$/.test(s) ? codePoint(Number(s)) : null;
+        // One code point written as UTF-16 escapes: `\u004b`, or a surrogate pair `\ud820\udeb8`.
+        if (!/^(\\u[0-9a-fA-F]{4}){1,2}$/.test(s)) return null;
+        const units = s.split("\\u").slice(1).map((h) => parseInt(h, 16));
+        const text = String.fromCharCode(...units);
+        return [...text].length === 1 ? text : null;
       },
     },
   ],
@@ -299,9 +315,15 @@ const ENCODINGS = ["hex", "utf8", "ascii", "base64"] as const;
 /** Text → bytes in an encoding; undefined for an unknown encoding. */
 function toBytesIn(s: string, enc: string): Bytes | undefined {
   switch (enc.toLowerCase()) {
-    case "hex":
-      if (!/^([0-9a-fA-F]{2})*$/.test(s)) throw new Error(`'${s}' is not valid hex`);
-      return Buffer.from(s, "hex");
+    case "hex": {
+      // ksqlDB accepts plain hex (even length), `0x` + hex (odd length padded with a leading 0) and X'hex'.
+      let h: string | undefined;
+      if (/^0x[0-9a-fA-F]*$/.test(s)) h = s.length % 2 ? `0${s.slice(2)}` : s.slice(2);
+      else if (/^[xX]'([0-9a-fA-F]{2})*'$/.test(s)) h = s.slice(2, -1);
+      else if (/^([0-9a-fA-F]{2})*$/.test(s)) h = s;
+      if (h === undefined) throw new Error(`'${s}' is not valid hex`);
+      return Buffer.from(h, "hex");
+    }
     case "utf8":
       return Buffer.from(s, "utf8");
     case "ascii":
