@@ -1,0 +1,752 @@
+import kafkajs from "kafkajs";
+import type { Admin, IHeaders, KafkaConfig, Message, Producer, SASLOptions } from "kafkajs";
+import { kafkaConfigFromEnv, type KafkaConnectionConfig } from "./config.ts";
+import { partitionForKey } from "./partition.ts";
+import {
+  LogError,
+  type AppendResult,
+  type CreateTopicOptions,
+  type EventLog,
+  type LogHeader,
+  type LogRecord,
+  type PartitionPosition,
+  type ProduceRecord,
+  type SubscribeOptions,
+  type TopicConfig,
+  type TopicDescription,
+} from "./types.ts";
+
+const { Kafka, logLevel, ConfigResourceTypes, ConfigSource } = kafkajs;
+
+/**
+ * The Kafka `EventLog`, over kafkajs 2.2.x. This is the only module that imports the Kafka client.
+ *
+ * - Topics: the kafkajs admin client (create with `waitForLeaders`, describe, delete, list; topics whose
+ *   name starts with `__` are Kafka's own and are hidden).
+ * - Appends: one idempotent producer (`acks=-1`, one request in flight, so order is kept). Partitions are
+ *   chosen here, with the same murmur2 partitioner as the embedded log (`partition.ts`), so every record's
+ *   partition is known before the send; a record's offset is its partition's base offset (from the
+ *   produce response) plus its index among that partition's records in the call. One `send` per append.
+ * - Reads: kafkajs has no public "fetch from offset" call (its consumer needs a group, and offers no
+ *   manual assignment), so this module issues Fetch requests itself through kafkajs' own cluster object
+ *   (`clusterFor` below: the client's private cluster factory, same connection settings, SASL and TLS).
+ *   `read` is ONE Fetch round trip with `maxWaitTime` 0 (about a millisecond on a local broker, plus the
+ *   decoding of whole record batches: Kafka returns batches, so a read from the middle of a batch decodes
+ *   it entirely and drops the records before `fromOffset`). `subscribe` and `waitForData` are long-poll
+ *   Fetches (`maxWaitTime` {@link LONG_POLL_MS}) over all followed partitions at once: no consumer group,
+ *   no committed offsets, no rebalances, and no polling loop while idle.
+ * - Offsets: `admin.fetchTopicOffsets` (one ListOffsets round trip per call).
+ *
+ * Known limits (of kafkajs 2.2.4, documented rather than worked around):
+ * - kafkajs encodes headers from an object `{ key: value | value[] }`, so repeated header keys come back
+ *   grouped (`a,b,a` → `a,a,b`) and integer-like keys come first; distinct keys keep their order.
+ * - kafkajs cannot encode a `null` header value (it throws inside the encoder): `append` rejects such
+ *   records with `INVALID_ARGUMENT`. Reading null header values written by other clients works.
+ * - `append` is atomic per partition, not across partitions (no transactions).
+ * - Fetches use READ_COMMITTED: records of aborted transactions and control records are skipped.
+ */
+export class KafkaEventLog implements EventLog {
+  private readonly kafka: InstanceType<typeof Kafka>;
+  private readonly admin: Admin;
+  private producer: Producer | undefined;
+  private readonly cluster: InternalCluster;
+  /** Partition counts known from metadata; dropped when a call finds the topic gone. */
+  private readonly partitionCounts = new Map<string, number>();
+  private readonly roundRobin = new Map<string, number>();
+  private readonly followers = new Set<AbortController>();
+  private appendQueue: Promise<unknown> = Promise.resolve();
+  private connecting: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(private readonly config: KafkaConnectionConfig & KafkaLogOptions) {
+    this.kafka = new Kafka(clientConfig(config));
+    this.admin = this.kafka.admin();
+    this.cluster = clusterFor(this.kafka);
+  }
+
+  /** Connects the admin client and the fetch connections; called lazily by every operation. */
+  connect(): Promise<void> {
+    this.checkOpen();
+    this.connecting ??= Promise.all([this.admin.connect(), this.cluster.connect()]).then(
+      () => undefined,
+      (err: unknown) => {
+        this.connecting = undefined;
+        throw toLogError(err, `cannot connect to Kafka at ${this.config.brokers.join(",")}`);
+      },
+    );
+    return this.connecting;
+  }
+
+  async createTopic(name: string, options: CreateTopicOptions): Promise<boolean> {
+    await this.connect();
+    if (!Number.isInteger(options.partitions) || options.partitions < 1) {
+      throw new LogError("INVALID_ARGUMENT", `a topic needs a whole number of partitions >= 1, found ${options.partitions}`);
+    }
+    const config = options.config ?? {};
+    const configEntries = [
+      { name: "cleanup.policy", value: config.cleanupPolicy ?? "delete" },
+      // The interface's default is "keep forever"; Kafka's broker default is 7 days.
+      { name: "retention.ms", value: String(config.retentionMs ?? -1) },
+    ];
+    try {
+      const created = await this.admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic: name,
+            numPartitions: options.partitions,
+            ...(this.config.replicationFactor !== undefined ? { replicationFactor: this.config.replicationFactor } : {}),
+            configEntries,
+          },
+        ],
+      });
+      if (created) this.partitionCounts.set(name, options.partitions);
+      return created;
+    } catch (err) {
+      throw toLogError(err, `cannot create topic '${name}'`, name);
+    }
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    await this.connect();
+    // Checked first: kafkajs retries UNKNOWN_TOPIC_OR_PARTITION for seconds before giving up.
+    if (!(await this.topicNames()).includes(name)) throw unknownTopic(name);
+    try {
+      await this.admin.deleteTopics({ topics: [name] });
+    } catch (err) {
+      throw toLogError(err, `cannot delete topic '${name}'`, name);
+    } finally {
+      this.forget(name);
+    }
+    // The producer keeps every topic it wrote to in its metadata refreshes, and a refresh that names a
+    // deleted topic fails, which would fail appends to OTHER topics: start a fresh producer next time.
+    const producer = this.producer;
+    this.producer = undefined;
+    if (producer) await this.enqueueAppend(() => producer.disconnect());
+  }
+
+  async listTopics(): Promise<string[]> {
+    await this.connect();
+    return (await this.topicNames()).filter((t) => !t.startsWith("__")).sort();
+  }
+
+  async describeTopic(name: string): Promise<TopicDescription | undefined> {
+    await this.connect();
+    const partitions = await this.partitionCount(name).catch((err: unknown) => {
+      if (err instanceof LogError && err.code === "UNKNOWN_TOPIC") return undefined;
+      throw err;
+    });
+    if (partitions === undefined) return undefined;
+    try {
+      const { resources } = await this.admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name, configNames: ["cleanup.policy", "retention.ms"] }],
+      });
+      const config: { cleanupPolicy?: "delete" | "compact"; retentionMs?: number } = {};
+      for (const entry of resources[0]?.configEntries ?? []) {
+        // Only what was set on the topic, as the embedded log reports what was given at creation.
+        if (entry.configSource !== ConfigSource.TOPIC_CONFIG) continue;
+        if (entry.configName === "cleanup.policy") {
+          // "compact,delete" is legal in Kafka; the interface knows one policy: compaction wins.
+          config.cleanupPolicy = entry.configValue.includes("compact") ? "compact" : "delete";
+        } else if (entry.configName === "retention.ms" && entry.configValue !== "-1") {
+          config.retentionMs = Number(entry.configValue);
+        }
+      }
+      return { name, partitions, config: config as TopicConfig };
+    } catch (err) {
+      const e = toLogError(err, `cannot describe topic '${name}'`, name);
+      if (e.code === "UNKNOWN_TOPIC") return undefined;
+      throw e;
+    }
+  }
+
+  async append(topic: string, records: readonly ProduceRecord[]): Promise<AppendResult[]> {
+    await this.connect();
+    const partitions = await this.partitionCount(topic);
+    for (const r of records) {
+      if (r.partition !== undefined) checkPartition(topic, partitions, r.partition);
+      if (r.headers?.some((h) => h.value === null)) {
+        throw new LogError(
+          "INVALID_ARGUMENT",
+          `a record for '${topic}' has a header with a null value: the Kafka client (kafkajs 2.2) cannot encode ` +
+            `null header values; use an empty value instead`,
+        );
+      }
+    }
+    if (records.length === 0) return [];
+    return this.enqueueAppend(async () => {
+      this.checkOpen();
+      const now = Date.now();
+      let rr = this.roundRobin.get(topic) ?? 0;
+      const results: AppendResult[] = new Array(records.length);
+      const countPerPartition = new Map<number, number>();
+      const messages: Message[] = new Array(records.length);
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]!;
+        const partition = r.partition ?? (r.key !== null ? partitionForKey(r.key, partitions) : rr++ % partitions);
+        const index = countPerPartition.get(partition) ?? 0;
+        countPerPartition.set(partition, index + 1);
+        results[i] = { partition, offset: index }; // made absolute below, once the base offsets are known
+        messages[i] = {
+          key: r.key,
+          value: r.value,
+          partition,
+          timestamp: String(r.timestamp ?? now),
+          ...(r.headers && r.headers.length > 0 ? { headers: toKafkaHeaders(r.headers) } : {}),
+        };
+      }
+      this.roundRobin.set(topic, rr);
+      let metadata;
+      try {
+        const producer = await this.getProducer();
+        metadata = await producer.send({ topic, messages, acks: -1 });
+      } catch (err) {
+        const e = toLogError(err, `cannot append ${records.length} records to '${topic}'`, topic);
+        if (e.code === "UNKNOWN_TOPIC") this.forget(topic);
+        throw e;
+      }
+      const base = new Map<number, number>();
+      for (const m of metadata) base.set(m.partition, Number(m.baseOffset));
+      return results.map((r) => {
+        const b = base.get(r.partition);
+        if (b === undefined) throw new LogError("IO", `Kafka did not acknowledge ${topic}-${r.partition}`);
+        return { partition: r.partition, offset: b + r.offset };
+      });
+    });
+  }
+
+  async read(topic: string, partition: number, fromOffset: number, maxRecords: number): Promise<LogRecord[]> {
+    await this.connect();
+    checkPartition(topic, await this.partitionCount(topic), partition);
+    if (!Number.isInteger(fromOffset) || fromOffset < 0) {
+      throw new LogError("OFFSET_OUT_OF_RANGE", `offset ${fromOffset} is out of range for ${topic}-${partition}`);
+    }
+    const max = Math.max(0, Math.floor(maxRecords));
+    let offset = fromOffset;
+    for (;;) {
+      const [got] = await this.fetch(topic, [{ partition, offset }], 0, this.maxBytesPerPartition());
+      if (!got || got.records.length > 0 || got.nextOffset === offset) {
+        const records = got?.records ?? [];
+        return records.length > max ? records.slice(0, max) : records;
+      }
+      // Only control records or aborted transactions there: skip past them rather than answer [] early.
+      offset = got.nextOffset;
+    }
+  }
+
+  async beginningOffset(topic: string, partition: number): Promise<number> {
+    return (await this.offsets(topic, partition)).low;
+  }
+
+  async endOffset(topic: string, partition: number): Promise<number> {
+    return (await this.offsets(topic, partition)).high;
+  }
+
+  async waitForData(topic: string, positions: readonly PartitionPosition[], signal?: AbortSignal): Promise<boolean> {
+    await this.connect();
+    const partitions = await this.partitionCount(topic);
+    for (const p of positions) checkPartition(topic, partitions, p.partition);
+    const stop = this.follow(signal);
+    try {
+      while (!stop.signal.aborted) {
+        let got: FetchedPartition[] | undefined;
+        try {
+          got = await abortable(this.fetch(topic, positions, LONG_POLL_MS, 1), stop.signal);
+        } catch (err) {
+          // Deleted topic or a position past the end: let the caller's next read report it.
+          if (err instanceof LogError && (err.code === "UNKNOWN_TOPIC" || err.code === "OFFSET_OUT_OF_RANGE")) return true;
+          throw err;
+        }
+        if (got === undefined) return false;
+        for (const g of got) {
+          const pos = positions.find((p) => p.partition === g.partition);
+          if (pos && g.highWatermark > pos.offset) return true;
+        }
+      }
+      return false;
+    } finally {
+      stop.done();
+    }
+  }
+
+  subscribe(
+    topic: string,
+    positions: readonly PartitionPosition[],
+    options: SubscribeOptions = {},
+  ): AsyncIterableIterator<LogRecord[]> {
+    return this.followByFetching(topic, positions, options);
+  }
+
+  private async *followByFetching(
+    topic: string,
+    positions: readonly PartitionPosition[],
+    options: SubscribeOptions,
+  ): AsyncIterableIterator<LogRecord[]> {
+    const maxRecords = Math.max(1, options.maxRecords ?? 1000);
+    const next = positions.map((p) => ({ partition: p.partition, offset: p.offset }));
+    if (next.length === 0) return;
+    await this.connect();
+    const partitions = await this.partitionCount(topic);
+    for (const p of next) checkPartition(topic, partitions, p.partition);
+    const stop = this.follow(options.signal);
+    try {
+      while (!stop.signal.aborted) {
+        const got = await abortable(this.fetch(topic, next, LONG_POLL_MS, this.maxBytesPerPartition()), stop.signal);
+        if (got === undefined) return;
+        for (const g of got) {
+          const pos = next.find((p) => p.partition === g.partition)!;
+          pos.offset = g.nextOffset;
+          for (let i = 0; i < g.records.length; i += maxRecords) {
+            if (stop.signal.aborted) return;
+            yield i === 0 && g.records.length <= maxRecords ? g.records : g.records.slice(i, i + maxRecords);
+          }
+        }
+      }
+    } finally {
+      stop.done();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const f of this.followers) f.abort();
+    await this.appendQueue.catch(() => undefined);
+    await Promise.allSettled([this.producer?.disconnect(), this.admin.disconnect(), this.cluster.disconnect()]);
+  }
+
+  // ---- internals ----
+
+  private maxBytesPerPartition(): number {
+    return this.config.fetchMaxBytesPerPartition ?? 1024 * 1024;
+  }
+
+  /**
+   * One Fetch per leader broker for `positions` of `topic`, waiting up to `waitMs` for data (0: answer at
+   * once). Returns, per partition, its records at or after the asked offset and the next offset to ask.
+   */
+  private async fetch(
+    topic: string,
+    positions: readonly PartitionPosition[],
+    waitMs: number,
+    maxBytesPerPartition: number,
+  ): Promise<FetchedPartition[]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.ensureClusterKnows(topic);
+        const byLeader = this.cluster.findLeaderForPartitions(
+          topic,
+          positions.map((p) => p.partition),
+        );
+        const asked = new Map(positions.map((p) => [p.partition, p.offset]));
+        const responses = await Promise.all(
+          Object.entries(byLeader).map(async ([nodeId, parts]) => {
+            const broker = await this.cluster.findBroker({ nodeId });
+            return broker.fetch({
+              replicaId: -1,
+              isolationLevel: READ_COMMITTED,
+              maxWaitTime: waitMs,
+              minBytes: 1,
+              maxBytes: maxBytesPerPartition * parts.length,
+              topics: [
+                {
+                  topic,
+                  partitions: parts.map((partition) => ({
+                    partition,
+                    fetchOffset: String(asked.get(partition)),
+                    maxBytes: maxBytesPerPartition,
+                  })),
+                },
+              ],
+            });
+          }),
+        );
+        const out: FetchedPartition[] = [];
+        for (const response of responses) {
+          for (const t of response.responses) {
+            for (const p of t.partitions) out.push(toFetched(topic, p, asked.get(p.partition)!));
+          }
+        }
+        return out;
+      } catch (err) {
+        const e = toLogError(err, `cannot fetch from '${topic}'`, topic);
+        if (e.code === "UNKNOWN_TOPIC") {
+          this.forget(topic);
+          throw e;
+        }
+        const type = (err as { type?: string }).type;
+        if (attempt < 3 && type !== undefined && RETRY_AFTER_METADATA.has(type)) {
+          await this.cluster.refreshMetadata().catch(() => undefined);
+          continue;
+        }
+        if (e.code === "OFFSET_OUT_OF_RANGE") {
+          throw new LogError(
+            "OFFSET_OUT_OF_RANGE",
+            `offset ${positions.map((p) => `${p.partition}:${p.offset}`).join(", ")} is out of range for '${topic}' ` +
+              `(see beginningOffset/endOffset)`,
+            { cause: err },
+          );
+        }
+        throw e;
+      }
+    }
+  }
+
+  /** Makes the fetch cluster's metadata cover `topic`. */
+  private async ensureClusterKnows(topic: string): Promise<void> {
+    if (!this.cluster.targetTopics.has(topic)) await this.cluster.addTargetTopic(topic);
+    else await this.cluster.refreshMetadataIfNecessary();
+  }
+
+  /** Drops what we know about a topic that is gone, so metadata refreshes do not keep naming it. */
+  private forget(topic: string): void {
+    this.partitionCounts.delete(topic);
+    this.roundRobin.delete(topic);
+    this.cluster.targetTopics.delete(topic);
+  }
+
+  private async topicNames(): Promise<string[]> {
+    try {
+      return await this.admin.listTopics();
+    } catch (err) {
+      throw toLogError(err, "cannot list topics");
+    }
+  }
+
+  /** The topic's partition count (cached); rejects with `UNKNOWN_TOPIC`. */
+  private async partitionCount(topic: string): Promise<number> {
+    this.checkOpen();
+    const known = this.partitionCounts.get(topic);
+    if (known !== undefined) return known;
+    // Listing first: asking metadata for a missing topic makes kafkajs retry for seconds.
+    if (!(await this.topicNames()).includes(topic)) throw unknownTopic(topic);
+    try {
+      const { topics } = await this.admin.fetchTopicMetadata({ topics: [topic] });
+      const n = topics.find((t) => t.name === topic)?.partitions.length;
+      if (!n) throw unknownTopic(topic);
+      this.partitionCounts.set(topic, n);
+      return n;
+    } catch (err) {
+      throw toLogError(err, `cannot describe topic '${topic}'`, topic);
+    }
+  }
+
+  private async offsets(topic: string, partition: number): Promise<{ low: number; high: number }> {
+    await this.connect();
+    checkPartition(topic, await this.partitionCount(topic), partition);
+    try {
+      const all = await this.admin.fetchTopicOffsets(topic);
+      const p = all.find((o) => o.partition === partition);
+      if (!p) throw new LogError("IO", `Kafka returned no offsets for ${topic}-${partition}`);
+      return { low: Number(p.low), high: Number(p.high) };
+    } catch (err) {
+      const e = toLogError(err, `cannot read the offsets of ${topic}-${partition}`, topic);
+      if (e.code === "UNKNOWN_TOPIC") this.forget(topic);
+      throw e;
+    }
+  }
+
+  private async getProducer(): Promise<Producer> {
+    if (this.producer) return this.producer;
+    const producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      // Every message names its partition (chosen above); this only silences kafkajs' v2 warning.
+      createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+    });
+    await producer.connect();
+    this.producer = producer;
+    return producer;
+  }
+
+  /** Appends run one after another: offsets and round-robin state follow the call order. */
+  private enqueueAppend<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.appendQueue.then(fn, fn);
+    this.appendQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** An abort signal that fires on the caller's signal or on `close()`. */
+  private follow(signal?: AbortSignal): { signal: AbortSignal; done: () => void } {
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort();
+    if (signal?.aborted) controller.abort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+    this.followers.add(controller);
+    return {
+      signal: controller.signal,
+      done: () => {
+        signal?.removeEventListener("abort", onAbort);
+        this.followers.delete(controller);
+      },
+    };
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new LogError("CLOSED", `the Kafka log (${this.config.brokers.join(",")}) is closed`);
+  }
+}
+
+/** Options of the Kafka log beyond the connection. */
+export interface KafkaLogOptions {
+  /** Replication factor of created topics; default: the broker's `default.replication.factor`. */
+  readonly replicationFactor?: number;
+  /** Upper bound on the bytes one Fetch returns per partition (Kafka still returns one whole batch). */
+  readonly fetchMaxBytesPerPartition?: number;
+  /** kafkajs' own logging; default `error`. */
+  readonly clientLogLevel?: "nothing" | "error" | "warn" | "info" | "debug";
+}
+
+/** A {@link KafkaEventLog} configured from `KAFKA_BROKERS`, `KAFKA_CLIENT_ID`, `KAFKA_SSL`, `KAFKA_SASL_*`. */
+export function createKafkaLogFromEnv(env: NodeJS.ProcessEnv = process.env, options: KafkaLogOptions = {}): KafkaEventLog {
+  return new KafkaEventLog({ ...kafkaConfigFromEnv(env), ...options });
+}
+
+/**
+ * One admin round trip: the cluster's brokers. For readiness probes (the broker script); rejects when
+ * nothing answers within a few seconds.
+ */
+export async function describeKafkaCluster(
+  config: KafkaConnectionConfig,
+): Promise<{ clusterId: string; brokers: number; controller: number | null }> {
+  const kafka = new Kafka({
+    ...clientConfig({ ...config, clientLogLevel: "nothing" }),
+    retry: { retries: 0 },
+    connectionTimeout: config.connectionTimeoutMs ?? 2000,
+    requestTimeout: config.requestTimeoutMs ?? 5000,
+  });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const c = await admin.describeCluster();
+    return { clusterId: c.clusterId, brokers: c.brokers.length, controller: c.controller };
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+// ---- kafkajs internals ----
+
+/** How long a follow Fetch waits at the broker for new records before answering empty. */
+const LONG_POLL_MS = 5000;
+const READ_COMMITTED = 1;
+/** Fetch errors that mean "your metadata is stale": refresh, then try again. */
+const RETRY_AFTER_METADATA = new Set([
+  "NOT_LEADER_FOR_PARTITION",
+  "LEADER_NOT_AVAILABLE",
+  "FENCED_LEADER_EPOCH",
+  "UNKNOWN_LEADER_EPOCH",
+  "KafkaJSBrokerNotFound",
+]);
+
+/** The parts of kafkajs' (private) Cluster and Broker classes this module uses. */
+interface InternalCluster {
+  readonly targetTopics: Set<string>;
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  refreshMetadata(): Promise<void>;
+  refreshMetadataIfNecessary(): Promise<void>;
+  addTargetTopic(topic: string): Promise<void>;
+  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
+  findBroker(query: { nodeId: string }): Promise<InternalBroker>;
+}
+
+interface InternalBroker {
+  fetch(request: {
+    replicaId: number;
+    isolationLevel: number;
+    maxWaitTime: number;
+    minBytes: number;
+    maxBytes: number;
+    topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
+  }): Promise<{ responses: { topicName: string; partitions: RawPartition[] }[] }>;
+}
+
+interface RawMessage {
+  offset: string;
+  timestamp: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer | null | (Buffer | null)[]>;
+  isControlRecord: boolean;
+  batchContext: { producerId: string; inTransaction: boolean };
+}
+
+interface RawPartition {
+  partition: number;
+  highWatermark: string;
+  abortedTransactions: { producerId: string; firstOffset: string }[];
+  messages: RawMessage[];
+}
+
+interface FetchedPartition {
+  readonly partition: number;
+  readonly records: LogRecord[];
+  /** The offset to fetch next: past every record the broker returned, including skipped ones. */
+  readonly nextOffset: number;
+  readonly highWatermark: number;
+}
+
+/**
+ * A kafkajs Cluster (connections, metadata, brokers) built by the client's own private factory, so it
+ * shares the client's brokers, TLS, SASL, timeouts and retry settings. kafkajs 2.2.x keeps that factory
+ * under the symbol `private:Kafka:createCluster`; if a kafkajs upgrade removes it, this fails loudly here
+ * (and the Kafka test suite with it) rather than misbehaving later.
+ */
+function clusterFor(kafka: object): InternalCluster {
+  const symbol = Object.getOwnPropertySymbols(kafka).find((s) => s.description === "private:Kafka:createCluster");
+  const factory = symbol && (kafka as Record<symbol, unknown>)[symbol];
+  if (typeof factory !== "function") {
+    throw new LogError("IO", "this kafkajs version has no private cluster factory; runtime/log/kafka.ts needs kafkajs 2.2.x");
+  }
+  return (factory as (o: object) => InternalCluster)({
+    metadataMaxAge: 300_000,
+    allowAutoTopicCreation: false,
+    maxInFlightRequests: null,
+    isolationLevel: READ_COMMITTED,
+  });
+}
+
+function toFetched(topic: string, p: RawPartition, askedOffset: number): FetchedPartition {
+  const messages = p.messages;
+  const records: LogRecord[] = [];
+  // READ_COMMITTED: a producer's records from an aborted transaction's first offset up to its ABORT
+  // marker are not part of the log (what kafkajs' consumer and the Java consumer do).
+  const aborted = new Map(p.abortedTransactions.map((a) => [a.producerId, Number(a.firstOffset)]));
+  const aborting = new Set<string>();
+  let nextOffset = askedOffset;
+  for (const m of messages) {
+    const offset = Number(m.offset);
+    if (offset < askedOffset) continue; // the rest of a batch that starts before the asked offset
+    nextOffset = offset + 1;
+    const producerId = m.batchContext?.producerId;
+    if (m.isControlRecord) {
+      aborting.delete(producerId);
+      continue;
+    }
+    if (aborted.size > 0 && m.batchContext?.inTransaction) {
+      const first = aborted.get(producerId);
+      if (first !== undefined && offset >= first) {
+        aborting.add(producerId);
+        aborted.delete(producerId);
+      }
+      if (aborting.has(producerId)) continue;
+    }
+    records.push({
+      topic,
+      partition: p.partition,
+      offset,
+      key: m.key,
+      value: m.value,
+      timestamp: Number(m.timestamp),
+      headers: fromKafkaHeaders(m.headers),
+    });
+  }
+  return { partition: p.partition, records, nextOffset, highWatermark: Number(p.highWatermark) };
+}
+
+const EMPTY_HEADERS: readonly LogHeader[] = Object.freeze([]);
+
+function fromKafkaHeaders(headers: RawMessage["headers"] | undefined): readonly LogHeader[] {
+  if (!headers) return EMPTY_HEADERS;
+  const keys = Object.keys(headers);
+  if (keys.length === 0) return EMPTY_HEADERS;
+  const out: LogHeader[] = [];
+  for (const key of keys) {
+    const v = headers[key]!;
+    if (Array.isArray(v)) for (const one of v) out.push({ key, value: one });
+    else out.push({ key, value: v });
+  }
+  return out;
+}
+
+function toKafkaHeaders(headers: readonly LogHeader[]): IHeaders {
+  const out: Record<string, Buffer | Buffer[]> = {};
+  for (const h of headers) {
+    const value = h.value as Buffer; // null values were rejected before
+    const prev = out[h.key];
+    if (prev === undefined) out[h.key] = value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else out[h.key] = [prev, value];
+  }
+  return out;
+}
+
+function clientConfig(config: KafkaConnectionConfig & KafkaLogOptions): KafkaConfig {
+  return {
+    brokers: [...config.brokers],
+    clientId: config.clientId ?? "esql",
+    connectionTimeout: config.connectionTimeoutMs ?? 3000,
+    requestTimeout: config.requestTimeoutMs ?? 30_000,
+    logLevel: LOG_LEVELS[config.clientLogLevel ?? "error"],
+    ...(config.ssl ? { ssl: true } : {}),
+    ...(config.sasl ? { sasl: config.sasl as SASLOptions } : {}),
+  };
+}
+
+const LOG_LEVELS = {
+  nothing: logLevel.NOTHING,
+  error: logLevel.ERROR,
+  warn: logLevel.WARN,
+  info: logLevel.INFO,
+  debug: logLevel.DEBUG,
+} as const;
+
+function checkPartition(topic: string, partitions: number, partition: number): void {
+  if (!Number.isInteger(partition) || partition < 0 || partition >= partitions) {
+    throw new LogError("INVALID_PARTITION", `topic '${topic}' has partitions 0 to ${partitions - 1}, found partition ${partition}`);
+  }
+}
+
+function unknownTopic(topic: string): LogError {
+  return new LogError("UNKNOWN_TOPIC", `topic '${topic}' does not exist`);
+}
+
+/** Maps a kafkajs error to a `LogError` (a `LogError` passes through). */
+function toLogError(err: unknown, what: string, topic?: string): LogError {
+  if (err instanceof LogError) return err;
+  const e = err as { type?: string; name?: string; message?: string; originalError?: { type?: string } };
+  const type = e.type ?? e.originalError?.type;
+  const detail = `${what}: ${e.message ?? String(err)}`;
+  switch (type) {
+    case "UNKNOWN_TOPIC_OR_PARTITION":
+      return topic !== undefined ? new LogError("UNKNOWN_TOPIC", `topic '${topic}' does not exist`, { cause: err }) : new LogError("IO", detail, { cause: err });
+    case "INVALID_TOPIC_EXCEPTION":
+    case "INVALID_PARTITIONS":
+    case "INVALID_REPLICATION_FACTOR":
+    case "INVALID_CONFIG":
+    case "INVALID_REQUEST":
+      return new LogError("INVALID_ARGUMENT", detail, { cause: err });
+    case "OFFSET_OUT_OF_RANGE":
+      return new LogError("OFFSET_OUT_OF_RANGE", detail, { cause: err });
+    default:
+      return new LogError("IO", detail, { cause: err });
+  }
+}
+
+/** Resolves `undefined` when `signal` aborts first (the promise runs on; its rejection is ignored). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.resolve(undefined);
+  }
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = (): void => {
+      promise.catch(() => undefined);
+      resolve(undefined);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}
