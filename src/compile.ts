@@ -1,0 +1,91 @@
+/**
+ * The compiler's entry point: parse, analyze and plan a whole script, statement by statement, each
+ * against the catalog the previous ones built.
+ */
+import type { Statement } from "./ast/nodes.ts";
+import { error, type Diagnostic } from "./diagnostics/diagnostic.ts";
+import { functions as defaultFunctions } from "./functions/registry.ts";
+import type { FunctionRegistry } from "./functions/types.ts";
+import { buildLogicalPlan, optimize, type LogicalPlan, type RuleStep } from "./logical/index.ts";
+import { parseScript } from "./parse.ts";
+import { buildPhysicalPlan, type PhysicalPlan } from "./physical/index.ts";
+import { Catalog } from "./semantic/catalog.ts";
+import { analyzeStatement, type AnalyzedStatement } from "./semantic/statements.ts";
+
+export interface CompileOptions {
+  /** The catalog to start from (default: empty). */
+  catalog?: Catalog;
+  variables?: ReadonlyMap<string, string>;
+  /** Session properties (`ksql.persistence.default.format.value`, ...); `SET` statements add to them. */
+  properties?: Record<string, string>;
+  /**
+   * When true, CREATE STREAM/TABLE on a topic the catalog does not know needs PARTITIONS (ksqlDB's rule
+   * against a real broker). Default false: topics are created on demand.
+   */
+  strictTopics?: boolean;
+  /** The function registry (default: the built-in one). */
+  functions?: FunctionRegistry;
+}
+
+export interface CompiledStatement {
+  /** The statement's text (after variable substitution). */
+  text: string;
+  statement: Statement;
+  /** The analyzed form; absent when the statement had errors. */
+  analyzed?: AnalyzedStatement;
+  /** For statements that run a query (CSAS, CTAS, INSERT INTO, SELECT): the plan before rewrites. */
+  logical?: LogicalPlan;
+  /** The plan after each rewrite rule, in order (for `explain --verbose`). */
+  steps?: readonly RuleStep[];
+  /** The optimized logical plan. */
+  optimized?: LogicalPlan;
+  physical?: PhysicalPlan;
+  /** Diagnostics of this statement. */
+  diagnostics: Diagnostic[];
+}
+
+export interface CompileResult {
+  statements: CompiledStatement[];
+  /** Every diagnostic: syntax errors and each statement's. */
+  diagnostics: Diagnostic[];
+  /** The catalog after the script. */
+  catalog: Catalog;
+}
+
+/** Parses and analyzes a whole script, statement by statement, each against the catalog the previous ones built. */
+export function compileScript(text: string, options: CompileOptions = {}): CompileResult {
+  const parsed = parseScript(text, options.variables ? { variables: options.variables } : {});
+  const diagnostics: Diagnostic[] = [...parsed.diagnostics];
+  let catalog = options.catalog ?? Catalog.empty();
+  const properties: Record<string, string> = { ...(options.properties ?? {}) };
+  const functions = options.functions ?? defaultFunctions;
+  const statements: CompiledStatement[] = [];
+  for (const p of parsed.statements) {
+    const st = p.statement;
+    if (st.kind === "SetProperty") properties[st.name] = st.value;
+    if (st.kind === "UnsetProperty") delete properties[st.name];
+    const compiled: CompiledStatement = { text: p.text, statement: st, diagnostics: [] };
+    try {
+      const r = analyzeStatement(st, p.text, catalog, { functions, properties: { ...properties }, strictTopics: options.strictTopics ?? false });
+      compiled.diagnostics.push(...r.diagnostics);
+      catalog = r.catalog;
+      if (r.analyzed) {
+        compiled.analyzed = r.analyzed;
+        const logical = buildLogicalPlan(r.analyzed);
+        if (logical) {
+          const { plan, steps } = optimize(logical);
+          compiled.logical = logical;
+          compiled.steps = steps;
+          compiled.optimized = plan;
+          compiled.physical = buildPhysicalPlan(plan, { properties });
+        }
+      }
+    } catch (e) {
+      // An internal bug: report it against the statement instead of losing the rest of the script.
+      compiled.diagnostics.push(error("ESQL-INTERNAL", `internal compiler error: ${(e as Error).message}`, st.span));
+    }
+    diagnostics.push(...compiled.diagnostics);
+    statements.push(compiled);
+  }
+  return { statements, diagnostics, catalog };
+}

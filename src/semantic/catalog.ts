@@ -1,0 +1,163 @@
+/**
+ * The catalog: what a script has defined so far (sources, custom types, topics, queries).
+ *
+ * A `Catalog` is an IMMUTABLE value: every change returns a new catalog and leaves the old one as it was,
+ * so `compileScript` can keep the catalog of a failed statement unchanged and tools can compare
+ * catalogs before/after a script. Maps inside are never mutated after construction.
+ */
+import type { SqlType } from "../types/sqltype.ts";
+
+export type Namespace = "KEY" | "VALUE" | "HEADER";
+
+export interface CatalogColumn {
+  readonly name: string;
+  readonly type: SqlType;
+  readonly namespace: Namespace;
+  /** For `HEADER('k')` columns: the header key. Absent for `HEADERS` (all headers) and non-header columns. */
+  readonly headerKey?: string;
+}
+
+export type FormatName = "KAFKA" | "JSON" | "DELIMITED" | "NONE" | "AVRO" | "PROTOBUF" | "JSON_SR" | "PROTOBUF_NOSR";
+
+export interface FormatSpec {
+  readonly format: FormatName;
+  /** Format properties, e.g. `{delimiter: ","}`, `{wrapSingleValue: "false"}`. Values are strings. */
+  readonly properties: Readonly<Record<string, string>>;
+}
+
+export type WindowType = "TUMBLING" | "HOPPING" | "SESSION";
+
+export interface SourceWindow {
+  readonly type: WindowType;
+  /** Window size in ms (TUMBLING/HOPPING). */
+  readonly sizeMs?: number;
+}
+
+export interface TimestampSpec {
+  readonly column: string;
+  readonly format?: string;
+}
+
+export interface CatalogSource {
+  readonly name: string;
+  readonly sourceType: "STREAM" | "TABLE";
+  /** All columns in declaration order: key, value and header columns. */
+  readonly columns: readonly CatalogColumn[];
+  readonly topic: string;
+  readonly keyFormat: FormatSpec;
+  readonly valueFormat: FormatSpec;
+  readonly timestamp?: TimestampSpec;
+  readonly window?: SourceWindow;
+  readonly partitions?: number;
+  /** `CREATE SOURCE ...`: read-only. */
+  readonly isSource: boolean;
+  /** The id of the persistent query that writes it (CSAS/CTAS), if any. */
+  readonly writtenBy?: string;
+  /** The statement text that created it. */
+  readonly sql: string;
+}
+
+export interface CatalogQuery {
+  readonly id: string;
+  readonly sink?: string;
+  readonly sources: readonly string[];
+  readonly sql: string;
+}
+
+export interface CatalogTopic {
+  readonly name: string;
+  readonly partitions: number;
+}
+
+export class Catalog {
+  private constructor(
+    readonly sources: ReadonlyMap<string, CatalogSource>,
+    readonly types: ReadonlyMap<string, SqlType>,
+    readonly topics: ReadonlyMap<string, CatalogTopic>,
+    readonly queries: ReadonlyMap<string, CatalogQuery>,
+    /** Counter behind query ids (ksqlDB numbers queries in creation order across all kinds). */
+    readonly nextQueryNumber: number,
+  ) {}
+
+  static empty(): Catalog {
+    return new Catalog(new Map(), new Map(), new Map(), new Map(), 1);
+  }
+
+  /** A catalog that knows these topics exist (e.g. topics created outside esql). */
+  withTopics(topics: readonly CatalogTopic[]): Catalog {
+    const m = new Map(this.topics);
+    for (const t of topics) m.set(t.name, t);
+    return new Catalog(this.sources, this.types, m, this.queries, this.nextQueryNumber);
+  }
+
+  source(name: string): CatalogSource | undefined {
+    return this.sources.get(name);
+  }
+
+  type(name: string): SqlType | undefined {
+    return this.types.get(name);
+  }
+
+  topic(name: string): CatalogTopic | undefined {
+    return this.topics.get(name);
+  }
+
+  withSource(s: CatalogSource): Catalog {
+    const sources = new Map(this.sources);
+    sources.set(s.name, s);
+    const topics = new Map(this.topics);
+    if (!topics.has(s.topic)) topics.set(s.topic, { name: s.topic, partitions: s.partitions ?? 1 });
+    return new Catalog(sources, this.types, topics, this.queries, this.nextQueryNumber);
+  }
+
+  withoutSource(name: string): Catalog {
+    const sources = new Map(this.sources);
+    sources.delete(name);
+    return new Catalog(sources, this.types, this.topics, this.queries, this.nextQueryNumber);
+  }
+
+  withType(name: string, type: SqlType): Catalog {
+    const types = new Map(this.types);
+    types.set(name, type);
+    return new Catalog(this.sources, types, this.topics, this.queries, this.nextQueryNumber);
+  }
+
+  withoutType(name: string): Catalog {
+    const types = new Map(this.types);
+    types.delete(name);
+    return new Catalog(this.sources, types, this.topics, this.queries, this.nextQueryNumber);
+  }
+
+  /**
+   * The id the next persistent query gets, ksqlDB style: `CSAS_<SINK>_<n>`, `CTAS_<SINK>_<n>`,
+   * `INSERTQUERY_<n>`; `n` counts every query created in this catalog's history, from 1... but ksqlDB
+   * counts from 0 after the first statement; we follow the observable form `<prefix>_<n>` with n the number
+   * of statements that created queries before, which is deterministic for a given script.
+   */
+  nextQueryId(kind: "CSAS" | "CTAS" | "INSERT", sink: string): string {
+    const n = this.nextQueryNumber - 1;
+    return kind === "INSERT" ? `INSERTQUERY_${n}` : `${kind}_${sink}_${n}`;
+  }
+
+  withQuery(q: CatalogQuery): Catalog {
+    const queries = new Map(this.queries);
+    queries.set(q.id, q);
+    return new Catalog(this.sources, this.types, this.topics, queries, this.nextQueryNumber + 1);
+  }
+
+  withoutQuery(id: string): Catalog {
+    const queries = new Map(this.queries);
+    queries.delete(id);
+    return new Catalog(this.sources, this.types, this.topics, queries, this.nextQueryNumber);
+  }
+
+  /** The queries reading `source` (to refuse dropping it). */
+  queriesReading(source: string): CatalogQuery[] {
+    return [...this.queries.values()].filter((q) => q.sources.includes(source));
+  }
+}
+
+export const keyColumns = (s: { readonly columns: readonly CatalogColumn[] }): CatalogColumn[] =>
+  s.columns.filter((c) => c.namespace === "KEY");
+export const valueColumns = (s: { readonly columns: readonly CatalogColumn[] }): CatalogColumn[] =>
+  s.columns.filter((c) => c.namespace !== "KEY");

@@ -1,0 +1,618 @@
+/**
+ * Expression analysis: resolves names against a {@link Scope}, infers and checks types with ksqlDB's rules,
+ * resolves function calls through the registry, and produces {@link TExpr} trees with implicit casts made
+ * explicit. Problems are pushed to `ctx.diags`; the returned tree is then only a best effort.
+ */
+import type { Expr, TypeNode } from "../ast/nodes.ts";
+import { error, type Diagnostic, type Span } from "../diagnostics/diagnostic.ts";
+import type { ArgInfo, FunctionRegistry } from "../functions/types.ts";
+import {
+  BOOLEAN,
+  DOUBLE,
+  INTEGER,
+  NULL_TYPE,
+  STRING,
+  formatType,
+  isNumeric,
+  typeEquals,
+  type SqlType,
+} from "../types/sqltype.ts";
+import { arithmetic, commonSuperType } from "../types/values.ts";
+import type { Catalog, Namespace } from "./catalog.ts";
+import { Codes } from "./codes.ts";
+import { closest, exprText } from "./exprText.ts";
+import type { TExpr } from "./typed.ts";
+import { canCast, comparisonType, decimalLiteralType, integerLiteralType } from "./typeRules.ts";
+
+/** One column visible to expressions. */
+export interface ScopeColumn {
+  /** The column's name in the operator's input row (what `Column` nodes carry). */
+  readonly name: string;
+  /** The name users write (unqualified). */
+  readonly column: string;
+  /** The source alias that qualifies it (`a` in `a.col`); absent for columns of a derived row. */
+  readonly qualifier?: string;
+  readonly type: SqlType;
+  readonly namespace: Namespace | "PSEUDO";
+}
+
+export interface Scope {
+  readonly columns: readonly ScopeColumn[];
+  /** Valid qualifiers (source names and aliases). */
+  readonly qualifiers: ReadonlySet<string>;
+}
+
+/** Where an expression stands, for messages ("SELECT column 'X' cannot be resolved") and the rules. */
+export type Clause = "SELECT" | "WHERE" | "GROUP BY" | "HAVING" | "PARTITION BY" | "JOIN ON" | "VALUES" | "EXPRESSION";
+
+export interface ExprContext {
+  readonly catalog: Catalog;
+  readonly functions: FunctionRegistry;
+  readonly scope: Scope;
+  readonly clause: Clause;
+  readonly diags: Diagnostic[];
+  readonly allowAggregates: boolean;
+  readonly allowTableFunctions: boolean;
+  /** Lambda parameters in scope (innermost last). */
+  readonly lambdaVars?: ReadonlyMap<string, SqlType>;
+  /** Inside an aggregate's arguments (nested aggregates are errors). */
+  readonly inAggregate?: boolean;
+}
+
+const bad = (type: SqlType = NULL_TYPE): TExpr => ({ kind: "Literal", type, value: null });
+
+function report(ctx: ExprContext, code: string, message: string, span: Span, hint?: string): void {
+  ctx.diags.push(error(code, message, span, hint));
+}
+
+/** Resolves a written type (custom types through the catalog). Reports unknown custom types. */
+export function resolveType(t: TypeNode, catalog: Catalog, diags: Diagnostic[]): SqlType {
+  switch (t.kind) {
+    case "PrimitiveType":
+      return { kind: t.name };
+    case "DecimalType":
+      if (t.precision < 1 || t.scale < 0 || t.scale > t.precision)
+        diags.push(
+          error(Codes.INVALID_TYPE, `DECIMAL precision must be ≥ 1 and scale between 0 and the precision, found DECIMAL(${t.precision}, ${t.scale})`, t.span),
+        );
+      return { kind: "DECIMAL", precision: t.precision, scale: t.scale };
+    case "ArrayType":
+      return { kind: "ARRAY", element: resolveType(t.element, catalog, diags) };
+    case "MapType":
+      return { kind: "MAP", key: resolveType(t.key, catalog, diags), value: resolveType(t.value, catalog, diags) };
+    case "StructType": {
+      const seen = new Set<string>();
+      for (const f of t.fields) {
+        if (seen.has(f.name)) diags.push(error(Codes.DUPLICATE_FIELD, `Duplicate field names found in STRUCT: '${f.name}'`, f.span));
+        seen.add(f.name);
+      }
+      return { kind: "STRUCT", fields: t.fields.map((f) => ({ name: f.name, type: resolveType(f.type, catalog, diags) })) };
+    }
+    case "CustomType": {
+      const found = catalog.type(t.name);
+      if (found) return found;
+      // A primitive name written in a position the parser took for a custom type.
+      diags.push(
+        error(Codes.UNKNOWN_TYPE, `Unknown type: ${t.name}`, t.span, hintFor(closest(t.name, catalog.types.keys()))),
+      );
+      return NULL_TYPE;
+    }
+  }
+}
+
+const hintFor = (names: string[]) => (names.length ? `did you mean ${names.map((n) => `'${n}'`).join(" or ")}?` : undefined);
+
+/** Wraps `e` in an implicit cast to `to` when its type differs. */
+export function coerce(e: TExpr, to: SqlType): TExpr {
+  if (typeEquals(e.type, to)) return e;
+  if (e.kind === "Literal" && e.value === null) return { kind: "Literal", type: to, value: null };
+  return { kind: "Cast", type: to, operand: e, implicit: true };
+}
+
+/** ksqlDB names comparison operators in messages like this. */
+const OP_NAMES: Record<string, string> = {
+  "=": "EQUAL",
+  "<>": "NOT_EQUAL",
+  "<": "LESS_THAN",
+  "<=": "LESS_THAN_OR_EQUAL",
+  ">": "GREATER_THAN",
+  ">=": "GREATER_THAN_OR_EQUAL",
+};
+
+export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
+  switch (e.kind) {
+    case "Literal":
+      switch (e.literal) {
+        case "null":
+          return { kind: "Literal", type: NULL_TYPE, value: null };
+        case "boolean":
+          return { kind: "Literal", type: BOOLEAN, value: e.value as boolean };
+        case "integer": {
+          const t = integerLiteralType(e.value as number);
+          // Beyond 2^53 a JS number loses digits: keep the text.
+          const safe = Number.isSafeInteger(e.value as number);
+          return { kind: "Literal", type: t, value: safe ? (e.value as number) : e.text };
+        }
+        case "decimal":
+          return { kind: "Literal", type: decimalLiteralType(String(e.value)), value: String(e.value) };
+        case "double":
+          return { kind: "Literal", type: DOUBLE, value: e.value as number };
+        case "string":
+          return { kind: "Literal", type: STRING, value: e.value as string };
+      }
+      break;
+    case "ColumnRef":
+      return resolveColumn(e, ctx);
+    case "Dereference": {
+      const base = analyzeExpr(e.base, ctx);
+      if (base.type.kind === "NULL") return bad();
+      if (base.type.kind !== "STRUCT") {
+        report(ctx, Codes.TYPE_MISMATCH, `Can't dereference '${e.field}': ${exprText(e.base)} is ${formatType(base.type)}, not a STRUCT`, e.span);
+        return bad();
+      }
+      const f = base.type.fields.find((x) => x.name === e.field) ?? base.type.fields.find((x) => x.name.toUpperCase() === e.field.toUpperCase());
+      if (!f) {
+        report(
+          ctx,
+          Codes.UNKNOWN_FIELD,
+          `Could not find field '${e.field}' in '${exprText(e.base)}' (${formatType(base.type)})`,
+          e.span,
+          hintFor(closest(e.field, base.type.fields.map((x) => x.name))),
+        );
+        return bad();
+      }
+      return { kind: "Field", type: f.type, base, field: f.name };
+    }
+    case "Subscript": {
+      const base = analyzeExpr(e.base, ctx);
+      const index = analyzeExpr(e.index, ctx);
+      if (base.type.kind === "ARRAY") {
+        if (index.type.kind !== "INTEGER" && index.type.kind !== "BIGINT" && index.type.kind !== "NULL") {
+          report(ctx, Codes.TYPE_MISMATCH, `Array index must be INTEGER, found ${formatType(index.type)}`, e.index.span);
+        }
+        return { kind: "Subscript", type: base.type.element, base, index: coerce(index, INTEGER) };
+      }
+      if (base.type.kind === "MAP") {
+        return { kind: "Subscript", type: base.type.value, base, index: coerce(index, base.type.key) };
+      }
+      if (base.type.kind !== "NULL")
+        report(ctx, Codes.TYPE_MISMATCH, `Subscript needs an ARRAY or a MAP, found ${formatType(base.type)}`, e.span);
+      return bad();
+    }
+    case "Unary": {
+      if (e.op === "-" && e.operand.kind === "Literal" && (e.operand.literal === "integer" || e.operand.literal === "decimal" || e.operand.literal === "double")) {
+        const lit = analyzeExpr(e.operand, ctx) as Extract<TExpr, { kind: "Literal" }>;
+        const v = typeof lit.value === "number" ? -lit.value : `-${String(lit.value)}`;
+        const type = e.operand.literal === "integer" && typeof lit.value === "number" ? integerLiteralType(-lit.value) : lit.type;
+        return { kind: "Literal", type, value: v === 0 ? 0 : v };
+      }
+      const operand = analyzeExpr(e.operand, ctx);
+      if (e.op === "NOT") {
+        expectBoolean(operand, e.operand, ctx);
+        return { kind: "Not", type: BOOLEAN, operand: coerce(operand, BOOLEAN) };
+      }
+      if (!isNumeric(operand.type) && operand.type.kind !== "NULL") {
+        report(ctx, Codes.TYPE_MISMATCH, `Unary ${e.op} needs a number, found ${exprText(e.operand)} (${formatType(operand.type)})`, e.span);
+        return bad();
+      }
+      return e.op === "+" ? operand : { kind: "Negate", type: operand.type, operand };
+    }
+    case "Binary":
+      return analyzeBinary(e, ctx);
+    case "IsNull":
+      return { kind: "IsNull", type: BOOLEAN, operand: analyzeExpr(e.operand, ctx), negated: e.negated };
+    case "Between": {
+      const operand = analyzeExpr(e.operand, ctx);
+      const low = analyzeExpr(e.low, ctx);
+      const high = analyzeExpr(e.high, ctx);
+      const t1 = comparisonType(">=", operand.type, low.type);
+      const t2 = comparisonType("<=", operand.type, high.type);
+      const t = t1 && t2 ? (commonSuperType([t1, t2]) ?? (typeEquals(t1, t2) ? t1 : undefined)) : undefined;
+      if (!t || !isOrderable(t)) {
+        report(
+          ctx,
+          Codes.TYPE_MISMATCH,
+          `Invalid BETWEEN: ${exprText(e.operand)} (${formatType(operand.type)}) cannot be compared with ${formatType(low.type)} and ${formatType(high.type)}`,
+          e.span,
+        );
+        return bad(BOOLEAN);
+      }
+      return { kind: "Between", type: BOOLEAN, operand: coerce(operand, t), low: coerce(low, t), high: coerce(high, t), negated: e.negated };
+    }
+    case "InList": {
+      const operand = analyzeExpr(e.operand, ctx);
+      const items: TExpr[] = [];
+      for (const it of e.items) {
+        let item = analyzeExpr(it, ctx);
+        item = coerceLiteral(item, operand.type, it, ctx, "Invalid Predicate: ");
+        const t = comparisonType("=", operand.type, item.type);
+        if (!t) {
+          report(
+            ctx,
+            Codes.TYPE_MISMATCH,
+            `Invalid Predicate: operator does not exist: ${formatType(operand.type)} = ${formatType(item.type)} (${exprText(it)})`,
+            it.span,
+            "You might need to add explicit type casts.",
+          );
+          continue;
+        }
+        items.push(coerce(item, operand.type.kind === "NULL" ? t : commonSuperType([operand.type, item.type]) ?? operand.type));
+      }
+      return { kind: "In", type: BOOLEAN, operand, items, negated: e.negated };
+    }
+    case "Like": {
+      const operand = analyzeExpr(e.operand, ctx);
+      const pattern = analyzeExpr(e.pattern, ctx);
+      for (const [x, src] of [
+        [operand, e.operand],
+        [pattern, e.pattern],
+      ] as const) {
+        if (x.type.kind !== "STRING" && x.type.kind !== "NULL")
+          report(ctx, Codes.TYPE_MISMATCH, `LIKE needs STRING operands, found ${exprText(src)} (${formatType(x.type)})`, src.span);
+      }
+      const escape = e.escape ? analyzeExpr(e.escape, ctx) : undefined;
+      return escape
+        ? { kind: "Like", type: BOOLEAN, operand, pattern, escape, negated: e.negated }
+        : { kind: "Like", type: BOOLEAN, operand, pattern, negated: e.negated };
+    }
+    case "IsDistinctFrom": {
+      const left = analyzeExpr(e.left, ctx);
+      const right = analyzeExpr(e.right, ctx);
+      const t = comparisonType("=", left.type, right.type) ?? (left.type.kind === "NULL" && right.type.kind === "NULL" ? NULL_TYPE : undefined);
+      if (!t) {
+        report(ctx, Codes.TYPE_MISMATCH, `Cannot compare ${exprText(e.left)} (${formatType(left.type)}) to ${exprText(e.right)} (${formatType(right.type)}) with IS DISTINCT FROM.`, e.span);
+        return bad(BOOLEAN);
+      }
+      return { kind: "IsDistinct", type: BOOLEAN, left: coerce(left, t), right: coerce(right, t), negated: e.negated };
+    }
+    case "Case":
+      return analyzeCase(e, ctx);
+    case "Cast": {
+      const operand = analyzeExpr(e.operand, ctx);
+      const to = resolveType(e.type, ctx.catalog, ctx.diags);
+      if (!canCast(operand.type, to)) {
+        report(ctx, Codes.INVALID_CAST, `Cast of ${formatType(operand.type)} to ${formatType(to)} is not supported`, e.span);
+        return bad(to);
+      }
+      return { kind: "Cast", type: to, operand, implicit: false };
+    }
+    case "FunctionCall":
+      return analyzeCall(e, ctx);
+    case "Lambda":
+      report(ctx, Codes.LAMBDA_POSITION, "A lambda is only valid as a function argument", e.span);
+      return bad();
+    case "ArrayCtor": {
+      const items = e.items.map((x) => analyzeExpr(x, ctx));
+      if (items.length > 0 && items.every((x) => x.type.kind === "NULL")) {
+        report(
+          ctx,
+          Codes.TYPE_MISMATCH,
+          "Cannot construct an array with all NULL elements (see https://github.com/confluentinc/ksql/issues/4239). As a workaround, you may cast a NULL value to the desired type.",
+          e.span,
+        );
+        return bad();
+      }
+      const element = unify(items, e.items, ctx, "array");
+      if (!element) return bad();
+      return { kind: "Array", type: { kind: "ARRAY", element }, items: items.map((x, i) => coerce(coerceLiteral(x, element, e.items[i]!, ctx, ""), element)) };
+    }
+    case "MapCtor": {
+      if (e.entries.length === 0) {
+        report(ctx, Codes.TYPE_MISMATCH, "Map constructor cannot be empty. Please supply at least one key value pair (see https://github.com/confluentinc/ksql/issues/4239).", e.span);
+        return bad();
+      }
+      const keys = e.entries.map((x) => analyzeExpr(x.key, ctx));
+      const values = e.entries.map((x) => analyzeExpr(x.value, ctx));
+      if (keys.every((k) => k.type.kind === "NULL")) {
+        report(ctx, Codes.TYPE_MISMATCH, "Cannot construct a map with all NULL keys (see https://github.com/confluentinc/ksql/issues/4239). As a workaround, you may cast a NULL key to the desired type.", e.span);
+        return bad();
+      }
+      if (values.every((k) => k.type.kind === "NULL")) {
+        report(ctx, Codes.TYPE_MISMATCH, "Cannot construct a map with all NULL values (see https://github.com/confluentinc/ksql/issues/4239). As a workaround, you may cast a NULL value to the desired type.", e.span);
+        return bad();
+      }
+      const kt = unify(keys, e.entries.map((x) => x.key), ctx, "map key");
+      const vt = unify(values, e.entries.map((x) => x.value), ctx, "map value");
+      if (!kt || !vt) return bad();
+      return {
+        kind: "Map",
+        type: { kind: "MAP", key: kt, value: vt },
+        entries: e.entries.map((x, i) => ({
+          key: coerce(coerceLiteral(keys[i]!, kt, x.key, ctx, ""), kt),
+          value: coerce(coerceLiteral(values[i]!, vt, x.value, ctx, ""), vt),
+        })),
+      };
+    }
+    case "StructCtor": {
+      const seen = new Set<string>();
+      const fields: { name: string; value: TExpr }[] = [];
+      for (const f of e.fields) {
+        if (seen.has(f.name)) {
+          report(ctx, Codes.DUPLICATE_FIELD, `Duplicate field names found in STRUCT: '${f.name}'`, f.span);
+        }
+        seen.add(f.name);
+        fields.push({ name: f.name, value: analyzeExpr(f.value, ctx) });
+      }
+      return { kind: "Struct", type: { kind: "STRUCT", fields: fields.map((f) => ({ name: f.name, type: f.value.type })) }, fields };
+    }
+  }
+  return bad();
+}
+
+function isOrderable(t: SqlType): boolean {
+  return t.kind !== "ARRAY" && t.kind !== "MAP" && t.kind !== "STRUCT";
+}
+
+function expectBoolean(x: TExpr, src: Expr, ctx: ExprContext): void {
+  if (x.type.kind !== "BOOLEAN" && x.type.kind !== "NULL")
+    report(ctx, Codes.TYPE_MISMATCH, `Expected a BOOLEAN, found ${exprText(src)} (${formatType(x.type)})`, src.span);
+}
+
+/** The common type of constructor items (string literals convert to the others' type), or undefined after reporting. */
+function unify(items: TExpr[], srcs: readonly Expr[], ctx: ExprContext, what: string): SqlType | undefined {
+  const nonLiteralStrings = items.filter((x) => !(x.kind === "Literal" && x.type.kind === "STRING"));
+  const base = nonLiteralStrings.length ? nonLiteralStrings : items;
+  const t = commonSuperType(base.map((x) => x.type));
+  if (!t) {
+    const i = items.findIndex((x) => !typeEquals(x.type, items[0]!.type));
+    report(
+      ctx,
+      Codes.TYPE_MISMATCH,
+      `invalid input syntax for type ${formatType(items[0]!.type)}: ${what} elements have different types (${items.map((x) => formatType(x.type)).join(", ")})`,
+      srcs[Math.max(i, 0)]!.span,
+    );
+    return undefined;
+  }
+  return t;
+}
+
+/**
+ * ksqlDB converts STRING literals where another type is required (IN lists, constructors):
+ * `'10'` for an INTEGER. Reports text that does not parse as the target type.
+ */
+function coerceLiteral(x: TExpr, target: SqlType, src: Expr, ctx: ExprContext, prefix: string): TExpr {
+  if (x.kind !== "Literal" || x.type.kind !== "STRING" || typeof x.value !== "string") return x;
+  const s = x.value.trim();
+  const fail = (): TExpr => {
+    report(ctx, Codes.TYPE_MISMATCH, `${prefix}invalid input syntax for type ${target.kind}: "${x.value}".`, src.span);
+    return x;
+  };
+  switch (target.kind) {
+    case "INTEGER":
+    case "BIGINT":
+      if (!/^[+-]?\d+$/.test(s)) return fail();
+      return { kind: "Literal", type: target, value: Number(s) };
+    case "DOUBLE":
+      if (s === "" || Number.isNaN(Number(s))) return fail();
+      return { kind: "Literal", type: target, value: Number(s) };
+    case "DECIMAL":
+      if (!/^[+-]?(\d+\.?\d*|\.\d+)$/.test(s)) return fail();
+      return { kind: "Cast", type: target, operand: { kind: "Literal", type: decimalLiteralType(s), value: s }, implicit: true };
+    case "BOOLEAN": {
+      const l = s.toLowerCase();
+      if (!["true", "false", "t", "f", "yes", "no", "y", "n"].includes(l)) return fail();
+      return { kind: "Literal", type: BOOLEAN, value: ["true", "t", "yes", "y"].includes(l) };
+    }
+    default:
+      return x;
+  }
+}
+
+function resolveColumn(e: Extract<Expr, { kind: "ColumnRef" }>, ctx: ExprContext): TExpr {
+  const { scope } = ctx;
+  if (!e.qualifier && ctx.lambdaVars?.has(e.name)) return { kind: "LambdaVar", type: ctx.lambdaVars.get(e.name)!, name: e.name };
+  if (e.qualifier !== undefined && !scope.qualifiers.has(e.qualifier)) {
+    // `col.field` is not ksqlDB syntax for structs (that is `col->field`): an unknown qualifier is an error.
+    report(ctx, Codes.UNKNOWN_SOURCE, `'${e.qualifier}' is not a valid stream/table name or alias.`, e.span, hintFor(closest(e.qualifier, scope.qualifiers)));
+    return bad();
+  }
+  const found = scope.columns.filter((c) => c.column === e.name && (e.qualifier === undefined || c.qualifier === e.qualifier));
+  let distinct = [...new Map(found.map((c) => [c.name, c])).values()];
+  // An unqualified pseudo column in a join is the joined record's, not one side's.
+  if (distinct.length > 1 && e.qualifier === undefined) {
+    const own = distinct.filter((c) => c.qualifier === undefined);
+    if (own.length === 1) distinct = own;
+  }
+  if (distinct.length === 1) {
+    const c = distinct[0]!;
+    return { kind: "Column", type: c.type, name: c.name };
+  }
+  if (distinct.length > 1) {
+    // A join's key may appear under both sides' names with the same value: prefer a non-pseudo column.
+    report(
+      ctx,
+      Codes.AMBIGUOUS_COLUMN,
+      `Column '${e.name}' is ambiguous. Could be ${distinct.map((c) => `${c.qualifier}.${c.column}`).join(" or ")}.`,
+      e.span,
+    );
+    return bad();
+  }
+  const text = e.qualifier ? `${e.qualifier}.${e.name}` : e.name;
+  report(
+    ctx,
+    Codes.UNKNOWN_COLUMN,
+    `${ctx.clause === "EXPRESSION" ? "Column" : `${ctx.clause} column`} '${text}' cannot be resolved.`,
+    e.span,
+    hintFor(closest(e.name, scope.columns.filter((c) => c.namespace !== "PSEUDO").map((c) => c.column))),
+  );
+  return bad();
+}
+
+function analyzeBinary(e: Extract<Expr, { kind: "Binary" }>, ctx: ExprContext): TExpr {
+  const left = analyzeExpr(e.left, ctx);
+  const right = analyzeExpr(e.right, ctx);
+  switch (e.op) {
+    case "AND":
+    case "OR":
+      expectBoolean(left, e.left, ctx);
+      expectBoolean(right, e.right, ctx);
+      return { kind: "Logical", type: BOOLEAN, op: e.op, left: coerce(left, BOOLEAN), right: coerce(right, BOOLEAN) };
+    case "||":
+      return { kind: "Concat", type: STRING, left: coerce(left, STRING), right: coerce(right, STRING) };
+    case "=":
+    case "<>":
+    case "<":
+    case "<=":
+    case ">":
+    case ">=": {
+      if (left.type.kind === "NULL" && right.type.kind === "NULL") {
+        report(ctx, Codes.TYPE_MISMATCH, `Comparison with NULL not supported: ${exprText(e.left).toUpperCase()} ${e.op} ${exprText(e.right).toUpperCase()}`, e.span);
+        return bad(BOOLEAN);
+      }
+      const t = comparisonType(e.op, left.type, right.type);
+      if (!t) {
+        report(
+          ctx,
+          Codes.TYPE_MISMATCH,
+          `Cannot compare ${exprText(e.left)} (${formatType(left.type)}) to ${exprText(e.right)} (${formatType(right.type)}) with ${OP_NAMES[e.op]}.`,
+          e.span,
+        );
+        return bad(BOOLEAN);
+      }
+      // DECIMALs of different scales compare as they are (the runtime rescales); others convert to `t`.
+      const conv = (x: TExpr) => (x.type.kind === "DECIMAL" && t.kind === "DECIMAL" ? x : coerce(x, t));
+      return { kind: "Compare", type: BOOLEAN, op: e.op, left: conv(left), right: conv(right) };
+    }
+    default: {
+      const a = arithmetic(e.op, left.type, right.type);
+      if (!a) {
+        if (e.op === "+" && left.type.kind === "STRING" && right.type.kind === "STRING")
+          return { kind: "Concat", type: STRING, left, right };
+        report(
+          ctx,
+          Codes.TYPE_MISMATCH,
+          `Error processing expression: ${exprText(e)}. Unsupported arithmetic types. ${formatType(left.type)} ${formatType(right.type)}`,
+          e.span,
+        );
+        return bad();
+      }
+      return { kind: "Arithmetic", type: a.type, op: e.op, left: coerce(left, a.leftType), right: coerce(right, a.rightType) };
+    }
+  }
+}
+
+function analyzeCase(e: Extract<Expr, { kind: "Case" }>, ctx: ExprContext): TExpr {
+  const operand = e.operand ? analyzeExpr(e.operand, ctx) : undefined;
+  const whens: { when: TExpr; then: TExpr }[] = [];
+  for (const w of e.whens) {
+    let cond = analyzeExpr(w.when, ctx);
+    if (operand) {
+      const t = comparisonType("=", operand.type, cond.type);
+      if (!t) {
+        report(ctx, Codes.TYPE_MISMATCH, `Invalid Case expression: cannot compare ${formatType(operand.type)} to ${formatType(cond.type)} (${exprText(w.when)})`, w.when.span);
+      } else cond = { kind: "Compare", type: BOOLEAN, op: "=", left: coerce(operand, t), right: coerce(cond, t) };
+    } else if (cond.type.kind !== "BOOLEAN" && cond.type.kind !== "NULL") {
+      report(ctx, Codes.TYPE_MISMATCH, `WHEN operand type should be boolean. Type for '${exprText(w.when)}' is ${formatType(cond.type)}`, w.when.span);
+    }
+    whens.push({ when: cond, then: analyzeExpr(w.then, ctx) });
+  }
+  const elseExpr = e.else ? analyzeExpr(e.else, ctx) : undefined;
+  const results = [...whens.map((w) => w.then), ...(elseExpr ? [elseExpr] : [])];
+  if (results.every((r) => r.type.kind === "NULL")) {
+    report(ctx, Codes.TYPE_MISMATCH, "Invalid Case expression. All case branches have NULL type", e.span);
+    return bad();
+  }
+  const t = commonSuperType(results.map((r) => r.type));
+  if (!t) {
+    const first = results.find((r) => r.type.kind !== "NULL")!;
+    const other = results.find((r) => r.type.kind !== "NULL" && commonSuperType([first.type, r.type]) === undefined)!;
+    report(
+      ctx,
+      Codes.TYPE_MISMATCH,
+      `Invalid Case expression. Type for all 'THEN' clauses should be the same. Result types: ${formatType(first.type)} and ${formatType(other.type)}`,
+      e.span,
+    );
+    return bad();
+  }
+  return {
+    kind: "Case",
+    type: t,
+    whens: whens.map((w) => ({ when: w.when, then: coerce(w.then, t) })),
+    ...(elseExpr ? { else: coerce(elseExpr, t) } : {}),
+  };
+}
+
+function analyzeCall(e: Extract<Expr, { kind: "FunctionCall" }>, ctx: ExprContext): TExpr {
+  const def = ctx.functions.get(e.name);
+  if (!def) {
+    for (const a of e.args) if (a.kind !== "Lambda") analyzeExpr(a, ctx);
+    report(
+      ctx,
+      Codes.UNKNOWN_FUNCTION,
+      `Can't find any functions with the name '${e.name}'`,
+      e.nameSpan,
+      hintFor(closest(e.name, ctx.functions.all().map((f) => f.name))),
+    );
+    return bad();
+  }
+  if (def.kind === "aggregate") {
+    if (!ctx.allowAggregates) {
+      report(ctx, Codes.AGGREGATE_NOT_ALLOWED, `${ctx.clause === "GROUP BY" ? "GROUP BY does not support aggregate functions" : `Aggregate functions are not allowed in ${ctx.clause}`}: ${def.name} is an aggregate function.`, e.span);
+      return bad();
+    }
+    if (ctx.inAggregate) {
+      report(ctx, Codes.AGGREGATE_NOT_ALLOWED, `Aggregate functions can not be nested: ${exprText(e)}`, e.span);
+      return bad();
+    }
+  }
+  if (def.kind === "table" && !ctx.allowTableFunctions) {
+    report(ctx, Codes.TABLE_FUNCTION_NOT_ALLOWED, `Table functions are only allowed in the SELECT list of a stream query: ${exprText(e)}`, e.span);
+    return bad();
+  }
+  const argCtx: ExprContext = def.kind === "aggregate" ? { ...ctx, inAggregate: true, allowAggregates: false } : { ...ctx, allowTableFunctions: false };
+  const args: (TExpr | undefined)[] = [];
+  const infos: ArgInfo[] = [];
+  e.args.forEach((a, i) => {
+    if (a.kind === "Lambda") {
+      args.push(undefined);
+      infos.push({
+        kind: "lambda",
+        arity: a.params.length,
+        typeBody: (paramTypes) => {
+          const diags: Diagnostic[] = [];
+          const body = typeLambdaBody(a, paramTypes, { ...argCtx, diags });
+          return diags.length ? { error: diags[0]!.message } : body.type;
+        },
+      });
+      return;
+    }
+    const x = analyzeExpr(a, argCtx);
+    args.push(x);
+    infos[i] = x.kind === "Literal" ? { kind: "value", type: x.type, literal: { value: x.value } } : { kind: "value", type: x.type };
+  });
+  if (args.some((x, i) => x && x.kind === "Literal" && x.value === null && x.type.kind === "NULL" && e.args[i]!.kind !== "Literal")) return bad();
+  const before = ctx.diags.length;
+  const r = def.resolve(infos);
+  if (!r.ok) {
+    report(ctx, Codes.NO_MATCHING_SIGNATURE, r.message, e.span, def.signatures.length ? `valid signatures: ${def.signatures.join("; ")}` : undefined);
+    return bad();
+  }
+  if (ctx.diags.length > before) return bad();
+  const resolved = r.value;
+  const typedArgs: TExpr[] = e.args.map((a, i) => {
+    if (a.kind === "Lambda") {
+      const pts = (resolved as { lambdaParams?: ReadonlyMap<number, readonly SqlType[]> }).lambdaParams?.get(i) ?? a.params.map(() => NULL_TYPE);
+      const body = typeLambdaBody(a, pts, argCtx);
+      return { kind: "Lambda", type: body.type, params: a.params, paramTypes: pts, body };
+    }
+    const x = args[i]!;
+    const target = resolved.argTypes[i];
+    return target && target.kind !== "NULL" ? coerce(x, target) : x;
+  });
+  const argTypes = typedArgs.map((x) => x.type);
+  switch (def.kind) {
+    case "scalar":
+      return { kind: "Call", type: resolved.returnType, name: def.name, argTypes, args: typedArgs };
+    case "aggregate":
+      return { kind: "AggregateCall", type: resolved.returnType, name: def.name, argTypes, args: typedArgs };
+    case "table":
+      return { kind: "TableFunctionCall", type: resolved.returnType, name: def.name, argTypes, args: typedArgs };
+  }
+}
+
+function typeLambdaBody(a: Extract<Expr, { kind: "Lambda" }>, paramTypes: readonly SqlType[], ctx: ExprContext): TExpr {
+  const vars = new Map(ctx.lambdaVars ?? []);
+  a.params.forEach((p, i) => vars.set(p, paramTypes[i] ?? NULL_TYPE));
+  return analyzeExpr(a.body, { ...ctx, lambdaVars: vars });
+}
+

@@ -1,0 +1,22 @@
+/**
+ * THE KEY FIGURE (see conformance.ts). Failures are listed in /tmp/esql-conformance-failures.txt.
+ */
+import { writeFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { runConformance } from "./conformance.ts";
+
+describe("ksqlDB conformance (compile only)", () => {
+  it("compiles valid cases and rejects invalid ones", () => {
+    const r = runConformance();
+    writeFileSync("/tmp/esql-conformance-failures.txt", r.failures.join("\n\n") + "\n");
+    const okPct = (100 * r.ok.pass) / r.ok.total;
+    const badPct = (100 * r.bad.pass) / r.bad.total;
+    console.log(
+      `valid cases compiled clean: ${r.ok.pass}/${r.ok.total} (${okPct.toFixed(1)}%); ` +
+        `invalid cases rejected: ${r.bad.pass}/${r.bad.total} (${badPct.toFixed(1)}%); threw: ${r.threw}`,
+    );
+    expect(r.threw).toBe(0);
+    expect(okPct).toBeGreaterThanOrEqual(98);
+    expect(badPct).toBeGreaterThanOrEqual(80);
+  });
+});

@@ -1,0 +1,60 @@
+/**
+ * THE KEY FIGURE: every ksqlDB QTT case through compileScript. Cases without expectedException must compile
+ * without diagnostics (≥ 98%); cases expecting a statement/type error must be rejected (≥ 80%).
+ * The runner; conformance.test.ts asserts the figures.
+ */
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { compileScript } from "../../src/compile.ts";
+import { Catalog } from "../../src/semantic/catalog.ts";
+
+const DIR = "/work/shared/conformance/ksql/qtt";
+
+interface Case {
+  name: string;
+  statements: string[];
+  format?: string[];
+  properties?: Record<string, string>;
+  expectedException?: { type: string; message?: string };
+  inputs?: { topic: string }[];
+  outputs?: { topic: string }[];
+  topics?: { name: string; partitions?: number }[];
+}
+
+export function runConformance() {
+  const ok = { total: 0, pass: 0 };
+  const bad = { total: 0, pass: 0 };
+  const failures: string[] = [];
+  let threw = 0;
+  for (const file of readdirSync(DIR).filter((f) => f.endsWith(".json")).sort()) {
+    const cases = (JSON.parse(readFileSync(join(DIR, file), "utf8")) as { tests: Case[] }).tests;
+    for (const c of cases) {
+      const formats = c.format ?? ["JSON"];
+      for (const f of formats) {
+        const text = c.statements.join("\n").replaceAll("{FORMAT}", f);
+        const topics = [...(c.topics ?? []), ...(c.inputs ?? []).map((i) => ({ name: i.topic })), ...(c.outputs ?? []).map((i) => ({ name: i.topic }))];
+        const catalog = Catalog.empty().withTopics(topics.map((t) => ({ name: t.name, partitions: t.partitions ?? 1 })));
+        let diags: { message: string; code: string }[];
+        try {
+          diags = compileScript(text, { catalog, properties: c.properties ?? {} }).diagnostics;
+        } catch (e) {
+          threw++;
+          diags = [{ message: `THREW ${(e as Error).stack}`, code: "THROW" }];
+        }
+        const ex = c.expectedException;
+        const label = `${file} :: ${c.name}${formats.length > 1 ? ` [${f}]` : ""}`;
+        if (!ex) {
+          ok.total++;
+          if (diags.length === 0) ok.pass++;
+          else failures.push(`FALSE-ERROR ${label}\n  ${diags.map((d) => `${d.code} ${d.message}`).join("\n  ")}\n  ${text.replace(/\n/g, "\n  ")}`);
+        } else if (/KsqlStatementException|KsqlException/.test(ex.type)) {
+          bad.total++;
+          if (diags.length > 0) bad.pass++;
+          else failures.push(`MISSED ${label}\n  expected: ${ex.message ?? ""}\n  ${text.replace(/\n/g, "\n  ")}`);
+        }
+      }
+    }
+  }
+  return { ok, bad, failures, threw };
+}
+

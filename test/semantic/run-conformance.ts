@@ -1,0 +1,6 @@
+/** `node --import tsx test/semantic/run-conformance.ts`: prints the conformance figures and writes the failure list. */
+import { writeFileSync } from "node:fs";
+import { runConformance } from "./conformance.ts";
+const r = runConformance();
+writeFileSync("/tmp/esql-conformance-failures.txt", r.failures.join("\n\n") + "\n");
+console.log(`valid: ${r.ok.pass}/${r.ok.total} (${((100 * r.ok.pass) / r.ok.total).toFixed(1)}%)  invalid rejected: ${r.bad.pass}/${r.bad.total} (${((100 * r.bad.pass) / r.bad.total).toFixed(1)}%)  threw: ${r.threw}`);
