@@ -16,9 +16,34 @@
  */
 import { CstParser, type IParserErrorMessageProvider, type TokenType } from "chevrotain";
 import {
-  ALL_TOKENS, AnyIdent, Arrow, ColonEquals, Comma, Concat, DecimalLiteral, Deref, Dot, DoubleLiteral,
-  Equals, Greater, GreaterEquals, IntegerLiteral, K, LBracket, Less, LessEquals, LParen, Minus, NotEquals,
-  Percent, Plus, RBracket, RParen, Slash, Star, StringLiteral,
+  ALL_TOKENS,
+  AnyIdent,
+  Arrow,
+  ColonEquals,
+  Comma,
+  Concat,
+  DecimalLiteral,
+  Deref,
+  Dot,
+  DoubleLiteral,
+  Equals,
+  Greater,
+  GreaterEquals,
+  IntegerLiteral,
+  K,
+  LBracket,
+  Less,
+  LessEquals,
+  LParen,
+  Minus,
+  NotEquals,
+  Percent,
+  Plus,
+  RBracket,
+  RParen,
+  Slash,
+  Star,
+  StringLiteral,
 } from "./tokens.ts";
 
 /** What a syntax error is about, carried from chevrotain to `src/parse.ts` inside the message. */
@@ -65,7 +90,16 @@ export const errorMessageProvider: IParserErrorMessageProvider = {
 };
 
 const TIME_UNITS = [
-  K.Millisecond, K.Milliseconds, K.Second, K.Seconds, K.Minute, K.Minutes, K.Hour, K.Hours, K.Day, K.Days,
+  K.Millisecond,
+  K.Milliseconds,
+  K.Second,
+  K.Seconds,
+  K.Minute,
+  K.Minutes,
+  K.Hour,
+  K.Hours,
+  K.Day,
+  K.Days,
 ];
 const WINDOW_TYPES: readonly TokenType[] = [K.Tumbling, K.Hopping, K.Session];
 const COMPARISON = [Equals, NotEquals, Less, LessEquals, Greater, GreaterEquals];
@@ -260,10 +294,7 @@ class EsqlParser extends CstParser {
     this.CONSUME(K.Terminate);
     this.OR({
       IGNORE_AMBIGUITIES: true,
-      DEF: [
-        { ALT: () => this.CONSUME(K.All) },
-        { ALT: () => this.SUBRULE(this.identifier, { LABEL: "queryId" }) },
-      ],
+      DEF: [{ ALT: () => this.CONSUME(K.All) }, { ALT: () => this.SUBRULE(this.identifier, { LABEL: "queryId" }) }],
     });
   });
 
@@ -295,9 +326,9 @@ class EsqlParser extends CstParser {
     this.OR([{ ALT: () => this.CONSUME(K.Show) }, { ALT: () => this.CONSUME(K.List) }]);
     this.OR2({
       ERR_MSG: "STREAMS, TABLES, QUERIES, TOPICS, FUNCTIONS, PROPERTIES, VARIABLES or TYPES",
-      DEF: [
-        K.Streams, K.Tables, K.Queries, K.Topics, K.Functions, K.Properties, K.Variables, K.Types,
-      ].map((t) => ({ ALT: () => this.CONSUME(t, { LABEL: "what" }) })),
+      DEF: [K.Streams, K.Tables, K.Queries, K.Topics, K.Functions, K.Properties, K.Variables, K.Types].map((t) => ({
+        ALT: () => this.CONSUME(t, { LABEL: "what" }),
+      })),
     });
     this.OPTION(() => this.CONSUME(K.Extended));
   });
@@ -437,25 +468,28 @@ class EsqlParser extends CstParser {
   });
 
   selectItem = this.RULE("selectItem", () => {
-    this.OR([
-      { ALT: () => this.CONSUME(Star) },
-      {
-        ALT: () => {
-          this.SUBRULE(this.identifier, { LABEL: "qualifier" });
-          this.CONSUME(Dot);
-          this.CONSUME2(Star);
+    this.OR({
+      ERR_MSG: "'*' or an expression",
+      DEF: [
+        { ALT: () => this.CONSUME(Star) },
+        {
+          ALT: () => {
+            this.SUBRULE(this.identifier, { LABEL: "qualifier" });
+            this.CONSUME(Dot);
+            this.CONSUME2(Star);
+          },
         },
-      },
-      {
-        ALT: () => {
-          this.SUBRULE(this.expression);
-          this.OPTION(() => {
-            this.OPTION2(() => this.CONSUME(K.As));
-            this.SUBRULE2(this.identifier, { LABEL: "alias" });
-          });
+        {
+          ALT: () => {
+            this.SUBRULE(this.expression);
+            this.OPTION(() => {
+              this.OPTION2(() => this.CONSUME(K.As));
+              this.SUBRULE2(this.identifier, { LABEL: "alias" });
+            });
+          },
         },
-      },
-    ]);
+      ],
+    });
   });
 
   relation = this.RULE("relation", () => {
@@ -599,9 +633,17 @@ class EsqlParser extends CstParser {
         {
           ALT: () => {
             this.CONSUME(K.Struct);
-            this.CONSUME3(Less);
-            this.MANY_SEP({ SEP: Comma, DEF: () => this.SUBRULE(this.structFieldType, { LABEL: "fields" }) });
-            this.CONSUME3(Greater);
+            this.OR2([
+              // `STRUCT<>` lexes as STRUCT followed by the `<>` operator.
+              { ALT: () => this.CONSUME(NotEquals) },
+              {
+                ALT: () => {
+                  this.CONSUME3(Less);
+                  this.MANY_SEP({ SEP: Comma, DEF: () => this.SUBRULE(this.structFieldType, { LABEL: "fields" }) });
+                  this.CONSUME3(Greater);
+                },
+              },
+            ]);
           },
         },
         {
@@ -659,15 +701,18 @@ class EsqlParser extends CstParser {
   });
 
   notExpression = this.RULE("notExpression", () => {
-    this.OR({ ERR_MSG: "an expression", DEF: [
-      {
-        ALT: () => {
-          this.CONSUME(K.Not);
-          this.SUBRULE(this.notExpression, { LABEL: "negated" });
+    this.OR({
+      ERR_MSG: "an expression",
+      DEF: [
+        {
+          ALT: () => {
+            this.CONSUME(K.Not);
+            this.SUBRULE(this.notExpression, { LABEL: "negated" });
+          },
         },
-      },
-      { ALT: () => this.SUBRULE(this.predicated) },
-    ] });
+        { ALT: () => this.SUBRULE(this.predicated) },
+      ],
+    });
   });
 
   /** A value expression with at most one comparison/IS/BETWEEN/IN/LIKE after it (they do not chain). */
@@ -766,18 +811,21 @@ class EsqlParser extends CstParser {
   });
 
   unaryExpression = this.RULE("unaryExpression", () => {
-    this.OR({ ERR_MSG: "an expression", DEF: [
-      {
-        ALT: () => {
-          this.OR2([
-            { ALT: () => this.CONSUME(Minus, { LABEL: "sign" }) },
-            { ALT: () => this.CONSUME(Plus, { LABEL: "sign" }) },
-          ]);
-          this.SUBRULE(this.unaryExpression, { LABEL: "operand" });
+    this.OR({
+      ERR_MSG: "an expression",
+      DEF: [
+        {
+          ALT: () => {
+            this.OR2([
+              { ALT: () => this.CONSUME(Minus, { LABEL: "sign" }) },
+              { ALT: () => this.CONSUME(Plus, { LABEL: "sign" }) },
+            ]);
+            this.SUBRULE(this.unaryExpression, { LABEL: "operand" });
+          },
         },
-      },
-      { ALT: () => this.SUBRULE(this.postfixExpression) },
-    ] });
+        { ALT: () => this.SUBRULE(this.postfixExpression) },
+      ],
+    });
   });
 
   /** `primary` followed by `[index]`, `->field` and `->*` in any number, in order. */
@@ -975,4 +1023,3 @@ class EsqlParser extends CstParser {
 export const parser = new EsqlParser();
 
 export type { EsqlParser };
-

@@ -25,9 +25,28 @@ import type { Expr, ParsedStatement, Statement } from "./ast/nodes.ts";
 import { AstBuilder, tokenSpan } from "./ast/build.ts";
 import { parser, type SyntaxErrorInfo } from "../grammar/parser.ts";
 import {
-  ALL_KEYWORDS, AnyIdent, DecimalLiteral, DoubleEquals, DoubleLiteral, ERROR_TOKENS, Identifier, IntegerLiteral,
-  KEYWORD_TOKENS, lexText, RESERVED_WORDS, Semicolon, StringLiteral, UnterminatedBackQuote, UnterminatedComment,
-  UnterminatedDoubleQuote, UnterminatedString, VariableRef, RParen, RBracket, Greater,
+  ALL_KEYWORDS,
+  AnyIdent,
+  DecimalLiteral,
+  DoubleEquals,
+  DoubleLiteral,
+  ERROR_TOKENS,
+  Identifier,
+  IntegerLiteral,
+  KEYWORD_TOKENS,
+  lexText,
+  RESERVED_WORDS,
+  Semicolon,
+  StringLiteral,
+  UnterminatedBackQuote,
+  UnterminatedComment,
+  UnterminatedDoubleQuote,
+  UnterminatedString,
+  VariableRef,
+  RParen,
+  RBracket,
+  Greater,
+  Comma,
 } from "../grammar/tokens.ts";
 
 export interface ParseResult {
@@ -52,7 +71,11 @@ export function parseScript(text: string, options?: { variables?: ReadonlyMap<st
   const lexed = lexText(text);
   const lexErrorOffsets = lexed.errors.map((e) => {
     diagnostics.push(
-      error("LEX001", `unexpected character '${text.slice(e.offset, e.offset + e.length)}'`, lines.span(e.offset, e.offset + e.length)),
+      error(
+        "LEX001",
+        `unexpected character '${text.slice(e.offset, e.offset + e.length)}'`,
+        lines.span(e.offset, e.offset + e.length),
+      ),
     );
     return e.offset;
   });
@@ -62,7 +85,8 @@ export function parseScript(text: string, options?: { variables?: ReadonlyMap<st
   let from = 0;
   const flush = (semi: IToken | undefined): void => {
     const to = semi === undefined ? text.length : semi.startOffset;
-    const poisoned = lexErrorOffsets.some((o) => o >= from && o < to) || current.some((t) => ERROR_TOKENS.has(t.tokenType));
+    const poisoned =
+      lexErrorOffsets.some((o) => o >= from && o < to) || current.some((t) => ERROR_TOKENS.has(t.tokenType));
     if (current.length > 0 && !poisoned) {
       const parsed = parseStatement(text, current, semi, variables, lines, diagnostics);
       if (parsed !== undefined) statements.push(parsed);
@@ -90,16 +114,23 @@ export function parseExpression(text: string): { readonly expr?: Expr; readonly 
   const lines = new LineIndex(text);
   const lexed = lexText(text);
   const diagnostics: Diagnostic[] = lexed.errors.map((e) =>
-    error("LEX001", `unexpected character '${text.slice(e.offset, e.offset + e.length)}'`, lines.span(e.offset, e.offset + e.length)),
+    error(
+      "LEX001",
+      `unexpected character '${text.slice(e.offset, e.offset + e.length)}'`,
+      lines.span(e.offset, e.offset + e.length),
+    ),
   );
   for (const tok of lexed.tokens) {
-    if (ERROR_TOKENS.has(tok.tokenType)) diagnostics.push(error("LEX001", describeErrorToken(tok), tokenSpan(tok), hintForErrorToken(tok)));
+    if (ERROR_TOKENS.has(tok.tokenType))
+      diagnostics.push(error("LEX001", describeErrorToken(tok), tokenSpan(tok), hintForErrorToken(tok)));
   }
   if (diagnostics.length > 0) return { diagnostics };
   parser.input = lexed.tokens;
   const cst = parser.expression();
   if (parser.errors.length > 0) {
-    return { diagnostics: [syntaxDiagnostic(parser.errors[0]!, lexed.tokens, undefined, text, lines, "end of expression")] };
+    return {
+      diagnostics: [syntaxDiagnostic(parser.errors[0]!, lexed.tokens, undefined, text, lines, "end of expression")],
+    };
   }
   const builder = new AstBuilder();
   const expr = builder.topExpr(cst);
@@ -135,14 +166,19 @@ function parseStatement(
       }
       const sub = lexText(value);
       if (sub.errors.length > 0 || sub.tokens.some((t) => ERROR_TOKENS.has(t.tokenType) || t.tokenType === Semicolon)) {
-        diagnostics.push(error("LEX001", `the value of variable '${name}' is not valid here: '${value}'`, tokenSpan(tok)));
+        diagnostics.push(
+          error("LEX001", `the value of variable '${name}' is not valid here: '${value}'`, tokenSpan(tok)),
+        );
         ok = false;
         continue;
       }
       for (const t of sub.tokens) tokens.push(relocate(t, tok));
       replacements.push({ start: tok.startOffset, end: tok.endOffset! + 1, text: value });
     } else if (tok.tokenType === StringLiteral && tok.image.includes("${")) {
-      const image = tok.image.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => variables.get(name.toUpperCase()) ?? whole);
+      const image = tok.image.replace(
+        /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g,
+        (whole, name: string) => variables.get(name.toUpperCase()) ?? whole,
+      );
       if (image !== tok.image) {
         replacements.push({ start: tok.startOffset, end: tok.endOffset! + 1, text: image });
         tokens.push({ ...tok, image });
@@ -159,7 +195,9 @@ function parseStatement(
   parser.input = tokens;
   const cst = parser.statement();
   if (parser.errors.length > 0) {
-    diagnostics.push(syntaxDiagnostic(parser.errors[0]!, tokens, semi, text, lines, semi === undefined ? "end of input" : "';'"));
+    diagnostics.push(
+      syntaxDiagnostic(parser.errors[0]!, tokens, semi, text, lines, semi === undefined ? "end of input" : "';'"),
+    );
     return undefined;
   }
   const builder = new AstBuilder();
@@ -218,7 +256,23 @@ function hintForErrorToken(tok: IToken): string | undefined {
   return tok.tokenType === UnterminatedString ? "a quote inside a string is written twice: 'it''s'" : undefined;
 }
 
-const STATEMENT_STARTS = ["CREATE", "INSERT", "SELECT", "DROP", "TERMINATE", "DEFINE", "UNDEFINE", "SET", "UNSET", "SHOW", "LIST", "DESCRIBE", "EXPLAIN", "PRINT", "RUN"];
+const STATEMENT_STARTS = [
+  "CREATE",
+  "INSERT",
+  "SELECT",
+  "DROP",
+  "TERMINATE",
+  "DEFINE",
+  "UNDEFINE",
+  "SET",
+  "UNSET",
+  "SHOW",
+  "LIST",
+  "DESCRIBE",
+  "EXPLAIN",
+  "PRINT",
+  "RUN",
+];
 
 function quoteFound(tok: IToken): string {
   const image = tok.image.length > 30 ? `${tok.image.slice(0, 27)}...` : tok.image;
@@ -264,7 +318,11 @@ function syntaxDiagnostic(
     const at = last === undefined ? text.length : last.endOffset! + 1;
     span = lines.span(at, at);
   }
-  const expected = describeExpected(info);
+  // Trailing input after a complete expression (parseExpression) is not about a missing ';'.
+  const expected =
+    info.expected.length === 1 && info.expected[0] === "';'" && endName === "end of expression"
+      ? endName
+      : describeExpected(info);
   const message = `expected ${expected} but found ${found}`;
   const hint = eof ? undefined : hintFor(info, tok, tokens);
   return error("SYN001", message, span, hint);
@@ -272,7 +330,16 @@ function syntaxDiagnostic(
 
 const LITERAL_WORDS = new Set(["NULL", "TRUE", "FALSE"]);
 
-const VALUE_END = new Set<unknown>([Identifier, IntegerLiteral, DecimalLiteral, DoubleLiteral, StringLiteral, RParen, RBracket, Greater]);
+const VALUE_END = new Set<unknown>([
+  Identifier,
+  IntegerLiteral,
+  DecimalLiteral,
+  DoubleLiteral,
+  StringLiteral,
+  RParen,
+  RBracket,
+  Greater,
+]);
 
 function hintFor(info: SyntaxErrorInfo, tok: IToken, tokens: readonly IToken[]): string | undefined {
   const upper = tok.image.toUpperCase();
@@ -283,11 +350,23 @@ function hintFor(info: SyntaxErrorInfo, tok: IToken, tokens: readonly IToken[]):
   }
   const idx = tokens.indexOf(tok);
   const prev = idx > 0 ? tokens[idx - 1] : undefined;
+  const expectedWords = info.expected.filter((e) => /^'[A-Z]+'$/.test(e)).map((e) => e.slice(1, -1));
+  if (prev !== undefined && prev.tokenType === Identifier) {
+    // `SELECT a FORM s`: the misspelt keyword was taken as an alias; the error comes one token later.
+    const close = expectedWords.find((w) => isMisspelling(prev.image.toUpperCase(), w));
+    if (close !== undefined) return `did you mean ${close} instead of '${prev.image}'?`;
+  }
+  if (tok.tokenType === RParen && prev?.tokenType === Comma) return "remove the trailing ','";
   if ((upper === "AND" || upper === "OR") && tokens.slice(0, idx).some((t) => t.image.toUpperCase() === "BY")) {
     return `a GROUP BY / PARTITION BY item is a value; wrap a condition in parentheses: (a ${upper} b)`;
   }
-  const startsValue = tok.tokenType === Identifier || tok.tokenType === StringLiteral || tok.tokenType === IntegerLiteral ||
-    tok.tokenType === DecimalLiteral || tok.tokenType === DoubleLiteral || (tok.tokenType.CATEGORIES?.includes(AnyIdent) ?? false);
+  const startsValue =
+    tok.tokenType === Identifier ||
+    tok.tokenType === StringLiteral ||
+    tok.tokenType === IntegerLiteral ||
+    tok.tokenType === DecimalLiteral ||
+    tok.tokenType === DoubleLiteral ||
+    (tok.tokenType.CATEGORIES?.includes(AnyIdent) ?? false);
   const closers = ["')'", "']'", "'FROM'", "'>'", "';'", "','"];
   if (
     startsValue &&
@@ -298,12 +377,17 @@ function hintFor(info: SyntaxErrorInfo, tok: IToken, tokens: readonly IToken[]):
     return `is a ',' missing before ${quoteFound(tok)}?`;
   }
   if (tok.tokenType === Identifier || KEYWORD_TOKENS.has(upper)) {
-    const candidates = info.rule === "statement" ? STATEMENT_STARTS : info.expected.filter((e) => /^'[A-Z]+'$/.test(e)).map((e) => e.slice(1, -1));
-    const close = candidates.find((c) => c.length >= 3 && editDistance(c, upper) <= (c.length > 4 ? 2 : 1));
-    if (close !== undefined && close !== upper) return `did you mean ${close}?`;
+    const candidates = info.rule === "statement" ? STATEMENT_STARTS : expectedWords;
+    const close = candidates.find((c) => isMisspelling(upper, c));
+    if (close !== undefined) return `did you mean ${close}?`;
     if (info.rule === "statement") return `a statement starts with ${STATEMENT_STARTS.slice(0, 4).join(", ")}, ...`;
   }
   return undefined;
+}
+
+/** `word` is not `keyword` but within a small edit distance of it. */
+function isMisspelling(word: string, keyword: string): boolean {
+  return word !== keyword && keyword.length >= 3 && editDistance(keyword, word) <= (keyword.length >= 4 ? 2 : 1);
 }
 
 function editDistance(a: string, b: string): number {

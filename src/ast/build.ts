@@ -11,13 +11,37 @@
 import type { CstElement, CstNode, IToken } from "chevrotain";
 import { error, joinSpans, type Diagnostic, type Span } from "../diagnostics/diagnostic.ts";
 import {
-  BackQuotedIdentifier, DecimalLiteral, DoubleLiteral, DoubleQuotedIdentifier, IntegerLiteral, K, NotEquals,
+  BackQuotedIdentifier,
+  DecimalLiteral,
+  DoubleLiteral,
+  DoubleQuotedIdentifier,
+  IntegerLiteral,
+  K,
+  NotEquals,
   StringLiteral,
 } from "../../grammar/tokens.ts";
 import type {
-  AliasedSource, ArithmeticOp, PrimitiveTypeName, ColumnConstraint, ComparisonOp, Duration, Expr, Literal, Name, Property,
-  Query, Relation, SelectItem, SourceType, Statement, StructFieldNode, TableElement, TimeUnit, TypeNode,
-  WindowExpr, Within,
+  AliasedSource,
+  ArithmeticOp,
+  PrimitiveTypeName,
+  ColumnConstraint,
+  ComparisonOp,
+  Duration,
+  Expr,
+  Literal,
+  Name,
+  Property,
+  Query,
+  Relation,
+  SelectItem,
+  SourceType,
+  Statement,
+  StructFieldNode,
+  TableElement,
+  TimeUnit,
+  TypeNode,
+  WindowExpr,
+  Within,
 } from "./nodes.ts";
 
 type Children = Record<string, CstElement[] | undefined>;
@@ -73,8 +97,10 @@ export function unquoteString(image: string): string {
 
 /** The normalised name of an identifier token: back-/double-quoted as written, otherwise upper case. */
 export function identifierValue(tok: IToken): { value: string; quoted: boolean } {
-  if (tok.tokenType === BackQuotedIdentifier) return { value: tok.image.slice(1, -1).replace(/``/g, "`"), quoted: true };
-  if (tok.tokenType === DoubleQuotedIdentifier) return { value: tok.image.slice(1, -1).replace(/""/g, '"'), quoted: true };
+  if (tok.tokenType === BackQuotedIdentifier)
+    return { value: tok.image.slice(1, -1).replace(/``/g, "`"), quoted: true };
+  if (tok.tokenType === DoubleQuotedIdentifier)
+    return { value: tok.image.slice(1, -1).replace(/""/g, '"'), quoted: true };
   return { value: tok.image.toUpperCase(), quoted: false };
 }
 
@@ -122,9 +148,13 @@ export class AstBuilder {
   // -------------------------------------------------------------------------------------------
   // Statements
 
+  /** Builds from the `statement` rule's CST. */
   statement(node: CstNode): Statement {
     const [child] = Object.values(node.children).flat() as CstNode[];
-    const inner = must(child, "statement");
+    return this.statementOf(must(child, "statement"));
+  }
+
+  private statementOf(inner: CstNode): Statement {
     switch (inner.name) {
       case "createStatement":
         return this.create(inner);
@@ -133,7 +163,11 @@ export class AstBuilder {
       case "dropStatement":
         return this.drop(inner);
       case "queryStatement":
-        return { kind: "QueryStatement", query: this.query(must(nodeOf(inner.children, "query"), "query")), span: nodeSpan(inner) };
+        return {
+          kind: "QueryStatement",
+          query: this.query(must(nodeOf(inner.children, "query"), "query")),
+          span: nodeSpan(inner),
+        };
       case "terminateStatement": {
         const id = nodeOf(inner.children, "queryId");
         return id === undefined
@@ -148,7 +182,11 @@ export class AstBuilder {
           span: nodeSpan(inner),
         };
       case "undefineStatement":
-        return { kind: "Undefine", name: this.name(must(nodeOf(inner.children, "name"), "name")).value, span: nodeSpan(inner) };
+        return {
+          kind: "Undefine",
+          name: this.name(must(nodeOf(inner.children, "name"), "name")).value,
+          span: nodeSpan(inner),
+        };
       case "setStatement":
         return {
           kind: "SetProperty",
@@ -157,7 +195,11 @@ export class AstBuilder {
           span: nodeSpan(inner),
         };
       case "unsetStatement":
-        return { kind: "UnsetProperty", name: unquoteString(must(tokenOf(inner.children, "name"), "name").image), span: nodeSpan(inner) };
+        return {
+          kind: "UnsetProperty",
+          name: unquoteString(must(tokenOf(inner.children, "name"), "name").image),
+          span: nodeSpan(inner),
+        };
       case "showStatement":
         return {
           kind: "Show",
@@ -170,12 +212,22 @@ export class AstBuilder {
       case "explainStatement": {
         const id = nodeOf(inner.children, "queryId");
         if (id !== undefined) return { kind: "Explain", queryId: this.name(id).value, span: nodeSpan(inner) };
-        return { kind: "Explain", statement: this.statement(inner), span: nodeSpan(inner) };
+        const sub = must(
+          nodeOf(inner.children, "createStatement") ??
+            nodeOf(inner.children, "insertStatement") ??
+            nodeOf(inner.children, "queryStatement"),
+          "explained statement",
+        );
+        return { kind: "Explain", statement: this.statementOf(sub), span: nodeSpan(inner) };
       }
       case "printStatement":
         return this.print(inner);
       case "runScriptStatement":
-        return { kind: "RunScript", path: unquoteString(must(tokenOf(inner.children, "path"), "path").image), span: nodeSpan(inner) };
+        return {
+          kind: "RunScript",
+          path: unquoteString(must(tokenOf(inner.children, "path"), "path").image),
+          span: nodeSpan(inner),
+        };
       default:
         throw new Error(`internal: unknown statement rule ${inner.name}`);
     }
@@ -197,20 +249,47 @@ export class AstBuilder {
     if (queryNode !== undefined) {
       const elements = nodesOf(ch, "elements");
       if (elements.length > 0) {
-        this.fail(`expected 'AS SELECT' or a column list but found both`, nodeSpan(elements[0]!), "a CREATE ... AS SELECT takes its columns from the query; remove the column list");
+        this.fail(
+          `expected 'AS SELECT' or a column list but found both`,
+          nodeSpan(elements[0]!),
+          "a CREATE ... AS SELECT takes its columns from the query; remove the column list",
+        );
       }
       const source = tokenOf(ch, "SourceKw");
       if (source !== undefined) {
-        this.fail(`expected 'STREAM' or 'TABLE' but found 'SOURCE'`, tokenSpan(source), "CREATE SOURCE cannot be used with AS SELECT");
+        this.fail(
+          `expected 'STREAM' or 'TABLE' but found 'SOURCE'`,
+          tokenSpan(source),
+          "CREATE SOURCE cannot be used with AS SELECT",
+        );
       }
-      return { kind: "CreateAsSelect", sourceType, orReplace, ifNotExists, name, properties, query: this.query(queryNode), span };
+      return {
+        kind: "CreateAsSelect",
+        sourceType,
+        orReplace,
+        ifNotExists,
+        name,
+        properties,
+        query: this.query(queryNode),
+        span,
+      };
     }
     const elements = nodesOf(ch, "elements").map((e) => this.tableElement(e));
     for (const e of elements) {
       if (sourceType === "STREAM" && e.constraint.kind === "PrimaryKey") {
-        this.fail(`column ${e.name.value} is a PRIMARY KEY column: streams have KEY columns`, e.span, "use KEY for streams (PRIMARY KEY is for tables)", "SYN004");
+        this.fail(
+          `column ${e.name.value} is a PRIMARY KEY column: streams have KEY columns`,
+          e.span,
+          "use KEY for streams (PRIMARY KEY is for tables)",
+          "SYN004",
+        );
       } else if (sourceType === "TABLE" && e.constraint.kind === "Key") {
-        this.fail(`column ${e.name.value} is a KEY column: tables have PRIMARY KEY columns`, e.span, "use PRIMARY KEY for tables (KEY is for streams)", "SYN004");
+        this.fail(
+          `column ${e.name.value} is a KEY column: tables have PRIMARY KEY columns`,
+          e.span,
+          "use PRIMARY KEY for tables (KEY is for streams)",
+          "SYN004",
+        );
       }
     }
     return {
@@ -232,7 +311,8 @@ export class AstBuilder {
     if (ch["PrimaryKw"] !== undefined) constraint = { kind: "PrimaryKey" };
     else if (ch["KeyKw"] !== undefined) constraint = { kind: "Key" };
     else if (ch["HeadersKw"] !== undefined) constraint = { kind: "Headers" };
-    else if (ch["HeaderKw"] !== undefined) constraint = { kind: "Header", key: unquoteString(must(tokenOf(ch, "headerKey"), "header key").image) };
+    else if (ch["HeaderKw"] !== undefined)
+      constraint = { kind: "Header", key: unquoteString(must(tokenOf(ch, "headerKey"), "header key").image) };
     return {
       kind: "TableElement",
       name: this.name(must(nodeOf(ch, "name"), "name")),
@@ -301,8 +381,14 @@ export class AstBuilder {
       return { kind: "Describe", target: { kind: "AllSources", sourceType }, extended, span };
     }
     const fn = nodeOf(ch, "functionName");
-    if (fn !== undefined) return { kind: "Describe", target: { kind: "Function", name: this.name(fn) }, extended, span };
-    return { kind: "Describe", target: { kind: "Source", name: this.name(must(nodeOf(ch, "name"), "name")) }, extended, span };
+    if (fn !== undefined)
+      return { kind: "Describe", target: { kind: "Function", name: this.name(fn) }, extended, span };
+    return {
+      kind: "Describe",
+      target: { kind: "Source", name: this.name(must(nodeOf(ch, "name"), "name")) },
+      extended,
+      span,
+    };
   }
 
   private print(node: CstNode): Statement {
@@ -382,7 +468,11 @@ export class AstBuilder {
         const base = this.postfix(postfix, true);
         if (aliasNode !== undefined) {
           const alias = this.name(aliasNode);
-          this.fail(`expected ',' or 'FROM' but found '${alias.value}'`, alias.span, "a '->*' select item cannot have an alias");
+          this.fail(
+            `expected ',' or 'FROM' but found '${alias.value}'`,
+            alias.span,
+            "a '->*' select item cannot have an alias",
+          );
         }
         this.check(base, false);
         return { kind: "SelectStructAll", expr: base, span };
@@ -404,7 +494,8 @@ export class AstBuilder {
       const on = this.topExpr(must(nodeOf(ch, "on"), "ON"));
       rel = {
         kind: "Join",
-        joinType: typeTok === undefined ? "INNER" : (typeTok.image.toUpperCase() as "INNER" | "LEFT" | "RIGHT" | "FULL"),
+        joinType:
+          typeTok === undefined ? "INNER" : (typeTok.image.toUpperCase() as "INNER" | "LEFT" | "RIGHT" | "FULL"),
         left: rel,
         right,
         ...(within === undefined ? {} : { within: this.within(within) }),
@@ -444,7 +535,13 @@ export class AstBuilder {
     let unit = unitTok.image.toUpperCase();
     if (!unit.endsWith("S")) unit += "S";
     const value = Number(valueTok.image);
-    return { kind: "Duration", value, unit: unit as TimeUnit, millis: value * UNIT_MILLIS[unit as TimeUnit], span: nodeSpan(node) };
+    return {
+      kind: "Duration",
+      value,
+      unit: unit as TimeUnit,
+      millis: value * UNIT_MILLIS[unit as TimeUnit],
+      span: nodeSpan(node),
+    };
   }
 
   private window(node: CstNode): WindowExpr {
@@ -468,16 +565,22 @@ export class AstBuilder {
       HOPPING: ["SIZE", "ADVANCE", "RETENTION", "GRACE"],
       SESSION: ["GAP", "RETENTION", "GRACE"],
     };
-    const required: Record<string, readonly string[]> = { TUMBLING: ["SIZE"], HOPPING: ["SIZE", "ADVANCE"], SESSION: ["GAP"] };
+    const required: Record<string, readonly string[]> = {
+      TUMBLING: ["SIZE"],
+      HOPPING: ["SIZE", "ADVANCE"],
+      SESSION: ["GAP"],
+    };
     for (const [key, { span: pSpan }] of params) {
       if (!allowed[windowType]!.includes(key)) {
         this.fail(`${describeParam(key)} is not allowed in a ${windowType} window`, pSpan, windowHint(windowType));
       }
     }
     for (const key of required[windowType]!) {
-      if (!params.has(key)) this.fail(`a ${windowType} window needs ${describeParam(key)}`, span, windowHint(windowType));
+      if (!params.has(key))
+        this.fail(`a ${windowType} window needs ${describeParam(key)}`, span, windowHint(windowType));
     }
-    const d = (key: string): Duration => params.get(key)?.d ?? { kind: "Duration", value: 0, unit: "MILLISECONDS", millis: 0, span };
+    const d = (key: string): Duration =>
+      params.get(key)?.d ?? { kind: "Duration", value: 0, unit: "MILLISECONDS", millis: 0, span };
     const retention = params.get("RETENTION")?.d;
     const grace = params.get("GRACE")?.d;
     const opt = { ...(retention === undefined ? {} : { retention }), ...(grace === undefined ? {} : { grace }) };
@@ -500,7 +603,13 @@ export class AstBuilder {
     const element = nodeOf(ch, "element");
     if (element !== undefined) return { kind: "ArrayType", element: this.type(element), span };
     const key = nodeOf(ch, "key");
-    if (key !== undefined) return { kind: "MapType", key: this.type(key), value: this.type(must(nodeOf(ch, "value"), "map value type")), span };
+    if (key !== undefined)
+      return {
+        kind: "MapType",
+        key: this.type(key),
+        value: this.type(must(nodeOf(ch, "value"), "map value type")),
+        span,
+      };
     if (ch["StructKw"] !== undefined) {
       const fields: StructFieldNode[] = nodesOf(ch, "fields").map((f) => ({
         kind: "StructField",
@@ -516,15 +625,28 @@ export class AstBuilder {
     if (upper === "DECIMAL" || upper === "DEC") {
       const ints = params.map((p) => tokenOf(p.children, "value"));
       if (ints.length !== 2 || ints[0] === undefined || ints[1] === undefined) {
-        const found = params.length === 0 ? "no parameters" : params.length === 2 ? "a non-integer parameter" : `${params.length} parameter(s)`;
-        this.fail(`expected DECIMAL(precision, scale) but found ${found}`, span, "write DECIMAL(p, s), e.g. DECIMAL(10, 2)");
+        const found =
+          params.length === 0
+            ? "no parameters"
+            : params.length === 2
+              ? "a non-integer parameter"
+              : `${params.length} parameter(s)`;
+        this.fail(
+          `expected DECIMAL(precision, scale) but found ${found}`,
+          span,
+          "write DECIMAL(p, s), e.g. DECIMAL(10, 2)",
+        );
         return { kind: "DecimalType", precision: 1, scale: 0, span };
       }
       return { kind: "DecimalType", precision: Number(ints[0].image), scale: Number(ints[1].image), span };
     }
     // ksqlDB accepts and ignores parameters on VARCHAR/STRING (`VARCHAR(STRING)`, `VARCHAR(10)`).
     if (params.length > 0 && upper !== "VARCHAR" && upper !== "STRING") {
-      this.fail(`expected ',' or ')' after type ${name.value} but found '('`, nodeSpan(params[0]!), `${name.value} takes no parameters`);
+      this.fail(
+        `expected ',' or ')' after type ${name.value} but found '('`,
+        nodeSpan(params[0]!),
+        `${name.value} takes no parameters`,
+      );
     }
     for (const p of params) {
       const word = nodeOf(p.children, "word");
@@ -620,7 +742,13 @@ export class AstBuilder {
       case "andExpression": {
         const op = node.name === "orExpression" ? "OR" : "AND";
         const operands = nodesOf(ch, "operands").map((o) => this.expr(o));
-        return operands.reduce((left, right) => ({ kind: "Binary", op, left, right, span: joinSpans(left.span, right.span) }));
+        return operands.reduce((left, right) => ({
+          kind: "Binary",
+          op,
+          left,
+          right,
+          span: joinSpans(left.span, right.span),
+        }));
       }
       case "notExpression": {
         const negated = nodeOf(ch, "negated");
@@ -638,7 +766,13 @@ export class AstBuilder {
         let acc = operands[0]!;
         for (let i = 1; i < operands.length; i++) {
           const right = operands[i]!;
-          acc = { kind: "Binary", op: ops[i - 1]!.image as ArithmeticOp | "||", left: acc, right, span: joinSpans(acc.span, right.span) };
+          acc = {
+            kind: "Binary",
+            op: ops[i - 1]!.image as ArithmeticOp | "||",
+            left: acc,
+            right,
+            span: joinSpans(acc.span, right.span),
+          };
         }
         return acc;
       }
@@ -725,7 +859,13 @@ export class AstBuilder {
     }
     if (ch["isNull"] !== undefined) return { kind: "IsNull", operand, negated, span };
     if (ch["isDistinct"] !== undefined) {
-      return { kind: "IsDistinctFrom", left: operand, right: this.expr(must(nodeOf(ch, "right"), "right")), negated, span };
+      return {
+        kind: "IsDistinctFrom",
+        left: operand,
+        right: this.expr(must(nodeOf(ch, "right"), "right")),
+        negated,
+        span,
+      };
     }
     if (ch["between"] !== undefined) {
       return {
@@ -739,7 +879,13 @@ export class AstBuilder {
     }
     if (ch["in"] !== undefined) {
       const list = must(nodeOf(ch, "items"), "IN list");
-      return { kind: "InList", operand, items: nodesOf(list.children, "items").map((i) => this.expr(i)), negated, span };
+      return {
+        kind: "InList",
+        operand,
+        items: nodesOf(list.children, "items").map((i) => this.expr(i)),
+        negated,
+        span,
+      };
     }
     if (ch["like"] !== undefined) {
       const escape = nodeOf(ch, "escape");
@@ -795,8 +941,17 @@ export class AstBuilder {
       const params: string[] = [];
       for (const item of items) {
         const id = bareChain(item, "identifierExpression");
-        if (id === undefined || nodesOf(id.children, "names").length !== 1 || id.children["call"] !== undefined || id.children["lambdaBody"] !== undefined) {
-          this.fail("expected a lambda parameter name", nodeSpan(item), "lambda parameters are plain names: (x, y) => x + y");
+        if (
+          id === undefined ||
+          nodesOf(id.children, "names").length !== 1 ||
+          id.children["call"] !== undefined ||
+          id.children["lambdaBody"] !== undefined
+        ) {
+          this.fail(
+            "expected a lambda parameter name",
+            nodeSpan(item),
+            "lambda parameters are plain names: (x, y) => x + y",
+          );
           continue;
         }
         params.push(this.name(nodesOf(id.children, "names")[0]!).value);
@@ -805,7 +960,11 @@ export class AstBuilder {
     }
     if (items.length > 1) {
       const commas = tokensOf(ch, "Comma");
-      this.fail("expected ')' but found ','", tokenSpan(commas[0]!), "a parenthesised list is only allowed as lambda parameters or as the whole GROUP BY / PARTITION BY");
+      this.fail(
+        "expected ')' but found ','",
+        tokenSpan(commas[0]!),
+        "a parenthesised list is only allowed as lambda parameters or as the whole GROUP BY / PARTITION BY",
+      );
     }
     const inner = this.expr(items[0]!);
     return { ...inner, span };
@@ -829,8 +988,14 @@ export class AstBuilder {
     const body = nodeOf(ch, "lambdaBody");
     if (body !== undefined) return { kind: "Lambda", params: [first.value], body: this.expr(body), span };
     if (names.length === 1) return { kind: "ColumnRef", name: first.value, span };
-    let acc: Expr = { kind: "ColumnRef", qualifier: first.value, name: names[1]!.value, span: joinSpans(first.span, names[1]!.span) };
-    for (const n of names.slice(2)) acc = { kind: "Dereference", base: acc, field: n.value, span: joinSpans(acc.span, n.span) };
+    let acc: Expr = {
+      kind: "ColumnRef",
+      qualifier: first.value,
+      name: names[1]!.value,
+      span: joinSpans(first.span, names[1]!.span),
+    };
+    for (const n of names.slice(2))
+      acc = { kind: "Dereference", base: acc, field: n.value, span: joinSpans(acc.span, n.span) };
     return acc;
   }
 
@@ -843,7 +1008,12 @@ export class AstBuilder {
       case IntegerLiteral: {
         const big = BigInt(text);
         if (big > MAX_BIGINT + (negated ? 1n : 0n)) {
-          this.fail(`invalid numeric literal ${negated ? "-" : ""}${text}: out of the BIGINT range`, span, "use a DECIMAL (e.g. 9223372036854775808.0) or a DOUBLE (e.g. 9.2E18)", "SYN003");
+          this.fail(
+            `invalid numeric literal ${negated ? "-" : ""}${text}: out of the BIGINT range`,
+            span,
+            "use a DECIMAL (e.g. 9223372036854775808.0) or a DOUBLE (e.g. 9.2E18)",
+            "SYN003",
+          );
         }
         return { kind: "Literal", literal: "integer", value: Number(text), text, span };
       }
@@ -934,4 +1104,3 @@ function bareParenthesized(expr: CstNode): CstNode | undefined {
   const p = bareChain(expr, "parenthesized");
   return p !== undefined && p.children["lambdaBody"] === undefined ? p : undefined;
 }
-
