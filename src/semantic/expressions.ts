@@ -7,6 +7,7 @@ import type { Expr, TypeNode } from "../ast/nodes.ts";
 import { error, type Diagnostic, type Span } from "../diagnostics/diagnostic.ts";
 import type { ArgInfo, FunctionRegistry } from "../functions/types.ts";
 import {
+  BIGINT,
   BOOLEAN,
   DOUBLE,
   INTEGER,
@@ -17,7 +18,7 @@ import {
   typeEquals,
   type SqlType,
 } from "../types/sqltype.ts";
-import { arithmetic, commonSuperType } from "../types/values.ts";
+import { arithmetic, commonSuperType, parseIsoTimestamp } from "../types/values.ts";
 import type { Catalog, Namespace } from "./catalog.ts";
 import { Codes } from "./codes.ts";
 import { closest, exprText } from "./exprText.ts";
@@ -203,8 +204,8 @@ export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
       return { kind: "IsNull", type: BOOLEAN, operand: analyzeExpr(e.operand, ctx), negated: e.negated };
     case "Between": {
       const operand = analyzeExpr(e.operand, ctx);
-      const low = analyzeExpr(e.low, ctx);
-      const high = analyzeExpr(e.high, ctx);
+      const low = timeLiteral(operand, analyzeExpr(e.low, ctx), e.low, ctx);
+      const high = timeLiteral(operand, analyzeExpr(e.high, ctx), e.high, ctx);
       const t1 = comparisonType(">=", operand.type, low.type);
       const t2 = comparisonType("<=", operand.type, high.type);
       const t = t1 && t2 ? (commonSuperType([t1, t2]) ?? (typeEquals(t1, t2) ? t1 : undefined)) : undefined;
@@ -225,7 +226,13 @@ export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
       for (const it of e.items) {
         let item = analyzeExpr(it, ctx);
         item = coerceLiteral(item, operand.type, it, ctx, "Invalid Predicate: ");
-        const t = comparisonType("=", operand.type, item.type);
+        // A STRING operand takes literals of any primitive type as their text.
+        if (operand.type.kind === "STRING" && item.kind === "Literal" && item.type.kind !== "STRING" && item.type.kind !== "NULL") {
+          items.push({ kind: "Literal", type: STRING, value: it.kind === "Literal" ? (it.literal === "string" ? String(it.value) : it.text) : String(item.value) });
+          continue;
+        }
+        // Structs in IN lists compare field by field at run time; ksqlDB accepts any STRUCT item.
+        const t = operand.type.kind === "STRUCT" && item.type.kind === "STRUCT" ? operand.type : comparisonType("=", operand.type, item.type);
         if (!t) {
           report(
             ctx,
@@ -339,6 +346,28 @@ export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
   return bad();
 }
 
+const TIME_COLUMNS = /(^|_)(ROWTIME|WINDOWSTART|WINDOWEND)$/;
+
+/**
+ * ksqlDB lets ROWTIME / WINDOWSTART / WINDOWEND (BIGINT millis) be compared with a timestamp string
+ * (`ROWTIME > '2020-01-01T00:00:00'`): the string becomes the epoch millis it denotes, at compile time.
+ * Returns `x` converted when `other` is such a column and `x` a STRING literal, else `x`.
+ */
+function timeLiteral(other: TExpr, x: TExpr, src: Expr, ctx: ExprContext): TExpr {
+  if (other.kind !== "Column" || other.type.kind !== "BIGINT" || !TIME_COLUMNS.test(other.name)) return x;
+  if (x.kind !== "Literal" || typeof x.value !== "string") return x;
+  const text = x.value.trim();
+  if (/^-?\d+$/.test(text)) return { kind: "Literal", type: BIGINT, value: Number(text) };
+  try {
+    // ksqlDB also accepts `+hhmm` zones and partial times.
+    const norm = text.replace(/([+-]\d{2})(\d{2})$/, "$1:$2");
+    return { kind: "Literal", type: BIGINT, value: parseIsoTimestamp(norm) };
+  } catch {
+    report(ctx, Codes.TYPE_MISMATCH, `Cannot convert '${text}' to a timestamp (expected yyyy-MM-ddTHH:mm:ss.SSS[zone])`, src.span);
+    return x;
+  }
+}
+
 function isOrderable(t: SqlType): boolean {
   return t.kind !== "ARRAY" && t.kind !== "MAP" && t.kind !== "STRUCT";
 }
@@ -379,9 +408,11 @@ function coerceLiteral(x: TExpr, target: SqlType, src: Expr, ctx: ExprContext, p
   };
   switch (target.kind) {
     case "INTEGER":
-    case "BIGINT":
-      if (!/^[+-]?\d+$/.test(s)) return fail();
-      return { kind: "Literal", type: target, value: Number(s) };
+    case "BIGINT": {
+      const n = Number(s);
+      if (s === "" || !Number.isFinite(n) || !Number.isInteger(n)) return fail();
+      return { kind: "Literal", type: target, value: n };
+    }
     case "DOUBLE":
       if (s === "" || Number.isNaN(Number(s))) return fail();
       return { kind: "Literal", type: target, value: Number(s) };
@@ -455,6 +486,9 @@ function analyzeBinary(e: Extract<Expr, { kind: "Binary" }>, ctx: ExprContext): 
     case "<=":
     case ">":
     case ">=": {
+      const l2 = timeLiteral(right, left, e.left, ctx);
+      const r2 = timeLiteral(left, right, e.right, ctx);
+      if (l2 !== left || r2 !== right) return { kind: "Compare", type: BOOLEAN, op: e.op, left: l2, right: r2 };
       if (left.type.kind === "NULL" && right.type.kind === "NULL") {
         report(ctx, Codes.TYPE_MISMATCH, `Comparison with NULL not supported: ${exprText(e.left).toUpperCase()} ${e.op} ${exprText(e.right).toUpperCase()}`, e.span);
         return bad(BOOLEAN);
@@ -532,6 +566,9 @@ function analyzeCase(e: Extract<Expr, { kind: "Case" }>, ctx: ExprContext): TExp
   };
 }
 
+/** Time units written bare as function arguments (`TIMESTAMPADD(SECONDS, 1, ts)`): passed as STRING. */
+const TIME_UNITS = new Set(["MILLISECOND", "MILLISECONDS", "SECOND", "SECONDS", "MINUTE", "MINUTES", "HOUR", "HOURS", "DAY", "DAYS"]);
+
 function analyzeCall(e: Extract<Expr, { kind: "FunctionCall" }>, ctx: ExprContext): TExpr {
   const def = ctx.functions.get(e.name);
   if (!def) {
@@ -576,7 +613,10 @@ function analyzeCall(e: Extract<Expr, { kind: "FunctionCall" }>, ctx: ExprContex
       });
       return;
     }
-    const x = analyzeExpr(a, argCtx);
+    const x =
+      a.kind === "ColumnRef" && a.qualifier === undefined && TIME_UNITS.has(a.name) && !ctx.scope.columns.some((c) => c.column === a.name)
+        ? ({ kind: "Literal", type: STRING, value: a.name.endsWith("S") ? a.name : `${a.name}S` } as TExpr)
+        : analyzeExpr(a, argCtx);
     args.push(x);
     infos[i] = x.kind === "Literal" ? { kind: "value", type: x.type, literal: { value: x.value } } : { kind: "value", type: x.type };
   });

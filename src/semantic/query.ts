@@ -144,7 +144,18 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
   }
   // Output names: alias, column name, struct field name, else KSQL_COL_<n>.
   const used = new Set<string>();
-  const implicitNames = rawItems.map((r) => r.alias ?? r.implicit ?? implicitName(r.expr, r.ast));
+  const implicitNames = rawItems.map((r) => r.alias ?? r.implicit ?? implicitName(r.expr, r.ast, from.kind === "Join"));
+  // Struct fields named like another column get `_1`, `_2`... (ksqlDB's clash rule).
+  for (let i = 0; i < rawItems.length; i++) {
+    const r = rawItems[i]!;
+    const n = implicitNames[i];
+    if (!n || r.alias || r.expr.kind !== "Field") continue;
+    if (implicitNames.some((m, j) => j < i && m === n) || implicitNames.some((m, j) => j !== i && m === n && rawItems[j]!.expr.kind !== "Field")) {
+      let k = 1;
+      while (implicitNames.includes(`${n}_${k}`)) k++;
+      implicitNames[i] = `${n}_${k}`;
+    }
+  }
   for (const n of implicitNames) if (n) used.add(n);
   let counter = 0;
   const items: Item[] = rawItems.map((r, i) => {
@@ -206,6 +217,16 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
     const isNull = exprs.length === 1 && exprs[0]!.kind === "Literal" && exprs[0]!.value === null;
     partitionBy = { exprs: isNull ? [] : exprs, keyNames: [] };
   }
+
+  // ksqlDB's KAFKA value format cannot carry aggregation or join state.
+  const kafkaSources = allSources(from).filter((s) => s.source.valueFormat.format === "KAFKA").map((s) => s.source.name);
+  if (kafkaSources.length && (q.groupBy || from.kind === "Join"))
+    err(
+      diags,
+      Codes.FORMAT_UNSUPPORTED,
+      `Source(s) ${kafkaSources.join(", ")} are using the 'KAFKA' value format. This format does not yet support ${q.groupBy ? "GROUP BY" : "JOIN"}.`,
+      q.from.span,
+    );
 
   const resultType: "STREAM" | "TABLE" = isAggregate ? "TABLE" : isTableInput ? "TABLE" : "STREAM";
   if (opts.expectedType === "TABLE" && resultType === "STREAM")
@@ -283,9 +304,9 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
         }
         return undefined;
       });
-      if (bad.length && src) {
+      if (bad.length) {
         if (clause === "SELECT")
-          err(diags, Codes.NOT_IN_GROUP_BY, `Non-aggregate SELECT expression(s) not part of GROUP BY: ${exprText(src)}`, span, "Either add the column(s) to the GROUP BY or remove them from the SELECT.");
+          err(diags, Codes.NOT_IN_GROUP_BY, `Non-aggregate SELECT expression(s) not part of GROUP BY: ${src ? exprText(src) : bad.join(", ")}`, span, "Either add the column(s) to the GROUP BY or remove them from the SELECT.");
         else err(diags, Codes.NOT_IN_GROUP_BY, `Non-aggregate HAVING expression not part of GROUP BY: ${[...new Set(bad)].join(", ")}`, span);
       }
       return out;
@@ -392,7 +413,9 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
       });
     const missing = keyExprs.map((_, i) => i).filter((i) => keyCols[i] === undefined);
     const oldPlanner = opts.properties["ksql.new.query.planner.enabled"] === "false";
-    const keyRequired = resultType === "TABLE" || partitionBy !== undefined || from.kind === "Join" || oldPlanner;
+    // A value column taking the name of the missing key column would be mistaken for it.
+    const shadowed = missing.some((i) => keyTexts[i] !== undefined && values.some((v) => v.name === keyTexts[i]));
+    const keyRequired = resultType === "TABLE" || partitionBy !== undefined || from.kind === "Join" || oldPlanner || shadowed;
     if (persistent && missing.length && keyRequired) {
       const texts = missing.map((i) => keyTexts[i] ?? "?");
       const what = partitionBy ? "partitioning expression" : from.kind === "Join" ? "join expression" : "key column";
@@ -449,8 +472,9 @@ function firstAggAst(e: Expr): Expr | undefined {
 }
 
 /** The implicit output name of a SELECT expression, or undefined for a generated KSQL_COL_n. */
-function implicitName(e: TExpr, ast: Expr | undefined): string | undefined {
-  if (e.kind === "Column" && ast && (ast.kind === "ColumnRef")) return e.name;
+function implicitName(e: TExpr, ast: Expr | undefined, join: boolean): string | undefined {
+  // In a join, `a.col` is named `A_COL`; an unqualified `col` keeps its name.
+  if (e.kind === "Column" && ast && ast.kind === "ColumnRef") return join && ast.qualifier === undefined ? ast.name : e.name;
   if (e.kind === "Field" && ast && ast.kind === "Dereference") return e.field;
   return undefined;
 }
@@ -600,7 +624,7 @@ function analyzeJoin(rel: Extract<Relation, { kind: "Join" }>, left: AnalyzedFro
   const srcOf = (e: TExpr): Set<string> => {
     const out = new Set<string>();
     for (const n of columnsOf(e)) {
-      const c = scope.columns.find((x) => x.name === n && x.namespace !== "PSEUDO");
+      const c = scope.columns.find((x) => x.name === n);
       if (c?.qualifier) out.add(c.qualifier);
       else if (n === "ROWKEY") out.add("<join>");
     }
