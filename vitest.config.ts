@@ -16,7 +16,7 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: "kafka", include: ["test/kafka/**/*.test.ts"] },
+        test: { name: "kafka", include: ["test/kafka/**/*.test.ts"], globalSetup: ["test/kafka/global-setup.ts"] },
       },
     ],
   },

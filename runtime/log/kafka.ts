@@ -84,9 +84,9 @@ export class KafkaEventLog implements EventLog {
     }
     const config = options.config ?? {};
     const configEntries = [
-      { name: "cleanup.policy", value: config.cleanupPolicy ?? "delete" },
       // The interface's default is "keep forever"; Kafka's broker default is 7 days.
       { name: "retention.ms", value: String(config.retentionMs ?? -1) },
+      ...(config.cleanupPolicy ? [{ name: "cleanup.policy", value: config.cleanupPolicy }] : []),
     ];
     try {
       const created = await this.admin.createTopics({
@@ -495,7 +495,10 @@ export interface KafkaLogOptions {
   readonly replicationFactor?: number;
   /** Upper bound on the bytes one Fetch returns per partition (Kafka still returns one whole batch). */
   readonly fetchMaxBytesPerPartition?: number;
-  /** kafkajs' own logging; default `error`. */
+  /**
+   * kafkajs' own console logging; default `nothing`: every failure reaches the caller as a `LogError`,
+   * and kafkajs logs expected conditions (a topic that exists, a read past the end) as ERROR.
+   */
   readonly clientLogLevel?: "nothing" | "error" | "warn" | "info" | "debug";
 }
 
@@ -529,8 +532,12 @@ export async function describeKafkaCluster(
 
 // ---- kafkajs internals ----
 
-/** How long a follow Fetch waits at the broker for new records before answering empty. */
-const LONG_POLL_MS = 5000;
+/**
+ * How long a follow Fetch waits at the broker for new records before answering empty. Short, because
+ * `close()` lets in-flight requests finish (kafkajs drains a connection before closing it), so this
+ * bounds how long `close()` takes; an idle follower costs one tiny request per interval.
+ */
+const LONG_POLL_MS = 1000;
 const READ_COMMITTED = 1;
 /** Fetch errors that mean "your metadata is stale": refresh, then try again. */
 const RETRY_AFTER_METADATA = new Set([
@@ -680,7 +687,7 @@ function clientConfig(config: KafkaConnectionConfig & KafkaLogOptions): KafkaCon
     clientId: config.clientId ?? "esql",
     connectionTimeout: config.connectionTimeoutMs ?? 3000,
     requestTimeout: config.requestTimeoutMs ?? 30_000,
-    logLevel: LOG_LEVELS[config.clientLogLevel ?? "error"],
+    logLevel: LOG_LEVELS[config.clientLogLevel ?? "nothing"],
     ...(config.ssl ? { ssl: true } : {}),
     ...(config.sasl ? { sasl: config.sasl as SASLOptions } : {}),
   };
@@ -707,8 +714,13 @@ function unknownTopic(topic: string): LogError {
 /** Maps a kafkajs error to a `LogError` (a `LogError` passes through). */
 function toLogError(err: unknown, what: string, topic?: string): LogError {
   if (err instanceof LogError) return err;
-  const e = err as { type?: string; name?: string; message?: string; originalError?: { type?: string } };
-  const type = e.type ?? e.originalError?.type;
+  const e = err as {
+    type?: string;
+    message?: string;
+    originalError?: { type?: string };
+    errors?: { type?: string }[]; // KafkaJSAggregateError, e.g. "Topic creation errors"
+  };
+  const type = e.type ?? e.originalError?.type ?? e.errors?.find((x) => x.type)?.type;
   const detail = `${what}: ${e.message ?? String(err)}`;
   switch (type) {
     case "UNKNOWN_TOPIC_OR_PARTITION":

@@ -15,7 +15,8 @@
  * describeCluster answers, within 90 s.
  *
  * Environment overrides: `KAFKA_VERSION`, `KAFKA_PORT`, `KAFKA_CONTROLLER_PORT` (else free ports are
- * picked), `KAFKA_JAVA` (the java binary), `KAFKA_HEAP_OPTS` (default `-Xms128m -Xmx512m`).
+ * picked), `KAFKA_JAVA` (the java binary), `KAFKA_MVN` (the mvn binary), `KAFKA_HEAP_OPTS` (default
+ * `-Xms128m -Xmx512m`), `KAFKA_STATE_FILE` (where the CLI records its broker; default `.kafka/broker.json`).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -36,7 +37,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = resolve(HERE, "..", "..");
 /** Ignored folder for jars and the state of a broker started by the CLI. */
 export const KAFKA_HOME = join(REPO_ROOT, ".kafka");
-const STATE_FILE = join(KAFKA_HOME, "broker.json");
+const STATE_FILE = process.env.KAFKA_STATE_FILE ?? join(KAFKA_HOME, "broker.json");
 
 export interface StartBrokerOptions {
   /** Kafka version (Maven `org.apache.kafka:kafka_2.13`); default `KAFKA_VERSION` or 3.9.2. */
@@ -454,7 +455,7 @@ async function main(argv: string[]): Promise<number> {
         mode: "detached",
         onProgress: (line) => console.error(line),
       });
-      mkdirSync(KAFKA_HOME, { recursive: true });
+      mkdirSync(dirname(STATE_FILE), { recursive: true });
       const saved: BrokerState = { pid: broker.pid, brokers: broker.brokers, version: broker.version, dataDir: broker.dataDir };
       writeFileSync(STATE_FILE, `${JSON.stringify(saved, null, 2)}\n`);
       console.log(`KAFKA_BROKERS=${broker.brokers}`);
