@@ -10,11 +10,15 @@ import type { Accumulator, AggregateFunction } from "./types.ts";
 
 const CAT = "AGGREGATE";
 
-const numOverloads = <S>(returns: (t: string) => string, mk: (t: SqlType, ret: SqlType) => Accumulator<S>) =>
+const numOverloads = <S>(
+  returns: (t: string) => string,
+  mk: (t: SqlType, ret: SqlType) => Accumulator<S>,
+) =>
   ["INTEGER", "BIGINT", "DOUBLE", "DECIMAL"].map((t) => ({
     params: [`${t} val`],
     returns: returns(t),
-    make: (r: { argTypes: readonly SqlType[]; returnType: SqlType }) => mk(r.argTypes[0]!, r.returnType),
+    make: (r: { argTypes: readonly SqlType[]; returnType: SqlType }) =>
+      mk(r.argTypes[0]!, r.returnType),
   }));
 
 function sumAcc(t: SqlType): Accumulator<number | bigint> {
@@ -40,12 +44,19 @@ function sumAcc(t: SqlType): Accumulator<number | bigint> {
 const COUNT = aggregate({
   name: "COUNT",
   category: CAT,
-  description: "Counts rows (COUNT(*)) or the non-NULL values of an expression.",
+  description:
+    "Counts rows (COUNT(*)) or the non-NULL values of an expression.",
   overloads: [
     {
       params: [],
       returns: "BIGINT",
-      impl: { init: () => 0, add: (s: number) => s + 1, retract: (s: number) => s - 1, merge: (a: number, b: number) => a + b, result: (s: number) => s },
+      impl: {
+        init: () => 0,
+        add: (s: number) => s + 1,
+        retract: (s: number) => s - 1,
+        merge: (a: number, b: number) => a + b,
+        result: (s: number) => s,
+      },
     },
     {
       params: ["ANY val"],
@@ -53,7 +64,8 @@ const COUNT = aggregate({
       impl: {
         init: () => 0,
         add: (s: number, [v]: readonly unknown[]) => (v === null ? s : s + 1),
-        retract: (s: number, [v]: readonly unknown[]) => (v === null ? s : s - 1),
+        retract: (s: number, [v]: readonly unknown[]) =>
+          v === null ? s : s - 1,
         merge: (a: number, b: number) => a + b,
         result: (s: number) => s,
       },
@@ -75,7 +87,11 @@ const SUM = aggregate({
           // ksqlDB widens the precision of a DECIMAL sum to the maximum it allows for the scale.
           returns: (r: { argTypes: readonly SqlType[] }) => {
             const t = r.argTypes[0] as Extract<SqlType, { kind: "DECIMAL" }>;
-            return { kind: "DECIMAL" as const, precision: Math.max(t.precision, 38), scale: t.scale };
+            return {
+              kind: "DECIMAL" as const,
+              precision: Math.max(t.precision, 38),
+              scale: t.scale,
+            };
           },
         }
       : o,
@@ -90,7 +106,8 @@ interface AvgState {
 const AVG = aggregate({
   name: "AVG",
   category: CAT,
-  description: "The mean of the non-NULL values, as a DOUBLE; 0 when there are none.",
+  description:
+    "The mean of the non-NULL values, as a DOUBLE; 0 when there are none.",
   overloads: numOverloads(
     () => "DOUBLE",
     (t): Accumulator<AvgState> => {
@@ -98,10 +115,20 @@ const AVG = aggregate({
       const scale = t.kind === "DECIMAL" ? t.scale : 0;
       return {
         init: () => ({ sum: sum.init(), count: 0 }),
-        add: (s, a) => (a[0] === null ? s : { sum: sum.add(s.sum, a), count: s.count + 1 }),
-        retract: (s, a) => (a[0] === null ? s : { sum: sum.retract!(s.sum, a), count: s.count - 1 }),
-        merge: (a, b) => ({ sum: sum.merge!(a.sum, b.sum), count: a.count + b.count }),
-        result: (s) => (s.count === 0 ? 0 : Number(s.sum) / (scale ? 10 ** scale : 1) / s.count),
+        add: (s, a) =>
+          a[0] === null ? s : { sum: sum.add(s.sum, a), count: s.count + 1 },
+        retract: (s, a) =>
+          a[0] === null
+            ? s
+            : { sum: sum.retract!(s.sum, a), count: s.count - 1 },
+        merge: (a, b) => ({
+          sum: sum.merge!(a.sum, b.sum),
+          count: a.count + b.count,
+        }),
+        result: (s) =>
+          s.count === 0
+            ? 0
+            : Number(s.sum) / (scale ? 10 ** scale : 1) / s.count,
       };
     },
   ),
@@ -113,13 +140,29 @@ function minMax(name: "MIN" | "MAX"): AggregateFunction {
     name,
     category: CAT,
     description: `The ${name === "MIN" ? "smallest" : "largest"} non-NULL value; NULL when there is none.`,
-    overloads: ["INTEGER", "BIGINT", "DOUBLE", "DECIMAL", "STRING", "DATE", "TIME", "TIMESTAMP", "BYTES"].map((t) => ({
+    overloads: [
+      "INTEGER",
+      "BIGINT",
+      "DOUBLE",
+      "DECIMAL",
+      "STRING",
+      "DATE",
+      "TIME",
+      "TIMESTAMP",
+      "BYTES",
+    ].map((t) => ({
       params: [`${t} val`],
       returns: t === "DECIMAL" ? "DECIMAL" : t,
       make: (r) => {
         const cmp = compareValues(r.argTypes[0]!);
-        const pick = (a: unknown, b: unknown): unknown => (a === null ? b : b === null ? a : sign * cmp(b, a) > 0 ? b : a);
-        return { init: () => null, add: (s: unknown, [v]: readonly unknown[]) => pick(s, v), merge: pick, result: (s: unknown) => s };
+        const pick = (a: unknown, b: unknown): unknown =>
+          a === null ? b : b === null ? a : sign * cmp(b, a) > 0 ? b : a;
+        return {
+          init: () => null,
+          add: (s: unknown, [v]: readonly unknown[]) => pick(s, v),
+          merge: pick,
+          result: (s: unknown) => s,
+        };
       },
     })),
   });
@@ -128,7 +171,8 @@ function minMax(name: "MIN" | "MAX"): AggregateFunction {
 const COUNT_DISTINCT = aggregate({
   name: "COUNT_DISTINCT",
   category: CAT,
-  description: "Counts the distinct non-NULL values (exactly; ksqlDB estimates with HyperLogLog).",
+  description:
+    "Counts the distinct non-NULL values (exactly; ksqlDB estimates with HyperLogLog).",
   overloads: [
     {
       params: ["ANY val"],
@@ -137,7 +181,8 @@ const COUNT_DISTINCT = aggregate({
         const key = hashKey(r.argTypes[0]!);
         return {
           init: () => new Set<unknown>(),
-          add: (s: Set<unknown>, [v]: readonly unknown[]) => (v === null ? s : s.add(key(v))),
+          add: (s: Set<unknown>, [v]: readonly unknown[]) =>
+            v === null ? s : s.add(key(v)),
           merge: (a: Set<unknown>, b: Set<unknown>) => {
             for (const x of b) a.add(x);
             return a;
@@ -174,7 +219,8 @@ const COLLECT_LIST = aggregate({
             if (i >= 0) s.splice(i, 1);
             return s;
           },
-          merge: (a: unknown[], b: unknown[]) => a.concat(b).slice(0, COLLECT_LIMIT),
+          merge: (a: unknown[], b: unknown[]) =>
+            a.concat(b).slice(0, COLLECT_LIMIT),
           result: (s: unknown[]) => s.slice(),
         };
       },
@@ -230,11 +276,26 @@ function topk(name: "TOPK" | "TOPKDISTINCT"): AggregateFunction {
     name,
     category: CAT,
     description: `The k largest${distinct ? " distinct" : ""} non-NULL values, largest first.`,
-    overloads: ["INTEGER", "BIGINT", "DOUBLE", "DECIMAL", "STRING", "DATE", "TIME", "TIMESTAMP"].map((t) => ({
+    overloads: [
+      "INTEGER",
+      "BIGINT",
+      "DOUBLE",
+      "DECIMAL",
+      "STRING",
+      "DATE",
+      "TIME",
+      "TIMESTAMP",
+    ].map((t) => ({
       params: [`${t} val`, "INTEGER k"],
-      returns: (r: { argTypes: readonly SqlType[] }) => ({ kind: "ARRAY" as const, element: r.argTypes[0]! }),
+      returns: (r: { argTypes: readonly SqlType[] }) => ({
+        kind: "ARRAY" as const,
+        element: r.argTypes[0]!,
+      }),
       rowArgs: 1,
-      make: (r: { argTypes: readonly SqlType[]; literal(i: number): unknown }) => {
+      make: (r: {
+        argTypes: readonly SqlType[];
+        literal(i: number): unknown;
+      }) => {
         const k = Number(r.literal(1));
         const cmp = compareValues(r.argTypes[0]!);
         const key = hashKey(r.argTypes[0]!);
@@ -264,12 +325,15 @@ function topk(name: "TOPK" | "TOPKDISTINCT"): AggregateFunction {
 }
 
 /** LATEST_BY_OFFSET / EARLIEST_BY_OFFSET: `(val [, n] [, ignoreNulls])`; with `n` the result is an array. */
-function byOffset(name: "LATEST_BY_OFFSET" | "EARLIEST_BY_OFFSET"): AggregateFunction {
+function byOffset(
+  name: "LATEST_BY_OFFSET" | "EARLIEST_BY_OFFSET",
+): AggregateFunction {
   const latest = name === "LATEST_BY_OFFSET";
   const single = (ignoreNulls: boolean): Accumulator<unknown[]> => ({
     // State: [] (nothing yet) or [value].
     init: () => [],
-    add: (s, [v]) => (v === null && ignoreNulls ? s : latest || s.length === 0 ? [v] : s),
+    add: (s, [v]) =>
+      v === null && ignoreNulls ? s : latest || s.length === 0 ? [v] : s,
     // Session merge: `b` is the later session.
     merge: (a, b) => (latest ? (b.length ? b : a) : a.length ? a : b),
     result: (s) => (s.length ? s[0] : null),
@@ -293,8 +357,18 @@ function byOffset(name: "LATEST_BY_OFFSET" | "EARLIEST_BY_OFFSET"): AggregateFun
     description: `The ${latest ? "latest" : "earliest"} value by offset (NULLs ignored unless ignoreNulls is false); with n, the ${latest ? "latest" : "earliest"} n as an array.`,
     overloads: [
       { params: ["T val"], returns: "T", impl: single(true) },
-      { params: ["T val", "BOOLEAN ignoreNulls"], returns: "T", rowArgs: 1, make: (r) => single(r.literal(1) !== false) },
-      { params: ["T val", "INTEGER n"], returns: "ARRAY<T>", rowArgs: 1, make: (r) => many(Number(r.literal(1)), true) },
+      {
+        params: ["T val", "BOOLEAN ignoreNulls"],
+        returns: "T",
+        rowArgs: 1,
+        make: (r) => single(r.literal(1) !== false),
+      },
+      {
+        params: ["T val", "INTEGER n"],
+        returns: "ARRAY<T>",
+        rowArgs: 1,
+        make: (r) => many(Number(r.literal(1)), true),
+      },
       {
         params: ["T val", "INTEGER n", "BOOLEAN ignoreNulls"],
         returns: "ARRAY<T>",
@@ -335,7 +409,11 @@ const moments: Omit<Accumulator<Moments>, "result"> = {
     if (b.n === 0) return a;
     const n = a.n + b.n;
     const d = b.mean - a.mean;
-    return { n, mean: a.mean + (d * b.n) / n, m2: a.m2 + b.m2 + (d * d * a.n * b.n) / n };
+    return {
+      n,
+      mean: a.mean + (d * b.n) / n,
+      m2: a.m2 + b.m2 + (d * d * a.n * b.n) / n,
+    };
   },
 };
 
@@ -348,14 +426,28 @@ function stddev(name: string, sample: boolean): AggregateFunction {
       params: [`${t} val`],
       returns: "DOUBLE",
       make: (r) => {
-        const scale = r.argTypes[0]!.kind === "DECIMAL" ? (r.argTypes[0] as { scale: number }).scale : 0;
-        const conv = scale ? (v: unknown) => (v === null ? null : Number(v) / 10 ** scale) : (v: unknown) => v;
+        const scale =
+          r.argTypes[0]!.kind === "DECIMAL"
+            ? (r.argTypes[0] as { scale: number }).scale
+            : 0;
+        const conv = scale
+          ? (v: unknown) => (v === null ? null : Number(v) / 10 ** scale)
+          : (v: unknown) => v;
         return {
           init: moments.init,
-          add: (s: Moments, [v]: readonly unknown[]) => moments.add(s, [conv(v)]),
-          retract: (s: Moments, [v]: readonly unknown[]) => moments.retract!(s, [conv(v)]),
+          add: (s: Moments, [v]: readonly unknown[]) =>
+            moments.add(s, [conv(v)]),
+          retract: (s: Moments, [v]: readonly unknown[]) =>
+            moments.retract!(s, [conv(v)]),
           merge: moments.merge,
-          result: (s: Moments) => (sample ? (s.n < 2 ? 0 : Math.sqrt(s.m2 / (s.n - 1))) : s.n === 0 ? 0 : Math.sqrt(s.m2 / s.n)),
+          result: (s: Moments) =>
+            sample
+              ? s.n < 2
+                ? 0
+                : Math.sqrt(s.m2 / (s.n - 1))
+              : s.n === 0
+                ? 0
+                : Math.sqrt(s.m2 / s.n),
         };
       },
     })),
@@ -374,7 +466,8 @@ interface CorrState {
 const CORRELATION = aggregate({
   name: "CORRELATION",
   category: CAT,
-  description: "The Pearson correlation coefficient of the pairs where both values are non-NULL.",
+  description:
+    "The Pearson correlation coefficient of the pairs where both values are non-NULL.",
   overloads: [
     {
       params: ["DOUBLE x", "DOUBLE y"],
@@ -385,13 +478,27 @@ const CORRELATION = aggregate({
           if (x === null || y === null) return s;
           const a = x as number;
           const b = y as number;
-          return { n: s.n + 1, sx: s.sx + a, sy: s.sy + b, sxx: s.sxx + a * a, syy: s.syy + b * b, sxy: s.sxy + a * b };
+          return {
+            n: s.n + 1,
+            sx: s.sx + a,
+            sy: s.sy + b,
+            sxx: s.sxx + a * a,
+            syy: s.syy + b * b,
+            sxy: s.sxy + a * b,
+          };
         },
         retract: (s: CorrState, [x, y]: readonly unknown[]) => {
           if (x === null || y === null) return s;
           const a = x as number;
           const b = y as number;
-          return { n: s.n - 1, sx: s.sx - a, sy: s.sy - b, sxx: s.sxx - a * a, syy: s.syy - b * b, sxy: s.sxy - a * b };
+          return {
+            n: s.n - 1,
+            sx: s.sx - a,
+            sy: s.sy - b,
+            sxx: s.sxx - a * a,
+            syy: s.syy - b * b,
+            sxy: s.sxy - a * b,
+          };
         },
         merge: (a: CorrState, b: CorrState) => ({
           n: a.n + b.n,
@@ -416,7 +523,8 @@ const CORRELATION = aggregate({
 const HISTOGRAM = aggregate({
   name: "HISTOGRAM",
   category: CAT,
-  description: "A map from each distinct value to the number of times it occurred (at most 1000 entries).",
+  description:
+    "A map from each distinct value to the number of times it occurred (at most 1000 entries).",
   overloads: [
     {
       params: ["STRING val"],
@@ -451,7 +559,8 @@ const HISTOGRAM = aggregate({
 const ATTR = aggregate({
   name: "ATTR",
   category: CAT,
-  description: "The value when every row of the group has the same value, else NULL.",
+  description:
+    "The value when every row of the group has the same value, else NULL.",
   overloads: [
     {
       params: ["T val"],

@@ -43,7 +43,8 @@ export interface Resolved {
   literal(i: number): unknown;
 }
 
-export type ReturnRule = string | ((r: Resolved) => SqlType | { readonly error: string });
+export type ReturnRule =
+  string | ((r: Resolved) => SqlType | { readonly error: string });
 
 type Impl = (...args: any[]) => unknown;
 
@@ -60,7 +61,8 @@ export interface OverloadSpec<I> {
 interface CompiledOverload<I> {
   readonly spec: OverloadSpec<I>;
   readonly params: readonly Param[];
-  readonly ret: Pattern | ((r: Resolved) => SqlType | { readonly error: string });
+  readonly ret:
+    Pattern | ((r: Resolved) => SqlType | { readonly error: string });
   readonly signature: string;
 }
 
@@ -73,8 +75,10 @@ export interface FunctionSpec<I> {
 
 function compile<I>(name: string, o: OverloadSpec<I>): CompiledOverload<I> {
   const params = o.params.map(parseParam);
-  const ret = typeof o.returns === "string" ? parsePattern(o.returns) : o.returns;
-  const retText = typeof o.returns === "string" ? formatPattern(ret as Pattern) : "";
+  const ret =
+    typeof o.returns === "string" ? parsePattern(o.returns) : o.returns;
+  const retText =
+    typeof o.returns === "string" ? formatPattern(ret as Pattern) : "";
   const signature = `${name}(${params.map((p) => p.text).join(", ")})${retText ? ` -> ${retText}` : ""}`;
   return { spec: o, params, ret, signature };
 }
@@ -84,18 +88,25 @@ function choose<I>(
   name: string,
   overloads: readonly CompiledOverload<I>[],
   args: readonly ArgInfo[],
-): Resolution<{ o: CompiledOverload<I>; m: Match; returnType: SqlType; resolved: Resolved }> {
+): Resolution<{
+  o: CompiledOverload<I>;
+  m: Match;
+  returnType: SqlType;
+  resolved: Resolved;
+}> {
   let best: { o: CompiledOverload<I>; m: Match } | undefined;
   let ambiguous = false;
   for (const o of overloads) {
     const m = matchParams(o.params, args);
     if (!m) continue;
     const variadic = o.params.some((p) => p.variadic) ? 0.5 : 0;
-    const bestVariadic = best && best.o.params.some((p) => p.variadic) ? 0.5 : 0;
+    const bestVariadic =
+      best && best.o.params.some((p) => p.variadic) ? 0.5 : 0;
     if (!best || m.cost + variadic < best.m.cost + bestVariadic) {
       best = { o, m };
       ambiguous = false;
-    } else if (m.cost + variadic === best.m.cost + bestVariadic) ambiguous = true;
+    } else if (m.cost + variadic === best.m.cost + bestVariadic)
+      ambiguous = true;
   }
   if (!best) {
     return {
@@ -136,9 +147,14 @@ function choose<I>(
   return { ok: true, value: { o, m, returnType, resolved } };
 }
 
-function buildImpl<I>(o: CompiledOverload<I>, resolved: Resolved, returnType: SqlType): I {
+function buildImpl<I>(
+  o: CompiledOverload<I>,
+  resolved: Resolved,
+  returnType: SqlType,
+): I {
   if (o.spec.make) return o.spec.make({ ...resolved, returnType });
-  if (!o.spec.impl) throw new Error(`overload ${o.signature} has neither impl nor make`);
+  if (!o.spec.impl)
+    throw new Error(`overload ${o.signature} has neither impl nor make`);
   return o.spec.impl;
 }
 
@@ -152,7 +168,8 @@ export function strict(f: Impl, arity: number): Impl {
     case 2:
       return (a, b) => (a === null || b === null ? null : f(a, b));
     case 3:
-      return (a, b, c) => (a === null || b === null || c === null ? null : f(a, b, c));
+      return (a, b, c) =>
+        a === null || b === null || c === null ? null : f(a, b, c);
     default:
       return (...xs: unknown[]) => {
         for (const x of xs) if (x === null) return null;
@@ -177,13 +194,20 @@ export function scalar(spec: FunctionSpec<Impl>): ScalarFunction {
       const impl = o.spec.nulls === "call" ? raw : strict(raw, args.length);
       return {
         ok: true,
-        value: { returnType, argTypes: m.argTypes, ...(m.lambdaParams.size ? { lambdaParams: m.lambdaParams } : {}), impl },
+        value: {
+          returnType,
+          argTypes: m.argTypes,
+          ...(m.lambdaParams.size ? { lambdaParams: m.lambdaParams } : {}),
+          impl,
+        },
       };
     },
   };
 }
 
-export function tableFunction(spec: FunctionSpec<(...args: any[]) => readonly unknown[]>): TableFunction {
+export function tableFunction(
+  spec: FunctionSpec<(...args: any[]) => readonly unknown[]>,
+): TableFunction {
   const overloads = spec.overloads.map((o) => compile(spec.name, o));
   return {
     kind: "table",
@@ -195,7 +219,14 @@ export function tableFunction(spec: FunctionSpec<(...args: any[]) => readonly un
       const c = choose(spec.name, overloads, args);
       if (!c.ok) return c;
       const { o, m, returnType, resolved } = c.value;
-      return { ok: true, value: { returnType, argTypes: m.argTypes, impl: buildImpl(o, resolved, returnType) } };
+      return {
+        ok: true,
+        value: {
+          returnType,
+          argTypes: m.argTypes,
+          impl: buildImpl(o, resolved, returnType),
+        },
+      };
     },
   };
 }
@@ -205,7 +236,11 @@ export interface AggregateOverload extends OverloadSpec<Accumulator<any>> {
   readonly rowArgs?: number;
 }
 
-export function aggregate(spec: Omit<FunctionSpec<Accumulator<any>>, "overloads"> & { readonly overloads: readonly AggregateOverload[] }): AggregateFunction {
+export function aggregate(
+  spec: Omit<FunctionSpec<Accumulator<any>>, "overloads"> & {
+    readonly overloads: readonly AggregateOverload[];
+  },
+): AggregateFunction {
   const overloads = spec.overloads.map((o) => compile(spec.name, o));
   return {
     kind: "aggregate",
@@ -229,7 +264,12 @@ export function aggregate(spec: Omit<FunctionSpec<Accumulator<any>>, "overloads"
       }
       return {
         ok: true,
-        value: { returnType, argTypes: m.argTypes, rowArgCount, accumulator: buildImpl(o, resolved, returnType) },
+        value: {
+          returnType,
+          argTypes: m.argTypes,
+          rowArgCount,
+          accumulator: buildImpl(o, resolved, returnType),
+        },
       };
     },
   };

@@ -1,6 +1,11 @@
 /** JSON text functions: EXTRACTJSONFIELD, JSON_* and TO_JSON_STRING. Invalid JSON gives NULL. */
 import type { SqlType } from "../types/sqltype.ts";
-import { decimalToString } from "../types/values.ts";
+import {
+  decimalToString,
+  formatDate,
+  formatTime,
+  formatTimestamp,
+} from "../types/values.ts";
 import { scalar } from "./define.ts";
 import type { ScalarFunction } from "./types.ts";
 
@@ -42,12 +47,23 @@ function firstValueEnd(s: string): number | undefined {
 
 /** Follows a JSONPath like `$.a.b[0]['c']`; undefined when absent. */
 function follow(v: unknown, path: string): unknown {
-  const steps = [...path.replace(/^\$/, "").matchAll(/\.([^.[\]]+)|\[(\d+)\]|\['([^']*)'\]|\["([^"]*)"\]/g)];
+  const steps = [
+    ...path
+      .replace(/^\$/, "")
+      .matchAll(/\.([^.[\]]+)|\[(\d+)\]|\['([^']*)'\]|\["([^"]*)"\]/g),
+  ];
   let cur = v;
   for (const s of steps) {
     if (cur === null || typeof cur !== "object") return undefined;
     const key = s[1] ?? s[3] ?? s[4];
-    cur = key !== undefined ? (Array.isArray(cur) ? undefined : (cur as Record<string, unknown>)[key]) : Array.isArray(cur) ? cur[Number(s[2])] : undefined;
+    cur =
+      key !== undefined
+        ? Array.isArray(cur)
+          ? undefined
+          : (cur as Record<string, unknown>)[key]
+        : Array.isArray(cur)
+          ? cur[Number(s[2])]
+          : undefined;
   }
   return cur;
 }
@@ -60,33 +76,56 @@ export function toJson(type: SqlType): (v: unknown) => string {
       return (v) => (v === null ? "null" : decimalToString(v as bigint, s));
     }
     case "BYTES":
-      return (v) => (v === null ? "null" : JSON.stringify(Buffer.from(v as Uint8Array).toString("base64")));
+      return (v) =>
+        v === null
+          ? "null"
+          : JSON.stringify(Buffer.from(v as Uint8Array).toString("base64"));
+    case "DATE":
+      return (v) =>
+        v === null ? "null" : JSON.stringify(formatDate(v as number));
+    case "TIME":
+      return (v) =>
+        v === null ? "null" : JSON.stringify(formatTime(v as number));
+    case "TIMESTAMP":
+      return (v) =>
+        v === null ? "null" : JSON.stringify(formatTimestamp(v as number));
     case "ARRAY": {
       const el = toJson(type.element);
-      return (v) => (v === null ? "null" : `[${(v as unknown[]).map(el).join(",")}]`);
+      return (v) =>
+        v === null ? "null" : `[${(v as unknown[]).map(el).join(",")}]`;
     }
     case "MAP": {
       const val = toJson(type.value);
       return (v) =>
-        v === null ? "null" : `{${[...(v as Map<unknown, unknown>)].map(([k, x]) => `${JSON.stringify(String(k))}:${val(x)}`).join(",")}}`;
+        v === null
+          ? "null"
+          : `{${[...(v as Map<unknown, unknown>)].map(([k, x]) => `${JSON.stringify(String(k))}:${val(x)}`).join(",")}}`;
     }
     case "STRUCT": {
       const fs = type.fields.map((f) => [f.name, toJson(f.type)] as const);
       return (v) =>
-        v === null ? "null" : `{${fs.map(([n, f]) => `${JSON.stringify(n)}:${f((v as Record<string, unknown>)[n] ?? null)}`).join(",")}}`;
+        v === null
+          ? "null"
+          : `{${fs.map(([n, f]) => `${JSON.stringify(n)}:${f((v as Record<string, unknown>)[n] ?? null)}`).join(",")}}`;
     }
     default:
       return (v) => (v === null ? "null" : JSON.stringify(v));
   }
 }
 
-const text = (v: unknown): string | null => (v === undefined || v === null ? null : typeof v === "string" ? v : JSON.stringify(v));
+const text = (v: unknown): string | null =>
+  v === undefined || v === null
+    ? null
+    : typeof v === "string"
+      ? v
+      : JSON.stringify(v);
 
 export const jsonFunctions: readonly ScalarFunction[] = [
   scalar({
     name: "EXTRACTJSONFIELD",
     category: CAT,
-    description: "The value at a JSONPath in JSON text, as text (strings unquoted); NULL when absent.",
+    description:
+      "The value at a JSONPath in JSON text, as text (strings unquoted); NULL when absent.",
     overloads: [
       {
         params: ["STRING json", "STRING path"],
@@ -102,72 +141,145 @@ export const jsonFunctions: readonly ScalarFunction[] = [
     name: "JSON_ARRAY_LENGTH",
     category: CAT,
     description: "The length of a JSON array; NULL when not an array.",
-    overloads: [{ params: ["STRING json"], returns: "INTEGER", impl: (s: string) => {
-      const r = parse(s);
-      return r.ok && Array.isArray(r.v) ? r.v.length : null;
-    } }],
+    overloads: [
+      {
+        params: ["STRING json"],
+        returns: "INTEGER",
+        impl: (s: string) => {
+          const r = parse(s);
+          return r.ok && Array.isArray(r.v) ? r.v.length : null;
+        },
+      },
+    ],
   }),
   scalar({
     name: "JSON_ARRAY_CONTAINS",
     category: CAT,
     description: "Whether a JSON array contains a primitive value.",
-    overloads: [{ params: ["STRING json", "ANY val"], returns: "BOOLEAN", nulls: "call", impl: (s: string | null, v: unknown) => {
-      if (s === null) return false;
-      const r = parse(s);
-      return r.ok && Array.isArray(r.v) ? r.v.some((x) => x === v || (x === null && v === null)) : false;
-    } }],
+    overloads: [
+      {
+        params: ["STRING json", "ANY val"],
+        returns: "BOOLEAN",
+        nulls: "call",
+        impl: (s: string | null, v: unknown) => {
+          if (s === null) return false;
+          const r = parse(s);
+          return r.ok && Array.isArray(r.v)
+            ? r.v.some((x) => x === v || (x === null && v === null))
+            : false;
+        },
+      },
+    ],
   }),
   scalar({
     name: "JSON_KEYS",
     category: CAT,
     description: "The keys of a JSON object; NULL when not an object.",
-    overloads: [{ params: ["STRING json"], returns: "ARRAY<STRING>", impl: (s: string) => {
-      const r = parse(s);
-      return r.ok && r.v !== null && typeof r.v === "object" && !Array.isArray(r.v) ? Object.keys(r.v) : null;
-    } }],
+    overloads: [
+      {
+        params: ["STRING json"],
+        returns: "ARRAY<STRING>",
+        impl: (s: string) => {
+          const r = parse(s);
+          return r.ok &&
+            r.v !== null &&
+            typeof r.v === "object" &&
+            !Array.isArray(r.v)
+            ? Object.keys(r.v)
+            : null;
+        },
+      },
+    ],
   }),
   scalar({
     name: "JSON_ITEMS",
     category: CAT,
     description: "The elements of a JSON array, each as JSON text.",
-    overloads: [{ params: ["STRING json"], returns: "ARRAY<STRING>", impl: (s: string) => {
-      const r = parse(s);
-      return r.ok && Array.isArray(r.v) ? r.v.map((x) => JSON.stringify(x)) : null;
-    } }],
+    overloads: [
+      {
+        params: ["STRING json"],
+        returns: "ARRAY<STRING>",
+        impl: (s: string) => {
+          const r = parse(s);
+          return r.ok && Array.isArray(r.v)
+            ? r.v.map((x) => JSON.stringify(x))
+            : null;
+        },
+      },
+    ],
   }),
   scalar({
     name: "JSON_RECORDS",
     category: CAT,
     description: "The entries of a JSON object, values as JSON text.",
-    overloads: [{ params: ["STRING json"], returns: "MAP<STRING, STRING>", impl: (s: string) => {
-      const r = parse(s);
-      return r.ok && r.v !== null && typeof r.v === "object" && !Array.isArray(r.v)
-        ? new Map(Object.entries(r.v).map(([k, v]) => [k, JSON.stringify(v)]))
-        : null;
-    } }],
+    overloads: [
+      {
+        params: ["STRING json"],
+        returns: "MAP<STRING, STRING>",
+        impl: (s: string) => {
+          const r = parse(s);
+          return r.ok &&
+            r.v !== null &&
+            typeof r.v === "object" &&
+            !Array.isArray(r.v)
+            ? new Map(
+                Object.entries(r.v).map(([k, v]) => [k, JSON.stringify(v)]),
+              )
+            : null;
+        },
+      },
+    ],
   }),
   scalar({
     name: "IS_JSON_STRING",
     category: CAT,
     description: "Whether the text is valid JSON.",
-    overloads: [{ params: ["STRING text"], returns: "BOOLEAN", nulls: "call", impl: (s: string | null) => s !== null && parse(s).ok }],
+    overloads: [
+      {
+        params: ["STRING text"],
+        returns: "BOOLEAN",
+        nulls: "call",
+        impl: (s: string | null) => s !== null && parse(s).ok,
+      },
+    ],
   }),
   scalar({
     name: "JSON_CONCAT",
     category: CAT,
-    description: "Merges JSON objects (later keys win) or concatenates JSON arrays; NULL when mixed or invalid.",
-    overloads: [{ params: ["STRING json..."], returns: "STRING", impl: (...xs: string[]) => {
-      const vs = xs.map(parse);
-      if (vs.some((r) => !r.ok)) return null;
-      const vals = vs.map((r) => (r as { v: unknown }).v);
-      if (vals.every((v) => v !== null && typeof v === "object" && !Array.isArray(v))) return JSON.stringify(Object.assign({}, ...(vals as object[])));
-      return JSON.stringify(vals.flatMap((v) => (Array.isArray(v) ? v : [v])));
-    } }],
+    description:
+      "Merges JSON objects (later keys win) or concatenates JSON arrays; NULL when mixed or invalid.",
+    overloads: [
+      {
+        params: ["STRING json..."],
+        returns: "STRING",
+        impl: (...xs: string[]) => {
+          const vs = xs.map(parse);
+          if (vs.some((r) => !r.ok)) return null;
+          const vals = vs.map((r) => (r as { v: unknown }).v);
+          if (
+            vals.every(
+              (v) => v !== null && typeof v === "object" && !Array.isArray(v),
+            )
+          )
+            return JSON.stringify(Object.assign({}, ...(vals as object[])));
+          return JSON.stringify(
+            vals.flatMap((v) => (Array.isArray(v) ? v : [v])),
+          );
+        },
+      },
+    ],
   }),
   scalar({
     name: "TO_JSON_STRING",
     category: CAT,
     description: "Any value as JSON text.",
-    overloads: [{ params: ["ANY val"], returns: "STRING", nulls: "call", make: (r) => toJson(r.argTypes[0]!) }],
+    overloads: [
+      {
+        params: ["ANY val"],
+        returns: "STRING",
+        nulls: "call",
+        make: (r) => toJson(r.argTypes[0]!),
+      },
+    ],
   }),
 ];

@@ -11,8 +11,17 @@ type Dec = Extract<SqlType, { kind: "DECIMAL" }>;
 const decOf = (r: Resolved, i = 0): Dec => r.argTypes[i] as Dec;
 
 /** A DOUBLE → DOUBLE function: INTEGER/BIGINT/DECIMAL arguments widen to DOUBLE. */
-function unaryDouble(name: string, description: string, f: (x: number) => number): ScalarFunction {
-  return scalar({ name, category: CAT, description, overloads: [{ params: ["DOUBLE x"], returns: "DOUBLE", impl: f }] });
+function unaryDouble(
+  name: string,
+  description: string,
+  f: (x: number) => number,
+): ScalarFunction {
+  return scalar({
+    name,
+    category: CAT,
+    description,
+    overloads: [{ params: ["DOUBLE x"], returns: "DOUBLE", impl: f }],
+  });
 }
 
 /** Rounds `x` to `places` decimals, ties toward +∞ (Java's Math.round behaviour, which ksqlDB keeps). */
@@ -28,7 +37,7 @@ function roundDouble(x: number, places: number): number {
 
 function floorDiv(a: bigint, b: bigint): bigint {
   const q = a / b;
-  return (a % b !== 0n && (a < 0n) !== (b < 0n)) ? q - 1n : q;
+  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
 }
 
 function decimalOfDouble(x: number): { unscaled: bigint; scale: number } {
@@ -36,7 +45,9 @@ function decimalOfDouble(x: number): { unscaled: bigint; scale: number } {
   const [i, f = ""] = m.split(".") as [string, string?];
   const scale = f.length - Number(e);
   const digits = BigInt(`${i}${f}`);
-  return scale >= 0 ? { unscaled: digits, scale } : { unscaled: digits * pow10(-scale), scale: 0 };
+  return scale >= 0
+    ? { unscaled: digits, scale }
+    : { unscaled: digits * pow10(-scale), scale: 0 };
 }
 
 function truncDouble(x: number, places: number): number {
@@ -48,7 +59,13 @@ function truncDouble(x: number, places: number): number {
 }
 
 /** Rounds a DECIMAL `v` at `fromScale` to `places` decimals HALF_UP, keeping scale `toScale`. */
-function roundDecimal(v: bigint, fromScale: number, places: number, toScale: number, half: boolean): bigint {
+function roundDecimal(
+  v: bigint,
+  fromScale: number,
+  places: number,
+  toScale: number,
+  half: boolean,
+): bigint {
   const drop = fromScale - places;
   let r = v;
   if (drop > 0) {
@@ -56,7 +73,9 @@ function roundDecimal(v: bigint, fromScale: number, places: number, toScale: num
     r = (half ? divideHalfUp(v, p) : v / p) * p;
   }
   // r is at fromScale; move to toScale (dropping only zero digits when toScale < fromScale).
-  return toScale >= fromScale ? r * pow10(toScale - fromScale) : r / pow10(fromScale - toScale);
+  return toScale >= fromScale
+    ? r * pow10(toScale - fromScale)
+    : r / pow10(fromScale - toScale);
 }
 
 function roundLike(name: "ROUND" | "TRUNC", half: boolean): ScalarFunction {
@@ -70,13 +89,21 @@ function roundLike(name: "ROUND" | "TRUNC", half: boolean): ScalarFunction {
     overloads: [
       { params: ["INTEGER x"], returns: "INTEGER", impl: (x: number) => x },
       { params: ["BIGINT x"], returns: "BIGINT", impl: (x: number) => x },
-      { params: ["DOUBLE x"], returns: "BIGINT", impl: (x: number) => (half ? Math.round(x) : Math.trunc(x)) || 0 },
+      {
+        params: ["DOUBLE x"],
+        returns: "BIGINT",
+        impl: (x: number) => (half ? Math.round(x) : Math.trunc(x)) || 0,
+      },
       { params: ["DOUBLE x", "INTEGER places"], returns: "DOUBLE", impl: dbl },
       {
         params: ["DECIMAL x"],
         returns: (r) => {
           const t = decOf(r);
-          return { kind: "DECIMAL", precision: t.precision - t.scale + (half ? 1 : 0) || 1, scale: 0 };
+          return {
+            kind: "DECIMAL",
+            precision: t.precision - t.scale + (half ? 1 : 0) || 1,
+            scale: 0,
+          };
         },
         make: (r) => {
           const s = decOf(r).scale;
@@ -87,11 +114,16 @@ function roundLike(name: "ROUND" | "TRUNC", half: boolean): ScalarFunction {
         params: ["DECIMAL x", "INTEGER places"],
         returns: (r) => {
           const t = decOf(r);
-          return { kind: "DECIMAL", precision: t.precision + (half ? 1 : 0), scale: t.scale };
+          return {
+            kind: "DECIMAL",
+            precision: t.precision + (half ? 1 : 0),
+            scale: t.scale,
+          };
         },
         make: (r) => {
           const s = decOf(r).scale;
-          return (v: bigint, places: number) => roundDecimal(v, s, places, s, half);
+          return (v: bigint, places: number) =>
+            roundDecimal(v, s, places, s, half);
         },
       },
     ],
@@ -110,13 +142,23 @@ function floorCeil(name: "FLOOR" | "CEIL"): ScalarFunction {
       { params: ["DOUBLE x"], returns: "DOUBLE", impl: (x: number) => f(x) },
       {
         params: ["DECIMAL x"],
-        returns: (r) => ({ kind: "DECIMAL", precision: decOf(r).precision - decOf(r).scale + 1, scale: 0 }),
+        returns: (r) => ({
+          kind: "DECIMAL",
+          precision: decOf(r).precision - decOf(r).scale + 1,
+          scale: 0,
+        }),
         make: (r) => {
           const p = pow10(decOf(r).scale);
           return (v: bigint) => {
             const q = v / p;
             if (v % p === 0n) return q;
-            return name === "FLOOR" ? (v < 0n ? q - 1n : q) : v > 0n ? q + 1n : q;
+            return name === "FLOOR"
+              ? v < 0n
+                ? q - 1n
+                : q
+              : v > 0n
+                ? q + 1n
+                : q;
           };
         },
       },
@@ -137,16 +179,31 @@ function extreme(name: "GREATEST" | "LEAST"): ScalarFunction {
         nulls: "call",
         returns: (r) => {
           const t = r.bindings.get("T");
-          const temporal = t?.kind === "DATE" || t?.kind === "TIME" || t?.kind === "TIMESTAMP";
+          const temporal =
+            t?.kind === "DATE" || t?.kind === "TIME" || t?.kind === "TIMESTAMP";
           // String literals convert to a temporal T, so they do not count as a second type then.
           const kinds = new Set(
             r.args
-              .filter((a) => !(temporal && a.kind === "value" && a.type.kind === "STRING" && a.literal))
+              .filter(
+                (a) =>
+                  !(
+                    temporal &&
+                    a.kind === "value" &&
+                    a.type.kind === "STRING" &&
+                    a.literal
+                  ),
+              )
               .map((a) => (a.kind === "value" ? a.type.kind : "LAMBDA"))
               .filter((k) => k !== "NULL"),
           );
-          if (!t || t.kind === "NULL" || (kinds.size > 1 && !kinds.has("DOUBLE"))) {
-            return { error: `Function '${name.toLowerCase()}' cannot be resolved due to ambiguous method parameters ${describeArgs(r.args)}.` };
+          if (
+            !t ||
+            t.kind === "NULL" ||
+            (kinds.size > 1 && !kinds.has("DOUBLE"))
+          ) {
+            return {
+              error: `Function '${name.toLowerCase()}' cannot be resolved due to ambiguous method parameters ${describeArgs(r.args)}.`,
+            };
           }
           return t;
         },
@@ -154,7 +211,9 @@ function extreme(name: "GREATEST" | "LEAST"): ScalarFunction {
           const cmp = compareValues(r.returnType);
           return (...xs: unknown[]) => {
             let best: unknown = null;
-            for (const x of xs) if (x !== null && (best === null || sign * cmp(x, best) > 0)) best = x;
+            for (const x of xs)
+              if (x !== null && (best === null || sign * cmp(x, best) > 0))
+                best = x;
             return best;
           };
         },
@@ -168,10 +227,26 @@ const ABS = scalar({
   category: CAT,
   description: "The absolute value.",
   overloads: [
-    { params: ["INTEGER x"], returns: "INTEGER", impl: (x: number) => Math.abs(x) | 0 },
-    { params: ["BIGINT x"], returns: "BIGINT", impl: (x: number) => Math.abs(x) },
-    { params: ["DOUBLE x"], returns: "DOUBLE", impl: (x: number) => Math.abs(x) },
-    { params: ["DECIMAL x"], returns: "DECIMAL", impl: (x: bigint) => (x < 0n ? -x : x) },
+    {
+      params: ["INTEGER x"],
+      returns: "INTEGER",
+      impl: (x: number) => Math.abs(x) | 0,
+    },
+    {
+      params: ["BIGINT x"],
+      returns: "BIGINT",
+      impl: (x: number) => Math.abs(x),
+    },
+    {
+      params: ["DOUBLE x"],
+      returns: "DOUBLE",
+      impl: (x: number) => Math.abs(x),
+    },
+    {
+      params: ["DECIMAL x"],
+      returns: "DECIMAL",
+      impl: (x: bigint) => (x < 0n ? -x : x),
+    },
   ],
 });
 
@@ -180,10 +255,26 @@ const SIGN = scalar({
   category: CAT,
   description: "-1, 0 or 1 according to the sign of the value.",
   overloads: [
-    { params: ["INTEGER x"], returns: "INTEGER", impl: (x: number) => Math.sign(x) },
-    { params: ["BIGINT x"], returns: "INTEGER", impl: (x: number) => Math.sign(x) },
-    { params: ["DOUBLE x"], returns: "INTEGER", impl: (x: number) => (Number.isNaN(x) ? 0 : Math.sign(x)) || 0 },
-    { params: ["DECIMAL x"], returns: "INTEGER", impl: (x: bigint) => (x > 0n ? 1 : x < 0n ? -1 : 0) },
+    {
+      params: ["INTEGER x"],
+      returns: "INTEGER",
+      impl: (x: number) => Math.sign(x),
+    },
+    {
+      params: ["BIGINT x"],
+      returns: "INTEGER",
+      impl: (x: number) => Math.sign(x),
+    },
+    {
+      params: ["DOUBLE x"],
+      returns: "INTEGER",
+      impl: (x: number) => (Number.isNaN(x) ? 0 : Math.sign(x)) || 0,
+    },
+    {
+      params: ["DECIMAL x"],
+      returns: "INTEGER",
+      impl: (x: bigint) => (x > 0n ? 1 : x < 0n ? -1 : 0),
+    },
   ],
 });
 
@@ -191,7 +282,13 @@ const POWER = scalar({
   name: "POWER",
   category: CAT,
   description: "`base` raised to `exponent`.",
-  overloads: [{ params: ["DOUBLE base", "DOUBLE exponent"], returns: "DOUBLE", impl: Math.pow }],
+  overloads: [
+    {
+      params: ["DOUBLE base", "DOUBLE exponent"],
+      returns: "DOUBLE",
+      impl: Math.pow,
+    },
+  ],
 });
 
 const LOG = scalar({
@@ -204,7 +301,12 @@ const LOG = scalar({
       params: ["DOUBLE base", "DOUBLE x"],
       returns: "DOUBLE",
       // Java: log(x)/log(base); base 1 or base <= 0 or x < 0 give NaN per ksqlDB's rules.
-      impl: (b: number, x: number) => (b <= 0 || b === 1 || x < 0 ? NaN : x === 0 ? -Infinity : Math.log(x) / Math.log(b)),
+      impl: (b: number, x: number) =>
+        b <= 0 || b === 1 || x < 0
+          ? NaN
+          : x === 0
+            ? -Infinity
+            : Math.log(x) / Math.log(b),
     },
   ],
 });
@@ -213,7 +315,9 @@ const ATAN2 = scalar({
   name: "ATAN2",
   category: CAT,
   description: "The angle of the point (x, y), from atan2(y, x).",
-  overloads: [{ params: ["DOUBLE y", "DOUBLE x"], returns: "DOUBLE", impl: Math.atan2 }],
+  overloads: [
+    { params: ["DOUBLE y", "DOUBLE x"], returns: "DOUBLE", impl: Math.atan2 },
+  ],
 });
 
 const RANDOM = scalar({
@@ -233,31 +337,72 @@ const PI = scalar({
 const GEO_DISTANCE = scalar({
   name: "GEO_DISTANCE",
   category: CAT,
-  description: "The great-circle distance between two lat/lon points, in KM (default) or MI.",
+  description:
+    "The great-circle distance between two lat/lon points, in KM (default) or MI.",
   overloads: [
-    { params: ["DOUBLE lat1", "DOUBLE lon1", "DOUBLE lat2", "DOUBLE lon2"], returns: "DOUBLE", impl: (a: number, b: number, c: number, d: number) => geo(a, b, c, d, "KM") },
     {
-      params: ["DOUBLE lat1", "DOUBLE lon1", "DOUBLE lat2", "DOUBLE lon2", "STRING unit"],
+      params: ["DOUBLE lat1", "DOUBLE lon1", "DOUBLE lat2", "DOUBLE lon2"],
+      returns: "DOUBLE",
+      impl: (a: number, b: number, c: number, d: number) =>
+        geo(a, b, c, d, "KM"),
+    },
+    {
+      params: [
+        "DOUBLE lat1",
+        "DOUBLE lon1",
+        "DOUBLE lat2",
+        "DOUBLE lon2",
+        "STRING unit",
+      ],
       returns: "DOUBLE",
       nulls: "call",
       // A NULL unit means kilometres; any other NULL gives NULL.
-      impl: (a: number | null, b: number | null, c: number | null, d: number | null, u: string | null) =>
-        a === null || b === null || c === null || d === null ? null : geo(a, b, c, d, u ?? "KM"),
+      impl: (
+        a: number | null,
+        b: number | null,
+        c: number | null,
+        d: number | null,
+        u: string | null,
+      ) =>
+        a === null || b === null || c === null || d === null
+          ? null
+          : geo(a, b, c, d, u ?? "KM"),
     },
   ],
 });
 
-function geo(lat1: number, lon1: number, lat2: number, lon2: number, unit: string): number {
+function geo(
+  lat1: number,
+  lon1: number,
+  lat2: number,
+  lon2: number,
+  unit: string,
+): number {
   const u = unit.toUpperCase();
-  const radius = u === "MI" || u === "MILES" ? 3959 : u === "KM" || u === "KILOMETERS" ? 6371 : NaN;
-  if (Number.isNaN(radius)) throw new Error(`GEO_DISTANCE: unknown unit ${unit}; use KM or MI`);
-  if (Math.abs(lat1) > 90 || Math.abs(lat2) > 90 || Math.abs(lon1) > 180 || Math.abs(lon2) > 180) {
-    throw new Error("GEO_DISTANCE: latitude must be within ±90 and longitude within ±180");
+  const radius =
+    u === "MI" || u === "MILES"
+      ? 3959
+      : u === "KM" || u === "KILOMETERS"
+        ? 6371
+        : NaN;
+  if (Number.isNaN(radius))
+    throw new Error(`GEO_DISTANCE: unknown unit ${unit}; use KM or MI`);
+  if (
+    Math.abs(lat1) > 90 ||
+    Math.abs(lat2) > 90 ||
+    Math.abs(lon1) > 180 ||
+    Math.abs(lon2) > 180
+  ) {
+    throw new Error(
+      "GEO_DISTANCE: latitude must be within ±90 and longitude within ±180",
+    );
   }
   const rad = Math.PI / 180;
   const dLat = (lat2 - lat1) * rad;
   const dLon = (lon2 - lon1) * rad;
-  const a = Math.sin(dLat / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(dLon / 2) ** 2;
+  const a =
+    Math.sin(dLat / 2) ** 2 +
+    Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(dLon / 2) ** 2;
   return 2 * radius * Math.asin(Math.sqrt(a));
 }
 
@@ -293,4 +438,3 @@ export const mathFunctions: readonly ScalarFunction[] = [
   unaryDouble("DEGREES", "Radians to degrees.", (x) => (x * 180) / Math.PI),
   unaryDouble("RADIANS", "Degrees to radians.", (x) => (x * Math.PI) / 180),
 ];
-

@@ -26,7 +26,14 @@ const IFNULL = scalar({
   name: "IFNULL",
   category: CAT,
   description: "`expression` unless it is NULL, then `altValue`.",
-  overloads: [{ params: ["T expression", "T altValue"], returns: "T", nulls: "call", impl: (a: unknown, b: unknown) => (a === null ? b : a) }],
+  overloads: [
+    {
+      params: ["T expression", "T altValue"],
+      returns: "T",
+      nulls: "call",
+      impl: (a: unknown, b: unknown) => (a === null ? b : a),
+    },
+  ],
 });
 
 const NULLIF = scalar({
@@ -40,10 +47,15 @@ const NULLIF = scalar({
       nulls: "call",
       make: (r) => {
         const eq = valuesEqual(r.returnType);
-        return (a: unknown, b: unknown) => (a === null ? null : b !== null && eq(a, b) ? null : a);
+        return (a: unknown, b: unknown) =>
+          a === null ? null : b !== null && eq(a, b) ? null : a;
       },
     },
   ],
 });
 
-export const nullFunctions: readonly ScalarFunction[] = [COALESCE, IFNULL, NULLIF];
+export const nullFunctions: readonly ScalarFunction[] = [
+  COALESCE,
+  IFNULL,
+  NULLIF,
+];

@@ -23,7 +23,11 @@ import {
   formatType,
   typeEquals,
 } from "../types/sqltype.ts";
-import { canImplicitlyCast, commonSuperType, toDecimalType } from "../types/values.ts";
+import {
+  canImplicitlyCast,
+  commonSuperType,
+  toDecimalType,
+} from "../types/values.ts";
 import type { ArgInfo } from "./types.ts";
 
 export type Pattern =
@@ -34,7 +38,11 @@ export type Pattern =
   | { readonly k: "var"; readonly name: string }
   | { readonly k: "array"; readonly el: Pattern }
   | { readonly k: "map"; readonly key: Pattern; readonly value: Pattern }
-  | { readonly k: "lambda"; readonly params: readonly Pattern[]; readonly ret: Pattern };
+  | {
+      readonly k: "lambda";
+      readonly params: readonly Pattern[];
+      readonly ret: Pattern;
+    };
 
 const PRIMS: Record<string, SqlType> = {
   BOOLEAN,
@@ -66,7 +74,8 @@ export function parsePattern(text: string): Pattern {
   };
   const eat = (c: string): void => {
     ws();
-    if (!s.startsWith(c, i)) throw new Error(`bad pattern ${text}: expected ${c} at ${i}`);
+    if (!s.startsWith(c, i))
+      throw new Error(`bad pattern ${text}: expected ${c} at ${i}`);
     i += c.length;
   };
   const one = (): Pattern => {
@@ -165,7 +174,12 @@ export function parseParam(text: string): Param {
   const last = split >= 0 ? t.slice(split + 1) : "";
   const hasName = split >= 0 && /^[a-z_][A-Za-z0-9_]*$/.test(last);
   const typeText = hasName ? t.slice(0, split) : t;
-  return { pattern: parsePattern(typeText), name: hasName ? last : "", variadic, text: `${typeText}${hasName ? ` ${last}` : ""}${variadic ? "..." : ""}` };
+  return {
+    pattern: parsePattern(typeText),
+    name: hasName ? last : "",
+    variadic,
+    text: `${typeText}${hasName ? ` ${last}` : ""}${variadic ? "..." : ""}`,
+  };
 }
 
 export type Bindings = Map<string, SqlType>;
@@ -182,7 +196,11 @@ export interface Match {
 }
 
 /** The parameter pattern for argument `i` given the params (variadic tail repeats). */
-function paramFor(params: readonly Param[], i: number, n: number): Param | undefined {
+function paramFor(
+  params: readonly Param[],
+  i: number,
+  n: number,
+): Param | undefined {
   const v = params.findIndex((p) => p.variadic);
   if (v < 0) return params[i];
   const after = params.length - v - 1;
@@ -197,13 +215,24 @@ export function arityMatches(params: readonly Param[], n: number): boolean {
 }
 
 /** Collects the types bound to variables by matching `t` against `p`; false when the shapes differ. */
-function collect(p: Pattern, t: SqlType, acc: Map<string, SqlType[]>, strLit = false): boolean {
+function collect(
+  p: Pattern,
+  t: SqlType,
+  acc: Map<string, SqlType[]>,
+  strLit = false,
+): boolean {
   if (t.kind === "NULL") return true;
   switch (p.k) {
     case "exact":
-      return typeEquals(p.t, t) || canImplicitlyCast(t, p.t) || (strLit && isTemporal(p.t));
+      return (
+        typeEquals(p.t, t) ||
+        canImplicitlyCast(t, p.t) ||
+        (strLit && isTemporal(p.t))
+      );
     case "decimal":
-      return t.kind === "DECIMAL" || t.kind === "INTEGER" || t.kind === "BIGINT";
+      return (
+        t.kind === "DECIMAL" || t.kind === "INTEGER" || t.kind === "BIGINT"
+      );
     case "struct":
       return t.kind === "STRUCT";
     case "any":
@@ -219,14 +248,22 @@ function collect(p: Pattern, t: SqlType, acc: Map<string, SqlType[]>, strLit = f
     case "array":
       return t.kind === "ARRAY" && collect(p.el, t.element, acc);
     case "map":
-      return t.kind === "MAP" && collect(p.key, t.key, acc) && collect(p.value, t.value, acc);
+      return (
+        t.kind === "MAP" &&
+        collect(p.key, t.key, acc) &&
+        collect(p.value, t.value, acc)
+      );
     case "lambda":
       return false;
   }
 }
 
 /** The concrete type of a pattern under bindings; `actual` fills the open parts (DECIMAL, STRUCT, ANY). */
-export function instantiate(p: Pattern, b: Bindings, actual: SqlType = NULL_TYPE): SqlType {
+export function instantiate(
+  p: Pattern,
+  b: Bindings,
+  actual: SqlType = NULL_TYPE,
+): SqlType {
   switch (p.k) {
     case "exact":
       return p.t;
@@ -238,12 +275,27 @@ export function instantiate(p: Pattern, b: Bindings, actual: SqlType = NULL_TYPE
     case "var":
       return b.get(p.name) ?? NULL_TYPE;
     case "array":
-      return { kind: "ARRAY", element: instantiate(p.el, b, actual.kind === "ARRAY" ? actual.element : NULL_TYPE) };
+      return {
+        kind: "ARRAY",
+        element: instantiate(
+          p.el,
+          b,
+          actual.kind === "ARRAY" ? actual.element : NULL_TYPE,
+        ),
+      };
     case "map":
       return {
         kind: "MAP",
-        key: instantiate(p.key, b, actual.kind === "MAP" ? actual.key : NULL_TYPE),
-        value: instantiate(p.value, b, actual.kind === "MAP" ? actual.value : NULL_TYPE),
+        key: instantiate(
+          p.key,
+          b,
+          actual.kind === "MAP" ? actual.key : NULL_TYPE,
+        ),
+        value: instantiate(
+          p.value,
+          b,
+          actual.kind === "MAP" ? actual.value : NULL_TYPE,
+        ),
       };
     case "lambda":
       return actual;
@@ -251,7 +303,10 @@ export function instantiate(p: Pattern, b: Bindings, actual: SqlType = NULL_TYPE
 }
 
 /** Tries to match `args` against `params`; undefined when they do not match. */
-export function matchParams(params: readonly Param[], args: readonly ArgInfo[]): Match | undefined {
+export function matchParams(
+  params: readonly Param[],
+  args: readonly ArgInfo[],
+): Match | undefined {
   const n = args.length;
   if (!arityMatches(params, n)) return undefined;
   const acc = new Map<string, SqlType[]>();
@@ -260,7 +315,8 @@ export function matchParams(params: readonly Param[], args: readonly ArgInfo[]):
     const a = args[i]!;
     const p = paramFor(params, i, n)!;
     if (a.kind === "lambda") {
-      if (p.pattern.k !== "lambda" || p.pattern.params.length !== a.arity) return undefined;
+      if (p.pattern.k !== "lambda" || p.pattern.params.length !== a.arity)
+        return undefined;
       continue;
     }
     if (p.pattern.k === "lambda") return undefined;
@@ -273,7 +329,10 @@ export function matchParams(params: readonly Param[], args: readonly ArgInfo[]):
   for (let i = 0; i < n; i++) {
     const a = args[i]!;
     if (a.kind !== "lambda") continue;
-    const p = paramFor(params, i, n)!.pattern as Extract<Pattern, { k: "lambda" }>;
+    const p = paramFor(params, i, n)!.pattern as Extract<
+      Pattern,
+      { k: "lambda" }
+    >;
     const ptypes = p.params.map((q) => instantiate(q, bindings));
     const body = a.typeBody(ptypes);
     if ("error" in body) return undefined;
@@ -299,18 +358,25 @@ export function matchParams(params: readonly Param[], args: readonly ArgInfo[]):
       continue;
     }
     const target = instantiate(p.pattern, bindings, a.type);
-    if (!canImplicitlyCast(a.type, target) && !(isStringLiteral(a) && isTemporal(target))) return undefined;
+    if (
+      !canImplicitlyCast(a.type, target) &&
+      !(isStringLiteral(a) && isTemporal(target))
+    )
+      return undefined;
     if (a.type.kind !== "NULL" && !typeEquals(a.type, target)) cost++;
     argTypes.push(target);
   }
   return { argTypes, bindings, lambdaParams, lambdaBodies, cost };
 }
 
-const isTemporal = (t: SqlType): boolean => t.kind === "DATE" || t.kind === "TIME" || t.kind === "TIMESTAMP";
+const isTemporal = (t: SqlType): boolean =>
+  t.kind === "DATE" || t.kind === "TIME" || t.kind === "TIMESTAMP";
 
 /** ksqlDB converts a STRING literal to DATE/TIME/TIMESTAMP where one is expected (`GREATEST(d, '2021-01-01')`). */
 function isStringLiteral(a: ArgInfo): boolean {
-  return a.kind === "value" && a.type.kind === "STRING" && a.literal !== undefined;
+  return (
+    a.kind === "value" && a.type.kind === "STRING" && a.literal !== undefined
+  );
 }
 
 /**
@@ -322,7 +388,9 @@ function bindVariables(acc: Map<string, SqlType[]>): Bindings | undefined {
   for (const [name, types] of acc) {
     if (name.endsWith("'")) continue;
     const lits = acc.get(`${name}'`) ?? [];
-    const t = commonSuperType(types.some(isTemporal) ? types : [...types, ...lits]);
+    const t = commonSuperType(
+      types.some(isTemporal) ? types : [...types, ...lits],
+    );
     if (!t) return undefined;
     bindings.set(name, t);
   }

@@ -8,15 +8,24 @@ type Bytes = Uint8Array;
 
 /** ksqlDB's start index for a 1-based position: 0 is the start, negative counts from the end. */
 function startIndex(pos: number, len: number): number {
-  return pos > 0 ? Math.min(pos - 1, len) : pos < 0 ? Math.max(len + pos, 0) : 0;
+  return pos > 0
+    ? Math.min(pos - 1, len)
+    : pos < 0
+      ? Math.max(len + pos, 0)
+      : 0;
 }
 
 const SUBSTRING = scalar({
   name: "SUBSTRING",
   category: CAT,
-  description: "The part of a string or bytes from `pos` (1-based; negative counts from the end), optionally `len` long.",
+  description:
+    "The part of a string or bytes from `pos` (1-based; negative counts from the end), optionally `len` long.",
   overloads: [
-    { params: ["STRING str", "INTEGER pos"], returns: "STRING", impl: (s: string, p: number) => s.slice(startIndex(p, s.length)) },
+    {
+      params: ["STRING str", "INTEGER pos"],
+      returns: "STRING",
+      impl: (s: string, p: number) => s.slice(startIndex(p, s.length)),
+    },
     {
       params: ["STRING str", "INTEGER pos", "INTEGER len"],
       returns: "STRING",
@@ -25,7 +34,11 @@ const SUBSTRING = scalar({
         return s.slice(st, Math.max(st, Math.min(st + l, s.length)));
       },
     },
-    { params: ["BYTES str", "INTEGER pos"], returns: "BYTES", impl: (s: Bytes, p: number) => s.slice(startIndex(p, s.length)) },
+    {
+      params: ["BYTES str", "INTEGER pos"],
+      returns: "BYTES",
+      impl: (s: Bytes, p: number) => s.slice(startIndex(p, s.length)),
+    },
     {
       params: ["BYTES str", "INTEGER pos", "INTEGER len"],
       returns: "BYTES",
@@ -46,21 +59,34 @@ const CONCAT = scalar({
   category: CAT,
   description: "Joins the strings (or bytes); NULL arguments are skipped.",
   overloads: [
-    { params: ["STRING s..."], returns: "STRING", nulls: "call", impl: (...xs: (string | null)[]) => xs.filter((x) => x !== null).join("") },
-    { params: ["BYTES b..."], returns: "BYTES", nulls: "call", impl: (...xs: (Bytes | null)[]) => concatBytes(xs.filter((x): x is Bytes => x !== null)) },
+    {
+      params: ["STRING s..."],
+      returns: "STRING",
+      nulls: "call",
+      impl: (...xs: (string | null)[]) => xs.filter((x) => x !== null).join(""),
+    },
+    {
+      params: ["BYTES b..."],
+      returns: "BYTES",
+      nulls: "call",
+      impl: (...xs: (Bytes | null)[]) =>
+        concatBytes(xs.filter((x): x is Bytes => x !== null)),
+    },
   ],
 });
 
 const CONCAT_WS = scalar({
   name: "CONCAT_WS",
   category: CAT,
-  description: "Joins the non-NULL values with a separator; NULL when the separator is NULL.",
+  description:
+    "Joins the non-NULL values with a separator; NULL when the separator is NULL.",
   overloads: [
     {
       params: ["STRING sep", "STRING s..."],
       returns: "STRING",
       nulls: "call",
-      impl: (sep: string | null, ...xs: (string | null)[]) => (sep === null ? null : xs.filter((x) => x !== null).join(sep)),
+      impl: (sep: string | null, ...xs: (string | null)[]) =>
+        sep === null ? null : xs.filter((x) => x !== null).join(sep),
     },
     {
       params: ["BYTES sep", "BYTES b..."],
@@ -80,15 +106,29 @@ const CONCAT_WS = scalar({
   ],
 });
 
-const simple = (name: string, description: string, f: (s: string) => unknown, returns = "STRING"): ScalarFunction =>
-  scalar({ name, category: CAT, description, overloads: [{ params: ["STRING str"], returns, impl: f }] });
+const simple = (
+  name: string,
+  description: string,
+  f: (s: string) => unknown,
+  returns = "STRING",
+): ScalarFunction =>
+  scalar({
+    name,
+    category: CAT,
+    description,
+    overloads: [{ params: ["STRING str"], returns, impl: f }],
+  });
 
 const LEN = scalar({
   name: "LEN",
   category: CAT,
   description: "The number of characters of a string, or bytes of BYTES.",
   overloads: [
-    { params: ["STRING str"], returns: "INTEGER", impl: (s: string) => s.length },
+    {
+      params: ["STRING str"],
+      returns: "INTEGER",
+      impl: (s: string) => s.length,
+    },
     { params: ["BYTES b"], returns: "INTEGER", impl: (b: Bytes) => b.length },
   ],
 });
@@ -112,8 +152,16 @@ function pad(name: "LPAD" | "RPAD"): ScalarFunction {
     category: CAT,
     description: `Pads on the ${left ? "left" : "right"} to \`len\` with \`padding\` repeated (truncates when longer).`,
     overloads: [
-      { params: ["STRING input", "INTEGER len", "STRING padding"], returns: "STRING", impl: padStr },
-      { params: ["BYTES input", "INTEGER len", "BYTES padding"], returns: "BYTES", impl: padBytes },
+      {
+        params: ["STRING input", "INTEGER len", "STRING padding"],
+        returns: "STRING",
+        impl: padStr,
+      },
+      {
+        params: ["BYTES input", "INTEGER len", "BYTES padding"],
+        returns: "BYTES",
+        impl: padBytes,
+      },
     ],
   });
 }
@@ -121,11 +169,24 @@ function pad(name: "LPAD" | "RPAD"): ScalarFunction {
 const INSTR = scalar({
   name: "INSTR",
   category: CAT,
-  description: "The 1-based position of the `occurrence`-th match of `sub` searching from `pos` (negative: backwards from the end); 0 when absent.",
+  description:
+    "The 1-based position of the `occurrence`-th match of `sub` searching from `pos` (negative: backwards from the end); 0 when absent.",
   overloads: [
-    { params: ["STRING str", "STRING sub"], returns: "INTEGER", impl: (s: string, t: string) => instr(s, t, 1, 1) },
-    { params: ["STRING str", "STRING sub", "INTEGER pos"], returns: "INTEGER", impl: (s: string, t: string, p: number) => instr(s, t, p, 1) },
-    { params: ["STRING str", "STRING sub", "INTEGER pos", "INTEGER occurrence"], returns: "INTEGER", impl: instr },
+    {
+      params: ["STRING str", "STRING sub"],
+      returns: "INTEGER",
+      impl: (s: string, t: string) => instr(s, t, 1, 1),
+    },
+    {
+      params: ["STRING str", "STRING sub", "INTEGER pos"],
+      returns: "INTEGER",
+      impl: (s: string, t: string, p: number) => instr(s, t, p, 1),
+    },
+    {
+      params: ["STRING str", "STRING sub", "INTEGER pos", "INTEGER occurrence"],
+      returns: "INTEGER",
+      impl: instr,
+    },
   ],
 });
 
@@ -170,18 +231,26 @@ const REPLACE = scalar({
   name: "REPLACE",
   category: CAT,
   description: "Replaces every occurrence of `old` by `new`.",
-  overloads: [{ params: ["STRING str", "STRING old", "STRING new"], returns: "STRING", impl: (s: string, a: string, b: string) => s.split(a).join(b) }],
+  overloads: [
+    {
+      params: ["STRING str", "STRING old", "STRING new"],
+      returns: "STRING",
+      impl: (s: string, a: string, b: string) => s.split(a).join(b),
+    },
+  ],
 });
 
 const REGEXP_REPLACE = scalar({
   name: "REGEXP_REPLACE",
   category: CAT,
-  description: "Replaces every match of the regular expression by the replacement (`$1` refers to groups).",
+  description:
+    "Replaces every match of the regular expression by the replacement (`$1` refers to groups).",
   overloads: [
     {
       params: ["STRING str", "STRING regex", "STRING replacement"],
       returns: "STRING",
-      impl: (s: string, r: string, b: string) => s.replace(javaRegex(r, "g"), b),
+      impl: (s: string, r: string, b: string) =>
+        s.replace(javaRegex(r, "g"), b),
     },
   ],
 });
@@ -189,13 +258,19 @@ const REGEXP_REPLACE = scalar({
 const REGEXP_EXTRACT = scalar({
   name: "REGEXP_EXTRACT",
   category: CAT,
-  description: "The first match of the regular expression (or its `group`); NULL when none.",
+  description:
+    "The first match of the regular expression (or its `group`); NULL when none.",
   overloads: [
-    { params: ["STRING regex", "STRING str"], returns: "STRING", impl: (r: string, s: string) => javaRegex(r).exec(s)?.[0] ?? null },
+    {
+      params: ["STRING regex", "STRING str"],
+      returns: "STRING",
+      impl: (r: string, s: string) => javaRegex(r).exec(s)?.[0] ?? null,
+    },
     {
       params: ["STRING regex", "STRING str", "INTEGER group"],
       returns: "STRING",
-      impl: (r: string, s: string, g: number) => javaRegex(r).exec(s)?.[g] ?? null,
+      impl: (r: string, s: string, g: number) =>
+        javaRegex(r).exec(s)?.[g] ?? null,
     },
   ],
 });
@@ -205,11 +280,17 @@ const REGEXP_EXTRACT_ALL = scalar({
   category: CAT,
   description: "Every match of the regular expression (or its `group`).",
   overloads: [
-    { params: ["STRING regex", "STRING str"], returns: "ARRAY<STRING>", impl: (r: string, s: string) => [...s.matchAll(javaRegex(r, "g"))].map((m) => m[0]) },
+    {
+      params: ["STRING regex", "STRING str"],
+      returns: "ARRAY<STRING>",
+      impl: (r: string, s: string) =>
+        [...s.matchAll(javaRegex(r, "g"))].map((m) => m[0]),
+    },
     {
       params: ["STRING regex", "STRING str", "INTEGER group"],
       returns: "ARRAY<STRING>",
-      impl: (r: string, s: string, g: number) => [...s.matchAll(javaRegex(r, "g"))].map((m) => m[g] ?? null),
+      impl: (r: string, s: string, g: number) =>
+        [...s.matchAll(javaRegex(r, "g"))].map((m) => m[g] ?? null),
     },
   ],
 });
@@ -218,21 +299,36 @@ const REGEXP_SPLIT_TO_ARRAY = scalar({
   name: "REGEXP_SPLIT_TO_ARRAY",
   category: CAT,
   description: "Splits a string around the matches of the regular expression.",
-  overloads: [{ params: ["STRING str", "STRING regex"], returns: "ARRAY<STRING>", impl: (s: string, r: string) => regexSplit(s, javaRegex(r, "g")) }],
+  overloads: [
+    {
+      params: ["STRING str", "STRING regex"],
+      returns: "ARRAY<STRING>",
+      impl: (s: string, r: string) => regexSplit(s, javaRegex(r, "g")),
+    },
+  ],
 });
 
 const SPLIT = scalar({
   name: "SPLIT",
   category: CAT,
-  description: "Splits a string (or bytes) around a delimiter; an empty delimiter splits into characters.",
+  description:
+    "Splits a string (or bytes) around a delimiter; an empty delimiter splits into characters.",
   overloads: [
-    { params: ["STRING str", "STRING delimiter"], returns: "ARRAY<STRING>", impl: (s: string, d: string) => (d === "" ? (s === "" ? [""] : [...s]) : s.split(d)) },
+    {
+      params: ["STRING str", "STRING delimiter"],
+      returns: "ARRAY<STRING>",
+      impl: (s: string, d: string) =>
+        d === "" ? (s === "" ? [""] : [...s]) : s.split(d),
+    },
     {
       params: ["BYTES b", "BYTES delimiter"],
       returns: "ARRAY<BYTES>",
       impl: (b: Bytes, d: Bytes) => {
         const buf = Buffer.from(b);
-        if (d.length === 0) return buf.length === 0 ? [buf] : [...buf].map((x) => Uint8Array.of(x));
+        if (d.length === 0)
+          return buf.length === 0
+            ? [buf]
+            : [...buf].map((x) => Uint8Array.of(x));
         const out: Bytes[] = [];
         let start = 0;
         for (let i = buf.indexOf(d, 0); i >= 0; i = buf.indexOf(d, start)) {
@@ -249,7 +345,8 @@ const SPLIT = scalar({
 const SPLIT_TO_MAP = scalar({
   name: "SPLIT_TO_MAP",
   category: CAT,
-  description: "Splits `k1=v1,k2=v2` style text into a map (entry and key-value delimiters given); later keys win.",
+  description:
+    "Splits `k1=v1,k2=v2` style text into a map (entry and key-value delimiters given); later keys win.",
   overloads: [
     {
       params: ["STRING input", "STRING entryDelimiter", "STRING kvDelimiter"],
@@ -270,35 +367,59 @@ const SPLIT_TO_MAP = scalar({
   ],
 });
 
-const TRIM = simple("TRIM", "Removes leading and trailing whitespace.", (s) => s.replace(/^[\s\u0000-\u0020]+|[\s\u0000-\u0020]+$/g, ""));
-const LTRIM = simple("LTRIM", "Removes leading whitespace.", (s) => s.replace(/^[\s\u0000-\u0020]+/, ""));
-const RTRIM = simple("RTRIM", "Removes trailing whitespace.", (s) => s.replace(/[\s\u0000-\u0020]+$/, ""));
+const TRIM = simple("TRIM", "Removes leading and trailing whitespace.", (s) =>
+  s.replace(/^[\s\u0000-\u0020]+|[\s\u0000-\u0020]+$/g, ""),
+);
+const LTRIM = simple("LTRIM", "Removes leading whitespace.", (s) =>
+  s.replace(/^[\s\u0000-\u0020]+/, ""),
+);
+const RTRIM = simple("RTRIM", "Removes trailing whitespace.", (s) =>
+  s.replace(/[\s\u0000-\u0020]+$/, ""),
+);
 const UCASE = simple("UCASE", "Upper case.", (s) => s.toUpperCase());
 const LCASE = simple("LCASE", "Lower case.", (s) => s.toLowerCase());
-const INITCAP = simple("INITCAP", "Capitalises the first letter of each space-separated word, lower-cases the rest.", (s) =>
-  s.replace(/[^\s]+/g, (w) => w.charAt(0).toUpperCase() + w.slice(1).toLowerCase()),
+const INITCAP = simple(
+  "INITCAP",
+  "Capitalises the first letter of each space-separated word, lower-cases the rest.",
+  (s) =>
+    s.replace(
+      /[^\s]+/g,
+      (w) => w.charAt(0).toUpperCase() + w.slice(1).toLowerCase(),
+    ),
 );
-const MD5 = simple("MD5", "The hex MD5 digest of the UTF-8 string.", (s) => createHash("md5").update(s, "utf8").digest("hex"));
+const MD5 = simple("MD5", "The hex MD5 digest of the UTF-8 string.", (s) =>
+  createHash("md5").update(s, "utf8").digest("hex"),
+);
 const UUID = scalar({
   name: "UUID",
   category: CAT,
   description: "A random UUID.",
-  overloads: [{ params: [], returns: "STRING", impl: () => crypto.randomUUID() }],
+  overloads: [
+    { params: [], returns: "STRING", impl: () => crypto.randomUUID() },
+  ],
 });
 
 const CHR = scalar({
   name: "CHR",
   category: CAT,
-  description: "The character of a Unicode code point, given as an INTEGER or as text (`75`, `\\u004b`).",
+  description:
+    "The character of a Unicode code point, given as an INTEGER or as text (`75`, `\\u004b`).",
   overloads: [
-    { params: ["INTEGER code"], returns: "STRING", impl: (c: number) => codePoint(c) },
+    {
+      params: ["INTEGER code"],
+      returns: "STRING",
+      impl: (c: number) => codePoint(c),
+    },
     {
       params: ["STRING code"],
       returns: "STRING",
       impl: (s: string) => {
         // One code point written as UTF-16 escapes: `\u004b`, or a surrogate pair `\ud820\udeb8`.
         if (!/^(\\u[0-9a-fA-F]{4}){1,2}$/.test(s)) return null;
-        const units = s.split("\\u").slice(1).map((h) => parseInt(h, 16));
+        const units = s
+          .split("\\u")
+          .slice(1)
+          .map((h) => parseInt(h, 16));
         const text = String.fromCharCode(...units);
         return [...text].length === 1 ? text : null;
       },
@@ -318,7 +439,8 @@ function toBytesIn(s: string, enc: string): Bytes | undefined {
     case "hex": {
       // ksqlDB accepts plain hex (even length), `0x` + hex (odd length padded with a leading 0) and X'hex'.
       let h: string | undefined;
-      if (/^0x[0-9a-fA-F]*$/.test(s)) h = s.length % 2 ? `0${s.slice(2)}` : s.slice(2);
+      if (/^0x[0-9a-fA-F]*$/.test(s))
+        h = s.length % 2 ? `0${s.slice(2)}` : s.slice(2);
       else if (/^[xX]'([0-9a-fA-F]{2})*'$/.test(s)) h = s.slice(2, -1);
       else if (/^([0-9a-fA-F]{2})*$/.test(s)) h = s;
       if (h === undefined) throw new Error(`'${s}' is not valid hex`);
@@ -328,7 +450,11 @@ function toBytesIn(s: string, enc: string): Bytes | undefined {
       return Buffer.from(s, "utf8");
     case "ascii":
       // Java replaces characters outside ASCII by '?'.
-      return Buffer.from([...s].map((c) => (c.charCodeAt(0) < 128 && c.length === 1 ? c.charCodeAt(0) : 63)));
+      return Buffer.from(
+        [...s].map((c) =>
+          c.charCodeAt(0) < 128 && c.length === 1 ? c.charCodeAt(0) : 63,
+        ),
+      );
     case "base64":
       return Buffer.from(s, "base64");
     default:
@@ -345,7 +471,9 @@ function fromBytesIn(b: Bytes, enc: string): string | undefined {
       return buf.toString("utf8");
     case "ascii":
       // Java decodes bytes above 127 as U+FFFD.
-      return [...buf].map((x) => (x < 128 ? String.fromCharCode(x) : "\ufffd")).join("");
+      return [...buf]
+        .map((x) => (x < 128 ? String.fromCharCode(x) : "\ufffd"))
+        .join("");
     case "base64":
       return buf.toString("base64");
     default:
@@ -365,7 +493,8 @@ const ENCODE = scalar({
         const b = toBytesIn(s, i);
         if (!b) throw new Error(`Unsupported input encoding: ${i}`);
         const r = fromBytesIn(b, o);
-        if (r === undefined) throw new Error(`Unsupported output encoding: ${o}`);
+        if (r === undefined)
+          throw new Error(`Unsupported output encoding: ${o}`);
         return r;
       },
     },
@@ -406,21 +535,50 @@ const FROM_BYTES = scalar({
   ],
 });
 
-const MASK_CHARS = (upper: string | null, lower: string | null, digit: string | null, other: string | null) => (c: string): string =>
-  /[A-Z]/.test(c) ? (upper ?? c) : /[a-z]/.test(c) ? (lower ?? c) : /[0-9]/.test(c) ? (digit ?? c) : (other ?? c);
+const MASK_CHARS =
+  (
+    upper: string | null,
+    lower: string | null,
+    digit: string | null,
+    other: string | null,
+  ) =>
+  (c: string): string =>
+    /[A-Z]/.test(c)
+      ? (upper ?? c)
+      : /[a-z]/.test(c)
+        ? (lower ?? c)
+        : /[0-9]/.test(c)
+          ? (digit ?? c)
+          : (other ?? c);
 
 const MASK = scalar({
   name: "MASK",
   category: CAT,
-  description: "Masks letters (X/x), digits (n) and others (-), or with the given replacement characters.",
+  description:
+    "Masks letters (X/x), digits (n) and others (-), or with the given replacement characters.",
   overloads: [
-    { params: ["STRING str"], returns: "STRING", impl: (s: string) => [...s].map(MASK_CHARS("X", "x", "n", "-")).join("") },
     {
-      params: ["STRING str", "STRING upper", "STRING lower", "STRING digit", "STRING other"],
+      params: ["STRING str"],
+      returns: "STRING",
+      impl: (s: string) => [...s].map(MASK_CHARS("X", "x", "n", "-")).join(""),
+    },
+    {
+      params: [
+        "STRING str",
+        "STRING upper",
+        "STRING lower",
+        "STRING digit",
+        "STRING other",
+      ],
       returns: "STRING",
       nulls: "call",
-      impl: (s: string | null, u: string | null, l: string | null, d: string | null, o: string | null) =>
-        s === null ? null : [...s].map(MASK_CHARS(u, l, d, o)).join(""),
+      impl: (
+        s: string | null,
+        u: string | null,
+        l: string | null,
+        d: string | null,
+        o: string | null,
+      ) => (s === null ? null : [...s].map(MASK_CHARS(u, l, d, o)).join("")),
     },
   ],
 });

@@ -1,7 +1,26 @@
 import { describe, expect, it } from "vitest";
-import { BIGINT, DOUBLE, INTEGER, STRING, array, decimal, map, struct, TIMESTAMP, NULL_TYPE } from "../../src/types/sqltype.ts";
 import {
-  arithmetic, castFunction, canImplicitlyCast, commonSuperType, compareValues, decimalToString, javaDoubleToString, parseDecimal, rescale,
+  BIGINT,
+  DOUBLE,
+  INTEGER,
+  STRING,
+  array,
+  decimal,
+  map,
+  struct,
+  TIMESTAMP,
+  NULL_TYPE,
+} from "../../src/types/sqltype.ts";
+import {
+  arithmetic,
+  castFunction,
+  canImplicitlyCast,
+  commonSuperType,
+  compareValues,
+  decimalToString,
+  javaDoubleToString,
+  parseDecimal,
+  rescale,
 } from "../../src/types/values.ts";
 
 describe("values", () => {
@@ -20,11 +39,32 @@ describe("values", () => {
   });
   it("casts as ksqlDB", () => {
     expect(castFunction(array(INTEGER), STRING)!([1, 3])).toBe("[1, 3]");
-    expect(castFunction(map(STRING, INTEGER), STRING)!(new Map([["this", 1]]))).toBe("{this=1}");
-    expect(castFunction(struct([{ name: "F0", type: INTEGER }, { name: "f1", type: INTEGER }]), STRING)!({ F0: 1, f1: 3 })).toBe("Struct{F0=1,f1=3}");
-    expect(castFunction(array(BIGINT), array(INTEGER))!([1, 3, 2147483648])).toEqual([1, 3, -2147483648]);
+    expect(
+      castFunction(map(STRING, INTEGER), STRING)!(new Map([["this", 1]])),
+    ).toBe("{this=1}");
+    expect(
+      castFunction(
+        struct([
+          { name: "F0", type: INTEGER },
+          { name: "f1", type: INTEGER },
+        ]),
+        STRING,
+      )!({ F0: 1, f1: 3 }),
+    ).toBe("Struct{F0=1,f1=3}");
+    expect(
+      castFunction(array(BIGINT), array(INTEGER))!([1, 3, 2147483648]),
+    ).toEqual([1, 3, -2147483648]);
     expect(castFunction(STRING, array(INTEGER))).toBeUndefined();
-    const s2s = castFunction(struct([{ name: "F0", type: BIGINT }, { name: "F1", type: STRING }]), struct([{ name: "F0", type: STRING }, { name: "F3", type: STRING }]))!;
+    const s2s = castFunction(
+      struct([
+        { name: "F0", type: BIGINT },
+        { name: "F1", type: STRING },
+      ]),
+      struct([
+        { name: "F0", type: STRING },
+        { name: "F3", type: STRING },
+      ]),
+    )!;
     expect(s2s({ F0: 1, F1: "3" })).toEqual({ F0: "1", F3: null });
     expect(() => castFunction(STRING, INTEGER)!("abc")).toThrow();
     expect(castFunction(STRING, decimal(4, 2))!("1.005")).toBe(101n);
