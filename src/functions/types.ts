@@ -22,14 +22,10 @@ export type ArgInfo =
        * Types the lambda body for the given parameter types and returns the body's type, or a message
        * when the body does not type-check with them.
        */
-      readonly typeBody: (
-        paramTypes: readonly SqlType[],
-      ) => SqlType | { readonly error: string };
+      readonly typeBody: (paramTypes: readonly SqlType[]) => SqlType | { readonly error: string };
     };
 
-export type Resolution<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly message: string };
+export type Resolution<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
 
 /** A lambda argument as the runtime passes it to an implementation. */
 export type LambdaValue = (...args: unknown[]) => unknown;
@@ -109,9 +105,7 @@ export interface TableFunction {
   readonly category: string;
   readonly description: string;
   readonly signatures: readonly string[];
-  readonly resolve: (
-    args: readonly ArgInfo[],
-  ) => Resolution<ResolvedTableFunction>;
+  readonly resolve: (args: readonly ArgInfo[]) => Resolution<ResolvedTableFunction>;
 }
 
 export type FunctionDef = ScalarFunction | AggregateFunction | TableFunction;
