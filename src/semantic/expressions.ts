@@ -526,6 +526,7 @@ function analyzeBinary(e: Extract<Expr, { kind: "Binary" }>, ctx: ExprContext): 
 }
 
 function analyzeCase(e: Extract<Expr, { kind: "Case" }>, ctx: ExprContext): TExpr {
+  const before = ctx.diags.length;
   const operand = e.operand ? analyzeExpr(e.operand, ctx) : undefined;
   const whens: { when: TExpr; then: TExpr }[] = [];
   for (const w of e.whens) {
@@ -542,6 +543,7 @@ function analyzeCase(e: Extract<Expr, { kind: "Case" }>, ctx: ExprContext): TExp
   }
   const elseExpr = e.else ? analyzeExpr(e.else, ctx) : undefined;
   const results = [...whens.map((w) => w.then), ...(elseExpr ? [elseExpr] : [])];
+  if (ctx.diags.length > before) return bad();
   if (results.every((r) => r.type.kind === "NULL")) {
     report(ctx, Codes.TYPE_MISMATCH, "Invalid Case expression. All case branches have NULL type", e.span);
     return bad();

@@ -54,6 +54,7 @@ interface Item {
 
 /** Analyzes a query. Returns undefined when FROM itself could not be resolved. */
 export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]): AnalyzedQuery | undefined {
+  const diagsAtStart = diags.length;
   const from = analyzeFrom(q.from, opts, diags);
   if (!from) return undefined;
   const sourceWindow = windowOf(from);
@@ -251,7 +252,8 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
         q.span,
       );
     }
-    if (groupBy && !anyAggInSelect && !(havingRaw && hasAgg(havingRaw)))
+    // Not after another error: an unknown aggregate function would look like "no aggregate".
+    if (groupBy && !anyAggInSelect && !(havingRaw && hasAgg(havingRaw)) && diags.length === diagsAtStart)
       err(diags, Codes.INVALID_QUERY, "GROUP BY requires aggregate functions in either the SELECT or HAVING clause.", q.span);
     // Key names from the projection.
     const gkeys = gb.map(exprKey);
