@@ -101,7 +101,7 @@ function roundLike(name: "ROUND" | "TRUNC", half: boolean): ScalarFunction {
           const t = decOf(r);
           return {
             kind: "DECIMAL",
-            precision: t.precision - t.scale + (half ? 1 : 0) || 1,
+            precision: t.precision - t.scale || 1,
             scale: 0,
           };
         },
@@ -116,7 +116,7 @@ function roundLike(name: "ROUND" | "TRUNC", half: boolean): ScalarFunction {
           const t = decOf(r);
           return {
             kind: "DECIMAL",
-            precision: t.precision + (half ? 1 : 0),
+            precision: t.precision,
             scale: t.scale,
           };
         },

@@ -89,7 +89,7 @@ describe("math", () => {
       -12345.67,
     );
     expect(resolveScalar("ROUND", [v(decimal(33, 16))]).returnType).toEqual(
-      decimal(18, 0),
+      decimal(17, 0),
     );
   });
 });

@@ -315,6 +315,12 @@ function checkAgg(
       };
     });
   if (!aggs.length) throw new Error("noagg");
+  checkTypes(
+    file,
+    test,
+    test.statements[1],
+    aggs.map((a) => ({ alias: a.alias, t: a.r.returnType })),
+  );
   test.inputs.forEach((inp: any, k: number) => {
     const row: Record<string, unknown> = {};
     const val = inp.value ?? {};
@@ -353,6 +359,65 @@ function checkAgg(
     }
   });
 }
+/** Compares result types with the output source's schema in `post`, when the case has one. */
+function checkTypes(
+  file: string,
+  test: any,
+  stmt: string,
+  cols: { alias: string; t: SqlType }[],
+): void {
+  const name = /^CREATE (?:STREAM|TABLE) (\S+)/i
+    .exec(stmt.trim())?.[1]
+    ?.toUpperCase();
+  const src = (test.post?.sources ?? []).find(
+    (x: any) => String(x.name).toUpperCase() === name,
+  );
+  if (!src?.schema) return;
+  const norm = (x: string) =>
+    x
+      .replace(/\s+/g, "")
+      .replace(/VARCHAR/g, "STRING")
+      .replace(/\bINT\b/g, "INTEGER")
+      .toUpperCase();
+  const parts: string[] = [];
+  let depth = 0,
+    cur = "";
+  for (const ch of String(src.schema)) {
+    if (ch === "<" || ch === "(") depth++;
+    if (ch === ">" || ch === ")") depth--;
+    if (ch === "," && depth === 0) {
+      parts.push(cur);
+      cur = "";
+    } else cur += ch;
+  }
+  parts.push(cur);
+  for (const c of cols) {
+    const col = parts
+      .map((x) => x.trim())
+      .find((x) =>
+        x
+          .replace(/`/g, "")
+          .toUpperCase()
+          .startsWith(c.alias.toUpperCase() + " "),
+      );
+    if (!col) continue;
+    const want = norm(
+      col
+        .replace(/`/g, "")
+        .slice(c.alias.length)
+        .replace(/\s+KEY$/i, ""),
+    );
+    const got = norm(formatType(c.t).replace(/`/g, ""));
+    if (want === got) pass++;
+    else {
+      fail++;
+      failures.push(
+        `${file} | ${test.name} | ${c.alias} type: got ${got} want ${want}`,
+      );
+    }
+  }
+}
+
 let pass = 0,
   fail = 0,
   skip = 0;
@@ -418,6 +483,12 @@ function run(): void {
           .filter((x) => x.e.k === "call")
           .map((x) => ({ alias: x.alias, ...typeOf(x.e, cols) }));
         if (!compiled.length) throw new Error("nocall");
+        checkTypes(
+          file,
+          test,
+          st[1]!,
+          compiled.map((c) => ({ alias: c.alias, t: c.t })),
+        );
         test.inputs.forEach((inp: any, k: number) => {
           const row: Record<string, unknown> = {};
           const val = inp.value ?? {};
