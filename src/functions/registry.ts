@@ -1,6 +1,14 @@
 /**
  * The function registry: every built-in function, by upper-case name. One registry serves the compiler
  * (resolve, DESCRIBE FUNCTION, SHOW FUNCTIONS) and the runtime (implementations).
+ *
+ * Runtime errors: an implementation may throw (an `Error`, usually `SqlRuntimeError` from values.ts) when
+ * its input data is bad (unparseable date text, unknown encoding, ...). ksqlDB makes the failing call's
+ * result NULL and logs the record to the processing log, and the query goes on; callers must do the same
+ * (catch around the call, not around the whole row: `IFNULL(PARSE_DATE(x, ...), ...)` relies on it).
+ *
+ * Time-unit arguments (TIMESTAMPADD(SECONDS, 5, ts)) are typed STRING: the analyzer passes the unit keyword
+ * as a STRING literal.
  */
 import { aggregateFunctions } from "./aggregates.ts";
 import { collectionFunctions } from "./collections.ts";
