@@ -105,6 +105,15 @@ const WINDOW_TYPES: readonly TokenType[] = [K.Tumbling, K.Hopping, K.Session];
 const COMPARISON = [Equals, NotEquals, Less, LessEquals, Greater, GreaterEquals];
 
 class EsqlParser extends CstParser {
+  /**
+   * Alternatives of each OR, built once: creating the closures on every call (and, under tsx,
+   * naming each of them) cost a third of the parse time. Ids are unique per OR call site.
+   */
+  private readonly memos: unknown[] = [];
+  private memo<T>(id: number, make: () => T): T {
+    return (this.memos[id] ??= make()) as T;
+  }
+
   constructor() {
     super(ALL_TOKENS, { recoveryEnabled: false, maxLookahead: 3, nodeLocationTracking: "full", errorMessageProvider });
     this.performSelfAnalysis();
@@ -114,69 +123,75 @@ class EsqlParser extends CstParser {
   // Statements
 
   statement = this.RULE("statement", () => {
-    this.OR({
-      ERR_MSG: "a statement",
-      DEF: [
-        { ALT: () => this.SUBRULE(this.createStatement) },
-        { ALT: () => this.SUBRULE(this.insertStatement) },
-        { ALT: () => this.SUBRULE(this.dropStatement) },
-        { ALT: () => this.SUBRULE(this.queryStatement) },
-        { ALT: () => this.SUBRULE(this.terminateStatement) },
-        { ALT: () => this.SUBRULE(this.defineStatement) },
-        { ALT: () => this.SUBRULE(this.undefineStatement) },
-        { ALT: () => this.SUBRULE(this.setStatement) },
-        { ALT: () => this.SUBRULE(this.unsetStatement) },
-        { ALT: () => this.SUBRULE(this.showStatement) },
-        { ALT: () => this.SUBRULE(this.describeStatement) },
-        { ALT: () => this.SUBRULE(this.explainStatement) },
-        { ALT: () => this.SUBRULE(this.printStatement) },
-        { ALT: () => this.SUBRULE(this.runScriptStatement) },
-      ],
-    });
+    this.OR(
+      this.memo(0, () => ({
+        ERR_MSG: "a statement",
+        DEF: [
+          { ALT: () => this.SUBRULE(this.createStatement) },
+          { ALT: () => this.SUBRULE(this.insertStatement) },
+          { ALT: () => this.SUBRULE(this.dropStatement) },
+          { ALT: () => this.SUBRULE(this.queryStatement) },
+          { ALT: () => this.SUBRULE(this.terminateStatement) },
+          { ALT: () => this.SUBRULE(this.defineStatement) },
+          { ALT: () => this.SUBRULE(this.undefineStatement) },
+          { ALT: () => this.SUBRULE(this.setStatement) },
+          { ALT: () => this.SUBRULE(this.unsetStatement) },
+          { ALT: () => this.SUBRULE(this.showStatement) },
+          { ALT: () => this.SUBRULE(this.describeStatement) },
+          { ALT: () => this.SUBRULE(this.explainStatement) },
+          { ALT: () => this.SUBRULE(this.printStatement) },
+          { ALT: () => this.SUBRULE(this.runScriptStatement) },
+        ],
+      })),
+    );
   });
 
   createStatement = this.RULE("createStatement", () => {
     this.CONSUME(K.Create);
-    this.OR([
-      {
-        ALT: () => {
-          this.CONSUME(K.Type);
-          this.OPTION(() => this.SUBRULE(this.ifNotExists));
-          this.SUBRULE(this.identifier, { LABEL: "name" });
-          this.CONSUME(K.As);
-          this.SUBRULE(this.type);
+    this.OR(
+      this.memo(1, () => [
+        {
+          ALT: () => {
+            this.CONSUME(K.Type);
+            this.OPTION(() => this.SUBRULE(this.ifNotExists));
+            this.SUBRULE(this.identifier, { LABEL: "name" });
+            this.CONSUME(K.As);
+            this.SUBRULE(this.type);
+          },
         },
-      },
-      {
-        ALT: () => {
-          this.OPTION2(() => {
-            this.CONSUME(K.Or);
-            this.CONSUME(K.Replace);
-          });
-          this.OPTION3(() => this.CONSUME(K.Source));
-          this.OR2([
-            { ALT: () => this.CONSUME(K.Stream, { LABEL: "sourceType" }) },
-            { ALT: () => this.CONSUME(K.Table, { LABEL: "sourceType" }) },
-          ]);
-          this.OPTION4(() => this.SUBRULE2(this.ifNotExists));
-          this.SUBRULE2(this.identifier, { LABEL: "name" });
-          this.OPTION5(() => {
-            this.CONSUME(LParen);
-            this.SUBRULE(this.tableElement, { LABEL: "elements" });
-            this.MANY(() => {
-              this.CONSUME(Comma);
-              this.SUBRULE2(this.tableElement, { LABEL: "elements" });
+        {
+          ALT: () => {
+            this.OPTION2(() => {
+              this.CONSUME(K.Or);
+              this.CONSUME(K.Replace);
             });
-            this.CONSUME(RParen);
-          });
-          this.OPTION6(() => this.SUBRULE(this.withProperties));
-          this.OPTION7(() => {
-            this.CONSUME2(K.As, { LABEL: "asQuery" });
-            this.SUBRULE(this.query);
-          });
+            this.OPTION3(() => this.CONSUME(K.Source));
+            this.OR2(
+              this.memo(29, () => [
+                { ALT: () => this.CONSUME(K.Stream, { LABEL: "sourceType" }) },
+                { ALT: () => this.CONSUME(K.Table, { LABEL: "sourceType" }) },
+              ]),
+            );
+            this.OPTION4(() => this.SUBRULE2(this.ifNotExists));
+            this.SUBRULE2(this.identifier, { LABEL: "name" });
+            this.OPTION5(() => {
+              this.CONSUME(LParen);
+              this.SUBRULE(this.tableElement, { LABEL: "elements" });
+              this.MANY(() => {
+                this.CONSUME(Comma);
+                this.SUBRULE2(this.tableElement, { LABEL: "elements" });
+              });
+              this.CONSUME(RParen);
+            });
+            this.OPTION6(() => this.SUBRULE(this.withProperties));
+            this.OPTION7(() => {
+              this.CONSUME2(K.As, { LABEL: "asQuery" });
+              this.SUBRULE(this.query);
+            });
+          },
         },
-      },
-    ]);
+      ]),
+    );
   });
 
   ifNotExists = this.RULE("ifNotExists", () => {
@@ -194,24 +209,26 @@ class EsqlParser extends CstParser {
     this.SUBRULE(this.identifier, { LABEL: "name" });
     this.SUBRULE(this.type);
     this.OPTION(() => {
-      this.OR([
-        { ALT: () => this.CONSUME(K.Key) },
-        {
-          ALT: () => {
-            this.CONSUME(K.Primary);
-            this.CONSUME2(K.Key);
+      this.OR(
+        this.memo(2, () => [
+          { ALT: () => this.CONSUME(K.Key) },
+          {
+            ALT: () => {
+              this.CONSUME(K.Primary);
+              this.CONSUME2(K.Key);
+            },
           },
-        },
-        { ALT: () => this.CONSUME(K.Headers) },
-        {
-          ALT: () => {
-            this.CONSUME(K.Header);
-            this.CONSUME(LParen);
-            this.CONSUME(StringLiteral, { LABEL: "headerKey" });
-            this.CONSUME(RParen);
+          { ALT: () => this.CONSUME(K.Headers) },
+          {
+            ALT: () => {
+              this.CONSUME(K.Header);
+              this.CONSUME(LParen);
+              this.CONSUME(StringLiteral, { LABEL: "headerKey" });
+              this.CONSUME(RParen);
+            },
           },
-        },
-      ]);
+        ]),
+      );
     });
   });
 
@@ -236,66 +253,74 @@ class EsqlParser extends CstParser {
     this.CONSUME(K.Insert);
     this.CONSUME(K.Into);
     this.SUBRULE(this.identifier, { LABEL: "target" });
-    this.OR([
-      {
-        ALT: () => {
-          this.OPTION(() => {
-            this.CONSUME(LParen, { LABEL: "columnsOpen" });
-            this.SUBRULE2(this.identifier, { LABEL: "columns" });
-            this.MANY(() => {
-              this.CONSUME(Comma);
-              this.SUBRULE3(this.identifier, { LABEL: "columns" });
+    this.OR(
+      this.memo(3, () => [
+        {
+          ALT: () => {
+            this.OPTION(() => {
+              this.CONSUME(LParen, { LABEL: "columnsOpen" });
+              this.SUBRULE2(this.identifier, { LABEL: "columns" });
+              this.MANY(() => {
+                this.CONSUME(Comma);
+                this.SUBRULE3(this.identifier, { LABEL: "columns" });
+              });
+              this.CONSUME(RParen);
             });
-            this.CONSUME(RParen);
-          });
-          this.CONSUME(K.Values);
-          this.CONSUME2(LParen);
-          this.MANY_SEP({ SEP: Comma, DEF: () => this.SUBRULE(this.expression, { LABEL: "values" }) });
-          this.CONSUME2(RParen);
+            this.CONSUME(K.Values);
+            this.CONSUME2(LParen);
+            this.MANY_SEP({ SEP: Comma, DEF: () => this.SUBRULE(this.expression, { LABEL: "values" }) });
+            this.CONSUME2(RParen);
+          },
         },
-      },
-      {
-        ALT: () => {
-          this.OPTION2(() => this.SUBRULE(this.withProperties));
-          this.SUBRULE(this.query);
+        {
+          ALT: () => {
+            this.OPTION2(() => this.SUBRULE(this.withProperties));
+            this.SUBRULE(this.query);
+          },
         },
-      },
-    ]);
+      ]),
+    );
   });
 
   dropStatement = this.RULE("dropStatement", () => {
     this.CONSUME(K.Drop);
-    this.OR([
-      {
-        ALT: () => {
-          this.OR2([
-            { ALT: () => this.CONSUME(K.Stream, { LABEL: "sourceType" }) },
-            { ALT: () => this.CONSUME(K.Table, { LABEL: "sourceType" }) },
-          ]);
-          this.OPTION(() => this.SUBRULE(this.ifExists));
-          this.SUBRULE(this.identifier, { LABEL: "name" });
-          this.OPTION2(() => {
-            this.CONSUME(K.Delete);
-            this.CONSUME(K.Topic);
-          });
+    this.OR(
+      this.memo(4, () => [
+        {
+          ALT: () => {
+            this.OR2(
+              this.memo(30, () => [
+                { ALT: () => this.CONSUME(K.Stream, { LABEL: "sourceType" }) },
+                { ALT: () => this.CONSUME(K.Table, { LABEL: "sourceType" }) },
+              ]),
+            );
+            this.OPTION(() => this.SUBRULE(this.ifExists));
+            this.SUBRULE(this.identifier, { LABEL: "name" });
+            this.OPTION2(() => {
+              this.CONSUME(K.Delete);
+              this.CONSUME(K.Topic);
+            });
+          },
         },
-      },
-      {
-        ALT: () => {
-          this.CONSUME(K.Type);
-          this.OPTION3(() => this.SUBRULE2(this.ifExists));
-          this.SUBRULE2(this.identifier, { LABEL: "name" });
+        {
+          ALT: () => {
+            this.CONSUME(K.Type);
+            this.OPTION3(() => this.SUBRULE2(this.ifExists));
+            this.SUBRULE2(this.identifier, { LABEL: "name" });
+          },
         },
-      },
-    ]);
+      ]),
+    );
   });
 
   terminateStatement = this.RULE("terminateStatement", () => {
     this.CONSUME(K.Terminate);
-    this.OR({
-      IGNORE_AMBIGUITIES: true,
-      DEF: [{ ALT: () => this.CONSUME(K.All) }, { ALT: () => this.SUBRULE(this.identifier, { LABEL: "queryId" }) }],
-    });
+    this.OR(
+      this.memo(5, () => ({
+        IGNORE_AMBIGUITIES: true,
+        DEF: [{ ALT: () => this.CONSUME(K.All) }, { ALT: () => this.SUBRULE(this.identifier, { LABEL: "queryId" }) }],
+      })),
+    );
   });
 
   defineStatement = this.RULE("defineStatement", () => {
@@ -323,62 +348,72 @@ class EsqlParser extends CstParser {
   });
 
   showStatement = this.RULE("showStatement", () => {
-    this.OR([{ ALT: () => this.CONSUME(K.Show) }, { ALT: () => this.CONSUME(K.List) }]);
-    this.OR2({
-      ERR_MSG: "STREAMS, TABLES, QUERIES, TOPICS, FUNCTIONS, PROPERTIES, VARIABLES or TYPES",
-      DEF: [K.Streams, K.Tables, K.Queries, K.Topics, K.Functions, K.Properties, K.Variables, K.Types].map((t) => ({
-        ALT: () => this.CONSUME(t, { LABEL: "what" }),
+    this.OR(this.memo(6, () => [{ ALT: () => this.CONSUME(K.Show) }, { ALT: () => this.CONSUME(K.List) }]));
+    this.OR2(
+      this.memo(7, () => ({
+        ERR_MSG: "STREAMS, TABLES, QUERIES, TOPICS, FUNCTIONS, PROPERTIES, VARIABLES or TYPES",
+        DEF: [K.Streams, K.Tables, K.Queries, K.Topics, K.Functions, K.Properties, K.Variables, K.Types].map((t) => ({
+          ALT: () => this.CONSUME(t, { LABEL: "what" }),
+        })),
       })),
-    });
+    );
     this.OPTION(() => this.CONSUME(K.Extended));
   });
 
   describeStatement = this.RULE("describeStatement", () => {
     this.CONSUME(K.Describe);
-    this.OR({
-      IGNORE_AMBIGUITIES: true,
-      DEF: [
-        {
-          ALT: () => {
-            this.OR2([
-              { ALT: () => this.CONSUME(K.Streams, { LABEL: "all" }) },
-              { ALT: () => this.CONSUME(K.Tables, { LABEL: "all" }) },
-            ]);
-            this.OPTION(() => this.CONSUME(K.Extended));
+    this.OR(
+      this.memo(8, () => ({
+        IGNORE_AMBIGUITIES: true,
+        DEF: [
+          {
+            ALT: () => {
+              this.OR2(
+                this.memo(31, () => [
+                  { ALT: () => this.CONSUME(K.Streams, { LABEL: "all" }) },
+                  { ALT: () => this.CONSUME(K.Tables, { LABEL: "all" }) },
+                ]),
+              );
+              this.OPTION(() => this.CONSUME(K.Extended));
+            },
           },
-        },
-        {
-          ALT: () => {
-            this.CONSUME(K.Function);
-            this.SUBRULE(this.identifier, { LABEL: "functionName" });
+          {
+            ALT: () => {
+              this.CONSUME(K.Function);
+              this.SUBRULE(this.identifier, { LABEL: "functionName" });
+            },
           },
-        },
-        {
-          ALT: () => {
-            this.OPTION2(() => this.CONSUME2(K.Extended));
-            this.SUBRULE2(this.identifier, { LABEL: "name" });
+          {
+            ALT: () => {
+              this.OPTION2(() => this.CONSUME2(K.Extended));
+              this.SUBRULE2(this.identifier, { LABEL: "name" });
+            },
           },
-        },
-      ],
-    });
+        ],
+      })),
+    );
   });
 
   explainStatement = this.RULE("explainStatement", () => {
     this.CONSUME(K.Explain);
-    this.OR([
-      { ALT: () => this.SUBRULE(this.createStatement) },
-      { ALT: () => this.SUBRULE(this.insertStatement) },
-      { ALT: () => this.SUBRULE(this.queryStatement) },
-      { ALT: () => this.SUBRULE(this.identifier, { LABEL: "queryId" }) },
-    ]);
+    this.OR(
+      this.memo(9, () => [
+        { ALT: () => this.SUBRULE(this.createStatement) },
+        { ALT: () => this.SUBRULE(this.insertStatement) },
+        { ALT: () => this.SUBRULE(this.queryStatement) },
+        { ALT: () => this.SUBRULE(this.identifier, { LABEL: "queryId" }) },
+      ]),
+    );
   });
 
   printStatement = this.RULE("printStatement", () => {
     this.CONSUME(K.Print);
-    this.OR([
-      { ALT: () => this.SUBRULE(this.identifier, { LABEL: "topic" }) },
-      { ALT: () => this.CONSUME(StringLiteral, { LABEL: "topicString" }) },
-    ]);
+    this.OR(
+      this.memo(10, () => [
+        { ALT: () => this.SUBRULE(this.identifier, { LABEL: "topic" }) },
+        { ALT: () => this.CONSUME(StringLiteral, { LABEL: "topicString" }) },
+      ]),
+    );
     this.OPTION(() => {
       this.CONSUME(K.From);
       this.CONSUME(K.Beginning);
@@ -439,10 +474,12 @@ class EsqlParser extends CstParser {
     });
     this.OPTION6(() => {
       this.CONSUME(K.Emit);
-      this.OR([
-        { ALT: () => this.CONSUME(K.Changes, { LABEL: "emitMode" }) },
-        { ALT: () => this.CONSUME(K.Final, { LABEL: "emitMode" }) },
-      ]);
+      this.OR(
+        this.memo(11, () => [
+          { ALT: () => this.CONSUME(K.Changes, { LABEL: "emitMode" }) },
+          { ALT: () => this.CONSUME(K.Final, { LABEL: "emitMode" }) },
+        ]),
+      );
     });
     this.OPTION7(() => {
       this.CONSUME(K.Limit);
@@ -468,28 +505,30 @@ class EsqlParser extends CstParser {
   });
 
   selectItem = this.RULE("selectItem", () => {
-    this.OR({
-      ERR_MSG: "'*' or an expression",
-      DEF: [
-        { ALT: () => this.CONSUME(Star) },
-        {
-          ALT: () => {
-            this.SUBRULE(this.identifier, { LABEL: "qualifier" });
-            this.CONSUME(Dot);
-            this.CONSUME2(Star);
+    this.OR(
+      this.memo(12, () => ({
+        ERR_MSG: "'*' or an expression",
+        DEF: [
+          { ALT: () => this.CONSUME(Star) },
+          {
+            ALT: () => {
+              this.SUBRULE(this.identifier, { LABEL: "qualifier" });
+              this.CONSUME(Dot);
+              this.CONSUME2(Star);
+            },
           },
-        },
-        {
-          ALT: () => {
-            this.SUBRULE(this.expression);
-            this.OPTION(() => {
-              this.OPTION2(() => this.CONSUME(K.As));
-              this.SUBRULE2(this.identifier, { LABEL: "alias" });
-            });
+          {
+            ALT: () => {
+              this.SUBRULE(this.expression);
+              this.OPTION(() => {
+                this.OPTION2(() => this.CONSUME(K.As));
+                this.SUBRULE2(this.identifier, { LABEL: "alias" });
+              });
+            },
           },
-        },
-      ],
-    });
+        ],
+      })),
+    );
   });
 
   relation = this.RULE("relation", () => {
@@ -507,19 +546,23 @@ class EsqlParser extends CstParser {
 
   joinClause = this.RULE("joinClause", () => {
     this.OPTION(() => {
-      this.OR([
-        { ALT: () => this.CONSUME(K.Inner, { LABEL: "joinType" }) },
-        {
-          ALT: () => {
-            this.OR2([
-              { ALT: () => this.CONSUME(K.Left, { LABEL: "joinType" }) },
-              { ALT: () => this.CONSUME(K.Right, { LABEL: "joinType" }) },
-              { ALT: () => this.CONSUME(K.Full, { LABEL: "joinType" }) },
-            ]);
-            this.OPTION2(() => this.CONSUME(K.Outer));
+      this.OR(
+        this.memo(13, () => [
+          { ALT: () => this.CONSUME(K.Inner, { LABEL: "joinType" }) },
+          {
+            ALT: () => {
+              this.OR2(
+                this.memo(32, () => [
+                  { ALT: () => this.CONSUME(K.Left, { LABEL: "joinType" }) },
+                  { ALT: () => this.CONSUME(K.Right, { LABEL: "joinType" }) },
+                  { ALT: () => this.CONSUME(K.Full, { LABEL: "joinType" }) },
+                ]),
+              );
+              this.OPTION2(() => this.CONSUME(K.Outer));
+            },
           },
-        },
-      ]);
+        ]),
+      );
     });
     this.CONSUME(K.Join);
     this.SUBRULE(this.aliasedSource, { LABEL: "right" });
@@ -530,18 +573,20 @@ class EsqlParser extends CstParser {
 
   within = this.RULE("within", () => {
     this.CONSUME(K.Within);
-    this.OR([
-      {
-        ALT: () => {
-          this.CONSUME(LParen);
-          this.SUBRULE(this.duration, { LABEL: "before" });
-          this.CONSUME(Comma);
-          this.SUBRULE2(this.duration, { LABEL: "after" });
-          this.CONSUME(RParen);
+    this.OR(
+      this.memo(14, () => [
+        {
+          ALT: () => {
+            this.CONSUME(LParen);
+            this.SUBRULE(this.duration, { LABEL: "before" });
+            this.CONSUME(Comma);
+            this.SUBRULE2(this.duration, { LABEL: "after" });
+            this.CONSUME(RParen);
+          },
         },
-      },
-      { ALT: () => this.SUBRULE3(this.duration, { LABEL: "both" }) },
-    ]);
+        { ALT: () => this.SUBRULE3(this.duration, { LABEL: "both" }) },
+      ]),
+    );
     this.OPTION(() => {
       this.CONSUME(K.Grace);
       this.CONSUME(K.Period);
@@ -551,10 +596,12 @@ class EsqlParser extends CstParser {
 
   duration = this.RULE("duration", () => {
     this.CONSUME(IntegerLiteral, { LABEL: "value" });
-    this.OR({
-      ERR_MSG: "a time unit (MILLISECONDS, SECONDS, MINUTES, HOURS or DAYS)",
-      DEF: TIME_UNITS.map((t) => ({ ALT: () => this.CONSUME(t, { LABEL: "unit" }) })),
-    });
+    this.OR(
+      this.memo(15, () => ({
+        ERR_MSG: "a time unit (MILLISECONDS, SECONDS, MINUTES, HOURS or DAYS)",
+        DEF: TIME_UNITS.map((t) => ({ ALT: () => this.CONSUME(t, { LABEL: "unit" }) })),
+      })),
+    );
   });
 
   windowExpression = this.RULE("windowExpression", () => {
@@ -563,14 +610,16 @@ class EsqlParser extends CstParser {
       GATE: () => WINDOW_TYPES.includes(this.LA(2).tokenType),
       DEF: () => this.SUBRULE(this.identifier, { LABEL: "windowName" }),
     });
-    this.OR({
-      ERR_MSG: "TUMBLING, HOPPING or SESSION",
-      DEF: [
-        { ALT: () => this.CONSUME(K.Tumbling, { LABEL: "windowType" }) },
-        { ALT: () => this.CONSUME(K.Hopping, { LABEL: "windowType" }) },
-        { ALT: () => this.CONSUME(K.Session, { LABEL: "windowType" }) },
-      ],
-    });
+    this.OR(
+      this.memo(16, () => ({
+        ERR_MSG: "TUMBLING, HOPPING or SESSION",
+        DEF: [
+          { ALT: () => this.CONSUME(K.Tumbling, { LABEL: "windowType" }) },
+          { ALT: () => this.CONSUME(K.Hopping, { LABEL: "windowType" }) },
+          { ALT: () => this.CONSUME(K.Session, { LABEL: "windowType" }) },
+        ],
+      })),
+    );
     this.CONSUME(LParen);
     this.SUBRULE(this.windowParam, { LABEL: "params" });
     this.MANY(() => {
@@ -581,26 +630,28 @@ class EsqlParser extends CstParser {
   });
 
   windowParam = this.RULE("windowParam", () => {
-    this.OR({
-      ERR_MSG: "SIZE, ADVANCE BY, RETENTION, GRACE PERIOD or a duration",
-      DEF: [
-        { ALT: () => this.CONSUME(K.Size, { LABEL: "param" }) },
-        {
-          ALT: () => {
-            this.CONSUME(K.Advance, { LABEL: "param" });
-            this.CONSUME(K.By);
+    this.OR(
+      this.memo(17, () => ({
+        ERR_MSG: "SIZE, ADVANCE BY, RETENTION, GRACE PERIOD or a duration",
+        DEF: [
+          { ALT: () => this.CONSUME(K.Size, { LABEL: "param" }) },
+          {
+            ALT: () => {
+              this.CONSUME(K.Advance, { LABEL: "param" });
+              this.CONSUME(K.By);
+            },
           },
-        },
-        { ALT: () => this.CONSUME(K.Retention, { LABEL: "param" }) },
-        {
-          ALT: () => {
-            this.CONSUME(K.Grace, { LABEL: "param" });
-            this.CONSUME(K.Period);
+          { ALT: () => this.CONSUME(K.Retention, { LABEL: "param" }) },
+          {
+            ALT: () => {
+              this.CONSUME(K.Grace, { LABEL: "param" });
+              this.CONSUME(K.Period);
+            },
           },
-        },
-        { ALT: () => {} },
-      ],
-    });
+          { ALT: () => {} },
+        ],
+      })),
+    );
     this.SUBRULE(this.duration);
   });
 
@@ -608,68 +659,74 @@ class EsqlParser extends CstParser {
   // Types
 
   type = this.RULE("type", () => {
-    this.OR({
-      IGNORE_AMBIGUITIES: true,
-      ERR_MSG: "a type",
-      DEF: [
-        {
-          ALT: () => {
-            this.CONSUME(K.Array);
-            this.CONSUME(Less);
-            this.SUBRULE(this.type, { LABEL: "element" });
-            this.CONSUME(Greater);
+    this.OR(
+      this.memo(18, () => ({
+        IGNORE_AMBIGUITIES: true,
+        ERR_MSG: "a type",
+        DEF: [
+          {
+            ALT: () => {
+              this.CONSUME(K.Array);
+              this.CONSUME(Less);
+              this.SUBRULE(this.type, { LABEL: "element" });
+              this.CONSUME(Greater);
+            },
           },
-        },
-        {
-          ALT: () => {
-            this.CONSUME(K.Map);
-            this.CONSUME2(Less);
-            this.SUBRULE2(this.type, { LABEL: "key" });
-            this.CONSUME(Comma);
-            this.SUBRULE3(this.type, { LABEL: "value" });
-            this.CONSUME2(Greater);
+          {
+            ALT: () => {
+              this.CONSUME(K.Map);
+              this.CONSUME2(Less);
+              this.SUBRULE2(this.type, { LABEL: "key" });
+              this.CONSUME(Comma);
+              this.SUBRULE3(this.type, { LABEL: "value" });
+              this.CONSUME2(Greater);
+            },
           },
-        },
-        {
-          ALT: () => {
-            this.CONSUME(K.Struct);
-            this.OR2([
-              // `STRUCT<>` lexes as STRUCT followed by the `<>` operator.
-              { ALT: () => this.CONSUME(NotEquals) },
-              {
-                ALT: () => {
-                  this.CONSUME3(Less);
-                  this.MANY_SEP({ SEP: Comma, DEF: () => this.SUBRULE(this.structFieldType, { LABEL: "fields" }) });
-                  this.CONSUME3(Greater);
-                },
-              },
-            ]);
+          {
+            ALT: () => {
+              this.CONSUME(K.Struct);
+              this.OR2(
+                this.memo(33, () => [
+                  // `STRUCT<>` lexes as STRUCT followed by the `<>` operator.
+                  { ALT: () => this.CONSUME(NotEquals) },
+                  {
+                    ALT: () => {
+                      this.CONSUME3(Less);
+                      this.MANY_SEP({ SEP: Comma, DEF: () => this.SUBRULE(this.structFieldType, { LABEL: "fields" }) });
+                      this.CONSUME3(Greater);
+                    },
+                  },
+                ]),
+              );
+            },
           },
-        },
-        {
-          ALT: () => {
-            this.SUBRULE(this.identifier, { LABEL: "name" });
-            this.OPTION(() => {
-              this.CONSUME(LParen);
-              this.SUBRULE(this.typeParameter, { LABEL: "params" });
-              this.MANY(() => {
-                this.CONSUME2(Comma);
-                this.SUBRULE2(this.typeParameter, { LABEL: "params" });
+          {
+            ALT: () => {
+              this.SUBRULE(this.identifier, { LABEL: "name" });
+              this.OPTION(() => {
+                this.CONSUME(LParen);
+                this.SUBRULE(this.typeParameter, { LABEL: "params" });
+                this.MANY(() => {
+                  this.CONSUME2(Comma);
+                  this.SUBRULE2(this.typeParameter, { LABEL: "params" });
+                });
+                this.CONSUME(RParen);
               });
-              this.CONSUME(RParen);
-            });
+            },
           },
-        },
-      ],
-    });
+        ],
+      })),
+    );
   });
 
   /** ksqlDB also accepts the word STRING as a type parameter (`VARCHAR(STRING)`). */
   typeParameter = this.RULE("typeParameter", () => {
-    this.OR([
-      { ALT: () => this.CONSUME(IntegerLiteral, { LABEL: "value" }) },
-      { ALT: () => this.SUBRULE(this.identifier, { LABEL: "word" }) },
-    ]);
+    this.OR(
+      this.memo(19, () => [
+        { ALT: () => this.CONSUME(IntegerLiteral, { LABEL: "value" }) },
+        { ALT: () => this.SUBRULE(this.identifier, { LABEL: "word" }) },
+      ]),
+    );
   });
 
   structFieldType = this.RULE("structFieldType", () => {
@@ -701,81 +758,91 @@ class EsqlParser extends CstParser {
   });
 
   notExpression = this.RULE("notExpression", () => {
-    this.OR({
-      ERR_MSG: "an expression",
-      DEF: [
-        {
-          ALT: () => {
-            this.CONSUME(K.Not);
-            this.SUBRULE(this.notExpression, { LABEL: "negated" });
+    this.OR(
+      this.memo(20, () => ({
+        ERR_MSG: "an expression",
+        DEF: [
+          {
+            ALT: () => {
+              this.CONSUME(K.Not);
+              this.SUBRULE(this.notExpression, { LABEL: "negated" });
+            },
           },
-        },
-        { ALT: () => this.SUBRULE(this.predicated) },
-      ],
-    });
+          { ALT: () => this.SUBRULE(this.predicated) },
+        ],
+      })),
+    );
   });
 
   /** A value expression with at most one comparison/IS/BETWEEN/IN/LIKE after it (they do not chain). */
   predicated = this.RULE("predicated", () => {
     this.SUBRULE(this.concatExpression, { LABEL: "operand" });
     this.OPTION(() => {
-      this.OR([
-        {
-          ALT: () => {
-            this.OR2(COMPARISON.map((t) => ({ ALT: () => this.CONSUME(t, { LABEL: "comparison" }) })));
-            this.SUBRULE2(this.concatExpression, { LABEL: "right" });
+      this.OR(
+        this.memo(21, () => [
+          {
+            ALT: () => {
+              this.OR2(
+                this.memo(34, () => COMPARISON.map((t) => ({ ALT: () => this.CONSUME(t, { LABEL: "comparison" }) }))),
+              );
+              this.SUBRULE2(this.concatExpression, { LABEL: "right" });
+            },
           },
-        },
-        {
-          ALT: () => {
-            this.CONSUME(K.Is);
-            this.OPTION2(() => this.CONSUME(K.Not, { LABEL: "not" }));
-            this.OR3([
-              { ALT: () => this.CONSUME(K.Null, { LABEL: "isNull" }) },
-              {
-                ALT: () => {
-                  this.CONSUME(K.Distinct, { LABEL: "isDistinct" });
-                  this.CONSUME(K.From);
-                  this.SUBRULE3(this.concatExpression, { LABEL: "right" });
-                },
-              },
-            ]);
+          {
+            ALT: () => {
+              this.CONSUME(K.Is);
+              this.OPTION2(() => this.CONSUME(K.Not, { LABEL: "not" }));
+              this.OR3(
+                this.memo(35, () => [
+                  { ALT: () => this.CONSUME(K.Null, { LABEL: "isNull" }) },
+                  {
+                    ALT: () => {
+                      this.CONSUME(K.Distinct, { LABEL: "isDistinct" });
+                      this.CONSUME(K.From);
+                      this.SUBRULE3(this.concatExpression, { LABEL: "right" });
+                    },
+                  },
+                ]),
+              );
+            },
           },
-        },
-        {
-          ALT: () => {
-            this.OPTION3(() => this.CONSUME2(K.Not, { LABEL: "not" }));
-            this.OR4([
-              {
-                ALT: () => {
-                  this.CONSUME(K.Between, { LABEL: "between" });
-                  this.SUBRULE4(this.concatExpression, { LABEL: "low" });
-                  this.CONSUME(K.And);
-                  this.SUBRULE5(this.concatExpression, { LABEL: "high" });
-                },
-              },
-              {
-                ALT: () => {
-                  this.CONSUME(K.In, { LABEL: "in" });
-                  this.CONSUME(LParen);
-                  this.SUBRULE(this.expressionList, { LABEL: "items" });
-                  this.CONSUME(RParen);
-                },
-              },
-              {
-                ALT: () => {
-                  this.CONSUME(K.Like, { LABEL: "like" });
-                  this.SUBRULE6(this.concatExpression, { LABEL: "pattern" });
-                  this.OPTION4(() => {
-                    this.CONSUME(K.Escape);
-                    this.SUBRULE7(this.concatExpression, { LABEL: "escape" });
-                  });
-                },
-              },
-            ]);
+          {
+            ALT: () => {
+              this.OPTION3(() => this.CONSUME2(K.Not, { LABEL: "not" }));
+              this.OR4(
+                this.memo(36, () => [
+                  {
+                    ALT: () => {
+                      this.CONSUME(K.Between, { LABEL: "between" });
+                      this.SUBRULE4(this.concatExpression, { LABEL: "low" });
+                      this.CONSUME(K.And);
+                      this.SUBRULE5(this.concatExpression, { LABEL: "high" });
+                    },
+                  },
+                  {
+                    ALT: () => {
+                      this.CONSUME(K.In, { LABEL: "in" });
+                      this.CONSUME(LParen);
+                      this.SUBRULE(this.expressionList, { LABEL: "items" });
+                      this.CONSUME(RParen);
+                    },
+                  },
+                  {
+                    ALT: () => {
+                      this.CONSUME(K.Like, { LABEL: "like" });
+                      this.SUBRULE6(this.concatExpression, { LABEL: "pattern" });
+                      this.OPTION4(() => {
+                        this.CONSUME(K.Escape);
+                        this.SUBRULE7(this.concatExpression, { LABEL: "escape" });
+                      });
+                    },
+                  },
+                ]),
+              );
+            },
           },
-        },
-      ]);
+        ]),
+      );
     });
   });
 
@@ -790,10 +857,12 @@ class EsqlParser extends CstParser {
   additiveExpression = this.RULE("additiveExpression", () => {
     this.SUBRULE(this.multiplicativeExpression, { LABEL: "operands" });
     this.MANY(() => {
-      this.OR([
-        { ALT: () => this.CONSUME(Plus, { LABEL: "ops" }) },
-        { ALT: () => this.CONSUME(Minus, { LABEL: "ops" }) },
-      ]);
+      this.OR(
+        this.memo(22, () => [
+          { ALT: () => this.CONSUME(Plus, { LABEL: "ops" }) },
+          { ALT: () => this.CONSUME(Minus, { LABEL: "ops" }) },
+        ]),
+      );
       this.SUBRULE2(this.multiplicativeExpression, { LABEL: "operands" });
     });
   });
@@ -801,97 +870,111 @@ class EsqlParser extends CstParser {
   multiplicativeExpression = this.RULE("multiplicativeExpression", () => {
     this.SUBRULE(this.unaryExpression, { LABEL: "operands" });
     this.MANY(() => {
-      this.OR([
-        { ALT: () => this.CONSUME(Star, { LABEL: "ops" }) },
-        { ALT: () => this.CONSUME(Slash, { LABEL: "ops" }) },
-        { ALT: () => this.CONSUME(Percent, { LABEL: "ops" }) },
-      ]);
+      this.OR(
+        this.memo(23, () => [
+          { ALT: () => this.CONSUME(Star, { LABEL: "ops" }) },
+          { ALT: () => this.CONSUME(Slash, { LABEL: "ops" }) },
+          { ALT: () => this.CONSUME(Percent, { LABEL: "ops" }) },
+        ]),
+      );
       this.SUBRULE2(this.unaryExpression, { LABEL: "operands" });
     });
   });
 
   unaryExpression = this.RULE("unaryExpression", () => {
-    this.OR({
-      ERR_MSG: "an expression",
-      DEF: [
-        {
-          ALT: () => {
-            this.OR2([
-              { ALT: () => this.CONSUME(Minus, { LABEL: "sign" }) },
-              { ALT: () => this.CONSUME(Plus, { LABEL: "sign" }) },
-            ]);
-            this.SUBRULE(this.unaryExpression, { LABEL: "operand" });
+    this.OR(
+      this.memo(24, () => ({
+        ERR_MSG: "an expression",
+        DEF: [
+          {
+            ALT: () => {
+              this.OR2(
+                this.memo(37, () => [
+                  { ALT: () => this.CONSUME(Minus, { LABEL: "sign" }) },
+                  { ALT: () => this.CONSUME(Plus, { LABEL: "sign" }) },
+                ]),
+              );
+              this.SUBRULE(this.unaryExpression, { LABEL: "operand" });
+            },
           },
-        },
-        { ALT: () => this.SUBRULE(this.postfixExpression) },
-      ],
-    });
+          { ALT: () => this.SUBRULE(this.postfixExpression) },
+        ],
+      })),
+    );
   });
 
   /** `primary` followed by `[index]`, `->field` and `->*` in any number, in order. */
   postfixExpression = this.RULE("postfixExpression", () => {
     this.SUBRULE(this.primaryExpression);
     this.MANY(() => {
-      this.OR([
-        {
-          ALT: () => {
-            this.CONSUME(LBracket, { LABEL: "postfix" });
-            this.SUBRULE(this.expression, { LABEL: "index" });
-            this.CONSUME(RBracket, { LABEL: "closers" });
+      this.OR(
+        this.memo(25, () => [
+          {
+            ALT: () => {
+              this.CONSUME(LBracket, { LABEL: "postfix" });
+              this.SUBRULE(this.expression, { LABEL: "index" });
+              this.CONSUME(RBracket, { LABEL: "closers" });
+            },
           },
-        },
-        {
-          ALT: () => {
-            this.CONSUME(Deref, { LABEL: "postfix" });
-            this.OR2([
-              { ALT: () => this.SUBRULE(this.identifier, { LABEL: "field" }) },
-              { ALT: () => this.CONSUME(Star, { LABEL: "field" }) },
-            ]);
+          {
+            ALT: () => {
+              this.CONSUME(Deref, { LABEL: "postfix" });
+              this.OR2(
+                this.memo(38, () => [
+                  { ALT: () => this.SUBRULE(this.identifier, { LABEL: "field" }) },
+                  { ALT: () => this.CONSUME(Star, { LABEL: "field" }) },
+                ]),
+              );
+            },
           },
-        },
-      ]);
+        ]),
+      );
     });
   });
 
   primaryExpression = this.RULE("primaryExpression", () => {
-    this.OR({
-      IGNORE_AMBIGUITIES: true,
-      ERR_MSG: "an expression",
-      DEF: [
-        { ALT: () => this.SUBRULE(this.literal) },
-        { ALT: () => this.SUBRULE(this.castExpression) },
-        { ALT: () => this.SUBRULE(this.caseExpression) },
-        {
-          GATE: () => this.LA(2).tokenType === LBracket,
-          ALT: () => this.SUBRULE(this.arrayConstructor),
-        },
-        {
-          GATE: () => this.LA(2).tokenType === LParen,
-          ALT: () => this.SUBRULE(this.mapConstructor),
-        },
-        {
-          GATE: () => this.LA(2).tokenType === LParen,
-          ALT: () => this.SUBRULE(this.structConstructor),
-        },
-        { ALT: () => this.SUBRULE(this.parenthesized) },
-        { ALT: () => this.SUBRULE(this.identifierExpression) },
-      ],
-    });
+    this.OR(
+      this.memo(26, () => ({
+        IGNORE_AMBIGUITIES: true,
+        ERR_MSG: "an expression",
+        DEF: [
+          { ALT: () => this.SUBRULE(this.literal) },
+          { ALT: () => this.SUBRULE(this.castExpression) },
+          { ALT: () => this.SUBRULE(this.caseExpression) },
+          {
+            GATE: () => this.LA(2).tokenType === LBracket,
+            ALT: () => this.SUBRULE(this.arrayConstructor),
+          },
+          {
+            GATE: () => this.LA(2).tokenType === LParen,
+            ALT: () => this.SUBRULE(this.mapConstructor),
+          },
+          {
+            GATE: () => this.LA(2).tokenType === LParen,
+            ALT: () => this.SUBRULE(this.structConstructor),
+          },
+          { ALT: () => this.SUBRULE(this.parenthesized) },
+          { ALT: () => this.SUBRULE(this.identifierExpression) },
+        ],
+      })),
+    );
   });
 
   literal = this.RULE("literal", () => {
-    this.OR({
-      ERR_MSG: "a literal",
-      DEF: [
-        { ALT: () => this.CONSUME(K.Null, { LABEL: "value" }) },
-        { ALT: () => this.CONSUME(K.True, { LABEL: "value" }) },
-        { ALT: () => this.CONSUME(K.False, { LABEL: "value" }) },
-        { ALT: () => this.CONSUME(IntegerLiteral, { LABEL: "value" }) },
-        { ALT: () => this.CONSUME(DecimalLiteral, { LABEL: "value" }) },
-        { ALT: () => this.CONSUME(DoubleLiteral, { LABEL: "value" }) },
-        { ALT: () => this.CONSUME(StringLiteral, { LABEL: "value" }) },
-      ],
-    });
+    this.OR(
+      this.memo(27, () => ({
+        ERR_MSG: "a literal",
+        DEF: [
+          { ALT: () => this.CONSUME(K.Null, { LABEL: "value" }) },
+          { ALT: () => this.CONSUME(K.True, { LABEL: "value" }) },
+          { ALT: () => this.CONSUME(K.False, { LABEL: "value" }) },
+          { ALT: () => this.CONSUME(IntegerLiteral, { LABEL: "value" }) },
+          { ALT: () => this.CONSUME(DecimalLiteral, { LABEL: "value" }) },
+          { ALT: () => this.CONSUME(DoubleLiteral, { LABEL: "value" }) },
+          { ALT: () => this.CONSUME(StringLiteral, { LABEL: "value" }) },
+        ],
+      })),
+    );
   });
 
   castExpression = this.RULE("castExpression", () => {
@@ -975,42 +1058,46 @@ class EsqlParser extends CstParser {
   identifierExpression = this.RULE("identifierExpression", () => {
     this.SUBRULE(this.identifier, { LABEL: "names" });
     this.OPTION(() => {
-      this.OR([
-        {
-          ALT: () => {
-            this.CONSUME(LParen, { LABEL: "call" });
-            this.OPTION2(() => {
-              this.OR2([
-                { ALT: () => this.CONSUME(Star, { LABEL: "star" }) },
-                {
-                  ALT: () => {
-                    this.SUBRULE(this.expression, { LABEL: "args" });
-                    this.MANY(() => {
-                      this.CONSUME(Comma);
-                      this.SUBRULE2(this.expression, { LABEL: "args" });
-                    });
-                  },
-                },
-              ]);
-            });
-            this.CONSUME(RParen, { LABEL: "close" });
+      this.OR(
+        this.memo(28, () => [
+          {
+            ALT: () => {
+              this.CONSUME(LParen, { LABEL: "call" });
+              this.OPTION2(() => {
+                this.OR2(
+                  this.memo(39, () => [
+                    { ALT: () => this.CONSUME(Star, { LABEL: "star" }) },
+                    {
+                      ALT: () => {
+                        this.SUBRULE(this.expression, { LABEL: "args" });
+                        this.MANY(() => {
+                          this.CONSUME(Comma);
+                          this.SUBRULE2(this.expression, { LABEL: "args" });
+                        });
+                      },
+                    },
+                  ]),
+                );
+              });
+              this.CONSUME(RParen, { LABEL: "close" });
+            },
           },
-        },
-        {
-          ALT: () => {
-            this.CONSUME(Arrow);
-            this.SUBRULE3(this.expression, { LABEL: "lambdaBody" });
+          {
+            ALT: () => {
+              this.CONSUME(Arrow);
+              this.SUBRULE3(this.expression, { LABEL: "lambdaBody" });
+            },
           },
-        },
-        {
-          ALT: () => {
-            this.AT_LEAST_ONE(() => {
-              this.CONSUME(Dot);
-              this.SUBRULE2(this.identifier, { LABEL: "names" });
-            });
+          {
+            ALT: () => {
+              this.AT_LEAST_ONE(() => {
+                this.CONSUME(Dot);
+                this.SUBRULE2(this.identifier, { LABEL: "names" });
+              });
+            },
           },
-        },
-      ]);
+        ]),
+      );
     });
   });
 

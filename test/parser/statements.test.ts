@@ -190,7 +190,10 @@ describe("queries", () => {
       "ADVANCE BY is not allowed in a TUMBLING window",
     ]);
     expect(parseScript("SELECT a FROM s WINDOW HOPPING (SIZE 1 SECOND) GROUP BY a").diagnostics[0]?.message).toBe("a HOPPING window needs ADVANCE BY");
-    expect(parseScript("SELECT a FROM s WINDOW SESSION (SIZE 1 SECOND) GROUP BY a").diagnostics[0]?.message).toBe("SIZE is not allowed in a SESSION window");
+    expect(parseScript("SELECT a FROM s WINDOW SESSION (SIZE 1 SECOND) GROUP BY a").diagnostics.map((d) => d.message)).toEqual([
+      "a SESSION window needs a gap duration",
+      "SIZE is not allowed in a SESSION window",
+    ]);
   });
 });
 
