@@ -71,7 +71,7 @@ export function compileScript(text: string, options: CompileOptions = {}): Compi
       catalog = r.catalog;
       if (r.analyzed) {
         compiled.analyzed = r.analyzed;
-        const logical = buildLogicalPlan(r.analyzed);
+        const logical = buildLogicalPlan(r.analyzed, p.text);
         if (logical) {
           const { plan, steps } = optimize(logical);
           compiled.logical = logical;

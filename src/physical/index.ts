@@ -1,3 +1,4 @@
-import type { LogicalPlan } from "../logical/index.ts";
-export type PhysicalPlan = { version: 1 };
-export function buildPhysicalPlan(_p: LogicalPlan, _o: { properties: Record<string, string> }): PhysicalPlan { return { version: 1 }; }
+/** The physical planning stage (see README.md for the JSON format). */
+export { buildPhysicalPlan, type PhysicalOptions } from "./build.ts";
+export { formatPhysicalPlan, stepsOf } from "./format.ts";
+export * from "./plan.ts";
