@@ -1,0 +1,343 @@
+/**
+ * The engine: executes statements against a catalog, runs persistent queries on an event log, and keeps
+ * what it deployed in a command topic so a restarted engine resumes the same queries.
+ *
+ * Statement lifecycle: each statement of a script is compiled against the current catalog; when it has
+ * no errors its effect is applied (topics created, queries started, rows inserted, queries terminated)
+ * and only then does the catalog move on and the statement get recorded in the command topic `_esql_commands`.
+ * On open, the recorded statements are compiled again in order, which rebuilds the catalog, and the
+ * queries are started from the offsets their stores hold.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { compileScript, type CompiledStatement } from "../../src/compile.ts";
+import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
+import { error as diagError } from "../../src/diagnostics/diagnostic.ts";
+import { functions as builtinFunctions } from "../../src/functions/registry.ts";
+import type { FunctionRegistry } from "../../src/functions/types.ts";
+import { parseScript } from "../../src/parse.ts";
+import { Catalog, type CatalogSource } from "../../src/semantic/catalog.ts";
+import { compileExpr } from "../expr/compile.ts";
+import { EmbeddedLog } from "../log/embedded.ts";
+import type { EventLog } from "../log/types.ts";
+import { TABLE_STORE } from "../processors/sink.ts";
+import type { ProcessingError } from "../processors/types.ts";
+import { planQuery, UnsupportedQueryError } from "../query/plan.ts";
+import { PersistentQuery } from "../query/query.ts";
+import { sourceSerdes } from "../serde/formats.ts";
+
+export const COMMAND_TOPIC = "_esql_commands";
+export const PROCESSING_LOG_TOPIC = "esql_processing_log";
+export const PROCESSING_LOG_STREAM = "PROCESSING_LOG";
+
+export interface EngineOptions {
+  /** Folder for state stores (and for the embedded log when `log` is not given). */
+  readonly dataDir: string;
+  /** The event log; default: the embedded log in `<dataDir>/log`. */
+  readonly log?: EventLog;
+  /** Session properties (`auto.offset.reset`, `ksql.*`). */
+  readonly properties?: Record<string, string>;
+  readonly functions?: FunctionRegistry;
+  /** Record deployed statements and resume them on open (default true). */
+  readonly persistent?: boolean;
+}
+
+export type StatementResult =
+  | { readonly kind: "error"; readonly text: string; readonly diagnostics: readonly Diagnostic[] }
+  | { readonly kind: "ok"; readonly text: string; readonly message: string; readonly compiled?: CompiledStatement };
+
+export interface ExecuteResult {
+  readonly results: StatementResult[];
+  /** Diagnostics with spans in the executed text (syntax errors and each failed statement's). */
+  readonly diagnostics: Diagnostic[];
+}
+
+export interface TableSnapshot {
+  readonly name: string;
+  readonly columns: readonly string[];
+  readonly rows: unknown[][];
+  readonly windowed: boolean;
+}
+
+export class Engine {
+  catalog: Catalog = Catalog.empty();
+  readonly queries = new Map<string, PersistentQuery>();
+  readonly properties: Record<string, string>;
+  readonly variables = new Map<string, string>();
+  readonly processingErrors: ProcessingError[] = [];
+  private readonly functions: FunctionRegistry;
+  private pendingErrors: ProcessingError[] = [];
+
+  private constructor(
+    readonly log: EventLog,
+    readonly dataDir: string,
+    private readonly ownsLog: boolean,
+    options: EngineOptions,
+  ) {
+    this.properties = { ...(options.properties ?? {}) };
+    this.functions = options.functions ?? builtinFunctions;
+  }
+
+  static async open(options: EngineOptions): Promise<Engine> {
+    mkdirSync(options.dataDir, { recursive: true });
+    const log = options.log ?? (await EmbeddedLog.open(join(options.dataDir, "log")));
+    const engine = new Engine(log, options.dataDir, options.log === undefined, options);
+    await log.createTopic(PROCESSING_LOG_TOPIC, { partitions: 1 });
+    if (options.persistent ?? true) await engine.resume();
+    return engine;
+  }
+
+  /** Replays the command topic: rebuilds the catalog and restarts the queries it deployed. */
+  private async resume(): Promise<void> {
+    await this.log.createTopic(COMMAND_TOPIC, { partitions: 1, config: { cleanupPolicy: "delete" } });
+    const end = await this.log.endOffset(COMMAND_TOPIC, 0);
+    let offset = await this.log.beginningOffset(COMMAND_TOPIC, 0);
+    const texts: string[] = [];
+    while (offset < end) {
+      const batch = await this.log.read(COMMAND_TOPIC, 0, offset, 1000);
+      for (const r of batch) if (r.value) texts.push(r.value.toString("utf8"));
+      offset = batch.length > 0 ? batch[batch.length - 1]!.offset + 1 : end;
+    }
+    this.recording = false;
+    try {
+      for (const t of texts) {
+        const r = await this.execute(t);
+        if (r.diagnostics.length > 0) throw new Error(`cannot resume statement: ${t}\n${r.diagnostics[0]!.message}`);
+      }
+    } finally {
+      this.recording = true;
+    }
+  }
+
+  private recording = true;
+
+  /**
+   * Executes a script. Statements run in order; one that fails is reported and skipped, the rest still run
+   * (as a ksqlDB CLI running a script with errors does not: here each statement stands on its own).
+   */
+  async execute(text: string): Promise<ExecuteResult> {
+    const parsed = parseScript(text, { variables: this.variables });
+    const results: StatementResult[] = [];
+    const diagnostics: Diagnostic[] = [...parsed.diagnostics];
+    for (const p of parsed.statements) {
+      const st = p.statement;
+      switch (st.kind) {
+        case "Define":
+          this.variables.set(st.name, st.value);
+          results.push({ kind: "ok", text: p.text, message: `Defined ${st.name}` });
+          continue;
+        case "Undefine":
+          this.variables.delete(st.name);
+          results.push({ kind: "ok", text: p.text, message: `Undefined ${st.name}` });
+          continue;
+        case "SetProperty":
+          this.properties[st.name] = st.value;
+          results.push({ kind: "ok", text: p.text, message: `Property ${st.name} set to ${st.value}` });
+          continue;
+        case "UnsetProperty":
+          delete this.properties[st.name];
+          results.push({ kind: "ok", text: p.text, message: `Property ${st.name} unset` });
+          continue;
+        default:
+          break;
+      }
+      const compiled = compileScript(p.text, { catalog: this.catalog, properties: { ...this.properties }, functions: this.functions });
+      const c = compiled.statements[0];
+      const errs = compiled.diagnostics.filter((d) => d.severity === "error");
+      if (!c || errs.length > 0) {
+        const shifted = compiled.diagnostics.map((d) => shiftDiagnostic(d, st.span));
+        diagnostics.push(...shifted);
+        results.push({ kind: "error", text: p.text, diagnostics: shifted });
+        continue;
+      }
+      try {
+        const message = await this.apply(c, compiled.catalog);
+        this.catalog = compiled.catalog;
+        if (this.recording && records(c)) await this.log.append(COMMAND_TOPIC, [{ key: null, value: Buffer.from(p.text) }]);
+        results.push({ kind: "ok", text: p.text, message, compiled: c });
+      } catch (e) {
+        const d = diagError(
+          e instanceof UnsupportedQueryError ? "RUN001" : "RUN002",
+          (e as Error).message,
+          st.span,
+        );
+        diagnostics.push(d);
+        results.push({ kind: "error", text: p.text, diagnostics: [d] });
+      }
+    }
+    return { results, diagnostics };
+  }
+
+  /** Carries out one compiled statement; `next` is the catalog after it. Returns a short message. */
+  private async apply(c: CompiledStatement, next: Catalog): Promise<string> {
+    const a = c.analyzed;
+    if (!a) return "ok";
+    switch (a.kind) {
+      case "CreateSource": {
+        await this.ensureTopic(a.source, a.source.partitions ?? 1);
+        return `${a.source.sourceType === "TABLE" ? "Table" : "Stream"} ${a.source.name} created`;
+      }
+      case "CreateAsSelect":
+      case "InsertInto": {
+        const q = a.query;
+        if (q.from.kind !== "Source") throw new UnsupportedQueryError("joins are not supported by the runtime yet");
+        const input = await this.log.describeTopic(q.from.source.topic);
+        const inputPartitions = input?.partitions ?? 1;
+        const sinkPartitions = a.sink.partitions ?? inputPartitions;
+        if (a.kind === "CreateAsSelect") await this.ensureTopic(a.sink, sinkPartitions);
+        const sinkTopic = await this.log.describeTopic(a.sink.topic);
+        const plan = planQuery(a.queryId, q, a.sink, inputPartitions, sinkTopic?.partitions ?? sinkPartitions);
+        const query = await PersistentQuery.start(a.queryId, plan, {
+          queryId: a.queryId,
+          log: this.log,
+          dataDir: this.dataDir,
+          functions: this.functions,
+          properties: { ...this.properties },
+          onError: (e) => this.recordError(e),
+        });
+        this.queries.set(a.queryId, query);
+        return `Created query ${a.queryId}`;
+      }
+      case "InsertValues":
+        await this.insertValues(a.target, a.values);
+        return "1 row inserted";
+      case "DropSource": {
+        await this.stopQueriesMissingFrom(next);
+        const source = this.catalog.source(a.name);
+        if (a.deleteTopic && source) {
+          try {
+            await this.log.deleteTopic(source.topic);
+          } catch {
+            // the topic may be gone already
+          }
+        }
+        return `Source ${a.name} dropped`;
+      }
+      case "Query":
+        return "ok";
+      case "Other":
+        await this.stopQueriesMissingFrom(next);
+        return "ok";
+    }
+  }
+
+  private async stopQueriesMissingFrom(next: Catalog): Promise<void> {
+    for (const [id, q] of this.queries) {
+      if (!next.queries.has(id)) {
+        this.queries.delete(id);
+        await q.destroy();
+      }
+    }
+  }
+
+  private async ensureTopic(source: CatalogSource, partitions: number): Promise<void> {
+    const existing = await this.log.describeTopic(source.topic);
+    if (!existing) await this.log.createTopic(source.topic, { partitions });
+  }
+
+  private async insertValues(target: CatalogSource, values: readonly { column: string; expr: import("../../src/semantic/typed.ts").TExpr }[]) {
+    const byName = new Map<string, unknown>();
+    for (const v of values) {
+      let failure: unknown;
+      const f = compileExpr(v.expr, { columns: [], functions: this.functions, onError: (e) => (failure = e) });
+      const value = f([]);
+      if (failure !== undefined) throw new Error(`cannot evaluate the value for ${v.column}: ${(failure as Error).message}`);
+      byName.set(v.column, value);
+    }
+    const serdes = sourceSerdes(target);
+    const key = serdes.key.serialize(serdes.keyColumns.map((c) => byName.get(c.name) ?? null));
+    const value = serdes.value.serialize(serdes.valueColumns.map((c) => byName.get(c.name) ?? null));
+    const rowtime = byName.get("ROWTIME");
+    await this.log.append(target.topic, [{ key, value, ...(typeof rowtime === "number" ? { timestamp: rowtime } : {}) }]);
+  }
+
+  private recordError(e: ProcessingError): void {
+    this.processingErrors.push(e);
+    this.pendingErrors.push(e);
+  }
+
+  /** Runs every query until none has input left; flushes processing errors to the processing log. */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      let round = 0;
+      for (const q of this.queries.values()) round += await q.drain();
+      total += round;
+      await this.flushErrors();
+      if (round === 0) return total;
+    }
+  }
+
+  private async flushErrors(): Promise<void> {
+    if (this.pendingErrors.length === 0) return;
+    const batch = this.pendingErrors;
+    this.pendingErrors = [];
+    await this.log.append(
+      PROCESSING_LOG_TOPIC,
+      batch.map((e) => ({
+        key: null,
+        value: Buffer.from(
+          JSON.stringify({
+            QUERY_ID: e.queryId,
+            TOPIC: e.topic,
+            PARTITION: e.partition,
+            OFFSET: e.offset,
+            OPERATION: e.where,
+            MESSAGE: e.message,
+          }),
+        ),
+      })),
+    );
+  }
+
+  /** The current rows of a table a query materializes (CTAS), read from the query's stores. */
+  async table(name: string): Promise<TableSnapshot> {
+    const source = this.catalog.source(name);
+    if (!source) throw new Error(`unknown table ${name}`);
+    const q = source.writtenBy ? this.queries.get(source.writtenBy) : undefined;
+    if (!q || source.sourceType !== "TABLE") throw new Error(`${name} is not a materialized table`);
+    const rows: unknown[][] = [];
+    const lastStage = q.plan.stages[q.plan.stages.length - 1]!.id;
+    for (const t of q.tasks) {
+      if (t.stage.id !== lastStage) continue;
+      for await (const [, v] of t["store"].iterate(TABLE_STORE)) rows.push((v as [unknown[], number])[0]);
+    }
+    const columns = [
+      ...source.columns.filter((c) => c.namespace === "KEY").map((c) => c.name),
+      ...source.columns.filter((c) => c.namespace !== "KEY").map((c) => c.name),
+    ];
+    return { name, columns, rows, windowed: source.window !== undefined };
+  }
+
+  async close(): Promise<void> {
+    await this.flushErrors();
+    for (const q of this.queries.values()) await q.close();
+    this.queries.clear();
+    if (this.ownsLog) await this.log.close();
+  }
+}
+
+/** Whether a statement changes what is deployed (and so belongs in the command topic). */
+function records(c: CompiledStatement): boolean {
+  switch (c.statement.kind) {
+    case "CreateSource":
+    case "CreateAsSelect":
+    case "InsertInto":
+    case "DropSource":
+    case "CreateType":
+    case "DropType":
+    case "Terminate":
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Moves a diagnostic from a statement's own text to the script it came from. */
+function shiftDiagnostic(d: Diagnostic, stmt: { start: number; line: number; col: number }): Diagnostic {
+  const s = d.span;
+  const shift = (line: number, col: number) => ({ line: stmt.line + line - 1, col: line === 1 ? stmt.col + col - 1 : col });
+  const a = shift(s.line, s.col);
+  const b = shift(s.endLine, s.endCol);
+  return { ...d, span: { start: s.start + stmt.start, end: s.end + stmt.start, line: a.line, col: a.col, endLine: b.line, endCol: b.col } };
+}

@@ -1,0 +1,318 @@
+/**
+ * The aggregate operator: GROUP BY over a stream or a table, optionally windowed (TUMBLING, HOPPING,
+ * SESSION), with EMIT CHANGES (every update) or EMIT FINAL (one result per window once it closes).
+ *
+ * Input rows are already partitioned by the group key (a repartition stage runs before this one when the
+ * GROUP BY is not the input's key). State lives in the store `agg`:
+ * - not windowed: key `encodeKey(groupKey)`;
+ * - time windows: key `encodeKey([...groupKey, windowStart])`, so a key's windows are one range;
+ * - session windows: key `encodeKey([...groupKey, sessionStart, sessionEnd])`.
+ * The value is `[timestamp, ...accumulatorStates]`.
+ *
+ * Output rows: group key columns, then one column per aggregate, then WINDOWSTART and WINDOWEND when
+ * windowed. Output timestamps follow Kafka Streams: the larger of the record's and the previous result's
+ * for time windows and unwindowed aggregates; the session's end for sessions.
+ *
+ * Time: stream time is the largest timestamp this task has seen. A record whose window has closed
+ * (window end + grace period <= stream time) is dropped and counted as late. The grace period defaults to
+ * 24 hours, as in ksqlDB.
+ */
+import type { AggregateColumn } from "../../src/semantic/analyzed.ts";
+import type { TExpr } from "../../src/semantic/typed.ts";
+import type { Accumulator, ArgInfo } from "../../src/functions/types.ts";
+import type { SqlType } from "../../src/types/sqltype.ts";
+import { compileExprs, type CompiledExpr } from "../expr/compile.ts";
+import { decodeKey, encodeKey } from "../state/keycodec.ts";
+import type { Processor, ProcessorContext, Row, Window } from "./types.ts";
+
+export const AGG_STORE = "agg";
+const FINAL_STORE = "final";
+const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000;
+
+export interface AggregateWindow {
+  readonly type: "TUMBLING" | "HOPPING" | "SESSION";
+  readonly sizeMs?: number;
+  readonly advanceMs?: number;
+  readonly gapMs?: number;
+  readonly graceMs?: number;
+  readonly retentionMs?: number;
+}
+
+export interface AggregateSpec {
+  readonly kind: "Aggregate";
+  readonly columns: readonly string[];
+  readonly groupBy: readonly TExpr[];
+  readonly aggregates: readonly { readonly name: string; readonly argTypes: readonly SqlType[]; readonly args: readonly TExpr[] }[];
+  readonly window?: AggregateWindow;
+  /** Input is a table: rows carry `old` to retract. */
+  readonly fromTable: boolean;
+  readonly emitFinal: boolean;
+  /** Downstream needs the previous result (`old`) of each emitted row (HAVING). */
+  readonly needsOld: boolean;
+}
+
+type State = unknown[]; // [timestamp, ...accumulator states]
+
+export class AggregateProcessor implements Processor {
+  private ctx!: ProcessorContext;
+  private groupFns!: CompiledExpr[];
+  private argFns!: CompiledExpr[][];
+  private accs!: Accumulator[];
+  private grace = DEFAULT_GRACE_MS;
+
+  constructor(private readonly spec: AggregateSpec) {}
+
+  /** Builds `call`-shaped specs from the analyzer's aggregate columns. */
+  static aggregatesOf(aggs: readonly AggregateColumn[]) {
+    return aggs.map((a) => ({ name: a.call.name, argTypes: a.call.argTypes, args: a.call.args }));
+  }
+
+  init(ctx: ProcessorContext): void {
+    this.ctx = ctx;
+    const onError = (e: unknown, where: string) => ctx.reportError(e, where);
+    const opts = { columns: this.spec.columns, functions: ctx.functions, onError };
+    this.groupFns = compileExprs(this.spec.groupBy, opts);
+    this.accs = [];
+    this.argFns = [];
+    for (const a of this.spec.aggregates) {
+      const def = ctx.functions.get(a.name);
+      if (!def || def.kind !== "aggregate") throw new Error(`internal: ${a.name} is not an aggregate`);
+      const infos: ArgInfo[] = a.args.map((e, i) =>
+        e.kind === "Literal"
+          ? { kind: "value", type: a.argTypes[i] ?? e.type, literal: { value: e.value } }
+          : { kind: "value", type: a.argTypes[i] ?? e.type },
+      );
+      const r = def.resolve(infos);
+      if (!r.ok) throw new Error(`internal: ${a.name}: ${r.message}`);
+      this.accs.push(r.value.accumulator);
+      this.argFns.push(compileExprs(a.args.slice(0, r.value.rowArgCount), opts));
+    }
+    if (this.spec.window?.graceMs !== undefined) this.grace = this.spec.window.graceMs;
+  }
+
+  private groupKey(values: readonly unknown[]): unknown[] {
+    const k = new Array<unknown>(this.groupFns.length);
+    for (let i = 0; i < this.groupFns.length; i++) k[i] = this.groupFns[i]!(values);
+    return k;
+  }
+
+  private argsOf(values: readonly unknown[]): unknown[][] {
+    return this.argFns.map((fns) => fns.map((f) => f(values)));
+  }
+
+  private initState(ts: number): State {
+    return [ts, ...this.accs.map((a) => a.init())];
+  }
+
+  private results(state: State): unknown[] {
+    const out = new Array<unknown>(this.accs.length);
+    for (let i = 0; i < this.accs.length; i++) {
+      const r = this.accs[i]!.result(state[i + 1]);
+      out[i] = r === undefined ? null : r;
+    }
+    return out;
+  }
+
+  private add(state: State, args: unknown[][]): void {
+    for (let i = 0; i < this.accs.length; i++) state[i + 1] = this.accs[i]!.add(state[i + 1], args[i]!);
+  }
+
+  private retract(state: State, args: unknown[][]): void {
+    for (let i = 0; i < this.accs.length; i++) {
+      const acc = this.accs[i]!;
+      if (acc.retract) state[i + 1] = acc.retract(state[i + 1], args[i]!);
+    }
+  }
+
+  async process(rows: Row[]): Promise<Row[]> {
+    const w = this.spec.window;
+    if (w?.type === "SESSION") return this.processSessions(rows, w);
+    // 1. Work out every store key the batch touches and prefetch them in one read.
+    const work: { row: Row; key: unknown[]; sign: 1 | -1; values: readonly unknown[] }[] = [];
+    for (const r of rows) {
+      this.ctx.currentRow = r;
+      if (this.spec.fromTable) {
+        if (r.old !== undefined && r.old !== null) work.push({ row: r, key: this.groupKey(r.old), sign: -1, values: r.old });
+        if (!r.tombstone) work.push({ row: r, key: this.groupKey(r.values), sign: 1, values: r.values });
+      } else {
+        work.push({ row: r, key: this.groupKey(r.values), sign: 1, values: r.values });
+      }
+    }
+    const storeKeys: Buffer[] = [];
+    const windowsOf: Window[][] = [];
+    for (const item of work) {
+      const wins = w ? timeWindows(item.row.ts, w) : [];
+      windowsOf.push(wins);
+      if (w) for (const win of wins) storeKeys.push(encodeKey([...item.key, win.start]));
+      else storeKeys.push(encodeKey(item.key));
+    }
+    await this.ctx.store.prefetch(AGG_STORE, storeKeys);
+
+    // 2. Fold synchronously.
+    const out: Row[] = [];
+    let k = 0;
+    for (let i = 0; i < work.length; i++) {
+      const { row, key, sign, values } = work[i]!;
+      this.ctx.currentRow = row;
+      if (row.ts > this.ctx.streamTime) this.ctx.streamTime = row.ts;
+      const args = this.argsOf(values);
+      // A table update whose old and new rows fall in the same group emits once, after both.
+      const next = work[i + 1];
+      const mergeWithNext =
+        sign === -1 && next !== undefined && next.row === row && encodeKey(next.key).equals(encodeKey(key));
+      if (!w) {
+        const sk = storeKeys[k++]!;
+        const prev = this.ctx.store.get(AGG_STORE, sk) as State | undefined;
+        const old = prev && this.spec.needsOld ? this.results(prev) : undefined;
+        const state = prev ?? this.initState(row.ts);
+        if (sign === 1) this.add(state, args);
+        else this.retract(state, args);
+        state[0] = Math.max(state[0] as number, row.ts);
+        this.ctx.store.put(AGG_STORE, sk, state);
+        if (mergeWithNext) continue;
+        out.push(this.emit(row, key, state, undefined, prev === undefined ? null : (old ?? undefined)));
+        continue;
+      }
+      const closeTime = this.ctx.streamTime - this.grace;
+      for (const win of windowsOf[i]!) {
+        const sk = storeKeys[k++]!;
+        if (win.end <= closeTime) {
+          this.ctx.metrics.lateDropped++;
+          continue;
+        }
+        const prev = this.ctx.store.get(AGG_STORE, sk) as State | undefined;
+        const old = prev && this.spec.needsOld ? this.results(prev) : undefined;
+        const state = prev ?? this.initState(row.ts);
+        if (sign === 1) this.add(state, args);
+        else this.retract(state, args);
+        state[0] = Math.max(state[0] as number, row.ts);
+        this.ctx.store.put(AGG_STORE, sk, state);
+        const emitted = this.emit(row, key, state, win, prev === undefined ? null : (old ?? undefined));
+        if (this.spec.emitFinal) this.holdForFinal(emitted, key, win);
+        else out.push(emitted);
+      }
+    }
+    if (this.spec.emitFinal) out.push(...(await this.releaseClosed()));
+    return out;
+  }
+
+  private emit(row: Row, key: unknown[], state: State, win: Window | undefined, old: unknown[] | null | undefined): Row {
+    const values = [...key, ...this.results(state)];
+    if (win) values.push(win.start, win.end);
+    const r: Row = { values, ts: state[0] as number, topic: row.topic, partition: row.partition, offset: row.offset };
+    if (win) r.window = win;
+    if (old !== undefined) r.old = old === null ? null : [...key, ...old, ...(win ? [win.start, win.end] : [])];
+    return r;
+  }
+
+  // ---- EMIT FINAL: results wait in the store `final`, ordered by window end, until the window closes.
+
+  private holdForFinal(r: Row, key: unknown[], win: Window): void {
+    this.ctx.store.put(FINAL_STORE, encodeKey([win.end, ...key, win.start]), [r.values, r.ts]);
+  }
+
+  private async releaseClosed(): Promise<Row[]> {
+    const closeTime = this.ctx.streamTime - this.grace;
+    const out: Row[] = [];
+    const pending: [Buffer, unknown][] = [];
+    // Committed pending windows come from disk; this batch's ones from the cache (loadPrefix of everything).
+    await this.ctx.store.loadPrefix(FINAL_STORE, Buffer.alloc(0));
+    for (const [k, v] of this.ctx.store.scanLoaded(FINAL_STORE, Buffer.alloc(0))) pending.push([k, v]);
+    for (const [k, v] of pending) {
+      const end = decodeKey(k)[0] as number;
+      if (end > closeTime) break; // ordered by window end
+      const [values, ts] = v as [unknown[], number];
+      const n = values.length;
+      out.push({
+        values,
+        ts,
+        topic: "",
+        partition: this.ctx.partition,
+        offset: -1,
+        window: { start: values[n - 2] as number, end: values[n - 1] as number },
+      });
+      this.ctx.store.delete(FINAL_STORE, k);
+    }
+    return out;
+  }
+
+  // ---- Session windows
+
+  private async processSessions(rows: Row[], w: AggregateWindow): Promise<Row[]> {
+    const gap = w.gapMs ?? 0;
+    const keys = rows.map((r) => {
+      this.ctx.currentRow = r;
+      return this.groupKey(r.values);
+    });
+    for (const key of keys) await this.ctx.store.loadPrefix(AGG_STORE, encodeKey(key));
+    const out: Row[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      const key = keys[i]!;
+      this.ctx.currentRow = row;
+      if (row.ts > this.ctx.streamTime) this.ctx.streamTime = row.ts;
+      const closeTime = this.ctx.streamTime - this.grace;
+      const prefix = encodeKey(key);
+      const overlapping: { sk: Buffer; start: number; end: number; state: State }[] = [];
+      for (const [suffix, v] of this.ctx.store.scanLoaded(AGG_STORE, prefix)) {
+        const [start, end] = decodeKey(suffix) as [number, number];
+        if (end >= row.ts - gap && start <= row.ts + gap) {
+          overlapping.push({ sk: Buffer.concat([prefix, suffix]), start, end, state: v as State });
+        }
+      }
+      let start = row.ts;
+      let end = row.ts;
+      for (const s of overlapping) {
+        start = Math.min(start, s.start);
+        end = Math.max(end, s.end);
+      }
+      if (end < closeTime) {
+        this.ctx.metrics.lateDropped++;
+        continue;
+      }
+      let state = this.initState(end);
+      for (const s of overlapping) {
+        for (let a = 0; a < this.accs.length; a++) {
+          const acc = this.accs[a]!;
+          state[a + 1] = acc.merge ? acc.merge(state[a + 1], s.state[a + 1]) : s.state[a + 1];
+        }
+      }
+      this.add(state, this.argsOf(row.values));
+      state[0] = end;
+      // Sessions that merged into the new one are removed: downstream gets a tombstone for each.
+      for (const s of overlapping) {
+        this.ctx.store.delete(AGG_STORE, s.sk);
+        const win = { start: s.start, end: s.end };
+        if (s.start === start && s.end === end) continue; // replaced in place by the update below
+        out.push({
+          values: [...key, ...this.accs.map(() => null), s.start, s.end],
+          ts: s.end,
+          topic: row.topic,
+          partition: row.partition,
+          offset: row.offset,
+          window: win,
+          tombstone: true,
+        });
+      }
+      this.ctx.store.put(AGG_STORE, encodeKey([...key, start, end]), state);
+      const same = overlapping.find((s) => s.start === start && s.end === end);
+      out.push(this.emit(row, key, state, { start, end }, same ? (this.spec.needsOld ? this.results(same.state) : undefined) : null));
+      state = state as State;
+    }
+    return out;
+  }
+}
+
+/** The time windows that contain `ts` (TUMBLING: one; HOPPING: size / advance of them), oldest first. */
+export function timeWindows(ts: number, w: AggregateWindow): Window[] {
+  const size = w.sizeMs ?? 0;
+  const advance = w.type === "HOPPING" ? (w.advanceMs ?? size) : size;
+  if (size <= 0 || advance <= 0) return [];
+  const out: Window[] = [];
+  const lastStart = ts - (((ts % advance) + advance) % advance);
+  for (let start = lastStart; start > ts - size; start -= advance) {
+    if (start < 0) break;
+    out.push({ start, end: start + size });
+  }
+  return out.reverse();
+}

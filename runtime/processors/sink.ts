@@ -1,0 +1,175 @@
+/**
+ * Stage outputs: the query's sink topic (CSAS stream, CTAS changelog) and internal repartition topics.
+ *
+ * The sink of a table also materializes it: the store `table` keeps the latest output row of every key
+ * (and window), written in the same atomic commit as the aggregation state, so pull queries and `esql run`
+ * read the table without scanning its topic.
+ */
+import { serialize } from "node:v8";
+import type { CatalogSource } from "../../src/semantic/catalog.ts";
+import type { TExpr } from "../../src/semantic/typed.ts";
+import { compileExprs, type CompiledExpr } from "../expr/compile.ts";
+import { partitionForKey } from "../log/partition.ts";
+import type { LogHeader, ProduceRecord } from "../log/types.ts";
+import { joinWindowedKey, sourceSerdes, type SourceSerdes } from "../serde/formats.ts";
+import { encodeKey } from "../state/keycodec.ts";
+import type { ProcessorContext, Row } from "./types.ts";
+
+export const TABLE_STORE = "table";
+
+/** Header that makes internal topics idempotent: `<partition>:<offset>:<seq>` of the producing input record. */
+export const ORIGIN_HEADER = "esql-origin";
+
+export interface SinkSpec {
+  readonly kind: "Sink";
+  /** Input row column names (the projection's output: keys first). */
+  readonly columns: readonly string[];
+  readonly sink: CatalogSource;
+  readonly partitions: number;
+  /** Keep the latest row per key in the store `table` (CTAS). */
+  readonly materialize: boolean;
+}
+
+export interface StageOutput {
+  readonly topic: string;
+  init(ctx: ProcessorContext): void;
+  /** Records for the output topic, in order, and the store writes that go with them. */
+  toRecords(rows: readonly Row[]): ProduceRecord[];
+}
+
+export class SinkOutput implements StageOutput {
+  readonly topic: string;
+  private serdes!: SourceSerdes;
+  private keyIdx!: number[];
+  private valueIdx!: number[];
+  private ctx!: ProcessorContext;
+
+  constructor(private readonly spec: SinkSpec) {
+    this.topic = spec.sink.topic;
+  }
+
+  init(ctx: ProcessorContext): void {
+    this.ctx = ctx;
+    this.serdes = sourceSerdes(this.spec.sink);
+    const idx = (name: string) => {
+      const i = this.spec.columns.indexOf(name);
+      if (i < 0) throw new Error(`internal: sink column ${name} not in (${this.spec.columns.join(", ")})`);
+      return i;
+    };
+    this.keyIdx = this.serdes.keyColumns.map((c) => idx(c.name));
+    this.valueIdx = this.serdes.valueColumns.map((c) => idx(c.name));
+  }
+
+  toRecords(rows: readonly Row[]): ProduceRecord[] {
+    const out: ProduceRecord[] = [];
+    const windowType = this.spec.sink.window?.type;
+    for (const r of rows) {
+      this.ctx.currentRow = r;
+      const keyRow = this.keyIdx.map((i) => r.values[i] ?? null);
+      let key: Buffer | null;
+      let value: Buffer | null;
+      try {
+        key = this.serdes.key.serialize(keyRow);
+        value = r.tombstone ? null : this.serdes.value.serialize(this.valueIdx.map((i) => r.values[i] ?? null));
+      } catch (e) {
+        this.ctx.reportError(e, "serialize");
+        continue;
+      }
+      let partition: number | undefined;
+      if (windowType && r.window) {
+        // Kafka Streams partitions windowed records by the key without its window.
+        if (key !== null) partition = partitionForKey(key, this.spec.partitions);
+        key = joinWindowedKey(key, r.window, windowType);
+      }
+      const rec: ProduceRecord = { key, value, timestamp: r.ts, ...(partition === undefined ? {} : { partition }) };
+      out.push(r.headers && !r.tombstone ? { ...rec, headers: r.headers } : rec);
+      if (this.spec.materialize) {
+        const sk = encodeKey(r.window ? [...keyRow, r.window.start, r.window.end] : keyRow);
+        if (r.tombstone) this.ctx.store.delete(TABLE_STORE, sk);
+        else this.ctx.store.put(TABLE_STORE, sk, [r.values, r.ts]);
+      }
+      this.ctx.metrics.recordsOut++;
+    }
+    return out;
+  }
+}
+
+export interface RepartitionSpec {
+  readonly kind: "Repartition";
+  readonly topic: string;
+  readonly columns: readonly string[];
+  /** The new key: rows are partitioned by these values. */
+  readonly keyExprs: readonly TExpr[];
+  readonly partitions: number;
+  /** Table input: an update whose old and new rows have different keys becomes a retraction + an addition. */
+  readonly fromTable: boolean;
+}
+
+/** What travels in an internal topic's value (v8-serialized). */
+export interface InternalValue {
+  /** Row values (null for a pure retraction). */
+  readonly v: unknown[] | null;
+  /** The row this one replaces for its key, when the input is a table (null = none). */
+  readonly o?: unknown[] | null;
+  readonly w?: { start: number; end: number };
+}
+
+export class RepartitionOutput implements StageOutput {
+  readonly topic: string;
+  private keyFns!: CompiledExpr[];
+  private ctx!: ProcessorContext;
+
+  constructor(private readonly spec: RepartitionSpec) {
+    this.topic = spec.topic;
+  }
+
+  init(ctx: ProcessorContext): void {
+    this.ctx = ctx;
+    this.keyFns = compileExprs(this.spec.keyExprs, {
+      columns: this.spec.columns,
+      functions: ctx.functions,
+      onError: (e, where) => ctx.reportError(e, where),
+    });
+  }
+
+  private keyOf(values: readonly unknown[]): Buffer {
+    return encodeKey(this.keyFns.map((f) => f(values)));
+  }
+
+  toRecords(rows: readonly Row[]): ProduceRecord[] {
+    const out: ProduceRecord[] = [];
+    let seq = 0;
+    let lastOrigin = "";
+    const origin = (r: Row): LogHeader[] => {
+      const base = `${r.partition}:${r.offset}`;
+      seq = base === lastOrigin ? seq + 1 : 0;
+      lastOrigin = base;
+      return [{ key: ORIGIN_HEADER, value: Buffer.from(`${base}:${seq}`) }];
+    };
+    const push = (key: Buffer, value: InternalValue, r: Row) => {
+      out.push({
+        key,
+        value: serialize(value),
+        timestamp: r.ts,
+        partition: partitionForKey(key, this.spec.partitions),
+        headers: origin(r),
+      });
+    };
+    for (const r of rows) {
+      this.ctx.currentRow = r;
+      const w = r.window ? { w: r.window } : {};
+      if (!this.spec.fromTable) {
+        push(this.keyOf(r.values), { v: r.values, ...w }, r);
+        continue;
+      }
+      const newKey = r.tombstone ? undefined : this.keyOf(r.values);
+      const oldKey = r.old ? this.keyOf(r.old) : undefined;
+      if (newKey && oldKey && newKey.equals(oldKey)) push(newKey, { v: r.values, o: r.old ?? null, ...w }, r);
+      else {
+        if (oldKey) push(oldKey, { v: null, o: r.old ?? null, ...w }, r);
+        if (newKey) push(newKey, { v: r.values, o: null, ...w }, r);
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * The source operator: decodes log records of a catalog source into rows, extracts the event time, and
+ * adds the pseudo columns. A record that cannot be decoded goes to the processing log; the query goes on.
+ *
+ * Output row: key columns, value and header columns (declaration order), ROWTIME, ROWPARTITION, ROWOFFSET,
+ * then WINDOWSTART, WINDOWEND for a windowed source.
+ *
+ * For a TABLE source the operator keeps the latest row of every key in the store `source`, so each row it
+ * emits carries `old` (the previous row, or null): what table filters and aggregations need to retract.
+ */
+import type { CatalogColumn, CatalogSource } from "../../src/semantic/catalog.ts";
+import type { SqlType } from "../../src/types/sqltype.ts";
+import type { LogRecord } from "../log/types.ts";
+import { sourceSerdes, splitWindowedKey, type SourceSerdes } from "../serde/formats.ts";
+import { encodeKey } from "../state/keycodec.ts";
+import type { ProcessorContext, Row } from "./types.ts";
+
+export const SOURCE_STORE = "source";
+
+/** Names of the source row's columns, in order (see the module comment). */
+export function sourceRowColumns(source: Pick<CatalogSource, "columns" | "window">): string[] {
+  const cols = orderedColumns(source.columns).map((c) => c.name);
+  cols.push("ROWTIME", "ROWPARTITION", "ROWOFFSET");
+  if (source.window) cols.push("WINDOWSTART", "WINDOWEND");
+  return cols;
+}
+
+function orderedColumns(columns: readonly CatalogColumn[]): CatalogColumn[] {
+  return [...columns.filter((c) => c.namespace === "KEY"), ...columns.filter((c) => c.namespace !== "KEY")];
+}
+
+export class SourceProcessor {
+  private serdes!: SourceSerdes;
+  private ctx!: ProcessorContext;
+  /** For each row position after the key: where the value comes from. */
+  private layout!: ({ kind: "value"; index: number } | { kind: "headers" } | { kind: "header"; key: string })[];
+  private extractTime!: (row: unknown[], record: LogRecord) => number | null;
+  private readonly isTable: boolean;
+
+  constructor(private readonly source: CatalogSource) {
+    this.isTable = source.sourceType === "TABLE";
+  }
+
+  init(ctx: ProcessorContext): void {
+    this.ctx = ctx;
+    this.serdes = sourceSerdes(this.source);
+    const valueNames = this.serdes.valueColumns.map((c) => c.name);
+    this.layout = orderedColumns(this.source.columns)
+      .filter((c) => c.namespace !== "KEY")
+      .map((c) =>
+        c.namespace === "VALUE"
+          ? { kind: "value" as const, index: valueNames.indexOf(c.name) }
+          : c.headerKey === undefined
+            ? { kind: "headers" as const }
+            : { kind: "header" as const, key: c.headerKey },
+      );
+    this.extractTime = this.timestampExtractor();
+  }
+
+  private timestampExtractor(): (row: unknown[], record: LogRecord) => number | null {
+    const ts = this.source.timestamp;
+    if (!ts) return (_row, r) => r.timestamp;
+    const names = sourceRowColumns(this.source);
+    const i = names.indexOf(ts.column);
+    const col = this.source.columns.find((c) => c.name === ts.column);
+    if (i < 0 || !col) throw new Error(`internal: timestamp column ${ts.column} not in ${this.source.name}`);
+    const type: SqlType = col.type;
+    if (type.kind === "STRING") {
+      const parse = this.ctx.functions.get("PARSE_TIMESTAMP");
+      if (!parse || parse.kind !== "scalar") throw new Error("internal: PARSE_TIMESTAMP missing");
+      const r = parse.resolve([
+        { kind: "value", type },
+        { kind: "value", type },
+      ]);
+      if (!r.ok) throw new Error(`internal: ${r.message}`);
+      const impl = r.value.impl;
+      const format = ts.format ?? "yyyy-MM-dd'T'HH:mm:ss.SSS";
+      return (row) => {
+        const v = row[i];
+        return v === null || v === undefined ? null : (impl(v, format) as number | null);
+      };
+    }
+    return (row) => {
+      const v = row[i];
+      return typeof v === "number" ? v : null;
+    };
+  }
+
+  /** Decodes one batch of one partition. Table sources prefetch the previous rows of the batch's keys. */
+  async process(records: readonly LogRecord[]): Promise<Row[]> {
+    const rows: Row[] = [];
+    const { key: keySerde, value: valueSerde } = this.serdes;
+    const window = this.source.window;
+    for (const rec of records) {
+      this.ctx.metrics.recordsIn++;
+      const pos = { topic: rec.topic, partition: rec.partition, offset: rec.offset };
+      this.ctx.currentRow = pos;
+      let keyRow: unknown[] | null;
+      let valueRow: unknown[] | null;
+      let win: { start: number; end: number } | undefined;
+      try {
+        let keyBytes = rec.key;
+        if (window && keyBytes !== null) {
+          const split = splitWindowedKey(keyBytes, window);
+          keyBytes = split.key;
+          win = split.window;
+        }
+        keyRow = keySerde.deserialize(keyBytes);
+      } catch (e) {
+        this.ctx.reportError(e, "deserialize key");
+        continue;
+      }
+      try {
+        valueRow = valueSerde.deserialize(rec.value);
+      } catch (e) {
+        this.ctx.reportError(e, "deserialize value");
+        continue;
+      }
+      const keyCount = this.serdes.keyColumns.length;
+      if (keyRow === null) keyRow = new Array(keyCount).fill(null);
+      if (valueRow === null && !this.isTable) continue; // a null value on a stream carries nothing
+      const values: unknown[] = keyRow.slice(0, keyCount);
+      for (const l of this.layout) {
+        if (l.kind === "value") values.push(valueRow === null ? null : (valueRow[l.index] ?? null));
+        else if (l.kind === "headers") values.push(rec.headers.map((h) => ({ KEY: h.key, VALUE: h.value })));
+        else {
+          let v: Buffer | null = null;
+          for (const h of rec.headers) if (h.key === l.key) v = h.value;
+          values.push(v);
+        }
+      }
+      values.push(rec.timestamp, rec.partition, rec.offset);
+      if (window) values.push(win?.start ?? null, win?.end ?? null);
+      let ts: number | null = rec.timestamp;
+      if (valueRow !== null) {
+        try {
+          ts = this.extractTime(values, rec);
+        } catch (e) {
+          this.ctx.reportError(e, "timestamp");
+          continue;
+        }
+        if (ts === null || ts < 0) {
+          this.ctx.reportError(new Error(`invalid timestamp ${String(ts)}`), "timestamp");
+          continue;
+        }
+        values[values.length - (window ? 5 : 3)] = ts; // ROWTIME is the extracted event time
+      }
+      const row: Row = { values, ts, topic: rec.topic, partition: rec.partition, offset: rec.offset };
+      if (win) row.window = win;
+      if (rec.headers.length > 0) row.headers = rec.headers;
+      if (valueRow === null) row.tombstone = true;
+      rows.push(row);
+    }
+    if (this.isTable) await this.trackTable(rows);
+    return rows;
+  }
+
+  /** Keeps the latest row per key, and tells each row what it replaces. */
+  private async trackTable(rows: Row[]): Promise<void> {
+    const keyCount = this.serdes.keyColumns.length;
+    const keys = rows.map((r) => this.storeKey(r, keyCount));
+    await this.ctx.store.prefetch(SOURCE_STORE, keys);
+    const out: Row[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      const k = keys[i]!;
+      const prev = this.ctx.store.get(SOURCE_STORE, k) as unknown[] | undefined;
+      r.old = prev ?? null;
+      if (r.tombstone) {
+        if (prev === undefined) continue; // deleting a key that does not exist changes nothing
+        this.ctx.store.delete(SOURCE_STORE, k);
+      } else {
+        this.ctx.store.put(SOURCE_STORE, k, r.values);
+      }
+      out.push(r);
+    }
+    rows.length = 0;
+    rows.push(...out);
+  }
+
+  private storeKey(r: Row, keyCount: number): Buffer {
+    const key = r.values.slice(0, keyCount);
+    if (r.window) key.push(r.window.start, r.window.end);
+    return encodeKey(key);
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * Stateless operators: filter, projection and table functions (EXPLODE). Each compiles its expressions
+ * once in `init` against the input edge's column names.
+ */
+import type { TExpr } from "../../src/semantic/typed.ts";
+import { compileExprs, type CompiledExpr } from "../expr/compile.ts";
+import type { Processor, ProcessorContext, Row } from "./types.ts";
+
+function errorSink(ctx: ProcessorContext) {
+  return (e: unknown, where: string) => ctx.reportError(e, where);
+}
+
+export interface FilterSpec {
+  readonly kind: "Filter";
+  readonly columns: readonly string[];
+  readonly predicate: TExpr;
+  /**
+   * Table semantics: a row that stops matching becomes a tombstone for its key (when it matched before);
+   * `keyCount` is how many leading columns are the key.
+   */
+  readonly table?: { readonly keyCount: number };
+}
+
+export class FilterProcessor implements Processor {
+  private test!: CompiledExpr;
+  private ctx!: ProcessorContext;
+  constructor(private readonly spec: FilterSpec) {}
+
+  init(ctx: ProcessorContext): void {
+    this.ctx = ctx;
+    this.test = compileExprs([this.spec.predicate], {
+      columns: this.spec.columns,
+      functions: ctx.functions,
+      onError: errorSink(ctx),
+    })[0]!;
+  }
+
+  process(rows: Row[]): Row[] {
+    const out: Row[] = [];
+    const table = this.spec.table;
+    for (const r of rows) {
+      this.ctx.currentRow = r;
+      if (table === undefined) {
+        if (this.test(r.values) === true) out.push(r);
+        continue;
+      }
+      const matchesNow = !r.tombstone && this.test(r.values) === true;
+      const matchedBefore = r.old !== undefined && r.old !== null && this.test(r.old) === true;
+      if (matchesNow) {
+        out.push({ ...r, old: matchedBefore ? r.old : null });
+      } else if (matchedBefore || r.old === undefined) {
+        // The key leaves the filtered table (or we cannot tell whether it was in it: say so downstream).
+        out.push({ ...r, tombstone: true, old: matchedBefore ? r.old : r.old === undefined ? undefined : null });
+      }
+    }
+    return out;
+  }
+}
+
+export interface ProjectSpec {
+  readonly kind: "Project";
+  readonly columns: readonly string[];
+  /** One expression per output column, in output order. */
+  readonly exprs: readonly TExpr[];
+}
+
+export class ProjectProcessor implements Processor {
+  private fns!: CompiledExpr[];
+  private ctx!: ProcessorContext;
+  constructor(private readonly spec: ProjectSpec) {}
+
+  init(ctx: ProcessorContext): void {
+    this.ctx = ctx;
+    this.fns = compileExprs(this.spec.exprs, { columns: this.spec.columns, functions: ctx.functions, onError: errorSink(ctx) });
+  }
+
+  private project(values: readonly unknown[]): unknown[] {
+    const fns = this.fns;
+    const out = new Array<unknown>(fns.length);
+    for (let i = 0; i < fns.length; i++) out[i] = fns[i]!(values);
+    return out;
+  }
+
+  process(rows: Row[]): Row[] {
+    for (const r of rows) {
+      this.ctx.currentRow = r;
+      const old = r.old;
+      r.values = this.project(r.values);
+      if (old !== undefined && old !== null) r.old = this.project(old);
+    }
+    return rows;
+  }
+}
+
+export interface TableFunctionSpec {
+  readonly kind: "TableFunction";
+  readonly columns: readonly string[];
+  /** Each call's expression (a `Call` of a table function is not a TExpr kind the compiler accepts, so
+   * the call is given as name + argument expressions). Output rows = input columns + one column per call. */
+  readonly calls: readonly { readonly name: string; readonly argTypes: readonly import("../../src/types/sqltype.ts").SqlType[]; readonly args: readonly TExpr[] }[];
+}
+
+export class TableFunctionProcessor implements Processor {
+  private args!: CompiledExpr[][];
+  private impls!: ((...a: unknown[]) => readonly unknown[])[];
+  private ctx!: ProcessorContext;
+  constructor(private readonly spec: TableFunctionSpec) {}
+
+  init(ctx: ProcessorContext): void {
+    this.ctx = ctx;
+    this.args = this.spec.calls.map((c) =>
+      compileExprs(c.args, { columns: this.spec.columns, functions: ctx.functions, onError: errorSink(ctx) }),
+    );
+    this.impls = this.spec.calls.map((c) => {
+      const def = ctx.functions.get(c.name);
+      if (!def || def.kind !== "table") throw new Error(`internal: ${c.name} is not a table function`);
+      const r = def.resolve(c.argTypes.map((type) => ({ kind: "value", type })));
+      if (!r.ok) throw new Error(`internal: ${c.name}: ${r.message}`);
+      return r.value.impl;
+    });
+  }
+
+  process(rows: Row[]): Row[] {
+    const out: Row[] = [];
+    for (const r of rows) {
+      this.ctx.currentRow = r;
+      // Several table functions in one SELECT are zipped: as many rows as the longest result, NULL-padded.
+      const results: (readonly unknown[])[] = [];
+      let n = 0;
+      for (let i = 0; i < this.impls.length; i++) {
+        let res: readonly unknown[] = [];
+        try {
+          res = this.impls[i]!(...this.args[i]!.map((f) => f(r.values))) ?? [];
+        } catch (e) {
+          this.ctx.reportError(e, this.spec.calls[i]!.name);
+        }
+        results.push(res);
+        n = Math.max(n, res.length);
+      }
+      for (let j = 0; j < n; j++) {
+        out.push({ ...r, values: [...r.values, ...results.map((res) => (j < res.length ? (res[j] ?? null) : null))] });
+      }
+    }
+    return out;
+  }
+}

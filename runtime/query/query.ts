@@ -1,0 +1,99 @@
+/**
+ * A running persistent query: its stages, one task per stage and input partition, each with its own
+ * LevelDB store under `<dataDir>/state/<queryId>/<stage>-<partition>`.
+ */
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import type { EventLog } from "../log/types.ts";
+import { PartitionStore } from "../state/store.ts";
+import type { PlannedQuery } from "./plan.ts";
+import { StageTask, type TaskEnv } from "./stage.ts";
+
+export interface QueryEnv extends TaskEnv {
+  readonly dataDir: string;
+}
+
+export class PersistentQuery {
+  readonly tasks: StageTask[] = [];
+  private closed = false;
+
+  private constructor(
+    readonly id: string,
+    readonly plan: PlannedQuery,
+    private readonly env: QueryEnv,
+  ) {}
+
+  /** Creates the internal topics, opens the stores and builds the tasks. */
+  static async start(id: string, plan: PlannedQuery, env: QueryEnv): Promise<PersistentQuery> {
+    const q = new PersistentQuery(id, plan, env);
+    for (const t of plan.internalTopics) await env.log.createTopic(t.name, { partitions: t.partitions });
+    try {
+      for (const stage of plan.stages) {
+        for (let p = 0; p < plan.partitions; p++) {
+          const store = await PartitionStore.open(stateDir(env.dataDir, id, stage.id, p));
+          try {
+            q.tasks.push(new StageTask(stage, p, store, env));
+          } catch (e) {
+            await store.close();
+            throw e;
+          }
+        }
+      }
+    } catch (e) {
+      await q.close();
+      throw e;
+    }
+    return q;
+  }
+
+  /**
+   * Processes everything available now, stage by stage, until no task has input left. Resolves the
+   * number of input records consumed.
+   */
+  async drain(batchSize = 1000): Promise<number> {
+    let total = 0;
+    for (;;) {
+      let round = 0;
+      for (const task of this.tasks) {
+        if (this.closed) return total;
+        for (let n = await task.step(batchSize); n > 0; n = await task.step(batchSize)) round += n;
+      }
+      total += round;
+      if (round === 0) return total;
+    }
+  }
+
+  /** Input topics and the partitions this query reads (for waiting on new data). */
+  inputs(): { topic: string; partitions: number[] }[] {
+    const m = new Map<string, number[]>();
+    for (const t of this.tasks) {
+      const list = m.get(t.inputTopic) ?? [];
+      list.push(t.partition);
+      m.set(t.inputTopic, list);
+    }
+    return [...m].map(([topic, partitions]) => ({ topic, partitions }));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.tasks) await t.close();
+    this.tasks.length = 0;
+  }
+
+  /** Closes the query and deletes its state (TERMINATE / DROP). */
+  async destroy(): Promise<void> {
+    await this.close();
+    rmSync(join(this.env.dataDir, "state", this.id), { recursive: true, force: true });
+    for (const t of this.plan.internalTopics) {
+      try {
+        await this.env.log.deleteTopic(t.name);
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+export function stateDir(dataDir: string, queryId: string, stage: string, partition: number): string {
+  return join(dataDir, "state", queryId, `${stage}-${partition}`);
+}
