@@ -57,6 +57,9 @@ export interface ParseResult {
 /** Every reserved/non-reserved keyword of the dialect, upper case (for editor grammar, completion). */
 export const KEYWORDS: readonly string[] = ALL_KEYWORDS;
 
+/** The reserved subset of {@link KEYWORDS}: names only when back-quoted. The others are names anywhere a name fits. */
+export const RESERVED_KEYWORDS: ReadonlySet<string> = RESERVED_WORDS;
+
 /**
  * Parses a whole script. Statements end with `;` (the last one may omit it). A statement with a syntax
  * error yields diagnostics and is skipped; parsing resumes after the next top-level `;`.
@@ -129,7 +132,7 @@ export function parseExpression(text: string): { readonly expr?: Expr; readonly 
   const cst = parser.expression();
   if (parser.errors.length > 0) {
     return {
-      diagnostics: [syntaxDiagnostic(parser.errors[0]!, lexed.tokens, undefined, text, lines, "end of expression")],
+      diagnostics: [syntaxDiagnostic(parser.errors[0]!, lexed.tokens, undefined, text, lines, "end of input", true)],
     };
   }
   const builder = new AstBuilder();
@@ -300,6 +303,8 @@ function syntaxDiagnostic(
   text: string,
   lines: LineIndex,
   endName: string,
+  /** Parsing a lone expression: trailing input means "expected end of expression", not "';'". */
+  expressionOnly = false,
 ): Diagnostic {
   let info: SyntaxErrorInfo;
   try {
@@ -320,8 +325,8 @@ function syntaxDiagnostic(
   }
   // Trailing input after a complete expression (parseExpression) is not about a missing ';'.
   const expected =
-    info.expected.length === 1 && info.expected[0] === "';'" && endName === "end of expression"
-      ? endName
+    expressionOnly && info.expected.length === 1 && info.expected[0] === "';'"
+      ? "end of expression"
       : describeExpected(info);
   const message = `expected ${expected} but found ${found}`;
   const hint = eof ? undefined : hintFor(info, tok, tokens);

@@ -28,7 +28,9 @@ export function loadConformanceScripts(): ConformanceScript[] {
   const out: ConformanceScript[] = [];
   for (const sub of ["qtt", "rest"]) {
     const dir = join(CONFORMANCE_DIR, sub);
-    for (const file of readdirSync(dir).filter((f) => f.endsWith(".json")).sort()) {
+    for (const file of readdirSync(dir)
+      .filter((f) => f.endsWith(".json"))
+      .sort()) {
       const doc = JSON.parse(readFileSync(join(dir, file), "utf8")) as { tests?: RawCase[] };
       for (const c of doc.tests ?? []) {
         const err = c.expectedException ?? c.expectedError;

@@ -10,9 +10,12 @@ const scripts = loadConformanceScripts();
 
 /** ParseFailedException cases that are not syntax errors for esql, and why. */
 const NOT_SYNTAX_ERRORS: Record<string, string> = {
-  "qtt/asserts.json: should not parse RUN SCRIPT [JSON]": "RUN SCRIPT is part of esql's language (ksqlDB keeps it to its CLI)",
-  "qtt/hopping-windows.json: import table with invalid window size [JSON]": "WITH property values are checked by the analyzer",
-  "qtt/session-windows.json: import table with invalid window size [JSON]": "WITH property values are checked by the analyzer",
+  "qtt/asserts.json: should not parse RUN SCRIPT [JSON]":
+    "RUN SCRIPT is part of esql's language (ksqlDB keeps it to its CLI)",
+  "qtt/hopping-windows.json: import table with invalid window size [JSON]":
+    "WITH property values are checked by the analyzer",
+  "qtt/session-windows.json: import table with invalid window size [JSON]":
+    "WITH property values are checked by the analyzer",
 };
 
 describe("conformance statements", () => {
@@ -30,7 +33,9 @@ describe("conformance statements", () => {
         }
       }
     }
-    console.log(`conformance: ${total - failures.length}/${total} statements parse (${(((total - failures.length) / total) * 100).toFixed(2)}%)`);
+    console.log(
+      `conformance: ${total - failures.length}/${total} statements parse (${(((total - failures.length) / total) * 100).toFixed(2)}%)`,
+    );
     expect(failures).toEqual([]);
   });
 

@@ -45,7 +45,12 @@ describe("expression precedence", () => {
 describe("primary expressions", () => {
   it("literals", () => {
     expect(strip(expr("1"))).toEqual({ kind: "Literal", literal: "integer", value: 1, text: "1" });
-    expect(strip(expr("3000000000"))).toEqual({ kind: "Literal", literal: "integer", value: 3000000000, text: "3000000000" });
+    expect(strip(expr("3000000000"))).toEqual({
+      kind: "Literal",
+      literal: "integer",
+      value: 3000000000,
+      text: "3000000000",
+    });
     expect(strip(expr("1.50"))).toEqual({ kind: "Literal", literal: "decimal", value: "1.50", text: "1.50" });
     expect(strip(expr(".5"))).toEqual({ kind: "Literal", literal: "decimal", value: ".5", text: ".5" });
     expect(strip(expr("1.5E3"))).toEqual({ kind: "Literal", literal: "double", value: 1500, text: "1.5E3" });
@@ -75,7 +80,21 @@ describe("primary expressions", () => {
   });
 
   it("non-reserved keywords are names", () => {
-    for (const w of ["value", "key", "size", "timestamp", "date", "time", "source", "type", "map", "struct", "session", "day", "final"]) {
+    for (const w of [
+      "value",
+      "key",
+      "size",
+      "timestamp",
+      "date",
+      "time",
+      "source",
+      "type",
+      "map",
+      "struct",
+      "session",
+      "day",
+      "final",
+    ]) {
       expect(strip(expr(w))).toEqual({ kind: "ColumnRef", name: w.toUpperCase() });
     }
     expect(show(expr("REPLACE(a, 'x', 'y')"))).toBe("REPLACE(A, 'x', 'y')");
@@ -131,8 +150,16 @@ describe("types", () => {
   };
   it("primitives and synonyms", () => {
     const cases: [string, string][] = [
-      ["BOOLEAN", "BOOLEAN"], ["INT", "INTEGER"], ["integer", "INTEGER"], ["BIGINT", "BIGINT"], ["DOUBLE", "DOUBLE"],
-      ["STRING", "STRING"], ["VARCHAR", "STRING"], ["BYTES", "BYTES"], ["DATE", "DATE"], ["TIME", "TIME"],
+      ["BOOLEAN", "BOOLEAN"],
+      ["INT", "INTEGER"],
+      ["integer", "INTEGER"],
+      ["BIGINT", "BIGINT"],
+      ["DOUBLE", "DOUBLE"],
+      ["STRING", "STRING"],
+      ["VARCHAR", "STRING"],
+      ["BYTES", "BYTES"],
+      ["DATE", "DATE"],
+      ["TIME", "TIME"],
       ["TIMESTAMP", "TIMESTAMP"],
     ];
     for (const [text, name] of cases) expect(typeOf(text)).toEqual({ kind: "PrimitiveType", name });
@@ -153,7 +180,10 @@ describe("types", () => {
         {
           kind: "StructField",
           name: "B b",
-          type: { kind: "StructType", fields: [{ kind: "StructField", name: "KEY", type: { kind: "PrimitiveType", name: "STRING" } }] },
+          type: {
+            kind: "StructType",
+            fields: [{ kind: "StructField", name: "KEY", type: { kind: "PrimitiveType", name: "STRING" } }],
+          },
         },
       ],
     });

@@ -20,9 +20,49 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-const EXTRA = ["(", ")", ",", ";", "'", "`", '"', "${v}", "${nope}", "/*", "--", "=>", "->", ":=", "[", "]", "<", ">", "*",
-  "SELECT", "FROM", "WHERE", "AS", "NOT", "NULL", "CASE", "END", "WINDOW", "EMIT", "STRUCT", "ARRAY", "MAP", "1.5E999",
-  "99999999999999999999", "@", "#", "\n", "1", "x", "KEY", "PRIMARY"];
+const EXTRA = [
+  "(",
+  ")",
+  ",",
+  ";",
+  "'",
+  "`",
+  '"',
+  "${v}",
+  "${nope}",
+  "/*",
+  "--",
+  "=>",
+  "->",
+  ":=",
+  "[",
+  "]",
+  "<",
+  ">",
+  "*",
+  "SELECT",
+  "FROM",
+  "WHERE",
+  "AS",
+  "NOT",
+  "NULL",
+  "CASE",
+  "END",
+  "WINDOW",
+  "EMIT",
+  "STRUCT",
+  "ARRAY",
+  "MAP",
+  "1.5E999",
+  "99999999999999999999",
+  "@",
+  "#",
+  "\n",
+  "1",
+  "x",
+  "KEY",
+  "PRIMARY",
+];
 
 function positionOf(text: string, offset: number): { line: number; col: number } {
   let line = 1;

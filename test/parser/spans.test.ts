@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { parseScript } from "../../src/parse.ts";
 import type { Span } from "../../src/diagnostics/diagnostic.ts";
 
-const TEXT = "-- a comment\nCREATE STREAM out AS\n  SELECT `K`, a + b * 2 AS total\n  FROM src s\n  WHERE s.x IS NOT NULL;\nDROP STREAM out;";
+const TEXT =
+  "-- a comment\nCREATE STREAM out AS\n  SELECT `K`, a + b * 2 AS total\n  FROM src s\n  WHERE s.x IS NOT NULL;\nDROP STREAM out;";
 
 function at(span: Span): string {
   return TEXT.slice(span.start, span.end);
@@ -40,7 +41,8 @@ describe("spans", () => {
     const q = parseScript("SELECT f(x), (a) FROM t").statements[0]!.statement;
     if (q.kind !== "QueryStatement") throw new Error();
     const [call, paren] = q.query.select;
-    if (call?.kind !== "SelectExpr" || call.expr.kind !== "FunctionCall" || paren?.kind !== "SelectExpr") throw new Error();
+    if (call?.kind !== "SelectExpr" || call.expr.kind !== "FunctionCall" || paren?.kind !== "SelectExpr")
+      throw new Error();
     expect(call.expr.nameSpan).toMatchObject({ start: 7, end: 8 });
     expect(call.expr.span).toMatchObject({ start: 7, end: 11 });
     expect(paren.expr.span).toMatchObject({ start: 13, end: 16 });

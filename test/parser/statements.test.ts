@@ -22,8 +22,18 @@ describe("CREATE STREAM / TABLE", () => {
       ifNotExists: true,
       name: { kind: "Name", value: "T", quoted: false },
       elements: [
-        { kind: "TableElement", name: { kind: "Name", value: "ID", quoted: false }, type: { kind: "PrimitiveType", name: "INTEGER" }, constraint: { kind: "PrimaryKey" } },
-        { kind: "TableElement", name: { kind: "Name", value: "Name", quoted: true }, type: { kind: "PrimitiveType", name: "STRING" }, constraint: { kind: "None" } },
+        {
+          kind: "TableElement",
+          name: { kind: "Name", value: "ID", quoted: false },
+          type: { kind: "PrimitiveType", name: "INTEGER" },
+          constraint: { kind: "PrimaryKey" },
+        },
+        {
+          kind: "TableElement",
+          name: { kind: "Name", value: "Name", quoted: true },
+          type: { kind: "PrimitiveType", name: "STRING" },
+          constraint: { kind: "None" },
+        },
         {
           kind: "TableElement",
           name: { kind: "Name", value: "H", quoted: false },
@@ -39,11 +49,24 @@ describe("CREATE STREAM / TABLE", () => {
           },
           constraint: { kind: "Headers" },
         },
-        { kind: "TableElement", name: { kind: "Name", value: "X", quoted: false }, type: { kind: "PrimitiveType", name: "BYTES" }, constraint: { kind: "Header", key: "abc" } },
+        {
+          kind: "TableElement",
+          name: { kind: "Name", value: "X", quoted: false },
+          type: { kind: "PrimitiveType", name: "BYTES" },
+          constraint: { kind: "Header", key: "abc" },
+        },
       ],
       properties: [
-        { kind: "Property", name: "KAFKA_TOPIC", value: { kind: "Literal", literal: "string", value: "t", text: "'t'" } },
-        { kind: "Property", name: "VALUE_FORMAT", value: { kind: "Literal", literal: "string", value: "JSON", text: "'JSON'" } },
+        {
+          kind: "Property",
+          name: "KAFKA_TOPIC",
+          value: { kind: "Literal", literal: "string", value: "t", text: "'t'" },
+        },
+        {
+          kind: "Property",
+          name: "VALUE_FORMAT",
+          value: { kind: "Literal", literal: "string", value: "JSON", text: "'JSON'" },
+        },
         { kind: "Property", name: "PARTITIONS", value: { kind: "Literal", literal: "integer", value: 2, text: "2" } },
       ],
     });
@@ -51,23 +74,37 @@ describe("CREATE STREAM / TABLE", () => {
 
   it("without a column list; KEY columns on streams", () => {
     const s = stmt("create stream s with (kafka_topic='s', format='AVRO')");
-    expect(s).toMatchObject({ kind: "CreateSource", sourceType: "STREAM", elements: [], orReplace: false, isSource: false });
+    expect(s).toMatchObject({
+      kind: "CreateSource",
+      sourceType: "STREAM",
+      elements: [],
+      orReplace: false,
+      isSource: false,
+    });
     const k = stmt("CREATE STREAM s (k STRING KEY, v INT) WITH (kafka_topic='s')");
     expect(k.kind === "CreateSource" && k.elements[0]!.constraint).toEqual({ kind: "Key" });
   });
 
   it("KEY on a table / PRIMARY KEY on a stream is SYN004", () => {
-    expect(parseScript("CREATE STREAM s (k INT PRIMARY KEY) WITH (kafka_topic='s');").diagnostics[0]?.code).toBe("SYN004");
+    expect(parseScript("CREATE STREAM s (k INT PRIMARY KEY) WITH (kafka_topic='s');").diagnostics[0]?.code).toBe(
+      "SYN004",
+    );
     expect(parseScript("CREATE TABLE s (k INT KEY) WITH (kafka_topic='s');").diagnostics[0]?.code).toBe("SYN004");
   });
 
   it("CSAS / CTAS", () => {
-    const s = stmt("CREATE TABLE IF NOT EXISTS out WITH (KEY_FORMAT='JSON') AS SELECT id, COUNT(*) AS n FROM s GROUP BY id EMIT CHANGES");
+    const s = stmt(
+      "CREATE TABLE IF NOT EXISTS out WITH (KEY_FORMAT='JSON') AS SELECT id, COUNT(*) AS n FROM s GROUP BY id EMIT CHANGES",
+    );
     expect(s).toMatchObject({ kind: "CreateAsSelect", sourceType: "TABLE", ifNotExists: true, orReplace: false });
     if (s.kind !== "CreateAsSelect") throw new Error();
     expect(s.properties.map((p) => p.name)).toEqual(["KEY_FORMAT"]);
     expect(s.query.emit).toBe("CHANGES");
-    expect(stmt("CREATE OR REPLACE STREAM o AS SELECT * FROM s")).toMatchObject({ kind: "CreateAsSelect", orReplace: true, properties: [] });
+    expect(stmt("CREATE OR REPLACE STREAM o AS SELECT * FROM s")).toMatchObject({
+      kind: "CreateAsSelect",
+      orReplace: true,
+      properties: [],
+    });
   });
 });
 
@@ -75,11 +112,20 @@ describe("other statements", () => {
   const cases: [string, unknown][] = [
     ["INSERT INTO t SELECT * FROM s", { kind: "InsertInto", target: { value: "T" }, properties: [] }],
     ["INSERT INTO t WITH (QUERY_ID='q') SELECT * FROM s", { kind: "InsertInto", properties: [{ name: "QUERY_ID" }] }],
-    ["INSERT INTO t (ROWTIME, k, `v`) VALUES (1, 'a', NULL)", { kind: "InsertValues", columns: [{ value: "ROWTIME" }, { value: "K" }, { value: "v" }] }],
+    [
+      "INSERT INTO t (ROWTIME, k, `v`) VALUES (1, 'a', NULL)",
+      { kind: "InsertValues", columns: [{ value: "ROWTIME" }, { value: "K" }, { value: "v" }] },
+    ],
     ["INSERT INTO t VALUES ('a', 1 + 2)", { kind: "InsertValues", target: { value: "T" } }],
     ["DROP STREAM s", { kind: "DropSource", sourceType: "STREAM", ifExists: false, deleteTopic: false }],
-    ["DROP TABLE IF EXISTS t DELETE TOPIC", { kind: "DropSource", sourceType: "TABLE", ifExists: true, deleteTopic: true }],
-    ["CREATE TYPE IF NOT EXISTS address AS STRUCT<n INT>", { kind: "CreateType", ifNotExists: true, name: { value: "ADDRESS" }, type: { kind: "StructType" } }],
+    [
+      "DROP TABLE IF EXISTS t DELETE TOPIC",
+      { kind: "DropSource", sourceType: "TABLE", ifExists: true, deleteTopic: true },
+    ],
+    [
+      "CREATE TYPE IF NOT EXISTS address AS STRUCT<n INT>",
+      { kind: "CreateType", ifNotExists: true, name: { value: "ADDRESS" }, type: { kind: "StructType" } },
+    ],
     ["DROP TYPE IF EXISTS address", { kind: "DropType", ifExists: true, name: { value: "ADDRESS" } }],
     ["TERMINATE CSAS_OUT_0", { kind: "Terminate", all: false, queryId: "CSAS_OUT_0" }],
     ["TERMINATE ALL", { kind: "Terminate", all: true }],
@@ -98,13 +144,19 @@ describe("other statements", () => {
     ["DESCRIBE s", { kind: "Describe", target: { kind: "Source", name: { value: "S" } }, extended: false }],
     ["DESCRIBE EXTENDED s", { kind: "Describe", target: { kind: "Source" }, extended: true }],
     ["DESCRIBE STREAMS", { kind: "Describe", target: { kind: "AllSources", sourceType: "STREAM" }, extended: false }],
-    ["DESCRIBE TABLES EXTENDED", { kind: "Describe", target: { kind: "AllSources", sourceType: "TABLE" }, extended: true }],
+    [
+      "DESCRIBE TABLES EXTENDED",
+      { kind: "Describe", target: { kind: "AllSources", sourceType: "TABLE" }, extended: true },
+    ],
     ["DESCRIBE FUNCTION substring", { kind: "Describe", target: { kind: "Function", name: { value: "SUBSTRING" } } }],
     ["EXPLAIN CSAS_OUT_0", { kind: "Explain", queryId: "CSAS_OUT_0" }],
     ["EXPLAIN SELECT * FROM s EMIT CHANGES", { kind: "Explain", statement: { kind: "QueryStatement" } }],
     ["EXPLAIN CREATE STREAM o AS SELECT * FROM s", { kind: "Explain", statement: { kind: "CreateAsSelect" } }],
     ["PRINT my_topic", { kind: "Print", topic: "my_topic", fromBeginning: false }],
-    ["PRINT 'my-topic' FROM BEGINNING INTERVAL 2 LIMIT 10", { kind: "Print", topic: "my-topic", fromBeginning: true, interval: 2, limit: 10 }],
+    [
+      "PRINT 'my-topic' FROM BEGINNING INTERVAL 2 LIMIT 10",
+      { kind: "Print", topic: "my-topic", fromBeginning: true, interval: 2, limit: 10 },
+    ],
     ["RUN SCRIPT '/tmp/x.sql'", { kind: "RunScript", path: "/tmp/x.sql" }],
     ["SELECT * FROM t WHERE k = 1", { kind: "QueryStatement", query: { kind: "Query" } }],
   ];
@@ -118,8 +170,16 @@ describe("queries", () => {
       { kind: "SelectAll" },
       { kind: "SelectAll", qualifier: "S" },
       { kind: "SelectExpr", expr: { kind: "ColumnRef", name: "A" } },
-      { kind: "SelectExpr", expr: { kind: "ColumnRef", name: "B" }, alias: { kind: "Name", value: "X", quoted: false } },
-      { kind: "SelectExpr", expr: { kind: "ColumnRef", name: "C" }, alias: { kind: "Name", value: "Y", quoted: false } },
+      {
+        kind: "SelectExpr",
+        expr: { kind: "ColumnRef", name: "B" },
+        alias: { kind: "Name", value: "X", quoted: false },
+      },
+      {
+        kind: "SelectExpr",
+        expr: { kind: "ColumnRef", name: "C" },
+        alias: { kind: "Name", value: "Y", quoted: false },
+      },
       { kind: "SelectStructAll", expr: { kind: "ColumnRef", name: "V" } },
       { kind: "SelectStructAll", expr: { kind: "ColumnRef", qualifier: "Q", name: "V" } },
     ]);
@@ -151,7 +211,11 @@ describe("queries", () => {
     const joins: unknown[] = [];
     let r = q.from;
     while (r.kind === "Join") {
-      joins.unshift({ type: r.joinType, right: r.right.name.value, within: r.within && [r.within.before.millis, r.within.after.millis, r.within.grace?.millis] });
+      joins.unshift({
+        type: r.joinType,
+        right: r.right.name.value,
+        within: r.within && [r.within.before.millis, r.within.after.millis, r.within.grace?.millis],
+      });
       r = r.left;
     }
     expect(r).toMatchObject({ kind: "AliasedSource", name: { value: "A" }, alias: { value: "X" } });
@@ -165,18 +229,27 @@ describe("queries", () => {
   });
 
   it("windows, units singular and plural", () => {
-    expect(strip(query("SELECT a FROM s WINDOW TUMBLING (SIZE 1 HOUR, RETENTION 2 DAYS, GRACE PERIOD 10 MINUTES) GROUP BY a").window)).toEqual({
+    expect(
+      strip(
+        query("SELECT a FROM s WINDOW TUMBLING (SIZE 1 HOUR, RETENTION 2 DAYS, GRACE PERIOD 10 MINUTES) GROUP BY a")
+          .window,
+      ),
+    ).toEqual({
       kind: "TumblingWindow",
       size: { kind: "Duration", value: 1, unit: "HOURS", millis: 3600000 },
       retention: { kind: "Duration", value: 2, unit: "DAYS", millis: 172800000 },
       grace: { kind: "Duration", value: 10, unit: "MINUTES", millis: 600000 },
     });
-    expect(strip(query("SELECT a FROM s WINDOW HOPPING (SIZE 30 SECONDS, ADVANCE BY 5 SECOND) GROUP BY a").window)).toEqual({
+    expect(
+      strip(query("SELECT a FROM s WINDOW HOPPING (SIZE 30 SECONDS, ADVANCE BY 5 SECOND) GROUP BY a").window),
+    ).toEqual({
       kind: "HoppingWindow",
       size: { kind: "Duration", value: 30, unit: "SECONDS", millis: 30000 },
       advance: { kind: "Duration", value: 5, unit: "SECONDS", millis: 5000 },
     });
-    expect(strip(query("SELECT a FROM s WINDOW SESSION (1 MILLISECONDS, GRACE PERIOD 0 DAY) GROUP BY a").window)).toEqual({
+    expect(
+      strip(query("SELECT a FROM s WINDOW SESSION (1 MILLISECONDS, GRACE PERIOD 0 DAY) GROUP BY a").window),
+    ).toEqual({
       kind: "SessionWindow",
       gap: { kind: "Duration", value: 1, unit: "MILLISECONDS", millis: 1 },
       grace: { kind: "Duration", value: 0, unit: "DAYS", millis: 0 },
@@ -185,15 +258,15 @@ describe("queries", () => {
   });
 
   it("window parameter errors", () => {
-    expect(parseScript("SELECT a FROM s WINDOW TUMBLING (ADVANCE BY 1 SECOND) GROUP BY a").diagnostics.map((d) => d.message)).toEqual([
-      "a TUMBLING window needs SIZE",
-      "ADVANCE BY is not allowed in a TUMBLING window",
-    ]);
-    expect(parseScript("SELECT a FROM s WINDOW HOPPING (SIZE 1 SECOND) GROUP BY a").diagnostics[0]?.message).toBe("a HOPPING window needs ADVANCE BY");
-    expect(parseScript("SELECT a FROM s WINDOW SESSION (SIZE 1 SECOND) GROUP BY a").diagnostics.map((d) => d.message)).toEqual([
-      "a SESSION window needs a gap duration",
-      "SIZE is not allowed in a SESSION window",
-    ]);
+    expect(
+      parseScript("SELECT a FROM s WINDOW TUMBLING (ADVANCE BY 1 SECOND) GROUP BY a").diagnostics.map((d) => d.message),
+    ).toEqual(["a TUMBLING window needs SIZE", "ADVANCE BY is not allowed in a TUMBLING window"]);
+    expect(parseScript("SELECT a FROM s WINDOW HOPPING (SIZE 1 SECOND) GROUP BY a").diagnostics[0]?.message).toBe(
+      "a HOPPING window needs ADVANCE BY",
+    );
+    expect(
+      parseScript("SELECT a FROM s WINDOW SESSION (SIZE 1 SECOND) GROUP BY a").diagnostics.map((d) => d.message),
+    ).toEqual(["a SESSION window needs a gap duration", "SIZE is not allowed in a SESSION window"]);
   });
 });
 

@@ -21,7 +21,10 @@ describe("${var} substitution", () => {
 
   it("options.variables, case-insensitive names, substitution inside strings", () => {
     const r = parseScript("CREATE STREAM s (a INT) WITH (kafka_topic='${Topic}_v1', value_format='${fmt}');", {
-      variables: new Map([["topic", "t"], ["FMT", "JSON"]]),
+      variables: new Map([
+        ["topic", "t"],
+        ["FMT", "JSON"],
+      ]),
     });
     expect(r.diagnostics).toEqual([]);
     const s = r.statements[0]!;
