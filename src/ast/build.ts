@@ -24,6 +24,7 @@ import type {
   AliasedSource,
   ArithmeticOp,
   PrimitiveTypeName,
+  ShowWhat,
   ColumnConstraint,
   ComparisonOp,
   Duration,
@@ -203,7 +204,7 @@ export class AstBuilder {
       case "showStatement":
         return {
           kind: "Show",
-          what: must(tokenOf(inner.children, "what"), "what").image.toUpperCase() as never,
+          what: must(tokenOf(inner.children, "what"), "what").image.toUpperCase() as ShowWhat,
           extended: inner.children["ExtendedKw"] !== undefined,
           span: nodeSpan(inner),
         };
