@@ -297,6 +297,8 @@ export function buildLogicalPlan(a: AnalyzedStatement, text = ""): LogicalPlan |
         },
       };
     }
+    case "Explain":
+      return buildLogicalPlan(a.inner, text);
     default:
       return undefined;
   }

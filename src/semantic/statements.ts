@@ -48,6 +48,8 @@ export type AnalyzedStatement =
     }
   | { readonly kind: "Query"; readonly query: AnalyzedQuery }
   | { readonly kind: "DropSource"; readonly name: string; readonly deleteTopic: boolean; readonly terminated?: string }
+  /** `EXPLAIN statement`: the inner statement's analysis; its plans are built but nothing runs. */
+  | { readonly kind: "Explain"; readonly inner: AnalyzedStatement }
   /** Nothing to plan (SHOW, DESCRIBE, SET, CREATE TYPE, a no-op IF [NOT] EXISTS, ...). */
   | { readonly kind: "Other"; readonly statement: Statement["kind"] };
 
@@ -129,7 +131,11 @@ function analyzeInner(
       return other;
     }
     case "Explain": {
-      if (stmt.statement) analyzeInner(stmt.statement, text, catalog, env, diags);
+      if (stmt.statement) {
+        // The explained statement is analyzed (and planned by the caller) but changes nothing.
+        const inner = analyzeInner(stmt.statement, text, catalog, env, diags);
+        return { analyzed: { kind: "Explain", inner: inner.analyzed }, catalog };
+      }
       else if (stmt.queryId && !catalog.queries.has(stmt.queryId))
         diags.push(error(Codes.UNKNOWN_QUERY, `Query with id:${stmt.queryId} does not exist, use SHOW QUERIES to view the full set of running queries.`, stmt.span));
       return other;

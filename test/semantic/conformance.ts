@@ -32,7 +32,7 @@ export function runConformance() {
       const formats = c.format ?? ["JSON"];
       for (const f of formats) {
         const text = c.statements.join("\n").replaceAll("{FORMAT}", f);
-        const topics = [...(c.topics ?? []), ...(c.inputs ?? []).map((i) => ({ name: i.topic })), ...(c.outputs ?? []).map((i) => ({ name: i.topic }))];
+        const topics: { name: string; partitions?: number }[] = [...(c.topics ?? []), ...(c.inputs ?? []).map((i) => ({ name: i.topic })), ...(c.outputs ?? []).map((i) => ({ name: i.topic }))];
         const catalog = Catalog.empty().withTopics(topics.map((t) => ({ name: t.name, partitions: t.partitions ?? 1 })));
         let diags: { message: string; code: string }[];
         try {
