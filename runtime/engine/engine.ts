@@ -84,6 +84,7 @@ export class Engine {
     const engine = new Engine(log, options.dataDir, options.log === undefined, options);
     await log.createTopic(PROCESSING_LOG_TOPIC, { partitions: 1 });
     if (options.persistent ?? true) await engine.resume();
+    else engine.recording = false;
     return engine;
   }
 
@@ -109,6 +110,7 @@ export class Engine {
     }
   }
 
+  /** Whether executed statements are appended to the command topic. */
   private recording = true;
 
   /**

@@ -1,0 +1,283 @@
+/**
+ * Runs ksqlDB's query translation test cases (the format of `shared/conformance/ksql/qtt`): statements,
+ * input records, expected output records or an expected exception, and `post` checks of the resulting
+ * sources. Each case runs on a fresh engine over the embedded log in its own temporary folder.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { parseScript } from "../../src/parse.ts";
+import { Catalog, type CatalogSource } from "../../src/semantic/catalog.ts";
+import { resolveType } from "../../src/semantic/expressions.ts";
+import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
+import { formatType } from "../../src/types/sqltype.ts";
+import { Engine } from "../engine/engine.ts";
+import type { EventLog, LogRecord, ProduceRecord } from "../log/types.ts";
+import { fromTestValue, toTestValue, type SerdeFormat } from "../serde/index.ts";
+import { joinWindowedKey, serdeOptions, sourceSerdes, splitWindowedKey } from "../serde/formats.ts";
+import { sameValue, show } from "./compare.ts";
+import type { TestOutcome } from "./report.ts";
+
+export interface QttRecord {
+  readonly topic: string;
+  readonly key?: unknown;
+  readonly value: unknown;
+  readonly timestamp?: number;
+  readonly headers?: readonly { readonly KEY: string; readonly VALUE: string | null }[];
+  readonly window?: { readonly start: number; readonly end: number; readonly type: string };
+}
+
+export interface QttCase {
+  readonly file: string;
+  readonly name: string;
+  readonly statements: readonly string[];
+  readonly inputs: readonly QttRecord[];
+  readonly outputs: readonly QttRecord[];
+  readonly expectedException?: { readonly type?: string; readonly message?: string };
+  readonly properties: Readonly<Record<string, string>>;
+  readonly post?: {
+    readonly sources?: readonly {
+      readonly name: string;
+      readonly type: string;
+      readonly schema?: string;
+      readonly keyFormat?: { readonly format?: string; readonly windowType?: string; readonly windowSize?: number | null };
+      readonly valueFormat?: string;
+    }[];
+    readonly topics?: { readonly blacklist?: string };
+  };
+}
+
+/** True when the JSON document looks like a ksqlDB test case file. */
+export function isQttDocument(doc: unknown): boolean {
+  return typeof doc === "object" && doc !== null && Array.isArray((doc as { tests?: unknown }).tests);
+}
+
+/** Reads a case file; a case with `format` becomes one case per format (`name - FORMAT`). */
+export function loadQttFile(path: string): QttCase[] {
+  const doc = JSON.parse(readFileSync(path, "utf8")) as { tests: Record<string, unknown>[] };
+  const out: QttCase[] = [];
+  for (const t of doc.tests) {
+    const formats = (t.format as string[] | undefined) ?? [undefined];
+    for (const f of formats) {
+      const sub = (s: string) => (f === undefined ? s : s.replaceAll("{FORMAT}", f));
+      out.push({
+        file: path,
+        name: f === undefined ? String(t.name) : `${String(t.name)} - ${f}`,
+        statements: (t.statements as string[]).map(sub),
+        inputs: (t.inputs as QttRecord[] | undefined) ?? [],
+        outputs: (t.outputs as QttRecord[] | undefined) ?? [],
+        ...(t.expectedException ? { expectedException: t.expectedException as QttCase["expectedException"] } : {}),
+        properties: Object.fromEntries(
+          Object.entries((t.properties as Record<string, unknown> | undefined) ?? {}).map(([k, v]) => [k, String(v)]),
+        ),
+        ...(t.post ? { post: t.post as QttCase["post"] } : {}),
+      });
+    }
+  }
+  return out;
+}
+
+/** Runs one case. Never throws: an unexpected failure is a failed outcome with the error's message. */
+export async function runQttCase(c: QttCase): Promise<TestOutcome> {
+  const dir = mkdtempSync(join(tmpdir(), "esql-qtt-"));
+  const base = { file: c.file, name: c.name };
+  let engine: Engine | undefined;
+  try {
+    engine = await Engine.open({ dataDir: dir, properties: { ...c.properties }, persistent: false });
+    const errors: string[] = [];
+    for (const s of c.statements) {
+      const r = await engine.execute(s);
+      if (r.diagnostics.length > 0) errors.push(...r.diagnostics.map((d: Diagnostic) => `${d.code}: ${d.message}`));
+      if (errors.length > 0) break;
+      await engine.drain();
+    }
+    if (c.expectedException) {
+      if (errors.length > 0) return { ...base, status: "passed" };
+    } else if (errors.length > 0) {
+      return { ...base, status: "failed", message: `statement rejected: ${errors.join("; ")}` };
+    }
+    await produceInputs(engine, c.inputs);
+    const runtimeErrors = engine.processingErrors;
+    if (c.expectedException) {
+      return runtimeErrors.length > 0
+        ? { ...base, status: "passed" }
+        : { ...base, status: "failed", message: `expected an error (${c.expectedException.type ?? ""}: ${c.expectedException.message ?? ""}) but the statements ran` };
+    }
+    const problems = await compareOutputs(engine, c.outputs);
+    problems.push(...checkPost(engine, c));
+    return problems.length === 0 ? { ...base, status: "passed" } : { ...base, status: "failed", message: problems.join("\n") };
+  } catch (e) {
+    return { ...base, status: "failed", message: `error: ${(e as Error).stack ?? String(e)}` };
+  } finally {
+    await engine?.close().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The source that reads a topic (the first one defined on it). */
+function sourceForTopic(catalog: Catalog, topic: string): CatalogSource | undefined {
+  for (const s of catalog.sources.values()) if (s.topic === topic) return s;
+  return undefined;
+}
+
+function encodeRecord(source: CatalogSource, r: QttRecord): ProduceRecord {
+  const serdes = sourceSerdes(source);
+  const keyFormat = source.keyFormat.format as SerdeFormat;
+  let key = fromTestValue(keyFormat, serdes.keyColumns, serdeOptions(source.keyFormat, true), r.key ?? null);
+  if (r.window && source.window) key = joinWindowedKey(key, r.window, source.window.type);
+  const value = fromTestValue(source.valueFormat.format as SerdeFormat, serdes.valueColumns, serdeOptions(source.valueFormat, false), r.value);
+  return {
+    key,
+    value,
+    timestamp: r.timestamp ?? 0,
+    ...(r.headers ? { headers: r.headers.map((h) => ({ key: h.KEY, value: h.VALUE === null ? null : Buffer.from(h.VALUE, "base64") })) } : {}),
+  };
+}
+
+/** Writes the inputs in order; runs the queries whenever the topic changes, so topics interleave as given. */
+async function produceInputs(engine: Engine, inputs: readonly QttRecord[]): Promise<void> {
+  let i = 0;
+  while (i < inputs.length) {
+    const topic = inputs[i]!.topic;
+    const batch: ProduceRecord[] = [];
+    const source = sourceForTopic(engine.catalog, topic);
+    for (; i < inputs.length && inputs[i]!.topic === topic; i++) {
+      if (!source) throw new Error(`no source reads the input topic ${topic}`);
+      batch.push(encodeRecord(source, inputs[i]!));
+    }
+    if (!(await engine.log.describeTopic(topic))) await engine.log.createTopic(topic, { partitions: 1 });
+    await engine.log.append(topic, batch);
+    await engine.drain();
+  }
+}
+
+async function readAll(log: EventLog, topic: string): Promise<LogRecord[]> {
+  const d = await log.describeTopic(topic);
+  if (!d) return [];
+  const out: LogRecord[] = [];
+  for (let p = 0; p < d.partitions; p++) {
+    let offset = await log.beginningOffset(topic, p);
+    for (;;) {
+      const batch = await log.read(topic, p, offset, 1000);
+      if (batch.length === 0) break;
+      out.push(...batch);
+      offset = batch[batch.length - 1]!.offset + 1;
+    }
+  }
+  return out;
+}
+
+interface ActualRecord {
+  readonly key: unknown;
+  readonly value: unknown;
+  readonly timestamp: number;
+  readonly window?: { start: number; end: number; type: string };
+}
+
+function decodeRecord(source: CatalogSource | undefined, r: LogRecord): ActualRecord {
+  if (!source) return { key: r.key?.toString("utf8") ?? null, value: r.value?.toString("utf8") ?? null, timestamp: r.timestamp };
+  const serdes = sourceSerdes(source);
+  let keyBytes = r.key;
+  let window: ActualRecord["window"];
+  if (source.window && keyBytes) {
+    const split = splitWindowedKey(keyBytes, source.window);
+    keyBytes = split.key;
+    window = { ...split.window, type: source.window.type.toLowerCase() === "session" ? "session" : "time" };
+  }
+  const key = toTestValue(source.keyFormat.format as SerdeFormat, serdes.keyColumns, serdeOptions(source.keyFormat, true), keyBytes);
+  const value = toTestValue(source.valueFormat.format as SerdeFormat, serdes.valueColumns, serdeOptions(source.valueFormat, false), r.value);
+  return { key, value, timestamp: r.timestamp, ...(window ? { window } : {}) };
+}
+
+async function compareOutputs(engine: Engine, expected: readonly QttRecord[]): Promise<string[]> {
+  const problems: string[] = [];
+  const topics = [...new Set(expected.map((e) => e.topic))];
+  for (const topic of topics) {
+    const want = expected.filter((e) => e.topic === topic);
+    const source = sourceForTopic(engine.catalog, topic);
+    const records = await readAll(engine.log, topic);
+    let got = records.map((r) => decodeRecord(source, r));
+    let exp = [...want];
+    const partitions = (await engine.log.describeTopic(topic))?.partitions ?? 1;
+    if (partitions > 1) {
+      // Order is only defined per partition, i.e. per key: compare each key's sequence.
+      const byKey = <T extends { key?: unknown }>(xs: T[]) => xs.map((x, i) => [show(x.key ?? null), i, x] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1])).map((x) => x[2]);
+      got = byKey(got);
+      exp = byKey(exp);
+    }
+    const n = Math.max(exp.length, got.length);
+    for (let i = 0; i < n; i++) {
+      const e = exp[i];
+      const g = got[i];
+      if (!e) {
+        problems.push(`${topic}: unexpected extra record #${i + 1}: ${showRecord(g!)}`);
+        continue;
+      }
+      if (!g) {
+        problems.push(`${topic}: missing record #${i + 1}: expected ${showRecord(e)}`);
+        continue;
+      }
+      const diffs: string[] = [];
+      if ("key" in e && !sameValue(e.key ?? null, g.key)) diffs.push("key");
+      if (!sameValue(e.value, g.value)) diffs.push("value");
+      if (e.timestamp !== undefined && e.timestamp !== g.timestamp) diffs.push("timestamp");
+      if (e.window && (!g.window || e.window.start !== g.window.start || e.window.end !== g.window.end)) diffs.push("window");
+      if (diffs.length > 0) {
+        problems.push(`${topic} record #${i + 1} differs in ${diffs.join(", ")}:\n  expected ${showRecord(e)}\n  actual   ${showRecord(g)}`);
+      }
+    }
+    if (problems.length > 8) break;
+  }
+  return problems;
+}
+
+function showRecord(r: { key?: unknown; value: unknown; timestamp?: number; window?: { start: number; end: number } }): string {
+  const parts = [`key=${show(r.key ?? null)}`, `value=${show(r.value)}`];
+  if (r.timestamp !== undefined) parts.push(`ts=${r.timestamp}`);
+  if (r.window) parts.push(`window=[${r.window.start},${r.window.end}]`);
+  return parts.join(" ");
+}
+
+/** Checks `post.sources` (type, schema, formats, window) and `post.topics.blacklist`. */
+function checkPost(engine: Engine, c: QttCase): string[] {
+  const problems: string[] = [];
+  for (const s of c.post?.sources ?? []) {
+    const actual = engine.catalog.source(s.name);
+    if (!actual) {
+      problems.push(`post: source ${s.name} does not exist`);
+      continue;
+    }
+    if (actual.sourceType.toLowerCase() !== s.type.toLowerCase()) problems.push(`post: ${s.name} is a ${actual.sourceType}, expected ${s.type}`);
+    if (s.schema !== undefined) {
+      const want = normalizeSchema(s.schema);
+      const got = actual.columns.map((col) => `${col.name} ${formatType(col.type)}${col.namespace === "KEY" ? " KEY" : col.namespace === "HEADER" ? (col.headerKey === undefined ? " HEADERS" : ` HEADER('${col.headerKey}')`) : ""}`).join(", ");
+      if (want !== undefined && want !== got) problems.push(`post: ${s.name} schema\n  expected ${want}\n  actual   ${got}`);
+    }
+    if (s.keyFormat?.format && s.keyFormat.format !== actual.keyFormat.format) problems.push(`post: ${s.name} key format ${actual.keyFormat.format}, expected ${s.keyFormat.format}`);
+    if (s.keyFormat?.windowType !== undefined && s.keyFormat.windowType !== (actual.window?.type ?? null)) {
+      problems.push(`post: ${s.name} window type ${actual.window?.type ?? "none"}, expected ${s.keyFormat.windowType}`);
+    }
+    if (s.valueFormat && s.valueFormat !== actual.valueFormat.format) problems.push(`post: ${s.name} value format ${actual.valueFormat.format}, expected ${s.valueFormat}`);
+  }
+  return problems;
+}
+
+/** Puts a `post` schema (`ID INT KEY, V STRING`) in the form the catalog prints, by parsing it. */
+function normalizeSchema(schema: string): string | undefined {
+  const parsed = parseScript(`CREATE STREAM X (${schema}) WITH (kafka_topic='x', value_format='JSON');`);
+  const st = parsed.statements[0]?.statement;
+  if (parsed.diagnostics.length > 0 || !st || st.kind !== "CreateSource") return undefined;
+  const diags: Diagnostic[] = [];
+  return st.elements
+    .map((e) => {
+      const t = formatType(resolveType(e.type, Catalog.empty(), diags));
+      const k = e.constraint.kind;
+      const suffix = k === "Key" || k === "PrimaryKey" ? " KEY" : k === "Headers" ? " HEADERS" : k === "Header" ? ` HEADER('${e.constraint.key}')` : "";
+      return `${e.name.value} ${t}${suffix}`;
+    })
+    .join(", ");
+}
+
+export function caseFileLabel(path: string): string {
+  return basename(path);
+}
