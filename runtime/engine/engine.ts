@@ -302,7 +302,7 @@ export class Engine {
     const lastStage = q.plan.stages[q.plan.stages.length - 1]!.id;
     for (const t of q.tasks) {
       if (t.stage.id !== lastStage) continue;
-      for await (const [, v] of t["store"].iterate(TABLE_STORE)) rows.push((v as [unknown[], number])[0]);
+      for await (const [, v] of t.stateStore.iterate(TABLE_STORE)) rows.push((v as [unknown[], number])[0]);
     }
     const columns = [
       ...source.columns.filter((c) => c.namespace === "KEY").map((c) => c.name),

@@ -89,6 +89,11 @@ export class StageTask {
     if (savedTime !== undefined) ctx.streamTime = savedTime;
   }
 
+  /** The task's store (read-only use outside the task: pull queries, table snapshots). */
+  get stateStore(): PartitionStore {
+    return this.store;
+  }
+
   get inputTopic(): string {
     return this.stage.input.topic;
   }
