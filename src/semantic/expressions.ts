@@ -231,8 +231,12 @@ export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
           items.push({ kind: "Literal", type: STRING, value: it.kind === "Literal" ? (it.literal === "string" ? String(it.value) : it.text) : String(item.value) });
           continue;
         }
-        // Structs in IN lists compare field by field at run time; ksqlDB accepts any STRUCT item.
-        const t = operand.type.kind === "STRUCT" && item.type.kind === "STRUCT" ? operand.type : comparisonType("=", operand.type, item.type);
+        // Structs in IN lists compare field by field: fields both have must compare; others are ignored.
+        if (operand.type.kind === "STRUCT" && item.type.kind === "STRUCT") {
+          if (structItemOk(operand.type, item, it, ctx)) items.push(item);
+          continue;
+        }
+        const t = comparisonType("=", operand.type, item.type);
         if (!t) {
           report(
             ctx,
@@ -366,6 +370,39 @@ function timeLiteral(other: TExpr, x: TExpr, src: Expr, ctx: ExprContext): TExpr
     report(ctx, Codes.TYPE_MISMATCH, `Cannot convert '${text}' to a timestamp (expected yyyy-MM-ddTHH:mm:ss.SSS[zone])`, src.span);
     return x;
   }
+}
+
+/** Whether a STRUCT item of an IN list can equal the operand's struct type (reports why not). */
+function structItemOk(target: Extract<SqlType, { kind: "STRUCT" }>, item: TExpr, src: Expr, ctx: ExprContext): boolean {
+  const find = (n: string) => target.fields.find((f) => f.name === n) ?? target.fields.find((f) => f.name.toUpperCase() === n.toUpperCase());
+  const fail = (got: SqlType) => {
+    report(
+      ctx,
+      Codes.TYPE_MISMATCH,
+      `Invalid Predicate: operator does not exist: ${formatType(target)} = ${formatType(got)} (${exprText(src)})`,
+      src.span,
+      "You might need to add explicit type casts.",
+    );
+    return false;
+  };
+  if (item.kind === "Struct" && src.kind === "StructCtor") {
+    for (let i = 0; i < item.fields.length; i++) {
+      const f = item.fields[i]!;
+      const t = find(f.name);
+      if (!t) continue;
+      const before = ctx.diags.length;
+      const v = coerceLiteral(f.value, t.type, src.fields[i]!.value, ctx, "Invalid Predicate: ");
+      if (ctx.diags.length > before) return false;
+      if (!comparisonType("=", t.type, v.type)) return fail(item.type);
+    }
+    return true;
+  }
+  const st = item.type as Extract<SqlType, { kind: "STRUCT" }>;
+  for (const f of st.fields) {
+    const t = find(f.name);
+    if (t && !comparisonType("=", t.type, f.type)) return fail(item.type);
+  }
+  return true;
 }
 
 function isOrderable(t: SqlType): boolean {

@@ -132,6 +132,8 @@ export function readFormats(
     const d = checkDelimiter("KEY_DELIMITER", kd, sp("KEY_DELIMITER"), diags);
     if (d !== undefined) keyProps.delimiter = d;
   }
+  const fullName = props.get("VALUE_AVRO_SCHEMA_FULL_NAME") ?? props.get("VALUE_SCHEMA_FULL_NAME");
+  if (fullName !== undefined) valueProps.fullSchemaName = fullName;
   const wrap = props.get("WRAP_SINGLE_VALUE");
   if (wrap !== undefined) {
     if (!/^(true|false)$/i.test(wrap))
@@ -207,6 +209,8 @@ export function checkFormats(
     push(`${valueFormat.format} does not support the following configs: [delimiter]`);
   if (keyFormat.format !== "DELIMITED" && keyFormat.properties.delimiter !== undefined)
     push(`${keyFormat.format} does not support the following configs: [delimiter]`);
+  if (valueFormat.properties.fullSchemaName !== undefined && !["AVRO", "PROTOBUF", "JSON_SR"].includes(valueFormat.format))
+    push(`${valueFormat.format} does not support the following configs: [fullSchemaName]`);
   if (valueFormat.properties.wrapSingleValue !== undefined && values.length !== 1)
     push("'WRAP_SINGLE_VALUE' is only valid for single-field value schemas");
   if (valueFormat.format === "JSON" || valueFormat.format === "JSON_SR") {

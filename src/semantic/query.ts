@@ -749,7 +749,7 @@ function analyzeJoin(rel: Extract<Relation, { kind: "Join" }>, left: AnalyzedFro
       );
       return undefined;
     }
-    if (repartitionLeft || repartitionRight) {
+    if (repartitionLeft || repartitionRight || a.type !== b.type || a.sizeMs !== b.sizeMs) {
       err(diags, Codes.INVALID_JOIN, "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.", rel.span);
       return undefined;
     }

@@ -36,7 +36,7 @@ export function runConformance() {
         const catalog = Catalog.empty().withTopics(topics.map((t) => ({ name: t.name, partitions: t.partitions ?? 1 })));
         let diags: { message: string; code: string }[];
         try {
-          diags = compileScript(text, { catalog, properties: c.properties ?? {} }).diagnostics;
+          diags = compileScript(text, { catalog, properties: c.properties ?? {}, strictTopics: process.env.STRICT_TOPICS === "1" }).diagnostics;
         } catch (e) {
           threw++;
           diags = [{ message: `THREW ${(e as Error).stack}`, code: "THROW" }];
