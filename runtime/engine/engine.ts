@@ -216,6 +216,7 @@ export class Engine {
         return `Source ${a.name} dropped`;
       }
       case "Query":
+      case "Explain":
         return "ok";
       case "Other":
         await this.stopQueriesMissingFrom(next);
