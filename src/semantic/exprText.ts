@@ -23,7 +23,12 @@ export function typeNodeText(t: TypeNode): string {
   }
 }
 
-export function exprText(e: Expr): string {
+/**
+ * `refText` overrides how column references print (e.g. qualified with their source in join messages);
+ * it applies throughout the expression.
+ */
+export function exprText(e: Expr, refText?: (ref: Extract<Expr, { kind: "ColumnRef" }>) => string): string {
+  if (refText) return withRefs(e, refText);
   switch (e.kind) {
     case "Literal":
       if (e.literal === "string") return `'${String(e.value).replace(/'/g, "''")}'`;
@@ -45,7 +50,7 @@ export function exprText(e: Expr): string {
     case "Between":
       return `(${exprText(e.operand)} ${e.negated ? "NOT " : ""}BETWEEN ${exprText(e.low)} AND ${exprText(e.high)})`;
     case "InList":
-      return `(${exprText(e.operand)} ${e.negated ? "NOT " : ""}IN (${e.items.map(exprText).join(", ")}))`;
+      return `(${exprText(e.operand)} ${e.negated ? "NOT " : ""}IN (${e.items.map((x) => exprText(x)).join(", ")}))`;
     case "Like":
       return `(${exprText(e.operand)} ${e.negated ? "NOT " : ""}LIKE ${exprText(e.pattern)}${e.escape ? ` ESCAPE ${exprText(e.escape)}` : ""})`;
     case "IsDistinctFrom":
@@ -57,16 +62,40 @@ export function exprText(e: Expr): string {
     case "Cast":
       return `CAST(${exprText(e.operand)} AS ${typeNodeText(e.type)})`;
     case "FunctionCall":
-      return `${e.name}(${e.star ? "*" : e.args.map(exprText).join(", ")})`;
+      return `${e.name}(${e.star ? "*" : e.args.map((x) => exprText(x)).join(", ")})`;
     case "Lambda":
       return `(${e.params.join(", ")}) => ${exprText(e.body)}`;
     case "ArrayCtor":
-      return `ARRAY[${e.items.map(exprText).join(", ")}]`;
+      return `ARRAY[${e.items.map((x) => exprText(x)).join(", ")}]`;
     case "MapCtor":
       return `MAP(${e.entries.map((x) => `${exprText(x.key)}:=${exprText(x.value)}`).join(", ")})`;
     case "StructCtor":
       return `STRUCT(${e.fields.map((f) => `${quote(f.name)}:=${exprText(f.value)}`).join(", ")})`;
   }
+}
+
+function withRefs(e: Expr, refText: (ref: Extract<Expr, { kind: "ColumnRef" }>) => string): string {
+  // Replace each reference by a placeholder name, print, then substitute: keeps one printer.
+  const refs: string[] = [];
+  const swap = (x: Expr): Expr => {
+    if (x.kind === "ColumnRef") {
+      refs.push(refText(x));
+      return { ...x, qualifier: undefined, name: `\u0000${refs.length - 1}\u0000` } as Expr;
+    }
+    const out: Record<string, unknown> = { ...x };
+    for (const [k, v] of Object.entries(x)) {
+      if (k === "span") continue;
+      if (Array.isArray(v)) out[k] = v.map((i) => (i && typeof i === "object" && "kind" in i ? swap(i as Expr) : i && typeof i === "object" ? mapObj(i as Record<string, unknown>) : i));
+      else if (v && typeof v === "object" && "kind" in v && typeof (v as { kind: unknown }).kind === "string" && k !== "type") out[k] = swap(v as Expr);
+    }
+    return out as unknown as Expr;
+  };
+  const mapObj = (o: Record<string, unknown>) => {
+    const r: Record<string, unknown> = { ...o };
+    for (const [k, v] of Object.entries(o)) if (v && typeof v === "object" && "kind" in v && k !== "span") r[k] = swap(v as Expr);
+    return r;
+  };
+  return exprText(swap(e)).replace(/`?\u0000(\d+)\u0000`?/g, (_, i: string) => refs[Number(i)]!);
 }
 
 /** Levenshtein distance, for "did you mean" hints. */

@@ -110,6 +110,10 @@ export function coerce(e: TExpr, to: SqlType): TExpr {
   return { kind: "Cast", type: to, operand: e, implicit: true };
 }
 
+/** ksqlDB prefixes type errors of WHERE and HAVING with the clause. */
+const clausePrefix = (ctx: ExprContext) =>
+  ctx.clause === "WHERE" || ctx.clause === "HAVING" ? `Error in ${ctx.clause} expression: ` : "";
+
 /** ksqlDB names comparison operators in messages like this. */
 const OP_NAMES: Record<string, string> = {
   "=": "EQUAL",
@@ -282,7 +286,7 @@ export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
       const operand = analyzeExpr(e.operand, ctx);
       const to = resolveType(e.type, ctx.catalog, ctx.diags);
       if (!canCast(operand.type, to)) {
-        report(ctx, Codes.INVALID_CAST, `Cast of ${formatType(operand.type)} to ${formatType(to)} is not supported`, e.span);
+        report(ctx, Codes.INVALID_CAST, `${ctx.clause === "SELECT" ? "Invalid Select: " : clausePrefix(ctx)}Cast of ${formatType(operand.type)} to ${formatType(to)} is not supported`, e.span);
         return bad(to);
       }
       return { kind: "Cast", type: to, operand, implicit: false };
@@ -499,7 +503,9 @@ function resolveColumn(e: Extract<Expr, { kind: "ColumnRef" }>, ctx: ExprContext
   report(
     ctx,
     Codes.UNKNOWN_COLUMN,
-    `${ctx.clause === "EXPRESSION" ? "Column" : `${ctx.clause} column`} '${text}' cannot be resolved.`,
+    `${ctx.clause === "EXPRESSION" ? "Column" : `${ctx.clause} column`} '${text}' cannot be resolved.${
+      ctx.clause === "PARTITION BY" ? ` '${text}' must be a column in the source schema since PARTITION BY is applied on the input.` : ""
+    }`,
     e.span,
     hintFor(closest(e.name, scope.columns.filter((c) => c.namespace !== "PSEUDO").map((c) => c.column))),
   );
@@ -535,7 +541,7 @@ function analyzeBinary(e: Extract<Expr, { kind: "Binary" }>, ctx: ExprContext): 
         report(
           ctx,
           Codes.TYPE_MISMATCH,
-          `Cannot compare ${exprText(e.left)} (${formatType(left.type)}) to ${exprText(e.right)} (${formatType(right.type)}) with ${OP_NAMES[e.op]}.`,
+          `${clausePrefix(ctx)}Cannot compare ${exprText(e.left)} (${formatType(left.type)}) to ${exprText(e.right)} (${formatType(right.type)}) with ${OP_NAMES[e.op]}.`,
           e.span,
         );
         return bad(BOOLEAN);
@@ -552,7 +558,7 @@ function analyzeBinary(e: Extract<Expr, { kind: "Binary" }>, ctx: ExprContext): 
         report(
           ctx,
           Codes.TYPE_MISMATCH,
-          `Error processing expression: ${exprText(e)}. Unsupported arithmetic types. ${formatType(left.type)} ${formatType(right.type)}`,
+          `${clausePrefix(ctx)}Error processing expression: ${exprText(e)}. Unsupported arithmetic types. ${formatType(left.type)} ${formatType(right.type)}`,
           e.span,
         );
         return bad();

@@ -144,7 +144,7 @@ export function readFormats(
 }
 
 function checkDelimiter(name: string, d: string, span: Span, diags: Diagnostic[]): string | undefined {
-  if (d === "") {
+  if (d.trim() === "") {
     diags.push(
       error(
         Codes.INVALID_PROPERTY,

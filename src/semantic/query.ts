@@ -173,7 +173,9 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
     for (let i = 0; i < items.length; i++) {
       const it = items[i]!;
       if (!RESERVED_NAMES.has(it.name)) continue;
-      if (it.explicit)
+      // `x.ROWTIME AS ROWTIME` re-selects the pseudo column: reported like an unaliased one.
+      const samePseudo = it.expr.kind === "Column" && (it.expr.name === it.name || it.expr.name.endsWith(`_${it.name}`));
+      if (it.explicit && !samePseudo)
         err(diags, Codes.RESERVED_NAME, `\`${it.name}\` is a reserved column name. You cannot use it as an alias for a column.`, it.span);
       else err(diags, Codes.RESERVED_NAME, `Reserved column name in select: \`${it.name}\`. Please remove or alias the column.`, it.span);
     }
@@ -355,7 +357,7 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
     let equivalents: string[][] | undefined;
     if (partitionBy) {
       keyExprs = partitionBy.exprs;
-      keyTexts = (q.partitionBy ?? []).map(exprText);
+      keyTexts = (q.partitionBy ?? []).map((x) => exprText(x));
     } else if (from.kind === "Join") {
       keyExprs = [joinKeyExpr(from)];
       equivalents = [joinKeyEquivalents(from)];
@@ -661,9 +663,15 @@ function analyzeJoin(rel: Extract<Relation, { kind: "Join" }>, left: AnalyzedFro
     );
     return undefined;
   }
-  const condText = `${exprText(leftAst)} = ${exprText(rightAst)}`;
+  // ksqlDB prints join conditions with every column qualified by its source.
+  const q = (ref: Extract<Expr, { kind: "ColumnRef" }>) => {
+    if (ref.qualifier) return `${ref.qualifier}.${ref.name}`;
+    const c = scope.columns.find((x) => x.column === ref.name && x.qualifier !== undefined);
+    return c ? `${c.qualifier}.${ref.name}` : ref.name;
+  };
+  const condText = `${exprText(leftAst, q)} = ${exprText(rightAst, q)}`;
   if (!typeEquals(l.type, r.type)) {
-    err(diags, Codes.INVALID_JOIN, `Invalid join condition: types don't match. Got ${exprText(leftAst)}{${formatType(l.type)}} = ${exprText(rightAst)}{${formatType(r.type)}}.`, on.span);
+    err(diags, Codes.INVALID_JOIN, `Invalid join condition: types don't match. Got ${exprText(leftAst, q)}{${formatType(l.type)}} = ${exprText(rightAst, q)}{${formatType(r.type)}}.`, on.span);
     return undefined;
   }
   const lt = typeOfFrom(left);

@@ -339,11 +339,8 @@ function createSource(stmt: CreateSource, text: string, catalog: Catalog, env: A
   const formats = formatsFor(props, stmt.span, keys.length > 0, env, diags);
   if (!formats) return undefined;
   const schemaInference = ["AVRO", "PROTOBUF", "JSON_SR", "PROTOBUF_NOSR"].includes(formats.value.format);
-  if (stmt.elements.length === 0 && !schemaInference && formats.value.format !== "NONE") {
-    diags.push(error(Codes.KEY_COLUMNS, "The statement does not define any columns. No columns supplied.", stmt.span));
-    return undefined;
-  }
-  if (kind === "TABLE" && keys.length === 0 && !diags.length)
+  const noColumns = stmt.elements.length === 0 && !schemaInference && formats.value.format !== "NONE";
+  if (kind === "TABLE" && keys.length === 0 && !diags.length && !noColumns)
     diags.push(error(Codes.KEY_COLUMNS, "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.", stmt.span));
   // Window.
   let window: SourceWindow | undefined;
@@ -372,6 +369,7 @@ function createSource(stmt: CreateSource, text: string, catalog: Catalog, env: A
   const timestamp = readTimestamp(props, columns, stmt.span, diags);
   const partitions = readPartitions(props, stmt.span, diags);
   if (topic !== undefined) checkTopic(topic, partitions, catalog, env, stmt.span, diags);
+  if (noColumns) diags.push(error(Codes.KEY_COLUMNS, "The statement does not define any columns. No columns supplied.", stmt.span));
   if (diags.length) return undefined;
   const source: CatalogSource = {
     name,
