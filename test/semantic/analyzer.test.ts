@@ -69,7 +69,7 @@ describe("names", () => {
 describe("types", () => {
   it("comparisons need comparable types", () => {
     expect(errors("CREATE STREAM out AS SELECT * FROM s WHERE age > 'x';")[0]!.message).toBe(
-      "Cannot compare AGE (INTEGER) to 'x' (STRING) with GREATER_THAN.",
+      "Error in WHERE expression: Cannot compare AGE (INTEGER) to 'x' (STRING) with GREATER_THAN.",
     );
   });
   it("WHERE must be boolean", () => {
@@ -86,7 +86,7 @@ describe("types", () => {
   });
   it("CAST validity", () => {
     expect(errors("CREATE STREAM out AS SELECT id, CAST(name AS ARRAY<INT>) AS c FROM s;")[0]!.message).toBe(
-      "Cast of STRING to ARRAY<INTEGER> is not supported",
+      "Invalid Select: Cast of STRING to ARRAY<INTEGER> is not supported",
     );
   });
   it("IN list items convert or fail", () => {
