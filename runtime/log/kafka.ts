@@ -1,4 +1,5 @@
 import kafkajs from "kafkajs";
+import { createRequire } from "node:module";
 import type { Admin, IHeaders, KafkaConfig, Message, Producer, SASLOptions } from "kafkajs";
 import { kafkaConfigFromEnv, type KafkaConnectionConfig } from "./config.ts";
 import { partitionForKey } from "./partition.ts";
@@ -17,6 +18,7 @@ import {
 } from "./types.ts";
 
 const { Kafka, logLevel, ConfigResourceTypes, ConfigSource } = kafkajs;
+stopIdleTimerLoop();
 
 /**
  * The Kafka `EventLog`, over kafkajs 2.2.x. This is the only module that imports the Kafka client.
@@ -225,7 +227,10 @@ export class KafkaEventLog implements EventLog {
     const max = Math.max(0, Math.floor(maxRecords));
     let offset = fromOffset;
     for (;;) {
-      const [got] = await this.fetch(topic, [{ partition, offset }], 0, this.maxBytesPerPartition());
+      // Ask for about what `max` records need: Kafka answers with whole record batches anyway (at least
+      // one, however large), and kafkajs decodes everything it receives.
+      const bytes = Math.min(this.maxBytesPerPartition(), Math.max(READ_MIN_BYTES, max * 256));
+      const [got] = await this.fetch(topic, [{ partition, offset }], 0, bytes);
       if (!got || got.records.length > 0 || got.nextOffset === offset) {
         const records = got?.records ?? [];
         return records.length > max ? records.slice(0, max) : records;
@@ -381,10 +386,12 @@ export class KafkaEventLog implements EventLog {
           continue;
         }
         if (e.code === "OFFSET_OUT_OF_RANGE") {
+          const bad = (err as { partition?: number }).partition;
+          const pos = positions.find((p) => p.partition === bad) ?? positions[0]!;
           throw new LogError(
             "OFFSET_OUT_OF_RANGE",
-            `offset ${positions.map((p) => `${p.partition}:${p.offset}`).join(", ")} is out of range for '${topic}' ` +
-              `(see beginningOffset/endOffset)`,
+            `offset ${pos.offset} is out of range for ${topic}-${pos.partition}: it is before the first stored ` +
+              `record or past the end offset`,
             { cause: err },
           );
         }
@@ -539,6 +546,8 @@ export async function describeKafkaCluster(
  */
 const LONG_POLL_MS = 1000;
 const READ_COMMITTED = 1;
+/** The smallest Fetch size `read` asks for. */
+const READ_MIN_BYTES = 16 * 1024;
 /** Fetch errors that mean "your metadata is stale": refresh, then try again. */
 const RETRY_AFTER_METADATA = new Set([
   "NOT_LEADER_FOR_PARTITION",
@@ -614,6 +623,28 @@ function clusterFor(kafka: object): InternalCluster {
     maxInFlightRequests: null,
     isolationLevel: READ_COMMITTED,
   });
+}
+
+/**
+ * kafkajs 2.2.4 bug (tulios/kafkajs#1556, #1704; fix proposed in PR #1667, never released): every
+ * connection's request queue re-arms a `setTimeout` with a negative delay after each check even when
+ * nothing is pending, so an idle client spins the event loop (measured here: ~45 ms of CPU per second
+ * for one idle log). The timer is only needed while requests wait in the queue (client-side throttling);
+ * `push` re-arms it when a request has to wait, and every response re-checks the queue. Applied once, to
+ * the class kafkajs itself loads; a kafkajs without that method is left alone.
+ */
+function stopIdleTimerLoop(): void {
+  const require = createRequire(import.meta.url);
+  const RequestQueue = require("kafkajs/src/network/requestQueue/index.js") as {
+    prototype: { scheduleCheckPendingRequests?: () => void; pending?: unknown[]; esqlIdlePatch?: boolean };
+  };
+  const proto = RequestQueue.prototype;
+  const original = proto.scheduleCheckPendingRequests;
+  if (typeof original !== "function" || proto.esqlIdlePatch) return;
+  proto.scheduleCheckPendingRequests = function (this: { pending: unknown[] }) {
+    if (this.pending.length > 0) original.call(this);
+  };
+  proto.esqlIdlePatch = true;
 }
 
 function toFetched(topic: string, p: RawPartition, askedOffset: number): FetchedPartition {
