@@ -500,6 +500,10 @@ function resolveColumn(e: Extract<Expr, { kind: "ColumnRef" }>, ctx: ExprContext
     return bad();
   }
   const text = e.qualifier ? `${e.qualifier}.${e.name}` : e.name;
+  if ((e.name === "WINDOWSTART" || e.name === "WINDOWEND") && ctx.clause !== "SELECT") {
+    report(ctx, Codes.UNKNOWN_COLUMN, `Window bounds column ${e.name} can only be used in the SELECT clause of windowed aggregations and can not be passed to aggregate functions.`, e.span);
+    return bad();
+  }
   report(
     ctx,
     Codes.UNKNOWN_COLUMN,
