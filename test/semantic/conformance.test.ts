@@ -15,7 +15,7 @@ describe("ksqlDB conformance (compile only)", () => {
     console.log(
       `valid cases compiled clean: ${r.ok.pass}/${r.ok.total} (${okPct.toFixed(1)}%); ` +
         `excluding ${r.ok.needTestUdf} cases that call ksqlDB's test-fixture UDFs: ${okLibPct.toFixed(1)}%; ` +
-        `invalid cases rejected: ${r.bad.pass}/${r.bad.total} (${badPct.toFixed(1)}%); threw: ${r.threw}`,
+        `invalid cases rejected: ${r.bad.pass}/${r.bad.total} (${badPct.toFixed(1)}%), ${r.bad.similar} with a message like ksqlDB's; threw: ${r.threw}`,
     );
     expect(r.threw).toBe(0);
     // The raw figure is bounded by cases calling ksqlDB's test-only UDFs (absent from any real registry).
