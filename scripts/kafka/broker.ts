@@ -103,7 +103,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     throw new Error(
       `Kafka ${version}: 'StorageTool format' failed (exit ${format.status ?? format.signal}): ` +
-        `${format.error?.message ?? ""}${format.stderr}${format.stdout}`.trim(),
+        [format.error?.message, format.stderr, format.stdout].filter(Boolean).join("\n").trim(),
     );
   }
 
@@ -127,8 +127,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       await killAndWait(pid, child);
       if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     })());
-  const unhook = options.mode === "detached" ? () => {} : killWithProcess(pid);
-  if (options.mode === "detached") child.unref();
+  // Tied to this process while starting, also in detached mode: an interrupted start leaves nothing.
+  const unhook = killWithProcess(pid, ownDir ? dataDir : undefined);
 
   try {
     await waitUntilReady(brokers, logFile, child, version);
@@ -136,6 +136,10 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     const tail = logTail(logFile);
     await stop();
     throw new Error(`${(err as Error).message}\n--- last lines of the broker log ---\n${tail}`, { cause: err });
+  }
+  if (options.mode === "detached") {
+    unhook();
+    child.unref();
   }
   const totalMs = Date.now() - started;
   progress(`Kafka ${version} ready at ${brokers} (pid ${pid}) in ${totalMs} ms (jars ${fetchMs} ms)`);
@@ -178,7 +182,7 @@ function fetchJars(version: string, progress: (line: string) => void): string {
     rmSync(staging, { recursive: true, force: true });
     throw new Error(
       `fetching Kafka ${version} with Maven failed (exit ${mvn.status ?? mvn.signal}): ` +
-        `${mvn.error?.message ?? ""}\n${mvn.stdout}${mvn.stderr}`.trim(),
+        [mvn.error?.message, mvn.stdout, mvn.stderr].filter(Boolean).join("\n").trim(),
     );
   }
   writeFileSync(join(staging, ".complete"), `${new Date().toISOString()}\n`);
@@ -373,38 +377,31 @@ async function killAndWait(pid: number, child?: ChildProcess): Promise<void> {
   }
 }
 
-const attached = new Set<number>();
+/** Brokers tied to this process: pid → the data folder to remove (undefined when not ours). */
+const attached = new Map<number, string | undefined>();
 let hooksInstalled = false;
 
 /**
- * Ties the broker to this process: killed on exit, and on SIGINT/SIGTERM (then this process exits with
- * the signal's code, as it would have without the handler). Returns the function that unties it.
+ * Ties the broker to this process: on exit it is killed (SIGKILL: a throw-away test broker needs no
+ * clean shutdown) and its data folder removed; SIGINT/SIGTERM exit this process with the signal's usual
+ * code, which runs the same exit hook. Returns the function that unties it (after a normal `stop()`).
  */
-function killWithProcess(pid: number): () => void {
-  attached.add(pid);
+function killWithProcess(pid: number, dataDir: string | undefined): () => void {
+  attached.set(pid, dataDir);
   if (!hooksInstalled) {
     hooksInstalled = true;
     process.on("exit", () => {
-      for (const p of attached) {
+      for (const [p, dir] of attached) {
         try {
           process.kill(p, "SIGKILL");
         } catch {
           /* already gone */
         }
+        if (dir) rmSync(dir, { recursive: true, force: true });
       }
     });
-    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
-      process.once(signal, () => {
-        for (const p of attached) {
-          try {
-            process.kill(p, "SIGTERM");
-          } catch {
-            /* already gone */
-          }
-        }
-        process.exit(code);
-      });
-    }
+    process.once("SIGINT", () => process.exit(130));
+    process.once("SIGTERM", () => process.exit(143));
   }
   return () => attached.delete(pid);
 }
