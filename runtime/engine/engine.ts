@@ -16,6 +16,8 @@ import { error as diagError } from "../../src/diagnostics/diagnostic.ts";
 import { functions as builtinFunctions } from "../../src/functions/registry.ts";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
 import { parseScript } from "../../src/parse.ts";
+import { BIGINT, type SqlType } from "../../src/types/sqltype.ts";
+import { decodeKey } from "../state/keycodec.ts";
 import { Catalog, type CatalogSource } from "../../src/semantic/catalog.ts";
 import { compileExpr } from "../expr/compile.ts";
 import { EmbeddedLog } from "../log/embedded.ts";
@@ -54,7 +56,11 @@ export interface ExecuteResult {
 
 export interface TableSnapshot {
   readonly name: string;
+  /** Key columns, then `WINDOWSTART`, `WINDOWEND` when windowed, then value columns. */
   readonly columns: readonly string[];
+  /** The SQL type of each column, index for index (window bounds are BIGINT ms). */
+  readonly types: readonly SqlType[];
+  /** Values in the runtime representation (see `sqltype.ts`), in the order of `columns`. */
   readonly rows: unknown[][];
   readonly windowed: boolean;
 }
@@ -67,6 +73,8 @@ export class Engine {
   readonly processingErrors: ProcessingError[] = [];
   private readonly functions: FunctionRegistry;
   private pendingErrors: ProcessingError[] = [];
+  /** Column names of each query's output rows (its projection), by query id: how `table()` reads them. */
+  private readonly outputColumns = new Map<string, readonly string[]>();
 
   private constructor(
     readonly log: EventLog,
@@ -182,13 +190,19 @@ export class Engine {
       case "CreateAsSelect":
       case "InsertInto": {
         const q = a.query;
-        if (q.from.kind !== "Source") throw new UnsupportedQueryError("joins are not supported by the runtime yet");
-        const input = await this.log.describeTopic(q.from.source.topic);
-        const inputPartitions = input?.partitions ?? 1;
+        const partitions = new Map<string, number>();
+        for (const name of a.query.sources) {
+          const src = this.catalog.source(name);
+          if (!src) continue;
+          partitions.set(src.topic, (await this.log.describeTopic(src.topic))?.partitions ?? src.partitions ?? 1);
+        }
+        const partitionsOf = (topic: string) => partitions.get(topic) ?? 1;
+        // The sink gets the partitions of the (first) source unless PARTITIONS says otherwise.
+        const inputPartitions = Math.max(1, ...partitions.values());
         const sinkPartitions = a.sink.partitions ?? inputPartitions;
         if (a.kind === "CreateAsSelect") await this.ensureTopic(a.sink, sinkPartitions);
         const sinkTopic = await this.log.describeTopic(a.sink.topic);
-        const plan = planQuery(a.queryId, q, a.sink, inputPartitions, sinkTopic?.partitions ?? sinkPartitions);
+        const plan = planQuery(a.queryId, q, a.sink, partitionsOf, sinkTopic?.partitions ?? sinkPartitions);
         const query = await PersistentQuery.start(a.queryId, plan, {
           queryId: a.queryId,
           log: this.log,
@@ -198,6 +212,7 @@ export class Engine {
           onError: (e) => this.recordError(e),
         });
         this.queries.set(a.queryId, query);
+        this.outputColumns.set(a.queryId, q.projection.map((c) => c.name));
         return `Created query ${a.queryId}`;
       }
       case "InsertValues":
@@ -293,23 +308,42 @@ export class Engine {
     );
   }
 
-  /** The current rows of a table a query materializes (CTAS), read from the query's stores. */
+  /**
+   * The current rows of a table a query materializes (CTAS), read from the query's stores. Windowed
+   * tables have one row per key and window, with the window bounds as `WINDOWSTART`/`WINDOWEND`.
+   */
   async table(name: string): Promise<TableSnapshot> {
     const source = this.catalog.source(name);
     if (!source) throw new Error(`unknown table ${name}`);
     const q = source.writtenBy ? this.queries.get(source.writtenBy) : undefined;
     if (!q || source.sourceType !== "TABLE") throw new Error(`${name} is not a materialized table`);
+    const keys = source.columns.filter((c) => c.namespace === "KEY");
+    const values = source.columns.filter((c) => c.namespace === "VALUE");
+    const windowed = source.window !== undefined;
+    const bounds = windowed ? [{ name: "WINDOWSTART", type: BIGINT }, { name: "WINDOWEND", type: BIGINT }] : [];
+    const cols = [...keys, ...bounds, ...values];
+    // Stored rows hold the projection's values in projection order; pick each column by name.
+    const produced = this.outputColumns.get(q.id) ?? [];
+    const picks = cols.map((c) => produced.indexOf(c.name));
     const rows: unknown[][] = [];
     const lastStage = q.plan.stages[q.plan.stages.length - 1]!.id;
     for (const t of q.tasks) {
       if (t.stage.id !== lastStage) continue;
-      for await (const [, v] of t.stateStore.iterate(TABLE_STORE)) rows.push((v as [unknown[], number])[0]);
+      for await (const [k, v] of t.stateStore.iterate(TABLE_STORE)) {
+        const stored = (v as [unknown[], number])[0];
+        // The store key of a windowed row ends with the window's start and end.
+        const window = windowed ? decodeKey(k).slice(-2) : [];
+        rows.push(
+          cols.map((c, i) => {
+            if (windowed && c.name === "WINDOWSTART" && i === keys.length) return window[0] ?? null;
+            if (windowed && c.name === "WINDOWEND" && i === keys.length + 1) return window[1] ?? null;
+            const at = picks[i]!;
+            return at < 0 ? null : (stored[at] ?? null);
+          }),
+        );
+      }
     }
-    const columns = [
-      ...source.columns.filter((c) => c.namespace === "KEY").map((c) => c.name),
-      ...source.columns.filter((c) => c.namespace !== "KEY").map((c) => c.name),
-    ];
-    return { name, columns, rows, windowed: source.window !== undefined };
+    return { name, columns: cols.map((c) => c.name), types: cols.map((c) => c.type), rows, windowed };
   }
 
   async close(): Promise<void> {

@@ -112,6 +112,8 @@ export interface InternalValue {
   /** The row this one replaces for its key, when the input is a table (null = none). */
   readonly o?: unknown[] | null;
   readonly w?: { start: number; end: number };
+  /** A retraction sent because the row's new key lives elsewhere (the row was not deleted). */
+  readonly m?: true;
 }
 
 export class RepartitionOutput implements StageOutput {
@@ -166,7 +168,7 @@ export class RepartitionOutput implements StageOutput {
       const oldKey = r.old ? this.keyOf(r.old) : undefined;
       if (newKey && oldKey && newKey.equals(oldKey)) push(newKey, { v: r.values, o: r.old ?? null, ...w }, r);
       else {
-        if (oldKey) push(oldKey, { v: null, o: r.old ?? null, ...w }, r);
+        if (oldKey) push(oldKey, { v: null, o: r.old ?? null, ...w, ...(newKey ? { m: true as const } : {}) }, r);
         if (newKey) push(newKey, { v: r.values, o: null, ...w }, r);
       }
     }

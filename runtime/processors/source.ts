@@ -37,7 +37,11 @@ export class SourceProcessor {
   private extractTime!: (row: unknown[], record: LogRecord) => number | null;
   private readonly isTable: boolean;
 
-  constructor(private readonly source: CatalogSource) {
+  /** `storeName`: where a table source keeps its rows (distinct per input of a two-input stage). */
+  constructor(
+    private readonly source: CatalogSource,
+    private readonly storeName: string = SOURCE_STORE,
+  ) {
     this.isTable = source.sourceType === "TABLE";
   }
 
@@ -159,18 +163,18 @@ export class SourceProcessor {
   private async trackTable(rows: Row[]): Promise<void> {
     const keyCount = this.serdes.keyColumns.length;
     const keys = rows.map((r) => this.storeKey(r, keyCount));
-    await this.ctx.store.prefetch(SOURCE_STORE, keys);
+    await this.ctx.store.prefetch(this.storeName, keys);
     const out: Row[] = [];
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!;
       const k = keys[i]!;
-      const prev = this.ctx.store.get(SOURCE_STORE, k) as unknown[] | undefined;
+      const prev = this.ctx.store.get(this.storeName, k) as unknown[] | undefined;
       r.old = prev ?? null;
       if (r.tombstone) {
         if (prev === undefined) continue; // deleting a key that does not exist changes nothing
-        this.ctx.store.delete(SOURCE_STORE, k);
+        this.ctx.store.delete(this.storeName, k);
       } else {
-        this.ctx.store.put(SOURCE_STORE, k, r.values);
+        this.ctx.store.put(this.storeName, k, r.values);
       }
       out.push(r);
     }

@@ -35,6 +35,10 @@ export interface Row {
   tombstone?: boolean;
   old?: unknown[] | null;
   headers?: readonly { readonly key: string; readonly value: Buffer | null }[];
+  /** Which input of a two-input stage (join) the row came from: 0 left, 1 right. */
+  side?: 0 | 1;
+  /** A retraction caused by the row's key moving to another partition (not a deletion). */
+  movedAway?: boolean;
 }
 
 /** A record that could not be decoded or evaluated: written to the processing log; the query goes on. */

@@ -1,22 +1,25 @@
 /**
  * Turns an analyzed persistent query into stages (sub-topologies) of processors.
  *
- * - No aggregation: one stage, source → [WHERE] → [table functions] → projection → sink. PARTITION BY
- *   needs no internal topic: the projection computes the new key and the sink partitions by it.
- * - Aggregation whose GROUP BY is the input stream's key: one stage, source → [WHERE] → aggregate →
- *   [HAVING] → projection → sink.
- * - Any other aggregation: two stages joined by an internal repartition topic keyed by the GROUP BY
- *   expressions, so each group is folded by exactly one task.
+ * - FROM a source: the first stage reads the source topic.
+ * - FROM a join: each join is a two-input stage over co-partitioned inputs. An input whose join expression
+ *   is not its key (a stream joined on another column, the left table of a foreign-key join, the result of
+ *   an inner join in an n-way join) is first re-keyed into an internal repartition topic.
+ * - Then [WHERE] → [table functions] → projection → sink. PARTITION BY needs no internal topic: the
+ *   projection computes the new key and the sink partitions by it.
+ * - An aggregation whose GROUP BY is the input stream's key folds in the same stage; any other aggregation
+ *   re-keys through an internal topic so each group is folded by exactly one task.
  */
-import type { AnalyzedQuery } from "../../src/semantic/analyzed.ts";
+import type { AnalyzedFrom, AnalyzedJoin, AnalyzedQuery } from "../../src/semantic/analyzed.ts";
 import type { CatalogSource } from "../../src/semantic/catalog.ts";
 import type { TExpr } from "../../src/semantic/typed.ts";
 import { AggregateProcessor } from "../processors/aggregate.ts";
-import { RepartitionOutput, SinkOutput } from "../processors/sink.ts";
+import { JoinProcessor } from "../processors/join.ts";
+import { RepartitionOutput, SinkOutput, type StageOutput } from "../processors/sink.ts";
 import { sourceRowColumns } from "../processors/source.ts";
 import { FilterProcessor, ProjectProcessor, TableFunctionProcessor } from "../processors/stateless.ts";
 import type { Processor } from "../processors/types.ts";
-import type { Stage } from "./stage.ts";
+import type { Stage, StageInput } from "./stage.ts";
 
 export class UnsupportedQueryError extends Error {
   override readonly name = "UnsupportedQueryError";
@@ -26,75 +29,164 @@ export interface PlannedQuery {
   readonly stages: readonly Stage[];
   /** Internal topics to create before the query starts. */
   readonly internalTopics: readonly { readonly name: string; readonly partitions: number }[];
-  /** Partition count of each stage's input. */
+  /** Partition count of each stage's inputs, by stage id. */
+  readonly stagePartitions: ReadonlyMap<string, number>;
+}
+
+/** What the planning of FROM leaves for the last stage: its inputs and the processors producing `columns`. */
+interface RowsPlan {
+  readonly inputs: readonly StageInput[];
+  readonly processors: readonly (() => Processor)[];
+  /** Names of the produced rows' columns, in order. */
+  readonly columns: readonly string[];
+  readonly isTable: boolean;
   readonly partitions: number;
 }
 
-export function repartitionTopicName(queryId: string): string {
-  return `_esql-${queryId}-repartition`;
+class Planner {
+  readonly stages: Stage[] = [];
+  readonly topics: { name: string; partitions: number }[] = [];
+  readonly stagePartitions = new Map<string, number>();
+  private internal = 0;
+
+  constructor(
+    private readonly queryId: string,
+    private readonly partitionsOf: (topic: string) => number,
+  ) {}
+
+  /** Ends the current rows in an internal topic keyed by `keyExprs`; returns the input reading it. */
+  repartition(rows: RowsPlan, keyExprs: readonly TExpr[], partitions: number, fromTable: boolean, what: string): StageInput {
+    const topic = `_esql-${this.queryId}-${what}-${this.internal++}-repartition`;
+    this.topics.push({ name: topic, partitions });
+    const columns = rows.columns;
+    this.addStage(rows.inputs, rows.processors, () => new RepartitionOutput({ kind: "Repartition", topic, columns, keyExprs, partitions, fromTable }), rows.partitions);
+    return { kind: "internal", topic };
+  }
+
+  addStage(inputs: readonly StageInput[], processors: readonly (() => Processor)[], output: () => StageOutput, partitions: number): void {
+    const id = String(this.stages.length);
+    this.stages.push({ id, inputs, processors: () => processors.map((p) => p()), output });
+    this.stagePartitions.set(id, partitions);
+  }
+
+  from(f: AnalyzedFrom, inJoin: boolean): RowsPlan {
+    if (f.kind === "Source") {
+      const cols = sourceRowColumns(f.source);
+      return {
+        inputs: [{ kind: "source", topic: f.source.topic, source: f.source }],
+        processors: [],
+        columns: inJoin ? cols.map((c) => `${f.alias}_${c}`) : cols,
+        isTable: f.source.sourceType === "TABLE",
+        partitions: this.partitionsOf(f.source.topic),
+      };
+    }
+    return this.join(f);
+  }
+
+  private join(j: AnalyzedJoin): RowsPlan {
+    const left = this.from(j.left, true);
+    const right = this.from(j.right, true);
+    const fk = j.joinKind === "FOREIGN_KEY";
+    const leftRekey = j.repartitionLeft || fk || j.left.kind === "Join";
+    const rightRekey = j.repartitionRight;
+    let partitions: number;
+    if (!rightRekey) partitions = right.partitions;
+    else if (!leftRekey) partitions = left.partitions;
+    else partitions = Math.max(left.partitions, right.partitions);
+    if (!leftRekey && !rightRekey && left.partitions !== right.partitions) {
+      throw new UnsupportedQueryError(
+        `Can't join ${sourceName(j.left)} with ${j.right.source.name} since the number of partitions don't match: ${left.partitions} and ${right.partitions}. Repartition one of them (PARTITION BY) first.`,
+      );
+    }
+    const leftInput = leftRekey
+      ? this.repartition(left, [j.leftExpr], partitions, left.isTable, "join-left")
+      : single(left);
+    const rightInput = rightRekey
+      ? this.repartition(right, [j.rightExpr], partitions, right.isTable, "join-right")
+      : single(right);
+    const outputColumns = unique(j.columns.map((c) => c.name));
+    const leftKeyCount = j.left.kind === "Source" ? j.left.source.columns.filter((c) => c.namespace === "KEY").length : 1;
+    const rightKeyCount = j.right.source.columns.filter((c) => c.namespace === "KEY").length;
+    const spec = {
+      kind: "Join" as const,
+      joinKind: j.joinKind,
+      joinType: j.joinType,
+      leftColumns: left.columns,
+      rightColumns: right.columns,
+      leftExpr: j.leftExpr,
+      rightExpr: j.rightExpr,
+      ...(j.within ? { within: j.within } : {}),
+      outputColumns,
+      keyName: j.keyName,
+      leftKeyCount,
+      rightKeyCount,
+    };
+    return {
+      inputs: [leftInput, rightInput],
+      processors: [() => new JoinProcessor(spec)],
+      columns: outputColumns,
+      isTable: j.resultType === "TABLE",
+      partitions,
+    };
+  }
+}
+
+/** A plan with no processors of its own reads its input directly; otherwise it cannot be a join input. */
+function single(p: RowsPlan): StageInput {
+  if (p.processors.length > 0 || p.inputs.length !== 1) throw new Error("internal: join input needs its own stage");
+  return p.inputs[0]!;
+}
+
+function sourceName(f: AnalyzedFrom): string {
+  return f.kind === "Source" ? f.source.name : sourceName(f.left);
+}
+
+function unique(names: readonly string[]): string[] {
+  return [...new Set(names)];
 }
 
 export function planQuery(
   queryId: string,
   q: AnalyzedQuery,
   sink: CatalogSource,
-  inputPartitions: number,
+  partitionsOf: (topic: string) => number,
   sinkPartitions: number,
 ): PlannedQuery {
-  if (q.from.kind !== "Source") throw new UnsupportedQueryError("joins are not supported by the runtime yet");
-  const source = q.from.source;
-  const isTable = source.sourceType === "TABLE";
-  const cols = sourceRowColumns(source);
-  const keyCount = source.columns.filter((c) => c.namespace === "KEY").length;
-
-  const pre: (() => Processor)[] = [];
+  const planner = new Planner(queryId, partitionsOf);
+  const rows = planner.from(q.from, false);
+  const isTable = rows.isTable;
+  const pre: (() => Processor)[] = [...rows.processors];
+  let cols = rows.columns;
   if (q.where) {
     const where = q.where;
-    pre.push(() => new FilterProcessor({ kind: "Filter", columns: cols, predicate: where, ...(isTable ? { table: { keyCount } } : {}) }));
+    const c = cols;
+    pre.push(() => new FilterProcessor({ kind: "Filter", columns: c, predicate: where, ...(isTable ? { table: { keyCount: 1 } } : {}) }));
   }
-  let rowCols = cols;
   if (q.tableFunctions.length > 0) {
-    const inCols = rowCols;
+    const inCols = cols;
     const calls = q.tableFunctions.map((t) => ({ name: t.call.name, argTypes: t.call.argTypes, args: t.call.args }));
     pre.push(() => new TableFunctionProcessor({ kind: "TableFunction", columns: inCols, calls }));
-    rowCols = [...inCols, ...q.tableFunctions.map((t) => t.name)];
+    cols = [...inCols, ...q.tableFunctions.map((t) => t.name)];
   }
   const projection = q.projection.map((c) => c.expr);
-  const sinkOutput = (columns: readonly string[]) => () =>
-    new SinkOutput({
-      kind: "Sink",
-      columns,
-      sink,
-      partitions: sinkPartitions,
-      materialize: sink.sourceType === "TABLE",
-    });
   const projectNames = q.projection.map((c) => c.name);
-  const input = { kind: "source" as const, topic: source.topic, source };
+  const sinkOutput = () =>
+    new SinkOutput({ kind: "Sink", columns: projectNames, sink, partitions: sinkPartitions, materialize: sink.sourceType === "TABLE" });
 
   const agg = q.aggregation;
   if (!agg) {
-    const finalCols = rowCols;
-    return {
-      stages: [
-        {
-          id: "0",
-          input,
-          processors: () => [...pre.map((p) => p()), new ProjectProcessor({ kind: "Project", columns: finalCols, exprs: projection })],
-          output: sinkOutput(projectNames),
-        },
-      ],
-      internalTopics: [],
-      partitions: inputPartitions,
-    };
+    const finalCols = cols;
+    planner.addStage(rows.inputs, [...pre, () => new ProjectProcessor({ kind: "Project", columns: finalCols, exprs: projection })], sinkOutput, rows.partitions);
+    return { stages: planner.stages, internalTopics: planner.topics, stagePartitions: planner.stagePartitions };
   }
 
   const aggCols = [...agg.keyNames, ...agg.aggregates.map((a) => a.name), ...(agg.window ? ["WINDOWSTART", "WINDOWEND"] : [])];
-  const aggregatedRowCols = rowCols;
-  const tail = (): Processor[] => {
-    const ps: Processor[] = [
+  const aggInputCols = cols;
+  const tail: (() => Processor)[] = [
+    () =>
       new AggregateProcessor({
         kind: "Aggregate",
-        columns: aggregatedRowCols,
+        columns: aggInputCols,
         groupBy: agg.groupBy,
         aggregates: AggregateProcessor.aggregatesOf(agg.aggregates),
         ...(agg.window ? { window: agg.window } : {}),
@@ -102,43 +194,21 @@ export function planQuery(
         emitFinal: q.emit === "FINAL",
         needsOld: agg.having !== undefined,
       }),
-    ];
-    if (agg.having) {
-      ps.push(new FilterProcessor({ kind: "Filter", columns: aggCols, predicate: agg.having, table: { keyCount: agg.keyNames.length } }));
-    }
-    ps.push(new ProjectProcessor({ kind: "Project", columns: aggCols, exprs: projection }));
-    return ps;
-  };
-
-  if (!agg.fromTable && isKeyOf(agg.groupBy, source)) {
-    return {
-      stages: [{ id: "0", input, processors: () => [...pre.map((p) => p()), ...tail()], output: sinkOutput(projectNames) }],
-      internalTopics: [],
-      partitions: inputPartitions,
-    };
+  ];
+  if (agg.having) {
+    const having = agg.having;
+    tail.push(() => new FilterProcessor({ kind: "Filter", columns: aggCols, predicate: having, table: { keyCount: agg.keyNames.length } }));
   }
-  const topic = repartitionTopicName(queryId);
-  return {
-    stages: [
-      {
-        id: "0",
-        input,
-        processors: () => pre.map((p) => p()),
-        output: () =>
-          new RepartitionOutput({
-            kind: "Repartition",
-            topic,
-            columns: aggregatedRowCols,
-            keyExprs: agg.groupBy,
-            partitions: inputPartitions,
-            fromTable: agg.fromTable,
-          }),
-      },
-      { id: "1", input: { kind: "internal", topic }, processors: tail, output: sinkOutput(projectNames) },
-    ],
-    internalTopics: [{ name: topic, partitions: inputPartitions }],
-    partitions: inputPartitions,
-  };
+  tail.push(() => new ProjectProcessor({ kind: "Project", columns: aggCols, exprs: projection }));
+
+  const from = q.from;
+  if (!agg.fromTable && from.kind === "Source" && isKeyOf(agg.groupBy, from.source)) {
+    planner.addStage(rows.inputs, [...pre, ...tail], sinkOutput, rows.partitions);
+  } else {
+    const input = planner.repartition({ ...rows, processors: pre, columns: cols }, agg.groupBy, rows.partitions, agg.fromTable, "groupby");
+    planner.addStage([input], tail, sinkOutput, rows.partitions);
+  }
+  return { stages: planner.stages, internalTopics: planner.topics, stagePartitions: planner.stagePartitions };
 }
 
 /** True when `exprs` are exactly the source's key columns, in order. */

@@ -29,7 +29,8 @@ export class PersistentQuery {
     for (const t of plan.internalTopics) await env.log.createTopic(t.name, { partitions: t.partitions });
     try {
       for (const stage of plan.stages) {
-        for (let p = 0; p < plan.partitions; p++) {
+        const partitions = plan.stagePartitions.get(stage.id) ?? 1;
+        for (let p = 0; p < partitions; p++) {
           const store = await PartitionStore.open(stateDir(env.dataDir, id, stage.id, p));
           try {
             q.tasks.push(new StageTask(stage, p, store, env));
@@ -67,9 +68,11 @@ export class PersistentQuery {
   inputs(): { topic: string; partitions: number[] }[] {
     const m = new Map<string, number[]>();
     for (const t of this.tasks) {
-      const list = m.get(t.inputTopic) ?? [];
-      list.push(t.partition);
-      m.set(t.inputTopic, list);
+      for (const topic of t.inputTopics) {
+        const list = m.get(topic) ?? [];
+        list.push(t.partition);
+        m.set(topic, list);
+      }
     }
     return [...m].map(([topic, partitions]) => ({ topic, partitions }));
   }

@@ -1,18 +1,19 @@
 /**
- * A stage (sub-topology) of a persistent query and the task that runs it for one input partition.
+ * A stage (sub-topology) of a persistent query and the task that runs it for one partition of its inputs.
  *
- * A task's loop, one batch at a time: read records from its partition at the offset its store holds,
- * decode them, run them through the processors, append what comes out to the output topic, then commit
- * the store: state changes and the new input offset in one atomic LevelDB batch. A crash between the
- * append and the commit repeats the batch: state never counts a record twice (it was not committed), and
- * internal topics are idempotent (each record carries its origin; the next stage skips origins it has
- * already folded), so only the user-visible sink topic can see a repeated record (at-least-once).
+ * A task's loop, one batch at a time: read records from its partition of each input at the offsets its
+ * store holds, decode them, merge the inputs in timestamp order (joins), run the rows through the
+ * processors, append what comes out to the output topic, then commit the store: state changes and the new
+ * input offsets in one atomic LevelDB batch. A crash between the append and the commit repeats the batch:
+ * state never counts a record twice (it was not committed), and internal topics are idempotent (each
+ * record carries its origin; the next stage skips origins it has already folded), so only the user-visible
+ * sink topic can see a repeated record (at-least-once).
  */
 import { deserialize } from "node:v8";
 import type { CatalogSource } from "../../src/semantic/catalog.ts";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
 import { LogError, type EventLog, type LogRecord } from "../log/types.ts";
-import { SourceProcessor } from "../processors/source.ts";
+import { SourceProcessor, SOURCE_STORE } from "../processors/source.ts";
 import { ORIGIN_HEADER, type InternalValue, type StageOutput } from "../processors/sink.ts";
 import type { Processor, ProcessingError, ProcessorContext, Row, TaskMetrics } from "../processors/types.ts";
 import { encodeKey } from "../state/keycodec.ts";
@@ -26,7 +27,8 @@ export type StageInput =
 
 export interface Stage {
   readonly id: string;
-  readonly input: StageInput;
+  /** One input, or two for a join (left, right); rows of input i are tagged `side: i`. */
+  readonly inputs: readonly StageInput[];
   readonly processors: () => Processor[];
   readonly output: () => StageOutput;
 }
@@ -39,13 +41,19 @@ export interface TaskEnv {
   readonly onError: (e: ProcessingError) => void;
 }
 
+interface InputState {
+  readonly input: StageInput;
+  readonly side: 0 | 1;
+  readonly source: SourceProcessor | undefined;
+  position: number | undefined;
+}
+
 export class StageTask {
   readonly metrics: TaskMetrics = { recordsIn: 0, recordsOut: 0, errors: 0, lateDropped: 0 };
   private readonly ctx: ProcessorContext;
-  private readonly source: SourceProcessor | undefined;
+  private readonly inputs: InputState[];
   private readonly processors: Processor[];
   private readonly output: StageOutput;
-  private position: number | undefined;
 
   constructor(
     readonly stage: Stage,
@@ -68,7 +76,7 @@ export class StageTask {
         const at = ctx.currentRow;
         env.onError({
           queryId: env.queryId,
-          topic: at?.topic ?? stage.input.topic,
+          topic: at?.topic ?? stage.inputs[0]!.topic,
           partition: at?.partition ?? partition,
           offset: at?.offset ?? -1,
           where,
@@ -77,14 +85,17 @@ export class StageTask {
       },
     };
     this.ctx = ctx;
-    this.source = stage.input.kind === "source" ? new SourceProcessor(stage.input.source) : undefined;
+    this.inputs = stage.inputs.map((input, i) => ({
+      input,
+      side: i === 0 ? 0 : 1,
+      source: input.kind === "source" ? new SourceProcessor(input.source, i === 0 ? SOURCE_STORE : `${SOURCE_STORE}${i}`) : undefined,
+      position: store.offset(input.topic, partition),
+    }));
     this.processors = stage.processors();
     this.output = stage.output();
-    this.source?.init(ctx);
+    for (const i of this.inputs) i.source?.init(ctx);
     for (const p of this.processors) p.init(ctx);
     this.output.init(ctx);
-    const st = store.offset(stage.input.topic, partition);
-    if (st !== undefined) this.position = st;
     const savedTime = store.offset("__streamtime", partition);
     if (savedTime !== undefined) ctx.streamTime = savedTime;
   }
@@ -94,59 +105,86 @@ export class StageTask {
     return this.store;
   }
 
-  get inputTopic(): string {
-    return this.stage.input.topic;
+  get inputTopics(): string[] {
+    return this.inputs.map((i) => i.input.topic);
   }
 
-  /** The next offset this task will read. */
-  async currentPosition(): Promise<number> {
-    if (this.position === undefined) {
+  /** The next offset this task will read from input `i`. */
+  async currentPosition(i = 0): Promise<number> {
+    const st = this.inputs[i]!;
+    if (st.position === undefined) {
       const reset = (this.env.properties["auto.offset.reset"] ?? "earliest").toLowerCase();
-      this.position =
-        reset === "latest"
-          ? await this.env.log.endOffset(this.inputTopic, this.partition)
-          : await this.env.log.beginningOffset(this.inputTopic, this.partition);
+      // Internal topics are always read from the start: they only hold what this query wrote.
+      st.position =
+        reset === "latest" && st.input.kind === "source"
+          ? await this.env.log.endOffset(st.input.topic, this.partition)
+          : await this.env.log.beginningOffset(st.input.topic, this.partition);
     }
-    return this.position;
+    return st.position;
   }
 
-  /** Processes up to `maxRecords` records; resolves how many input records it consumed (0: caught up). */
-  async step(maxRecords: number): Promise<number> {
-    const from = await this.currentPosition();
-    let records: LogRecord[];
+  private async readInput(i: number, maxRecords: number): Promise<LogRecord[]> {
+    const st = this.inputs[i]!;
+    const from = await this.currentPosition(i);
     try {
-      records = await this.env.log.read(this.inputTopic, this.partition, from, maxRecords);
+      return await this.env.log.read(st.input.topic, this.partition, from, maxRecords);
     } catch (e) {
       if (e instanceof LogError && e.code === "OFFSET_OUT_OF_RANGE") {
         // The records we would read next are gone (retention): start from what is there, as Kafka does.
-        this.position = await this.env.log.beginningOffset(this.inputTopic, this.partition);
-        return 0;
+        st.position = await this.env.log.beginningOffset(st.input.topic, this.partition);
+        return [];
       }
       throw e;
     }
-    if (records.length === 0) return 0;
-    let rows = this.source ? await this.source.process(records) : await this.decodeInternal(records);
+  }
+
+  /** Processes up to `maxRecords` records per input; resolves how many input records it consumed (0: caught up). */
+  async step(maxRecords: number): Promise<number> {
+    const batches: LogRecord[][] = [];
+    let total = 0;
+    for (let i = 0; i < this.inputs.length; i++) {
+      const b = await this.readInput(i, maxRecords);
+      batches.push(b);
+      total += b.length;
+    }
+    if (total === 0) return 0;
+    const decoded: Row[][] = [];
+    for (let i = 0; i < this.inputs.length; i++) {
+      const st = this.inputs[i]!;
+      const recs = batches[i]!;
+      const rows = recs.length === 0 ? [] : st.source ? await st.source.process(recs) : await this.decodeInternal(recs);
+      if (this.inputs.length > 1) for (const r of rows) r.side = st.side;
+      decoded.push(rows);
+    }
+    let rows = decoded.length === 1 ? decoded[0]! : mergeByTime(decoded);
     for (const p of this.processors) {
-      if (rows.length === 0 && !p.punctuate) break;
+      if (rows.length === 0) break;
       rows = await p.process(rows);
     }
     const produce = this.output.toRecords(rows);
     if (produce.length > 0) await this.env.log.append(this.output.topic, produce);
-    const next = records[records.length - 1]!.offset + 1;
-    await this.store.commit(
-      new Map([
-        [`${this.inputTopic}/${this.partition}`, next],
-        [`__streamtime/${this.partition}`, this.ctx.streamTime],
-      ]),
-    );
-    this.position = next;
-    return records.length;
+    const offsets = new Map<string, number>();
+    for (let i = 0; i < this.inputs.length; i++) {
+      const b = batches[i]!;
+      if (b.length === 0) continue;
+      const next = b[b.length - 1]!.offset + 1;
+      offsets.set(`${this.inputs[i]!.input.topic}/${this.partition}`, next);
+    }
+    offsets.set(`__streamtime/${this.partition}`, this.ctx.streamTime);
+    await this.store.commit(offsets);
+    for (let i = 0; i < this.inputs.length; i++) {
+      const b = batches[i]!;
+      if (b.length > 0) this.inputs[i]!.position = b[b.length - 1]!.offset + 1;
+    }
+    return total;
   }
 
   /** Decodes internal-topic records, skipping origins this task has already folded (idempotence). */
   private async decodeInternal(records: readonly LogRecord[]): Promise<Row[]> {
+    const topic = records[0]!.topic;
     const origins = records.map((r) => parseOrigin(r));
-    const upstream = [...new Set(origins.map((o) => o?.partition ?? -1))].map((p) => encodeKey(["origin", p]));
+    const originKey = (p: number) => encodeKey(["origin", topic, p]);
+    const upstream = [...new Set(origins.map((o) => o?.partition ?? -1))].map(originKey);
     await this.store.prefetch(META_STORE, upstream);
     const rows: Row[] = [];
     for (let i = 0; i < records.length; i++) {
@@ -154,7 +192,7 @@ export class StageTask {
       const o = origins[i];
       this.metrics.recordsIn++;
       if (o) {
-        const k = encodeKey(["origin", o.partition]);
+        const k = originKey(o.partition);
         const seen = this.store.get(META_STORE, k) as [number, number] | undefined;
         if (seen && (o.offset < seen[0] || (o.offset === seen[0] && o.seq <= seen[1]))) continue;
         this.store.put(META_STORE, k, [o.offset, o.seq]);
@@ -166,6 +204,7 @@ export class StageTask {
       if (iv.o !== undefined) row.old = iv.o;
       if (iv.v === null) row.tombstone = true;
       if (iv.w) row.window = iv.w;
+      if (iv.m) row.movedAway = true;
       rows.push(row);
     }
     return rows;
@@ -173,6 +212,22 @@ export class StageTask {
 
   async close(): Promise<void> {
     await this.store.close();
+  }
+}
+
+/** Merges per-input row lists (each in offset order) by timestamp; ties go to the earlier input. */
+function mergeByTime(lists: Row[][]): Row[] {
+  const out: Row[] = [];
+  const idx = lists.map(() => 0);
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < lists.length; i++) {
+      const r = lists[i]![idx[i]!];
+      if (r === undefined) continue;
+      if (best < 0 || r.ts < lists[best]![idx[best]!]!.ts) best = i;
+    }
+    if (best < 0) return out;
+    out.push(lists[best]![idx[best]!++]!);
   }
 }
 
