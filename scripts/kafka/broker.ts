@@ -93,7 +93,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const classpath = join(libs, "*");
 
   progress(`formatting KRaft storage in ${dataDir}`);
-  const clusterId = randomBytes(16).toString("base64url");
+  const clusterId = randomClusterId();
   const format = spawnSync(
     java,
     ["-Xmx256m", ...loggingArgs, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", propsFile],
@@ -144,6 +144,18 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const totalMs = Date.now() - started;
   progress(`Kafka ${version} ready at ${brokers} (pid ${pid}) in ${totalMs} ms (jars ${fetchMs} ms)`);
   return { brokers, version, pid, dataDir, logFile, timings: { totalMs, fetchMs }, stop };
+}
+
+/**
+ * 16 random bytes in base64url, as `StorageTool random-uuid` prints, but never starting with '-': the
+ * tool's argument parser would take such an id for an option (Kafka's own `Uuid.randomUuid` re-draws
+ * those for the same reason).
+ */
+function randomClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
 }
 
 // ---- jars ----
