@@ -366,10 +366,10 @@ function timeLiteral(other: TExpr, x: TExpr, src: Expr, ctx: ExprContext): TExpr
   if (x.kind !== "Literal" || typeof x.value !== "string") return x;
   const text = x.value.trim();
   if (/^-?\d+$/.test(text)) return { kind: "Literal", type: BIGINT, value: Number(text) };
+  const ms = parsePartialTimestamp(text);
+  if (ms !== undefined) return { kind: "Literal", type: BIGINT, value: ms };
   try {
-    // ksqlDB also accepts `+hhmm` zones and partial times.
-    const norm = text.replace(/([+-]\d{2})(\d{2})$/, "$1:$2");
-    return { kind: "Literal", type: BIGINT, value: parseIsoTimestamp(norm) };
+    return { kind: "Literal", type: BIGINT, value: parseIsoTimestamp(text) };
   } catch {
     report(ctx, Codes.TYPE_MISMATCH, `Cannot convert '${text}' to a timestamp (expected yyyy-MM-ddTHH:mm:ss.SSS[zone])`, src.span);
     return x;
@@ -407,6 +407,23 @@ function structItemOk(target: Extract<SqlType, { kind: "STRUCT" }>, item: TExpr,
     if (t && !comparisonType("=", t.type, f.type)) return fail(item.type);
   }
   return true;
+}
+
+/**
+ * ksqlDB's partial timestamp text for window bounds and ROWTIME: `yyyy-MM-dd['T'HH[:mm[:ss[.fff]]]][zone]`,
+ * missing parts zero, hour 24 allowed (midnight of the next day), zone `Z`, `±hh[:mm]` or `±hhmm` (default UTC).
+ */
+function parsePartialTimestamp(text: string): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2})(?::(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/.exec(text);
+  if (!m) return undefined;
+  const [, y, mo, d, h = "0", mi = "0", se = "0", frac = "0", zone] = m;
+  let offset = 0;
+  if (zone && zone !== "Z") {
+    const z = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone)!;
+    offset = (z[1] === "-" ? -1 : 1) * (Number(z[2]) * 60 + Number(z[3] ?? 0)) * 60000;
+  }
+  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(se), Number(frac.padEnd(3, "0").slice(0, 3)));
+  return Number.isNaN(ms) ? undefined : ms - offset;
 }
 
 function isOrderable(t: SqlType): boolean {
@@ -536,8 +553,15 @@ function analyzeBinary(e: Extract<Expr, { kind: "Binary" }>, ctx: ExprContext): 
       const l2 = timeLiteral(right, left, e.left, ctx);
       const r2 = timeLiteral(left, right, e.right, ctx);
       if (l2 !== left || r2 !== right) return { kind: "Compare", type: BOOLEAN, op: e.op, left: l2, right: r2 };
-      if (left.type.kind === "NULL" && right.type.kind === "NULL") {
-        report(ctx, Codes.TYPE_MISMATCH, `Comparison with NULL not supported: ${exprText(e.left).toUpperCase()} ${e.op} ${exprText(e.right).toUpperCase()}`, e.span);
+      if (left.type.kind === "NULL" || right.type.kind === "NULL") {
+        const side = (x: TExpr, src: Expr) => (x.type.kind === "NULL" ? "NULL" : src.kind === "Literal" ? exprText(src) : formatType(x.type));
+        report(
+          ctx,
+          Codes.TYPE_MISMATCH,
+          `${clausePrefix(ctx)}Comparison with NULL not supported: ${side(left, e.left)} ${e.op} ${side(right, e.right)}`,
+          e.span,
+          "Use 'IS NULL' or 'IS NOT NULL' instead.",
+        );
         return bad(BOOLEAN);
       }
       const t = comparisonType(e.op, left.type, right.type);
@@ -555,6 +579,11 @@ function analyzeBinary(e: Extract<Expr, { kind: "Binary" }>, ctx: ExprContext): 
       return { kind: "Compare", type: BOOLEAN, op: e.op, left: conv(left), right: conv(right) };
     }
     default: {
+      if ((left.type.kind === "NULL" && e.left.kind === "Literal") || (right.type.kind === "NULL" && e.right.kind === "Literal")) {
+        const t = (x: TExpr) => (x.type.kind === "NULL" ? "null" : formatType(x.type));
+        report(ctx, Codes.TYPE_MISMATCH, `Error processing expression: ${exprText(e)}. Arithmetic on types ${t(left)} and ${t(right)} are not supported.`, e.span);
+        return bad();
+      }
       const a = arithmetic(e.op, left.type, right.type);
       if (!a) {
         if (e.op === "+" && left.type.kind === "STRING" && right.type.kind === "STRING")

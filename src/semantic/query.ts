@@ -244,7 +244,8 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
 
   if (isAggregate) {
     const gb = groupBy ?? [];
-    if (!groupBy) {
+    // A transient query may aggregate the whole stream (one group); persistent ones need GROUP BY.
+    if (!groupBy && persistent) {
       const first = items.find((i) => hasAgg(i.expr));
       const aggText = first?.ast ? exprText(firstAggAst(first.ast) ?? first.ast) : "";
       err(
@@ -437,7 +438,7 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
   // Duplicate output names.
   const seen = new Map<string, OutputColumn>();
   for (const c of projection) {
-    if (seen.has(c.name) && persistent) {
+    if (seen.has(c.name)) {
       err(diags, Codes.DUPLICATE_COLUMN, `Duplicate value columns found in schema: \`${c.name}\` ${formatType(c.type)}`, q.span);
       break;
     }
@@ -446,6 +447,9 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
 
   const outWindow = window ?? (aggregation ? undefined : sourceWindow);
   const pull = q.emit === undefined && opts.statementKind === "QUERY";
+  if (persistent && q.limit !== undefined)
+    err(diags, Codes.INVALID_QUERY, `${opts.statementKind === "CTAS" ? "CREATE TABLE AS SELECT" : opts.statementKind === "CSAS" ? "CREATE STREAM AS SELECT" : "INSERT INTO"} statements don't support LIMIT clause.`, q.span);
+  if (pull) checkPullQuery(q, from, items, where, diags);
   return {
     from,
     inputColumns,
@@ -461,6 +465,34 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
     pull,
     sources: sourceNames,
   };
+}
+
+/** ksqlDB's restrictions on pull queries (a SELECT without EMIT). */
+function checkPullQuery(q: Query, from: AnalyzedFrom, items: readonly Item[], where: TExpr | undefined, diags: Diagnostic[]): void {
+  const more = "\nAdd EMIT CHANGES if you intended to issue a push query.";
+  if (from.kind === "Join") {
+    err(diags, Codes.INVALID_QUERY, `Pull queries don't support JOIN clauses. See https://cnfl.io/queries for more info.${more}`, q.from.span);
+    return;
+  }
+  if (q.groupBy || q.window || q.partitionBy) {
+    const what = q.groupBy ? "GROUP BY" : q.window ? "WINDOW" : "PARTITION BY";
+    err(diags, Codes.INVALID_QUERY, `Pull queries don't support ${what} clauses. See https://cnfl.io/queries for more info.${more}`, q.span);
+  }
+  const s = from.source;
+  if (s.sourceType === "TABLE" && !s.isSource && s.writtenBy === undefined)
+    err(
+      diags,
+      Codes.INVALID_QUERY,
+      `The \`${s.name}\` table isn't queryable. To derive a queryable table, you can do 'CREATE TABLE QUERYABLE_${s.name} AS SELECT * FROM ${s.name}'. See https://cnfl.io/queries for more info.${more}`,
+      q.from.span,
+    );
+  const disallowed = (e: TExpr) => [...columnsOf(e)].filter((n) => n === "ROWPARTITION" || n === "ROWOFFSET");
+  const inSelect = [...new Set(items.flatMap((i) => disallowed(i.expr)))];
+  if (inSelect.length)
+    err(diags, Codes.INVALID_QUERY, `Pull queries don't support the following columns in SELECT clauses: ${inSelect.map((n) => `\`${n}\``).join(", ")}${more}`, q.span);
+  const inWhere = where ? [...new Set(disallowed(where))] : [];
+  if (inWhere.length && q.where)
+    err(diags, Codes.INVALID_QUERY, `Pull queries don't support the following columns in WHERE clauses: ${inWhere.map((n) => `\`${n}\``).join(", ")}${more}`, q.where.span);
 }
 
 const hintOf = (names: string[]) => (names.length ? `did you mean ${names.map((n) => `'${n}'`).join(" or ")}?` : undefined);

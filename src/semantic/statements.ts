@@ -587,8 +587,17 @@ function insertValues(stmt: InsertValues, catalog: Catalog, env: AnalyzeEnv, dia
       allowTableFunctions: false,
     });
     const stringLiteral = e.kind === "Literal" && e.type.kind === "STRING";
+    // A STRUCT constructor may give a subset of the fields (the others are NULL).
+    const partialStruct =
+      e.kind === "Struct" &&
+      col.type.kind === "STRUCT" &&
+      e.fields.every((f) => {
+        const t = (col.type as Extract<SqlType, { kind: "STRUCT" }>).fields.find((x) => x.name === f.name);
+        return t !== undefined && (canImplicitlyCast(f.value.type, t.type) || f.value.type.kind === "STRING");
+      });
     const ok =
       canImplicitlyCast(e.type, col.type) ||
+      partialStruct ||
       (stringLiteral && col.type.kind !== "BYTES") ||
       (e.type.kind === "DECIMAL" && (col.type.kind === "DOUBLE" || col.type.kind === "DECIMAL")) ||
       (e.type.kind === "DOUBLE" && col.type.kind === "DECIMAL") ||

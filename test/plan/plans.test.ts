@@ -10,7 +10,7 @@ import { formatPhysicalPlan } from "../../src/physical/index.ts";
 const DDL = `
 CREATE STREAM pageviews (user_id STRING KEY, page STRING, ms BIGINT, tags ARRAY<STRING>, info STRUCT<referrer STRING, secs INT>)
   WITH (kafka_topic='pageviews', value_format='JSON', timestamp='ms', partitions=2);
-CREATE TABLE users (id STRING PRIMARY KEY, region STRING, age INT) WITH (kafka_topic='users', value_format='JSON', partitions=2);
+CREATE SOURCE TABLE users (id STRING PRIMARY KEY, region STRING, age INT) WITH (kafka_topic='users', value_format='JSON', partitions=2);
 CREATE STREAM clicks (id STRING KEY, user_id STRING, x INT, y INT) WITH (kafka_topic='clicks', format='JSON', partitions=2);
 CREATE TABLE orders (order_id BIGINT PRIMARY KEY, user_id STRING, amount DECIMAL(10, 2)) WITH (kafka_topic='orders', value_format='JSON', partitions=2);
 `;

@@ -3,7 +3,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { runConformance } from "./conformance.ts";
+import { runConformance, runRestConformance } from "./conformance.ts";
 
 describe("ksqlDB conformance (compile only)", () => {
   it("compiles valid cases and rejects invalid ones", () => {
@@ -22,5 +22,11 @@ describe("ksqlDB conformance (compile only)", () => {
     expect(okLibPct).toBeGreaterThanOrEqual(98);
     expect(okPct).toBeGreaterThanOrEqual(95);
     expect(badPct).toBeGreaterThanOrEqual(80);
+  });
+
+  it("compiles the statements of the REST cases (pull/push queries)", () => {
+    const r = runRestConformance();
+    console.log(`REST cases: valid ${r.ok.pass}/${r.ok.total}; invalid rejected ${r.bad.pass}/${r.bad.total}`);
+    expect(r.ok.pass / r.ok.total).toBeGreaterThanOrEqual(0.98);
   });
 });

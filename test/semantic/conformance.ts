@@ -68,3 +68,31 @@ export function runConformance() {
   return { ok, bad, failures, threw };
 }
 
+
+/** The statements of ksqlDB's REST cases (pull/push queries, INSERT VALUES): valid ones must compile clean. */
+export function runRestConformance() {
+  const REST = "/work/shared/conformance/ksql/rest";
+  const ok = { total: 0, pass: 0 };
+  const bad = { total: 0, pass: 0 };
+  const failures: string[] = [];
+  for (const file of readdirSync(REST).filter((f) => f.endsWith(".json")).sort()) {
+    const cases = (JSON.parse(readFileSync(join(REST, file), "utf8")) as { tests?: (Case & { expectedError?: unknown })[] }).tests ?? [];
+    for (const c of cases) {
+      for (const f of c.format ?? ["JSON"]) {
+        const text = c.statements.join("\n").replaceAll("{FORMAT}", f);
+        const diags = compileScript(text, { properties: c.properties ?? {} }).diagnostics;
+        const label = `${file} :: ${c.name}${(c.format ?? []).length > 1 ? ` [${f}]` : ""}`;
+        if (c.expectedError) {
+          bad.total++;
+          if (diags.length) bad.pass++;
+          else failures.push(`REST-MISSED ${label}\n  expected: ${JSON.stringify(c.expectedError)}`);
+        } else {
+          ok.total++;
+          if (!diags.length) ok.pass++;
+          else failures.push(`REST-FALSE-ERROR ${label}\n  ${diags.map((d) => `${d.code} ${d.message}`).join("\n  ")}`);
+        }
+      }
+    }
+  }
+  return { ok, bad, failures };
+}
