@@ -121,7 +121,8 @@ export function printEsql(path: Path, options: ParserOptions<FormatNode>, print:
   const node = path.node;
   const printed = printNode(path, options, print, (args ?? {}) as PrintArgs);
   const dangling = (node as { comments?: CommentNode[] }).comments?.filter((c) => !c.leading && !c.trailing) ?? [];
-  if (dangling.length === 0) return printed;
+  // A script's own comments (a script without statements) are printed by printScript.
+  if (dangling.length === 0 || node.kind === "Script") return printed;
   // Comments inside a node that has no child to hang them on (`COUNT(/* all */ *)`).
   return [
     printed,
