@@ -7,24 +7,17 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { parseScript } from "../../src/parse.ts";
-import { Catalog, type CatalogSource } from "../../src/semantic/catalog.ts";
+import { Catalog } from "../../src/semantic/catalog.ts";
 import { resolveType } from "../../src/semantic/expressions.ts";
 import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
 import { formatType } from "../../src/types/sqltype.ts";
 import { Engine } from "../engine/engine.ts";
-import type { EventLog, LogRecord, ProduceRecord } from "../log/types.ts";
-import { fromTestValue, toTestValue, type SerdeFormat } from "../serde/index.ts";
-import { joinWindowedKey, serdeOptions, sourceSerdes, splitWindowedKey } from "../serde/formats.ts";
+import { decodeRecord, produceAndDrain, readAll, sourceForTopic, type InputRecord } from "./records.ts";
 import { sameValue, show } from "./compare.ts";
 import type { TestOutcome } from "./report.ts";
 
-export interface QttRecord {
+export interface QttRecord extends InputRecord {
   readonly topic: string;
-  readonly key?: unknown;
-  readonly value: unknown;
-  readonly timestamp?: number;
-  readonly headers?: readonly { readonly KEY: string; readonly VALUE: string | null }[];
-  readonly window?: { readonly start: number; readonly end: number; readonly type: string };
 }
 
 export interface QttCase {
@@ -114,79 +107,15 @@ export async function runQttCase(c: QttCase): Promise<TestOutcome> {
   }
 }
 
-/** The source that reads a topic (the first one defined on it). */
-function sourceForTopic(catalog: Catalog, topic: string): CatalogSource | undefined {
-  for (const s of catalog.sources.values()) if (s.topic === topic) return s;
-  return undefined;
-}
-
-function encodeRecord(source: CatalogSource, r: QttRecord): ProduceRecord {
-  const serdes = sourceSerdes(source);
-  const keyFormat = source.keyFormat.format as SerdeFormat;
-  let key = fromTestValue(keyFormat, serdes.keyColumns, serdeOptions(source.keyFormat, true), r.key ?? null);
-  if (r.window && source.window) key = joinWindowedKey(key, r.window, source.window.type);
-  const value = fromTestValue(source.valueFormat.format as SerdeFormat, serdes.valueColumns, serdeOptions(source.valueFormat, false), r.value);
-  return {
-    key,
-    value,
-    timestamp: r.timestamp ?? 0,
-    ...(r.headers ? { headers: r.headers.map((h) => ({ key: h.KEY, value: h.VALUE === null ? null : Buffer.from(h.VALUE, "base64") })) } : {}),
-  };
-}
-
 /** Writes the inputs in order; runs the queries whenever the topic changes, so topics interleave as given. */
 async function produceInputs(engine: Engine, inputs: readonly QttRecord[]): Promise<void> {
   let i = 0;
   while (i < inputs.length) {
     const topic = inputs[i]!.topic;
-    const batch: ProduceRecord[] = [];
-    const source = sourceForTopic(engine.catalog, topic);
-    for (; i < inputs.length && inputs[i]!.topic === topic; i++) {
-      if (!source) throw new Error(`no source reads the input topic ${topic}`);
-      batch.push(encodeRecord(source, inputs[i]!));
-    }
-    if (!(await engine.log.describeTopic(topic))) await engine.log.createTopic(topic, { partitions: 1 });
-    await engine.log.append(topic, batch);
-    await engine.drain();
+    const start = i;
+    while (i < inputs.length && inputs[i]!.topic === topic) i++;
+    await produceAndDrain(engine, topic, inputs.slice(start, i));
   }
-}
-
-async function readAll(log: EventLog, topic: string): Promise<LogRecord[]> {
-  const d = await log.describeTopic(topic);
-  if (!d) return [];
-  const out: LogRecord[] = [];
-  for (let p = 0; p < d.partitions; p++) {
-    let offset = await log.beginningOffset(topic, p);
-    for (;;) {
-      const batch = await log.read(topic, p, offset, 1000);
-      if (batch.length === 0) break;
-      out.push(...batch);
-      offset = batch[batch.length - 1]!.offset + 1;
-    }
-  }
-  return out;
-}
-
-interface ActualRecord {
-  readonly key: unknown;
-  readonly value: unknown;
-  readonly timestamp: number;
-  readonly window?: { start: number; end: number; type: string };
-}
-
-function decodeRecord(source: CatalogSource | undefined, r: LogRecord): ActualRecord {
-  if (!source) return { key: r.key?.toString("utf8") ?? null, value: r.value?.toString("utf8") ?? null, timestamp: r.timestamp };
-  const serdes = sourceSerdes(source);
-  let keyBytes = r.key;
-  let window: ActualRecord["window"];
-  if (source.window && keyBytes) {
-    const split = splitWindowedKey(keyBytes, source.window);
-    keyBytes = split.key;
-    window = { ...split.window, type: source.window.type.toLowerCase() === "session" ? "session" : "time" };
-  }
-  const key = toTestValue(source.keyFormat.format as SerdeFormat, serdes.keyColumns, serdeOptions(source.keyFormat, true), keyBytes);
-  const value = toTestValue(source.valueFormat.format as SerdeFormat, serdes.valueColumns, serdeOptions(source.valueFormat, false), r.value);
-  return { key, value, timestamp: r.timestamp, ...(window ? { window } : {}) };
 }
 
 async function compareOutputs(engine: Engine, expected: readonly QttRecord[]): Promise<string[]> {

@@ -1,0 +1,41 @@
+/**
+ * Runs every ksqlDB case under `../shared/conformance/ksql/qtt` (shared by the conformance test and
+ * `npm run conformance:update`). A case is named `file :: case name`; the list of cases known to pass is
+ * `qtt-passing.txt`, one name a line.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { mapConcurrent } from "../../runtime/testing/pool.ts";
+import { loadQttFile, runQttCase } from "../../runtime/testing/qtt.ts";
+import type { TestOutcome } from "../../runtime/testing/report.ts";
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const QTT_DIR = resolve(REPO_ROOT, "../shared/conformance/ksql/qtt");
+export const PASSING_LIST = join(REPO_ROOT, "test/conformance/qtt-passing.txt");
+export const NEWLY_PASSING = join(REPO_ROOT, "tmp/qtt-newly-passing.txt");
+
+export function caseId(o: { file: string; name: string }): string {
+  return `${basename(o.file)} :: ${o.name}`;
+}
+
+export function qttAvailable(): boolean {
+  return existsSync(QTT_DIR);
+}
+
+/** Runs every case, a few at a time (cases spend much of their time in LevelDB I/O). */
+export async function runAllQtt(concurrency = 4): Promise<TestOutcome[]> {
+  const files = readdirSync(QTT_DIR).filter((f) => f.endsWith(".json")).sort();
+  const cases = files.flatMap((f) => loadQttFile(join(QTT_DIR, f)));
+  return mapConcurrent(cases, concurrency, (c) => runQttCase(c));
+}
+
+export function readPassingList(): Set<string> {
+  if (!existsSync(PASSING_LIST)) return new Set();
+  return new Set(
+    readFileSync(PASSING_LIST, "utf8")
+      .split("\n")
+      .map((l) => l.trimEnd())
+      .filter((l) => l !== "" && !l.startsWith("#")),
+  );
+}
