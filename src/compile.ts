@@ -6,11 +6,19 @@ import type { Statement } from "./ast/nodes.ts";
 import { error, type Diagnostic } from "./diagnostics/diagnostic.ts";
 import { functions as defaultFunctions } from "./functions/registry.ts";
 import type { FunctionRegistry } from "./functions/types.ts";
-import { buildLogicalPlan, optimize, type LogicalPlan, type RuleStep } from "./logical/index.ts";
+import {
+  buildLogicalPlan,
+  optimize,
+  type LogicalPlan,
+  type RuleStep,
+} from "./logical/index.ts";
 import { parseScript } from "./parse.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "./physical/index.ts";
 import { Catalog } from "./semantic/catalog.ts";
-import { analyzeStatement, type AnalyzedStatement } from "./semantic/statements.ts";
+import {
+  analyzeStatement,
+  type AnalyzedStatement,
+} from "./semantic/statements.ts";
 
 export interface CompileOptions {
   /** The catalog to start from (default: empty). */
@@ -53,8 +61,14 @@ export interface CompileResult {
 }
 
 /** Parses and analyzes a whole script, statement by statement, each against the catalog the previous ones built. */
-export function compileScript(text: string, options: CompileOptions = {}): CompileResult {
-  const parsed = parseScript(text, options.variables ? { variables: options.variables } : {});
+export function compileScript(
+  text: string,
+  options: CompileOptions = {},
+): CompileResult {
+  const parsed = parseScript(
+    text,
+    options.variables ? { variables: options.variables } : {},
+  );
   const diagnostics: Diagnostic[] = [...parsed.diagnostics];
   let catalog = options.catalog ?? Catalog.empty();
   const properties: Record<string, string> = { ...(options.properties ?? {}) };
@@ -64,9 +78,17 @@ export function compileScript(text: string, options: CompileOptions = {}): Compi
     const st = p.statement;
     if (st.kind === "SetProperty") properties[st.name] = st.value;
     if (st.kind === "UnsetProperty") delete properties[st.name];
-    const compiled: CompiledStatement = { text: p.text, statement: st, diagnostics: [] };
+    const compiled: CompiledStatement = {
+      text: p.text,
+      statement: st,
+      diagnostics: [],
+    };
     try {
-      const r = analyzeStatement(st, p.text, catalog, { functions, properties: { ...properties }, strictTopics: options.strictTopics ?? false });
+      const r = analyzeStatement(st, p.text, catalog, {
+        functions,
+        properties: { ...properties },
+        strictTopics: options.strictTopics ?? false,
+      });
       compiled.diagnostics.push(...r.diagnostics);
       catalog = r.catalog;
       if (r.analyzed) {
@@ -82,7 +104,13 @@ export function compileScript(text: string, options: CompileOptions = {}): Compi
       }
     } catch (e) {
       // An internal bug: report it against the statement instead of losing the rest of the script.
-      compiled.diagnostics.push(error("ESQL-INTERNAL", `internal compiler error: ${(e as Error).message}`, st.span));
+      compiled.diagnostics.push(
+        error(
+          "ESQL-INTERNAL",
+          `internal compiler error: ${(e as Error).message}`,
+          st.span,
+        ),
+      );
     }
     diagnostics.push(...compiled.diagnostics);
     statements.push(compiled);

@@ -7,7 +7,15 @@ import { pruneColumns } from "./rules/pruneColumns.ts";
 import { pushDownFilter } from "./rules/pushDownFilter.ts";
 import type { Rule } from "./rules/rule.ts";
 
-export { buildLogicalPlan, buildQueryNode, inputsOf, transientQueryId, type LogicalNode, type LogicalPlan, type PlanColumn } from "./plan.ts";
+export {
+  buildLogicalPlan,
+  buildQueryNode,
+  inputsOf,
+  transientQueryId,
+  type LogicalNode,
+  type LogicalPlan,
+  type PlanColumn,
+} from "./plan.ts";
 export { formatLogicalPlan } from "./format.ts";
 export type { Rule } from "./rules/rule.ts";
 
@@ -22,7 +30,10 @@ export interface RuleStep {
   readonly plan: LogicalPlan;
 }
 
-export function optimize(plan: LogicalPlan, rules: readonly Rule[] = RULES): { plan: LogicalPlan; steps: RuleStep[] } {
+export function optimize(
+  plan: LogicalPlan,
+  rules: readonly Rule[] = RULES,
+): { plan: LogicalPlan; steps: RuleStep[] } {
   const steps: RuleStep[] = [];
   let p = plan;
   for (const r of rules) {

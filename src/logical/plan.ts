@@ -7,8 +7,19 @@
  * columns (`L_ROWTIME`). Key columns are marked `KEY`.
  */
 import type { SqlType } from "../types/sqltype.ts";
-import type { AggregateColumn, AnalyzedFrom, AnalyzedQuery, JoinKind, OutputColumn, WindowSpec } from "../semantic/analyzed.ts";
-import type { CatalogSource, FormatSpec, TimestampSpec } from "../semantic/catalog.ts";
+import type {
+  AggregateColumn,
+  AnalyzedFrom,
+  AnalyzedQuery,
+  JoinKind,
+  OutputColumn,
+  WindowSpec,
+} from "../semantic/analyzed.ts";
+import type {
+  CatalogSource,
+  FormatSpec,
+  TimestampSpec,
+} from "../semantic/catalog.ts";
 import type { AnalyzedStatement } from "../semantic/statements.ts";
 import type { TExpr } from "../semantic/typed.ts";
 
@@ -37,7 +48,12 @@ export type LogicalNode =
       /** The columns downstream operators use (pruneColumns narrows it), prefixed when `prefix`. */
       readonly schema: readonly PlanColumn[];
     }
-  | { readonly kind: "Filter"; readonly input: LogicalNode; readonly predicate: TExpr; readonly schema: readonly PlanColumn[] }
+  | {
+      readonly kind: "Filter";
+      readonly input: LogicalNode;
+      readonly predicate: TExpr;
+      readonly schema: readonly PlanColumn[];
+    }
   | {
       readonly kind: "Repartition";
       readonly input: LogicalNode;
@@ -54,7 +70,11 @@ export type LogicalNode =
       readonly right: LogicalNode;
       readonly leftKey: TExpr;
       readonly rightKey: TExpr;
-      readonly within?: { readonly beforeMs: number; readonly afterMs: number; readonly graceMs?: number };
+      readonly within?: {
+        readonly beforeMs: number;
+        readonly afterMs: number;
+        readonly graceMs?: number;
+      };
       /** The joined row's key column (`ROWKEY` when synthetic). */
       readonly keyName: string;
       readonly schema: readonly PlanColumn[];
@@ -62,7 +82,10 @@ export type LogicalNode =
   | {
       readonly kind: "Aggregate";
       readonly input: LogicalNode;
-      readonly groupBy: readonly { readonly name: string; readonly expr: TExpr }[];
+      readonly groupBy: readonly {
+        readonly name: string;
+        readonly expr: TExpr;
+      }[];
       readonly aggregates: readonly AggregateColumn[];
       readonly window?: WindowSpec;
       /** Input is a table: updates retract the old row's contribution. */
@@ -70,15 +93,33 @@ export type LogicalNode =
       readonly emit: "CHANGES" | "FINAL";
       readonly schema: readonly PlanColumn[];
     }
-  | { readonly kind: "Having"; readonly input: LogicalNode; readonly predicate: TExpr; readonly schema: readonly PlanColumn[] }
+  | {
+      readonly kind: "Having";
+      readonly input: LogicalNode;
+      readonly predicate: TExpr;
+      readonly schema: readonly PlanColumn[];
+    }
   | {
       readonly kind: "TableFunction";
       readonly input: LogicalNode;
-      readonly functions: readonly { readonly name: string; readonly call: Extract<TExpr, { kind: "TableFunctionCall" }> }[];
+      readonly functions: readonly {
+        readonly name: string;
+        readonly call: Extract<TExpr, { kind: "TableFunctionCall" }>;
+      }[];
       readonly schema: readonly PlanColumn[];
     }
-  | { readonly kind: "Project"; readonly input: LogicalNode; readonly columns: readonly OutputColumn[]; readonly schema: readonly PlanColumn[] }
-  | { readonly kind: "Limit"; readonly input: LogicalNode; readonly count: number; readonly schema: readonly PlanColumn[] }
+  | {
+      readonly kind: "Project";
+      readonly input: LogicalNode;
+      readonly columns: readonly OutputColumn[];
+      readonly schema: readonly PlanColumn[];
+    }
+  | {
+      readonly kind: "Limit";
+      readonly input: LogicalNode;
+      readonly count: number;
+      readonly schema: readonly PlanColumn[];
+    }
   | {
       readonly kind: "Sink";
       readonly input: LogicalNode;
@@ -124,7 +165,10 @@ export function inputsOf(n: LogicalNode): LogicalNode[] {
 }
 
 /** A node with its inputs replaced (same order as {@link inputsOf}). */
-export function withInputs(n: LogicalNode, inputs: readonly LogicalNode[]): LogicalNode {
+export function withInputs(
+  n: LogicalNode,
+  inputs: readonly LogicalNode[],
+): LogicalNode {
   switch (n.kind) {
     case "Source":
       return n;
@@ -152,13 +196,31 @@ const PSEUDO: readonly { name: string; type: SqlType }[] = [
 ];
 const BOUNDS = ["WINDOWSTART", "WINDOWEND"];
 
-function sourceNode(alias: string, s: CatalogSource, prefixed: boolean): LogicalNode {
+function sourceNode(
+  alias: string,
+  s: CatalogSource,
+  prefixed: boolean,
+): LogicalNode {
   const p = prefixed ? `${alias}_` : "";
-  const sourceColumns: PlanColumn[] = s.columns.map((c) => ({ name: c.name, type: c.type, namespace: c.namespace, ...(c.headerKey !== undefined ? { headerKey: c.headerKey } : {}) }));
-  const pseudo = [...PSEUDO, ...(s.window ? BOUNDS.map((b) => ({ name: b, type: { kind: "BIGINT" } as SqlType })) : [])];
+  const sourceColumns: PlanColumn[] = s.columns.map((c) => ({
+    name: c.name,
+    type: c.type,
+    namespace: c.namespace,
+    ...(c.headerKey !== undefined ? { headerKey: c.headerKey } : {}),
+  }));
+  const pseudo = [
+    ...PSEUDO,
+    ...(s.window
+      ? BOUNDS.map((b) => ({ name: b, type: { kind: "BIGINT" } as SqlType }))
+      : []),
+  ];
   const schema: PlanColumn[] = [
     ...sourceColumns.map((c) => ({ ...c, name: p + c.name })),
-    ...pseudo.map((x) => ({ name: p + x.name, type: x.type, namespace: "PSEUDO" as const })),
+    ...pseudo.map((x) => ({
+      name: p + x.name,
+      type: x.type,
+      namespace: "PSEUDO" as const,
+    })),
   ];
   return {
     kind: "Source",
@@ -180,11 +242,23 @@ function keyColumnsOf(n: LogicalNode): string[] {
   return n.schema.filter((c) => c.namespace === "KEY").map((c) => c.name);
 }
 
-function rekey(input: LogicalNode, keys: { name: string; expr: TExpr }[], reason: "PARTITION BY" | "GROUP BY" | "JOIN"): LogicalNode {
+function rekey(
+  input: LogicalNode,
+  keys: { name: string; expr: TExpr }[],
+  reason: "PARTITION BY" | "GROUP BY" | "JOIN",
+): LogicalNode {
   const names = new Set(keys.map((k) => k.name));
   const schema: PlanColumn[] = [
-    ...keys.map((k) => ({ name: k.name, type: k.expr.type, namespace: "KEY" as const })),
-    ...input.schema.filter((c) => !names.has(c.name)).map((c) => (c.namespace === "KEY" ? { ...c, namespace: "VALUE" as const } : c)),
+    ...keys.map((k) => ({
+      name: k.name,
+      type: k.expr.type,
+      namespace: "KEY" as const,
+    })),
+    ...input.schema
+      .filter((c) => !names.has(c.name))
+      .map((c) =>
+        c.namespace === "KEY" ? { ...c, namespace: "VALUE" as const } : c,
+      ),
   ];
   return { kind: "Repartition", input, keys, reason, schema };
 }
@@ -193,9 +267,23 @@ function buildFrom(f: AnalyzedFrom, prefixed: boolean): LogicalNode {
   if (f.kind === "Source") return sourceNode(f.alias, f.source, prefixed);
   let left = buildFrom(f.left, true);
   let right = sourceNode(f.right.alias, f.right.source, true);
-  if (f.repartitionLeft) left = rekey(left, [{ name: keyName(f.leftExpr, "JOIN_LEFT_KEY"), expr: f.leftExpr }], "JOIN");
-  if (f.repartitionRight) right = rekey(right, [{ name: keyName(f.rightExpr, "JOIN_RIGHT_KEY"), expr: f.rightExpr }], "JOIN");
-  const schema: PlanColumn[] = f.columns.map((c) => ({ name: c.name, type: c.type, namespace: c.namespace }));
+  if (f.repartitionLeft)
+    left = rekey(
+      left,
+      [{ name: keyName(f.leftExpr, "JOIN_LEFT_KEY"), expr: f.leftExpr }],
+      "JOIN",
+    );
+  if (f.repartitionRight)
+    right = rekey(
+      right,
+      [{ name: keyName(f.rightExpr, "JOIN_RIGHT_KEY"), expr: f.rightExpr }],
+      "JOIN",
+    );
+  const schema: PlanColumn[] = f.columns.map((c) => ({
+    name: c.name,
+    type: c.type,
+    namespace: c.namespace,
+  }));
   return {
     kind: "Join",
     joinType: f.joinType,
@@ -210,27 +298,54 @@ function buildFrom(f: AnalyzedFrom, prefixed: boolean): LogicalNode {
   };
 }
 
-const keyName = (e: TExpr, fallback: string) => (e.kind === "Column" ? e.name : fallback);
+const keyName = (e: TExpr, fallback: string) =>
+  e.kind === "Column" ? e.name : fallback;
 
 /** The operator tree of a query, up to (not including) the sink/output. */
 export function buildQueryNode(q: AnalyzedQuery): LogicalNode {
   let node = buildFrom(q.from, false);
-  if (q.where) node = { kind: "Filter", input: node, predicate: q.where, schema: node.schema };
+  if (q.where)
+    node = {
+      kind: "Filter",
+      input: node,
+      predicate: q.where,
+      schema: node.schema,
+    };
   const agg = q.aggregation;
   if (agg) {
-    const groupBy = agg.groupBy.map((expr, i) => ({ name: agg.keyNames[i]!, expr }));
+    const groupBy = agg.groupBy.map((expr, i) => ({
+      name: agg.keyNames[i]!,
+      expr,
+    }));
     // Grouping by exactly the input's key needs no repartition.
     const inputKeys = keyColumnsOf(node);
     const sameKey =
-      groupBy.length === inputKeys.length && groupBy.every((g, i) => g.expr.kind === "Column" && g.expr.name === inputKeys[i]);
+      groupBy.length === inputKeys.length &&
+      groupBy.every(
+        (g, i) => g.expr.kind === "Column" && g.expr.name === inputKeys[i],
+      );
     if (!sameKey) node = rekey(node, groupBy, "GROUP BY");
     const pseudo: PlanColumn[] = [
       { name: "ROWTIME", type: { kind: "BIGINT" }, namespace: "PSEUDO" },
-      ...(agg.window ? BOUNDS.map((b) => ({ name: b, type: { kind: "BIGINT" } as SqlType, namespace: "PSEUDO" as const })) : []),
+      ...(agg.window
+        ? BOUNDS.map((b) => ({
+            name: b,
+            type: { kind: "BIGINT" } as SqlType,
+            namespace: "PSEUDO" as const,
+          }))
+        : []),
     ];
     const schema: PlanColumn[] = [
-      ...groupBy.map((g) => ({ name: g.name, type: g.expr.type, namespace: "KEY" as const })),
-      ...agg.aggregates.map((a) => ({ name: a.name, type: a.call.type, namespace: "VALUE" as const })),
+      ...groupBy.map((g) => ({
+        name: g.name,
+        type: g.expr.type,
+        namespace: "KEY" as const,
+      })),
+      ...agg.aggregates.map((a) => ({
+        name: a.name,
+        type: a.call.type,
+        namespace: "VALUE" as const,
+      })),
       ...pseudo,
     ];
     node = {
@@ -243,16 +358,52 @@ export function buildQueryNode(q: AnalyzedQuery): LogicalNode {
       emit: q.emit === "FINAL" ? "FINAL" : "CHANGES",
       schema,
     };
-    if (agg.having) node = { kind: "Having", input: node, predicate: agg.having, schema: node.schema };
+    if (agg.having)
+      node = {
+        kind: "Having",
+        input: node,
+        predicate: agg.having,
+        schema: node.schema,
+      };
   }
-  if (q.partitionBy) node = rekey(node, q.partitionBy.exprs.map((expr, i) => ({ name: q.partitionBy!.keyNames[i] ?? `KSQL_COL_${i}`, expr })), "PARTITION BY");
+  if (q.partitionBy)
+    node = rekey(
+      node,
+      q.partitionBy.exprs.map((expr, i) => ({
+        name: q.partitionBy!.keyNames[i] ?? `KSQL_COL_${i}`,
+        expr,
+      })),
+      "PARTITION BY",
+    );
   if (q.tableFunctions.length) {
-    const schema: PlanColumn[] = [...node.schema, ...q.tableFunctions.map((t) => ({ name: t.name, type: t.call.type, namespace: "VALUE" as const }))];
-    node = { kind: "TableFunction", input: node, functions: q.tableFunctions, schema };
+    const schema: PlanColumn[] = [
+      ...node.schema,
+      ...q.tableFunctions.map((t) => ({
+        name: t.name,
+        type: t.call.type,
+        namespace: "VALUE" as const,
+      })),
+    ];
+    node = {
+      kind: "TableFunction",
+      input: node,
+      functions: q.tableFunctions,
+      schema,
+    };
   }
-  const projSchema: PlanColumn[] = q.projection.map((c) => ({ name: c.name, type: c.type, namespace: c.namespace }));
-  node = { kind: "Project", input: node, columns: q.projection, schema: projSchema };
-  if (q.limit !== undefined) node = { kind: "Limit", input: node, count: q.limit, schema: node.schema };
+  const projSchema: PlanColumn[] = q.projection.map((c) => ({
+    name: c.name,
+    type: c.type,
+    namespace: c.namespace,
+  }));
+  node = {
+    kind: "Project",
+    input: node,
+    columns: q.projection,
+    schema: projSchema,
+  };
+  if (q.limit !== undefined)
+    node = { kind: "Limit", input: node, count: q.limit, schema: node.schema };
   return node;
 }
 
@@ -260,7 +411,10 @@ export function buildQueryNode(q: AnalyzedQuery): LogicalNode {
  * The logical plan of a statement that runs a query (CSAS, CTAS, INSERT INTO ... SELECT, SELECT), else
  * undefined. `text` is the statement text (for the transient query id).
  */
-export function buildLogicalPlan(a: AnalyzedStatement, text = ""): LogicalPlan | undefined {
+export function buildLogicalPlan(
+  a: AnalyzedStatement,
+  text = "",
+): LogicalPlan | undefined {
   switch (a.kind) {
     case "CreateAsSelect":
     case "InsertInto": {

@@ -5,7 +5,12 @@
  */
 import type { LogicalNode, LogicalPlan, PlanColumn } from "../logical/plan.ts";
 import type { TExpr } from "../semantic/typed.ts";
-import { PHYSICAL_PLAN_VERSION, type PhysicalColumn, type PhysicalPlan, type PhysicalStep } from "./plan.ts";
+import {
+  PHYSICAL_PLAN_VERSION,
+  type PhysicalColumn,
+  type PhysicalPlan,
+  type PhysicalStep,
+} from "./plan.ts";
 
 export interface PhysicalOptions {
   /** Session properties (reserved for settings that change the physical plan). */
@@ -13,9 +18,13 @@ export interface PhysicalOptions {
 }
 
 const col = (c: PlanColumn): PhysicalColumn => ({ name: c.name, type: c.type });
-const cols = (n: LogicalNode) => n.schema.map((c) => ({ name: c.name, type: c.type, namespace: c.namespace }));
+const cols = (n: LogicalNode) =>
+  n.schema.map((c) => ({ name: c.name, type: c.type, namespace: c.namespace }));
 
-export function buildPhysicalPlan(plan: LogicalPlan, _options: PhysicalOptions = {}): PhysicalPlan {
+export function buildPhysicalPlan(
+  plan: LogicalPlan,
+  _options: PhysicalOptions = {},
+): PhysicalPlan {
   const counters = new Map<string, number>();
   const stores: string[] = [];
   const internalTopics: string[] = [];
@@ -47,9 +56,18 @@ export function buildPhysicalPlan(plan: LogicalPlan, _options: PhysicalOptions =
           topic: n.topic,
           keyFormat: n.keyFormat,
           valueFormat: n.valueFormat,
-          keySchema: n.sourceColumns.filter((c) => c.namespace === "KEY").map(col),
-          valueSchema: n.sourceColumns.filter((c) => c.namespace === "VALUE").map(col),
-          headers: n.sourceColumns.filter((c) => c.namespace === "HEADER").map((c) => ({ ...col(c), ...(c.headerKey !== undefined ? { key: c.headerKey } : {}) })),
+          keySchema: n.sourceColumns
+            .filter((c) => c.namespace === "KEY")
+            .map(col),
+          valueSchema: n.sourceColumns
+            .filter((c) => c.namespace === "VALUE")
+            .map(col),
+          headers: n.sourceColumns
+            .filter((c) => c.namespace === "HEADER")
+            .map((c) => ({
+              ...col(c),
+              ...(c.headerKey !== undefined ? { key: c.headerKey } : {}),
+            })),
           timestamp: n.timestamp ?? null,
           window: n.window ?? null,
           prefix: n.prefix ?? "",
@@ -59,7 +77,14 @@ export function buildPhysicalPlan(plan: LogicalPlan, _options: PhysicalOptions =
       case "Filter":
       case "Having": {
         const input = build(n.input);
-        return { op: "Filter", id: id(n.kind === "Having" ? "Having" : "Filter"), table: input.table, columns: cols(n), input, predicate: n.predicate };
+        return {
+          op: "Filter",
+          id: id(n.kind === "Having" ? "Having" : "Filter"),
+          table: input.table,
+          columns: cols(n),
+          input,
+          predicate: n.predicate,
+        };
       }
       case "Repartition": {
         const input = build(n.input);
@@ -72,7 +97,11 @@ export function buildPhysicalPlan(plan: LogicalPlan, _options: PhysicalOptions =
           table: input.table,
           columns: cols(n),
           input,
-          keys: n.keys.map((k) => ({ name: k.name, type: k.expr.type, expr: k.expr })),
+          keys: n.keys.map((k) => ({
+            name: k.name,
+            type: k.expr.type,
+            expr: k.expr,
+          })),
           topic,
         };
       }
@@ -92,7 +121,13 @@ export function buildPhysicalPlan(plan: LogicalPlan, _options: PhysicalOptions =
           leftKey: n.leftKey,
           rightKey: n.rightKey,
           keyName: n.keyName,
-          window: n.within ? { beforeMs: n.within.beforeMs, afterMs: n.within.afterMs, graceMs: n.within.graceMs ?? null } : null,
+          window: n.within
+            ? {
+                beforeMs: n.within.beforeMs,
+                afterMs: n.within.afterMs,
+                graceMs: n.within.graceMs ?? null,
+              }
+            : null,
           leftStore: store(sid, "-left"),
           rightStore: store(sid, "-right"),
         };
@@ -106,8 +141,18 @@ export function buildPhysicalPlan(plan: LogicalPlan, _options: PhysicalOptions =
           table: true,
           columns: cols(n),
           input,
-          keys: n.groupBy.map((g) => ({ name: g.name, type: g.expr.type, expr: g.expr })),
-          aggregates: n.aggregates.map((a) => ({ name: a.name, function: a.call.name, argTypes: a.call.argTypes, args: a.call.args, returnType: a.call.type })),
+          keys: n.groupBy.map((g) => ({
+            name: g.name,
+            type: g.expr.type,
+            expr: g.expr,
+          })),
+          aggregates: n.aggregates.map((a) => ({
+            name: a.name,
+            function: a.call.name,
+            argTypes: a.call.argTypes,
+            args: a.call.args,
+            returnType: a.call.type,
+          })),
           window: n.window ?? null,
           emit: n.emit,
           fromTable: n.fromTable,
@@ -122,17 +167,41 @@ export function buildPhysicalPlan(plan: LogicalPlan, _options: PhysicalOptions =
           table: false,
           columns: cols(n),
           input,
-          functions: n.functions.map((f) => ({ name: f.name, function: f.call.name, argTypes: f.call.argTypes, args: f.call.args, returnType: f.call.type })),
+          functions: n.functions.map((f) => ({
+            name: f.name,
+            function: f.call.name,
+            argTypes: f.call.argTypes,
+            args: f.call.args,
+            returnType: f.call.type,
+          })),
         };
       }
       case "Project": {
         const input = pull ? buildPullInput(n.input) : build(n.input);
-        const computed = (ns: "KEY" | "VALUE") => n.columns.filter((c) => c.namespace === ns).map((c) => ({ name: c.name, type: c.type, expr: c.expr }));
-        return { op: "Project", id: id("Project"), table: input.table, columns: cols(n), input, key: computed("KEY"), value: computed("VALUE") };
+        const computed = (ns: "KEY" | "VALUE") =>
+          n.columns
+            .filter((c) => c.namespace === ns)
+            .map((c) => ({ name: c.name, type: c.type, expr: c.expr }));
+        return {
+          op: "Project",
+          id: id("Project"),
+          table: input.table,
+          columns: cols(n),
+          input,
+          key: computed("KEY"),
+          value: computed("VALUE"),
+        };
       }
       case "Limit": {
         const input = build(n.input);
-        return { op: "Limit", id: id("Limit"), table: input.table, columns: cols(n), input, count: n.count };
+        return {
+          op: "Limit",
+          id: id("Limit"),
+          table: input.table,
+          columns: cols(n),
+          input,
+          count: n.count,
+        };
       }
       case "Sink": {
         const input = build(n.input);
@@ -174,8 +243,13 @@ export function buildPhysicalPlan(plan: LogicalPlan, _options: PhysicalOptions =
     const src = filter ? filter.input : n;
     if (src.kind !== "Source") return build(n);
     if (!sourceTopics.includes(src.topic)) sourceTopics.push(src.topic);
-    const keyCols = src.schema.filter((c) => c.namespace === "KEY").map((c) => c.name);
-    const keys = filter && keyCols.length === 1 ? keyLookups(filter.predicate, keyCols[0]!) : undefined;
+    const keyCols = src.schema
+      .filter((c) => c.namespace === "KEY")
+      .map((c) => c.name);
+    const keys =
+      filter && keyCols.length === 1
+        ? keyLookups(filter.predicate, keyCols[0]!)
+        : undefined;
     const lookup: PhysicalStep = {
       op: "TableLookup",
       id: id("TableLookup"),
@@ -187,7 +261,16 @@ export function buildPhysicalPlan(plan: LogicalPlan, _options: PhysicalOptions =
       window: src.window ?? null,
     };
     // The full predicate stays: the lookup narrows, the filter decides (window bounds, other columns).
-    return filter ? { op: "Filter", id: id("Filter"), table: lookup.table, columns: cols(filter), input: lookup, predicate: filter.predicate } : lookup;
+    return filter
+      ? {
+          op: "Filter",
+          id: id("Filter"),
+          table: lookup.table,
+          columns: cols(filter),
+          input: lookup,
+          predicate: filter.predicate,
+        }
+      : lookup;
   };
 
   const root = build(plan.root);
@@ -204,7 +287,9 @@ export function buildPhysicalPlan(plan: LogicalPlan, _options: PhysicalOptions =
 }
 
 const isConstant = (e: TExpr): boolean =>
-  e.kind === "Literal" || (e.kind === "Cast" && isConstant(e.operand)) || (e.kind === "Negate" && isConstant(e.operand));
+  e.kind === "Literal" ||
+  (e.kind === "Cast" && isConstant(e.operand)) ||
+  (e.kind === "Negate" && isConstant(e.operand));
 
 /**
  * The keys a predicate pins: `K = c`, `K IN (c, ...)`, or an AND with such a conjunct, or an OR of them.
@@ -217,8 +302,15 @@ function keyLookups(p: TExpr, key: string): TExpr[][] | undefined {
     if (isKey(p.right) && isConstant(p.left)) return [[p.left]];
     return undefined;
   }
-  if (p.kind === "In" && !p.negated && isKey(p.operand) && p.items.every(isConstant)) return p.items.map((i) => [i]);
-  if (p.kind === "Logical" && p.op === "AND") return keyLookups(p.left, key) ?? keyLookups(p.right, key);
+  if (
+    p.kind === "In" &&
+    !p.negated &&
+    isKey(p.operand) &&
+    p.items.every(isConstant)
+  )
+    return p.items.map((i) => [i]);
+  if (p.kind === "Logical" && p.op === "AND")
+    return keyLookups(p.left, key) ?? keyLookups(p.right, key);
   if (p.kind === "Logical" && p.op === "OR") {
     const l = keyLookups(p.left, key);
     const r = keyLookups(p.right, key);

@@ -5,17 +5,28 @@
 import { formatType } from "../types/sqltype.ts";
 import { formatExpr } from "../logical/exprText.ts";
 import { formatFormat, formatWindow } from "../logical/format.ts";
-import type { ComputedColumn, PhysicalColumn, PhysicalPlan, PhysicalStep } from "./plan.ts";
+import type {
+  ComputedColumn,
+  PhysicalColumn,
+  PhysicalPlan,
+  PhysicalStep,
+} from "./plan.ts";
 
-const schema = (cs: readonly PhysicalColumn[]) => cs.map((c) => `${c.name} ${formatType(c.type)}`).join(", ");
-const computed = (cs: readonly ComputedColumn[]) => cs.map((c) => `${c.name} ${formatType(c.type)} := ${formatExpr(c.expr)}`).join(", ");
+const schema = (cs: readonly PhysicalColumn[]) =>
+  cs.map((c) => `${c.name} ${formatType(c.type)}`).join(", ");
+const computed = (cs: readonly ComputedColumn[]) =>
+  cs
+    .map((c) => `${c.name} ${formatType(c.type)} := ${formatExpr(c.expr)}`)
+    .join(", ");
 
 function line(s: PhysicalStep): string {
   const head = `${s.id}${s.table ? " [table]" : ""}`;
   switch (s.op) {
     case "Source":
       return `${head} ${s.sourceType} ${s.source} topic=${s.topic} key=${formatFormat(s.keyFormat)}(${schema(s.keySchema)}) value=${formatFormat(s.valueFormat)}(${schema(s.valueSchema)})${
-        s.headers.length ? ` headers=(${s.headers.map((h) => `${h.name}${h.key !== undefined ? `<'${h.key}'>` : "<*>"}`).join(", ")})` : ""
+        s.headers.length
+          ? ` headers=(${s.headers.map((h) => `${h.name}${h.key !== undefined ? `<'${h.key}'>` : "<*>"}`).join(", ")})`
+          : ""
       }${s.timestamp ? ` timestamp=${s.timestamp.column}${s.timestamp.format ? `('${s.timestamp.format}')` : ""}` : ""}${s.window ? ` window=${s.window.type}` : ""}${
         s.prefix ? ` prefix=${s.prefix}` : ""
       }${s.store ? ` store=${s.store}` : ""}`;
@@ -25,12 +36,19 @@ function line(s: PhysicalStep): string {
       return `${head} key=(${computed(s.keys)}) topic=${s.topic}`;
     case "Join":
       return `${head} ${s.joinType} ${s.joinKind} ${formatExpr(s.leftKey)} = ${formatExpr(s.rightKey)} key=${s.keyName}${
-        s.window ? ` within=(${s.window.beforeMs}ms, ${s.window.afterMs}ms${s.window.graceMs !== null ? `, grace ${s.window.graceMs}ms` : ""})` : ""
+        s.window
+          ? ` within=(${s.window.beforeMs}ms, ${s.window.afterMs}ms${s.window.graceMs !== null ? `, grace ${s.window.graceMs}ms` : ""})`
+          : ""
       } stores=(${s.leftStore}, ${s.rightStore})`;
     case "Aggregate":
       return `${head} key=(${computed(s.keys)}) aggregates=(${s.aggregates
-        .map((a) => `${a.name} ${formatType(a.returnType)} := ${a.function}(${a.args.map(formatExpr).join(", ")})`)
-        .join(", ")})${s.window ? ` window=${formatWindow(s.window)}` : ""} emit=${s.emit}${s.fromTable ? " retract" : ""} store=${s.store}`;
+        .map(
+          (a) =>
+            `${a.name} ${formatType(a.returnType)} := ${a.function}(${a.args.map(formatExpr).join(", ")})`,
+        )
+        .join(
+          ", ",
+        )})${s.window ? ` window=${formatWindow(s.window)}` : ""} emit=${s.emit}${s.fromTable ? " retract" : ""} store=${s.store}`;
     case "TableFunction":
       return `${head} ${s.functions.map((f) => `${f.name} ${formatType(f.returnType)} := ${f.function}(${f.args.map(formatExpr).join(", ")})`).join(", ")}`;
     case "Project":
@@ -64,7 +82,9 @@ export function formatPhysicalPlan(plan: PhysicalPlan): string {
     `Physical plan v${plan.version} ${plan.queryId} (${plan.kind})`,
     `  sources: ${plan.sourceTopics.join(", ")}`,
     ...(plan.sinkTopic ? [`  sink: ${plan.sinkTopic}`] : []),
-    ...(plan.internalTopics.length ? [`  internal topics: ${plan.internalTopics.join(", ")}`] : []),
+    ...(plan.internalTopics.length
+      ? [`  internal topics: ${plan.internalTopics.join(", ")}`]
+      : []),
     ...(plan.stores.length ? [`  stores: ${plan.stores.join(", ")}`] : []),
   ];
   lines(plan.root, 1, out);

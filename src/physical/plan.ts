@@ -43,7 +43,9 @@ interface StepBase {
   /** True when the step's output is a changelog (table semantics: updates and tombstones), false for a stream. */
   readonly table: boolean;
   /** The columns of the rows the step emits, in order; pseudo columns included. */
-  readonly columns: readonly (PhysicalColumn & { readonly namespace: "KEY" | "VALUE" | "HEADER" | "PSEUDO" })[];
+  readonly columns: readonly (PhysicalColumn & {
+    readonly namespace: "KEY" | "VALUE" | "HEADER" | "PSEUDO";
+  })[];
 }
 
 export type PhysicalStep =
@@ -62,13 +64,20 @@ export type PhysicalStep =
       readonly headers: readonly (PhysicalColumn & { readonly key?: string })[];
       readonly timestamp: TimestampSpec | null;
       /** The source is windowed (its keys carry window bounds). */
-      readonly window: { readonly type: string; readonly sizeMs?: number } | null;
+      readonly window: {
+        readonly type: string;
+        readonly sizeMs?: number;
+      } | null;
       /** Prefix of every output column name (`L_` on a join side), or "". */
       readonly prefix: string;
       /** TABLE sources are materialized into this store (their current value per key). */
       readonly store: string | null;
     })
-  | (StepBase & { readonly op: "Filter"; readonly input: PhysicalStep; readonly predicate: TExpr })
+  | (StepBase & {
+      readonly op: "Filter";
+      readonly input: PhysicalStep;
+      readonly predicate: TExpr;
+    })
   | (StepBase & {
       readonly op: "Repartition";
       readonly input: PhysicalStep;
@@ -88,7 +97,11 @@ export type PhysicalStep =
       /** The joined row's key column; `ROWKEY` is synthetic: the non-null join key of either side. */
       readonly keyName: string;
       /** Stream-stream joins: how far apart (ms) records of each side may be, and the grace period. */
-      readonly window: { readonly beforeMs: number; readonly afterMs: number; readonly graceMs: number | null } | null;
+      readonly window: {
+        readonly beforeMs: number;
+        readonly afterMs: number;
+        readonly graceMs: number | null;
+      } | null;
       readonly leftStore: string;
       readonly rightStore: string;
     })
@@ -104,14 +117,22 @@ export type PhysicalStep =
       readonly fromTable: boolean;
       readonly store: string;
     })
-  | (StepBase & { readonly op: "TableFunction"; readonly input: PhysicalStep; readonly functions: readonly TableFunctionSpec[] })
+  | (StepBase & {
+      readonly op: "TableFunction";
+      readonly input: PhysicalStep;
+      readonly functions: readonly TableFunctionSpec[];
+    })
   | (StepBase & {
       readonly op: "Project";
       readonly input: PhysicalStep;
       readonly key: readonly ComputedColumn[];
       readonly value: readonly ComputedColumn[];
     })
-  | (StepBase & { readonly op: "Limit"; readonly input: PhysicalStep; readonly count: number })
+  | (StepBase & {
+      readonly op: "Limit";
+      readonly input: PhysicalStep;
+      readonly count: number;
+    })
   | (StepBase & {
       readonly op: "Sink";
       readonly input: PhysicalStep;
@@ -133,7 +154,10 @@ export type PhysicalStep =
       readonly prefix: string;
       /** Each entry is one key to look up (one expression per key column, constants). Null: scan. */
       readonly keys: readonly (readonly TExpr[])[] | null;
-      readonly window: { readonly type: string; readonly sizeMs?: number } | null;
+      readonly window: {
+        readonly type: string;
+        readonly sizeMs?: number;
+      } | null;
     })
   | (StepBase & {
       /** A transient query's result rows, to the client. */

@@ -28,7 +28,8 @@ export interface AnalyzedSource {
   readonly source: CatalogSource;
 }
 
-export type JoinKind = "STREAM_STREAM" | "STREAM_TABLE" | "TABLE_TABLE" | "FOREIGN_KEY";
+export type JoinKind =
+  "STREAM_STREAM" | "STREAM_TABLE" | "TABLE_TABLE" | "FOREIGN_KEY";
 
 export interface AnalyzedJoin {
   readonly kind: "Join";
@@ -39,7 +40,11 @@ export interface AnalyzedJoin {
   /** The join expressions over the left and right rows (`Column` names are join-row names: `ALIAS_COL`). */
   readonly leftExpr: TExpr;
   readonly rightExpr: TExpr;
-  readonly within?: { readonly beforeMs: number; readonly afterMs: number; readonly graceMs?: number };
+  readonly within?: {
+    readonly beforeMs: number;
+    readonly afterMs: number;
+    readonly graceMs?: number;
+  };
   /** The result's type: STREAM unless both sides are tables. */
   readonly resultType: "STREAM" | "TABLE";
   /** Whether the left/right rows must be re-keyed by the join expression first. */
@@ -87,10 +92,16 @@ export interface AnalyzedQuery {
   readonly resultType: "STREAM" | "TABLE";
   readonly where?: TExpr;
   /** PARTITION BY (over the input row); empty `exprs` means PARTITION BY NULL (no key). */
-  readonly partitionBy?: { readonly exprs: readonly TExpr[]; readonly keyNames: readonly string[] };
+  readonly partitionBy?: {
+    readonly exprs: readonly TExpr[];
+    readonly keyNames: readonly string[];
+  };
   readonly aggregation?: AnalyzedAggregation;
   /** EXPLODE & co: each produces the column `name` over the input row. */
-  readonly tableFunctions: readonly { readonly name: string; readonly call: Extract<TExpr, { kind: "TableFunctionCall" }> }[];
+  readonly tableFunctions: readonly {
+    readonly name: string;
+    readonly call: Extract<TExpr, { kind: "TableFunctionCall" }>;
+  }[];
   /** Output columns, keys first in key order, then values in SELECT order. */
   readonly projection: readonly OutputColumn[];
   /** Window of the output (windowed aggregation or windowed source). */

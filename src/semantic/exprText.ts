@@ -4,7 +4,8 @@
  */
 import type { Expr, TypeNode } from "../ast/nodes.ts";
 
-const quote = (name: string) => (/^[A-Z_][A-Z0-9_]*$/.test(name) ? name : `\`${name}\``);
+const quote = (name: string) =>
+  /^[A-Z_][A-Z0-9_]*$/.test(name) ? name : `\`${name}\``;
 
 export function typeNodeText(t: TypeNode): string {
   switch (t.kind) {
@@ -27,22 +28,30 @@ export function typeNodeText(t: TypeNode): string {
  * `refText` overrides how column references print (e.g. qualified with their source in join messages);
  * it applies throughout the expression.
  */
-export function exprText(e: Expr, refText?: (ref: Extract<Expr, { kind: "ColumnRef" }>) => string): string {
+export function exprText(
+  e: Expr,
+  refText?: (ref: Extract<Expr, { kind: "ColumnRef" }>) => string,
+): string {
   if (refText) return withRefs(e, refText);
   switch (e.kind) {
     case "Literal":
-      if (e.literal === "string") return `'${String(e.value).replace(/'/g, "''")}'`;
+      if (e.literal === "string")
+        return `'${String(e.value).replace(/'/g, "''")}'`;
       if (e.literal === "null") return "null";
       if (e.literal === "boolean") return e.value ? "true" : "false";
       return e.text;
     case "ColumnRef":
-      return e.qualifier ? `${quote(e.qualifier)}.${quote(e.name)}` : quote(e.name);
+      return e.qualifier
+        ? `${quote(e.qualifier)}.${quote(e.name)}`
+        : quote(e.name);
     case "Dereference":
       return `${exprText(e.base)}->${quote(e.field)}`;
     case "Subscript":
       return `${exprText(e.base)}[${exprText(e.index)}]`;
     case "Unary":
-      return e.op === "NOT" ? `(NOT ${exprText(e.operand)})` : `${e.op}${exprText(e.operand)}`;
+      return e.op === "NOT"
+        ? `(NOT ${exprText(e.operand)})`
+        : `${e.op}${exprText(e.operand)}`;
     case "Binary":
       return `(${exprText(e.left)} ${e.op} ${exprText(e.right)})`;
     case "IsNull":
@@ -74,28 +83,54 @@ export function exprText(e: Expr, refText?: (ref: Extract<Expr, { kind: "ColumnR
   }
 }
 
-function withRefs(e: Expr, refText: (ref: Extract<Expr, { kind: "ColumnRef" }>) => string): string {
+function withRefs(
+  e: Expr,
+  refText: (ref: Extract<Expr, { kind: "ColumnRef" }>) => string,
+): string {
   // Replace each reference by a placeholder name, print, then substitute: keeps one printer.
   const refs: string[] = [];
   const swap = (x: Expr): Expr => {
     if (x.kind === "ColumnRef") {
       refs.push(refText(x));
-      return { ...x, qualifier: undefined, name: `\u0000${refs.length - 1}\u0000` } as Expr;
+      return {
+        ...x,
+        qualifier: undefined,
+        name: `\u0000${refs.length - 1}\u0000`,
+      } as Expr;
     }
     const out: Record<string, unknown> = { ...x };
     for (const [k, v] of Object.entries(x)) {
       if (k === "span") continue;
-      if (Array.isArray(v)) out[k] = v.map((i) => (i && typeof i === "object" && "kind" in i ? swap(i as Expr) : i && typeof i === "object" ? mapObj(i as Record<string, unknown>) : i));
-      else if (v && typeof v === "object" && "kind" in v && typeof (v as { kind: unknown }).kind === "string" && k !== "type") out[k] = swap(v as Expr);
+      if (Array.isArray(v))
+        out[k] = v.map((i) =>
+          i && typeof i === "object" && "kind" in i
+            ? swap(i as Expr)
+            : i && typeof i === "object"
+              ? mapObj(i as Record<string, unknown>)
+              : i,
+        );
+      else if (
+        v &&
+        typeof v === "object" &&
+        "kind" in v &&
+        typeof (v as { kind: unknown }).kind === "string" &&
+        k !== "type"
+      )
+        out[k] = swap(v as Expr);
     }
     return out as unknown as Expr;
   };
   const mapObj = (o: Record<string, unknown>) => {
     const r: Record<string, unknown> = { ...o };
-    for (const [k, v] of Object.entries(o)) if (v && typeof v === "object" && "kind" in v && k !== "span") r[k] = swap(v as Expr);
+    for (const [k, v] of Object.entries(o))
+      if (v && typeof v === "object" && "kind" in v && k !== "span")
+        r[k] = swap(v as Expr);
     return r;
   };
-  return exprText(swap(e)).replace(/`?\u0000(\d+)\u0000`?/g, (_, i: string) => refs[Number(i)]!);
+  return exprText(swap(e)).replace(
+    /`?\u0000(\d+)\u0000`?/g,
+    (_, i: string) => refs[Number(i)]!,
+  );
 }
 
 /** Levenshtein distance, for "did you mean" hints. */
@@ -106,7 +141,11 @@ export function editDistance(a: string, b: string): number {
   for (let i = 1; i <= m; i++) {
     const cur = [i];
     for (let j = 1; j <= n; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      cur[j] = Math.min(
+        prev[j]! + 1,
+        cur[j - 1]! + 1,
+        prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
     prev = cur;
   }
@@ -124,7 +163,12 @@ export function closest(name: string, candidates: Iterable<string>): string[] {
     .map((x) => x.c);
 }
 
-export function didYouMean(name: string, candidates: Iterable<string>): string | undefined {
+export function didYouMean(
+  name: string,
+  candidates: Iterable<string>,
+): string | undefined {
   const c = closest(name, candidates);
-  return c.length ? `did you mean ${c.map((x) => `'${x}'`).join(" or ")}?` : undefined;
+  return c.length
+    ? `did you mean ${c.map((x) => `'${x}'`).join(" or ")}?`
+    : undefined;
 }

@@ -2,10 +2,26 @@
  * Query analysis: FROM (sources, joins), SELECT, WHERE, GROUP BY, WINDOW, HAVING, PARTITION BY, EMIT, LIMIT,
  * with ksqlDB's rules for keys, aggregation, windows and joins. Produces an {@link AnalyzedQuery}.
  */
-import type { AliasedSource, Expr, Query, Relation, WindowExpr } from "../ast/nodes.ts";
-import { error, type Diagnostic, type Span } from "../diagnostics/diagnostic.ts";
+import type {
+  AliasedSource,
+  Expr,
+  Query,
+  Relation,
+  WindowExpr,
+} from "../ast/nodes.ts";
+import {
+  error,
+  type Diagnostic,
+  type Span,
+} from "../diagnostics/diagnostic.ts";
 import type { FunctionRegistry } from "../functions/types.ts";
-import { BIGINT, INTEGER, formatType, typeEquals, type SqlType } from "../types/sqltype.ts";
+import {
+  BIGINT,
+  INTEGER,
+  formatType,
+  typeEquals,
+  type SqlType,
+} from "../types/sqltype.ts";
 import type {
   AggregateColumn,
   AnalyzedFrom,
@@ -18,7 +34,13 @@ import type {
 } from "./analyzed.ts";
 import type { Catalog, CatalogSource } from "./catalog.ts";
 import { Codes } from "./codes.ts";
-import { analyzeExpr, type Clause, type ExprContext, type Scope, type ScopeColumn } from "./expressions.ts";
+import {
+  analyzeExpr,
+  type Clause,
+  type ExprContext,
+  type Scope,
+  type ScopeColumn,
+} from "./expressions.ts";
 import { closest, exprText } from "./exprText.ts";
 import { columnsOf, exprKey, mapExpr, someExpr, type TExpr } from "./typed.ts";
 
@@ -28,7 +50,13 @@ export const PSEUDO_COLUMNS: readonly { name: string; type: SqlType }[] = [
   { name: "ROWOFFSET", type: BIGINT },
 ];
 export const WINDOW_BOUNDS = ["WINDOWSTART", "WINDOWEND"];
-export const RESERVED_NAMES = new Set(["ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"]);
+export const RESERVED_NAMES = new Set([
+  "ROWTIME",
+  "ROWPARTITION",
+  "ROWOFFSET",
+  "WINDOWSTART",
+  "WINDOWEND",
+]);
 
 export interface QueryOptions {
   readonly catalog: Catalog;
@@ -41,7 +69,13 @@ export interface QueryOptions {
   readonly statementKind: "CSAS" | "CTAS" | "INSERT" | "QUERY";
 }
 
-const err = (diags: Diagnostic[], code: string, msg: string, span: Span, hint?: string) => diags.push(error(code, msg, span, hint));
+const err = (
+  diags: Diagnostic[],
+  code: string,
+  msg: string,
+  span: Span,
+  hint?: string,
+) => diags.push(error(code, msg, span, hint));
 
 interface Item {
   readonly expr: TExpr;
@@ -53,7 +87,11 @@ interface Item {
 }
 
 /** Analyzes a query. Returns undefined when FROM itself could not be resolved. */
-export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]): AnalyzedQuery | undefined {
+export function analyzeQuery(
+  q: Query,
+  opts: QueryOptions,
+  diags: Diagnostic[],
+): AnalyzedQuery | undefined {
   const diagsAtStart = diags.length;
   const from = analyzeFrom(q.from, opts, diags);
   if (!from) return undefined;
@@ -62,7 +100,12 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
   const qualifiers = new Set<string>(qualifiersOf(from));
   const scope: Scope = { columns: inputColumns, qualifiers };
   const persistent = opts.sinkName !== undefined;
-  const ctx = (clause: Clause, aggregates: boolean, tableFns = false, s: Scope = scope): ExprContext => ({
+  const ctx = (
+    clause: Clause,
+    aggregates: boolean,
+    tableFns = false,
+    s: Scope = scope,
+  ): ExprContext => ({
     catalog: opts.catalog,
     functions: opts.functions,
     scope: s,
@@ -71,18 +114,44 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
     allowAggregates: aggregates,
     allowTableFunctions: tableFns,
   });
-  const isTableInput = from.kind === "Source" ? from.source.sourceType === "TABLE" : from.resultType === "TABLE";
+  const isTableInput =
+    from.kind === "Source"
+      ? from.source.sourceType === "TABLE"
+      : from.resultType === "TABLE";
   const sourceNames = sourcesOf(from);
 
-  if (persistent && sourceWindow && from.kind === "Source" && from.source.sourceType === "TABLE" && !q.groupBy)
-    err(diags, Codes.INVALID_QUERY, "KSQL does not support persistent queries on windowed tables.", q.from.span);
+  if (
+    persistent &&
+    sourceWindow &&
+    from.kind === "Source" &&
+    from.source.sourceType === "TABLE" &&
+    !q.groupBy
+  )
+    err(
+      diags,
+      Codes.INVALID_QUERY,
+      "KSQL does not support persistent queries on windowed tables.",
+      q.from.span,
+    );
 
   // WINDOW
   let window: WindowSpec | undefined;
   if (q.window) {
     window = windowSpec(q.window);
-    if (!q.groupBy) err(diags, Codes.INVALID_WINDOW, "WINDOW clause requires a GROUP BY clause.", q.window.span);
-    if (isTableInput) err(diags, Codes.INVALID_WINDOW, "WINDOW clause is not supported on tables: windowed aggregations need a STREAM as input.", q.window.span);
+    if (!q.groupBy)
+      err(
+        diags,
+        Codes.INVALID_WINDOW,
+        "WINDOW clause requires a GROUP BY clause.",
+        q.window.span,
+      );
+    if (isTableInput)
+      err(
+        diags,
+        Codes.INVALID_WINDOW,
+        "WINDOW clause is not supported on tables: windowed aggregations need a STREAM as input.",
+        q.window.span,
+      );
   }
 
   // WHERE
@@ -102,56 +171,126 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
   const windowedAgg = q.window !== undefined;
   const selectScope: Scope = windowedAgg
     ? {
-        columns: [...inputColumns, ...WINDOW_BOUNDS.filter((w) => !inputColumns.some((c) => c.name === w)).map((w) => ({ name: w, column: w, type: BIGINT, namespace: "PSEUDO" as const }))],
+        columns: [
+          ...inputColumns,
+          ...WINDOW_BOUNDS.filter(
+            (w) => !inputColumns.some((c) => c.name === w),
+          ).map((w) => ({
+            name: w,
+            column: w,
+            type: BIGINT,
+            namespace: "PSEUDO" as const,
+          })),
+        ],
         qualifiers,
       }
     : scope;
   let starSeen = false;
-  const rawItems: { expr: TExpr; alias?: string; span: Span; ast?: Expr; star?: boolean; implicit?: string }[] = [];
+  const rawItems: {
+    expr: TExpr;
+    alias?: string;
+    span: Span;
+    ast?: Expr;
+    star?: boolean;
+    implicit?: string;
+  }[] = [];
   for (const item of q.select) {
     if (item.kind === "SelectAll") {
       if (item.qualifier !== undefined && !qualifiers.has(item.qualifier)) {
-        err(diags, Codes.UNKNOWN_SOURCE, `'${item.qualifier}' is not a valid stream/table name or alias.`, item.span, hintOf(closest(item.qualifier, qualifiers)));
+        err(
+          diags,
+          Codes.UNKNOWN_SOURCE,
+          `'${item.qualifier}' is not a valid stream/table name or alias.`,
+          item.span,
+          hintOf(closest(item.qualifier, qualifiers)),
+        );
         continue;
       }
       const expanded = new Set<string>();
       const cols = inputColumns.filter((c) => {
         if (c.namespace === "PSEUDO" || expanded.has(c.name)) return false;
-        if (item.qualifier !== undefined && c.qualifier !== item.qualifier && !(c.qualifier && qualifierAliases(from, item.qualifier).includes(c.qualifier))) return false;
+        if (
+          item.qualifier !== undefined &&
+          c.qualifier !== item.qualifier &&
+          !(
+            c.qualifier &&
+            qualifierAliases(from, item.qualifier).includes(c.qualifier)
+          )
+        )
+          return false;
         // A join's synthetic ROWKEY belongs to no side: only an unqualified `*` includes it.
-        if (c.qualifier === undefined && item.qualifier !== undefined) return false;
+        if (c.qualifier === undefined && item.qualifier !== undefined)
+          return false;
         expanded.add(c.name);
         return true;
       });
       // With PARTITION BY the old key columns become values, after the others.
-      const ordered = q.partitionBy ? [...cols.filter((c) => c.namespace !== "KEY"), ...cols.filter((c) => c.namespace === "KEY")] : cols;
-      for (const c of ordered) rawItems.push({ expr: { kind: "Column", type: c.type, name: c.name }, span: item.span, star: true, implicit: c.name });
+      const ordered = q.partitionBy
+        ? [
+            ...cols.filter((c) => c.namespace !== "KEY"),
+            ...cols.filter((c) => c.namespace === "KEY"),
+          ]
+        : cols;
+      for (const c of ordered)
+        rawItems.push({
+          expr: { kind: "Column", type: c.type, name: c.name },
+          span: item.span,
+          star: true,
+          implicit: c.name,
+        });
       if (item.qualifier === undefined) starSeen = true;
       continue;
     }
     if (item.kind === "SelectStructAll") {
-      const base = analyzeExpr(item.expr, ctx("SELECT", false, false, selectScope));
+      const base = analyzeExpr(
+        item.expr,
+        ctx("SELECT", false, false, selectScope),
+      );
       if (base.type.kind !== "STRUCT") {
         if (base.type.kind !== "NULL")
-          err(diags, Codes.TYPE_MISMATCH, `${exprText(item.expr)}->* needs a STRUCT, found ${formatType(base.type)}`, item.span);
+          err(
+            diags,
+            Codes.TYPE_MISMATCH,
+            `${exprText(item.expr)}->* needs a STRUCT, found ${formatType(base.type)}`,
+            item.span,
+          );
         continue;
       }
       for (const f of base.type.fields)
-        rawItems.push({ expr: { kind: "Field", type: f.type, base, field: f.name }, span: item.span, implicit: f.name });
+        rawItems.push({
+          expr: { kind: "Field", type: f.type, base, field: f.name },
+          span: item.span,
+          implicit: f.name,
+        });
       continue;
     }
     const e = analyzeExpr(item.expr, ctx("SELECT", true, true, selectScope));
-    rawItems.push({ expr: e, ...(item.alias ? { alias: item.alias.value } : {}), span: item.alias?.span ?? item.span, ast: item.expr });
+    rawItems.push({
+      expr: e,
+      ...(item.alias ? { alias: item.alias.value } : {}),
+      span: item.alias?.span ?? item.span,
+      ast: item.expr,
+    });
   }
   // Output names: alias, column name, struct field name, else KSQL_COL_<n>.
   const used = new Set<string>();
-  const implicitNames = rawItems.map((r) => r.alias ?? r.implicit ?? implicitName(r.expr, r.ast, from.kind === "Join"));
+  const implicitNames = rawItems.map(
+    (r) =>
+      r.alias ??
+      r.implicit ??
+      implicitName(r.expr, r.ast, from.kind === "Join"),
+  );
   // Struct fields named like another column get `_1`, `_2`... (ksqlDB's clash rule).
   for (let i = 0; i < rawItems.length; i++) {
     const r = rawItems[i]!;
     const n = implicitNames[i];
     if (!n || r.alias || r.expr.kind !== "Field") continue;
-    if (implicitNames.some((m, j) => j < i && m === n) || implicitNames.some((m, j) => j !== i && m === n && rawItems[j]!.expr.kind !== "Field")) {
+    if (
+      implicitNames.some((m, j) => j < i && m === n) ||
+      implicitNames.some(
+        (m, j) => j !== i && m === n && rawItems[j]!.expr.kind !== "Field",
+      )
+    ) {
       let k = 1;
       while (implicitNames.includes(`${n}_${k}`)) k++;
       implicitNames[i] = `${n}_${k}`;
@@ -166,7 +305,13 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
       name = `KSQL_COL_${counter++}`;
       used.add(name);
     }
-    return { expr: r.expr, name, explicit: r.alias !== undefined, span: r.span, ...(r.ast ? { ast: r.ast } : {}) };
+    return {
+      expr: r.expr,
+      name,
+      explicit: r.alias !== undefined,
+      span: r.span,
+      ...(r.ast ? { ast: r.ast } : {}),
+    };
   });
 
   if (persistent) {
@@ -174,55 +319,129 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
       const it = items[i]!;
       if (!RESERVED_NAMES.has(it.name)) continue;
       // `x.ROWTIME AS ROWTIME` re-selects the pseudo column: reported like an unaliased one.
-      const samePseudo = it.expr.kind === "Column" && (it.expr.name === it.name || it.expr.name.endsWith(`_${it.name}`));
+      const samePseudo =
+        it.expr.kind === "Column" &&
+        (it.expr.name === it.name || it.expr.name.endsWith(`_${it.name}`));
       if (it.explicit && !samePseudo)
-        err(diags, Codes.RESERVED_NAME, `\`${it.name}\` is a reserved column name. You cannot use it as an alias for a column.`, it.span);
-      else err(diags, Codes.RESERVED_NAME, `Reserved column name in select: \`${it.name}\`. Please remove or alias the column.`, it.span);
+        err(
+          diags,
+          Codes.RESERVED_NAME,
+          `\`${it.name}\` is a reserved column name. You cannot use it as an alias for a column.`,
+          it.span,
+        );
+      else
+        err(
+          diags,
+          Codes.RESERVED_NAME,
+          `Reserved column name in select: \`${it.name}\`. Please remove or alias the column.`,
+          it.span,
+        );
     }
   }
 
   const hasAgg = (e: TExpr) => someExpr(e, (x) => x.kind === "AggregateCall");
-  const hasTf = (e: TExpr) => someExpr(e, (x) => x.kind === "TableFunctionCall");
+  const hasTf = (e: TExpr) =>
+    someExpr(e, (x) => x.kind === "TableFunctionCall");
   const anyAggInSelect = items.some((i) => hasAgg(i.expr));
 
   // GROUP BY
   let groupBy: TExpr[] | undefined;
   if (q.groupBy) {
-    if (q.groupBy.length === 0) err(diags, Codes.INVALID_QUERY, "GROUP BY requires at least one expression", q.span);
+    if (q.groupBy.length === 0)
+      err(
+        diags,
+        Codes.INVALID_QUERY,
+        "GROUP BY requires at least one expression",
+        q.span,
+      );
     groupBy = q.groupBy.map((g) => analyzeExpr(g, ctx("GROUP BY", false)));
   }
   // HAVING (typed like SELECT)
   let havingRaw: TExpr | undefined;
   if (q.having) {
-    if (!q.groupBy) err(diags, Codes.INVALID_QUERY, "HAVING clause requires a GROUP BY clause.", q.having.span);
+    if (!q.groupBy)
+      err(
+        diags,
+        Codes.INVALID_QUERY,
+        "HAVING clause requires a GROUP BY clause.",
+        q.having.span,
+      );
     havingRaw = analyzeExpr(q.having, ctx("HAVING", true, false, selectScope));
     if (havingRaw.type.kind !== "BOOLEAN" && havingRaw.type.kind !== "NULL")
-      err(diags, Codes.TYPE_MISMATCH, `Type error in HAVING expression: Should evaluate to boolean but is ${exprText(q.having)} (${formatType(havingRaw.type)}) instead.`, q.having.span);
+      err(
+        diags,
+        Codes.TYPE_MISMATCH,
+        `Type error in HAVING expression: Should evaluate to boolean but is ${exprText(q.having)} (${formatType(havingRaw.type)}) instead.`,
+        q.having.span,
+      );
   }
-  const isAggregate = groupBy !== undefined || anyAggInSelect || (havingRaw !== undefined && hasAgg(havingRaw));
+  const isAggregate =
+    groupBy !== undefined ||
+    anyAggInSelect ||
+    (havingRaw !== undefined && hasAgg(havingRaw));
 
   if (items.some((i) => hasTf(i.expr))) {
-    if (isAggregate) err(diags, Codes.TABLE_FUNCTION_NOT_ALLOWED, "Table functions cannot be used with aggregations.", q.span);
-    if (isTableInput) err(diags, Codes.TABLE_FUNCTION_NOT_ALLOWED, "Table source is not supported with table functions", q.from.span);
+    if (isAggregate)
+      err(
+        diags,
+        Codes.TABLE_FUNCTION_NOT_ALLOWED,
+        "Table functions cannot be used with aggregations.",
+        q.span,
+      );
+    if (isTableInput)
+      err(
+        diags,
+        Codes.TABLE_FUNCTION_NOT_ALLOWED,
+        "Table source is not supported with table functions",
+        q.from.span,
+      );
   }
   if (q.emit === "FINAL" && !windowedAgg)
-    err(diags, Codes.INVALID_QUERY, "EMIT FINAL is only supported for windowed aggregations.", q.span);
+    err(
+      diags,
+      Codes.INVALID_QUERY,
+      "EMIT FINAL is only supported for windowed aggregations.",
+      q.span,
+    );
 
   // PARTITION BY
   let partitionBy: { exprs: TExpr[]; keyNames: string[] } | undefined;
   if (q.partitionBy) {
-    if (isTableInput) err(diags, Codes.INVALID_QUERY, "Invalid result type. PARTITION BY is not supported on tables: use GROUP BY to re-key a table.", q.from.span);
-    if (isAggregate) err(diags, Codes.INVALID_QUERY, "PARTITION BY and GROUP BY in the same query are not supported.", q.span);
-    if (q.partitionBy.length === 0) err(diags, Codes.INVALID_QUERY, "PARTITION BY requires at least one expression", q.span);
+    if (isTableInput)
+      err(
+        diags,
+        Codes.INVALID_QUERY,
+        "Invalid result type. PARTITION BY is not supported on tables: use GROUP BY to re-key a table.",
+        q.from.span,
+      );
+    if (isAggregate)
+      err(
+        diags,
+        Codes.INVALID_QUERY,
+        "PARTITION BY and GROUP BY in the same query are not supported.",
+        q.span,
+      );
+    if (q.partitionBy.length === 0)
+      err(
+        diags,
+        Codes.INVALID_QUERY,
+        "PARTITION BY requires at least one expression",
+        q.span,
+      );
     const pctx = ctx("PARTITION BY", false);
     const exprs = q.partitionBy.map((p) => analyzeExpr(p, pctx));
     // PARTITION BY NULL: a stream without key.
-    const isNull = exprs.length === 1 && exprs[0]!.kind === "Literal" && exprs[0]!.value === null;
+    const isNull =
+      exprs.length === 1 &&
+      exprs[0]!.kind === "Literal" &&
+      exprs[0]!.value === null;
     partitionBy = { exprs: isNull ? [] : exprs, keyNames: [] };
   }
 
   // ksqlDB's KAFKA value format cannot carry aggregation or join state.
-  const kafkaSources = allSources(from).filter((s) => s.source.valueFormat.format === "KAFKA").map((s) => s.source.name);
+  const kafkaSources = allSources(from)
+    .filter((s) => s.source.valueFormat.format === "KAFKA")
+    .map((s) => s.source.name);
   if (kafkaSources.length && (q.groupBy || from.kind === "Join"))
     err(
       diags,
@@ -231,23 +450,42 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
       q.from.span,
     );
 
-  const resultType: "STREAM" | "TABLE" = isAggregate ? "TABLE" : isTableInput ? "TABLE" : "STREAM";
+  const resultType: "STREAM" | "TABLE" = isAggregate
+    ? "TABLE"
+    : isTableInput
+      ? "TABLE"
+      : "STREAM";
   if (opts.expectedType === "TABLE" && resultType === "STREAM")
-    err(diags, Codes.INVALID_QUERY, "Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead.", q.span);
+    err(
+      diags,
+      Codes.INVALID_QUERY,
+      "Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead.",
+      q.span,
+    );
   if (opts.expectedType === "STREAM" && resultType === "TABLE" && !diags.length)
-    err(diags, Codes.INVALID_QUERY, "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.", q.span);
+    err(
+      diags,
+      Codes.INVALID_QUERY,
+      "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.",
+      q.span,
+    );
 
   const sink = opts.sinkName ?? "";
   const projection: OutputColumn[] = [];
   let aggregation: AnalyzedQuery["aggregation"];
-  const tableFunctions: { name: string; call: Extract<TExpr, { kind: "TableFunctionCall" }> }[] = [];
+  const tableFunctions: {
+    name: string;
+    call: Extract<TExpr, { kind: "TableFunctionCall" }>;
+  }[] = [];
 
   if (isAggregate) {
     const gb = groupBy ?? [];
     // A transient query may aggregate the whole stream (one group); persistent ones need GROUP BY.
     if (!groupBy && persistent) {
       const first = items.find((i) => hasAgg(i.expr));
-      const aggText = first?.ast ? exprText(firstAggAst(first.ast) ?? first.ast) : "";
+      const aggText = first?.ast
+        ? exprText(firstAggAst(first.ast) ?? first.ast)
+        : "";
       err(
         diags,
         Codes.INVALID_QUERY,
@@ -256,16 +494,33 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
       );
     }
     // Not after another error: an unknown aggregate function would look like "no aggregate".
-    if (groupBy && !anyAggInSelect && !(havingRaw && hasAgg(havingRaw)) && diags.length === diagsAtStart)
-      err(diags, Codes.INVALID_QUERY, "GROUP BY requires aggregate functions in either the SELECT or HAVING clause.", q.span);
+    if (
+      groupBy &&
+      !anyAggInSelect &&
+      !(havingRaw && hasAgg(havingRaw)) &&
+      diags.length === diagsAtStart
+    )
+      err(
+        diags,
+        Codes.INVALID_QUERY,
+        "GROUP BY requires aggregate functions in either the SELECT or HAVING clause.",
+        q.span,
+      );
     // Key names from the projection.
     const gkeys = gb.map(exprKey);
     const keyNames: string[] = [];
     const keyItems = new Set<number>();
     gb.forEach((g, gi) => {
-      const matches = items.map((it, i) => ({ it, i })).filter((x) => exprKey(x.it.expr) === gkeys[gi]);
+      const matches = items
+        .map((it, i) => ({ it, i }))
+        .filter((x) => exprKey(x.it.expr) === gkeys[gi]);
       if (matches.length > 1)
-        err(diags, Codes.KEY_NOT_IN_PROJECTION, `The projection contains a key column more than once: ${matches.map((m) => `\`${m.it.name}\``).join(" and ")}.`, matches[1]!.it.span);
+        err(
+          diags,
+          Codes.KEY_NOT_IN_PROJECTION,
+          `The projection contains a key column more than once: ${matches.map((m) => `\`${m.it.name}\``).join(" and ")}.`,
+          matches[1]!.it.span,
+        );
       if (matches.length >= 1) {
         keyNames.push(matches[0]!.it.name);
         keyItems.add(matches[0]!.i);
@@ -273,7 +528,9 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
         keyNames.push(g.kind === "Column" ? g.name : `KSQL_COL_${gi}`);
       }
     });
-    const missing = gb.map((_, gi) => gi).filter((gi) => !items.some((it) => exprKey(it.expr) === gkeys[gi]));
+    const missing = gb
+      .map((_, gi) => gi)
+      .filter((gi) => !items.some((it) => exprKey(it.expr) === gkeys[gi]));
     if (persistent && missing.length && q.groupBy) {
       const texts = missing.map((gi) => exprText(q.groupBy![gi]!));
       err(
@@ -286,11 +543,17 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
     // Aggregates, deduplicated.
     const aggregates: AggregateColumn[] = [];
     const aggIndex = new Map<string, string>();
-    const postAgg = (e: TExpr, clause: "SELECT" | "HAVING", src: Expr | undefined, span: Span): TExpr => {
+    const postAgg = (
+      e: TExpr,
+      clause: "SELECT" | "HAVING",
+      src: Expr | undefined,
+      span: Span,
+    ): TExpr => {
       const bad: string[] = [];
       const out = mapExpr(e, (x) => {
         const gi = gkeys.indexOf(exprKey(x));
-        if (gi >= 0) return { kind: "Column", type: x.type, name: keyNames[gi]! };
+        if (gi >= 0)
+          return { kind: "Column", type: x.type, name: keyNames[gi]! };
         if (x.kind === "AggregateCall") {
           const k = exprKey(x);
           let name = aggIndex.get(k);
@@ -311,24 +574,58 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
       });
       if (bad.length) {
         if (clause === "SELECT")
-          err(diags, Codes.NOT_IN_GROUP_BY, `Non-aggregate SELECT expression(s) not part of GROUP BY: ${src ? exprText(src) : bad.join(", ")}`, span, "Either add the column(s) to the GROUP BY or remove them from the SELECT.");
-        else err(diags, Codes.NOT_IN_GROUP_BY, `Non-aggregate HAVING expression not part of GROUP BY: ${[...new Set(bad)].join(", ")}`, span);
+          err(
+            diags,
+            Codes.NOT_IN_GROUP_BY,
+            `Non-aggregate SELECT expression(s) not part of GROUP BY: ${src ? exprText(src) : bad.join(", ")}`,
+            span,
+            "Either add the column(s) to the GROUP BY or remove them from the SELECT.",
+          );
+        else
+          err(
+            diags,
+            Codes.NOT_IN_GROUP_BY,
+            `Non-aggregate HAVING expression not part of GROUP BY: ${[...new Set(bad)].join(", ")}`,
+            span,
+          );
       }
       return out;
     };
-    const having = havingRaw && q.having ? postAgg(havingRaw, "HAVING", q.having, q.having.span) : undefined;
+    const having =
+      havingRaw && q.having
+        ? postAgg(havingRaw, "HAVING", q.having, q.having.span)
+        : undefined;
     const values: OutputColumn[] = [];
     const keys: (OutputColumn | undefined)[] = gb.map(() => undefined);
     items.forEach((it, i) => {
       const e = postAgg(it.expr, "SELECT", it.ast, it.span);
       if (keyItems.has(i)) {
         const gi = gkeys.indexOf(exprKey(it.expr));
-        keys[gi] = { name: it.name, type: it.expr.type, namespace: "KEY", expr: e };
-      } else values.push({ name: it.name, type: it.expr.type, namespace: "VALUE", expr: e });
+        keys[gi] = {
+          name: it.name,
+          type: it.expr.type,
+          namespace: "KEY",
+          expr: e,
+        };
+      } else
+        values.push({
+          name: it.name,
+          type: it.expr.type,
+          namespace: "VALUE",
+          expr: e,
+        });
     });
-    projection.push(...keys.filter((k): k is OutputColumn => k !== undefined), ...values);
+    projection.push(
+      ...keys.filter((k): k is OutputColumn => k !== undefined),
+      ...values,
+    );
     if (persistent && groupBy && values.length === 0 && !diags.length)
-      err(diags, Codes.INVALID_QUERY, "The projection contains no value columns.", q.span);
+      err(
+        diags,
+        Codes.INVALID_QUERY,
+        "The projection contains no value columns.",
+        q.span,
+      );
     aggregation = {
       groupBy: gb,
       keyNames,
@@ -365,7 +662,9 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
       keyTexts = [joinKeyTexts(from)];
     } else {
       const ks = from.source.columns.filter((c) => c.namespace === "KEY");
-      keyExprs = ks.map((c) => ({ kind: "Column", type: c.type, name: c.name }) as TExpr);
+      keyExprs = ks.map(
+        (c) => ({ kind: "Column", type: c.type, name: c.name }) as TExpr,
+      );
       keyTexts = ks.map((c) => c.name);
     }
     const keyKeys = equivalents ?? keyExprs.map((k) => [exprKey(k)]);
@@ -379,19 +678,37 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
       if (ki >= 0) {
         const names = seenKey.get(ki) ?? [];
         // Another expression equal to the key (the other side of a join) is an ordinary value.
-        if (names.length && exprKey(keyCols[ki]!.expr) !== exprKey(lift(it.expr))) {
-          values.push({ name: it.name, type: it.expr.type, namespace: "VALUE", expr: lift(it.expr) });
+        if (
+          names.length &&
+          exprKey(keyCols[ki]!.expr) !== exprKey(lift(it.expr))
+        ) {
+          values.push({
+            name: it.name,
+            type: it.expr.type,
+            namespace: "VALUE",
+            expr: lift(it.expr),
+          });
           return;
         }
         names.push(it.name);
         seenKey.set(ki, names);
         if (names.length === 1) {
           keyNames[ki] = it.name;
-          keyCols[ki] = { name: it.name, type: it.expr.type, namespace: "KEY", expr: lift(it.expr) };
+          keyCols[ki] = {
+            name: it.name,
+            type: it.expr.type,
+            namespace: "KEY",
+            expr: lift(it.expr),
+          };
           return;
         }
       }
-      values.push({ name: it.name, type: it.expr.type, namespace: "VALUE", expr: lift(it.expr) });
+      values.push({
+        name: it.name,
+        type: it.expr.type,
+        namespace: "VALUE",
+        expr: lift(it.expr),
+      });
     });
     for (const [ki, names] of seenKey) {
       if (names.length > 1 && persistent) {
@@ -416,14 +733,29 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
         keyNames[i] = name;
         keyCols[i] = { name, type: k.type, namespace: "KEY", expr: k };
       });
-    const missing = keyExprs.map((_, i) => i).filter((i) => keyCols[i] === undefined);
-    const oldPlanner = opts.properties["ksql.new.query.planner.enabled"] === "false";
+    const missing = keyExprs
+      .map((_, i) => i)
+      .filter((i) => keyCols[i] === undefined);
+    const oldPlanner =
+      opts.properties["ksql.new.query.planner.enabled"] === "false";
     // A value column taking the name of the missing key column would be mistaken for it.
-    const shadowed = missing.some((i) => keyTexts[i] !== undefined && values.some((v) => v.name === keyTexts[i]));
-    const keyRequired = resultType === "TABLE" || partitionBy !== undefined || from.kind === "Join" || oldPlanner || shadowed;
+    const shadowed = missing.some(
+      (i) =>
+        keyTexts[i] !== undefined && values.some((v) => v.name === keyTexts[i]),
+    );
+    const keyRequired =
+      resultType === "TABLE" ||
+      partitionBy !== undefined ||
+      from.kind === "Join" ||
+      oldPlanner ||
+      shadowed;
     if (persistent && missing.length && keyRequired) {
       const texts = missing.map((i) => keyTexts[i] ?? "?");
-      const what = partitionBy ? "partitioning expression" : from.kind === "Join" ? "join expression" : "key column";
+      const what = partitionBy
+        ? "partitioning expression"
+        : from.kind === "Join"
+          ? "join expression"
+          : "key column";
       err(
         diags,
         Codes.KEY_NOT_IN_PROJECTION,
@@ -431,15 +763,27 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
         q.span,
       );
     }
-    if (partitionBy) partitionBy.keyNames = keyExprs.map((k, i) => keyNames[i] ?? (k.kind === "Column" ? k.name : `KSQL_COL_${i}`));
-    projection.push(...keyCols.filter((k): k is OutputColumn => k !== undefined), ...values);
+    if (partitionBy)
+      partitionBy.keyNames = keyExprs.map(
+        (k, i) =>
+          keyNames[i] ?? (k.kind === "Column" ? k.name : `KSQL_COL_${i}`),
+      );
+    projection.push(
+      ...keyCols.filter((k): k is OutputColumn => k !== undefined),
+      ...values,
+    );
   }
 
   // Duplicate output names.
   const seen = new Map<string, OutputColumn>();
   for (const c of projection) {
     if (seen.has(c.name)) {
-      err(diags, Codes.DUPLICATE_COLUMN, `Duplicate value columns found in schema: \`${c.name}\` ${formatType(c.type)}`, q.span);
+      err(
+        diags,
+        Codes.DUPLICATE_COLUMN,
+        `Duplicate value columns found in schema: \`${c.name}\` ${formatType(c.type)}`,
+        q.span,
+      );
       break;
     }
     seen.set(c.name, c);
@@ -448,7 +792,12 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
   const outWindow = window ?? (aggregation ? undefined : sourceWindow);
   const pull = q.emit === undefined && opts.statementKind === "QUERY";
   if (persistent && q.limit !== undefined)
-    err(diags, Codes.INVALID_QUERY, `${opts.statementKind === "CTAS" ? "CREATE TABLE AS SELECT" : opts.statementKind === "CSAS" ? "CREATE STREAM AS SELECT" : "INSERT INTO"} statements don't support LIMIT clause.`, q.span);
+    err(
+      diags,
+      Codes.INVALID_QUERY,
+      `${opts.statementKind === "CTAS" ? "CREATE TABLE AS SELECT" : opts.statementKind === "CSAS" ? "CREATE STREAM AS SELECT" : "INSERT INTO"} statements don't support LIMIT clause.`,
+      q.span,
+    );
   if (pull) checkPullQuery(q, from, items, where, diags);
   return {
     from,
@@ -468,15 +817,31 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
 }
 
 /** ksqlDB's restrictions on pull queries (a SELECT without EMIT). */
-function checkPullQuery(q: Query, from: AnalyzedFrom, items: readonly Item[], where: TExpr | undefined, diags: Diagnostic[]): void {
+function checkPullQuery(
+  q: Query,
+  from: AnalyzedFrom,
+  items: readonly Item[],
+  where: TExpr | undefined,
+  diags: Diagnostic[],
+): void {
   const more = "\nAdd EMIT CHANGES if you intended to issue a push query.";
   if (from.kind === "Join") {
-    err(diags, Codes.INVALID_QUERY, `Pull queries don't support JOIN clauses. See https://cnfl.io/queries for more info.${more}`, q.from.span);
+    err(
+      diags,
+      Codes.INVALID_QUERY,
+      `Pull queries don't support JOIN clauses. See https://cnfl.io/queries for more info.${more}`,
+      q.from.span,
+    );
     return;
   }
   if (q.groupBy || q.window || q.partitionBy) {
     const what = q.groupBy ? "GROUP BY" : q.window ? "WINDOW" : "PARTITION BY";
-    err(diags, Codes.INVALID_QUERY, `Pull queries don't support ${what} clauses. See https://cnfl.io/queries for more info.${more}`, q.span);
+    err(
+      diags,
+      Codes.INVALID_QUERY,
+      `Pull queries don't support ${what} clauses. See https://cnfl.io/queries for more info.${more}`,
+      q.span,
+    );
   }
   const s = from.source;
   if (s.sourceType === "TABLE" && !s.isSource && s.writtenBy === undefined)
@@ -486,16 +851,30 @@ function checkPullQuery(q: Query, from: AnalyzedFrom, items: readonly Item[], wh
       `The \`${s.name}\` table isn't queryable. To derive a queryable table, you can do 'CREATE TABLE QUERYABLE_${s.name} AS SELECT * FROM ${s.name}'. See https://cnfl.io/queries for more info.${more}`,
       q.from.span,
     );
-  const disallowed = (e: TExpr) => [...columnsOf(e)].filter((n) => n === "ROWPARTITION" || n === "ROWOFFSET");
+  const disallowed = (e: TExpr) =>
+    [...columnsOf(e)].filter((n) => n === "ROWPARTITION" || n === "ROWOFFSET");
   const inSelect = [...new Set(items.flatMap((i) => disallowed(i.expr)))];
   if (inSelect.length)
-    err(diags, Codes.INVALID_QUERY, `Pull queries don't support the following columns in SELECT clauses: ${inSelect.map((n) => `\`${n}\``).join(", ")}${more}`, q.span);
+    err(
+      diags,
+      Codes.INVALID_QUERY,
+      `Pull queries don't support the following columns in SELECT clauses: ${inSelect.map((n) => `\`${n}\``).join(", ")}${more}`,
+      q.span,
+    );
   const inWhere = where ? [...new Set(disallowed(where))] : [];
   if (inWhere.length && q.where)
-    err(diags, Codes.INVALID_QUERY, `Pull queries don't support the following columns in WHERE clauses: ${inWhere.map((n) => `\`${n}\``).join(", ")}${more}`, q.where.span);
+    err(
+      diags,
+      Codes.INVALID_QUERY,
+      `Pull queries don't support the following columns in WHERE clauses: ${inWhere.map((n) => `\`${n}\``).join(", ")}${more}`,
+      q.where.span,
+    );
 }
 
-const hintOf = (names: string[]) => (names.length ? `did you mean ${names.map((n) => `'${n}'`).join(" or ")}?` : undefined);
+const hintOf = (names: string[]) =>
+  names.length
+    ? `did you mean ${names.map((n) => `'${n}'`).join(" or ")}?`
+    : undefined;
 
 function listText(texts: string[]): string {
   if (texts.length <= 1) return texts.join("");
@@ -508,59 +887,127 @@ function firstAggAst(e: Expr): Expr | undefined {
 }
 
 /** The implicit output name of a SELECT expression, or undefined for a generated KSQL_COL_n. */
-function implicitName(e: TExpr, ast: Expr | undefined, join: boolean): string | undefined {
+function implicitName(
+  e: TExpr,
+  ast: Expr | undefined,
+  join: boolean,
+): string | undefined {
   // In a join, `a.col` is named `A_COL`; an unqualified `col` keeps its name.
-  if (e.kind === "Column" && ast && ast.kind === "ColumnRef") return join && ast.qualifier === undefined ? ast.name : e.name;
+  if (e.kind === "Column" && ast && ast.kind === "ColumnRef")
+    return join && ast.qualifier === undefined ? ast.name : e.name;
   if (e.kind === "Field" && ast && ast.kind === "Dereference") return e.field;
   return undefined;
 }
 
 export function windowSpec(w: WindowExpr): WindowSpec {
-  const extra = { ...(w.grace ? { graceMs: w.grace.millis } : {}), ...(w.retention ? { retentionMs: w.retention.millis } : {}) };
+  const extra = {
+    ...(w.grace ? { graceMs: w.grace.millis } : {}),
+    ...(w.retention ? { retentionMs: w.retention.millis } : {}),
+  };
   switch (w.kind) {
     case "TumblingWindow":
       return { type: "TUMBLING", sizeMs: w.size.millis, ...extra };
     case "HoppingWindow":
-      return { type: "HOPPING", sizeMs: w.size.millis, advanceMs: w.advance.millis, ...extra };
+      return {
+        type: "HOPPING",
+        sizeMs: w.size.millis,
+        advanceMs: w.advance.millis,
+        ...extra,
+      };
     case "SessionWindow":
       return { type: "SESSION", gapMs: w.gap.millis, ...extra };
   }
 }
 
 function windowOf(f: AnalyzedFrom): WindowSpec | undefined {
-  if (f.kind === "Source") return f.source.window ? { type: f.source.window.type, ...(f.source.window.sizeMs !== undefined ? { sizeMs: f.source.window.sizeMs } : {}) } : undefined;
+  if (f.kind === "Source")
+    return f.source.window
+      ? {
+          type: f.source.window.type,
+          ...(f.source.window.sizeMs !== undefined
+            ? { sizeMs: f.source.window.sizeMs }
+            : {}),
+        }
+      : undefined;
   return windowOf(f.left);
 }
 
 function sourcesOf(f: AnalyzedFrom): string[] {
-  return f.kind === "Source" ? [f.source.name] : [...sourcesOf(f.left), f.right.source.name];
+  return f.kind === "Source"
+    ? [f.source.name]
+    : [...sourcesOf(f.left), f.right.source.name];
 }
 
 function qualifiersOf(f: AnalyzedFrom): string[] {
-  if (f.kind === "Source") return f.alias === f.source.name ? [f.alias] : [f.alias, f.source.name];
+  if (f.kind === "Source")
+    return f.alias === f.source.name ? [f.alias] : [f.alias, f.source.name];
   return [...qualifiersOf(f.left), ...qualifiersOf(f.right)];
 }
 
 /** Columns of a single source as seen in a non-join query. */
-export function sourceScopeColumns(alias: string, s: CatalogSource): ScopeColumn[] {
-  const cols: ScopeColumn[] = s.columns.map((c) => ({ name: c.name, column: c.name, qualifier: alias, type: c.type, namespace: c.namespace }));
-  for (const p of PSEUDO_COLUMNS) cols.push({ name: p.name, column: p.name, qualifier: alias, type: p.type, namespace: "PSEUDO" });
-  if (s.window) for (const w of WINDOW_BOUNDS) cols.push({ name: w, column: w, qualifier: alias, type: BIGINT, namespace: "PSEUDO" });
-  if (alias !== s.name) for (const c of [...cols]) cols.push({ ...c, qualifier: s.name });
+export function sourceScopeColumns(
+  alias: string,
+  s: CatalogSource,
+): ScopeColumn[] {
+  const cols: ScopeColumn[] = s.columns.map((c) => ({
+    name: c.name,
+    column: c.name,
+    qualifier: alias,
+    type: c.type,
+    namespace: c.namespace,
+  }));
+  for (const p of PSEUDO_COLUMNS)
+    cols.push({
+      name: p.name,
+      column: p.name,
+      qualifier: alias,
+      type: p.type,
+      namespace: "PSEUDO",
+    });
+  if (s.window)
+    for (const w of WINDOW_BOUNDS)
+      cols.push({
+        name: w,
+        column: w,
+        qualifier: alias,
+        type: BIGINT,
+        namespace: "PSEUDO",
+      });
+  if (alias !== s.name)
+    for (const c of [...cols]) cols.push({ ...c, qualifier: s.name });
   return cols;
 }
 
 function scopeColumnsOf(f: AnalyzedFrom): ScopeColumn[] {
-  return f.kind === "Source" ? sourceScopeColumns(f.alias, f.source) : [...f.columns];
+  return f.kind === "Source"
+    ? sourceScopeColumns(f.alias, f.source)
+    : [...f.columns];
 }
 
 /** Columns of one side of a join, named `ALIAS_COL` in the joined row. */
 function joinSideColumns(alias: string, s: CatalogSource): ScopeColumn[] {
-  const cols: ScopeColumn[] = s.columns.map((c) => ({ name: `${alias}_${c.name}`, column: c.name, qualifier: alias, type: c.type, namespace: c.namespace }));
+  const cols: ScopeColumn[] = s.columns.map((c) => ({
+    name: `${alias}_${c.name}`,
+    column: c.name,
+    qualifier: alias,
+    type: c.type,
+    namespace: c.namespace,
+  }));
   // Each side's pseudo columns travel in the joined row as `ALIAS_ROWTIME`...; the unqualified ones are the joined record's.
-  const pseudo = [...PSEUDO_COLUMNS, ...(s.window ? WINDOW_BOUNDS.map((w) => ({ name: w, type: BIGINT })) : [])];
-  for (const p of pseudo) cols.push({ name: `${alias}_${p.name}`, column: p.name, qualifier: alias, type: p.type, namespace: "PSEUDO" });
-  if (alias !== s.name) for (const c of [...cols]) cols.push({ ...c, qualifier: s.name });
+  const pseudo = [
+    ...PSEUDO_COLUMNS,
+    ...(s.window ? WINDOW_BOUNDS.map((w) => ({ name: w, type: BIGINT })) : []),
+  ];
+  for (const p of pseudo)
+    cols.push({
+      name: `${alias}_${p.name}`,
+      column: p.name,
+      qualifier: alias,
+      type: p.type,
+      namespace: "PSEUDO",
+    });
+  if (alias !== s.name)
+    for (const c of [...cols]) cols.push({ ...c, qualifier: s.name });
   return cols;
 }
 
@@ -582,7 +1029,11 @@ function joinKeyEquivalents(j: AnalyzedJoin): string[] {
   if (j.joinKind === "FOREIGN_KEY") return out;
   if (j.joinType !== "FULL") {
     out.push(exprKey(j.leftExpr), exprKey(j.rightExpr));
-    if (j.left.kind === "Join" && joinKeyEquivalents(j.left).includes(exprKey(j.leftExpr))) out.push(...joinKeyEquivalents(j.left));
+    if (
+      j.left.kind === "Join" &&
+      joinKeyEquivalents(j.left).includes(exprKey(j.leftExpr))
+    )
+      out.push(...joinKeyEquivalents(j.left));
   }
   return out;
 }
@@ -600,7 +1051,11 @@ function joinKeyTexts(j: AnalyzedJoin): string {
   return l ?? r ?? j.keyName;
 }
 
-function analyzeFrom(rel: Relation, opts: QueryOptions, diags: Diagnostic[]): AnalyzedFrom | undefined {
+function analyzeFrom(
+  rel: Relation,
+  opts: QueryOptions,
+  diags: Diagnostic[],
+): AnalyzedFrom | undefined {
   if (rel.kind === "AliasedSource") return analyzeAliased(rel, opts, diags);
   const left = analyzeFrom(rel.left, opts, diags);
   const right = analyzeAliased(rel.right, opts, diags);
@@ -608,7 +1063,11 @@ function analyzeFrom(rel: Relation, opts: QueryOptions, diags: Diagnostic[]): An
   return analyzeJoin(rel, left, right, opts, diags);
 }
 
-function analyzeAliased(rel: AliasedSource, opts: QueryOptions, diags: Diagnostic[]): AnalyzedSource | undefined {
+function analyzeAliased(
+  rel: AliasedSource,
+  opts: QueryOptions,
+  diags: Diagnostic[],
+): AnalyzedSource | undefined {
   const s = opts.catalog.source(rel.name.value);
   if (!s) {
     err(
@@ -631,26 +1090,71 @@ function typeOfFrom(f: AnalyzedFrom): "STREAM" | "TABLE" {
   return f.kind === "Source" ? f.source.sourceType : f.resultType;
 }
 
-function analyzeJoin(rel: Extract<Relation, { kind: "Join" }>, left: AnalyzedFrom, right: AnalyzedSource, opts: QueryOptions, diags: Diagnostic[]): AnalyzedJoin | undefined {
+function analyzeJoin(
+  rel: Extract<Relation, { kind: "Join" }>,
+  left: AnalyzedFrom,
+  right: AnalyzedSource,
+  opts: QueryOptions,
+  diags: Diagnostic[],
+): AnalyzedJoin | undefined {
   const leftSources = allSources(left);
   const n0 = diags.length;
   if (leftSources.some((s) => s.source.name === right.source.name)) {
     if (left.kind === "Source")
-      err(diags, Codes.INVALID_JOIN, `Can not join '${right.source.name}' to '${right.source.name}': self joins are not yet supported.`, rel.right.span);
-    else err(diags, Codes.INVALID_JOIN, `N-way joins do not support multiple occurrences of the same source. Source: '${right.source.name}'`, rel.right.span);
+      err(
+        diags,
+        Codes.INVALID_JOIN,
+        `Can not join '${right.source.name}' to '${right.source.name}': self joins are not yet supported.`,
+        rel.right.span,
+      );
+    else
+      err(
+        diags,
+        Codes.INVALID_JOIN,
+        `N-way joins do not support multiple occurrences of the same source. Source: '${right.source.name}'`,
+        rel.right.span,
+      );
     return undefined;
   }
-  const leftCols: ScopeColumn[] = left.kind === "Source" ? joinSideColumns(left.alias, left.source) : [...left.columns];
+  const leftCols: ScopeColumn[] =
+    left.kind === "Source"
+      ? joinSideColumns(left.alias, left.source)
+      : [...left.columns];
   const rightCols = joinSideColumns(right.alias, right.source);
-  const scope: Scope = { columns: [...leftCols, ...rightCols], qualifiers: new Set([...leftSources.flatMap((s) => [s.alias, s.source.name]), right.alias, right.source.name]) };
-  const ctx: ExprContext = { catalog: opts.catalog, functions: opts.functions, scope, clause: "JOIN ON", diags, allowAggregates: false, allowTableFunctions: false };
+  const scope: Scope = {
+    columns: [...leftCols, ...rightCols],
+    qualifiers: new Set([
+      ...leftSources.flatMap((s) => [s.alias, s.source.name]),
+      right.alias,
+      right.source.name,
+    ]),
+  };
+  const ctx: ExprContext = {
+    catalog: opts.catalog,
+    functions: opts.functions,
+    scope,
+    clause: "JOIN ON",
+    diags,
+    allowAggregates: false,
+    allowTableFunctions: false,
+  };
   const on = rel.on;
   if (on.kind === "Binary" && on.op === "AND") {
-    err(diags, Codes.INVALID_JOIN, `Invalid join condition: joins on multiple conditions are not yet supported. Got ${exprText(on)}.`, on.span);
+    err(
+      diags,
+      Codes.INVALID_JOIN,
+      `Invalid join condition: joins on multiple conditions are not yet supported. Got ${exprText(on)}.`,
+      on.span,
+    );
     return undefined;
   }
   if (on.kind !== "Binary" || on.op !== "=") {
-    err(diags, Codes.INVALID_JOIN, `Unsupported join expression: ${exprText(on)}. Only equality conditions (a = b) are supported.`, on.span);
+    err(
+      diags,
+      Codes.INVALID_JOIN,
+      `Unsupported join expression: ${exprText(on)}. Only equality conditions (a = b) are supported.`,
+      on.span,
+    );
     return undefined;
   }
   let l = analyzeExpr(on.left, ctx);
@@ -671,16 +1175,27 @@ function analyzeJoin(rel: Extract<Relation, { kind: "Join" }>, left: AnalyzedFro
   const fullText = `(${exprText(on.left)} = ${exprText(on.right)})`;
   if (ls.size !== 1 || rs.size !== 1) {
     const badSide = ls.size !== 1 ? on.left : on.right;
-    err(diags, Codes.INVALID_JOIN, `Invalid comparison expression '${exprText(badSide)}' in join '${fullText}'. Each side of the join comparision must contain references from exactly one source.`, badSide.span);
+    err(
+      diags,
+      Codes.INVALID_JOIN,
+      `Invalid comparison expression '${exprText(badSide)}' in join '${fullText}'. Each side of the join comparision must contain references from exactly one source.`,
+      badSide.span,
+    );
     return undefined;
   }
   const lq = [...ls][0]!;
   const rq = [...rs][0]!;
   if (lq === rq) {
-    err(diags, Codes.INVALID_JOIN, `Each side of the join must reference exactly one source and not the same source. Left side references \`${lq}\` and right references \`${rq}\``, on.span);
+    err(
+      diags,
+      Codes.INVALID_JOIN,
+      `Each side of the join must reference exactly one source and not the same source. Left side references \`${lq}\` and right references \`${rq}\``,
+      on.span,
+    );
     return undefined;
   }
-  const refsRight = (e: TExpr) => [...columnsOf(e)].some((n) => rightNames.has(n));
+  const refsRight = (e: TExpr) =>
+    [...columnsOf(e)].some((n) => rightNames.has(n));
   let leftAst = on.left;
   let rightAst = on.right;
   if (refsRight(l) && !refsRight(r)) {
@@ -698,29 +1213,50 @@ function analyzeJoin(rel: Extract<Relation, { kind: "Join" }>, left: AnalyzedFro
   // ksqlDB prints join conditions with every column qualified by its source.
   const q = (ref: Extract<Expr, { kind: "ColumnRef" }>) => {
     if (ref.qualifier) return `${ref.qualifier}.${ref.name}`;
-    const c = scope.columns.find((x) => x.column === ref.name && x.qualifier !== undefined);
+    const c = scope.columns.find(
+      (x) => x.column === ref.name && x.qualifier !== undefined,
+    );
     return c ? `${c.qualifier}.${ref.name}` : ref.name;
   };
   const condText = `${exprText(leftAst, q)} = ${exprText(rightAst, q)}`;
   if (!typeEquals(l.type, r.type)) {
-    err(diags, Codes.INVALID_JOIN, `Invalid join condition: types don't match. Got ${exprText(leftAst, q)}{${formatType(l.type)}} = ${exprText(rightAst, q)}{${formatType(r.type)}}.`, on.span);
+    err(
+      diags,
+      Codes.INVALID_JOIN,
+      `Invalid join condition: types don't match. Got ${exprText(leftAst, q)}{${formatType(l.type)}} = ${exprText(rightAst, q)}{${formatType(r.type)}}.`,
+      on.span,
+    );
     return undefined;
   }
   const lt = typeOfFrom(left);
   const rt = right.source.sourceType;
   const jt = rel.joinType;
   const jtText = jt === "INNER" ? "[INNER]" : `${jt} [OUTER]`;
-  const leftName = left.kind === "Source" ? left.alias : leftSources[leftSources.length - 1]!.alias;
+  const leftName =
+    left.kind === "Source"
+      ? left.alias
+      : leftSources[leftSources.length - 1]!.alias;
   if (lt === "TABLE" && rt === "STREAM") {
-    err(diags, Codes.INVALID_JOIN, `Invalid join order: table-stream joins are not supported; only stream-table joins. Got ${leftName} ${jtText} JOIN ${right.alias}.`, rel.span);
+    err(
+      diags,
+      Codes.INVALID_JOIN,
+      `Invalid join order: table-stream joins are not supported; only stream-table joins. Got ${leftName} ${jtText} JOIN ${right.alias}.`,
+      rel.span,
+    );
     return undefined;
   }
   const rightKeys = right.source.columns.filter((c) => c.namespace === "KEY");
-  const isRightKey = r.kind === "Column" && rightKeys.length === 1 && r.name === `${right.alias}_${rightKeys[0]!.name}`;
+  const isRightKey =
+    r.kind === "Column" &&
+    rightKeys.length === 1 &&
+    r.name === `${right.alias}_${rightKeys[0]!.name}`;
   let isLeftKey: boolean;
   if (left.kind === "Source") {
     const lk = left.source.columns.filter((c) => c.namespace === "KEY");
-    isLeftKey = l.kind === "Column" && lk.length === 1 && l.name === `${left.alias}_${lk[0]!.name}`;
+    isLeftKey =
+      l.kind === "Column" &&
+      lk.length === 1 &&
+      l.name === `${left.alias}_${lk[0]!.name}`;
   } else {
     isLeftKey = joinKeyEquivalents(left).includes(exprKey(l));
   }
@@ -728,41 +1264,81 @@ function analyzeJoin(rel: Extract<Relation, { kind: "Join" }>, left: AnalyzedFro
   if (lt === "STREAM" && rt === "STREAM") {
     joinKind = "STREAM_STREAM";
     if (!rel.within) {
-      err(diags, Codes.INVALID_JOIN, "Stream-Stream joins must have a WITHIN clause specified. None was provided. To learn about how to specify a WITHIN clause with a stream-stream join, please visit: https://docs.confluent.io/current/ksql/docs/syntax-reference.html#create-stream-as-select", rel.span);
+      err(
+        diags,
+        Codes.INVALID_JOIN,
+        "Stream-Stream joins must have a WITHIN clause specified. None was provided. To learn about how to specify a WITHIN clause with a stream-stream join, please visit: https://docs.confluent.io/current/ksql/docs/syntax-reference.html#create-stream-as-select",
+        rel.span,
+      );
       return undefined;
     }
   } else if (lt === "STREAM") {
     joinKind = "STREAM_TABLE";
     if (rel.within) {
-      err(diags, Codes.INVALID_JOIN, "A window definition was provided for a Stream-Table join. These joins are not windowed. Please drop the window definition (ie. the WITHIN clause) and try to resubmit your query.", rel.within.span);
+      err(
+        diags,
+        Codes.INVALID_JOIN,
+        "A window definition was provided for a Stream-Table join. These joins are not windowed. Please drop the window definition (ie. the WITHIN clause) and try to resubmit your query.",
+        rel.within.span,
+      );
       return undefined;
     }
     if (!isRightKey) {
-      err(diags, Codes.INVALID_JOIN, `Invalid join condition: stream-table joins require to join on the table's primary key. Got ${condText}.`, on.span);
+      err(
+        diags,
+        Codes.INVALID_JOIN,
+        `Invalid join condition: stream-table joins require to join on the table's primary key. Got ${condText}.`,
+        on.span,
+      );
       return undefined;
     }
     if (jt === "RIGHT" || jt === "FULL") {
-      err(diags, Codes.INVALID_JOIN, `Invalid join type: ${jt === "FULL" ? "full-outer" : "right-outer"} join not supported for stream-table join. Got ${leftName} ${jtText} JOIN ${right.alias}.`, rel.span);
+      err(
+        diags,
+        Codes.INVALID_JOIN,
+        `Invalid join type: ${jt === "FULL" ? "full-outer" : "right-outer"} join not supported for stream-table join. Got ${leftName} ${jtText} JOIN ${right.alias}.`,
+        rel.span,
+      );
       return undefined;
     }
   } else {
     if (rel.within) {
-      err(diags, Codes.INVALID_JOIN, "A window definition was provided for a Table-Table join. These joins are not windowed. Please drop the window definition (i.e. the WITHIN clause) and try to resubmit your query.", rel.within.span);
+      err(
+        diags,
+        Codes.INVALID_JOIN,
+        "A window definition was provided for a Table-Table join. These joins are not windowed. Please drop the window definition (i.e. the WITHIN clause) and try to resubmit your query.",
+        rel.within.span,
+      );
       return undefined;
     }
     if (!isRightKey) {
-      err(diags, Codes.INVALID_JOIN, `Invalid join condition: table-table joins require to join on the primary key of the right input table. Got ${condText}.`, on.span);
+      err(
+        diags,
+        Codes.INVALID_JOIN,
+        `Invalid join condition: table-table joins require to join on the primary key of the right input table. Got ${condText}.`,
+        on.span,
+      );
       return undefined;
     }
     if (isLeftKey) joinKind = "TABLE_TABLE";
     else {
       joinKind = "FOREIGN_KEY";
       if (left.kind === "Join") {
-        err(diags, Codes.INVALID_JOIN, `Invalid join condition: foreign-key table-table joins are not supported as part of n-way joins. Got ${condText}.`, on.span);
+        err(
+          diags,
+          Codes.INVALID_JOIN,
+          `Invalid join condition: foreign-key table-table joins are not supported as part of n-way joins. Got ${condText}.`,
+          on.span,
+        );
         return undefined;
       }
       if (jt === "RIGHT" || jt === "FULL") {
-        err(diags, Codes.INVALID_JOIN, `${jt === "RIGHT" ? "RIGHT" : "FULL"} OUTER JOIN on a foreign key is not supported`, rel.span);
+        err(
+          diags,
+          Codes.INVALID_JOIN,
+          `${jt === "RIGHT" ? "RIGHT" : "FULL"} OUTER JOIN on a foreign key is not supported`,
+          rel.span,
+        );
         return undefined;
       }
     }
@@ -774,7 +1350,12 @@ function analyzeJoin(rel: Extract<Relation, { kind: "Join" }>, left: AnalyzedFro
   if (leftWindowed !== rightWindowed) {
     const w = leftWindowed ? leftSources.find((s) => s.source.window)! : right;
     const o = leftWindowed ? right : leftSources[0]!;
-    err(diags, Codes.INVALID_JOIN, `Can not join windowed source to non-windowed source. \`${w.alias}\` is ${w.source.window!.type} windowed \`${o.alias}\` is not windowed`, rel.span);
+    err(
+      diags,
+      Codes.INVALID_JOIN,
+      `Can not join windowed source to non-windowed source. \`${w.alias}\` is ${w.source.window!.type} windowed \`${o.alias}\` is not windowed`,
+      rel.span,
+    );
     return undefined;
   }
   if (leftWindowed && rightWindowed) {
@@ -789,28 +1370,81 @@ function analyzeJoin(rel: Extract<Relation, { kind: "Join" }>, left: AnalyzedFro
       );
       return undefined;
     }
-    if (repartitionLeft || repartitionRight || a.type !== b.type || a.sizeMs !== b.sizeMs) {
-      err(diags, Codes.INVALID_JOIN, "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.", rel.span);
+    if (
+      repartitionLeft ||
+      repartitionRight ||
+      a.type !== b.type ||
+      a.sizeMs !== b.sizeMs
+    ) {
+      err(
+        diags,
+        Codes.INVALID_JOIN,
+        "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.",
+        rel.span,
+      );
+      return undefined;
+    }
+  }
+  // Co-partitioning: without a repartition both sides must have as many partitions (when both are known).
+  if (!repartitionLeft && !repartitionRight && joinKind !== "FOREIGN_KEY") {
+    const lp = left.kind === "Source" ? left.source.partitions : undefined;
+    const rp = right.source.partitions;
+    if (lp !== undefined && rp !== undefined && lp !== rp) {
+      const ln = (left as AnalyzedSource).source.name;
+      err(
+        diags,
+        Codes.INVALID_JOIN,
+        `Can't join ${ln} with ${right.source.name} since the number of partitions don't match. ${ln} partitions = ${lp}; ${right.source.name} partitions = ${rp}. Please repartition either one so that the number of partitions match.`,
+        rel.span,
+      );
       return undefined;
     }
   }
   // The joined row's key: the left join column when it is a plain column (and not FULL), else a synthetic ROWKEY.
-  const synthetic = joinKind !== "FOREIGN_KEY" && (jt === "FULL" || l.kind !== "Column" || (jt === "RIGHT" && r.kind !== "Column"));
+  const synthetic =
+    joinKind !== "FOREIGN_KEY" &&
+    (jt === "FULL" ||
+      l.kind !== "Column" ||
+      (jt === "RIGHT" && r.kind !== "Column"));
   let keyName: string;
   const columns: ScopeColumn[] = [];
   if (joinKind === "FOREIGN_KEY") {
     keyName = `${(left as AnalyzedSource).alias}_${(left as AnalyzedSource).source.columns.find((c) => c.namespace === "KEY")!.name}`;
   } else if (synthetic) {
     keyName = "ROWKEY";
-    columns.push({ name: "ROWKEY", column: "ROWKEY", type: l.type, namespace: "KEY" });
-  } else keyName = jt === "RIGHT" && r.kind === "Column" ? r.name : (l as { name: string }).name;
-  const joinedPseudo = [...PSEUDO_COLUMNS, ...(leftWindowed ? WINDOW_BOUNDS.map((w) => ({ name: w, type: BIGINT })) : [])];
-  for (const p of joinedPseudo) columns.push({ name: p.name, column: p.name, type: p.type, namespace: "PSEUDO" });
+    columns.push({
+      name: "ROWKEY",
+      column: "ROWKEY",
+      type: l.type,
+      namespace: "KEY",
+    });
+  } else
+    keyName =
+      jt === "RIGHT" && r.kind === "Column"
+        ? r.name
+        : (l as { name: string }).name;
+  const joinedPseudo = [
+    ...PSEUDO_COLUMNS,
+    ...(leftWindowed
+      ? WINDOW_BOUNDS.map((w) => ({ name: w, type: BIGINT }))
+      : []),
+  ];
+  for (const p of joinedPseudo)
+    columns.push({
+      name: p.name,
+      column: p.name,
+      type: p.type,
+      namespace: "PSEUDO",
+    });
   for (const c of [...leftCols, ...rightCols]) {
     if (c.name === "ROWKEY" && synthetic) continue;
-    if (columns.some((x) => x.name === c.name && x.qualifier === c.qualifier)) continue;
+    if (columns.some((x) => x.name === c.name && x.qualifier === c.qualifier))
+      continue;
     const isKey = c.name === keyName;
-    columns.push({ ...c, namespace: c.namespace === "PSEUDO" ? "PSEUDO" : isKey ? "KEY" : "VALUE" });
+    columns.push({
+      ...c,
+      namespace: c.namespace === "PSEUDO" ? "PSEUDO" : isKey ? "KEY" : "VALUE",
+    });
   }
   return {
     kind: "Join",
@@ -821,7 +1455,13 @@ function analyzeJoin(rel: Extract<Relation, { kind: "Join" }>, left: AnalyzedFro
     leftExpr: l,
     rightExpr: r,
     ...(rel.within
-      ? { within: { beforeMs: rel.within.before.millis, afterMs: rel.within.after.millis, ...(rel.within.grace ? { graceMs: rel.within.grace.millis } : {}) } }
+      ? {
+          within: {
+            beforeMs: rel.within.before.millis,
+            afterMs: rel.within.after.millis,
+            ...(rel.within.grace ? { graceMs: rel.within.grace.millis } : {}),
+          },
+        }
       : {}),
     resultType: lt === "TABLE" && rt === "TABLE" ? "TABLE" : "STREAM",
     repartitionLeft,

@@ -11,16 +11,35 @@ import type {
   Property,
   Statement,
 } from "../ast/nodes.ts";
-import { error, type Diagnostic, type Span } from "../diagnostics/diagnostic.ts";
+import {
+  error,
+  type Diagnostic,
+  type Span,
+} from "../diagnostics/diagnostic.ts";
 import type { FunctionRegistry } from "../functions/types.ts";
 import { formatType, typeEquals, type SqlType } from "../types/sqltype.ts";
 import { canImplicitlyCast } from "../types/values.ts";
 import type { AnalyzedQuery } from "./analyzed.ts";
-import type { Catalog, CatalogColumn, CatalogSource, FormatName, FormatSpec, SourceWindow, TimestampSpec } from "./catalog.ts";
+import type {
+  Catalog,
+  CatalogColumn,
+  CatalogSource,
+  FormatName,
+  FormatSpec,
+  SourceWindow,
+  TimestampSpec,
+} from "./catalog.ts";
 import { Codes } from "./codes.ts";
 import { analyzeExpr, coerce, resolveType } from "./expressions.ts";
 import { closest } from "./exprText.ts";
-import { SINK_PROPERTIES, SOURCE_PROPERTIES, checkFormats, readFormats, readProperties, type Props } from "./properties.ts";
+import {
+  SINK_PROPERTIES,
+  SOURCE_PROPERTIES,
+  checkFormats,
+  readFormats,
+  readProperties,
+  type Props,
+} from "./properties.ts";
 import { RESERVED_NAMES, analyzeQuery } from "./query.ts";
 import type { TExpr } from "./typed.ts";
 
@@ -40,14 +59,27 @@ export type AnalyzedStatement =
       readonly query: AnalyzedQuery;
       readonly queryId: string;
     }
-  | { readonly kind: "InsertInto"; readonly sink: CatalogSource; readonly query: AnalyzedQuery; readonly queryId: string }
+  | {
+      readonly kind: "InsertInto";
+      readonly sink: CatalogSource;
+      readonly query: AnalyzedQuery;
+      readonly queryId: string;
+    }
   | {
       readonly kind: "InsertValues";
       readonly target: CatalogSource;
-      readonly values: readonly { readonly column: string; readonly expr: TExpr }[];
+      readonly values: readonly {
+        readonly column: string;
+        readonly expr: TExpr;
+      }[];
     }
   | { readonly kind: "Query"; readonly query: AnalyzedQuery }
-  | { readonly kind: "DropSource"; readonly name: string; readonly deleteTopic: boolean; readonly terminated?: string }
+  | {
+      readonly kind: "DropSource";
+      readonly name: string;
+      readonly deleteTopic: boolean;
+      readonly terminated?: string;
+    }
   /** `EXPLAIN statement`: the inner statement's analysis; its plans are built but nothing runs. */
   | { readonly kind: "Explain"; readonly inner: AnalyzedStatement }
   /** Nothing to plan (SHOW, DESCRIBE, SET, CREATE TYPE, a no-op IF [NOT] EXISTS, ...). */
@@ -61,12 +93,21 @@ export interface StatementAnalysis {
 
 const cap = (t: "STREAM" | "TABLE") => (t === "STREAM" ? "Stream" : "Table");
 const low = (t: "STREAM" | "TABLE") => t.toLowerCase();
-const hintOf = (names: string[]) => (names.length ? `did you mean ${names.map((n) => `'${n}'`).join(" or ")}?` : undefined);
+const hintOf = (names: string[]) =>
+  names.length
+    ? `did you mean ${names.map((n) => `'${n}'`).join(" or ")}?`
+    : undefined;
 
-export function analyzeStatement(stmt: Statement, text: string, catalog: Catalog, env: AnalyzeEnv): StatementAnalysis {
+export function analyzeStatement(
+  stmt: Statement,
+  text: string,
+  catalog: Catalog,
+  env: AnalyzeEnv,
+): StatementAnalysis {
   const diags: Diagnostic[] = [];
   const r = analyzeInner(stmt, text, catalog, env, diags);
-  if (diags.some((d) => d.severity === "error")) return { catalog, diagnostics: diags };
+  if (diags.some((d) => d.severity === "error"))
+    return { catalog, diagnostics: diags };
   return { analyzed: r.analyzed, catalog: r.catalog, diagnostics: diags };
 }
 
@@ -77,7 +118,10 @@ function analyzeInner(
   env: AnalyzeEnv,
   diags: Diagnostic[],
 ): { analyzed: AnalyzedStatement; catalog: Catalog } {
-  const other = { analyzed: { kind: "Other", statement: stmt.kind } as AnalyzedStatement, catalog };
+  const other = {
+    analyzed: { kind: "Other", statement: stmt.kind } as AnalyzedStatement,
+    catalog,
+  };
   switch (stmt.kind) {
     case "CreateSource":
       return createSource(stmt, text, catalog, env, diags) ?? other;
@@ -95,7 +139,11 @@ function analyzeInner(
       if (existing) {
         if (!stmt.ifNotExists)
           diags.push(
-            error(Codes.TYPE_EXISTS, `Cannot register custom type '${stmt.name.value}' since it is already registered with type: ${formatType(existing)}`, stmt.name.span),
+            error(
+              Codes.TYPE_EXISTS,
+              `Cannot register custom type '${stmt.name.value}' since it is already registered with type: ${formatType(existing)}`,
+              stmt.name.span,
+            ),
           );
         return other;
       }
@@ -103,7 +151,14 @@ function analyzeInner(
     }
     case "DropType": {
       if (!catalog.type(stmt.name.value)) {
-        if (!stmt.ifExists) diags.push(error(Codes.UNKNOWN_TYPE, `Type ${stmt.name.value} does not exist.`, stmt.name.span));
+        if (!stmt.ifExists)
+          diags.push(
+            error(
+              Codes.UNKNOWN_TYPE,
+              `Type ${stmt.name.value} does not exist.`,
+              stmt.name.span,
+            ),
+          );
         return other;
       }
       return { ...other, catalog: catalog.withoutType(stmt.name.value) };
@@ -115,9 +170,18 @@ function analyzeInner(
         return { ...other, catalog: c };
       }
       const id = stmt.queryId ?? "";
-      const found = [...catalog.queries.keys()].find((q) => q.toUpperCase() === id.toUpperCase());
+      const found = [...catalog.queries.keys()].find(
+        (q) => q.toUpperCase() === id.toUpperCase(),
+      );
       if (!found) {
-        diags.push(error(Codes.UNKNOWN_QUERY, `Unknown queryId: ${id}`, stmt.span, hintOf(closest(id, catalog.queries.keys()))));
+        diags.push(
+          error(
+            Codes.UNKNOWN_QUERY,
+            `Unknown queryId: ${id}`,
+            stmt.span,
+            hintOf(closest(id, catalog.queries.keys())),
+          ),
+        );
         return other;
       }
       return { ...other, catalog: catalog.withoutQuery(found) };
@@ -125,23 +189,53 @@ function analyzeInner(
     case "Describe": {
       const t = stmt.target;
       if (t.kind === "Source" && !catalog.source(t.name.value))
-        diags.push(error(Codes.UNKNOWN_SOURCE, `Could not find STREAM/TABLE '${t.name.value}' in the Metastore`, t.name.span, hintOf(closest(t.name.value, catalog.sources.keys()))));
+        diags.push(
+          error(
+            Codes.UNKNOWN_SOURCE,
+            `Could not find STREAM/TABLE '${t.name.value}' in the Metastore`,
+            t.name.span,
+            hintOf(closest(t.name.value, catalog.sources.keys())),
+          ),
+        );
       if (t.kind === "Function" && !env.functions.get(t.name.value))
-        diags.push(error(Codes.UNKNOWN_FUNCTION, `Can't find any functions with the name '${t.name.value}'`, t.name.span));
+        diags.push(
+          error(
+            Codes.UNKNOWN_FUNCTION,
+            `Can't find any functions with the name '${t.name.value}'`,
+            t.name.span,
+          ),
+        );
       return other;
     }
     case "Explain": {
       if (stmt.statement) {
         // The explained statement is analyzed (and planned by the caller) but changes nothing.
         const inner = analyzeInner(stmt.statement, text, catalog, env, diags);
-        return { analyzed: { kind: "Explain", inner: inner.analyzed }, catalog };
-      }
-      else if (stmt.queryId && !catalog.queries.has(stmt.queryId))
-        diags.push(error(Codes.UNKNOWN_QUERY, `Query with id:${stmt.queryId} does not exist, use SHOW QUERIES to view the full set of running queries.`, stmt.span));
+        return {
+          analyzed: { kind: "Explain", inner: inner.analyzed },
+          catalog,
+        };
+      } else if (stmt.queryId && !catalog.queries.has(stmt.queryId))
+        diags.push(
+          error(
+            Codes.UNKNOWN_QUERY,
+            `Query with id:${stmt.queryId} does not exist, use SHOW QUERIES to view the full set of running queries.`,
+            stmt.span,
+          ),
+        );
       return other;
     }
     case "QueryStatement": {
-      const q = analyzeQuery(stmt.query, { catalog, functions: env.functions, properties: env.properties, statementKind: "QUERY" }, diags);
+      const q = analyzeQuery(
+        stmt.query,
+        {
+          catalog,
+          functions: env.functions,
+          properties: env.properties,
+          statementKind: "QUERY",
+        },
+        diags,
+      );
       return q ? { analyzed: { kind: "Query", query: q }, catalog } : other;
     }
     case "Define":
@@ -156,7 +250,12 @@ function analyzeInner(
 }
 
 function columnsText(cols: readonly CatalogColumn[]): string {
-  return cols.map((c) => `\`${c.name}\` ${formatType(c.type)}${c.namespace === "KEY" ? " KEY" : ""}`).join(", ");
+  return cols
+    .map(
+      (c) =>
+        `\`${c.name}\` ${formatType(c.type)}${c.namespace === "KEY" ? " KEY" : ""}`,
+    )
+    .join(", ");
 }
 
 /** The key/value formats of a new source from its WITH clause and the session defaults. */
@@ -185,36 +284,78 @@ function formatsFor(
     return undefined;
   }
   let keyFormat: FormatName | undefined = f.key;
-  if (!keyFormat && inherit && inherit.key.format !== "NONE") keyFormat = inherit.key.format;
-  if (!keyFormat) keyFormat = hasKey ? ((env.properties["ksql.persistence.default.format.key"]?.toUpperCase() as FormatName | undefined) ?? "KAFKA") : "NONE";
+  if (!keyFormat && inherit && inherit.key.format !== "NONE")
+    keyFormat = inherit.key.format;
+  if (!keyFormat)
+    keyFormat = hasKey
+      ? ((env.properties[
+          "ksql.persistence.default.format.key"
+        ]?.toUpperCase() as FormatName | undefined) ?? "KAFKA")
+      : "NONE";
   const valueProps: Record<string, string> = { ...f.valueProps };
   if (!f.value && inherit && inherit.value.format === valueFormat) {
-    if (inherit.value.properties.delimiter !== undefined && valueProps.delimiter === undefined) valueProps.delimiter = inherit.value.properties.delimiter;
+    if (
+      inherit.value.properties.delimiter !== undefined &&
+      valueProps.delimiter === undefined
+    )
+      valueProps.delimiter = inherit.value.properties.delimiter;
   }
   const wrapDefault = env.properties["ksql.persistence.wrap.single.values"];
-  if (valueProps.wrapSingleValue === undefined && wrapDefault !== undefined && props.get("WRAP_SINGLE_VALUE") === undefined) {
+  if (
+    valueProps.wrapSingleValue === undefined &&
+    wrapDefault !== undefined &&
+    props.get("WRAP_SINGLE_VALUE") === undefined
+  ) {
     // The session default applies only where wrapping is meaningful (checked with the columns later).
     valueProps.wrapSingleValueDefault = wrapDefault.toLowerCase();
   }
   const keyProps: Record<string, string> = { ...f.keyProps };
-  if (!f.key && inherit && inherit.key.format === keyFormat && inherit.key.properties.delimiter !== undefined) keyProps.delimiter = inherit.key.properties.delimiter;
-  return { key: { format: keyFormat, properties: keyProps }, value: { format: valueFormat, properties: valueProps } };
+  if (
+    !f.key &&
+    inherit &&
+    inherit.key.format === keyFormat &&
+    inherit.key.properties.delimiter !== undefined
+  )
+    keyProps.delimiter = inherit.key.properties.delimiter;
+  return {
+    key: { format: keyFormat, properties: keyProps },
+    value: { format: valueFormat, properties: valueProps },
+  };
 }
 
 /** Applies the session wrap default once the value columns are known. */
 function finishValueFormat(v: FormatSpec, valueCount: number): FormatSpec {
   const { wrapSingleValueDefault, ...rest } = v.properties;
-  if (wrapSingleValueDefault !== undefined && valueCount === 1 && (v.format === "JSON" || v.format === "DELIMITED" || v.format === "KAFKA"))
-    return { format: v.format, properties: { ...rest, wrapSingleValue: wrapSingleValueDefault } };
-  return wrapSingleValueDefault === undefined ? v : { format: v.format, properties: rest };
+  if (
+    wrapSingleValueDefault !== undefined &&
+    valueCount === 1 &&
+    (v.format === "JSON" || v.format === "DELIMITED" || v.format === "KAFKA")
+  )
+    return {
+      format: v.format,
+      properties: { ...rest, wrapSingleValue: wrapSingleValueDefault },
+    };
+  return wrapSingleValueDefault === undefined
+    ? v
+    : { format: v.format, properties: rest };
 }
 
-function readPartitions(props: Props, span: Span, diags: Diagnostic[]): number | undefined {
+function readPartitions(
+  props: Props,
+  span: Span,
+  diags: Diagnostic[],
+): number | undefined {
   const p = props.get("PARTITIONS");
   if (p === undefined) return undefined;
   const n = Number(p);
   if (!Number.isInteger(n) || n <= 0) {
-    diags.push(error(Codes.INVALID_PROPERTY, `Invalid number of partitions: ${p}; expected a positive integer`, props.span("PARTITIONS") ?? span));
+    diags.push(
+      error(
+        Codes.INVALID_PROPERTY,
+        `Invalid number of partitions: ${p}; expected a positive integer`,
+        props.span("PARTITIONS") ?? span,
+      ),
+    );
     return undefined;
   }
   return n;
@@ -224,30 +365,70 @@ function readPartitions(props: Props, span: Span, diags: Diagnostic[]): number |
 function parseDurationText(s: string): number | undefined {
   const m = /^\s*(\d+)\s*(MILLISECOND|SECOND|MINUTE|HOUR|DAY)S?\s*$/i.exec(s);
   if (!m) return undefined;
-  const unit = { MILLISECOND: 1, SECOND: 1000, MINUTE: 60000, HOUR: 3600000, DAY: 86400000 }[m[2]!.toUpperCase() as "DAY"];
+  const unit = {
+    MILLISECOND: 1,
+    SECOND: 1000,
+    MINUTE: 60000,
+    HOUR: 3600000,
+    DAY: 86400000,
+  }[m[2]!.toUpperCase() as "DAY"];
   return Number(m[1]) * unit;
 }
 
-function readTimestamp(props: Props, columns: readonly CatalogColumn[], span: Span, diags: Diagnostic[]): TimestampSpec | undefined {
+function readTimestamp(
+  props: Props,
+  columns: readonly CatalogColumn[],
+  span: Span,
+  diags: Diagnostic[],
+): TimestampSpec | undefined {
   const ts = props.get("TIMESTAMP");
   if (ts === undefined) return undefined;
-  const name = ts.startsWith("`") && ts.endsWith("`") ? ts.slice(1, -1) : ts.toUpperCase();
+  const name =
+    ts.startsWith("`") && ts.endsWith("`") ? ts.slice(1, -1) : ts.toUpperCase();
   const sp = props.span("TIMESTAMP") ?? span;
   const col = columns.find((c) => c.name === name);
   if (!col) {
-    diags.push(error(Codes.TIMESTAMP_COLUMN, `The TIMESTAMP column set in the WITH clause does not exist in the schema: '${name}'`, sp, hintOf(closest(name, columns.map((c) => c.name)))));
+    diags.push(
+      error(
+        Codes.TIMESTAMP_COLUMN,
+        `The TIMESTAMP column set in the WITH clause does not exist in the schema: '${name}'`,
+        sp,
+        hintOf(
+          closest(
+            name,
+            columns.map((c) => c.name),
+          ),
+        ),
+      ),
+    );
     return undefined;
   }
   const format = props.get("TIMESTAMP_FORMAT");
-  const ok = col.type.kind === "BIGINT" || col.type.kind === "TIMESTAMP" || (col.type.kind === "STRING" && format !== undefined);
+  const ok =
+    col.type.kind === "BIGINT" ||
+    col.type.kind === "TIMESTAMP" ||
+    (col.type.kind === "STRING" && format !== undefined);
   if (!ok) {
-    diags.push(error(Codes.TIMESTAMP_COLUMN, `Timestamp column, \`${name}\`, should be LONG(INT64), TIMESTAMP, or a String with a timestamp_format specified.`, sp));
+    diags.push(
+      error(
+        Codes.TIMESTAMP_COLUMN,
+        `Timestamp column, \`${name}\`, should be LONG(INT64), TIMESTAMP, or a String with a timestamp_format specified.`,
+        sp,
+      ),
+    );
     return undefined;
   }
   return format !== undefined ? { column: name, format } : { column: name };
 }
 
-function checkTopic(topic: string, partitions: number | undefined, catalog: Catalog, env: AnalyzeEnv, span: Span, diags: Diagnostic[]): void {
+function checkTopic(
+  topic: string,
+  partitions: number | undefined,
+  catalog: Catalog,
+  env: AnalyzeEnv,
+  span: Span,
+  diags: Diagnostic[],
+): void {
   if (env.strictTopics && partitions === undefined && !catalog.topic(topic))
     diags.push(
       error(
@@ -258,43 +439,91 @@ function checkTopic(topic: string, partitions: number | undefined, catalog: Cata
     );
 }
 
-function createSource(stmt: CreateSource, text: string, catalog: Catalog, env: AnalyzeEnv, diags: Diagnostic[]) {
+function createSource(
+  stmt: CreateSource,
+  text: string,
+  catalog: Catalog,
+  env: AnalyzeEnv,
+  diags: Diagnostic[],
+) {
   const name = stmt.name.value;
   const existing = catalog.source(name);
   const kind = stmt.sourceType;
   if (existing) {
     if (stmt.orReplace && (existing.isSource || stmt.isSource)) {
-      diags.push(error(Codes.READ_ONLY, `Cannot add ${low(kind)} '${name}': CREATE OR REPLACE is not supported on source ${low(kind)}s.`, stmt.name.span));
+      diags.push(
+        error(
+          Codes.READ_ONLY,
+          `Cannot add ${low(kind)} '${name}': CREATE OR REPLACE is not supported on source ${low(kind)}s.`,
+          stmt.name.span,
+        ),
+      );
       return undefined;
     }
     if (stmt.ifNotExists) return undefined;
     if (!stmt.orReplace) {
-      diags.push(error(Codes.SOURCE_EXISTS, `Cannot add ${low(kind)} '${name}': A ${low(existing.sourceType)} with the same name already exists`, stmt.name.span));
+      diags.push(
+        error(
+          Codes.SOURCE_EXISTS,
+          `Cannot add ${low(kind)} '${name}': A ${low(existing.sourceType)} with the same name already exists`,
+          stmt.name.span,
+        ),
+      );
       return undefined;
     }
     if (existing.sourceType !== kind) {
-      diags.push(error(Codes.WRONG_SOURCE_TYPE, `Cannot add ${low(kind)} '${name}': a ${low(existing.sourceType)} with the same name already exists`, stmt.name.span));
+      diags.push(
+        error(
+          Codes.WRONG_SOURCE_TYPE,
+          `Cannot add ${low(kind)} '${name}': a ${low(existing.sourceType)} with the same name already exists`,
+          stmt.name.span,
+        ),
+      );
       return undefined;
     }
   } else if (stmt.orReplace && stmt.isSource) {
-    diags.push(error(Codes.READ_ONLY, `Cannot add ${low(kind)} '${name}': CREATE OR REPLACE is not supported on source ${low(kind)}s.`, stmt.name.span));
+    diags.push(
+      error(
+        Codes.READ_ONLY,
+        `Cannot add ${low(kind)} '${name}': CREATE OR REPLACE is not supported on source ${low(kind)}s.`,
+        stmt.name.span,
+      ),
+    );
     return undefined;
   }
   const props = readProperties(stmt.properties, SOURCE_PROPERTIES, diags);
   const topic = props.get("KAFKA_TOPIC");
   if (topic === undefined)
-    diags.push(error(Codes.MISSING_PROPERTY, `Missing required property "KAFKA_TOPIC" which has no default value.`, stmt.span));
+    diags.push(
+      error(
+        Codes.MISSING_PROPERTY,
+        `Missing required property "KAFKA_TOPIC" which has no default value.`,
+        stmt.span,
+      ),
+    );
   // Columns.
   const columns: CatalogColumn[] = [];
   const seen = new Set<string>();
   for (const el of stmt.elements) {
     const n = el.name.value;
     if (RESERVED_NAMES.has(n.toUpperCase()) && n === n.toUpperCase()) {
-      diags.push(error(Codes.RESERVED_NAME, `'${n}' is a reserved column name. You cannot use it as a name for a column.`, el.name.span));
+      diags.push(
+        error(
+          Codes.RESERVED_NAME,
+          `'${n}' is a reserved column name. You cannot use it as a name for a column.`,
+          el.name.span,
+        ),
+      );
       continue;
     }
     if (seen.has(n)) {
-      diags.push(error(Codes.DUPLICATE_COLUMN, `Duplicate column names: ${n}`, el.name.span));
+      diags.push(
+        error(
+          Codes.DUPLICATE_COLUMN,
+          `Duplicate column names: ${n}`,
+          el.name.span,
+        ),
+      );
       continue;
     }
     seen.add(n);
@@ -319,7 +548,13 @@ function createSource(stmt: CreateSource, text: string, catalog: Catalog, env: A
       );
     }
     if (c.kind === "Header" && type.kind !== "BYTES")
-      diags.push(error(Codes.TYPE_MISMATCH, `Invalid type for HEADER('${c.key}') column: expected BYTES, got ${formatType(type)}`, el.type.span));
+      diags.push(
+        error(
+          Codes.TYPE_MISMATCH,
+          `Invalid type for HEADER('${c.key}') column: expected BYTES, got ${formatType(type)}`,
+          el.type.span,
+        ),
+      );
     if (c.kind === "Headers") {
       const ok =
         type.kind === "ARRAY" &&
@@ -330,46 +565,123 @@ function createSource(stmt: CreateSource, text: string, catalog: Catalog, env: A
         type.element.fields[1]!.name === "VALUE" &&
         type.element.fields[1]!.type.kind === "BYTES";
       if (!ok)
-        diags.push(error(Codes.TYPE_MISMATCH, `Invalid type for HEADERS column: expected ARRAY<STRUCT<\`KEY\` STRING, \`VALUE\` BYTES>>, got ${formatType(type)}`, el.type.span));
+        diags.push(
+          error(
+            Codes.TYPE_MISMATCH,
+            `Invalid type for HEADERS column: expected ARRAY<STRUCT<\`KEY\` STRING, \`VALUE\` BYTES>>, got ${formatType(type)}`,
+            el.type.span,
+          ),
+        );
     }
-    const namespace = c.kind === "Key" || c.kind === "PrimaryKey" ? "KEY" : c.kind === "Header" || c.kind === "Headers" ? "HEADER" : "VALUE";
-    columns.push(c.kind === "Header" ? { name: n, type, namespace, headerKey: c.key } : { name: n, type, namespace });
+    const namespace =
+      c.kind === "Key" || c.kind === "PrimaryKey"
+        ? "KEY"
+        : c.kind === "Header" || c.kind === "Headers"
+          ? "HEADER"
+          : "VALUE";
+    columns.push(
+      c.kind === "Header"
+        ? { name: n, type, namespace, headerKey: c.key }
+        : { name: n, type, namespace },
+    );
   }
   const keys = columns.filter((c) => c.namespace === "KEY");
   const formats = formatsFor(props, stmt.span, keys.length > 0, env, diags);
   if (!formats) return undefined;
-  const schemaInference = ["AVRO", "PROTOBUF", "JSON_SR", "PROTOBUF_NOSR"].includes(formats.value.format);
-  const noColumns = stmt.elements.length === 0 && !schemaInference && formats.value.format !== "NONE";
+  const schemaInference = [
+    "AVRO",
+    "PROTOBUF",
+    "JSON_SR",
+    "PROTOBUF_NOSR",
+  ].includes(formats.value.format);
+  const noColumns =
+    stmt.elements.length === 0 &&
+    !schemaInference &&
+    formats.value.format !== "NONE";
   if (kind === "TABLE" && keys.length === 0 && !diags.length && !noColumns)
-    diags.push(error(Codes.KEY_COLUMNS, "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.", stmt.span));
+    diags.push(
+      error(
+        Codes.KEY_COLUMNS,
+        "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.",
+        stmt.span,
+      ),
+    );
   // Window.
   let window: SourceWindow | undefined;
   const wt = props.get("WINDOW_TYPE");
   if (wt !== undefined) {
     const t = wt.toUpperCase();
     if (t !== "TUMBLING" && t !== "HOPPING" && t !== "SESSION") {
-      diags.push(error(Codes.INVALID_PROPERTY, `Invalid WINDOW_TYPE '${wt}': expected SESSION, HOPPING or TUMBLING`, props.span("WINDOW_TYPE") ?? stmt.span));
+      diags.push(
+        error(
+          Codes.INVALID_PROPERTY,
+          `Invalid WINDOW_TYPE '${wt}': expected SESSION, HOPPING or TUMBLING`,
+          props.span("WINDOW_TYPE") ?? stmt.span,
+        ),
+      );
     } else {
       const ws = props.get("WINDOW_SIZE");
       if (t === "SESSION" && ws !== undefined)
-        diags.push(error(Codes.INVALID_PROPERTY, "'WINDOW_SIZE' should not be set for SESSION windows.", props.span("WINDOW_SIZE") ?? stmt.span));
+        diags.push(
+          error(
+            Codes.INVALID_PROPERTY,
+            "'WINDOW_SIZE' should not be set for SESSION windows.",
+            props.span("WINDOW_SIZE") ?? stmt.span,
+          ),
+        );
       if (t !== "SESSION" && ws === undefined)
-        diags.push(error(Codes.INVALID_PROPERTY, `'WINDOW_SIZE' must be set for ${t} windows.`, props.span("WINDOW_TYPE") ?? stmt.span));
+        diags.push(
+          error(
+            Codes.INVALID_PROPERTY,
+            `'WINDOW_SIZE' must be set for ${t} windows.`,
+            props.span("WINDOW_TYPE") ?? stmt.span,
+          ),
+        );
       const size = ws !== undefined ? parseDurationText(ws) : undefined;
       if (ws !== undefined && size === undefined && t !== "SESSION")
-        diags.push(error(Codes.INVALID_PROPERTY, `Invalid WINDOW_SIZE '${ws}': expected e.g. '10 SECONDS'`, props.span("WINDOW_SIZE") ?? stmt.span));
+        diags.push(
+          error(
+            Codes.INVALID_PROPERTY,
+            `Invalid WINDOW_SIZE '${ws}': expected e.g. '10 SECONDS'`,
+            props.span("WINDOW_SIZE") ?? stmt.span,
+          ),
+        );
       window = size !== undefined ? { type: t, sizeMs: size } : { type: t };
     }
-    if (keys.length === 0) diags.push(error(Codes.KEY_COLUMNS, "Windowed sources require a key column.", stmt.span));
+    if (keys.length === 0)
+      diags.push(
+        error(
+          Codes.KEY_COLUMNS,
+          "Windowed sources require a key column.",
+          stmt.span,
+        ),
+      );
   } else if (props.get("WINDOW_SIZE") !== undefined) {
-    diags.push(error(Codes.INVALID_PROPERTY, "'WINDOW_SIZE' requires 'WINDOW_TYPE'.", props.span("WINDOW_SIZE") ?? stmt.span));
+    diags.push(
+      error(
+        Codes.INVALID_PROPERTY,
+        "'WINDOW_SIZE' requires 'WINDOW_TYPE'.",
+        props.span("WINDOW_SIZE") ?? stmt.span,
+      ),
+    );
   }
-  const valueFormat = finishValueFormat(formats.value, columns.filter((c) => c.namespace === "VALUE").length);
+  const valueFormat = finishValueFormat(
+    formats.value,
+    columns.filter((c) => c.namespace === "VALUE").length,
+  );
   checkFormats(formats.key, valueFormat, columns, stmt.span, diags);
   const timestamp = readTimestamp(props, columns, stmt.span, diags);
   const partitions = readPartitions(props, stmt.span, diags);
-  if (topic !== undefined) checkTopic(topic, partitions, catalog, env, stmt.span, diags);
-  if (noColumns) diags.push(error(Codes.KEY_COLUMNS, "The statement does not define any columns. No columns supplied.", stmt.span));
+  if (topic !== undefined)
+    checkTopic(topic, partitions, catalog, env, stmt.span, diags);
+  if (noColumns)
+    diags.push(
+      error(
+        Codes.KEY_COLUMNS,
+        "The statement does not define any columns. No columns supplied.",
+        stmt.span,
+      ),
+    );
   if (diags.length) return undefined;
   const source: CatalogSource = {
     name,
@@ -384,7 +696,10 @@ function createSource(stmt: CreateSource, text: string, catalog: Catalog, env: A
     isSource: stmt.isSource,
     sql: text,
   };
-  return { analyzed: { kind: "CreateSource", source } as AnalyzedStatement, catalog: catalog.withSource(source) };
+  return {
+    analyzed: { kind: "CreateSource", source } as AnalyzedStatement,
+    catalog: catalog.withSource(source),
+  };
 }
 
 /** The sink source a query writes, from the analyzed query and the WITH clause. */
@@ -401,16 +716,37 @@ function sinkFor(
 ): CatalogSource | undefined {
   const props = readProperties(properties, SINK_PROPERTIES, diags);
   const first = firstSource(q);
-  const columns: CatalogColumn[] = q.projection.map((c) => ({ name: c.name, type: c.type, namespace: c.namespace }));
+  const columns: CatalogColumn[] = q.projection.map((c) => ({
+    name: c.name,
+    type: c.type,
+    namespace: c.namespace,
+  }));
   const hasKey = columns.some((c) => c.namespace === "KEY");
-  const formats = formatsFor(props, span, hasKey, env, diags, { key: first.keyFormat, value: first.valueFormat });
+  const formats = formatsFor(props, span, hasKey, env, diags, {
+    key: first.keyFormat,
+    value: first.valueFormat,
+  });
   if (!formats) return undefined;
   let keyFormat = formats.key;
-  if (!hasKey && props.get("KEY_FORMAT") === undefined && props.get("FORMAT") === undefined) keyFormat = { format: "NONE", properties: {} };
-  const valueFormat = finishValueFormat(formats.value, columns.filter((c) => c.namespace === "VALUE").length);
+  if (
+    !hasKey &&
+    props.get("KEY_FORMAT") === undefined &&
+    props.get("FORMAT") === undefined
+  )
+    keyFormat = { format: "NONE", properties: {} };
+  const valueFormat = finishValueFormat(
+    formats.value,
+    columns.filter((c) => c.namespace === "VALUE").length,
+  );
   for (const c of columns)
     if (c.type.kind === "NULL")
-      diags.push(error(Codes.TYPE_MISMATCH, `Can't infer a type of null. Please explicitly cast it to a required type, e.g. CAST(null AS VARCHAR). Column: \`${c.name}\``, span));
+      diags.push(
+        error(
+          Codes.TYPE_MISMATCH,
+          `Can't infer a type of null. Please explicitly cast it to a required type, e.g. CAST(null AS VARCHAR). Column: \`${c.name}\``,
+          span,
+        ),
+      );
   checkFormats(keyFormat, valueFormat, columns, span, diags);
   const timestamp = readTimestamp(props, columns, span, diags);
   const partitions = readPartitions(props, span, diags);
@@ -425,8 +761,19 @@ function sinkFor(
     keyFormat,
     valueFormat,
     ...(timestamp ? { timestamp } : {}),
-    ...(w ? { window: w.sizeMs !== undefined ? { type: w.type, sizeMs: w.sizeMs } : { type: w.type } } : {}),
-    ...(partitions !== undefined ? { partitions } : first.partitions !== undefined ? { partitions: first.partitions } : {}),
+    ...(w
+      ? {
+          window:
+            w.sizeMs !== undefined
+              ? { type: w.type, sizeMs: w.sizeMs }
+              : { type: w.type },
+        }
+      : {}),
+    ...(partitions !== undefined
+      ? { partitions }
+      : first.partitions !== undefined
+        ? { partitions: first.partitions }
+        : {}),
     isSource: false,
     sql: text,
   };
@@ -438,71 +785,175 @@ function firstSource(q: AnalyzedQuery): CatalogSource {
   return f.source;
 }
 
-function createAsSelect(stmt: CreateAsSelect, text: string, catalog: Catalog, env: AnalyzeEnv, diags: Diagnostic[]) {
+function createAsSelect(
+  stmt: CreateAsSelect,
+  text: string,
+  catalog: Catalog,
+  env: AnalyzeEnv,
+  diags: Diagnostic[],
+) {
   const name = stmt.name.value;
   const kind = stmt.sourceType;
   const existing = catalog.source(name);
   if (existing) {
     if (stmt.ifNotExists) return undefined;
     if (existing.isSource) {
-      diags.push(error(Codes.READ_ONLY, `Cannot add ${low(kind)} '${name}': CREATE OR REPLACE is not supported on source ${low(existing.sourceType)}s.`, stmt.name.span));
+      diags.push(
+        error(
+          Codes.READ_ONLY,
+          `Cannot add ${low(kind)} '${name}': CREATE OR REPLACE is not supported on source ${low(existing.sourceType)}s.`,
+          stmt.name.span,
+        ),
+      );
       return undefined;
     }
     if (!stmt.orReplace) {
-      diags.push(error(Codes.SOURCE_EXISTS, `Cannot add ${low(kind)} '${name}': A ${low(existing.sourceType)} with the same name already exists`, stmt.name.span));
+      diags.push(
+        error(
+          Codes.SOURCE_EXISTS,
+          `Cannot add ${low(kind)} '${name}': A ${low(existing.sourceType)} with the same name already exists`,
+          stmt.name.span,
+        ),
+      );
       return undefined;
     }
     if (existing.sourceType !== kind) {
-      diags.push(error(Codes.WRONG_SOURCE_TYPE, `Cannot add ${low(kind)} '${name}': a ${low(existing.sourceType)} with the same name already exists`, stmt.name.span));
+      diags.push(
+        error(
+          Codes.WRONG_SOURCE_TYPE,
+          `Cannot add ${low(kind)} '${name}': a ${low(existing.sourceType)} with the same name already exists`,
+          stmt.name.span,
+        ),
+      );
       return undefined;
     }
   }
   const q = analyzeQuery(
     stmt.query,
-    { catalog, functions: env.functions, sinkName: name, expectedType: kind, properties: env.properties, statementKind: kind === "STREAM" ? "CSAS" : "CTAS" },
+    {
+      catalog,
+      functions: env.functions,
+      sinkName: name,
+      expectedType: kind,
+      properties: env.properties,
+      statementKind: kind === "STREAM" ? "CSAS" : "CTAS",
+    },
     diags,
   );
   if (!q || diags.length) return undefined;
-  const sink = sinkFor(name, kind, q, stmt.properties, stmt.span, text, catalog, env, diags);
+  const sink = sinkFor(
+    name,
+    kind,
+    q,
+    stmt.properties,
+    stmt.span,
+    text,
+    catalog,
+    env,
+    diags,
+  );
   if (!sink || diags.length) return undefined;
   const replacing = existing?.writtenBy;
-  const queryId = replacing ?? catalog.nextQueryId(kind === "STREAM" ? "CSAS" : "CTAS", name);
+  const queryId =
+    replacing ?? catalog.nextQueryId(kind === "STREAM" ? "CSAS" : "CTAS", name);
   const withSink = { ...sink, writtenBy: queryId };
   let c = catalog.withSource(withSink);
-  c = replacing ? c.withoutQuery(replacing).withQuery({ id: queryId, sink: name, sources: q.sources, sql: text }) : c.withQuery({ id: queryId, sink: name, sources: q.sources, sql: text });
-  return { analyzed: { kind: "CreateAsSelect", sink: withSink, query: q, queryId } as AnalyzedStatement, catalog: c };
+  c = replacing
+    ? c
+        .withoutQuery(replacing)
+        .withQuery({ id: queryId, sink: name, sources: q.sources, sql: text })
+    : c.withQuery({ id: queryId, sink: name, sources: q.sources, sql: text });
+  return {
+    analyzed: {
+      kind: "CreateAsSelect",
+      sink: withSink,
+      query: q,
+      queryId,
+    } as AnalyzedStatement,
+    catalog: c,
+  };
 }
 
-function insertInto(stmt: InsertInto, text: string, catalog: Catalog, env: AnalyzeEnv, diags: Diagnostic[]) {
+function insertInto(
+  stmt: InsertInto,
+  text: string,
+  catalog: Catalog,
+  env: AnalyzeEnv,
+  diags: Diagnostic[],
+) {
   const target = catalog.source(stmt.target.value);
   if (!target) {
-    diags.push(error(Codes.UNKNOWN_SOURCE, `Source \`${stmt.target.value}\` does not exist.`, stmt.target.span, hintOf(closest(stmt.target.value, catalog.sources.keys()))));
+    diags.push(
+      error(
+        Codes.UNKNOWN_SOURCE,
+        `Source \`${stmt.target.value}\` does not exist.`,
+        stmt.target.span,
+        hintOf(closest(stmt.target.value, catalog.sources.keys())),
+      ),
+    );
     return undefined;
   }
   if (target.sourceType !== "STREAM") {
-    diags.push(error(Codes.WRONG_SOURCE_TYPE, `INSERT INTO can only be used to insert into a stream. ${target.name} is a table.`, stmt.target.span));
+    diags.push(
+      error(
+        Codes.WRONG_SOURCE_TYPE,
+        `INSERT INTO can only be used to insert into a stream. ${target.name} is a table.`,
+        stmt.target.span,
+      ),
+    );
     return undefined;
   }
   if (target.isSource) {
-    diags.push(error(Codes.READ_ONLY, `Cannot insert into read-only stream: ${target.name}`, stmt.target.span));
+    diags.push(
+      error(
+        Codes.READ_ONLY,
+        `Cannot insert into read-only stream: ${target.name}`,
+        stmt.target.span,
+      ),
+    );
     return undefined;
   }
   if (target.columns.some((c) => c.namespace === "HEADER")) {
-    diags.push(error(Codes.READ_ONLY, `Cannot insert into ${target.name} because it has header columns`, stmt.target.span));
+    diags.push(
+      error(
+        Codes.READ_ONLY,
+        `Cannot insert into ${target.name} because it has header columns`,
+        stmt.target.span,
+      ),
+    );
     return undefined;
   }
   readProperties(stmt.properties, ["QUERY_ID"], diags);
   const q = analyzeQuery(
     stmt.query,
-    { catalog, functions: env.functions, sinkName: target.name, expectedType: "STREAM", properties: env.properties, statementKind: "INSERT" },
+    {
+      catalog,
+      functions: env.functions,
+      sinkName: target.name,
+      expectedType: "STREAM",
+      properties: env.properties,
+      statementKind: "INSERT",
+    },
     diags,
   );
   if (!q || diags.length) return undefined;
-  const result: CatalogColumn[] = q.projection.map((c) => ({ name: c.name, type: c.type, namespace: c.namespace }));
-  const sinkCols = [...target.columns.filter((c) => c.namespace === "KEY"), ...target.columns.filter((c) => c.namespace === "VALUE")];
+  const result: CatalogColumn[] = q.projection.map((c) => ({
+    name: c.name,
+    type: c.type,
+    namespace: c.namespace,
+  }));
+  const sinkCols = [
+    ...target.columns.filter((c) => c.namespace === "KEY"),
+    ...target.columns.filter((c) => c.namespace === "VALUE"),
+  ];
   const same =
     result.length === sinkCols.length &&
-    result.every((c, i) => c.name === sinkCols[i]!.name && c.namespace === sinkCols[i]!.namespace && typeEquals(c.type, sinkCols[i]!.type));
+    result.every(
+      (c, i) =>
+        c.name === sinkCols[i]!.name &&
+        c.namespace === sinkCols[i]!.namespace &&
+        typeEquals(c.type, sinkCols[i]!.type),
+    );
   if (!same) {
     diags.push(
       error(
@@ -514,26 +965,62 @@ function insertInto(stmt: InsertInto, text: string, catalog: Catalog, env: Analy
     return undefined;
   }
   if (!!q.window !== !!target.window) {
-    diags.push(error(Codes.SCHEMA_MISMATCH, `Incompatible windowing between results and sink ${target.name}: ${q.window ? "the query is windowed" : "the sink is windowed"}`, stmt.query.span));
+    diags.push(
+      error(
+        Codes.SCHEMA_MISMATCH,
+        `Incompatible windowing between results and sink ${target.name}: ${q.window ? "the query is windowed" : "the sink is windowed"}`,
+        stmt.query.span,
+      ),
+    );
     return undefined;
   }
   const queryId = catalog.nextQueryId("INSERT", target.name);
   return {
-    analyzed: { kind: "InsertInto", sink: target, query: q, queryId } as AnalyzedStatement,
-    catalog: catalog.withQuery({ id: queryId, sink: target.name, sources: q.sources, sql: text }),
+    analyzed: {
+      kind: "InsertInto",
+      sink: target,
+      query: q,
+      queryId,
+    } as AnalyzedStatement,
+    catalog: catalog.withQuery({
+      id: queryId,
+      sink: target.name,
+      sources: q.sources,
+      sql: text,
+    }),
   };
 }
 
-function insertValues(stmt: InsertValues, catalog: Catalog, env: AnalyzeEnv, diags: Diagnostic[]) {
+function insertValues(
+  stmt: InsertValues,
+  catalog: Catalog,
+  env: AnalyzeEnv,
+  diags: Diagnostic[],
+) {
   const target = catalog.source(stmt.target.value);
   if (!target) {
     const upper = stmt.target.value.toUpperCase();
-    const hint = catalog.source(upper) ? `Did you mean ${upper}? Hint: try removing double quotes from the source name.` : hintOf(closest(stmt.target.value, catalog.sources.keys()));
-    diags.push(error(Codes.UNKNOWN_SOURCE, `Cannot insert values into an unknown stream/table: \`${stmt.target.value}\``, stmt.target.span, hint));
+    const hint = catalog.source(upper)
+      ? `Did you mean ${upper}? Hint: try removing double quotes from the source name.`
+      : hintOf(closest(stmt.target.value, catalog.sources.keys()));
+    diags.push(
+      error(
+        Codes.UNKNOWN_SOURCE,
+        `Cannot insert values into an unknown stream/table: \`${stmt.target.value}\``,
+        stmt.target.span,
+        hint,
+      ),
+    );
     return undefined;
   }
   if (target.isSource) {
-    diags.push(error(Codes.READ_ONLY, `Cannot insert values into read-only ${low(target.sourceType)}: ${target.name}`, stmt.target.span));
+    diags.push(
+      error(
+        Codes.READ_ONLY,
+        `Cannot insert values into read-only ${low(target.sourceType)}: ${target.name}`,
+        stmt.target.span,
+      ),
+    );
     return undefined;
   }
   const pseudo = [{ name: "ROWTIME", type: { kind: "BIGINT" } as SqlType }];
@@ -541,23 +1028,52 @@ function insertValues(stmt: InsertValues, catalog: Catalog, env: AnalyzeEnv, dia
   if (stmt.columns) {
     cols = [];
     for (const n of stmt.columns) {
-      const c = target.columns.find((x) => x.name === n.value) ?? pseudo.find((p) => p.name === n.value);
+      const c =
+        target.columns.find((x) => x.name === n.value) ??
+        pseudo.find((p) => p.name === n.value);
       if (!c) {
-        diags.push(error(Codes.UNKNOWN_COLUMN, `Column name ${n.value} does not exist.`, n.span, hintOf(closest(n.value, target.columns.map((x) => x.name)))));
+        diags.push(
+          error(
+            Codes.UNKNOWN_COLUMN,
+            `Column name ${n.value} does not exist.`,
+            n.span,
+            hintOf(
+              closest(
+                n.value,
+                target.columns.map((x) => x.name),
+              ),
+            ),
+          ),
+        );
         continue;
       }
       if ("namespace" in c && c.namespace === "HEADER") {
-        diags.push(error(Codes.INSERT_VALUES, `Cannot insert into HEADER columns: ${c.name}`, n.span));
+        diags.push(
+          error(
+            Codes.INSERT_VALUES,
+            `Cannot insert into HEADER columns: ${c.name}`,
+            n.span,
+          ),
+        );
         continue;
       }
       cols.push({ name: c.name, type: c.type, span: n.span });
     }
   } else {
     if (target.columns.some((c) => c.namespace === "HEADER")) {
-      diags.push(error(Codes.INSERT_VALUES, `Cannot insert into ${target.name} because it has header columns`, stmt.target.span));
+      diags.push(
+        error(
+          Codes.INSERT_VALUES,
+          `Cannot insert into ${target.name} because it has header columns`,
+          stmt.target.span,
+        ),
+      );
       return undefined;
     }
-    cols = [...target.columns.filter((c) => c.namespace === "KEY"), ...target.columns.filter((c) => c.namespace === "VALUE")].map((c) => ({
+    cols = [
+      ...target.columns.filter((c) => c.namespace === "KEY"),
+      ...target.columns.filter((c) => c.namespace === "VALUE"),
+    ].map((c) => ({
       name: c.name,
       type: c.type,
       span: stmt.target.span,
@@ -592,24 +1108,42 @@ function insertValues(stmt: InsertValues, catalog: Catalog, env: AnalyzeEnv, dia
       e.kind === "Struct" &&
       col.type.kind === "STRUCT" &&
       e.fields.every((f) => {
-        const t = (col.type as Extract<SqlType, { kind: "STRUCT" }>).fields.find((x) => x.name === f.name);
-        return t !== undefined && (canImplicitlyCast(f.value.type, t.type) || f.value.type.kind === "STRING");
+        const t = (
+          col.type as Extract<SqlType, { kind: "STRUCT" }>
+        ).fields.find((x) => x.name === f.name);
+        return (
+          t !== undefined &&
+          (canImplicitlyCast(f.value.type, t.type) ||
+            f.value.type.kind === "STRING")
+        );
       });
     const ok =
       canImplicitlyCast(e.type, col.type) ||
       partialStruct ||
       (stringLiteral && col.type.kind !== "BYTES") ||
-      (e.type.kind === "DECIMAL" && (col.type.kind === "DOUBLE" || col.type.kind === "DECIMAL")) ||
+      (e.type.kind === "DECIMAL" &&
+        (col.type.kind === "DOUBLE" || col.type.kind === "DECIMAL")) ||
       (e.type.kind === "DOUBLE" && col.type.kind === "DECIMAL") ||
-      (e.type.kind === "INTEGER" && e.kind === "Literal" && ["TIMESTAMP", "DATE", "TIME"].includes(col.type.kind));
+      (e.type.kind === "INTEGER" &&
+        e.kind === "Literal" &&
+        ["TIMESTAMP", "DATE", "TIME"].includes(col.type.kind));
     if (!ok) {
-      diags.push(error(Codes.INSERT_VALUES, `Expected type ${formatType(col.type)} for field ${col.name} but got ${formatType(e.type)}`, v.span));
+      diags.push(
+        error(
+          Codes.INSERT_VALUES,
+          `Expected type ${formatType(col.type)} for field ${col.name} but got ${formatType(e.type)}`,
+          v.span,
+        ),
+      );
       return;
     }
     values.push({ column: col.name, expr: coerce(e, col.type) });
   });
   if (diags.length) return undefined;
-  return { analyzed: { kind: "InsertValues", target, values } as AnalyzedStatement, catalog };
+  return {
+    analyzed: { kind: "InsertValues", target, values } as AnalyzedStatement,
+    catalog,
+  };
 }
 
 function dropSource(stmt: DropSource, catalog: Catalog, diags: Diagnostic[]) {
@@ -617,18 +1151,39 @@ function dropSource(stmt: DropSource, catalog: Catalog, diags: Diagnostic[]) {
   const s = catalog.source(name);
   if (!s) {
     if (!stmt.ifExists)
-      diags.push(error(Codes.UNKNOWN_SOURCE, `${cap(stmt.sourceType)} ${name} does not exist.`, stmt.name.span, hintOf(closest(name, catalog.sources.keys()))));
+      diags.push(
+        error(
+          Codes.UNKNOWN_SOURCE,
+          `${cap(stmt.sourceType)} ${name} does not exist.`,
+          stmt.name.span,
+          hintOf(closest(name, catalog.sources.keys())),
+        ),
+      );
     return undefined;
   }
   if (s.sourceType !== stmt.sourceType) {
-    diags.push(error(Codes.WRONG_SOURCE_TYPE, `Incompatible data source type is ${s.sourceType}, but statement was DROP ${stmt.sourceType}`, stmt.name.span));
+    diags.push(
+      error(
+        Codes.WRONG_SOURCE_TYPE,
+        `Incompatible data source type is ${s.sourceType}, but statement was DROP ${stmt.sourceType}`,
+        stmt.name.span,
+      ),
+    );
     return undefined;
   }
   if (s.isSource && stmt.deleteTopic) {
-    diags.push(error(Codes.READ_ONLY, `Cannot delete topic for read-only source: ${name}`, stmt.span));
+    diags.push(
+      error(
+        Codes.READ_ONLY,
+        `Cannot delete topic for read-only source: ${name}`,
+        stmt.span,
+      ),
+    );
     return undefined;
   }
-  const readers = catalog.queriesReading(name).filter((q) => q.id !== s.writtenBy);
+  const readers = catalog
+    .queriesReading(name)
+    .filter((q) => q.id !== s.writtenBy);
   if (readers.length) {
     const sinks = readers.map((q) => q.sink ?? q.id);
     diags.push(
@@ -642,9 +1197,15 @@ function dropSource(stmt: DropSource, catalog: Catalog, diags: Diagnostic[]) {
   }
   let c = catalog.withoutSource(name);
   // Other queries still writing into it (INSERT INTO) are terminated with it, as the one that created it.
-  for (const q of catalog.queries.values()) if (q.sink === name) c = c.withoutQuery(q.id);
+  for (const q of catalog.queries.values())
+    if (q.sink === name) c = c.withoutQuery(q.id);
   return {
-    analyzed: { kind: "DropSource", name, deleteTopic: stmt.deleteTopic, ...(s.writtenBy ? { terminated: s.writtenBy } : {}) } as AnalyzedStatement,
+    analyzed: {
+      kind: "DropSource",
+      name,
+      deleteTopic: stmt.deleteTopic,
+      ...(s.writtenBy ? { terminated: s.writtenBy } : {}),
+    } as AnalyzedStatement,
     catalog: c,
   };
 }

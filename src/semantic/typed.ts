@@ -15,12 +15,30 @@
 import type { SqlType } from "../types/sqltype.ts";
 
 export type TExpr =
-  | { readonly kind: "Literal"; readonly type: SqlType; readonly value: null | boolean | number | string }
+  | {
+      readonly kind: "Literal";
+      readonly type: SqlType;
+      readonly value: null | boolean | number | string;
+    }
   | { readonly kind: "Column"; readonly type: SqlType; readonly name: string }
   /** A lambda parameter in scope. */
-  | { readonly kind: "LambdaVar"; readonly type: SqlType; readonly name: string }
-  | { readonly kind: "Field"; readonly type: SqlType; readonly base: TExpr; readonly field: string }
-  | { readonly kind: "Subscript"; readonly type: SqlType; readonly base: TExpr; readonly index: TExpr }
+  | {
+      readonly kind: "LambdaVar";
+      readonly type: SqlType;
+      readonly name: string;
+    }
+  | {
+      readonly kind: "Field";
+      readonly type: SqlType;
+      readonly base: TExpr;
+      readonly field: string;
+    }
+  | {
+      readonly kind: "Subscript";
+      readonly type: SqlType;
+      readonly base: TExpr;
+      readonly index: TExpr;
+    }
   | { readonly kind: "Not"; readonly type: SqlType; readonly operand: TExpr }
   | { readonly kind: "Negate"; readonly type: SqlType; readonly operand: TExpr }
   /** Operands already converted: both DOUBLE, both BIGINT, both INTEGER, or DECIMALs (each with its own scale), or STRING for `+`. */
@@ -39,9 +57,25 @@ export type TExpr =
       readonly left: TExpr;
       readonly right: TExpr;
     }
-  | { readonly kind: "Logical"; readonly type: SqlType; readonly op: "AND" | "OR"; readonly left: TExpr; readonly right: TExpr }
-  | { readonly kind: "Concat"; readonly type: SqlType; readonly left: TExpr; readonly right: TExpr }
-  | { readonly kind: "IsNull"; readonly type: SqlType; readonly operand: TExpr; readonly negated: boolean }
+  | {
+      readonly kind: "Logical";
+      readonly type: SqlType;
+      readonly op: "AND" | "OR";
+      readonly left: TExpr;
+      readonly right: TExpr;
+    }
+  | {
+      readonly kind: "Concat";
+      readonly type: SqlType;
+      readonly left: TExpr;
+      readonly right: TExpr;
+    }
+  | {
+      readonly kind: "IsNull";
+      readonly type: SqlType;
+      readonly operand: TExpr;
+      readonly negated: boolean;
+    }
   | {
       readonly kind: "Between";
       readonly type: SqlType;
@@ -50,7 +84,13 @@ export type TExpr =
       readonly high: TExpr;
       readonly negated: boolean;
     }
-  | { readonly kind: "In"; readonly type: SqlType; readonly operand: TExpr; readonly items: readonly TExpr[]; readonly negated: boolean }
+  | {
+      readonly kind: "In";
+      readonly type: SqlType;
+      readonly operand: TExpr;
+      readonly items: readonly TExpr[];
+      readonly negated: boolean;
+    }
   | {
       readonly kind: "Like";
       readonly type: SqlType;
@@ -59,7 +99,13 @@ export type TExpr =
       readonly escape?: TExpr;
       readonly negated: boolean;
     }
-  | { readonly kind: "IsDistinct"; readonly type: SqlType; readonly left: TExpr; readonly right: TExpr; readonly negated: boolean }
+  | {
+      readonly kind: "IsDistinct";
+      readonly type: SqlType;
+      readonly left: TExpr;
+      readonly right: TExpr;
+      readonly negated: boolean;
+    }
   /** Searched CASE (a simple CASE is rewritten to `operand = value` conditions). */
   | {
       readonly kind: "Case";
@@ -67,16 +113,63 @@ export type TExpr =
       readonly whens: readonly { readonly when: TExpr; readonly then: TExpr }[];
       readonly else?: TExpr;
     }
-  | { readonly kind: "Cast"; readonly type: SqlType; readonly operand: TExpr; readonly implicit: boolean }
-  | { readonly kind: "Call"; readonly type: SqlType; readonly name: string; readonly argTypes: readonly SqlType[]; readonly args: readonly TExpr[] }
-  | { readonly kind: "Lambda"; readonly type: SqlType; readonly params: readonly string[]; readonly paramTypes: readonly SqlType[]; readonly body: TExpr }
-  | { readonly kind: "Array"; readonly type: SqlType; readonly items: readonly TExpr[] }
-  | { readonly kind: "Map"; readonly type: SqlType; readonly entries: readonly { readonly key: TExpr; readonly value: TExpr }[] }
-  | { readonly kind: "Struct"; readonly type: SqlType; readonly fields: readonly { readonly name: string; readonly value: TExpr }[] }
+  | {
+      readonly kind: "Cast";
+      readonly type: SqlType;
+      readonly operand: TExpr;
+      readonly implicit: boolean;
+    }
+  | {
+      readonly kind: "Call";
+      readonly type: SqlType;
+      readonly name: string;
+      readonly argTypes: readonly SqlType[];
+      readonly args: readonly TExpr[];
+    }
+  | {
+      readonly kind: "Lambda";
+      readonly type: SqlType;
+      readonly params: readonly string[];
+      readonly paramTypes: readonly SqlType[];
+      readonly body: TExpr;
+    }
+  | {
+      readonly kind: "Array";
+      readonly type: SqlType;
+      readonly items: readonly TExpr[];
+    }
+  | {
+      readonly kind: "Map";
+      readonly type: SqlType;
+      readonly entries: readonly {
+        readonly key: TExpr;
+        readonly value: TExpr;
+      }[];
+    }
+  | {
+      readonly kind: "Struct";
+      readonly type: SqlType;
+      readonly fields: readonly {
+        readonly name: string;
+        readonly value: TExpr;
+      }[];
+    }
   /** Only before planning: an aggregate call (replaced by a Column of the Aggregate operator's output). */
-  | { readonly kind: "AggregateCall"; readonly type: SqlType; readonly name: string; readonly argTypes: readonly SqlType[]; readonly args: readonly TExpr[] }
+  | {
+      readonly kind: "AggregateCall";
+      readonly type: SqlType;
+      readonly name: string;
+      readonly argTypes: readonly SqlType[];
+      readonly args: readonly TExpr[];
+    }
   /** Only before planning: a table function call (EXPLODE...), replaced by a Column of the TableFunction operator. */
-  | { readonly kind: "TableFunctionCall"; readonly type: SqlType; readonly name: string; readonly argTypes: readonly SqlType[]; readonly args: readonly TExpr[] };
+  | {
+      readonly kind: "TableFunctionCall";
+      readonly type: SqlType;
+      readonly name: string;
+      readonly argTypes: readonly SqlType[];
+      readonly args: readonly TExpr[];
+    };
 
 /** A stable structural key (for "is this the GROUP BY expression" and de-duplication). */
 export function exprKey(e: TExpr): string {
@@ -110,9 +203,14 @@ export function children(e: TExpr): TExpr[] {
     case "In":
       return [e.operand, ...e.items];
     case "Like":
-      return e.escape ? [e.operand, e.pattern, e.escape] : [e.operand, e.pattern];
+      return e.escape
+        ? [e.operand, e.pattern, e.escape]
+        : [e.operand, e.pattern];
     case "Case":
-      return [...e.whens.flatMap((w) => [w.when, w.then]), ...(e.else ? [e.else] : [])];
+      return [
+        ...e.whens.flatMap((w) => [w.when, w.then]),
+        ...(e.else ? [e.else] : []),
+      ];
     case "Call":
     case "AggregateCall":
     case "TableFunctionCall":
@@ -162,7 +260,12 @@ export function mapExpr(e: TExpr, f: (e: TExpr) => TExpr | undefined): TExpr {
       return { ...e, operand: m(e.operand), items: e.items.map(m) };
     case "Like":
       return e.escape
-        ? { ...e, operand: m(e.operand), pattern: m(e.pattern), escape: m(e.escape) }
+        ? {
+            ...e,
+            operand: m(e.operand),
+            pattern: m(e.pattern),
+            escape: m(e.escape),
+          }
         : { ...e, operand: m(e.operand), pattern: m(e.pattern) };
     case "Case":
       return {
@@ -179,9 +282,15 @@ export function mapExpr(e: TExpr, f: (e: TExpr) => TExpr | undefined): TExpr {
     case "Array":
       return { ...e, items: e.items.map(m) };
     case "Map":
-      return { ...e, entries: e.entries.map((x) => ({ key: m(x.key), value: m(x.value) })) };
+      return {
+        ...e,
+        entries: e.entries.map((x) => ({ key: m(x.key), value: m(x.value) })),
+      };
     case "Struct":
-      return { ...e, fields: e.fields.map((x) => ({ name: x.name, value: m(x.value) })) };
+      return {
+        ...e,
+        fields: e.fields.map((x) => ({ name: x.name, value: m(x.value) })),
+      };
   }
 }
 
@@ -191,7 +300,10 @@ export function someExpr(e: TExpr, pred: (e: TExpr) => boolean): boolean {
 }
 
 /** The names of all `Column` nodes in `e` (lambda variables excluded). */
-export function columnsOf(e: TExpr, into: Set<string> = new Set()): Set<string> {
+export function columnsOf(
+  e: TExpr,
+  into: Set<string> = new Set(),
+): Set<string> {
   if (e.kind === "Column") into.add(e.name);
   for (const c of children(e)) columnsOf(c, into);
   return into;

@@ -14,10 +14,20 @@ describe("physical plans of the conformance queries", () => {
     let plans = 0;
     const internal: string[] = [];
     for (const f of readdirSync(DIR).filter((x) => x.endsWith(".json"))) {
-      for (const c of JSON.parse(readFileSync(`${DIR}/${f}`, "utf8")).tests as { name: string; statements: string[]; format?: string[]; properties?: Record<string, string> }[]) {
+      for (const c of JSON.parse(readFileSync(`${DIR}/${f}`, "utf8")).tests as {
+        name: string;
+        statements: string[];
+        format?: string[];
+        properties?: Record<string, string>;
+      }[]) {
         for (const fm of c.format ?? ["JSON"]) {
-          const r = compileScript(c.statements.join("\n").replaceAll("{FORMAT}", fm), { properties: c.properties ?? {} });
-          for (const d of r.diagnostics) if (d.code === "ESQL-INTERNAL") internal.push(`${f} :: ${c.name}: ${d.message}`);
+          const r = compileScript(
+            c.statements.join("\n").replaceAll("{FORMAT}", fm),
+            { properties: c.properties ?? {} },
+          );
+          for (const d of r.diagnostics)
+            if (d.code === "ESQL-INTERNAL")
+              internal.push(`${f} :: ${c.name}: ${d.message}`);
           for (const s of r.statements) {
             if (!s.physical) continue;
             plans++;

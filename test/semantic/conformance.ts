@@ -27,17 +27,31 @@ export function runConformance() {
   const bad = { total: 0, pass: 0, similar: 0 };
   const failures: string[] = [];
   let threw = 0;
-  for (const file of readdirSync(DIR).filter((f) => f.endsWith(".json")).sort()) {
-    const cases = (JSON.parse(readFileSync(join(DIR, file), "utf8")) as { tests: Case[] }).tests;
+  for (const file of readdirSync(DIR)
+    .filter((f) => f.endsWith(".json"))
+    .sort()) {
+    const cases = (
+      JSON.parse(readFileSync(join(DIR, file), "utf8")) as { tests: Case[] }
+    ).tests;
     for (const c of cases) {
       const formats = c.format ?? ["JSON"];
       for (const f of formats) {
         const text = c.statements.join("\n").replaceAll("{FORMAT}", f);
-        const topics: { name: string; partitions?: number }[] = [...(c.topics ?? []), ...(c.inputs ?? []).map((i) => ({ name: i.topic })), ...(c.outputs ?? []).map((i) => ({ name: i.topic }))];
-        const catalog = Catalog.empty().withTopics(topics.map((t) => ({ name: t.name, partitions: t.partitions ?? 1 })));
+        const topics: { name: string; partitions?: number }[] = [
+          ...(c.topics ?? []),
+          ...(c.inputs ?? []).map((i) => ({ name: i.topic })),
+          ...(c.outputs ?? []).map((i) => ({ name: i.topic })),
+        ];
+        const catalog = Catalog.empty().withTopics(
+          topics.map((t) => ({ name: t.name, partitions: t.partitions ?? 1 })),
+        );
         let diags: { message: string; code: string }[];
         try {
-          diags = compileScript(text, { catalog, properties: c.properties ?? {}, strictTopics: process.env.STRICT_TOPICS === "1" }).diagnostics;
+          diags = compileScript(text, {
+            catalog,
+            properties: c.properties ?? {},
+            strictTopics: process.env.STRICT_TOPICS === "1",
+          }).diagnostics;
         } catch (e) {
           threw++;
           diags = [{ message: `THREW ${(e as Error).stack}`, code: "THROW" }];
@@ -50,17 +64,27 @@ export function runConformance() {
           else if (diags.every((d) => d.code === "ESQL-S006")) {
             // Only unknown functions: ksqlDB's test-fixture UDFs (BAD_UDF, TEST_UDTF, VAR_ARG...), not part of its library.
             ok.needTestUdf++;
-            failures.push(`NEEDS-TEST-UDF ${label}\n  ${diags.map((d) => `${d.code} ${d.message}`).join("\n  ")}`);
-          } else failures.push(`FALSE-ERROR ${label}\n  ${diags.map((d) => `${d.code} ${d.message}`).join("\n  ")}\n  ${text.replace(/\n/g, "\n  ")}`);
+            failures.push(
+              `NEEDS-TEST-UDF ${label}\n  ${diags.map((d) => `${d.code} ${d.message}`).join("\n  ")}`,
+            );
+          } else
+            failures.push(
+              `FALSE-ERROR ${label}\n  ${diags.map((d) => `${d.code} ${d.message}`).join("\n  ")}\n  ${text.replace(/\n/g, "\n  ")}`,
+            );
         } else if (/KsqlStatementException|KsqlException/.test(ex.type)) {
           bad.total++;
           if (diags.length > 0) {
             bad.pass++;
             const norm = (t: string) => t.replace(/\s+/g, " ").trim();
-            const want = norm((ex.message ?? "").replace(/^Line: \d+, Col: \d+: /, "")).slice(0, 60);
-            if (diags.some((d) => norm(d.message).includes(want))) bad.similar++;
-          }
-          else failures.push(`MISSED ${label}\n  expected: ${ex.message ?? ""}\n  ${text.replace(/\n/g, "\n  ")}`);
+            const want = norm(
+              (ex.message ?? "").replace(/^Line: \d+, Col: \d+: /, ""),
+            ).slice(0, 60);
+            if (diags.some((d) => norm(d.message).includes(want)))
+              bad.similar++;
+          } else
+            failures.push(
+              `MISSED ${label}\n  expected: ${ex.message ?? ""}\n  ${text.replace(/\n/g, "\n  ")}`,
+            );
         }
       }
     }
@@ -68,28 +92,42 @@ export function runConformance() {
   return { ok, bad, failures, threw };
 }
 
-
 /** The statements of ksqlDB's REST cases (pull/push queries, INSERT VALUES): valid ones must compile clean. */
 export function runRestConformance() {
   const REST = "/work/shared/conformance/ksql/rest";
   const ok = { total: 0, pass: 0 };
   const bad = { total: 0, pass: 0 };
   const failures: string[] = [];
-  for (const file of readdirSync(REST).filter((f) => f.endsWith(".json")).sort()) {
-    const cases = (JSON.parse(readFileSync(join(REST, file), "utf8")) as { tests?: (Case & { expectedError?: unknown })[] }).tests ?? [];
+  for (const file of readdirSync(REST)
+    .filter((f) => f.endsWith(".json"))
+    .sort()) {
+    const cases =
+      (
+        JSON.parse(readFileSync(join(REST, file), "utf8")) as {
+          tests?: (Case & { expectedError?: unknown })[];
+        }
+      ).tests ?? [];
     for (const c of cases) {
       for (const f of c.format ?? ["JSON"]) {
         const text = c.statements.join("\n").replaceAll("{FORMAT}", f);
-        const diags = compileScript(text, { properties: c.properties ?? {} }).diagnostics;
+        const diags = compileScript(text, {
+          properties: c.properties ?? {},
+        }).diagnostics;
         const label = `${file} :: ${c.name}${(c.format ?? []).length > 1 ? ` [${f}]` : ""}`;
         if (c.expectedError) {
           bad.total++;
           if (diags.length) bad.pass++;
-          else failures.push(`REST-MISSED ${label}\n  expected: ${JSON.stringify(c.expectedError)}`);
+          else
+            failures.push(
+              `REST-MISSED ${label}\n  expected: ${JSON.stringify(c.expectedError)}`,
+            );
         } else {
           ok.total++;
           if (!diags.length) ok.pass++;
-          else failures.push(`REST-FALSE-ERROR ${label}\n  ${diags.map((d) => `${d.code} ${d.message}`).join("\n  ")}`);
+          else
+            failures.push(
+              `REST-FALSE-ERROR ${label}\n  ${diags.map((d) => `${d.code} ${d.message}`).join("\n  ")}`,
+            );
         }
       }
     }

@@ -3,6 +3,13 @@ import { writeFileSync } from "node:fs";
 import { runConformance, runRestConformance } from "./conformance.ts";
 const r = runConformance();
 const rest = runRestConformance();
-writeFileSync("/tmp/esql-conformance-failures.txt", [...r.failures, ...rest.failures].join("\n\n") + "\n");
-console.log(`valid: ${r.ok.pass}/${r.ok.total} (${((100 * r.ok.pass) / r.ok.total).toFixed(1)}%)  invalid rejected: ${r.bad.pass}/${r.bad.total} (${((100 * r.bad.pass) / r.bad.total).toFixed(1)}%)  (with a similar message: ${r.bad.similar})  threw: ${r.threw}  (test-fixture-UDF cases: ${r.ok.needTestUdf}; without them ${((100 * r.ok.pass) / (r.ok.total - r.ok.needTestUdf)).toFixed(1)}%)`);
-console.log(`rest: valid ${rest.ok.pass}/${rest.ok.total}  invalid rejected ${rest.bad.pass}/${rest.bad.total}`);
+writeFileSync(
+  "/tmp/esql-conformance-failures.txt",
+  [...r.failures, ...rest.failures].join("\n\n") + "\n",
+);
+console.log(
+  `valid: ${r.ok.pass}/${r.ok.total} (${((100 * r.ok.pass) / r.ok.total).toFixed(1)}%)  invalid rejected: ${r.bad.pass}/${r.bad.total} (${((100 * r.bad.pass) / r.bad.total).toFixed(1)}%)  (with a similar message: ${r.bad.similar})  threw: ${r.threw}  (test-fixture-UDF cases: ${r.ok.needTestUdf}; without them ${((100 * r.ok.pass) / (r.ok.total - r.ok.needTestUdf)).toFixed(1)}%)`,
+);
+console.log(
+  `rest: valid ${rest.ok.pass}/${rest.ok.total}  invalid rejected ${rest.bad.pass}/${rest.bad.total}`,
+);

@@ -19,7 +19,10 @@ function reads(n: LogicalNode): TExpr[] {
     case "Join":
       return [n.leftKey, n.rightKey];
     case "Aggregate":
-      return [...n.groupBy.map((g) => g.expr), ...n.aggregates.map((a) => a.call)];
+      return [
+        ...n.groupBy.map((g) => g.expr),
+        ...n.aggregates.map((a) => a.call),
+      ];
     case "TableFunction":
       return n.functions.map((f) => f.call);
     case "Project":
@@ -31,13 +34,28 @@ function reads(n: LogicalNode): TExpr[] {
 
 /** Whether a node forwards its input row unchanged in name (so what is read above is read from below). */
 function passesThrough(n: LogicalNode): boolean {
-  return n.kind === "Filter" || n.kind === "Having" || n.kind === "Repartition" || n.kind === "TableFunction" || n.kind === "Limit" || n.kind === "Join" || n.kind === "Sink" || n.kind === "Output";
+  return (
+    n.kind === "Filter" ||
+    n.kind === "Having" ||
+    n.kind === "Repartition" ||
+    n.kind === "TableFunction" ||
+    n.kind === "Limit" ||
+    n.kind === "Join" ||
+    n.kind === "Sink" ||
+    n.kind === "Output"
+  );
 }
 
 function prune(n: LogicalNode, needed: Set<string>): LogicalNode {
   if (n.kind === "Source") {
     const ts = n.timestamp ? (n.prefix ?? "") + n.timestamp.column : undefined;
-    const schema = n.schema.filter((c) => c.namespace === "KEY" || c.namespace === "PSEUDO" || c.name === ts || needed.has(c.name));
+    const schema = n.schema.filter(
+      (c) =>
+        c.namespace === "KEY" ||
+        c.namespace === "PSEUDO" ||
+        c.name === ts ||
+        needed.has(c.name),
+    );
     return schema.length === n.schema.length ? n : { ...n, schema };
   }
   const own = new Set<string>();
