@@ -134,7 +134,8 @@ export class AggregateProcessor implements Processor {
       if (this.spec.fromTable) {
         if (r.old !== undefined && r.old !== null) work.push({ row: r, key: this.groupKey(r.old), sign: -1, values: r.old });
         if (!r.tombstone) work.push({ row: r, key: this.groupKey(r.values), sign: 1, values: r.values });
-      } else {
+      } else if (!r.tombstone) {
+        // A stream record with a null value carries no row to fold.
         work.push({ row: r, key: this.groupKey(r.values), sign: 1, values: r.values });
       }
     }
@@ -240,6 +241,7 @@ export class AggregateProcessor implements Processor {
 
   private async processSessions(rows: Row[], w: AggregateWindow): Promise<Row[]> {
     const gap = w.gapMs ?? 0;
+    rows = rows.filter((r) => !r.tombstone);
     const keys = rows.map((r) => {
       this.ctx.currentRow = r;
       return this.groupKey(r.values);

@@ -143,6 +143,7 @@ export class JoinProcessor implements Processor {
   // ---- stream-table
 
   private async streamTable(rows: Row[]): Promise<Row[]> {
+    rows = rows.filter((r) => r.side === 1 || !r.tombstone);
     const keys = rows.map((r) => {
       this.ctx.currentRow = r;
       return this.keyOf(r);
@@ -174,6 +175,7 @@ export class JoinProcessor implements Processor {
   // ---- stream-stream
 
   private async streamStream(rows: Row[]): Promise<Row[]> {
+    rows = rows.filter((r) => !r.tombstone);
     const within = this.spec.within ?? { beforeMs: 0, afterMs: 0 };
     const grace = within.graceMs ?? DEFAULT_GRACE_MS;
     const keys = rows.map((r) => {

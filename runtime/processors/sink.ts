@@ -161,7 +161,7 @@ export class RepartitionOutput implements StageOutput {
       this.ctx.currentRow = r;
       const w = r.window ? { w: r.window } : {};
       if (!this.spec.fromTable) {
-        push(this.keyOf(r.values), { v: r.values, ...w }, r);
+        push(this.keyOf(r.values), r.tombstone ? { v: null, o: r.values, ...w } : { v: r.values, ...w }, r);
         continue;
       }
       const newKey = r.tombstone ? undefined : this.keyOf(r.values);

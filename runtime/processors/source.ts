@@ -122,7 +122,6 @@ export class SourceProcessor {
       }
       const keyCount = this.serdes.keyColumns.length;
       if (keyRow === null) keyRow = new Array(keyCount).fill(null);
-      if (valueRow === null && !this.isTable) continue; // a null value on a stream carries nothing
       const values: unknown[] = keyRow.slice(0, keyCount);
       for (const l of this.layout) {
         if (l.kind === "value") values.push(valueRow === null ? null : (valueRow[l.index] ?? null));

@@ -41,7 +41,7 @@ export class FilterProcessor implements Processor {
     for (const r of rows) {
       this.ctx.currentRow = r;
       if (table === undefined) {
-        if (this.test(r.values) === true) out.push(r);
+        if (!r.tombstone && this.test(r.values) === true) out.push(r);
         continue;
       }
       const matchesNow = !r.tombstone && this.test(r.values) === true;
@@ -124,6 +124,7 @@ export class TableFunctionProcessor implements Processor {
     const out: Row[] = [];
     for (const r of rows) {
       this.ctx.currentRow = r;
+      if (r.tombstone) continue;
       // Several table functions in one SELECT are zipped: as many rows as the longest result, NULL-padded.
       const results: (readonly unknown[])[] = [];
       let n = 0;
