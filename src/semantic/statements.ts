@@ -238,12 +238,22 @@ function analyzeInner(
       );
       return q ? { analyzed: { kind: "Query", query: q }, catalog } : other;
     }
+    case "Print":
+      if (env.strictTopics && !catalog.topic(stmt.topic))
+        diags.push(
+          error(
+            Codes.TOPIC,
+            `Could not find topic '${stmt.topic}', or the KSQL user does not have permissions to list the topic. Topic names are case-sensitive.`,
+            stmt.span,
+            hintOf(closest(stmt.topic, catalog.topics.keys())),
+          ),
+        );
+      return other;
     case "Define":
     case "Undefine":
     case "SetProperty":
     case "UnsetProperty":
     case "Show":
-    case "Print":
     case "RunScript":
       return other;
   }
