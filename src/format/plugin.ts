@@ -10,7 +10,13 @@ import type { Plugin, Printer, SupportLanguage, Parser } from "prettier";
 import { parseForFormat, type CommentNode, type FormatNode } from "./ast.ts";
 import { printEsql } from "./printer.ts";
 
-const NOT_CHILDREN = new Set(["span", "nameSpan", "kind", "source", "comments"]);
+const NOT_CHILDREN = new Set([
+  "span",
+  "nameSpan",
+  "kind",
+  "source",
+  "comments",
+]);
 
 function locStart(node: FormatNode): number {
   return node.span.start;
@@ -48,12 +54,18 @@ const printer: Printer<FormatNode> = {
     if (node.kind === "Verbatim" || node.kind === "Comment") return [];
     const record = node as unknown as Record<string, unknown>;
     return Object.keys(node).filter(
-      (k) => !NOT_CHILDREN.has(k) && !nonTraversable.has(k) && typeof record[k] === "object" && record[k] !== null,
+      (k) =>
+        !NOT_CHILDREN.has(k) &&
+        !nonTraversable.has(k) &&
+        typeof record[k] === "object" &&
+        record[k] !== null,
     );
   },
   canAttachComment(node) {
     const n = node as Partial<FormatNode>;
-    return typeof n.kind === "string" && n.span !== undefined && n.kind !== "Comment";
+    return (
+      typeof n.kind === "string" && n.span !== undefined && n.kind !== "Comment"
+    );
   },
   isBlockComment: (node) => node.kind === "Comment" && node.block,
   printComment(path) {
@@ -65,7 +77,12 @@ const printer: Printer<FormatNode> = {
     // to the start of the next node, which may sit after a keyword: `FROM -- c`).
     ownLine(comment: AttachedComment) {
       const { enclosingNode, precedingNode } = comment;
-      if (enclosingNode === undefined || enclosingNode.kind === "Script" || precedingNode === undefined) return false;
+      if (
+        enclosingNode === undefined ||
+        enclosingNode.kind === "Script" ||
+        precedingNode === undefined
+      )
+        return false;
       prettier.util.addTrailingComment(precedingNode, comment);
       return true;
     },
@@ -91,10 +108,15 @@ export interface FormatOptions {
  * Formats an esql script. Rejects with `EsqlSyntaxError` (its `diagnostics` say where) when the
  * script does not parse.
  */
-export function format(text: string, options: FormatOptions = {}): Promise<string> {
+export function format(
+  text: string,
+  options: FormatOptions = {},
+): Promise<string> {
   return prettier.format(text, {
     parser: "esql",
     plugins: [esqlPlugin],
-    ...(options.printWidth === undefined ? {} : { printWidth: options.printWidth }),
+    ...(options.printWidth === undefined
+      ? {}
+      : { printWidth: options.printWidth }),
   });
 }

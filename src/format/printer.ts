@@ -17,14 +17,34 @@
 import { doc, type AstPath, type Doc, type ParserOptions } from "prettier";
 import type { IToken } from "chevrotain";
 import type { Expr, Statement, TypeNode } from "../ast/nodes.ts";
-import { Arrow, DecimalLiteral, Deref, DoubleLiteral, IntegerLiteral, K, StringLiteral } from "../../grammar/tokens.ts";
+import {
+  Arrow,
+  DecimalLiteral,
+  Deref,
+  DoubleLiteral,
+  IntegerLiteral,
+  K,
+  StringLiteral,
+} from "../../grammar/tokens.ts";
 import { isNameToken, isQuotedToken, type Source } from "./source.ts";
 import type { CommentNode, FormatNode, ScriptNode } from "./ast.ts";
 
-const { group, indent, line, softline, hardline, join, lineSuffix, breakParent } = doc.builders;
+const {
+  group,
+  indent,
+  line,
+  softline,
+  hardline,
+  join,
+  lineSuffix,
+  breakParent,
+} = doc.builders;
 
-type Print = (selector?: string | number | (string | number)[], args?: unknown) => Doc;
-type Path = AstPath<FormatNode>;
+// Prettier's path API is typed per node; our printer dispatches on `kind` itself, so it walks untyped paths.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Print = (selector?: any, args?: unknown) => Doc;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Path = AstPath<any>;
 
 interface PrintArgs {
   /** The node is the left operand of a chain of the same logical operator: return its parts, ungrouped. */
@@ -100,9 +120,17 @@ function sourceOf(path: Path): Source {
 }
 
 /** Prints the child at `key` of the current node, in parentheses when its precedence is below `min`. */
-function operand(path: Path, print: Print, key: string | number | (string | number)[], min: number): Doc {
+function operand(
+  path: Path,
+  print: Print,
+  key: string | number | (string | number)[],
+  min: number,
+): Doc {
   const keys = Array.isArray(key) ? key : [key];
-  const child = keys.reduce<unknown>((n, k) => (n as Record<string | number, unknown>)[k], path.node) as Expr;
+  const child = keys.reduce<unknown>(
+    (n, k) => (n as Record<string | number, unknown>)[k],
+    path.node,
+  ) as Expr;
   const printed = print(keys);
   return precedence(child) < min ? ["(", printed, ")"] : printed;
 }
@@ -117,10 +145,18 @@ function bracketList(open: string, items: Doc[], close: string): Doc {
   return group([open, indent([softline, commaList(items)]), softline, close]);
 }
 
-export function printEsql(path: Path, options: ParserOptions<FormatNode>, print: Print, args?: unknown): Doc {
+export function printEsql(
+  path: Path,
+  options: ParserOptions<FormatNode>,
+  print: Print,
+  args?: unknown,
+): Doc {
   const node = path.node;
   const printed = printNode(path, options, print, (args ?? {}) as PrintArgs);
-  const dangling = (node as { comments?: CommentNode[] }).comments?.filter((c) => !c.leading && !c.trailing) ?? [];
+  const dangling =
+    (node as { comments?: CommentNode[] }).comments?.filter(
+      (c) => !c.leading && !c.trailing,
+    ) ?? [];
   // A script's own comments (a script without statements) are printed by printScript.
   if (dangling.length === 0 || node.kind === "Script") return printed;
   // Comments inside a node that has no child to hang them on (`COUNT(/* all */ *)`).
@@ -128,12 +164,19 @@ export function printEsql(path: Path, options: ParserOptions<FormatNode>, print:
     printed,
     ...dangling.map((c) => {
       c.printed = true;
-      return c.block ? [" ", c.value] : [lineSuffix([" ", c.value]), breakParent];
+      return c.block
+        ? [" ", c.value]
+        : [lineSuffix([" ", c.value]), breakParent];
     }),
   ];
 }
 
-function printNode(path: Path, options: ParserOptions<FormatNode>, print: Print, args: PrintArgs): Doc {
+function printNode(
+  path: Path,
+  options: ParserOptions<FormatNode>,
+  print: Print,
+  args: PrintArgs,
+): Doc {
   const node = path.node;
   const src = sourceOf(path);
   switch (node.kind) {
@@ -157,11 +200,19 @@ function printNode(path: Path, options: ParserOptions<FormatNode>, print: Print,
       return ["MAP<", print("key"), ", ", print("value"), ">"];
     case "StructType":
       if (node.fields.length === 0) return "STRUCT<>";
-      return group(["STRUCT<", indent([softline, commaList(path.map(print, "fields"))]), softline, ">"]);
+      return group([
+        "STRUCT<",
+        indent([softline, commaList(path.map(print, "fields"))]),
+        softline,
+        ">",
+      ]);
     case "StructField":
       return [nameTokenText(src.tokens(node.span)[0]!), " ", print("type")];
     case "CustomType":
-      return src.innerTokens(node.span).map((t) => t.image).join("");
+      return src
+        .innerTokens(node.span)
+        .map((t) => t.image)
+        .join("");
     case "Literal":
       return printLiteral(node, src);
     case "Duration": {
@@ -171,7 +222,12 @@ function printNode(path: Path, options: ParserOptions<FormatNode>, print: Print,
     case "Property":
       return [propertyName(src, node.nameSpan), " = ", print("value")];
     case "TableElement":
-      return [print("name"), " ", print("type"), printConstraint(node.constraint)];
+      return [
+        print("name"),
+        " ",
+        print("type"),
+        printConstraint(node.constraint),
+      ];
 
     // ---- expressions
     case "ColumnRef":
@@ -184,12 +240,22 @@ function printNode(path: Path, options: ParserOptions<FormatNode>, print: Print,
       const toks = src.innerTokens(node.span);
       const field = toks[toks.length - 1]!;
       const sep = toks[toks.length - 2]?.tokenType === Deref ? "->" : ".";
-      return [operand(path, print, "base", PREC.postfix), sep, nameTokenText(field)];
+      return [
+        operand(path, print, "base", PREC.postfix),
+        sep,
+        nameTokenText(field),
+      ];
     }
     case "Subscript":
-      return [operand(path, print, "base", PREC.postfix), "[", print("index"), "]"];
+      return [
+        operand(path, print, "base", PREC.postfix),
+        "[",
+        print("index"),
+        "]",
+      ];
     case "Unary": {
-      if (node.op === "NOT") return ["NOT ", operand(path, print, "operand", PREC.not)];
+      if (node.op === "NOT")
+        return ["NOT ", operand(path, print, "operand", PREC.not)];
       const inner = operand(path, print, "operand", PREC.unary);
       // `- -x`: two minus signs in a row would start a comment.
       const spaced = node.operand.kind === "Unary" && node.operand.op !== "NOT";
@@ -199,15 +265,33 @@ function printNode(path: Path, options: ParserOptions<FormatNode>, print: Print,
       const p = precedence(node);
       const { left, right } = operandPrec(p);
       if (node.op === "AND" || node.op === "OR") {
-        const sameChain = node.left.kind === "Binary" && node.left.op === node.op;
-        const leftDoc = sameChain ? print("left", { chain: true } satisfies PrintArgs) : operand(path, print, "left", left);
-        const parts = [leftDoc, line, node.op, " ", operand(path, print, "right", right)];
+        const sameChain =
+          node.left.kind === "Binary" && node.left.op === node.op;
+        const leftDoc = sameChain
+          ? print("left", { chain: true } satisfies PrintArgs)
+          : operand(path, print, "left", left);
+        const parts = [
+          leftDoc,
+          line,
+          node.op,
+          " ",
+          operand(path, print, "right", right),
+        ];
         return args.chain === true ? parts : group(indent(parts));
       }
-      return [operand(path, print, "left", left), " ", node.op, " ", operand(path, print, "right", right)];
+      return [
+        operand(path, print, "left", left),
+        " ",
+        node.op,
+        " ",
+        operand(path, print, "right", right),
+      ];
     }
     case "IsNull":
-      return [operand(path, print, "operand", PREC.concat), node.negated ? " IS NOT NULL" : " IS NULL"];
+      return [
+        operand(path, print, "operand", PREC.concat),
+        node.negated ? " IS NOT NULL" : " IS NULL",
+      ];
     case "IsDistinctFrom":
       return [
         operand(path, print, "left", PREC.concat),
@@ -233,7 +317,9 @@ function printNode(path: Path, options: ParserOptions<FormatNode>, print: Print,
         operand(path, print, "operand", PREC.concat),
         node.negated ? " NOT LIKE " : " LIKE ",
         operand(path, print, "pattern", PREC.concat),
-        node.escape === undefined ? "" : [" ESCAPE ", operand(path, print, "escape", PREC.concat)],
+        node.escape === undefined
+          ? ""
+          : [" ESCAPE ", operand(path, print, "escape", PREC.concat)],
       ];
     case "Case":
       return group([
@@ -243,7 +329,15 @@ function printNode(path: Path, options: ParserOptions<FormatNode>, print: Print,
           line,
           join(
             line,
-            path.map((w) => group(["WHEN ", w.call(print, "when"), indent([line, "THEN ", w.call(print, "then")])]), "whens"),
+            path.map(
+              (w: Path) =>
+                group([
+                  "WHEN ",
+                  w.call(print, "when"),
+                  indent([line, "THEN ", w.call(print, "then")]),
+                ]),
+              "whens",
+            ),
           ),
         ]),
         node.else === undefined ? "" : indent([line, "ELSE ", print("else")]),
@@ -251,17 +345,28 @@ function printNode(path: Path, options: ParserOptions<FormatNode>, print: Print,
         "END",
       ]);
     case "Cast":
-      return group(["CAST(", indent([softline, print("operand"), " AS ", print("type")]), softline, ")"]);
+      return group([
+        "CAST(",
+        indent([softline, print("operand"), " AS ", print("type")]),
+        softline,
+        ")",
+      ]);
     case "FunctionCall": {
       const nameTok = src.tokens(node.nameSpan)[0];
-      const name = nameTok !== undefined && isQuotedToken(nameTok) ? nameTok.image : node.name;
+      const name =
+        nameTok !== undefined && isQuotedToken(nameTok)
+          ? nameTok.image
+          : node.name;
       if (node.star) return [name, "(*)"];
       return [name, bracketList("(", path.map(print, "args"), ")")];
     }
     case "Lambda": {
       const toks = src.innerTokens(node.span);
       const arrow = toks.findIndex((t) => t.tokenType === Arrow);
-      const params = toks.slice(0, arrow).filter(isNameToken).map(nameTokenText);
+      const params = toks
+        .slice(0, arrow)
+        .filter(isNameToken)
+        .map(nameTokenText);
       const head = params.length === 1 ? params[0]! : `(${params.join(", ")})`;
       return group([head, " =>", indent([line, print("body")])]);
     }
@@ -272,7 +377,10 @@ function printNode(path: Path, options: ParserOptions<FormatNode>, print: Print,
         "MAP",
         bracketList(
           "(",
-          path.map((e) => [e.call(print, "key"), " := ", e.call(print, "value")], "entries"),
+          path.map(
+            (e: Path) => [e.call(print, "key"), " := ", e.call(print, "value")],
+            "entries",
+          ),
           ")",
         ),
       ];
@@ -282,7 +390,15 @@ function printNode(path: Path, options: ParserOptions<FormatNode>, print: Print,
         bracketList(
           "(",
           path.map(
-            (f) => [nameTokenText(src.tokens((f.node as { span: { start: number; end: number } }).span)[0]!), " := ", f.call(print, "value")],
+            (f: Path) => [
+              nameTokenText(
+                src.tokens(
+                  (f.node as { span: { start: number; end: number } }).span,
+                )[0]!,
+              ),
+              " := ",
+              f.call(print, "value"),
+            ],
             "fields",
           ),
           ")",
@@ -291,7 +407,9 @@ function printNode(path: Path, options: ParserOptions<FormatNode>, print: Print,
 
     // ---- queries
     case "SelectExpr":
-      return node.alias === undefined ? print("expr") : [print("expr"), " AS ", print("alias")];
+      return node.alias === undefined
+        ? print("expr")
+        : [print("expr"), " AS ", print("alias")];
     case "SelectAll": {
       if (node.qualifier === undefined) return "*";
       const q = src.innerTokens(node.span).find(isNameToken);
@@ -300,7 +418,9 @@ function printNode(path: Path, options: ParserOptions<FormatNode>, print: Print,
     case "SelectStructAll":
       return [operand(path, print, "expr", PREC.postfix), "->*"];
     case "AliasedSource":
-      return node.alias === undefined ? print("name") : [print("name"), " ", print("alias")];
+      return node.alias === undefined
+        ? print("name")
+        : [print("name"), " ", print("alias")];
     case "Join": {
       const kw = node.joinType === "INNER" ? "JOIN" : `${node.joinType} JOIN`;
       return [
@@ -318,10 +438,13 @@ function printNode(path: Path, options: ParserOptions<FormatNode>, print: Print,
     case "Within": {
       const single =
         node.before === node.after ||
-        (node.before.span.start === node.after.span.start && node.before.span.end === node.after.span.end);
+        (node.before.span.start === node.after.span.start &&
+          node.before.span.end === node.after.span.end);
       return [
         "WITHIN ",
-        single ? print("before") : ["(", print("before"), ", ", print("after"), ")"],
+        single
+          ? print("before")
+          : ["(", print("before"), ", ", print("after"), ")"],
         node.grace === undefined ? "" : [" GRACE PERIOD ", print("grace")],
       ];
     }
@@ -331,14 +454,25 @@ function printNode(path: Path, options: ParserOptions<FormatNode>, print: Print,
       const params: Doc[] = [];
       if (node.kind === "SessionWindow") params.push(print("gap"));
       else params.push(["SIZE ", print("size")]);
-      if (node.kind === "HoppingWindow") params.push(["ADVANCE BY ", print("advance")]);
-      if (node.retention !== undefined) params.push(["RETENTION ", print("retention")]);
-      if (node.grace !== undefined) params.push(["GRACE PERIOD ", print("grace")]);
-      const type = node.kind === "TumblingWindow" ? "TUMBLING" : node.kind === "HoppingWindow" ? "HOPPING" : "SESSION";
+      if (node.kind === "HoppingWindow")
+        params.push(["ADVANCE BY ", print("advance")]);
+      if (node.retention !== undefined)
+        params.push(["RETENTION ", print("retention")]);
+      if (node.grace !== undefined)
+        params.push(["GRACE PERIOD ", print("grace")]);
+      const type =
+        node.kind === "TumblingWindow"
+          ? "TUMBLING"
+          : node.kind === "HoppingWindow"
+            ? "HOPPING"
+            : "SESSION";
       return [type, " ", bracketList("(", params, ")")];
     }
     case "Query":
-      return printQuery(path as AstPath<Extract<FormatNode, { kind: "Query" }>>, print);
+      return printQuery(
+        path as AstPath<Extract<FormatNode, { kind: "Query" }>>,
+        print,
+      );
 
     // ---- statements
     default:
@@ -349,19 +483,26 @@ function printNode(path: Path, options: ParserOptions<FormatNode>, print: Print,
 function printScript(path: AstPath<ScriptNode>, print: Print): Doc {
   const script = path.node;
   const parts: Doc[] = [];
-  path.each((p, i) => {
-    const stmt = p.node;
+  path.each((p: Path, i: number) => {
+    const stmt = p.node as ScriptNode["statements"][number];
     parts.push(print(), ";");
     const next = script.statements[i + 1];
     if (next !== undefined) {
       parts.push(hardline);
-      if (blankLineAfter(script.source.text, stmt.span.end)) parts.push(hardline);
+      if (blankLineAfter(script.source.text, stmt.span.end))
+        parts.push(hardline);
     }
   }, "statements");
   if (script.statements.length === 0) {
     // Only comments.
     const comments = (script as { comments?: CommentNode[] }).comments ?? [];
-    return [join(hardline, comments.map((c) => ((c.printed = true), c.value))), comments.length > 0 ? hardline : ""];
+    return [
+      join(
+        hardline,
+        comments.map((c) => ((c.printed = true), c.value)),
+      ),
+      comments.length > 0 ? hardline : "",
+    ];
   }
   return [parts, hardline];
 }
@@ -375,7 +516,11 @@ function blankLineAfter(text: string, end: number): boolean {
   while (i < text.length && /[ \t\r\n]/.test(text[i]!) && text[i] !== "\n") i++;
   if (text[i] === ";") i++;
   for (;;) {
-    while (i < text.length && (text[i] === " " || text[i] === "\t" || text[i] === "\r")) i++;
+    while (
+      i < text.length &&
+      (text[i] === " " || text[i] === "\t" || text[i] === "\r")
+    )
+      i++;
     if (text.startsWith("--", i)) {
       while (i < text.length && text[i] !== "\n") i++;
     } else if (text.startsWith("/*", i)) {
@@ -392,17 +537,36 @@ function blankLineAfter(text: string, end: number): boolean {
   return newlines >= 2 && i < text.length;
 }
 
-function printQuery(path: AstPath<Extract<FormatNode, { kind: "Query" }>>, print: Print): Doc {
+function printQuery(
+  path: AstPath<Extract<FormatNode, { kind: "Query" }>>,
+  print: Print,
+): Doc {
   const q = path.node;
-  const clauses: Doc[] = [group(["SELECT", indent([line, commaList(path.map(print, "select"))])])];
+  const clauses: Doc[] = [
+    group(["SELECT", indent([line, commaList(path.map(print, "select"))])]),
+  ];
   clauses.push(["FROM ", print("from")]);
   if (q.window !== undefined) clauses.push(["WINDOW ", print("window")]);
   if (q.where !== undefined) clauses.push(["WHERE ", print("where")]);
   if (q.groupBy !== undefined)
-    clauses.push(group(["GROUP BY", indent([line, commaList(path.map((p) => groupingItem(p, print), "groupBy"))])]));
+    clauses.push(
+      group([
+        "GROUP BY",
+        indent([
+          line,
+          commaList(path.map((p) => groupingItem(p, print), "groupBy")),
+        ]),
+      ]),
+    );
   if (q.partitionBy !== undefined)
     clauses.push(
-      group(["PARTITION BY", indent([line, commaList(path.map((p) => groupingItem(p, print), "partitionBy"))])]),
+      group([
+        "PARTITION BY",
+        indent([
+          line,
+          commaList(path.map((p) => groupingItem(p, print), "partitionBy")),
+        ]),
+      ]),
     );
   if (q.having !== undefined) clauses.push(["HAVING ", print("having")]);
   if (q.emit !== undefined) clauses.push(`EMIT ${q.emit}`);
@@ -414,7 +578,9 @@ function printQuery(path: AstPath<Extract<FormatNode, { kind: "Query" }>>, print
 /** GROUP BY / PARTITION BY items are value expressions: a condition needs parentheses. */
 function groupingItem(path: AstPath<unknown>, print: Print): Doc {
   const printed = print();
-  return precedence(path.node as Expr) < PREC.concat ? ["(", printed, ")"] : printed;
+  return precedence(path.node as Expr) < PREC.concat
+    ? ["(", printed, ")"]
+    : printed;
 }
 
 function printStatement(path: Path, print: Print, src: Source): Doc {
@@ -430,8 +596,15 @@ function printStatement(path: Path, print: Print, src: Source): Doc {
         node.ifNotExists ? "IF NOT EXISTS " : "",
         print("name"),
       ];
-      const elements = node.elements.length === 0 ? "" : [" ", bracketList("(", path.map(print, "elements"), ")")];
-      return group([head, elements, withClause(path, print, node.properties.length)]);
+      const elements =
+        node.elements.length === 0
+          ? ""
+          : [" ", bracketList("(", path.map(print, "elements"), ")")];
+      return group([
+        head,
+        elements,
+        withClause(path, print, node.properties.length),
+      ]);
     }
     case "CreateAsSelect":
       return group([
@@ -456,7 +629,9 @@ function printStatement(path: Path, print: Print, src: Source): Doc {
       return group([
         "INSERT INTO ",
         print("target"),
-        node.columns === undefined ? "" : [" ", bracketList("(", path.map(print, "columns"), ")")],
+        node.columns === undefined
+          ? ""
+          : [" ", bracketList("(", path.map(print, "columns"), ")")],
         " VALUES ",
         bracketList("(", path.map(print, "values"), ")"),
       ]);
@@ -469,24 +644,43 @@ function printStatement(path: Path, print: Print, src: Source): Doc {
         node.deleteTopic ? " DELETE TOPIC" : "",
       ];
     case "CreateType":
-      return group(["CREATE TYPE ", node.ifNotExists ? "IF NOT EXISTS " : "", print("name"), " AS ", print("type")]);
+      return group([
+        "CREATE TYPE ",
+        node.ifNotExists ? "IF NOT EXISTS " : "",
+        print("name"),
+        " AS ",
+        print("type"),
+      ]);
     case "DropType":
       return ["DROP TYPE ", node.ifExists ? "IF EXISTS " : "", print("name")];
     case "Terminate":
-      return node.all ? "TERMINATE ALL" : ["TERMINATE ", lastNameToken(src, node.span)];
+      return node.all
+        ? "TERMINATE ALL"
+        : ["TERMINATE ", lastNameToken(src, node.span)];
     case "Define": {
       const toks = src.tokens(node.span);
-      const value = toks.find((t) => t.tokenType === StringLiteral)?.image ?? quoteString(node.value);
+      const value =
+        toks.find((t) => t.tokenType === StringLiteral)?.image ??
+        quoteString(node.value);
       return ["DEFINE ", nameTokenText(toks[1]!), " = ", value];
     }
     case "Undefine":
       return ["UNDEFINE ", lastNameToken(src, node.span)];
     case "SetProperty": {
-      const strings = src.tokens(node.span).filter((t) => t.tokenType === StringLiteral);
-      return ["SET ", strings[0]?.image ?? quoteString(node.name), " = ", strings[1]?.image ?? quoteString(node.value)];
+      const strings = src
+        .tokens(node.span)
+        .filter((t) => t.tokenType === StringLiteral);
+      return [
+        "SET ",
+        strings[0]?.image ?? quoteString(node.name),
+        " = ",
+        strings[1]?.image ?? quoteString(node.value),
+      ];
     }
     case "UnsetProperty": {
-      const str = src.tokens(node.span).find((t) => t.tokenType === StringLiteral);
+      const str = src
+        .tokens(node.span)
+        .find((t) => t.tokenType === StringLiteral);
       return ["UNSET ", str?.image ?? quoteString(node.name)];
     }
     case "Show":
@@ -494,18 +688,29 @@ function printStatement(path: Path, print: Print, src: Source): Doc {
     case "Describe":
       switch (node.target.kind) {
         case "AllSources":
-          return ["DESCRIBE ", node.target.sourceType === "STREAM" ? "STREAMS" : "TABLES", node.extended ? " EXTENDED" : ""];
+          return [
+            "DESCRIBE ",
+            node.target.sourceType === "STREAM" ? "STREAMS" : "TABLES",
+            node.extended ? " EXTENDED" : "",
+          ];
         case "Function":
           return ["DESCRIBE FUNCTION ", print(["target", "name"])];
         case "Source":
-          return ["DESCRIBE ", node.extended ? "EXTENDED " : "", print(["target", "name"])];
+          return [
+            "DESCRIBE ",
+            node.extended ? "EXTENDED " : "",
+            print(["target", "name"]),
+          ];
       }
       break;
     case "Explain":
-      return node.statement === undefined ? ["EXPLAIN ", lastNameToken(src, node.span)] : ["EXPLAIN ", print("statement")];
+      return node.statement === undefined
+        ? ["EXPLAIN ", lastNameToken(src, node.span)]
+        : ["EXPLAIN ", print("statement")];
     case "Print": {
       const toks = src.tokens(node.span);
-      const topic = toks[1] === undefined ? quoteString(node.topic) : toks[1].image;
+      const topic =
+        toks[1] === undefined ? quoteString(node.topic) : toks[1].image;
       return [
         "PRINT ",
         topic,
@@ -515,13 +720,17 @@ function printStatement(path: Path, print: Print, src: Source): Doc {
       ];
     }
     case "RunScript": {
-      const str = src.tokens(node.span).find((t) => t.tokenType === StringLiteral);
+      const str = src
+        .tokens(node.span)
+        .find((t) => t.tokenType === StringLiteral);
       return ["RUN SCRIPT ", str?.image ?? quoteString(node.path)];
     }
     case "QueryStatement":
       return group(print("query"));
   }
-  throw new Error(`internal: no printer for ${(node as { kind: string }).kind}`);
+  throw new Error(
+    `internal: no printer for ${(node as { kind: string }).kind}`,
+  );
 }
 
 function withClause(path: Path, print: Print, count: number): Doc {
@@ -529,7 +738,9 @@ function withClause(path: Path, print: Print, count: number): Doc {
   return [" WITH ", bracketList("(", path.map(print, "properties"), ")")];
 }
 
-function printConstraint(c: Extract<FormatNode, { kind: "TableElement" }>["constraint"]): string {
+function printConstraint(
+  c: Extract<FormatNode, { kind: "TableElement" }>["constraint"],
+): string {
   switch (c.kind) {
     case "None":
       return "";
@@ -544,22 +755,42 @@ function printConstraint(c: Extract<FormatNode, { kind: "TableElement" }>["const
   }
 }
 
-function printLiteral(node: Extract<Expr, { kind: "Literal" }>, src: Source): string {
+function printLiteral(
+  node: Extract<Expr, { kind: "Literal" }>,
+  src: Source,
+): string {
   // TRUE/FALSE/NULL as written too: the analyzer uses a literal's text (a boolean coerced to a string).
   // As written: `1.50` keeps its scale, strings keep `${var}` references and their escapes.
   const tok = src.innerTokens(node.span)[0];
-  return tok !== undefined && LITERAL_TOKENS.has(tok.tokenType) ? tok.image : node.text;
+  return tok !== undefined && LITERAL_TOKENS.has(tok.tokenType)
+    ? tok.image
+    : node.text;
 }
 
-const LITERAL_TOKENS = new Set<unknown>([StringLiteral, IntegerLiteral, DecimalLiteral, DoubleLiteral, K.True, K.False, K.Null]);
+const LITERAL_TOKENS = new Set<unknown>([
+  StringLiteral,
+  IntegerLiteral,
+  DecimalLiteral,
+  DoubleLiteral,
+  K.True,
+  K.False,
+  K.Null,
+]);
 
-function propertyName(src: Source, span: { start: number; end: number }): string {
+function propertyName(
+  src: Source,
+  span: { start: number; end: number },
+): string {
   const tok = src.tokens(span)[0];
-  if (tok === undefined || isQuotedToken(tok)) return tok?.image ?? src.slice(span);
+  if (tok === undefined || isQuotedToken(tok))
+    return tok?.image ?? src.slice(span);
   return tok.image.toUpperCase();
 }
 
-function lastNameToken(src: Source, span: { start: number; end: number }): string {
+function lastNameToken(
+  src: Source,
+  span: { start: number; end: number },
+): string {
   const toks = src.tokens(span);
   return nameTokenText(toks[toks.length - 1]!);
 }

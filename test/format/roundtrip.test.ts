@@ -15,22 +15,34 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 /** The statements' ASTs without positions. */
 function meaning(text: string): string {
   const { statements, diagnostics } = parseScript(text);
-  return JSON.stringify({ statements: statements.map((s) => s.statement), errors: diagnostics.length }, (k, v) => {
-    return k === "span" || k === "nameSpan" ? undefined : v;
-  });
+  return JSON.stringify(
+    {
+      statements: statements.map((s) => s.statement),
+      errors: diagnostics.length,
+    },
+    (k, v) => {
+      return k === "span" || k === "nameSpan" ? undefined : v;
+    },
+  );
 }
 
 function plans(text: string): string | undefined {
   try {
     const compiled = compileScript(text);
-    if (compiled.statements.length === 0 || compiled.statements.every((s) => s.physical === undefined)) return undefined;
+    if (
+      compiled.statements.length === 0 ||
+      compiled.statements.every((s) => s.physical === undefined)
+    )
+      return undefined;
     // A transient query's id is a hash of its text: the only part of a plan that may follow the layout.
-    return JSON.stringify(compiled.statements.map((s) => s.physical ?? null), (k, v) =>
-      k === "span" || k === "nameSpan"
-        ? undefined
-        : typeof v === "string" && /^TRANSIENT_[0-9A-F]+/.test(v)
-          ? v.replace(/^TRANSIENT_[0-9A-F]+/, "TRANSIENT_*")
-          : v,
+    return JSON.stringify(
+      compiled.statements.map((s) => s.physical ?? null),
+      (k, v) =>
+        k === "span" || k === "nameSpan"
+          ? undefined
+          : typeof v === "string" && /^TRANSIENT_[0-9A-F]+/.test(v)
+            ? v.replace(/^TRANSIENT_[0-9A-F]+/, "TRANSIENT_*")
+            : v,
     );
   } catch {
     return undefined;
@@ -48,15 +60,34 @@ async function check(id: string, text: string): Promise<Outcome> {
   try {
     once = await format(text);
   } catch (e) {
-    return { id, problem: `format failed: ${(e as Error).message}`, planCompared: false };
+    return {
+      id,
+      problem: `format failed: ${(e as Error).message}`,
+      planCompared: false,
+    };
   }
   const twice = await format(once);
-  if (twice !== once) return { id, problem: `not idempotent:\n${once}\n---\n${twice}`, planCompared: false };
-  if (meaning(once) !== meaning(text)) return { id, problem: `meaning changed:\n${text}\n---\n${once}`, planCompared: false };
+  if (twice !== once)
+    return {
+      id,
+      problem: `not idempotent:\n${once}\n---\n${twice}`,
+      planCompared: false,
+    };
+  if (meaning(once) !== meaning(text))
+    return {
+      id,
+      problem: `meaning changed:\n${text}\n---\n${once}`,
+      planCompared: false,
+    };
   const before = plans(text);
   if (before === undefined) return { id, planCompared: false };
   const after = plans(once);
-  if (after !== before) return { id, problem: `physical plans changed:\n${text}\n---\n${once}`, planCompared: true };
+  if (after !== before)
+    return {
+      id,
+      problem: `physical plans changed:\n${text}\n---\n${once}`,
+      planCompared: true,
+    };
   return { id, planCompared: true };
 }
 
@@ -72,19 +103,27 @@ function report(label: string, outcomes: Outcome[]): void {
 
 describe("formatter round trip", () => {
   it("golden corpus and examples", async () => {
-    const files = collectEsqlFiles([`${ROOT}test/corpus/golden`, `${ROOT}examples`]);
+    const files = collectEsqlFiles([
+      `${ROOT}test/corpus/golden`,
+      `${ROOT}examples`,
+    ]);
     expect(files.length).toBeGreaterThan(5);
     const outcomes: Outcome[] = [];
-    for (const f of files) outcomes.push(await check(f, readFileSync(f, "utf8")));
+    for (const f of files)
+      outcomes.push(await check(f, readFileSync(f, "utf8")));
     report("corpus", outcomes);
   });
 
   it("ksqlDB conformance statements (cases without an expected error)", async () => {
-    const scripts = loadConformanceScripts().filter((s) => !s.expectsError && s.statements.length > 0);
+    const scripts = loadConformanceScripts().filter(
+      (s) => !s.expectsError && s.statements.length > 0,
+    );
     const outcomes: Outcome[] = [];
     const seen = new Set<string>();
     for (const s of scripts) {
-      const text = s.statements.map((st) => st.trim().replace(/;\s*$/, "") + ";").join("\n");
+      const text = s.statements
+        .map((st) => st.trim().replace(/;\s*$/, "") + ";")
+        .join("\n");
       if (seen.has(text)) continue;
       seen.add(text);
       // Statements the parser rejects are the parser's business (test/parser); skip them here.
