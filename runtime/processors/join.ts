@@ -294,7 +294,7 @@ export class JoinProcessor implements Processor {
         if (r.tombstone) this.ctx.store.delete(RIGHT, rsk);
         else this.ctx.store.put(RIGHT, rsk, [r.values, r.ts] satisfies Stored);
         await this.ctx.store.loadPrefix(FK_INDEX, rsk);
-        const lefts = this.ctx.store.scanLoaded(FK_INDEX, rsk).map(([suffix]) => encodeKey(decodeKey(suffix)));
+        const lefts = this.ctx.store.scanLoaded(FK_INDEX, rsk).map(([leftKey]) => leftKey);
         await this.ctx.store.prefetch(LEFT, lefts);
         for (const lsk of lefts) {
           const left = this.ctx.store.get(LEFT, lsk) as Stored | undefined;

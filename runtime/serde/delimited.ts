@@ -49,7 +49,8 @@ export function createDelimitedSerde(columns: readonly SerdeColumn[], delimiterO
 
   return {
     serialize(row) {
-      if (row === null) return null;
+      // A row of nothing but NULLs has no fields to write: ksqlDB writes a null record part.
+      if (row === null || row.every((v) => v === null || v === undefined)) return null;
       let out = "";
       for (let i = 0; i < n; i++) {
         if (i > 0) out += delimiter;

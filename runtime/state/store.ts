@@ -135,6 +135,7 @@ export class PartitionStore {
   /**
    * Entries of store `name` with keys starting with `prefix`, in key order, as the batch sees them
    * (committed state plus this batch's changes). `loadPrefix` must have been awaited for the prefix.
+   * Each entry's key is returned WITHOUT the prefix (the part after it).
    */
   scanLoaded(name: string, prefix: Buffer): [Buffer, unknown][] {
     const full = fullKey(name, prefix);
@@ -143,7 +144,7 @@ export class PartitionStore {
     const out: [string, unknown][] = [];
     for (const [id, v] of this.cache) if (id >= lo && id < hi && v !== ABSENT) out.push([id, v]);
     out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    const skip = fullKey(name, Buffer.alloc(0)).length;
+    const skip = full.length;
     return out.map(([id, v]) => [Buffer.from(id, "latin1").subarray(skip), v]);
   }
 
