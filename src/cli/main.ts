@@ -6,6 +6,8 @@ import { Command, CommanderError, Option } from "commander";
 import { createRequire } from "node:module";
 import { runCheck, type CheckFormat } from "./check.ts";
 import { runExplain } from "./explain.ts";
+import { runRun } from "./run.ts";
+import { runTest } from "./test.ts";
 import { UsageError } from "./files.ts";
 import { EXIT } from "./output.ts";
 
@@ -61,6 +63,75 @@ Exit codes: 0 ok, 1 the file has errors, 2 bad usage.`,
     )
     .action((file: string, opts: { verbose?: boolean; json?: boolean }) => {
       code = runExplain(file, { verbose: opts.verbose === true, json: opts.json === true });
+    });
+
+  program
+    .command("run")
+    .description("Deploy .esql files on the embedded log, load input files, process them and print the tables.")
+    .argument("<files...>", ".esql files or folders (searched recursively), deployed in path order")
+    .option("--data <dir>", "data folder for the embedded log and state stores", ".esql")
+    .option(
+      "--input <topic=file>",
+      "load a JSON-lines file into a topic (repeatable); each line is {\"key\", \"value\", \"timestamp\"?, \"headers\"?}",
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
+    .option("--follow", "keep running: load lines appended to the input files and new records until Ctrl-C")
+    .option("--fresh", "delete the data folder first (deploy and load everything again)")
+    .option("--json", "print the tables as JSON")
+    .addHelpText(
+      "after",
+      `
+Input lines use the record shape of ksqlDB's test files: "value" is the JSON document for JSON
+sources and the CSV text for DELIMITED ones; "key" is the key column's value (an object for several
+key columns with a JSON key format); "timestamp" is epoch milliseconds or ISO-8601 text (default 0).
+
+Running again with the same --data continues: statements already deployed are skipped (a CREATE
+with a different text is an error: use --fresh), input files already loaded are skipped, and lines
+appended to them since are loaded.
+
+Examples:
+  esql run examples/bank/bank.esql --input transactions=examples/bank/transactions.jsonl
+  esql run orders.esql --input order_events=events.jsonl --follow
+  esql run bank.esql --input transactions=tx.jsonl --fresh --json
+
+Exit codes: 0 ok, 1 statements or inputs with errors, 2 bad usage.`,
+    )
+    .action(async (files: string[], opts: { data: string; input: string[]; follow?: boolean; fresh?: boolean; json?: boolean }) => {
+      code = await runRun(files, {
+        data: opts.data,
+        inputs: opts.input,
+        follow: opts.follow === true,
+        fresh: opts.fresh === true,
+        json: opts.json === true,
+      });
+    });
+
+  program
+    .command("test")
+    .description("Run esql test files (*.test.yaml) and ksqlDB case files (*.json) and report the results.")
+    .argument("<paths...>", "test files or folders (searched recursively)")
+    .option("--json <file>", "also write the results as JSON to this file")
+    .option("--filter <text>", "run only the tests whose name or file contains this text (ignoring case)")
+    .addHelpText(
+      "after",
+      `
+A *.test.yaml file names the .esql files to deploy and its tests: input records per topic and the
+expected rows of tables (any order) and streams (in order). See docs/testing.md.
+The last line of the output is always "N passed, N failed, N skipped".
+
+Examples:
+  esql test examples/
+  esql test tests/bank.test.yaml --filter overdraft
+  esql test ../ksql/qtt/sum.json --json results.json
+
+Exit codes: 0 all passed, 1 a test failed, 2 bad usage.`,
+    )
+    .action(async (paths: string[], opts: { json?: string; filter?: string }) => {
+      code = await runTest(paths, {
+        ...(opts.json === undefined ? {} : { json: opts.json }),
+        ...(opts.filter === undefined ? {} : { filter: opts.filter }),
+      });
     });
 
   try {

@@ -1,0 +1,395 @@
+/**
+ * `esql run`: deploys `.esql` files on the embedded log in a data folder, loads JSON-lines input files
+ * into topics, processes everything and prints the materialized tables.
+ *
+ * Running again with the same data folder continues where the last run stopped:
+ * - the engine resumes what it deployed (its command topic); a CREATE whose source already exists with
+ *   the same text (tokens, ignoring whitespace and comments) is skipped, one with a different text is an
+ *   error (use `--fresh`, or CREATE OR REPLACE); other statements (INSERT, DROP, CREATE TYPE, ...) are
+ *   skipped when the same text already ran here (counted per occurrence), as recorded in `run-ledger.json`;
+ * - an input file already loaded is skipped; lines appended since are loaded; a file changed in any other
+ *   way is an error (`--fresh` starts over). The ledger records, per topic and file, the bytes loaded and
+ *   their SHA-256.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import Table from "cli-table3";
+import { lexText } from "../../grammar/tokens.ts";
+import { Engine, type TableSnapshot } from "../../runtime/engine/engine.ts";
+import { LogError } from "../../runtime/log/types.ts";
+import { PROCESSING_LOG_TOPIC } from "../../runtime/engine/engine.ts";
+import { encodeRecord, parseInputRecord, sourceForTopic } from "../../runtime/testing/records.ts";
+import { displayType, displayValue, toPlain } from "../../runtime/testing/values.ts";
+import { error as diagError, type Diagnostic } from "../diagnostics/diagnostic.ts";
+import { renderDiagnostic } from "../diagnostics/render.ts";
+import { parseScript } from "../parse.ts";
+import { collectEsqlFiles, readSource, UsageError } from "./files.ts";
+import { colors, EXIT, useColor } from "./output.ts";
+
+export interface RunOptions {
+  /** The data folder (embedded log and state stores). */
+  readonly data: string;
+  /** `TOPIC=FILE` pairs. */
+  readonly inputs: readonly string[];
+  readonly follow: boolean;
+  readonly fresh: boolean;
+  readonly json: boolean;
+  /** Rows shown per table in text output. */
+  readonly limit?: number;
+}
+
+/** What earlier runs did in a data folder (`<data>/run-ledger.json`). */
+interface Ledger {
+  /** Normalized texts of statements that ran (not CREATE of sources, which the catalog tracks). */
+  statements: string[];
+  /** `topic=absolute path` → the prefix of the file already loaded. */
+  inputs: Record<string, { bytes: number; sha256: string; records: number }>;
+}
+
+const LEDGER = "run-ledger.json";
+
+interface InputSpec {
+  readonly topic: string;
+  readonly path: string;
+}
+
+export async function runRun(paths: readonly string[], options: RunOptions, out: NodeJS.WriteStream = process.stdout): Promise<number> {
+  const inputs = options.inputs.map(parseInputOption);
+  const files = collectEsqlFiles(paths);
+  if (files.length === 0) throw new UsageError(`no .esql files in ${paths.join(", ")}`);
+  const dataDir = resolve(options.data);
+  if (options.fresh) rmSync(dataDir, { recursive: true, force: true });
+  const err = process.stderr;
+  const color = useColor(err);
+
+  let engine: Engine;
+  try {
+    engine = await Engine.open({ dataDir });
+  } catch (e) {
+    if (e instanceof LogError && e.code === "LOCKED") {
+      err.write(`esql: the data folder ${options.data} is in use by another esql process\n`);
+      return EXIT.failed;
+    }
+    err.write(`esql: cannot open the data folder ${options.data}: ${(e as Error).message}\n`);
+    return EXIT.failed;
+  }
+  const ledgerPath = join(dataDir, LEDGER);
+  const ledger: Ledger = existsSync(ledgerPath) ? (JSON.parse(readFileSync(ledgerPath, "utf8")) as Ledger) : { statements: [], inputs: {} };
+  const saveLedger = () => writeFileSync(ledgerPath, JSON.stringify(ledger, null, 2) + "\n");
+  const progress = (line: string) => {
+    if (!options.json) err.write(`${line}\n`);
+  };
+
+  try {
+    // Deploy.
+    let deployed = 0;
+    let skipped = 0;
+    for (const path of files) {
+      const file = readSource(path);
+      const plan = planDeploy(engine, file.text, ledger, options.data);
+      if (plan.diagnostics.length > 0) {
+        for (const d of plan.diagnostics) err.write(renderDiagnostic(d, file, { color }) + "\n\n");
+        return EXIT.failed;
+      }
+      skipped += plan.skipped;
+      if (plan.text.trim() === "") continue;
+      const r = await engine.execute(plan.text);
+      if (r.diagnostics.length > 0) {
+        for (const d of r.diagnostics) err.write(renderDiagnostic(d, file, { color }) + "\n\n");
+        return EXIT.failed;
+      }
+      for (const res of r.results) if (res.kind === "ok" && res.compiled && !isCreate(res.compiled.statement.kind)) ledger.statements.push(normalize(res.text));
+      deployed += r.results.length;
+      saveLedger();
+    }
+    progress(skipped > 0 ? `${skipped} statement(s) already deployed in ${options.data}, ${deployed} new` : `deployed ${deployed} statement(s)`);
+    await engine.drain();
+
+    // Load inputs.
+    for (const input of inputs) {
+      const loaded = await loadInput(engine, input, ledger, options.data, false);
+      saveLedger();
+      if (typeof loaded === "string") {
+        err.write(`esql: ${loaded}\n`);
+        return EXIT.failed;
+      }
+      progress(loaded.records > 0 ? `loaded ${loaded.records} record(s) from ${shown(input.path)} into ${input.topic}` : `${shown(input.path)}: already loaded into ${input.topic}, nothing new`);
+    }
+    const processed = await engine.drain();
+    progress(`processed ${processed} record(s)`);
+
+    if (options.follow) {
+      const code = await follow(engine, inputs, ledger, saveLedger, options, progress);
+      if (code !== EXIT.ok) return code;
+    }
+    await printResults(engine, options, out);
+    return EXIT.ok;
+  } finally {
+    await engine.close();
+  }
+}
+
+function parseInputOption(spec: string): InputSpec {
+  const eq = spec.indexOf("=");
+  if (eq <= 0 || eq === spec.length - 1) throw new UsageError(`--input expects TOPIC=FILE, found '${spec}'`);
+  const path = resolve(spec.slice(eq + 1));
+  if (!existsSync(path)) throw new UsageError(`no such file: ${spec.slice(eq + 1)} (in --input ${spec})`);
+  return { topic: spec.slice(0, eq), path };
+}
+
+function isCreate(kind: string): boolean {
+  return kind === "CreateSource" || kind === "CreateAsSelect";
+}
+
+/** A statement's tokens joined by single spaces: the same for texts that differ in layout or comments only. */
+function normalize(text: string): string {
+  return lexText(text)
+    .tokens.map((t) => t.image)
+    .filter((t) => t !== ";")
+    .join(" ");
+}
+
+/**
+ * Decides which statements of a file still need to run here, and masks the others with spaces (keeping
+ * line breaks) so the engine's diagnostics keep their positions in the file.
+ */
+function planDeploy(engine: Engine, text: string, ledger: Ledger, dataLabel: string): { text: string; skipped: number; diagnostics: Diagnostic[] } {
+  const parsed = parseScript(text, { variables: engine.variables });
+  if (parsed.diagnostics.some((d) => d.severity === "error")) return { text, skipped: 0, diagnostics: [...parsed.diagnostics] };
+  const diagnostics: Diagnostic[] = [];
+  const ran = new Map<string, number>();
+  for (const s of ledger.statements) ran.set(s, (ran.get(s) ?? 0) + 1);
+  let masked = text;
+  let skipped = 0;
+  for (const p of parsed.statements) {
+    const st = p.statement;
+    let skip = false;
+    if (st.kind === "CreateSource" || st.kind === "CreateAsSelect") {
+      const existing = engine.catalog.source(st.name.value);
+      if (existing) {
+        if (normalize(existing.sql) === normalize(p.text)) skip = true;
+        else if (!st.orReplace) {
+          diagnostics.push(
+            diagError(
+              "RUN010",
+              `${st.name.value} is already deployed in ${dataLabel} with a different definition`,
+              st.span,
+              "run with --fresh to start over, or use CREATE OR REPLACE",
+            ),
+          );
+        }
+      }
+    } else if (st.kind !== "Define" && st.kind !== "Undefine" && st.kind !== "SetProperty" && st.kind !== "UnsetProperty") {
+      const key = normalize(p.text);
+      const n = ran.get(key) ?? 0;
+      if (n > 0) {
+        skip = true;
+        ran.set(key, n - 1);
+      }
+    }
+    if (skip) {
+      skipped++;
+      // Blank the statement and its `;` (the span's end is exclusive and leaves the `;` out).
+      const { start } = st.span;
+      const semi = /^\s*;/.exec(masked.slice(st.span.end));
+      const end = st.span.end + (semi ? semi[0].length : 0);
+      masked = masked.slice(0, start) + masked.slice(start, end).replace(/[^\n]/g, " ") + masked.slice(end);
+    }
+  }
+  return { text: masked, skipped, diagnostics };
+}
+
+/**
+ * Loads the part of an input file not loaded yet (all of it the first time). `completeLinesOnly` leaves
+ * a last line without a line break for later (a writer may be in the middle of it).
+ */
+async function loadInput(engine: Engine, input: InputSpec, ledger: Ledger, dataLabel: string, completeLinesOnly: boolean): Promise<{ records: number } | string> {
+  const source = sourceForTopic(engine.catalog, input.topic);
+  if (!source) {
+    const names = [...new Set([...engine.catalog.sources.values()].filter((s) => !s.writtenBy).map((s) => s.topic))];
+    return `no stream or table reads the topic ${input.topic} (--input ${input.topic}=...); topics read: ${names.join(", ") || "none"}`;
+  }
+  const bytes = readFileSync(input.path);
+  const id = `${input.topic}=${input.path}`;
+  const prev = ledger.inputs[id];
+  let from = 0;
+  if (prev) {
+    const sameStart = bytes.length >= prev.bytes && sha256(bytes.subarray(0, prev.bytes)) === prev.sha256;
+    if (!sameStart) return `${shown(input.path)} changed since it was loaded into ${dataLabel} (only appending lines is supported); run with --fresh to load everything again`;
+    from = prev.bytes;
+  }
+  let to = bytes.length;
+  if (completeLinesOnly) to = bytes.lastIndexOf(0x0a) + 1;
+  if (to <= from) return { records: 0 };
+  const text = bytes.subarray(from, to).toString("utf8");
+  const firstLine = bytes.subarray(0, from).toString("utf8").split("\n").length;
+  const records = [];
+  for (const [i, line] of text.split("\n").entries()) {
+    const t = line.trim();
+    if (t === "" || t.startsWith("//")) continue;
+    const where = `${shown(input.path)}:${firstLine + i}`;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(t);
+    } catch (e) {
+      return `${where}: invalid JSON: ${(e as Error).message}`;
+    }
+    const r = parseInputRecord(doc);
+    if (typeof r === "string") return `${where}: ${r}`;
+    try {
+      records.push(encodeRecord(source, r));
+    } catch (e) {
+      return `${where}: cannot encode the record for ${source.name}: ${(e as Error).message}`;
+    }
+  }
+  if (!(await engine.log.describeTopic(input.topic))) await engine.log.createTopic(input.topic, { partitions: 1 });
+  for (let i = 0; i < records.length; i += 5000) await engine.log.append(input.topic, records.slice(i, i + 5000));
+  ledger.inputs[id] = { bytes: to, sha256: sha256(bytes.subarray(0, to)), records: (prev?.records ?? 0) + records.length };
+  return { records: records.length };
+}
+
+function shown(path: string): string {
+  const r = relative(process.cwd(), path);
+  return r === "" || r.startsWith("..") ? path : r;
+}
+
+function sha256(b: Uint8Array): string {
+  return createHash("sha256").update(b).digest("hex");
+}
+
+/**
+ * Keeps processing until SIGINT/SIGTERM: waits for new records on the queries' input topics (the log's
+ * `waitForData`) and polls the input files for appended lines; prints a progress line per batch.
+ */
+async function follow(
+  engine: Engine,
+  inputs: readonly InputSpec[],
+  ledger: Ledger,
+  saveLedger: () => void,
+  options: RunOptions,
+  progress: (line: string) => void,
+): Promise<number> {
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  progress(`following ${inputs.map((i) => shown(i.path)).join(", ") || "the input topics"}; press Ctrl-C to stop`);
+  try {
+    while (!stop.signal.aborted) {
+      const round = new AbortController();
+      const abortRound = () => round.abort();
+      stop.signal.addEventListener("abort", abortRound, { once: true });
+      const waits: Promise<unknown>[] = [new Promise((r) => setTimeout(r, 500).unref())];
+      for (const q of engine.queries.values()) {
+        for (const { topic, partitions } of q.inputs()) {
+          const positions = await Promise.all(partitions.map(async (p) => ({ partition: p, offset: await engine.log.endOffset(topic, p) })));
+          waits.push(engine.log.waitForData(topic, positions, round.signal));
+        }
+      }
+      await Promise.race(waits);
+      round.abort();
+      stop.signal.removeEventListener("abort", abortRound);
+      if (stop.signal.aborted) break;
+      let loaded = 0;
+      for (const input of inputs) {
+        const r = await loadInput(engine, input, ledger, options.data, true);
+        if (typeof r === "string") {
+          process.stderr.write(`esql: ${r}\n`);
+          return EXIT.failed;
+        }
+        loaded += r.records;
+      }
+      if (loaded > 0) saveLedger();
+      const before = engine.processingErrors.length;
+      const n = await engine.drain();
+      if (n > 0 || loaded > 0) {
+        const errors = engine.processingErrors.length - before;
+        progress(`${new Date().toISOString().slice(11, 19)} processed ${n} record(s)${loaded > 0 ? ` (${loaded} loaded)` : ""}${errors > 0 ? `, ${errors} processing error(s)` : ""}`);
+      }
+    }
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+  return EXIT.ok;
+}
+
+/** The tables every query materializes, in the order they were created. */
+async function snapshots(engine: Engine): Promise<TableSnapshot[]> {
+  const out: TableSnapshot[] = [];
+  for (const s of engine.catalog.sources.values()) {
+    if (s.sourceType !== "TABLE" || !s.writtenBy || !engine.queries.has(s.writtenBy)) continue;
+    const t = await engine.table(s.name);
+    const keyCount = s.columns.filter((c) => c.namespace === "KEY").length + (t.windowed ? 2 : 0);
+    out.push({ ...t, rows: sortRows(t.rows, keyCount) });
+  }
+  return out;
+}
+
+/** Rows in key order (then window bounds, which follow the key columns): the same output on every run. */
+function sortRows(rows: readonly unknown[][], keyCount: number): unknown[][] {
+  const cmp = (a: unknown, b: unknown): number => {
+    if (a === b) return 0;
+    if (a === null || a === undefined) return -1;
+    if (b === null || b === undefined) return 1;
+    if ((typeof a === "number" || typeof a === "bigint") && (typeof b === "number" || typeof b === "bigint")) return a < b ? -1 : a > b ? 1 : 0;
+    const x = typeof a === "string" ? a : JSON.stringify(a, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+    const y = typeof b === "string" ? b : JSON.stringify(b, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
+  return [...rows].sort((a, b) => {
+    for (let i = 0; i < keyCount; i++) {
+      const c = cmp(a[i], b[i]);
+      if (c !== 0) return c;
+    }
+    return 0;
+  });
+}
+
+async function printResults(engine: Engine, options: RunOptions, out: NodeJS.WriteStream): Promise<void> {
+  const tables = await snapshots(engine);
+  const errors = (await engine.log.endOffset(PROCESSING_LOG_TOPIC, 0)) - (await engine.log.beginningOffset(PROCESSING_LOG_TOPIC, 0));
+  if (options.json) {
+    const json = {
+      tables: Object.fromEntries(
+        tables.map((t) => [t.name, t.rows.map((r) => Object.fromEntries(t.columns.map((c, i) => [c, toJsonValue(r[i], c, t)])))]),
+      ),
+      processingErrors: errors,
+    };
+    out.write(JSON.stringify(json, null, 2) + "\n");
+    return;
+  }
+  const c = colors(out);
+  const limit = options.limit ?? 100;
+  for (const t of tables) {
+    out.write(`\n${c.bold(t.name)} ${c.dim(`(${t.rows.length} row${t.rows.length === 1 ? "" : "s"}${t.windowed ? ", windowed" : ""})`)}\n`);
+    const types = t.columns.map((name, i) => displayType(name, t.types[i]!));
+    const table = new Table({
+      head: [...t.columns],
+      // compact: no rule between rows, like psql.
+      style: { compact: true, head: useColor(out) ? ["cyan"] : [], border: useColor(out) ? ["grey"] : [] },
+    });
+    for (const row of t.rows.slice(0, limit)) {
+      table.push(
+        row.map((v, i) => {
+          const numeric = ["INTEGER", "BIGINT", "DOUBLE", "DECIMAL"].includes(types[i]!.kind);
+          return { content: v === null ? c.dim("null") : displayValue(v, types[i]!), hAlign: numeric ? "right" : "left" } as const;
+        }),
+      );
+    }
+    out.write(table.toString() + "\n");
+    if (t.rows.length > limit) out.write(c.dim(`… ${t.rows.length - limit} more row(s); use --json to see all\n`));
+  }
+  if (tables.length === 0) out.write("no materialized tables (CREATE TABLE ... AS SELECT) to show\n");
+  if (errors > 0) out.write(`\n${c.yellow(`${errors} processing error(s)`)}: records that could not be processed are in the topic ${PROCESSING_LOG_TOPIC}\n`);
+}
+
+/**
+ * JSON output: numbers as numbers except DECIMAL, which is its exact text (`"80.25"`: a JSON number would
+ * pass through a double in most readers); window bounds as epoch milliseconds; TIMESTAMP as ISO text.
+ */
+function toJsonValue(v: unknown, column: string, t: TableSnapshot): unknown {
+  if (column === "WINDOWSTART" || column === "WINDOWEND") return v;
+  return toPlain(v, t.types[t.columns.indexOf(column)]!);
+}
