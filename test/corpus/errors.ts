@@ -33,7 +33,7 @@ export const MISTAKES: readonly { readonly name: string; readonly sql: string }[
   { name: "table without primary key", sql: "CREATE TABLE x (a INT) WITH (kafka_topic = 'x', value_format = 'JSON', partitions = 1);" },
   { name: "source already exists", sql: "CREATE STREAM s (a INT) WITH (kafka_topic = 's2', value_format = 'JSON', partitions = 1);" },
   { name: "drop unknown source", sql: "DROP STREAM nothing;" },
-  { name: "insert with wrong value type", sql: "INSERT INTO s (id, amount) VALUES ('a', 'lots');" },
+  { name: "insert with wrong value type", sql: "INSERT INTO s (id, amount) VALUES ('a', ARRAY[1, 2]);" },
   { name: "insert into unknown column", sql: "INSERT INTO s (id, amont) VALUES ('a', 1.0);" },
   { name: "dereference of a non-struct", sql: "SELECT name->city FROM s EMIT CHANGES;" },
   { name: "unknown struct field", sql: "SELECT info->town FROM s EMIT CHANGES;" },
