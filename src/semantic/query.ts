@@ -274,11 +274,9 @@ export function analyzeQuery(
   }
   // Output names: alias, column name, struct field name, else KSQL_COL_<n>.
   const used = new Set<string>();
+  const clashing = from.kind === "Join" ? clashingColumnNames(from) : undefined;
   const implicitNames = rawItems.map(
-    (r) =>
-      r.alias ??
-      r.implicit ??
-      implicitName(r.expr, r.ast, from.kind === "Join"),
+    (r) => r.alias ?? r.implicit ?? implicitName(r.expr, r.ast, clashing),
   );
   // Struct fields named like another column get `_1`, `_2`... (ksqlDB's clash rule).
   for (let i = 0; i < rawItems.length; i++) {
@@ -672,15 +670,24 @@ export function analyzeQuery(
     const keyCols: (OutputColumn | undefined)[] = keyExprs.map(() => undefined);
     const values: OutputColumn[] = [];
     const seenKey = new Map<number, string[]>();
-    items.forEach((it) => {
+    // The item that becomes key ki: one equal to the key expression itself (a join's left column)
+    // before one equal to an equivalent (the other side of the join condition).
+    const keyItem = keyExprs.map((ke, ki) => {
+      const exact = items.findIndex((it) => exprKey(it.expr) === exprKey(ke));
+      return exact >= 0
+        ? exact
+        : items.findIndex((it) => keyKeys[ki]!.includes(exprKey(it.expr)));
+    });
+    const sameExpr = (a: TExpr, b: TExpr) => exprKey(a) === exprKey(b);
+    items.forEach((it, i) => {
       const k = exprKey(it.expr);
       const ki = keyKeys.findIndex((eq) => eq.includes(k));
       if (ki >= 0) {
         const names = seenKey.get(ki) ?? [];
         // Another expression equal to the key (the other side of a join) is an ordinary value.
         if (
-          names.length &&
-          exprKey(keyCols[ki]!.expr) !== exprKey(lift(it.expr))
+          keyItem[ki] !== i &&
+          !sameExpr(items[keyItem[ki]!]!.expr, it.expr)
         ) {
           values.push({
             name: it.name,
@@ -692,7 +699,7 @@ export function analyzeQuery(
         }
         names.push(it.name);
         seenKey.set(ki, names);
-        if (names.length === 1) {
+        if (keyItem[ki] === i) {
           keyNames[ki] = it.name;
           keyCols[ki] = {
             name: it.name,
@@ -886,15 +893,19 @@ function firstAggAst(e: Expr): Expr | undefined {
   return undefined;
 }
 
-/** The implicit output name of a SELECT expression, or undefined for a generated KSQL_COL_n. */
+/**
+ * The implicit output name of a SELECT expression, or undefined for a generated KSQL_COL_n.
+ * `clashing`: in a join, the column names that more than one source has.
+ */
 function implicitName(
   e: TExpr,
   ast: Expr | undefined,
-  join: boolean,
+  clashing: ReadonlySet<string> | undefined,
 ): string | undefined {
-  // In a join, `a.col` is named `A_COL`; an unqualified `col` keeps its name.
+  // ksqlDB: a column reference keeps the column's own name; in a join, a name that several sources
+  // have is prefixed with its source (`a.col` is `A_COL`), whether the reference was qualified or not.
   if (e.kind === "Column" && ast && ast.kind === "ColumnRef")
-    return join && ast.qualifier === undefined ? ast.name : e.name;
+    return clashing && !clashing.has(ast.name) ? ast.name : e.name;
   if (e.kind === "Field" && ast && ast.kind === "Dereference") return e.field;
   return undefined;
 }
@@ -1009,6 +1020,21 @@ function joinSideColumns(alias: string, s: CatalogSource): ScopeColumn[] {
   if (alias !== s.name)
     for (const c of [...cols]) cols.push({ ...c, qualifier: s.name });
   return cols;
+}
+
+/** The column names (pseudo columns included) that more than one source of a join has. */
+function clashingColumnNames(f: AnalyzedFrom): Set<string> {
+  const seen = new Set<string>();
+  const out = new Set<string>();
+  for (const s of allSources(f)) {
+    const names = new Set([
+      ...s.source.columns.map((c) => c.name),
+      ...PSEUDO_COLUMNS.map((p) => p.name),
+      ...(s.source.window ? WINDOW_BOUNDS : []),
+    ]);
+    for (const n of names) (seen.has(n) ? out : seen).add(n);
+  }
+  return out;
 }
 
 /** The aliases that `qualifier` (an alias or a source name) stands for. */
