@@ -68,26 +68,61 @@ const printer: Printer<FormatNode> = {
     );
   },
   isBlockComment: (node) => node.kind === "Comment" && node.block,
+  willPrintOwnComments: () => true,
   printComment(path) {
     const node = path.node;
     return node.kind === "Comment" ? node.value : "";
   },
   handleComments: {
-    // Inside a statement, a comment on its own line stays after the line above it (rather than moving
-    // to the start of the next node, which may sit after a keyword: `FROM -- c`).
-    ownLine(comment: AttachedComment) {
-      const { enclosingNode, precedingNode } = comment;
-      if (
-        enclosingNode === undefined ||
-        enclosingNode.kind === "Script" ||
-        precedingNode === undefined
-      )
-        return false;
-      prettier.util.addTrailingComment(precedingNode, comment);
-      return true;
-    },
+    ownLine: (comment: AttachedComment, text: string) =>
+      attachInStatement(comment, text, true),
+    endOfLine: (comment: AttachedComment, text: string) =>
+      attachInStatement(comment, text, false),
+    remaining: (comment: AttachedComment, text: string) =>
+      attachInStatement(comment, text, false),
   },
 };
+
+/**
+ * Where a comment inside a statement goes, decided from the source so that the output attaches the
+ * same way again (idempotence):
+ * - after a keyword or bracket (`WITH ( -- c`, `WHERE -- c`): leading comment of the next node;
+ * - otherwise after the node before it (`a, -- c`, and a comment on its own line below `a`), except
+ *   a block comment on its own line with code after it, which leads that code.
+ * Comments between statements keep Prettier's attachment (leading the next statement).
+ */
+function attachInStatement(
+  comment: AttachedComment,
+  text: string,
+  ownLine: boolean,
+): boolean {
+  const { enclosingNode, precedingNode, followingNode } = comment;
+  if (enclosingNode === undefined || enclosingNode.kind === "Script")
+    return false;
+  const gap = text.slice(
+    precedingNode?.span.end ?? enclosingNode.span.start,
+    comment.span.start,
+  );
+  const afterKeyword =
+    precedingNode === undefined || !/^[\s,]*$/.test(stripComments(gap));
+  const codeAfter = !/^[ \t]*(\r?\n|$)/.test(text.slice(comment.span.end));
+  if (
+    followingNode !== undefined &&
+    (afterKeyword || (ownLine && comment.block && codeAfter))
+  ) {
+    prettier.util.addLeadingComment(followingNode, comment);
+    return true;
+  }
+  if (precedingNode !== undefined) {
+    prettier.util.addTrailingComment(precedingNode, comment);
+    return true;
+  }
+  return false;
+}
+
+function stripComments(s: string): string {
+  return s.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, "");
+}
 
 /** The plugin (also the default export). */
 export const esqlPlugin: Plugin<FormatNode> = {

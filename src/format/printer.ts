@@ -145,30 +145,83 @@ function bracketList(open: string, items: Doc[], close: string): Doc {
   return group([open, indent([softline, commaList(items)]), softline, close]);
 }
 
+/**
+ * The printer prints comments itself (`willPrintOwnComments`), with rules that do not depend on
+ * where the line breaks were in the input, so that formatting is idempotent:
+ * - leading: a block comment then a space (a line break before a statement when there was one), a
+ *   line comment then a line break; a blank line after a statement's leading comment is kept;
+ * - trailing: at the end of the line (`lineSuffix`); a comment that was on its own line stays on its own line;
+ * - dangling (inside a node without children, `COUNT(/* all *\/ *)`): after the node.
+ */
 export function printEsql(
   path: Path,
   options: ParserOptions<FormatNode>,
   print: Print,
   args?: unknown,
 ): Doc {
-  const node = path.node;
+  const node = path.node as FormatNode;
   const printed = printNode(path, options, print, (args ?? {}) as PrintArgs);
-  const dangling =
-    (node as { comments?: CommentNode[] }).comments?.filter(
-      (c) => !c.leading && !c.trailing,
-    ) ?? [];
   // A script's own comments (a script without statements) are printed by printScript.
-  if (dangling.length === 0 || node.kind === "Script") return printed;
-  // Comments inside a node that has no child to hang them on (`COUNT(/* all */ *)`).
-  return [
-    printed,
-    ...dangling.map((c) => {
-      c.printed = true;
-      return c.block
-        ? [" ", c.value]
-        : [lineSuffix([" ", c.value]), breakParent];
-    }),
-  ];
+  if (node.kind === "Script") return printed;
+  const comments = (node as { comments?: CommentNode[] }).comments ?? [];
+  if (comments.length === 0) return printed;
+  const text = options.originalText;
+  const isStatement = (path.parent as FormatNode | null)?.kind === "Script";
+  const leading: Doc[] = [];
+  const trailing: Doc[] = [];
+  for (const c of comments) {
+    c.printed = true;
+    if (c.leading) {
+      const breakAfter =
+        !c.block || (isStatement && newlineAfter(text, c.span.end));
+      leading.push(c.value, breakAfter ? hardline : " ");
+      if (isStatement && blankLineAt(text, c.span.end)) leading.push(hardline);
+    } else if (c.trailing) {
+      if (newlineBefore(text, c.span.start)) {
+        const blank =
+          isStatement &&
+          blankLineAt(text, lineStartBefore(text, c.span.start) - 1);
+        trailing.push(
+          lineSuffix([hardline, blank ? hardline : "", c.value]),
+          breakParent,
+        );
+      } else if (c.block) {
+        trailing.push(" ", c.value);
+      } else {
+        // Nothing but the statement's end after it: no need to break the lines before it.
+        const atEnd = /^[;]?$/.test(
+          text[skipBlanksAndComments(text, c.span.end, true)] ?? "",
+        );
+        trailing.push(lineSuffix([" ", c.value]), atEnd ? "" : breakParent);
+      }
+    } else {
+      trailing.push(
+        c.block ? [" ", c.value] : [lineSuffix([" ", c.value]), breakParent],
+      );
+    }
+  }
+  return [leading, printed, trailing];
+}
+
+function newlineAfter(text: string, i: number): boolean {
+  return /^[ \t]*(\r?\n|$)/.test(text.slice(i, i + 200));
+}
+
+function newlineBefore(text: string, i: number): boolean {
+  let j = i - 1;
+  while (j >= 0 && (text[j] === " " || text[j] === "\t")) j--;
+  return j < 0 || text[j] === "\n" || text[j] === "\r";
+}
+
+/** Offset of the start of the line holding `i`. */
+function lineStartBefore(text: string, i: number): number {
+  return text.lastIndexOf("\n", i - 1) + 1;
+}
+
+/** After `i` the line ends and the next line is blank. */
+function blankLineAt(text: string, i: number): boolean {
+  const m = /^[ \t]*\r?\n[ \t]*\r?\n/.exec(text.slice(i, i + 400));
+  return m !== null;
 }
 
 function printNode(
@@ -257,8 +310,13 @@ function printNode(
       if (node.op === "NOT")
         return ["NOT ", operand(path, print, "operand", PREC.not)];
       const inner = operand(path, print, "operand", PREC.unary);
-      // `- -x`: two minus signs in a row would start a comment.
-      const spaced = node.operand.kind === "Unary" && node.operand.op !== "NOT";
+      // `- -x`, `- -- note`: two minus signs in a row would start a comment.
+      const spaced =
+        (node.operand.kind === "Unary" && node.operand.op !== "NOT") ||
+        ((node.operand as { comments?: CommentNode[] }).comments?.some(
+          (c) => c.leading,
+        ) ??
+          false);
       return [node.op, spaced ? " " : "", inner];
     }
     case "Binary": {
@@ -512,9 +570,10 @@ function printScript(path: AstPath<ScriptNode>, print: Print): Doc {
  * the same line (those print on the statement's line) comes an empty line.
  */
 function blankLineAfter(text: string, end: number): boolean {
-  let i = end;
-  while (i < text.length && /[ \t\r\n]/.test(text[i]!) && text[i] !== "\n") i++;
+  // To the statement's `;`, past any comments before it (they print before the `;`).
+  let i = skipBlanksAndComments(text, end, true);
   if (text[i] === ";") i++;
+  else i = end;
   for (;;) {
     while (
       i < text.length &&
@@ -535,6 +594,29 @@ function blankLineAfter(text: string, end: number): boolean {
     i++;
   }
   return newlines >= 2 && i < text.length;
+}
+
+/** Skips blanks and comments from `i` (and newlines only when `newlines`); returns the next offset. */
+function skipBlanksAndComments(
+  text: string,
+  i: number,
+  newlines: boolean,
+): number {
+  for (;;) {
+    while (
+      i < text.length &&
+      /\s/.test(text[i]!) &&
+      (newlines || text[i] !== "\n")
+    )
+      i++;
+    if (text.startsWith("--", i)) {
+      while (i < text.length && text[i] !== "\n") i++;
+    } else if (text.startsWith("/*", i)) {
+      const close = text.indexOf("*/", i + 2);
+      if (close < 0) return text.length;
+      i = close + 2;
+    } else return i;
+  }
 }
 
 function printQuery(
