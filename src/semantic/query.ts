@@ -295,6 +295,9 @@ export function analyzeQuery(
     }
   }
   for (const n of implicitNames) if (n) used.add(n);
+  // Generated names also skip the sources' own column names (ksqlDB: `KSQL_COL_4` stays free for an input column).
+  for (const s of allSources(from))
+    for (const c of s.source.columns) used.add(c.name);
   let counter = 0;
   const items: Item[] = rawItems.map((r, i) => {
     let name = implicitNames[i];
@@ -672,8 +675,19 @@ export function analyzeQuery(
     const seenKey = new Map<number, string[]>();
     // The item that becomes key ki: one equal to the key expression itself (a join's left column)
     // before one equal to an equivalent (the other side of the join condition).
+    // In a join the preferred one is the left join column (ksqlDB names the key after it even in a
+    // RIGHT join); its value is always the join key.
+    const preferredKey = (ke: TExpr) =>
+      from.kind === "Join" &&
+      !partitionBy &&
+      from.joinKind !== "FOREIGN_KEY" &&
+      from.joinType !== "FULL"
+        ? exprKey(from.leftExpr)
+        : exprKey(ke);
     const keyItem = keyExprs.map((ke, ki) => {
-      const exact = items.findIndex((it) => exprKey(it.expr) === exprKey(ke));
+      const exact = items.findIndex(
+        (it) => exprKey(it.expr) === preferredKey(ke),
+      );
       return exact >= 0
         ? exact
         : items.findIndex((it) => keyKeys[ki]!.includes(exprKey(it.expr)));
@@ -705,7 +719,8 @@ export function analyzeQuery(
             name: it.name,
             type: it.expr.type,
             namespace: "KEY",
-            expr: lift(it.expr),
+            // A join's key column holds the join key, whichever side's column names it.
+            expr: from.kind === "Join" && !partitionBy ? keyExprs[ki]! : lift(it.expr),
           };
           return;
         }
