@@ -35,7 +35,8 @@ export function readPassingList(): Set<string> {
   return new Set(
     readFileSync(PASSING_LIST, "utf8")
       .split("\n")
-      .map((l) => l.trimEnd())
+      // Not trimmed: a few case names end with a space.
+      .map((l) => l.replace(/\r$/, ""))
       .filter((l) => l !== "" && !l.startsWith("#")),
   );
 }
