@@ -117,7 +117,7 @@ export async function runRun(paths: readonly string[], options: RunOptions, out:
       progress(loaded.records > 0 ? `loaded ${loaded.records} record(s) from ${shown(input.path)} into ${input.topic}` : `${shown(input.path)}: already loaded into ${input.topic}, nothing new`);
     }
     const processed = await engine.drain();
-    progress(`processed ${processed} record(s)`);
+    progress(`${engine.queries.size} quer${engine.queries.size === 1 ? "y" : "ies"} processed ${processed} record(s)`);
 
     if (options.follow) {
       const code = await follow(engine, inputs, ledger, saveLedger, options, progress);
