@@ -270,58 +270,133 @@ const COLLECT_SET = aggregate({
   ],
 });
 
+const TOPK_TYPES = [
+  "INTEGER",
+  "BIGINT",
+  "DOUBLE",
+  "DECIMAL",
+  "STRING",
+  "DATE",
+  "TIME",
+  "TIMESTAMP",
+];
+
 function topk(name: "TOPK" | "TOPKDISTINCT"): AggregateFunction {
   const distinct = name === "TOPKDISTINCT";
-  return aggregate({
+  const base = aggregate({
     name,
     category: CAT,
-    description: `The k largest${distinct ? " distinct" : ""} non-NULL values, largest first.`,
+    description: distinct
+      ? "The k largest distinct non-NULL values, largest first."
+      : "The k largest non-NULL values, largest first; with other columns, `TOPK(sort_col, col0, ..., k)` gives STRUCT<sort_col, col0, ...> rows ordered by sort_col.",
     overloads: [
-      "INTEGER",
-      "BIGINT",
-      "DOUBLE",
-      "DECIMAL",
-      "STRING",
-      "DATE",
-      "TIME",
-      "TIMESTAMP",
-    ].map((t) => ({
-      params: [`${t} val`, "INTEGER k"],
-      returns: (r: { argTypes: readonly SqlType[] }) => ({
-        kind: "ARRAY" as const,
-        element: r.argTypes[0]!,
-      }),
-      rowArgs: 1,
-      make: (r: {
-        argTypes: readonly SqlType[];
-        literal(i: number): unknown;
-      }) => {
-        const k = Number(r.literal(1));
-        const cmp = compareValues(r.argTypes[0]!);
-        const key = hashKey(r.argTypes[0]!);
-        const desc = (a: unknown, b: unknown) => cmp(b, a);
-        const insert = (s: unknown[], v: unknown): unknown[] => {
-          if (v === null) return s;
-          if (distinct) {
-            const kv = key(v);
-            if (s.some((x) => key(x) === kv)) return s;
-          }
-          let i = s.length;
-          while (i > 0 && cmp(s[i - 1], v) < 0) i--;
-          if (i >= k) return s;
-          s.splice(i, 0, v);
-          if (s.length > k) s.length = k;
-          return s;
-        };
-        return {
-          init: () => [] as unknown[],
-          add: (s: unknown[], [v]: readonly unknown[]) => insert(s, v),
-          merge: (a: unknown[], b: unknown[]) => b.reduce(insert, a),
-          result: (s: unknown[]) => s.slice().sort(desc),
-        };
-      },
-    })),
+      ...TOPK_TYPES.map((t) => ({
+        params: [`${t} val`, "INTEGER k"],
+        returns: (r: { argTypes: readonly SqlType[] }) => ({
+          kind: "ARRAY" as const,
+          element: r.argTypes[0]!,
+        }),
+        rowArgs: 1,
+        make: (r: {
+          argTypes: readonly SqlType[];
+          literal(i: number): unknown;
+        }) => {
+          const k = Number(r.literal(1));
+          const cmp = compareValues(r.argTypes[0]!);
+          const key = hashKey(r.argTypes[0]!);
+          const desc = (a: unknown, b: unknown) => cmp(b, a);
+          const insert = (s: unknown[], v: unknown): unknown[] => {
+            if (v === null) return s;
+            if (distinct) {
+              const kv = key(v);
+              if (s.some((x) => key(x) === kv)) return s;
+            }
+            let i = s.length;
+            while (i > 0 && cmp(s[i - 1], v) < 0) i--;
+            if (i >= k) return s;
+            s.splice(i, 0, v);
+            if (s.length > k) s.length = k;
+            return s;
+          };
+          return {
+            init: () => [] as unknown[],
+            add: (s: unknown[], [v]: readonly unknown[]) => insert(s, v),
+            merge: (a: unknown[], b: unknown[]) => b.reduce(insert, a),
+            result: (s: unknown[]) => s.slice().sort(desc),
+          };
+        },
+      })),
+      // ksqlDB's variadic TOPK (0.28): the other columns' values ride along with each sort value.
+      ...(distinct
+        ? []
+        : TOPK_TYPES.map((t) => ({
+            params: [`${t} sort_col`, "ANY cols...", "INTEGER k"],
+            returns: (r: { argTypes: readonly SqlType[] }): SqlType => ({
+              kind: "ARRAY",
+              element: {
+                kind: "STRUCT",
+                fields: [
+                  { name: "sort_col", type: r.argTypes[0]! },
+                  ...r.argTypes
+                    .slice(1, -1)
+                    .map((type, i) => ({ name: `col${i}`, type })),
+                ],
+              },
+            }),
+            make: (r: {
+              argTypes: readonly SqlType[];
+              literal(i: number): unknown;
+            }): Accumulator<Record<string, unknown>[]> => {
+              const n = r.argTypes.length;
+              const k = Number(r.literal(n - 1));
+              const cmp = compareValues(r.argTypes[0]!);
+              const insert = (
+                s: Record<string, unknown>[],
+                row: Record<string, unknown>,
+              ) => {
+                const v = row.sort_col;
+                if (v === null) return s;
+                // Equal sort values keep their arrival order.
+                let i = s.length;
+                while (i > 0 && cmp(s[i - 1]!.sort_col, v) < 0) i--;
+                if (i >= k) return s;
+                s.splice(i, 0, row);
+                if (s.length > k) s.length = k;
+                return s;
+              };
+              return {
+                init: () => [],
+                add: (s, args) => {
+                  const row: Record<string, unknown> = {
+                    sort_col: args[0] ?? null,
+                  };
+                  for (let i = 1; i < n - 1; i++)
+                    row[`col${i - 1}`] = args[i] ?? null;
+                  return insert(s, row);
+                },
+                merge: (a, b) => b.reduce(insert, a),
+                result: (s) => s.slice(),
+              };
+            },
+          }))),
+    ],
   });
+  if (distinct) return base;
+  return {
+    ...base,
+    // The variadic overload's row arguments are all but the last (k, which must be a literal).
+    resolve(args) {
+      const r = base.resolve(args);
+      if (!r.ok || args.length <= 2) return r;
+      const last = args[args.length - 1]!;
+      if (last.kind !== "value" || !last.literal)
+        return {
+          ok: false,
+          message: `${name}: argument ${args.length} (k) must be a literal`,
+        };
+      return { ok: true, value: { ...r.value, rowArgCount: args.length - 1 } };
+    },
+  };
 }
 
 /** LATEST_BY_OFFSET / EARLIEST_BY_OFFSET: `(val [, n] [, ignoreNulls])`; with `n` the result is an array. */

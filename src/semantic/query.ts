@@ -49,6 +49,23 @@ export const PSEUDO_COLUMNS: readonly { name: string; type: SqlType }[] = [
   { name: "ROWPARTITION", type: INTEGER },
   { name: "ROWOFFSET", type: BIGINT },
 ];
+/**
+ * Aggregates whose intermediate state is a STRUCT, ARRAY or MAP (ksqlDB's intermediate types), which a
+ * DELIMITED value format cannot store.
+ */
+const COMPLEX_STATE_AGGREGATES = new Set([
+  "AVG",
+  "STDDEV_SAMP",
+  "STDDEV_SAMPLE",
+  "CORRELATION",
+  "COLLECT_LIST",
+  "COLLECT_SET",
+  "HISTOGRAM",
+  "TOPK",
+  "TOPKDISTINCT",
+  "EARLIEST_BY_OFFSET",
+  "LATEST_BY_OFFSET",
+]);
 export const WINDOW_BOUNDS = ["WINDOWSTART", "WINDOWEND"];
 export const RESERVED_NAMES = new Set([
   "ROWTIME",
@@ -169,7 +186,8 @@ export function analyzeQuery(
 
   // SELECT (typed over the input row; aggregates and table functions are rewritten below).
   const windowedAgg = q.window !== undefined;
-  const selectScope: Scope = windowedAgg
+  // ksqlDB resolves WINDOWSTART/WINDOWEND of a windowed aggregation over a single source only, not over a join.
+  const selectScope: Scope = windowedAgg && from.kind === "Source"
     ? {
         columns: [
           ...inputColumns,
@@ -626,6 +644,19 @@ export function analyzeQuery(
         Codes.INVALID_QUERY,
         "The projection contains no value columns.",
         q.span,
+      );
+    // Aggregation state is stored in the source's value format; DELIMITED holds primitives only.
+    const stateFormat = allSources(from)[0]!.source.valueFormat.format;
+    const complex = aggregates.find((a) =>
+      COMPLEX_STATE_AGGREGATES.has(a.call.name),
+    );
+    if (stateFormat === "DELIMITED" && complex)
+      err(
+        diags,
+        Codes.FORMAT_UNSUPPORTED,
+        "One of the functions used in the statement has an intermediate type that the value format can not handle. Please remove the function or change the format.",
+        q.span,
+        `${complex.call.name} keeps a structured state; DELIMITED holds primitive values only`,
       );
     aggregation = {
       groupBy: gb,

@@ -254,7 +254,16 @@ function analyzeInner(
     case "SetProperty":
     case "UnsetProperty":
     case "Show":
+      return other;
     case "RunScript":
+      // A client command in ksqlDB (its server does not know the statement): the engine cannot run it.
+      diags.push(
+        error(
+          Codes.UNSUPPORTED,
+          "Unknown statement 'RUN': RUN SCRIPT is a client command; run the script's statements instead.",
+          stmt.span,
+        ),
+      );
       return other;
   }
 }
