@@ -30,6 +30,16 @@ export interface SinkSpec {
   readonly materialize: boolean;
 }
 
+/**
+ * Whether table outputs are cached: like Kafka Streams' record cache (ksqlDB's default), several updates of
+ * one key within a batch reach the sink topic as one record, the last. `cache.max.bytes.buffering = 0`
+ * (as ksqlDB's own tests set it) emits every update.
+ */
+export function cachingEnabled(properties: Readonly<Record<string, string>>): boolean {
+  const v = properties["ksql.streams.cache.max.bytes.buffering"] ?? properties["cache.max.bytes.buffering"];
+  return v === undefined || Number(v) > 0;
+}
+
 export interface StageOutput {
   readonly topic: string;
   init(ctx: ProcessorContext): void;
@@ -63,9 +73,25 @@ export class SinkOutput implements StageOutput {
   toRecords(rows: readonly Row[]): ProduceRecord[] {
     const out: ProduceRecord[] = [];
     const windowType = this.spec.sink.window?.type;
-    for (const r of rows) {
+    const keyRows = rows.map((r) => this.keyIdx.map((i) => r.values[i] ?? null));
+    let keep: boolean[] | undefined;
+    if (this.spec.materialize && cachingEnabled(this.ctx.properties) && rows.length > 1) {
+      // Only the last update of each key (and window) in the batch is written.
+      keep = new Array<boolean>(rows.length).fill(false);
+      const seen = new Set<string>();
+      for (let i = rows.length - 1; i >= 0; i--) {
+        const r = rows[i]!;
+        const id = encodeKey(r.window ? [...keyRows[i]!, r.window.start, r.window.end] : keyRows[i]!).toString("latin1");
+        if (seen.has(id)) continue;
+        seen.add(id);
+        keep[i] = true;
+      }
+    }
+    for (let ri = 0; ri < rows.length; ri++) {
+      if (keep && !keep[ri]) continue;
+      const r = rows[ri]!;
       this.ctx.currentRow = r;
-      const keyRow = this.keyIdx.map((i) => r.values[i] ?? null);
+      const keyRow = keyRows[ri]!;
       let key: Buffer | null;
       let value: Buffer | null;
       try {

@@ -51,7 +51,7 @@ export class PersistentQuery {
    * Processes everything available now, stage by stage, until no task has input left. Resolves the
    * number of input records consumed.
    */
-  async drain(batchSize = 1000): Promise<number> {
+  async drain(batchSize = 20_000): Promise<number> {
     let total = 0;
     for (;;) {
       let round = 0;

@@ -27,6 +27,10 @@ const STRING_MARK = 0x00;
 const BINARY_MARK = 0x01;
 
 const scratch = new DataView(new ArrayBuffer(8));
+const f64 = new Float64Array(1);
+const f64bytes = new Uint8Array(f64.buffer);
+/** Byte order of the platform: IEEE bytes must be written most significant first. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 class Writer {
   buf: Buffer;
@@ -54,10 +58,32 @@ class Writer {
     this.buf[this.len++] = 0;
     this.buf[this.len++] = 0;
   }
+  /** A string's UTF-8 bytes, escaped, without an intermediate Buffer. */
+  escapedString(s: string): void {
+    const max = s.length * 3;
+    this.ensure(max * 2 + 2);
+    const start = this.len;
+    const n = this.buf.write(s, start, "utf8");
+    // NUL characters are rare: only then do the bytes need escaping (0x00 → 0x00 0xFF), shifted in place.
+    if (s.indexOf("\u0000") >= 0) {
+      const copy = Buffer.from(this.buf.subarray(start, start + n));
+      this.len = start;
+      this.escaped(copy);
+      return;
+    }
+    this.len = start + n;
+    this.buf[this.len++] = 0;
+    this.buf[this.len++] = 0;
+  }
   result(): Buffer {
-    return Buffer.from(this.buf.subarray(0, this.len));
+    const out = Buffer.allocUnsafe(this.len);
+    this.buf.copy(out, 0, 0, this.len);
+    return out;
   }
 }
+
+/** One writer reused by every call (encoding is synchronous), so a key costs one small allocation. */
+const shared = new Writer(256);
 
 function writeValue(w: Writer, v: unknown): void {
   if (v === null || v === undefined) {
@@ -66,13 +92,13 @@ function writeValue(w: Writer, v: unknown): void {
     w.byte(BOOL_TAG);
     w.byte(v ? 1 : 0);
   } else if (typeof v === "number") {
-    w.byte(NUMBER_TAG);
+    w.ensure(9);
+    w.buf[w.len++] = NUMBER_TAG;
     // -0 and 0 are equal in SQL: encode them alike.
-    scratch.setFloat64(0, v === 0 ? 0 : v);
-    const negative = (scratch.getUint8(0) & 0x80) !== 0;
-    w.ensure(8);
+    f64[0] = v === 0 ? 0 : v;
+    const negative = (f64bytes[LITTLE_ENDIAN ? 7 : 0]! & 0x80) !== 0;
     for (let i = 0; i < 8; i++) {
-      const b = scratch.getUint8(i);
+      const b = f64bytes[LITTLE_ENDIAN ? 7 - i : i]!;
       w.buf[w.len++] = negative ? ~b & 0xff : i === 0 ? b | 0x80 : b;
     }
   } else if (typeof v === "bigint") {
@@ -89,7 +115,7 @@ function writeValue(w: Writer, v: unknown): void {
   } else if (typeof v === "string") {
     w.byte(BYTES_TAG);
     w.byte(STRING_MARK);
-    w.escaped(Buffer.from(v, "utf8"));
+    w.escapedString(v);
   } else if (v instanceof Uint8Array) {
     w.byte(BYTES_TAG);
     w.byte(BINARY_MARK);
@@ -102,8 +128,18 @@ function writeValue(w: Writer, v: unknown): void {
 
 /** Encodes a key tuple (the key columns' values in order). */
 export function encodeKey(values: readonly unknown[]): Buffer {
-  const w = new Writer();
-  for (const v of values) writeValue(w, v);
+  const w = shared;
+  w.len = 0;
+  for (let i = 0; i < values.length; i++) writeValue(w, values[i]);
+  return w.result();
+}
+
+/** Encodes `prefix` followed by more values (e.g. a group key and a window start) without copying twice. */
+export function encodeKeyWith(values: readonly unknown[], ...more: unknown[]): Buffer {
+  const w = shared;
+  w.len = 0;
+  for (let i = 0; i < values.length; i++) writeValue(w, values[i]);
+  for (let i = 0; i < more.length; i++) writeValue(w, more[i]);
   return w.result();
 }
 

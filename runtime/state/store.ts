@@ -11,11 +11,11 @@
  *    batch, so state and position move atomically: a crash repeats work but never loses or
  *    double-applies an event in a store.
  *
- * Values are stored with `v8.serialize` (the runtime value representation survives it).
+ * Values are stored with the codec in `codec.ts` (JSON where exact, else `v8.serialize`).
  */
 import { ClassicLevel } from "classic-level";
 import { mkdirSync } from "node:fs";
-import { deserialize, serialize } from "node:v8";
+import { decodeValue, encodeValue } from "./codec.ts";
 import { prefixEnd } from "./keycodec.ts";
 
 type Level = ClassicLevel<Buffer, Buffer>;
@@ -67,7 +67,7 @@ export class PartitionStore {
     }
     const offsets = new Map<string, number>();
     for await (const [k, v] of db.iterator({ gte: OFFSET_PREFIX, lt: prefixEnd(OFFSET_PREFIX) })) {
-      offsets.set(k.subarray(OFFSET_PREFIX.length).toString("utf8"), Number(deserialize(v)));
+      offsets.set(k.subarray(OFFSET_PREFIX.length).toString("utf8"), Number(decodeValue(v)));
     }
     return new PartitionStore(db, offsets, options.maxCached ?? 200_000);
   }
@@ -85,18 +85,18 @@ export class PartitionStore {
   async prefetch(name: string, keys: readonly Buffer[]): Promise<void> {
     const missing: Buffer[] = [];
     const seen = new Set<string>();
+    const head = nameHead(name);
     for (const k of keys) {
-      const full = fullKey(name, k);
-      const id = full.toString("latin1");
+      const id = head.id + (k as Buffer).toString("latin1");
       if (this.cache.has(id) || seen.has(id)) continue;
       seen.add(id);
-      missing.push(full);
+      missing.push(Buffer.from(id, "latin1"));
     }
     if (missing.length === 0) return;
     const values = await this.db.getMany(missing);
     for (let i = 0; i < missing.length; i++) {
       const v = values[i];
-      this.cache.set(missing[i]!.toString("latin1"), v === undefined ? ABSENT : deserialize(v));
+      this.cache.set(missing[i]!.toString("latin1"), v === undefined ? ABSENT : decodeValue(v));
     }
   }
 
@@ -107,27 +107,27 @@ export class PartitionStore {
     if (this.loadedPrefixes.has(id)) return;
     for await (const [k, v] of this.db.iterator({ gte: full, lt: prefixEnd(full) })) {
       const kid = k.toString("latin1");
-      if (!this.cache.has(kid)) this.cache.set(kid, deserialize(v));
+      if (!this.cache.has(kid)) this.cache.set(kid, decodeValue(v));
     }
     this.loadedPrefixes.add(id);
   }
 
   /** The value of `key` in store `name`; undefined when absent. The key must have been prefetched. */
   get(name: string, key: Buffer): unknown {
-    const id = fullKey(name, key).toString("latin1");
+    const id = nameHead(name).id + key.toString("latin1");
     const v = this.cache.get(id);
     if (v === undefined) throw new Error(`internal: key read from store '${name}' without prefetch`);
     return v === ABSENT ? undefined : v;
   }
 
   put(name: string, key: Buffer, value: unknown): void {
-    const id = fullKey(name, key).toString("latin1");
+    const id = nameHead(name).id + key.toString("latin1");
     this.cache.set(id, value);
     this.dirty.add(id);
   }
 
   delete(name: string, key: Buffer): void {
-    const id = fullKey(name, key).toString("latin1");
+    const id = nameHead(name).id + key.toString("latin1");
     this.cache.set(id, ABSENT);
     this.dirty.add(id);
   }
@@ -165,12 +165,12 @@ export class PartitionStore {
         ops.push({ type: "del", key });
         changes.push({ store, key: userKey, value: null });
       } else {
-        ops.push({ type: "put", key, value: serialize(v) });
+        ops.push({ type: "put", key, value: encodeValue(v) });
         changes.push({ store, key: userKey, value: v });
       }
     }
     for (const [k, v] of offsets) {
-      ops.push({ type: "put", key: Buffer.concat([OFFSET_PREFIX, Buffer.from(k, "utf8")]), value: serialize(v) });
+      ops.push({ type: "put", key: Buffer.concat([OFFSET_PREFIX, Buffer.from(k, "utf8")]), value: encodeValue(v) });
       this.offsets.set(k, v);
     }
     if (ops.length > 0) await this.db.batch(ops as never);
@@ -194,13 +194,13 @@ export class PartitionStore {
     const base = fullKey(name, Buffer.alloc(0));
     const gte = range.gte === undefined ? base : fullKey(name, range.gte);
     const lt = range.lt === undefined ? prefixEnd(base) : fullKey(name, range.lt);
-    for await (const [k, v] of this.db.iterator({ gte, lt })) yield [k.subarray(base.length), deserialize(v)];
+    for await (const [k, v] of this.db.iterator({ gte, lt })) yield [k.subarray(base.length), decodeValue(v)];
   }
 
   /** Committed value of `key` in store `name`, read from disk (for queries; does not touch the cache). */
   async read(name: string, key: Buffer): Promise<unknown> {
     const v = await this.db.get(fullKey(name, key));
-    return v === undefined ? undefined : deserialize(v);
+    return v === undefined ? undefined : decodeValue(v);
   }
 
   async close(): Promise<void> {
@@ -208,16 +208,24 @@ export class PartitionStore {
   }
 }
 
-const nameCache = new Map<string, Buffer>();
+const nameCache = new Map<string, { bytes: Buffer; id: string }>();
 
-/** `len(name) name key`: named stores are disjoint prefixes, never starting with the META byte. */
-function fullKey(name: string, key: Uint8Array): Buffer {
+/**
+ * The key prefix of a named store, as bytes and as the latin1 string the cache uses for ids:
+ * `len(name) name`. Named stores are disjoint prefixes, never starting with the META byte.
+ */
+function nameHead(name: string): { bytes: Buffer; id: string } {
   let head = nameCache.get(name);
   if (head === undefined) {
     const n = Buffer.from(name, "utf8");
     if (n.length === 0 || n.length > 250) throw new Error(`internal: bad store name '${name}'`);
-    head = Buffer.concat([Buffer.from([n.length]), n]);
+    const bytes = Buffer.concat([Buffer.from([n.length]), n]);
+    head = { bytes, id: bytes.toString("latin1") };
     nameCache.set(name, head);
   }
-  return Buffer.concat([head, key]);
+  return head;
+}
+
+function fullKey(name: string, key: Uint8Array): Buffer {
+  return Buffer.concat([nameHead(name).bytes, key]);
 }
