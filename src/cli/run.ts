@@ -280,7 +280,8 @@ async function follow(
       const round = new AbortController();
       const abortRound = () => round.abort();
       stop.signal.addEventListener("abort", abortRound, { once: true });
-      const waits: Promise<unknown>[] = [new Promise((r) => setTimeout(r, 500).unref())];
+      // The timer also keeps the process alive while waiting (the embedded log holds no handle).
+      const waits: Promise<unknown>[] = [new Promise((r) => setTimeout(r, 500))];
       for (const q of engine.queries.values()) {
         for (const { topic, partitions } of q.inputs()) {
           const positions = await Promise.all(partitions.map(async (p) => ({ partition: p, offset: await engine.log.endOffset(topic, p) })));
