@@ -383,7 +383,10 @@ async function printResults(engine: Engine, options: RunOptions, out: NodeJS.Wri
     if (t.rows.length > limit) out.write(c.dim(`… ${t.rows.length - limit} more row(s); use --json to see all\n`));
   }
   if (tables.length === 0) out.write("no materialized tables (CREATE TABLE ... AS SELECT) to show\n");
-  if (errors > 0) out.write(`\n${c.yellow(`${errors} processing error(s)`)}: records that could not be processed are in the topic ${PROCESSING_LOG_TOPIC}\n`);
+  if (errors > 0) {
+    out.write(`\n${c.yellow(`${errors} processing error(s)`)}: records that could not be processed are in the topic ${PROCESSING_LOG_TOPIC}\n`);
+    for (const e of engine.processingErrors.slice(0, 3)) out.write(c.dim(`  ${e.queryId} ${e.topic}[${e.partition}]@${e.offset} ${e.where}: ${e.message}\n`));
+  }
 }
 
 /**

@@ -67,8 +67,8 @@ export async function runTest(paths: readonly string[], options: TestOptions, ou
   }
   const s = summarize(outcomes);
   if (options.json !== undefined) writeJsonReport(options.json, outcomes.map((o) => ({ ...o, file: shown(o.file) })));
-  out.write(`${s.failed > 0 || outcomes.some((o) => o.status === "failed") ? "\n" : ""}`);
-  out.write(`${summaryLine(s)}\n`);
+  // The summary is always the last line, set off from the failures above it.
+  out.write(`${s.failed > 0 ? "\n" : ""}${summaryLine(s)}\n`);
   return s.failed > 0 ? EXIT.failed : EXIT.ok;
 }
 
