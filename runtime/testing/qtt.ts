@@ -10,6 +10,7 @@ import { parseScript } from "../../src/parse.ts";
 import { Catalog } from "../../src/semantic/catalog.ts";
 import { resolveType } from "../../src/semantic/expressions.ts";
 import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
+import type { FunctionRegistry } from "../../src/functions/types.ts";
 import { formatType } from "../../src/types/sqltype.ts";
 import { Engine } from "../engine/engine.ts";
 import { decodeRecord, produceAndDrain, readAll, sourceForTopic, type InputRecord } from "./records.ts";
@@ -70,14 +71,19 @@ export function loadQttFile(path: string): QttCase[] {
   return out;
 }
 
+export interface QttRunOptions {
+  /** The function registry the engine uses (default: the built-in one), e.g. with ksqlDB's test-suite functions. */
+  readonly functions?: FunctionRegistry;
+}
+
 /** Runs one case. Never throws: an unexpected failure is a failed outcome with the error's message. */
-export async function runQttCase(c: QttCase): Promise<TestOutcome> {
+export async function runQttCase(c: QttCase, options: QttRunOptions = {}): Promise<TestOutcome> {
   const dir = mkdtempSync(join(tmpdir(), "esql-qtt-"));
   const base = { file: c.file, name: c.name };
   let engine: Engine | undefined;
   try {
     // ksqlDB's test harness turns the record cache off, so every update is an output record.
-    engine = await Engine.open({ dataDir: dir, properties: { "ksql.streams.cache.max.bytes.buffering": "0", ...c.properties }, persistent: false });
+    engine = await Engine.open({ dataDir: dir, properties: { "ksql.streams.cache.max.bytes.buffering": "0", ...c.properties }, persistent: false, ...(options.functions ? { functions: options.functions } : {}) });
     const errors: string[] = [];
     for (const s of c.statements) {
       const r = await engine.execute(s);

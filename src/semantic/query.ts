@@ -187,22 +187,23 @@ export function analyzeQuery(
   // SELECT (typed over the input row; aggregates and table functions are rewritten below).
   const windowedAgg = q.window !== undefined;
   // ksqlDB resolves WINDOWSTART/WINDOWEND of a windowed aggregation over a single source only, not over a join.
-  const selectScope: Scope = windowedAgg && from.kind === "Source"
-    ? {
-        columns: [
-          ...inputColumns,
-          ...WINDOW_BOUNDS.filter(
-            (w) => !inputColumns.some((c) => c.name === w),
-          ).map((w) => ({
-            name: w,
-            column: w,
-            type: BIGINT,
-            namespace: "PSEUDO" as const,
-          })),
-        ],
-        qualifiers,
-      }
-    : scope;
+  const selectScope: Scope =
+    windowedAgg && from.kind === "Source"
+      ? {
+          columns: [
+            ...inputColumns,
+            ...WINDOW_BOUNDS.filter(
+              (w) => !inputColumns.some((c) => c.name === w),
+            ).map((w) => ({
+              name: w,
+              column: w,
+              type: BIGINT,
+              namespace: "PSEUDO" as const,
+            })),
+          ],
+          qualifiers,
+        }
+      : scope;
   let starSeen = false;
   const rawItems: {
     expr: TExpr;
@@ -751,7 +752,10 @@ export function analyzeQuery(
             type: it.expr.type,
             namespace: "KEY",
             // A join's key column holds the join key, whichever side's column names it.
-            expr: from.kind === "Join" && !partitionBy ? keyExprs[ki]! : lift(it.expr),
+            expr:
+              from.kind === "Join" && !partitionBy
+                ? keyExprs[ki]!
+                : lift(it.expr),
           };
           return;
         }
