@@ -257,6 +257,8 @@ async function checkExpectation(engine: Engine, name: string, expected: readonly
     resolved.push(cells);
   }
   if (problems.length > 0) return [...new Set(problems)];
+  // Window bounds and ROWTIME compare as times (ISO text or ms).
+  actual = { ...actual, types: actual.types.map((t, i) => displayType(actual.columns[i]!, t)) };
   if (source.sourceType === "STREAM" && (actual.partitions ?? 1) > 1 && actual.keyCount > 0) {
     // Order is defined per partition, i.e. per key: compare each key's records in order.
     const keyCols = actual.columns.slice(0, actual.keyCount);

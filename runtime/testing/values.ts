@@ -70,7 +70,7 @@ export function displayValue(v: unknown, type: SqlType): string {
 /**
  * Whether a hand-written expectation equals a runtime value of `type`. Numbers compare by value (DOUBLE
  * within a relative 1e-9, so `59.97` equals `3 * 19.99`); DECIMAL exactly, from a number or text; times
- * from milliseconds or ISO text; STRUCT fields and MAP keys by name; a scalar written as text equals a
+ * from milliseconds or ISO text (BIGINT too, for epoch milliseconds such as `WINDOWSTART AS s`); STRUCT fields and MAP keys by name; a scalar written as text equals a
  * STRING value of the same text.
  */
 export function matchesExpected(expected: unknown, actual: unknown, type: SqlType): boolean {
@@ -94,7 +94,10 @@ export function matchesExpected(expected: unknown, actual: unknown, type: SqlTyp
       return e === actual || Math.abs(e - actual) <= 1e-9 * Math.max(Math.abs(e), Math.abs(actual));
     }
     case "INTEGER":
+      return (typeof expected === "number" || typeof expected === "string") && Number(expected) === actual;
     case "BIGINT":
+      // Epoch milliseconds (`WINDOWSTART AS session_start`) may be written as ISO-8601 text.
+      if (typeof expected === "string" && /^\d{4}-\d\d-\d\d/.test(expected)) return parseTime(expected) === actual;
       return (typeof expected === "number" || typeof expected === "string") && Number(expected) === actual;
     case "TIMESTAMP":
       return parseTime(expected) === actual;
