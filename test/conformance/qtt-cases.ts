@@ -6,7 +6,9 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { functions } from "../../src/functions/registry.ts";
 import { mapConcurrent } from "../../runtime/testing/pool.ts";
+import { withKsqlTestFunctions } from "../fixtures/ksql-test-functions.ts";
 import { loadQttFile, runQttCase } from "../../runtime/testing/qtt.ts";
 import type { TestOutcome } from "../../runtime/testing/report.ts";
 
@@ -23,11 +25,15 @@ export function qttAvailable(): boolean {
   return existsSync(QTT_DIR);
 }
 
-/** Runs every case, a few at a time (cases spend much of their time in LevelDB I/O). */
+/**
+ * Runs every case, a few at a time (cases spend much of their time in LevelDB I/O), with the functions
+ * ksqlDB's own test suite registers (the cases assume them; they are not part of esql).
+ */
 export async function runAllQtt(concurrency = 4): Promise<TestOutcome[]> {
   const files = readdirSync(QTT_DIR).filter((f) => f.endsWith(".json")).sort();
   const cases = files.flatMap((f) => loadQttFile(join(QTT_DIR, f)));
-  return mapConcurrent(cases, concurrency, (c) => runQttCase(c));
+  const registry = withKsqlTestFunctions(functions);
+  return mapConcurrent(cases, concurrency, (c) => runQttCase(c, { functions: registry }));
 }
 
 export function readPassingList(): Set<string> {
