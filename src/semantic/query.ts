@@ -686,9 +686,24 @@ export function analyzeQuery(
     let keyExprs: TExpr[];
     let keyTexts: string[];
     let equivalents: string[][] | undefined;
+    let fkLeft: { name: string; columns: string[] } | undefined;
     if (partitionBy) {
       keyExprs = partitionBy.exprs;
       keyTexts = (q.partitionBy ?? []).map((x) => exprText(x));
+    } else if (from.kind === "Join" && from.joinKind === "FOREIGN_KEY") {
+      // The left table's primary key columns, each needed in the projection.
+      const lt = from.left as AnalyzedSource;
+      const ks = lt.source.columns.filter((c) => c.namespace === "KEY");
+      keyExprs = ks.map(
+        (c) =>
+          ({
+            kind: "Column",
+            type: c.type,
+            name: `${lt.alias}_${c.name}`,
+          }) as TExpr,
+      );
+      keyTexts = ks.map((c) => `${lt.alias}.${c.name}`);
+      fkLeft = { name: lt.source.name, columns: ks.map((c) => c.name) };
     } else if (from.kind === "Join") {
       keyExprs = [joinKeyExpr(from)];
       equivalents = [joinKeyEquivalents(from)];
@@ -806,7 +821,16 @@ export function analyzeQuery(
       from.kind === "Join" ||
       oldPlanner ||
       shadowed;
-    if (persistent && missing.length && keyRequired) {
+    if (persistent && missing.length && fkLeft) {
+      const cols = missing.map((i) => `\`${fkLeft!.columns[i]}\``);
+      const many = cols.length > 1;
+      err(
+        diags,
+        Codes.KEY_NOT_IN_PROJECTION,
+        `Primary key column${many ? "s" : ""} missing in projection. For foreign-key table-table joins, the projection must include all primary key columns from the left input table (\`${fkLeft.name}\`). Missing column${many ? "s" : ""}: ${cols.join(", ")}.`,
+        q.span,
+      );
+    } else if (persistent && missing.length && keyRequired) {
       const texts = missing.map((i) => keyTexts[i] ?? "?");
       const what = partitionBy
         ? "partitioning expression"
@@ -1516,7 +1540,12 @@ function analyzeJoin(
     if (c.name === "ROWKEY" && synthetic) continue;
     if (columns.some((x) => x.name === c.name && x.qualifier === c.qualifier))
       continue;
-    const isKey = c.name === keyName;
+    // A foreign-key join keeps the left table's whole primary key.
+    const isKey =
+      c.name === keyName ||
+      (joinKind === "FOREIGN_KEY" &&
+        c.qualifier === (left as AnalyzedSource).alias &&
+        c.namespace === "KEY");
     columns.push({
       ...c,
       namespace: c.namespace === "PSEUDO" ? "PSEUDO" : isKey ? "KEY" : "VALUE",
