@@ -329,7 +329,8 @@ export class Engine {
     const lastStage = q.plan.stages[q.plan.stages.length - 1]!.id;
     for (const t of q.tasks) {
       if (t.stage.id !== lastStage) continue;
-      for await (const [k, v] of t.stateStore.iterate(TABLE_STORE)) {
+      const entries = q.plan.readTable ? q.plan.readTable(t.stateStore, this.functions) : t.stateStore.iterate(TABLE_STORE);
+      for await (const [k, v] of entries) {
         const stored = (v as [unknown[], number])[0];
         // The store key of a windowed row ends with the window's start and end.
         const window = windowed ? decodeKey(k).slice(-2) : [];

@@ -19,10 +19,12 @@
  */
 import type { AggregateColumn } from "../../src/semantic/analyzed.ts";
 import type { TExpr } from "../../src/semantic/typed.ts";
-import type { Accumulator, ArgInfo } from "../../src/functions/types.ts";
+import type { Accumulator, ArgInfo, FunctionRegistry, ResolvedAggregate } from "../../src/functions/types.ts";
+import type { PartitionStore } from "../state/store.ts";
 import type { SqlType } from "../../src/types/sqltype.ts";
 import { compileExprs, type CompiledExpr } from "../expr/compile.ts";
 import { decodeKey, encodeKey } from "../state/keycodec.ts";
+import { cachingEnabled } from "./sink.ts";
 import type { Processor, ProcessorContext, Row, Window } from "./types.ts";
 
 export const AGG_STORE = "agg";
@@ -72,21 +74,9 @@ export class AggregateProcessor implements Processor {
     const onError = (e: unknown, where: string) => ctx.reportError(e, where);
     const opts = { columns: this.spec.columns, functions: ctx.functions, onError };
     this.groupFns = compileExprs(this.spec.groupBy, opts);
-    this.accs = [];
-    this.argFns = [];
-    for (const a of this.spec.aggregates) {
-      const def = ctx.functions.get(a.name);
-      if (!def || def.kind !== "aggregate") throw new Error(`internal: ${a.name} is not an aggregate`);
-      const infos: ArgInfo[] = a.args.map((e, i) =>
-        e.kind === "Literal"
-          ? { kind: "value", type: a.argTypes[i] ?? e.type, literal: { value: e.value } }
-          : { kind: "value", type: a.argTypes[i] ?? e.type },
-      );
-      const r = def.resolve(infos);
-      if (!r.ok) throw new Error(`internal: ${a.name}: ${r.message}`);
-      this.accs.push(r.value.accumulator);
-      this.argFns.push(compileExprs(a.args.slice(0, r.value.rowArgCount), opts));
-    }
+    const resolved = resolveAggregates(this.spec, ctx.functions);
+    this.accs = resolved.map((r) => r.accumulator);
+    this.argFns = resolved.map((r, i) => compileExprs(this.spec.aggregates[i]!.args.slice(0, r.rowArgCount), opts));
     if (this.spec.window?.graceMs !== undefined) this.grace = this.spec.window.graceMs;
   }
 
@@ -149,8 +139,17 @@ export class AggregateProcessor implements Processor {
     }
     await this.ctx.store.prefetch(AGG_STORE, storeKeys);
 
-    // 2. Fold synchronously.
+    // 2. Fold synchronously. With the record cache on, only each group's last update of the batch is
+    // emitted (with the result it had before the batch as `old`), as Kafka Streams' cache does.
     const out: Row[] = [];
+    const collapse = !this.spec.emitFinal && cachingEnabled(this.ctx.properties);
+    const pending = new Map<string, { row: Row; key: unknown[]; state: State; win: Window | undefined; old: unknown[] | null | undefined }>();
+    const emitLater = (sk: Buffer, row: Row, key: unknown[], state: State, win: Window | undefined, old: unknown[] | null | undefined) => {
+      const id = sk.toString("latin1");
+      const p = pending.get(id);
+      if (p) pending.delete(id); // re-inserted below: Map order is the order of last updates
+      pending.set(id, { row, key, state, win, old: p ? p.old : old });
+    };
     let k = 0;
     for (let i = 0; i < work.length; i++) {
       const { row, key, sign, values } = work[i]!;
@@ -171,7 +170,9 @@ export class AggregateProcessor implements Processor {
         state[0] = Math.max(state[0] as number, row.ts);
         this.ctx.store.put(AGG_STORE, sk, state);
         if (mergeWithNext) continue;
-        out.push(this.emit(row, key, state, undefined, prev === undefined ? null : (old ?? undefined)));
+        const oldRow = prev === undefined ? null : (old ?? undefined);
+        if (collapse) emitLater(sk, row, key, state, undefined, oldRow);
+        else out.push(this.emit(row, key, state, undefined, oldRow));
         continue;
       }
       const closeTime = this.ctx.streamTime - this.grace;
@@ -188,11 +189,17 @@ export class AggregateProcessor implements Processor {
         else this.retract(state, args);
         state[0] = Math.max(state[0] as number, row.ts);
         this.ctx.store.put(AGG_STORE, sk, state);
-        const emitted = this.emit(row, key, state, win, prev === undefined ? null : (old ?? undefined));
+        const oldRow = prev === undefined ? null : (old ?? undefined);
+        if (collapse) {
+          emitLater(sk, row, key, state, win, oldRow);
+          continue;
+        }
+        const emitted = this.emit(row, key, state, win, oldRow);
         if (this.spec.emitFinal) this.holdForFinal(emitted, key, win);
         else out.push(emitted);
       }
     }
+    for (const p of pending.values()) out.push(this.emit(p.row, p.key, p.state, p.win, p.old));
     if (this.spec.emitFinal) out.push(...(await this.releaseClosed()));
     return out;
   }
@@ -302,6 +309,52 @@ export class AggregateProcessor implements Processor {
       state = state as State;
     }
     return out;
+  }
+}
+
+function resolveAggregates(spec: AggregateSpec, functions: FunctionRegistry): ResolvedAggregate[] {
+  return spec.aggregates.map((a) => {
+    const def = functions.get(a.name);
+    if (!def || def.kind !== "aggregate") throw new Error(`internal: ${a.name} is not an aggregate`);
+    const infos: ArgInfo[] = a.args.map((e, i) =>
+      e.kind === "Literal"
+        ? { kind: "value", type: a.argTypes[i] ?? e.type, literal: { value: e.value } }
+        : { kind: "value", type: a.argTypes[i] ?? e.type },
+    );
+    const r = def.resolve(infos);
+    if (!r.ok) throw new Error(`internal: ${a.name}: ${r.message}`);
+    return r.value;
+  });
+}
+
+/**
+ * The aggregate rows as the store holds them now (committed state): group key, results, and window bounds,
+ * in the operator's output layout. Tables that an aggregation materializes are read this way (as ksqlDB
+ * does), so the hot path writes each group's state once per commit and nothing else.
+ */
+export async function* readAggregates(
+  spec: AggregateSpec,
+  functions: FunctionRegistry,
+  store: PartitionStore,
+): AsyncGenerator<{ values: unknown[]; ts: number; window?: Window }> {
+  const accs = resolveAggregates(spec, functions).map((r) => r.accumulator);
+  const n = spec.groupBy.length;
+  const w = spec.window;
+  for await (const [k, v] of store.iterate(AGG_STORE)) {
+    const parts = decodeKey(k);
+    const state = v as State;
+    const values = parts.slice(0, n);
+    for (let i = 0; i < accs.length; i++) {
+      const r = accs[i]!.result(state[i + 1]);
+      values.push(r === undefined ? null : r);
+    }
+    let window: Window | undefined;
+    if (w) {
+      const start = parts[n] as number;
+      window = { start, end: w.type === "SESSION" ? (parts[n + 1] as number) : start + (w.sizeMs ?? 0) };
+      values.push(window.start, window.end);
+    }
+    yield window ? { values, ts: state[0] as number, window } : { values, ts: state[0] as number };
   }
 }
 

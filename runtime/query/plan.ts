@@ -13,7 +13,11 @@
 import type { AnalyzedFrom, AnalyzedJoin, AnalyzedQuery } from "../../src/semantic/analyzed.ts";
 import type { CatalogSource } from "../../src/semantic/catalog.ts";
 import type { TExpr } from "../../src/semantic/typed.ts";
-import { AggregateProcessor } from "../processors/aggregate.ts";
+import { AggregateProcessor, readAggregates, type AggregateSpec } from "../processors/aggregate.ts";
+import { compileExprs } from "../expr/compile.ts";
+import type { FunctionRegistry } from "../../src/functions/types.ts";
+import { encodeKey } from "../state/keycodec.ts";
+import type { PartitionStore } from "../state/store.ts";
 import { JoinProcessor } from "../processors/join.ts";
 import { RepartitionOutput, SinkOutput, type StageOutput } from "../processors/sink.ts";
 import { sourceRowColumns } from "../processors/source.ts";
@@ -31,6 +35,12 @@ export interface PlannedQuery {
   readonly internalTopics: readonly { readonly name: string; readonly partitions: number }[];
   /** Partition count of each stage's inputs, by stage id. */
   readonly stagePartitions: ReadonlyMap<string, number>;
+  /**
+   * How to read the materialized table from a task of the last stage, when it is not kept in the sink's
+   * `table` store: aggregations are read from their aggregate store (HAVING and the projection applied on
+   * read). Yields entries shaped like the `table` store's: `[encodeKey(key columns [+ window bounds]), [row, ts]]`.
+   */
+  readonly readTable?: (store: PartitionStore, functions: FunctionRegistry) => AsyncGenerator<[Buffer, [unknown[], number]]>;
 }
 
 /** What the planning of FROM leaves for the last stage: its inputs and the processors producing `columns`. */
@@ -170,8 +180,9 @@ export function planQuery(
   }
   const projection = q.projection.map((c) => c.expr);
   const projectNames = q.projection.map((c) => c.name);
+  const materializeInSink = sink.sourceType === "TABLE" && (!q.aggregation || q.emit === "FINAL");
   const sinkOutput = () =>
-    new SinkOutput({ kind: "Sink", columns: projectNames, sink, partitions: sinkPartitions, materialize: sink.sourceType === "TABLE" });
+    new SinkOutput({ kind: "Sink", columns: projectNames, sink, partitions: sinkPartitions, materialize: materializeInSink });
 
   const agg = q.aggregation;
   if (!agg) {
@@ -181,26 +192,38 @@ export function planQuery(
   }
 
   const aggCols = [...agg.keyNames, ...agg.aggregates.map((a) => a.name), ...(agg.window ? ["WINDOWSTART", "WINDOWEND"] : [])];
-  const aggInputCols = cols;
-  const tail: (() => Processor)[] = [
-    () =>
-      new AggregateProcessor({
-        kind: "Aggregate",
-        columns: aggInputCols,
-        groupBy: agg.groupBy,
-        aggregates: AggregateProcessor.aggregatesOf(agg.aggregates),
-        ...(agg.window ? { window: agg.window } : {}),
-        fromTable: agg.fromTable,
-        emitFinal: q.emit === "FINAL",
-        needsOld: agg.having !== undefined,
-      }),
-  ];
+  const aggSpec: AggregateSpec = {
+    kind: "Aggregate",
+    columns: cols,
+    groupBy: agg.groupBy,
+    aggregates: AggregateProcessor.aggregatesOf(agg.aggregates),
+    ...(agg.window ? { window: agg.window } : {}),
+    fromTable: agg.fromTable,
+    emitFinal: q.emit === "FINAL",
+    needsOld: agg.having !== undefined,
+  };
+  const tail: (() => Processor)[] = [() => new AggregateProcessor(aggSpec)];
   if (agg.having) {
     const having = agg.having;
     tail.push(() => new FilterProcessor({ kind: "Filter", columns: aggCols, predicate: having, table: { keyCount: agg.keyNames.length } }));
   }
   tail.push(() => new ProjectProcessor({ kind: "Project", columns: aggCols, exprs: projection }));
 
+  const keyNames = sink.columns.filter((c) => c.namespace === "KEY").map((c) => c.name);
+  const readTable = materializeInSink
+    ? undefined
+    : async function* (store: PartitionStore, functions: FunctionRegistry): AsyncGenerator<[Buffer, [unknown[], number]]> {
+        const onError = () => {};
+        const having = agg.having ? compileExprs([agg.having], { columns: aggCols, functions, onError })[0] : undefined;
+        const project = compileExprs(projection, { columns: aggCols, functions, onError });
+        const keyIdx = keyNames.map((n) => projectNames.indexOf(n));
+        for await (const r of readAggregates(aggSpec, functions, store)) {
+          if (having && having(r.values) !== true) continue;
+          const row = project.map((f) => f(r.values));
+          const key = keyIdx.map((i) => (i < 0 ? null : row[i]));
+          yield [encodeKey(r.window ? [...key, r.window.start, r.window.end] : key), [row, r.ts]];
+        }
+      };
   const from = q.from;
   if (!agg.fromTable && from.kind === "Source" && isKeyOf(agg.groupBy, from.source)) {
     planner.addStage(rows.inputs, [...pre, ...tail], sinkOutput, rows.partitions);
@@ -208,7 +231,12 @@ export function planQuery(
     const input = planner.repartition({ ...rows, processors: pre, columns: cols }, agg.groupBy, rows.partitions, agg.fromTable, "groupby");
     planner.addStage([input], tail, sinkOutput, rows.partitions);
   }
-  return { stages: planner.stages, internalTopics: planner.topics, stagePartitions: planner.stagePartitions };
+  return {
+    stages: planner.stages,
+    internalTopics: planner.topics,
+    stagePartitions: planner.stagePartitions,
+    ...(readTable ? { readTable } : {}),
+  };
 }
 
 /** True when `exprs` are exactly the source's key columns, in order. */
