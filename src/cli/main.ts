@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from "commander";
 import { createRequire } from "node:module";
 import { runCheck, type CheckFormat } from "./check.ts";
 import { runExplain } from "./explain.ts";
+import { runFmt } from "./fmt.ts";
 import { runRun } from "./run.ts";
 import { runTest } from "./test.ts";
 import { UsageError } from "./files.ts";
@@ -63,6 +64,28 @@ Exit codes: 0 ok, 1 the file has errors, 2 bad usage.`,
     )
     .action((file: string, opts: { verbose?: boolean; json?: boolean }) => {
       code = runExplain(file, { verbose: opts.verbose === true, json: opts.json === true });
+    });
+
+  program
+    .command("fmt")
+    .description("Format .esql files (one canonical layout, the same as the Prettier plugin).")
+    .argument("<paths...>", ".esql files or folders (searched recursively)")
+    .option("--check", "list the files that are not formatted; exit 1 if there is one")
+    .option("--write", "rewrite the files that are not formatted")
+    .addHelpText(
+      "after",
+      `
+Without --check or --write the formatted text is printed to stdout.
+
+Examples:
+  esql fmt examples/orders/orders.esql   print the formatted file
+  esql fmt --check .                     CI: fail when a file is not formatted
+  esql fmt --write src/sql               format in place
+
+Exit codes: 0 ok, 1 unformatted files (--check) or syntax errors, 2 bad usage.`,
+    )
+    .action(async (paths: string[], opts: { check?: boolean; write?: boolean }) => {
+      code = await runFmt(paths, { check: opts.check === true, write: opts.write === true });
     });
 
   program
