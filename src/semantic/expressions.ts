@@ -747,11 +747,21 @@ function unify(
   ctx: ExprContext,
   what: string,
 ): SqlType | undefined {
-  const nonLiteralStrings = items.filter(
-    (x) => !(x.kind === "Literal" && x.type.kind === "STRING"),
-  );
+  const isStrLit = (x: TExpr) =>
+    x.kind === "Literal" && x.type.kind === "STRING";
+  const nonLiteralStrings = items.filter((x) => !isStrLit(x));
   const base = nonLiteralStrings.length ? nonLiteralStrings : items;
-  const t = commonSuperType(base.map((x) => x.type));
+  // Among numbers, a numeric STRING literal counts with its own number type (ksqlDB: '2e1' is a DECIMAL).
+  const numeric = nonLiteralStrings.some((x) =>
+    ["INTEGER", "BIGINT", "DOUBLE", "DECIMAL"].includes(x.type.kind),
+  );
+  const literalTypes = numeric
+    ? items
+        .filter(isStrLit)
+        .map((x) => numericTextType(String((x as { value: unknown }).value)))
+        .filter((x): x is SqlType => x !== undefined)
+    : [];
+  const t = commonSuperType([...base.map((x) => x.type), ...literalTypes]);
   if (!t) {
     const i = items.findIndex((x) => !typeEquals(x.type, items[0]!.type));
     report(
@@ -763,6 +773,38 @@ function unify(
     return undefined;
   }
   return t;
+}
+
+/** Decimal text without exponent (`2e1` → `20`, `1.5E-2` → `0.015`), or undefined when `s` is no number. */
+function plainDecimalText(s: string): string | undefined {
+  const m = /^([+-]?)(\d+\.?\d*|\.\d+)(?:[eE]([+-]?\d+))?$/.exec(s);
+  if (!m) return undefined;
+  const [, sign = "", num = "", expText] = m;
+  if (expText === undefined) return s;
+  const exp = Number(expText);
+  const [i = "", f = ""] = num.split(".");
+  let digits = i + f;
+  let point = i.length + exp;
+  if (point < 0) {
+    digits = "0".repeat(-point) + digits;
+    point = 0;
+  }
+  if (point > digits.length) digits += "0".repeat(point - digits.length);
+  const intPart = digits.slice(0, point).replace(/^0+(?=\d)/, "") || "0";
+  const frac = digits.slice(point);
+  return `${sign}${intPart}${frac ? `.${frac}` : ""}`;
+}
+
+/** The number type of a numeric STRING literal's text: INTEGER/BIGINT for whole numbers, else DECIMAL. */
+function numericTextType(text: string): SqlType | undefined {
+  const s = text.trim();
+  const plain = plainDecimalText(s);
+  if (plain === undefined) return undefined;
+  if (/^[+-]?\d+$/.test(s)) {
+    const n = Number(s);
+    return Math.abs(n) <= 2147483647 ? INTEGER : BIGINT;
+  }
+  return decimalLiteralType(plain);
 }
 
 /**
@@ -803,14 +845,20 @@ function coerceLiteral(
     case "DOUBLE":
       if (s === "" || Number.isNaN(Number(s))) return fail();
       return { kind: "Literal", type: target, value: Number(s) };
-    case "DECIMAL":
-      if (!/^[+-]?(\d+\.?\d*|\.\d+)$/.test(s)) return fail();
+    case "DECIMAL": {
+      const plain = plainDecimalText(s);
+      if (plain === undefined) return fail();
       return {
         kind: "Cast",
         type: target,
-        operand: { kind: "Literal", type: decimalLiteralType(s), value: s },
+        operand: {
+          kind: "Literal",
+          type: decimalLiteralType(plain),
+          value: plain,
+        },
         implicit: true,
       };
+    }
     case "BOOLEAN": {
       const l = s.toLowerCase();
       if (!["true", "false", "t", "f", "yes", "no", "y", "n"].includes(l))

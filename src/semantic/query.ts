@@ -226,8 +226,18 @@ export function analyzeQuery(
         continue;
       }
       const expanded = new Set<string>();
+      // ksqlDB quirk: `*` over a join that is repartitioned also takes each side's ROWTIME/ROWPARTITION/ROWOFFSET.
+      const sidePseudo = (c: ScopeColumn) =>
+        q.partitionBy !== undefined &&
+        from.kind === "Join" &&
+        c.qualifier !== undefined &&
+        PSEUDO_COLUMNS.some((p) => p.name === c.column);
       const cols = inputColumns.filter((c) => {
-        if (c.namespace === "PSEUDO" || expanded.has(c.name)) return false;
+        if (
+          (c.namespace === "PSEUDO" && !sidePseudo(c)) ||
+          expanded.has(c.name)
+        )
+          return false;
         if (
           item.qualifier !== undefined &&
           c.qualifier !== item.qualifier &&
@@ -243,13 +253,32 @@ export function analyzeQuery(
         expanded.add(c.name);
         return true;
       });
-      // With PARTITION BY the old key columns become values, after the others.
-      const ordered = q.partitionBy
-        ? [
-            ...cols.filter((c) => c.namespace !== "KEY"),
-            ...cols.filter((c) => c.namespace === "KEY"),
-          ]
-        : cols;
+      // With PARTITION BY the old key columns become values, after the others (per join side: values,
+      // pseudo columns, keys).
+      const isKey = (c: ScopeColumn) =>
+        from.kind === "Join" && c.qualifier !== undefined
+          ? allSources(from)
+              .find((s) => s.alias === c.qualifier)
+              ?.source.columns.find((x) => x.name === c.column)?.namespace ===
+            "KEY"
+          : c.namespace === "KEY";
+      const sideOrder = (cs: ScopeColumn[]) => [
+        ...cs.filter((c) => !isKey(c) && c.namespace !== "PSEUDO"),
+        ...cs.filter((c) => c.namespace === "PSEUDO"),
+        ...cs.filter((c) => isKey(c) && c.namespace !== "PSEUDO"),
+      ];
+      const ordered = !q.partitionBy
+        ? cols
+        : from.kind === "Join"
+          ? [...new Set(cols.map((c) => c.qualifier))]
+              // The synthetic ROWKEY (no side) goes last, as the old key columns do.
+              .sort(
+                (a, b) => (a === undefined ? 1 : 0) - (b === undefined ? 1 : 0),
+              )
+              .flatMap((qual) =>
+                sideOrder(cols.filter((c) => c.qualifier === qual)),
+              )
+          : sideOrder(cols);
       for (const c of ordered)
         rawItems.push({
           expr: { kind: "Column", type: c.type, name: c.name },
