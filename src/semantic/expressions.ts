@@ -380,7 +380,39 @@ export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
       const operand = analyzeExpr(e.operand, ctx);
       const items: TExpr[] = [];
       for (const it of e.items) {
+        const diagsBefore = ctx.diags.length;
         let item = analyzeExpr(it, ctx);
+        // An ARRAY constructor takes the operand's element type (`ARRAY['3', null]` against ARRAY<BIGINT>).
+        if (
+          operand.type.kind === "ARRAY" &&
+          ctx.diags.length === diagsBefore &&
+          it.kind === "ArrayCtor" &&
+          item.kind === "Array"
+        ) {
+          const el = operand.type.element;
+          const before = ctx.diags.length;
+          const els = it.items.map((x) => {
+            const v = coerceLiteral(
+              analyzeExpr(x, ctx),
+              el,
+              x,
+              ctx,
+              "Invalid Predicate: ",
+            );
+            return v.type.kind === "NULL" || comparisonType("=", el, v.type)
+              ? coerce(v, el)
+              : undefined;
+          });
+          if (ctx.diags.length > before) continue;
+          if (els.every((x) => x !== undefined)) {
+            items.push({
+              kind: "Array",
+              type: operand.type,
+              items: els as TExpr[],
+            });
+            continue;
+          }
+        }
         item = coerceLiteral(
           item,
           operand.type,
@@ -409,7 +441,11 @@ export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
         }
         // Structs in IN lists compare field by field: fields both have must compare; others are ignored.
         if (operand.type.kind === "STRUCT" && item.type.kind === "STRUCT") {
-          if (structItemOk(operand.type, item, it, ctx)) items.push(item);
+          if (structItemOk(operand.type, item, it, ctx)) {
+            const shaped = shapeStructItem(operand.type, item, it, ctx);
+            // An item with a field the operand lacks never equals it.
+            if (shaped) items.push(shaped);
+          }
           continue;
         }
         const t = comparisonType("=", operand.type, item.type);
@@ -431,6 +467,25 @@ export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
               : (commonSuperType([operand.type, item.type]) ?? operand.type),
           ),
         );
+      }
+      // Numbers compare in the common type of the operand and every item (`5 IN (5.10)` is false).
+      const NUMERIC = ["INTEGER", "BIGINT", "DOUBLE", "DECIMAL"];
+      if (
+        NUMERIC.includes(operand.type.kind) &&
+        items.some((x) => !typeEquals(x.type, operand.type))
+      ) {
+        const all = commonSuperType([
+          operand.type,
+          ...items.map((x) => x.type).filter((t) => t.kind !== "NULL"),
+        ]);
+        if (all && NUMERIC.includes(all.kind))
+          return {
+            kind: "In",
+            type: BOOLEAN,
+            operand: coerce(operand, all),
+            items: items.map((x) => coerce(x, all)),
+            negated: e.negated,
+          };
       }
       return { kind: "In", type: BOOLEAN, operand, items, negated: e.negated };
     }
@@ -698,6 +753,48 @@ function structItemOk(
 }
 
 /**
+ * A STRUCT constructor in an IN list rebuilt with the operand's struct type (missing fields NULL, literals
+ * converted), so values compare field by field; undefined when it has a field the operand lacks.
+ */
+function shapeStructItem(
+  target: Extract<SqlType, { kind: "STRUCT" }>,
+  item: TExpr,
+  src: Expr,
+  ctx: ExprContext,
+): TExpr | undefined {
+  if (item.kind !== "Struct" || src.kind !== "StructCtor") return item;
+  // Field names are case sensitive: `f0` is not `F0`.
+  const find = (n: string) => target.fields.find((f) => f.name === n);
+  if (item.fields.some((f) => !find(f.name))) return undefined;
+  return {
+    kind: "Struct",
+    type: target,
+    fields: target.fields.map((tf) => {
+      const i = item.fields.findIndex((f) => find(f.name) === tf);
+      if (i < 0)
+        return {
+          name: tf.name,
+          value: { kind: "Literal", type: tf.type, value: null },
+        };
+      const v = coerceLiteral(
+        item.fields[i]!.value,
+        tf.type,
+        src.fields[i]!.value,
+        ctx,
+        "",
+      );
+      return {
+        name: tf.name,
+        value:
+          v.type.kind === "NULL"
+            ? { kind: "Literal", type: tf.type, value: null }
+            : coerce(v, tf.type),
+      };
+    }),
+  };
+}
+
+/**
  * ksqlDB's partial timestamp text for window bounds and ROWTIME: `yyyy-MM-dd['T'HH[:mm[:ss[.fff]]]][zone]`,
  * missing parts zero, hour 24 allowed (midnight of the next day), zone `Z`, `±hh[:mm]` or `±hhmm` (default UTC).
  */
@@ -750,7 +847,11 @@ function unify(
   const isStrLit = (x: TExpr) =>
     x.kind === "Literal" && x.type.kind === "STRING";
   const nonLiteralStrings = items.filter((x) => !isStrLit(x));
-  const base = nonLiteralStrings.length ? nonLiteralStrings : items;
+  // Untyped NULLs take the others' type: `['3', null]` is an ARRAY<STRING>.
+  const typed = nonLiteralStrings.filter((x) => x.type.kind !== "NULL");
+  const base = typed.length
+    ? typed
+    : items.filter((x) => x.type.kind !== "NULL");
   // Among numbers, a numeric STRING literal counts with its own number type (ksqlDB: '2e1' is a DECIMAL).
   const numeric = nonLiteralStrings.some((x) =>
     ["INTEGER", "BIGINT", "DOUBLE", "DECIMAL"].includes(x.type.kind),
