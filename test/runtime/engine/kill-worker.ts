@@ -10,13 +10,20 @@ const [mode, dir, n] = process.argv.slice(2);
 
 const INPUT = `CREATE STREAM moves (account STRING KEY, kind STRING, amount BIGINT, teller STRING)
   WITH (kafka_topic = 'moves', value_format = 'JSON', partitions = 3);`;
-const PROJECTIONS = `
-CREATE TABLE balances AS
+const PROJECTIONS: [name: string, sql: string][] = [
+  [
+    "BALANCES",
+    `CREATE TABLE balances AS
   SELECT account, SUM(CASE WHEN kind = 'in' THEN amount ELSE -amount END) AS balance, COUNT(*) AS moves
-  FROM moves GROUP BY account;
-CREATE TABLE per_teller_hour AS
+  FROM moves GROUP BY account;`,
+  ],
+  [
+    "PER_TELLER_HOUR",
+    `CREATE TABLE per_teller_hour AS
   SELECT teller, COUNT(*) AS moves, SUM(amount) AS volume
-  FROM moves WINDOW TUMBLING (SIZE 1 HOUR) GROUP BY teller;`;
+  FROM moves WINDOW TUMBLING (SIZE 1 HOUR) GROUP BY teller;`,
+  ],
+];
 
 async function main(): Promise<void> {
   const engine = await Engine.open({ dataDir: dir!, properties: {} });
@@ -35,8 +42,10 @@ async function main(): Promise<void> {
       }
       return;
     }
-    if (!engine.catalog.source("BALANCES")) {
-      const r = await engine.execute(PROJECTIONS);
+    // A kill may land between two deployments: deploy whichever is missing (the engine resumed the rest).
+    for (const [name, sql] of PROJECTIONS) {
+      if (engine.catalog.source(name)) continue;
+      const r = await engine.execute(sql);
       if (r.diagnostics.length) throw new Error(r.diagnostics[0]!.message);
     }
     await engine.drain();
