@@ -162,15 +162,8 @@ export class AggregateProcessor implements Processor {
         sign === -1 && next !== undefined && next.row === row && encodeKey(next.key).equals(encodeKey(key));
       if (!w) {
         const sk = storeKeys[k++]!;
-        const prev = this.ctx.store.get(AGG_STORE, sk) as State | undefined;
-        const old = prev && this.spec.needsOld ? this.results(prev) : undefined;
-        const state = prev ?? this.initState(row.ts);
-        if (sign === 1) this.add(state, args);
-        else this.retract(state, args);
-        state[0] = Math.max(state[0] as number, row.ts);
-        this.ctx.store.put(AGG_STORE, sk, state);
+        const { state, oldRow } = this.fold(sk, row.ts, sign, args);
         if (mergeWithNext) continue;
-        const oldRow = prev === undefined ? null : (old ?? undefined);
         if (collapse) emitLater(sk, row, key, state, undefined, oldRow);
         else out.push(this.emit(row, key, state, undefined, oldRow));
         continue;
@@ -182,14 +175,7 @@ export class AggregateProcessor implements Processor {
           this.ctx.metrics.lateDropped++;
           continue;
         }
-        const prev = this.ctx.store.get(AGG_STORE, sk) as State | undefined;
-        const old = prev && this.spec.needsOld ? this.results(prev) : undefined;
-        const state = prev ?? this.initState(row.ts);
-        if (sign === 1) this.add(state, args);
-        else this.retract(state, args);
-        state[0] = Math.max(state[0] as number, row.ts);
-        this.ctx.store.put(AGG_STORE, sk, state);
-        const oldRow = prev === undefined ? null : (old ?? undefined);
+        const { state, oldRow } = this.fold(sk, row.ts, sign, args);
         if (collapse) {
           emitLater(sk, row, key, state, win, oldRow);
           continue;
@@ -202,6 +188,21 @@ export class AggregateProcessor implements Processor {
     for (const p of pending.values()) out.push(this.emit(p.row, p.key, p.state, p.win, p.old));
     if (this.spec.emitFinal) out.push(...(await this.releaseClosed()));
     return out;
+  }
+
+  /**
+   * Adds (sign 1) or retracts (-1) one row's arguments in the group state under `sk`. `oldRow` is the
+   * group's result before (null: a new group; undefined: not needed downstream).
+   */
+  private fold(sk: Buffer, ts: number, sign: 1 | -1, args: unknown[][]): { state: State; oldRow: unknown[] | null | undefined } {
+    const prev = this.ctx.store.get(AGG_STORE, sk) as State | undefined;
+    const old = prev && this.spec.needsOld ? this.results(prev) : undefined;
+    const state = prev ?? this.initState(ts);
+    if (sign === 1) this.add(state, args);
+    else this.retract(state, args);
+    state[0] = Math.max(state[0] as number, ts);
+    this.ctx.store.put(AGG_STORE, sk, state);
+    return { state, oldRow: prev === undefined ? null : old };
   }
 
   private emit(row: Row, key: unknown[], state: State, win: Window | undefined, old: unknown[] | null | undefined): Row {

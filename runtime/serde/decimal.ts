@@ -38,11 +38,5 @@ export function parseDecimal(text: string, precision: number, scale: number): bi
   return unscaled;
 }
 
-/** The plain text of an unscaled decimal (Java `BigDecimal.toPlainString`): `(-1234512n, 2)` → `-12345.12`. */
-export function formatDecimal(unscaled: bigint, scale: number): string {
-  if (scale <= 0) return (unscaled * 10n ** BigInt(-scale)).toString();
-  const neg = unscaled < 0n;
-  const digits = (neg ? -unscaled : unscaled).toString().padStart(scale + 1, "0");
-  const cut = digits.length - scale;
-  return `${neg ? "-" : ""}${digits.slice(0, cut)}.${digits.slice(cut)}`;
-}
+/** The plain text of an unscaled decimal (Java `BigDecimal.toPlainString`): one implementation, in values.ts. */
+export { decimalToString as formatDecimal } from "../../src/types/values.ts";

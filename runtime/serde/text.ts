@@ -39,24 +39,8 @@ export function parseJavaDouble(text: string): number | undefined {
   return Number(body);
 }
 
-/** `Double.toString`: `1.0`, `0.001`, `1.0E7`, `4.9E-324`, `NaN`, `-Infinity`. */
-export function javaDoubleToString(d: number): string {
-  if (Number.isNaN(d)) return "NaN";
-  if (d === Infinity) return "Infinity";
-  if (d === -Infinity) return "-Infinity";
-  if (d === 0) return Object.is(d, -0) ? "-0.0" : "0.0";
-  const abs = Math.abs(d);
-  if (abs >= 1e-3 && abs < 1e7) {
-    const s = String(d);
-    return s.includes(".") ? s : `${s}.0`;
-  }
-  let e = d.toExponential();
-  // Java never prints a single significant digit: it takes the closest 2-digit decimal instead, which
-  // differs from "X.0" only for subnormals (Double.MIN_VALUE is 4.9E-324, not 5.0E-324).
-  if (!e.includes(".")) e = d.toExponential(1);
-  const at = e.indexOf("e");
-  return `${e.slice(0, at)}E${Number(e.slice(at + 1))}`;
-}
+/** `Double.toString`, shared with CAST and the functions (one implementation). */
+export { javaDoubleToString } from "../../src/types/values.ts";
 
 const BASE64_TEXT = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
 

@@ -251,9 +251,12 @@ export function javaDoubleToString(d: number): string {
     const s = String(d);
     return s.includes(".") ? s : `${s}.0`;
   }
-  const [mant, exp] = d.toExponential().split("e") as [string, string];
-  const m = mant.includes(".") ? mant : `${mant}.0`;
-  return `${m}E${exp.startsWith("+") ? exp.slice(1) : exp}`;
+  let e = d.toExponential();
+  // Java never prints a single significant digit: it takes the closest 2-digit decimal instead, which
+  // differs from "X.0" only for subnormals (Double.MIN_VALUE is 4.9E-324, not 5.0E-324).
+  if (!e.includes(".")) e = d.toExponential(1);
+  const at = e.indexOf("e");
+  return `${e.slice(0, at)}E${Number(e.slice(at + 1))}`;
 }
 
 const pad = (n: number, w: number): string => String(n).padStart(w, "0");
