@@ -464,3 +464,107 @@ describe("joins", () => {
     ).toContain("self joins are not yet supported");
   });
 });
+
+describe("join output names and keys (ksqlDB's rules)", () => {
+  const TT = `
+CREATE TABLE u (id INT PRIMARY KEY, name STRING, region STRING) WITH (kafka_topic='u', value_format='JSON');
+CREATE TABLE v (id INT PRIMARY KEY, name STRING, f1 STRING) WITH (kafka_topic='v', value_format='JSON');
+`;
+  it("a column reference is prefixed only when several sources have the name", () => {
+    expect(
+      schema(
+        TT +
+          "CREATE TABLE out AS SELECT u.id, u.name, v.name, region, v.f1 FROM u JOIN v ON u.id = v.id;",
+      ),
+    ).toBe(
+      "U_ID INTEGER KEY, U_NAME STRING, V_NAME STRING, REGION STRING, F1 STRING",
+    );
+  });
+  it("`*` always prefixes; the key is named after the left join column", () => {
+    expect(
+      schema(
+        TT +
+          "CREATE TABLE out AS SELECT v.*, u.* FROM u JOIN v ON u.id = v.id;",
+      ),
+    ).toBe(
+      "U_ID INTEGER KEY, V_ID INTEGER, V_NAME STRING, V_F1 STRING, U_NAME STRING, U_REGION STRING",
+    );
+  });
+  it("a RIGHT join's key is still named after the left join column", () => {
+    expect(
+      schema(
+        TT + "CREATE TABLE out AS SELECT * FROM u RIGHT JOIN v ON u.id = v.id;",
+      ),
+    ).toBe(
+      "U_ID INTEGER KEY, U_NAME STRING, U_REGION STRING, V_ID INTEGER, V_NAME STRING, V_F1 STRING",
+    );
+  });
+  it("generated names skip the sources' column names", () => {
+    expect(
+      schema(
+        "CREATE STREAM i (KSQL_COL_1 INT KEY, v INT) WITH (kafka_topic='i', value_format='JSON');" +
+          "CREATE STREAM out AS SELECT KSQL_COL_1, ABS(v), ABS(v) FROM i;",
+      ),
+    ).toBe("KSQL_COL_1 INTEGER KEY, KSQL_COL_0 INTEGER, KSQL_COL_2 INTEGER");
+  });
+  it("a foreign-key join keeps the left table's whole primary key", () => {
+    const FK = `
+CREATE TABLE l (a INT PRIMARY KEY, b INT PRIMARY KEY, fk INT) WITH (kafka_topic='l', format='JSON');
+CREATE TABLE r (id INT PRIMARY KEY, x STRING) WITH (kafka_topic='r', format='JSON');
+`;
+    expect(
+      schema(
+        FK + "CREATE TABLE out AS SELECT a, b, x FROM l JOIN r ON fk = id;",
+      ),
+    ).toBe("A INTEGER KEY, B INTEGER KEY, X STRING");
+    expect(
+      errors(
+        FK + "CREATE TABLE out AS SELECT a, x FROM l JOIN r ON fk = id;",
+      )[0]!.message,
+    ).toBe(
+      "Primary key column missing in projection. For foreign-key table-table joins, the projection must include all primary key columns from the left input table (`L`). Missing column: `B`.",
+    );
+  });
+});
+
+describe("other ksqlDB rules", () => {
+  it("TOPK(sort_col, cols..., k) gives STRUCT<sort_col, col0, ...> rows", () => {
+    expect(
+      schema(
+        "CREATE TABLE out AS SELECT id, TOPK(age, name, 2) AS top FROM s GROUP BY id;",
+      ),
+    ).toBe(
+      "ID INTEGER KEY, TOP ARRAY<STRUCT<`sort_col` INTEGER, `col0` STRING>>",
+    );
+  });
+  it("aggregates with a structured state are refused over DELIMITED", () => {
+    expect(
+      errors(
+        "CREATE STREAM d (id INT KEY, v INT) WITH (kafka_topic='d', value_format='DELIMITED');" +
+          "CREATE TABLE out AS SELECT id, AVG(v) AS a FROM d GROUP BY id;",
+      )[0]!.message,
+    ).toContain("intermediate type that the value format can not handle");
+  });
+  it("RUN SCRIPT is a client command", () => {
+    expect(errors("RUN SCRIPT 'x.sql';")[0]!.code).toBe(Codes.UNSUPPORTED);
+  });
+  it("IN compares numbers in their common type", () => {
+    const r = compile(
+      "CREATE STREAM out AS SELECT * FROM s WHERE age IN (1, 2.5, '3');",
+    );
+    expect(r.diagnostics).toEqual([]);
+  });
+  it("pull queries with table scans disabled must look up keys", () => {
+    const sql =
+      BASE +
+      "CREATE TABLE agg AS SELECT id, COUNT(*) AS c FROM s GROUP BY id;" +
+      "SELECT * FROM agg WHERE c > 1;";
+    const r = compileScript(sql, {
+      properties: { "ksql.query.pull.table.scan.enabled": "false" },
+    });
+    expect(r.diagnostics[0]!.message).toBe(
+      "WHERE clause missing key column for disjunct: (C > 1)",
+    );
+    expect(compileScript(sql).diagnostics).toEqual([]);
+  });
+});
