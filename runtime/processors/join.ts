@@ -112,8 +112,9 @@ export class JoinProcessor implements Processor {
     return r;
   }
 
-  private tombstone(key: unknown, ts: number, trigger: Row): Row {
-    const r = this.joined(null, null, key, ts, trigger);
+  /** A deletion of the joined row for `key`; the rows it was made of fill in the key columns. */
+  private tombstone(left: readonly unknown[] | null, right: readonly unknown[] | null, key: unknown, ts: number, trigger: Row): Row {
+    const r = this.joined(left, right, key, ts, trigger);
     r.tombstone = true;
     return r;
   }
@@ -260,7 +261,7 @@ export class JoinProcessor implements Processor {
       const has = (a: Stored | undefined, b: Stored | undefined) => this.inResult(a !== undefined, b !== undefined);
       const outKey = key;
       if (has(l, rr)) out.push(this.joined(l?.[0] ?? null, rr?.[0] ?? null, outKey, ts, r));
-      else if (has(lOld, rOld)) out.push(this.tombstone(outKey, ts, r));
+      else if (has(lOld, rOld)) out.push(this.tombstone(lOld?.[0] ?? null, rOld?.[0] ?? null, outKey, ts, r));
     }
     return out;
   }
@@ -303,7 +304,7 @@ export class JoinProcessor implements Processor {
           const ts = Math.max(r.ts, left[1]);
           if (!r.tombstone) out.push(this.joined(left[0], r.values, leftKey[0], ts, r));
           else if (this.spec.joinType === "LEFT") out.push(this.joined(left[0], null, leftKey[0], ts, r));
-          else if (before) out.push(this.tombstone(leftKey[0], ts, r));
+          else if (before) out.push(this.tombstone(left[0], before[0], leftKey[0], ts, r));
         }
         continue;
       }
@@ -322,13 +323,8 @@ export class JoinProcessor implements Processor {
         this.ctx.store.delete(LEFT, lsk);
         // A retraction sent here because the foreign key moved to another partition emits nothing: the
         // partition of the new key emits the new result. A deleted row leaves the result.
-        if (before && !r.movedAway) {
-          const oldFk = this.leftKey(before[0]);
-          const rsk = encodeKey([oldFk]);
-          await this.ctx.store.prefetch(RIGHT, [rsk]);
-          const wasJoined = this.spec.joinType === "LEFT" || (oldFk !== null && this.ctx.store.get(RIGHT, rsk) !== undefined);
-          if (wasJoined) out.push(this.tombstone(leftKey[0], r.ts, r));
-        }
+        // Like Kafka Streams' foreign-key join, a deleted left row always yields a tombstone, joined or not.
+        if (before && !r.movedAway) out.push(this.tombstone(before[0], null, leftKey[0], r.ts, r));
         continue;
       }
       const fk = this.leftKey(r.values);
@@ -340,7 +336,7 @@ export class JoinProcessor implements Processor {
       const ts = Math.max(r.ts, right?.[1] ?? -Infinity);
       if (right) out.push(this.joined(r.values, right[0], leftKey[0], ts, r));
       else if (this.spec.joinType === "LEFT") out.push(this.joined(r.values, null, leftKey[0], ts, r));
-      else if (before) out.push(this.tombstone(leftKey[0], ts, r));
+      else if (before) out.push(this.tombstone(before[0], null, leftKey[0], ts, r));
     }
     return out;
   }
