@@ -191,10 +191,12 @@ export class RepartitionOutput implements StageOutput {
         continue;
       }
       const newKey = r.tombstone ? undefined : this.keyOf(r.values);
-      const oldKey = r.old ? this.keyOf(r.old) : undefined;
+      // A tombstone that does not know the row it deletes (a join's) still carries its key columns.
+      const oldRow = r.old ?? (r.tombstone ? r.values : undefined);
+      const oldKey = oldRow ? this.keyOf(oldRow) : undefined;
       if (newKey && oldKey && newKey.equals(oldKey)) push(newKey, { v: r.values, o: r.old ?? null, ...w }, r);
       else {
-        if (oldKey) push(oldKey, { v: null, o: r.old ?? null, ...w, ...(newKey ? { m: true as const } : {}) }, r);
+        if (oldKey) push(oldKey, { v: null, o: oldRow ?? null, ...w, ...(newKey ? { m: true as const } : {}) }, r);
         if (newKey) push(newKey, { v: r.values, o: null, ...w }, r);
       }
     }
