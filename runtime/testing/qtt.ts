@@ -1,7 +1,8 @@
 /**
  * Runs ksqlDB's query translation test cases (the format of `shared/conformance/ksql/qtt`): statements,
  * input records, expected output records or an expected exception, and `post` checks of the resulting
- * sources. Each case runs on a fresh engine over the embedded log in its own temporary folder.
+ * sources. Each case runs on a fresh engine in its own temporary folder, over the embedded log there or,
+ * with the `log` option, over a log the caller makes for the case (e.g. a namespace of a Kafka broker).
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +12,7 @@ import { Catalog } from "../../src/semantic/catalog.ts";
 import { resolveType } from "../../src/semantic/expressions.ts";
 import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
+import type { EventLog } from "../log/types.ts";
 import { formatType } from "../../src/types/sqltype.ts";
 import { Engine } from "../engine/engine.ts";
 import { decodeRecord, produceAndDrain, readAll, sourceForTopic, type InputRecord } from "./records.ts";
@@ -74,6 +76,12 @@ export function loadQttFile(path: string): QttCase[] {
 export interface QttRunOptions {
   /** The function registry the engine uses (default: the built-in one), e.g. with ksqlDB's test-suite functions. */
   readonly functions?: FunctionRegistry;
+  /**
+   * Makes the log of one case (called once per case; default: the embedded log in the case's folder).
+   * Each call must give a log of its own topic namespace (see `NamespacedLog`): case files reuse topic
+   * names. `runQttCase` closes it when the case ends.
+   */
+  readonly log?: (c: QttCase) => EventLog | Promise<EventLog>;
 }
 
 /** Runs one case. Never throws: an unexpected failure is a failed outcome with the error's message. */
@@ -81,9 +89,11 @@ export async function runQttCase(c: QttCase, options: QttRunOptions = {}): Promi
   const dir = mkdtempSync(join(tmpdir(), "esql-qtt-"));
   const base = { file: c.file, name: c.name };
   let engine: Engine | undefined;
+  let log: EventLog | undefined;
   try {
+    log = options.log ? await options.log(c) : undefined;
     // ksqlDB's test harness turns the record cache off, so every update is an output record.
-    engine = await Engine.open({ dataDir: dir, properties: { "ksql.streams.cache.max.bytes.buffering": "0", ...c.properties }, persistent: false, ...(options.functions ? { functions: options.functions } : {}) });
+    engine = await Engine.open({ dataDir: dir, ...(log ? { log } : {}), properties: { "ksql.streams.cache.max.bytes.buffering": "0", ...c.properties }, persistent: false, ...(options.functions ? { functions: options.functions } : {}) });
     const errors: string[] = [];
     for (const s of c.statements) {
       const r = await engine.execute(s);
@@ -110,6 +120,7 @@ export async function runQttCase(c: QttCase, options: QttRunOptions = {}): Promi
     return { ...base, status: "failed", message: `error: ${(e as Error).stack ?? String(e)}` };
   } finally {
     await engine?.close().catch(() => {});
+    await log?.close().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
 }
