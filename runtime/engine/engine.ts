@@ -26,6 +26,8 @@ import { TABLE_STORE } from "../processors/sink.ts";
 import type { ProcessingError } from "../processors/types.ts";
 import { planQuery, UnsupportedQueryError } from "../query/plan.ts";
 import { PersistentQuery } from "../query/query.ts";
+import type { PullResult } from "./pull.ts";
+import { pullQuery, pullSql, subscribeSql, type PullOutcome, type QueryEngineEnv, type SubscribeOutcome } from "./queries.ts";
 import { sourceSerdes } from "../serde/formats.ts";
 
 export const COMMAND_TOPIC = "_esql_commands";
@@ -46,7 +48,14 @@ export interface EngineOptions {
 
 export type StatementResult =
   | { readonly kind: "error"; readonly text: string; readonly diagnostics: readonly Diagnostic[] }
-  | { readonly kind: "ok"; readonly text: string; readonly message: string; readonly compiled?: CompiledStatement };
+  | {
+      readonly kind: "ok";
+      readonly text: string;
+      readonly message: string;
+      readonly compiled?: CompiledStatement;
+      /** A pull query's result (bare SELECT). */
+      readonly rows?: PullResult;
+    };
 
 export interface ExecuteResult {
   readonly results: StatementResult[];
@@ -158,6 +167,16 @@ export class Engine {
         const shifted = compiled.diagnostics.map((d) => shiftDiagnostic(d, st.span));
         diagnostics.push(...shifted);
         results.push({ kind: "error", text: p.text, diagnostics: shifted });
+        continue;
+      }
+      if (c.analyzed?.kind === "Query") {
+        // Bare SELECTs: pull queries answer here; push queries stream through subscribe().
+        const q = c.analyzed.query;
+        const r = q.pull
+          ? await pullQuery(this.queryEnv(), q, st.span)
+          : { columns: [], rows: [], diagnostics: [diagError("RUN003", "a push query (EMIT CHANGES) streams its rows: run it with subscribe() or POST /query", st.span)] };
+        diagnostics.push(...r.diagnostics);
+        results.push(r.diagnostics.length > 0 ? { kind: "error", text: p.text, diagnostics: [...r.diagnostics] } : { kind: "ok", text: p.text, message: `${r.rows.length} rows`, compiled: c, rows: r });
         continue;
       }
       try {
@@ -345,6 +364,34 @@ export class Engine {
       }
     }
     return { name, columns: cols.map((c) => c.name), types: cols.map((c) => c.type), rows, windowed };
+  }
+
+  /** Runs a pull query (`SELECT` without EMIT CHANGES) on the current state; errors come as diagnostics. */
+  pull(sql: string): Promise<PullOutcome> {
+    return pullSql(this.queryEnv(), sql);
+  }
+
+  /**
+   * Starts a push query (`SELECT ... EMIT CHANGES`) as a transient query; its rows arrive through the
+   * returned async iterator, which frees the query when returned or closed. `properties` (e.g.
+   * `auto.offset.reset`) override the session's for this query. Persistent queries feeding it move only
+   * as `drain()` (or a runner) runs them.
+   */
+  subscribe(sql: string, properties: Readonly<Record<string, string>> = {}): Promise<SubscribeOutcome> {
+    return subscribeSql(this.queryEnv(), sql, properties);
+  }
+
+  private queryEnv(): QueryEngineEnv {
+    return {
+      log: this.log,
+      catalog: this.catalog,
+      functions: this.functions,
+      properties: this.properties,
+      variables: this.variables,
+      onError: (e) => this.recordError(e),
+      queries: this.queries,
+      outputColumns: (id) => this.outputColumns.get(id),
+    };
   }
 
   async close(): Promise<void> {

@@ -337,11 +337,13 @@ export async function* readAggregates(
   spec: AggregateSpec,
   functions: FunctionRegistry,
   store: PartitionStore,
+  /** Only groups whose encoded key (group values, then window) is in this range; default all. */
+  range: { gte?: Buffer; lt?: Buffer } = {},
 ): AsyncGenerator<{ values: unknown[]; ts: number; window?: Window }> {
   const accs = resolveAggregates(spec, functions).map((r) => r.accumulator);
   const n = spec.groupBy.length;
   const w = spec.window;
-  for await (const [k, v] of store.iterate(AGG_STORE)) {
+  for await (const [k, v] of store.iterate(AGG_STORE, range)) {
     const parts = decodeKey(k);
     const state = v as State;
     const values = parts.slice(0, n);

@@ -40,7 +40,12 @@ export interface PlannedQuery {
    * `table` store: aggregations are read from their aggregate store (HAVING and the projection applied on
    * read). Yields entries shaped like the `table` store's: `[encodeKey(key columns [+ window bounds]), [row, ts]]`.
    */
-  readonly readTable?: (store: PartitionStore, functions: FunctionRegistry) => AsyncGenerator<[Buffer, [unknown[], number]]>;
+  readonly readTable?: (
+    store: PartitionStore,
+    functions: FunctionRegistry,
+    /** Only groups whose encoded group key (+ window) is in this range (a pull query's key seek). */
+    range?: { gte?: Buffer; lt?: Buffer },
+  ) => AsyncGenerator<[Buffer, [unknown[], number]]>;
 }
 
 /** What the planning of FROM leaves for the last stage: its inputs and the processors producing `columns`. */
@@ -212,12 +217,12 @@ export function planQuery(
   const keyNames = sink.columns.filter((c) => c.namespace === "KEY").map((c) => c.name);
   const readTable = materializeInSink
     ? undefined
-    : async function* (store: PartitionStore, functions: FunctionRegistry): AsyncGenerator<[Buffer, [unknown[], number]]> {
+    : async function* (store: PartitionStore, functions: FunctionRegistry, range?: { gte?: Buffer; lt?: Buffer }): AsyncGenerator<[Buffer, [unknown[], number]]> {
         const onError = () => {};
         const having = agg.having ? compileExprs([agg.having], { columns: aggCols, functions, onError })[0] : undefined;
         const project = compileExprs(projection, { columns: aggCols, functions, onError });
         const keyIdx = keyNames.map((n) => projectNames.indexOf(n));
-        for await (const r of readAggregates(aggSpec, functions, store)) {
+        for await (const r of readAggregates(aggSpec, functions, store, range)) {
           if (having && having(r.values) !== true) continue;
           const row = project.map((f) => f(r.values));
           const key = keyIdx.map((i) => (i < 0 ? null : row[i]));

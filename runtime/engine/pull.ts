@@ -1,0 +1,235 @@
+/**
+ * Pull queries: the current rows of a materialized table (a CTAS result), or of a stream up to its end.
+ *
+ * A table is read from the stores of the query that materializes it (the last stage's tasks, one store
+ * per partition). The WHERE clause decides how: when every key column is compared `=` (or `IN`) to
+ * constants, each key is a seek (`iterate` over the key's prefix, which also finds every window of a
+ * windowed key); a single key column bounded by `<`, `<=`, `>`, `>=`, `BETWEEN` is one range seek; anything
+ * else scans. Whatever the access path, the whole WHERE is then applied to each row, so seeking only ever
+ * narrows what is read.
+ *
+ * A pull query on a stream (or a `CREATE SOURCE TABLE`, which no query materializes) runs as a transient
+ * query from the beginning of its topics up to their current end.
+ */
+import type { FunctionRegistry } from "../../src/functions/types.ts";
+import type { AnalyzedQuery } from "../../src/semantic/analyzed.ts";
+import type { CatalogSource } from "../../src/semantic/catalog.ts";
+import type { TExpr } from "../../src/semantic/typed.ts";
+import { compileExpr, compileExprs } from "../expr/compile.ts";
+import { TABLE_STORE } from "../processors/sink.ts";
+import { sourceRowColumns } from "../processors/source.ts";
+import type { PersistentQuery } from "../query/query.ts";
+import { decodeKey, encodeKey, prefixEnd } from "../state/keycodec.ts";
+import { queryColumns, runToEnd, type QueryColumn, type TransientEnv } from "./push.ts";
+
+export interface PullResult {
+  readonly columns: readonly QueryColumn[];
+  /** Values in the runtime representation (see `sqltype.ts`), in the order of `columns`. */
+  readonly rows: unknown[][];
+}
+
+export interface PullEnv extends TransientEnv {
+  readonly queries: ReadonlyMap<string, PersistentQuery>;
+  /** The column names of a persistent query's output rows (its projection), by query id. */
+  readonly outputColumns: (queryId: string) => readonly string[] | undefined;
+}
+
+/** A key range over the table store: `gte` inclusive, `lt` exclusive (encoded keys). */
+export interface KeyRange {
+  readonly gte?: Buffer;
+  readonly lt?: Buffer;
+}
+
+/** At most this many key combinations are looked up one by one; beyond it the table is scanned. */
+const MAX_LOOKUPS = 10_000;
+
+/** Runs a pull query. Throws only for internal bugs; the caller turns messages into diagnostics. */
+export async function runPull(env: PullEnv, q: AnalyzedQuery): Promise<PullResult> {
+  const columns = queryColumns(q);
+  if (q.from.kind !== "Source") return { columns, rows: await runToEnd(env, q) };
+  const source = q.from.source;
+  const pq = source.writtenBy ? env.queries.get(source.writtenBy) : undefined;
+  if (source.sourceType === "STREAM") return { columns, rows: await runToEnd(env, q) };
+  if (!pq) return { columns, rows: latestPerKey(q, await runToEnd(env, q)) };
+  return { columns, rows: await readMaterialized(env, q, source, pq) };
+}
+
+async function readMaterialized(env: PullEnv, q: AnalyzedQuery, source: CatalogSource, pq: PersistentQuery): Promise<unknown[][]> {
+  const names = sourceRowColumns(source);
+  const produced = env.outputColumns(pq.id) ?? [];
+  const windowed = source.window !== undefined;
+  // Where each input column comes from: the stored row (by position), or a pseudo column.
+  const picks = names.map((n) => produced.indexOf(n));
+  const onError = () => {};
+  const where = q.where ? compileExpr(q.where, { columns: names, functions: env.functions, onError }) : undefined;
+  const project = compileExprs(
+    q.projection.map((c) => c.expr),
+    { columns: names, functions: env.functions, onError },
+  );
+  const ranges = keyRanges(q.where, source, env.functions);
+  const lastStage = pq.plan.stages[pq.plan.stages.length - 1]!.id;
+  const out: unknown[][] = [];
+  const limit = q.limit ?? Infinity;
+  for (const t of pq.tasks) {
+    if (t.stage.id !== lastStage) continue;
+    for (const range of ranges) {
+      const entries = pq.plan.readTable
+        ? pq.plan.readTable(t.stateStore, env.functions, range)
+        : t.stateStore.iterate(TABLE_STORE, range);
+      for await (const [k, v] of entries) {
+        const [stored, ts] = v as [unknown[], number];
+        const window = windowed ? decodeKey(k).slice(-2) : [];
+        const row = names.map((n, i) => {
+          if (picks[i]! >= 0) return stored[picks[i]!] ?? null;
+          switch (n) {
+            case "ROWTIME":
+              return ts;
+            case "ROWPARTITION":
+              return t.partition;
+            case "WINDOWSTART":
+              return window[0] ?? null;
+            case "WINDOWEND":
+              return window[1] ?? null;
+            default:
+              return null;
+          }
+        });
+        if (where && where(row) !== true) continue;
+        out.push(project.map((f) => f(row)));
+        if (out.length >= limit) return out;
+      }
+    }
+  }
+  return out;
+}
+
+/** Keeps the last row of each key (table semantics) from a transient run over a table source. */
+function latestPerKey(q: AnalyzedQuery, rows: unknown[][]): unknown[][] {
+  const keyIdx = q.projection.flatMap((c, i) => (c.namespace === "KEY" ? [i] : []));
+  if (keyIdx.length === 0) return rows;
+  const byKey = new Map<string, unknown[]>();
+  for (const r of rows) {
+    const k = encodeKey(keyIdx.map((i) => r[i])).toString("latin1");
+    byKey.delete(k);
+    byKey.set(k, r);
+  }
+  const out = [...byKey.values()];
+  return q.limit === undefined ? out : out.slice(0, q.limit);
+}
+
+/**
+ * The key ranges a WHERE clause allows: one prefix range per key when every key column is pinned by
+ * `=`/`IN` constants, one range when the only key column is bounded, else the whole store (`[{}]`).
+ */
+export function keyRanges(where: TExpr | undefined, source: CatalogSource, functions: FunctionRegistry): KeyRange[] {
+  const all: KeyRange[] = [{}];
+  if (!where) return all;
+  const keys = source.columns.filter((c) => c.namespace === "KEY");
+  if (keys.length === 0) return all;
+  const sets = new Map<string, unknown[]>();
+  let lower: { value: unknown; inclusive: boolean } | undefined;
+  let upper: { value: unknown; inclusive: boolean } | undefined;
+  const keyOf = (e: TExpr) => (e.kind === "Column" ? keys.find((k) => k.name === e.name) : undefined);
+  const constant = (e: TExpr, key: { type: { kind: string } }): { ok: true; value: unknown } | { ok: false } => {
+    if (!isConstant(e) || e.type.kind !== key.type.kind) return { ok: false };
+    let failed = false;
+    const value = compileExpr(e, { columns: [], functions, onError: () => (failed = true) })([]);
+    // NULL never compares equal, and a failing constant makes the row filter decide.
+    if (failed || value === null || value === undefined) return { ok: false };
+    return { ok: true, value };
+  };
+  const pin = (name: string, values: unknown[]) => {
+    const had = sets.get(name);
+    if (!had) sets.set(name, values);
+    else {
+      const ids = new Set(values.map((v) => encodeKey([v]).toString("latin1")));
+      sets.set(name, had.filter((v) => ids.has(encodeKey([v]).toString("latin1"))));
+    }
+  };
+  const bound = (op: string, value: unknown) => {
+    if (op === "=") return;
+    if (op === ">" || op === ">=") lower = { value, inclusive: op === ">=" };
+    if (op === "<" || op === "<=") upper = { value, inclusive: op === "<=" };
+  };
+  const flip: Record<string, string> = { "<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=" };
+  for (const c of conjuncts(where)) {
+    if (c.kind === "Compare" && c.op !== "<>") {
+      let key = keyOf(c.left);
+      let other = c.right;
+      let op: string = c.op;
+      if (!key) {
+        key = keyOf(c.right);
+        other = c.left;
+        op = flip[op]!;
+      }
+      if (!key) continue;
+      const v = constant(other, key);
+      if (!v.ok) continue;
+      if (op === "=") pin(key.name, [v.value]);
+      else if (keys.length === 1) bound(op, v.value);
+    } else if (c.kind === "In" && !c.negated) {
+      const key = keyOf(c.operand);
+      if (!key) continue;
+      const values: unknown[] = [];
+      let ok = true;
+      for (const item of c.items) {
+        const v = constant(item, key);
+        if (v.ok) values.push(v.value);
+        else if (!(item.kind === "Literal" && item.value === null)) ok = false;
+      }
+      if (ok) pin(key.name, values);
+    } else if (c.kind === "Between" && !c.negated && keys.length === 1) {
+      const key = keyOf(c.operand);
+      if (!key) continue;
+      const lo = constant(c.low, key);
+      const hi = constant(c.high, key);
+      if (lo.ok) bound(">=", lo.value);
+      if (hi.ok) bound("<=", hi.value);
+    }
+  }
+  if (keys.every((k) => sets.has(k.name))) {
+    let combos: unknown[][] = [[]];
+    for (const k of keys) {
+      combos = combos.flatMap((c) => sets.get(k.name)!.map((v) => [...c, v]));
+      if (combos.length > MAX_LOOKUPS) return all;
+    }
+    // Each key once, in key order, so rows come out sorted and never twice.
+    const seen = new Map<string, Buffer>();
+    for (const c of combos) {
+      const b = encodeKey(c);
+      seen.set(b.toString("latin1"), b);
+    }
+    return [...seen.keys()].sort().map((id) => {
+      const b = seen.get(id)!;
+      return { gte: b, lt: prefixEnd(b) };
+    });
+  }
+  if (lower || upper) {
+    const r: { gte?: Buffer; lt?: Buffer } = {};
+    if (lower) {
+      const b = encodeKey([lower.value]);
+      r.gte = lower.inclusive ? b : prefixEnd(b);
+    }
+    if (upper) {
+      const b = encodeKey([upper.value]);
+      r.lt = upper.inclusive ? prefixEnd(b) : b;
+    }
+    if (r.gte && r.lt && Buffer.compare(r.gte, r.lt) >= 0) return [];
+    return [r];
+  }
+  return all;
+}
+
+function conjuncts(e: TExpr): TExpr[] {
+  return e.kind === "Logical" && e.op === "AND" ? [...conjuncts(e.left), ...conjuncts(e.right)] : [e];
+}
+
+/** True when the expression reads no column (so it can be evaluated once, before reading). */
+function isConstant(e: unknown): boolean {
+  if (Array.isArray(e)) return e.every(isConstant);
+  if (e === null || typeof e !== "object") return true;
+  const o = e as Record<string, unknown>;
+  if (o.kind === "Column" || o.kind === "LambdaVar" || o.kind === "AggregateCall" || o.kind === "TableFunctionCall") return false;
+  for (const [k, v] of Object.entries(o)) if (k !== "type" && !isConstant(v)) return false;
+  return true;
+}

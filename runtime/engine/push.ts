@@ -1,0 +1,243 @@
+/**
+ * Transient queries: a SELECT run with the same stages as a persistent query, but its last stage hands
+ * its rows to memory instead of a sink topic. Its stores live in a temporary folder that is removed when
+ * the query closes, and it is never recorded in the command topic.
+ *
+ * Push queries (`SELECT ... EMIT CHANGES`) are transient queries read as an async iterator; pull queries
+ * on streams are transient queries drained once up to the topics' current end.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { FunctionRegistry } from "../../src/functions/types.ts";
+import type { AnalyzedQuery } from "../../src/semantic/analyzed.ts";
+import type { Catalog, CatalogSource } from "../../src/semantic/catalog.ts";
+import type { SqlType } from "../../src/types/sqltype.ts";
+import type { EventLog } from "../log/types.ts";
+import type { StageOutput } from "../processors/sink.ts";
+import type { ProcessingError, Row } from "../processors/types.ts";
+import { planQuery } from "../query/plan.ts";
+import { PersistentQuery } from "../query/query.ts";
+
+/** A result column: its name and SQL type. */
+export interface QueryColumn {
+  readonly name: string;
+  readonly type: SqlType;
+  /** A key column of the result. */
+  readonly key?: boolean;
+}
+
+/** What a transient query needs from the engine. */
+export interface TransientEnv {
+  readonly log: EventLog;
+  readonly catalog: Catalog;
+  readonly functions: FunctionRegistry;
+  readonly properties: Readonly<Record<string, string>>;
+  readonly onError: (e: ProcessingError) => void;
+}
+
+let counter = 0;
+
+/** Hands the last stage's rows to a callback; produces no records. */
+class CollectOutput implements StageOutput {
+  constructor(
+    readonly topic: string,
+    private readonly onRows: (rows: readonly Row[]) => void,
+  ) {}
+  init(): void {}
+  toRecords(rows: readonly Row[]) {
+    this.onRows(rows);
+    return [];
+  }
+}
+
+/** The columns a query's rows have, in order (its projection). */
+export function queryColumns(q: AnalyzedQuery): QueryColumn[] {
+  return q.projection.map((c) => ({ name: c.name, type: c.type, ...(c.namespace === "KEY" ? { key: true } : {}) }));
+}
+
+/**
+ * A running transient query. `drain()` processes what its inputs hold now and returns the rows produced
+ * (tombstones of table results are left out: a push query shows the new rows).
+ */
+export class TransientQuery {
+  private buffer: unknown[][] = [];
+  private constructor(
+    readonly id: string,
+    private readonly query: PersistentQuery,
+    private readonly dir: string,
+  ) {}
+
+  static async start(env: TransientEnv, q: AnalyzedQuery, offsetReset: "earliest" | "latest"): Promise<TransientQuery> {
+    const id = `transient_${process.pid}_${Date.now().toString(36)}_${counter++}`;
+    const partitions = new Map<string, number>();
+    let first: CatalogSource | undefined;
+    for (const name of q.sources) {
+      const src = env.catalog.source(name);
+      if (!src) continue;
+      first ??= src;
+      partitions.set(src.topic, (await env.log.describeTopic(src.topic))?.partitions ?? src.partitions ?? 1);
+    }
+    if (!first) throw new Error(`internal: query reads no known source`);
+    const sink: CatalogSource = {
+      name: id.toUpperCase(),
+      sourceType: q.resultType,
+      columns: q.projection.map((c) => ({ name: c.name, type: c.type, namespace: c.namespace })),
+      topic: `_esql-${id}-out`,
+      keyFormat: first.keyFormat,
+      valueFormat: first.valueFormat,
+      isSource: false,
+      sql: "",
+    };
+    const plan = planQuery(id, q, sink, (t) => partitions.get(t) ?? 1, Math.max(1, ...partitions.values()));
+    let self: TransientQuery | undefined;
+    const last = plan.stages.length - 1;
+    const collecting = {
+      ...plan,
+      stages: plan.stages.map((s, i) =>
+        i === last ? { ...s, output: () => new CollectOutput(sink.topic, (rows) => self?.take(rows)) } : s,
+      ),
+    };
+    const dir = mkdtempSync(join(tmpdir(), "esql-transient-"));
+    try {
+      const query = await PersistentQuery.start(id, collecting, {
+        queryId: id,
+        log: env.log,
+        dataDir: dir,
+        functions: env.functions,
+        properties: { ...env.properties, "auto.offset.reset": offsetReset },
+        onError: env.onError,
+      });
+      self = new TransientQuery(id, query, dir);
+      // Fix the start positions now, so "latest" means the end when the query was issued.
+      for (const t of query.tasks) for (let i = 0; i < t.inputTopics.length; i++) await t.currentPosition(i);
+      return self;
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  private take(rows: readonly Row[]): void {
+    for (const r of rows) if (!r.tombstone) this.buffer.push(r.values);
+  }
+
+  /** Processes everything available now; returns the rows produced since the last call. */
+  async drain(): Promise<unknown[][]> {
+    await this.query.drain();
+    const out = this.buffer;
+    this.buffer = [];
+    return out;
+  }
+
+  /** Resolves when an input may have new records, after `timeoutMs`, or when `signal` aborts. */
+  async waitForInput(log: EventLog, timeoutMs: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return;
+    const ac = new AbortController();
+    const onAbort = () => ac.abort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    const timer = setTimeout(() => ac.abort(), timeoutMs);
+    try {
+      const waits = this.query.tasks
+        .filter((t) => t.stage.id === "0")
+        .flatMap((t) => t.inputTopics.map(async (topic, i) => log.waitForData(topic, [{ partition: t.partition, offset: await t.currentPosition(i) }], ac.signal)));
+      await Promise.race([...waits, new Promise((r) => ac.signal.addEventListener("abort", r, { once: true }))]);
+    } catch {
+      // a wait that fails (topic deleted) just ends the wait; the next drain reports what is wrong
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      ac.abort();
+    }
+  }
+
+  /** Stops the query, deletes its internal topics and its temporary stores. */
+  async close(): Promise<void> {
+    try {
+      await this.query.destroy();
+    } finally {
+      rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** A push query's rows as an async iterator; `return()` or `close()` stops the query and frees it. */
+export interface PushQuery extends AsyncIterableIterator<unknown[]> {
+  readonly id: string;
+  readonly columns: readonly QueryColumn[];
+  close(): Promise<void>;
+}
+
+/**
+ * Runs `q` as a push query. Rows come as the inputs change; the iterator ends after `q.limit` rows or
+ * when closed. `pollMs` bounds how long it waits between looks at its inputs.
+ */
+export async function startPush(env: TransientEnv, q: AnalyzedQuery, pollMs = 200): Promise<PushQuery> {
+  const reset = (env.properties["auto.offset.reset"] ?? "latest").toLowerCase() === "earliest" ? "earliest" : "latest";
+  const tq = await TransientQuery.start(env, q, reset);
+  const ac = new AbortController();
+  const pending: unknown[][] = [];
+  let emitted = 0;
+  let closed: Promise<void> | undefined;
+  let busy: Promise<unknown> = Promise.resolve();
+  /** Frees the query; only from inside `next` or once no `next` runs. */
+  const shutdown = () => (closed ??= tq.close());
+  const close = async () => {
+    ac.abort();
+    await busy;
+    await shutdown();
+  };
+  const done = (): IteratorResult<unknown[]> => ({ done: true, value: undefined });
+  const next = async (): Promise<IteratorResult<unknown[]>> => {
+    for (;;) {
+      if (closed) return done();
+      if (q.limit !== undefined && emitted >= q.limit) {
+        await shutdown();
+        return done();
+      }
+      const row = pending.shift();
+      if (row) {
+        emitted++;
+        return { done: false, value: row };
+      }
+      if (ac.signal.aborted) {
+        await shutdown();
+        return done();
+      }
+      const rows = await tq.drain();
+      pending.push(...rows);
+      if (rows.length === 0) await tq.waitForInput(env.log, pollMs, ac.signal);
+    }
+  };
+  const it: PushQuery = {
+    id: tq.id,
+    // A push query's rows are changes, not a keyed table: no column is marked KEY (as in ksqlDB).
+    columns: queryColumns(q).map((c) => ({ name: c.name, type: c.type })),
+    // Calls are serialized: a task must never run two batches at once.
+    next: () => {
+      const r = busy.then(next);
+      busy = r.catch(() => undefined);
+      return r;
+    },
+    return: async () => {
+      await close();
+      return done();
+    },
+    close,
+    [Symbol.asyncIterator]() {
+      return it;
+    },
+  };
+  return it;
+}
+
+/** Runs `q` over what its inputs hold now (from the beginning) and returns the rows, at most `q.limit`. */
+export async function runToEnd(env: TransientEnv, q: AnalyzedQuery): Promise<unknown[][]> {
+  const tq = await TransientQuery.start(env, q, "earliest");
+  try {
+    const rows = await tq.drain();
+    return q.limit === undefined ? rows : rows.slice(0, q.limit);
+  } finally {
+    await tq.close();
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * SELECT statements against a running engine: compile one statement, then run it as a pull query
+ * (`runPull`) or a push query (`startPush`). Bad SQL and failures come back as diagnostics with the
+ * statement's position; nothing here throws for user errors.
+ */
+import { compileScript } from "../../src/compile.ts";
+import { error as diagError, type Diagnostic, type Span } from "../../src/diagnostics/diagnostic.ts";
+import type { AnalyzedQuery } from "../../src/semantic/analyzed.ts";
+import { parseScript } from "../../src/parse.ts";
+import { runPull, type PullEnv, type PullResult } from "./pull.ts";
+import { startPush, type PushQuery, type QueryColumn } from "./push.ts";
+
+export interface QueryEngineEnv extends PullEnv {
+  readonly variables: ReadonlyMap<string, string>;
+}
+
+/** A pull query's outcome: rows, or diagnostics (then `rows` is empty). */
+export interface PullOutcome extends PullResult {
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** A push query's outcome: a running query, or diagnostics. */
+export type SubscribeOutcome =
+  | {
+      readonly ok: true;
+      readonly query: PushQuery;
+      /** A pull query (its rows are all there, then the iterator ends) rather than a push query. */
+      readonly pull: boolean;
+      readonly diagnostics: readonly Diagnostic[];
+    }
+  | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
+
+type Compiled = { ok: true; query: AnalyzedQuery; span: Span } | { ok: false; diagnostics: Diagnostic[] };
+
+/** Compiles `sql`, which must be exactly one SELECT. Spans are in `sql`. */
+export function compileSelect(env: QueryEngineEnv, sql: string): Compiled {
+  const parsed = parseScript(sql, { variables: env.variables });
+  if (parsed.diagnostics.some((d) => d.severity === "error")) return { ok: false, diagnostics: [...parsed.diagnostics] };
+  const at = parsed.statements[0];
+  if (!at || parsed.statements.length !== 1) {
+    const span = parsed.statements[1]?.statement.span ?? { start: 0, end: sql.length, line: 1, col: 1, endLine: 1, endCol: sql.length + 1 };
+    return { ok: false, diagnostics: [diagError("QRY001", `expected one SELECT statement, found ${parsed.statements.length} statements`, span)] };
+  }
+  const span = at.statement.span;
+  const compiled = compileScript(at.text, { catalog: env.catalog, properties: { ...env.properties }, functions: env.functions, variables: env.variables });
+  const errs = compiled.diagnostics.filter((d) => d.severity === "error");
+  if (errs.length > 0) return { ok: false, diagnostics: errs.map((d) => shift(d, span)) };
+  const a = compiled.statements[0]?.analyzed;
+  if (a?.kind !== "Query") {
+    return { ok: false, diagnostics: [diagError("QRY002", `expected a SELECT statement, found ${at.statement.kind}`, span)] };
+  }
+  return { ok: true, query: a.query, span };
+}
+
+/** Runs an analyzed pull query; failures become a diagnostic at `span`. */
+export async function pullQuery(env: PullEnv, q: AnalyzedQuery, span: Span): Promise<PullOutcome> {
+  try {
+    const r = await runPull(env, q);
+    return { ...r, diagnostics: [] };
+  } catch (e) {
+    return { columns: [], rows: [], diagnostics: [diagError("RUN002", (e as Error).message, span)] };
+  }
+}
+
+/** `engine.pull(sql)`. */
+export async function pullSql(env: QueryEngineEnv, sql: string): Promise<PullOutcome> {
+  const c = compileSelect(env, sql);
+  if (!c.ok) return { columns: [], rows: [], diagnostics: c.diagnostics };
+  if (!c.query.pull) {
+    return { columns: [], rows: [], diagnostics: [diagError("QRY003", "expected a pull query, found a push query (EMIT CHANGES): use subscribe()", c.span)] };
+  }
+  return pullQuery(env, c.query, c.span);
+}
+
+/** `engine.subscribe(sql)`: a push query (`EMIT CHANGES`), or a pull query's rows as a finite iterator. */
+export async function subscribeSql(env: QueryEngineEnv, sql: string, properties: Readonly<Record<string, string>> = {}): Promise<SubscribeOutcome> {
+  const c = compileSelect(env, sql);
+  if (!c.ok) return { ok: false, diagnostics: c.diagnostics };
+  if (c.query.pull) {
+    const r = await pullQuery(env, c.query, c.span);
+    if (r.diagnostics.length > 0) return { ok: false, diagnostics: r.diagnostics };
+    return { ok: true, query: fromRows(r.columns, r.rows), pull: true, diagnostics: [] };
+  }
+  try {
+    const query = await startPush({ ...env, properties: { ...env.properties, ...properties } }, c.query);
+    return { ok: true, query, pull: false, diagnostics: [] };
+  } catch (e) {
+    return { ok: false, diagnostics: [diagError("RUN002", (e as Error).message, c.span)] };
+  }
+}
+
+let finite = 0;
+
+/** A finished result as a push query's iterator (pull queries through the streaming endpoints). */
+export function fromRows(columns: readonly QueryColumn[], rows: unknown[][]): PushQuery {
+  let i = 0;
+  const it: PushQuery = {
+    id: `pull_${finite++}`,
+    columns,
+    next: async () => (i < rows.length ? { done: false, value: rows[i++]! } : { done: true, value: undefined }),
+    return: async () => {
+      i = rows.length;
+      return { done: true, value: undefined };
+    },
+    close: async () => {
+      i = rows.length;
+    },
+    [Symbol.asyncIterator]() {
+      return it;
+    },
+  };
+  return it;
+}
+
+/** Moves a diagnostic from the statement's own text to the text it came from. */
+function shift(d: Diagnostic, stmt: Span): Diagnostic {
+  const s = d.span;
+  const at = (line: number, col: number) => ({ line: stmt.line + line - 1, col: line === 1 ? stmt.col + col - 1 : col });
+  const a = at(s.line, s.col);
+  const b = at(s.endLine, s.endCol);
+  return { ...d, span: { start: s.start + stmt.start, end: s.end + stmt.start, line: a.line, col: a.col, endLine: b.line, endCol: b.col } };
+}

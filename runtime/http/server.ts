@@ -1,0 +1,363 @@
+/**
+ * The query server: ksqlDB's REST API over node:http.
+ *
+ * | endpoint | body | answer |
+ * |---|---|---|
+ * | `POST /ksql` | `{"ksql": "...", "streamsProperties": {...}}` | a JSON array, one entity per statement |
+ * | `POST /query` | `{"ksql": "SELECT ...", "streamsProperties": {...}}` | a chunked JSON array: `{"header"}`, `{"row"}`s, `{"finalMessage"}` |
+ * | `POST /query-stream` | `{"sql": "SELECT ...", "properties": {...}}` | delimited JSON lines: the header object, then one array per row |
+ * | `POST /close-query` | `{"queryId": "..."}` | closes a running push query |
+ * | `GET /info`, `GET /healthcheck` | | server info, health |
+ * | `GET /metrics` | | Prometheus text: records processed and processing errors per query |
+ *
+ * Errors are `{"@type", "error_code", "message"}` (plus `statementText` and `position` when the SQL is
+ * wrong). Bad JSON, unknown endpoints and oversized bodies get error bodies; no request can crash the
+ * server or show a stack trace.
+ *
+ * The server owns the engine's processing loop: persistent queries are drained in the background, one
+ * engine operation at a time (statements, pull queries and draining never overlap).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
+import { parseScript } from "../../src/parse.ts";
+import { formatType, type SqlType } from "../../src/types/sqltype.ts";
+import type { Engine } from "../engine/engine.ts";
+import type { PushQuery, QueryColumn } from "../engine/push.ts";
+import { formatDecimal } from "../serde/index.ts";
+import { toPlain } from "../testing/values.ts";
+
+export interface ServerOptions {
+  readonly engine: Engine;
+  /** 0 (default) picks a free port. */
+  readonly port?: number;
+  readonly host?: string;
+  /** Largest accepted request body (default 1 MiB). */
+  readonly maxBodyBytes?: number;
+  /** How often persistent queries are drained (default 100 ms). */
+  readonly drainIntervalMs?: number;
+}
+
+export interface RunningServer {
+  readonly port: number;
+  readonly url: string;
+  /** Stops accepting requests, closes running push queries, stops the processing loop (not the engine). */
+  close(): Promise<void>;
+}
+
+export const SERVER_VERSION = "0.1.0";
+
+/** ksqlDB's error codes (HTTP status × 100 + detail). */
+const ERR = {
+  badRequest: 40000,
+  badStatement: 40001,
+  notFound: 40400,
+  tooLarge: 41300,
+  server: 50000,
+} as const;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: Record<string, unknown>,
+  ) {
+    super(String(body.message));
+  }
+}
+
+function errorBody(type: string, code: number, message: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { "@type": type, error_code: code, message, ...extra };
+}
+
+/** A value as ksqlDB's REST API writes it: DECIMAL as a JSON number, the rest as plain JSON data. */
+export function restValue(v: unknown, type: SqlType): unknown {
+  if (type.kind === "DECIMAL" && typeof v === "bigint") return Number(formatDecimal(v, type.scale));
+  return toPlain(v, type);
+}
+
+/** ksqlDB's schema text: "`ID` BIGINT KEY, `NAME` STRING". */
+export function schemaText(columns: readonly QueryColumn[]): string {
+  return columns.map((c) => `\`${c.name}\` ${formatType(c.type)}${c.key ? " KEY" : ""}`).join(", ");
+}
+
+/** A diagnostic as a statement error body, with ksqlDB's "Line: l, Col: c: " prefix. */
+function statementError(d: Diagnostic, statementText: string): Record<string, unknown> {
+  return errorBody("statement_error", ERR.badStatement, `Line: ${d.span.line}, Col: ${d.span.col}: ${d.message}`, {
+    statementText,
+    position: { line: d.span.line, col: d.span.col, endLine: d.span.endLine, endCol: d.span.endCol },
+    code: d.code,
+    entities: [],
+  });
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const engine = options.engine;
+  const maxBody = options.maxBodyBytes ?? 1 << 20;
+  const running = new Map<string, { query: PushQuery; stop: () => void }>();
+  let commandSeq = 0;
+  let stopped = false;
+
+  // One engine operation at a time: statements, pull queries and the background drain.
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = <T>(f: () => Promise<T>): Promise<T> => {
+    const r = chain.then(f);
+    chain = r.catch(() => undefined);
+    return r;
+  };
+  let drainError: string | undefined;
+  const loop = setInterval(() => {
+    if (stopped) return;
+    void serial(async () => {
+      try {
+        await engine.drain();
+        drainError = undefined;
+      } catch (e) {
+        drainError = (e as Error).message;
+      }
+    });
+  }, options.drainIntervalMs ?? 100);
+
+  const readJson = async (req: IncomingMessage): Promise<Record<string, unknown>> => {
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > maxBody) throw new HttpError(413, errorBody("generic_error", ERR.tooLarge, `request body of ${declared} bytes exceeds the limit of ${maxBody} bytes`));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of req) {
+      size += (c as Buffer).length;
+      if (size > maxBody) throw new HttpError(413, errorBody("generic_error", ERR.tooLarge, `request body exceeds the limit of ${maxBody} bytes`));
+      chunks.push(c as Buffer);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    } catch (e) {
+      throw new HttpError(400, errorBody("generic_error", ERR.badRequest, `request body is not valid JSON: ${(e as Error).message}`));
+    }
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+      throw new HttpError(400, errorBody("generic_error", ERR.badRequest, "request body must be a JSON object"));
+    }
+    return parsed as Record<string, unknown>;
+  };
+
+  const stringField = (body: Record<string, unknown>, name: string): string => {
+    const v = body[name];
+    if (typeof v !== "string") throw new HttpError(400, errorBody("generic_error", ERR.badRequest, `expected the field "${name}" to be a string, found ${v === undefined ? "nothing" : typeof v}`));
+    return v;
+  };
+  const propsField = (body: Record<string, unknown>, name: string): Record<string, string> => {
+    const v = body[name];
+    if (v === undefined || v === null) return {};
+    if (typeof v !== "object" || Array.isArray(v)) throw new HttpError(400, errorBody("generic_error", ERR.badRequest, `expected "${name}" to be an object`));
+    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, String(x)]));
+  };
+
+  const send = (res: ServerResponse, status: number, body: unknown) => {
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    const text = JSON.stringify(body);
+    res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+    res.end(text);
+  };
+
+  /** POST /ksql: runs each statement; stops at the first error (as ksqlDB does). */
+  const ksql = async (req: IncomingMessage, res: ServerResponse) => {
+    const body = await readJson(req);
+    const text = stringField(body, "ksql");
+    const props = propsField(body, "streamsProperties");
+    const entities: unknown[] = [];
+    // A script with a syntax error runs nothing.
+    const syntax = parseScript(text, { variables: engine.variables }).diagnostics.find((d) => d.severity === "error");
+    if (syntax) throw new HttpError(400, statementError(syntax, text));
+    await serial(async () => {
+      const saved = { ...engine.properties };
+      Object.assign(engine.properties, props);
+      try {
+        const r = await engine.execute(text);
+        for (const x of r.results) {
+          if (x.kind === "error") {
+            throw new HttpError(400, { ...statementError(x.diagnostics[0]!, x.text), entities });
+          }
+          if (x.rows) {
+            throw new HttpError(
+              400,
+              errorBody("statement_error", ERR.badStatement, "The following statement types should be issued to the websocket endpoint '/query': SELECT", { statementText: x.text, entities }),
+            );
+          }
+          commandSeq++;
+          entities.push({
+            "@type": "currentStatus",
+            statementText: x.text,
+            commandId: `esql/${commandSeq}`,
+            commandStatus: { status: "SUCCESS", message: x.message },
+            commandSequenceNumber: commandSeq,
+            warnings: [],
+          });
+        }
+      } finally {
+        for (const k of Object.keys(engine.properties)) if (!(k in saved)) delete engine.properties[k];
+        Object.assign(engine.properties, saved);
+      }
+    });
+    send(res, 200, entities);
+  };
+
+  /** Starts a SELECT (pull or push) for /query and /query-stream; errors as HttpError. */
+  const startQuery = async (sql: string, props: Record<string, string>): Promise<{ query: PushQuery; pull: boolean }> => {
+    const r = await serial(() => engine.subscribe(sql, props));
+    if (!r.ok) throw new HttpError(400, statementError(r.diagnostics[0]!, sql));
+    return { query: r.query, pull: r.pull };
+  };
+
+  const pumpRows = async (
+    res: ServerResponse,
+    query: PushQuery,
+    write: (row: unknown[]) => void,
+  ): Promise<"done" | "closed"> => {
+    let closed = false;
+    const stop = () => {
+      closed = true;
+      void query.close();
+    };
+    running.set(query.id, { query, stop });
+    res.on("close", stop);
+    try {
+      for (;;) {
+        const r = await query.next();
+        if (r.done || closed) return closed ? "closed" : "done";
+        write(r.value.map((v, i) => restValue(v, query.columns[i]!.type)));
+      }
+    } finally {
+      running.delete(query.id);
+      res.off("close", stop);
+      await query.close();
+    }
+  };
+
+  /** POST /query: a chunked JSON array. */
+  const query = async (req: IncomingMessage, res: ServerResponse) => {
+    const body = await readJson(req);
+    const { query: q, pull } = await startQuery(stringField(body, "ksql"), propsField(body, "streamsProperties"));
+    res.writeHead(200, { "content-type": "application/json" });
+    res.write(`[${JSON.stringify({ header: { queryId: q.id, schema: schemaText(q.columns) } })}`);
+    const end = await pumpRows(res, q, (row) => res.write(`,\n${JSON.stringify({ row: { columns: row } })}`));
+    if (res.destroyed) return;
+    res.end(pull || end === "closed" ? "]\n" : `,\n${JSON.stringify({ finalMessage: "Limit Reached" })}]\n`);
+  };
+
+  /** POST /query-stream: delimited JSON lines. */
+  const queryStream = async (req: IncomingMessage, res: ServerResponse) => {
+    const body = await readJson(req);
+    const { query: q } = await startQuery(stringField(body, "sql"), propsField(body, "properties"));
+    res.writeHead(200, { "content-type": "application/vnd.ksqlapi.delimited.v1" });
+    res.write(
+      `${JSON.stringify({
+        queryId: q.id,
+        columnNames: q.columns.map((c) => c.name),
+        columnTypes: q.columns.map((c) => formatType(c.type)),
+      })}\n`,
+    );
+    await pumpRows(res, q, (row) => res.write(`${JSON.stringify(row)}\n`));
+    if (!res.destroyed) res.end();
+  };
+
+  const closeQuery = async (req: IncomingMessage, res: ServerResponse) => {
+    const body = await readJson(req);
+    const id = stringField(body, "queryId");
+    const q = running.get(id);
+    if (!q) throw new HttpError(400, errorBody("generic_error", ERR.badRequest, `no running query with id ${id}`));
+    q.stop();
+    send(res, 200, {});
+  };
+
+  const metrics = (res: ServerResponse) => {
+    const lines = [
+      "# HELP esql_records_processed_total Input records processed by each persistent query.",
+      "# TYPE esql_records_processed_total counter",
+    ];
+    const errors: string[] = [
+      "# HELP esql_processing_errors_total Records that failed to decode or evaluate, per query.",
+      "# TYPE esql_processing_errors_total counter",
+    ];
+    for (const [id, q] of engine.queries) {
+      let recordsIn = 0;
+      let errs = 0;
+      for (const t of q.tasks) {
+        recordsIn += t.metrics.recordsIn;
+        errs += t.metrics.errors;
+      }
+      const label = `{query_id="${id.replace(/["\\\n]/g, "_")}"}`;
+      lines.push(`esql_records_processed_total${label} ${recordsIn}`);
+      errors.push(`esql_processing_errors_total${label} ${errs}`);
+    }
+    lines.push(...errors, "# HELP esql_push_queries_running Push queries streaming now.", "# TYPE esql_push_queries_running gauge", `esql_push_queries_running ${running.size}`);
+    const text = lines.join("\n") + "\n";
+    res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+    res.end(text);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? "/").split("?")[0];
+    const route = `${req.method} ${path}`;
+    switch (route) {
+      case "POST /ksql":
+        return ksql(req, res);
+      case "POST /query":
+        return query(req, res);
+      case "POST /query-stream":
+        return queryStream(req, res);
+      case "POST /close-query":
+        return closeQuery(req, res);
+      case "GET /info":
+        return send(res, 200, {
+          KsqlServerInfo: { version: SERVER_VERSION, kafkaClusterId: "esql", ksqlServiceId: "esql_", serverStatus: "RUNNING" },
+        });
+      case "GET /healthcheck": {
+        const healthy = drainError === undefined;
+        return send(res, healthy ? 200 : 503, {
+          isHealthy: healthy,
+          details: { engine: { isHealthy: healthy, ...(drainError ? { error: drainError } : {}) } },
+        });
+      }
+      case "GET /metrics":
+        return metrics(res);
+      default: {
+        const known = ["/ksql", "/query", "/query-stream", "/close-query", "/info", "/healthcheck", "/metrics"].includes(path ?? "");
+        throw new HttpError(
+          known ? 405 : 404,
+          errorBody("generic_error", known ? 40500 : ERR.notFound, known ? `method ${req.method} not allowed on ${path}` : `unknown endpoint ${req.method} ${path}`),
+        );
+      }
+    }
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (e instanceof HttpError) send(res, e.status, e.body);
+      else send(res, 500, errorBody("generic_error", ERR.server, `internal error: ${(e as Error)?.message ?? String(e)}`));
+      // A body we did not read keeps the connection busy: drop it.
+      if (!req.complete) req.resume();
+    });
+  });
+  server.on("clientError", (_err, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `http://${options.host ?? "127.0.0.1"}:${port}`,
+    async close() {
+      stopped = true;
+      clearInterval(loop);
+      for (const q of running.values()) q.stop();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await chain;
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Engine } from "../../../runtime/engine/engine.ts";
+import { keyRanges } from "../../../runtime/engine/pull.ts";
+import { compileScript } from "../../../src/compile.ts";
+import { functions } from "../../../src/functions/registry.ts";
+
+const SETUP = `
+CREATE STREAM clicks (user STRING KEY, page STRING, n INT) WITH (kafka_topic='clicks', value_format='JSON', partitions=2);
+CREATE TABLE users (id BIGINT PRIMARY KEY, name STRING, region STRING) WITH (kafka_topic='users', value_format='JSON', partitions=2);
+CREATE TABLE q_users AS SELECT * FROM users;
+CREATE TABLE per_user AS SELECT user, COUNT(*) AS c, SUM(n) AS total FROM clicks GROUP BY user;
+CREATE TABLE per_user_w AS SELECT user, COUNT(*) AS c FROM clicks WINDOW TUMBLING (SIZE 10 SECONDS) GROUP BY user;
+`;
+
+describe("pull queries", () => {
+  let dir: string;
+  let engine: Engine;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "esql-pull-"));
+    engine = await Engine.open({ dataDir: dir, persistent: false });
+    const r = await engine.execute(SETUP);
+    expect(r.diagnostics).toEqual([]);
+    const inserts: string[] = [];
+    for (let i = 1; i <= 20; i++) inserts.push(`INSERT INTO users (id, name, region) VALUES (${i}, 'u${i}', '${i % 2 ? "odd" : "even"}');`);
+    const clicks: [string, string, number, number][] = [
+      ["a", "p1", 1, 1000],
+      ["a", "p2", 2, 2000],
+      ["b", "p1", 5, 3000],
+      ["a", "p3", 3, 12000],
+      ["c", "p9", 7, 15000],
+    ];
+    for (const [u, p, n, t] of clicks) inserts.push(`INSERT INTO clicks (user, page, n, rowtime) VALUES ('${u}', '${p}', ${n}, ${t});`);
+    const ins = await engine.execute(inserts.join("\n"));
+    expect(ins.diagnostics).toEqual([]);
+    await engine.drain();
+  });
+  afterAll(async () => {
+    await engine.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const sorted = (rows: unknown[][]) => [...rows].sort((x, y) => String(x[0]).localeCompare(String(y[0])) || Number(x[0]) - Number(y[0]));
+
+  it("looks up one key", async () => {
+    const r = await engine.pull("SELECT * FROM q_users WHERE id = 7;");
+    expect(r.diagnostics).toEqual([]);
+    expect(r.columns.map((c) => c.name)).toEqual(["ID", "NAME", "REGION"]);
+    expect(r.columns[0]!.key).toBe(true);
+    expect(r.rows).toEqual([[7, "u7", "odd"]]);
+  });
+
+  it("IN lists, ranges, projections, filters on values, LIMIT", async () => {
+    expect(sorted((await engine.pull("SELECT name FROM q_users WHERE id IN (3, 5, 99);")).rows)).toEqual([["u3"], ["u5"]]);
+    const range = await engine.pull("SELECT id FROM q_users WHERE id > 15 AND id <= 18;");
+    expect(range.rows.map((r) => r[0]).sort()).toEqual([16, 17, 18]);
+    const between = await engine.pull("SELECT id FROM q_users WHERE id BETWEEN 2 AND 4 AND region = 'even';");
+    expect(between.rows.map((r) => r[0]).sort()).toEqual([2, 4]);
+    const scan = await engine.pull("SELECT id, UCASE(name) AS up FROM q_users WHERE name LIKE 'u1%';");
+    expect(scan.rows.length).toBe(11);
+    expect(scan.columns.map((c) => c.name)).toEqual(["ID", "UP"]);
+    expect((await engine.pull("SELECT * FROM q_users LIMIT 3;")).rows.length).toBe(3);
+    expect((await engine.pull("SELECT * FROM q_users WHERE id = 1 AND id = 2;")).rows).toEqual([]);
+  });
+
+  it("reads aggregations by key and windowed tables with window bounds", async () => {
+    expect((await engine.pull("SELECT * FROM per_user WHERE user = 'a';")).rows).toEqual([["a", 3, 6]]);
+    expect(sorted((await engine.pull("SELECT user, total FROM per_user;")).rows)).toEqual([["a", 6], ["b", 5], ["c", 7]]);
+    const w = await engine.pull("SELECT user, WINDOWSTART AS ws, c FROM per_user_w WHERE user = 'a';");
+    expect(w.diagnostics).toEqual([]);
+    expect(w.rows).toEqual([["a", 0, 2], ["a", 10000, 1]]);
+    const late = await engine.pull("SELECT user, c FROM per_user_w WHERE user = 'a' AND WINDOWSTART >= 5000;");
+    expect(late.rows).toEqual([["a", 1]]);
+  });
+
+  it("reads streams up to their end", async () => {
+    const r = await engine.pull("SELECT user, n FROM clicks WHERE n > 2;");
+    expect(r.diagnostics).toEqual([]);
+    expect(sorted(r.rows)).toEqual([["a", 3], ["b", 5], ["c", 7]]);
+  });
+
+  it("execute() answers bare SELECTs with rows", async () => {
+    const r = await engine.execute("SELECT * FROM q_users WHERE id = 2;");
+    const res = r.results[0]!;
+    expect(res.kind).toBe("ok");
+    expect(res.kind === "ok" && res.rows?.rows).toEqual([[2, "u2", "even"]]);
+  });
+
+  it("reports errors as diagnostics with the statement's position", async () => {
+    const r = await engine.pull("SELECT nope FROM q_users;");
+    expect(r.rows).toEqual([]);
+    expect(r.diagnostics[0]!.span.line).toBe(1);
+    expect(r.diagnostics[0]!.message).toMatch(/NOPE/);
+    const notQueryable = await engine.pull("SELECT * FROM users;");
+    expect(notQueryable.diagnostics[0]!.message).toMatch(/isn't queryable/);
+    const push = await engine.pull("SELECT * FROM q_users EMIT CHANGES;");
+    expect(push.diagnostics[0]!.code).toBe("QRY003");
+    expect((await engine.pull("SELEC x")).diagnostics.length).toBeGreaterThan(0);
+  });
+});
+
+describe("keyRanges", () => {
+  const c = compileScript(`CREATE TABLE t (id BIGINT PRIMARY KEY, v STRING) WITH (kafka_topic='t', value_format='JSON', partitions=1);
+    CREATE TABLE m AS SELECT * FROM t;
+    SELECT * FROM m WHERE id = 3;
+    SELECT * FROM m WHERE id IN (1, 2) AND v = 'x';
+    SELECT * FROM m WHERE id >= 5;
+    SELECT * FROM m WHERE v = 'x' OR id = 1;`);
+  const source = c.catalog.source("M")!;
+  const where = (i: number) => (c.statements[i]!.analyzed as { query: { where?: never } }).query.where;
+  it("seeks keys and ranges, scans otherwise", () => {
+    expect(keyRanges(where(2), source, functions)).toHaveLength(1);
+    expect(keyRanges(where(2), source, functions)[0]!.gte).toBeDefined();
+    expect(keyRanges(where(3), source, functions)).toHaveLength(2);
+    const r = keyRanges(where(4), source, functions);
+    expect(r[0]!.gte).toBeDefined();
+    expect(r[0]!.lt).toBeUndefined();
+    expect(keyRanges(where(5), source, functions)).toEqual([{}]);
+  });
+});
