@@ -18,6 +18,7 @@
  *
  * Every test runs on a fresh engine over the embedded log in a temporary folder.
  */
+import type { EventLog } from "../log/types.ts";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
@@ -164,13 +165,16 @@ export function loadJsonl(path: string): InputRecord[] | string {
 }
 
 /** Runs one test of a loaded file. Never throws: an unexpected failure is a failed outcome. */
-export async function runEsqlTest(file: EsqlTestFile, test: EsqlTest): Promise<TestOutcome> {
+export async function runEsqlTest(file: EsqlTestFile, test: EsqlTest, options: { readonly log?: () => EventLog | Promise<EventLog> } = {}): Promise<TestOutcome> {
   const base = { file: file.path, name: test.name };
   if (test.skip !== undefined) return { ...base, status: "skipped", ...(test.skip ? { message: test.skip } : {}) };
   const dir = mkdtempSync(join(tmpdir(), "esql-test-"));
   let engine: Engine | undefined;
+  let log: EventLog | undefined;
   try {
-    engine = await Engine.open({ dataDir: dir, properties: { ...file.properties }, persistent: false });
+    // `options.log`: a log of the test's own (e.g. a namespace on a broker); closed when the test ends.
+    log = options.log ? await options.log() : undefined;
+    engine = await Engine.open({ dataDir: dir, ...(log ? { log } : {}), properties: { ...file.properties }, persistent: false });
     for (const path of file.deploy) {
       let text: string;
       try {
@@ -204,6 +208,7 @@ export async function runEsqlTest(file: EsqlTestFile, test: EsqlTest): Promise<T
     return { ...base, status: "failed", message: `error: ${(e as Error).stack ?? String(e)}` };
   } finally {
     await engine?.close().catch(() => {});
+    await log?.close().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
 }

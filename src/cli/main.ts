@@ -102,6 +102,7 @@ Exit codes: 0 ok, 1 unformatted files (--check) or syntax errors, 2 bad usage.`,
     .option("--follow", "keep running: load lines appended to the input files and new records until Ctrl-C")
     .option("--fresh", "delete the data folder first (deploy and load everything again)")
     .option("--json", "print the tables as JSON")
+    .option("--brokers <host:port,...>", "run on this Kafka cluster instead of the embedded log (state stays in --data)")
     .addHelpText(
       "after",
       `
@@ -120,8 +121,9 @@ Examples:
 
 Exit codes: 0 ok, 1 statements or inputs with errors, 2 bad usage.`,
     )
-    .action(async (files: string[], opts: { data: string; input: string[]; follow?: boolean; fresh?: boolean; json?: boolean }) => {
+    .action(async (files: string[], opts: { data: string; input: string[]; follow?: boolean; fresh?: boolean; json?: boolean; brokers?: string }) => {
       code = await runRun(files, {
+        ...(opts.brokers === undefined ? {} : { brokers: splitBrokers(opts.brokers) }),
         data: opts.data,
         inputs: opts.input,
         follow: opts.follow === true,
@@ -136,6 +138,7 @@ Exit codes: 0 ok, 1 statements or inputs with errors, 2 bad usage.`,
     .argument("<paths...>", "test files or folders (searched recursively)")
     .option("--json <file>", "also write the results as JSON to this file")
     .option("--filter <text>", "run only the tests whose name or file contains this text (ignoring case)")
+    .option("--brokers <host:port,...>", "run the tests on this Kafka cluster (each in its own topic namespace) instead of the embedded log")
     .addHelpText(
       "after",
       `
@@ -150,8 +153,9 @@ Examples:
 
 Exit codes: 0 all passed, 1 a test failed, 2 bad usage.`,
     )
-    .action(async (paths: string[], opts: { json?: string; filter?: string }) => {
+    .action(async (paths: string[], opts: { json?: string; filter?: string; brokers?: string }) => {
       code = await runTest(paths, {
+        ...(opts.brokers === undefined ? {} : { brokers: splitBrokers(opts.brokers) }),
         ...(opts.json === undefined ? {} : { json: opts.json }),
         ...(opts.filter === undefined ? {} : { filter: opts.filter }),
       });
@@ -171,4 +175,12 @@ Exit codes: 0 all passed, 1 a test failed, 2 bad usage.`,
     throw e;
   }
   return code;
+}
+
+/** `--brokers a:1,b:2` → `["a:1", "b:2"]`; a bad entry is a usage error. */
+function splitBrokers(value: string): string[] {
+  const list = value.split(",").map((b) => b.trim()).filter(Boolean);
+  const bad = list.find((b) => !/^[^\s:]+:\d{1,5}$/.test(b));
+  if (list.length === 0 || bad !== undefined) throw new UsageError(`--brokers: expected host:port[,host:port...], found '${bad ?? value}'`);
+  return list;
 }

@@ -37,6 +37,8 @@ export interface RunOptions {
   readonly json: boolean;
   /** Rows shown per table in text output. */
   readonly limit?: number;
+  /** Kafka bootstrap addresses: run on this broker instead of the embedded log (state stays in `data`). */
+  readonly brokers?: readonly string[];
 }
 
 /** What earlier runs did in a data folder (`<data>/run-ledger.json`). */
@@ -64,8 +66,11 @@ export async function runRun(paths: readonly string[], options: RunOptions, out:
   const color = useColor(err);
 
   let engine: Engine;
+  // On Kafka the engine does not own the log: it is closed after the engine, in the `finally` below.
+  // Loaded only when asked for: kafkajs is not needed on the embedded log.
+  const kafka = options.brokers ? new (await import("../../runtime/log/kafka.ts")).KafkaEventLog({ brokers: [...options.brokers] }) : undefined;
   try {
-    engine = await Engine.open({ dataDir });
+    engine = await Engine.open({ dataDir, ...(kafka ? { log: kafka } : {}) });
   } catch (e) {
     if (e instanceof LogError && e.code === "LOCKED") {
       err.write(`esql: the data folder ${options.data} is in use by another esql process\n`);
@@ -127,6 +132,7 @@ export async function runRun(paths: readonly string[], options: RunOptions, out:
     return EXIT.ok;
   } finally {
     await engine.close();
+    await kafka?.close();
   }
 }
 

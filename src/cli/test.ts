@@ -2,7 +2,9 @@
  * `esql test`: runs esql's own test files (`*.test.yaml`, see docs/testing.md) and ksqlDB case files
  * (`*.json` with a `tests` list). Prints each failure with its diff, then `N passed, N failed, N skipped`.
  */
+import { randomBytes } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
+import { NamespacedLog } from "../../runtime/log/namespaced.ts";
 import { relative } from "node:path";
 import { isEsqlTestFile, loadEsqlTestFile, runEsqlTest, type EsqlTest, type EsqlTestFile } from "../../runtime/testing/esqltest.ts";
 import { mapConcurrent } from "../../runtime/testing/pool.ts";
@@ -18,6 +20,11 @@ export interface TestOptions {
   readonly filter?: string;
   /** Tests run at the same time (each has its own engine and folder). */
   readonly concurrency?: number;
+  /**
+   * Kafka bootstrap addresses: run every test on this broker instead of the embedded log, each in its own
+   * topic namespace (`esql-test-<run>-<n>-`); the topics are left on the broker.
+   */
+  readonly brokers?: readonly string[];
 }
 
 type Job =
@@ -51,13 +58,19 @@ export async function runTest(paths: readonly string[], options: TestOptions, ou
   const c = colors(out);
   const tty = out.isTTY === true;
   let done = 0;
+  // Loaded only when asked for: kafkajs is not needed on the embedded log.
+  const kafka = options.brokers ? new (await import("../../runtime/log/kafka.ts")).KafkaEventLog({ brokers: [...options.brokers] }) : undefined;
+  const run = randomBytes(3).toString("hex");
+  let n = 0;
+  const log = kafka ? { log: () => new NamespacedLog(kafka, `esql-test-${run}-${n++}-`) } : {};
   const outcomes = await mapConcurrent(selected, options.concurrency ?? 2, async (job) => {
-    const outcome = job.kind === "broken" ? job.outcome : job.kind === "esql" ? await runEsqlTest(job.file, job.test) : await runQttCase(job.test);
+    const outcome = job.kind === "broken" ? job.outcome : job.kind === "esql" ? await runEsqlTest(job.file, job.test, log) : await runQttCase(job.test, log);
     done++;
     // Progress only on a terminal: a dot per test, a line every 80.
     if (tty) out.write((outcome.status === "failed" ? c.red("F") : outcome.status === "skipped" ? c.yellow("s") : c.green(".")) + (done % 80 === 0 ? "\n" : ""));
     return outcome;
   });
+  await kafka?.close();
   if (tty && done % 80 !== 0) out.write("\n");
 
   for (const o of outcomes) {
