@@ -112,7 +112,7 @@ describe("query server", () => {
     const health = await fetch(server.url + "/healthcheck");
     expect(await health.json()).toMatchObject({ isHealthy: true });
     const info = await fetch(server.url + "/info");
-    expect((await info.json()).KsqlServerInfo.serverStatus).toBe("RUNNING");
+    expect(((await info.json()) as { KsqlServerInfo: { serverStatus: string } }).KsqlServerInfo.serverStatus).toBe("RUNNING");
     const metrics = await (await fetch(server.url + "/metrics")).text();
     expect(metrics).toMatch(/esql_records_processed_total\{query_id="CTAS_T_\d+"\} \d+/);
   });
