@@ -1,0 +1,94 @@
+/**
+ * The engine on a real broker stops and resumes: the queries come back from the command topic and
+ * continue from the input offsets their stores hold, so records produced while it was down are folded
+ * exactly once.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { Engine } from "../../runtime/engine/engine.ts";
+import { KafkaEventLog } from "../../runtime/log/kafka.ts";
+import { NamespacedLog } from "../../runtime/log/namespaced.ts";
+import { encodeRecord, sourceForTopic } from "../../runtime/testing/records.ts";
+
+const STATEMENTS = `
+CREATE STREAM clicks (uid VARCHAR KEY, n INT) WITH (kafka_topic='clicks', partitions=4, value_format='JSON');
+CREATE TABLE per_user AS SELECT uid, COUNT(*) AS c, SUM(n) AS s FROM clicks WINDOW TUMBLING (SIZE 10 SECONDS) GROUP BY uid;
+CREATE TABLE per_n AS SELECT n, COUNT(*) AS c FROM clicks GROUP BY n;
+`;
+
+/** 400 events over 12 users and 6 windows of 10 s. */
+const EVENTS = Array.from({ length: 400 }, (_, i) => ({ key: `u${(i * 7) % 12}`, value: { N: i % 5 }, timestamp: 1_000 * Math.floor((i * 60) / 400) + (i % 3) }));
+
+function expectedRows(events: typeof EVENTS): string[] {
+  const m = new Map<string, { c: number; s: number }>();
+  for (const e of events) {
+    const start = Math.floor(e.timestamp / 10_000) * 10_000;
+    const k = `${e.key}|${start}|${start + 10_000}`;
+    const acc = m.get(k) ?? { c: 0, s: 0 };
+    acc.c++;
+    acc.s += e.value.N;
+    m.set(k, acc);
+  }
+  return [...m].map(([k, v]) => `${k}|${v.c}|${v.s}`).sort();
+}
+
+async function rows(engine: Engine): Promise<string[]> {
+  const t = await engine.table("PER_USER");
+  expect(t.columns).toEqual(["UID", "WINDOWSTART", "WINDOWEND", "C", "S"]);
+  return t.rows.map((r) => r.join("|")).sort();
+}
+
+/** The repartitioned aggregate (GROUP BY a value column goes through an internal topic). */
+async function perN(engine: Engine): Promise<string[]> {
+  return (await engine.table("PER_N")).rows.map((r) => r.join("|")).sort();
+}
+
+function expectedPerN(events: typeof EVENTS): string[] {
+  const m = new Map<number, number>();
+  for (const e of events) m.set(e.value.N, (m.get(e.value.N) ?? 0) + 1);
+  return [...m].map(([n, c]) => `${n}|${c}`).sort();
+}
+
+describe("the engine on Kafka", () => {
+  const brokers = inject("kafkaBrokers").split(",");
+  const kafka = new KafkaEventLog({ brokers, clientId: "esql-restart" });
+  afterAll(() => kafka.close());
+
+  it("resumes a windowed and a repartitioned aggregate over 4 partitions from its stored offsets after a restart", async () => {
+    const prefix = `restart-${randomBytes(3).toString("hex")}-`;
+    const dataDir = mkdtempSync(join(tmpdir(), "esql-kafka-restart-"));
+    try {
+      const first = await Engine.open({ dataDir, log: new NamespacedLog(kafka, prefix), properties: { "ksql.streams.cache.max.bytes.buffering": "0" } });
+      expect((await first.execute(STATEMENTS)).diagnostics).toEqual([]);
+      expect((await first.log.describeTopic("clicks"))?.partitions).toBe(4);
+      const source = sourceForTopic(first.catalog, "clicks")!;
+      const half = EVENTS.slice(0, 200);
+      await first.log.append("clicks", half.map((e) => encodeRecord(source, e)));
+      await first.drain();
+      expect(await rows(first)).toEqual(expectedRows(half));
+      expect(await perN(first)).toEqual(expectedPerN(half));
+      await first.close();
+
+      // Produced while no engine runs.
+      const log = new NamespacedLog(kafka, prefix);
+      await log.append("clicks", EVENTS.slice(200).map((e) => encodeRecord(source, e)));
+
+      const second = await Engine.open({ dataDir, log, properties: { "ksql.streams.cache.max.bytes.buffering": "0" } });
+      try {
+        expect([...second.queries.keys()]).toEqual([...first.catalog.queries.keys()]);
+        const consumed = await second.drain();
+        // Only what it had not read before: 200 per query from the input, 200 from the internal topic.
+        expect(consumed).toBe(600);
+        expect(await rows(second)).toEqual(expectedRows(EVENTS));
+        expect(await perN(second)).toEqual(expectedPerN(EVENTS));
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
