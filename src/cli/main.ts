@@ -8,6 +8,7 @@ import { runCheck, type CheckFormat } from "./check.ts";
 import { runExplain } from "./explain.ts";
 import { runFmt } from "./fmt.ts";
 import { runRun } from "./run.ts";
+import { runServe } from "./serve.ts";
 import { runTest } from "./test.ts";
 import { UsageError } from "./files.ts";
 import { EXIT } from "./output.ts";
@@ -159,6 +160,27 @@ Exit codes: 0 all passed, 1 a test failed, 2 bad usage.`,
         ...(opts.json === undefined ? {} : { json: opts.json }),
         ...(opts.filter === undefined ? {} : { filter: opts.filter }),
       });
+    });
+
+  program
+    .command("serve")
+    .description("Serve ksqlDB's REST API (/ksql, /query, /query-stream, ...) over an engine on the embedded log.")
+    .argument("[files...]", ".esql files or folders deployed when the data folder has nothing deployed yet")
+    .option("--data <dir>", "data folder for the embedded log and state stores", ".esql")
+    .option("--port <n>", "port to listen on (0: any free port)", "8088")
+    .option("--host <host>", "interface to listen on", "127.0.0.1")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  esql serve examples/bank/bank.esql
+  esql serve --data /var/lib/esql --port 9000
+  curl -s localhost:8088/query -d '{"ksql": "SELECT * FROM balances;"}'
+
+Exit codes: 0 stopped cleanly, 1 the files had errors, 2 bad usage.`,
+    )
+    .action(async (files: string[], opts: { data: string; port: string; host: string }) => {
+      code = await runServe(files, { data: opts.data, port: Number(opts.port), host: opts.host });
     });
 
   try {

@@ -1,0 +1,56 @@
+/**
+ * `esql serve`: opens (or resumes) an engine on the embedded log in a data folder and serves ksqlDB's
+ * REST API (see `runtime/http/server.ts`) until SIGINT/SIGTERM.
+ *
+ * The `.esql` files given are deployed when the data folder has nothing deployed yet; otherwise the
+ * engine resumes what it deployed before and the files are not run again (statements go through
+ * `POST /ksql` from then on).
+ */
+import { Engine } from "../../runtime/engine/engine.ts";
+import { startServer } from "../../runtime/http/server.ts";
+import { renderDiagnostic } from "../diagnostics/render.ts";
+import { collectEsqlFiles, readSource, UsageError } from "./files.ts";
+import { EXIT, useColor } from "./output.ts";
+
+export interface ServeOptions {
+  readonly data: string;
+  readonly port: number;
+  readonly host: string;
+  /** Resolves when the server should stop (default: SIGINT or SIGTERM). */
+  readonly until?: Promise<void>;
+  /** Called once the server listens (tests read the port from it). */
+  readonly onListening?: (url: string) => void;
+}
+
+export async function runServe(paths: readonly string[], options: ServeOptions, out: NodeJS.WriteStream = process.stdout, err: NodeJS.WriteStream = process.stderr): Promise<number> {
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) throw new UsageError(`--port must be a port number (0-65535), found ${options.port}`);
+  const files = paths.length > 0 ? collectEsqlFiles(paths) : [];
+  if (paths.length > 0 && files.length === 0) throw new UsageError(`no .esql files in ${paths.join(", ")}`);
+  const engine = await Engine.open({ dataDir: options.data });
+  let code: number = EXIT.ok;
+  try {
+    if (engine.catalog.sources.size === 0) {
+      const color = useColor(err);
+      for (const path of files) {
+        const file = readSource(path);
+        const r = await engine.execute(file.text);
+        for (const d of r.diagnostics) err.write(renderDiagnostic(d, file, { color }) + "\n\n");
+        if (r.diagnostics.length > 0) code = EXIT.failed;
+      }
+    } else if (files.length > 0) {
+      out.write(`${options.data} already has deployed statements: resuming them (files not run again)\n`);
+    }
+    const server = await startServer({ engine, port: options.port, host: options.host });
+    out.write(`esql serving ksqlDB's REST API at ${server.url} (data in ${options.data}); Ctrl-C stops\n`);
+    options.onListening?.(server.url);
+    await (options.until ??
+      new Promise<void>((resolve) => {
+        process.once("SIGINT", () => resolve());
+        process.once("SIGTERM", () => resolve());
+      }));
+    await server.close();
+  } finally {
+    await engine.close();
+  }
+  return code;
+}
