@@ -122,10 +122,10 @@ class Generator {
     return `((${t} = ${this.gen(operand)}) === null ? null : ${f(t)})`;
   }
 
-  private binary(left: TExpr, right: TExpr, f: (a: string, b: string) => string): string {
+  private binary(left: TExpr, right: TExpr, f: (a: string, b: string) => string, ifNull = "null"): string {
     const a = this.temp();
     const b = this.temp();
-    return `((${a} = ${this.gen(left)}) === null || (${b} = ${this.gen(right)}) === null ? null : ${f(a, b)})`;
+    return `((${a} = ${this.gen(left)}) === null || (${b} = ${this.gen(right)}) === null ? ${ifNull} : ${f(a, b)})`;
   }
 
   private castCode(from: SqlType, to: SqlType, code: string, where = "CAST"): string {
@@ -284,6 +284,7 @@ class Generator {
     return `((${t} = ${code}) === null ? null : !${t})`;
   }
 
+  /** ksqlDB compares with NULL as FALSE (not SQL's unknown): `NULL = NULL` and `1 < NULL` are FALSE. */
   private compare(op: "=" | "<>" | "<" | "<=" | ">" | ">=", left: TExpr, right: TExpr): string {
     let lt = left.type;
     let rt = right.type;
@@ -294,11 +295,16 @@ class Generator {
       const s = Math.max(lt.scale, rt.scale);
       const ls = lt.scale;
       const rs = rt.scale;
-      return this.binary(left, right, (a, b) => {
+      return this.binary(
+        left,
+        right,
+        (a, b) => {
         const x = ls === s ? a : `${this.k((v: bigint) => rescale(v, ls, s))}(${a})`;
         const y = rs === s ? b : `${this.k((v: bigint) => rescale(v, rs, s))}(${b})`;
         return `(${x} ${jsOp(op)} ${y})`;
-      });
+        },
+        "false",
+      );
     }
     switch (lt.kind) {
       case "INTEGER":
@@ -311,10 +317,10 @@ class Generator {
       case "BOOLEAN":
       case "DECIMAL":
         // JS operators give SQL's answer for numbers, bigints, UTF-16 strings and booleans (false < true).
-        return this.binary(left, right, (a, b) => `(${a} ${jsOp(op)} ${b})`);
+        return this.binary(left, right, (a, b) => `(${a} ${jsOp(op)} ${b})`, "false");
       default: {
         const cmp = compareValues(lt);
-        return this.binary(left, right, (a, b) => `(${this.k(cmp)}(${a}, ${b}) ${jsOp(op)} 0)`);
+        return this.binary(left, right, (a, b) => `(${this.k(cmp)}(${a}, ${b}) ${jsOp(op)} 0)`, "false");
       }
     }
   }

@@ -53,6 +53,8 @@ export class SinkOutput implements StageOutput {
   private keyIdx!: number[];
   private valueIdx!: number[];
   private ctx!: ProcessorContext;
+  /** `WITH (TIMESTAMP = 'col')` on the sink: the record time comes from that output column. */
+  private timestampOf: ((values: readonly unknown[]) => number | null) | undefined;
 
   constructor(private readonly spec: SinkSpec) {
     this.topic = spec.sink.topic;
@@ -61,6 +63,23 @@ export class SinkOutput implements StageOutput {
   init(ctx: ProcessorContext): void {
     this.ctx = ctx;
     this.serdes = sourceSerdes(this.spec.sink);
+    const ts = this.spec.sink.timestamp;
+    if (ts) {
+      const i = this.spec.columns.indexOf(ts.column);
+      const col = this.spec.sink.columns.find((c) => c.name === ts.column);
+      if (i >= 0 && col?.type.kind === "STRING") {
+        const parse = ctx.functions.get("PARSE_TIMESTAMP");
+        const r = parse?.kind === "scalar" ? parse.resolve([{ kind: "value", type: col.type }, { kind: "value", type: col.type }]) : undefined;
+        const impl = r?.ok ? r.value.impl : undefined;
+        const format = ts.format ?? "yyyy-MM-dd'T'HH:mm:ss.SSS";
+        this.timestampOf = (values) => {
+          const v = values[i];
+          return v === null || v === undefined || !impl ? null : (impl(v, format) as number | null);
+        };
+      } else if (i >= 0) {
+        this.timestampOf = (values) => (typeof values[i] === "number" ? (values[i] as number) : null);
+      }
+    }
     const idx = (name: string) => {
       const i = this.spec.columns.indexOf(name);
       if (i < 0) throw new Error(`internal: sink column ${name} not in (${this.spec.columns.join(", ")})`);
@@ -107,7 +126,21 @@ export class SinkOutput implements StageOutput {
         if (key !== null) partition = partitionForKey(key, this.spec.partitions);
         key = joinWindowedKey(key, r.window, windowType);
       }
-      const rec: ProduceRecord = { key, value, timestamp: r.ts, ...(partition === undefined ? {} : { partition }) };
+      let timestamp = r.ts;
+      if (this.timestampOf && !r.tombstone) {
+        let t: number | null = null;
+        try {
+          t = this.timestampOf(r.values);
+        } catch (e) {
+          this.ctx.reportError(e, "timestamp");
+        }
+        if (t === null || t < 0) {
+          this.ctx.reportError(new Error(`invalid timestamp ${String(t)} in ${this.spec.sink.timestamp!.column}`), "timestamp");
+          continue;
+        }
+        timestamp = t;
+      }
+      const rec: ProduceRecord = { key, value, timestamp, ...(partition === undefined ? {} : { partition }) };
       out.push(r.headers && !r.tombstone ? { ...rec, headers: r.headers } : rec);
       if (this.spec.materialize) {
         const sk = encodeKey(r.window ? [...keyRow, r.window.start, r.window.end] : keyRow);
