@@ -117,16 +117,20 @@ export class AggregateProcessor implements Processor {
   async process(rows: Row[]): Promise<Row[]> {
     const w = this.spec.window;
     if (w?.type === "SESSION") return this.processSessions(rows, w);
-    // 1. Work out every store key the batch touches and prefetch them in one read.
+    // 1. Work out every store key the batch touches and prefetch them in one read. A row whose grouping
+    // key has a NULL is dropped, as ksqlDB does.
     const work: { row: Row; key: unknown[]; sign: 1 | -1; values: readonly unknown[] }[] = [];
+    const push = (row: Row, key: unknown[], sign: 1 | -1, values: readonly unknown[]) => {
+      if (!key.includes(null)) work.push({ row, key, sign, values });
+    };
     for (const r of rows) {
       this.ctx.currentRow = r;
       if (this.spec.fromTable) {
-        if (r.old !== undefined && r.old !== null) work.push({ row: r, key: this.groupKey(r.old), sign: -1, values: r.old });
-        if (!r.tombstone) work.push({ row: r, key: this.groupKey(r.values), sign: 1, values: r.values });
+        if (r.old !== undefined && r.old !== null) push(r, this.groupKey(r.old), -1, r.old);
+        if (!r.tombstone) push(r, this.groupKey(r.values), 1, r.values);
       } else if (!r.tombstone) {
         // A stream record with a null value carries no row to fold.
-        work.push({ row: r, key: this.groupKey(r.values), sign: 1, values: r.values });
+        push(r, this.groupKey(r.values), 1, r.values);
       }
     }
     const storeKeys: Buffer[] = [];
@@ -249,11 +253,15 @@ export class AggregateProcessor implements Processor {
 
   private async processSessions(rows: Row[], w: AggregateWindow): Promise<Row[]> {
     const gap = w.gapMs ?? 0;
-    rows = rows.filter((r) => !r.tombstone);
-    const keys = rows.map((r) => {
-      this.ctx.currentRow = r;
-      return this.groupKey(r.values);
-    });
+    const keyed = rows
+      .filter((r) => !r.tombstone)
+      .map((r) => {
+        this.ctx.currentRow = r;
+        return { r, key: this.groupKey(r.values) };
+      })
+      .filter((x) => !x.key.includes(null));
+    rows = keyed.map((x) => x.r);
+    const keys = keyed.map((x) => x.key);
     for (const key of keys) await this.ctx.store.loadPrefix(AGG_STORE, encodeKey(key));
     const out: Row[] = [];
     for (let i = 0; i < rows.length; i++) {
