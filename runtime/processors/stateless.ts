@@ -106,11 +106,16 @@ export class TableFunctionProcessor implements Processor {
   private ctx!: ProcessorContext;
   constructor(private readonly spec: TableFunctionSpec) {}
 
+  /** Set when evaluating the current row's arguments failed: ksqlDB then drops the row. */
+  private failed = false;
+
   init(ctx: ProcessorContext): void {
     this.ctx = ctx;
-    this.args = this.spec.calls.map((c) =>
-      compileExprs(c.args, { columns: this.spec.columns, functions: ctx.functions, onError: errorSink(ctx) }),
-    );
+    const onError = (e: unknown, where: string) => {
+      this.failed = true;
+      ctx.reportError(e, where);
+    };
+    this.args = this.spec.calls.map((c) => compileExprs(c.args, { columns: this.spec.columns, functions: ctx.functions, onError }));
     this.impls = this.spec.calls.map((c) => {
       const def = ctx.functions.get(c.name);
       if (!def || def.kind !== "table") throw new Error(`internal: ${c.name} is not a table function`);
@@ -128,16 +133,20 @@ export class TableFunctionProcessor implements Processor {
       // Several table functions in one SELECT are zipped: as many rows as the longest result, NULL-padded.
       const results: (readonly unknown[])[] = [];
       let n = 0;
+      this.failed = false;
       for (let i = 0; i < this.impls.length; i++) {
         let res: readonly unknown[] = [];
         try {
-          res = this.impls[i]!(...this.args[i]!.map((f) => f(r.values))) ?? [];
+          const args = this.args[i]!.map((f) => f(r.values));
+          if (!this.failed) res = this.impls[i]!(...args) ?? [];
         } catch (e) {
+          this.failed = true;
           this.ctx.reportError(e, this.spec.calls[i]!.name);
         }
         results.push(res);
         n = Math.max(n, res.length);
       }
+      if (this.failed) continue; // the record goes to the processing log, not downstream
       for (let j = 0; j < n; j++) {
         out.push({ ...r, values: [...r.values, ...results.map((res) => (j < res.length ? (res[j] ?? null) : null))] });
       }
