@@ -34,7 +34,7 @@ export interface ServerOptions {
   readonly host?: string;
   /** Largest accepted request body (default 1 MiB). */
   readonly maxBodyBytes?: number;
-  /** How often persistent queries are drained (default 100 ms). */
+  /** How often persistent queries are drained (default 100 ms); 0: never (the caller drains the engine itself, between requests). */
   readonly drainIntervalMs?: number;
 }
 
@@ -105,8 +105,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     return r;
   };
   let drainError: string | undefined;
+  const interval = options.drainIntervalMs ?? 100;
   const loop = setInterval(() => {
-    if (stopped) return;
+    if (stopped || interval <= 0) return;
     void serial(async () => {
       try {
         await engine.drain();
@@ -115,7 +116,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         drainError = (e as Error).message;
       }
     });
-  }, options.drainIntervalMs ?? 100);
+  }, interval > 0 ? interval : 60_000);
 
   const readJson = async (req: IncomingMessage): Promise<Record<string, unknown>> => {
     const declared = Number(req.headers["content-length"] ?? 0);
