@@ -26,6 +26,7 @@ import { TABLE_STORE } from "../processors/sink.ts";
 import type { ProcessingError } from "../processors/types.ts";
 import { planQuery, UnsupportedQueryError } from "../query/plan.ts";
 import { PersistentQuery } from "../query/query.ts";
+import type { RestoreProgress } from "../state/changelog.ts";
 import type { PullResult } from "./pull.ts";
 import { pullQuery, pullSql, subscribeSql, type PullOutcome, type QueryEngineEnv, type SubscribeOutcome } from "./queries.ts";
 import { sourceSerdes } from "../serde/formats.ts";
@@ -44,6 +45,14 @@ export interface EngineOptions {
   readonly functions?: FunctionRegistry;
   /** Record deployed statements and resume them on open (default true). */
   readonly persistent?: boolean;
+  /**
+   * Copy every query's state to compacted changelog topics and restore missing or stale stores from them
+   * (see `runtime/state/changelog.ts`). Default: on for a log other than the embedded one (on the embedded
+   * log, state and log share one disk: a changelog would only double the writes).
+   */
+  readonly changelogs?: boolean;
+  /** Progress of changelog restores when queries start. */
+  readonly onRestore?: (p: RestoreProgress) => void;
 }
 
 export type StatementResult =
@@ -93,7 +102,12 @@ export class Engine {
   ) {
     this.properties = { ...(options.properties ?? {}) };
     this.functions = options.functions ?? builtinFunctions;
+    this.changelogs = options.changelogs ?? !(log instanceof EmbeddedLog);
+    this.onRestore = options.onRestore;
   }
+
+  private readonly changelogs: boolean;
+  private readonly onRestore: ((p: RestoreProgress) => void) | undefined;
 
   static async open(options: EngineOptions): Promise<Engine> {
     mkdirSync(options.dataDir, { recursive: true });
@@ -229,6 +243,8 @@ export class Engine {
           functions: this.functions,
           properties: { ...this.properties },
           onError: (e) => this.recordError(e),
+          changelogs: this.changelogs,
+          ...(this.onRestore ? { onRestore: this.onRestore } : {}),
         });
         this.queries.set(a.queryId, query);
         this.outputColumns.set(a.queryId, q.projection.map((c) => c.name));

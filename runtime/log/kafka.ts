@@ -37,7 +37,9 @@ stopIdleTimerLoop();
  *   it entirely and drops the records before `fromOffset`). `subscribe` and `waitForData` are long-poll
  *   Fetches (`maxWaitTime` {@link LONG_POLL_MS}) over all followed partitions at once: no consumer group,
  *   no committed offsets, no rebalances, and no polling loop while idle.
- * - Offsets: `admin.fetchTopicOffsets` (one ListOffsets round trip per call).
+ * - Offsets: ListOffsets through the fetch cluster, for the one partition asked (two requests, earliest
+ *   and latest, sent together). Read committed: the end offset is the last stable offset, which equals the
+ *   high watermark while no transaction is open.
  *
  * Known limits (of kafkajs 2.2.4, documented rather than worked around):
  * - kafkajs encodes headers from an object `{ key: value | value[] }`, so repeated header keys come back
@@ -442,15 +444,37 @@ export class KafkaEventLog implements EventLog {
   private async offsets(topic: string, partition: number): Promise<{ low: number; high: number }> {
     await this.connect();
     checkPartition(topic, await this.partitionCount(topic), partition);
-    try {
-      const all = await this.admin.fetchTopicOffsets(topic);
-      const p = all.find((o) => o.partition === partition);
-      if (!p) throw new LogError("IO", `Kafka returned no offsets for ${topic}-${partition}`);
-      return { low: Number(p.low), high: Number(p.high) };
-    } catch (err) {
-      const e = toLogError(err, `cannot read the offsets of ${topic}-${partition}`, topic);
-      if (e.code === "UNKNOWN_TOPIC") this.forget(topic);
-      throw e;
+    // ListOffsets through the fetch cluster, for this one partition. Not `admin.fetchTopicOffsets`: with
+    // several topics created and read at once, its metadata cache can lack a new topic's leader, and it
+    // then fails with a TypeError (`high.pop()` undefined) instead of refreshing.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.ensureClusterKnows(topic);
+        if (Object.keys(this.cluster.findLeaderForPartitions(topic, [partition])).length === 0) {
+          throw Object.assign(new Error(`no leader known for ${topic}-${partition}`), { type: "LEADER_NOT_AVAILABLE" });
+        }
+        const ask = (fromBeginning: boolean) => this.cluster.fetchTopicsOffset([{ topic, fromBeginning, partitions: [{ partition }] }]);
+        const [high, low] = await Promise.all([ask(false), ask(true)]);
+        const offsetIn = (r: { topic: string; partitions: { partition: number; offset: string }[] }[]) =>
+          r.find((t) => t.topic === topic)?.partitions.find((p) => p.partition === partition)?.offset;
+        const h = offsetIn(high);
+        const l = offsetIn(low);
+        if (h === undefined || l === undefined) throw new LogError("IO", `Kafka returned no offsets for ${topic}-${partition}`);
+        return { low: Number(l), high: Number(h) };
+      } catch (err) {
+        const e = toLogError(err, `cannot read the offsets of ${topic}-${partition}`, topic);
+        if (e.code === "UNKNOWN_TOPIC") {
+          this.forget(topic);
+          throw e;
+        }
+        const type = (err as { type?: string }).type;
+        if (attempt < 5 && type !== undefined && RETRY_AFTER_METADATA.has(type)) {
+          await new Promise((r) => setTimeout(r, 20 * attempt));
+          await this.cluster.refreshMetadata().catch(() => undefined);
+          continue;
+        }
+        throw e;
+      }
     }
   }
 
@@ -566,6 +590,9 @@ interface InternalCluster {
   refreshMetadataIfNecessary(): Promise<void>;
   addTargetTopic(topic: string): Promise<void>;
   findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
+  fetchTopicsOffset(
+    topics: { topic: string; fromBeginning: boolean; partitions: { partition: number }[] }[],
+  ): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
   findBroker(query: { nodeId: string }): Promise<InternalBroker>;
 }
 

@@ -17,6 +17,7 @@ import { SourceProcessor, SOURCE_STORE } from "../processors/source.ts";
 import { ORIGIN_HEADER, type InternalValue, type StageOutput } from "../processors/sink.ts";
 import type { Processor, ProcessingError, ProcessorContext, Row, TaskMetrics } from "../processors/types.ts";
 import { encodeKey } from "../state/keycodec.ts";
+import type { Changelog } from "../state/changelog.ts";
 import type { PartitionStore } from "../state/store.ts";
 
 const META_STORE = "meta";
@@ -60,6 +61,8 @@ export class StageTask {
     readonly partition: number,
     private readonly store: PartitionStore,
     private readonly env: TaskEnv,
+    /** Where each commit's writes go before the local commit (see `state/changelog.ts`). */
+    private readonly changelog?: Changelog,
   ) {
     const metrics = this.metrics;
     const ctx: ProcessorContext = {
@@ -171,7 +174,7 @@ export class StageTask {
       offsets.set(`${this.inputs[i]!.input.topic}/${this.partition}`, next);
     }
     offsets.set(`__streamtime/${this.partition}`, this.ctx.streamTime);
-    await this.store.commit(offsets);
+    await this.store.commit(offsets, this.changelog?.write);
     for (let i = 0; i < this.inputs.length; i++) {
       const b = batches[i]!;
       if (b.length > 0) this.inputs[i]!.position = b[b.length - 1]!.offset + 1;

@@ -34,6 +34,23 @@ export interface StoreChange {
 /** Where the state stands: next offset to read per source `topic/partition`. */
 export type SourceOffsets = ReadonlyMap<string, number>;
 
+/**
+ * One write of a commit as the database sees it: the full LevelDB key (store name prefix included, or
+ * the offsets prefix) and the encoded value (`null`: deleted). A changelog topic holds these, so that
+ * replaying them in order rebuilds the database: named stores and source offsets alike.
+ */
+export interface RawWrite {
+  readonly key: Buffer;
+  readonly value: Buffer | null;
+}
+
+/**
+ * Called by `commit` with the batch's writes before they are written locally (to copy them to a
+ * changelog first). Resolves extra offsets to record in the same local batch (the changelog position),
+ * which are not part of `writes`.
+ */
+export type BeforeCommit = (writes: readonly RawWrite[]) => Promise<SourceOffsets | undefined>;
+
 const ABSENT = Symbol("absent");
 
 export class PartitionStore {
@@ -150,9 +167,10 @@ export class PartitionStore {
 
   /**
    * Writes this batch's changes and the new source offsets in one atomic LevelDB batch, and returns the
-   * changes (for a changelog topic).
+   * changes. With `beforeWrite`, the batch's raw writes go to it first (a changelog topic) and the local
+   * write happens only once it resolved: a changelog is never behind its local store.
    */
-  async commit(offsets: SourceOffsets): Promise<StoreChange[]> {
+  async commit(offsets: SourceOffsets, beforeWrite?: BeforeCommit): Promise<StoreChange[]> {
     const ops: { type: "put" | "del"; key: Buffer; value?: Buffer }[] = [];
     const changes: StoreChange[] = [];
     for (const id of this.dirty) {
@@ -169,10 +187,12 @@ export class PartitionStore {
         changes.push({ store, key: userKey, value: v });
       }
     }
-    for (const [k, v] of offsets) {
-      ops.push({ type: "put", key: Buffer.concat([OFFSET_PREFIX, Buffer.from(k, "utf8")]), value: encodeValue(v) });
-      this.offsets.set(k, v);
-    }
+    const put = (k: string, v: number) => ops.push({ type: "put", key: Buffer.concat([OFFSET_PREFIX, Buffer.from(k, "utf8")]), value: encodeValue(v) });
+    for (const [k, v] of offsets) put(k, v);
+    const extra = beforeWrite ? await beforeWrite(ops.map((o) => ({ key: o.key, value: o.value ?? null }))) : undefined;
+    for (const [k, v] of extra ?? []) put(k, v);
+    for (const [k, v] of offsets) this.offsets.set(k, v);
+    for (const [k, v] of extra ?? []) this.offsets.set(k, v);
     if (ops.length > 0) await this.db.batch(ops as never);
     this.dirty.clear();
     if (this.cache.size > this.maxCached) {
@@ -180,6 +200,30 @@ export class PartitionStore {
       this.loadedPrefixes.clear();
     }
     return changes;
+  }
+
+  /**
+   * Writes replayed changelog writes (see {@link RawWrite}) and `offsets` in one atomic batch, e.g. to
+   * rebuild a missing or stale store. Drops the in-memory cache (no batch may be in progress).
+   */
+  async applyWrites(writes: readonly RawWrite[], offsets: SourceOffsets): Promise<void> {
+    const ops: { type: "put" | "del"; key: Buffer; value?: Buffer }[] = [];
+    const learned = new Map<string, number>();
+    for (const w of writes) {
+      ops.push(w.value === null ? { type: "del", key: w.key } : { type: "put", key: w.key, value: w.value });
+      if (w.value !== null && w.key.subarray(0, OFFSET_PREFIX.length).equals(OFFSET_PREFIX)) {
+        learned.set(w.key.subarray(OFFSET_PREFIX.length).toString("utf8"), Number(decodeValue(w.value)));
+      }
+    }
+    for (const [k, v] of offsets) {
+      ops.push({ type: "put", key: Buffer.concat([OFFSET_PREFIX, Buffer.from(k, "utf8")]), value: encodeValue(v) });
+      learned.set(k, v);
+    }
+    if (ops.length > 0) await this.db.batch(ops as never);
+    for (const [k, v] of learned) this.offsets.set(k, v);
+    this.cache.clear();
+    this.dirty.clear();
+    this.loadedPrefixes.clear();
   }
 
   /** Forgets this batch's uncommitted changes (the batch failed and will be retried). */

@@ -1,16 +1,17 @@
 /**
  * The engine on a real broker stops and resumes: the queries come back from the command topic and
  * continue from the input offsets their stores hold, so records produced while it was down are folded
- * exactly once.
+ * exactly once. Without its data folder, it restores the state from the changelog topics.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { KafkaEventLog } from "../../runtime/log/kafka.ts";
 import { NamespacedLog } from "../../runtime/log/namespaced.ts";
+import type { RestoreProgress } from "../../runtime/state/changelog.ts";
 import { encodeRecord, sourceForTopic } from "../../runtime/testing/records.ts";
 
 const STATEMENTS = `
@@ -89,6 +90,79 @@ describe("the engine on Kafka", () => {
       }
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("restores the stores from their changelog topics when the data folder is gone", async () => {
+    const prefix = `changelog-${randomBytes(3).toString("hex")}-`;
+    const dataDir = mkdtempSync(join(tmpdir(), "esql-kafka-changelog-"));
+    const props = { "ksql.streams.cache.max.bytes.buffering": "0" };
+    try {
+      const first = await Engine.open({ dataDir, log: new NamespacedLog(kafka, prefix), properties: props });
+      expect((await first.execute(STATEMENTS)).diagnostics).toEqual([]);
+      const source = sourceForTopic(first.catalog, "clicks")!;
+      await first.log.append("clicks", EVENTS.map((e) => encodeRecord(source, e)));
+      await first.drain();
+      const before = { perUser: await rows(first), perN: await perN(first) };
+      expect(before.perUser).toEqual(expectedRows(EVENTS));
+      const changelogs = (await first.log.listTopics()).filter((t) => t.endsWith("-changelog"));
+      // PER_USER: one stage; PER_N: the stage before the repartition and the one after.
+      expect(changelogs).toHaveLength(3);
+      for (const t of changelogs) expect((await first.log.describeTopic(t))?.config.cleanupPolicy).toBe("compact");
+      await first.close();
+
+      rmSync(dataDir, { recursive: true, force: true });
+      const progress: RestoreProgress[] = [];
+      const second = await Engine.open({ dataDir, log: new NamespacedLog(kafka, prefix), properties: props, onRestore: (p) => progress.push(p) });
+      try {
+        expect(progress.filter((p) => p.done).length).toBeGreaterThan(0);
+        expect(await second.drain()).toBe(0); // nothing re-read: the offsets came back with the state
+        expect(await rows(second)).toEqual(before.perUser);
+        expect(await perN(second)).toEqual(before.perN);
+        // And it goes on from there.
+        await second.log.append("clicks", EVENTS.slice(0, 50).map((e) => encodeRecord(source, e)));
+        await second.drain();
+        expect(await perN(second)).toEqual(expectedPerN([...EVENTS, ...EVENTS.slice(0, 50)]));
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("catches up a store that is behind its changelog (an old copy of the data folder)", async () => {
+    const prefix = `behind-${randomBytes(3).toString("hex")}-`;
+    const dataDir = mkdtempSync(join(tmpdir(), "esql-kafka-behind-"));
+    const copy = `${dataDir}-copy`;
+    const props = { "ksql.streams.cache.max.bytes.buffering": "0" };
+    try {
+      const first = await Engine.open({ dataDir, log: new NamespacedLog(kafka, prefix), properties: props });
+      expect((await first.execute(STATEMENTS)).diagnostics).toEqual([]);
+      const source = sourceForTopic(first.catalog, "clicks")!;
+      await first.log.append("clicks", EVENTS.slice(0, 200).map((e) => encodeRecord(source, e)));
+      await first.drain();
+      await first.close();
+      cpSync(dataDir, copy, { recursive: true });
+
+      const second = await Engine.open({ dataDir, log: new NamespacedLog(kafka, prefix), properties: props });
+      await second.log.append("clicks", EVENTS.slice(200).map((e) => encodeRecord(source, e)));
+      await second.drain();
+      await second.close();
+
+      rmSync(dataDir, { recursive: true, force: true });
+      cpSync(copy, dataDir, { recursive: true });
+      const third = await Engine.open({ dataDir, log: new NamespacedLog(kafka, prefix), properties: props });
+      try {
+        expect(await third.drain()).toBe(0);
+        expect(await rows(third)).toEqual(expectedRows(EVENTS));
+        expect(await perN(third)).toEqual(expectedPerN(EVENTS));
+      } finally {
+        await third.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(copy, { recursive: true, force: true });
     }
   });
 });
