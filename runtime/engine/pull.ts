@@ -103,7 +103,7 @@ async function readMaterialized(env: PullEnv, q: AnalyzedQuery, source: CatalogS
   return out;
 }
 
-/** Keeps the last row of each key (table semantics) from a transient run over a table source. */
+/** Keeps the last row of each key (table semantics) from a transient run over a table source, in key order (as a store holds them). */
 function latestPerKey(q: AnalyzedQuery, rows: unknown[][]): unknown[][] {
   const keyIdx = q.projection.flatMap((c, i) => (c.namespace === "KEY" ? [i] : []));
   if (keyIdx.length === 0) return rows;
@@ -113,7 +113,7 @@ function latestPerKey(q: AnalyzedQuery, rows: unknown[][]): unknown[][] {
     byKey.delete(k);
     byKey.set(k, r);
   }
-  const out = [...byKey.values()];
+  const out = [...byKey].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, r]) => r);
   return q.limit === undefined ? out : out.slice(0, q.limit);
 }
 

@@ -51,9 +51,10 @@ class CollectOutput implements StageOutput {
   }
 }
 
-/** The columns a query's rows have, in order (its projection). */
+/** The columns a query's rows have, in order (its projection); key columns are marked for pull queries on tables. */
 export function queryColumns(q: AnalyzedQuery): QueryColumn[] {
-  return q.projection.map((c) => ({ name: c.name, type: c.type, ...(c.namespace === "KEY" ? { key: true } : {}) }));
+  const keyed = q.pull && q.resultType === "TABLE";
+  return q.projection.map((c) => ({ name: c.name, type: c.type, ...(keyed && c.namespace === "KEY" ? { key: true } : {}) }));
 }
 
 /**
@@ -211,8 +212,7 @@ export async function startPush(env: TransientEnv, q: AnalyzedQuery, pollMs = 20
   };
   const it: PushQuery = {
     id: tq.id,
-    // A push query's rows are changes, not a keyed table: no column is marked KEY (as in ksqlDB).
-    columns: queryColumns(q).map((c) => ({ name: c.name, type: c.type })),
+    columns: queryColumns(q),
     // Calls are serialized: a task must never run two batches at once.
     next: () => {
       const r = busy.then(next);

@@ -26,6 +26,10 @@ export type SubscribeOutcome =
       readonly query: PushQuery;
       /** A pull query (its rows are all there, then the iterator ends) rather than a push query. */
       readonly pull: boolean;
+      /** What the query reads: a pull query on a stream ends with "Query Completed" in ksqlDB's REST API. */
+      readonly resultType: "STREAM" | "TABLE";
+      /** For a pull query: "Limit Reached" when LIMIT cut the rows, "Query Completed" after a stream's scan. */
+      readonly finalMessage?: string;
       readonly diagnostics: readonly Diagnostic[];
     }
   | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
@@ -79,11 +83,13 @@ export async function subscribeSql(env: QueryEngineEnv, sql: string, properties:
   if (c.query.pull) {
     const r = await pullQuery(env, c.query, c.span);
     if (r.diagnostics.length > 0) return { ok: false, diagnostics: r.diagnostics };
-    return { ok: true, query: fromRows(r.columns, r.rows), pull: true, diagnostics: [] };
+    const limited = c.query.limit !== undefined && r.rows.length >= c.query.limit;
+    const finalMessage = limited ? "Limit Reached" : c.query.resultType === "STREAM" ? "Query Completed" : undefined;
+    return { ok: true, query: fromRows(r.columns, r.rows), pull: true, resultType: c.query.resultType, ...(finalMessage ? { finalMessage } : {}), diagnostics: [] };
   }
   try {
     const query = await startPush({ ...env, properties: { ...env.properties, ...properties } }, c.query);
-    return { ok: true, query, pull: false, diagnostics: [] };
+    return { ok: true, query, pull: false, resultType: c.query.resultType, diagnostics: [] };
   } catch (e) {
     return { ok: false, diagnostics: [diagError("RUN002", (e as Error).message, c.span)] };
   }

@@ -205,10 +205,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 
   /** Starts a SELECT (pull or push) for /query and /query-stream; errors as HttpError. */
-  const startQuery = async (sql: string, props: Record<string, string>): Promise<{ query: PushQuery; pull: boolean }> => {
+  const startQuery = async (sql: string, props: Record<string, string>): Promise<{ query: PushQuery; pull: boolean; finalMessage?: string }> => {
     const r = await serial(() => engine.subscribe(sql, props));
     if (!r.ok) throw new HttpError(400, statementError(r.diagnostics[0]!, sql));
-    return { query: r.query, pull: r.pull };
+    return { query: r.query, pull: r.pull, ...(r.finalMessage ? { finalMessage: r.finalMessage } : {}) };
   };
 
   const pumpRows = async (
@@ -239,12 +239,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   /** POST /query: a chunked JSON array. */
   const query = async (req: IncomingMessage, res: ServerResponse) => {
     const body = await readJson(req);
-    const { query: q, pull } = await startQuery(stringField(body, "ksql"), propsField(body, "streamsProperties"));
+    const { query: q, pull, finalMessage } = await startQuery(stringField(body, "ksql"), propsField(body, "streamsProperties"));
     res.writeHead(200, { "content-type": "application/json" });
     res.write(`[${JSON.stringify({ header: { queryId: q.id, schema: schemaText(q.columns) } })}`);
     const end = await pumpRows(res, q, (row) => res.write(`,\n${JSON.stringify({ row: { columns: row } })}`));
     if (res.destroyed) return;
-    res.end(pull || end === "closed" ? "]\n" : `,\n${JSON.stringify({ finalMessage: "Limit Reached" })}]\n`);
+    const final = end === "closed" ? undefined : pull ? finalMessage : "Limit Reached";
+    res.end(final === undefined ? "]\n" : `,\n${JSON.stringify({ finalMessage: final })}]\n`);
   };
 
   /** POST /query-stream: delimited JSON lines. */
