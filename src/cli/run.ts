@@ -12,7 +12,7 @@
  *   their SHA-256.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import Table from "cli-table3";
 import { lexText } from "../../grammar/tokens.ts";
@@ -47,6 +47,12 @@ interface Ledger {
   statements: string[];
   /** `topic=absolute path` → the prefix of the file already loaded. */
   inputs: Record<string, { bytes: number; sha256: string; records: number }>;
+  /**
+   * Write-ahead intent for the chunk being appended: saved before the append, cleared after. A run killed
+   * in between finds it on the next start and tells from the topic's end offsets whether the (atomic)
+   * append happened, so a chunk is never loaded twice nor lost.
+   */
+  pending?: { id: string; topic: string; bytes: number; sha256: string; records: number; endsBefore: number };
 }
 
 const LEDGER = "run-ledger.json";
@@ -70,7 +76,14 @@ export async function runRun(paths: readonly string[], options: RunOptions, out:
   // Loaded only when asked for: kafkajs is not needed on the embedded log.
   const kafka = options.brokers ? new (await import("../../runtime/log/kafka.ts")).KafkaEventLog({ brokers: [...options.brokers] }) : undefined;
   try {
-    engine = await Engine.open({ dataDir, ...(kafka ? { log: kafka } : {}) });
+    engine = await Engine.open({
+      dataDir,
+      ...(kafka ? { log: kafka } : {}),
+      // Only when a store was missing or behind its changelog (Kafka: e.g. a new or wiped data folder).
+      onRestore: (p) => {
+        if (p.done) err.write(`restored ${p.topic}[${p.partition}] from ${p.read} changelog records\n`);
+      },
+    });
   } catch (e) {
     if (e instanceof LogError && e.code === "LOCKED") {
       err.write(`esql: the data folder ${options.data} is in use by another esql process\n`);
@@ -81,7 +94,7 @@ export async function runRun(paths: readonly string[], options: RunOptions, out:
   }
   const ledgerPath = join(dataDir, LEDGER);
   const ledger: Ledger = existsSync(ledgerPath) ? (JSON.parse(readFileSync(ledgerPath, "utf8")) as Ledger) : { statements: [], inputs: {} };
-  const saveLedger = () => writeFileSync(ledgerPath, JSON.stringify(ledger, null, 2) + "\n");
+  const saveLedgerNow = () => saveLedger(ledger, ledgerPath);
   const progress = (line: string) => {
     if (!options.json) err.write(`${line}\n`);
   };
@@ -106,15 +119,15 @@ export async function runRun(paths: readonly string[], options: RunOptions, out:
       }
       for (const res of r.results) if (res.kind === "ok" && res.compiled && !isCreate(res.compiled.statement.kind)) ledger.statements.push(normalize(res.text));
       deployed += r.results.length;
-      saveLedger();
+      saveLedgerNow();
     }
     progress(skipped > 0 ? `${skipped} statement(s) already deployed in ${options.data}, ${deployed} new` : `deployed ${deployed} statement(s)`);
     await engine.drain();
 
     // Load inputs.
     for (const input of inputs) {
-      const loaded = await loadInput(engine, input, ledger, options.data, false);
-      saveLedger();
+      const loaded = await loadInput(engine, input, ledger, ledgerPath, options.data, false);
+      saveLedgerNow();
       if (typeof loaded === "string") {
         err.write(`esql: ${loaded}\n`);
         return EXIT.failed;
@@ -125,7 +138,7 @@ export async function runRun(paths: readonly string[], options: RunOptions, out:
     progress(`${engine.queries.size} quer${engine.queries.size === 1 ? "y" : "ies"} processed ${processed} record(s)`);
 
     if (options.follow) {
-      const code = await follow(engine, inputs, ledger, saveLedger, options, progress);
+      const code = await follow(engine, inputs, ledger, saveLedgerNow, ledgerPath, options, progress);
       if (code !== EXIT.ok) return code;
     }
     await printResults(engine, options, out);
@@ -210,7 +223,7 @@ function planDeploy(engine: Engine, text: string, ledger: Ledger, dataLabel: str
  * Loads the part of an input file not loaded yet (all of it the first time). `completeLinesOnly` leaves
  * a last line without a line break for later (a writer may be in the middle of it).
  */
-async function loadInput(engine: Engine, input: InputSpec, ledger: Ledger, dataLabel: string, completeLinesOnly: boolean): Promise<{ records: number } | string> {
+async function loadInput(engine: Engine, input: InputSpec, ledger: Ledger, ledgerFile: string, dataLabel: string, completeLinesOnly: boolean): Promise<{ records: number } | string> {
   const source = sourceForTopic(engine.catalog, input.topic);
   if (!source) {
     const names = [...new Set([...engine.catalog.sources.values()].filter((s) => !s.writtenBy).map((s) => s.topic))];
@@ -218,6 +231,7 @@ async function loadInput(engine: Engine, input: InputSpec, ledger: Ledger, dataL
   }
   const bytes = readFileSync(input.path);
   const id = `${input.topic}=${input.path}`;
+  await settlePending(engine, ledger);
   const prev = ledger.inputs[id];
   let from = 0;
   if (prev) {
@@ -231,7 +245,11 @@ async function loadInput(engine: Engine, input: InputSpec, ledger: Ledger, dataL
   const text = bytes.subarray(from, to).toString("utf8");
   const firstLine = bytes.subarray(0, from).toString("utf8").split("\n").length;
   const records = [];
+  /** For each record, the byte offset (from `from`) just past its line. */
+  const lineEnds: number[] = [];
+  let pos = 0;
   for (const [i, line] of text.split("\n").entries()) {
+    pos += Buffer.byteLength(line) + 1;
     const t = line.trim();
     if (t === "" || t.startsWith("//")) continue;
     const where = `${shown(input.path)}:${firstLine + i}`;
@@ -245,14 +263,50 @@ async function loadInput(engine: Engine, input: InputSpec, ledger: Ledger, dataL
     if (typeof r === "string") return `${where}: ${r}`;
     try {
       records.push(encodeRecord(source, r));
+      lineEnds.push(Math.min(pos, to - from));
     } catch (e) {
       return `${where}: cannot encode the record for ${source.name}: ${(e as Error).message}`;
     }
   }
   if (!(await engine.log.describeTopic(input.topic))) await engine.log.createTopic(input.topic, { partitions: 1 });
-  for (let i = 0; i < records.length; i += 5000) await engine.log.append(input.topic, records.slice(i, i + 5000));
-  ledger.inputs[id] = { bytes: to, sha256: sha256(bytes.subarray(0, to)), records: (prev?.records ?? 0) + records.length };
+  // Chunks of whole lines, each appended atomically and recorded in the ledger with a write-ahead intent.
+  for (let i = 0; i < records.length; i += CHUNK) {
+    const chunk = records.slice(i, i + CHUNK);
+    const end = i + CHUNK >= records.length ? to : from + lineEnds[i + CHUNK - 1]!;
+    const before = ledger.inputs[id];
+    const entry = { bytes: end, sha256: sha256(bytes.subarray(0, end)), records: (before?.records ?? 0) + chunk.length };
+    ledger.pending = { id, topic: input.topic, ...entry, endsBefore: await totalEnd(engine, input.topic) };
+    saveLedger(ledger, ledgerFile);
+    await engine.log.append(input.topic, chunk);
+    ledger.inputs[id] = entry;
+    delete ledger.pending;
+    saveLedger(ledger, ledgerFile);
+  }
   return { records: records.length };
+}
+
+const CHUNK = 5000;
+
+async function totalEnd(engine: Engine, topic: string): Promise<number> {
+  const d = await engine.log.describeTopic(topic);
+  let n = 0;
+  for (let p = 0; p < (d?.partitions ?? 0); p++) n += await engine.log.endOffset(topic, p);
+  return n;
+}
+
+/** Resolves a chunk a killed run was appending: done if the topic grew by it, else forgotten. */
+async function settlePending(engine: Engine, ledger: Ledger): Promise<void> {
+  const p = ledger.pending;
+  if (!p) return;
+  const grown = (await totalEnd(engine, p.topic)) - p.endsBefore;
+  if (grown === p.records - (ledger.inputs[p.id]?.records ?? 0)) ledger.inputs[p.id] = { bytes: p.bytes, sha256: p.sha256, records: p.records };
+  delete ledger.pending;
+}
+
+function saveLedger(ledger: Ledger, path: string): void {
+  // Write then rename, so a kill never leaves half a ledger.
+  writeFileSync(`${path}.tmp`, JSON.stringify(ledger, null, 2) + "\n");
+  renameSync(`${path}.tmp`, path);
 }
 
 function shown(path: string): string {
@@ -273,6 +327,7 @@ async function follow(
   inputs: readonly InputSpec[],
   ledger: Ledger,
   saveLedger: () => void,
+  ledgerFile: string,
   options: RunOptions,
   progress: (line: string) => void,
 ): Promise<number> {
@@ -300,7 +355,7 @@ async function follow(
       if (stop.signal.aborted) break;
       let loaded = 0;
       for (const input of inputs) {
-        const r = await loadInput(engine, input, ledger, options.data, true);
+        const r = await loadInput(engine, input, ledger, ledgerFile, options.data, true);
         if (typeof r === "string") {
           process.stderr.write(`esql: ${r}\n`);
           return EXIT.failed;
