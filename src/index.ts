@@ -26,6 +26,7 @@ export { Engine } from "../runtime/engine/engine.ts";
 export type { EngineOptions, ExecuteResult, StatementResult, TableSnapshot } from "../runtime/engine/engine.ts";
 export type { PullOutcome, SubscribeOutcome } from "../runtime/engine/queries.ts";
 export type { PullResult } from "../runtime/engine/pull.ts";
+export { isTombstone } from "../runtime/engine/push.ts";
 export type { PushQuery, QueryColumn } from "../runtime/engine/push.ts";
 export { EmbeddedLog } from "../runtime/log/embedded.ts";
 export type { EventLog, LogRecord, ProduceRecord } from "../runtime/log/types.ts";

@@ -38,6 +38,14 @@ export interface TransientEnv {
 
 let counter = 0;
 
+/** Rows of push queries that stand for a deleted key (a table's tombstone). */
+const tombstones = new WeakSet<unknown[]>();
+
+/** Whether a row a push query yielded is a tombstone: the key was deleted (non-key columns are null). */
+export function isTombstone(row: unknown[]): boolean {
+  return tombstones.has(row);
+}
+
 /** Hands the last stage's rows to a callback; produces no records. */
 class CollectOutput implements StageOutput {
   constructor(
@@ -67,6 +75,8 @@ export class TransientQuery {
     readonly id: string,
     private readonly query: PersistentQuery,
     private readonly dir: string,
+    /** Which result columns a tombstone keeps: key columns and window bounds. */
+    private readonly keeps: readonly boolean[],
   ) {}
 
   static async start(env: TransientEnv, q: AnalyzedQuery, offsetReset: "earliest" | "latest"): Promise<TransientQuery> {
@@ -109,7 +119,8 @@ export class TransientQuery {
         properties: { ...env.properties, "auto.offset.reset": offsetReset },
         onError: env.onError,
       });
-      self = new TransientQuery(id, query, dir);
+      const keeps = q.projection.map((c) => c.namespace === "KEY" || (c.expr.kind === "Column" && (c.expr.name === "WINDOWSTART" || c.expr.name === "WINDOWEND")));
+      self = new TransientQuery(id, query, dir, keeps);
       // Fix the start positions now, so "latest" means the end when the query was issued.
       for (const t of query.tasks) for (let i = 0; i < t.inputTopics.length; i++) await t.currentPosition(i);
       return self;
@@ -120,7 +131,15 @@ export class TransientQuery {
   }
 
   private take(rows: readonly Row[]): void {
-    for (const r of rows) if (!r.tombstone) this.buffer.push(r.values);
+    for (const r of rows) {
+      if (!r.tombstone) this.buffer.push(r.values);
+      else {
+        // A deleted key: its key columns and window bounds, nothing else (as ksqlDB shows a tombstone).
+        const row = r.values.map((v, i) => (this.keeps[i] ? (v ?? null) : null));
+        tombstones.add(row);
+        this.buffer.push(row);
+      }
+    }
   }
 
   /** Processes everything available now; returns the rows produced since the last call. */

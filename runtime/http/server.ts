@@ -23,7 +23,7 @@ import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
 import { parseScript } from "../../src/parse.ts";
 import { formatType, type SqlType } from "../../src/types/sqltype.ts";
 import type { Engine } from "../engine/engine.ts";
-import type { PushQuery, QueryColumn } from "../engine/push.ts";
+import { isTombstone, type PushQuery, type QueryColumn } from "../engine/push.ts";
 import { formatDecimal } from "../serde/index.ts";
 import { toPlain } from "../testing/values.ts";
 
@@ -214,7 +214,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const pumpRows = async (
     res: ServerResponse,
     query: PushQuery,
-    write: (row: unknown[]) => void,
+    write: (row: unknown[], tombstone: boolean) => void,
   ): Promise<"done" | "closed"> => {
     let closed = false;
     const stop = () => {
@@ -227,7 +227,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       for (;;) {
         const r = await query.next();
         if (r.done || closed) return closed ? "closed" : "done";
-        write(r.value.map((v, i) => restValue(v, query.columns[i]!.type)));
+        write(
+          r.value.map((v, i) => restValue(v, query.columns[i]!.type)),
+          isTombstone(r.value),
+        );
       }
     } finally {
       running.delete(query.id);
@@ -242,7 +245,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const { query: q, pull, finalMessage } = await startQuery(stringField(body, "ksql"), propsField(body, "streamsProperties"));
     res.writeHead(200, { "content-type": "application/json" });
     res.write(`[${JSON.stringify({ header: { queryId: q.id, schema: schemaText(q.columns) } })}`);
-    const end = await pumpRows(res, q, (row) => res.write(`,\n${JSON.stringify({ row: { columns: row } })}`));
+    let end: "done" | "closed";
+    try {
+      end = await pumpRows(res, q, (row, tombstone) => res.write(`,\n${JSON.stringify({ row: { columns: row, ...(tombstone ? { tombstone: true } : {}) } })}`));
+    } catch (e) {
+      // The status line is gone: the error becomes the array's last element.
+      if (!res.destroyed) res.end(`,\n${JSON.stringify({ errorMessage: errorBody("generic_error", ERR.server, (e as Error).message) })}]\n`);
+      return;
+    }
     if (res.destroyed) return;
     const final = end === "closed" ? undefined : pull ? finalMessage : "Limit Reached";
     res.end(final === undefined ? "]\n" : `,\n${JSON.stringify({ finalMessage: final })}]\n`);
@@ -260,7 +270,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         columnTypes: q.columns.map((c) => formatType(c.type)),
       })}\n`,
     );
-    await pumpRows(res, q, (row) => res.write(`${JSON.stringify(row)}\n`));
+    try {
+      await pumpRows(res, q, (row) => res.write(`${JSON.stringify(row)}\n`));
+    } catch (e) {
+      if (!res.destroyed) res.end(`${JSON.stringify(errorBody("generic_error", ERR.server, (e as Error).message))}\n`);
+      return;
+    }
     if (!res.destroyed) res.end();
   };
 

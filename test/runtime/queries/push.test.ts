@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Engine } from "../../../runtime/engine/engine.ts";
-import type { PushQuery } from "../../../runtime/engine/push.ts";
+import { isTombstone, type PushQuery } from "../../../runtime/engine/push.ts";
 
 async function take(q: PushQuery, n: number, timeoutMs = 5000): Promise<unknown[][]> {
   const out: unknown[][] = [];
@@ -79,5 +79,17 @@ describe("push queries", () => {
     expect(s.ok).toBe(false);
     const r = await engine.execute("SELECT * FROM s EMIT CHANGES;");
     expect(r.diagnostics[0]!.code).toBe("RUN003");
+  });
+
+  it("shows a deleted key of a table as a tombstone row (key kept, values null)", async () => {
+    await engine.execute("CREATE TABLE tt (id INT PRIMARY KEY, v STRING) WITH (kafka_topic='tt', value_format='JSON', partitions=1);");
+    const q = await subscribe("SELECT id, v FROM tt EMIT CHANGES LIMIT 2;", { "auto.offset.reset": "earliest" });
+    await engine.execute("INSERT INTO tt (id, v) VALUES (7, 'x');");
+    const key = Buffer.alloc(4);
+    key.writeInt32BE(7);
+    await engine.log.append("tt", [{ key, value: null }]);
+    const rows = await take(q, 2);
+    expect(rows).toEqual([[7, "x"], [7, null]]);
+    expect(rows.map(isTombstone)).toEqual([false, true]);
   });
 });
