@@ -60,6 +60,11 @@ export class KafkaEventLog implements EventLog {
   private readonly followers = new Set<AbortController>();
   private appendQueue: Promise<unknown> = Promise.resolve();
   private connecting: Promise<void> | undefined;
+  /** Admin calls in flight, and who waits for none to be (see `sharedAdmin`). */
+  private adminCalls = 0;
+  private readonly adminIdle: (() => void)[] = [];
+  /** Settles when the topic deletion in progress ends. */
+  private deleting: Promise<void> | undefined;
   private closed = false;
 
   constructor(private readonly config: KafkaConnectionConfig & KafkaLogOptions) {
@@ -92,51 +97,81 @@ export class KafkaEventLog implements EventLog {
       { name: "retention.ms", value: String(config.retentionMs ?? -1) },
       ...(config.cleanupPolicy ? [{ name: "cleanup.policy", value: config.cleanupPolicy }] : []),
     ];
-    try {
-      const created = await this.admin.createTopics({
-        waitForLeaders: true,
-        topics: [
-          {
-            topic: name,
-            numPartitions: options.partitions,
-            ...(this.config.replicationFactor !== undefined ? { replicationFactor: this.config.replicationFactor } : {}),
-            configEntries,
-          },
-        ],
-      });
-      if (created) this.partitionCounts.set(name, options.partitions);
-      return created;
-    } catch (err) {
-      throw toLogError(err, `cannot create topic '${name}'`, name);
+    const create = () =>
+      this.sharedAdmin(() =>
+        this.admin.createTopics({
+          waitForLeaders: true,
+          topics: [
+            {
+              topic: name,
+              numPartitions: options.partitions,
+              ...(this.config.replicationFactor !== undefined ? { replicationFactor: this.config.replicationFactor } : {}),
+              configEntries,
+            },
+          ],
+        }),
+      );
+    for (let attempt = 0; ; attempt++) {
+      try {
+        let created = await create();
+        if (attempt > 0) {
+          // The first attempt may have created it before failing (below): count that as created here, and
+          // wait until the broker's metadata has it (kafkajs retries this call until the topic shows).
+          created = true;
+          await this.sharedAdmin(() => this.admin.fetchTopicMetadata({ topics: [name] }));
+        }
+        if (created) this.partitionCounts.set(name, options.partitions);
+        return created;
+      } catch (err) {
+        const e = toLogError(err, `cannot create topic '${name}'`, name);
+        // kafkajs waits for the new topic's leaders with Metadata requests and gives up on
+        // UNKNOWN_TOPIC_OR_PARTITION, which a busy KRaft broker answers until it has applied the creation.
+        if (e.code === "UNKNOWN_TOPIC" && attempt < 5) {
+          await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+          continue;
+        }
+        throw e;
+      }
     }
   }
 
   async deleteTopic(name: string): Promise<void> {
     await this.connect();
-    // Checked first: kafkajs retries UNKNOWN_TOPIC_OR_PARTITION for seconds before giving up.
-    if (!(await this.topicNames()).includes(name)) throw unknownTopic(name);
-    try {
-      await this.admin.deleteTopics({ topics: [name] });
-    } catch (err) {
-      throw toLogError(err, `cannot delete topic '${name}'`, name);
-    } finally {
-      this.forget(name);
-    }
-    // The producer keeps every topic it wrote to in its metadata refreshes, and a refresh that names a
-    // deleted topic fails, which would fail appends to OTHER topics: start a fresh producer next time.
-    const producer = this.producer;
-    this.producer = undefined;
-    if (producer) await this.enqueueAppend(() => producer.disconnect());
+    // Every kafkajs client (admin, producer, fetch cluster) refreshes metadata for all the topics it has
+    // used, and a refresh naming a topic deleted meanwhile fails, whatever the call was for. So: the fetch
+    // cluster forgets the topic first; the deletion waits for admin calls in flight and holds new ones
+    // (`exclusiveAdmin`); and it runs in the append queue, replacing the producer before the next append.
+    this.forget(name);
+    await this.enqueueAppend(() =>
+      this.exclusiveAdmin(async () => {
+        // Checked first: kafkajs retries UNKNOWN_TOPIC_OR_PARTITION for seconds before giving up.
+        if (!(await this.topicNames()).includes(name)) throw unknownTopic(name);
+        try {
+          await this.admin.deleteTopics({ topics: [name] });
+        } catch (err) {
+          throw toLogError(err, `cannot delete topic '${name}'`, name);
+        } finally {
+          this.forget(name);
+        }
+        const producer = this.producer;
+        this.producer = undefined;
+        if (producer) await producer.disconnect().catch(() => undefined);
+      }),
+    );
   }
 
   async listTopics(): Promise<string[]> {
     await this.connect();
-    return (await this.topicNames()).filter((t) => !t.startsWith("__")).sort();
+    return (await this.sharedAdmin(() => this.topicNames())).filter((t) => !t.startsWith("__")).sort();
   }
 
   async describeTopic(name: string): Promise<TopicDescription | undefined> {
     await this.connect();
-    const partitions = await this.partitionCount(name).catch((err: unknown) => {
+    return this.sharedAdmin(() => this.describeUnlocked(name));
+  }
+
+  private async describeUnlocked(name: string): Promise<TopicDescription | undefined> {
+    const partitions = await this.partitionCountUnlocked(name).catch((err: unknown) => {
       if (err instanceof LogError && err.code === "UNKNOWN_TOPIC") return undefined;
       throw err;
     });
@@ -428,6 +463,13 @@ export class KafkaEventLog implements EventLog {
     this.checkOpen();
     const known = this.partitionCounts.get(topic);
     if (known !== undefined) return known;
+    return this.sharedAdmin(() => this.partitionCountUnlocked(topic));
+  }
+
+  private async partitionCountUnlocked(topic: string): Promise<number> {
+    this.checkOpen();
+    const known = this.partitionCounts.get(topic);
+    if (known !== undefined) return known;
     // Listing first: asking metadata for a missing topic makes kafkajs retry for seconds.
     if (!(await this.topicNames()).includes(topic)) throw unknownTopic(topic);
     try {
@@ -490,6 +532,38 @@ export class KafkaEventLog implements EventLog {
     await producer.connect();
     this.producer = producer;
     return producer;
+  }
+
+  /**
+   * Admin calls run together (`sharedAdmin`) but never while a topic is being deleted (`exclusiveAdmin`):
+   * see `deleteTopic`. Not reentrant: an admin section must not call another one.
+   */
+  private async sharedAdmin<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.deleting) await this.deleting;
+    this.adminCalls++;
+    try {
+      return await fn();
+    } finally {
+      if (--this.adminCalls === 0) for (const wake of this.adminIdle.splice(0)) wake();
+    }
+  }
+
+  private async exclusiveAdmin<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.deleting) await this.deleting;
+    const run = (async () => {
+      while (this.adminCalls > 0) await new Promise<void>((wake) => this.adminIdle.push(wake));
+      return fn();
+    })();
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.deleting = settled;
+    try {
+      return await run;
+    } finally {
+      if (this.deleting === settled) this.deleting = undefined;
+    }
   }
 
   /** Appends run one after another: offsets and round-robin state follow the call order. */

@@ -22,7 +22,7 @@ export interface TestOptions {
   readonly concurrency?: number;
   /**
    * Kafka bootstrap addresses: run every test on this broker instead of the embedded log, each in its own
-   * topic namespace (`esql-test-<run>-<n>-`); the topics are left on the broker.
+   * topic namespace (`esql-test-<run>-<n>-`), whose topics are deleted when the test ends.
    */
   readonly brokers?: readonly string[];
 }
@@ -62,7 +62,7 @@ export async function runTest(paths: readonly string[], options: TestOptions, ou
   const kafka = options.brokers ? new (await import("../../runtime/log/kafka.ts")).KafkaEventLog({ brokers: [...options.brokers] }) : undefined;
   const run = randomBytes(3).toString("hex");
   let n = 0;
-  const log = kafka ? { log: () => new NamespacedLog(kafka, `esql-test-${run}-${n++}-`) } : {};
+  const log = kafka ? { log: () => new NamespacedLog(kafka, `esql-test-${run}-${n++}-`, { deleteTopicsOnClose: true }) } : {};
   const outcomes = await mapConcurrent(selected, options.concurrency ?? 2, async (job) => {
     const outcome = job.kind === "broken" ? job.outcome : job.kind === "esql" ? await runEsqlTest(job.file, job.test, log) : await runQttCase(job.test, log);
     done++;
