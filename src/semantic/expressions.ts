@@ -1265,6 +1265,23 @@ const TIME_UNITS = new Set([
   "DAYS",
 ]);
 
+/** Names people bring from other SQL dialects, and what ksqlDB calls them (for the unknown-function hint). */
+const OTHER_DIALECTS: Readonly<Record<string, string>> = {
+  UPPER: "UCASE",
+  UPPERCASE: "UCASE",
+  LOWER: "LCASE",
+  LOWERCASE: "LCASE",
+  LENGTH: "LEN",
+  CHAR_LENGTH: "LEN",
+  STRLEN: "LEN",
+  SUBSTR: "SUBSTRING",
+  NVL: "IFNULL or COALESCE",
+  ISNULL: "IFNULL",
+  NOW: "UNIX_TIMESTAMP() (or ROWTIME for the event time)",
+  CURRENT_TIMESTAMP: "UNIX_TIMESTAMP() (or ROWTIME for the event time)",
+  IIF: "CASE WHEN ... THEN ... ELSE ... END",
+};
+
 function analyzeCall(
   e: Extract<Expr, { kind: "FunctionCall" }>,
   ctx: ExprContext,
@@ -1277,12 +1294,14 @@ function analyzeCall(
       Codes.UNKNOWN_FUNCTION,
       `Can't find any functions with the name '${e.name}'`,
       e.nameSpan,
-      hintFor(
-        closest(
-          e.name,
-          ctx.functions.all().map((f) => f.name),
-        ),
-      ),
+      OTHER_DIALECTS[e.name] !== undefined
+        ? `in this dialect it is ${OTHER_DIALECTS[e.name]}`
+        : hintFor(
+            closest(
+              e.name,
+              ctx.functions.all().map((f) => f.name),
+            ),
+          ),
     );
     return bad();
   }
