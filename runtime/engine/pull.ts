@@ -20,7 +20,7 @@ import { TABLE_STORE } from "../processors/sink.ts";
 import { sourceRowColumns } from "../processors/source.ts";
 import type { PersistentQuery } from "../query/query.ts";
 import { decodeKey, encodeKey, prefixEnd } from "../state/keycodec.ts";
-import { queryColumns, runToEnd, type QueryColumn, type TransientEnv } from "./push.ts";
+import { isTombstone, queryColumns, runToEnd, type QueryColumn, type TransientEnv } from "./push.ts";
 
 export interface PullResult {
   readonly columns: readonly QueryColumn[];
@@ -40,6 +40,9 @@ export interface KeyRange {
   readonly lt?: Buffer;
 }
 
+/** Key types whose values the key encoding orders (and so finds by seeking). */
+const SEEKABLE = new Set(["BOOLEAN", "INTEGER", "BIGINT", "DOUBLE", "DECIMAL", "STRING", "BYTES", "DATE", "TIME", "TIMESTAMP"]);
+
 /** At most this many key combinations are looked up one by one; beyond it the table is scanned. */
 const MAX_LOOKUPS = 10_000;
 
@@ -50,7 +53,7 @@ export async function runPull(env: PullEnv, q: AnalyzedQuery): Promise<PullResul
   const source = q.from.source;
   const pq = source.writtenBy ? env.queries.get(source.writtenBy) : undefined;
   if (source.sourceType === "STREAM") return { columns, rows: await runToEnd(env, q) };
-  if (!pq) return { columns, rows: latestPerKey(q, await runToEnd(env, q)) };
+  if (!pq) return { columns, rows: await foldSourceTable(env, q, source) };
   return { columns, rows: await readMaterialized(env, q, source, pq) };
 }
 
@@ -103,15 +106,26 @@ async function readMaterialized(env: PullEnv, q: AnalyzedQuery, source: CatalogS
   return out;
 }
 
-/** Keeps the last row of each key (table semantics) from a transient run over a table source, in key order (as a store holds them). */
-function latestPerKey(q: AnalyzedQuery, rows: unknown[][]): unknown[][] {
-  const keyIdx = q.projection.flatMap((c, i) => (c.namespace === "KEY" ? [i] : []));
-  if (keyIdx.length === 0) return rows;
+/**
+ * A table no query materializes (`CREATE SOURCE TABLE`): reads its topic from the start with the source's
+ * key columns put in front of the projection, keeps the last row of each key (a tombstone deletes it), and
+ * returns the rows in key order (as a store holds them). LIMIT counts keys, not updates.
+ */
+async function foldSourceTable(env: PullEnv, q: AnalyzedQuery, source: CatalogSource): Promise<unknown[][]> {
+  const keys = source.columns.filter((c) => c.namespace === "KEY");
+  const withKeys: AnalyzedQuery = {
+    ...q,
+    projection: [
+      ...keys.map((k, i) => ({ name: `__PULL_KEY_${i}`, type: k.type, namespace: "KEY" as const, expr: { kind: "Column" as const, type: k.type, name: k.name } })),
+      ...q.projection,
+    ],
+  };
+  const n = keys.length;
   const byKey = new Map<string, unknown[]>();
-  for (const r of rows) {
-    const k = encodeKey(keyIdx.map((i) => r[i])).toString("latin1");
+  for (const r of await runToEnd(env, withKeys, Infinity)) {
+    const k = encodeKey(r.slice(0, n)).toString("latin1");
     byKey.delete(k);
-    byKey.set(k, r);
+    if (!isTombstone(r)) byKey.set(k, r.slice(n));
   }
   const out = [...byKey].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, r]) => r);
   return q.limit === undefined ? out : out.slice(0, q.limit);
@@ -131,7 +145,8 @@ export function keyRanges(where: TExpr | undefined, source: CatalogSource, funct
   let upper: { value: unknown; inclusive: boolean } | undefined;
   const keyOf = (e: TExpr) => (e.kind === "Column" ? keys.find((k) => k.name === e.name) : undefined);
   const constant = (e: TExpr, key: { type: { kind: string } }): { ok: true; value: unknown } | { ok: false } => {
-    if (!isConstant(e) || e.type.kind !== key.type.kind) return { ok: false };
+    // Only primitive keys seek: the key encoding of ARRAY/MAP/STRUCT values is not canonical enough to find them.
+    if (!isConstant(e) || e.type.kind !== key.type.kind || !SEEKABLE.has(key.type.kind)) return { ok: false };
     let failed = false;
     const value = compileExpr(e, { columns: [], functions, onError: () => (failed = true) })([]);
     // NULL never compares equal, and a failing constant makes the row filter decide.

@@ -250,12 +250,12 @@ export async function startPush(env: TransientEnv, q: AnalyzedQuery, pollMs = 20
   return it;
 }
 
-/** Runs `q` over what its inputs hold now (from the beginning) and returns the rows, at most `q.limit`. */
-export async function runToEnd(env: TransientEnv, q: AnalyzedQuery): Promise<unknown[][]> {
+/** Runs `q` over what its inputs hold now (from the beginning) and returns the rows, at most `limit`. */
+export async function runToEnd(env: TransientEnv, q: AnalyzedQuery, limit = q.limit): Promise<unknown[][]> {
   const tq = await TransientQuery.start(env, q, "earliest");
   try {
     const rows = await tq.drain();
-    return q.limit === undefined ? rows : rows.slice(0, q.limit);
+    return limit === undefined ? rows : rows.slice(0, limit);
   } finally {
     await tq.close();
   }

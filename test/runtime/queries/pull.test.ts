@@ -120,3 +120,22 @@ describe("keyRanges", () => {
     expect(keyRanges(where(5), source, functions)).toEqual([{}]);
   });
 });
+
+describe("pull queries on a source table", () => {
+  it("fold the topic per key (tombstones delete), in key order, LIMIT counting keys", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "esql-pull-cst-"));
+    const engine = await Engine.open({ dataDir: dir, persistent: false });
+    try {
+      const r = await engine.execute(`CREATE SOURCE TABLE loc (id STRING PRIMARY KEY, v INT) WITH (kafka_topic='loc', value_format='JSON', partitions=1);`);
+      expect(r.diagnostics).toEqual([]);
+      const rec = (k: string, v: number | null) => ({ key: Buffer.from(k), value: v === null ? null : Buffer.from(JSON.stringify({ V: v })) });
+      await engine.log.append("loc", [rec("c", 1), rec("a", 2), rec("b", 3), rec("c", 4), rec("b", null), rec("d", 5)]);
+      expect((await engine.pull("SELECT * FROM loc;")).rows).toEqual([["a", 2], ["c", 4], ["d", 5]]);
+      expect((await engine.pull("SELECT * FROM loc LIMIT 2;")).rows).toEqual([["a", 2], ["c", 4]]);
+      expect((await engine.pull("SELECT v FROM loc WHERE id = 'c';")).rows).toEqual([[4]]);
+    } finally {
+      await engine.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
