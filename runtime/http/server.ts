@@ -93,7 +93,7 @@ function statementError(d: Diagnostic, statementText: string): Record<string, un
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const engine = options.engine;
   const maxBody = options.maxBodyBytes ?? 1 << 20;
-  const running = new Map<string, { query: PushQuery; stop: () => void }>();
+  const running = new Map<string, { query: PushQuery; stop: () => void; done: Promise<unknown> }>();
   let commandSeq = 0;
   let stopped = false;
 
@@ -214,28 +214,35 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const pumpRows = async (
     res: ServerResponse,
     query: PushQuery,
-    write: (row: unknown[], tombstone: boolean) => void,
+    /** Writes one row; false when the client's buffer is full (wait for it to drain). */
+    write: (row: unknown[], tombstone: boolean) => boolean,
   ): Promise<"done" | "closed"> => {
     let closed = false;
     const stop = () => {
       closed = true;
       void query.close();
     };
-    running.set(query.id, { query, stop });
+    let finished!: () => void;
+    running.set(query.id, { query, stop, done: new Promise<void>((r) => (finished = r)) });
     res.on("close", stop);
     try {
       for (;;) {
         const r = await query.next();
         if (r.done || closed) return closed ? "closed" : "done";
-        write(
+        const more = write(
           r.value.map((v, i) => restValue(v, query.columns[i]!.type)),
           isTombstone(r.value),
         );
+        // A slow client slows the query down instead of filling memory.
+        if (!more && !closed) await new Promise<void>((resolve) => {
+          res.once("drain", resolve);
+          res.once("close", resolve);
+        });
       }
     } finally {
       running.delete(query.id);
       res.off("close", stop);
-      await query.close();
+      await query.close().finally(finished);
     }
   };
 
@@ -371,7 +378,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     async close() {
       stopped = true;
       clearInterval(loop);
-      for (const q of running.values()) q.stop();
+      // Push queries free their stores and internal topics before the engine may close.
+      const pumps = [...running.values()];
+      for (const q of pumps) q.stop();
+      await Promise.allSettled(pumps.map((q) => q.done));
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await chain;
