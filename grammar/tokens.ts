@@ -180,6 +180,20 @@ const RESERVED = [
 ] as const;
 
 /** Non-reserved: keywords only where the grammar asks for them, names everywhere else. */
+/** Time unit words, singular and plural (window sizes, WITHIN, and bare unit arguments of functions). */
+export const TIME_UNIT_WORDS = [
+  "MILLISECOND",
+  "MILLISECONDS",
+  "SECOND",
+  "SECONDS",
+  "MINUTE",
+  "MINUTES",
+  "HOUR",
+  "HOURS",
+  "DAY",
+  "DAYS",
+] as const;
+
 const NON_RESERVED = [
   "REPLACE",
   "SOURCE",
@@ -233,16 +247,7 @@ const NON_RESERVED = [
   "ARRAY",
   "MAP",
   "STRUCT",
-  "MILLISECOND",
-  "MILLISECONDS",
-  "SECOND",
-  "SECONDS",
-  "MINUTE",
-  "MINUTES",
-  "HOUR",
-  "HOURS",
-  "DAY",
-  "DAYS",
+  ...TIME_UNIT_WORDS,
 ];
 
 function keywordToken(word: string, reserved: boolean): TokenType {

@@ -3,6 +3,7 @@
  * resolves function calls through the registry, and produces {@link TExpr} trees with implicit casts made
  * explicit. Problems are pushed to `ctx.diags`; the returned tree is then only a best effort.
  */
+import { TIME_UNIT_WORDS } from "../../grammar/tokens.ts";
 import type { Expr, TypeNode } from "../ast/nodes.ts";
 import {
   error,
@@ -1252,18 +1253,7 @@ function analyzeCase(
 }
 
 /** Time units written bare as function arguments (`TIMESTAMPADD(SECONDS, 1, ts)`): passed as STRING. */
-const TIME_UNITS = new Set([
-  "MILLISECOND",
-  "MILLISECONDS",
-  "SECOND",
-  "SECONDS",
-  "MINUTE",
-  "MINUTES",
-  "HOUR",
-  "HOURS",
-  "DAY",
-  "DAYS",
-]);
+const TIME_UNITS: ReadonlySet<string> = new Set(TIME_UNIT_WORDS);
 
 /** Names people bring from other SQL dialects, and what ksqlDB calls them (for the unknown-function hint). */
 const OTHER_DIALECTS: Readonly<Record<string, string>> = {

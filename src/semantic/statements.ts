@@ -458,6 +458,28 @@ function checkTopic(
     );
 }
 
+/**
+ * Whether a CREATE may take the name of `existing`: only with OR REPLACE, and only by a source of the same
+ * kind. Reports why not.
+ */
+function replaceable(
+  stmt: { readonly orReplace: boolean; readonly name: { readonly value: string; readonly span: Span } },
+  kind: "STREAM" | "TABLE",
+  existing: CatalogSource,
+  diags: Diagnostic[],
+): boolean {
+  const name = stmt.name.value;
+  if (!stmt.orReplace) {
+    diags.push(error(Codes.SOURCE_EXISTS, `Cannot add ${low(kind)} '${name}': A ${low(existing.sourceType)} with the same name already exists`, stmt.name.span));
+    return false;
+  }
+  if (existing.sourceType !== kind) {
+    diags.push(error(Codes.WRONG_SOURCE_TYPE, `Cannot add ${low(kind)} '${name}': a ${low(existing.sourceType)} with the same name already exists`, stmt.name.span));
+    return false;
+  }
+  return true;
+}
+
 function createSource(
   stmt: CreateSource,
   text: string,
@@ -480,26 +502,7 @@ function createSource(
       return undefined;
     }
     if (stmt.ifNotExists) return undefined;
-    if (!stmt.orReplace) {
-      diags.push(
-        error(
-          Codes.SOURCE_EXISTS,
-          `Cannot add ${low(kind)} '${name}': A ${low(existing.sourceType)} with the same name already exists`,
-          stmt.name.span,
-        ),
-      );
-      return undefined;
-    }
-    if (existing.sourceType !== kind) {
-      diags.push(
-        error(
-          Codes.WRONG_SOURCE_TYPE,
-          `Cannot add ${low(kind)} '${name}': a ${low(existing.sourceType)} with the same name already exists`,
-          stmt.name.span,
-        ),
-      );
-      return undefined;
-    }
+    if (!replaceable(stmt, kind, existing, diags)) return undefined;
   } else if (stmt.orReplace && stmt.isSource) {
     diags.push(
       error(
@@ -826,26 +829,7 @@ function createAsSelect(
       );
       return undefined;
     }
-    if (!stmt.orReplace) {
-      diags.push(
-        error(
-          Codes.SOURCE_EXISTS,
-          `Cannot add ${low(kind)} '${name}': A ${low(existing.sourceType)} with the same name already exists`,
-          stmt.name.span,
-        ),
-      );
-      return undefined;
-    }
-    if (existing.sourceType !== kind) {
-      diags.push(
-        error(
-          Codes.WRONG_SOURCE_TYPE,
-          `Cannot add ${low(kind)} '${name}': a ${low(existing.sourceType)} with the same name already exists`,
-          stmt.name.span,
-        ),
-      );
-      return undefined;
-    }
+    if (!replaceable(stmt, kind, existing, diags)) return undefined;
   }
   const q = analyzeQuery(
     stmt.query,
