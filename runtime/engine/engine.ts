@@ -28,7 +28,7 @@ import { planQuery, UnsupportedQueryError } from "../query/plan.ts";
 import { PersistentQuery } from "../query/query.ts";
 import type { RestoreProgress } from "../state/changelog.ts";
 import type { PullResult } from "./pull.ts";
-import { pullQuery, pullSql, subscribeSql, type PullOutcome, type QueryEngineEnv, type SubscribeOutcome } from "./queries.ts";
+import { closeSubscriptions, pullQuery, pullSql, subscribeSql, type PullOutcome, type QueryEngineEnv, type SubscribeOutcome } from "./queries.ts";
 import { sourceSerdes } from "../serde/formats.ts";
 
 export const COMMAND_TOPIC = "_esql_commands";
@@ -411,6 +411,7 @@ export class Engine {
   }
 
   async close(): Promise<void> {
+    await closeSubscriptions(this.log);
     await this.flushErrors();
     for (const q of this.queries.values()) await q.close();
     this.queries.clear();

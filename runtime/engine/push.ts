@@ -34,6 +34,8 @@ export interface TransientEnv {
   readonly functions: FunctionRegistry;
   readonly properties: Readonly<Record<string, string>>;
   readonly onError: (e: ProcessingError) => void;
+  /** Called once a push query has freed its resources. */
+  readonly onClose?: (q: PushQuery) => void;
 }
 
 let counter = 0;
@@ -201,7 +203,7 @@ export async function startPush(env: TransientEnv, q: AnalyzedQuery, pollMs = 20
   let closed: Promise<void> | undefined;
   let busy: Promise<unknown> = Promise.resolve();
   /** Frees the query; only from inside `next` or once no `next` runs. */
-  const shutdown = () => (closed ??= tq.close());
+  const shutdown = () => (closed ??= tq.close().finally(() => env.onClose?.(it)));
   const close = async () => {
     ac.abort();
     await busy;
@@ -218,6 +220,8 @@ export async function startPush(env: TransientEnv, q: AnalyzedQuery, pollMs = 20
       const row = pending.shift();
       if (row) {
         emitted++;
+        // The last row LIMIT allows frees the query at once, even if nobody asks for more.
+        if (q.limit !== undefined && emitted >= q.limit) await shutdown();
         return { done: false, value: row };
       }
       if (ac.signal.aborted) {

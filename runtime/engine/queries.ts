@@ -88,11 +88,26 @@ export async function subscribeSql(env: QueryEngineEnv, sql: string, properties:
     return { ok: true, query: fromRows(r.columns, r.rows), pull: true, resultType: c.query.resultType, ...(finalMessage ? { finalMessage } : {}), diagnostics: [] };
   }
   try {
-    const query = await startPush({ ...env, properties: { ...env.properties, ...properties } }, c.query);
+    let set = open.get(env.log);
+    if (!set) open.set(env.log, (set = new Set()));
+    const running = set;
+    const query = await startPush({ ...env, properties: { ...env.properties, ...properties }, onClose: (q) => running.delete(q) }, c.query);
+    running.add(query);
     return { ok: true, query, pull: false, resultType: c.query.resultType, diagnostics: [] };
   } catch (e) {
     return { ok: false, diagnostics: [diagError("RUN002", (e as Error).message, c.span)] };
   }
+}
+
+/** Push queries still running, per event log (so one engine's close can stop its own). */
+const open = new WeakMap<object, Set<PushQuery>>();
+
+/** Closes every push query started on `log` that is still running (on engine close). */
+export async function closeSubscriptions(log: object): Promise<void> {
+  const set = open.get(log);
+  if (!set) return;
+  await Promise.allSettled([...set].map((q) => q.close()));
+  set.clear();
 }
 
 let finite = 0;
