@@ -33,7 +33,7 @@ import { sourceSerdes } from "../serde/formats.ts";
 
 export const COMMAND_TOPIC = "_esql_commands";
 export const PROCESSING_LOG_TOPIC = "esql_processing_log";
-export const PROCESSING_LOG_STREAM = "PROCESSING_LOG";
+export const PROCESSING_LOG_STREAM = "KSQL_PROCESSING_LOG";
 
 export interface EngineOptions {
   /** Folder for state stores (and for the embedded log when `log` is not given). */
@@ -45,6 +45,8 @@ export interface EngineOptions {
   readonly functions?: FunctionRegistry;
   /** Record deployed statements and resume them on open (default true). */
   readonly persistent?: boolean;
+  /** Define the stream KSQL_PROCESSING_LOG over the processing log topic (default true). */
+  readonly processingLogStream?: boolean;
   /**
    * Copy every query's state to compacted changelog topics and restore missing or stale stores from them
    * (see `runtime/state/changelog.ts`). Default: on for a log other than the embedded one (on the embedded
@@ -116,7 +118,27 @@ export class Engine {
     await log.createTopic(PROCESSING_LOG_TOPIC, { partitions: 1 });
     if (options.persistent ?? true) await engine.resume();
     else engine.recording = false;
+    if (options.processingLogStream ?? true) await engine.defineProcessingLog();
     return engine;
+  }
+
+  /**
+   * The processing log as a stream (ksqlDB's name), so failed records can be queried like any other events:
+   * `SELECT * FROM KSQL_PROCESSING_LOG EMIT CHANGES;`. Defined on every open, never recorded.
+   */
+  private async defineProcessingLog(): Promise<void> {
+    if (this.catalog.source(PROCESSING_LOG_STREAM)) return;
+    const recording = this.recording;
+    this.recording = false;
+    try {
+      const r = await this.execute(
+        `CREATE STREAM ${PROCESSING_LOG_STREAM} (QUERY_ID STRING, TOPIC STRING, \`PARTITION\` INT, \`OFFSET\` BIGINT, OPERATION STRING, MESSAGE STRING) ` +
+          `WITH (KAFKA_TOPIC = '${PROCESSING_LOG_TOPIC}', VALUE_FORMAT = 'JSON');`,
+      );
+      if (r.diagnostics.length > 0) throw new Error(`internal: processing log stream: ${r.diagnostics[0]!.message}`);
+    } finally {
+      this.recording = recording;
+    }
   }
 
   /** Replays the command topic: rebuilds the catalog and restarts the queries it deployed. */

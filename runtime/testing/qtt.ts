@@ -93,7 +93,7 @@ export async function runQttCase(c: QttCase, options: QttRunOptions = {}): Promi
   try {
     log = options.log ? await options.log(c) : undefined;
     // ksqlDB's test harness turns the record cache off, so every update is an output record.
-    engine = await Engine.open({ dataDir: dir, ...(log ? { log } : {}), properties: { "ksql.streams.cache.max.bytes.buffering": "0", ...c.properties }, persistent: false, ...(options.functions ? { functions: options.functions } : {}) });
+    engine = await Engine.open({ dataDir: dir, ...(log ? { log } : {}), properties: { "ksql.streams.cache.max.bytes.buffering": "0", ...c.properties }, persistent: false, processingLogStream: false, ...(options.functions ? { functions: options.functions } : {}) });
     const errors: string[] = [];
     for (const s of c.statements) {
       const r = await engine.execute(s);

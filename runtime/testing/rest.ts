@@ -50,7 +50,7 @@ export async function runRestCase(c: RestCase, timeoutMs = 3000): Promise<RestOu
   let server: RunningServer | undefined;
   try {
     // As ksqlDB's own test server: no record cache, so every update of a table reaches its readers.
-    engine = await Engine.open({ dataDir: dir, persistent: false, properties: { "ksql.streams.cache.max.bytes.buffering": "0" } });
+    engine = await Engine.open({ dataDir: dir, persistent: false, processingLogStream: false, properties: { "ksql.streams.cache.max.bytes.buffering": "0" } });
     server = await startServer({ engine, drainIntervalMs: 0 });
     const props = Object.fromEntries(Object.entries(c.properties ?? {}).map(([k, v]) => [k, String(v)]));
     const responses = c.responses ?? [];
