@@ -6,6 +6,7 @@
  * engine resumes what it deployed before and the files are not run again (statements go through
  * `POST /ksql` from then on).
  */
+import { PROCESSING_LOG_STREAM } from "../../runtime/engine/engine.ts";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { startServer } from "../../runtime/http/server.ts";
 import { renderDiagnostic } from "../diagnostics/render.ts";
@@ -29,7 +30,8 @@ export async function runServe(paths: readonly string[], options: ServeOptions, 
   const engine = await Engine.open({ dataDir: options.data });
   let code: number = EXIT.ok;
   try {
-    if (engine.catalog.sources.size === 0) {
+    // The processing log stream is always there: anything else means statements were deployed before.
+    if ([...engine.catalog.sources.keys()].every((name) => name === PROCESSING_LOG_STREAM)) {
       const color = useColor(err);
       for (const path of files) {
         const file = readSource(path);
