@@ -9,6 +9,11 @@ import {
 import { scalar } from "./define.ts";
 import type { ScalarFunction } from "./types.ts";
 
+/** The value as a JSON object (not an array, not null), or undefined. */
+function asObject(v: unknown): Record<string, unknown> | undefined {
+  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
 const CAT = "JSON";
 
 /** Parses JSON text; like Jackson, text after the first complete value is ignored. */
@@ -181,12 +186,8 @@ export const jsonFunctions: readonly ScalarFunction[] = [
         returns: "ARRAY<STRING>",
         impl: (s: string) => {
           const r = parse(s);
-          return r.ok &&
-            r.v !== null &&
-            typeof r.v === "object" &&
-            !Array.isArray(r.v)
-            ? Object.keys(r.v)
-            : null;
+          const o = r.ok ? asObject(r.v) : undefined;
+          return o ? Object.keys(o) : null;
         },
       },
     ],
@@ -218,14 +219,8 @@ export const jsonFunctions: readonly ScalarFunction[] = [
         returns: "MAP<STRING, STRING>",
         impl: (s: string) => {
           const r = parse(s);
-          return r.ok &&
-            r.v !== null &&
-            typeof r.v === "object" &&
-            !Array.isArray(r.v)
-            ? new Map(
-                Object.entries(r.v).map(([k, v]) => [k, JSON.stringify(v)]),
-              )
-            : null;
+          const o = r.ok ? asObject(r.v) : undefined;
+          return o ? new Map(Object.entries(o).map(([k, v]) => [k, JSON.stringify(v)])) : null;
         },
       },
     ],
