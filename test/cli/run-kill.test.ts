@@ -45,15 +45,22 @@ function tables(sql: string, events: string, data: string): unknown {
   return (JSON.parse(r.stdout) as { tables: unknown }).tables;
 }
 
-function followAndKill(sql: string, events: string, data: string, ms: number): Promise<void> {
+/**
+ * Starts `esql run --follow` and SIGKILLs it `ms` after its progress output matches `after` (so the kill
+ * lands in the work, not in process start-up, however loaded the machine is). Resolves what it reported.
+ */
+function followAndKill(sql: string, events: string, data: string, after: RegExp, ms: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, "run", sql, "--input", `moves=${events}`, "--data", data, "--follow"], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+    let timer: NodeJS.Timeout | undefined;
+    child.stderr.on("data", (d) => {
+      stderr += d;
+      if (timer === undefined && after.test(stderr)) timer = setTimeout(() => child.kill("SIGKILL"), ms);
+    });
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
-      if (signal === "SIGKILL") resolve();
+      if (signal === "SIGKILL") resolve(stderr);
       else reject(new Error(`esql run --follow ended by itself (${code}): ${stderr}`));
     });
   });
@@ -64,8 +71,16 @@ describe("esql run --follow under SIGKILL", () => {
     const { sql, events } = writeInputs();
     const expected = tables(sql, events, join(dir, "reference"));
     const data = join(dir, "crashed");
-    // From early (deploying, loading the file) to late (folding): a follow run never ends by itself.
-    for (const ms of [1200, 2500, 4000, 6000, 9000]) await followAndKill(sql, events, data, ms);
+    // First while it loads the file (after deploying), then at points into the fold (after the load line).
+    // A follow run never ends by itself, so each run is killed.
+    const deployed = /statement\(s\)/;
+    const folding = /loaded \d+ record|already loaded/;
+    const reports: string[] = [];
+    reports.push(await followAndKill(sql, events, data, deployed, 700));
+    for (const ms of [0, 300, 700, 1200]) reports.push(await followAndKill(sql, events, data, folding, ms));
+    console.log(reports.map((r, i) => `run ${i + 1}: ${r.trim().split("\n").join(" / ")}`).join("\n"));
+    // The first run was killed before it had loaded the whole file.
+    expect(reports[0]).not.toMatch(/loaded 60000 record/);
     expect(tables(sql, events, data)).toEqual(expected);
   });
 });
