@@ -64,7 +64,11 @@ class CollectOutput implements StageOutput {
 /** The columns a query's rows have, in order (its projection); key columns are marked for pull queries on tables. */
 export function queryColumns(q: AnalyzedQuery): QueryColumn[] {
   const keyed = q.pull && q.resultType === "TABLE";
-  return q.projection.map((c) => ({ name: c.name, type: c.type, ...(keyed && c.namespace === "KEY" ? { key: true } : {}) }));
+  // On a windowed table the window bounds are part of the key, as ksqlDB shows them.
+  const windowed = q.window !== undefined || (q.from.kind === "Source" && q.from.source.window !== undefined);
+  const isBound = (c: AnalyzedQuery["projection"][number]) =>
+    windowed && c.expr.kind === "Column" && (c.expr.name === "WINDOWSTART" || c.expr.name === "WINDOWEND");
+  return q.projection.map((c) => ({ name: c.name, type: c.type, ...(keyed && (c.namespace === "KEY" || isBound(c)) ? { key: true } : {}) }));
 }
 
 /**

@@ -267,8 +267,17 @@ export function analyzeQuery(
         ...cs.filter((c) => c.namespace === "PSEUDO"),
         ...cs.filter((c) => isKey(c) && c.namespace !== "PSEUDO"),
       ];
+      // A transient query's `*` over a windowed table also gives the window bounds, after the key (ksqlDB).
+      const withWindow =
+        opts.statementKind === "QUERY" && from.kind === "Source" && from.source.window !== undefined && item.qualifier === undefined
+          ? [
+              ...cols.filter((c) => c.namespace === "KEY"),
+              ...inputColumns.filter((c) => c.namespace === "PSEUDO" && (c.name === "WINDOWSTART" || c.name === "WINDOWEND") && c.qualifier === from.alias),
+              ...cols.filter((c) => c.namespace !== "KEY"),
+            ]
+          : cols;
       const ordered = !q.partitionBy
-        ? cols
+        ? withWindow
         : from.kind === "Join"
           ? [...new Set(cols.map((c) => c.qualifier))]
               // The synthetic ROWKEY (no side) goes last, as the old key columns do.

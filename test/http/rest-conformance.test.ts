@@ -1,11 +1,14 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { expandFormats, runRestCase, type RestCase, type RestOutcome } from "../../runtime/testing/rest.ts";
 
-const DIR = "/work/shared/conformance/ksql/rest";
+/** `../shared/conformance/ksql/rest` beside the repository (CI always has it; a user's clone may not). */
+const DIR = join(import.meta.dirname, "..", "..", "..", "shared", "conformance", "ksql", "rest");
+const available = existsSync(DIR);
+if (!available) console.warn(`rest conformance: ${DIR} is absent; the ksqlDB REST cases are skipped`);
 
-it("runs ksqlDB's REST cases through the HTTP server and reports the figure", async () => {
+it.skipIf(!available)("runs ksqlDB's REST cases through the HTTP server: at least 75% pass", async () => {
   const results: { file: string; outcome: RestOutcome }[] = [];
   for (const file of readdirSync(DIR).filter((f) => f.endsWith(".json")).sort()) {
     const cases = (JSON.parse(readFileSync(join(DIR, file), "utf8")) as { tests: RestCase[] }).tests;
@@ -22,6 +25,6 @@ it("runs ksqlDB's REST cases through the HTTP server and reports the figure", as
   const lines = [...byFile].map(([f, [p, n]]) => `  ${f}: ${p}/${n}`);
   if (process.env.REST_VERBOSE) for (const r of results) if (!r.outcome.passed) lines.push(`  FAIL ${r.file} > ${r.outcome.name}: ${r.outcome.reason}`);
   console.log(`rest conformance: ${passed} of ${results.length} cases pass\n${lines.join("\n")}`);
-  // No bar yet: the figure is reported, not asserted.
   expect(results.length).toBeGreaterThan(0);
+  expect(passed / results.length).toBeGreaterThanOrEqual(0.75);
 }, 600_000);
