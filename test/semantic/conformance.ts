@@ -4,7 +4,7 @@
  * without diagnostics (≥ 98%); cases expecting a statement/type error must be rejected (≥ 80%).
  * The runner; conformance.test.ts asserts the figures.
  */
-import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compileScript } from "../../src/compile.ts";
 import { functions as builtins } from "../../src/functions/registry.ts";
@@ -14,7 +14,10 @@ import { withKsqlTestFunctions } from "../fixtures/ksql-test-functions.ts";
 /** The built-in functions plus the ones ksqlDB's test suite registers (the cases call them). */
 const functions = withKsqlTestFunctions(builtins);
 
-const DIR = "/work/shared/conformance/ksql/qtt";
+/** ksqlDB's cases in `../shared/conformance/ksql` beside the repository. */
+const KSQL = join(import.meta.dirname, "..", "..", "..", "shared", "conformance", "ksql");
+const DIR = join(KSQL, "qtt");
+export const conformanceAvailable = (): boolean => existsSync(DIR);
 
 interface Case {
   name: string;
@@ -95,7 +98,7 @@ export function runConformance() {
 
 /** The statements of ksqlDB's REST cases (pull/push queries, INSERT VALUES): valid ones must compile clean. */
 export function runRestConformance() {
-  const REST = "/work/shared/conformance/ksql/rest";
+  const REST = join(KSQL, "rest");
   const ok = { total: 0, pass: 0 };
   const bad = { total: 0, pass: 0 };
   const failures: string[] = [];
