@@ -17,6 +17,7 @@
  * The server owns the engine's processing loop: persistent queries are drained in the background, one
  * engine operation at a time (statements, pull queries and draining never overlap).
  */
+import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
@@ -36,7 +37,19 @@ export interface ServerOptions {
   readonly maxBodyBytes?: number;
   /** How often persistent queries are drained (default 100 ms); 0: never (the caller drains the engine itself, between requests). */
   readonly drainIntervalMs?: number;
+  /**
+   * Authentication. When set, every request but `GET /healthcheck` needs `Authorization: Bearer <api key>`
+   * with one of `apiKeys`, or HTTP Basic credentials from `basic`; others get 401.
+   */
+  readonly auth?: { readonly apiKeys?: readonly string[]; readonly basic?: readonly { readonly user: string; readonly password: string }[] };
+  /** Refuse statements that change anything (CREATE, DROP, INSERT, TERMINATE, SET, ...) on `/ksql`: 403. */
+  readonly readOnly?: boolean;
+  /** The most push queries streaming at once (default 32); one more gets 429. */
+  readonly maxPushQueries?: number;
 }
+
+/** Statements a read-only server still runs: they look, they do not change. */
+const READ_ONLY_KINDS = new Set(["Show", "Describe", "Explain", "Print", "QueryStatement"]);
 
 export interface RunningServer {
   readonly port: number;
@@ -47,10 +60,20 @@ export interface RunningServer {
 
 export const SERVER_VERSION = "0.1.0";
 
+/** Compares secrets in constant time (no early exit that would leak how much matched). */
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
 /** ksqlDB's error codes (HTTP status × 100 + detail). */
 const ERR = {
   badRequest: 40000,
   badStatement: 40001,
+  unauthorized: 40100,
+  forbidden: 40300,
+  tooMany: 42900,
   notFound: 40400,
   tooLarge: 41300,
   server: 50000,
@@ -169,8 +192,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const props = propsField(body, "streamsProperties");
     const entities: unknown[] = [];
     // A script with a syntax error runs nothing.
-    const syntax = parseScript(text, { variables: engine.variables }).diagnostics.find((d) => d.severity === "error");
+    const parsed = parseScript(text, { variables: engine.variables });
+    const syntax = parsed.diagnostics.find((d) => d.severity === "error");
     if (syntax) throw new HttpError(400, statementError(syntax, text));
+    if (options.readOnly) {
+      const write = parsed.statements.find((p) => !READ_ONLY_KINDS.has(p.statement.kind));
+      if (write) {
+        throw new HttpError(
+          403,
+          errorBody("statement_error", ERR.forbidden, "This server is read-only: statements that change streams, tables, queries or properties are refused.", { statementText: write.text }),
+        );
+      }
+    }
     await serial(async () => {
       const saved = { ...engine.properties };
       Object.assign(engine.properties, props);
@@ -206,6 +239,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   /** Starts a SELECT (pull or push) for /query and /query-stream; errors as HttpError. */
   const startQuery = async (sql: string, props: Record<string, string>): Promise<{ query: PushQuery; pull: boolean; finalMessage?: string }> => {
+    if (running.size >= (options.maxPushQueries ?? 32)) {
+      throw new HttpError(429, errorBody("generic_error", ERR.tooMany, `too many push queries running (at most ${options.maxPushQueries ?? 32}); close one first`));
+    }
     const r = await serial(() => engine.subscribe(sql, props));
     if (!r.ok) throw new HttpError(400, statementError(r.diagnostics[0]!, sql));
     return { query: r.query, pull: r.pull, ...(r.finalMessage ? { finalMessage: r.finalMessage } : {}) };
@@ -321,9 +357,30 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     res.end(text);
   };
 
+  const authorized = (req: IncomingMessage): boolean => {
+    const auth = options.auth;
+    if (!auth) return true;
+    const header = req.headers.authorization ?? "";
+    const [scheme, value = ""] = header.split(" ", 2) as [string, string | undefined];
+    if (/^bearer$/i.test(scheme)) return (auth.apiKeys ?? []).some((k) => safeEqual(k, value));
+    if (/^basic$/i.test(scheme)) {
+      const decoded = Buffer.from(value, "base64").toString("utf8");
+      const i = decoded.indexOf(":");
+      if (i < 0) return false;
+      const user = decoded.slice(0, i);
+      const password = decoded.slice(i + 1);
+      return (auth.basic ?? []).some((c) => safeEqual(c.user, user) && safeEqual(c.password, password));
+    }
+    return false;
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? "/").split("?")[0];
     const route = `${req.method} ${path}`;
+    if (route !== "GET /healthcheck" && !authorized(req)) {
+      res.setHeader("www-authenticate", 'Basic realm="esql", Bearer');
+      throw new HttpError(401, errorBody("generic_error", ERR.unauthorized, "Unauthorized: this server needs an API key (Authorization: Bearer ...) or basic credentials"));
+    }
     switch (route) {
       case "POST /ksql":
         return ksql(req, res);

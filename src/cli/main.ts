@@ -169,18 +169,29 @@ Exit codes: 0 all passed, 1 a test failed, 2 bad usage.`,
     .option("--data <dir>", "data folder for the embedded log and state stores", ".esql")
     .option("--port <n>", "port to listen on (0: any free port)", "8088")
     .option("--host <host>", "interface to listen on", "127.0.0.1")
+    .option("--read-only", "refuse statements that change anything (CREATE, DROP, INSERT, TERMINATE, SET, ...)")
+    .option("--max-push-queries <n>", "push queries streaming at once", "32")
     .addHelpText(
       "after",
       `
+Authentication: set ESQL_API_KEYS (comma-separated keys, sent as "Authorization: Bearer <key>") and/or
+ESQL_BASIC_AUTH (comma-separated user:password pairs); then every request but /healthcheck needs them.
+
 Examples:
   esql serve examples/bank/bank.esql
-  esql serve --data /var/lib/esql --port 9000
+  esql serve --data /var/lib/esql --port 9000 --read-only
   curl -s localhost:8088/query -d '{"ksql": "SELECT * FROM balances;"}'
 
 Exit codes: 0 stopped cleanly, 1 the files had errors, 2 bad usage.`,
     )
-    .action(async (files: string[], opts: { data: string; port: string; host: string }) => {
-      code = await runServe(files, { data: opts.data, port: Number(opts.port), host: opts.host });
+    .action(async (files: string[], opts: { data: string; port: string; host: string; readOnly?: boolean; maxPushQueries: string }) => {
+      code = await runServe(files, {
+        data: opts.data,
+        port: Number(opts.port),
+        host: opts.host,
+        readOnly: opts.readOnly === true,
+        maxPushQueries: Number(opts.maxPushQueries),
+      });
     });
 
   try {

@@ -21,6 +21,20 @@ export interface ServeOptions {
   readonly until?: Promise<void>;
   /** Called once the server listens (tests read the port from it). */
   readonly onListening?: (url: string) => void;
+  readonly readOnly?: boolean;
+  readonly maxPushQueries?: number;
+}
+
+/** Credentials from the environment (never from the command line, where `ps` would show them). */
+function authFromEnv(): { apiKeys?: string[]; basic?: { user: string; password: string }[] } | undefined {
+  const keys = (process.env.ESQL_API_KEYS ?? "").split(",").map((k) => k.trim()).filter(Boolean);
+  const basic = (process.env.ESQL_BASIC_AUTH ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter((p) => p.includes(":"))
+    .map((p) => ({ user: p.slice(0, p.indexOf(":")), password: p.slice(p.indexOf(":") + 1) }));
+  if (keys.length === 0 && basic.length === 0) return undefined;
+  return { ...(keys.length ? { apiKeys: keys } : {}), ...(basic.length ? { basic } : {}) };
 }
 
 export async function runServe(paths: readonly string[], options: ServeOptions, out: NodeJS.WriteStream = process.stdout, err: NodeJS.WriteStream = process.stderr): Promise<number> {
@@ -42,7 +56,18 @@ export async function runServe(paths: readonly string[], options: ServeOptions, 
     } else if (files.length > 0) {
       out.write(`${options.data} already has deployed statements: resuming them (files not run again)\n`);
     }
-    const server = await startServer({ engine, port: options.port, host: options.host });
+    if (options.maxPushQueries !== undefined && (!Number.isInteger(options.maxPushQueries) || options.maxPushQueries < 1)) {
+      throw new UsageError(`--max-push-queries must be a positive number, found ${options.maxPushQueries}`);
+    }
+    const auth = authFromEnv();
+    const server = await startServer({
+      engine,
+      port: options.port,
+      host: options.host,
+      ...(options.readOnly ? { readOnly: true } : {}),
+      ...(options.maxPushQueries !== undefined ? { maxPushQueries: options.maxPushQueries } : {}),
+      ...(auth ? { auth } : {}),
+    });
     out.write(`esql serving ksqlDB's REST API at ${server.url} (data in ${options.data}); Ctrl-C stops\n`);
     options.onListening?.(server.url);
     await (options.until ??
