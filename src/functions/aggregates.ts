@@ -228,6 +228,38 @@ const COLLECT_LIST = aggregate({
   ],
 });
 
+/** State of distinct values with their row counts (key → [value, count]), insertion ordered. */
+type Counted = Map<unknown, [unknown, number]>;
+
+/** An accumulator over distinct values counted per row: add, retract and session merge; at most `limit` values. */
+function countedValues(key: (v: unknown) => unknown, limit: number, result: (s: Counted) => unknown): Accumulator<Counted> {
+  return {
+    init: () => new Map(),
+    add: (s, [v]) => {
+      const k = key(v);
+      const e = s.get(k);
+      if (e) e[1]++;
+      else if (s.size < limit) s.set(k, [v, 1]);
+      return s;
+    },
+    retract: (s, [v]) => {
+      const k = key(v);
+      const e = s.get(k);
+      if (e && --e[1] <= 0) s.delete(k);
+      return s;
+    },
+    merge: (a, b) => {
+      for (const [k, e] of b) {
+        const x = a.get(k);
+        if (x) x[1] += e[1];
+        else if (a.size < limit) a.set(k, [e[0], e[1]]);
+      }
+      return a;
+    },
+    result,
+  };
+}
+
 const COLLECT_SET = aggregate({
   name: "COLLECT_SET",
   category: CAT,
@@ -237,34 +269,8 @@ const COLLECT_SET = aggregate({
       params: ["T val"],
       returns: "ARRAY<T>",
       make: (r) => {
-        const key = hashKey(r.argTypes[0]!);
-        // State: key → [value, count], insertion ordered; retract decrements.
-        type S = Map<unknown, [unknown, number]>;
-        return {
-          init: (): S => new Map(),
-          add: (s: S, [v]: readonly unknown[]) => {
-            const k = key(v);
-            const e = s.get(k);
-            if (e) e[1]++;
-            else if (s.size < COLLECT_LIMIT) s.set(k, [v, 1]);
-            return s;
-          },
-          retract: (s: S, [v]: readonly unknown[]) => {
-            const k = key(v);
-            const e = s.get(k);
-            if (e && --e[1] <= 0) s.delete(k);
-            return s;
-          },
-          merge: (a: S, b: S) => {
-            for (const [k, e] of b) {
-              const x = a.get(k);
-              if (x) x[1] += e[1];
-              else if (a.size < COLLECT_LIMIT) a.set(k, [e[0], e[1]]);
-            }
-            return a;
-          },
-          result: (s: S) => [...s.values()].map((e) => e[0]),
-        };
+        // Distinct values in first-arrival order, counted so a retraction removes a value only with its last row.
+        return countedValues(hashKey(r.argTypes[0]!), COLLECT_LIMIT, (s) => [...s.values()].map((e) => e[0]));
       },
     },
   ],
@@ -641,34 +647,8 @@ const ATTR = aggregate({
       params: ["T val"],
       returns: "T",
       make: (r) => {
-        const key = hashKey(r.argTypes[0]!);
-        // State: key → [value, count]; the result is the value when exactly one key remains.
-        type S = Map<unknown, [unknown, number]>;
-        return {
-          init: (): S => new Map(),
-          add: (s: S, [v]: readonly unknown[]) => {
-            const k = key(v);
-            const e = s.get(k);
-            if (e) e[1]++;
-            else s.set(k, [v, 1]);
-            return s;
-          },
-          retract: (s: S, [v]: readonly unknown[]) => {
-            const k = key(v);
-            const e = s.get(k);
-            if (e && --e[1] <= 0) s.delete(k);
-            return s;
-          },
-          merge: (a: S, b: S) => {
-            for (const [k, e] of b) {
-              const x = a.get(k);
-              if (x) x[1] += e[1];
-              else a.set(k, [e[0], e[1]]);
-            }
-            return a;
-          },
-          result: (s: S) => (s.size === 1 ? [...s.values()][0]![0] : null),
-        };
+        // The value when exactly one distinct value remains.
+        return countedValues(hashKey(r.argTypes[0]!), Infinity, (s) => (s.size === 1 ? [...s.values()][0]![0] : null));
       },
     },
   ],
