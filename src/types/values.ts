@@ -152,6 +152,9 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
+/** Types whose JS values are equal exactly when `===` says so (numbers, strings, booleans, bigints). */
+const SELF_IDENTICAL: ReadonlySet<SqlType["kind"]> = new Set(["INTEGER", "BIGINT", "DATE", "TIME", "TIMESTAMP", "STRING", "BOOLEAN", "DECIMAL"]);
+
 /**
  * Deep equality of two non-NULL-aware values of `type` (NULL equals NULL here: this is the equality of
  * collections and DISTINCT, not SQL's three-valued `=`). DOUBLE NaN equals NaN, as Java's `Double.equals`.
@@ -159,20 +162,9 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 export function valuesEqual(
   type: SqlType,
 ): (a: unknown, b: unknown) => boolean {
+  if (SELF_IDENTICAL.has(type.kind)) return (a, b) => a === b;
   const cmp = compareValues(type);
-  switch (type.kind) {
-    case "INTEGER":
-    case "BIGINT":
-    case "DATE":
-    case "TIME":
-    case "TIMESTAMP":
-    case "STRING":
-    case "BOOLEAN":
-    case "DECIMAL":
-      return (a, b) => a === b;
-    default:
-      return (a, b) => cmp(a, b) === 0;
-  }
+  return (a, b) => cmp(a, b) === 0;
 }
 
 /**
@@ -180,17 +172,8 @@ export function valuesEqual(
  * key exactly when {@link valuesEqual} holds. Primitive values are their own key.
  */
 export function hashKey(type: SqlType): (v: unknown) => unknown {
+  if (SELF_IDENTICAL.has(type.kind) || type.kind === "NULL") return (v) => v;
   switch (type.kind) {
-    case "INTEGER":
-    case "BIGINT":
-    case "DATE":
-    case "TIME":
-    case "TIMESTAMP":
-    case "STRING":
-    case "BOOLEAN":
-    case "DECIMAL":
-    case "NULL":
-      return (v) => v;
     case "DOUBLE":
       // Distinguish -0 from 0 as Java's Double.equals does; NaN is one key in a JS Map already.
       return (v) => (Object.is(v, -0) ? "-0" : v);
