@@ -7,6 +7,7 @@ import { createRequire } from "node:module";
 import { runCheck, type CheckFormat } from "./check.ts";
 import { runExplain } from "./explain.ts";
 import { runFmt } from "./fmt.ts";
+import { runProduce } from "./produce.ts";
 import { runRun } from "./run.ts";
 import { runServe } from "./serve.ts";
 import { runTest } from "./test.ts";
@@ -163,14 +164,63 @@ Exit codes: 0 all passed, 1 a test failed, 2 bad usage.`,
     });
 
   program
+    .command("produce")
+    .description("Write JSON lines (one event per line) into a topic on Kafka or the embedded log, creating it when missing.")
+    .argument("<topic>", "the topic to write to")
+    .argument("[file]", "a JSON-lines file, or - for standard input (the default)")
+    .option("--brokers <host:port,...>", "write to this Kafka cluster instead of the embedded log")
+    .option("--data <dir>", "data folder of the embedded log", ".esql")
+    .option("--key <field>", "take each record's key from this top-level field (default: no key)")
+    .option("--timestamp <field>", "take each record's time from this field (epoch ms or ISO-8601; default: now)")
+    .option("--envelope", "lines are {\"key\", \"value\", \"timestamp\"?, \"headers\"?} (as esql run --input reads)")
+    .option("--partitions <n>", "partitions of the topic when it is created (default 1)")
+    .option("--skip-bad", "report lines that are not valid JSON and go on (default: stop at the first one)")
+    .addHelpText(
+      "after",
+      `
+Without --envelope each line is the event's value, written as it is. A key field's string value is
+written as its UTF-8 bytes (what a STRING KEY reads), other values as their JSON text. Keyed records go
+to the partition Kafka's default partitioner picks; records without a key go round-robin.
+
+A line that is not valid JSON stops the command with file:line:col; the lines before it are written,
+none after. --skip-bad reports such lines and goes on.
+
+Examples:
+  esql produce transactions events.jsonl --key account --timestamp ts
+  cat events.jsonl | esql produce events --brokers 127.0.0.1:9092 --partitions 8 --key id
+  esql produce tx tx.jsonl --envelope --data .esql
+
+Exit codes: 0 everything written, 1 a bad line stopped it or the log failed, 2 bad usage.`,
+    )
+    .action(
+      async (
+        topic: string,
+        file: string | undefined,
+        opts: { brokers?: string; data: string; key?: string; timestamp?: string; envelope?: boolean; partitions?: string; skipBad?: boolean },
+      ) => {
+        code = await runProduce(topic, {
+          ...(file === undefined ? {} : { file }),
+          ...(opts.brokers === undefined ? {} : { brokers: splitBrokers(opts.brokers) }),
+          data: opts.data,
+          ...(opts.key === undefined ? {} : { key: opts.key }),
+          ...(opts.timestamp === undefined ? {} : { timestamp: opts.timestamp }),
+          ...(opts.envelope ? { envelope: true } : {}),
+          ...(opts.partitions === undefined ? {} : { partitions: Number(opts.partitions) }),
+          ...(opts.skipBad ? { skipBad: true } : {}),
+        });
+      },
+    );
+
+  program
     .command("serve")
-    .description("Serve ksqlDB's REST API (/ksql, /query, /query-stream, ...) over an engine on the embedded log.")
+    .description("Serve ksqlDB's REST API (/ksql, /query, /query-stream, ...) over an engine on the embedded log or Kafka.")
     .argument("[files...]", ".esql files or folders deployed when the data folder has nothing deployed yet")
     .option("--data <dir>", "data folder for the embedded log and state stores", ".esql")
     .option("--port <n>", "port to listen on (0: any free port)", "8088")
     .option("--host <host>", "interface to listen on", "127.0.0.1")
     .option("--read-only", "refuse statements that change anything (CREATE, DROP, INSERT, TERMINATE, SET, ...)")
     .option("--max-push-queries <n>", "push queries streaming at once", "32")
+    .option("--brokers <host:port,...>", "run on this Kafka cluster instead of the embedded log (state stays in --data)")
     .addHelpText(
       "after",
       `
@@ -180,12 +230,14 @@ ESQL_BASIC_AUTH (comma-separated user:password pairs); then every request but /h
 Examples:
   esql serve examples/bank/bank.esql
   esql serve --data /var/lib/esql --port 9000 --read-only
+  esql serve --brokers 127.0.0.1:9092 --data /var/lib/esql orders.esql
   curl -s localhost:8088/query -d '{"ksql": "SELECT * FROM balances;"}'
 
 Exit codes: 0 stopped cleanly, 1 the files had errors, 2 bad usage.`,
     )
-    .action(async (files: string[], opts: { data: string; port: string; host: string; readOnly?: boolean; maxPushQueries: string }) => {
+    .action(async (files: string[], opts: { data: string; port: string; host: string; readOnly?: boolean; maxPushQueries: string; brokers?: string }) => {
       code = await runServe(files, {
+        ...(opts.brokers === undefined ? {} : { brokers: splitBrokers(opts.brokers) }),
         data: opts.data,
         port: Number(opts.port),
         host: opts.host,

@@ -1,6 +1,9 @@
 /**
- * `esql serve`: opens (or resumes) an engine on the embedded log in a data folder and serves ksqlDB's
- * REST API (see `runtime/http/server.ts`) until SIGINT/SIGTERM.
+ * `esql serve`: opens (or resumes) an engine in a data folder, on the embedded log there or on Kafka
+ * (`brokers`), and serves ksqlDB's REST API (see `runtime/http/server.ts`) until SIGINT/SIGTERM. On Kafka
+ * the deployed statements live in the cluster's command topic and the state stores in the data folder
+ * (restored from their changelog topics when missing or behind); the server's background loop drains the
+ * persistent queries as new records arrive.
  *
  * The `.esql` files given are deployed when the data folder has nothing deployed yet; otherwise the
  * engine resumes what it deployed before and the files are not run again (statements go through
@@ -9,12 +12,15 @@
 import { PROCESSING_LOG_STREAM } from "../../runtime/engine/engine.ts";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { startServer } from "../../runtime/http/server.ts";
+import { LogError } from "../../runtime/log/types.ts";
 import { renderDiagnostic } from "../diagnostics/render.ts";
 import { collectEsqlFiles, readSource, UsageError } from "./files.ts";
 import { EXIT, useColor } from "./output.ts";
 
 export interface ServeOptions {
   readonly data: string;
+  /** Kafka bootstrap addresses: run on this cluster instead of the embedded log. */
+  readonly brokers?: readonly string[];
   readonly port: number;
   readonly host: string;
   /** Resolves when the server should stop (default: SIGINT or SIGTERM). */
@@ -41,7 +47,27 @@ export async function runServe(paths: readonly string[], options: ServeOptions, 
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) throw new UsageError(`--port must be a port number (0-65535), found ${options.port}`);
   const files = paths.length > 0 ? collectEsqlFiles(paths) : [];
   if (paths.length > 0 && files.length === 0) throw new UsageError(`no .esql files in ${paths.join(", ")}`);
-  const engine = await Engine.open({ dataDir: options.data });
+  // On Kafka the engine does not own the log: it is closed after the engine, in the `finally` below.
+  // Loaded only when asked for: kafkajs is not needed on the embedded log.
+  const kafka = options.brokers ? new (await import("../../runtime/log/kafka.ts")).KafkaEventLog({ brokers: [...options.brokers] }) : undefined;
+  let engine: Engine;
+  try {
+    engine = await Engine.open({
+      dataDir: options.data,
+      ...(kafka ? { log: kafka } : {}),
+      onRestore: (p) => {
+        if (p.done) err.write(`restored ${p.topic}[${p.partition}] from ${p.read} changelog records\n`);
+      },
+    });
+  } catch (e) {
+    await kafka?.close();
+    if (e instanceof LogError && e.code === "LOCKED") {
+      err.write(`esql: the data folder ${options.data} is in use by another esql process\n`);
+    } else {
+      err.write(`esql: cannot open ${kafka ? `Kafka at ${options.brokers!.join(",")} with ` : ""}the data folder ${options.data}: ${(e as Error).message}\n`);
+    }
+    return EXIT.failed;
+  }
   let code: number = EXIT.ok;
   try {
     // The processing log stream is always there: anything else means statements were deployed before.
@@ -68,7 +94,8 @@ export async function runServe(paths: readonly string[], options: ServeOptions, 
       ...(options.maxPushQueries !== undefined ? { maxPushQueries: options.maxPushQueries } : {}),
       ...(auth ? { auth } : {}),
     });
-    out.write(`esql serving ksqlDB's REST API at ${server.url} (data in ${options.data}); Ctrl-C stops\n`);
+    const on = options.brokers ? `Kafka at ${options.brokers.join(",")}, state in ${options.data}` : `data in ${options.data}`;
+    out.write(`esql serving ksqlDB's REST API at ${server.url} (${on}); Ctrl-C stops\n`);
     options.onListening?.(server.url);
     await (options.until ??
       new Promise<void>((resolve) => {
@@ -78,6 +105,7 @@ export async function runServe(paths: readonly string[], options: ServeOptions, 
     await server.close();
   } finally {
     await engine.close();
+    await kafka?.close();
   }
   return code;
 }
