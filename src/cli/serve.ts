@@ -12,7 +12,7 @@
 import { PROCESSING_LOG_STREAM } from "../../runtime/engine/engine.ts";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { startServer } from "../../runtime/http/server.ts";
-import { LogError } from "../../runtime/log/types.ts";
+import { LogError, type EventLog } from "../../runtime/log/types.ts";
 import { renderDiagnostic } from "../diagnostics/render.ts";
 import { collectEsqlFiles, readSource, UsageError } from "./files.ts";
 import { EXIT, useColor } from "./output.ts";
@@ -21,6 +21,11 @@ export interface ServeOptions {
   readonly data: string;
   /** Kafka bootstrap addresses: run on this cluster instead of the embedded log. */
   readonly brokers?: readonly string[];
+  /**
+   * An open log to run on instead (tests, embedding: e.g. a `NamespacedLog` over Kafka); the caller
+   * closes it. Not with `brokers`.
+   */
+  readonly log?: EventLog;
   readonly port: number;
   readonly host: string;
   /** Resolves when the server should stop (default: SIGINT or SIGTERM). */
@@ -49,12 +54,13 @@ export async function runServe(paths: readonly string[], options: ServeOptions, 
   if (paths.length > 0 && files.length === 0) throw new UsageError(`no .esql files in ${paths.join(", ")}`);
   // On Kafka the engine does not own the log: it is closed after the engine, in the `finally` below.
   // Loaded only when asked for: kafkajs is not needed on the embedded log.
+  if (options.brokers && options.log) throw new Error("internal: runServe takes brokers or a log, not both");
   const kafka = options.brokers ? new (await import("../../runtime/log/kafka.ts")).KafkaEventLog({ brokers: [...options.brokers] }) : undefined;
   let engine: Engine;
   try {
     engine = await Engine.open({
       dataDir: options.data,
-      ...(kafka ? { log: kafka } : {}),
+      ...(kafka ? { log: kafka } : options.log ? { log: options.log } : {}),
       onRestore: (p) => {
         if (p.done) err.write(`restored ${p.topic}[${p.partition}] from ${p.read} changelog records\n`);
       },
