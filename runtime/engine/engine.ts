@@ -30,6 +30,7 @@ import type { RestoreProgress } from "../state/changelog.ts";
 import type { PullResult } from "./pull.ts";
 import { closeSubscriptions, pullQuery, pullSql, subscribeSql, type PullOutcome, type QueryEngineEnv, type SubscribeOutcome } from "./queries.ts";
 import { sourceSerdes } from "../serde/formats.ts";
+import { applyStep as applyDeployStep, decodeStep, encodeStep, type DeployStep } from "../deploy/steps.ts";
 
 export const COMMAND_TOPIC = "_esql_commands";
 export const PROCESSING_LOG_TOPIC = "esql_processing_log";
@@ -146,15 +147,20 @@ export class Engine {
     await this.log.createTopic(COMMAND_TOPIC, { partitions: 1, config: { cleanupPolicy: "delete" } });
     const end = await this.log.endOffset(COMMAND_TOPIC, 0);
     let offset = await this.log.beginningOffset(COMMAND_TOPIC, 0);
-    const texts: string[] = [];
+    // Statements (no key) and deploy steps (runtime/deploy/steps.ts), replayed in their recorded order.
+    const texts: (string | DeployStep)[] = [];
     while (offset < end) {
       const batch = await this.log.read(COMMAND_TOPIC, 0, offset, 1000);
-      for (const r of batch) if (r.value) texts.push(r.value.toString("utf8"));
+      for (const r of batch) if (r.value) texts.push(decodeStep(r.key, r.value) ?? r.value.toString("utf8"));
       offset = batch.length > 0 ? batch[batch.length - 1]!.offset + 1 : end;
     }
     this.recording = false;
     try {
       for (const t of texts) {
+        if (typeof t !== "string") {
+          await this.recordDeployStep(t);
+          continue;
+        }
         const r = await this.execute(t);
         if (r.diagnostics.length > 0) throw new Error(`cannot resume statement: ${t}\n${r.diagnostics[0]!.message}`);
       }
@@ -165,6 +171,22 @@ export class Engine {
 
   /** Whether executed statements are appended to the command topic. */
   private recording = true;
+
+  // ---- deploy steps (runtime/deploy: esql apply / rollback) ---------------------------------------------
+  /** The deploy steps recorded in the command topic, in order (replayed on open); `runtime/deploy/ledger.ts` reads them. */
+  readonly deploySteps: DeployStep[] = [];
+
+  /**
+   * Records a deploy step in the command topic, then applies it to the catalog in one assignment, so a
+   * pull query sees the catalog before or after it, never between.
+   */
+  async recordDeployStep(step: DeployStep): Promise<void> {
+    const next = applyDeployStep(this.catalog, step);
+    if (this.recording) await this.log.append(COMMAND_TOPIC, [encodeStep(step)]);
+    this.catalog = next;
+    this.deploySteps.push(step);
+  }
+  // ---- end of deploy steps -------------------------------------------------------------------------------
 
   /**
    * Executes a script. Statements run in order; one that fails is reported and skipped, the rest still run
@@ -258,6 +280,13 @@ export class Engine {
         if (a.kind === "CreateAsSelect") await this.ensureTopic(a.sink, sinkPartitions);
         const sinkTopic = await this.log.describeTopic(a.sink.topic);
         const plan = planQuery(a.queryId, q, a.sink, partitionsOf, sinkTopic?.partitions ?? sinkPartitions);
+        // CREATE OR REPLACE keeps the query id: the running query lets go of its stores first, and the new
+        // one continues from the offsets they hold (esql apply's in-place change of a stateless stream).
+        const replaced = this.queries.get(a.queryId);
+        if (replaced) {
+          this.queries.delete(a.queryId);
+          await replaced.close();
+        }
         const query = await PersistentQuery.start(a.queryId, plan, {
           queryId: a.queryId,
           log: this.log,
