@@ -894,3 +894,42 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | und
     );
   });
 }
+
+/**
+ * A plain kafkajs consumer (group `groupId`, from the beginning, `eachBatch`) over `topic` that hands every
+ * record's value to `onValue` until `count` records were seen; resolves the milliseconds from the first
+ * batch to the last (the group join before it is not counted). A yardstick for benchmarks (what a bare
+ * client reaches on the same broker and topic), not part of the runtime.
+ */
+export async function consumeValues(
+  config: KafkaConnectionConfig,
+  topic: string,
+  groupId: string,
+  count: number,
+  onValue: (value: Buffer | null) => void,
+): Promise<number> {
+  const kafka = new Kafka(clientConfig(config));
+  const consumer = kafka.consumer({ groupId, maxBytesPerPartition: 1024 * 1024 });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    let seen = 0;
+    let first = 0;
+    const done = new Promise<number>((resolve, reject) => {
+      consumer
+        .run({
+          autoCommit: false,
+          eachBatch: async ({ batch }) => {
+            if (first === 0) first = performance.now();
+            for (const m of batch.messages) onValue(m.value);
+            seen += batch.messages.length;
+            if (seen >= count) resolve(performance.now() - first);
+          },
+        })
+        .catch(reject);
+    });
+    return await done;
+  } finally {
+    await consumer.disconnect();
+  }
+}

@@ -1,10 +1,13 @@
 /**
  * `npm run bench`: prints figures and ratios. Benchmarks compare two things in one run on the same
  * machine (the machines here are shared and noisy), so the ratios matter more than the absolute figures.
- * `npm run bench -- --events 200000` runs a smaller runtime benchmark.
+ * `npm run bench -- --events 200000` runs smaller runtime and Kafka benchmarks; `--only compile|runtime|kafka`
+ * runs one of them. The Kafka benchmark uses `KAFKA_BROKERS` when set, else starts a broker
+ * (`scripts/kafka/broker.ts`) for the run, and is skipped with a note when none can be started.
  */
 import { cpus } from "node:os";
 import { benchCompile } from "./compile.ts";
+import { benchKafka } from "./kafka.ts";
 import { benchRuntime } from "./runtime.ts";
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -12,21 +15,60 @@ const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 };
+const onlyAt = process.argv.indexOf("--only");
+const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+if (only !== undefined && !["compile", "runtime", "kafka"].includes(only)) {
+  console.error(`--only expects compile, runtime or kafka, found '${only}'`);
+  process.exit(2);
+}
+const runs = (name: string) => only === undefined || only === name;
 
 console.log(`esql benchmarks — ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}`);
 console.log("");
 
-const c = benchCompile();
-console.log(`compile: a ${c.statements}-statement script`);
-console.log(`  parse only                       ${fmt(c.parsePerSecond)} statements/s`);
-console.log(`  parse + analyze + plan           ${fmt(c.compilePerSecond)} statements/s`);
-console.log(`  ratio                            ${(c.compilePerSecond / c.parsePerSecond).toFixed(2)}`);
-console.log("");
+if (runs("compile")) {
+  const c = benchCompile();
+  console.log(`compile: a ${c.statements}-statement script`);
+  console.log(`  parse only                       ${fmt(c.parsePerSecond)} statements/s`);
+  console.log(`  parse + analyze + plan           ${fmt(c.compilePerSecond)} statements/s`);
+  console.log(`  ratio                            ${(c.compilePerSecond / c.parsePerSecond).toFixed(2)}`);
+  console.log("");
+}
 
 const events = arg("--events", 1_000_000);
-const r = await benchRuntime(events, 10_000);
-console.log(`runtime (embedded log): ${fmt(r.events)} JSON events, ${fmt(r.keys)} keys, windowed COUNT/SUM (1-minute tumbling)`);
-console.log(`  JSON.parse only                  ${fmt(r.parseOnlyPerSecond)} events/s`);
-console.log(`  projection catching up           ${fmt(r.projectionPerSecond)} events/s`);
-console.log(`  ratio projection / JSON.parse    ${(r.projectionPerSecond / r.parseOnlyPerSecond).toFixed(3)}`);
-console.log(`  peak RSS                         ${fmt(r.peakRssMb)} MiB`);
+if (runs("runtime")) {
+  const r = await benchRuntime(events, 10_000);
+  console.log(`runtime (embedded log): ${fmt(r.events)} JSON events, ${fmt(r.keys)} keys, windowed COUNT/SUM (1-minute tumbling)`);
+  console.log(`  JSON.parse only                  ${fmt(r.parseOnlyPerSecond)} events/s`);
+  console.log(`  projection catching up           ${fmt(r.projectionPerSecond)} events/s`);
+  console.log(`  ratio projection / JSON.parse    ${(r.projectionPerSecond / r.parseOnlyPerSecond).toFixed(3)}`);
+  console.log(`  peak RSS                         ${fmt(r.peakRssMb)} MiB`);
+  console.log("");
+}
+
+if (runs("kafka")) {
+  let brokers = process.env.KAFKA_BROKERS?.trim();
+  let stop: (() => Promise<void>) | undefined;
+  if (!brokers) {
+    try {
+      const { startBroker } = await import("../../scripts/kafka/broker.ts");
+      const b = await startBroker();
+      brokers = b.brokers;
+      stop = () => b.stop();
+    } catch (e) {
+      console.log(`kafka: skipped (no KAFKA_BROKERS and no broker could be started: ${(e as Error).message.split("\n")[0]})`);
+    }
+  }
+  if (brokers) {
+    try {
+      const k = await benchKafka(brokers.split(","), events, 10_000, 8);
+      console.log(`kafka (one broker): ${fmt(k.events)} JSON events, ${k.partitions} partitions, ${fmt(k.keys)} keys, windowed COUNT/SUM (1-minute tumbling)`);
+      console.log(`  producing the topic (esql's log)  ${fmt(k.producePerSecond)} events/s`);
+      console.log(`  kafkajs consumer + JSON.parse     ${fmt(k.consumerPerSecond)} events/s`);
+      console.log(`  projection catching up           ${fmt(k.projectionPerSecond)} events/s`);
+      console.log(`  ratio projection / consumer      ${(k.projectionPerSecond / k.consumerPerSecond).toFixed(3)}`);
+    } finally {
+      await stop?.();
+    }
+  }
+}
