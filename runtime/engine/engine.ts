@@ -21,7 +21,8 @@ import { decodeKey } from "../state/keycodec.ts";
 import { Catalog, type CatalogSource } from "../../src/semantic/catalog.ts";
 import { compileExpr } from "../expr/compile.ts";
 import { EmbeddedLog } from "../log/embedded.ts";
-import type { EventLog } from "../log/types.ts";
+import { supportsGroups, type EventLog, type ProduceRecord } from "../log/types.ts";
+import { ClusterMember, type ClusterOptions } from "../cluster/member.ts";
 import { TABLE_STORE } from "../processors/sink.ts";
 import type { ProcessingError } from "../processors/types.ts";
 import { planQuery, UnsupportedQueryError } from "../query/plan.ts";
@@ -56,6 +57,14 @@ export interface EngineOptions {
   readonly changelogs?: boolean;
   /** Progress of changelog restores when queries start. */
   readonly onRestore?: (p: RestoreProgress) => void;
+  /**
+   * Run as one of several instances sharing a deployment (needs a log with groups: Kafka). Instances with
+   * the same service id follow one command topic and split the queries' partitions between them (see
+   * `runtime/cluster`); `Engine.open` resolves once this instance has its first assignment.
+   */
+  readonly cluster?: ClusterOptions;
+  /** Log lines about the cluster (takeovers, fencing); default: none. */
+  readonly onClusterEvent?: (message: string) => void;
 }
 
 export type StatementResult =
@@ -107,7 +116,23 @@ export class Engine {
     this.functions = options.functions ?? builtinFunctions;
     this.changelogs = options.changelogs ?? !(log instanceof EmbeddedLog);
     this.onRestore = options.onRestore;
+    this.onClusterEvent = options.onClusterEvent;
+    if (options.cluster) {
+      if (!supportsGroups(log)) throw new Error("running as a cluster needs a log with consumer groups (Kafka)");
+      if (!this.changelogs) throw new Error("running as a cluster needs changelogs (partitions move between instances)");
+      this.member = new ClusterMember(log, options.cluster, dataDir, () => this.held());
+    }
   }
+
+  /** This instance's membership when it runs as one of several (`options.cluster`). */
+  readonly member: ClusterMember | undefined;
+  private readonly onClusterEvent: ((message: string) => void) | undefined;
+  /** The membership map version the queries were last aligned with. */
+  appliedMapVersion = 0;
+  /** The next command-topic offset to apply, and the offsets this engine appended itself. */
+  private commandPosition = 0;
+  private readonly ownCommands = new Set<number>();
+  private rejoining: Promise<void> | undefined;
 
   private readonly changelogs: boolean;
   private readonly onRestore: ((p: RestoreProgress) => void) | undefined;
@@ -120,6 +145,15 @@ export class Engine {
     if (options.persistent ?? true) await engine.resume();
     else engine.recording = false;
     if (options.processingLogStream ?? true) await engine.defineProcessingLog();
+    if (engine.member) {
+      try {
+        await engine.member.join();
+        await engine.syncCluster();
+      } catch (e) {
+        await engine.close();
+        throw e;
+      }
+    }
     return engine;
   }
 
@@ -145,15 +179,28 @@ export class Engine {
   /** Replays the command topic: rebuilds the catalog and restarts the queries it deployed. */
   private async resume(): Promise<void> {
     await this.log.createTopic(COMMAND_TOPIC, { partitions: 1, config: { cleanupPolicy: "delete" } });
+    this.commandPosition = await this.log.beginningOffset(COMMAND_TOPIC, 0);
+    await this.followCommands(true);
+  }
+
+  /**
+   * Applies what the command topic holds after `commandPosition` (statements and deploy steps, in their
+   * recorded order) except what this engine appended itself. On open that is everything; with several
+   * instances, it is how a statement deployed through one instance reaches the others.
+   */
+  private async followCommands(resuming = false): Promise<void> {
     const end = await this.log.endOffset(COMMAND_TOPIC, 0);
-    let offset = await this.log.beginningOffset(COMMAND_TOPIC, 0);
+    if (this.commandPosition >= end) return;
     // Statements (no key) and deploy steps (runtime/deploy/steps.ts), replayed in their recorded order.
     const texts: (string | DeployStep)[] = [];
+    let offset = this.commandPosition;
     while (offset < end) {
       const batch = await this.log.read(COMMAND_TOPIC, 0, offset, 1000);
-      for (const r of batch) if (r.value) texts.push(decodeStep(r.key, r.value) ?? r.value.toString("utf8"));
+      for (const r of batch) if (r.value && !this.ownCommands.has(r.offset)) texts.push(decodeStep(r.key, r.value) ?? r.value.toString("utf8"));
       offset = batch.length > 0 ? batch[batch.length - 1]!.offset + 1 : end;
     }
+    this.commandPosition = end;
+    const recording = this.recording;
     this.recording = false;
     try {
       for (const t of texts) {
@@ -162,15 +209,59 @@ export class Engine {
           continue;
         }
         const r = await this.execute(t);
-        if (r.diagnostics.length > 0) throw new Error(`cannot resume statement: ${t}\n${r.diagnostics[0]!.message}`);
+        if (r.diagnostics.length > 0) {
+          const message = `cannot ${resuming ? "resume" : "apply"} statement: ${t}\n${r.diagnostics[0]!.message}`;
+          if (resuming) throw new Error(message);
+          this.onClusterEvent?.(message);
+        }
       }
     } finally {
-      this.recording = true;
+      this.recording = recording;
     }
   }
 
   /** Whether executed statements are appended to the command topic. */
   private recording = true;
+
+  /** Appends to the command topic, remembering the offset so that following the topic skips it. */
+  private async recordCommand(record: ProduceRecord): Promise<void> {
+    const [at] = await this.log.append(COMMAND_TOPIC, [record]);
+    if (at!.offset === this.commandPosition) this.commandPosition++;
+    else this.ownCommands.add(at!.offset);
+  }
+
+  /**
+   * With several instances: applies statements other instances deployed, then aligns the queries' tasks
+   * with the latest membership map (takeovers restore and claim; lost partitions stop). Between batches.
+   */
+  private async syncCluster(): Promise<void> {
+    const member = this.member;
+    if (!member) return;
+    await this.followCommands();
+    // Every time, not only for a new map: a takeover another instance beat us to is retried.
+    this.appliedMapVersion = member.version;
+    for (const q of this.queries.values()) await q.reassign();
+    const needed = this.held().slots;
+    if (member.map && needed > member.map.slots && !this.rejoining) {
+      // A query with more partitions than the map has slots: ask the leader for a new map.
+      this.rejoining = member.rejoin().finally(() => (this.rejoining = undefined));
+      this.rejoining.catch((e: unknown) => this.onClusterEvent?.(`rejoining the group failed: ${(e as Error).message}`));
+    }
+  }
+
+  /** What this instance reports to its group: the slots it runs and copies, and how many slots its queries need. */
+  private held(): { active: number[]; standby: number[]; slots: number } {
+    const map = this.member?.map;
+    const slots = Math.max(1, ...[...this.queries.values()].map((q) => q.partitions));
+    if (!map) return { active: [], standby: [], slots };
+    const active = new Set<number>();
+    const standby = new Set<number>();
+    for (const q of this.queries.values()) {
+      for (const t of q.tasks) active.add(t.partition % map.slots);
+      for (const s of q.standbys) standby.add(s.partition % map.slots);
+    }
+    return { active: [...active], standby: [...standby], slots };
+  }
 
   // ---- deploy steps (runtime/deploy: esql apply / rollback) ---------------------------------------------
   /** The deploy steps recorded in the command topic, in order (replayed on open); `runtime/deploy/ledger.ts` reads them. */
@@ -182,7 +273,7 @@ export class Engine {
    */
   async recordDeployStep(step: DeployStep): Promise<void> {
     const next = applyDeployStep(this.catalog, step);
-    if (this.recording) await this.log.append(COMMAND_TOPIC, [encodeStep(step)]);
+    if (this.recording) await this.recordCommand(encodeStep(step));
     this.catalog = next;
     this.deploySteps.push(step);
   }
@@ -193,6 +284,8 @@ export class Engine {
    * (as a ksqlDB CLI running a script with errors does not: here each statement stands on its own).
    */
   async execute(text: string): Promise<ExecuteResult> {
+    // With several instances, statements compile against what every instance has deployed.
+    if (this.member && this.recording) await this.followCommands();
     const parsed = parseScript(text, { variables: this.variables });
     const results: StatementResult[] = [];
     const diagnostics: Diagnostic[] = [...parsed.diagnostics];
@@ -240,7 +333,7 @@ export class Engine {
       try {
         const message = await this.apply(c, compiled.catalog);
         this.catalog = compiled.catalog;
-        if (this.recording && records(c)) await this.log.append(COMMAND_TOPIC, [{ key: null, value: Buffer.from(p.text) }]);
+        if (this.recording && records(c)) await this.recordCommand({ key: null, value: Buffer.from(p.text) });
         results.push({ kind: "ok", text: p.text, message, compiled: c });
       } catch (e) {
         const d = diagError(
@@ -296,6 +389,8 @@ export class Engine {
           onError: (e) => this.recordError(e),
           changelogs: this.changelogs,
           ...(this.onRestore ? { onRestore: this.onRestore } : {}),
+          ...(this.member ? { roleOf: (p: number) => this.member!.role(p) } : {}),
+          ...(this.onClusterEvent ? { onEvent: this.onClusterEvent } : {}),
         });
         this.queries.set(a.queryId, query);
         this.outputColumns.set(a.queryId, q.projection.map((c) => c.name));
@@ -365,7 +460,9 @@ export class Engine {
     let total = 0;
     for (;;) {
       let round = 0;
+      await this.syncCluster();
       for (const q of this.queries.values()) round += await q.drain();
+      for (const q of this.queries.values()) await q.followStandbys();
       total += round;
       await this.flushErrors();
       if (round === 0) return total;
@@ -462,6 +559,8 @@ export class Engine {
   }
 
   async close(): Promise<void> {
+    // Leave first: the others take this instance's partitions over once its last commits are written.
+    await this.member?.leave().catch(() => undefined);
     await closeSubscriptions(this.log);
     await this.flushErrors();
     for (const q of this.queries.values()) await q.close();

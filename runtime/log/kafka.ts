@@ -8,6 +8,9 @@ import {
   type AppendResult,
   type CreateTopicOptions,
   type EventLog,
+  type GroupCapableLog,
+  type GroupMembership,
+  type GroupOptions,
   type LogHeader,
   type LogRecord,
   type PartitionPosition,
@@ -17,7 +20,7 @@ import {
   type TopicDescription,
 } from "./types.ts";
 
-const { Kafka, logLevel, ConfigResourceTypes, ConfigSource } = kafkajs;
+const { Kafka, logLevel, ConfigResourceTypes, ConfigSource, AssignerProtocol } = kafkajs;
 stopIdleTimerLoop();
 
 /**
@@ -49,7 +52,7 @@ stopIdleTimerLoop();
  * - `append` is atomic per partition, not across partitions (no transactions).
  * - Fetches use READ_COMMITTED: records of aborted transactions and control records are skipped.
  */
-export class KafkaEventLog implements EventLog {
+export class KafkaEventLog implements GroupCapableLog {
   private readonly kafka: InstanceType<typeof Kafka>;
   private readonly admin: Admin;
   private producer: Producer | undefined;
@@ -350,11 +353,92 @@ export class KafkaEventLog implements EventLog {
     }
   }
 
+  /**
+   * Joins a consumer group used for membership only: kafkajs' group protocol with our own assigner. The
+   * leader's `assign` result travels in each member's assignment `userData`; kafkajs keeps that to itself,
+   * so a member reads its own back with DescribeGroups after every join. Members also get partitions of a
+   * small, empty heartbeat topic (`<groupId>-heartbeat`, one partition per possible member): kafkajs
+   * heartbeats only from its fetch loop, and a member with nothing to fetch would silently drop out of the
+   * group (kafkajs issue 1361). Records are not consumed through the group: tasks read at the offsets their
+   * stores hold.
+   */
+  async joinGroup(options: GroupOptions): Promise<GroupMembership> {
+    this.checkOpen();
+    const heartbeatTopic = `${options.groupId}-heartbeat`;
+    await this.createTopic(heartbeatTopic, { partitions: HEARTBEAT_PARTITIONS });
+    const sessionTimeout = options.sessionTimeoutMs ?? 10_000;
+    const consumer = this.kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout,
+      rebalanceTimeout: Math.max(sessionTimeout, 10_000),
+      heartbeatInterval: Math.max(100, Math.floor(sessionTimeout / 10)),
+      maxWaitTimeInMs: Math.max(100, Math.floor(sessionTimeout / 20)),
+      allowAutoTopicCreation: false,
+      partitionAssigners: [
+        () => ({
+          name: "esql",
+          version: 1,
+          protocol: ({ topics }: { topics: string[] }) => ({
+            name: "esql",
+            metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: options.metadata() }),
+          }),
+          assign: async ({ members }: { members: { memberId: string; memberMetadata: Buffer }[] }) => {
+            const decoded = members.map((m) => ({
+              memberId: m.memberId,
+              metadata: AssignerProtocol.MemberMetadata.decode(m.memberMetadata)?.userData ?? Buffer.alloc(0),
+            }));
+            const blobs = options.assign(decoded);
+            const ids = members.map((m) => m.memberId).sort();
+            return ids.map((memberId, i) => {
+              const partitions: number[] = [];
+              for (let p = i; p < HEARTBEAT_PARTITIONS; p += ids.length) partitions.push(p);
+              return {
+                memberId,
+                memberAssignment: AssignerProtocol.MemberAssignment.encode({
+                  version: 1,
+                  assignment: { [heartbeatTopic]: partitions },
+                  userData: blobs.get(memberId) ?? Buffer.alloc(0),
+                }),
+              };
+            });
+          },
+        }),
+      ],
+    });
+    const readAssignment = async (memberId: string) => {
+      // The group is stable once our SyncGroup returned; a newer rebalance may already be under way, in
+      // which case our member is missing or empty here and the next join reports again.
+      const { groups } = await this.sharedAdmin(() => this.admin.describeGroups([options.groupId]));
+      const me = groups[0]?.members.find((m) => m.memberId === memberId);
+      if (!me || me.memberAssignment.length === 0) return;
+      const decoded = AssignerProtocol.MemberAssignment.decode(me.memberAssignment);
+      if (decoded) options.onAssignment(memberId, decoded.userData);
+    };
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      readAssignment(e.payload.memberId).catch((err: unknown) => options.onError?.(err as Error));
+    });
+    consumer.on(consumer.events.CRASH, (e) => options.onError?.(e.payload.error));
+    await consumer.connect();
+    await consumer.subscribe({ topics: [heartbeatTopic], fromBeginning: true });
+    await consumer.run({ autoCommit: false, eachBatch: async () => undefined });
+    this.groups.add(consumer);
+    return {
+      leave: async () => {
+        if (!this.groups.delete(consumer)) return;
+        await consumer.disconnect();
+      },
+    };
+  }
+
+  private readonly groups = new Set<ReturnType<InstanceType<typeof Kafka>["consumer"]>>();
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const f of this.followers) f.abort();
     await this.appendQueue.catch(() => undefined);
+    await Promise.allSettled([...this.groups].map((c) => c.disconnect()));
+    this.groups.clear();
     await Promise.allSettled([this.producer?.disconnect(), this.admin.disconnect(), this.cluster.disconnect()]);
   }
 
@@ -593,6 +677,9 @@ export class KafkaEventLog implements EventLog {
     if (this.closed) throw new LogError("CLOSED", `the Kafka log (${this.config.brokers.join(",")}) is closed`);
   }
 }
+
+/** Partitions of a group's heartbeat topic: the most members a group can have that all heartbeat. */
+const HEARTBEAT_PARTITIONS = 32;
 
 /** Options of the Kafka log beyond the connection. */
 export interface KafkaLogOptions {

@@ -146,6 +146,41 @@ export interface EventLog {
   close(): Promise<void>;
 }
 
+/**
+ * Group membership, for logs that several processes share (Kafka): members with the same `groupId` learn
+ * who else is there and receive an assignment computed by one of them (the leader), again after every
+ * change (a member joins, leaves or stops heartbeating). What is assigned is opaque here: the caller's
+ * `assign` turns the members' metadata into one blob per member. The embedded log has no groups (one
+ * process owns the folder).
+ */
+export interface GroupOptions {
+  readonly groupId: string;
+  /** This member's metadata, sent with every join (read by the leader's `assign`). Called per join. */
+  readonly metadata: () => Buffer;
+  /** Runs on the leader: one assignment blob per member id, from every member's metadata. */
+  readonly assign: (members: readonly { readonly memberId: string; readonly metadata: Buffer }[]) => Map<string, Buffer>;
+  /** This member's blob, after each completed rebalance. */
+  readonly onAssignment: (memberId: string, assignment: Buffer) => void;
+  /** A failure of the membership (the member then tries to join again). */
+  readonly onError?: (error: Error) => void;
+  /** Milliseconds without a heartbeat before the group drops a member (Kafka's `session.timeout.ms`); default 10000. */
+  readonly sessionTimeoutMs?: number;
+}
+
+export interface GroupMembership {
+  /** Leaves the group (the others rebalance at once rather than after the session timeout). */
+  leave(): Promise<void>;
+}
+
+/** An {@link EventLog} whose processes can form groups. */
+export interface GroupCapableLog extends EventLog {
+  joinGroup(options: GroupOptions): Promise<GroupMembership>;
+}
+
+export function supportsGroups(log: EventLog): log is GroupCapableLog {
+  return typeof (log as Partial<GroupCapableLog>).joinGroup === "function";
+}
+
 export type LogErrorCode =
   | "UNKNOWN_TOPIC"
   | "INVALID_PARTITION"

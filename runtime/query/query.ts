@@ -5,7 +5,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { EventLog } from "../log/types.ts";
-import { Changelog, changelogTopic, type RestoreProgress } from "../state/changelog.ts";
+import { Changelog, changelogTopic, FencedError, type RestoreProgress } from "../state/changelog.ts";
 import { PartitionStore } from "../state/store.ts";
 import type { PlannedQuery } from "./plan.ts";
 import { StageTask, type TaskEnv } from "./stage.ts";
@@ -19,10 +19,31 @@ export interface QueryEnv extends TaskEnv {
   readonly changelogs?: boolean;
   /** Progress of changelog restores (one call per read, and one with `done` per restored task). */
   readonly onRestore?: (p: RestoreProgress) => void;
+  /**
+   * Which partitions run here (several instances, `runtime/cluster`): `active` runs the task (after
+   * claiming its changelog partition), `standby` keeps a warm copy of its stores by following the changelog,
+   * `none` closes them. Default: every partition is active and nothing is claimed (one instance).
+   */
+  readonly roleOf?: (partition: number) => "active" | "standby" | "none";
+  /** Something worth a log line (a task fenced, a takeover). */
+  readonly onEvent?: (message: string) => void;
+}
+
+/** A standby copy of a task's stores, kept current from the changelog. */
+interface Standby {
+  readonly stageIndex: number;
+  readonly partition: number;
+  readonly store: PartitionStore;
+  readonly changelog: Changelog;
 }
 
 export class PersistentQuery {
   readonly tasks: StageTask[] = [];
+  readonly standbys: Standby[] = [];
+  /** Changelog records read to bring stores up to date when this instance took tasks over. */
+  restoredOnTakeover = 0;
+  /** Tasks that took a partition over (this instance ran or had nothing of it before). */
+  takeovers = 0;
   private closed = false;
 
   private constructor(
@@ -31,31 +52,89 @@ export class PersistentQuery {
     private readonly env: QueryEnv,
   ) {}
 
-  /** Creates the internal topics, opens the stores and builds the tasks. */
+  /** Creates the internal topics, opens the stores and builds the tasks this instance runs. */
   static async start(id: string, plan: PlannedQuery, env: QueryEnv): Promise<PersistentQuery> {
     const q = new PersistentQuery(id, plan, env);
     for (const t of plan.internalTopics) await env.log.createTopic(t.name, { partitions: t.partitions });
     for (const t of q.changelogTopics()) await env.log.createTopic(t.name, { partitions: t.partitions, config: { cleanupPolicy: "compact" } });
     try {
-      for (const stage of plan.stages) {
-        const partitions = plan.stagePartitions.get(stage.id) ?? 1;
-        for (let p = 0; p < partitions; p++) {
-          const store = await PartitionStore.open(stateDir(env.dataDir, id, stage.id, p));
-          try {
-            const changelog = env.changelogs ? new Changelog(env.log, changelogTopic(id, stage.id), p) : undefined;
-            if (changelog) await changelog.restore(store, env.onRestore);
-            q.tasks.push(new StageTask(stage, p, store, env, changelog));
-          } catch (e) {
-            await store.close();
-            throw e;
-          }
-        }
-      }
+      await q.reassign();
     } catch (e) {
       await q.close();
       throw e;
     }
     return q;
+  }
+
+  /** The partition count of every stage's inputs, at most. */
+  get partitions(): number {
+    return Math.max(1, ...this.plan.stages.map((s) => this.plan.stagePartitions.get(s.id) ?? 1));
+  }
+
+  /**
+   * Brings the tasks and standby copies in line with `env.roleOf`: stops tasks this instance no longer
+   * owns, takes over newly owned ones (restoring and claiming their changelog partitions), and opens or
+   * closes standby copies. Called between batches only. A takeover that another instance beat is skipped
+   * (logged) and tried again at the next call.
+   */
+  async reassign(): Promise<void> {
+    const roleOf = this.env.roleOf ?? (() => "active" as const);
+    for (let si = 0; si < this.plan.stages.length; si++) {
+      const stage = this.plan.stages[si]!;
+      const partitions = this.plan.stagePartitions.get(stage.id) ?? 1;
+      for (let p = 0; p < partitions; p++) {
+        if (this.closed) return;
+        const want = roleOf(p);
+        const ti = this.tasks.findIndex((t) => t.stage === stage && t.partition === p);
+        const sbi = this.standbys.findIndex((s) => s.stageIndex === si && s.partition === p);
+        const have = ti >= 0 ? "active" : sbi >= 0 ? "standby" : "none";
+        if (want === have) continue;
+        if (have === "active") {
+          const [task] = this.tasks.splice(ti, 1);
+          await task!.close();
+        }
+        let store: PartitionStore | undefined;
+        let changelog: Changelog | undefined;
+        if (have === "standby") {
+          const [sb] = this.standbys.splice(sbi, 1);
+          if (want === "none") await sb!.store.close();
+          else ({ store, changelog } = sb!);
+        }
+        if (want === "none") continue;
+        store ??= await PartitionStore.open(stateDir(this.env.dataDir, this.id, stage.id, p));
+        changelog ??= this.env.changelogs ? new Changelog(this.env.log, changelogTopic(this.id, stage.id), p) : undefined;
+        if (want === "standby") {
+          if (changelog) this.standbys.push({ stageIndex: si, partition: p, store, changelog });
+          else await store.close();
+          continue;
+        }
+        try {
+          if (changelog) {
+            const read = this.env.roleOf ? await changelog.claim(store, this.env.onRestore) : await changelog.restore(store, this.env.onRestore);
+            if (this.env.roleOf) {
+              this.takeovers++;
+              this.restoredOnTakeover += read;
+              this.env.onEvent?.(`${this.id}: took over ${stage.id}-${p}${have === "standby" ? " from a standby copy" : ""}, ${read} changelog records read`);
+            }
+          }
+          this.tasks.push(new StageTask(stage, p, store, this.env, changelog));
+        } catch (e) {
+          await store.close();
+          if (!(e instanceof FencedError)) throw e;
+          this.env.onEvent?.(`${this.id}: not taking ${stage.id}-${p} over yet: ${e.message}`);
+        }
+      }
+    }
+  }
+
+  /** Brings the standby copies up to their changelogs' ends; resolves the records read. */
+  async followStandbys(): Promise<number> {
+    let read = 0;
+    for (const sb of this.standbys) {
+      if (this.closed) break;
+      read += await sb.changelog.restore(sb.store);
+    }
+    return read;
   }
 
   /**
@@ -66,9 +145,17 @@ export class PersistentQuery {
     let total = 0;
     for (;;) {
       let round = 0;
-      for (const task of this.tasks) {
+      for (const task of [...this.tasks]) {
         if (this.closed) return total;
-        for (let n = await task.step(batchSize); n > 0; n = await task.step(batchSize)) round += n;
+        try {
+          for (let n = await task.step(batchSize); n > 0; n = await task.step(batchSize)) round += n;
+        } catch (e) {
+          if (!(e instanceof FencedError)) throw e;
+          // Another instance owns this partition now; our last batch was not committed here.
+          this.tasks.splice(this.tasks.indexOf(task), 1);
+          await task.close();
+          this.env.onEvent?.(`${this.id}: stopped ${task.stage.id}-${task.partition}: ${e.message}`);
+        }
       }
       total += round;
       if (round === 0) return total;
@@ -98,6 +185,8 @@ export class PersistentQuery {
     this.closed = true;
     for (const t of this.tasks) await t.close();
     this.tasks.length = 0;
+    for (const s of this.standbys) await s.store.close();
+    this.standbys.length = 0;
   }
 
   /** Closes the query and deletes its state (TERMINATE / DROP). */

@@ -13,11 +13,23 @@
  * a large commit was being written in several appends). Compaction keeps the latest value per key, which
  * is all a replay needs. The local store records how far it has applied the changelog under the offsets
  * key `<changelog topic>/<partition>`, in the same LevelDB batch as the state.
+ *
+ * Ownership (several instances, see `runtime/cluster`): a task that takes a partition over *claims* its
+ * changelog partition: it appends a claim record with the next epoch (key `__claim/<epoch>`, header
+ * {@link CLAIM_HEADER}) and then writes every record with the header {@link EPOCH_HEADER}. A replay follows
+ * the latest claim: records of an older epoch that come after a newer claim were written by an instance
+ * that had lost the partition without knowing yet, and are skipped; an unfinished commit is dropped at a
+ * claim. The writer checks its own appends for contiguity: when a record it did not write sits between
+ * two of its appends and that record is a newer claim, it stops (`FencedError`) before committing locally,
+ * so its local store never holds writes the shared history disowns. Without claims (one instance) every
+ * record has epoch 0 and all of this is inert.
  */
-import type { EventLog, ProduceRecord } from "../log/types.ts";
+import type { EventLog, LogRecord, ProduceRecord } from "../log/types.ts";
 import type { PartitionStore, RawWrite, SourceOffsets } from "./store.ts";
 
 export const COMMIT_HEADER = "esql-commit";
+export const CLAIM_HEADER = "esql-claim";
+export const EPOCH_HEADER = "esql-epoch";
 /** Bytes per append: stays under Kafka's default `message.max.bytes` (1 MB) per record batch. */
 const MAX_APPEND_BYTES = 512 * 1024;
 /** Per-record overhead counted against {@link MAX_APPEND_BYTES} (Kafka's record framing, roughly). */
@@ -37,7 +49,25 @@ export interface RestoreProgress {
   readonly done: boolean;
 }
 
+/** Another instance claimed the partition: this writer must stop (its last commit was not applied locally). */
+export class FencedError extends Error {
+  constructor(topic: string, partition: number, ours: number, theirs: number) {
+    super(`${topic}/${partition} was claimed by another instance (epoch ${theirs} > ours ${ours})`);
+    this.name = "FencedError";
+  }
+}
+
+function headerNumber(r: LogRecord, key: string): number | undefined {
+  for (const h of r.headers) if (h.key === key && h.value) return Number(h.value.toString());
+  return undefined;
+}
+
 export class Changelog {
+  /** The epoch this writer claimed (0: never claimed, the single-instance case). */
+  private epoch = 0;
+  /** Where our next append should land when nobody else wrote in between (undefined: not checked). */
+  private expectedNext: number | undefined;
+
   constructor(
     private readonly log: EventLog,
     readonly topic: string,
@@ -49,18 +79,34 @@ export class Changelog {
     return `${this.topic}/${this.partition}`;
   }
 
+  /** The offsets key under which a store records the epoch of the history it holds. */
+  private get epochKey(): string {
+    return `${this.topic}#epoch/${this.partition}`;
+  }
+
+  private positions(position: number, epoch: number): SourceOffsets {
+    return new Map([
+      [this.positionKey, position],
+      [this.epochKey, epoch],
+    ]);
+  }
+
   /**
    * Appends one commit's writes (a `BeforeCommit` hook for `PartitionStore.commit`); resolves the position
-   * to record with the commit.
+   * to record with the commit. Rejects with {@link FencedError} when a newer claim appeared.
    */
   readonly write = async (writes: readonly RawWrite[]): Promise<SourceOffsets | undefined> => {
     if (writes.length === 0) return undefined;
     let chunk: ProduceRecord[] = [];
     let bytes = 0;
     let next = 0;
+    const epochHeader = this.epoch > 0 ? [{ key: EPOCH_HEADER, value: Buffer.from(String(this.epoch)) }] : [];
     const flush = async () => {
       const r = await this.log.append(this.topic, chunk);
+      const first = r[0]!.offset;
+      if (this.expectedNext !== undefined && first !== this.expectedNext) await this.checkGap(this.expectedNext, first);
       next = r[r.length - 1]!.offset + 1;
+      if (this.expectedNext !== undefined) this.expectedNext = next;
       chunk = [];
       bytes = 0;
     };
@@ -69,22 +115,69 @@ export class Changelog {
       const size = w.key.length + (w.value?.length ?? 0) + RECORD_OVERHEAD;
       if (chunk.length > 0 && bytes + size > MAX_APPEND_BYTES) await flush();
       const last = i === writes.length - 1;
-      chunk.push({ key: w.key, value: w.value, partition: this.partition, ...(last ? { headers: [{ key: COMMIT_HEADER, value: Buffer.from("1") }] } : {}) });
+      const headers = last ? [...epochHeader, { key: COMMIT_HEADER, value: Buffer.from("1") }] : epochHeader;
+      chunk.push({ key: w.key, value: w.value, partition: this.partition, ...(headers.length > 0 ? { headers } : {}) });
       bytes += size;
     }
     await flush();
-    return new Map([[this.positionKey, next]]);
+    return this.positions(next, this.epoch);
   };
+
+  /** Someone else appended in `[from, to)`: fine unless it is a newer claim. */
+  private async checkGap(from: number, to: number): Promise<void> {
+    const claim = await this.claimIn(from, to, this.epoch + 1);
+    if (claim !== undefined) throw new FencedError(this.topic, this.partition, this.epoch, claim);
+  }
+
+  /** The first claim in `[from, to)` with an epoch of at least `atLeast`, if any. */
+  private async claimIn(from: number, to: number, atLeast: number): Promise<number | undefined> {
+    for (let offset = from; offset < to; ) {
+      const batch = await this.log.read(this.topic, this.partition, offset, Math.min(5000, to - offset));
+      if (batch.length === 0) return undefined;
+      for (const r of batch) {
+        if (r.offset >= to) return undefined;
+        const claim = headerNumber(r, CLAIM_HEADER);
+        if (claim !== undefined && claim >= atLeast) return claim;
+      }
+      offset = batch[batch.length - 1]!.offset + 1;
+    }
+    return undefined;
+  }
+
+  /**
+   * Takes the partition over: brings `store` up to date, appends a claim with the next epoch, and applies
+   * what the previous owner appended meanwhile. From then on this writer's records carry the new epoch.
+   * Resolves the records replayed. Rejects with {@link FencedError} when a newer claim follows ours.
+   */
+  async claim(store: PartitionStore, onProgress?: (p: RestoreProgress) => void): Promise<number> {
+    let read = await this.restore(store, onProgress);
+    const from = store.offset(this.topic, this.partition) ?? 0;
+    const epoch = (store.offset(`${this.topic}#epoch`, this.partition) ?? 0) + 1;
+    const [at] = await this.log.append(this.topic, [
+      { key: Buffer.from(`__claim/${epoch}`), value: Buffer.from(String(epoch)), partition: this.partition, headers: [{ key: CLAIM_HEADER, value: Buffer.from(String(epoch)) }] },
+    ]);
+    // Another instance claiming at the same moment with the same epoch: the first claim in the log wins.
+    const rival = await this.claimIn(from, at!.offset, epoch);
+    if (rival !== undefined) throw new FencedError(this.topic, this.partition, epoch, rival);
+    read += await this.restore(store);
+    const seen = store.offset(`${this.topic}#epoch`, this.partition) ?? 0;
+    if (seen !== epoch) throw new FencedError(this.topic, this.partition, epoch, seen);
+    this.epoch = epoch;
+    this.expectedNext = Math.max(at!.offset + 1, store.offset(this.topic, this.partition) ?? 0);
+    return read;
+  }
 
   /**
    * Brings `store` up to the end of the changelog: replays the commits after the position the store
-   * recorded (all of them for a new, empty store). Resolves the number of records replayed.
+   * recorded (all of them for a new, empty store), following claims as described above. Resolves the
+   * number of records read.
    */
   async restore(store: PartitionStore, onProgress?: (p: RestoreProgress) => void): Promise<number> {
     const end = await this.log.endOffset(this.topic, this.partition);
     const begin = await this.log.beginningOffset(this.topic, this.partition);
     let offset = Math.max(store.offset(this.topic, this.partition) ?? 0, begin);
     if (offset >= end) return 0;
+    let epoch = store.offset(`${this.topic}#epoch`, this.partition) ?? 0;
     const total = end - offset;
     let read = 0;
     let pending: RawWrite[] = [];
@@ -92,12 +185,28 @@ export class Changelog {
     while (offset < end) {
       const batch = await this.log.read(this.topic, this.partition, offset, 5000);
       if (batch.length === 0) break;
-      // Whole commits only, applied together per read: `complete` writes of `pending` end a commit.
+      // Whole commits only, applied together per read: the first `complete` writes of `pending` end a commit.
       let complete = 0;
       let position = -1;
       for (const r of batch) {
         if (r.offset >= end) break;
         read++;
+        const claim = headerNumber(r, CLAIM_HEADER);
+        if (claim !== undefined) {
+          if (claim > epoch) {
+            // A new owner: what the old one left unfinished will never be finished.
+            pending = pending.slice(0, complete);
+            epoch = claim;
+          }
+          position = r.offset + 1;
+          continue;
+        }
+        const recordEpoch = headerNumber(r, EPOCH_HEADER) ?? 0;
+        if (recordEpoch < epoch) continue; // written by an instance that had lost the partition
+        if (recordEpoch > epoch) {
+          pending = pending.slice(0, complete);
+          epoch = recordEpoch;
+        }
         if (r.key) pending.push({ key: r.key, value: r.value });
         if (r.headers.some((h) => h.key === COMMIT_HEADER)) {
           complete = pending.length;
@@ -105,7 +214,7 @@ export class Changelog {
         }
       }
       if (position >= 0) {
-        await store.applyWrites(pending.slice(0, complete), new Map([[this.positionKey, position]]));
+        await store.applyWrites(pending.slice(0, complete), this.positions(position, epoch));
         pending = pending.slice(complete);
       }
       offset = batch[batch.length - 1]!.offset + 1;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Engine } from "../../../runtime/engine/engine.ts";
 import { EmbeddedLog } from "../../../runtime/log/embedded.ts";
-import { Changelog, COMMIT_HEADER } from "../../../runtime/state/changelog.ts";
+import { Changelog, COMMIT_HEADER, FencedError } from "../../../runtime/state/changelog.ts";
 import { PartitionStore } from "../../../runtime/state/store.ts";
 import { encodeKey } from "../../../runtime/state/keycodec.ts";
 
@@ -89,6 +89,52 @@ describe("changelog topics", () => {
       expect(await rows(second)).toEqual(before);
     } finally {
       await second.close();
+    }
+  });
+
+  it("follow claims: an instance that lost a partition is fenced, and its late writes never reach a restore", async () => {
+    const dir = tmp();
+    const log = await EmbeddedLog.open(join(dir, "log"));
+    try {
+      await log.createTopic("cl", { partitions: 1, config: { cleanupPolicy: "compact" } });
+      const put = async (store: PartitionStore, changelog: Changelog, key: number, value: string, input: number) => {
+        const k = encodeKey([key]);
+        await store.prefetch("agg", [k]);
+        store.put("agg", k, value);
+        await store.commit(new Map([["input/0", input]]), changelog.write);
+      };
+      // Instance A owns the partition and commits.
+      const clA = new Changelog(log, "cl", 0);
+      const a = await PartitionStore.open(join(dir, "a"));
+      await clA.claim(a);
+      await put(a, clA, 1, "a1", 10);
+      // B takes over (A does not know yet): B's store gets A's commit, and B commits.
+      const clB = new Changelog(log, "cl", 0);
+      const b = await PartitionStore.open(join(dir, "b"));
+      expect(await clB.claim(b)).toBeGreaterThan(0);
+      expect(b.offset("input", 0)).toBe(10);
+      await put(b, clB, 2, "b2", 20);
+      // A's next commit lands after B's claim: A is fenced and does not apply it locally.
+      await expect(put(a, clA, 3, "a3-stale", 30)).rejects.toBeInstanceOf(FencedError);
+      expect(a.offset("input", 0)).toBe(10);
+      await put(b, clB, 4, "b4", 40);
+      // A fresh restore follows B's history only: A's late write is skipped, B's later commit applied.
+      const c = await PartitionStore.open(join(dir, "c"));
+      await new Changelog(log, "cl", 0).restore(c);
+      const values = (await dump(c)).map((e) => e.split("=")[1]);
+      expect(values).toEqual(['"a1"', '"b2"', '"b4"']);
+      expect(c.offset("input", 0)).toBe(40);
+      // A takes the partition back: its store catches up on B's commits, without its own stale one.
+      const clA2 = new Changelog(log, "cl", 0);
+      await a.close();
+      const a2 = await PartitionStore.open(join(dir, "a"));
+      await clA2.claim(a2);
+      expect((await dump(a2)).map((e) => e.split("=")[1])).toEqual(['"a1"', '"b2"', '"b4"']);
+      // And B, which lost it in turn, is fenced at its next commit.
+      await expect(put(b, clB, 5, "b5-stale", 50)).rejects.toBeInstanceOf(FencedError);
+      for (const s of [a2, b, c]) await s.close();
+    } finally {
+      await log.close();
     }
   });
 });
