@@ -9,6 +9,7 @@ import { runExplain } from "./explain.ts";
 import { runFmt } from "./fmt.ts";
 import { runProduce } from "./produce.ts";
 import { runRun } from "./run.ts";
+import { runRepl } from "./repl/index.ts";
 import { runServe } from "./serve.ts";
 import { runTest } from "./test.ts";
 import { UsageError } from "./files.ts";
@@ -243,6 +244,40 @@ Exit codes: 0 stopped cleanly, 1 the files had errors, 2 bad usage.`,
         host: opts.host,
         readOnly: opts.readOnly === true,
         maxPushQueries: Number(opts.maxPushQueries),
+      });
+    });
+
+  program
+    .command("repl")
+    .description("An interactive session: statements, pull and push queries, SHOW, DESCRIBE, PRINT, RUN SCRIPT.")
+    .option("--data <dir>", "data folder for the embedded log and state stores (the same as esql run's)", ".esql")
+    .option("--brokers <host:port,...>", "run on this Kafka cluster instead of the embedded log (state stays in --data)")
+    .option("--server <url>", "talk to a running esql serve (ksqlDB's REST API) instead of running an engine here")
+    .option("--echo", "write each input line after its prompt, also when the input is not a terminal (transcripts)")
+    .addHelpText(
+      "after",
+      `
+Statements end with ';' and may span lines. On a terminal: Tab completes keywords, streams, tables,
+columns and functions; up-arrow recalls earlier lines (kept in ~/.esql_history, or ESQL_HISTORY);
+Ctrl-C cancels a running push query or PRINT and keeps the session; Ctrl-D or exit leaves.
+From a pipe, the statements run in order and the session ends with the input.
+
+Examples:
+  esql repl                                   the embedded log in ./.esql
+  esql repl --data /tmp/play
+  esql repl --brokers 127.0.0.1:9092 --data .esql-kafka
+  esql repl --server http://localhost:8088
+  esql repl --data .esql < session.sql        run a script, print the results
+
+Exit codes: 0 the session ended, 1 the engine or server could not be opened, 2 bad usage.`,
+    )
+    .action(async (opts: { data: string; brokers?: string; server?: string; echo?: boolean }) => {
+      if (opts.server !== undefined && opts.brokers !== undefined) throw new UsageError("--server and --brokers exclude each other");
+      code = await runRepl({
+        data: opts.data,
+        ...(opts.brokers === undefined ? {} : { brokers: splitBrokers(opts.brokers) }),
+        ...(opts.server === undefined ? {} : { server: opts.server }),
+        echo: opts.echo === true,
       });
     });
 
