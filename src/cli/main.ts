@@ -12,6 +12,9 @@ import { runRun } from "./run.ts";
 import { runRepl } from "./repl/index.ts";
 import { runServe } from "./serve.ts";
 import { runTest } from "./test.ts";
+import { runApply } from "./apply.ts";
+import { runPlan } from "./plan.ts";
+import { runRollback } from "./rollback.ts";
 import { UsageError } from "./files.ts";
 import { EXIT } from "./output.ts";
 
@@ -280,6 +283,83 @@ Exit codes: 0 the session ended, 1 the engine or server could not be opened, 2 b
         echo: opts.echo === true,
       });
     });
+
+  // ---- deploy: plan, apply, rollback (runtime/deploy) ----
+  const target = (opts: { data: string; brokers?: string }) => ({
+    data: opts.data,
+    ...(opts.brokers === undefined ? {} : { brokers: splitBrokers(opts.brokers) }),
+  });
+  program
+    .command("plan")
+    .description("Show what esql apply would change: new, changed (in place or rebuilt, and why), unchanged, removed.")
+    .argument("<paths...>", "the folder(s) holding the desired .esql definitions (files compiled in path order)")
+    .option("--data <dir>", "data folder of the deployed engine (state stores; the embedded log without --brokers)", ".esql")
+    .option("--brokers <host:port,...>", "the Kafka cluster whose command topic holds the deployed statements")
+    .option("--json", "print the plan as JSON")
+    .addHelpText(
+      "after",
+      `
+Formatting and comments are not changes. A changed aggregation, join, window, PARTITION BY or table is
+rebuilt as a new version; a stateless stream whose filter or columns changed is replaced in place.
+
+Examples:
+  esql plan projections/ --data /var/lib/esql
+  esql plan projections/ --brokers kafka:9092 --json
+
+Exit codes: 0 nothing would change, 1 errors, 2 something would change (CI can gate on it).`,
+    )
+    .action(async (paths: string[], opts: { data: string; brokers?: string; json?: boolean }) => {
+      code = await runPlan(paths, { ...target(opts), json: opts.json === true });
+    });
+
+  program
+    .command("apply")
+    .description("Deploy a folder's definitions: create new objects, rebuild changed ones without downtime, drop removed ones (--allow-drop).")
+    .argument("<paths...>", "the folder(s) holding the desired .esql definitions (files compiled in path order)")
+    .option("--data <dir>", "data folder of the engine (state stores; the embedded log without --brokers)", ".esql")
+    .option("--brokers <host:port,...>", "deploy on this Kafka cluster (its command topic)")
+    .option("--allow-drop", "stop and drop deployed objects the folder no longer defines")
+    .option("--keep <n>", "versions kept per object for rollback, the serving one included", "2")
+    .addHelpText(
+      "after",
+      `
+A rebuilt object gets a new version (NAME__V<n>, topic <topic>__v<n>) that replays the history while
+the current one keeps serving; when it has caught up, NAME switches to it in one step. Every step is
+recorded in the command topic: after an interruption, apply again finishes (or abandons) it.
+
+Examples:
+  esql apply projections/ --data /var/lib/esql
+  esql apply projections/ --brokers kafka:9092 --allow-drop
+
+Exit codes: 0 applied, 1 errors (nothing applied) or a step failed, 2 bad usage.`,
+    )
+    .action(async (paths: string[], opts: { data: string; brokers?: string; allowDrop?: boolean; keep: string }) => {
+      const keep = Number(opts.keep);
+      if (!Number.isInteger(keep) || keep < 1) throw new UsageError(`--keep: expected a whole number >= 1, found '${opts.keep}'`);
+      code = await runApply(paths, { ...target(opts), allowDrop: opts.allowDrop === true, keep });
+    });
+
+  program
+    .command("rollback")
+    .description("Switch a stream or table back to the version that served before the current one (kept by apply).")
+    .argument("<name>", "the stream or table")
+    .option("--data <dir>", "data folder of the engine (state stores; the embedded log without --brokers)", ".esql")
+    .option("--brokers <host:port,...>", "the Kafka cluster (its command topic)")
+    .addHelpText(
+      "after",
+      `
+Kept versions keep running, so the switch needs no replay. The next apply with an unchanged folder
+switches forward again (to the kept version with the folder's definition).
+
+Examples:
+  esql rollback balances --data /var/lib/esql
+
+Exit codes: 0 switched, 1 no earlier version is kept, 2 bad usage.`,
+    )
+    .action(async (name: string, opts: { data: string; brokers?: string }) => {
+      code = await runRollback(name, target(opts));
+    });
+  // ---- end of deploy ----
 
   try {
     await program.parseAsync([...argv], { from: "user" });

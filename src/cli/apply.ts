@@ -1,0 +1,35 @@
+/** `esql apply <folder>`: make the deployed objects match the folder (see runtime/deploy/apply.ts). */
+import { applyPlan, DeployError } from "../../runtime/deploy/apply.ts";
+import { planFolder } from "../../runtime/deploy/plan.ts";
+import { EXIT } from "./output.ts";
+import { folderFiles, formatPlan, openTarget, printPlanErrors, type TargetOptions } from "./plan.ts";
+
+export interface ApplyCliOptions extends TargetOptions {
+  readonly allowDrop: boolean;
+  /** Versions kept per object, the serving one included. */
+  readonly keep: number;
+}
+
+export async function runApply(paths: readonly string[], options: ApplyCliOptions, out: NodeJS.WriteStream = process.stdout): Promise<number> {
+  const files = folderFiles(paths);
+  const target = await openTarget(options);
+  if (!target) return EXIT.failed;
+  const err = process.stderr;
+  try {
+    const plan = planFolder(files, target.engine);
+    if (printPlanErrors(plan)) return EXIT.failed;
+    out.write(formatPlan(plan, out));
+    // Progress goes to stderr, one line per step, as it happens (a CI log shows where a long rebuild is).
+    const result = await applyPlan(target.engine, plan, { allowDrop: options.allowDrop, keep: options.keep, onProgress: (line) => err.write(`${line}\n`) });
+    for (const line of result.done) out.write(`${line}\n`);
+    if (result.keptRemoved.length > 0) out.write(`not dropped (no --allow-drop): ${result.keptRemoved.join(", ")}\n`);
+    out.write(result.done.length === 0 ? "Nothing to apply.\n" : "Applied.\n");
+    return EXIT.ok;
+  } catch (e) {
+    if (!(e instanceof DeployError)) throw e;
+    err.write(`esql: apply failed: ${e.message}\n(the steps done so far are recorded: run esql apply again to finish, or change the folder back)\n`);
+    return EXIT.failed;
+  } finally {
+    await target.close();
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * `esql plan <folder>`: what `esql apply` would change, against the engine's deployed catalog (its command
+ * topic, on the embedded log in `--data` or on a Kafka cluster). Also the engine opening the deploy
+ * commands share.
+ */
+import { resolve } from "node:path";
+import { Engine } from "../../runtime/engine/engine.ts";
+import { LogError } from "../../runtime/log/types.ts";
+import { hasChanges, planFolder, type DeployPlan, type PlanItem } from "../../runtime/deploy/plan.ts";
+import { renderDiagnostic } from "../diagnostics/render.ts";
+import { collectEsqlFiles, readSource, UsageError } from "./files.ts";
+import { colors, EXIT, useColor } from "./output.ts";
+
+export interface TargetOptions {
+  /** State stores (and the embedded log without `brokers`). */
+  readonly data: string;
+  readonly brokers?: readonly string[];
+}
+
+/**
+ * Opens the engine the deploy commands work on; resolves undefined after printing why it cannot (a data
+ * folder in use by another process, an unreachable cluster). The caller closes the engine, then `close`.
+ */
+export async function openTarget(options: TargetOptions): Promise<{ engine: Engine; close: () => Promise<void> } | undefined> {
+  const err = process.stderr;
+  // Loaded only when asked for: kafkajs is not needed on the embedded log.
+  const kafka = options.brokers ? new (await import("../../runtime/log/kafka.ts")).KafkaEventLog({ brokers: [...options.brokers] }) : undefined;
+  try {
+    const engine = await Engine.open({
+      dataDir: resolve(options.data),
+      ...(kafka ? { log: kafka } : {}),
+      onRestore: (p) => {
+        if (p.done) err.write(`restored ${p.topic}[${p.partition}] from ${p.read} changelog records\n`);
+      },
+    });
+    return {
+      engine,
+      close: async () => {
+        await engine.close();
+        await kafka?.close();
+      },
+    };
+  } catch (e) {
+    await kafka?.close().catch(() => {});
+    if (e instanceof LogError && e.code === "LOCKED") err.write(`esql: the data folder ${options.data} is in use by another esql process\n`);
+    else err.write(`esql: cannot open ${options.brokers ? `the cluster ${options.brokers.join(",")}` : `the data folder ${options.data}`}: ${(e as Error).message}\n`);
+    return undefined;
+  }
+}
+
+/** The folder's `.esql` files in path order, read. */
+export function folderFiles(paths: readonly string[]) {
+  const files = collectEsqlFiles(paths);
+  if (files.length === 0) throw new UsageError(`no .esql files in ${paths.join(", ")}`);
+  return files.map(readSource);
+}
+
+const MARK: Record<PlanItem["action"], string> = { new: "+", unchanged: "=", "in-place": "~", rebuild: "~", resume: "~", switch: "~", remove: "-" };
+
+/** The plan as text: one line per object, then a summary line. */
+export function formatPlan(plan: DeployPlan, out: NodeJS.WriteStream): string {
+  const c = colors(out);
+  const paint: Record<PlanItem["action"], (s: string) => string> = {
+    new: c.green,
+    unchanged: c.dim,
+    "in-place": c.yellow,
+    rebuild: c.yellow,
+    resume: c.yellow,
+    switch: c.yellow,
+    remove: c.red,
+  };
+  const width = Math.max(0, ...plan.items.map((i) => i.name.length));
+  const lines = plan.items.map((i) => {
+    const what = `${i.action}${i.action === "remove" ? " (only with apply --allow-drop)" : ""}${i.reason && i.action !== "remove" ? `: ${i.reason}` : ""}`;
+    const abandon = i.abandons !== undefined ? ` (abandons the unfinished version ${i.abandons})` : "";
+    return paint[i.action](`${MARK[i.action]} ${i.objectType.padEnd(6)} ${i.name.padEnd(width)}  ${what}${abandon}`);
+  });
+  const count = (a: PlanItem["action"]) => plan.items.filter((i) => i.action === a).length;
+  const changes = plan.items.length - count("unchanged");
+  lines.push(
+    changes === 0 && !hasChanges(plan)
+      ? "No changes."
+      : `${changes} to change: ${count("new")} new, ${count("rebuild") + count("resume")} to rebuild, ${count("in-place")} in place, ${count("switch")} switched back, ${count("remove")} to remove.`,
+  );
+  for (const n of plan.notes) lines.push(c.dim(`note: ${n}`));
+  return lines.join("\n") + "\n";
+}
+
+/** Prints the plan's errors (with code frames); true when there were any. */
+export function printPlanErrors(plan: DeployPlan): boolean {
+  const color = useColor(process.stderr);
+  for (const e of plan.errors) process.stderr.write(renderDiagnostic(e.diagnostic, e.file, { color }) + "\n\n");
+  return plan.errors.length > 0;
+}
+
+export async function runPlan(paths: readonly string[], options: TargetOptions & { json?: boolean }, out: NodeJS.WriteStream = process.stdout): Promise<number> {
+  const files = folderFiles(paths);
+  const target = await openTarget(options);
+  if (!target) return EXIT.failed;
+  try {
+    const plan = planFolder(files, target.engine);
+    if (options.json) {
+      out.write(JSON.stringify({ changes: hasChanges(plan), items: plan.items.map(({ text: _t, ...i }) => i), errors: plan.errors.map((e) => ({ file: e.file.path, ...e.diagnostic })), notes: plan.notes }, null, 2) + "\n");
+    } else if (!printPlanErrors(plan)) out.write(formatPlan(plan, out));
+    if (plan.errors.length > 0) return EXIT.failed;
+    return hasChanges(plan) ? PLAN_CHANGES : EXIT.ok;
+  } finally {
+    await target.close();
+  }
+}
+
+/** `esql plan`'s exit code when applying would change something (as `terraform plan -detailed-exitcode`). */
+export const PLAN_CHANGES = 2;

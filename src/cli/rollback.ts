@@ -1,0 +1,20 @@
+/** `esql rollback <name>`: switch a stream or table back to the version that served before (still kept). */
+import { DeployError, rollback } from "../../runtime/deploy/apply.ts";
+import { EXIT } from "./output.ts";
+import { openTarget, type TargetOptions } from "./plan.ts";
+
+export async function runRollback(name: string, options: TargetOptions, out: NodeJS.WriteStream = process.stdout): Promise<number> {
+  const target = await openTarget(options);
+  if (!target) return EXIT.failed;
+  try {
+    const version = await rollback(target.engine, name, (line) => process.stderr.write(`${line}\n`));
+    out.write(`${name.toUpperCase()}: switched back to version ${version}\n`);
+    return EXIT.ok;
+  } catch (e) {
+    if (!(e instanceof DeployError)) throw e;
+    process.stderr.write(`esql: rollback: ${e.message}\n`);
+    return EXIT.failed;
+  } finally {
+    await target.close();
+  }
+}
