@@ -25,6 +25,7 @@ import { error as diagError, type Diagnostic } from "../diagnostics/diagnostic.t
 import { renderDiagnostic } from "../diagnostics/render.ts";
 import { parseScript } from "../parse.ts";
 import { collectEsqlFiles, readSource, UsageError } from "./files.ts";
+import { restoreProgress, withReplayProgress } from "./progress.ts";
 import { colors, EXIT, useColor } from "./output.ts";
 
 export interface RunOptions {
@@ -71,6 +72,11 @@ export async function runRun(paths: readonly string[], options: RunOptions, out:
   const err = process.stderr;
   const color = useColor(err);
 
+  // Replays and restores show a bar on a terminal, log lines otherwise (none with --json off a terminal).
+  const showProgress = !options.json || err.isTTY === true;
+  const showRestore = showProgress ? restoreProgress({ stream: err }) : () => undefined;
+  const replay = <T>(work: () => Promise<T>) => (showProgress ? withReplayProgress(engine, "replaying", { stream: err }, work) : work());
+
   let engine: Engine;
   // On Kafka the engine does not own the log: it is closed after the engine, in the `finally` below.
   // Loaded only when asked for: kafkajs is not needed on the embedded log.
@@ -81,7 +87,8 @@ export async function runRun(paths: readonly string[], options: RunOptions, out:
       ...(kafka ? { log: kafka } : {}),
       // Only when a store was missing or behind its changelog (Kafka: e.g. a new or wiped data folder).
       onRestore: (p) => {
-        if (p.done) err.write(`restored ${p.topic}[${p.partition}] from ${p.read} changelog records\n`);
+        showRestore(p);
+        if (p.done && !err.isTTY) err.write(`restored ${p.topic}[${p.partition}] from ${p.read} changelog records\n`);
       },
     });
   } catch (e) {
@@ -122,7 +129,7 @@ export async function runRun(paths: readonly string[], options: RunOptions, out:
       saveLedgerNow();
     }
     progress(skipped > 0 ? `${skipped} statement(s) already deployed in ${options.data}, ${deployed} new` : `deployed ${deployed} statement(s)`);
-    await engine.drain();
+    await replay(() => engine.drain());
 
     // Load inputs.
     for (const input of inputs) {
@@ -134,7 +141,7 @@ export async function runRun(paths: readonly string[], options: RunOptions, out:
       }
       progress(loaded.records > 0 ? `loaded ${loaded.records} record(s) from ${shown(input.path)} into ${input.topic}` : `${shown(input.path)}: already loaded into ${input.topic}, nothing new`);
     }
-    const processed = await engine.drain();
+    const processed = await replay(() => engine.drain());
     progress(`${engine.queries.size} quer${engine.queries.size === 1 ? "y" : "ies"} processed ${processed} record(s)`);
 
     if (options.follow) {
