@@ -1,0 +1,98 @@
+/**
+ * esql apply on a real broker: apply a folder, change an aggregation, plan reports the rebuild, apply it while
+ * a client keeps running pull queries (every answer the old version's or the new one's), roll back, and a
+ * restarted engine comes back with the same versions.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { applyPlan, rollback } from "../../runtime/deploy/apply.ts";
+import { readLedger } from "../../runtime/deploy/ledger.ts";
+import { planFolder } from "../../runtime/deploy/plan.ts";
+import { Engine } from "../../runtime/engine/engine.ts";
+import { KafkaEventLog } from "../../runtime/log/kafka.ts";
+import { NamespacedLog } from "../../runtime/log/namespaced.ts";
+
+const SOURCE = "CREATE STREAM moves (account STRING KEY, amount BIGINT) WITH (kafka_topic = 'moves', value_format = 'JSON', partitions = 3);";
+const table = (agg: string) => `CREATE TABLE totals AS SELECT account, ${agg} AS total FROM moves GROUP BY account;`;
+const folder = (...texts: string[]) => texts.map((text, i) => ({ path: `${i}.esql`, text }));
+const N = 3000;
+
+function expected(f: "sum" | "count"): string {
+  const m: Record<string, number> = {};
+  for (let i = 0; i < N; i++) m[`a${i % 7}`] = (m[`a${i % 7}`] ?? 0) + (f === "sum" ? i % 10 : 1);
+  return JSON.stringify(Object.entries(m).sort());
+}
+
+async function totals(engine: Engine): Promise<string> {
+  const r = await engine.pull("SELECT account, total FROM totals;");
+  if (r.diagnostics.length > 0) throw new Error(r.diagnostics[0]!.message);
+  return JSON.stringify(r.rows.map((row) => [row[0], row[1]]).sort());
+}
+
+describe("esql apply on Kafka", () => {
+  const brokers = inject("kafkaBrokers").split(",");
+  const kafka = new KafkaEventLog({ brokers, clientId: "esql-deploy" });
+  const dataDir = mkdtempSync(join(tmpdir(), "esql-kafka-deploy-"));
+  afterAll(async () => {
+    await kafka.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("rebuilds a changed aggregation while pull queries run, then rolls back", { timeout: 180_000 }, async () => {
+    const prefix = `deploy-${randomBytes(3).toString("hex")}-`;
+    const engine = await Engine.open({ dataDir, log: new NamespacedLog(kafka, prefix) });
+    try {
+      await applyPlan(engine, planFolder(folder(SOURCE, table("SUM(amount)")), engine));
+      const records = Array.from({ length: N }, (_, i) => ({ key: Buffer.from(`a${i % 7}`), value: Buffer.from(`{"AMOUNT":${i % 10}}`), timestamp: i }));
+      await engine.log.append("moves", records);
+      await engine.drain();
+      expect(await totals(engine)).toBe(expected("sum"));
+
+      const plan = planFolder(folder(SOURCE, table("COUNT(*)")), engine);
+      expect(plan.items.map((i) => `${i.name}:${i.action}`)).toEqual(["MOVES:unchanged", "TOTALS:rebuild"]);
+
+      const answers: string[] = [];
+      let stop = false;
+      const client = (async () => {
+        while (!stop) {
+          try {
+            answers.push(await totals(engine));
+          } catch (e) {
+            answers.push(`error: ${(e as Error).message}`);
+          }
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      })();
+      await applyPlan(engine, plan);
+      await new Promise((r) => setTimeout(r, 100));
+      stop = true;
+      await client;
+      const odd = answers.filter((a) => a !== expected("sum") && a !== expected("count"));
+      expect(odd).toEqual([]);
+      expect(answers).toContain(expected("sum"));
+      expect(answers.at(-1)).toBe(expected("count"));
+      expect(await engine.log.describeTopic("TOTALS__v2")).toBeDefined();
+
+      expect(await rollback(engine, "TOTALS")).toBe(1);
+      expect(await totals(engine)).toBe(expected("sum"));
+    } finally {
+      await engine.close();
+    }
+    const again = await Engine.open({ dataDir, log: new NamespacedLog(kafka, prefix) });
+    try {
+      expect(await totals(again)).toBe(expected("sum"));
+      const t = readLedger(again.catalog, again.deploySteps).get("TOTALS")!;
+      expect(t.versions.map((v) => `${v.version}:${v.state}`)).toEqual(["1:serving", "2:kept"]);
+      // The folder still says COUNT: apply switches forward to the kept version 2.
+      const plan = planFolder(folder(SOURCE, table("COUNT(*)")), again);
+      expect(plan.items.map((i) => `${i.name}:${i.action}`)).toEqual(["MOVES:unchanged", "TOTALS:switch"]);
+      await applyPlan(again, plan);
+      expect(await totals(again)).toBe(expected("count"));
+    } finally {
+      await again.close();
+    }
+  });
+});
