@@ -91,6 +91,16 @@ describe("esql repl on a terminal", { timeout: 120_000 }, () => {
     expect(readFileSync(history, "utf8")).toContain("SELECT * FROM views_per_user WHERE user_id = 'bob';");
   });
 
+  it("has no colours with NO_COLOR", async () => {
+    const t = new Terminal(["repl", "--data", join(dir, "plain")], { cwd: dir, env: { ESQL_HISTORY: join(dir, "plain-history"), NO_COLOR: "1" } });
+    term = t;
+    await t.expectScreen(/esql> $/);
+    await run(t, "SELECT nothing FROM nowhere;", "error[");
+    t.type(KEY.ctrlD);
+    expect(await t.exited()).toBe(0);
+    expect(t.raw).not.toMatch(/\x1b\[[0-9;]*m/);
+  });
+
   it("recalls the last statement of the previous session with the up arrow", async () => {
     const t = repl();
     await t.expectScreen(/esql> $/);

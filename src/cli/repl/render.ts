@@ -20,8 +20,10 @@ function cellText(v: unknown, column: ResultColumn): string {
   return typeof v === "string" ? v : JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? x.toString() : x));
 }
 
-function numeric(column: ResultColumn): boolean {
-  return column.type !== undefined && NUMERIC.has(column.type.kind) && !["WINDOWSTART", "WINDOWEND", "ROWTIME"].includes(column.name);
+/** Numbers align right: by the column's type, or by the value when the type is not known (listings). */
+function numeric(column: ResultColumn, value: unknown): boolean {
+  if (column.type === undefined) return typeof value === "number";
+  return NUMERIC.has(column.type.kind) && !["WINDOWSTART", "WINDOWEND", "ROWTIME"].includes(column.name);
 }
 
 function style(color: boolean) {
@@ -33,7 +35,7 @@ function style(color: boolean) {
 export function renderTable(columns: readonly ResultColumn[], rows: readonly (readonly unknown[])[], color: boolean): string {
   const table = new Table({ head: columns.map((c) => c.name), style: style(color) });
   for (const row of rows) {
-    table.push(columns.map((c, i) => ({ content: cellText(row[i], c), hAlign: numeric(c) ? "right" : "left" }) as const));
+    table.push(columns.map((c, i) => ({ content: cellText(row[i], c), hAlign: numeric(c, row[i]) ? "right" : "left" }) as const));
   }
   return table.toString();
 }
@@ -74,7 +76,7 @@ export class StreamingTable {
 
   row(values: readonly unknown[]): string {
     const t = new Table({ colWidths: this.widths, chars: NO_RULES, style: style(this.color), wordWrap: false });
-    t.push(this.columns.map((c, i) => ({ content: cellText(values[i], c), hAlign: numeric(c) ? "right" : "left" }) as const));
+    t.push(this.columns.map((c, i) => ({ content: cellText(values[i], c), hAlign: numeric(c, values[i]) ? "right" : "left" }) as const));
     return t.toString();
   }
 
