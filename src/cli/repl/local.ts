@@ -17,6 +17,7 @@ import { formatType } from "../../types/sqltype.ts";
 import type { CompiledStatement } from "../../compile.ts";
 import { Engine } from "../../../runtime/engine/engine.ts";
 import type { EventLog, LogRecord } from "../../../runtime/log/types.ts";
+import { withReplayProgress } from "../progress.ts";
 import type { CompletionNames, Output, ReplBackend, RunningQuery } from "./backend.ts";
 
 export class LocalBackend implements ReplBackend {
@@ -85,7 +86,8 @@ export class LocalBackend implements ReplBackend {
         default:
           outputs.push({ kind: "message", text: result.message });
       }
-      await this.engine.drain();
+      // A new query catching up on a long topic shows how far it is (on stderr, like esql run).
+      await withReplayProgress(this.engine, "replaying", { stream: process.stderr }, () => this.engine.drain());
       return outputs;
     });
   }
