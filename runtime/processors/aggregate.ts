@@ -23,7 +23,7 @@ import type { Accumulator, ArgInfo, FunctionRegistry, ResolvedAggregate } from "
 import type { PartitionStore } from "../state/store.ts";
 import type { SqlType } from "../../src/types/sqltype.ts";
 import { compileExprs, type CompiledExpr } from "../expr/compile.ts";
-import { decodeKey, encodeKey } from "../state/keycodec.ts";
+import { decodeKey, encodeKey, encodeKeyWith } from "../state/keycodec.ts";
 import { cachingEnabled } from "./sink.ts";
 import type { Processor, ProcessorContext, Row, Window } from "./types.ts";
 
@@ -55,12 +55,50 @@ export interface AggregateSpec {
 
 type State = unknown[]; // [timestamp, ...accumulator states]
 
+/** A group's (and window's) state in memory: `state` undefined = no such group in the store. */
+interface HotEntry {
+  readonly id: string;
+  /** The store key: `encodeKey(groupKey)`, or with the window start appended. */
+  readonly sk: Buffer;
+  /** The entry's time window (undefined when not windowed). */
+  readonly win: Window | undefined;
+  state: State | undefined;
+  /** Already in this batch's list of changed groups. */
+  dirty: boolean;
+}
+
+/**
+ * A string that identifies a group key exactly as its binary store key does (equal ids ⇔ equal
+ * `encodeKey` bytes), cheaper to build: strings with their length, numbers as text (0 and -0 alike, as
+ * in `encodeKey`), booleans; anything else falls back to the binary key's bytes.
+ */
+export function groupId(key: readonly unknown[]): string {
+  let id = "";
+  for (let i = 0; i < key.length; i++) {
+    const v = key[i];
+    if (typeof v === "string") id += "s" + v.length + ":" + v;
+    else if (typeof v === "number") id += "n" + (v === 0 ? "0" : String(v)) + ";";
+    else if (typeof v === "boolean") id += v ? "T" : "F";
+    else if (v === null || v === undefined) id += "N";
+    else id += "x" + encodeKey([v]).toString("latin1") + "\u0000";
+  }
+  return id;
+}
+
 export class AggregateProcessor implements Processor {
   private ctx!: ProcessorContext;
   private groupFns!: CompiledExpr[];
   private argFns!: CompiledExpr[][];
   private accs!: Accumulator[];
   private grace = DEFAULT_GRACE_MS;
+  /**
+   * Hot group states by a cheap string id of the group key (and window start), so a group's state is
+   * found with one Map lookup and its binary store key is encoded once, when the group is first seen.
+   * The states are the store's own objects (folded in place and put back once per batch); the map is
+   * dropped whenever the store drops its cache (see `PartitionStore.cacheEpoch`).
+   */
+  private readonly hot = new Map<string, HotEntry>();
+  private hotEpoch = -1;
 
   constructor(private readonly spec: AggregateSpec) {}
 
@@ -117,11 +155,54 @@ export class AggregateProcessor implements Processor {
   async process(rows: Row[]): Promise<Row[]> {
     const w = this.spec.window;
     if (w?.type === "SESSION") return this.processSessions(rows, w);
-    // 1. Work out every store key the batch touches and prefetch them in one read. A row whose grouping
-    // key has a NULL is dropped, as ksqlDB does.
-    const work: { row: Row; key: unknown[]; sign: 1 | -1; values: readonly unknown[] }[] = [];
-    const push = (row: Row, key: unknown[], sign: 1 | -1, values: readonly unknown[]) => {
-      if (!key.includes(null)) work.push({ row, key, sign, values });
+    const store = this.ctx.store;
+    const hot = this.hot;
+    if (store.cacheEpoch !== this.hotEpoch || hot.size > store.cacheLimit) {
+      hot.clear();
+      this.hotEpoch = store.cacheEpoch;
+    }
+    // 1. The groups (and windows) each row folds into, as hot entries; those not in memory yet are read
+    // from the store in one prefetch. Work items are kept in parallel arrays (one per field, not an object
+    // per row): a batch's intermediates live until its end, and fewer objects means less to collect.
+    // A row whose grouping key has a NULL is dropped, as ksqlDB does.
+    const wRow: Row[] = [];
+    const wKey: unknown[][] = [];
+    const wSign: number[] = [];
+    const wValues: (readonly unknown[])[] = [];
+    /** Entries of item i: `slots[slotStart[i] .. slotStart[i + 1])`. */
+    const slotStart: number[] = [];
+    const slots: HotEntry[] = [];
+    const missing: HotEntry[] = [];
+    const starts: number[] = [];
+    const enter = (id: string, key: unknown[], win: Window | undefined): void => {
+      let e = hot.get(id);
+      if (e === undefined) {
+        e = { id, sk: win ? encodeKeyWith(key, win.start) : encodeKey(key), win, state: undefined, dirty: false };
+        hot.set(id, e);
+        missing.push(e);
+      }
+      slots.push(e);
+    };
+    const push = (row: Row, key: unknown[], sign: 1 | -1, values: readonly unknown[]): void => {
+      if (key.includes(null)) return;
+      wRow.push(row);
+      wKey.push(key);
+      wSign.push(sign);
+      wValues.push(values);
+      slotStart.push(slots.length);
+      const id = groupId(key);
+      if (!w) return enter(id, key, undefined);
+      starts.length = 0;
+      windowStarts(row.ts, w, starts);
+      const size = w.sizeMs ?? 0;
+      for (let j = 0; j < starts.length; j++) {
+        const start = starts[j]!;
+        const wid = id + "|" + start;
+        // The window object is made once per entry, not per row.
+        const known = hot.get(wid);
+        if (known !== undefined) slots.push(known);
+        else enter(wid, key, { start, end: start + size });
+      }
     };
     for (const r of rows) {
       this.ctx.currentRow = r;
@@ -133,80 +214,93 @@ export class AggregateProcessor implements Processor {
         push(r, this.groupKey(r.values), 1, r.values);
       }
     }
-    const storeKeys: Buffer[] = [];
-    const windowsOf: Window[][] = [];
-    for (const item of work) {
-      const wins = w ? timeWindows(item.row.ts, w) : [];
-      windowsOf.push(wins);
-      if (w) for (const win of wins) storeKeys.push(encodeKey([...item.key, win.start]));
-      else storeKeys.push(encodeKey(item.key));
+    slotStart.push(slots.length);
+    if (missing.length > 0) {
+      await store.prefetch(
+        AGG_STORE,
+        missing.map((e) => e.sk),
+      );
+      for (const e of missing) e.state = store.get(AGG_STORE, e.sk) as State | undefined;
     }
-    await this.ctx.store.prefetch(AGG_STORE, storeKeys);
 
     // 2. Fold synchronously. With the record cache on, only each group's last update of the batch is
     // emitted (with the result it had before the batch as `old`), as Kafka Streams' cache does.
     const out: Row[] = [];
+    const dirty: HotEntry[] = [];
     const collapse = !this.spec.emitFinal && cachingEnabled(this.ctx.properties);
-    const pending = new Map<string, { row: Row; key: unknown[]; state: State; win: Window | undefined; old: unknown[] | null | undefined }>();
-    const emitLater = (sk: Buffer, row: Row, key: unknown[], state: State, win: Window | undefined, old: unknown[] | null | undefined) => {
-      const id = sk.toString("latin1");
-      const p = pending.get(id);
-      if (p) pending.delete(id); // re-inserted below: Map order is the order of last updates
-      pending.set(id, { row, key, state, win, old: p ? p.old : old });
+    const pending = new Map<HotEntry, { row: Row; key: unknown[]; old: unknown[] | null | undefined }>();
+    const emitLater = (e: HotEntry, row: Row, key: unknown[], old: unknown[] | null | undefined) => {
+      const p = pending.get(e);
+      if (p) {
+        // Moved to the end: Map order is the order of last updates.
+        pending.delete(e);
+        p.row = row;
+        p.key = key;
+        pending.set(e, p);
+      } else pending.set(e, { row, key, old });
     };
-    let k = 0;
-    for (let i = 0; i < work.length; i++) {
-      const { row, key, sign, values } = work[i]!;
+    const n = wRow.length;
+    for (let i = 0; i < n; i++) {
+      const row = wRow[i]!;
+      const key = wKey[i]!;
+      const sign = wSign[i] as 1 | -1;
       this.ctx.currentRow = row;
       if (row.ts > this.ctx.streamTime) this.ctx.streamTime = row.ts;
-      const args = this.argsOf(values);
-      // A table update whose old and new rows fall in the same group emits once, after both.
-      const next = work[i + 1];
-      const mergeWithNext =
-        sign === -1 && next !== undefined && next.row === row && encodeKey(next.key).equals(encodeKey(key));
+      const args = this.argsOf(wValues[i]!);
       if (!w) {
-        const sk = storeKeys[k++]!;
-        const { state, oldRow } = this.fold(sk, row.ts, sign, args);
-        if (mergeWithNext) continue;
-        if (collapse) emitLater(sk, row, key, state, undefined, oldRow);
-        else out.push(this.emit(row, key, state, undefined, oldRow));
+        const e = slots[slotStart[i]!]!;
+        const oldRow = this.fold(e, row.ts, sign, args, dirty);
+        // A table update whose old and new rows fall in the same group emits once, after both.
+        if (sign === -1 && i + 1 < n && wRow[i + 1] === row && slots[slotStart[i + 1]!] === e) continue;
+        if (collapse) emitLater(e, row, key, oldRow);
+        else out.push(this.emit(row, key, e.state!, undefined, oldRow));
         continue;
       }
       const closeTime = this.ctx.streamTime - this.grace;
-      for (const win of windowsOf[i]!) {
-        const sk = storeKeys[k++]!;
+      for (let j = slotStart[i]!; j < slotStart[i + 1]!; j++) {
+        const e = slots[j]!;
+        const win = e.win!;
         if (win.end <= closeTime) {
           this.ctx.metrics.lateDropped++;
           continue;
         }
-        const { state, oldRow } = this.fold(sk, row.ts, sign, args);
+        const oldRow = this.fold(e, row.ts, sign, args, dirty);
         if (collapse) {
-          emitLater(sk, row, key, state, win, oldRow);
+          emitLater(e, row, key, oldRow);
           continue;
         }
-        const emitted = this.emit(row, key, state, win, oldRow);
+        const emitted = this.emit(row, key, e.state!, win, oldRow);
         if (this.spec.emitFinal) this.holdForFinal(emitted, key, win);
         else out.push(emitted);
       }
     }
-    for (const p of pending.values()) out.push(this.emit(p.row, p.key, p.state, p.win, p.old));
+    // 3. Each changed group goes to the store once per batch (written at the commit).
+    for (const e of dirty) {
+      e.dirty = false;
+      store.put(AGG_STORE, e.sk, e.state);
+    }
+    for (const [e, p] of pending) out.push(this.emit(p.row, p.key, e.state!, e.win, p.old));
     if (this.spec.emitFinal) out.push(...(await this.releaseClosed()));
     return out;
   }
 
   /**
-   * Adds (sign 1) or retracts (-1) one row's arguments in the group state under `sk`. `oldRow` is the
-   * group's result before (null: a new group; undefined: not needed downstream).
+   * Adds (sign 1) or retracts (-1) one row's arguments in a group's state, in place. Returns the group's
+   * result before (null: a new group; undefined: not needed downstream).
    */
-  private fold(sk: Buffer, ts: number, sign: 1 | -1, args: unknown[][]): { state: State; oldRow: unknown[] | null | undefined } {
-    const prev = this.ctx.store.get(AGG_STORE, sk) as State | undefined;
+  private fold(e: HotEntry, ts: number, sign: 1 | -1, args: unknown[][], dirty: HotEntry[]): unknown[] | null | undefined {
+    const prev = e.state;
     const old = prev && this.spec.needsOld ? this.results(prev) : undefined;
     const state = prev ?? this.initState(ts);
     if (sign === 1) this.add(state, args);
     else this.retract(state, args);
-    state[0] = Math.max(state[0] as number, ts);
-    this.ctx.store.put(AGG_STORE, sk, state);
-    return { state, oldRow: prev === undefined ? null : old };
+    if (ts > (state[0] as number)) state[0] = ts;
+    e.state = state;
+    if (!e.dirty) {
+      e.dirty = true;
+      dirty.push(e);
+    }
+    return prev === undefined ? null : old;
   }
 
   private emit(row: Row, key: unknown[], state: State, win: Window | undefined, old: unknown[] | null | undefined): Row {
@@ -367,6 +461,18 @@ export async function* readAggregates(
     }
     yield window ? { values, ts: state[0] as number, window } : { values, ts: state[0] as number };
   }
+}
+
+/** Appends to `out` the starts of the time windows that contain `ts`, oldest first (see {@link timeWindows}). */
+export function windowStarts(ts: number, w: AggregateWindow, out: number[]): void {
+  const size = w.sizeMs ?? 0;
+  const advance = w.type === "HOPPING" ? (w.advanceMs ?? size) : size;
+  if (size <= 0 || advance <= 0) return;
+  const lastStart = ts - (((ts % advance) + advance) % advance);
+  if (lastStart <= ts - size || lastStart < 0) return;
+  let first = lastStart;
+  while (first - advance > ts - size && first - advance >= 0) first -= advance;
+  for (let start = first; start <= lastStart; start += advance) out.push(start);
 }
 
 /** The time windows that contain `ts` (TUMBLING: one; HOPPING: size / advance of them), oldest first. */

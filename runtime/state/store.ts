@@ -62,6 +62,7 @@ export class PartitionStore {
   private offsets = new Map<string, number>();
   /** Soft limit on cached clean entries; beyond it, clean entries are dropped after a commit. */
   private readonly maxCached: number;
+  private epoch = 0;
 
   private constructor(db: Level, offsets: Map<string, number>, maxCached: number) {
     this.db = db;
@@ -87,6 +88,20 @@ export class PartitionStore {
       offsets.set(k.subarray(OFFSET_PREFIX.length).toString("utf8"), Number(decodeValue(v)));
     }
     return new PartitionStore(db, offsets, options.maxCached ?? 200_000);
+  }
+
+  /**
+   * Changes whenever the in-memory cache is dropped (size limit, rollback, restore). A processor that keeps
+   * its own hot copies of entries (e.g. aggregate states by group) drops them when this changes, so it
+   * never works from a value the store no longer vouches for.
+   */
+  get cacheEpoch(): number {
+    return this.epoch;
+  }
+
+  /** Cached entries (committed or not): processors keep their hot copies within the same bound. */
+  get cacheLimit(): number {
+    return this.maxCached;
   }
 
   /** The next offset to read of `topic` partition `partition`, or undefined when never committed. */
@@ -177,7 +192,7 @@ export class PartitionStore {
       const key = Buffer.from(id, "latin1");
       const v = this.cache.get(id);
       const nameLen = key[0]!;
-      const store = key.subarray(1, 1 + nameLen).toString("utf8");
+      const store = storeNameOf(id, nameLen);
       const userKey = key.subarray(1 + nameLen);
       if (v === ABSENT || v === undefined) {
         ops.push({ type: "del", key });
@@ -198,6 +213,7 @@ export class PartitionStore {
     if (this.cache.size > this.maxCached) {
       this.cache.clear();
       this.loadedPrefixes.clear();
+      this.epoch++;
     }
     return changes;
   }
@@ -224,6 +240,7 @@ export class PartitionStore {
     this.cache.clear();
     this.dirty.clear();
     this.loadedPrefixes.clear();
+    this.epoch++;
   }
 
   /** Forgets this batch's uncommitted changes (the batch failed and will be retried). */
@@ -231,6 +248,7 @@ export class PartitionStore {
     for (const id of this.dirty) this.cache.delete(id);
     this.dirty.clear();
     this.loadedPrefixes.clear();
+    this.epoch++;
   }
 
   /** Committed entries of store `name` in key order between `gte` (inclusive) and `lt` (exclusive). */
@@ -268,6 +286,19 @@ function nameHead(name: string): { bytes: Buffer; id: string } {
     nameCache.set(name, head);
   }
   return head;
+}
+
+const namesByHead = new Map<string, string>();
+
+/** The store name at the head of a cache id (`len(name) name ...`), decoded once per name. */
+function storeNameOf(id: string, nameLen: number): string {
+  const head = id.slice(0, 1 + nameLen);
+  let name = namesByHead.get(head);
+  if (name === undefined) {
+    name = Buffer.from(head.slice(1), "latin1").toString("utf8");
+    namesByHead.set(head, name);
+  }
+  return name;
 }
 
 function fullKey(name: string, key: Uint8Array): Buffer {
