@@ -28,7 +28,24 @@ export async function main(argv: readonly string[]): Promise<number> {
     .version(version, "-v, --version")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .showHelpAfterError("(run with --help for usage)");
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText(
+      "after",
+      `
+Every command has --help with examples (esql help run, esql run --help).
+
+Examples:
+  esql check examples/
+  esql run examples/bank/bank.esql --input transactions=examples/bank/transactions.jsonl
+  esql repl --data .esql
+
+Exit codes (every command): 0 success, 1 the input has errors, a test failed or the data folder /
+server could not be opened, 2 bad usage (unknown option, missing file).
+
+Environment: NO_COLOR turns colours off (they are on only on a terminal); ESQL_HISTORY is the REPL's
+history file (default ~/.esql_history); ESQL_PROGRESS_INTERVAL_MS spaces progress log lines (default 5000);
+KAFKA_BROKERS and KAFKA_* configure Kafka clients.`,
+    );
 
   program
     .command("check")
