@@ -113,7 +113,9 @@ export async function applyPlan(engine: Engine, plan: DeployPlan, options: Apply
  * Resolves the version switched to; throws {@link DeployError} when no earlier version is kept.
  */
 export async function rollback(engine: Engine, name: string, onProgress: (line: string) => void = () => {}): Promise<number> {
-  const obj = readLedger(engine.catalog, engine.deploySteps).get(name.toUpperCase()) ?? readLedger(engine.catalog, engine.deploySteps).get(name);
+  const ledger = readLedger(engine.catalog, engine.deploySteps);
+  // Unquoted names are upper case in the catalog; a quoted one is found as written.
+  const obj = ledger.get(name.toUpperCase()) ?? ledger.get(name);
   if (!obj) throw new DeployError(`no deployed stream or table named ${name}`);
   const previous = obj.served.filter((v) => v !== obj.current && obj.versions.some((x) => x.version === v && x.state === "kept")).at(-1);
   if (previous === undefined) throw new DeployError(`${obj.name} has no earlier version kept (serving version ${obj.current})`);

@@ -232,7 +232,8 @@ function compare(
     return { error: `${name} is deployed as a declared source and defined by a query: remove it (apply --allow-drop), then add it back` };
   }
   const inputs = desired.query.sources.filter((s) => rebuilt.has(s));
-  if (building && analyzedOf(building.text) && fingerprint(analyzedOf(building.text)) === want && inputs.length === 0) {
+  const unfinished = building ? analyzedOf(building.text) : undefined;
+  if (building && unfinished && fingerprint(unfinished) === want && inputs.length === 0) {
     return { ...base, action: "resume", version: building.version, reason: `version ${building.version} was being built by an interrupted apply: it catches up, then ${name} switches to it` };
   }
   const abandons = building ? { abandons: building.version } : {};

@@ -8,7 +8,7 @@ export async function runRollback(name: string, options: TargetOptions, out: Nod
   if (!target) return EXIT.failed;
   try {
     const version = await rollback(target.engine, name, (line) => process.stderr.write(`${line}\n`));
-    out.write(`${name.toUpperCase()}: switched back to version ${version}\n`);
+    out.write(`${name}: switched back to version ${version}\n`);
     return EXIT.ok;
   } catch (e) {
     if (!(e instanceof DeployError)) throw e;

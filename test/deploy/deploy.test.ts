@@ -182,6 +182,29 @@ describe("esql apply on the embedded log", () => {
     }
   });
 
+  it("replays an in-place replacement on open without reading its input again", { timeout: 60_000 }, async () => {
+    const dataDir = join(root, "e");
+    let engine = await Engine.open({ dataDir });
+    const wider = `CREATE STREAM big AS SELECT account, amount, kind FROM moves WHERE amount > 90;`;
+    try {
+      await applyPlan(engine, plan(engine, SOURCE, BIG));
+      await load(engine, 500);
+      await engine.drain();
+      await applyPlan(engine, plan(engine, SOURCE, wider));
+    } finally {
+      await engine.close();
+    }
+    engine = await Engine.open({ dataDir });
+    try {
+      expect(await engine.drain()).toBe(0);
+      expect(hasChanges(plan(engine, SOURCE, wider))).toBe(false);
+      await load(engine, 100, 500);
+      expect(await engine.drain()).toBe(100);
+    } finally {
+      await engine.close();
+    }
+  });
+
   it("reports errors: compile errors, changed declared sources, unsupported statements", async () => {
     const engine = await Engine.open({ dataDir: join(root, "c") });
     try {
