@@ -33,6 +33,7 @@ import { closeSubscriptions, pullQuery, pullSql, subscribeSql, type PullOutcome,
 import { sourceSerdes } from "../serde/formats.ts";
 import { applyStep as applyDeployStep, decodeStep, encodeStep, type DeployStep } from "../deploy/steps.ts";
 
+/** The command topic of a single instance; instances sharing a service id use `_esql-<serviceId>-commands`. */
 export const COMMAND_TOPIC = "_esql_commands";
 export const PROCESSING_LOG_TOPIC = "esql_processing_log";
 export const PROCESSING_LOG_STREAM = "KSQL_PROCESSING_LOG";
@@ -117,6 +118,7 @@ export class Engine {
     this.changelogs = options.changelogs ?? !(log instanceof EmbeddedLog);
     this.onRestore = options.onRestore;
     this.onClusterEvent = options.onClusterEvent;
+    this.commandTopic = options.cluster ? `_esql-${options.cluster.serviceId}-commands` : COMMAND_TOPIC;
     if (options.cluster) {
       if (!supportsGroups(log)) throw new Error("running as a cluster needs a log with consumer groups (Kafka)");
       if (!this.changelogs) throw new Error("running as a cluster needs changelogs (partitions move between instances)");
@@ -124,6 +126,8 @@ export class Engine {
     }
   }
 
+  /** Where deployed statements are recorded (one per service id). */
+  readonly commandTopic: string;
   /** This instance's membership when it runs as one of several (`options.cluster`). */
   readonly member: ClusterMember | undefined;
   private readonly onClusterEvent: ((message: string) => void) | undefined;
@@ -178,8 +182,8 @@ export class Engine {
 
   /** Replays the command topic: rebuilds the catalog and restarts the queries it deployed. */
   private async resume(): Promise<void> {
-    await this.log.createTopic(COMMAND_TOPIC, { partitions: 1, config: { cleanupPolicy: "delete" } });
-    this.commandPosition = await this.log.beginningOffset(COMMAND_TOPIC, 0);
+    await this.log.createTopic(this.commandTopic, { partitions: 1, config: { cleanupPolicy: "delete" } });
+    this.commandPosition = await this.log.beginningOffset(this.commandTopic, 0);
     await this.followCommands(true);
   }
 
@@ -189,13 +193,13 @@ export class Engine {
    * instances, it is how a statement deployed through one instance reaches the others.
    */
   private async followCommands(resuming = false): Promise<void> {
-    const end = await this.log.endOffset(COMMAND_TOPIC, 0);
+    const end = await this.log.endOffset(this.commandTopic, 0);
     if (this.commandPosition >= end) return;
     // Statements (no key) and deploy steps (runtime/deploy/steps.ts), replayed in their recorded order.
     const texts: (string | DeployStep)[] = [];
     let offset = this.commandPosition;
     while (offset < end) {
-      const batch = await this.log.read(COMMAND_TOPIC, 0, offset, 1000);
+      const batch = await this.log.read(this.commandTopic, 0, offset, 1000);
       for (const r of batch) if (r.value && !this.ownCommands.has(r.offset)) texts.push(decodeStep(r.key, r.value) ?? r.value.toString("utf8"));
       offset = batch.length > 0 ? batch[batch.length - 1]!.offset + 1 : end;
     }
@@ -225,7 +229,7 @@ export class Engine {
 
   /** Appends to the command topic, remembering the offset so that following the topic skips it. */
   private async recordCommand(record: ProduceRecord): Promise<void> {
-    const [at] = await this.log.append(COMMAND_TOPIC, [record]);
+    const [at] = await this.log.append(this.commandTopic, [record]);
     if (at!.offset === this.commandPosition) this.commandPosition++;
     else this.ownCommands.add(at!.offset);
   }
@@ -372,7 +376,8 @@ export class Engine {
         const sinkPartitions = a.sink.partitions ?? inputPartitions;
         if (a.kind === "CreateAsSelect") await this.ensureTopic(a.sink, sinkPartitions);
         const sinkTopic = await this.log.describeTopic(a.sink.topic);
-        const plan = planQuery(a.queryId, q, a.sink, partitionsOf, sinkTopic?.partitions ?? sinkPartitions);
+        const topicId = this.member ? `${this.member.options.serviceId}-${a.queryId}` : a.queryId;
+        const plan = planQuery(topicId, q, a.sink, partitionsOf, sinkTopic?.partitions ?? sinkPartitions);
         // CREATE OR REPLACE keeps the query id: the running query lets go of its stores first, and the new
         // one continues from the offsets they hold (esql apply's in-place change of a stateless stream).
         const replaced = this.queries.get(a.queryId);
@@ -389,7 +394,7 @@ export class Engine {
           onError: (e) => this.recordError(e),
           changelogs: this.changelogs,
           ...(this.onRestore ? { onRestore: this.onRestore } : {}),
-          ...(this.member ? { roleOf: (p: number) => this.member!.role(p) } : {}),
+          ...(this.member ? { roleOf: (p: number) => this.member!.role(p), topicId } : {}),
           ...(this.onClusterEvent ? { onEvent: this.onClusterEvent } : {}),
         });
         this.queries.set(a.queryId, query);

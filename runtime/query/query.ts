@@ -25,6 +25,11 @@ export interface QueryEnv extends TaskEnv {
    * `none` closes them. Default: every partition is active and nothing is claimed (one instance).
    */
   readonly roleOf?: (partition: number) => "active" | "standby" | "none";
+  /**
+   * Names the query's changelog topics (default: the query id). Instances of one service use
+   * `<serviceId>-<queryId>`, so that deployments sharing a broker never share internal topics.
+   */
+  readonly topicId?: string;
   /** Something worth a log line (a task fenced, a takeover). */
   readonly onEvent?: (message: string) => void;
 }
@@ -102,7 +107,7 @@ export class PersistentQuery {
         }
         if (want === "none") continue;
         store ??= await PartitionStore.open(stateDir(this.env.dataDir, this.id, stage.id, p));
-        changelog ??= this.env.changelogs ? new Changelog(this.env.log, changelogTopic(this.id, stage.id), p) : undefined;
+        changelog ??= this.env.changelogs ? new Changelog(this.env.log, changelogTopic(this.env.topicId ?? this.id, stage.id), p) : undefined;
         if (want === "standby") {
           if (changelog) this.standbys.push({ stageIndex: si, partition: p, store, changelog });
           else await store.close();
@@ -165,7 +170,7 @@ export class PersistentQuery {
   /** The changelog topics of the query's stages (none without `changelogs`). */
   changelogTopics(): { name: string; partitions: number }[] {
     if (!this.env.changelogs) return [];
-    return this.plan.stages.map((s) => ({ name: changelogTopic(this.id, s.id), partitions: this.plan.stagePartitions.get(s.id) ?? 1 }));
+    return this.plan.stages.map((s) => ({ name: changelogTopic(this.env.topicId ?? this.id, s.id), partitions: this.plan.stagePartitions.get(s.id) ?? 1 }));
   }
 
   /** Input topics and the partitions this query reads (for waiting on new data). */

@@ -137,6 +137,9 @@ export class LocalBackend implements ReplBackend {
       const positions: number[] = [];
       for (let i = 0; i < topic.partitions; i++) positions.push(p.fromBeginning ? await log.beginningOffset(p.topic, i) : await log.endOffset(p.topic, i));
       let printed = 0;
+      // INTERVAL n: every n-th record.
+      let seen = 0;
+      const every = Math.max(1, p.interval ?? 1);
       let resolveDone!: () => void;
       const done = new Promise<void>((r) => (resolveDone = r));
       void self.drainingWhile(() => done);
@@ -148,6 +151,7 @@ export class LocalBackend implements ReplBackend {
             for (const r of batch) {
               positions[i] = r.offset + 1;
               got++;
+              if (seen++ % every !== 0) continue;
               yield printLine(r, i);
               if (p.limit !== undefined && ++printed >= p.limit) return;
             }
