@@ -40,7 +40,8 @@ Examples:
   esql repl --data .esql
 
 Exit codes (every command): 0 success, 1 the input has errors, a test failed or the data folder /
-server could not be opened, 2 bad usage (unknown option, missing file).
+server could not be opened, 2 bad usage (unknown option, missing file); esql plan also exits 2 when
+applying would change something.
 
 Environment: NO_COLOR turns colours off (they are on only on a terminal); ESQL_HISTORY is the REPL's
 history file (default ~/.esql_history); ESQL_PROGRESS_INTERVAL_MS spaces progress log lines (default 5000);
