@@ -55,9 +55,10 @@ export interface AggregateSpec {
 
 type State = unknown[]; // [timestamp, ...accumulator states]
 
+const NO_ARGS: readonly unknown[] = Object.freeze([]);
+
 /** A group's (and window's) state in memory: `state` undefined = no such group in the store. */
 interface HotEntry {
-  readonly id: string;
   /** The store key: `encodeKey(groupKey)`, or with the window start appended. */
   readonly sk: Buffer;
   /** The entry's time window (undefined when not windowed). */
@@ -68,11 +69,18 @@ interface HotEntry {
 }
 
 /**
- * A string that identifies a group key exactly as its binary store key does (equal ids ⇔ equal
- * `encodeKey` bytes), cheaper to build: strings with their length, numbers as text (0 and -0 alike, as
- * in `encodeKey`), booleans; anything else falls back to the binary key's bytes.
+ * A Map key that identifies a group key exactly as its binary store key does (same id ⇔ equal
+ * `encodeKey` bytes), among keys of one column layout, and is cheaper to build: a one-column string or
+ * number key is its value; otherwise a string of strings with their length, numbers as text (0 and -0
+ * alike, as in `encodeKey`), booleans; anything else falls back to the binary key's bytes.
  */
-export function groupId(key: readonly unknown[]): string {
+export function groupId(key: readonly unknown[]): unknown {
+  // One column: the value itself (a column's values all have one JS type; Map compares numbers by
+  // SameValueZero, so 0 and -0 are one group, as in `encodeKey`).
+  if (key.length === 1) {
+    const v = key[0];
+    if (typeof v === "string" || typeof v === "number") return v;
+  }
   let id = "";
   for (let i = 0; i < key.length; i++) {
     const v = key[i];
@@ -97,8 +105,12 @@ export class AggregateProcessor implements Processor {
    * The states are the store's own objects (folded in place and put back once per batch); the map is
    * dropped whenever the store drops its cache (see `PartitionStore.cacheEpoch`).
    */
-  private readonly hot = new Map<string, HotEntry>();
+  private readonly hot = new Map<unknown, HotEntry>();
   private hotEpoch = -1;
+  /** Hot entries of windowed groups: by group id, then by window start. */
+  private readonly hotWindows = new Map<unknown, Map<number, HotEntry>>();
+  private hotCount = 0;
+  private readonly argScratch: (readonly unknown[])[] = [];
 
   constructor(private readonly spec: AggregateSpec) {}
 
@@ -124,8 +136,23 @@ export class AggregateProcessor implements Processor {
     return k;
   }
 
-  private argsOf(values: readonly unknown[]): unknown[][] {
-    return this.argFns.map((fns) => fns.map((f) => f(values)));
+  /**
+   * One row's aggregate arguments. The outer array is reused from row to row (accumulators read it
+   * synchronously); an aggregate without row arguments (COUNT(*)) gets one shared empty array.
+   */
+  private argsOf(values: readonly unknown[]): (readonly unknown[])[] {
+    const out = this.argScratch;
+    for (let i = 0; i < this.argFns.length; i++) {
+      const fns = this.argFns[i]!;
+      if (fns.length === 0) {
+        out[i] = NO_ARGS;
+        continue;
+      }
+      const a = new Array<unknown>(fns.length);
+      for (let j = 0; j < fns.length; j++) a[j] = fns[j]!(values);
+      out[i] = a;
+    }
+    return out;
   }
 
   private initState(ts: number): State {
@@ -141,11 +168,11 @@ export class AggregateProcessor implements Processor {
     return out;
   }
 
-  private add(state: State, args: unknown[][]): void {
+  private add(state: State, args: (readonly unknown[])[]): void {
     for (let i = 0; i < this.accs.length; i++) state[i + 1] = this.accs[i]!.add(state[i + 1], args[i]!);
   }
 
-  private retract(state: State, args: unknown[][]): void {
+  private retract(state: State, args: (readonly unknown[])[]): void {
     for (let i = 0; i < this.accs.length; i++) {
       const acc = this.accs[i]!;
       if (acc.retract) state[i + 1] = acc.retract(state[i + 1], args[i]!);
@@ -157,8 +184,11 @@ export class AggregateProcessor implements Processor {
     if (w?.type === "SESSION") return this.processSessions(rows, w);
     const store = this.ctx.store;
     const hot = this.hot;
-    if (store.cacheEpoch !== this.hotEpoch || hot.size > store.cacheLimit) {
+    const hotWindows = this.hotWindows;
+    if (store.cacheEpoch !== this.hotEpoch || this.hotCount > store.cacheLimit) {
       hot.clear();
+      hotWindows.clear();
+      this.hotCount = 0;
       this.hotEpoch = store.cacheEpoch;
     }
     // 1. The groups (and windows) each row folds into, as hot entries; those not in memory yet are read
@@ -174,15 +204,7 @@ export class AggregateProcessor implements Processor {
     const slots: HotEntry[] = [];
     const missing: HotEntry[] = [];
     const starts: number[] = [];
-    const enter = (id: string, key: unknown[], win: Window | undefined): void => {
-      let e = hot.get(id);
-      if (e === undefined) {
-        e = { id, sk: win ? encodeKeyWith(key, win.start) : encodeKey(key), win, state: undefined, dirty: false };
-        hot.set(id, e);
-        missing.push(e);
-      }
-      slots.push(e);
-    };
+    const size = w?.sizeMs ?? 0;
     const push = (row: Row, key: unknown[], sign: 1 | -1, values: readonly unknown[]): void => {
       if (key.includes(null)) return;
       wRow.push(row);
@@ -191,17 +213,35 @@ export class AggregateProcessor implements Processor {
       wValues.push(values);
       slotStart.push(slots.length);
       const id = groupId(key);
-      if (!w) return enter(id, key, undefined);
+      if (!w) {
+        let e = hot.get(id);
+        if (e === undefined) {
+          e = { sk: encodeKey(key), win: undefined, state: undefined, dirty: false };
+          hot.set(id, e);
+          this.hotCount++;
+          missing.push(e);
+        }
+        slots.push(e);
+        return;
+      }
+      let byStart = hotWindows.get(id);
+      if (byStart === undefined) {
+        byStart = new Map();
+        hotWindows.set(id, byStart);
+      }
       starts.length = 0;
       windowStarts(row.ts, w, starts);
-      const size = w.sizeMs ?? 0;
       for (let j = 0; j < starts.length; j++) {
         const start = starts[j]!;
-        const wid = id + "|" + start;
-        // The window object is made once per entry, not per row.
-        const known = hot.get(wid);
-        if (known !== undefined) slots.push(known);
-        else enter(wid, key, { start, end: start + size });
+        let e = byStart.get(start);
+        if (e === undefined) {
+          // The window object is made once per entry, not per row.
+          e = { sk: encodeKeyWith(key, start), win: { start, end: start + size }, state: undefined, dirty: false };
+          byStart.set(start, e);
+          this.hotCount++;
+          missing.push(e);
+        }
+        slots.push(e);
       }
     };
     for (const r of rows) {
@@ -288,7 +328,7 @@ export class AggregateProcessor implements Processor {
    * Adds (sign 1) or retracts (-1) one row's arguments in a group's state, in place. Returns the group's
    * result before (null: a new group; undefined: not needed downstream).
    */
-  private fold(e: HotEntry, ts: number, sign: 1 | -1, args: unknown[][], dirty: HotEntry[]): unknown[] | null | undefined {
+  private fold(e: HotEntry, ts: number, sign: 1 | -1, args: (readonly unknown[])[], dirty: HotEntry[]): unknown[] | null | undefined {
     const prev = e.state;
     const old = prev && this.spec.needsOld ? this.results(prev) : undefined;
     const state = prev ?? this.initState(ts);

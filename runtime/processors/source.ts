@@ -95,10 +95,12 @@ export class SourceProcessor {
     const rows: Row[] = [];
     const { key: keySerde, value: valueSerde } = this.serdes;
     const window = this.source.window;
+    const keyCount = this.serdes.keyColumns.length;
+    const layout = this.layout;
+    const width = keyCount + layout.length + 3 + (window ? 2 : 0);
     for (const rec of records) {
       this.ctx.metrics.recordsIn++;
-      const pos = { topic: rec.topic, partition: rec.partition, offset: rec.offset };
-      this.ctx.currentRow = pos;
+      this.ctx.currentRow = rec; // a record names its topic, partition and offset itself
       let keyRow: unknown[] | null;
       let valueRow: unknown[] | null;
       let win: { start: number; end: number } | undefined;
@@ -120,20 +122,27 @@ export class SourceProcessor {
         this.ctx.reportError(e, "deserialize value");
         continue;
       }
-      const keyCount = this.serdes.keyColumns.length;
-      if (keyRow === null) keyRow = new Array(keyCount).fill(null);
-      const values: unknown[] = keyRow.slice(0, keyCount);
-      for (const l of this.layout) {
-        if (l.kind === "value") values.push(valueRow === null ? null : (valueRow[l.index] ?? null));
-        else if (l.kind === "headers") values.push(rec.headers.map((h) => ({ KEY: h.key, VALUE: h.value })));
+      // The row is filled in place: one array of its final width.
+      const values: unknown[] = new Array(width);
+      let at = 0;
+      for (; at < keyCount; at++) values[at] = keyRow === null ? null : (keyRow[at] ?? null);
+      for (let li = 0; li < layout.length; li++, at++) {
+        const l = layout[li]!;
+        if (l.kind === "value") values[at] = valueRow === null ? null : (valueRow[l.index] ?? null);
+        else if (l.kind === "headers") values[at] = rec.headers.map((h) => ({ KEY: h.key, VALUE: h.value }));
         else {
           let v: Buffer | null = null;
           for (const h of rec.headers) if (h.key === l.key) v = h.value;
-          values.push(v);
+          values[at] = v;
         }
       }
-      values.push(rec.timestamp, rec.partition, rec.offset);
-      if (window) values.push(win?.start ?? null, win?.end ?? null);
+      values[at++] = rec.timestamp;
+      values[at++] = rec.partition;
+      values[at++] = rec.offset;
+      if (window) {
+        values[at++] = win?.start ?? null;
+        values[at++] = win?.end ?? null;
+      }
       let ts: number | null = rec.timestamp;
       if (valueRow !== null) {
         try {

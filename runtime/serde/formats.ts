@@ -63,13 +63,23 @@ export function splitWindowedKey(bytes: Buffer, window: SourceWindow): { key: Bu
 
 /** The inverse of {@link splitWindowedKey}. */
 export function joinWindowedKey(key: Buffer | null, window: WindowBounds, type: SourceWindow["type"]): Buffer {
-  const inner = key ?? Buffer.alloc(0);
-  const tail = Buffer.alloc(type === "SESSION" ? 16 : 8);
+  const n = key === null ? 0 : key.length;
+  // One allocation: the key's bytes, then the bounds as 8-byte big-endian integers.
+  const out = Buffer.allocUnsafe(n + (type === "SESSION" ? 16 : 8));
+  if (key !== null) key.copy(out, 0);
   if (type === "SESSION") {
-    tail.writeBigInt64BE(BigInt(window.end), 0);
-    tail.writeBigInt64BE(BigInt(window.start), 8);
+    writeInt64BE(out, window.end, n);
+    writeInt64BE(out, window.start, n + 8);
   } else {
-    tail.writeBigInt64BE(BigInt(window.start), 0);
+    writeInt64BE(out, window.start, n);
   }
-  return Buffer.concat([inner, tail]);
+  return out;
+}
+
+/** Writes an integer-valued number as a signed 64-bit big-endian integer, without a bigint when it fits. */
+function writeInt64BE(buf: Buffer, v: number, offset: number): void {
+  if (v >= 0 && v <= Number.MAX_SAFE_INTEGER && Number.isInteger(v)) {
+    buf.writeUInt32BE(Math.floor(v / 0x1_0000_0000), offset);
+    buf.writeUInt32BE(v >>> 0, offset + 4);
+  } else buf.writeBigInt64BE(BigInt(v), offset);
 }
