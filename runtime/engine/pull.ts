@@ -19,6 +19,7 @@ import { compileExpr, compileExprs } from "../expr/compile.ts";
 import { TABLE_STORE } from "../processors/sink.ts";
 import { sourceRowColumns } from "../processors/source.ts";
 import type { PersistentQuery } from "../query/query.ts";
+import type { RemotePull } from "../cluster/remote.ts";
 import { decodeKey, encodeKey, prefixEnd } from "../state/keycodec.ts";
 import { isTombstone, queryColumns, runToEnd, type QueryColumn, type TransientEnv } from "./push.ts";
 
@@ -32,6 +33,8 @@ export interface PullEnv extends TransientEnv {
   readonly queries: ReadonlyMap<string, PersistentQuery>;
   /** The column names of a persistent query's output rows (its projection), by query id. */
   readonly outputColumns: (queryId: string) => readonly string[] | undefined;
+  /** With several instances: where the partitions this instance does not hold are (see `runtime/cluster/remote.ts`). */
+  readonly remote?: RemotePull;
 }
 
 /** A key range over the table store: `gte` inclusive, `lt` exclusive (encoded keys). */

@@ -8,6 +8,7 @@ import { error as diagError, type Diagnostic, type Span } from "../../src/diagno
 import type { AnalyzedQuery } from "../../src/semantic/analyzed.ts";
 import { parseScript } from "../../src/parse.ts";
 import { runPull, type PullEnv, type PullResult } from "./pull.ts";
+import { LOCAL_SCOPE, PULL_SCOPE, pullFromPeer } from "../cluster/remote.ts";
 import { startPush, type PushQuery, type QueryColumn } from "./push.ts";
 
 export interface QueryEngineEnv extends PullEnv {
@@ -56,10 +57,21 @@ export function compileSelect(env: QueryEngineEnv, sql: string): Compiled {
   return { ok: true, query: a.query, span };
 }
 
-/** Runs an analyzed pull query; failures become a diagnostic at `span`. */
-export async function pullQuery(env: PullEnv, q: AnalyzedQuery, span: Span): Promise<PullOutcome> {
+/**
+ * Runs an analyzed pull query; failures become a diagnostic at `span`. With several instances
+ * (`env.remote`) and the statement's text, a table's partitions held elsewhere are asked for too, unless
+ * `local` (the request came from another instance).
+ */
+export async function pullQuery(env: PullEnv, q: AnalyzedQuery, span: Span, gather?: { sql: string; local: boolean }): Promise<PullOutcome> {
   try {
     const r = await runPull(env, q);
+    const pq = q.from.kind === "Source" && q.from.source.sourceType === "TABLE" && q.from.source.writtenBy ? env.queries.get(q.from.source.writtenBy) : undefined;
+    if (env.remote && gather && !gather.local && pq) {
+      const types = r.columns.map((c) => c.type);
+      const parts = await Promise.all(env.remote.peers(pq.id).map((url) => pullFromPeer(url, gather.sql, types, env.remote!.headers)));
+      const rows = [...r.rows, ...parts.flat()];
+      return { columns: r.columns, rows: q.limit !== undefined ? rows.slice(0, q.limit) : rows, diagnostics: [] };
+    }
     return { ...r, diagnostics: [] };
   } catch (e) {
     return { columns: [], rows: [], diagnostics: [diagError("RUN002", (e as Error).message, span)] };
@@ -73,7 +85,7 @@ export async function pullSql(env: QueryEngineEnv, sql: string): Promise<PullOut
   if (!c.query.pull) {
     return { columns: [], rows: [], diagnostics: [diagError("QRY003", "expected a pull query, found a push query (EMIT CHANGES): use subscribe()", c.span)] };
   }
-  return pullQuery(env, c.query, c.span);
+  return pullQuery(env, c.query, c.span, { sql, local: false });
 }
 
 /** `engine.subscribe(sql)`: a push query (`EMIT CHANGES`), or a pull query's rows as a finite iterator. */
@@ -81,7 +93,7 @@ export async function subscribeSql(env: QueryEngineEnv, sql: string, properties:
   const c = compileSelect(env, sql);
   if (!c.ok) return { ok: false, diagnostics: c.diagnostics };
   if (c.query.pull) {
-    const r = await pullQuery(env, c.query, c.span);
+    const r = await pullQuery(env, c.query, c.span, { sql, local: properties[PULL_SCOPE] === LOCAL_SCOPE });
     if (r.diagnostics.length > 0) return { ok: false, diagnostics: r.diagnostics };
     const limited = c.query.limit !== undefined && r.rows.length >= c.query.limit;
     const finalMessage = limited ? "Limit Reached" : c.query.resultType === "STREAM" ? "Query Completed" : undefined;

@@ -115,8 +115,8 @@ describe("scale-out on Kafka", () => {
     const topic = `scale_${tag}`;
     const statements = `
       CREATE STREAM payments (account VARCHAR KEY, amount INT, region VARCHAR) WITH (kafka_topic='${topic}', partitions=8, value_format='JSON');
-      CREATE TABLE per_account AS SELECT account, COUNT(*) AS c, SUM(amount) AS s FROM payments WINDOW TUMBLING (SIZE 60 SECONDS) GROUP BY account;
-      CREATE TABLE per_region AS SELECT region, COUNT(*) AS c FROM payments GROUP BY region;`;
+      CREATE TABLE per_account WITH (kafka_topic='per_account_${tag}') AS SELECT account, COUNT(*) AS c, SUM(amount) AS s FROM payments WINDOW TUMBLING (SIZE 60 SECONDS) GROUP BY account;
+      CREATE TABLE per_region WITH (kafka_topic='per_region_${tag}') AS SELECT region, COUNT(*) AS c FROM payments GROUP BY region;`;
     const serviceId = `scale-${tag}`;
     const open = async (name: string) => {
       const log = new KafkaEventLog({ brokers, clientId: `esql-${name}` });
