@@ -78,6 +78,7 @@ export async function applyPlan(engine: Engine, plan: DeployPlan, options: Apply
         progress(`${item.name}: building version ${version} (${alias})`);
         await engine.recordDeployStep({ op: "begin", name: item.name, version, alias, text: item.text! });
         await run(engine, versioned(item.text!, alias, version, sinkTopic(item)));
+        progress(`${item.name}: version ${version} is replaying the history`);
         await switchTo(engine, item.name, version, keep, progress);
         done.push(`${item.name}: rebuilt as version ${version}`);
         break;

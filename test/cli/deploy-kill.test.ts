@@ -79,7 +79,7 @@ describe("esql apply from the command line", () => {
     expect(plan.status).toBe(2);
     expect(plan.stdout).toMatch(/TOTALS\s+rebuild: aggregates changed/);
 
-    const killed = await applyAndKill(/building version 2/, 300);
+    const killed = await applyAndKill(/version 2 is replaying/, 200);
     console.log(`killed apply reported: ${killed.trim().split("\n").join(" / ")}`);
     expect(killed).not.toMatch(/switched to version 2/);
     // The interrupted version is recorded: the old one still serves, the new one is being built.
