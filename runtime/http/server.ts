@@ -1,25 +1,31 @@
 /**
- * The query server: ksqlDB's REST API over node:http.
+ * The query server: ksqlDB's REST API over HTTP/1.1 and HTTP/2 (cleartext, prior knowledge: what ksqlDB's
+ * Java client speaks) on one port. The first bytes of a connection decide: the HTTP/2 connection preface
+ * goes to a `node:http2` server, anything else to a `node:http` server; both serve every endpoint with the
+ * same handlers (Node's compatibility API gives them one request/response shape).
  *
  * | endpoint | body | answer |
  * |---|---|---|
  * | `POST /ksql` | `{"ksql": "...", "streamsProperties": {...}}` | a JSON array, one entity per statement |
  * | `POST /query` | `{"ksql": "SELECT ...", "streamsProperties": {...}}` | a chunked JSON array: `{"header"}`, `{"row"}`s, `{"finalMessage"}` |
- * | `POST /query-stream` | `{"sql": "SELECT ...", "properties": {...}}` | delimited JSON lines: the header object, then one array per row |
+ * | `POST /query-stream` | `{"sql": "SELECT ...", "properties": {...}}` | `application/vnd.ksqlapi.delimited.v1` (default): the header object, then one JSON array per row, a line each; with `Accept: application/json`: one JSON array of the header and the rows |
  * | `POST /close-query` | `{"queryId": "..."}` | closes a running push query |
  * | `GET /info`, `GET /healthcheck` | | server info, health |
- * | `GET /metrics` | | Prometheus text: records processed and processing errors per query |
+ * | `GET /metrics` | | Prometheus text: records processed, processing errors and lag per query, pull latency histogram |
  *
  * Errors are `{"@type", "error_code", "message"}` (plus `statementText` and `position` when the SQL is
  * wrong). Bad JSON, unknown endpoints and oversized bodies get error bodies; no request can crash the
  * server or show a stack trace.
  *
- * The server owns the engine's processing loop: persistent queries are drained in the background, one
- * engine operation at a time (statements, pull queries and draining never overlap).
+ * The server owns the engine's processing loop: persistent queries are drained in the background. Statements
+ * run alone (they change the catalog and start or stop queries); queries (pull and push) run concurrently
+ * with each other and with the drain, since they only read committed state (LevelDB snapshots) and logs.
  */
 import { timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from "node:http2";
+import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
+import { performance } from "node:perf_hooks";
 import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
 import { parseScript } from "../../src/parse.ts";
 import { formatType, type SqlType } from "../../src/types/sqltype.ts";
@@ -46,6 +52,81 @@ export interface ServerOptions {
   readonly readOnly?: boolean;
   /** The most push queries streaming at once (default 32); one more gets 429. */
   readonly maxPushQueries?: number;
+}
+
+/** A request or response of either protocol (Node's HTTP/2 compatibility API mirrors node:http). */
+type Req = IncomingMessage | Http2ServerRequest;
+/** What the handlers use of a response: the part `ServerResponse` and `Http2ServerResponse` share. */
+interface Res {
+  readonly headersSent: boolean;
+  /** HTTP/2 only: the stream the response is written to. */
+  readonly stream?: { readonly destroyed: boolean; readonly closed: boolean };
+  /** HTTP/1 only. */
+  readonly destroyed?: boolean;
+  writeHead(status: number, headers: Record<string, string | number>): unknown;
+  setHeader(name: string, value: string): unknown;
+  write(chunk: string): boolean;
+  end(chunk?: string): unknown;
+  on(event: "close" | "drain", listener: () => void): unknown;
+  once(event: "close" | "drain", listener: () => void): unknown;
+  off(event: "close" | "drain", listener: () => void): unknown;
+}
+
+/** Whether the client is gone (reset stream, closed connection): nothing more can be written. */
+function gone(res: Res): boolean {
+  return res.stream ? res.stream.destroyed || res.stream.closed : res.destroyed === true;
+}
+
+/** The bytes an HTTP/2 client sends first (RFC 9113 §3.4). */
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/** Upper bounds (seconds) of the pull latency histogram's buckets. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/**
+ * Many shared holders or one exclusive holder at a time; a waiting exclusive request holds back new shared
+ * ones, so a statement is not starved by a steady stream of queries.
+ */
+class Gate {
+  private shared = 0;
+  private exclusive = false;
+  private readonly waiting: { exclusive: boolean; go: () => void }[] = [];
+
+  run<T>(exclusive: boolean, f: () => Promise<T>): Promise<T> {
+    return new Promise<void>((go) => {
+      if (this.waiting.length === 0 && this.free(exclusive)) this.take(exclusive, go);
+      else this.waiting.push({ exclusive, go });
+    })
+      .then(f)
+      .finally(() => {
+        if (exclusive) this.exclusive = false;
+        else this.shared--;
+        this.wake();
+      });
+  }
+
+  /** Resolves when nothing holds the gate and nothing waits. */
+  async idle(): Promise<void> {
+    await this.run(true, async () => {});
+  }
+
+  private free(exclusive: boolean): boolean {
+    return !this.exclusive && (!exclusive || this.shared === 0);
+  }
+
+  private take(exclusive: boolean, go: () => void): void {
+    if (exclusive) this.exclusive = true;
+    else this.shared++;
+    go();
+  }
+
+  private wake(): void {
+    while (this.waiting.length > 0 && this.free(this.waiting[0]!.exclusive)) {
+      const w = this.waiting.shift()!;
+      this.take(w.exclusive, w.go);
+      if (w.exclusive) return;
+    }
+  }
 }
 
 /** Statements a read-only server still runs: they look, they do not change. */
@@ -120,33 +201,41 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let commandSeq = 0;
   let stopped = false;
 
-  // One engine operation at a time: statements, pull queries and the background drain.
-  let chain: Promise<unknown> = Promise.resolve();
-  const serial = <T>(f: () => Promise<T>): Promise<T> => {
-    const r = chain.then(f);
-    chain = r.catch(() => undefined);
-    return r;
-  };
+  // Statements hold the gate alone; queries and the background drain share it (see the module comment).
+  const gate = new Gate();
   let drainError: string | undefined;
+  let draining = false;
   const interval = options.drainIntervalMs ?? 100;
   const loop = setInterval(() => {
-    if (stopped || interval <= 0) return;
-    void serial(async () => {
-      try {
-        await engine.drain();
-        drainError = undefined;
-      } catch (e) {
-        drainError = (e as Error).message;
-      }
-    });
+    if (stopped || interval <= 0 || draining) return;
+    draining = true;
+    void gate
+      .run(false, async () => {
+        try {
+          await engine.drain();
+          drainError = undefined;
+        } catch (e) {
+          drainError = (e as Error).message;
+        }
+      })
+      .finally(() => (draining = false));
   }, interval > 0 ? interval : 60_000);
 
-  const readJson = async (req: IncomingMessage): Promise<Record<string, unknown>> => {
+  // Pull query latency (compile + read, until the rows are ready to write), as a Prometheus histogram.
+  const latency = { counts: LATENCY_BUCKETS.map(() => 0), count: 0, sum: 0 };
+  const observePull = (seconds: number) => {
+    latency.count++;
+    latency.sum += seconds;
+    const i = LATENCY_BUCKETS.findIndex((b) => seconds <= b);
+    if (i >= 0) latency.counts[i]!++;
+  };
+
+  const readJson = async (req: Req): Promise<Record<string, unknown>> => {
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > maxBody) throw new HttpError(413, errorBody("generic_error", ERR.tooLarge, `request body of ${declared} bytes exceeds the limit of ${maxBody} bytes`));
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const c of req) {
+    for await (const c of req as AsyncIterable<Buffer>) {
       size += (c as Buffer).length;
       if (size > maxBody) throw new HttpError(413, errorBody("generic_error", ERR.tooLarge, `request body exceeds the limit of ${maxBody} bytes`));
       chunks.push(c as Buffer);
@@ -175,7 +264,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, String(x)]));
   };
 
-  const send = (res: ServerResponse, status: number, body: unknown) => {
+  const send = (res: Res, status: number, body: unknown) => {
+    if (gone(res)) return;
     if (res.headersSent) {
       res.end();
       return;
@@ -186,7 +276,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 
   /** POST /ksql: runs each statement; stops at the first error (as ksqlDB does). */
-  const ksql = async (req: IncomingMessage, res: ServerResponse) => {
+  const ksql = async (req: Req, res: Res) => {
     const body = await readJson(req);
     const text = stringField(body, "ksql");
     const props = propsField(body, "streamsProperties");
@@ -204,7 +294,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         );
       }
     }
-    await serial(async () => {
+    await gate.run(true, async () => {
       const saved = { ...engine.properties };
       Object.assign(engine.properties, props);
       try {
@@ -242,13 +332,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (running.size >= (options.maxPushQueries ?? 32)) {
       throw new HttpError(429, errorBody("generic_error", ERR.tooMany, `too many push queries running (at most ${options.maxPushQueries ?? 32}); close one first`));
     }
-    const r = await serial(() => engine.subscribe(sql, props));
+    const t0 = performance.now();
+    const r = await gate.run(false, () => engine.subscribe(sql, props));
     if (!r.ok) throw new HttpError(400, statementError(r.diagnostics[0]!, sql));
+    if (r.pull) observePull((performance.now() - t0) / 1000);
     return { query: r.query, pull: r.pull, ...(r.finalMessage ? { finalMessage: r.finalMessage } : {}) };
   };
 
   const pumpRows = async (
-    res: ServerResponse,
+    res: Res,
     query: PushQuery,
     /** Writes one row; false when the client's buffer is full (wait for it to drain). */
     write: (row: unknown[], tombstone: boolean) => boolean,
@@ -270,10 +362,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           isTombstone(r.value),
         );
         // A slow client slows the query down instead of filling memory.
-        if (!more && !closed) await new Promise<void>((resolve) => {
-          res.once("drain", resolve);
-          res.once("close", resolve);
-        });
+        if (!more && !closed && !gone(res)) {
+          await new Promise<void>((resolve) => {
+            res.once("drain", resolve);
+            res.once("close", resolve);
+          });
+        }
+        if (gone(res)) closed = true;
       }
     } finally {
       running.delete(query.id);
@@ -283,7 +378,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 
   /** POST /query: a chunked JSON array. */
-  const query = async (req: IncomingMessage, res: ServerResponse) => {
+  const query = async (req: Req, res: Res) => {
     const body = await readJson(req);
     const { query: q, pull, finalMessage } = await startQuery(stringField(body, "ksql"), propsField(body, "streamsProperties"));
     res.writeHead(200, { "content-type": "application/json" });
@@ -293,36 +388,41 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       end = await pumpRows(res, q, (row, tombstone) => res.write(`,\n${JSON.stringify({ row: { columns: row, ...(tombstone ? { tombstone: true } : {}) } })}`));
     } catch (e) {
       // The status line is gone: the error becomes the array's last element.
-      if (!res.destroyed) res.end(`,\n${JSON.stringify({ errorMessage: errorBody("generic_error", ERR.server, (e as Error).message) })}]\n`);
+      if (!gone(res)) res.end(`,\n${JSON.stringify({ errorMessage: errorBody("generic_error", ERR.server, (e as Error).message) })}]\n`);
       return;
     }
-    if (res.destroyed) return;
+    if (gone(res)) return;
     const final = end === "closed" ? undefined : pull ? finalMessage : "Limit Reached";
     res.end(final === undefined ? "]\n" : `,\n${JSON.stringify({ finalMessage: final })}]\n`);
   };
 
-  /** POST /query-stream: delimited JSON lines. */
-  const queryStream = async (req: IncomingMessage, res: ServerResponse) => {
+  /**
+   * POST /query-stream: delimited JSON lines (`application/vnd.ksqlapi.delimited.v1`, the default), or one
+   * JSON array `[header, row, ...]` when the client accepts `application/json` and not the delimited type.
+   */
+  const queryStream = async (req: Req, res: Res) => {
     const body = await readJson(req);
+    const accept = String(req.headers.accept ?? "");
+    const json = /application\/json/i.test(accept) && !/delimited/i.test(accept);
     const { query: q } = await startQuery(stringField(body, "sql"), propsField(body, "properties"));
-    res.writeHead(200, { "content-type": "application/vnd.ksqlapi.delimited.v1" });
-    res.write(
-      `${JSON.stringify({
-        queryId: q.id,
-        columnNames: q.columns.map((c) => c.name),
-        columnTypes: q.columns.map((c) => formatType(c.type)),
-      })}\n`,
-    );
+    res.writeHead(200, { "content-type": json ? "application/json" : "application/vnd.ksqlapi.delimited.v1" });
+    const header = JSON.stringify({
+      queryId: q.id,
+      columnNames: q.columns.map((c) => c.name),
+      columnTypes: q.columns.map((c) => formatType(c.type)),
+    });
+    res.write(json ? `[${header}` : `${header}\n`);
     try {
-      await pumpRows(res, q, (row) => res.write(`${JSON.stringify(row)}\n`));
+      await pumpRows(res, q, (row) => res.write(json ? `,\n${JSON.stringify(row)}` : `${JSON.stringify(row)}\n`));
     } catch (e) {
-      if (!res.destroyed) res.end(`${JSON.stringify(errorBody("generic_error", ERR.server, (e as Error).message))}\n`);
+      const error = JSON.stringify(errorBody("generic_error", ERR.server, (e as Error).message));
+      if (!gone(res)) res.end(json ? `,\n${error}]\n` : `${error}\n`);
       return;
     }
-    if (!res.destroyed) res.end();
+    if (!gone(res)) res.end(json ? "]\n" : undefined);
   };
 
-  const closeQuery = async (req: IncomingMessage, res: ServerResponse) => {
+  const closeQuery = async (req: Req, res: Res) => {
     const body = await readJson(req);
     const id = stringField(body, "queryId");
     const q = running.get(id);
@@ -331,33 +431,57 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     send(res, 200, {});
   };
 
-  const metrics = (res: ServerResponse) => {
-    const lines = [
-      "# HELP esql_records_processed_total Input records processed by each persistent query.",
-      "# TYPE esql_records_processed_total counter",
-    ];
-    const errors: string[] = [
-      "# HELP esql_processing_errors_total Records that failed to decode or evaluate, per query.",
-      "# TYPE esql_processing_errors_total counter",
-    ];
-    for (const [id, q] of engine.queries) {
-      let recordsIn = 0;
-      let errs = 0;
-      for (const t of q.tasks) {
-        recordsIn += t.metrics.recordsIn;
-        errs += t.metrics.errors;
+  /** GET /metrics: Prometheus text exposition format 0.0.4. */
+  const metrics = async (res: Res) => {
+    const label = (v: string | number) => String(v).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+    const family = (name: string, type: string, help: string, samples: string[]) => [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples];
+    const processed: string[] = [];
+    const errors: string[] = [];
+    const lag: string[] = [];
+    await gate.run(false, async () => {
+      for (const [id, q] of engine.queries) {
+        let recordsIn = 0;
+        let errs = 0;
+        for (const t of q.tasks) {
+          recordsIn += t.metrics.recordsIn;
+          errs += t.metrics.errors;
+          const topics = t.inputTopics;
+          for (let i = 0; i < topics.length; i++) {
+            try {
+              const behind = (await engine.log.endOffset(topics[i]!, t.partition)) - (await t.currentPosition(i));
+              lag.push(`esql_consumer_lag{query_id="${label(id)}",stage="${label(t.stage.id)}",topic="${label(topics[i]!)}",partition="${t.partition}"} ${Math.max(0, behind)}`);
+            } catch {
+              // a topic that is gone has no lag to show
+            }
+          }
+        }
+        processed.push(`esql_records_processed_total{query_id="${label(id)}"} ${recordsIn}`);
+        errors.push(`esql_processing_errors_total{query_id="${label(id)}"} ${errs}`);
       }
-      const label = `{query_id="${id.replace(/["\\\n]/g, "_")}"}`;
-      lines.push(`esql_records_processed_total${label} ${recordsIn}`);
-      errors.push(`esql_processing_errors_total${label} ${errs}`);
-    }
-    lines.push(...errors, "# HELP esql_push_queries_running Push queries streaming now.", "# TYPE esql_push_queries_running gauge", `esql_push_queries_running ${running.size}`);
-    const text = lines.join("\n") + "\n";
-    res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+    });
+    let cumulative = 0;
+    const buckets = LATENCY_BUCKETS.map((b, i) => {
+      cumulative += latency.counts[i]!;
+      return `esql_pull_query_latency_seconds_bucket{le="${b}"} ${cumulative}`;
+    });
+    const text = [
+      ...family("esql_records_processed_total", "counter", "Input records processed by each persistent query.", processed),
+      ...family("esql_processing_errors_total", "counter", "Records that failed to decode or evaluate, per query.", errors),
+      ...family("esql_consumer_lag", "gauge", "Records of each input partition a persistent query's task has not processed yet.", lag),
+      ...family("esql_pull_query_latency_seconds", "histogram", "Time from a pull query's arrival to its rows being ready to send.", [
+        ...buckets,
+        `esql_pull_query_latency_seconds_bucket{le="+Inf"} ${latency.count}`,
+        `esql_pull_query_latency_seconds_sum ${latency.sum}`,
+        `esql_pull_query_latency_seconds_count ${latency.count}`,
+      ]),
+      ...family("esql_push_queries_running", "gauge", "Push queries streaming now.", [`esql_push_queries_running ${running.size}`]),
+    ].join("\n") + "\n";
+    if (gone(res)) return;
+    res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
     res.end(text);
   };
 
-  const authorized = (req: IncomingMessage): boolean => {
+  const authorized = (req: Req): boolean => {
     const auth = options.auth;
     if (!auth) return true;
     const header = req.headers.authorization ?? "";
@@ -374,7 +498,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     return false;
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+  const handle = async (req: Req, res: Res) => {
     const path = (req.url ?? "/").split("?")[0];
     const route = `${req.method} ${path}`;
     if (route !== "GET /healthcheck" && !authorized(req)) {
@@ -402,7 +526,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         });
       }
       case "GET /metrics":
-        return metrics(res);
+        return await metrics(res);
       default: {
         const known = ["/ksql", "/query", "/query-stream", "/close-query", "/info", "/healthcheck", "/metrics"].includes(path ?? "");
         throw new HttpError(
@@ -413,21 +537,62 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   };
 
-  const server: Server = createServer((req, res) => {
+  const onRequest = (req: Req, response: ServerResponse | Http2ServerResponse) => {
+    const res = response as Res;
     handle(req, res).catch((e: unknown) => {
       if (e instanceof HttpError) send(res, e.status, e.body);
       else send(res, 500, errorBody("generic_error", ERR.server, `internal error: ${(e as Error)?.message ?? String(e)}`));
-      // A body we did not read keeps the connection busy: drop it.
+      // A body we did not read keeps the connection (HTTP/1.1) or the stream's flow control window busy: drop it.
       if (!req.complete) req.resume();
     });
-  });
-  server.on("clientError", (_err, socket) => {
+  };
+  const http1 = createServer(onRequest);
+  http1.on("clientError", (_err, socket) => {
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+    else socket.destroy();
+  });
+  const http2 = createHttp2Server({ maxSessionMemory: 16 }, onRequest);
+  const sessions = new Set<Http2Session>();
+  http2.on("session", (s: Http2Session) => {
+    sessions.add(s);
+    s.on("close", () => sessions.delete(s));
+    // A protocol error ends that client's session, never the server.
+    s.on("error", () => s.destroy());
+  });
+  http2.on("sessionError", () => {});
+  http2.on("streamError", () => {});
+  // One port for both: the first bytes of a connection tell HTTP/2 (prior knowledge) from HTTP/1.x.
+  const sniffing = new Set<Socket>();
+  const front = createNetServer((socket) => {
+    sniffing.add(socket);
+    socket.on("error", () => socket.destroy());
+    socket.setTimeout(30_000, () => socket.destroy());
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      const n = Math.min(head.length, H2_PREFACE.length);
+      const h2 = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      if (h2 && head.length < H2_PREFACE.length) return;
+      socket.off("data", onData);
+      socket.setTimeout(0);
+      sniffing.delete(socket);
+      socket.pause();
+      socket.unshift(head);
+      // The HTTP/2 session reads what is buffered itself; the HTTP/1 parser needs the stream flowing.
+      if (h2) http2.emit("connection", socket);
+      else {
+        http1.emit("connection", socket);
+        socket.resume();
+      }
+    };
+    socket.on("data", onData);
+    socket.on("close", () => sniffing.delete(socket));
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+    front.once("error", reject);
+    front.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
   });
+  const server = front;
   const port = (server.address() as AddressInfo).port;
   return {
     port,
@@ -439,9 +604,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const pumps = [...running.values()];
       for (const q of pumps) q.stop();
       await Promise.allSettled(pumps.map((q) => q.done));
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-      await chain;
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      http1.closeAllConnections();
+      for (const s of sessions) s.destroy();
+      for (const s of sniffing) s.destroy();
+      await closed;
+      await gate.idle();
     },
   };
 }
