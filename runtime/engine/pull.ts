@@ -60,6 +60,9 @@ export async function runPull(env: PullEnv, q: AnalyzedQuery): Promise<PullResul
   return { columns, rows: await readMaterialized(env, q, source, pq) };
 }
 
+/** Compiled projections by the projection they compile (a cached statement's projection is shared by its hits). */
+const projections = new WeakMap<object, { names: readonly string[]; fns: ((row: unknown[]) => unknown)[] }>();
+
 async function readMaterialized(env: PullEnv, q: AnalyzedQuery, source: CatalogSource, pq: PersistentQuery): Promise<unknown[][]> {
   const names = sourceRowColumns(source);
   const produced = env.outputColumns(pq.id) ?? [];
@@ -68,16 +71,18 @@ async function readMaterialized(env: PullEnv, q: AnalyzedQuery, source: CatalogS
   const picks = names.map((n) => produced.indexOf(n));
   const onError = () => {};
   const where = q.where ? compileExpr(q.where, { columns: names, functions: env.functions, onError }) : undefined;
-  const project = compileExprs(
-    q.projection.map((c) => c.expr),
-    { columns: names, functions: env.functions, onError },
-  );
+  let compiled = projections.get(q.projection);
+  if (!compiled || compiled.names.join("\0") !== names.join("\0")) {
+    compiled = { names, fns: compileExprs(q.projection.map((c) => c.expr), { columns: names, functions: env.functions, onError }) };
+    projections.set(q.projection, compiled);
+  }
+  const project = compiled.fns;
   const ranges = keyRanges(q.where, source, env.functions);
   const lastStage = pq.plan.stages[pq.plan.stages.length - 1]!.id;
-  const out: unknown[][] = [];
   const limit = q.limit ?? Infinity;
-  for (const t of pq.tasks) {
-    if (t.stage.id !== lastStage) continue;
+  /** The rows of one task's store (one partition) in the ranges, at most `limit`. */
+  const readTask = async (t: PersistentQuery["tasks"][number]): Promise<unknown[][]> => {
+    const out: unknown[][] = [];
     for (const range of ranges) {
       const entries = pq.plan.readTable
         ? pq.plan.readTable(t.stateStore, env.functions, range)
@@ -104,6 +109,22 @@ async function readMaterialized(env: PullEnv, q: AnalyzedQuery, source: CatalogS
         out.push(project.map((f) => f(row)));
         if (out.length >= limit) return out;
       }
+    }
+    return out;
+  };
+  const tasks = pq.tasks.filter((t) => t.stage.id === lastStage);
+  // Key lookups read little: ask every partition at once (the stores answer in parallel, so the latency is
+  // one partition's, not the sum). Ranges and scans go one partition at a time, so LIMIT stops the reading.
+  const lookups = ranges.every((r) => r.gte !== undefined && r.lt !== undefined && r.lt.equals(prefixEnd(r.gte)));
+  if (lookups) {
+    const rows = (await Promise.all(tasks.map(readTask))).flat();
+    return rows.length > limit ? rows.slice(0, limit) : rows;
+  }
+  const out: unknown[][] = [];
+  for (const t of tasks) {
+    for (const row of await readTask(t)) {
+      out.push(row);
+      if (out.length >= limit) return out;
     }
   }
   return out;

@@ -7,6 +7,7 @@ import { compileScript } from "../../src/compile.ts";
 import { error as diagError, type Diagnostic, type Span } from "../../src/diagnostics/diagnostic.ts";
 import type { AnalyzedQuery } from "../../src/semantic/analyzed.ts";
 import { parseScript } from "../../src/parse.ts";
+import { compileCached } from "./prepared.ts";
 import { runPull, type PullEnv, type PullResult } from "./pull.ts";
 import { LOCAL_SCOPE, PULL_SCOPE, pullFromPeer } from "../cluster/remote.ts";
 import { startPush, type PushQuery, type QueryColumn } from "./push.ts";
@@ -37,8 +38,15 @@ export type SubscribeOutcome =
 
 type Compiled = { ok: true; query: AnalyzedQuery; span: Span } | { ok: false; diagnostics: Diagnostic[] };
 
-/** Compiles `sql`, which must be exactly one SELECT. Spans are in `sql`. */
+/**
+ * Compiles `sql`, which must be exactly one SELECT. Spans are in `sql`. Statements that differ only in their
+ * literals share one compilation (`prepared.ts`).
+ */
 export function compileSelect(env: QueryEngineEnv, sql: string): Compiled {
+  return compileCached(env.catalog, env.properties, sql, (text) => compileSelectText(env, text));
+}
+
+function compileSelectText(env: QueryEngineEnv, sql: string): Compiled {
   const parsed = parseScript(sql, { variables: env.variables });
   if (parsed.diagnostics.some((d) => d.severity === "error")) return { ok: false, diagnostics: [...parsed.diagnostics] };
   const at = parsed.statements[0];
