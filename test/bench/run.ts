@@ -1,13 +1,14 @@
 /**
  * `npm run bench`: prints figures and ratios. Benchmarks compare two things in one run on the same
  * machine (the machines here are shared and noisy), so the ratios matter more than the absolute figures.
- * `npm run bench -- --events 200000` runs smaller runtime and Kafka benchmarks; `--only compile|runtime|kafka`
- * runs one of them. The Kafka benchmark uses `KAFKA_BROKERS` when set, else starts a broker
+ * `npm run bench -- --events 200000` runs smaller runtime and Kafka benchmarks; `--only compile|runtime|kafka|pull`
+ * runs one of them; `--pull-keys 200000 --pull-seconds 5` make the pull benchmark smaller. The Kafka benchmark uses `KAFKA_BROKERS` when set, else starts a broker
  * (`scripts/kafka/broker.ts`) for the run, and is skipped with a note when none can be started.
  */
 import { cpus } from "node:os";
 import { benchCompile } from "./compile.ts";
 import { benchKafka } from "./kafka.ts";
+import { benchPull } from "./pull.ts";
 import { benchRuntime } from "./runtime.ts";
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -17,8 +18,8 @@ const arg = (name: string, fallback: number) => {
 };
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
-if (only !== undefined && !["compile", "runtime", "kafka"].includes(only)) {
-  console.error(`--only expects compile, runtime or kafka, found '${only}'`);
+if (only !== undefined && !["compile", "runtime", "kafka", "pull"].includes(only)) {
+  console.error(`--only expects compile, runtime, kafka or pull, found '${only}'`);
   process.exit(2);
 }
 const runs = (name: string) => only === undefined || only === name;
@@ -71,4 +72,15 @@ if (runs("kafka")) {
       await stop?.();
     }
   }
+}
+
+if (runs("pull")) {
+  const keys = arg("--pull-keys", 1_000_000);
+  console.log(`pull queries: a table of ${fmt(keys)} keys (GROUP BY aggregate, 4 partitions), key lookups on random keys`);
+  const p = await benchPull({ keys, seconds: arg("--pull-seconds", 10), log: (line) => console.log(line) });
+  const ms = (n: number) => `${n.toFixed(2)} ms`.padStart(9);
+  const row = (label: string, f: typeof p.http) => console.log(`  ${label.padEnd(33)}p50 ${ms(f.p50Ms)}   p99 ${ms(f.p99Ms)}   ${fmt(f.perSecond)} lookups/s`);
+  row(`HTTP, ${p.concurrency} keep-alive clients`, p.http);
+  row(`in process, ${p.concurrency} concurrent`, p.inProcess);
+  console.log(`  ratio HTTP / in process          p99 ${(p.http.p99Ms / p.inProcess.p99Ms).toFixed(2)}   throughput ${(p.http.perSecond / p.inProcess.perSecond).toFixed(2)}`);
 }
