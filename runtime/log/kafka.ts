@@ -37,7 +37,10 @@ stopIdleTimerLoop();
  *   (`clusterFor` below: the client's private cluster factory, same connection settings, SASL and TLS).
  *   `read` is ONE Fetch round trip with `maxWaitTime` 0 (about a millisecond on a local broker, plus the
  *   decoding of whole record batches: Kafka returns batches, so a read from the middle of a batch decodes
- *   it entirely and drops the records before `fromOffset`). `subscribe` and `waitForData` are long-poll
+ *   it entirely and drops the records before `fromOffset`). Reads read ahead: records fetched beyond
+ *   `maxRecords` are kept for the next read, and a read that returns records starts the next Fetch of its
+ *   partition at once, so a reader catching up overlaps its processing with the round trip (an empty
+ *   read-ahead answer is never trusted: the read then fetches again). `subscribe` and `waitForData` are long-poll
  *   Fetches (`maxWaitTime` {@link LONG_POLL_MS}) over all followed partitions at once: no consumer group,
  *   no committed offsets, no rebalances, and no polling loop while idle.
  * - Offsets: ListOffsets through the fetch cluster, for the one partition asked (two requests, earliest
@@ -61,6 +64,12 @@ export class KafkaEventLog implements GroupCapableLog {
   private readonly partitionCounts = new Map<string, number>();
   private readonly roundRobin = new Map<string, number>();
   private readonly followers = new Set<AbortController>();
+  /**
+   * Read-ahead of `read`, per `topic/partition`: what the next read from `from` gets (records already
+   * fetched beyond the last read's `maxRecords`, or a Fetch started when it returned). A read from another
+   * offset drops it.
+   */
+  private readonly readAhead = new Map<string, { readonly from: number; readonly fetched: Promise<FetchedPartition | undefined> }>();
   private appendQueue: Promise<unknown> = Promise.resolve();
   private connecting: Promise<void> | undefined;
   /** Admin calls in flight, and who waits for none to be (see `sharedAdmin`). */
@@ -265,19 +274,41 @@ export class KafkaEventLog implements GroupCapableLog {
       throw new LogError("OFFSET_OUT_OF_RANGE", `offset ${fromOffset} is out of range for ${topic}-${partition}`);
     }
     const max = Math.max(0, Math.floor(maxRecords));
-    let offset = fromOffset;
-    for (;;) {
-      // Ask for about what `max` records need: Kafka answers with whole record batches anyway (at least
-      // one, however large), and kafkajs decodes everything it receives.
-      const bytes = Math.min(this.maxBytesPerPartition(), Math.max(READ_MIN_BYTES, max * 256));
-      const [got] = await this.fetch(topic, [{ partition, offset }], 0, bytes);
-      if (!got || got.records.length > 0 || got.nextOffset === offset) {
-        const records = got?.records ?? [];
-        return records.length > max ? records.slice(0, max) : records;
-      }
-      // Only control records or aborted transactions there: skip past them rather than answer [] early.
-      offset = got.nextOffset;
+    if (max === 0) return [];
+    // Ask for about what `max` records need: Kafka answers with whole record batches anyway (at least
+    // one, however large), and kafkajs decodes everything it receives.
+    const bytes = Math.min(this.maxBytesPerPartition(), Math.max(READ_MIN_BYTES, max * 256));
+    const id = `${topic}/${partition}`;
+    const ahead = this.readAhead.get(id);
+    this.readAhead.delete(id);
+    let got: FetchedPartition | undefined;
+    if (ahead !== undefined && ahead.from === fromOffset) {
+      const f = await ahead.fetched;
+      // An empty answer may be stale (records may have arrived since it was asked): fetch again below.
+      if (f !== undefined && f.records.length > 0) got = f;
     }
+    let offset = fromOffset;
+    while (got === undefined) {
+      const [f] = await this.fetch(topic, [{ partition, offset }], 0, bytes);
+      if (!f || f.records.length > 0 || f.nextOffset === offset) got = f ?? { partition, records: [], nextOffset: offset, highWatermark: offset };
+      // Only control records or aborted transactions there: skip past them rather than answer [] early.
+      else offset = f.nextOffset;
+    }
+    const records = got.records;
+    if (records.length === 0) return records;
+    if (records.length > max) {
+      // Already fetched and decoded: kept for the next read, which continues right after this one.
+      const rest = records.slice(max);
+      this.readAhead.set(id, { from: records[max - 1]!.offset + 1, fetched: Promise.resolve({ ...got, records: rest }) });
+      return records.slice(0, max);
+    }
+    // Read ahead: the next Fetch is on its way while the caller processes these records.
+    const next = this.fetch(topic, [{ partition, offset: got.nextOffset }], 0, bytes).then(
+      (r) => r[0],
+      () => undefined, // the next read fetches again and reports the error itself
+    );
+    this.readAhead.set(id, { from: records[records.length - 1]!.offset + 1, fetched: next });
+    return records;
   }
 
   async beginningOffset(topic: string, partition: number): Promise<number> {
@@ -460,6 +491,8 @@ export class KafkaEventLog implements GroupCapableLog {
   ): Promise<FetchedPartition[]> {
     for (let attempt = 0; ; attempt++) {
       try {
+        // A retry must not bring back a topic forgotten meanwhile (deleted): see `deleteTopic`.
+        if (attempt > 0 && !this.cluster.targetTopics.has(topic)) throw unknownTopic(topic);
         await this.ensureClusterKnows(topic);
         const byLeader = this.cluster.findLeaderForPartitions(
           topic,
@@ -529,6 +562,7 @@ export class KafkaEventLog implements GroupCapableLog {
 
   /** Drops what we know about a topic that is gone, so metadata refreshes do not keep naming it. */
   private forget(topic: string): void {
+    for (const id of this.readAhead.keys()) if (id.startsWith(`${topic}/`)) this.readAhead.delete(id);
     this.partitionCounts.delete(topic);
     this.roundRobin.delete(topic);
     this.cluster.targetTopics.delete(topic);
