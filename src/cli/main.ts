@@ -16,6 +16,7 @@ import { runApply } from "./apply.ts";
 import { runPlan } from "./plan.ts";
 import { runRollback } from "./rollback.ts";
 import { UsageError } from "./files.ts";
+import { CLUSTER_FLAG_HELP, clusterFlags, clusterOptions } from "./kafka.ts";
 import { EXIT } from "./output.ts";
 
 const require = createRequire(import.meta.url);
@@ -127,6 +128,8 @@ Exit codes: 0 ok, 1 unformatted files (--check) or syntax errors, 2 bad usage.`,
     .option("--fresh", "delete the data folder first (deploy and load everything again)")
     .option("--json", "print the tables as JSON")
     .option("--brokers <host:port,...>", "run on this Kafka cluster instead of the embedded log (state stays in --data)")
+    .option("--service-id <id>", CLUSTER_FLAG_HELP.serviceId)
+    .option("--standby-replicas <n>", CLUSTER_FLAG_HELP.standbyReplicas)
     .addHelpText(
       "after",
       `
@@ -145,9 +148,12 @@ Examples:
 
 Exit codes: 0 ok, 1 statements or inputs with errors, 2 bad usage.`,
     )
-    .action(async (files: string[], opts: { data: string; input: string[]; follow?: boolean; fresh?: boolean; json?: boolean; brokers?: string }) => {
+    .action(async (files: string[], opts: { data: string; input: string[]; follow?: boolean; fresh?: boolean; json?: boolean; brokers?: string; serviceId?: string; standbyReplicas?: string }) => {
+      const brokers = opts.brokers === undefined ? undefined : splitBrokers(opts.brokers);
+      const cluster = clusterOptions(clusterFlags({ ...opts, brokers }));
       code = await runRun(files, {
-        ...(opts.brokers === undefined ? {} : { brokers: splitBrokers(opts.brokers) }),
+        ...(brokers ? { brokers } : {}),
+        ...(cluster ? { cluster } : {}),
         data: opts.data,
         inputs: opts.input,
         follow: opts.follow === true,
@@ -243,6 +249,9 @@ Exit codes: 0 everything written, 1 a bad line stopped it or the log failed, 2 b
     .option("--read-only", "refuse statements that change anything (CREATE, DROP, INSERT, TERMINATE, SET, ...)")
     .option("--max-push-queries <n>", "push queries streaming at once", "32")
     .option("--brokers <host:port,...>", "run on this Kafka cluster instead of the embedded log (state stays in --data)")
+    .option("--service-id <id>", CLUSTER_FLAG_HELP.serviceId)
+    .option("--standby-replicas <n>", CLUSTER_FLAG_HELP.standbyReplicas)
+    .option("--advertised-url <url>", CLUSTER_FLAG_HELP.advertisedUrl)
     .addHelpText(
       "after",
       `
@@ -253,13 +262,17 @@ Examples:
   esql serve examples/bank/bank.esql
   esql serve --data /var/lib/esql --port 9000 --read-only
   esql serve --brokers 127.0.0.1:9092 --data /var/lib/esql orders.esql
+  esql serve --brokers k1:9092 --service-id orders --standby-replicas 1 --host 0.0.0.0 --advertised-url http://node2:8088
   curl -s localhost:8088/query -d '{"ksql": "SELECT * FROM balances;"}'
 
 Exit codes: 0 stopped cleanly, 1 the files had errors, 2 bad usage.`,
     )
-    .action(async (files: string[], opts: { data: string; port: string; host: string; readOnly?: boolean; maxPushQueries: string; brokers?: string }) => {
+    .action(async (files: string[], opts: { data: string; port: string; host: string; readOnly?: boolean; maxPushQueries: string; brokers?: string; serviceId?: string; standbyReplicas?: string; advertisedUrl?: string }) => {
+      const brokers = opts.brokers === undefined ? undefined : splitBrokers(opts.brokers);
+      const cluster = clusterOptions(clusterFlags({ ...opts, brokers }));
       code = await runServe(files, {
-        ...(opts.brokers === undefined ? {} : { brokers: splitBrokers(opts.brokers) }),
+        ...(brokers ? { brokers } : {}),
+        ...(cluster ? { cluster } : {}),
         data: opts.data,
         port: Number(opts.port),
         host: opts.host,

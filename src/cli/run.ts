@@ -26,6 +26,8 @@ import { renderDiagnostic } from "../diagnostics/render.ts";
 import { parseScript } from "../parse.ts";
 import { collectEsqlFiles, readSource, UsageError } from "./files.ts";
 import { restoreProgress, withReplayProgress } from "./progress.ts";
+import type { ClusterOptions } from "../../runtime/cluster/member.ts";
+import { openKafkaLog } from "./kafka.ts";
 import { colors, EXIT, useColor } from "./output.ts";
 
 export interface RunOptions {
@@ -40,6 +42,8 @@ export interface RunOptions {
   readonly limit?: number;
   /** Kafka bootstrap addresses: run on this broker instead of the embedded log (state stays in `data`). */
   readonly brokers?: readonly string[];
+  /** Run as one instance of a service sharing the deployment (Kafka; see `src/cli/kafka.ts`). */
+  readonly cluster?: ClusterOptions;
 }
 
 /** What earlier runs did in a data folder (`<data>/run-ledger.json`). */
@@ -80,11 +84,12 @@ export async function runRun(paths: readonly string[], options: RunOptions, out:
   let engine: Engine;
   // On Kafka the engine does not own the log: it is closed after the engine, in the `finally` below.
   // Loaded only when asked for: kafkajs is not needed on the embedded log.
-  const kafka = options.brokers ? new (await import("../../runtime/log/kafka.ts")).KafkaEventLog({ brokers: [...options.brokers] }) : undefined;
+  const kafka = await openKafkaLog(options.brokers ? { brokers: options.brokers } : {});
   try {
     engine = await Engine.open({
       dataDir,
       ...(kafka ? { log: kafka } : {}),
+      ...(options.cluster ? { cluster: options.cluster, onClusterEvent: (m: string) => err.write(`${m}\n`) } : {}),
       // Only when a store was missing or behind its changelog (Kafka: e.g. a new or wiped data folder).
       onRestore: (p) => {
         showRestore(p);

@@ -15,12 +15,19 @@ import { startServer } from "../../runtime/http/server.ts";
 import { LogError, type EventLog } from "../../runtime/log/types.ts";
 import { renderDiagnostic } from "../diagnostics/render.ts";
 import { collectEsqlFiles, readSource, UsageError } from "./files.ts";
+import type { ClusterOptions } from "../../runtime/cluster/member.ts";
+import { openKafkaLog } from "./kafka.ts";
 import { EXIT, useColor } from "./output.ts";
 
 export interface ServeOptions {
   readonly data: string;
   /** Kafka bootstrap addresses: run on this cluster instead of the embedded log. */
   readonly brokers?: readonly string[];
+  /**
+   * Run as one instance of a service sharing the deployment (Kafka; see `src/cli/kafka.ts`). Without an
+   * advertised URL, the instance advertises `http://<host>:<port>` when the port is fixed.
+   */
+  readonly cluster?: ClusterOptions;
   /**
    * An open log to run on instead (tests, embedding: e.g. a `NamespacedLog` over Kafka); the caller
    * closes it. Not with `brokers`.
@@ -55,12 +62,14 @@ export async function runServe(paths: readonly string[], options: ServeOptions, 
   // On Kafka the engine does not own the log: it is closed after the engine, in the `finally` below.
   // Loaded only when asked for: kafkajs is not needed on the embedded log.
   if (options.brokers && options.log) throw new Error("internal: runServe takes brokers or a log, not both");
-  const kafka = options.brokers ? new (await import("../../runtime/log/kafka.ts")).KafkaEventLog({ brokers: [...options.brokers] }) : undefined;
+  const kafka = await openKafkaLog(options.brokers ? { brokers: options.brokers } : {});
+  const cluster = options.cluster && !options.cluster.advertisedUrl && options.port !== 0 ? { ...options.cluster, advertisedUrl: `http://${options.host}:${options.port}` } : options.cluster;
   let engine: Engine;
   try {
     engine = await Engine.open({
       dataDir: options.data,
       ...(kafka ? { log: kafka } : options.log ? { log: options.log } : {}),
+      ...(cluster ? { cluster, onClusterEvent: (m: string) => err.write(`${m}\n`) } : {}),
       onRestore: (p) => {
         if (p.done) err.write(`restored ${p.topic}[${p.partition}] from ${p.read} changelog records\n`);
       },
