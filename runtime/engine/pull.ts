@@ -16,7 +16,9 @@ import type { AnalyzedQuery } from "../../src/semantic/analyzed.ts";
 import type { CatalogSource } from "../../src/semantic/catalog.ts";
 import type { TExpr } from "../../src/semantic/typed.ts";
 import { compileExpr, compileExprs } from "../expr/compile.ts";
+import { partitionForKey } from "../log/partition.ts";
 import { TABLE_STORE } from "../processors/sink.ts";
+import { sourceSerdes } from "../serde/formats.ts";
 import { sourceRowColumns } from "../processors/source.ts";
 import type { PersistentQuery } from "../query/query.ts";
 import type { RemotePull } from "../cluster/remote.ts";
@@ -81,9 +83,9 @@ async function readMaterialized(env: PullEnv, q: AnalyzedQuery, source: CatalogS
   const lastStage = pq.plan.stages[pq.plan.stages.length - 1]!.id;
   const limit = q.limit ?? Infinity;
   /** The rows of one task's store (one partition) in the ranges, at most `limit`. */
-  const readTask = async (t: PersistentQuery["tasks"][number]): Promise<unknown[][]> => {
+  const readTask = async (t: PersistentQuery["tasks"][number], within: readonly KeyRange[] = ranges): Promise<unknown[][]> => {
     const out: unknown[][] = [];
-    for (const range of ranges) {
+    for (const range of within) {
       const entries = pq.plan.readTable
         ? pq.plan.readTable(t.stateStore, env.functions, range)
         : t.stateStore.iterate(TABLE_STORE, range);
@@ -116,8 +118,23 @@ async function readMaterialized(env: PullEnv, q: AnalyzedQuery, source: CatalogS
   // Key lookups read little: ask every partition at once (the stores answer in parallel, so the latency is
   // one partition's, not the sum). Ranges and scans go one partition at a time, so LIMIT stops the reading.
   const lookups = ranges.every((r) => r.gte !== undefined && r.lt !== undefined && r.lt.equals(prefixEnd(r.gte)));
+  if (lookups && !windowed) {
+    // A key of a table without windows is in one partition: the one Kafka's partitioner gives its serialized
+    // key, as the table's sink wrote it, when the input was partitioned the same way (the usual case, and what
+    // ksqlDB assumes). Ask that partition first; only a miss asks the others, so a wrong guess costs time, never rows.
+    const owner = ownerOf(source, tasks.length);
+    const rows: unknown[][] = [];
+    for (const range of ranges) {
+      const first = tasks.find((t) => t.partition === owner(range.gte!));
+      let found = first ? await readTask(first, [range]) : [];
+      if (found.length === 0) found = (await Promise.all(tasks.filter((t) => t !== first).map((t) => readTask(t, [range])))).flat();
+      rows.push(...found);
+      if (rows.length >= limit) return rows.slice(0, limit);
+    }
+    return rows;
+  }
   if (lookups) {
-    const rows = (await Promise.all(tasks.map(readTask))).flat();
+    const rows = (await Promise.all(tasks.map((t) => readTask(t)))).flat();
     return rows.length > limit ? rows.slice(0, limit) : rows;
   }
   const out: unknown[][] = [];
@@ -128,6 +145,20 @@ async function readMaterialized(env: PullEnv, q: AnalyzedQuery, source: CatalogS
     }
   }
   return out;
+}
+
+/** Guesses the partition of an encoded key (see the use); -1 when the key cannot be serialized. */
+function ownerOf(source: CatalogSource, partitions: number): (encoded: Buffer) => number {
+  let serdes: ReturnType<typeof sourceSerdes> | undefined;
+  return (encoded) => {
+    try {
+      serdes ??= sourceSerdes(source);
+      const bytes = serdes.key.serialize(decodeKey(encoded));
+      return bytes ? partitionForKey(bytes, partitions) : -1;
+    } catch {
+      return -1;
+    }
+  };
 }
 
 /**
@@ -171,6 +202,10 @@ export function keyRanges(where: TExpr | undefined, source: CatalogSource, funct
   const constant = (e: TExpr, key: { type: { kind: string } }): { ok: true; value: unknown } | { ok: false } => {
     // Only primitive keys seek: the key encoding of ARRAY/MAP/STRUCT values is not canonical enough to find them.
     if (!isConstant(e) || e.type.kind !== key.type.kind || !SEEKABLE.has(key.type.kind)) return { ok: false };
+    // A plain literal is its own value (the common key lookup: no code to generate for it).
+    if (e.kind === "Literal" && e.value !== null && (e.type.kind === "STRING" ? typeof e.value === "string" : ["INTEGER", "BIGINT", "DOUBLE"].includes(e.type.kind) && typeof e.value === "number")) {
+      return { ok: true, value: e.value };
+    }
     let failed = false;
     const value = compileExpr(e, { columns: [], functions, onError: () => (failed = true) })([]);
     // NULL never compares equal, and a failing constant makes the row filter decide.

@@ -377,15 +377,38 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   };
 
+  /**
+   * A pull query's rows are all in memory already: one response with a length (no chunks, no bookkeeping of
+   * a running query), which is what keeps a key lookup's cost close to the lookup itself.
+   */
+  const writeAll = async (res: Res, q: PushQuery, contentType: string, head: string, row: (row: unknown[], tombstone: boolean) => string, tail: string) => {
+    const parts = [head];
+    try {
+      for (let r = await q.next(); !r.done; r = await q.next()) {
+        parts.push(row(r.value.map((v, i) => restValue(v, q.columns[i]!.type)), isTombstone(r.value)));
+      }
+    } finally {
+      await q.close();
+    }
+    parts.push(tail);
+    const text = parts.join("");
+    if (gone(res)) return;
+    res.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(text) });
+    res.end(text);
+  };
+
   /** POST /query: a chunked JSON array. */
   const query = async (req: Req, res: Res) => {
     const body = await readJson(req);
     const { query: q, pull, finalMessage } = await startQuery(stringField(body, "ksql"), propsField(body, "streamsProperties"));
+    const header = `[${JSON.stringify({ header: { queryId: q.id, schema: schemaText(q.columns) } })}`;
+    const rowText = (row: unknown[], tombstone: boolean) => `,\n${JSON.stringify({ row: { columns: row, ...(tombstone ? { tombstone: true } : {}) } })}`;
+    if (pull) return writeAll(res, q, "application/json", header, rowText, finalMessage === undefined ? "]\n" : `,\n${JSON.stringify({ finalMessage })}]\n`);
     res.writeHead(200, { "content-type": "application/json" });
-    res.write(`[${JSON.stringify({ header: { queryId: q.id, schema: schemaText(q.columns) } })}`);
+    res.write(header);
     let end: "done" | "closed";
     try {
-      end = await pumpRows(res, q, (row, tombstone) => res.write(`,\n${JSON.stringify({ row: { columns: row, ...(tombstone ? { tombstone: true } : {}) } })}`));
+      end = await pumpRows(res, q, (row, tombstone) => res.write(rowText(row, tombstone)));
     } catch (e) {
       // The status line is gone: the error becomes the array's last element.
       if (!gone(res)) res.end(`,\n${JSON.stringify({ errorMessage: errorBody("generic_error", ERR.server, (e as Error).message) })}]\n`);
@@ -404,13 +427,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const body = await readJson(req);
     const accept = String(req.headers.accept ?? "");
     const json = /application\/json/i.test(accept) && !/delimited/i.test(accept);
-    const { query: q } = await startQuery(stringField(body, "sql"), propsField(body, "properties"));
-    res.writeHead(200, { "content-type": json ? "application/json" : "application/vnd.ksqlapi.delimited.v1" });
+    const { query: q, pull } = await startQuery(stringField(body, "sql"), propsField(body, "properties"));
+    const contentType = json ? "application/json" : "application/vnd.ksqlapi.delimited.v1";
     const header = JSON.stringify({
       queryId: q.id,
       columnNames: q.columns.map((c) => c.name),
       columnTypes: q.columns.map((c) => formatType(c.type)),
     });
+    if (pull) return writeAll(res, q, contentType, json ? `[${header}` : `${header}\n`, (row) => (json ? `,\n${JSON.stringify(row)}` : `${JSON.stringify(row)}\n`), json ? "]\n" : "");
+    res.writeHead(200, { "content-type": contentType });
     res.write(json ? `[${header}` : `${header}\n`);
     try {
       await pumpRows(res, q, (row) => res.write(json ? `,\n${JSON.stringify(row)}` : `${JSON.stringify(row)}\n`));

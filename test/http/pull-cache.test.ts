@@ -64,6 +64,16 @@ describe("pull statement cache", () => {
     expect(bad2.diagnostics[0]?.span.line).toBe(2);
   });
 
+  it("finds a key written to another partition than Kafka's partitioner gives it (a lookup asks the likely one first)", async () => {
+    const { partitionForKey } = await import("../../runtime/log/partition.ts");
+    const key = Buffer.from("stray");
+    const elsewhere = (partitionForKey(key, 3) + 1) % 3;
+    await engine.log.append("s", [{ key, value: Buffer.from('{"N":9,"V":90}'), partition: elsewhere }]);
+    await engine.drain();
+    expect(await rows("SELECT * FROM t WHERE k = 'stray';")).toEqual([["stray", 90, 9]]);
+    expect((await rows("SELECT k FROM t WHERE k IN ('stray', 'a');")).map((r) => r[0]).sort()).toEqual(["a", "stray"]);
+  });
+
   it("does not reuse a statement compiled against another catalog", async () => {
     expect(await rows("SELECT * FROM t WHERE k = 'a';")).toEqual([["a", 10, 1]]);
     await engine.execute("DROP TABLE t; CREATE TABLE t AS SELECT k, COUNT(*) AS total FROM s GROUP BY k;");
