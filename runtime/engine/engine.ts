@@ -515,23 +515,26 @@ export class Engine {
     const picks = cols.map((c) => produced.indexOf(c.name));
     const rows: unknown[][] = [];
     const lastStage = q.plan.stages[q.plan.stages.length - 1]!.id;
-    for (const t of q.tasks) {
-      if (t.stage.id !== lastStage) continue;
-      const entries = q.plan.readTable ? q.plan.readTable(t.stateStore, this.functions) : t.stateStore.iterate(TABLE_STORE);
-      for await (const [k, v] of entries) {
-        const stored = (v as [unknown[], number])[0];
-        // The store key of a windowed row ends with the window's start and end.
-        const window = windowed ? decodeKey(k).slice(-2) : [];
-        rows.push(
-          cols.map((c, i) => {
-            if (windowed && c.name === "WINDOWSTART" && i === keys.length) return window[0] ?? null;
-            if (windowed && c.name === "WINDOWEND" && i === keys.length + 1) return window[1] ?? null;
-            const at = picks[i]!;
-            return at < 0 ? null : (stored[at] ?? null);
-          }),
-        );
+    // Pull queries run alongside the processing loop: their reads keep a lost task's store open.
+    await q.reading(async () => {
+      for (const t of q.tasks) {
+        if (t.stage.id !== lastStage) continue;
+        const entries = q.plan.readTable ? q.plan.readTable(t.stateStore, this.functions) : t.stateStore.iterate(TABLE_STORE);
+        for await (const [k, v] of entries) {
+          const stored = (v as [unknown[], number])[0];
+          // The store key of a windowed row ends with the window's start and end.
+          const window = windowed ? decodeKey(k).slice(-2) : [];
+          rows.push(
+            cols.map((c, i) => {
+              if (windowed && c.name === "WINDOWSTART" && i === keys.length) return window[0] ?? null;
+              if (windowed && c.name === "WINDOWEND" && i === keys.length + 1) return window[1] ?? null;
+              const at = picks[i]!;
+              return at < 0 ? null : (stored[at] ?? null);
+            }),
+          );
+        }
       }
-    }
+    });
     return { name, columns: cols.map((c) => c.name), types: cols.map((c) => c.type), rows, windowed };
   }
 

@@ -59,7 +59,7 @@ export async function runPull(env: PullEnv, q: AnalyzedQuery): Promise<PullResul
   const pq = source.writtenBy ? env.queries.get(source.writtenBy) : undefined;
   if (source.sourceType === "STREAM") return { columns, rows: await runToEnd(env, q) };
   if (!pq) return { columns, rows: await foldSourceTable(env, q, source) };
-  return { columns, rows: await readMaterialized(env, q, source, pq) };
+  return { columns, rows: await pq.reading(() => readMaterialized(env, q, source, pq)) };
 }
 
 /** Compiled projections by the projection they compile (a cached statement's projection is shared by its hits). */
@@ -122,7 +122,7 @@ async function readMaterialized(env: PullEnv, q: AnalyzedQuery, source: CatalogS
     // A key of a table without windows is in one partition: the one Kafka's partitioner gives its serialized
     // key, as the table's sink wrote it, when the input was partitioned the same way (the usual case, and what
     // ksqlDB assumes). Ask that partition first; only a miss asks the others, so a wrong guess costs time, never rows.
-    const owner = ownerOf(source, tasks.length);
+    const owner = ownerOf(source, pq.plan.stagePartitions.get(lastStage) ?? tasks.length);
     const rows: unknown[][] = [];
     for (const range of ranges) {
       const first = tasks.find((t) => t.partition === owner(range.gte!));

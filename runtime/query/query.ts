@@ -50,6 +50,9 @@ export class PersistentQuery {
   /** Tasks that took a partition over (this instance ran or had nothing of it before). */
   takeovers = 0;
   private closed = false;
+  /** Reads in flight (pull queries, table snapshots) and the stores waiting for them to end before closing. */
+  private readers = 0;
+  private readonly retired = new Map<PartitionStore, () => Promise<void>>();
 
   private constructor(
     readonly id: string,
@@ -94,18 +97,25 @@ export class PersistentQuery {
         const sbi = this.standbys.findIndex((s) => s.stageIndex === si && s.partition === p);
         const have = ti >= 0 ? "active" : sbi >= 0 ? "standby" : "none";
         if (want === have) continue;
-        if (have === "active") {
-          const [task] = this.tasks.splice(ti, 1);
-          await task!.close();
-        }
         let store: PartitionStore | undefined;
         let changelog: Changelog | undefined;
+        if (have === "active") {
+          const [task] = this.tasks.splice(ti, 1);
+          // A lost task's store may still be read by a pull query; kept open as a standby copy, or closed after the readers.
+          if (want === "standby") store = task!.stateStore;
+          else await this.retire(task!.stateStore, () => task!.close());
+        }
         if (have === "standby") {
           const [sb] = this.standbys.splice(sbi, 1);
           if (want === "none") await sb!.store.close();
           else ({ store, changelog } = sb!);
         }
         if (want === "none") continue;
+        if (!store && this.retired.size > 0) {
+          // Its store may be the one still open for readers: wait for them (the next call tries again).
+          if (this.readers > 0) continue;
+          await this.closeRetired();
+        }
         store ??= await PartitionStore.open(stateDir(this.env.dataDir, this.id, stage.id, p));
         changelog ??= this.env.changelogs ? new Changelog(this.env.log, changelogTopic(this.env.topicId ?? this.id, stage.id), p) : undefined;
         if (want === "standby") {
@@ -130,6 +140,32 @@ export class PersistentQuery {
         }
       }
     }
+  }
+
+  /**
+   * Runs `read` over the tasks' stores while no store it may touch gets closed: a store of a task this
+   * instance lost meanwhile (`reassign`) stays open until the last reader is done. Pull queries run
+   * concurrently with the processing loop, so their reads go through here.
+   */
+  async reading<T>(read: () => Promise<T>): Promise<T> {
+    this.readers++;
+    try {
+      return await read();
+    } finally {
+      this.readers--;
+      if (this.readers === 0 && this.retired.size > 0) await this.closeRetired();
+    }
+  }
+
+  private async retire(store: PartitionStore, close: () => Promise<void>): Promise<void> {
+    if (this.readers === 0) await close();
+    else this.retired.set(store, close);
+  }
+
+  private async closeRetired(): Promise<void> {
+    const closes = [...this.retired.values()];
+    this.retired.clear();
+    for (const c of closes) await c();
   }
 
   /** Brings the standby copies up to their changelogs' ends; resolves the records read. */
@@ -192,6 +228,7 @@ export class PersistentQuery {
     this.tasks.length = 0;
     for (const s of this.standbys) await s.store.close();
     this.standbys.length = 0;
+    await this.closeRetired();
   }
 
   /** Closes the query and deletes its state (TERMINATE / DROP). */

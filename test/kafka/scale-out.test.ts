@@ -172,6 +172,16 @@ describe("scale-out on Kafka", () => {
       const rest = [a, b];
       const takeoversBefore = rest.map((e) => [...e.queries.values()].reduce((n, q) => n + q.takeovers, 0));
       const restoredBefore = rest.map((e) => [...e.queries.values()].reduce((n, q) => n + q.restoredOnTakeover, 0));
+      // Readers alongside the processing loop (not serialized with it, as the HTTP server runs pull queries):
+      // a takeover never closes a store under them.
+      let reading = true;
+      const readFailures: unknown[] = [];
+      const readers = rest.map(async (e) => {
+        while (reading) {
+          await e.table("PER_ACCOUNT").catch((err: unknown) => readFailures.push(err));
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      });
       const second = events(6000, 12_000);
       await a.log.append(topic, second.map((e) => encodeRecord(source, e)));
       const want = expected([...first, ...second]);
@@ -180,6 +190,9 @@ describe("scale-out on Kafka", () => {
         120_000,
         async () => `${(await union(rest, "PER_ACCOUNT")).length} of ${want.perKey.length} rows; map ${JSON.stringify(a.member!.map)}`,
       );
+      reading = false;
+      await Promise.all(readers);
+      expect(readFailures).toEqual([]);
       const map2 = a.member!.map!;
       expect(new Set(map2.owners)).toEqual(new Set(["a", "b"]));
       // Slots A and B had stayed put (sticky); C's moved.
