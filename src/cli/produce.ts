@@ -17,6 +17,7 @@
  * `--skip-bad` such lines are reported on stderr and skipped, and the exit code is still 0.
  *
  * Records are appended in batches of {@link BATCH} lines, each batch one `append` (atomic per partition).
+ * On Kafka, TLS, SASL and the client id come from the environment, as for every command (`./kafka.ts`).
  */
 import { createReadStream, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -24,6 +25,7 @@ import { createInterface } from "node:readline";
 import type { EventLog, LogHeader, ProduceRecord } from "../../runtime/log/types.ts";
 import { LogError } from "../../runtime/log/types.ts";
 import { UsageError } from "./files.ts";
+import { openKafkaLog } from "./kafka.ts";
 import { EXIT } from "./output.ts";
 
 export interface ProduceOptions {
@@ -64,11 +66,13 @@ export async function runProduce(
   if (!fromStdin && !existsSync(options.file!)) throw new UsageError(`no such file: ${options.file}`);
   const label = fromStdin ? "<stdin>" : options.file!;
 
+  // Outside the try: bad Kafka settings in the environment are a usage error.
+  const kafka = await openKafkaLog(options.brokers ? { brokers: options.brokers } : {});
   let log: EventLog;
   let where: string;
   try {
-    if (options.brokers) {
-      log = new (await import("../../runtime/log/kafka.ts")).KafkaEventLog({ brokers: [...options.brokers] });
+    if (kafka && options.brokers) {
+      log = kafka;
       where = `Kafka at ${options.brokers.join(",")}`;
     } else {
       log = await (await import("../../runtime/log/embedded.ts")).EmbeddedLog.open(join(resolve(options.data), "log"));
