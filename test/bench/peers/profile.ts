@@ -26,6 +26,12 @@ function area(frame: ProfileNode["callFrame"]): string {
   const { functionName: fn, url } = frame;
   if (fn === "(idle)" || fn === "(program)" || fn === "(garbage collector)") return fn;
   if ((fn === "parse" || fn === "stringify") && url === "") return `JSON.${fn}`;
+  if (url.includes("node_modules/kafkajs/")) {
+    // The client, split by direction: encoding and sending records, or fetching and decoding them.
+    if (/\/(producer|requests\/produce)\/|\/recordBatch\/record\/v0\/index\.js|\/encoder\.js|\/crc32/.test(url)) return "kafkajs: produce (group, encode)";
+    if (/\/(requests\/fetch|consumer)\/|decoder\.js|\/utils\/long\.js/.test(url)) return "kafkajs: fetch (decode)";
+    return "kafkajs: other";
+  }
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1]!;
   if (url.startsWith("node:") || url === "") return "node internals / builtins";
