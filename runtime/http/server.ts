@@ -587,9 +587,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   http2.on("sessionError", () => {});
   http2.on("streamError", () => {});
   // One port for both: the first bytes of a connection tell HTTP/2 (prior knowledge) from HTTP/1.x.
-  const sniffing = new Set<Socket>();
+  // Every connection, to end them on close (the inner servers never listen, so they do not track them).
+  const sockets = new Set<Socket>();
   const front = createNetServer((socket) => {
-    sniffing.add(socket);
+    sockets.add(socket);
     socket.on("error", () => socket.destroy());
     socket.setTimeout(30_000, () => socket.destroy());
     let head = Buffer.alloc(0);
@@ -600,7 +601,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (h2 && head.length < H2_PREFACE.length) return;
       socket.off("data", onData);
       socket.setTimeout(0);
-      sniffing.delete(socket);
       socket.pause();
       socket.unshift(head);
       // The HTTP/2 session reads what is buffered itself; the HTTP/1 parser needs the stream flowing.
@@ -611,7 +611,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
     };
     socket.on("data", onData);
-    socket.on("close", () => sniffing.delete(socket));
+    socket.on("close", () => sockets.delete(socket));
   });
   await new Promise<void>((resolve, reject) => {
     front.once("error", reject);
@@ -630,9 +630,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       for (const q of pumps) q.stop();
       await Promise.allSettled(pumps.map((q) => q.done));
       const closed = new Promise<void>((r) => server.close(() => r()));
-      http1.closeAllConnections();
       for (const s of sessions) s.destroy();
-      for (const s of sniffing) s.destroy();
+      for (const s of sockets) s.destroy();
       await closed;
       await gate.idle();
     },
