@@ -9,8 +9,10 @@ import {
   type CreateTopicOptions,
   type EventLog,
   type GroupCapableLog,
+  type LogTransaction,
   type GroupMembership,
   type GroupOptions,
+  type TransactionalLog,
   type LogHeader,
   type LogRecord,
   type PartitionPosition,
@@ -55,7 +57,7 @@ stopIdleTimerLoop();
  * - `append` is atomic per partition, not across partitions (no transactions).
  * - Fetches use READ_COMMITTED: records of aborted transactions and control records are skipped.
  */
-export class KafkaEventLog implements GroupCapableLog {
+export class KafkaEventLog implements GroupCapableLog, TransactionalLog {
   private readonly kafka: InstanceType<typeof Kafka>;
   private readonly admin: Admin;
   private producer: Producer | undefined;
@@ -213,6 +215,15 @@ export class KafkaEventLog implements GroupCapableLog {
   }
 
   async append(topic: string, records: readonly ProduceRecord[]): Promise<AppendResult[]> {
+    return this.appendWith(topic, records, () => this.getProducer());
+  }
+
+  /**
+   * Appends through `producer` (the shared idempotent one, or a transactional one): checks the records,
+   * picks partitions as Kafka's default partitioner does, sends, and turns base offsets into one offset per
+   * record. Appends go one at a time (`enqueueAppend`), so round-robin partitions follow the call order.
+   */
+  private async appendWith(topic: string, records: readonly ProduceRecord[], producerFor: () => Promise<Producer>): Promise<AppendResult[]> {
     await this.connect();
     const partitions = await this.partitionCount(topic);
     for (const r of records) {
@@ -250,7 +261,7 @@ export class KafkaEventLog implements GroupCapableLog {
       this.roundRobin.set(topic, rr);
       let metadata;
       try {
-        const producer = await this.getProducer();
+        const producer = await producerFor();
         metadata = await producer.send({ topic, messages, acks: -1 });
       } catch (err) {
         const e = toLogError(err, `cannot append ${records.length} records to '${topic}'`, topic);
@@ -266,6 +277,64 @@ export class KafkaEventLog implements GroupCapableLog {
       });
     });
   }
+
+  /**
+   * Starts a Kafka transaction of the producer `transactionalId` (one producer per id, kept for the next
+   * transactions). Starting the producer aborts what a previous holder of the id left open and fences it:
+   * its next send or commit fails with `FENCED`. Readers of this log read committed records only.
+   */
+  async beginTransaction(transactionalId: string): Promise<LogTransaction> {
+    await this.connect();
+    this.checkOpen();
+    let producer = this.txProducers.get(transactionalId);
+    if (!producer) {
+      const created = this.kafka.producer({
+        transactionalId,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+      });
+      await created.connect();
+      this.txProducers.set(transactionalId, created);
+      producer = created;
+    }
+    const owner = producer;
+    const drop = async () => {
+      if (this.txProducers.get(transactionalId) === owner) this.txProducers.delete(transactionalId);
+      await owner.disconnect().catch(() => undefined);
+    };
+    let tx;
+    try {
+      tx = await owner.transaction();
+    } catch (err) {
+      await drop();
+      throw toLogError(err, `cannot begin a transaction as '${transactionalId}'`);
+    }
+    const txProducer = tx as unknown as Producer; // a kafkajs Transaction sends like a producer
+    const settle = async (what: "commit" | "abort") => {
+      try {
+        await (what === "commit" ? tx.commit() : tx.abort());
+      } catch (err) {
+        await drop(); // a fenced or failed transactional producer cannot be used again
+        throw toLogError(err, `cannot ${what} the transaction of '${transactionalId}'`);
+      }
+    };
+    return {
+      append: async (topic, records) => {
+        try {
+          return await this.appendWith(topic, records, async () => txProducer);
+        } catch (err) {
+          if (err instanceof LogError && err.code === "FENCED") await drop();
+          throw err;
+        }
+      },
+      commit: () => settle("commit"),
+      abort: () => settle("abort"),
+    };
+  }
+
+  private readonly txProducers = new Map<string, Producer>();
 
   async read(topic: string, partition: number, fromOffset: number, maxRecords: number): Promise<LogRecord[]> {
     await this.connect();
@@ -468,7 +537,8 @@ export class KafkaEventLog implements GroupCapableLog {
     this.closed = true;
     for (const f of this.followers) f.abort();
     await this.appendQueue.catch(() => undefined);
-    await Promise.allSettled([...this.groups].map((c) => c.disconnect()));
+    await Promise.allSettled([...this.groups, ...this.txProducers.values()].map((c) => c.disconnect()));
+    this.txProducers.clear();
     this.groups.clear();
     await Promise.allSettled([this.producer?.disconnect(), this.admin.disconnect(), this.cluster.disconnect()]);
   }
@@ -886,7 +956,7 @@ function toFetched(topic: string, p: RawPartition, askedOffset: number): Fetched
       aborting.delete(producerId);
       continue;
     }
-    if (aborted.size > 0 && m.batchContext?.inTransaction) {
+    if ((aborted.size > 0 || aborting.size > 0) && m.batchContext?.inTransaction) {
       const first = aborted.get(producerId);
       if (first !== undefined && offset >= first) {
         aborting.add(producerId);
@@ -986,6 +1056,10 @@ function toLogError(err: unknown, what: string, topic?: string): LogError {
       return new LogError("INVALID_ARGUMENT", detail, { cause: err });
     case "OFFSET_OUT_OF_RANGE":
       return new LogError("OFFSET_OUT_OF_RANGE", detail, { cause: err });
+    case "INVALID_PRODUCER_EPOCH":
+    case "PRODUCER_FENCED":
+    case "INVALID_PRODUCER_ID_MAPPING":
+      return new LogError("FENCED", `${detail} (another instance now writes as this transactional id)`, { cause: err });
     default:
       return new LogError("IO", detail, { cause: err });
   }

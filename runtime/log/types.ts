@@ -181,11 +181,33 @@ export function supportsGroups(log: EventLog): log is GroupCapableLog {
   return typeof (log as Partial<GroupCapableLog>).joinGroup === "function";
 }
 
+/** A transaction: appends that become visible to readers together, at `commit`, or never. */
+export interface LogTransaction {
+  append(topic: string, records: readonly ProduceRecord[]): Promise<AppendResult[]>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** An {@link EventLog} with transactions (Kafka). Its readers see committed records only. */
+export interface TransactionalLog extends EventLog {
+  /**
+   * Begins a transaction as `transactionalId`: one writer per id at a time; beginning as an id fences its
+   * previous holder (whose appends and commit then reject with `FENCED`) and aborts what it left open.
+   */
+  beginTransaction(transactionalId: string): Promise<LogTransaction>;
+}
+
+export function supportsTransactions(log: EventLog): log is TransactionalLog {
+  return typeof (log as Partial<TransactionalLog>).beginTransaction === "function";
+}
+
 export type LogErrorCode =
   | "UNKNOWN_TOPIC"
   | "INVALID_PARTITION"
   | "INVALID_ARGUMENT"
   | "OFFSET_OUT_OF_RANGE"
+  /** Another writer took over this transactional id (see `TransactionalLog`). */
+  | "FENCED"
   /** The data folder is used by another process (LevelDB's lock). */
   | "LOCKED"
   | "CLOSED"

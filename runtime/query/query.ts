@@ -4,7 +4,7 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import type { EventLog } from "../log/types.ts";
+import { LogError, type EventLog } from "../log/types.ts";
 import { Changelog, changelogTopic, FencedError, type RestoreProgress } from "../state/changelog.ts";
 import { PartitionStore } from "../state/store.ts";
 import type { PlannedQuery } from "./plan.ts";
@@ -25,11 +25,6 @@ export interface QueryEnv extends TaskEnv {
    * `none` closes them. Default: every partition is active and nothing is claimed (one instance).
    */
   readonly roleOf?: (partition: number) => "active" | "standby" | "none";
-  /**
-   * Names the query's changelog topics (default: the query id). Instances of one service use
-   * `<serviceId>-<queryId>`, so that deployments sharing a broker never share internal topics.
-   */
-  readonly topicId?: string;
   /** Something worth a log line (a task fenced, a takeover). */
   readonly onEvent?: (message: string) => void;
 }
@@ -191,7 +186,7 @@ export class PersistentQuery {
         try {
           for (let n = await task.step(batchSize); n > 0; n = await task.step(batchSize)) round += n;
         } catch (e) {
-          if (!(e instanceof FencedError)) throw e;
+          if (!(e instanceof FencedError) && !(e instanceof LogError && e.code === "FENCED")) throw e;
           // Another instance owns this partition now; our last batch was not committed here.
           this.tasks.splice(this.tasks.indexOf(task), 1);
           await task.close();

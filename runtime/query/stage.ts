@@ -12,7 +12,7 @@
 import { deserialize } from "node:v8";
 import type { CatalogSource } from "../../src/semantic/catalog.ts";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
-import { LogError, type EventLog, type LogRecord } from "../log/types.ts";
+import { LogError, supportsTransactions, type EventLog, type LogRecord, type TransactionalLog } from "../log/types.ts";
 import { SourceProcessor, SOURCE_STORE } from "../processors/source.ts";
 import { ORIGIN_HEADER, type InternalValue, type StageOutput } from "../processors/sink.ts";
 import type { Processor, ProcessingError, ProcessorContext, Row, TaskMetrics } from "../processors/types.ts";
@@ -40,6 +40,20 @@ export interface TaskEnv {
   readonly functions: FunctionRegistry;
   readonly properties: Readonly<Record<string, string>>;
   readonly onError: (e: ProcessingError) => void;
+  /**
+   * Names the query's changelog topics and transactional ids (default: the query id). Instances of one
+   * service use `<serviceId>-<queryId>`, so that deployments sharing a broker never share internal topics.
+   */
+  readonly topicId?: string;
+}
+
+/** `processing.guarantee` values that ask for exactly-once (Kafka Streams' and ksqlDB's names). */
+const EXACTLY_ONCE = new Set(["exactly_once", "exactly_once_v2", "exactly_once_beta"]);
+
+/** Whether `properties` ask for exactly-once processing (`processing.guarantee`). */
+export function wantsExactlyOnce(properties: Readonly<Record<string, string>>): boolean {
+  const v = properties["processing.guarantee"] ?? properties["ksql.streams.processing.guarantee"];
+  return v !== undefined && EXACTLY_ONCE.has(v.trim().toLowerCase());
 }
 
 interface InputState {
@@ -96,6 +110,10 @@ export class StageTask {
     }));
     this.processors = stage.processors();
     this.output = stage.output();
+    this.transactional =
+      wantsExactlyOnce(env.properties) && supportsTransactions(env.log)
+        ? { log: env.log, id: `esql-${env.topicId ?? env.queryId}-${stage.id}-${partition}` }
+        : undefined;
     for (const i of this.inputs) i.source?.init(ctx);
     for (const p of this.processors) p.init(ctx);
     this.output.init(ctx);
@@ -165,7 +183,19 @@ export class StageTask {
       rows = await p.process(rows);
     }
     const produce = this.output.toRecords(rows);
-    if (produce.length > 0) await this.env.log.append(this.output.topic, produce);
+    // Exactly-once: outputs, state and input offsets in one transaction (committed by the changelog write).
+    const tx = this.transactional ? await this.transactional.log.beginTransaction(this.transactional.id) : undefined;
+    try {
+      if (produce.length > 0) await (tx ?? this.env.log).append(this.output.topic, produce);
+      await this.commitStep(batches, tx);
+    } catch (e) {
+      await tx?.abort().catch(() => undefined);
+      throw e;
+    }
+    return total;
+  }
+
+  private async commitStep(batches: LogRecord[][], tx: import("../log/types.ts").LogTransaction | undefined): Promise<void> {
     const offsets = new Map<string, number>();
     for (let i = 0; i < this.inputs.length; i++) {
       const b = batches[i]!;
@@ -174,13 +204,19 @@ export class StageTask {
       offsets.set(`${this.inputs[i]!.input.topic}/${this.partition}`, next);
     }
     offsets.set(`__streamtime/${this.partition}`, this.ctx.streamTime);
-    await this.store.commit(offsets, this.changelog?.write);
+    const changelog = this.changelog;
+    await this.store.commit(
+      offsets,
+      tx && changelog ? (writes) => changelog.writeInTransaction(writes, tx) : tx ? async () => (await tx.commit(), undefined) : changelog?.write,
+    );
     for (let i = 0; i < this.inputs.length; i++) {
       const b = batches[i]!;
       if (b.length > 0) this.inputs[i]!.position = b[b.length - 1]!.offset + 1;
     }
-    return total;
   }
+
+  /** The log and transactional id of this task when it runs exactly-once (`processing.guarantee`), else undefined. */
+  private readonly transactional: { readonly log: TransactionalLog; readonly id: string } | undefined;
 
   /** Decodes internal-topic records, skipping origins this task has already folded (idempotence). */
   private async decodeInternal(records: readonly LogRecord[]): Promise<Row[]> {

@@ -24,7 +24,7 @@
  * so its local store never holds writes the shared history disowns. Without claims (one instance) every
  * record has epoch 0 and all of this is inert.
  */
-import type { EventLog, LogRecord, ProduceRecord } from "../log/types.ts";
+import type { AppendResult, EventLog, LogRecord, LogTransaction, ProduceRecord } from "../log/types.ts";
 import type { PartitionStore, RawWrite, SourceOffsets } from "./store.ts";
 
 export const COMMIT_HEADER = "esql-commit";
@@ -95,14 +95,31 @@ export class Changelog {
    * Appends one commit's writes (a `BeforeCommit` hook for `PartitionStore.commit`); resolves the position
    * to record with the commit. Rejects with {@link FencedError} when a newer claim appeared.
    */
-  readonly write = async (writes: readonly RawWrite[]): Promise<SourceOffsets | undefined> => {
+  readonly write = (writes: readonly RawWrite[]): Promise<SourceOffsets | undefined> => this.writeVia(writes, (topic, records) => this.log.append(topic, records));
+
+  /**
+   * The same inside the transaction `tx` (exactly-once), which it then commits: the task's outputs, already
+   * appended in `tx`, become visible together with the state and input offsets, or not at all.
+   */
+  async writeInTransaction(writes: readonly RawWrite[], tx: LogTransaction): Promise<SourceOffsets | undefined> {
+    const positions = await this.writeVia(writes, tx.append);
+    await tx.commit();
+    // The commit marker takes the offset after our last record.
+    if (positions && this.expectedNext !== undefined) this.expectedNext++;
+    return positions;
+  }
+
+  private async writeVia(
+    writes: readonly RawWrite[],
+    append: (topic: string, records: readonly ProduceRecord[]) => Promise<AppendResult[]>,
+  ): Promise<SourceOffsets | undefined> {
     if (writes.length === 0) return undefined;
     let chunk: ProduceRecord[] = [];
     let bytes = 0;
     let next = 0;
     const epochHeader = this.epoch > 0 ? [{ key: EPOCH_HEADER, value: Buffer.from(String(this.epoch)) }] : [];
     const flush = async () => {
-      const r = await this.log.append(this.topic, chunk);
+      const r = await append(this.topic, chunk);
       const first = r[0]!.offset;
       if (this.expectedNext !== undefined && first !== this.expectedNext) await this.checkGap(this.expectedNext, first);
       next = r[r.length - 1]!.offset + 1;

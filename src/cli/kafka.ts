@@ -26,6 +26,7 @@ export const CLUSTER_FLAG_HELP = {
   serviceId: "share the deployment with the other instances of this service id (Kafka; env ESQL_SERVICE_ID)",
   standbyReplicas: "keep warm copies of each partition's state on this many other instances (env ESQL_STANDBY_REPLICAS)",
   advertisedUrl: "the URL other instances use to reach this one's REST API (env ESQL_ADVERTISED_URL)",
+  exactlyOnce: "Kafka: write each batch's outputs, state and input offsets in one transaction (processing.guarantee=exactly_once)",
 } as const;
 
 /** Reads the cluster flags with their environment fallbacks; rejects bad combinations as usage errors. */

@@ -130,6 +130,7 @@ Exit codes: 0 ok, 1 unformatted files (--check) or syntax errors, 2 bad usage.`,
     .option("--brokers <host:port,...>", "run on this Kafka cluster instead of the embedded log (state stays in --data)")
     .option("--service-id <id>", CLUSTER_FLAG_HELP.serviceId)
     .option("--standby-replicas <n>", CLUSTER_FLAG_HELP.standbyReplicas)
+    .option("--exactly-once", CLUSTER_FLAG_HELP.exactlyOnce)
     .addHelpText(
       "after",
       `
@@ -148,12 +149,14 @@ Examples:
 
 Exit codes: 0 ok, 1 statements or inputs with errors, 2 bad usage.`,
     )
-    .action(async (files: string[], opts: { data: string; input: string[]; follow?: boolean; fresh?: boolean; json?: boolean; brokers?: string; serviceId?: string; standbyReplicas?: string }) => {
+    .action(async (files: string[], opts: { data: string; input: string[]; follow?: boolean; fresh?: boolean; json?: boolean; brokers?: string; serviceId?: string; standbyReplicas?: string; exactlyOnce?: boolean }) => {
       const brokers = opts.brokers === undefined ? undefined : splitBrokers(opts.brokers);
       const cluster = clusterOptions(clusterFlags({ ...opts, brokers }));
+      if (opts.exactlyOnce && !brokers) throw new UsageError("--exactly-once needs --brokers: it uses Kafka transactions");
       code = await runRun(files, {
         ...(brokers ? { brokers } : {}),
         ...(cluster ? { cluster } : {}),
+        ...(opts.exactlyOnce ? { exactlyOnce: true } : {}),
         data: opts.data,
         inputs: opts.input,
         follow: opts.follow === true,
@@ -251,6 +254,7 @@ Exit codes: 0 everything written, 1 a bad line stopped it or the log failed, 2 b
     .option("--brokers <host:port,...>", "run on this Kafka cluster instead of the embedded log (state stays in --data)")
     .option("--service-id <id>", CLUSTER_FLAG_HELP.serviceId)
     .option("--standby-replicas <n>", CLUSTER_FLAG_HELP.standbyReplicas)
+    .option("--exactly-once", CLUSTER_FLAG_HELP.exactlyOnce)
     .option("--advertised-url <url>", CLUSTER_FLAG_HELP.advertisedUrl)
     .addHelpText(
       "after",
@@ -267,12 +271,14 @@ Examples:
 
 Exit codes: 0 stopped cleanly, 1 the files had errors, 2 bad usage.`,
     )
-    .action(async (files: string[], opts: { data: string; port: string; host: string; readOnly?: boolean; maxPushQueries: string; brokers?: string; serviceId?: string; standbyReplicas?: string; advertisedUrl?: string }) => {
+    .action(async (files: string[], opts: { data: string; port: string; host: string; readOnly?: boolean; maxPushQueries: string; brokers?: string; serviceId?: string; standbyReplicas?: string; advertisedUrl?: string; exactlyOnce?: boolean }) => {
       const brokers = opts.brokers === undefined ? undefined : splitBrokers(opts.brokers);
       const cluster = clusterOptions(clusterFlags({ ...opts, brokers }));
+      if (opts.exactlyOnce && !brokers) throw new UsageError("--exactly-once needs --brokers: it uses Kafka transactions");
       code = await runServe(files, {
         ...(brokers ? { brokers } : {}),
         ...(cluster ? { cluster } : {}),
+        ...(opts.exactlyOnce ? { exactlyOnce: true } : {}),
         data: opts.data,
         port: Number(opts.port),
         host: opts.host,

@@ -44,6 +44,8 @@ export interface RunOptions {
   readonly brokers?: readonly string[];
   /** Run as one instance of a service sharing the deployment (Kafka; see `src/cli/kafka.ts`). */
   readonly cluster?: ClusterOptions;
+  /** `processing.guarantee = exactly_once`: outputs, state and offsets in one Kafka transaction per batch. */
+  readonly exactlyOnce?: boolean;
 }
 
 /** What earlier runs did in a data folder (`<data>/run-ledger.json`). */
@@ -90,6 +92,7 @@ export async function runRun(paths: readonly string[], options: RunOptions, out:
       dataDir,
       ...(kafka ? { log: kafka } : {}),
       ...(options.cluster ? { cluster: options.cluster, onClusterEvent: (m: string) => err.write(`${m}\n`) } : {}),
+      ...(options.exactlyOnce ? { properties: { "processing.guarantee": "exactly_once" } } : {}),
       // Only when a store was missing or behind its changelog (Kafka: e.g. a new or wiped data folder).
       onRestore: (p) => {
         showRestore(p);

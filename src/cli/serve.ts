@@ -28,6 +28,8 @@ export interface ServeOptions {
    * advertised URL, the instance advertises `http://<host>:<port>` when the port is fixed.
    */
   readonly cluster?: ClusterOptions;
+  /** `processing.guarantee = exactly_once`: outputs, state and offsets in one Kafka transaction per batch. */
+  readonly exactlyOnce?: boolean;
   /**
    * An open log to run on instead (tests, embedding: e.g. a `NamespacedLog` over Kafka); the caller
    * closes it. Not with `brokers`.
@@ -70,6 +72,7 @@ export async function runServe(paths: readonly string[], options: ServeOptions, 
       dataDir: options.data,
       ...(kafka ? { log: kafka } : options.log ? { log: options.log } : {}),
       ...(cluster ? { cluster, onClusterEvent: (m: string) => err.write(`${m}\n`) } : {}),
+      ...(options.exactlyOnce ? { properties: { "processing.guarantee": "exactly_once" } } : {}),
       onRestore: (p) => {
         if (p.done) err.write(`restored ${p.topic}[${p.partition}] from ${p.read} changelog records\n`);
       },
