@@ -1,3 +1,5 @@
+// First: replaces a kafkajs internal before kafkajs loads (see the module).
+import "./kafkajs-preload.ts";
 import kafkajs from "kafkajs";
 import { createRequire } from "node:module";
 import type { Admin, IHeaders, KafkaConfig, Message, Producer, SASLOptions } from "kafkajs";
