@@ -23,7 +23,7 @@ import type { Accumulator, ArgInfo, FunctionRegistry, ResolvedAggregate } from "
 import type { PartitionStore } from "../state/store.ts";
 import type { SqlType } from "../../src/types/sqltype.ts";
 import { compileExprs, type CompiledExpr } from "../expr/compile.ts";
-import { decodeKey, encodeKey, encodeKeyWith } from "../state/keycodec.ts";
+import { decodeKey, encodeKey, encodeKeyWith, prefixEnd } from "../state/keycodec.ts";
 import { cachingEnabled } from "./sink.ts";
 import type { Processor, ProcessorContext, Row, Window } from "./types.ts";
 
@@ -475,6 +475,21 @@ function resolveAggregates(spec: AggregateSpec, functions: FunctionRegistry): Re
  * in the operator's output layout. Tables that an aggregation materializes are read this way (as ksqlDB
  * does), so the hot path writes each group's state once per commit and nothing else.
  */
+async function* pointRead(store: PartitionStore, key: Buffer): AsyncGenerator<[Buffer, unknown]> {
+  const v = await store.read(AGG_STORE, key);
+  if (v !== undefined) yield [key, v];
+}
+
+/** The accumulators that turn a stored state into results, resolved once per spec and function registry. */
+const resolvedForRead = new WeakMap<AggregateSpec, WeakMap<FunctionRegistry, ReturnType<typeof resolveAggregates>[number]["accumulator"][]>>();
+function readAccumulators(spec: AggregateSpec, functions: FunctionRegistry) {
+  let byRegistry = resolvedForRead.get(spec);
+  if (!byRegistry) resolvedForRead.set(spec, (byRegistry = new WeakMap()));
+  let accs = byRegistry.get(functions);
+  if (!accs) byRegistry.set(functions, (accs = resolveAggregates(spec, functions).map((r) => r.accumulator)));
+  return accs;
+}
+
 export async function* readAggregates(
   spec: AggregateSpec,
   functions: FunctionRegistry,
@@ -482,10 +497,13 @@ export async function* readAggregates(
   /** Only groups whose encoded key (group values, then window) is in this range; default all. */
   range: { gte?: Buffer; lt?: Buffer } = {},
 ): AsyncGenerator<{ values: unknown[]; ts: number; window?: Window }> {
-  const accs = resolveAggregates(spec, functions).map((r) => r.accumulator);
+  const accs = readAccumulators(spec, functions);
   const n = spec.groupBy.length;
   const w = spec.window;
-  for await (const [k, v] of store.iterate(AGG_STORE, range)) {
+  // One group without windows (a pull query's key lookup): one committed read instead of an iterator.
+  const point = !w && range.gte !== undefined && range.lt !== undefined && range.lt.equals(prefixEnd(range.gte)) && decodeKey(range.gte).length === n;
+  const entries: AsyncIterable<[Buffer, unknown]> = point ? pointRead(store, range.gte!) : store.iterate(AGG_STORE, range);
+  for await (const [k, v] of entries) {
     const parts = decodeKey(k);
     const state = v as State;
     const values = parts.slice(0, n);

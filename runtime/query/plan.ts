@@ -215,13 +215,25 @@ export function planQuery(
   tail.push(() => new ProjectProcessor({ kind: "Project", columns: aggCols, exprs: projection }));
 
   const keyNames = sink.columns.filter((c) => c.namespace === "KEY").map((c) => c.name);
+  // Compiled once per function registry, not per read: a pull query's key lookup reads one group.
+  const readers = new WeakMap<FunctionRegistry, { having: ((row: unknown[]) => unknown) | undefined; project: ((row: unknown[]) => unknown)[] }>();
+  const readerFor = (functions: FunctionRegistry) => {
+    let r = readers.get(functions);
+    if (!r) {
+      const onError = () => {};
+      r = {
+        having: agg.having ? compileExprs([agg.having], { columns: aggCols, functions, onError })[0] : undefined,
+        project: compileExprs(projection, { columns: aggCols, functions, onError }),
+      };
+      readers.set(functions, r);
+    }
+    return r;
+  };
+  const keyIdx = keyNames.map((n) => projectNames.indexOf(n));
   const readTable = materializeInSink
     ? undefined
     : async function* (store: PartitionStore, functions: FunctionRegistry, range?: { gte?: Buffer; lt?: Buffer }): AsyncGenerator<[Buffer, [unknown[], number]]> {
-        const onError = () => {};
-        const having = agg.having ? compileExprs([agg.having], { columns: aggCols, functions, onError })[0] : undefined;
-        const project = compileExprs(projection, { columns: aggCols, functions, onError });
-        const keyIdx = keyNames.map((n) => projectNames.indexOf(n));
+        const { having, project } = readerFor(functions);
         for await (const r of readAggregates(aggSpec, functions, store, range)) {
           if (having && having(r.values) !== true) continue;
           const row = project.map((f) => f(r.values));
