@@ -946,7 +946,10 @@ function toFetched(topic: string, p: RawPartition, askedOffset: number): Fetched
   const records: LogRecord[] = [];
   // READ_COMMITTED: a producer's records from an aborted transaction's first offset up to its ABORT
   // marker are not part of the log (what kafkajs' consumer and the Java consumer do).
-  const aborted = new Map(p.abortedTransactions.map((a) => [a.producerId, Number(a.firstOffset)]));
+  // One producer may have aborted several transactions in the range: their first offsets, in order.
+  const aborted = new Map<string, number[]>();
+  for (const a of p.abortedTransactions) aborted.set(a.producerId, [...(aborted.get(a.producerId) ?? []), Number(a.firstOffset)]);
+  for (const firsts of aborted.values()) firsts.sort((x, y) => x - y);
   const aborting = new Set<string>();
   let nextOffset = askedOffset;
   for (const m of messages) {
@@ -959,10 +962,10 @@ function toFetched(topic: string, p: RawPartition, askedOffset: number): Fetched
       continue;
     }
     if ((aborted.size > 0 || aborting.size > 0) && m.batchContext?.inTransaction) {
-      const first = aborted.get(producerId);
-      if (first !== undefined && offset >= first) {
+      const firsts = aborted.get(producerId);
+      if (firsts !== undefined && firsts.length > 0 && offset >= firsts[0]!) {
         aborting.add(producerId);
-        aborted.delete(producerId);
+        firsts.shift();
       }
       if (aborting.has(producerId)) continue;
     }

@@ -8,7 +8,7 @@ import { LogError, type EventLog } from "../log/types.ts";
 import { Changelog, changelogTopic, FencedError, type RestoreProgress } from "../state/changelog.ts";
 import { PartitionStore } from "../state/store.ts";
 import type { PlannedQuery } from "./plan.ts";
-import { StageTask, type TaskEnv } from "./stage.ts";
+import { StageTask, taskTransactions, type TaskEnv } from "./stage.ts";
 
 export interface QueryEnv extends TaskEnv {
   readonly dataDir: string;
@@ -111,7 +111,7 @@ export class PersistentQuery {
           if (this.readers > 0) continue;
           await this.closeRetired();
         }
-        store ??= await PartitionStore.open(stateDir(this.env.dataDir, this.id, stage.id, p));
+        store ??= await PartitionStore.open(stateDir(this.env.dataDir, this.env.topicId ?? this.id, stage.id, p));
         changelog ??= this.env.changelogs ? new Changelog(this.env.log, changelogTopic(this.env.topicId ?? this.id, stage.id), p) : undefined;
         if (want === "standby") {
           if (changelog) this.standbys.push({ stageIndex: si, partition: p, store, changelog });
@@ -119,6 +119,11 @@ export class PersistentQuery {
           continue;
         }
         try {
+          // Exactly-once: take the transactional id over first. That aborts a transaction the previous holder
+          // left open (a crash), which would otherwise hide everything after it from read-committed reads,
+          // this restore included, until the broker times it out.
+          const tx = taskTransactions(this.env, stage.id, p);
+          if (tx) await (await tx.log.beginTransaction(tx.id)).abort();
           if (changelog) {
             const read = this.env.roleOf ? await changelog.claim(store, this.env.onRestore) : await changelog.restore(store, this.env.onRestore);
             if (this.env.roleOf) {
@@ -229,7 +234,7 @@ export class PersistentQuery {
   /** Closes the query and deletes its state (TERMINATE / DROP). */
   async destroy(): Promise<void> {
     await this.close();
-    rmSync(join(this.env.dataDir, "state", this.id), { recursive: true, force: true });
+    rmSync(join(this.env.dataDir, "state", this.env.topicId ?? this.id), { recursive: true, force: true });
     for (const t of [...this.plan.internalTopics, ...this.changelogTopics()]) {
       try {
         await this.env.log.deleteTopic(t.name);

@@ -41,14 +41,23 @@ export interface TaskEnv {
   readonly properties: Readonly<Record<string, string>>;
   readonly onError: (e: ProcessingError) => void;
   /**
-   * Names the query's changelog topics and transactional ids (default: the query id). Instances of one
-   * service use `<serviceId>-<queryId>`, so that deployments sharing a broker never share internal topics.
+   * Names the query's changelog topics, transactional ids and state folders (default: the query id).
+   * Instances of one service use `<serviceId>-<queryId>`, so that deployments sharing a broker (or a data
+   * folder) never share internal topics or stores.
    */
   readonly topicId?: string;
 }
 
 /** `processing.guarantee` values that ask for exactly-once (Kafka Streams' and ksqlDB's names). */
 const EXACTLY_ONCE = new Set(["exactly_once", "exactly_once_v2", "exactly_once_beta"]);
+
+/**
+ * The log and transactional id a task of `stage` on `partition` writes with when it runs exactly-once
+ * (`processing.guarantee`, on a log with transactions), else undefined.
+ */
+export function taskTransactions(env: TaskEnv, stageId: string, partition: number): { readonly log: TransactionalLog; readonly id: string } | undefined {
+  return wantsExactlyOnce(env.properties) && supportsTransactions(env.log) ? { log: env.log, id: `esql-${env.topicId ?? env.queryId}-${stageId}-${partition}` } : undefined;
+}
 
 /** Whether `properties` ask for exactly-once processing (`processing.guarantee`). */
 export function wantsExactlyOnce(properties: Readonly<Record<string, string>>): boolean {
@@ -110,10 +119,7 @@ export class StageTask {
     }));
     this.processors = stage.processors();
     this.output = stage.output();
-    this.transactional =
-      wantsExactlyOnce(env.properties) && supportsTransactions(env.log)
-        ? { log: env.log, id: `esql-${env.topicId ?? env.queryId}-${stage.id}-${partition}` }
-        : undefined;
+    this.transactional = taskTransactions(env, stage.id, partition);
     for (const i of this.inputs) i.source?.init(ctx);
     for (const p of this.processors) p.init(ctx);
     this.output.init(ctx);

@@ -73,10 +73,17 @@ describe("exactly-once on Kafka", () => {
     const committed = await kafka.beginTransaction(`${topic}-writer`);
     await committed.append(topic, [{ key: null, value: Buffer.from("c1"), partition: 0 }]);
     await committed.commit();
+    // A second aborted transaction of the same producer, then a committed one: all in one fetch.
+    const again = await kafka.beginTransaction(`${topic}-writer`);
+    await again.append(topic, ["b1", "b2"].map((v) => ({ key: null, value: Buffer.from(v), partition: 0 })));
+    await again.abort();
+    const last = await kafka.beginTransaction(`${topic}-writer`);
+    await last.append(topic, [{ key: null, value: Buffer.from("c2"), partition: 0 }]);
+    await last.commit();
     const records = await kafka.read(topic, 0, 0, 100);
-    expect(records.map((r) => r.value!.toString())).toEqual(["plain", "c1"]);
-    // Two control records (abort, commit markers) take offsets too.
-    expect(await kafka.endOffset(topic, 0)).toBe(7);
+    expect(records.map((r) => r.value!.toString())).toEqual(["plain", "c1", "c2"]);
+    // The four transaction markers take offsets too.
+    expect(await kafka.endOffset(topic, 0)).toBe(12);
     // A writer that lost its id to another is fenced.
     const zombie = await kafka.beginTransaction(`${topic}-other`);
     await zombie.append(topic, [{ key: null, value: Buffer.from("z"), partition: 0 }]);
@@ -89,7 +96,7 @@ describe("exactly-once on Kafka", () => {
     } finally {
       await second.close();
     }
-    expect((await kafka.read(topic, 0, 0, 100)).map((r) => r.value!.toString())).toEqual(["plain", "c1"]);
+    expect((await kafka.read(topic, 0, 0, 100)).map((r) => r.value!.toString())).toEqual(["plain", "c1", "c2"]);
   });
 
   it.each(["at_least_once", "exactly_once"])("%s: a batch processed twice after a crash before its commit", async (guarantee) => {

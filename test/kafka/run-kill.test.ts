@@ -84,7 +84,7 @@ describe("esql run on Kafka under SIGKILL", () => {
       await log.close();
     }
 
-    const data = join(dir, "data");
+    const data = join(dir, `data-${tag}`);
     const args = [bin, "run", sql, "--brokers", brokers, "--service-id", `kill-${tag}`, "--data", data, ...flags];
     /** Starts a follow run and SIGKILLs it `ms` after it reported its deployment (so the kill lands in the fold). */
     const killAfter = (ms: number) =>
