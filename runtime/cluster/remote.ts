@@ -15,8 +15,11 @@ export const LOCAL_SCOPE = "local";
 
 /** Where a pull query's other partitions are, and how to ask for them. */
 export interface RemotePull {
-  /** URLs of the other instances owning partitions of the query `queryId`'s table. */
-  peers(queryId: string): string[];
+  /**
+   * URLs of the other instances owning partitions of the query `queryId`'s table; only those owning
+   * `partitions` when given.
+   */
+  peers(queryId: string, partitions?: readonly number[]): string[];
   /** Headers for the peers (credentials). */
   readonly headers?: Readonly<Record<string, string>>;
 }

@@ -563,18 +563,18 @@ export class Engine {
       onError: (e) => this.recordError(e),
       queries: this.queries,
       outputColumns: (id) => this.outputColumns.get(id),
-      ...(this.member ? { remote: { peers: (queryId: string) => this.peersOf(queryId) } } : {}),
+      ...(this.member ? { remote: { peers: (queryId: string, only?: readonly number[]) => this.peersOf(queryId, only) } } : {}),
     };
   }
 
-  /** The URLs of the other instances that own partitions of query `queryId` (for pull queries). */
-  private peersOf(queryId: string): string[] {
+  /** The URLs of the other instances that own partitions of query `queryId` (all, or `only` these), for pull queries. */
+  private peersOf(queryId: string, only?: readonly number[]): string[] {
     const member = this.member;
     const map = member?.map;
     const q = this.queries.get(queryId);
     if (!member || !map || !q) return [];
     const urls = new Set<string>();
-    for (let p = 0; p < q.partitions; p++) {
+    for (const p of only ?? Array.from({ length: q.partitions }, (_, i) => i)) {
       const owner = member.owner(p);
       if (!owner || owner.instance === member.instance) continue;
       if (!owner.url) throw new Error(`partition ${p} of ${queryId} is on instance ${owner.instance}, which advertises no URL to ask`);

@@ -147,6 +147,21 @@ async function readMaterialized(env: PullEnv, q: AnalyzedQuery, source: CatalogS
   return out;
 }
 
+/**
+ * For a pull query that looks up whole keys of a table without windows: the partitions those keys were
+ * written to by Kafka's partitioner (a guess, as in `readMaterialized`: right whenever the input was
+ * partitioned by the key). Undefined for anything else (scans, ranges, windowed tables, unknown keys).
+ */
+export function lookupPartitions(env: PullEnv, q: AnalyzedQuery, pq: PersistentQuery): number[] | undefined {
+  if (q.from.kind !== "Source" || q.from.source.window !== undefined) return undefined;
+  const ranges = keyRanges(q.where, q.from.source, env.functions);
+  if (!ranges.every((r) => r.gte !== undefined && r.lt !== undefined && r.lt.equals(prefixEnd(r.gte)))) return undefined;
+  const lastStage = pq.plan.stages[pq.plan.stages.length - 1]!.id;
+  const owner = ownerOf(q.from.source, pq.plan.stagePartitions.get(lastStage) ?? 1);
+  const partitions = ranges.map((r) => owner(r.gte!));
+  return partitions.some((p) => p < 0) ? undefined : [...new Set(partitions)];
+}
+
 /** Guesses the partition of an encoded key (see the use); -1 when the key cannot be serialized. */
 function ownerOf(source: CatalogSource, partitions: number): (encoded: Buffer) => number {
   let serdes: ReturnType<typeof sourceSerdes> | undefined;

@@ -8,7 +8,7 @@ import { error as diagError, type Diagnostic, type Span } from "../../src/diagno
 import type { AnalyzedQuery } from "../../src/semantic/analyzed.ts";
 import { parseScript } from "../../src/parse.ts";
 import { compileCached } from "./prepared.ts";
-import { runPull, type PullEnv, type PullResult } from "./pull.ts";
+import { lookupPartitions, runPull, type PullEnv, type PullResult } from "./pull.ts";
 import { LOCAL_SCOPE, PULL_SCOPE, pullFromPeer } from "../cluster/remote.ts";
 import { startPush, type PushQuery, type QueryColumn } from "./push.ts";
 
@@ -76,8 +76,19 @@ export async function pullQuery(env: PullEnv, q: AnalyzedQuery, span: Span, gath
     const pq = q.from.kind === "Source" && q.from.source.sourceType === "TABLE" && q.from.source.writtenBy ? env.queries.get(q.from.source.writtenBy) : undefined;
     if (env.remote && gather && !gather.local && pq) {
       const types = r.columns.map((c) => c.type);
-      const parts = await Promise.all(env.remote.peers(pq.id).map((url) => pullFromPeer(url, gather.sql, types, env.remote!.headers)));
-      const rows = [...r.rows, ...parts.flat()];
+      const ask = async (urls: string[]) => (await Promise.all(urls.map((url) => pullFromPeer(url, gather.sql, types, env.remote!.headers)))).flat();
+      // Whole-key lookups go to the owners of the keys' partitions only; a miss (keys not written where the
+      // partitioner puts them) asks everyone, so a wrong guess costs time, never rows.
+      const partitions = lookupPartitions(env, q, pq);
+      let remote: unknown[][];
+      if (partitions) {
+        const owners = env.remote.peers(pq.id, partitions);
+        remote = await ask(owners);
+        if (r.rows.length + remote.length === 0) remote = await ask(env.remote.peers(pq.id).filter((u) => !owners.includes(u)));
+      } else {
+        remote = await ask(env.remote.peers(pq.id));
+      }
+      const rows = [...r.rows, ...remote];
       return { columns: r.columns, rows: q.limit !== undefined ? rows.slice(0, q.limit) : rows, diagnostics: [] };
     }
     return { ...r, diagnostics: [] };
