@@ -36,6 +36,8 @@ import { applyStep as applyDeployStep, decodeStep, encodeStep, type DeployStep }
 /** The command topic of a single instance; instances sharing a service id use `_esql-<serviceId>-commands`. */
 export const COMMAND_TOPIC = "_esql_commands";
 export const PROCESSING_LOG_TOPIC = "esql_processing_log";
+/** Header of a command-topic statement record: the session properties (JSON) it ran with. */
+const PROPERTIES_HEADER = "esql-properties";
 export const PROCESSING_LOG_STREAM = "KSQL_PROCESSING_LOG";
 
 export interface EngineOptions {
@@ -195,24 +197,31 @@ export class Engine {
   private async followCommands(resuming = false): Promise<void> {
     const end = await this.log.endOffset(this.commandTopic, 0);
     if (this.commandPosition >= end) return;
-    // Statements (no key) and deploy steps (runtime/deploy/steps.ts), replayed in their recorded order.
-    const texts: (string | DeployStep)[] = [];
+    // Statements (no key; the session properties they ran with in a header) and deploy steps
+    // (runtime/deploy/steps.ts), replayed in their recorded order.
+    const texts: (string | DeployStep | { statement: string; properties: Record<string, string> })[] = [];
     let offset = this.commandPosition;
     while (offset < end) {
       const batch = await this.log.read(this.commandTopic, 0, offset, 1000);
-      for (const r of batch) if (r.value && !this.ownCommands.has(r.offset)) texts.push(decodeStep(r.key, r.value) ?? r.value.toString("utf8"));
+      for (const r of batch) {
+        if (!r.value || this.ownCommands.has(r.offset)) continue;
+        const step = decodeStep(r.key, r.value);
+        const props = r.headers.find((h) => h.key === PROPERTIES_HEADER)?.value;
+        texts.push(step ?? (props ? { statement: r.value.toString("utf8"), properties: JSON.parse(props.toString("utf8")) as Record<string, string> } : r.value.toString("utf8")));
+      }
       offset = batch.length > 0 ? batch[batch.length - 1]!.offset + 1 : end;
     }
     this.commandPosition = end;
     const recording = this.recording;
     this.recording = false;
     try {
-      for (const t of texts) {
-        if (typeof t !== "string") {
-          await this.recordDeployStep(t);
+      for (const entry of texts) {
+        if (typeof entry !== "string" && !("statement" in entry)) {
+          await this.recordDeployStep(entry);
           continue;
         }
-        const r = await this.execute(t);
+        const t = typeof entry === "string" ? entry : entry.statement;
+        const r = typeof entry === "string" ? await this.execute(t) : await this.withProperties(entry.properties, () => this.execute(t));
         if (r.diagnostics.length > 0) {
           const message = `cannot ${resuming ? "resume" : "apply"} statement: ${t}\n${r.diagnostics[0]!.message}`;
           if (resuming) throw new Error(message);
@@ -226,6 +235,21 @@ export class Engine {
 
   /** Whether executed statements are appended to the command topic. */
   private recording = true;
+
+  /**
+   * Runs `f` with `properties` over the session's (as the statement being replayed ran: a query keeps the
+   * properties it was created with, e.g. `auto.offset.reset` or `processing.guarantee`), then restores them.
+   */
+  private async withProperties<T>(properties: Readonly<Record<string, string>>, f: () => Promise<T>): Promise<T> {
+    const saved = { ...this.properties };
+    Object.assign(this.properties, properties);
+    try {
+      return await f();
+    } finally {
+      for (const k of Object.keys(this.properties)) if (!(k in saved)) delete this.properties[k];
+      Object.assign(this.properties, saved);
+    }
+  }
 
   /** Appends to the command topic, remembering the offset so that following the topic skips it. */
   private async recordCommand(record: ProduceRecord): Promise<void> {
@@ -337,7 +361,10 @@ export class Engine {
       try {
         const message = await this.apply(c, compiled.catalog);
         this.catalog = compiled.catalog;
-        if (this.recording && records(c)) await this.recordCommand({ key: null, value: Buffer.from(p.text) });
+        if (this.recording && records(c)) {
+          const props = Object.keys(this.properties).length > 0 ? [{ key: PROPERTIES_HEADER, value: Buffer.from(JSON.stringify(this.properties)) }] : [];
+          await this.recordCommand({ key: null, value: Buffer.from(p.text), ...(props.length > 0 ? { headers: props } : {}) });
+        }
         results.push({ kind: "ok", text: p.text, message, compiled: c });
       } catch (e) {
         const d = diagError(
