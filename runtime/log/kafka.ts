@@ -292,6 +292,10 @@ export class KafkaEventLog implements GroupCapableLog, TransactionalLog {
     if (!producer) {
       const created = this.kafka.producer({
         transactionalId,
+        // What Kafka Streams uses under exactly-once: a transaction its writer abandoned (a crash it does not
+        // come back from) is aborted by the broker after 10 s rather than blocking read-committed readers for
+        // kafkajs' default minute. A writer that comes back aborts it at once (see the doc above).
+        transactionTimeout: 10_000,
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
