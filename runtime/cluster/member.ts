@@ -33,8 +33,6 @@ export class ClusterMember {
   private current: ClusterMap | undefined;
   private membership: GroupMembership | undefined;
   private readonly waiters: (() => void)[] = [];
-  /** Bumped with every new map: the engine compares it to what it applied. */
-  version = 0;
   lastError: Error | undefined;
   readonly instance: string;
 
@@ -82,7 +80,6 @@ export class ClusterMember {
         const map = JSON.parse(blob.toString("utf8")) as ClusterMap;
         if (this.current && map.generation <= this.current.generation) return;
         this.current = map;
-        this.version++;
         for (const w of this.waiters.splice(0)) w();
       },
       onError: (e) => (this.lastError = e),

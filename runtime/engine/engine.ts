@@ -133,8 +133,6 @@ export class Engine {
   /** This instance's membership when it runs as one of several (`options.cluster`). */
   readonly member: ClusterMember | undefined;
   private readonly onClusterEvent: ((message: string) => void) | undefined;
-  /** The membership map version the queries were last aligned with. */
-  appliedMapVersion = 0;
   /** The next command-topic offset to apply, and the offsets this engine appended itself. */
   private commandPosition = 0;
   private readonly ownCommands = new Set<number>();
@@ -266,8 +264,7 @@ export class Engine {
     const member = this.member;
     if (!member) return;
     await this.followCommands();
-    // Every time, not only for a new map: a takeover another instance beat us to is retried.
-    this.appliedMapVersion = member.version;
+    // Every time, not only after a new map: a takeover another instance beat us to is retried.
     for (const q of this.queries.values()) await q.reassign();
     const needed = this.held().slots;
     if (member.map && needed > member.map.slots && !this.rejoining) {

@@ -4,8 +4,8 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { LogError, type EventLog } from "../log/types.ts";
-import { Changelog, changelogTopic, FencedError, type RestoreProgress } from "../state/changelog.ts";
+import type { EventLog } from "../log/types.ts";
+import { Changelog, changelogTopic, isFenced, type RestoreProgress } from "../state/changelog.ts";
 import { PartitionStore } from "../state/store.ts";
 import type { PlannedQuery } from "./plan.ts";
 import { StageTask, taskTransactions, type TaskEnv } from "./stage.ts";
@@ -135,8 +135,8 @@ export class PersistentQuery {
           this.tasks.push(new StageTask(stage, p, store, this.env, changelog));
         } catch (e) {
           await store.close();
-          if (!(e instanceof FencedError)) throw e;
-          this.env.onEvent?.(`${this.id}: not taking ${stage.id}-${p} over yet: ${e.message}`);
+          if (!isFenced(e)) throw e;
+          this.env.onEvent?.(`${this.id}: not taking ${stage.id}-${p} over yet: ${(e as Error).message}`);
         }
       }
     }
@@ -191,11 +191,11 @@ export class PersistentQuery {
         try {
           for (let n = await task.step(batchSize); n > 0; n = await task.step(batchSize)) round += n;
         } catch (e) {
-          if (!(e instanceof FencedError) && !(e instanceof LogError && e.code === "FENCED")) throw e;
+          if (!isFenced(e)) throw e;
           // Another instance owns this partition now; our last batch was not committed here.
           this.tasks.splice(this.tasks.indexOf(task), 1);
           await task.close();
-          this.env.onEvent?.(`${this.id}: stopped ${task.stage.id}-${task.partition}: ${e.message}`);
+          this.env.onEvent?.(`${this.id}: stopped ${task.stage.id}-${task.partition}: ${(e as Error).message}`);
         }
       }
       total += round;

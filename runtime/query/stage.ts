@@ -12,7 +12,7 @@
 import { deserialize } from "node:v8";
 import type { CatalogSource } from "../../src/semantic/catalog.ts";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
-import { LogError, supportsTransactions, type EventLog, type LogRecord, type TransactionalLog } from "../log/types.ts";
+import { LogError, supportsTransactions, type EventLog, type LogRecord, type LogTransaction, type TransactionalLog } from "../log/types.ts";
 import { SourceProcessor, SOURCE_STORE } from "../processors/source.ts";
 import { ORIGIN_HEADER, type InternalValue, type StageOutput } from "../processors/sink.ts";
 import type { Processor, ProcessingError, ProcessorContext, Row, TaskMetrics } from "../processors/types.ts";
@@ -201,7 +201,7 @@ export class StageTask {
     return total;
   }
 
-  private async commitStep(batches: LogRecord[][], tx: import("../log/types.ts").LogTransaction | undefined): Promise<void> {
+  private async commitStep(batches: LogRecord[][], tx: LogTransaction | undefined): Promise<void> {
     const offsets = new Map<string, number>();
     for (let i = 0; i < this.inputs.length; i++) {
       const b = batches[i]!;

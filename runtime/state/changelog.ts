@@ -24,7 +24,7 @@
  * so its local store never holds writes the shared history disowns. Without claims (one instance) every
  * record has epoch 0 and all of this is inert.
  */
-import type { AppendResult, EventLog, LogRecord, LogTransaction, ProduceRecord } from "../log/types.ts";
+import { LogError, type AppendResult, type EventLog, type LogRecord, type LogTransaction, type ProduceRecord } from "../log/types.ts";
 import type { PartitionStore, RawWrite, SourceOffsets } from "./store.ts";
 
 export const COMMIT_HEADER = "esql-commit";
@@ -55,6 +55,14 @@ export class FencedError extends Error {
     super(`${topic}/${partition} was claimed by another instance (epoch ${theirs} > ours ${ours})`);
     this.name = "FencedError";
   }
+}
+
+/**
+ * Whether `e` says another instance owns the partition now: a newer claim in the changelog, or the broker
+ * fencing this task's transactional producer (exactly-once). Either way the task stops; nothing was committed.
+ */
+export function isFenced(e: unknown): boolean {
+  return e instanceof FencedError || (e instanceof LogError && e.code === "FENCED");
 }
 
 function headerNumber(r: LogRecord, key: string): number | undefined {

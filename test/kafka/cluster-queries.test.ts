@@ -13,6 +13,7 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { startServer, type RunningServer } from "../../runtime/http/server.ts";
 import { KafkaEventLog } from "../../runtime/log/kafka.ts";
+import { eventually } from "./eventually.ts";
 import { encodeRecord, sourceForTopic } from "../../runtime/testing/records.ts";
 
 const KEYS = 120;
@@ -56,15 +57,6 @@ async function pull(url: string, sql: string): Promise<unknown[][]> {
   const r = await post(url, "/query-stream", { sql, properties: {} });
   expect(r.status, JSON.stringify(r.json)).toBe(200);
   return (r.json as unknown[]).slice(1) as unknown[][];
-}
-
-async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: () => Promise<string>): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`timed out waiting: ${await what()}`);
 }
 
 describe("queries across three instances on Kafka", () => {

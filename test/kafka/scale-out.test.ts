@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { KafkaEventLog } from "../../runtime/log/kafka.ts";
+import { eventually } from "./eventually.ts";
 import { encodeRecord, sourceForTopic } from "../../runtime/testing/records.ts";
 
 const KEYS = 240;
@@ -90,15 +91,6 @@ function layout(engines: Engine[]): string {
   return engines
     .map((e) => `${e.member!.instance}: gen ${e.member!.map?.generation} owners ${e.member!.map?.owners.join(",")} tasks ${[...e.queries.values()].map((q) => q.tasks.map((t) => `${t.stage.id}-${t.partition}`).join(" ")).join(" | ")}`)
     .join("; ");
-}
-
-async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: () => Promise<string>): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting: ${await what()}`);
 }
 
 describe("scale-out on Kafka", () => {
