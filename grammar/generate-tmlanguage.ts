@@ -21,14 +21,11 @@ const types = [
 ];
 const constants = ["TRUE", "FALSE", "NULL"];
 const logical = ["AND", "OR", "NOT", "IN", "IS", "LIKE", "BETWEEN"];
-const kws = KEYWORDS.filter(
-  (k) => !types.includes(k) && !constants.includes(k) && !logical.includes(k),
-);
+const kws = KEYWORDS.filter((k) => !types.includes(k) && !constants.includes(k) && !logical.includes(k));
 const alt = (ws: string[]) =>
   `(?i)\\b(?:${[...ws].sort((a, b) => b.length - a.length || a.localeCompare(b)).join("|")})\\b`;
 const g = {
-  $schema:
-    "https://raw.githubusercontent.com/martinring/tmlanguage/master/tmlanguage.json",
+  $schema: "https://raw.githubusercontent.com/martinring/tmlanguage/master/tmlanguage.json",
   name: "esql",
   scopeName: "source.esql",
   fileTypes: ["esql"],
@@ -72,10 +69,7 @@ const g = {
         0: { name: "punctuation.definition.string.begin.esql" },
       },
       endCaptures: { 0: { name: "punctuation.definition.string.end.esql" } },
-      patterns: [
-        { name: "constant.character.escape.quote.esql", match: "''" },
-        { include: "#variables" },
-      ],
+      patterns: [{ name: "constant.character.escape.quote.esql", match: "''" }, { include: "#variables" }],
     },
     "quoted-identifiers": {
       patterns: [
@@ -83,9 +77,7 @@ const g = {
           name: "variable.other.quoted.backtick.esql",
           begin: "`",
           end: "`(?!`)",
-          patterns: [
-            { name: "constant.character.escape.backtick.esql", match: "``" },
-          ],
+          patterns: [{ name: "constant.character.escape.backtick.esql", match: "``" }],
         },
         {
           name: "variable.other.quoted.double.esql",
@@ -106,8 +98,7 @@ const g = {
     },
     numbers: {
       name: "constant.numeric.esql",
-      match:
-        "(?<![A-Za-z0-9_@])(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][+-]?\\d+)?(?![A-Za-z_@])",
+      match: "(?<![A-Za-z0-9_@])(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][+-]?\\d+)?(?![A-Za-z_@])",
     },
     constants: { name: "constant.language.esql", match: alt(constants) },
     types: { name: "storage.type.esql", match: alt(types) },
@@ -138,7 +129,4 @@ const g = {
     },
   },
 };
-writeFileSync(
-  new URL("./esql.tmLanguage.json", import.meta.url),
-  JSON.stringify(g, null, 2) + "\n",
-);
+writeFileSync(new URL("./esql.tmLanguage.json", import.meta.url), JSON.stringify(g, null, 2) + "\n");

@@ -10,7 +10,12 @@ export function functionDocs(): string {
   const byCategory = new Map<string, typeof defs>();
   const defs = [...functions.all()].sort((a, b) => a.name.localeCompare(b.name));
   for (const d of defs) {
-    const cat = d.kind === "aggregate" ? "Aggregate functions" : d.kind === "table" ? "Table functions" : `Scalar functions: ${d.category.toLowerCase()}`;
+    const cat =
+      d.kind === "aggregate"
+        ? "Aggregate functions"
+        : d.kind === "table"
+          ? "Table functions"
+          : `Scalar functions: ${d.category.toLowerCase()}`;
     byCategory.set(cat, [...(byCategory.get(cat) ?? []), d]);
   }
   const out: string[] = [

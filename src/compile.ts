@@ -6,19 +6,11 @@ import type { Statement } from "./ast/nodes.ts";
 import { error, type Diagnostic } from "./diagnostics/diagnostic.ts";
 import { functions as defaultFunctions } from "./functions/registry.ts";
 import type { FunctionRegistry } from "./functions/types.ts";
-import {
-  buildLogicalPlan,
-  optimize,
-  type LogicalPlan,
-  type RuleStep,
-} from "./logical/index.ts";
+import { buildLogicalPlan, optimize, type LogicalPlan, type RuleStep } from "./logical/index.ts";
 import { parseScript } from "./parse.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "./physical/index.ts";
 import { Catalog } from "./semantic/catalog.ts";
-import {
-  analyzeStatement,
-  type AnalyzedStatement,
-} from "./semantic/statements.ts";
+import { analyzeStatement, type AnalyzedStatement } from "./semantic/statements.ts";
 
 export interface CompileOptions {
   /** The catalog to start from (default: empty). */
@@ -61,14 +53,8 @@ export interface CompileResult {
 }
 
 /** Parses and analyzes a whole script, statement by statement, each against the catalog the previous ones built. */
-export function compileScript(
-  text: string,
-  options: CompileOptions = {},
-): CompileResult {
-  const parsed = parseScript(
-    text,
-    options.variables ? { variables: options.variables } : {},
-  );
+export function compileScript(text: string, options: CompileOptions = {}): CompileResult {
+  const parsed = parseScript(text, options.variables ? { variables: options.variables } : {});
   const diagnostics: Diagnostic[] = [...parsed.diagnostics];
   let catalog = options.catalog ?? Catalog.empty();
   const properties: Record<string, string> = { ...(options.properties ?? {}) };
@@ -104,13 +90,7 @@ export function compileScript(
       }
     } catch (e) {
       // An internal bug: report it against the statement instead of losing the rest of the script.
-      compiled.diagnostics.push(
-        error(
-          "ESQL-INTERNAL",
-          `internal compiler error: ${(e as Error).message}`,
-          st.span,
-        ),
-      );
+      compiled.diagnostics.push(error("ESQL-INTERNAL", `internal compiler error: ${(e as Error).message}`, st.span));
     }
     diagnostics.push(...compiled.diagnostics);
     statements.push(compiled);

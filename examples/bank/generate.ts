@@ -42,7 +42,10 @@ for (const [i, a] of accounts.entries()) {
 }
 for (let d = 0; d < days; d++) {
   const perDay = 35 + Math.floor(random() * 15);
-  const times = Array.from({ length: perDay }, () => start + d * 86_400_000 + 8 * 3600_000 + Math.floor(random() * 13 * 3600) * 1000).sort((x, y) => x - y);
+  const times = Array.from(
+    { length: perDay },
+    () => start + d * 86_400_000 + 8 * 3600_000 + Math.floor(random() * 13 * 3600) * 1000,
+  ).sort((x, y) => x - y);
   for (const ts of times) {
     const account = pick(accounts);
     const b = balance.get(account)!;

@@ -81,7 +81,8 @@ export function assignSlots(members: readonly MemberState[], standbyReplicas: nu
   };
   const owners: (string | undefined)[] = new Array(slots).fill(undefined);
   const previousOwner = (s: number) => sorted.find((m) => m.active.includes(s))?.instance;
-  const holdsStandby = (instance: string, s: number) => sorted.find((m) => m.instance === instance)!.standby.includes(s);
+  const holdsStandby = (instance: string, s: number) =>
+    sorted.find((m) => m.instance === instance)!.standby.includes(s);
 
   // 1. Sticky: slots stay with their previous owner while the balance allows.
   for (let s = 0; s < slots; s++) {

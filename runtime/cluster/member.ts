@@ -90,7 +90,15 @@ export class ClusterMember {
   /** Resolves at the next map (rejects after `timeoutMs`). */
   nextMap(timeoutMs = 60_000): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no assignment from group ${this.groupId} within ${timeoutMs} ms${this.lastError ? `: ${this.lastError.message}` : ""}`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `no assignment from group ${this.groupId} within ${timeoutMs} ms${this.lastError ? `: ${this.lastError.message}` : ""}`,
+            ),
+          ),
+        timeoutMs,
+      );
       this.waiters.push(() => {
         clearTimeout(timer);
         resolve();

@@ -25,7 +25,12 @@ export interface RemotePull {
 }
 
 /** Runs `sql` on `url` from its own partitions; resolves its rows in runtime values. */
-export async function pullFromPeer(url: string, sql: string, types: readonly SqlType[], headers: Readonly<Record<string, string>> = {}): Promise<unknown[][]> {
+export async function pullFromPeer(
+  url: string,
+  sql: string,
+  types: readonly SqlType[],
+  headers: Readonly<Record<string, string>> = {},
+): Promise<unknown[][]> {
   const res = await fetch(new URL("/query-stream", url), {
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/json", ...headers },
@@ -63,7 +68,9 @@ export function fromJson(v: unknown, type: SqlType): unknown {
     case "ARRAY":
       return Array.isArray(v) ? v.map((x) => fromJson(x, type.element)) : v;
     case "MAP":
-      return new Map(Object.entries(v as Record<string, unknown>).map(([k, x]) => [fromJson(k, type.key), fromJson(x, type.value)]));
+      return new Map(
+        Object.entries(v as Record<string, unknown>).map(([k, x]) => [fromJson(k, type.key), fromJson(x, type.value)]),
+      );
     case "STRUCT": {
       const o: Record<string, unknown> = {};
       for (const f of type.fields) o[f.name] = fromJson((v as Record<string, unknown>)[f.name] ?? null, f.type);

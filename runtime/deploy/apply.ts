@@ -85,9 +85,13 @@ export async function applyPlan(engine: Engine, plan: DeployPlan, options: Apply
       }
       case "resume":
       case "switch":
-        progress(`${item.name}: ${item.action === "resume" ? "finishing" : "switching back to"} version ${item.version}`);
+        progress(
+          `${item.name}: ${item.action === "resume" ? "finishing" : "switching back to"} version ${item.version}`,
+        );
         await switchTo(engine, item.name, item.version!, keep, progress);
-        done.push(`${item.name}: ${item.action === "resume" ? "rebuilt as" : "switched back to"} version ${item.version}`);
+        done.push(
+          `${item.name}: ${item.action === "resume" ? "rebuilt as" : "switched back to"} version ${item.version}`,
+        );
         break;
       case "remove":
         break;
@@ -104,7 +108,8 @@ export async function applyPlan(engine: Engine, plan: DeployPlan, options: Apply
     done.push(`${item.name}: dropped`);
   }
   // Versions beyond `keep` left by an apply interrupted after its switch.
-  for (const obj of readLedger(engine.catalog, engine.deploySteps).values()) await retireBeyond(engine, obj.name, keep, progress);
+  for (const obj of readLedger(engine.catalog, engine.deploySteps).values())
+    await retireBeyond(engine, obj.name, keep, progress);
   await engine.drain();
   return { done, keptRemoved };
 }
@@ -113,13 +118,20 @@ export async function applyPlan(engine: Engine, plan: DeployPlan, options: Apply
  * Switches `name` back to the version that served before the current one (still kept and running).
  * Resolves the version switched to; throws {@link DeployError} when no earlier version is kept.
  */
-export async function rollback(engine: Engine, name: string, onProgress: (line: string) => void = () => {}): Promise<number> {
+export async function rollback(
+  engine: Engine,
+  name: string,
+  onProgress: (line: string) => void = () => {},
+): Promise<number> {
   const ledger = readLedger(engine.catalog, engine.deploySteps);
   // Unquoted names are upper case in the catalog; a quoted one is found as written.
   const obj = ledger.get(name.toUpperCase()) ?? ledger.get(name);
   if (!obj) throw new DeployError(`no deployed stream or table named ${name}`);
-  const previous = obj.served.filter((v) => v !== obj.current && obj.versions.some((x) => x.version === v && x.state === "kept")).at(-1);
-  if (previous === undefined) throw new DeployError(`${obj.name} has no earlier version kept (serving version ${obj.current})`);
+  const previous = obj.served
+    .filter((v) => v !== obj.current && obj.versions.some((x) => x.version === v && x.state === "kept"))
+    .at(-1);
+  if (previous === undefined)
+    throw new DeployError(`${obj.name} has no earlier version kept (serving version ${obj.current})`);
   onProgress(`${obj.name}: switching back from version ${obj.current} to version ${previous}`);
   await switchTo(engine, obj.name, previous, Number.POSITIVE_INFINITY, onProgress);
   return previous;
@@ -132,7 +144,13 @@ function object(engine: Engine, name: string): DeployedObject {
 }
 
 /** Catches up, switches the name to `version`, then retires what is beyond `keep`. */
-async function switchTo(engine: Engine, name: string, version: number, keep: number, progress: (line: string) => void): Promise<void> {
+async function switchTo(
+  engine: Engine,
+  name: string,
+  version: number,
+  keep: number,
+  progress: (line: string) => void,
+): Promise<void> {
   const consumed = await engine.drain();
   progress(`${name}: version ${version} caught up (${consumed} records read)`);
   const before = object(engine, name);
@@ -146,7 +164,12 @@ async function switchTo(engine: Engine, name: string, version: number, keep: num
 }
 
 /** Retires the kept versions of `name` beyond the `keep` most recently serving ones. */
-async function retireBeyond(engine: Engine, name: string, keep: number, progress: (line: string) => void): Promise<void> {
+async function retireBeyond(
+  engine: Engine,
+  name: string,
+  keep: number,
+  progress: (line: string) => void,
+): Promise<void> {
   const obj = object(engine, name);
   const keepSet = new Set(obj.served.slice(-keep));
   for (const v of obj.versions) {
@@ -171,7 +194,8 @@ async function drop(engine: Engine, item: PlanItem): Promise<void> {
   const obj = object(engine, item.name);
   for (const v of obj.versions) if (engine.catalog.source(v.alias)) await retire(engine, item.name, v.version);
   const current = engine.catalog.source(item.name);
-  if (current?.writtenBy && engine.catalog.queries.has(current.writtenBy)) await run(engine, `TERMINATE ${current.writtenBy};`);
+  if (current?.writtenBy && engine.catalog.queries.has(current.writtenBy))
+    await run(engine, `TERMINATE ${current.writtenBy};`);
   await run(engine, `DROP ${item.objectType === "TABLE" ? "TABLE" : "STREAM"} ${quote(item.name)};`);
 }
 
@@ -195,10 +219,17 @@ export function versioned(text: string, alias: string, version: number, baseTopi
   const st = parseScript(text).statements[0]?.statement;
   if (st?.kind !== "CreateAsSelect") throw new DeployError(`internal: not a CREATE ... AS SELECT: ${text}`);
   const topic = `'${`${baseTopic}__v${version}`.replace(/'/g, "''")}'`;
-  const edits: { start: number; end: number; with: string }[] = [{ start: st.name.span.start, end: st.name.span.end, with: quote(alias) }];
+  const edits: { start: number; end: number; with: string }[] = [
+    { start: st.name.span.start, end: st.name.span.end, with: quote(alias) },
+  ];
   const p = st.properties.find((x) => x.name === "KAFKA_TOPIC");
   if (p) edits.push({ start: p.value.span.start, end: p.value.span.end, with: topic });
-  else if (st.properties.length > 0) edits.push({ start: st.properties[0]!.span.start, end: st.properties[0]!.span.start, with: `KAFKA_TOPIC = ${topic}, ` });
+  else if (st.properties.length > 0)
+    edits.push({
+      start: st.properties[0]!.span.start,
+      end: st.properties[0]!.span.start,
+      with: `KAFKA_TOPIC = ${topic}, `,
+    });
   else edits.push({ start: st.name.span.end, end: st.name.span.end, with: ` WITH (KAFKA_TOPIC = ${topic})` });
   let out = text;
   for (const e of edits.sort((a, b) => b.start - a.start)) out = out.slice(0, e.start) + e.with + out.slice(e.end);

@@ -60,7 +60,11 @@ export function readLedger(catalog: Catalog, steps: readonly DeployStep[]): Map<
   const byName = new Map<string, Building>();
   const entry = (name: string): Building => {
     let e = byName.get(name);
-    if (!e) byName.set(name, (e = { current: 1, served: [1], versions: new Map([[1, { alias: versionAlias(name, 1) }]]), maxVersion: 1 }));
+    if (!e)
+      byName.set(
+        name,
+        (e = { current: 1, served: [1], versions: new Map([[1, { alias: versionAlias(name, 1) }]]), maxVersion: 1 }),
+      );
     return e;
   };
   for (const s of steps) {

@@ -97,7 +97,11 @@ export function hasChanges(plan: DeployPlan): boolean {
 }
 
 /** Compares the folder (`files`, in order) with what is deployed. Never throws for bad input. */
-export function planFolder(files: readonly SourceFile[], deployed: DeployedState, options: PlanOptions = {}): DeployPlan {
+export function planFolder(
+  files: readonly SourceFile[],
+  deployed: DeployedState,
+  options: PlanOptions = {},
+): DeployPlan {
   const errors: PlanError[] = [];
   const notes: string[] = [];
   const functions = options.functions;
@@ -162,8 +166,15 @@ export function planFolder(files: readonly SourceFile[], deployed: DeployedState
       if (st.kind === "CreateType") {
         const name = st.name.value;
         const had = deployed.catalog.type(name);
-        const action: PlanAction = !had ? "new" : fingerprint(had) === fingerprint(next.type(name)) ? "unchanged" : "rebuild";
-        if (action === "rebuild") errors.push(unsupported(file, st.span, `changing the type ${name} is not supported: create a type with a new name`));
+        const action: PlanAction = !had
+          ? "new"
+          : fingerprint(had) === fingerprint(next.type(name))
+            ? "unchanged"
+            : "rebuild";
+        if (action === "rebuild")
+          errors.push(
+            unsupported(file, st.span, `changing the type ${name} is not supported: create a type with a new name`),
+          );
         else {
           const item: PlanItem = { name, objectType: "TYPE", action, text: p.text, file: file.path };
           items.push(item);
@@ -211,7 +222,9 @@ function compare(
 ): Compared {
   if (!deployed) return { name, objectType: sourceType, action: "new" };
   if (deployed.sourceType !== sourceType) {
-    return { error: `${name} is deployed as a ${deployed.sourceType} and defined as a ${sourceType}: remove it (apply --allow-drop), then add it back` };
+    return {
+      error: `${name} is deployed as a ${deployed.sourceType} and defined as a ${sourceType}: remove it (apply --allow-drop), then add it back`,
+    };
   }
   const serving = deployed.versions.find((v) => v.state === "serving");
   const building = deployed.versions.find((v) => v.state === "building");
@@ -224,31 +237,63 @@ function compare(
   const base = { name, objectType: sourceType } as const;
   if (desired.kind === "CreateSource") {
     if (!old || old.kind !== "CreateSource" || fingerprint(old) !== want) {
-      return { error: `changing the declaration of the source ${name} (columns, topic, formats) is not supported: declare a new source under a new name` };
+      return {
+        error: `changing the declaration of the source ${name} (columns, topic, formats) is not supported: declare a new source under a new name`,
+      };
     }
     return { ...base, action: "unchanged" };
   }
   if (old && old.kind !== "CreateAsSelect") {
-    return { error: `${name} is deployed as a declared source and defined by a query: remove it (apply --allow-drop), then add it back` };
+    return {
+      error: `${name} is deployed as a declared source and defined by a query: remove it (apply --allow-drop), then add it back`,
+    };
   }
   const inputs = desired.query.sources.filter((s) => rebuilt.has(s));
   const unfinished = building ? analyzedOf(building.text) : undefined;
   if (building && unfinished && fingerprint(unfinished) === want && inputs.length === 0) {
-    return { ...base, action: "resume", version: building.version, reason: `version ${building.version} was being built by an interrupted apply: it catches up, then ${name} switches to it` };
+    return {
+      ...base,
+      action: "resume",
+      version: building.version,
+      reason: `version ${building.version} was being built by an interrupted apply: it catches up, then ${name} switches to it`,
+    };
   }
   const abandons = building ? { abandons: building.version } : {};
   if (inputs.length > 0) {
-    return { ...base, action: "rebuild", reason: `reads ${inputs.join(", ")}, which ${inputs.length === 1 ? "is" : "are"} rebuilt`, ...abandons };
+    return {
+      ...base,
+      action: "rebuild",
+      reason: `reads ${inputs.join(", ")}, which ${inputs.length === 1 ? "is" : "are"} rebuilt`,
+      ...abandons,
+    };
   }
   if (old && fingerprint(old) === want) return { ...base, action: "unchanged", ...abandons };
   const kept = deployed.versions.find((v) => v.state === "kept" && fingerprint(analyzedOf(v.text)) === want);
-  if (kept) return { ...base, action: "switch", version: kept.version, reason: `version ${kept.version} is kept, running and has this definition: ${name} switches back to it`, ...abandons };
+  if (kept)
+    return {
+      ...base,
+      action: "switch",
+      version: kept.version,
+      reason: `version ${kept.version} is kept, running and has this definition: ${name} switches back to it`,
+      ...abandons,
+    };
   if (!old) {
-    return { ...base, action: "rebuild", reason: "the deployed statement no longer compiles against the folder's sources", ...abandons };
+    return {
+      ...base,
+      action: "rebuild",
+      reason: "the deployed statement no longer compiles against the folder's sources",
+      ...abandons,
+    };
   }
   const changed = changedParts(old, desired);
   const blocker = inPlaceBlocker(old, desired);
-  if (!blocker) return { ...base, action: "in-place", reason: `${changed.join(", ")} changed in a stateless stream: it keeps its offsets; rows already written keep their old columns`, ...abandons };
+  if (!blocker)
+    return {
+      ...base,
+      action: "in-place",
+      reason: `${changed.join(", ")} changed in a stateless stream: it keeps its offsets; rows already written keep their old columns`,
+      ...abandons,
+    };
   return { ...base, action: "rebuild", reason: `${changed.join(", ")} changed; ${blocker}`, ...abandons };
 }
 
@@ -285,12 +330,21 @@ function stateful(q: AnalyzedQuery): string | undefined {
 function inPlaceBlocker(old: Cas, neu: Cas): string | undefined {
   const s = stateful(old.query) ?? stateful(neu.query);
   if (s) return `${s}: a new version rebuilds it`;
-  if (neu.sink.sourceType === "TABLE") return "a table's store holds its rows as the old query made them: a new version rebuilds it";
-  if (fingerprint(old.query.from) !== fingerprint(neu.query.from)) return "it reads other inputs: a new version rebuilds it";
+  if (neu.sink.sourceType === "TABLE")
+    return "a table's store holds its rows as the old query made them: a new version rebuilds it";
+  if (fingerprint(old.query.from) !== fingerprint(neu.query.from))
+    return "it reads other inputs: a new version rebuilds it";
   const keys = (c: Cas) => c.sink.columns.filter((k) => k.namespace === "KEY");
   if (fingerprint(keys(old)) !== fingerprint(keys(neu))) return "its key changed: a new version rebuilds it";
-  const sinkProps = (c: Cas) => [c.sink.topic, c.sink.keyFormat, c.sink.valueFormat, c.sink.partitions, c.sink.timestamp];
-  if (fingerprint(sinkProps(old)) !== fingerprint(sinkProps(neu))) return "its topic, formats or partitions changed: a new version rebuilds it";
+  const sinkProps = (c: Cas) => [
+    c.sink.topic,
+    c.sink.keyFormat,
+    c.sink.valueFormat,
+    c.sink.partitions,
+    c.sink.timestamp,
+  ];
+  if (fingerprint(sinkProps(old)) !== fingerprint(sinkProps(neu)))
+    return "its topic, formats or partitions changed: a new version rebuilds it";
   return undefined;
 }
 

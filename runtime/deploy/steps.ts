@@ -17,13 +17,25 @@ export type DeployStep =
    * `text` (as written in the folder). Changes nothing in the catalog; the versioned CREATE ... AS SELECT
    * follows as a statement record.
    */
-  | { readonly op: "begin"; readonly name: string; readonly version: number; readonly alias: string; readonly text: string }
+  | {
+      readonly op: "begin";
+      readonly name: string;
+      readonly version: number;
+      readonly alias: string;
+      readonly text: string;
+    }
   /**
    * `name` is now served by `version`: the catalog entry `name` becomes a copy of the version's alias (its
    * columns, topic, writing query). Before the first switch, the original definition is kept as the alias
    * of version 1 (`previousAlias`) so it can be switched back to.
    */
-  | { readonly op: "switch"; readonly name: string; readonly version: number; readonly alias: string; readonly previousAlias?: string }
+  | {
+      readonly op: "switch";
+      readonly name: string;
+      readonly version: number;
+      readonly alias: string;
+      readonly previousAlias?: string;
+    }
   /** A version is gone (abandoned before its switch, or retired beyond the kept ones): its alias leaves the catalog. */
   | { readonly op: "retire"; readonly name: string; readonly version: number; readonly alias: string };
 
@@ -50,7 +62,8 @@ export function applyStep(catalog: Catalog, step: DeployStep): Catalog {
       const current = catalog.source(step.name);
       if (!target || !current) throw new Error(`internal: deploy switch of ${step.name} to missing ${step.alias}`);
       let c = catalog;
-      if (step.previousAlias && !c.source(step.previousAlias)) c = c.withSource({ ...current, name: step.previousAlias });
+      if (step.previousAlias && !c.source(step.previousAlias))
+        c = c.withSource({ ...current, name: step.previousAlias });
       return c.withSource({ ...target, name: step.name });
     }
     case "retire":

@@ -29,7 +29,15 @@ import { planQuery, UnsupportedQueryError } from "../query/plan.ts";
 import { PersistentQuery } from "../query/query.ts";
 import type { RestoreProgress } from "../state/changelog.ts";
 import type { PullResult } from "./pull.ts";
-import { closeSubscriptions, pullQuery, pullSql, subscribeSql, type PullOutcome, type QueryEngineEnv, type SubscribeOutcome } from "./queries.ts";
+import {
+  closeSubscriptions,
+  pullQuery,
+  pullSql,
+  subscribeSql,
+  type PullOutcome,
+  type QueryEngineEnv,
+  type SubscribeOutcome,
+} from "./queries.ts";
 import { sourceSerdes } from "../serde/formats.ts";
 import { applyStep as applyDeployStep, decodeStep, encodeStep, type DeployStep } from "../deploy/steps.ts";
 
@@ -123,7 +131,8 @@ export class Engine {
     this.commandTopic = options.cluster ? `_esql-${options.cluster.serviceId}-commands` : COMMAND_TOPIC;
     if (options.cluster) {
       if (!supportsGroups(log)) throw new Error("running as a cluster needs a log with consumer groups (Kafka)");
-      if (!this.changelogs) throw new Error("running as a cluster needs changelogs (partitions move between instances)");
+      if (!this.changelogs)
+        throw new Error("running as a cluster needs changelogs (partitions move between instances)");
       this.member = new ClusterMember(log, options.cluster, dataDir, () => this.held());
     }
   }
@@ -205,7 +214,15 @@ export class Engine {
         if (!r.value || this.ownCommands.has(r.offset)) continue;
         const step = decodeStep(r.key, r.value);
         const props = r.headers.find((h) => h.key === PROPERTIES_HEADER)?.value;
-        texts.push(step ?? (props ? { statement: r.value.toString("utf8"), properties: JSON.parse(props.toString("utf8")) as Record<string, string> } : r.value.toString("utf8")));
+        texts.push(
+          step ??
+            (props
+              ? {
+                  statement: r.value.toString("utf8"),
+                  properties: JSON.parse(props.toString("utf8")) as Record<string, string>,
+                }
+              : r.value.toString("utf8")),
+        );
       }
       offset = batch.length > 0 ? batch[batch.length - 1]!.offset + 1 : end;
     }
@@ -219,7 +236,10 @@ export class Engine {
           continue;
         }
         const t = typeof entry === "string" ? entry : entry.statement;
-        const r = typeof entry === "string" ? await this.execute(t) : await this.withProperties(entry.properties, () => this.execute(t));
+        const r =
+          typeof entry === "string"
+            ? await this.execute(t)
+            : await this.withProperties(entry.properties, () => this.execute(t));
         if (r.diagnostics.length > 0) {
           const message = `cannot ${resuming ? "resume" : "apply"} statement: ${t}\n${r.diagnostics[0]!.message}`;
           if (resuming) throw new Error(message);
@@ -270,7 +290,9 @@ export class Engine {
     if (member.map && needed > member.map.slots && !this.rejoining) {
       // A query with more partitions than the map has slots: ask the leader for a new map.
       this.rejoining = member.rejoin().finally(() => (this.rejoining = undefined));
-      this.rejoining.catch((e: unknown) => this.onClusterEvent?.(`rejoining the group failed: ${(e as Error).message}`));
+      this.rejoining.catch((e: unknown) =>
+        this.onClusterEvent?.(`rejoining the group failed: ${(e as Error).message}`),
+      );
     }
   }
 
@@ -336,7 +358,11 @@ export class Engine {
         default:
           break;
       }
-      const compiled = compileScript(p.text, { catalog: this.catalog, properties: { ...this.properties }, functions: this.functions });
+      const compiled = compileScript(p.text, {
+        catalog: this.catalog,
+        properties: { ...this.properties },
+        functions: this.functions,
+      });
       const c = compiled.statements[0];
       const errs = compiled.diagnostics.filter((d) => d.severity === "error");
       if (!c || errs.length > 0) {
@@ -350,25 +376,42 @@ export class Engine {
         const q = c.analyzed.query;
         const r = q.pull
           ? await pullQuery(this.queryEnv(), q, st.span)
-          : { columns: [], rows: [], diagnostics: [diagError("RUN003", "a push query (EMIT CHANGES) streams its rows: run it with subscribe() or POST /query", st.span)] };
+          : {
+              columns: [],
+              rows: [],
+              diagnostics: [
+                diagError(
+                  "RUN003",
+                  "a push query (EMIT CHANGES) streams its rows: run it with subscribe() or POST /query",
+                  st.span,
+                ),
+              ],
+            };
         diagnostics.push(...r.diagnostics);
-        results.push(r.diagnostics.length > 0 ? { kind: "error", text: p.text, diagnostics: [...r.diagnostics] } : { kind: "ok", text: p.text, message: `${r.rows.length} rows`, compiled: c, rows: r });
+        results.push(
+          r.diagnostics.length > 0
+            ? { kind: "error", text: p.text, diagnostics: [...r.diagnostics] }
+            : { kind: "ok", text: p.text, message: `${r.rows.length} rows`, compiled: c, rows: r },
+        );
         continue;
       }
       try {
         const message = await this.apply(c, compiled.catalog);
         this.catalog = compiled.catalog;
         if (this.recording && records(c)) {
-          const props = Object.keys(this.properties).length > 0 ? [{ key: PROPERTIES_HEADER, value: Buffer.from(JSON.stringify(this.properties)) }] : [];
-          await this.recordCommand({ key: null, value: Buffer.from(p.text), ...(props.length > 0 ? { headers: props } : {}) });
+          const props =
+            Object.keys(this.properties).length > 0
+              ? [{ key: PROPERTIES_HEADER, value: Buffer.from(JSON.stringify(this.properties)) }]
+              : [];
+          await this.recordCommand({
+            key: null,
+            value: Buffer.from(p.text),
+            ...(props.length > 0 ? { headers: props } : {}),
+          });
         }
         results.push({ kind: "ok", text: p.text, message, compiled: c });
       } catch (e) {
-        const d = diagError(
-          e instanceof UnsupportedQueryError ? "RUN001" : "RUN002",
-          (e as Error).message,
-          st.span,
-        );
+        const d = diagError(e instanceof UnsupportedQueryError ? "RUN001" : "RUN002", (e as Error).message, st.span);
         diagnostics.push(d);
         results.push({ kind: "error", text: p.text, diagnostics: [d] });
       }
@@ -422,7 +465,10 @@ export class Engine {
           ...(this.onClusterEvent ? { onEvent: this.onClusterEvent } : {}),
         });
         this.queries.set(a.queryId, query);
-        this.outputColumns.set(a.queryId, q.projection.map((c) => c.name));
+        this.outputColumns.set(
+          a.queryId,
+          q.projection.map((c) => c.name),
+        );
         return `Created query ${a.queryId}`;
       }
       case "InsertValues":
@@ -463,20 +509,26 @@ export class Engine {
     if (!existing) await this.log.createTopic(source.topic, { partitions });
   }
 
-  private async insertValues(target: CatalogSource, values: readonly { column: string; expr: import("../../src/semantic/typed.ts").TExpr }[]) {
+  private async insertValues(
+    target: CatalogSource,
+    values: readonly { column: string; expr: import("../../src/semantic/typed.ts").TExpr }[],
+  ) {
     const byName = new Map<string, unknown>();
     for (const v of values) {
       let failure: unknown;
       const f = compileExpr(v.expr, { columns: [], functions: this.functions, onError: (e) => (failure = e) });
       const value = f([]);
-      if (failure !== undefined) throw new Error(`cannot evaluate the value for ${v.column}: ${(failure as Error).message}`);
+      if (failure !== undefined)
+        throw new Error(`cannot evaluate the value for ${v.column}: ${(failure as Error).message}`);
       byName.set(v.column, value);
     }
     const serdes = sourceSerdes(target);
     const key = serdes.key.serialize(serdes.keyColumns.map((c) => byName.get(c.name) ?? null));
     const value = serdes.value.serialize(serdes.valueColumns.map((c) => byName.get(c.name) ?? null));
     const rowtime = byName.get("ROWTIME");
-    await this.log.append(target.topic, [{ key, value, ...(typeof rowtime === "number" ? { timestamp: rowtime } : {}) }]);
+    await this.log.append(target.topic, [
+      { key, value, ...(typeof rowtime === "number" ? { timestamp: rowtime } : {}) },
+    ]);
   }
 
   private recordError(e: ProcessingError): void {
@@ -532,7 +584,12 @@ export class Engine {
     const keys = source.columns.filter((c) => c.namespace === "KEY");
     const values = source.columns.filter((c) => c.namespace === "VALUE");
     const windowed = source.window !== undefined;
-    const bounds = windowed ? [{ name: "WINDOWSTART", type: BIGINT }, { name: "WINDOWEND", type: BIGINT }] : [];
+    const bounds = windowed
+      ? [
+          { name: "WINDOWSTART", type: BIGINT },
+          { name: "WINDOWEND", type: BIGINT },
+        ]
+      : [];
     const cols = [...keys, ...bounds, ...values];
     // Stored rows hold the projection's values in projection order; pick each column by name.
     const produced = this.outputColumns.get(q.id) ?? [];
@@ -543,7 +600,9 @@ export class Engine {
     await q.reading(async () => {
       for (const t of q.tasks) {
         if (t.stage.id !== lastStage) continue;
-        const entries = q.plan.readTable ? q.plan.readTable(t.stateStore, this.functions) : t.stateStore.iterate(TABLE_STORE);
+        const entries = q.plan.readTable
+          ? q.plan.readTable(t.stateStore, this.functions)
+          : t.stateStore.iterate(TABLE_STORE);
         for await (const [k, v] of entries) {
           const stored = (v as [unknown[], number])[0];
           // The store key of a windowed row ends with the window's start and end.
@@ -587,7 +646,9 @@ export class Engine {
       onError: (e) => this.recordError(e),
       queries: this.queries,
       outputColumns: (id) => this.outputColumns.get(id),
-      ...(this.member ? { remote: { peers: (queryId: string, only?: readonly number[]) => this.peersOf(queryId, only) } } : {}),
+      ...(this.member
+        ? { remote: { peers: (queryId: string, only?: readonly number[]) => this.peersOf(queryId, only) } }
+        : {}),
     };
   }
 
@@ -601,7 +662,10 @@ export class Engine {
     for (const p of only ?? Array.from({ length: q.partitions }, (_, i) => i)) {
       const owner = member.owner(p);
       if (!owner || owner.instance === member.instance) continue;
-      if (!owner.url) throw new Error(`partition ${p} of ${queryId} is on instance ${owner.instance}, which advertises no URL to ask`);
+      if (!owner.url)
+        throw new Error(
+          `partition ${p} of ${queryId} is on instance ${owner.instance}, which advertises no URL to ask`,
+        );
       urls.add(owner.url);
     }
     return [...urls];
@@ -637,8 +701,21 @@ function records(c: CompiledStatement): boolean {
 /** Moves a diagnostic from a statement's own text to the script it came from. */
 function shiftDiagnostic(d: Diagnostic, stmt: { start: number; line: number; col: number }): Diagnostic {
   const s = d.span;
-  const shift = (line: number, col: number) => ({ line: stmt.line + line - 1, col: line === 1 ? stmt.col + col - 1 : col });
+  const shift = (line: number, col: number) => ({
+    line: stmt.line + line - 1,
+    col: line === 1 ? stmt.col + col - 1 : col,
+  });
   const a = shift(s.line, s.col);
   const b = shift(s.endLine, s.endCol);
-  return { ...d, span: { start: s.start + stmt.start, end: s.end + stmt.start, line: a.line, col: a.col, endLine: b.line, endCol: b.col } };
+  return {
+    ...d,
+    span: {
+      start: s.start + stmt.start,
+      end: s.end + stmt.start,
+      line: a.line,
+      col: a.col,
+      endLine: b.line,
+      endCol: b.col,
+    },
+  };
 }

@@ -53,7 +53,11 @@ function holesOf(sql: string): Hole[] | undefined {
     const start = t.startOffset;
     const end = t.endOffset! + 1;
     if (t.tokenType === StringLiteral) holes.push({ kind: "string", start, end });
-    else if (t.tokenType === IntegerLiteral && Number(t.image) < 2 ** 31 && tokens[i - 1]?.image.toUpperCase() !== "LIMIT") {
+    else if (
+      t.tokenType === IntegerLiteral &&
+      Number(t.image) < 2 ** 31 &&
+      tokens[i - 1]?.image.toUpperCase() !== "LIMIT"
+    ) {
       holes.push({ kind: "integer", start, end });
     }
   }
@@ -79,7 +83,9 @@ function literalValue(sql: string, h: Hole): string | number {
 
 /** Finds each sentinel's `Literal` nodes; undefined when one is missing or shows up anywhere else. */
 function findPaths(query: AnalyzedQuery, holes: readonly Hole[]): (string | number)[][][] | undefined {
-  const sentinels = new Map<unknown, number>(holes.map((h, i) => [h.kind === "string" ? sentinelString(i) : sentinelInteger(i), i]));
+  const sentinels = new Map<unknown, number>(
+    holes.map((h, i) => [h.kind === "string" ? sentinelString(i) : sentinelInteger(i), i]),
+  );
   const paths: (string | number)[][][] = holes.map(() => []);
   // Shared subtrees are walked once per path that reaches them (each path gets its copy on a hit); only
   // the nodes on the current path are skipped, against cycles.
@@ -109,7 +115,8 @@ function findPaths(query: AnalyzedQuery, holes: readonly Hole[]): (string | numb
     above.delete(node);
   };
   walk(query, []);
-  if (stray || paths.some((p) => p.length === 0) || paths.some((p) => p.some((q) => q.includes("\0map")))) return undefined;
+  if (stray || paths.some((p) => p.length === 0) || paths.some((p) => p.some((q) => q.includes("\0map"))))
+    return undefined;
   return paths;
 }
 
@@ -155,7 +162,9 @@ export function compileCached<C extends { ok: true; query: AnalyzedQuery; span: 
   let template = cache.get(key);
   if (template === undefined) {
     template = null;
-    const text = fillHoles(sql, holes, (i, h) => (h.kind === "string" ? `'${sentinelString(i)}'` : String(sentinelInteger(i))));
+    const text = fillHoles(sql, holes, (i, h) =>
+      h.kind === "string" ? `'${sentinelString(i)}'` : String(sentinelInteger(i)),
+    );
     const c = compile(text);
     if (c.ok) {
       const paths = findPaths(c.query, holes);
@@ -169,7 +178,10 @@ export function compileCached<C extends { ok: true; query: AnalyzedQuery; span: 
   template.paths.forEach((at, i) => {
     const value = literalValue(sql, holes[i]!);
     for (const path of at) {
-      const node = path.reduce<unknown>((n, k) => (n as Record<string | number, unknown>)[k], query) as Record<string, unknown>;
+      const node = path.reduce<unknown>((n, k) => (n as Record<string | number, unknown>)[k], query) as Record<
+        string,
+        unknown
+      >;
       query = setAt(query, path, { ...node, value });
     }
   });

@@ -46,7 +46,18 @@ export interface KeyRange {
 }
 
 /** Key types whose values the key encoding orders (and so finds by seeking). */
-const SEEKABLE = new Set(["BOOLEAN", "INTEGER", "BIGINT", "DOUBLE", "DECIMAL", "STRING", "BYTES", "DATE", "TIME", "TIMESTAMP"]);
+const SEEKABLE = new Set([
+  "BOOLEAN",
+  "INTEGER",
+  "BIGINT",
+  "DOUBLE",
+  "DECIMAL",
+  "STRING",
+  "BYTES",
+  "DATE",
+  "TIME",
+  "TIMESTAMP",
+]);
 
 /** At most this many key combinations are looked up one by one; beyond it the table is scanned. */
 const MAX_LOOKUPS = 10_000;
@@ -65,7 +76,12 @@ export async function runPull(env: PullEnv, q: AnalyzedQuery): Promise<PullResul
 /** Compiled projections by the projection they compile (a cached statement's projection is shared by its hits). */
 const projections = new WeakMap<object, { names: readonly string[]; fns: ((row: unknown[]) => unknown)[] }>();
 
-async function readMaterialized(env: PullEnv, q: AnalyzedQuery, source: CatalogSource, pq: PersistentQuery): Promise<unknown[][]> {
+async function readMaterialized(
+  env: PullEnv,
+  q: AnalyzedQuery,
+  source: CatalogSource,
+  pq: PersistentQuery,
+): Promise<unknown[][]> {
   const names = sourceRowColumns(source);
   const produced = env.outputColumns(pq.id) ?? [];
   const windowed = source.window !== undefined;
@@ -75,7 +91,13 @@ async function readMaterialized(env: PullEnv, q: AnalyzedQuery, source: CatalogS
   const where = q.where ? compileExpr(q.where, { columns: names, functions: env.functions, onError }) : undefined;
   let compiled = projections.get(q.projection);
   if (!compiled || compiled.names.join("\0") !== names.join("\0")) {
-    compiled = { names, fns: compileExprs(q.projection.map((c) => c.expr), { columns: names, functions: env.functions, onError }) };
+    compiled = {
+      names,
+      fns: compileExprs(
+        q.projection.map((c) => c.expr),
+        { columns: names, functions: env.functions, onError },
+      ),
+    };
     projections.set(q.projection, compiled);
   }
   const project = compiled.fns;
@@ -83,7 +105,10 @@ async function readMaterialized(env: PullEnv, q: AnalyzedQuery, source: CatalogS
   const lastStage = pq.plan.stages[pq.plan.stages.length - 1]!.id;
   const limit = q.limit ?? Infinity;
   /** The rows of one task's store (one partition) in the ranges, at most `limit`. */
-  const readTask = async (t: PersistentQuery["tasks"][number], within: readonly KeyRange[] = ranges): Promise<unknown[][]> => {
+  const readTask = async (
+    t: PersistentQuery["tasks"][number],
+    within: readonly KeyRange[] = ranges,
+  ): Promise<unknown[][]> => {
     const out: unknown[][] = [];
     for (const range of within) {
       const entries = pq.plan.readTable
@@ -127,7 +152,8 @@ async function readMaterialized(env: PullEnv, q: AnalyzedQuery, source: CatalogS
     for (const range of ranges) {
       const first = tasks.find((t) => t.partition === owner(range.gte!));
       let found = first ? await readTask(first, [range]) : [];
-      if (found.length === 0) found = (await Promise.all(tasks.filter((t) => t !== first).map((t) => readTask(t, [range])))).flat();
+      if (found.length === 0)
+        found = (await Promise.all(tasks.filter((t) => t !== first).map((t) => readTask(t, [range])))).flat();
       rows.push(...found);
       if (rows.length >= limit) return rows.slice(0, limit);
     }
@@ -155,7 +181,8 @@ async function readMaterialized(env: PullEnv, q: AnalyzedQuery, source: CatalogS
 export function lookupPartitions(env: PullEnv, q: AnalyzedQuery, pq: PersistentQuery): number[] | undefined {
   if (q.from.kind !== "Source" || q.from.source.window !== undefined) return undefined;
   const ranges = keyRanges(q.where, q.from.source, env.functions);
-  if (!ranges.every((r) => r.gte !== undefined && r.lt !== undefined && r.lt.equals(prefixEnd(r.gte)))) return undefined;
+  if (!ranges.every((r) => r.gte !== undefined && r.lt !== undefined && r.lt.equals(prefixEnd(r.gte))))
+    return undefined;
   const lastStage = pq.plan.stages[pq.plan.stages.length - 1]!.id;
   const owner = ownerOf(q.from.source, pq.plan.stagePartitions.get(lastStage) ?? 1);
   const partitions = ranges.map((r) => owner(r.gte!));
@@ -186,7 +213,12 @@ async function foldSourceTable(env: PullEnv, q: AnalyzedQuery, source: CatalogSo
   const withKeys: AnalyzedQuery = {
     ...q,
     projection: [
-      ...keys.map((k, i) => ({ name: `__PULL_KEY_${i}`, type: k.type, namespace: "KEY" as const, expr: { kind: "Column" as const, type: k.type, name: k.name } })),
+      ...keys.map((k, i) => ({
+        name: `__PULL_KEY_${i}`,
+        type: k.type,
+        namespace: "KEY" as const,
+        expr: { kind: "Column" as const, type: k.type, name: k.name },
+      })),
       ...q.projection,
     ],
   };
@@ -218,7 +250,13 @@ export function keyRanges(where: TExpr | undefined, source: CatalogSource, funct
     // Only primitive keys seek: the key encoding of ARRAY/MAP/STRUCT values is not canonical enough to find them.
     if (!isConstant(e) || e.type.kind !== key.type.kind || !SEEKABLE.has(key.type.kind)) return { ok: false };
     // A plain literal is its own value (the common key lookup: no code to generate for it).
-    if (e.kind === "Literal" && e.value !== null && (e.type.kind === "STRING" ? typeof e.value === "string" : ["INTEGER", "BIGINT", "DOUBLE"].includes(e.type.kind) && typeof e.value === "number")) {
+    if (
+      e.kind === "Literal" &&
+      e.value !== null &&
+      (e.type.kind === "STRING"
+        ? typeof e.value === "string"
+        : ["INTEGER", "BIGINT", "DOUBLE"].includes(e.type.kind) && typeof e.value === "number")
+    ) {
       return { ok: true, value: e.value };
     }
     let failed = false;
@@ -232,7 +270,10 @@ export function keyRanges(where: TExpr | undefined, source: CatalogSource, funct
     if (!had) sets.set(name, values);
     else {
       const ids = new Set(values.map((v) => encodeKey([v]).toString("latin1")));
-      sets.set(name, had.filter((v) => ids.has(encodeKey([v]).toString("latin1"))));
+      sets.set(
+        name,
+        had.filter((v) => ids.has(encodeKey([v]).toString("latin1"))),
+      );
     }
   };
   const bound = (op: string, value: unknown) => {
@@ -318,7 +359,8 @@ function isConstant(e: unknown): boolean {
   if (Array.isArray(e)) return e.every(isConstant);
   if (e === null || typeof e !== "object") return true;
   const o = e as Record<string, unknown>;
-  if (o.kind === "Column" || o.kind === "LambdaVar" || o.kind === "AggregateCall" || o.kind === "TableFunctionCall") return false;
+  if (o.kind === "Column" || o.kind === "LambdaVar" || o.kind === "AggregateCall" || o.kind === "TableFunctionCall")
+    return false;
   for (const [k, v] of Object.entries(o)) if (k !== "type" && !isConstant(v)) return false;
   return true;
 }

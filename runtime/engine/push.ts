@@ -68,7 +68,11 @@ export function queryColumns(q: AnalyzedQuery): QueryColumn[] {
   const windowed = q.window !== undefined || (q.from.kind === "Source" && q.from.source.window !== undefined);
   const isBound = (c: AnalyzedQuery["projection"][number]) =>
     windowed && c.expr.kind === "Column" && (c.expr.name === "WINDOWSTART" || c.expr.name === "WINDOWEND");
-  return q.projection.map((c) => ({ name: c.name, type: c.type, ...(keyed && (c.namespace === "KEY" || isBound(c)) ? { key: true } : {}) }));
+  return q.projection.map((c) => ({
+    name: c.name,
+    type: c.type,
+    ...(keyed && (c.namespace === "KEY" || isBound(c)) ? { key: true } : {}),
+  }));
 }
 
 /**
@@ -125,7 +129,11 @@ export class TransientQuery {
         properties: { ...env.properties, "auto.offset.reset": offsetReset },
         onError: env.onError,
       });
-      const keeps = q.projection.map((c) => c.namespace === "KEY" || (c.expr.kind === "Column" && (c.expr.name === "WINDOWSTART" || c.expr.name === "WINDOWEND")));
+      const keeps = q.projection.map(
+        (c) =>
+          c.namespace === "KEY" ||
+          (c.expr.kind === "Column" && (c.expr.name === "WINDOWSTART" || c.expr.name === "WINDOWEND")),
+      );
       self = new TransientQuery(id, query, dir, keeps);
       // Fix the start positions now, so "latest" means the end when the query was issued.
       for (const t of query.tasks) for (let i = 0; i < t.inputTopics.length; i++) await t.currentPosition(i);
@@ -166,7 +174,11 @@ export class TransientQuery {
     try {
       const waits = this.query.tasks
         .filter((t) => t.stage.id === "0")
-        .flatMap((t) => t.inputTopics.map(async (topic, i) => log.waitForData(topic, [{ partition: t.partition, offset: await t.currentPosition(i) }], ac.signal)));
+        .flatMap((t) =>
+          t.inputTopics.map(async (topic, i) =>
+            log.waitForData(topic, [{ partition: t.partition, offset: await t.currentPosition(i) }], ac.signal),
+          ),
+        );
       await Promise.race([...waits, new Promise((r) => ac.signal.addEventListener("abort", r, { once: true }))]);
     } catch {
       // a wait that fails (topic deleted) just ends the wait; the next drain reports what is wrong

@@ -48,19 +48,40 @@ export function compileSelect(env: QueryEngineEnv, sql: string): Compiled {
 
 function compileSelectText(env: QueryEngineEnv, sql: string): Compiled {
   const parsed = parseScript(sql, { variables: env.variables });
-  if (parsed.diagnostics.some((d) => d.severity === "error")) return { ok: false, diagnostics: [...parsed.diagnostics] };
+  if (parsed.diagnostics.some((d) => d.severity === "error"))
+    return { ok: false, diagnostics: [...parsed.diagnostics] };
   const at = parsed.statements[0];
   if (!at || parsed.statements.length !== 1) {
-    const span = parsed.statements[1]?.statement.span ?? { start: 0, end: sql.length, line: 1, col: 1, endLine: 1, endCol: sql.length + 1 };
-    return { ok: false, diagnostics: [diagError("QRY001", `expected one SELECT statement, found ${parsed.statements.length} statements`, span)] };
+    const span = parsed.statements[1]?.statement.span ?? {
+      start: 0,
+      end: sql.length,
+      line: 1,
+      col: 1,
+      endLine: 1,
+      endCol: sql.length + 1,
+    };
+    return {
+      ok: false,
+      diagnostics: [
+        diagError("QRY001", `expected one SELECT statement, found ${parsed.statements.length} statements`, span),
+      ],
+    };
   }
   const span = at.statement.span;
-  const compiled = compileScript(at.text, { catalog: env.catalog, properties: { ...env.properties }, functions: env.functions, variables: env.variables });
+  const compiled = compileScript(at.text, {
+    catalog: env.catalog,
+    properties: { ...env.properties },
+    functions: env.functions,
+    variables: env.variables,
+  });
   const errs = compiled.diagnostics.filter((d) => d.severity === "error");
   if (errs.length > 0) return { ok: false, diagnostics: errs.map((d) => shift(d, span)) };
   const a = compiled.statements[0]?.analyzed;
   if (a?.kind !== "Query") {
-    return { ok: false, diagnostics: [diagError("QRY002", `expected a SELECT statement, found ${at.statement.kind}`, span)] };
+    return {
+      ok: false,
+      diagnostics: [diagError("QRY002", `expected a SELECT statement, found ${at.statement.kind}`, span)],
+    };
   }
   return { ok: true, query: a.query, span };
 }
@@ -70,13 +91,22 @@ function compileSelectText(env: QueryEngineEnv, sql: string): Compiled {
  * (`env.remote`) and the statement's text, a table's partitions held elsewhere are asked for too, unless
  * `local` (the request came from another instance).
  */
-export async function pullQuery(env: PullEnv, q: AnalyzedQuery, span: Span, gather?: { sql: string; local: boolean }): Promise<PullOutcome> {
+export async function pullQuery(
+  env: PullEnv,
+  q: AnalyzedQuery,
+  span: Span,
+  gather?: { sql: string; local: boolean },
+): Promise<PullOutcome> {
   try {
     const r = await runPull(env, q);
-    const pq = q.from.kind === "Source" && q.from.source.sourceType === "TABLE" && q.from.source.writtenBy ? env.queries.get(q.from.source.writtenBy) : undefined;
+    const pq =
+      q.from.kind === "Source" && q.from.source.sourceType === "TABLE" && q.from.source.writtenBy
+        ? env.queries.get(q.from.source.writtenBy)
+        : undefined;
     if (env.remote && gather && !gather.local && pq) {
       const types = r.columns.map((c) => c.type);
-      const ask = async (urls: string[]) => (await Promise.all(urls.map((url) => pullFromPeer(url, gather.sql, types, env.remote!.headers)))).flat();
+      const ask = async (urls: string[]) =>
+        (await Promise.all(urls.map((url) => pullFromPeer(url, gather.sql, types, env.remote!.headers)))).flat();
       // Whole-key lookups go to the owners of the keys' partitions only; a miss (keys not written where the
       // partitioner puts them) asks everyone, so a wrong guess costs time, never rows.
       const partitions = lookupPartitions(env, q, pq);
@@ -84,7 +114,8 @@ export async function pullQuery(env: PullEnv, q: AnalyzedQuery, span: Span, gath
       if (partitions) {
         const owners = env.remote.peers(pq.id, partitions);
         remote = await ask(owners);
-        if (r.rows.length + remote.length === 0) remote = await ask(env.remote.peers(pq.id).filter((u) => !owners.includes(u)));
+        if (r.rows.length + remote.length === 0)
+          remote = await ask(env.remote.peers(pq.id).filter((u) => !owners.includes(u)));
       } else {
         remote = await ask(env.remote.peers(pq.id));
       }
@@ -102,13 +133,23 @@ export async function pullSql(env: QueryEngineEnv, sql: string): Promise<PullOut
   const c = compileSelect(env, sql);
   if (!c.ok) return { columns: [], rows: [], diagnostics: c.diagnostics };
   if (!c.query.pull) {
-    return { columns: [], rows: [], diagnostics: [diagError("QRY003", "expected a pull query, found a push query (EMIT CHANGES): use subscribe()", c.span)] };
+    return {
+      columns: [],
+      rows: [],
+      diagnostics: [
+        diagError("QRY003", "expected a pull query, found a push query (EMIT CHANGES): use subscribe()", c.span),
+      ],
+    };
   }
   return pullQuery(env, c.query, c.span, { sql, local: false });
 }
 
 /** `engine.subscribe(sql)`: a push query (`EMIT CHANGES`), or a pull query's rows as a finite iterator. */
-export async function subscribeSql(env: QueryEngineEnv, sql: string, properties: Readonly<Record<string, string>> = {}): Promise<SubscribeOutcome> {
+export async function subscribeSql(
+  env: QueryEngineEnv,
+  sql: string,
+  properties: Readonly<Record<string, string>> = {},
+): Promise<SubscribeOutcome> {
   const c = compileSelect(env, sql);
   if (!c.ok) return { ok: false, diagnostics: c.diagnostics };
   if (c.query.pull) {
@@ -116,13 +157,23 @@ export async function subscribeSql(env: QueryEngineEnv, sql: string, properties:
     if (r.diagnostics.length > 0) return { ok: false, diagnostics: r.diagnostics };
     const limited = c.query.limit !== undefined && r.rows.length >= c.query.limit;
     const finalMessage = limited ? "Limit Reached" : c.query.resultType === "STREAM" ? "Query Completed" : undefined;
-    return { ok: true, query: fromRows(r.columns, r.rows), pull: true, resultType: c.query.resultType, ...(finalMessage ? { finalMessage } : {}), diagnostics: [] };
+    return {
+      ok: true,
+      query: fromRows(r.columns, r.rows),
+      pull: true,
+      resultType: c.query.resultType,
+      ...(finalMessage ? { finalMessage } : {}),
+      diagnostics: [],
+    };
   }
   try {
     let set = open.get(env.log);
     if (!set) open.set(env.log, (set = new Set()));
     const running = set;
-    const query = await startPush({ ...env, properties: { ...env.properties, ...properties }, onClose: (q) => running.delete(q) }, c.query);
+    const query = await startPush(
+      { ...env, properties: { ...env.properties, ...properties }, onClose: (q) => running.delete(q) },
+      c.query,
+    );
     running.add(query);
     return { ok: true, query, pull: false, resultType: c.query.resultType, diagnostics: [] };
   } catch (e) {
@@ -167,8 +218,21 @@ export function fromRows(columns: readonly QueryColumn[], rows: unknown[][]): Pu
 /** Moves a diagnostic from the statement's own text to the text it came from. */
 function shift(d: Diagnostic, stmt: Span): Diagnostic {
   const s = d.span;
-  const at = (line: number, col: number) => ({ line: stmt.line + line - 1, col: line === 1 ? stmt.col + col - 1 : col });
+  const at = (line: number, col: number) => ({
+    line: stmt.line + line - 1,
+    col: line === 1 ? stmt.col + col - 1 : col,
+  });
   const a = at(s.line, s.col);
   const b = at(s.endLine, s.endCol);
-  return { ...d, span: { start: s.start + stmt.start, end: s.end + stmt.start, line: a.line, col: a.col, endLine: b.line, endCol: b.col } };
+  return {
+    ...d,
+    span: {
+      start: s.start + stmt.start,
+      end: s.end + stmt.start,
+      line: a.line,
+      col: a.col,
+      endLine: b.line,
+      endCol: b.col,
+    },
+  };
 }

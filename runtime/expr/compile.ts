@@ -250,7 +250,9 @@ class Generator {
         return code;
       }
       case "Cast":
-        return this.unary(e.operand, (v) => this.castCode(e.operand.type, e.type, v, e.implicit ? "implicit cast" : "CAST"));
+        return this.unary(e.operand, (v) =>
+          this.castCode(e.operand.type, e.type, v, e.implicit ? "implicit cast" : "CAST"),
+        );
       case "Call":
         return this.call(e);
       case "Lambda": {
@@ -299,9 +301,9 @@ class Generator {
         left,
         right,
         (a, b) => {
-        const x = ls === s ? a : `${this.k((v: bigint) => rescale(v, ls, s))}(${a})`;
-        const y = rs === s ? b : `${this.k((v: bigint) => rescale(v, rs, s))}(${b})`;
-        return `(${x} ${jsOp(op)} ${y})`;
+          const x = ls === s ? a : `${this.k((v: bigint) => rescale(v, ls, s))}(${a})`;
+          const y = rs === s ? b : `${this.k((v: bigint) => rescale(v, rs, s))}(${b})`;
+          return `(${x} ${jsOp(op)} ${y})`;
         },
         "false",
       );

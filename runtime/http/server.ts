@@ -23,7 +23,12 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from "node:http2";
+import {
+  createServer as createHttp2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Session,
+} from "node:http2";
 import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
@@ -47,7 +52,10 @@ export interface ServerOptions {
    * Authentication. When set, every request but `GET /healthcheck` needs `Authorization: Bearer <api key>`
    * with one of `apiKeys`, or HTTP Basic credentials from `basic`; others get 401.
    */
-  readonly auth?: { readonly apiKeys?: readonly string[]; readonly basic?: readonly { readonly user: string; readonly password: string }[] };
+  readonly auth?: {
+    readonly apiKeys?: readonly string[];
+    readonly basic?: readonly { readonly user: string; readonly password: string }[];
+  };
   /** Refuse statements that change anything (CREATE, DROP, INSERT, TERMINATE, SET, ...) on `/ksql`: 403. */
   readonly readOnly?: boolean;
   /** The most push queries streaming at once (default 32); one more gets 429. */
@@ -169,7 +177,12 @@ class HttpError extends Error {
   }
 }
 
-function errorBody(type: string, code: number, message: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+function errorBody(
+  type: string,
+  code: number,
+  message: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return { "@type": type, error_code: code, message, ...extra };
 }
 
@@ -206,20 +219,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let drainError: string | undefined;
   let draining = false;
   const interval = options.drainIntervalMs ?? 100;
-  const loop = setInterval(() => {
-    if (stopped || interval <= 0 || draining) return;
-    draining = true;
-    void gate
-      .run(false, async () => {
-        try {
-          await engine.drain();
-          drainError = undefined;
-        } catch (e) {
-          drainError = (e as Error).message;
-        }
-      })
-      .finally(() => (draining = false));
-  }, interval > 0 ? interval : 60_000);
+  const loop = setInterval(
+    () => {
+      if (stopped || interval <= 0 || draining) return;
+      draining = true;
+      void gate
+        .run(false, async () => {
+          try {
+            await engine.drain();
+            drainError = undefined;
+          } catch (e) {
+            drainError = (e as Error).message;
+          }
+        })
+        .finally(() => (draining = false));
+    },
+    interval > 0 ? interval : 60_000,
+  );
 
   // Pull query latency (compile + read, until the rows are ready to write), as a Prometheus histogram.
   const latency = { counts: LATENCY_BUCKETS.map(() => 0), count: 0, sum: 0 };
@@ -232,19 +248,34 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const readJson = async (req: Req): Promise<Record<string, unknown>> => {
     const declared = Number(req.headers["content-length"] ?? 0);
-    if (declared > maxBody) throw new HttpError(413, errorBody("generic_error", ERR.tooLarge, `request body of ${declared} bytes exceeds the limit of ${maxBody} bytes`));
+    if (declared > maxBody)
+      throw new HttpError(
+        413,
+        errorBody(
+          "generic_error",
+          ERR.tooLarge,
+          `request body of ${declared} bytes exceeds the limit of ${maxBody} bytes`,
+        ),
+      );
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const c of req as AsyncIterable<Buffer>) {
       size += (c as Buffer).length;
-      if (size > maxBody) throw new HttpError(413, errorBody("generic_error", ERR.tooLarge, `request body exceeds the limit of ${maxBody} bytes`));
+      if (size > maxBody)
+        throw new HttpError(
+          413,
+          errorBody("generic_error", ERR.tooLarge, `request body exceeds the limit of ${maxBody} bytes`),
+        );
       chunks.push(c as Buffer);
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(Buffer.concat(chunks).toString("utf8"));
     } catch (e) {
-      throw new HttpError(400, errorBody("generic_error", ERR.badRequest, `request body is not valid JSON: ${(e as Error).message}`));
+      throw new HttpError(
+        400,
+        errorBody("generic_error", ERR.badRequest, `request body is not valid JSON: ${(e as Error).message}`),
+      );
     }
     if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
       throw new HttpError(400, errorBody("generic_error", ERR.badRequest, "request body must be a JSON object"));
@@ -254,13 +285,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const stringField = (body: Record<string, unknown>, name: string): string => {
     const v = body[name];
-    if (typeof v !== "string") throw new HttpError(400, errorBody("generic_error", ERR.badRequest, `expected the field "${name}" to be a string, found ${v === undefined ? "nothing" : typeof v}`));
+    if (typeof v !== "string")
+      throw new HttpError(
+        400,
+        errorBody(
+          "generic_error",
+          ERR.badRequest,
+          `expected the field "${name}" to be a string, found ${v === undefined ? "nothing" : typeof v}`,
+        ),
+      );
     return v;
   };
   const propsField = (body: Record<string, unknown>, name: string): Record<string, string> => {
     const v = body[name];
     if (v === undefined || v === null) return {};
-    if (typeof v !== "object" || Array.isArray(v)) throw new HttpError(400, errorBody("generic_error", ERR.badRequest, `expected "${name}" to be an object`));
+    if (typeof v !== "object" || Array.isArray(v))
+      throw new HttpError(400, errorBody("generic_error", ERR.badRequest, `expected "${name}" to be an object`));
     return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, String(x)]));
   };
 
@@ -290,7 +330,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (write) {
         throw new HttpError(
           403,
-          errorBody("statement_error", ERR.forbidden, "This server is read-only: statements that change streams, tables, queries or properties are refused.", { statementText: write.text }),
+          errorBody(
+            "statement_error",
+            ERR.forbidden,
+            "This server is read-only: statements that change streams, tables, queries or properties are refused.",
+            { statementText: write.text },
+          ),
         );
       }
     }
@@ -306,7 +351,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           if (x.rows) {
             throw new HttpError(
               400,
-              errorBody("statement_error", ERR.badStatement, "The following statement types should be issued to the websocket endpoint '/query': SELECT", { statementText: x.text, entities }),
+              errorBody(
+                "statement_error",
+                ERR.badStatement,
+                "The following statement types should be issued to the websocket endpoint '/query': SELECT",
+                { statementText: x.text, entities },
+              ),
             );
           }
           commandSeq++;
@@ -328,9 +378,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 
   /** Starts a SELECT (pull or push) for /query and /query-stream; errors as HttpError. */
-  const startQuery = async (sql: string, props: Record<string, string>): Promise<{ query: PushQuery; pull: boolean; finalMessage?: string }> => {
+  const startQuery = async (
+    sql: string,
+    props: Record<string, string>,
+  ): Promise<{ query: PushQuery; pull: boolean; finalMessage?: string }> => {
     if (running.size >= (options.maxPushQueries ?? 32)) {
-      throw new HttpError(429, errorBody("generic_error", ERR.tooMany, `too many push queries running (at most ${options.maxPushQueries ?? 32}); close one first`));
+      throw new HttpError(
+        429,
+        errorBody(
+          "generic_error",
+          ERR.tooMany,
+          `too many push queries running (at most ${options.maxPushQueries ?? 32}); close one first`,
+        ),
+      );
     }
     const t0 = performance.now();
     const r = await gate.run(false, () => engine.subscribe(sql, props));
@@ -381,11 +441,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
    * A pull query's rows are all in memory already: one response with a length (no chunks, no bookkeeping of
    * a running query), which is what keeps a key lookup's cost close to the lookup itself.
    */
-  const writeAll = async (res: Res, q: PushQuery, contentType: string, head: string, row: (row: unknown[], tombstone: boolean) => string, tail: string) => {
+  const writeAll = async (
+    res: Res,
+    q: PushQuery,
+    contentType: string,
+    head: string,
+    row: (row: unknown[], tombstone: boolean) => string,
+    tail: string,
+  ) => {
     const parts = [head];
     try {
       for (let r = await q.next(); !r.done; r = await q.next()) {
-        parts.push(row(r.value.map((v, i) => restValue(v, q.columns[i]!.type)), isTombstone(r.value)));
+        parts.push(
+          row(
+            r.value.map((v, i) => restValue(v, q.columns[i]!.type)),
+            isTombstone(r.value),
+          ),
+        );
       }
     } finally {
       await q.close();
@@ -400,10 +472,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   /** POST /query: a chunked JSON array. */
   const query = async (req: Req, res: Res) => {
     const body = await readJson(req);
-    const { query: q, pull, finalMessage } = await startQuery(stringField(body, "ksql"), propsField(body, "streamsProperties"));
+    const {
+      query: q,
+      pull,
+      finalMessage,
+    } = await startQuery(stringField(body, "ksql"), propsField(body, "streamsProperties"));
     const header = `[${JSON.stringify({ header: { queryId: q.id, schema: schemaText(q.columns) } })}`;
-    const rowText = (row: unknown[], tombstone: boolean) => `,\n${JSON.stringify({ row: { columns: row, ...(tombstone ? { tombstone: true } : {}) } })}`;
-    if (pull) return writeAll(res, q, "application/json", header, rowText, finalMessage === undefined ? "]\n" : `,\n${JSON.stringify({ finalMessage })}]\n`);
+    const rowText = (row: unknown[], tombstone: boolean) =>
+      `,\n${JSON.stringify({ row: { columns: row, ...(tombstone ? { tombstone: true } : {}) } })}`;
+    if (pull)
+      return writeAll(
+        res,
+        q,
+        "application/json",
+        header,
+        rowText,
+        finalMessage === undefined ? "]\n" : `,\n${JSON.stringify({ finalMessage })}]\n`,
+      );
     res.writeHead(200, { "content-type": "application/json" });
     res.write(header);
     let end: "done" | "closed";
@@ -411,7 +496,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       end = await pumpRows(res, q, (row, tombstone) => res.write(rowText(row, tombstone)));
     } catch (e) {
       // The status line is gone: the error becomes the array's last element.
-      if (!gone(res)) res.end(`,\n${JSON.stringify({ errorMessage: errorBody("generic_error", ERR.server, (e as Error).message) })}]\n`);
+      if (!gone(res))
+        res.end(
+          `,\n${JSON.stringify({ errorMessage: errorBody("generic_error", ERR.server, (e as Error).message) })}]\n`,
+        );
       return;
     }
     if (gone(res)) return;
@@ -434,7 +522,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       columnNames: q.columns.map((c) => c.name),
       columnTypes: q.columns.map((c) => formatType(c.type)),
     });
-    if (pull) return writeAll(res, q, contentType, json ? `[${header}` : `${header}\n`, (row) => (json ? `,\n${JSON.stringify(row)}` : `${JSON.stringify(row)}\n`), json ? "]\n" : "");
+    if (pull)
+      return writeAll(
+        res,
+        q,
+        contentType,
+        json ? `[${header}` : `${header}\n`,
+        (row) => (json ? `,\n${JSON.stringify(row)}` : `${JSON.stringify(row)}\n`),
+        json ? "]\n" : "",
+      );
     res.writeHead(200, { "content-type": contentType });
     res.write(json ? `[${header}` : `${header}\n`);
     try {
@@ -459,7 +555,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   /** GET /metrics: Prometheus text exposition format 0.0.4. */
   const metrics = async (res: Res) => {
     const label = (v: string | number) => String(v).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
-    const family = (name: string, type: string, help: string, samples: string[]) => [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples];
+    const family = (name: string, type: string, help: string, samples: string[]) => [
+      `# HELP ${name} ${help}`,
+      `# TYPE ${name} ${type}`,
+      ...samples,
+    ];
     const processed: string[] = [];
     const errors: string[] = [];
     const lag: string[] = [];
@@ -474,7 +574,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           for (let i = 0; i < topics.length; i++) {
             try {
               const behind = (await engine.log.endOffset(topics[i]!, t.partition)) - (await t.currentPosition(i));
-              lag.push(`esql_consumer_lag{query_id="${label(id)}",stage="${label(t.stage.id)}",topic="${label(topics[i]!)}",partition="${t.partition}"} ${Math.max(0, behind)}`);
+              lag.push(
+                `esql_consumer_lag{query_id="${label(id)}",stage="${label(t.stage.id)}",topic="${label(topics[i]!)}",partition="${t.partition}"} ${Math.max(0, behind)}`,
+              );
             } catch {
               // a topic that is gone has no lag to show
             }
@@ -489,18 +591,41 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       cumulative += latency.counts[i]!;
       return `esql_pull_query_latency_seconds_bucket{le="${b}"} ${cumulative}`;
     });
-    const text = [
-      ...family("esql_records_processed_total", "counter", "Input records processed by each persistent query.", processed),
-      ...family("esql_processing_errors_total", "counter", "Records that failed to decode or evaluate, per query.", errors),
-      ...family("esql_consumer_lag", "gauge", "Records of each input partition a persistent query's task has not processed yet.", lag),
-      ...family("esql_pull_query_latency_seconds", "histogram", "Time from a pull query's arrival to its rows being ready to send.", [
-        ...buckets,
-        `esql_pull_query_latency_seconds_bucket{le="+Inf"} ${latency.count}`,
-        `esql_pull_query_latency_seconds_sum ${latency.sum}`,
-        `esql_pull_query_latency_seconds_count ${latency.count}`,
-      ]),
-      ...family("esql_push_queries_running", "gauge", "Push queries streaming now.", [`esql_push_queries_running ${running.size}`]),
-    ].join("\n") + "\n";
+    const text =
+      [
+        ...family(
+          "esql_records_processed_total",
+          "counter",
+          "Input records processed by each persistent query.",
+          processed,
+        ),
+        ...family(
+          "esql_processing_errors_total",
+          "counter",
+          "Records that failed to decode or evaluate, per query.",
+          errors,
+        ),
+        ...family(
+          "esql_consumer_lag",
+          "gauge",
+          "Records of each input partition a persistent query's task has not processed yet.",
+          lag,
+        ),
+        ...family(
+          "esql_pull_query_latency_seconds",
+          "histogram",
+          "Time from a pull query's arrival to its rows being ready to send.",
+          [
+            ...buckets,
+            `esql_pull_query_latency_seconds_bucket{le="+Inf"} ${latency.count}`,
+            `esql_pull_query_latency_seconds_sum ${latency.sum}`,
+            `esql_pull_query_latency_seconds_count ${latency.count}`,
+          ],
+        ),
+        ...family("esql_push_queries_running", "gauge", "Push queries streaming now.", [
+          `esql_push_queries_running ${running.size}`,
+        ]),
+      ].join("\n") + "\n";
     if (gone(res)) return;
     res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
     res.end(text);
@@ -528,7 +653,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const route = `${req.method} ${path}`;
     if (route !== "GET /healthcheck" && !authorized(req)) {
       res.setHeader("www-authenticate", 'Basic realm="esql", Bearer');
-      throw new HttpError(401, errorBody("generic_error", ERR.unauthorized, "Unauthorized: this server needs an API key (Authorization: Bearer ...) or basic credentials"));
+      throw new HttpError(
+        401,
+        errorBody(
+          "generic_error",
+          ERR.unauthorized,
+          "Unauthorized: this server needs an API key (Authorization: Bearer ...) or basic credentials",
+        ),
+      );
     }
     switch (route) {
       case "POST /ksql":
@@ -541,7 +673,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         return closeQuery(req, res);
       case "GET /info":
         return send(res, 200, {
-          KsqlServerInfo: { version: SERVER_VERSION, kafkaClusterId: "esql", ksqlServiceId: "esql_", serverStatus: "RUNNING" },
+          KsqlServerInfo: {
+            version: SERVER_VERSION,
+            kafkaClusterId: "esql",
+            ksqlServiceId: "esql_",
+            serverStatus: "RUNNING",
+          },
         });
       case "GET /healthcheck": {
         const healthy = drainError === undefined;
@@ -553,10 +690,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       case "GET /metrics":
         return await metrics(res);
       default: {
-        const known = ["/ksql", "/query", "/query-stream", "/close-query", "/info", "/healthcheck", "/metrics"].includes(path ?? "");
+        const known = [
+          "/ksql",
+          "/query",
+          "/query-stream",
+          "/close-query",
+          "/info",
+          "/healthcheck",
+          "/metrics",
+        ].includes(path ?? "");
         throw new HttpError(
           known ? 405 : 404,
-          errorBody("generic_error", known ? 40500 : ERR.notFound, known ? `method ${req.method} not allowed on ${path}` : `unknown endpoint ${req.method} ${path}`),
+          errorBody(
+            "generic_error",
+            known ? 40500 : ERR.notFound,
+            known ? `method ${req.method} not allowed on ${path}` : `unknown endpoint ${req.method} ${path}`,
+          ),
         );
       }
     }
@@ -566,7 +715,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const res = response as Res;
     handle(req, res).catch((e: unknown) => {
       if (e instanceof HttpError) send(res, e.status, e.body);
-      else send(res, 500, errorBody("generic_error", ERR.server, `internal error: ${(e as Error)?.message ?? String(e)}`));
+      else
+        send(res, 500, errorBody("generic_error", ERR.server, `internal error: ${(e as Error)?.message ?? String(e)}`));
       // A body we did not read keeps the connection (HTTP/1.1) or the stream's flow control window busy: drop it.
       if (!req.complete) req.resume();
     });

@@ -39,7 +39,10 @@ export class KafkaConfigError extends Error {
 export function kafkaConfigFromEnv(env: NodeJS.ProcessEnv = process.env): KafkaConnectionConfig {
   const raw = env.KAFKA_BROKERS?.trim();
   if (!raw) throw new KafkaConfigError("KAFKA_BROKERS is not set: expected a comma-separated list like 127.0.0.1:9092");
-  const brokers = raw.split(",").map((b) => b.trim()).filter(Boolean);
+  const brokers = raw
+    .split(",")
+    .map((b) => b.trim())
+    .filter(Boolean);
   for (const b of brokers) {
     if (!/^[^\s:]+:\d{1,5}$/.test(b)) throw new KafkaConfigError(`KAFKA_BROKERS: expected host:port, found '${b}'`);
   }
@@ -55,7 +58,9 @@ export function kafkaConfigFromEnv(env: NodeJS.ProcessEnv = process.env): KafkaC
       );
     }
     if (!username || !password) {
-      throw new KafkaConfigError("KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD must both be set with KAFKA_SASL_MECHANISM");
+      throw new KafkaConfigError(
+        "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD must both be set with KAFKA_SASL_MECHANISM",
+      );
     }
     sasl = { mechanism, username, password };
   }

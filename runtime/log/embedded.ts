@@ -112,7 +112,10 @@ export class EmbeddedLog implements EventLog {
     const problem = topicNameProblem(name);
     if (problem) throw new LogError("INVALID_ARGUMENT", problem);
     if (!Number.isInteger(options.partitions) || options.partitions < 1) {
-      throw new LogError("INVALID_ARGUMENT", `a topic needs a whole number of partitions >= 1, found ${options.partitions}`);
+      throw new LogError(
+        "INVALID_ARGUMENT",
+        `a topic needs a whole number of partitions >= 1, found ${options.partitions}`,
+      );
     }
     return this.enqueue(async () => {
       if (this.topics.has(name)) return false;
@@ -179,8 +182,7 @@ export class EmbeddedLog implements EventLog {
       for (let i = 0; i < records.length; i++) {
         const r = records[i]!;
         const partition =
-          r.partition ??
-          (r.key !== null ? partitionForKey(r.key, t.partitions) : t.roundRobin++ % t.partitions);
+          r.partition ?? (r.key !== null ? partitionForKey(r.key, t.partitions) : t.roundRobin++ % t.partitions);
         const offset = end[partition]!++;
         let chunk = pending[partition];
         if (chunk === undefined) {
@@ -223,7 +225,12 @@ export class EmbeddedLog implements EventLog {
     if (stop <= fromOffset) return [];
     // The chunk holding `fromOffset` starts at or before it: find its key with one reverse seek.
     const heads = await this.db
-      .keys({ gte: recordKey(t.id, partition, 0), lte: recordKey(t.id, partition, fromOffset), reverse: true, limit: 1 })
+      .keys({
+        gte: recordKey(t.id, partition, 0),
+        lte: recordKey(t.id, partition, fromOffset),
+        reverse: true,
+        limit: 1,
+      })
       .all();
     const entries = await this.db
       .iterator({ gte: heads[0] ?? recordKey(t.id, partition, fromOffset), lt: recordKey(t.id, partition, stop) })

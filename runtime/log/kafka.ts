@@ -73,7 +73,10 @@ export class KafkaEventLog implements GroupCapableLog, TransactionalLog {
    * fetched beyond the last read's `maxRecords`, or a Fetch started when it returned). A read from another
    * offset drops it.
    */
-  private readonly readAhead = new Map<string, { readonly from: number; readonly fetched: Promise<FetchedPartition | undefined> }>();
+  private readonly readAhead = new Map<
+    string,
+    { readonly from: number; readonly fetched: Promise<FetchedPartition | undefined> }
+  >();
   private appendQueue: Promise<unknown> = Promise.resolve();
   private connecting: Promise<void> | undefined;
   /** Admin calls in flight, and who waits for none to be (see `sharedAdmin`). */
@@ -105,7 +108,10 @@ export class KafkaEventLog implements GroupCapableLog, TransactionalLog {
   async createTopic(name: string, options: CreateTopicOptions): Promise<boolean> {
     await this.connect();
     if (!Number.isInteger(options.partitions) || options.partitions < 1) {
-      throw new LogError("INVALID_ARGUMENT", `a topic needs a whole number of partitions >= 1, found ${options.partitions}`);
+      throw new LogError(
+        "INVALID_ARGUMENT",
+        `a topic needs a whole number of partitions >= 1, found ${options.partitions}`,
+      );
     }
     const config = options.config ?? {};
     const configEntries = [
@@ -121,7 +127,9 @@ export class KafkaEventLog implements GroupCapableLog, TransactionalLog {
             {
               topic: name,
               numPartitions: options.partitions,
-              ...(this.config.replicationFactor !== undefined ? { replicationFactor: this.config.replicationFactor } : {}),
+              ...(this.config.replicationFactor !== undefined
+                ? { replicationFactor: this.config.replicationFactor }
+                : {}),
               configEntries,
             },
           ],
@@ -225,7 +233,11 @@ export class KafkaEventLog implements GroupCapableLog, TransactionalLog {
    * picks partitions as Kafka's default partitioner does, sends, and turns base offsets into one offset per
    * record. Appends go one at a time (`enqueueAppend`), so round-robin partitions follow the call order.
    */
-  private async appendWith(topic: string, records: readonly ProduceRecord[], producerFor: () => Promise<Producer>): Promise<AppendResult[]> {
+  private async appendWith(
+    topic: string,
+    records: readonly ProduceRecord[],
+    producerFor: () => Promise<Producer>,
+  ): Promise<AppendResult[]> {
     await this.connect();
     const partitions = await this.partitionCount(topic);
     for (const r of records) {
@@ -365,7 +377,8 @@ export class KafkaEventLog implements GroupCapableLog, TransactionalLog {
     let offset = fromOffset;
     while (got === undefined) {
       const [f] = await this.fetch(topic, [{ partition, offset }], 0, bytes);
-      if (!f || f.records.length > 0 || f.nextOffset === offset) got = f ?? { partition, records: [], nextOffset: offset, highWatermark: offset };
+      if (!f || f.records.length > 0 || f.nextOffset === offset)
+        got = f ?? { partition, records: [], nextOffset: offset, highWatermark: offset };
       // Only control records or aborted transactions there: skip past them rather than answer [] early.
       else offset = f.nextOffset;
     }
@@ -374,7 +387,10 @@ export class KafkaEventLog implements GroupCapableLog, TransactionalLog {
     if (records.length > max) {
       // Already fetched and decoded: kept for the next read, which continues right after this one.
       const rest = records.slice(max);
-      this.readAhead.set(id, { from: records[max - 1]!.offset + 1, fetched: Promise.resolve({ ...got, records: rest }) });
+      this.readAhead.set(id, {
+        from: records[max - 1]!.offset + 1,
+        fetched: Promise.resolve({ ...got, records: rest }),
+      });
       return records.slice(0, max);
     }
     // Read ahead: the next Fetch is on its way while the caller processes these records.
@@ -406,7 +422,8 @@ export class KafkaEventLog implements GroupCapableLog, TransactionalLog {
           got = await abortable(this.fetch(topic, positions, LONG_POLL_MS, 1), stop.signal);
         } catch (err) {
           // Deleted topic or a position past the end: let the caller's next read report it.
-          if (err instanceof LogError && (err.code === "UNKNOWN_TOPIC" || err.code === "OFFSET_OUT_OF_RANGE")) return true;
+          if (err instanceof LogError && (err.code === "UNKNOWN_TOPIC" || err.code === "OFFSET_OUT_OF_RANGE"))
+            return true;
           throw err;
         }
         if (got === undefined) return false;
@@ -689,13 +706,15 @@ export class KafkaEventLog implements GroupCapableLog, TransactionalLog {
         if (Object.keys(this.cluster.findLeaderForPartitions(topic, [partition])).length === 0) {
           throw Object.assign(new Error(`no leader known for ${topic}-${partition}`), { type: "LEADER_NOT_AVAILABLE" });
         }
-        const ask = (fromBeginning: boolean) => this.cluster.fetchTopicsOffset([{ topic, fromBeginning, partitions: [{ partition }] }]);
+        const ask = (fromBeginning: boolean) =>
+          this.cluster.fetchTopicsOffset([{ topic, fromBeginning, partitions: [{ partition }] }]);
         const [high, low] = await Promise.all([ask(false), ask(true)]);
         const offsetIn = (r: { topic: string; partitions: { partition: number; offset: string }[] }[]) =>
           r.find((t) => t.topic === topic)?.partitions.find((p) => p.partition === partition)?.offset;
         const h = offsetIn(high);
         const l = offsetIn(low);
-        if (h === undefined || l === undefined) throw new LogError("IO", `Kafka returned no offsets for ${topic}-${partition}`);
+        if (h === undefined || l === undefined)
+          throw new LogError("IO", `Kafka returned no offsets for ${topic}-${partition}`);
         return { low: Number(l), high: Number(h) };
       } catch (err) {
         const e = toLogError(err, `cannot read the offsets of ${topic}-${partition}`, topic);
@@ -805,7 +824,10 @@ export interface KafkaLogOptions {
 }
 
 /** A {@link KafkaEventLog} configured from `KAFKA_BROKERS`, `KAFKA_CLIENT_ID`, `KAFKA_SSL`, `KAFKA_SASL_*`. */
-export function createKafkaLogFromEnv(env: NodeJS.ProcessEnv = process.env, options: KafkaLogOptions = {}): KafkaEventLog {
+export function createKafkaLogFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  options: KafkaLogOptions = {},
+): KafkaEventLog {
   return new KafkaEventLog({ ...kafkaConfigFromEnv(env), ...options });
 }
 
@@ -913,7 +935,10 @@ function clusterFor(kafka: object): InternalCluster {
   const symbol = Object.getOwnPropertySymbols(kafka).find((s) => s.description === "private:Kafka:createCluster");
   const factory = symbol && (kafka as Record<symbol, unknown>)[symbol];
   if (typeof factory !== "function") {
-    throw new LogError("IO", "this kafkajs version has no private cluster factory; runtime/log/kafka.ts needs kafkajs 2.2.x");
+    throw new LogError(
+      "IO",
+      "this kafkajs version has no private cluster factory; runtime/log/kafka.ts needs kafkajs 2.2.x",
+    );
   }
   return (factory as (o: object) => InternalCluster)({
     metadataMaxAge: 300_000,
@@ -952,7 +977,8 @@ function toFetched(topic: string, p: RawPartition, askedOffset: number): Fetched
   // marker are not part of the log (what kafkajs' consumer and the Java consumer do).
   // One producer may have aborted several transactions in the range: their first offsets, in order.
   const aborted = new Map<string, number[]>();
-  for (const a of p.abortedTransactions) aborted.set(a.producerId, [...(aborted.get(a.producerId) ?? []), Number(a.firstOffset)]);
+  for (const a of p.abortedTransactions)
+    aborted.set(a.producerId, [...(aborted.get(a.producerId) ?? []), Number(a.firstOffset)]);
   for (const firsts of aborted.values()) firsts.sort((x, y) => x - y);
   const aborting = new Set<string>();
   let nextOffset = askedOffset;
@@ -1035,7 +1061,10 @@ const LOG_LEVELS = {
 
 function checkPartition(topic: string, partitions: number, partition: number): void {
   if (!Number.isInteger(partition) || partition < 0 || partition >= partitions) {
-    throw new LogError("INVALID_PARTITION", `topic '${topic}' has partitions 0 to ${partitions - 1}, found partition ${partition}`);
+    throw new LogError(
+      "INVALID_PARTITION",
+      `topic '${topic}' has partitions 0 to ${partitions - 1}, found partition ${partition}`,
+    );
   }
 }
 
@@ -1056,7 +1085,9 @@ function toLogError(err: unknown, what: string, topic?: string): LogError {
   const detail = `${what}: ${e.message ?? String(err)}`;
   switch (type) {
     case "UNKNOWN_TOPIC_OR_PARTITION":
-      return topic !== undefined ? new LogError("UNKNOWN_TOPIC", `topic '${topic}' does not exist`, { cause: err }) : new LogError("IO", detail, { cause: err });
+      return topic !== undefined
+        ? new LogError("UNKNOWN_TOPIC", `topic '${topic}' does not exist`, { cause: err })
+        : new LogError("IO", detail, { cause: err });
     case "INVALID_TOPIC_EXCEPTION":
     case "INVALID_PARTITIONS":
     case "INVALID_REPLICATION_FACTOR":

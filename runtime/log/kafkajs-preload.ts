@@ -14,7 +14,12 @@ interface GroupArgs {
   readonly partitioner: (a: { topic: string; partitionMetadata: readonly unknown[]; message: unknown }) => number;
 }
 
-function groupMessagesPerPartition({ topic, partitionMetadata, messages, partitioner }: GroupArgs): Record<number, unknown[]> {
+function groupMessagesPerPartition({
+  topic,
+  partitionMetadata,
+  messages,
+  partitioner,
+}: GroupArgs): Record<number, unknown[]> {
   const result: Record<number, unknown[]> = {};
   if (partitionMetadata.length === 0) return result;
   for (const message of messages) {

@@ -81,7 +81,11 @@ export class NamespacedLog implements EventLog {
     return this.inner.waitForData(this.name(topic), positions, signal);
   }
 
-  async *subscribe(topic: string, positions: readonly PartitionPosition[], options?: SubscribeOptions): AsyncIterableIterator<LogRecord[]> {
+  async *subscribe(
+    topic: string,
+    positions: readonly PartitionPosition[],
+    options?: SubscribeOptions,
+  ): AsyncIterableIterator<LogRecord[]> {
     for await (const batch of this.inner.subscribe(this.name(topic), positions, options)) yield this.strip(batch);
   }
 

@@ -158,7 +158,9 @@ export interface GroupOptions {
   /** This member's metadata, sent with every join (read by the leader's `assign`). Called per join. */
   readonly metadata: () => Buffer;
   /** Runs on the leader: one assignment blob per member id, from every member's metadata. */
-  readonly assign: (members: readonly { readonly memberId: string; readonly metadata: Buffer }[]) => Map<string, Buffer>;
+  readonly assign: (
+    members: readonly { readonly memberId: string; readonly metadata: Buffer }[],
+  ) => Map<string, Buffer>;
   /** This member's blob, after each completed rebalance. */
   readonly onAssignment: (memberId: string, assignment: Buffer) => void;
   /** A failure of the membership (the member then tries to join again). */

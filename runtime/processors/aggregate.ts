@@ -44,7 +44,11 @@ export interface AggregateSpec {
   readonly kind: "Aggregate";
   readonly columns: readonly string[];
   readonly groupBy: readonly TExpr[];
-  readonly aggregates: readonly { readonly name: string; readonly argTypes: readonly SqlType[]; readonly args: readonly TExpr[] }[];
+  readonly aggregates: readonly {
+    readonly name: string;
+    readonly argTypes: readonly SqlType[];
+    readonly args: readonly TExpr[];
+  }[];
   readonly window?: AggregateWindow;
   /** Input is a table: rows carry `old` to retract. */
   readonly fromTable: boolean;
@@ -328,7 +332,13 @@ export class AggregateProcessor implements Processor {
    * Adds (sign 1) or retracts (-1) one row's arguments in a group's state, in place. Returns the group's
    * result before (null: a new group; undefined: not needed downstream).
    */
-  private fold(e: HotEntry, ts: number, sign: 1 | -1, args: (readonly unknown[])[], dirty: HotEntry[]): unknown[] | null | undefined {
+  private fold(
+    e: HotEntry,
+    ts: number,
+    sign: 1 | -1,
+    args: (readonly unknown[])[],
+    dirty: HotEntry[],
+  ): unknown[] | null | undefined {
     const prev = e.state;
     const old = prev && this.spec.needsOld ? this.results(prev) : undefined;
     const state = prev ?? this.initState(ts);
@@ -343,7 +353,13 @@ export class AggregateProcessor implements Processor {
     return prev === undefined ? null : old;
   }
 
-  private emit(row: Row, key: unknown[], state: State, win: Window | undefined, old: unknown[] | null | undefined): Row {
+  private emit(
+    row: Row,
+    key: unknown[],
+    state: State,
+    win: Window | undefined,
+    old: unknown[] | null | undefined,
+  ): Row {
     const values = [...key, ...this.results(state)];
     if (win) values.push(win.start, win.end);
     const r: Row = { values, ts: state[0] as number, topic: row.topic, partition: row.partition, offset: row.offset };
@@ -448,7 +464,15 @@ export class AggregateProcessor implements Processor {
       }
       this.ctx.store.put(AGG_STORE, encodeKey([...key, start, end]), state);
       const same = overlapping.find((s) => s.start === start && s.end === end);
-      out.push(this.emit(row, key, state, { start, end }, same ? (this.spec.needsOld ? this.results(same.state) : undefined) : null));
+      out.push(
+        this.emit(
+          row,
+          key,
+          state,
+          { start, end },
+          same ? (this.spec.needsOld ? this.results(same.state) : undefined) : null,
+        ),
+      );
       state = state as State;
     }
     return out;
@@ -481,7 +505,10 @@ async function* pointRead(store: PartitionStore, key: Buffer): AsyncGenerator<[B
 }
 
 /** The accumulators that turn a stored state into results, resolved once per spec and function registry. */
-const resolvedForRead = new WeakMap<AggregateSpec, WeakMap<FunctionRegistry, ReturnType<typeof resolveAggregates>[number]["accumulator"][]>>();
+const resolvedForRead = new WeakMap<
+  AggregateSpec,
+  WeakMap<FunctionRegistry, ReturnType<typeof resolveAggregates>[number]["accumulator"][]>
+>();
 function readAccumulators(spec: AggregateSpec, functions: FunctionRegistry) {
   let byRegistry = resolvedForRead.get(spec);
   if (!byRegistry) resolvedForRead.set(spec, (byRegistry = new WeakMap()));
@@ -501,8 +528,15 @@ export async function* readAggregates(
   const n = spec.groupBy.length;
   const w = spec.window;
   // One group without windows (a pull query's key lookup): one committed read instead of an iterator.
-  const point = !w && range.gte !== undefined && range.lt !== undefined && range.lt.equals(prefixEnd(range.gte)) && decodeKey(range.gte).length === n;
-  const entries: AsyncIterable<[Buffer, unknown]> = point ? pointRead(store, range.gte!) : store.iterate(AGG_STORE, range);
+  const point =
+    !w &&
+    range.gte !== undefined &&
+    range.lt !== undefined &&
+    range.lt.equals(prefixEnd(range.gte)) &&
+    decodeKey(range.gte).length === n;
+  const entries: AsyncIterable<[Buffer, unknown]> = point
+    ? pointRead(store, range.gte!)
+    : store.iterate(AGG_STORE, range);
   for await (const [k, v] of entries) {
     const parts = decodeKey(k);
     const state = v as State;

@@ -44,7 +44,15 @@ const RIGHT = "right";
 const FK_INDEX = "fkindex";
 const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000;
 
-type Source = { kind: "L"; i: number } | { kind: "R"; i: number } | { kind: "KEY" } | { kind: "TIME" } | { kind: "PARTITION" } | { kind: "OFFSET" } | { kind: "WS" } | { kind: "WE" };
+type Source =
+  | { kind: "L"; i: number }
+  | { kind: "R"; i: number }
+  | { kind: "KEY" }
+  | { kind: "TIME" }
+  | { kind: "PARTITION" }
+  | { kind: "OFFSET" }
+  | { kind: "WS" }
+  | { kind: "WE" };
 
 type Stored = [values: unknown[], ts: number];
 
@@ -59,8 +67,16 @@ export class JoinProcessor implements Processor {
   init(ctx: ProcessorContext): void {
     this.ctx = ctx;
     const onError = (e: unknown, where: string) => ctx.reportError(e, where);
-    this.leftKey = compileExprs([this.spec.leftExpr], { columns: this.spec.leftColumns, functions: ctx.functions, onError })[0]!;
-    this.rightKey = compileExprs([this.spec.rightExpr], { columns: this.spec.rightColumns, functions: ctx.functions, onError })[0]!;
+    this.leftKey = compileExprs([this.spec.leftExpr], {
+      columns: this.spec.leftColumns,
+      functions: ctx.functions,
+      onError,
+    })[0]!;
+    this.rightKey = compileExprs([this.spec.rightExpr], {
+      columns: this.spec.rightColumns,
+      functions: ctx.functions,
+      onError,
+    })[0]!;
     const li = new Map(this.spec.leftColumns.map((c, i) => [c, i] as const));
     const ri = new Map(this.spec.rightColumns.map((c, i) => [c, i] as const));
     this.layout = this.spec.outputColumns.map((name): Source => {
@@ -86,7 +102,13 @@ export class JoinProcessor implements Processor {
     });
   }
 
-  private joined(left: readonly unknown[] | null, right: readonly unknown[] | null, key: unknown, ts: number, trigger: Row): Row {
+  private joined(
+    left: readonly unknown[] | null,
+    right: readonly unknown[] | null,
+    key: unknown,
+    ts: number,
+    trigger: Row,
+  ): Row {
     const values = this.layout.map((s) => {
       switch (s.kind) {
         case "L":
@@ -113,7 +135,13 @@ export class JoinProcessor implements Processor {
   }
 
   /** A deletion of the joined row for `key`; the rows it was made of fill in the key columns. */
-  private tombstone(left: readonly unknown[] | null, right: readonly unknown[] | null, key: unknown, ts: number, trigger: Row): Row {
+  private tombstone(
+    left: readonly unknown[] | null,
+    right: readonly unknown[] | null,
+    key: unknown,
+    ts: number,
+    trigger: Row,
+  ): Row {
     const r = this.joined(left, right, key, ts, trigger);
     r.tombstone = true;
     return r;
@@ -149,7 +177,10 @@ export class JoinProcessor implements Processor {
       this.ctx.currentRow = r;
       return this.keyOf(r);
     });
-    await this.ctx.store.prefetch(RIGHT, rows.map((r, i) => this.storeKey(keys[i], r)));
+    await this.ctx.store.prefetch(
+      RIGHT,
+      rows.map((r, i) => this.storeKey(keys[i], r)),
+    );
     const out: Row[] = [];
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!;

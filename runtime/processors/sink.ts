@@ -69,7 +69,13 @@ export class SinkOutput implements StageOutput {
       const col = this.spec.sink.columns.find((c) => c.name === ts.column);
       if (i >= 0 && col?.type.kind === "STRING") {
         const parse = ctx.functions.get("PARSE_TIMESTAMP");
-        const r = parse?.kind === "scalar" ? parse.resolve([{ kind: "value", type: col.type }, { kind: "value", type: col.type }]) : undefined;
+        const r =
+          parse?.kind === "scalar"
+            ? parse.resolve([
+                { kind: "value", type: col.type },
+                { kind: "value", type: col.type },
+              ])
+            : undefined;
         const impl = r?.ok ? r.value.impl : undefined;
         const format = ts.format ?? "yyyy-MM-dd'T'HH:mm:ss.SSS";
         this.timestampOf = (values) => {
@@ -100,7 +106,9 @@ export class SinkOutput implements StageOutput {
       const seen = new Set<string>();
       for (let i = rows.length - 1; i >= 0; i--) {
         const r = rows[i]!;
-        const id = encodeKey(r.window ? [...keyRows[i]!, r.window.start, r.window.end] : keyRows[i]!).toString("latin1");
+        const id = encodeKey(r.window ? [...keyRows[i]!, r.window.start, r.window.end] : keyRows[i]!).toString(
+          "latin1",
+        );
         if (seen.has(id)) continue;
         seen.add(id);
         keep[i] = true;
@@ -135,7 +143,10 @@ export class SinkOutput implements StageOutput {
           this.ctx.reportError(e, "timestamp");
         }
         if (t === null || t < 0) {
-          this.ctx.reportError(new Error(`invalid timestamp ${String(t)} in ${this.spec.sink.timestamp!.column}`), "timestamp");
+          this.ctx.reportError(
+            new Error(`invalid timestamp ${String(t)} in ${this.spec.sink.timestamp!.column}`),
+            "timestamp",
+          );
           continue;
         }
         timestamp = t;

@@ -71,7 +71,11 @@ export class ProjectProcessor implements Processor {
 
   init(ctx: ProcessorContext): void {
     this.ctx = ctx;
-    this.fns = compileExprs(this.spec.exprs, { columns: this.spec.columns, functions: ctx.functions, onError: errorSink(ctx) });
+    this.fns = compileExprs(this.spec.exprs, {
+      columns: this.spec.columns,
+      functions: ctx.functions,
+      onError: errorSink(ctx),
+    });
   }
 
   private project(values: readonly unknown[]): unknown[] {
@@ -97,7 +101,11 @@ export interface TableFunctionSpec {
   readonly columns: readonly string[];
   /** Each call's expression (a `Call` of a table function is not a TExpr kind the compiler accepts, so
    * the call is given as name + argument expressions). Output rows = input columns + one column per call. */
-  readonly calls: readonly { readonly name: string; readonly argTypes: readonly import("../../src/types/sqltype.ts").SqlType[]; readonly args: readonly TExpr[] }[];
+  readonly calls: readonly {
+    readonly name: string;
+    readonly argTypes: readonly import("../../src/types/sqltype.ts").SqlType[];
+    readonly args: readonly TExpr[];
+  }[];
 }
 
 export class TableFunctionProcessor implements Processor {
@@ -115,7 +123,9 @@ export class TableFunctionProcessor implements Processor {
       this.failed = true;
       ctx.reportError(e, where);
     };
-    this.args = this.spec.calls.map((c) => compileExprs(c.args, { columns: this.spec.columns, functions: ctx.functions, onError }));
+    this.args = this.spec.calls.map((c) =>
+      compileExprs(c.args, { columns: this.spec.columns, functions: ctx.functions, onError }),
+    );
     this.impls = this.spec.calls.map((c) => {
       const def = ctx.functions.get(c.name);
       if (!def || def.kind !== "table") throw new Error(`internal: ${c.name} is not a table function`);

@@ -70,15 +70,31 @@ class Planner {
   ) {}
 
   /** Ends the current rows in an internal topic keyed by `keyExprs`; returns the input reading it. */
-  repartition(rows: RowsPlan, keyExprs: readonly TExpr[], partitions: number, fromTable: boolean, what: string): StageInput {
+  repartition(
+    rows: RowsPlan,
+    keyExprs: readonly TExpr[],
+    partitions: number,
+    fromTable: boolean,
+    what: string,
+  ): StageInput {
     const topic = `_esql-${this.queryId}-${what}-${this.internal++}-repartition`;
     this.topics.push({ name: topic, partitions });
     const columns = rows.columns;
-    this.addStage(rows.inputs, rows.processors, () => new RepartitionOutput({ kind: "Repartition", topic, columns, keyExprs, partitions, fromTable }), rows.partitions);
+    this.addStage(
+      rows.inputs,
+      rows.processors,
+      () => new RepartitionOutput({ kind: "Repartition", topic, columns, keyExprs, partitions, fromTable }),
+      rows.partitions,
+    );
     return { kind: "internal", topic };
   }
 
-  addStage(inputs: readonly StageInput[], processors: readonly (() => Processor)[], output: () => StageOutput, partitions: number): void {
+  addStage(
+    inputs: readonly StageInput[],
+    processors: readonly (() => Processor)[],
+    output: () => StageOutput,
+    partitions: number,
+  ): void {
     const id = String(this.stages.length);
     this.stages.push({ id, inputs, processors: () => processors.map((p) => p()), output });
     this.stagePartitions.set(id, partitions);
@@ -120,7 +136,8 @@ class Planner {
       ? this.repartition(right, [j.rightExpr], partitions, right.isTable, "join-right")
       : single(right);
     const outputColumns = unique(j.columns.map((c) => c.name));
-    const leftKeyCount = j.left.kind === "Source" ? j.left.source.columns.filter((c) => c.namespace === "KEY").length : 1;
+    const leftKeyCount =
+      j.left.kind === "Source" ? j.left.source.columns.filter((c) => c.namespace === "KEY").length : 1;
     const rightKeyCount = j.right.source.columns.filter((c) => c.namespace === "KEY").length;
     const spec = {
       kind: "Join" as const,
@@ -175,7 +192,15 @@ export function planQuery(
   if (q.where) {
     const where = q.where;
     const c = cols;
-    pre.push(() => new FilterProcessor({ kind: "Filter", columns: c, predicate: where, ...(isTable ? { table: { keyCount: 1 } } : {}) }));
+    pre.push(
+      () =>
+        new FilterProcessor({
+          kind: "Filter",
+          columns: c,
+          predicate: where,
+          ...(isTable ? { table: { keyCount: 1 } } : {}),
+        }),
+    );
   }
   if (q.tableFunctions.length > 0) {
     const inCols = cols;
@@ -187,16 +212,31 @@ export function planQuery(
   const projectNames = q.projection.map((c) => c.name);
   const materializeInSink = sink.sourceType === "TABLE" && (!q.aggregation || q.emit === "FINAL");
   const sinkOutput = () =>
-    new SinkOutput({ kind: "Sink", columns: projectNames, sink, partitions: sinkPartitions, materialize: materializeInSink });
+    new SinkOutput({
+      kind: "Sink",
+      columns: projectNames,
+      sink,
+      partitions: sinkPartitions,
+      materialize: materializeInSink,
+    });
 
   const agg = q.aggregation;
   if (!agg) {
     const finalCols = cols;
-    planner.addStage(rows.inputs, [...pre, () => new ProjectProcessor({ kind: "Project", columns: finalCols, exprs: projection })], sinkOutput, rows.partitions);
+    planner.addStage(
+      rows.inputs,
+      [...pre, () => new ProjectProcessor({ kind: "Project", columns: finalCols, exprs: projection })],
+      sinkOutput,
+      rows.partitions,
+    );
     return { stages: planner.stages, internalTopics: planner.topics, stagePartitions: planner.stagePartitions };
   }
 
-  const aggCols = [...agg.keyNames, ...agg.aggregates.map((a) => a.name), ...(agg.window ? ["WINDOWSTART", "WINDOWEND"] : [])];
+  const aggCols = [
+    ...agg.keyNames,
+    ...agg.aggregates.map((a) => a.name),
+    ...(agg.window ? ["WINDOWSTART", "WINDOWEND"] : []),
+  ];
   const aggSpec: AggregateSpec = {
     kind: "Aggregate",
     columns: cols,
@@ -210,13 +250,24 @@ export function planQuery(
   const tail: (() => Processor)[] = [() => new AggregateProcessor(aggSpec)];
   if (agg.having) {
     const having = agg.having;
-    tail.push(() => new FilterProcessor({ kind: "Filter", columns: aggCols, predicate: having, table: { keyCount: agg.keyNames.length } }));
+    tail.push(
+      () =>
+        new FilterProcessor({
+          kind: "Filter",
+          columns: aggCols,
+          predicate: having,
+          table: { keyCount: agg.keyNames.length },
+        }),
+    );
   }
   tail.push(() => new ProjectProcessor({ kind: "Project", columns: aggCols, exprs: projection }));
 
   const keyNames = sink.columns.filter((c) => c.namespace === "KEY").map((c) => c.name);
   // Compiled once per function registry, not per read: a pull query's key lookup reads one group.
-  const readers = new WeakMap<FunctionRegistry, { having: ((row: unknown[]) => unknown) | undefined; project: ((row: unknown[]) => unknown)[] }>();
+  const readers = new WeakMap<
+    FunctionRegistry,
+    { having: ((row: unknown[]) => unknown) | undefined; project: ((row: unknown[]) => unknown)[] }
+  >();
   const readerFor = (functions: FunctionRegistry) => {
     let r = readers.get(functions);
     if (!r) {
@@ -232,7 +283,11 @@ export function planQuery(
   const keyIdx = keyNames.map((n) => projectNames.indexOf(n));
   const readTable = materializeInSink
     ? undefined
-    : async function* (store: PartitionStore, functions: FunctionRegistry, range?: { gte?: Buffer; lt?: Buffer }): AsyncGenerator<[Buffer, [unknown[], number]]> {
+    : async function* (
+        store: PartitionStore,
+        functions: FunctionRegistry,
+        range?: { gte?: Buffer; lt?: Buffer },
+      ): AsyncGenerator<[Buffer, [unknown[], number]]> {
         const { having, project } = readerFor(functions);
         for await (const r of readAggregates(aggSpec, functions, store, range)) {
           if (having && having(r.values) !== true) continue;
@@ -245,7 +300,13 @@ export function planQuery(
   if (!agg.fromTable && from.kind === "Source" && isKeyOf(agg.groupBy, from.source)) {
     planner.addStage(rows.inputs, [...pre, ...tail], sinkOutput, rows.partitions);
   } else {
-    const input = planner.repartition({ ...rows, processors: pre, columns: cols }, agg.groupBy, rows.partitions, agg.fromTable, "groupby");
+    const input = planner.repartition(
+      { ...rows, processors: pre, columns: cols },
+      agg.groupBy,
+      rows.partitions,
+      agg.fromTable,
+      "groupby",
+    );
     planner.addStage([input], tail, sinkOutput, rows.partitions);
   }
   return {

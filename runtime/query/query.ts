@@ -59,7 +59,8 @@ export class PersistentQuery {
   static async start(id: string, plan: PlannedQuery, env: QueryEnv): Promise<PersistentQuery> {
     const q = new PersistentQuery(id, plan, env);
     for (const t of plan.internalTopics) await env.log.createTopic(t.name, { partitions: t.partitions });
-    for (const t of q.changelogTopics()) await env.log.createTopic(t.name, { partitions: t.partitions, config: { cleanupPolicy: "compact" } });
+    for (const t of q.changelogTopics())
+      await env.log.createTopic(t.name, { partitions: t.partitions, config: { cleanupPolicy: "compact" } });
     try {
       await q.reassign();
     } catch (e) {
@@ -112,7 +113,9 @@ export class PersistentQuery {
           await this.closeRetired();
         }
         store ??= await PartitionStore.open(stateDir(this.env.dataDir, this.env.topicId ?? this.id, stage.id, p));
-        changelog ??= this.env.changelogs ? new Changelog(this.env.log, changelogTopic(this.env.topicId ?? this.id, stage.id), p) : undefined;
+        changelog ??= this.env.changelogs
+          ? new Changelog(this.env.log, changelogTopic(this.env.topicId ?? this.id, stage.id), p)
+          : undefined;
         if (want === "standby") {
           if (changelog) this.standbys.push({ stageIndex: si, partition: p, store, changelog });
           else await store.close();
@@ -125,11 +128,15 @@ export class PersistentQuery {
           const tx = taskTransactions(this.env, stage.id, p);
           if (tx) await (await tx.log.beginTransaction(tx.id)).abort();
           if (changelog) {
-            const read = this.env.roleOf ? await changelog.claim(store, this.env.onRestore) : await changelog.restore(store, this.env.onRestore);
+            const read = this.env.roleOf
+              ? await changelog.claim(store, this.env.onRestore)
+              : await changelog.restore(store, this.env.onRestore);
             if (this.env.roleOf) {
               this.takeovers++;
               this.restoredOnTakeover += read;
-              this.env.onEvent?.(`${this.id}: took over ${stage.id}-${p}${have === "standby" ? " from a standby copy" : ""}, ${read} changelog records read`);
+              this.env.onEvent?.(
+                `${this.id}: took over ${stage.id}-${p}${have === "standby" ? " from a standby copy" : ""}, ${read} changelog records read`,
+              );
             }
           }
           this.tasks.push(new StageTask(stage, p, store, this.env, changelog));
@@ -206,7 +213,10 @@ export class PersistentQuery {
   /** The changelog topics of the query's stages (none without `changelogs`). */
   changelogTopics(): { name: string; partitions: number }[] {
     if (!this.env.changelogs) return [];
-    return this.plan.stages.map((s) => ({ name: changelogTopic(this.env.topicId ?? this.id, s.id), partitions: this.plan.stagePartitions.get(s.id) ?? 1 }));
+    return this.plan.stages.map((s) => ({
+      name: changelogTopic(this.env.topicId ?? this.id, s.id),
+      partitions: this.plan.stagePartitions.get(s.id) ?? 1,
+    }));
   }
 
   /** Input topics and the partitions this query reads (for waiting on new data). */

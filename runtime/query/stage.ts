@@ -12,7 +12,14 @@
 import { deserialize } from "node:v8";
 import type { CatalogSource } from "../../src/semantic/catalog.ts";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
-import { LogError, supportsTransactions, type EventLog, type LogRecord, type LogTransaction, type TransactionalLog } from "../log/types.ts";
+import {
+  LogError,
+  supportsTransactions,
+  type EventLog,
+  type LogRecord,
+  type LogTransaction,
+  type TransactionalLog,
+} from "../log/types.ts";
 import { SourceProcessor, SOURCE_STORE } from "../processors/source.ts";
 import { ORIGIN_HEADER, type InternalValue, type StageOutput } from "../processors/sink.ts";
 import type { Processor, ProcessingError, ProcessorContext, Row, TaskMetrics } from "../processors/types.ts";
@@ -55,8 +62,14 @@ const EXACTLY_ONCE = new Set(["exactly_once", "exactly_once_v2", "exactly_once_b
  * The log and transactional id a task of `stage` on `partition` writes with when it runs exactly-once
  * (`processing.guarantee`, on a log with transactions), else undefined.
  */
-export function taskTransactions(env: TaskEnv, stageId: string, partition: number): { readonly log: TransactionalLog; readonly id: string } | undefined {
-  return wantsExactlyOnce(env.properties) && supportsTransactions(env.log) ? { log: env.log, id: `esql-${env.topicId ?? env.queryId}-${stageId}-${partition}` } : undefined;
+export function taskTransactions(
+  env: TaskEnv,
+  stageId: string,
+  partition: number,
+): { readonly log: TransactionalLog; readonly id: string } | undefined {
+  return wantsExactlyOnce(env.properties) && supportsTransactions(env.log)
+    ? { log: env.log, id: `esql-${env.topicId ?? env.queryId}-${stageId}-${partition}` }
+    : undefined;
 }
 
 /** Whether `properties` ask for exactly-once processing (`processing.guarantee`). */
@@ -114,7 +127,10 @@ export class StageTask {
     this.inputs = stage.inputs.map((input, i) => ({
       input,
       side: i === 0 ? 0 : 1,
-      source: input.kind === "source" ? new SourceProcessor(input.source, i === 0 ? SOURCE_STORE : `${SOURCE_STORE}${i}`) : undefined,
+      source:
+        input.kind === "source"
+          ? new SourceProcessor(input.source, i === 0 ? SOURCE_STORE : `${SOURCE_STORE}${i}`)
+          : undefined,
       position: store.offset(input.topic, partition),
     }));
     this.processors = stage.processors();
@@ -213,7 +229,11 @@ export class StageTask {
     const changelog = this.changelog;
     await this.store.commit(
       offsets,
-      tx && changelog ? (writes) => changelog.writeInTransaction(writes, tx) : tx ? async () => (await tx.commit(), undefined) : changelog?.write,
+      tx && changelog
+        ? (writes) => changelog.writeInTransaction(writes, tx)
+        : tx
+          ? async () => (await tx.commit(), undefined)
+          : changelog?.write,
     );
     for (let i = 0; i < this.inputs.length; i++) {
       const b = batches[i]!;

@@ -39,7 +39,11 @@ export function resolveDelimiter(option: string | undefined): string | undefined
  * when it starts with a character up to `#`; when it contains the delimiter, a quote, CR or LF; or when
  * it ends with a character up to space.
  */
-export function createDelimitedSerde(columns: readonly SerdeColumn[], delimiterOption: string | undefined, target: string): Serde {
+export function createDelimitedSerde(
+  columns: readonly SerdeColumn[],
+  delimiterOption: string | undefined,
+  target: string,
+): Serde {
   const delimiter = resolveDelimiter(delimiterOption);
   if (delimiter === undefined) throw new Error(`internal: invalid DELIMITED delimiter '${delimiterOption}'`);
   const n = columns.length;

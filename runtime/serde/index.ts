@@ -51,7 +51,9 @@ export function formatSupportProblem(
       return bad ? `The 'DELIMITED' format does not support type '${bad.type.kind}'` : undefined;
     }
     case "JSON":
-      return columns.some((c) => hasNonStringMapKey(c.type)) ? "JSON only supports MAP types with STRING keys" : undefined;
+      return columns.some((c) => hasNonStringMapKey(c.type))
+        ? "JSON only supports MAP types with STRING keys"
+        : undefined;
   }
 }
 

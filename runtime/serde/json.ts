@@ -347,7 +347,8 @@ function writerFor(t: SqlType): Writer {
         let out = "{";
         let first = true;
         for (const [k, e] of v as Map<unknown, unknown>) {
-          out += (first ? "" : ",") + JSON.stringify(String(k)) + ":" + (e === null || e === undefined ? "null" : value(e));
+          out +=
+            (first ? "" : ",") + JSON.stringify(String(k)) + ":" + (e === null || e === undefined ? "null" : value(e));
           first = false;
         }
         return out + "}";

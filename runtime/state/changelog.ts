@@ -24,7 +24,14 @@
  * so its local store never holds writes the shared history disowns. Without claims (one instance) every
  * record has epoch 0 and all of this is inert.
  */
-import { LogError, type AppendResult, type EventLog, type LogRecord, type LogTransaction, type ProduceRecord } from "../log/types.ts";
+import {
+  LogError,
+  type AppendResult,
+  type EventLog,
+  type LogRecord,
+  type LogTransaction,
+  type ProduceRecord,
+} from "../log/types.ts";
 import type { PartitionStore, RawWrite, SourceOffsets } from "./store.ts";
 
 export const COMMIT_HEADER = "esql-commit";
@@ -103,7 +110,8 @@ export class Changelog {
    * Appends one commit's writes (a `BeforeCommit` hook for `PartitionStore.commit`); resolves the position
    * to record with the commit. Rejects with {@link FencedError} when a newer claim appeared.
    */
-  readonly write = (writes: readonly RawWrite[]): Promise<SourceOffsets | undefined> => this.writeVia(writes, (topic, records) => this.log.append(topic, records));
+  readonly write = (writes: readonly RawWrite[]): Promise<SourceOffsets | undefined> =>
+    this.writeVia(writes, (topic, records) => this.log.append(topic, records));
 
   /**
    * The same inside the transaction `tx` (exactly-once), which it then commits: the task's outputs, already
@@ -146,7 +154,7 @@ export class Changelog {
     }
     await flush();
     return this.positions(next, this.epoch);
-  };
+  }
 
   /** Someone else appended in `[from, to)`: fine unless it is a newer claim. */
   private async checkGap(from: number, to: number): Promise<void> {
@@ -156,7 +164,7 @@ export class Changelog {
 
   /** The first claim in `[from, to)` with an epoch of at least `atLeast`, if any. */
   private async claimIn(from: number, to: number, atLeast: number): Promise<number | undefined> {
-    for (let offset = from; offset < to; ) {
+    for (let offset = from; offset < to;) {
       const batch = await this.log.read(this.topic, this.partition, offset, Math.min(5000, to - offset));
       if (batch.length === 0) return undefined;
       for (const r of batch) {
@@ -179,7 +187,12 @@ export class Changelog {
     const from = store.offset(this.topic, this.partition) ?? 0;
     const epoch = (store.offset(`${this.topic}#epoch`, this.partition) ?? 0) + 1;
     const [at] = await this.log.append(this.topic, [
-      { key: Buffer.from(`__claim/${epoch}`), value: Buffer.from(String(epoch)), partition: this.partition, headers: [{ key: CLAIM_HEADER, value: Buffer.from(String(epoch)) }] },
+      {
+        key: Buffer.from(`__claim/${epoch}`),
+        value: Buffer.from(String(epoch)),
+        partition: this.partition,
+        headers: [{ key: CLAIM_HEADER, value: Buffer.from(String(epoch)) }],
+      },
     ]);
     // Another instance claiming at the same moment with the same epoch: the first claim in the log wins.
     const rival = await this.claimIn(from, at!.offset, epoch);

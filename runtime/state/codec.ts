@@ -28,7 +28,8 @@ function jsonSafe(v: unknown, depth = 0): boolean {
         return true;
       }
       if (Object.getPrototypeOf(v) !== Object.prototype) return false;
-      for (const k in v as Record<string, unknown>) if (!jsonSafe((v as Record<string, unknown>)[k], depth + 1)) return false;
+      for (const k in v as Record<string, unknown>)
+        if (!jsonSafe((v as Record<string, unknown>)[k], depth + 1)) return false;
       return true;
     }
     default:

@@ -202,7 +202,8 @@ export class PartitionStore {
         changes.push({ store, key: userKey, value: v });
       }
     }
-    const put = (k: string, v: number) => ops.push({ type: "put", key: Buffer.concat([OFFSET_PREFIX, Buffer.from(k, "utf8")]), value: encodeValue(v) });
+    const put = (k: string, v: number) =>
+      ops.push({ type: "put", key: Buffer.concat([OFFSET_PREFIX, Buffer.from(k, "utf8")]), value: encodeValue(v) });
     for (const [k, v] of offsets) put(k, v);
     const extra = beforeWrite ? await beforeWrite(ops.map((o) => ({ key: o.key, value: o.value ?? null }))) : undefined;
     for (const [k, v] of extra ?? []) put(k, v);

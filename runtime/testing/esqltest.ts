@@ -74,7 +74,8 @@ export function loadEsqlTestFile(path: string): EsqlTestFile | { readonly error:
   const fail = (where: string, msg: string) => ({ error: `${where}: ${msg}` });
   if (!isObject(doc)) return fail("file", "expected a mapping with `deploy` and `tests`");
   const unknownTop = Object.keys(doc).filter((k) => !["deploy", "properties", "tests"].includes(k));
-  if (unknownTop.length > 0) return fail("file", `unknown key ${unknownTop.join(", ")} (expected deploy, properties, tests)`);
+  if (unknownTop.length > 0)
+    return fail("file", `unknown key ${unknownTop.join(", ")} (expected deploy, properties, tests)`);
   const deployRaw = typeof doc.deploy === "string" ? [doc.deploy] : doc.deploy;
   if (!Array.isArray(deployRaw) || deployRaw.length === 0 || !deployRaw.every((d) => typeof d === "string")) {
     return fail("deploy", "expected an .esql path or a list of them (relative to the test file)");
@@ -90,13 +91,20 @@ export function loadEsqlTestFile(path: string): EsqlTestFile | { readonly error:
     const where = `tests[${i}]${isObject(t) && typeof t.name === "string" ? ` (${t.name})` : ""}`;
     if (!isObject(t)) return fail(where, "expected a mapping with name, inputs, expect");
     const unknown = Object.keys(t).filter((k) => !["name", "inputs", "expect", "processingErrors", "skip"].includes(k));
-    if (unknown.length > 0) return fail(where, `unknown key ${unknown.join(", ")} (expected name, inputs, expect, processingErrors, skip)`);
+    if (unknown.length > 0)
+      return fail(where, `unknown key ${unknown.join(", ")} (expected name, inputs, expect, processingErrors, skip)`);
     if (typeof t.name !== "string" || t.name.trim() === "") return fail(where, "`name` must be a non-empty text");
     const inputs: { target: string; records: InputRecord[] }[] = [];
     if (t.inputs !== undefined) {
-      if (!isObject(t.inputs)) return fail(`${where}.inputs`, "expected a mapping of topic -> records (a list, or a JSONL file path)");
+      if (!isObject(t.inputs))
+        return fail(`${where}.inputs`, "expected a mapping of topic -> records (a list, or a JSONL file path)");
       for (const [target, recs] of Object.entries(t.inputs)) {
-        const loaded = typeof recs === "string" ? loadJsonl(resolve(base, recs)) : Array.isArray(recs) ? parseRecords(recs) : `expected a list of records or a JSONL file path`;
+        const loaded =
+          typeof recs === "string"
+            ? loadJsonl(resolve(base, recs))
+            : Array.isArray(recs)
+              ? parseRecords(recs)
+              : `expected a list of records or a JSONL file path`;
         if (typeof loaded === "string") return fail(`${where}.inputs.${target}`, loaded);
         inputs.push({ target, records: loaded });
       }
@@ -105,14 +113,19 @@ export function loadEsqlTestFile(path: string): EsqlTestFile | { readonly error:
     if (t.expect !== undefined) {
       if (!isObject(t.expect)) return fail(`${where}.expect`, "expected a mapping of table or stream name -> rows");
       for (const [source, rows] of Object.entries(t.expect)) {
-        if (!Array.isArray(rows) || !rows.every(isObject)) return fail(`${where}.expect.${source}`, "expected a list of rows (mappings of column -> value)");
+        if (!Array.isArray(rows) || !rows.every(isObject))
+          return fail(`${where}.expect.${source}`, "expected a list of rows (mappings of column -> value)");
         expect.push({ source, rows: rows as ExpectedRow[] });
       }
     }
-    if (t.processingErrors !== undefined && (typeof t.processingErrors !== "number" || !Number.isInteger(t.processingErrors))) {
+    if (
+      t.processingErrors !== undefined &&
+      (typeof t.processingErrors !== "number" || !Number.isInteger(t.processingErrors))
+    ) {
       return fail(`${where}.processingErrors`, "expected a whole number");
     }
-    if (expect.length === 0 && t.processingErrors === undefined) return fail(where, "a test needs `expect` or `processingErrors`");
+    if (expect.length === 0 && t.processingErrors === undefined)
+      return fail(where, "a test needs `expect` or `processingErrors`");
     const skip = t.skip === undefined || t.skip === false ? undefined : t.skip === true ? "" : String(t.skip);
     tests.push({
       name: t.name,
@@ -165,7 +178,11 @@ export function loadJsonl(path: string): InputRecord[] | string {
 }
 
 /** Runs one test of a loaded file. Never throws: an unexpected failure is a failed outcome. */
-export async function runEsqlTest(file: EsqlTestFile, test: EsqlTest, options: { readonly log?: () => EventLog | Promise<EventLog> } = {}): Promise<TestOutcome> {
+export async function runEsqlTest(
+  file: EsqlTestFile,
+  test: EsqlTest,
+  options: { readonly log?: () => EventLog | Promise<EventLog> } = {},
+): Promise<TestOutcome> {
   const base = { file: file.path, name: test.name };
   if (test.skip !== undefined) return { ...base, status: "skipped", ...(test.skip ? { message: test.skip } : {}) };
   const dir = mkdtempSync(join(tmpdir(), "esql-test-"));
@@ -174,7 +191,12 @@ export async function runEsqlTest(file: EsqlTestFile, test: EsqlTest, options: {
   try {
     // `options.log`: a log of the test's own (e.g. a namespace on a broker); closed when the test ends.
     log = options.log ? await options.log() : undefined;
-    engine = await Engine.open({ dataDir: dir, ...(log ? { log } : {}), properties: { ...file.properties }, persistent: false });
+    engine = await Engine.open({
+      dataDir: dir,
+      ...(log ? { log } : {}),
+      properties: { ...file.properties },
+      persistent: false,
+    });
     for (const path of file.deploy) {
       let text: string;
       try {
@@ -191,19 +213,33 @@ export async function runEsqlTest(file: EsqlTestFile, test: EsqlTest, options: {
     await engine.drain();
     for (const input of test.inputs) {
       const topic = resolveInputTopic(engine, input.target);
-      if (topic === undefined) return { ...base, status: "failed", message: `inputs: no source reads the topic ${input.target} (and no source is named so)` };
+      if (topic === undefined)
+        return {
+          ...base,
+          status: "failed",
+          message: `inputs: no source reads the topic ${input.target} (and no source is named so)`,
+        };
       await produceAndDrain(engine, topic, input.records);
     }
     const problems: string[] = [];
     for (const e of test.expect) problems.push(...(await checkExpectation(engine, e.source, e.rows)));
     if (test.processingErrors !== undefined && engine.processingErrors.length !== test.processingErrors) {
-      const list = engine.processingErrors.slice(0, 5).map((p) => `\n    ${p.topic}[${p.partition}]@${p.offset} ${p.where}: ${p.message}`).join("");
-      problems.push(`processing errors: expected ${test.processingErrors}, found ${engine.processingErrors.length}${list}`);
+      const list = engine.processingErrors
+        .slice(0, 5)
+        .map((p) => `\n    ${p.topic}[${p.partition}]@${p.offset} ${p.where}: ${p.message}`)
+        .join("");
+      problems.push(
+        `processing errors: expected ${test.processingErrors}, found ${engine.processingErrors.length}${list}`,
+      );
     } else if (problems.length > 0 && engine.processingErrors.length > 0) {
       const p = engine.processingErrors[0]!;
-      problems.push(`(note: ${engine.processingErrors.length} processing error(s), the first: ${p.where}: ${p.message})`);
+      problems.push(
+        `(note: ${engine.processingErrors.length} processing error(s), the first: ${p.where}: ${p.message})`,
+      );
     }
-    return problems.length === 0 ? { ...base, status: "passed" } : { ...base, status: "failed", message: problems.join("\n") };
+    return problems.length === 0
+      ? { ...base, status: "passed" }
+      : { ...base, status: "failed", message: problems.join("\n") };
   } catch (e) {
     return { ...base, status: "failed", message: `error: ${(e as Error).stack ?? String(e)}` };
   } finally {
@@ -243,7 +279,8 @@ async function checkExpectation(engine: Engine, name: string, expected: readonly
   if (!source) return [`expect: there is no table or stream named ${name}`];
   let actual: Rows;
   if (source.sourceType === "TABLE") {
-    if (!source.writtenBy) return [`expect: ${source.name} is not written by a query (only CREATE TABLE AS SELECT tables can be checked)`];
+    if (!source.writtenBy)
+      return [`expect: ${source.name} is not written by a query (only CREATE TABLE AS SELECT tables can be checked)`];
     const t = await engine.table(source.name);
     const keyCount = source.columns.filter((c) => c.namespace === "KEY").length + (t.windowed ? 2 : 0);
     actual = { columns: t.columns, types: t.types, rows: t.rows, keyCount };
@@ -267,16 +304,26 @@ async function checkExpectation(engine: Engine, name: string, expected: readonly
   if (source.sourceType === "STREAM" && (actual.partitions ?? 1) > 1 && actual.keyCount > 0) {
     // Order is defined per partition, i.e. per key: compare each key's records in order.
     const keyCols = actual.columns.slice(0, actual.keyCount);
-    const actualKey = (row: unknown[]) => JSON.stringify(keyCols.map((c, i) => String(toPlain(row[i], displayType(c, actual.types[i]!)))));
-    const expectedKey = (row: ExpectedRow) => JSON.stringify(keyCols.map((c) => String(Object.entries(row).find(([k]) => columnIndex([c], k) === 0)?.[1] ?? null)));
+    const actualKey = (row: unknown[]) =>
+      JSON.stringify(keyCols.map((c, i) => String(toPlain(row[i], displayType(c, actual.types[i]!)))));
+    const expectedKey = (row: ExpectedRow) =>
+      JSON.stringify(
+        keyCols.map((c) => String(Object.entries(row).find(([k]) => columnIndex([c], k) === 0)?.[1] ?? null)),
+      );
     actual = { ...actual, rows: byKey(actual.rows, actualKey) };
-    const order = byKey(expected.map((_, i) => i), (i) => expectedKey(expected[i]!));
+    const order = byKey(
+      expected.map((_, i) => i),
+      (i) => expectedKey(expected[i]!),
+    );
     expected = order.map((i) => expected[i]!);
     resolved.splice(0, resolved.length, ...order.map((i) => resolved[i]!));
   }
   const a = actual;
-  const matches = (e: number, r: number) => resolved[e]!.every((c) => matchesExpected(c.value, a.rows[r]![c.index], a.types[c.index]!));
-  return source.sourceType === "TABLE" ? compareTable(source.name, a, expected, resolved, matches) : compareStream(source.name, a, expected, resolved, matches);
+  const matches = (e: number, r: number) =>
+    resolved[e]!.every((c) => matchesExpected(c.value, a.rows[r]![c.index], a.types[c.index]!));
+  return source.sourceType === "TABLE"
+    ? compareTable(source.name, a, expected, resolved, matches)
+    : compareStream(source.name, a, expected, resolved, matches);
 }
 
 function columnIndex(columns: readonly string[], name: string): number {
@@ -307,15 +354,25 @@ function compareTable(
     return false;
   };
   const missing: number[] = [];
-  for (let e = 0; e < expected.length; e++) if (!assign(e, new Array<boolean>(actual.rows.length).fill(false))) missing.push(e);
+  for (let e = 0; e < expected.length; e++)
+    if (!assign(e, new Array<boolean>(actual.rows.length).fill(false))) missing.push(e);
   const extra = actual.rows.map((_, a) => a).filter((a) => owner[a] === -1);
   if (missing.length === 0 && extra.length === 0) return [];
-  const lines = [`table ${name}: expected ${expected.length} row(s), found ${actual.rows.length}; ${missing.length} expected row(s) not found, ${extra.length} row(s) not expected`];
+  const lines = [
+    `table ${name}: expected ${expected.length} row(s), found ${actual.rows.length}; ${missing.length} expected row(s) not found, ${extra.length} row(s) not expected`,
+  ];
   const usedExtra = new Set<number>();
   for (const e of missing) {
     // Pair the expectation with the unexpected row of the same key, so the diff names the differing columns.
     const keyCells = resolved[e]!.filter((c) => c.index < actual.keyCount);
-    const partner = keyCells.length > 0 ? extra.find((a) => !usedExtra.has(a) && keyCells.every((c) => matchesExpected(c.value, actual.rows[a]![c.index], actual.types[c.index]!))) : undefined;
+    const partner =
+      keyCells.length > 0
+        ? extra.find(
+            (a) =>
+              !usedExtra.has(a) &&
+              keyCells.every((c) => matchesExpected(c.value, actual.rows[a]![c.index], actual.types[c.index]!)),
+          )
+        : undefined;
     lines.push(`  - expected ${showExpected(expected[e]!)}`);
     if (partner !== undefined) {
       usedExtra.add(partner);
@@ -357,7 +414,9 @@ function compareStream(
 }
 
 function differingColumns(actual: Rows, cells: readonly { index: number; value: unknown }[], a: number): string[] {
-  return cells.filter((c) => !matchesExpected(c.value, actual.rows[a]![c.index], actual.types[c.index]!)).map((c) => actual.columns[c.index]!);
+  return cells
+    .filter((c) => !matchesExpected(c.value, actual.rows[a]![c.index], actual.types[c.index]!))
+    .map((c) => actual.columns[c.index]!);
 }
 
 function showExpected(row: ExpectedRow): string {
@@ -380,8 +439,18 @@ async function streamRows(engine: Engine, source: CatalogSource): Promise<Rows> 
   const serdes = sourceSerdes(source);
   const records = await readAll(engine.log, source.topic);
   const windowed = source.window !== undefined;
-  const columns = [...serdes.keyColumns.map((c) => c.name), ...(windowed ? ["WINDOWSTART", "WINDOWEND"] : []), ...serdes.valueColumns.map((c) => c.name), "ROWTIME"];
-  const types = [...serdes.keyColumns.map((c) => c.type), ...(windowed ? [BIGINT, BIGINT] : []), ...serdes.valueColumns.map((c) => c.type), BIGINT];
+  const columns = [
+    ...serdes.keyColumns.map((c) => c.name),
+    ...(windowed ? ["WINDOWSTART", "WINDOWEND"] : []),
+    ...serdes.valueColumns.map((c) => c.name),
+    "ROWTIME",
+  ];
+  const types = [
+    ...serdes.keyColumns.map((c) => c.type),
+    ...(windowed ? [BIGINT, BIGINT] : []),
+    ...serdes.valueColumns.map((c) => c.type),
+    BIGINT,
+  ];
   const rows: unknown[][] = [];
   for (const r of records) {
     let keyBytes = r.key;
@@ -391,8 +460,12 @@ async function streamRows(engine: Engine, source: CatalogSource): Promise<Rows> 
       keyBytes = split.key;
       bounds = [split.window.start, split.window.end];
     } else if (windowed) bounds = [null, null];
-    const key = serdes.keyColumns.length === 0 ? [] : (serdes.key.deserialize(keyBytes) ?? serdes.keyColumns.map(() => null));
-    const value = r.value === null ? serdes.valueColumns.map(() => null) : (serdes.value.deserialize(r.value) ?? serdes.valueColumns.map(() => null));
+    const key =
+      serdes.keyColumns.length === 0 ? [] : (serdes.key.deserialize(keyBytes) ?? serdes.keyColumns.map(() => null));
+    const value =
+      r.value === null
+        ? serdes.valueColumns.map(() => null)
+        : (serdes.value.deserialize(r.value) ?? serdes.valueColumns.map(() => null));
     rows.push([...key, ...bounds, ...value, r.timestamp]);
   }
   const partitions = (await engine.log.describeTopic(source.topic))?.partitions ?? 1;

@@ -36,7 +36,11 @@ export interface QttCase {
       readonly name: string;
       readonly type: string;
       readonly schema?: string;
-      readonly keyFormat?: { readonly format?: string; readonly windowType?: string; readonly windowSize?: number | null };
+      readonly keyFormat?: {
+        readonly format?: string;
+        readonly windowType?: string;
+        readonly windowSize?: number | null;
+      };
       readonly valueFormat?: string;
     }[];
     readonly topics?: { readonly blacklist?: string };
@@ -93,7 +97,14 @@ export async function runQttCase(c: QttCase, options: QttRunOptions = {}): Promi
   try {
     log = options.log ? await options.log(c) : undefined;
     // ksqlDB's test harness turns the record cache off, so every update is an output record.
-    engine = await Engine.open({ dataDir: dir, ...(log ? { log } : {}), properties: { "ksql.streams.cache.max.bytes.buffering": "0", ...c.properties }, persistent: false, processingLogStream: false, ...(options.functions ? { functions: options.functions } : {}) });
+    engine = await Engine.open({
+      dataDir: dir,
+      ...(log ? { log } : {}),
+      properties: { "ksql.streams.cache.max.bytes.buffering": "0", ...c.properties },
+      persistent: false,
+      processingLogStream: false,
+      ...(options.functions ? { functions: options.functions } : {}),
+    });
     const errors: string[] = [];
     for (const s of c.statements) {
       const r = await engine.execute(s);
@@ -111,11 +122,17 @@ export async function runQttCase(c: QttCase, options: QttRunOptions = {}): Promi
     if (c.expectedException) {
       return runtimeErrors.length > 0
         ? { ...base, status: "passed" }
-        : { ...base, status: "failed", message: `expected an error (${c.expectedException.type ?? ""}: ${c.expectedException.message ?? ""}) but the statements ran` };
+        : {
+            ...base,
+            status: "failed",
+            message: `expected an error (${c.expectedException.type ?? ""}: ${c.expectedException.message ?? ""}) but the statements ran`,
+          };
     }
     const problems = await compareOutputs(engine, c.outputs);
     problems.push(...checkPost(engine, c));
-    return problems.length === 0 ? { ...base, status: "passed" } : { ...base, status: "failed", message: problems.join("\n") };
+    return problems.length === 0
+      ? { ...base, status: "passed" }
+      : { ...base, status: "failed", message: problems.join("\n") };
   } catch (e) {
     return { ...base, status: "failed", message: `error: ${(e as Error).stack ?? String(e)}` };
   } finally {
@@ -148,7 +165,11 @@ async function compareOutputs(engine: Engine, expected: readonly QttRecord[]): P
     const partitions = (await engine.log.describeTopic(topic))?.partitions ?? 1;
     if (partitions > 1) {
       // Order is only defined per partition, i.e. per key: compare each key's sequence.
-      const byKey = <T extends { key?: unknown }>(xs: T[]) => xs.map((x, i) => [show(x.key ?? null), i, x] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1])).map((x) => x[2]);
+      const byKey = <T extends { key?: unknown }>(xs: T[]) =>
+        xs
+          .map((x, i) => [show(x.key ?? null), i, x] as const)
+          .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]))
+          .map((x) => x[2]);
       got = byKey(got);
       exp = byKey(exp);
     }
@@ -168,9 +189,12 @@ async function compareOutputs(engine: Engine, expected: readonly QttRecord[]): P
       if ("key" in e && !sameValue(e.key ?? null, g.key)) diffs.push("key");
       if (!sameValue(e.value, g.value)) diffs.push("value");
       if (e.timestamp !== undefined && e.timestamp !== g.timestamp) diffs.push("timestamp");
-      if (e.window && (!g.window || e.window.start !== g.window.start || e.window.end !== g.window.end)) diffs.push("window");
+      if (e.window && (!g.window || e.window.start !== g.window.start || e.window.end !== g.window.end))
+        diffs.push("window");
       if (diffs.length > 0) {
-        problems.push(`${topic} record #${i + 1} differs in ${diffs.join(", ")}:\n  expected ${showRecord(e)}\n  actual   ${showRecord(g)}`);
+        problems.push(
+          `${topic} record #${i + 1} differs in ${diffs.join(", ")}:\n  expected ${showRecord(e)}\n  actual   ${showRecord(g)}`,
+        );
       }
     }
     if (problems.length > 8) break;
@@ -178,7 +202,12 @@ async function compareOutputs(engine: Engine, expected: readonly QttRecord[]): P
   return problems;
 }
 
-function showRecord(r: { key?: unknown; value: unknown; timestamp?: number; window?: { start: number; end: number } }): string {
+function showRecord(r: {
+  key?: unknown;
+  value: unknown;
+  timestamp?: number;
+  window?: { start: number; end: number };
+}): string {
   const parts = [`key=${show(r.key ?? null)}`, `value=${show(r.value)}`];
   if (r.timestamp !== undefined) parts.push(`ts=${r.timestamp}`);
   if (r.window) parts.push(`window=[${r.window.start},${r.window.end}]`);
@@ -194,17 +223,26 @@ function checkPost(engine: Engine, c: QttCase): string[] {
       problems.push(`post: source ${s.name} does not exist`);
       continue;
     }
-    if (actual.sourceType.toLowerCase() !== s.type.toLowerCase()) problems.push(`post: ${s.name} is a ${actual.sourceType}, expected ${s.type}`);
+    if (actual.sourceType.toLowerCase() !== s.type.toLowerCase())
+      problems.push(`post: ${s.name} is a ${actual.sourceType}, expected ${s.type}`);
     if (s.schema !== undefined) {
       const want = normalizeSchema(s.schema);
-      const got = actual.columns.map((col) => `${col.name} ${formatType(col.type)}${col.namespace === "KEY" ? " KEY" : col.namespace === "HEADER" ? (col.headerKey === undefined ? " HEADERS" : ` HEADER('${col.headerKey}')`) : ""}`).join(", ");
-      if (want !== undefined && want !== got) problems.push(`post: ${s.name} schema\n  expected ${want}\n  actual   ${got}`);
+      const got = actual.columns
+        .map(
+          (col) =>
+            `${col.name} ${formatType(col.type)}${col.namespace === "KEY" ? " KEY" : col.namespace === "HEADER" ? (col.headerKey === undefined ? " HEADERS" : ` HEADER('${col.headerKey}')`) : ""}`,
+        )
+        .join(", ");
+      if (want !== undefined && want !== got)
+        problems.push(`post: ${s.name} schema\n  expected ${want}\n  actual   ${got}`);
     }
-    if (s.keyFormat?.format && s.keyFormat.format !== actual.keyFormat.format) problems.push(`post: ${s.name} key format ${actual.keyFormat.format}, expected ${s.keyFormat.format}`);
+    if (s.keyFormat?.format && s.keyFormat.format !== actual.keyFormat.format)
+      problems.push(`post: ${s.name} key format ${actual.keyFormat.format}, expected ${s.keyFormat.format}`);
     if (s.keyFormat?.windowType !== undefined && s.keyFormat.windowType !== (actual.window?.type ?? null)) {
       problems.push(`post: ${s.name} window type ${actual.window?.type ?? "none"}, expected ${s.keyFormat.windowType}`);
     }
-    if (s.valueFormat && s.valueFormat !== actual.valueFormat.format) problems.push(`post: ${s.name} value format ${actual.valueFormat.format}, expected ${s.valueFormat}`);
+    if (s.valueFormat && s.valueFormat !== actual.valueFormat.format)
+      problems.push(`post: ${s.name} value format ${actual.valueFormat.format}, expected ${s.valueFormat}`);
   }
   return problems;
 }
@@ -219,7 +257,14 @@ function normalizeSchema(schema: string): string | undefined {
     .map((e) => {
       const t = formatType(resolveType(e.type, Catalog.empty(), diags));
       const k = e.constraint.kind;
-      const suffix = k === "Key" || k === "PrimaryKey" ? " KEY" : k === "Headers" ? " HEADERS" : k === "Header" ? ` HEADER('${e.constraint.key}')` : "";
+      const suffix =
+        k === "Key" || k === "PrimaryKey"
+          ? " KEY"
+          : k === "Headers"
+            ? " HEADERS"
+            : k === "Header"
+              ? ` HEADER('${e.constraint.key}')`
+              : "";
       return `${e.name.value} ${t}${suffix}`;
     })
     .join(", ");

@@ -34,12 +34,24 @@ export function encodeRecord(source: CatalogSource, r: InputRecord): ProduceReco
   const keyFormat = source.keyFormat.format as SerdeFormat;
   let key = fromTestValue(keyFormat, serdes.keyColumns, serdeOptions(source.keyFormat, true), r.key ?? null);
   if (r.window && source.window) key = joinWindowedKey(key, r.window, source.window.type);
-  const value = fromTestValue(source.valueFormat.format as SerdeFormat, serdes.valueColumns, serdeOptions(source.valueFormat, false), r.value);
+  const value = fromTestValue(
+    source.valueFormat.format as SerdeFormat,
+    serdes.valueColumns,
+    serdeOptions(source.valueFormat, false),
+    r.value,
+  );
   return {
     key,
     value,
     timestamp: r.timestamp ?? 0,
-    ...(r.headers ? { headers: r.headers.map((h) => ({ key: h.KEY, value: h.VALUE === null ? null : Buffer.from(h.VALUE, "base64") })) } : {}),
+    ...(r.headers
+      ? {
+          headers: r.headers.map((h) => ({
+            key: h.KEY,
+            value: h.VALUE === null ? null : Buffer.from(h.VALUE, "base64"),
+          })),
+        }
+      : {}),
   };
 }
 
@@ -85,7 +97,13 @@ export interface ActualRecord {
 
 /** Decodes a record with the formats of `source` (without a source: the key and value as UTF-8 text). */
 export function decodeRecord(source: CatalogSource | undefined, r: LogRecord): ActualRecord {
-  if (!source) return { key: r.key?.toString("utf8") ?? null, value: r.value?.toString("utf8") ?? null, timestamp: r.timestamp, partition: r.partition };
+  if (!source)
+    return {
+      key: r.key?.toString("utf8") ?? null,
+      value: r.value?.toString("utf8") ?? null,
+      timestamp: r.timestamp,
+      partition: r.partition,
+    };
   const serdes = sourceSerdes(source);
   let keyBytes = r.key;
   let window: ActualRecord["window"];
@@ -94,8 +112,18 @@ export function decodeRecord(source: CatalogSource | undefined, r: LogRecord): A
     keyBytes = split.key;
     window = { ...split.window, type: source.window.type.toLowerCase() === "session" ? "session" : "time" };
   }
-  const key = toTestValue(source.keyFormat.format as SerdeFormat, serdes.keyColumns, serdeOptions(source.keyFormat, true), keyBytes);
-  const value = toTestValue(source.valueFormat.format as SerdeFormat, serdes.valueColumns, serdeOptions(source.valueFormat, false), r.value);
+  const key = toTestValue(
+    source.keyFormat.format as SerdeFormat,
+    serdes.keyColumns,
+    serdeOptions(source.keyFormat, true),
+    keyBytes,
+  );
+  const value = toTestValue(
+    source.valueFormat.format as SerdeFormat,
+    serdes.valueColumns,
+    serdeOptions(source.valueFormat, false),
+    r.value,
+  );
   return { key, value, timestamp: r.timestamp, partition: r.partition, ...(window ? { window } : {}) };
 }
 
@@ -105,15 +133,18 @@ export function decodeRecord(source: CatalogSource | undefined, r: LogRecord): A
  * malformed line instead of throwing.
  */
 export function parseInputRecord(doc: unknown): InputRecord | string {
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return `expected an object {"key", "value", "timestamp"}, found ${JSON.stringify(doc)}`;
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc))
+    return `expected an object {"key", "value", "timestamp"}, found ${JSON.stringify(doc)}`;
   const o = doc as Record<string, unknown>;
   const unknownKeys = Object.keys(o).filter((k) => !["key", "value", "timestamp", "headers", "window"].includes(k));
-  if (unknownKeys.length > 0) return `unknown field ${unknownKeys.map((k) => `"${k}"`).join(", ")} (a record has key, value, timestamp, headers)`;
+  if (unknownKeys.length > 0)
+    return `unknown field ${unknownKeys.map((k) => `"${k}"`).join(", ")} (a record has key, value, timestamp, headers)`;
   if (!("value" in o)) return `a record needs a "value" (null for a tombstone)`;
   let timestamp: number | undefined;
   if (o.timestamp !== undefined && o.timestamp !== null) {
     const t = parseTime(o.timestamp);
-    if (t === undefined) return `"timestamp" must be milliseconds since the epoch or ISO-8601 text, found ${JSON.stringify(o.timestamp)}`;
+    if (t === undefined)
+      return `"timestamp" must be milliseconds since the epoch or ISO-8601 text, found ${JSON.stringify(o.timestamp)}`;
     timestamp = t;
   }
   return {

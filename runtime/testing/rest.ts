@@ -29,10 +29,15 @@ export interface RestCase {
 /** A case per listed format (`{FORMAT}` substituted), or the case itself. */
 export function expandFormats(c: RestCase): RestCase[] {
   if (!c.format || c.format.length === 0) return [c];
-  return c.format.map((f) => ({ ...c, name: `${c.name} [${f}]`, statements: c.statements.map((s) => s.replaceAll("{FORMAT}", f)) }));
+  return c.format.map((f) => ({
+    ...c,
+    name: `${c.name} [${f}]`,
+    statements: c.statements.map((s) => s.replaceAll("{FORMAT}", f)),
+  }));
 }
 
-type RestResponse = { readonly admin: Record<string, unknown> } | { readonly query: readonly Record<string, unknown>[] };
+type RestResponse =
+  { readonly admin: Record<string, unknown> } | { readonly query: readonly Record<string, unknown>[] };
 
 export interface RestOutcome {
   readonly name: string;
@@ -50,7 +55,12 @@ export async function runRestCase(c: RestCase, timeoutMs = 3000): Promise<RestOu
   let server: RunningServer | undefined;
   try {
     // As ksqlDB's own test server: no record cache, so every update of a table reaches its readers.
-    engine = await Engine.open({ dataDir: dir, persistent: false, processingLogStream: false, properties: { "ksql.streams.cache.max.bytes.buffering": "0" } });
+    engine = await Engine.open({
+      dataDir: dir,
+      persistent: false,
+      processingLogStream: false,
+      properties: { "ksql.streams.cache.max.bytes.buffering": "0" },
+    });
     server = await startServer({ engine, drainIntervalMs: 0 });
     const props = Object.fromEntries(Object.entries(c.properties ?? {}).map(([k, v]) => [k, String(v)]));
     const responses = c.responses ?? [];
@@ -74,13 +84,18 @@ export async function runRestCase(c: RestCase, timeoutMs = 3000): Promise<RestOu
       if (!select) await engine.drain();
       if (answer.status !== 200) {
         if (c.expectedError && i >= responses.length) return errorOutcome(c, answer);
-        return { name: c.name, passed: false, reason: `statement ${i + 1} failed (${answer.status}): ${messageOf(answer.body)}` };
+        return {
+          name: c.name,
+          passed: false,
+          reason: `statement ${i + 1} failed (${answer.status}): ${messageOf(answer.body)}`,
+        };
       }
       if (!expected) continue;
       const why = compare(expected, answer.body, select);
       if (why) return { name: c.name, passed: false, reason: `statement ${i + 1}: ${why}` };
     }
-    if (c.expectedError) return { name: c.name, passed: false, reason: `expected an error: ${c.expectedError.message ?? ""}` };
+    if (c.expectedError)
+      return { name: c.name, passed: false, reason: `expected an error: ${c.expectedError.message ?? ""}` };
     return { name: c.name, passed: true };
   } catch (e) {
     return { name: c.name, passed: false, reason: `crashed: ${(e as Error).message}` };
@@ -104,7 +119,9 @@ function errorOutcome(c: RestCase, answer: { status: number; body: unknown }): R
 }
 
 function messageOf(body: unknown): string {
-  return typeof body === "object" && body !== null && "message" in body ? String((body as { message: unknown }).message) : JSON.stringify(body);
+  return typeof body === "object" && body !== null && "message" in body
+    ? String((body as { message: unknown }).message)
+    : JSON.stringify(body);
 }
 
 async function post(server: RunningServer, path: string, body: unknown): Promise<{ status: number; body: unknown }> {
@@ -160,7 +177,12 @@ async function query(
           onStarted = undefined;
         }
         if (text.trimEnd().endsWith("]")) break;
-        if (want > 0 && items().filter((x) => typeof x === "object" && x !== null && "row" in x).length >= want && !/LIMIT/i.test(sql)) break;
+        if (
+          want > 0 &&
+          items().filter((x) => typeof x === "object" && x !== null && "row" in x).length >= want &&
+          !/LIMIT/i.test(sql)
+        )
+          break;
       }
     } catch {
       // timed out: compare what arrived
@@ -178,19 +200,24 @@ function compare(expected: RestResponse, actual: unknown, select: boolean): stri
     if (select) return "expected an admin response, ran a query";
     const list = Array.isArray(actual) ? actual : [];
     const type = expected.admin["@type"];
-    if (type !== undefined && !list.some((e) => (e as Record<string, unknown>)["@type"] === type)) return `expected @type ${String(type)}, found ${JSON.stringify(actual)}`;
+    if (type !== undefined && !list.some((e) => (e as Record<string, unknown>)["@type"] === type))
+      return `expected @type ${String(type)}, found ${JSON.stringify(actual)}`;
     return undefined;
   }
   const got = Array.isArray(actual) ? (actual as Record<string, unknown>[]) : [];
   const exp = expected.query;
   const header = exp.find((x) => "header" in x)?.header as { schema?: string } | undefined;
   const gotHeader = got.find((x) => "header" in x)?.header as { schema?: string } | undefined;
-  if (header?.schema !== undefined && header.schema !== gotHeader?.schema) return `header: expected ${header.schema}, found ${gotHeader?.schema}`;
-  const rows = (l: readonly Record<string, unknown>[]) => l.filter((x) => "row" in x).map((x) => JSON.stringify(normalize((x.row as { columns: unknown }).columns)));
+  if (header?.schema !== undefined && header.schema !== gotHeader?.schema)
+    return `header: expected ${header.schema}, found ${gotHeader?.schema}`;
+  const rows = (l: readonly Record<string, unknown>[]) =>
+    l.filter((x) => "row" in x).map((x) => JSON.stringify(normalize((x.row as { columns: unknown }).columns)));
   const er = rows(exp);
   const ar = rows(got);
   const pull = !exp.some((x) => x.finalMessage === "Limit Reached");
-  const same = pull ? JSON.stringify([...er].sort()) === JSON.stringify([...ar].sort()) : JSON.stringify(er) === JSON.stringify(ar);
+  const same = pull
+    ? JSON.stringify([...er].sort()) === JSON.stringify([...ar].sort())
+    : JSON.stringify(er) === JSON.stringify(ar);
   if (!same) return `rows: expected ${er.join(" ")}, found ${ar.join(" ")}`;
   const fm = exp.find((x) => "finalMessage" in x)?.finalMessage;
   const gfm = got.find((x) => "finalMessage" in x)?.finalMessage;
@@ -201,6 +228,7 @@ function compare(expected: RestResponse, actual: unknown, select: boolean): stri
 /** Numbers compare by value (1.0 and 1 are one JSON number). */
 function normalize(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(normalize);
-  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, normalize(x)]));
+  if (v !== null && typeof v === "object")
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, normalize(x)]));
   return v;
 }

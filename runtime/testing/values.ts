@@ -79,7 +79,12 @@ export function matchesExpected(expected: unknown, actual: unknown, type: SqlTyp
   switch (type.kind) {
     case "DECIMAL": {
       if (typeof actual !== "bigint") return false;
-      const text = typeof expected === "number" ? numberText(expected) : typeof expected === "string" ? expected.trim() : undefined;
+      const text =
+        typeof expected === "number"
+          ? numberText(expected)
+          : typeof expected === "string"
+            ? expected.trim()
+            : undefined;
       if (text === undefined) return false;
       try {
         return parseDecimal(text, 1000, type.scale) === actual;
@@ -102,9 +107,13 @@ export function matchesExpected(expected: unknown, actual: unknown, type: SqlTyp
     case "TIMESTAMP":
       return parseTime(expected) === actual;
     case "DATE":
-      return typeof expected === "number" ? expected === actual : parseTime(expected) === (actual as number) * 86_400_000;
+      return typeof expected === "number"
+        ? expected === actual
+        : parseTime(expected) === (actual as number) * 86_400_000;
     case "TIME":
-      return typeof expected === "number" ? expected === actual : toPlain(actual, type) === String(expected) || toPlain(actual, type) === `${String(expected)}.000`;
+      return typeof expected === "number"
+        ? expected === actual
+        : toPlain(actual, type) === String(expected) || toPlain(actual, type) === `${String(expected)}.000`;
     case "STRING":
       return typeof expected === "object" ? false : String(expected) === actual;
     case "BOOLEAN":
@@ -112,7 +121,12 @@ export function matchesExpected(expected: unknown, actual: unknown, type: SqlTyp
     case "BYTES":
       return toPlain(actual, type) === expected;
     case "ARRAY":
-      return Array.isArray(expected) && Array.isArray(actual) && expected.length === actual.length && expected.every((e, i) => matchesExpected(e, actual[i], type.element));
+      return (
+        Array.isArray(expected) &&
+        Array.isArray(actual) &&
+        expected.length === actual.length &&
+        expected.every((e, i) => matchesExpected(e, actual[i], type.element))
+      );
     case "MAP": {
       if (typeof expected !== "object" || Array.isArray(expected) || !(actual instanceof Map)) return false;
       const want = Object.entries(expected as Record<string, unknown>);
@@ -123,8 +137,11 @@ export function matchesExpected(expected: unknown, actual: unknown, type: SqlTyp
     case "STRUCT": {
       if (typeof expected !== "object" || Array.isArray(expected) || typeof actual !== "object") return false;
       return Object.entries(expected as Record<string, unknown>).every(([k, e]) => {
-        const field = type.fields.find((f) => f.name === k) ?? type.fields.find((f) => f.name.toUpperCase() === k.toUpperCase());
-        return field !== undefined && matchesExpected(e, (actual as Record<string, unknown>)[field.name] ?? null, field.type);
+        const field =
+          type.fields.find((f) => f.name === k) ?? type.fields.find((f) => f.name.toUpperCase() === k.toUpperCase());
+        return (
+          field !== undefined && matchesExpected(e, (actual as Record<string, unknown>)[field.name] ?? null, field.type)
+        );
       });
     }
     case "NULL":

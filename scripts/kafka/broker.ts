@@ -20,7 +20,17 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -96,7 +106,18 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const clusterId = randomClusterId();
   const format = spawnSync(
     java,
-    ["-Xmx256m", ...loggingArgs, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", propsFile],
+    [
+      "-Xmx256m",
+      ...loggingArgs,
+      "-cp",
+      classpath,
+      "kafka.tools.StorageTool",
+      "format",
+      "-t",
+      clusterId,
+      "-c",
+      propsFile,
+    ],
     { encoding: "utf8" },
   );
   if (format.status !== 0) {
@@ -297,7 +318,8 @@ async function portFromEnv(envName: string, notThis?: number): Promise<number> {
   const fromEnv = process.env[envName];
   if (fromEnv) {
     const port = Number(fromEnv);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${envName} must be a port, found '${fromEnv}'`);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new Error(`${envName} must be a port, found '${fromEnv}'`);
     return port;
   }
   for (;;) {
@@ -366,7 +388,9 @@ function isAlive(pid: number): boolean {
 /** SIGTERM (a clean shutdown), SIGKILL if the JVM is still there after 30 s; resolves once it is gone. */
 async function killAndWait(pid: number, child?: ChildProcess): Promise<void> {
   const gone = child
-    ? new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once("exit", () => r())))
+    ? new Promise<void>((r) =>
+        child.exitCode !== null || child.signalCode !== null ? r() : child.once("exit", () => r()),
+      )
     : undefined;
   if (!isAlive(pid)) return;
   try {
@@ -465,7 +489,12 @@ async function main(argv: string[]): Promise<number> {
         onProgress: (line) => console.error(line),
       });
       mkdirSync(dirname(STATE_FILE), { recursive: true });
-      const saved: BrokerState = { pid: broker.pid, brokers: broker.brokers, version: broker.version, dataDir: broker.dataDir };
+      const saved: BrokerState = {
+        pid: broker.pid,
+        brokers: broker.brokers,
+        version: broker.version,
+        dataDir: broker.dataDir,
+      };
       writeFileSync(STATE_FILE, `${JSON.stringify(saved, null, 2)}\n`);
       console.log(`KAFKA_BROKERS=${broker.brokers}`);
       return 0;

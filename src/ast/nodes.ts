@@ -23,15 +23,7 @@ export interface Name extends Node {
 // Types as written
 
 export type PrimitiveTypeName =
-  | "BOOLEAN"
-  | "INTEGER"
-  | "BIGINT"
-  | "DOUBLE"
-  | "STRING"
-  | "BYTES"
-  | "DATE"
-  | "TIME"
-  | "TIMESTAMP";
+  "BOOLEAN" | "INTEGER" | "BIGINT" | "DOUBLE" | "STRING" | "BYTES" | "DATE" | "TIME" | "TIMESTAMP";
 
 export type TypeNode =
   /** `INT` and `INTEGER` are INTEGER; `VARCHAR` and `STRING` are STRING. */
@@ -413,15 +405,7 @@ export interface UnsetProperty extends Node {
   readonly name: string;
 }
 
-export type ShowWhat =
-  | "STREAMS"
-  | "TABLES"
-  | "QUERIES"
-  | "TOPICS"
-  | "FUNCTIONS"
-  | "PROPERTIES"
-  | "VARIABLES"
-  | "TYPES";
+export type ShowWhat = "STREAMS" | "TABLES" | "QUERIES" | "TOPICS" | "FUNCTIONS" | "PROPERTIES" | "VARIABLES" | "TYPES";
 
 /** `SHOW|LIST what [EXTENDED]` */
 export interface Show extends Node {

@@ -10,7 +10,11 @@ export interface ApplyCliOptions extends TargetOptions {
   readonly keep: number;
 }
 
-export async function runApply(paths: readonly string[], options: ApplyCliOptions, out: NodeJS.WriteStream = process.stdout): Promise<number> {
+export async function runApply(
+  paths: readonly string[],
+  options: ApplyCliOptions,
+  out: NodeJS.WriteStream = process.stdout,
+): Promise<number> {
   const files = folderFiles(paths);
   const target = await openTarget(options);
   if (!target) return EXIT.failed;
@@ -20,14 +24,20 @@ export async function runApply(paths: readonly string[], options: ApplyCliOption
     if (printPlanErrors(plan)) return EXIT.failed;
     out.write(formatPlan(plan, out));
     // Progress goes to stderr, one line per step, as it happens (a CI log shows where a long rebuild is).
-    const result = await applyPlan(target.engine, plan, { allowDrop: options.allowDrop, keep: options.keep, onProgress: (line) => err.write(`${line}\n`) });
+    const result = await applyPlan(target.engine, plan, {
+      allowDrop: options.allowDrop,
+      keep: options.keep,
+      onProgress: (line) => err.write(`${line}\n`),
+    });
     for (const line of result.done) out.write(`${line}\n`);
     if (result.keptRemoved.length > 0) out.write(`not dropped (no --allow-drop): ${result.keptRemoved.join(", ")}\n`);
     out.write(result.done.length === 0 ? "Nothing to apply.\n" : "Applied.\n");
     return EXIT.ok;
   } catch (e) {
     if (!(e instanceof DeployError)) throw e;
-    err.write(`esql: apply failed: ${e.message}\n(the steps done so far are recorded: run esql apply again to finish, or change the folder back)\n`);
+    err.write(
+      `esql: apply failed: ${e.message}\n(the steps done so far are recorded: run esql apply again to finish, or change the folder back)\n`,
+    );
     return EXIT.failed;
   } finally {
     await target.close();

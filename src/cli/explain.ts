@@ -26,7 +26,13 @@ export function runExplain(path: string, options: ExplainOptions, out = process.
   }
   const planned = result.statements.filter((s) => s.physical !== undefined && s.logical !== undefined);
   if (options.json) {
-    out.write(JSON.stringify(planned.map((s) => s.physical), null, 2) + "\n");
+    out.write(
+      JSON.stringify(
+        planned.map((s) => s.physical),
+        null,
+        2,
+      ) + "\n",
+    );
     return EXIT.ok;
   }
   const c = colors(out);

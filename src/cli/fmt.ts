@@ -33,8 +33,7 @@ export async function runFmt(
       formatted = await format(file.text);
     } catch (e) {
       if (!(e instanceof EsqlSyntaxError)) throw e;
-      for (const d of e.diagnostics)
-        out.write(renderDiagnostic(d, file, { color: useColor(out) }) + "\n\n");
+      for (const d of e.diagnostics) out.write(renderDiagnostic(d, file, { color: useColor(out) }) + "\n\n");
       failed = true;
       continue;
     }
@@ -48,11 +47,7 @@ export async function runFmt(
     }
   }
   if (opts.check && changed > 0) {
-    out.write(
-      c.red(
-        `${changed} file${changed === 1 ? "" : "s"} not formatted (run esql fmt --write)\n`,
-      ),
-    );
+    out.write(c.red(`${changed} file${changed === 1 ? "" : "s"} not formatted (run esql fmt --write)\n`));
     return EXIT.failed;
   }
   return failed ? EXIT.failed : EXIT.ok;

@@ -24,30 +24,43 @@ export interface KafkaFlags {
 /** The commander options every Kafka-capable command takes beyond `--brokers`. */
 export const CLUSTER_FLAG_HELP = {
   serviceId: "share the deployment with the other instances of this service id (Kafka; env ESQL_SERVICE_ID)",
-  standbyReplicas: "keep warm copies of each partition's state on this many other instances (env ESQL_STANDBY_REPLICAS)",
+  standbyReplicas:
+    "keep warm copies of each partition's state on this many other instances (env ESQL_STANDBY_REPLICAS)",
   advertisedUrl: "the URL other instances use to reach this one's REST API (env ESQL_ADVERTISED_URL)",
-  exactlyOnce: "Kafka: write each batch's outputs, state and input offsets in one transaction (processing.guarantee=exactly_once)",
+  exactlyOnce:
+    "Kafka: write each batch's outputs, state and input offsets in one transaction (processing.guarantee=exactly_once)",
 } as const;
 
 /** Reads the cluster flags with their environment fallbacks; rejects bad combinations as usage errors. */
 export function clusterFlags(
-  opts: { readonly brokers?: readonly string[] | undefined; readonly serviceId?: string | undefined; readonly standbyReplicas?: string | undefined; readonly advertisedUrl?: string | undefined },
+  opts: {
+    readonly brokers?: readonly string[] | undefined;
+    readonly serviceId?: string | undefined;
+    readonly standbyReplicas?: string | undefined;
+    readonly advertisedUrl?: string | undefined;
+  },
   env: NodeJS.ProcessEnv = process.env,
 ): KafkaFlags {
   const serviceId = opts.serviceId ?? (env.ESQL_SERVICE_ID?.trim() || undefined);
   const standbyText = opts.standbyReplicas ?? (env.ESQL_STANDBY_REPLICAS?.trim() || undefined);
   const advertisedUrl = opts.advertisedUrl ?? (env.ESQL_ADVERTISED_URL?.trim() || undefined);
   if (serviceId !== undefined && !/^[A-Za-z0-9._-]+$/.test(serviceId)) {
-    throw new UsageError(`--service-id may hold letters, digits, '.', '_' and '-' only (it names Kafka topics), found '${serviceId}'`);
+    throw new UsageError(
+      `--service-id may hold letters, digits, '.', '_' and '-' only (it names Kafka topics), found '${serviceId}'`,
+    );
   }
-  if (serviceId !== undefined && !opts.brokers) throw new UsageError("--service-id needs --brokers: instances share a deployment through Kafka");
+  if (serviceId !== undefined && !opts.brokers)
+    throw new UsageError("--service-id needs --brokers: instances share a deployment through Kafka");
   let standbyReplicas: number | undefined;
   if (standbyText !== undefined) {
     standbyReplicas = Number(standbyText);
-    if (!Number.isInteger(standbyReplicas) || standbyReplicas < 0) throw new UsageError(`--standby-replicas must be 0 or more, found ${standbyText}`);
-    if (serviceId === undefined) throw new UsageError("--standby-replicas needs --service-id (standbys live on other instances)");
+    if (!Number.isInteger(standbyReplicas) || standbyReplicas < 0)
+      throw new UsageError(`--standby-replicas must be 0 or more, found ${standbyText}`);
+    if (serviceId === undefined)
+      throw new UsageError("--standby-replicas needs --service-id (standbys live on other instances)");
   }
-  if (advertisedUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(advertisedUrl)) throw new UsageError(`--advertised-url must be an http(s) URL, found '${advertisedUrl}'`);
+  if (advertisedUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(advertisedUrl))
+    throw new UsageError(`--advertised-url must be an http(s) URL, found '${advertisedUrl}'`);
   return {
     ...(opts.brokers ? { brokers: opts.brokers } : {}),
     ...(serviceId !== undefined ? { serviceId } : {}),
@@ -60,7 +73,10 @@ export function clusterFlags(
  * The Kafka log for `flags.brokers` (connection settings from the environment), or undefined without
  * brokers. Loaded lazily: kafkajs is not needed on the embedded log.
  */
-export async function openKafkaLog(flags: KafkaFlags, env: NodeJS.ProcessEnv = process.env): Promise<KafkaEventLog | undefined> {
+export async function openKafkaLog(
+  flags: KafkaFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<KafkaEventLog | undefined> {
   if (!flags.brokers) return undefined;
   const { KafkaEventLog } = await import("../../runtime/log/kafka.ts");
   const fromEnv = env.KAFKA_BROKERS ? kafkaConfigFromEnv(env) : undefined;

@@ -53,9 +53,7 @@ KAFKA_BROKERS and KAFKA_* configure Kafka clients.`,
     .command("check")
     .description("Parse and analyze .esql files and print every problem with its position.")
     .argument("<paths...>", ".esql files or folders (searched recursively)")
-    .addOption(
-      new Option("--format <format>", "output format").choices(["text", "json", "github"]).default("text"),
-    )
+    .addOption(new Option("--format <format>", "output format").choices(["text", "json", "github"]).default("text"))
     .addHelpText(
       "after",
       `
@@ -120,14 +118,17 @@ Exit codes: 0 ok, 1 unformatted files (--check) or syntax errors, 2 bad usage.`,
     .option("--data <dir>", "data folder for the embedded log and state stores", ".esql")
     .option(
       "--input <topic=file>",
-      "load a JSON-lines file into a topic (repeatable); each line is {\"key\", \"value\", \"timestamp\"?, \"headers\"?}",
+      'load a JSON-lines file into a topic (repeatable); each line is {"key", "value", "timestamp"?, "headers"?}',
       (v: string, prev: string[]) => [...prev, v],
       [] as string[],
     )
     .option("--follow", "keep running: load lines appended to the input files and new records until Ctrl-C")
     .option("--fresh", "delete the data folder first (deploy and load everything again)")
     .option("--json", "print the tables as JSON")
-    .option("--brokers <host:port,...>", "run on this Kafka cluster instead of the embedded log (state stays in --data)")
+    .option(
+      "--brokers <host:port,...>",
+      "run on this Kafka cluster instead of the embedded log (state stays in --data)",
+    )
     .option("--service-id <id>", CLUSTER_FLAG_HELP.serviceId)
     .option("--standby-replicas <n>", CLUSTER_FLAG_HELP.standbyReplicas)
     .option("--exactly-once", CLUSTER_FLAG_HELP.exactlyOnce)
@@ -149,21 +150,37 @@ Examples:
 
 Exit codes: 0 ok, 1 statements or inputs with errors, 2 bad usage.`,
     )
-    .action(async (files: string[], opts: { data: string; input: string[]; follow?: boolean; fresh?: boolean; json?: boolean; brokers?: string; serviceId?: string; standbyReplicas?: string; exactlyOnce?: boolean }) => {
-      const brokers = opts.brokers === undefined ? undefined : splitBrokers(opts.brokers);
-      const cluster = clusterOptions(clusterFlags({ ...opts, brokers }));
-      if (opts.exactlyOnce && !brokers) throw new UsageError("--exactly-once needs --brokers: it uses Kafka transactions");
-      code = await runRun(files, {
-        ...(brokers ? { brokers } : {}),
-        ...(cluster ? { cluster } : {}),
-        ...(opts.exactlyOnce ? { exactlyOnce: true } : {}),
-        data: opts.data,
-        inputs: opts.input,
-        follow: opts.follow === true,
-        fresh: opts.fresh === true,
-        json: opts.json === true,
-      });
-    });
+    .action(
+      async (
+        files: string[],
+        opts: {
+          data: string;
+          input: string[];
+          follow?: boolean;
+          fresh?: boolean;
+          json?: boolean;
+          brokers?: string;
+          serviceId?: string;
+          standbyReplicas?: string;
+          exactlyOnce?: boolean;
+        },
+      ) => {
+        const brokers = opts.brokers === undefined ? undefined : splitBrokers(opts.brokers);
+        const cluster = clusterOptions(clusterFlags({ ...opts, brokers }));
+        if (opts.exactlyOnce && !brokers)
+          throw new UsageError("--exactly-once needs --brokers: it uses Kafka transactions");
+        code = await runRun(files, {
+          ...(brokers ? { brokers } : {}),
+          ...(cluster ? { cluster } : {}),
+          ...(opts.exactlyOnce ? { exactlyOnce: true } : {}),
+          data: opts.data,
+          inputs: opts.input,
+          follow: opts.follow === true,
+          fresh: opts.fresh === true,
+          json: opts.json === true,
+        });
+      },
+    );
 
   program
     .command("test")
@@ -171,7 +188,10 @@ Exit codes: 0 ok, 1 statements or inputs with errors, 2 bad usage.`,
     .argument("<paths...>", "test files or folders (searched recursively)")
     .option("--json <file>", "also write the results as JSON to this file")
     .option("--filter <text>", "run only the tests whose name or file contains this text (ignoring case)")
-    .option("--brokers <host:port,...>", "run the tests on this Kafka cluster (each in its own topic namespace) instead of the embedded log")
+    .option(
+      "--brokers <host:port,...>",
+      "run the tests on this Kafka cluster (each in its own topic namespace) instead of the embedded log",
+    )
     .addHelpText(
       "after",
       `
@@ -196,14 +216,16 @@ Exit codes: 0 all passed, 1 a test failed, 2 bad usage.`,
 
   program
     .command("produce")
-    .description("Write JSON lines (one event per line) into a topic on Kafka or the embedded log, creating it when missing.")
+    .description(
+      "Write JSON lines (one event per line) into a topic on Kafka or the embedded log, creating it when missing.",
+    )
     .argument("<topic>", "the topic to write to")
     .argument("[file]", "a JSON-lines file, or - for standard input (the default)")
     .option("--brokers <host:port,...>", "write to this Kafka cluster instead of the embedded log")
     .option("--data <dir>", "data folder of the embedded log", ".esql")
     .option("--key <field>", "take each record's key from this top-level field (default: no key)")
     .option("--timestamp <field>", "take each record's time from this field (epoch ms or ISO-8601; default: now)")
-    .option("--envelope", "lines are {\"key\", \"value\", \"timestamp\"?, \"headers\"?} (as esql run --input reads)")
+    .option("--envelope", 'lines are {"key", "value", "timestamp"?, "headers"?} (as esql run --input reads)')
     .option("--partitions <n>", "partitions of the topic when it is created (default 1)")
     .option("--skip-bad", "report lines that are not valid JSON and go on (default: stop at the first one)")
     .addHelpText(
@@ -227,7 +249,15 @@ Exit codes: 0 everything written, 1 a bad line stopped it or the log failed, 2 b
       async (
         topic: string,
         file: string | undefined,
-        opts: { brokers?: string; data: string; key?: string; timestamp?: string; envelope?: boolean; partitions?: string; skipBad?: boolean },
+        opts: {
+          brokers?: string;
+          data: string;
+          key?: string;
+          timestamp?: string;
+          envelope?: boolean;
+          partitions?: string;
+          skipBad?: boolean;
+        },
       ) => {
         code = await runProduce(topic, {
           ...(file === undefined ? {} : { file }),
@@ -244,14 +274,19 @@ Exit codes: 0 everything written, 1 a bad line stopped it or the log failed, 2 b
 
   program
     .command("serve")
-    .description("Serve ksqlDB's REST API (/ksql, /query, /query-stream, ...) over an engine on the embedded log or Kafka.")
+    .description(
+      "Serve ksqlDB's REST API (/ksql, /query, /query-stream, ...) over an engine on the embedded log or Kafka.",
+    )
     .argument("[files...]", ".esql files or folders deployed when the data folder has nothing deployed yet")
     .option("--data <dir>", "data folder for the embedded log and state stores", ".esql")
     .option("--port <n>", "port to listen on (0: any free port)", "8088")
     .option("--host <host>", "interface to listen on", "127.0.0.1")
     .option("--read-only", "refuse statements that change anything (CREATE, DROP, INSERT, TERMINATE, SET, ...)")
     .option("--max-push-queries <n>", "push queries streaming at once", "32")
-    .option("--brokers <host:port,...>", "run on this Kafka cluster instead of the embedded log (state stays in --data)")
+    .option(
+      "--brokers <host:port,...>",
+      "run on this Kafka cluster instead of the embedded log (state stays in --data)",
+    )
     .option("--service-id <id>", CLUSTER_FLAG_HELP.serviceId)
     .option("--standby-replicas <n>", CLUSTER_FLAG_HELP.standbyReplicas)
     .option("--exactly-once", CLUSTER_FLAG_HELP.exactlyOnce)
@@ -271,27 +306,47 @@ Examples:
 
 Exit codes: 0 stopped cleanly, 1 the files had errors, 2 bad usage.`,
     )
-    .action(async (files: string[], opts: { data: string; port: string; host: string; readOnly?: boolean; maxPushQueries: string; brokers?: string; serviceId?: string; standbyReplicas?: string; advertisedUrl?: string; exactlyOnce?: boolean }) => {
-      const brokers = opts.brokers === undefined ? undefined : splitBrokers(opts.brokers);
-      const cluster = clusterOptions(clusterFlags({ ...opts, brokers }));
-      if (opts.exactlyOnce && !brokers) throw new UsageError("--exactly-once needs --brokers: it uses Kafka transactions");
-      code = await runServe(files, {
-        ...(brokers ? { brokers } : {}),
-        ...(cluster ? { cluster } : {}),
-        ...(opts.exactlyOnce ? { exactlyOnce: true } : {}),
-        data: opts.data,
-        port: Number(opts.port),
-        host: opts.host,
-        readOnly: opts.readOnly === true,
-        maxPushQueries: Number(opts.maxPushQueries),
-      });
-    });
+    .action(
+      async (
+        files: string[],
+        opts: {
+          data: string;
+          port: string;
+          host: string;
+          readOnly?: boolean;
+          maxPushQueries: string;
+          brokers?: string;
+          serviceId?: string;
+          standbyReplicas?: string;
+          advertisedUrl?: string;
+          exactlyOnce?: boolean;
+        },
+      ) => {
+        const brokers = opts.brokers === undefined ? undefined : splitBrokers(opts.brokers);
+        const cluster = clusterOptions(clusterFlags({ ...opts, brokers }));
+        if (opts.exactlyOnce && !brokers)
+          throw new UsageError("--exactly-once needs --brokers: it uses Kafka transactions");
+        code = await runServe(files, {
+          ...(brokers ? { brokers } : {}),
+          ...(cluster ? { cluster } : {}),
+          ...(opts.exactlyOnce ? { exactlyOnce: true } : {}),
+          data: opts.data,
+          port: Number(opts.port),
+          host: opts.host,
+          readOnly: opts.readOnly === true,
+          maxPushQueries: Number(opts.maxPushQueries),
+        });
+      },
+    );
 
   program
     .command("repl")
     .description("An interactive session: statements, pull and push queries, SHOW, DESCRIBE, PRINT, RUN SCRIPT.")
     .option("--data <dir>", "data folder for the embedded log and state stores (the same as esql run's)", ".esql")
-    .option("--brokers <host:port,...>", "run on this Kafka cluster instead of the embedded log (state stays in --data)")
+    .option(
+      "--brokers <host:port,...>",
+      "run on this Kafka cluster instead of the embedded log (state stays in --data)",
+    )
     .option("--server <url>", "talk to a running esql serve (ksqlDB's REST API) instead of running an engine here")
     .option("--echo", "write each input line after its prompt, also when the input is not a terminal (transcripts)")
     .addHelpText(
@@ -312,7 +367,8 @@ Examples:
 Exit codes: 0 the session ended, 1 the engine or server could not be opened, 2 bad usage.`,
     )
     .action(async (opts: { data: string; brokers?: string; server?: string; echo?: boolean }) => {
-      if (opts.server !== undefined && opts.brokers !== undefined) throw new UsageError("--server and --brokers exclude each other");
+      if (opts.server !== undefined && opts.brokers !== undefined)
+        throw new UsageError("--server and --brokers exclude each other");
       code = await runRepl({
         data: opts.data,
         ...(opts.brokers === undefined ? {} : { brokers: splitBrokers(opts.brokers) }),
@@ -330,7 +386,11 @@ Exit codes: 0 the session ended, 1 the engine or server could not be opened, 2 b
     .command("plan")
     .description("Show what esql apply would change: new, changed (in place or rebuilt, and why), unchanged, removed.")
     .argument("<paths...>", "the folder(s) holding the desired .esql definitions (files compiled in path order)")
-    .option("--data <dir>", "data folder of the deployed engine (state stores; the embedded log without --brokers)", ".esql")
+    .option(
+      "--data <dir>",
+      "data folder of the deployed engine (state stores; the embedded log without --brokers)",
+      ".esql",
+    )
     .option("--brokers <host:port,...>", "the Kafka cluster whose command topic holds the deployed statements")
     .option("--json", "print the plan as JSON")
     .addHelpText(
@@ -351,7 +411,9 @@ Exit codes: 0 nothing would change, 1 errors, 2 something would change (CI can g
 
   program
     .command("apply")
-    .description("Deploy a folder's definitions: create new objects, rebuild changed ones without downtime, drop removed ones (--allow-drop).")
+    .description(
+      "Deploy a folder's definitions: create new objects, rebuild changed ones without downtime, drop removed ones (--allow-drop).",
+    )
     .argument("<paths...>", "the folder(s) holding the desired .esql definitions (files compiled in path order)")
     .option("--data <dir>", "data folder of the engine (state stores; the embedded log without --brokers)", ".esql")
     .option("--brokers <host:port,...>", "deploy on this Kafka cluster (its command topic)")
@@ -372,7 +434,8 @@ Exit codes: 0 applied, 1 errors (nothing applied) or a step failed, 2 bad usage.
     )
     .action(async (paths: string[], opts: { data: string; brokers?: string; allowDrop?: boolean; keep: string }) => {
       const keep = Number(opts.keep);
-      if (!Number.isInteger(keep) || keep < 1) throw new UsageError(`--keep: expected a whole number >= 1, found '${opts.keep}'`);
+      if (!Number.isInteger(keep) || keep < 1)
+        throw new UsageError(`--keep: expected a whole number >= 1, found '${opts.keep}'`);
       code = await runApply(paths, { ...target(opts), allowDrop: opts.allowDrop === true, keep });
     });
 
@@ -416,8 +479,12 @@ Exit codes: 0 switched, 1 no earlier version is kept, 2 bad usage.`,
 
 /** `--brokers a:1,b:2` → `["a:1", "b:2"]`; a bad entry is a usage error. */
 function splitBrokers(value: string): string[] {
-  const list = value.split(",").map((b) => b.trim()).filter(Boolean);
+  const list = value
+    .split(",")
+    .map((b) => b.trim())
+    .filter(Boolean);
   const bad = list.find((b) => !/^[^\s:]+:\d{1,5}$/.test(b));
-  if (list.length === 0 || bad !== undefined) throw new UsageError(`--brokers: expected host:port[,host:port...], found '${bad ?? value}'`);
+  if (list.length === 0 || bad !== undefined)
+    throw new UsageError(`--brokers: expected host:port[,host:port...], found '${bad ?? value}'`);
   return list;
 }

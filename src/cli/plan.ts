@@ -21,10 +21,14 @@ export interface TargetOptions {
  * Opens the engine the deploy commands work on; resolves undefined after printing why it cannot (a data
  * folder in use by another process, an unreachable cluster). The caller closes the engine, then `close`.
  */
-export async function openTarget(options: TargetOptions): Promise<{ engine: Engine; close: () => Promise<void> } | undefined> {
+export async function openTarget(
+  options: TargetOptions,
+): Promise<{ engine: Engine; close: () => Promise<void> } | undefined> {
   const err = process.stderr;
   // Loaded only when asked for: kafkajs is not needed on the embedded log.
-  const kafka = options.brokers ? new (await import("../../runtime/log/kafka.ts")).KafkaEventLog({ brokers: [...options.brokers] }) : undefined;
+  const kafka = options.brokers
+    ? new (await import("../../runtime/log/kafka.ts")).KafkaEventLog({ brokers: [...options.brokers] })
+    : undefined;
   try {
     const engine = await Engine.open({
       dataDir: resolve(options.data),
@@ -42,8 +46,12 @@ export async function openTarget(options: TargetOptions): Promise<{ engine: Engi
     };
   } catch (e) {
     await kafka?.close().catch(() => {});
-    if (e instanceof LogError && e.code === "LOCKED") err.write(`esql: the data folder ${options.data} is in use by another esql process\n`);
-    else err.write(`esql: cannot open ${options.brokers ? `the cluster ${options.brokers.join(",")}` : `the data folder ${options.data}`}: ${(e as Error).message}\n`);
+    if (e instanceof LogError && e.code === "LOCKED")
+      err.write(`esql: the data folder ${options.data} is in use by another esql process\n`);
+    else
+      err.write(
+        `esql: cannot open ${options.brokers ? `the cluster ${options.brokers.join(",")}` : `the data folder ${options.data}`}: ${(e as Error).message}\n`,
+      );
     return undefined;
   }
 }
@@ -55,7 +63,15 @@ export function folderFiles(paths: readonly string[]) {
   return files.map(readSource);
 }
 
-const MARK: Record<PlanItem["action"], string> = { new: "+", unchanged: "=", "in-place": "~", rebuild: "~", resume: "~", switch: "~", remove: "-" };
+const MARK: Record<PlanItem["action"], string> = {
+  new: "+",
+  unchanged: "=",
+  "in-place": "~",
+  rebuild: "~",
+  resume: "~",
+  switch: "~",
+  remove: "-",
+};
 
 /** The plan as text: one line per object, then a summary line. */
 export function formatPlan(plan: DeployPlan, out: NodeJS.WriteStream): string {
@@ -93,14 +109,29 @@ export function printPlanErrors(plan: DeployPlan): boolean {
   return plan.errors.length > 0;
 }
 
-export async function runPlan(paths: readonly string[], options: TargetOptions & { json?: boolean }, out: NodeJS.WriteStream = process.stdout): Promise<number> {
+export async function runPlan(
+  paths: readonly string[],
+  options: TargetOptions & { json?: boolean },
+  out: NodeJS.WriteStream = process.stdout,
+): Promise<number> {
   const files = folderFiles(paths);
   const target = await openTarget(options);
   if (!target) return EXIT.failed;
   try {
     const plan = planFolder(files, target.engine);
     if (options.json) {
-      out.write(JSON.stringify({ changes: hasChanges(plan), items: plan.items.map(({ text: _t, ...i }) => i), errors: plan.errors.map((e) => ({ file: e.file.path, ...e.diagnostic })), notes: plan.notes }, null, 2) + "\n");
+      out.write(
+        JSON.stringify(
+          {
+            changes: hasChanges(plan),
+            items: plan.items.map(({ text: _t, ...i }) => i),
+            errors: plan.errors.map((e) => ({ file: e.file.path, ...e.diagnostic })),
+            notes: plan.notes,
+          },
+          null,
+          2,
+        ) + "\n",
+      );
     } else if (!printPlanErrors(plan)) out.write(formatPlan(plan, out));
     if (plan.errors.length > 0) return EXIT.failed;
     return hasChanges(plan) ? PLAN_CHANGES : EXIT.ok;

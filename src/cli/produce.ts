@@ -61,7 +61,8 @@ export async function runProduce(
     throw new UsageError("produce: --envelope lines carry their own key and timestamp: drop --key/--timestamp");
   }
   const partitions = options.partitions ?? 1;
-  if (!Number.isInteger(partitions) || partitions < 1) throw new UsageError(`--partitions must be a whole number >= 1, found ${String(options.partitions)}`);
+  if (!Number.isInteger(partitions) || partitions < 1)
+    throw new UsageError(`--partitions must be a whole number >= 1, found ${String(options.partitions)}`);
   const fromStdin = options.file === undefined || options.file === "-";
   if (!fromStdin && !existsSync(options.file!)) throw new UsageError(`no such file: ${options.file}`);
   const label = fromStdin ? "<stdin>" : options.file!;
@@ -80,7 +81,9 @@ export async function runProduce(
     }
   } catch (e) {
     if (e instanceof LogError && e.code === "LOCKED") {
-      err.write(`esql: the data folder ${options.data} is in use by another esql process (stop it, or INSERT through it)\n`);
+      err.write(
+        `esql: the data folder ${options.data} is in use by another esql process (stop it, or INSERT through it)\n`,
+      );
     } else err.write(`esql: cannot open ${options.data}: ${(e as Error).message}\n`);
     return EXIT.failed;
   }
@@ -93,7 +96,9 @@ export async function runProduce(
     const existing = await log.describeTopic(topic);
     if (!existing) await log.createTopic(topic, { partitions });
     else if (options.partitions !== undefined && existing.partitions !== partitions) {
-      err.write(`esql: ${topic} already exists with ${existing.partitions} partition(s); --partitions ${partitions} ignored\n`);
+      err.write(
+        `esql: ${topic} already exists with ${existing.partitions} partition(s); --partitions ${partitions} ignored\n`,
+      );
     }
     const stream = fromStdin ? input : createReadStream(options.file!);
     const lines = createInterface({ input: stream, crlfDelay: Infinity });
@@ -105,7 +110,10 @@ export async function runProduce(
       if (t === "" || t.startsWith("//")) continue;
       const r = toRecord(t);
       if (typeof r === "string" || "col" in r) {
-        const msg = typeof r === "string" ? `${label}:${lineNo}: ${r}` : `${label}:${lineNo}:${r.col + (line.length - line.trimStart().length)}: ${r.message}`;
+        const msg =
+          typeof r === "string"
+            ? `${label}:${lineNo}: ${r}`
+            : `${label}:${lineNo}:${r.col + (line.length - line.trimStart().length)}: ${r.message}`;
         if (options.skipBad) {
           err.write(`esql: ${msg} (skipped)\n`);
           skipped++;
@@ -127,10 +135,14 @@ export async function runProduce(
     }
     if (failure !== undefined) {
       err.write(`esql: ${failure}\n`);
-      err.write(`esql: stopped: ${written} record(s) before line ${lineNo} written to ${topic}, nothing after it (--skip-bad skips such lines)\n`);
+      err.write(
+        `esql: stopped: ${written} record(s) before line ${lineNo} written to ${topic}, nothing after it (--skip-bad skips such lines)\n`,
+      );
       return EXIT.failed;
     }
-    err.write(`produced ${written} record(s) to ${topic} on ${where}${skipped > 0 ? `; skipped ${skipped} bad line(s)` : ""}\n`);
+    err.write(
+      `produced ${written} record(s) to ${topic} on ${where}${skipped > 0 ? `; skipped ${skipped} bad line(s)` : ""}\n`,
+    );
     return EXIT.ok;
   } catch (e) {
     err.write(`esql: produce to ${topic} on ${where} failed after ${written} record(s): ${(e as Error).message}\n`);
@@ -156,7 +168,8 @@ function plainRecord(keyField: string | undefined, tsField: string | undefined):
     if (!("doc" in p)) return p;
     const doc = p.doc;
     const isObject = typeof doc === "object" && doc !== null && !Array.isArray(doc);
-    if ((keyField !== undefined || tsField !== undefined) && !isObject) return `expected a JSON object (for --key/--timestamp), found ${describe(doc)}`;
+    if ((keyField !== undefined || tsField !== undefined) && !isObject)
+      return `expected a JSON object (for --key/--timestamp), found ${describe(doc)}`;
     const obj = doc as Record<string, unknown>;
     let timestamp: number | undefined;
     if (tsField !== undefined) {
@@ -176,7 +189,8 @@ function envelopeRecord(text: string): LineResult {
   const p = parseLine(text);
   if (!("doc" in p)) return p;
   const doc = p.doc;
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return `expected {"key", "value", "timestamp"?, "headers"?}, found ${describe(doc)}`;
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc))
+    return `expected {"key", "value", "timestamp"?, "headers"?}, found ${describe(doc)}`;
   const o = doc as Record<string, unknown>;
   if (!("value" in o)) return `expected a "value" field (null for a tombstone)`;
   const unknown = Object.keys(o).filter((k) => !["key", "value", "timestamp", "headers"].includes(k));
@@ -189,11 +203,17 @@ function envelopeRecord(text: string): LineResult {
   }
   let headers: LogHeader[] | undefined;
   if (o.headers !== undefined) {
-    if (!Array.isArray(o.headers)) return `headers: expected [{"KEY": name, "VALUE": base64 | null}], found ${describe(o.headers)}`;
+    if (!Array.isArray(o.headers))
+      return `headers: expected [{"KEY": name, "VALUE": base64 | null}], found ${describe(o.headers)}`;
     headers = [];
     for (const h of o.headers as unknown[]) {
       const hh = h as { KEY?: unknown; VALUE?: unknown } | null;
-      if (typeof hh !== "object" || hh === null || typeof hh.KEY !== "string" || (hh.VALUE !== null && typeof hh.VALUE !== "string")) {
+      if (
+        typeof hh !== "object" ||
+        hh === null ||
+        typeof hh.KEY !== "string" ||
+        (hh.VALUE !== null && typeof hh.VALUE !== "string")
+      ) {
         return `headers: expected {"KEY": name, "VALUE": base64 | null}, found ${JSON.stringify(h)}`;
       }
       headers.push({ key: hh.KEY, value: hh.VALUE === null ? null : Buffer.from(hh.VALUE, "base64") });
@@ -268,7 +288,7 @@ export function jsonErrorColumn(text: string): number {
             fail();
           }
           i += 6;
-        } else if (e !== undefined && "\"\\/bfnrt".includes(e)) i += 2;
+        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i += 2;
         else {
           i++;
           fail();

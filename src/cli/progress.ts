@@ -75,7 +75,12 @@ export class Progress {
     this.done = done;
     this.total = Math.max(total, done);
     const now = Date.now();
-    const payload = { rate: number.format(Math.round(this.rate())), left: duration(this.left()), doneText: number.format(done), totalText: number.format(this.total) };
+    const payload = {
+      rate: number.format(Math.round(this.rate())),
+      left: duration(this.left()),
+      doneText: number.format(done),
+      totalText: number.format(this.total),
+    };
     if (this.tty) {
       if (!this.bar && now - this.started >= Math.min(500, this.intervalMs) && done < this.total) {
         this.bar = new SingleBar({
@@ -98,7 +103,9 @@ export class Progress {
     if (now - this.lastLine >= this.intervalMs) {
       this.lastLine = now;
       const pct = this.total > 0 ? Math.floor((100 * done) / this.total) : 100;
-      this.options.stream.write(`${this.label}: ${payload.doneText}/${payload.totalText} records (${pct}%), ${payload.rate} records/s, about ${payload.left} left\n`);
+      this.options.stream.write(
+        `${this.label}: ${payload.doneText}/${payload.totalText} records (${pct}%), ${payload.rate} records/s, about ${payload.left} left\n`,
+      );
     }
   }
 
@@ -108,10 +115,17 @@ export class Progress {
     this.stopped = true;
     const secs = (Date.now() - this.started) / 1000;
     if (this.bar) {
-      this.bar.update(this.done, { rate: number.format(Math.round(this.rate())), left: "0s", doneText: number.format(this.done), totalText: number.format(this.total) });
+      this.bar.update(this.done, {
+        rate: number.format(Math.round(this.rate())),
+        left: "0s",
+        doneText: number.format(this.done),
+        totalText: number.format(this.total),
+      });
       this.bar.stop();
     } else if (!this.tty && this.lastLine !== this.started) {
-      this.options.stream.write(`${this.label}: ${number.format(this.done)} records in ${duration(secs)} (${number.format(Math.round(this.rate()))} records/s)\n`);
+      this.options.stream.write(
+        `${this.label}: ${number.format(this.done)} records in ${duration(secs)} (${number.format(Math.round(this.rate()))} records/s)\n`,
+      );
     }
   }
 }
@@ -121,7 +135,12 @@ export class Progress {
  * records their source topics held when it started: positions of the first stages' tasks against the
  * topics' end offsets, sampled every 100 ms.
  */
-export async function withReplayProgress<T>(engine: Engine, label: string, options: ProgressOptions, work: () => Promise<T>): Promise<T> {
+export async function withReplayProgress<T>(
+  engine: Engine,
+  label: string,
+  options: ProgressOptions,
+  work: () => Promise<T>,
+): Promise<T> {
   type Input = { task: StageTask; index: number; start: number; end: number };
   const inputs: Input[] = [];
   for (const q of engine.queries.values()) {

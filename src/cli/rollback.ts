@@ -3,7 +3,11 @@ import { DeployError, rollback } from "../../runtime/deploy/apply.ts";
 import { EXIT } from "./output.ts";
 import { openTarget, type TargetOptions } from "./plan.ts";
 
-export async function runRollback(name: string, options: TargetOptions, out: NodeJS.WriteStream = process.stdout): Promise<number> {
+export async function runRollback(
+  name: string,
+  options: TargetOptions,
+  out: NodeJS.WriteStream = process.stdout,
+): Promise<number> {
   const target = await openTarget(options);
   if (!target) return EXIT.failed;
   try {

@@ -69,7 +69,11 @@ interface InputSpec {
   readonly path: string;
 }
 
-export async function runRun(paths: readonly string[], options: RunOptions, out: NodeJS.WriteStream = process.stdout): Promise<number> {
+export async function runRun(
+  paths: readonly string[],
+  options: RunOptions,
+  out: NodeJS.WriteStream = process.stdout,
+): Promise<number> {
   const inputs = options.inputs.map(parseInputOption);
   const files = collectEsqlFiles(paths);
   if (files.length === 0) throw new UsageError(`no .esql files in ${paths.join(", ")}`);
@@ -81,7 +85,8 @@ export async function runRun(paths: readonly string[], options: RunOptions, out:
   // Replays and restores show a bar on a terminal, log lines otherwise (none with --json off a terminal).
   const showProgress = !options.json || err.isTTY === true;
   const showRestore = showProgress ? restoreProgress({ stream: err }) : () => undefined;
-  const replay = <T>(work: () => Promise<T>) => (showProgress ? withReplayProgress(engine, "replaying", { stream: err }, work) : work());
+  const replay = <T>(work: () => Promise<T>) =>
+    showProgress ? withReplayProgress(engine, "replaying", { stream: err }, work) : work();
 
   let engine: Engine;
   // On Kafka the engine does not own the log: it is closed after the engine, in the `finally` below.
@@ -108,7 +113,9 @@ export async function runRun(paths: readonly string[], options: RunOptions, out:
     return EXIT.failed;
   }
   const ledgerPath = join(dataDir, LEDGER);
-  const ledger: Ledger = existsSync(ledgerPath) ? (JSON.parse(readFileSync(ledgerPath, "utf8")) as Ledger) : { statements: [], inputs: {} };
+  const ledger: Ledger = existsSync(ledgerPath)
+    ? (JSON.parse(readFileSync(ledgerPath, "utf8")) as Ledger)
+    : { statements: [], inputs: {} };
   const saveLedgerNow = () => saveLedger(ledger, ledgerPath);
   const progress = (line: string) => {
     if (!options.json) err.write(`${line}\n`);
@@ -132,11 +139,17 @@ export async function runRun(paths: readonly string[], options: RunOptions, out:
         for (const d of r.diagnostics) err.write(renderDiagnostic(d, file, { color }) + "\n\n");
         return EXIT.failed;
       }
-      for (const res of r.results) if (res.kind === "ok" && res.compiled && !isCreate(res.compiled.statement.kind)) ledger.statements.push(normalize(res.text));
+      for (const res of r.results)
+        if (res.kind === "ok" && res.compiled && !isCreate(res.compiled.statement.kind))
+          ledger.statements.push(normalize(res.text));
       deployed += r.results.length;
       saveLedgerNow();
     }
-    progress(skipped > 0 ? `${skipped} statement(s) already deployed in ${options.data}, ${deployed} new` : `deployed ${deployed} statement(s)`);
+    progress(
+      skipped > 0
+        ? `${skipped} statement(s) already deployed in ${options.data}, ${deployed} new`
+        : `deployed ${deployed} statement(s)`,
+    );
     await replay(() => engine.drain());
 
     // Load inputs.
@@ -147,7 +160,11 @@ export async function runRun(paths: readonly string[], options: RunOptions, out:
         err.write(`esql: ${loaded}\n`);
         return EXIT.failed;
       }
-      progress(loaded.records > 0 ? `loaded ${loaded.records} record(s) from ${shown(input.path)} into ${input.topic}` : `${shown(input.path)}: already loaded into ${input.topic}, nothing new`);
+      progress(
+        loaded.records > 0
+          ? `loaded ${loaded.records} record(s) from ${shown(input.path)} into ${input.topic}`
+          : `${shown(input.path)}: already loaded into ${input.topic}, nothing new`,
+      );
     }
     const processed = await replay(() => engine.drain());
     progress(`${engine.queries.size} quer${engine.queries.size === 1 ? "y" : "ies"} processed ${processed} record(s)`);
@@ -188,9 +205,15 @@ function normalize(text: string): string {
  * Decides which statements of a file still need to run here, and masks the others with spaces (keeping
  * line breaks) so the engine's diagnostics keep their positions in the file.
  */
-function planDeploy(engine: Engine, text: string, ledger: Ledger, dataLabel: string): { text: string; skipped: number; diagnostics: Diagnostic[] } {
+function planDeploy(
+  engine: Engine,
+  text: string,
+  ledger: Ledger,
+  dataLabel: string,
+): { text: string; skipped: number; diagnostics: Diagnostic[] } {
   const parsed = parseScript(text, { variables: engine.variables });
-  if (parsed.diagnostics.some((d) => d.severity === "error")) return { text, skipped: 0, diagnostics: [...parsed.diagnostics] };
+  if (parsed.diagnostics.some((d) => d.severity === "error"))
+    return { text, skipped: 0, diagnostics: [...parsed.diagnostics] };
   const diagnostics: Diagnostic[] = [];
   const ran = new Map<string, number>();
   for (const s of ledger.statements) ran.set(s, (ran.get(s) ?? 0) + 1);
@@ -214,7 +237,12 @@ function planDeploy(engine: Engine, text: string, ledger: Ledger, dataLabel: str
           );
         }
       }
-    } else if (st.kind !== "Define" && st.kind !== "Undefine" && st.kind !== "SetProperty" && st.kind !== "UnsetProperty") {
+    } else if (
+      st.kind !== "Define" &&
+      st.kind !== "Undefine" &&
+      st.kind !== "SetProperty" &&
+      st.kind !== "UnsetProperty"
+    ) {
       const key = normalize(p.text);
       const n = ran.get(key) ?? 0;
       if (n > 0) {
@@ -238,7 +266,14 @@ function planDeploy(engine: Engine, text: string, ledger: Ledger, dataLabel: str
  * Loads the part of an input file not loaded yet (all of it the first time). `completeLinesOnly` leaves
  * a last line without a line break for later (a writer may be in the middle of it).
  */
-async function loadInput(engine: Engine, input: InputSpec, ledger: Ledger, ledgerFile: string, dataLabel: string, completeLinesOnly: boolean): Promise<{ records: number } | string> {
+async function loadInput(
+  engine: Engine,
+  input: InputSpec,
+  ledger: Ledger,
+  ledgerFile: string,
+  dataLabel: string,
+  completeLinesOnly: boolean,
+): Promise<{ records: number } | string> {
   const source = sourceForTopic(engine.catalog, input.topic);
   if (!source) {
     const names = [...new Set([...engine.catalog.sources.values()].filter((s) => !s.writtenBy).map((s) => s.topic))];
@@ -251,7 +286,8 @@ async function loadInput(engine: Engine, input: InputSpec, ledger: Ledger, ledge
   let from = 0;
   if (prev) {
     const sameStart = bytes.length >= prev.bytes && sha256(bytes.subarray(0, prev.bytes)) === prev.sha256;
-    if (!sameStart) return `${shown(input.path)} changed since it was loaded into ${dataLabel} (only appending lines is supported); run with --fresh to load everything again`;
+    if (!sameStart)
+      return `${shown(input.path)} changed since it was loaded into ${dataLabel} (only appending lines is supported); run with --fresh to load everything again`;
     from = prev.bytes;
   }
   let to = bytes.length;
@@ -289,7 +325,11 @@ async function loadInput(engine: Engine, input: InputSpec, ledger: Ledger, ledge
     const chunk = records.slice(i, i + CHUNK);
     const end = i + CHUNK >= records.length ? to : from + lineEnds[i + CHUNK - 1]!;
     const before = ledger.inputs[id];
-    const entry = { bytes: end, sha256: sha256(bytes.subarray(0, end)), records: (before?.records ?? 0) + chunk.length };
+    const entry = {
+      bytes: end,
+      sha256: sha256(bytes.subarray(0, end)),
+      records: (before?.records ?? 0) + chunk.length,
+    };
     ledger.pending = { id, topic: input.topic, ...entry, endsBefore: await totalEnd(engine, input.topic) };
     saveLedger(ledger, ledgerFile);
     await engine.log.append(input.topic, chunk);
@@ -314,7 +354,8 @@ async function settlePending(engine: Engine, ledger: Ledger): Promise<void> {
   const p = ledger.pending;
   if (!p) return;
   const grown = (await totalEnd(engine, p.topic)) - p.endsBefore;
-  if (grown === p.records - (ledger.inputs[p.id]?.records ?? 0)) ledger.inputs[p.id] = { bytes: p.bytes, sha256: p.sha256, records: p.records };
+  if (grown === p.records - (ledger.inputs[p.id]?.records ?? 0))
+    ledger.inputs[p.id] = { bytes: p.bytes, sha256: p.sha256, records: p.records };
   delete ledger.pending;
 }
 
@@ -360,7 +401,9 @@ async function follow(
       const waits: Promise<unknown>[] = [new Promise((r) => setTimeout(r, 500))];
       for (const q of engine.queries.values()) {
         for (const { topic, partitions } of q.inputs()) {
-          const positions = await Promise.all(partitions.map(async (p) => ({ partition: p, offset: await engine.log.endOffset(topic, p) })));
+          const positions = await Promise.all(
+            partitions.map(async (p) => ({ partition: p, offset: await engine.log.endOffset(topic, p) })),
+          );
           waits.push(engine.log.waitForData(topic, positions, round.signal));
         }
       }
@@ -382,7 +425,9 @@ async function follow(
       const n = await engine.drain();
       if (n > 0 || loaded > 0) {
         const errors = engine.processingErrors.length - before;
-        progress(`${new Date().toISOString().slice(11, 19)} processed ${n} record(s)${loaded > 0 ? ` (${loaded} loaded)` : ""}${errors > 0 ? `, ${errors} processing error(s)` : ""}`);
+        progress(
+          `${new Date().toISOString().slice(11, 19)} processed ${n} record(s)${loaded > 0 ? ` (${loaded} loaded)` : ""}${errors > 0 ? `, ${errors} processing error(s)` : ""}`,
+        );
       }
     }
   } finally {
@@ -410,9 +455,12 @@ function sortRows(rows: readonly unknown[][], keyCount: number): unknown[][] {
     if (a === b) return 0;
     if (a === null || a === undefined) return -1;
     if (b === null || b === undefined) return 1;
-    if ((typeof a === "number" || typeof a === "bigint") && (typeof b === "number" || typeof b === "bigint")) return a < b ? -1 : a > b ? 1 : 0;
-    const x = typeof a === "string" ? a : JSON.stringify(a, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
-    const y = typeof b === "string" ? b : JSON.stringify(b, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+    if ((typeof a === "number" || typeof a === "bigint") && (typeof b === "number" || typeof b === "bigint"))
+      return a < b ? -1 : a > b ? 1 : 0;
+    const x =
+      typeof a === "string" ? a : JSON.stringify(a, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+    const y =
+      typeof b === "string" ? b : JSON.stringify(b, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
     return x < y ? -1 : x > y ? 1 : 0;
   };
   return [...rows].sort((a, b) => {
@@ -426,11 +474,15 @@ function sortRows(rows: readonly unknown[][], keyCount: number): unknown[][] {
 
 async function printResults(engine: Engine, options: RunOptions, out: NodeJS.WriteStream): Promise<void> {
   const tables = await snapshots(engine);
-  const errors = (await engine.log.endOffset(PROCESSING_LOG_TOPIC, 0)) - (await engine.log.beginningOffset(PROCESSING_LOG_TOPIC, 0));
+  const errors =
+    (await engine.log.endOffset(PROCESSING_LOG_TOPIC, 0)) - (await engine.log.beginningOffset(PROCESSING_LOG_TOPIC, 0));
   if (options.json) {
     const json = {
       tables: Object.fromEntries(
-        tables.map((t) => [t.name, t.rows.map((r) => Object.fromEntries(t.columns.map((c, i) => [c, toJsonValue(r[i], c, t)])))]),
+        tables.map((t) => [
+          t.name,
+          t.rows.map((r) => Object.fromEntries(t.columns.map((c, i) => [c, toJsonValue(r[i], c, t)]))),
+        ]),
       ),
       processingErrors: errors,
     };
@@ -440,7 +492,9 @@ async function printResults(engine: Engine, options: RunOptions, out: NodeJS.Wri
   const c = colors(out);
   const limit = options.limit ?? 100;
   for (const t of tables) {
-    out.write(`\n${c.bold(t.name)} ${c.dim(`(${t.rows.length} row${t.rows.length === 1 ? "" : "s"}${t.windowed ? ", windowed" : ""})`)}\n`);
+    out.write(
+      `\n${c.bold(t.name)} ${c.dim(`(${t.rows.length} row${t.rows.length === 1 ? "" : "s"}${t.windowed ? ", windowed" : ""})`)}\n`,
+    );
     const types = t.columns.map((name, i) => displayType(name, t.types[i]!));
     const table = new Table({
       head: [...t.columns],
@@ -451,7 +505,10 @@ async function printResults(engine: Engine, options: RunOptions, out: NodeJS.Wri
       table.push(
         row.map((v, i) => {
           const numeric = ["INTEGER", "BIGINT", "DOUBLE", "DECIMAL"].includes(types[i]!.kind);
-          return { content: v === null ? c.dim("null") : displayValue(v, types[i]!), hAlign: numeric ? "right" : "left" } as const;
+          return {
+            content: v === null ? c.dim("null") : displayValue(v, types[i]!),
+            hAlign: numeric ? "right" : "left",
+          } as const;
         }),
       );
     }
@@ -460,8 +517,11 @@ async function printResults(engine: Engine, options: RunOptions, out: NodeJS.Wri
   }
   if (tables.length === 0) out.write("no materialized tables (CREATE TABLE ... AS SELECT) to show\n");
   if (errors > 0) {
-    out.write(`\n${c.yellow(`${errors} processing error(s)`)}: records that could not be processed are in the topic ${PROCESSING_LOG_TOPIC}\n`);
-    for (const e of engine.processingErrors.slice(0, 3)) out.write(c.dim(`  ${e.queryId} ${e.topic}[${e.partition}]@${e.offset} ${e.where}: ${e.message}\n`));
+    out.write(
+      `\n${c.yellow(`${errors} processing error(s)`)}: records that could not be processed are in the topic ${PROCESSING_LOG_TOPIC}\n`,
+    );
+    for (const e of engine.processingErrors.slice(0, 3))
+      out.write(c.dim(`  ${e.queryId} ${e.topic}[${e.partition}]@${e.offset} ${e.where}: ${e.message}\n`));
   }
 }
 

@@ -47,7 +47,10 @@ export interface ServeOptions {
 
 /** Credentials from the environment (never from the command line, where `ps` would show them). */
 function authFromEnv(): { apiKeys?: string[]; basic?: { user: string; password: string }[] } | undefined {
-  const keys = (process.env.ESQL_API_KEYS ?? "").split(",").map((k) => k.trim()).filter(Boolean);
+  const keys = (process.env.ESQL_API_KEYS ?? "")
+    .split(",")
+    .map((k) => k.trim())
+    .filter(Boolean);
   const basic = (process.env.ESQL_BASIC_AUTH ?? "")
     .split(",")
     .map((p) => p.trim())
@@ -57,15 +60,24 @@ function authFromEnv(): { apiKeys?: string[]; basic?: { user: string; password: 
   return { ...(keys.length ? { apiKeys: keys } : {}), ...(basic.length ? { basic } : {}) };
 }
 
-export async function runServe(paths: readonly string[], options: ServeOptions, out: NodeJS.WriteStream = process.stdout, err: NodeJS.WriteStream = process.stderr): Promise<number> {
-  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) throw new UsageError(`--port must be a port number (0-65535), found ${options.port}`);
+export async function runServe(
+  paths: readonly string[],
+  options: ServeOptions,
+  out: NodeJS.WriteStream = process.stdout,
+  err: NodeJS.WriteStream = process.stderr,
+): Promise<number> {
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
+    throw new UsageError(`--port must be a port number (0-65535), found ${options.port}`);
   const files = paths.length > 0 ? collectEsqlFiles(paths) : [];
   if (paths.length > 0 && files.length === 0) throw new UsageError(`no .esql files in ${paths.join(", ")}`);
   // On Kafka the engine does not own the log: it is closed after the engine, in the `finally` below.
   // Loaded only when asked for: kafkajs is not needed on the embedded log.
   if (options.brokers && options.log) throw new Error("internal: runServe takes brokers or a log, not both");
   const kafka = await openKafkaLog(options.brokers ? { brokers: options.brokers } : {});
-  const cluster = options.cluster && !options.cluster.advertisedUrl && options.port !== 0 ? { ...options.cluster, advertisedUrl: `http://${options.host}:${options.port}` } : options.cluster;
+  const cluster =
+    options.cluster && !options.cluster.advertisedUrl && options.port !== 0
+      ? { ...options.cluster, advertisedUrl: `http://${options.host}:${options.port}` }
+      : options.cluster;
   let engine: Engine;
   try {
     engine = await Engine.open({
@@ -82,7 +94,9 @@ export async function runServe(paths: readonly string[], options: ServeOptions, 
     if (e instanceof LogError && e.code === "LOCKED") {
       err.write(`esql: the data folder ${options.data} is in use by another esql process\n`);
     } else {
-      err.write(`esql: cannot open ${kafka ? `Kafka at ${options.brokers!.join(",")} with ` : ""}the data folder ${options.data}: ${(e as Error).message}\n`);
+      err.write(
+        `esql: cannot open ${kafka ? `Kafka at ${options.brokers!.join(",")} with ` : ""}the data folder ${options.data}: ${(e as Error).message}\n`,
+      );
     }
     return EXIT.failed;
   }
@@ -100,7 +114,10 @@ export async function runServe(paths: readonly string[], options: ServeOptions, 
     } else if (files.length > 0) {
       out.write(`${options.data} already has deployed statements: resuming them (files not run again)\n`);
     }
-    if (options.maxPushQueries !== undefined && (!Number.isInteger(options.maxPushQueries) || options.maxPushQueries < 1)) {
+    if (
+      options.maxPushQueries !== undefined &&
+      (!Number.isInteger(options.maxPushQueries) || options.maxPushQueries < 1)
+    ) {
       throw new UsageError(`--max-push-queries must be a positive number, found ${options.maxPushQueries}`);
     }
     const auth = authFromEnv();
@@ -112,7 +129,9 @@ export async function runServe(paths: readonly string[], options: ServeOptions, 
       ...(options.maxPushQueries !== undefined ? { maxPushQueries: options.maxPushQueries } : {}),
       ...(auth ? { auth } : {}),
     });
-    const on = options.brokers ? `Kafka at ${options.brokers.join(",")}, state in ${options.data}` : `data in ${options.data}`;
+    const on = options.brokers
+      ? `Kafka at ${options.brokers.join(",")}, state in ${options.data}`
+      : `data in ${options.data}`;
     out.write(`esql serving ksqlDB's REST API at ${server.url} (${on}); Ctrl-C stops\n`);
     options.onListening?.(server.url);
     await (options.until ??

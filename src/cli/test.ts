@@ -6,7 +6,13 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { NamespacedLog } from "../../runtime/log/namespaced.ts";
 import { relative } from "node:path";
-import { isEsqlTestFile, loadEsqlTestFile, runEsqlTest, type EsqlTest, type EsqlTestFile } from "../../runtime/testing/esqltest.ts";
+import {
+  isEsqlTestFile,
+  loadEsqlTestFile,
+  runEsqlTest,
+  type EsqlTest,
+  type EsqlTestFile,
+} from "../../runtime/testing/esqltest.ts";
 import { mapConcurrent } from "../../runtime/testing/pool.ts";
 import { isQttDocument, loadQttFile, runQttCase, type QttCase } from "../../runtime/testing/qtt.ts";
 import { summarize, summaryLine, writeJsonReport, type TestOutcome } from "../../runtime/testing/report.ts";
@@ -32,42 +38,75 @@ type Job =
   | { readonly kind: "qtt"; readonly test: QttCase }
   | { readonly kind: "broken"; readonly outcome: TestOutcome };
 
-export async function runTest(paths: readonly string[], options: TestOptions, out: NodeJS.WriteStream = process.stdout): Promise<number> {
+export async function runTest(
+  paths: readonly string[],
+  options: TestOptions,
+  out: NodeJS.WriteStream = process.stdout,
+): Promise<number> {
   const files = collectTestFiles(paths);
   const jobs: Job[] = [];
   for (const path of files) {
     if (isEsqlTestFile(path)) {
       const loaded = loadEsqlTestFile(path);
-      if ("error" in loaded) jobs.push({ kind: "broken", outcome: { file: path, name: "(test file)", status: "failed", message: loaded.error } });
+      if ("error" in loaded)
+        jobs.push({
+          kind: "broken",
+          outcome: { file: path, name: "(test file)", status: "failed", message: loaded.error },
+        });
       else for (const test of loaded.tests) jobs.push({ kind: "esql", file: loaded, test });
     } else {
       let cases: QttCase[];
       try {
         cases = loadQttFile(path);
       } catch (e) {
-        jobs.push({ kind: "broken", outcome: { file: path, name: "(case file)", status: "failed", message: `cannot read: ${(e as Error).message}` } });
+        jobs.push({
+          kind: "broken",
+          outcome: {
+            file: path,
+            name: "(case file)",
+            status: "failed",
+            message: `cannot read: ${(e as Error).message}`,
+          },
+        });
         continue;
       }
       for (const test of cases) jobs.push({ kind: "qtt", test });
     }
   }
   const filter = options.filter?.toLowerCase();
-  const selected = filter === undefined ? jobs : jobs.filter((j) => jobName(j).toLowerCase().includes(filter) || jobFile(j).toLowerCase().includes(filter));
-  if (files.length === 0) throw new UsageError(`no test files (*.test.yaml, or ksqlDB *.json case files) under ${paths.join(", ")}`);
+  const selected =
+    filter === undefined
+      ? jobs
+      : jobs.filter((j) => jobName(j).toLowerCase().includes(filter) || jobFile(j).toLowerCase().includes(filter));
+  if (files.length === 0)
+    throw new UsageError(`no test files (*.test.yaml, or ksqlDB *.json case files) under ${paths.join(", ")}`);
 
   const c = colors(out);
   const tty = out.isTTY === true;
   let done = 0;
   // Loaded only when asked for: kafkajs is not needed on the embedded log.
-  const kafka = options.brokers ? new (await import("../../runtime/log/kafka.ts")).KafkaEventLog({ brokers: [...options.brokers] }) : undefined;
+  const kafka = options.brokers
+    ? new (await import("../../runtime/log/kafka.ts")).KafkaEventLog({ brokers: [...options.brokers] })
+    : undefined;
   const run = randomBytes(3).toString("hex");
   let n = 0;
-  const log = kafka ? { log: () => new NamespacedLog(kafka, `esql-test-${run}-${n++}-`, { deleteTopicsOnClose: true }) } : {};
+  const log = kafka
+    ? { log: () => new NamespacedLog(kafka, `esql-test-${run}-${n++}-`, { deleteTopicsOnClose: true }) }
+    : {};
   const outcomes = await mapConcurrent(selected, options.concurrency ?? 2, async (job) => {
-    const outcome = job.kind === "broken" ? job.outcome : job.kind === "esql" ? await runEsqlTest(job.file, job.test, log) : await runQttCase(job.test, log);
+    const outcome =
+      job.kind === "broken"
+        ? job.outcome
+        : job.kind === "esql"
+          ? await runEsqlTest(job.file, job.test, log)
+          : await runQttCase(job.test, log);
     done++;
     // Progress only on a terminal: a dot per test, a line every 80.
-    if (tty) out.write((outcome.status === "failed" ? c.red("F") : outcome.status === "skipped" ? c.yellow("s") : c.green(".")) + (done % 80 === 0 ? "\n" : ""));
+    if (tty)
+      out.write(
+        (outcome.status === "failed" ? c.red("F") : outcome.status === "skipped" ? c.yellow("s") : c.green(".")) +
+          (done % 80 === 0 ? "\n" : ""),
+      );
     return outcome;
   });
   await kafka?.close();
@@ -79,7 +118,11 @@ export async function runTest(paths: readonly string[], options: TestOptions, ou
     out.write(`${indent(o.message ?? "", "    ")}\n`);
   }
   const s = summarize(outcomes);
-  if (options.json !== undefined) writeJsonReport(options.json, outcomes.map((o) => ({ ...o, file: shown(o.file) })));
+  if (options.json !== undefined)
+    writeJsonReport(
+      options.json,
+      outcomes.map((o) => ({ ...o, file: shown(o.file) })),
+    );
   // The summary is always the last line, set off from the failures above it.
   out.write(`${s.failed > 0 ? "\n" : ""}${summaryLine(s)}\n`);
   return s.failed > 0 ? EXIT.failed : EXIT.ok;
@@ -101,10 +144,15 @@ function collectTestFiles(paths: readonly string[]): string[] {
   const out: string[] = [];
   for (const p of paths) {
     const isDir = statSync(p, { throwIfNoEntry: false })?.isDirectory() === true;
-    const candidates = isDir ? [...collectEsqlFiles([p], ".yaml"), ...collectEsqlFiles([p], ".yml"), ...collectEsqlFiles([p], ".json")].sort() : collectEsqlFiles([p]);
+    const candidates = isDir
+      ? [...collectEsqlFiles([p], ".yaml"), ...collectEsqlFiles([p], ".yml"), ...collectEsqlFiles([p], ".json")].sort()
+      : collectEsqlFiles([p]);
     for (const f of candidates) {
       if (isEsqlTestFile(f) || (f.endsWith(".json") && isCaseFile(f))) out.push(f);
-      else if (!isDir) throw new UsageError(`${p} is not a test file (expected *.test.yaml or a ksqlDB case file *.json with "tests")`);
+      else if (!isDir)
+        throw new UsageError(
+          `${p} is not a test file (expected *.test.yaml or a ksqlDB case file *.json with "tests")`,
+        );
     }
   }
   return out;

@@ -78,9 +78,7 @@ export class EsqlSyntaxError extends Error {
   readonly loc: { start: { line: number; column: number } };
   constructor(readonly diagnostics: readonly Diagnostic[]) {
     const first = diagnostics[0]!;
-    super(
-      `${first.code}: ${first.message} (${first.span.line}:${first.span.col})`,
-    );
+    super(`${first.code}: ${first.message} (${first.span.line}:${first.span.col})`);
     this.name = "EsqlSyntaxError";
     this.loc = { start: { line: first.span.line, column: first.span.col } };
   }
@@ -97,28 +95,23 @@ export function parseForFormat(text: string): ScriptNode {
   let result = parseScript(text);
   if (result.diagnostics.some((d) => d.code === "SYN002")) {
     // Variables defined outside the file (`--define`): any value will do, those statements print verbatim.
-    const variables = new Map(
-      varRefs.map((t) => [t.image.slice(2, -1), "x"] as const),
-    );
+    const variables = new Map(varRefs.map((t) => [t.image.slice(2, -1), "x"] as const));
     result = parseScript(text, { variables });
   }
   const errors = result.diagnostics.filter((d) => d.severity === "error");
   if (errors.length > 0) throw new EsqlSyntaxError(errors);
 
   const verbatim: Range[] = [];
-  const statements = result.statements.map(
-    ({ statement }): Statement | VerbatimNode => {
-      const { start, end } = statement.span;
-      if (!varRefs.some((t) => t.startOffset >= start && t.startOffset < end))
-        return statement;
-      verbatim.push({ start, end });
-      return {
-        kind: "Verbatim",
-        text: text.slice(start, end),
-        span: { start, end },
-      };
-    },
-  );
+  const statements = result.statements.map(({ statement }): Statement | VerbatimNode => {
+    const { start, end } = statement.span;
+    if (!varRefs.some((t) => t.startOffset >= start && t.startOffset < end)) return statement;
+    verbatim.push({ start, end });
+    return {
+      kind: "Verbatim",
+      text: text.slice(start, end),
+      span: { start, end },
+    };
+  });
   const comments: CommentNode[] = lexComments(text)
     .filter((c) => !verbatim.some((v) => c.start >= v.start && c.end <= v.end))
     .map((c) => ({

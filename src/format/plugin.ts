@@ -10,13 +10,7 @@ import type { Plugin, Printer, SupportLanguage, Parser } from "prettier";
 import { parseForFormat, type CommentNode, type FormatNode } from "./ast.ts";
 import { printEsql } from "./printer.ts";
 
-const NOT_CHILDREN = new Set([
-  "span",
-  "nameSpan",
-  "kind",
-  "source",
-  "comments",
-]);
+const NOT_CHILDREN = new Set(["span", "nameSpan", "kind", "source", "comments"]);
 
 function locStart(node: FormatNode): number {
   return node.span.start;
@@ -54,18 +48,12 @@ const printer: Printer<FormatNode> = {
     if (node.kind === "Verbatim" || node.kind === "Comment") return [];
     const record = node as unknown as Record<string, unknown>;
     return Object.keys(node).filter(
-      (k) =>
-        !NOT_CHILDREN.has(k) &&
-        !nonTraversable.has(k) &&
-        typeof record[k] === "object" &&
-        record[k] !== null,
+      (k) => !NOT_CHILDREN.has(k) && !nonTraversable.has(k) && typeof record[k] === "object" && record[k] !== null,
     );
   },
   canAttachComment(node) {
     const n = node as Partial<FormatNode>;
-    return (
-      typeof n.kind === "string" && n.span !== undefined && n.kind !== "Comment"
-    );
+    return typeof n.kind === "string" && n.span !== undefined && n.kind !== "Comment";
   },
   isBlockComment: (node) => node.kind === "Comment" && node.block,
   willPrintOwnComments: () => true,
@@ -74,12 +62,9 @@ const printer: Printer<FormatNode> = {
     return node.kind === "Comment" ? node.value : "";
   },
   handleComments: {
-    ownLine: (comment: AttachedComment, text: string) =>
-      attachInStatement(comment, text, true),
-    endOfLine: (comment: AttachedComment, text: string) =>
-      attachInStatement(comment, text, false),
-    remaining: (comment: AttachedComment, text: string) =>
-      attachInStatement(comment, text, false),
+    ownLine: (comment: AttachedComment, text: string) => attachInStatement(comment, text, true),
+    endOfLine: (comment: AttachedComment, text: string) => attachInStatement(comment, text, false),
+    remaining: (comment: AttachedComment, text: string) => attachInStatement(comment, text, false),
   },
 };
 
@@ -91,25 +76,13 @@ const printer: Printer<FormatNode> = {
  *   a block comment on its own line with code after it, which leads that code.
  * Comments between statements keep Prettier's attachment (leading the next statement).
  */
-function attachInStatement(
-  comment: AttachedComment,
-  text: string,
-  ownLine: boolean,
-): boolean {
+function attachInStatement(comment: AttachedComment, text: string, ownLine: boolean): boolean {
   const { enclosingNode, precedingNode, followingNode } = comment;
-  if (enclosingNode === undefined || enclosingNode.kind === "Script")
-    return false;
-  const gap = text.slice(
-    precedingNode?.span.end ?? enclosingNode.span.start,
-    comment.span.start,
-  );
-  const afterKeyword =
-    precedingNode === undefined || !/^[\s,]*$/.test(stripComments(gap));
+  if (enclosingNode === undefined || enclosingNode.kind === "Script") return false;
+  const gap = text.slice(precedingNode?.span.end ?? enclosingNode.span.start, comment.span.start);
+  const afterKeyword = precedingNode === undefined || !/^[\s,]*$/.test(stripComments(gap));
   const codeAfter = !/^[ \t]*(\r?\n|$)/.test(text.slice(comment.span.end));
-  if (
-    followingNode !== undefined &&
-    (afterKeyword || (ownLine && comment.block && codeAfter))
-  ) {
+  if (followingNode !== undefined && (afterKeyword || (ownLine && comment.block && codeAfter))) {
     prettier.util.addLeadingComment(followingNode, comment);
     return true;
   }
@@ -143,15 +116,10 @@ export interface FormatOptions {
  * Formats an esql script. Rejects with `EsqlSyntaxError` (its `diagnostics` say where) when the
  * script does not parse.
  */
-export function format(
-  text: string,
-  options: FormatOptions = {},
-): Promise<string> {
+export function format(text: string, options: FormatOptions = {}): Promise<string> {
   return prettier.format(text, {
     parser: "esql",
     plugins: [esqlPlugin],
-    ...(options.printWidth === undefined
-      ? {}
-      : { printWidth: options.printWidth }),
+    ...(options.printWidth === undefined ? {} : { printWidth: options.printWidth }),
   });
 }

@@ -17,28 +17,11 @@
 import { doc, type AstPath, type Doc, type ParserOptions } from "prettier";
 import type { IToken } from "chevrotain";
 import type { Expr, Statement, TypeNode } from "../ast/nodes.ts";
-import {
-  Arrow,
-  DecimalLiteral,
-  Deref,
-  DoubleLiteral,
-  IntegerLiteral,
-  K,
-  StringLiteral,
-} from "../../grammar/tokens.ts";
+import { Arrow, DecimalLiteral, Deref, DoubleLiteral, IntegerLiteral, K, StringLiteral } from "../../grammar/tokens.ts";
 import { isNameToken, isQuotedToken, type Source } from "./source.ts";
 import type { CommentNode, FormatNode, ScriptNode } from "./ast.ts";
 
-const {
-  group,
-  indent,
-  line,
-  softline,
-  hardline,
-  join,
-  lineSuffix,
-  breakParent,
-} = doc.builders;
+const { group, indent, line, softline, hardline, join, lineSuffix, breakParent } = doc.builders;
 
 // Prettier's path API is typed per node; our printer dispatches on `kind` itself, so it walks untyped paths.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -120,17 +103,9 @@ function sourceOf(path: Path): Source {
 }
 
 /** Prints the child at `key` of the current node, in parentheses when its precedence is below `min`. */
-function operand(
-  path: Path,
-  print: Print,
-  key: string | number | (string | number)[],
-  min: number,
-): Doc {
+function operand(path: Path, print: Print, key: string | number | (string | number)[], min: number): Doc {
   const keys = Array.isArray(key) ? key : [key];
-  const child = keys.reduce<unknown>(
-    (n, k) => (n as Record<string | number, unknown>)[k],
-    path.node,
-  ) as Expr;
+  const child = keys.reduce<unknown>((n, k) => (n as Record<string | number, unknown>)[k], path.node) as Expr;
   const printed = print(keys);
   return precedence(child) < min ? ["(", printed, ")"] : printed;
 }
@@ -153,12 +128,7 @@ function bracketList(open: string, items: Doc[], close: string): Doc {
  * - trailing: at the end of the line (`lineSuffix`); a comment that was on its own line stays on its own line;
  * - dangling (inside a node without children, `COUNT(/* all *\/ *)`): after the node.
  */
-export function printEsql(
-  path: Path,
-  options: ParserOptions<FormatNode>,
-  print: Print,
-  args?: unknown,
-): Doc {
+export function printEsql(path: Path, options: ParserOptions<FormatNode>, print: Print, args?: unknown): Doc {
   const node = path.node as FormatNode;
   const printed = printNode(path, options, print, (args ?? {}) as PrintArgs);
   // A script's own comments (a script without statements) are printed by printScript.
@@ -172,32 +142,22 @@ export function printEsql(
   for (const c of comments) {
     c.printed = true;
     if (c.leading) {
-      const breakAfter =
-        !c.block || (isStatement && newlineAfter(text, c.span.end));
+      const breakAfter = !c.block || (isStatement && newlineAfter(text, c.span.end));
       leading.push(c.value, breakAfter ? hardline : " ");
       if (isStatement && blankLineAt(text, c.span.end)) leading.push(hardline);
     } else if (c.trailing) {
       if (newlineBefore(text, c.span.start)) {
-        const blank =
-          isStatement &&
-          blankLineAt(text, lineStartBefore(text, c.span.start) - 1);
-        trailing.push(
-          lineSuffix([hardline, blank ? hardline : "", c.value]),
-          breakParent,
-        );
+        const blank = isStatement && blankLineAt(text, lineStartBefore(text, c.span.start) - 1);
+        trailing.push(lineSuffix([hardline, blank ? hardline : "", c.value]), breakParent);
       } else if (c.block) {
         trailing.push(" ", c.value);
       } else {
         // Nothing but the statement's end after it: no need to break the lines before it.
-        const atEnd = /^[;]?$/.test(
-          text[skipBlanksAndComments(text, c.span.end, true)] ?? "",
-        );
+        const atEnd = /^[;]?$/.test(text[skipBlanksAndComments(text, c.span.end, true)] ?? "");
         trailing.push(lineSuffix([" ", c.value]), atEnd ? "" : breakParent);
       }
     } else {
-      trailing.push(
-        c.block ? [" ", c.value] : [lineSuffix([" ", c.value]), breakParent],
-      );
+      trailing.push(c.block ? [" ", c.value] : [lineSuffix([" ", c.value]), breakParent]);
     }
   }
   return [leading, printed, trailing];
@@ -224,12 +184,7 @@ function blankLineAt(text: string, i: number): boolean {
   return m !== null;
 }
 
-function printNode(
-  path: Path,
-  options: ParserOptions<FormatNode>,
-  print: Print,
-  args: PrintArgs,
-): Doc {
+function printNode(path: Path, options: ParserOptions<FormatNode>, print: Print, args: PrintArgs): Doc {
   const node = path.node;
   const src = sourceOf(path);
   switch (node.kind) {
@@ -253,12 +208,7 @@ function printNode(
       return ["MAP<", print("key"), ", ", print("value"), ">"];
     case "StructType":
       if (node.fields.length === 0) return "STRUCT<>";
-      return group([
-        "STRUCT<",
-        indent([softline, commaList(path.map(print, "fields"))]),
-        softline,
-        ">",
-      ]);
+      return group(["STRUCT<", indent([softline, commaList(path.map(print, "fields"))]), softline, ">"]);
     case "StructField":
       return [nameTokenText(src.tokens(node.span)[0]!), " ", print("type")];
     case "CustomType":
@@ -275,12 +225,7 @@ function printNode(
     case "Property":
       return [propertyName(src, node.nameSpan), " = ", print("value")];
     case "TableElement":
-      return [
-        print("name"),
-        " ",
-        print("type"),
-        printConstraint(node.constraint),
-      ];
+      return [print("name"), " ", print("type"), printConstraint(node.constraint)];
 
     // ---- expressions
     case "ColumnRef":
@@ -293,63 +238,34 @@ function printNode(
       const toks = src.innerTokens(node.span);
       const field = toks[toks.length - 1]!;
       const sep = toks[toks.length - 2]?.tokenType === Deref ? "->" : ".";
-      return [
-        operand(path, print, "base", PREC.postfix),
-        sep,
-        nameTokenText(field),
-      ];
+      return [operand(path, print, "base", PREC.postfix), sep, nameTokenText(field)];
     }
     case "Subscript":
-      return [
-        operand(path, print, "base", PREC.postfix),
-        "[",
-        print("index"),
-        "]",
-      ];
+      return [operand(path, print, "base", PREC.postfix), "[", print("index"), "]"];
     case "Unary": {
-      if (node.op === "NOT")
-        return ["NOT ", operand(path, print, "operand", PREC.not)];
+      if (node.op === "NOT") return ["NOT ", operand(path, print, "operand", PREC.not)];
       const inner = operand(path, print, "operand", PREC.unary);
       // `- -x`, `- -- note`: two minus signs in a row would start a comment.
       const spaced =
         (node.operand.kind === "Unary" && node.operand.op !== "NOT") ||
-        ((node.operand as { comments?: CommentNode[] }).comments?.some(
-          (c) => c.leading,
-        ) ??
-          false);
+        ((node.operand as { comments?: CommentNode[] }).comments?.some((c) => c.leading) ?? false);
       return [node.op, spaced ? " " : "", inner];
     }
     case "Binary": {
       const p = precedence(node);
       const { left, right } = operandPrec(p);
       if (node.op === "AND" || node.op === "OR") {
-        const sameChain =
-          node.left.kind === "Binary" && node.left.op === node.op;
+        const sameChain = node.left.kind === "Binary" && node.left.op === node.op;
         const leftDoc = sameChain
           ? print("left", { chain: true } satisfies PrintArgs)
           : operand(path, print, "left", left);
-        const parts = [
-          leftDoc,
-          line,
-          node.op,
-          " ",
-          operand(path, print, "right", right),
-        ];
+        const parts = [leftDoc, line, node.op, " ", operand(path, print, "right", right)];
         return args.chain === true ? parts : group(indent(parts));
       }
-      return [
-        operand(path, print, "left", left),
-        " ",
-        node.op,
-        " ",
-        operand(path, print, "right", right),
-      ];
+      return [operand(path, print, "left", left), " ", node.op, " ", operand(path, print, "right", right)];
     }
     case "IsNull":
-      return [
-        operand(path, print, "operand", PREC.concat),
-        node.negated ? " IS NOT NULL" : " IS NULL",
-      ];
+      return [operand(path, print, "operand", PREC.concat), node.negated ? " IS NOT NULL" : " IS NULL"];
     case "IsDistinctFrom":
       return [
         operand(path, print, "left", PREC.concat),
@@ -375,9 +291,7 @@ function printNode(
         operand(path, print, "operand", PREC.concat),
         node.negated ? " NOT LIKE " : " LIKE ",
         operand(path, print, "pattern", PREC.concat),
-        node.escape === undefined
-          ? ""
-          : [" ESCAPE ", operand(path, print, "escape", PREC.concat)],
+        node.escape === undefined ? "" : [" ESCAPE ", operand(path, print, "escape", PREC.concat)],
       ];
     case "Case":
       return group([
@@ -388,12 +302,7 @@ function printNode(
           join(
             line,
             path.map(
-              (w: Path) =>
-                group([
-                  "WHEN ",
-                  w.call(print, "when"),
-                  indent([line, "THEN ", w.call(print, "then")]),
-                ]),
+              (w: Path) => group(["WHEN ", w.call(print, "when"), indent([line, "THEN ", w.call(print, "then")])]),
               "whens",
             ),
           ),
@@ -403,28 +312,17 @@ function printNode(
         "END",
       ]);
     case "Cast":
-      return group([
-        "CAST(",
-        indent([softline, print("operand"), " AS ", print("type")]),
-        softline,
-        ")",
-      ]);
+      return group(["CAST(", indent([softline, print("operand"), " AS ", print("type")]), softline, ")"]);
     case "FunctionCall": {
       const nameTok = src.tokens(node.nameSpan)[0];
-      const name =
-        nameTok !== undefined && isQuotedToken(nameTok)
-          ? nameTok.image
-          : node.name;
+      const name = nameTok !== undefined && isQuotedToken(nameTok) ? nameTok.image : node.name;
       if (node.star) return [name, "(*)"];
       return [name, bracketList("(", path.map(print, "args"), ")")];
     }
     case "Lambda": {
       const toks = src.innerTokens(node.span);
       const arrow = toks.findIndex((t) => t.tokenType === Arrow);
-      const params = toks
-        .slice(0, arrow)
-        .filter(isNameToken)
-        .map(nameTokenText);
+      const params = toks.slice(0, arrow).filter(isNameToken).map(nameTokenText);
       const head = params.length === 1 ? params[0]! : `(${params.join(", ")})`;
       return group([head, " =>", indent([line, print("body")])]);
     }
@@ -435,10 +333,7 @@ function printNode(
         "MAP",
         bracketList(
           "(",
-          path.map(
-            (e: Path) => [e.call(print, "key"), " := ", e.call(print, "value")],
-            "entries",
-          ),
+          path.map((e: Path) => [e.call(print, "key"), " := ", e.call(print, "value")], "entries"),
           ")",
         ),
       ];
@@ -449,11 +344,7 @@ function printNode(
           "(",
           path.map(
             (f: Path) => [
-              nameTokenText(
-                src.tokens(
-                  (f.node as { span: { start: number; end: number } }).span,
-                )[0]!,
-              ),
+              nameTokenText(src.tokens((f.node as { span: { start: number; end: number } }).span)[0]!),
               " := ",
               f.call(print, "value"),
             ],
@@ -465,9 +356,7 @@ function printNode(
 
     // ---- queries
     case "SelectExpr":
-      return node.alias === undefined
-        ? print("expr")
-        : [print("expr"), " AS ", print("alias")];
+      return node.alias === undefined ? print("expr") : [print("expr"), " AS ", print("alias")];
     case "SelectAll": {
       if (node.qualifier === undefined) return "*";
       const q = src.innerTokens(node.span).find(isNameToken);
@@ -476,9 +365,7 @@ function printNode(
     case "SelectStructAll":
       return [operand(path, print, "expr", PREC.postfix), "->*"];
     case "AliasedSource":
-      return node.alias === undefined
-        ? print("name")
-        : [print("name"), " ", print("alias")];
+      return node.alias === undefined ? print("name") : [print("name"), " ", print("alias")];
     case "Join": {
       const kw = node.joinType === "INNER" ? "JOIN" : `${node.joinType} JOIN`;
       return [
@@ -496,13 +383,10 @@ function printNode(
     case "Within": {
       const single =
         node.before === node.after ||
-        (node.before.span.start === node.after.span.start &&
-          node.before.span.end === node.after.span.end);
+        (node.before.span.start === node.after.span.start && node.before.span.end === node.after.span.end);
       return [
         "WITHIN ",
-        single
-          ? print("before")
-          : ["(", print("before"), ", ", print("after"), ")"],
+        single ? print("before") : ["(", print("before"), ", ", print("after"), ")"],
         node.grace === undefined ? "" : [" GRACE PERIOD ", print("grace")],
       ];
     }
@@ -512,25 +396,14 @@ function printNode(
       const params: Doc[] = [];
       if (node.kind === "SessionWindow") params.push(print("gap"));
       else params.push(["SIZE ", print("size")]);
-      if (node.kind === "HoppingWindow")
-        params.push(["ADVANCE BY ", print("advance")]);
-      if (node.retention !== undefined)
-        params.push(["RETENTION ", print("retention")]);
-      if (node.grace !== undefined)
-        params.push(["GRACE PERIOD ", print("grace")]);
-      const type =
-        node.kind === "TumblingWindow"
-          ? "TUMBLING"
-          : node.kind === "HoppingWindow"
-            ? "HOPPING"
-            : "SESSION";
+      if (node.kind === "HoppingWindow") params.push(["ADVANCE BY ", print("advance")]);
+      if (node.retention !== undefined) params.push(["RETENTION ", print("retention")]);
+      if (node.grace !== undefined) params.push(["GRACE PERIOD ", print("grace")]);
+      const type = node.kind === "TumblingWindow" ? "TUMBLING" : node.kind === "HoppingWindow" ? "HOPPING" : "SESSION";
       return [type, " ", bracketList("(", params, ")")];
     }
     case "Query":
-      return printQuery(
-        path as AstPath<Extract<FormatNode, { kind: "Query" }>>,
-        print,
-      );
+      return printQuery(path as AstPath<Extract<FormatNode, { kind: "Query" }>>, print);
 
     // ---- statements
     default:
@@ -547,8 +420,7 @@ function printScript(path: AstPath<ScriptNode>, print: Print): Doc {
     const next = script.statements[i + 1];
     if (next !== undefined) {
       parts.push(hardline);
-      if (blankLineAfter(script.source.text, stmt.span.end))
-        parts.push(hardline);
+      if (blankLineAfter(script.source.text, stmt.span.end)) parts.push(hardline);
     }
   }, "statements");
   if (script.statements.length === 0) {
@@ -575,11 +447,7 @@ function blankLineAfter(text: string, end: number): boolean {
   if (text[i] === ";") i++;
   else i = end;
   for (;;) {
-    while (
-      i < text.length &&
-      (text[i] === " " || text[i] === "\t" || text[i] === "\r")
-    )
-      i++;
+    while (i < text.length && (text[i] === " " || text[i] === "\t" || text[i] === "\r")) i++;
     if (text.startsWith("--", i)) {
       while (i < text.length && text[i] !== "\n") i++;
     } else if (text.startsWith("/*", i)) {
@@ -597,18 +465,9 @@ function blankLineAfter(text: string, end: number): boolean {
 }
 
 /** Skips blanks and comments from `i` (and newlines only when `newlines`); returns the next offset. */
-function skipBlanksAndComments(
-  text: string,
-  i: number,
-  newlines: boolean,
-): number {
+function skipBlanksAndComments(text: string, i: number, newlines: boolean): number {
   for (;;) {
-    while (
-      i < text.length &&
-      /\s/.test(text[i]!) &&
-      (newlines || text[i] !== "\n")
-    )
-      i++;
+    while (i < text.length && /\s/.test(text[i]!) && (newlines || text[i] !== "\n")) i++;
     if (text.startsWith("--", i)) {
       while (i < text.length && text[i] !== "\n") i++;
     } else if (text.startsWith("/*", i)) {
@@ -619,36 +478,17 @@ function skipBlanksAndComments(
   }
 }
 
-function printQuery(
-  path: AstPath<Extract<FormatNode, { kind: "Query" }>>,
-  print: Print,
-): Doc {
+function printQuery(path: AstPath<Extract<FormatNode, { kind: "Query" }>>, print: Print): Doc {
   const q = path.node;
-  const clauses: Doc[] = [
-    group(["SELECT", indent([line, commaList(path.map(print, "select"))])]),
-  ];
+  const clauses: Doc[] = [group(["SELECT", indent([line, commaList(path.map(print, "select"))])])];
   clauses.push(["FROM ", print("from")]);
   if (q.window !== undefined) clauses.push(["WINDOW ", print("window")]);
   if (q.where !== undefined) clauses.push(["WHERE ", print("where")]);
   if (q.groupBy !== undefined)
-    clauses.push(
-      group([
-        "GROUP BY",
-        indent([
-          line,
-          commaList(path.map((p) => groupingItem(p, print), "groupBy")),
-        ]),
-      ]),
-    );
+    clauses.push(group(["GROUP BY", indent([line, commaList(path.map((p) => groupingItem(p, print), "groupBy"))])]));
   if (q.partitionBy !== undefined)
     clauses.push(
-      group([
-        "PARTITION BY",
-        indent([
-          line,
-          commaList(path.map((p) => groupingItem(p, print), "partitionBy")),
-        ]),
-      ]),
+      group(["PARTITION BY", indent([line, commaList(path.map((p) => groupingItem(p, print), "partitionBy"))])]),
     );
   if (q.having !== undefined) clauses.push(["HAVING ", print("having")]);
   if (q.emit !== undefined) clauses.push(`EMIT ${q.emit}`);
@@ -660,9 +500,7 @@ function printQuery(
 /** GROUP BY / PARTITION BY items are value expressions: a condition needs parentheses. */
 function groupingItem(path: AstPath<unknown>, print: Print): Doc {
   const printed = print();
-  return precedence(path.node as Expr) < PREC.concat
-    ? ["(", printed, ")"]
-    : printed;
+  return precedence(path.node as Expr) < PREC.concat ? ["(", printed, ")"] : printed;
 }
 
 function printStatement(path: Path, print: Print, src: Source): Doc {
@@ -678,15 +516,8 @@ function printStatement(path: Path, print: Print, src: Source): Doc {
         node.ifNotExists ? "IF NOT EXISTS " : "",
         print("name"),
       ];
-      const elements =
-        node.elements.length === 0
-          ? ""
-          : [" ", bracketList("(", path.map(print, "elements"), ")")];
-      return group([
-        head,
-        elements,
-        withClause(path, print, node.properties.length),
-      ]);
+      const elements = node.elements.length === 0 ? "" : [" ", bracketList("(", path.map(print, "elements"), ")")];
+      return group([head, elements, withClause(path, print, node.properties.length)]);
     }
     case "CreateAsSelect":
       return group([
@@ -711,9 +542,7 @@ function printStatement(path: Path, print: Print, src: Source): Doc {
       return group([
         "INSERT INTO ",
         print("target"),
-        node.columns === undefined
-          ? ""
-          : [" ", bracketList("(", path.map(print, "columns"), ")")],
+        node.columns === undefined ? "" : [" ", bracketList("(", path.map(print, "columns"), ")")],
         " VALUES ",
         bracketList("(", path.map(print, "values"), ")"),
       ]);
@@ -726,43 +555,24 @@ function printStatement(path: Path, print: Print, src: Source): Doc {
         node.deleteTopic ? " DELETE TOPIC" : "",
       ];
     case "CreateType":
-      return group([
-        "CREATE TYPE ",
-        node.ifNotExists ? "IF NOT EXISTS " : "",
-        print("name"),
-        " AS ",
-        print("type"),
-      ]);
+      return group(["CREATE TYPE ", node.ifNotExists ? "IF NOT EXISTS " : "", print("name"), " AS ", print("type")]);
     case "DropType":
       return ["DROP TYPE ", node.ifExists ? "IF EXISTS " : "", print("name")];
     case "Terminate":
-      return node.all
-        ? "TERMINATE ALL"
-        : ["TERMINATE ", lastNameToken(src, node.span)];
+      return node.all ? "TERMINATE ALL" : ["TERMINATE ", lastNameToken(src, node.span)];
     case "Define": {
       const toks = src.tokens(node.span);
-      const value =
-        toks.find((t) => t.tokenType === StringLiteral)?.image ??
-        quoteString(node.value);
+      const value = toks.find((t) => t.tokenType === StringLiteral)?.image ?? quoteString(node.value);
       return ["DEFINE ", nameTokenText(toks[1]!), " = ", value];
     }
     case "Undefine":
       return ["UNDEFINE ", lastNameToken(src, node.span)];
     case "SetProperty": {
-      const strings = src
-        .tokens(node.span)
-        .filter((t) => t.tokenType === StringLiteral);
-      return [
-        "SET ",
-        strings[0]?.image ?? quoteString(node.name),
-        " = ",
-        strings[1]?.image ?? quoteString(node.value),
-      ];
+      const strings = src.tokens(node.span).filter((t) => t.tokenType === StringLiteral);
+      return ["SET ", strings[0]?.image ?? quoteString(node.name), " = ", strings[1]?.image ?? quoteString(node.value)];
     }
     case "UnsetProperty": {
-      const str = src
-        .tokens(node.span)
-        .find((t) => t.tokenType === StringLiteral);
+      const str = src.tokens(node.span).find((t) => t.tokenType === StringLiteral);
       return ["UNSET ", str?.image ?? quoteString(node.name)];
     }
     case "Show":
@@ -778,11 +588,7 @@ function printStatement(path: Path, print: Print, src: Source): Doc {
         case "Function":
           return ["DESCRIBE FUNCTION ", print(["target", "name"])];
         case "Source":
-          return [
-            "DESCRIBE ",
-            node.extended ? "EXTENDED " : "",
-            print(["target", "name"]),
-          ];
+          return ["DESCRIBE ", node.extended ? "EXTENDED " : "", print(["target", "name"])];
       }
       break;
     case "Explain":
@@ -791,8 +597,7 @@ function printStatement(path: Path, print: Print, src: Source): Doc {
         : ["EXPLAIN ", print("statement")];
     case "Print": {
       const toks = src.tokens(node.span);
-      const topic =
-        toks[1] === undefined ? quoteString(node.topic) : toks[1].image;
+      const topic = toks[1] === undefined ? quoteString(node.topic) : toks[1].image;
       return [
         "PRINT ",
         topic,
@@ -802,17 +607,13 @@ function printStatement(path: Path, print: Print, src: Source): Doc {
       ];
     }
     case "RunScript": {
-      const str = src
-        .tokens(node.span)
-        .find((t) => t.tokenType === StringLiteral);
+      const str = src.tokens(node.span).find((t) => t.tokenType === StringLiteral);
       return ["RUN SCRIPT ", str?.image ?? quoteString(node.path)];
     }
     case "QueryStatement":
       return group(print("query"));
   }
-  throw new Error(
-    `internal: no printer for ${(node as { kind: string }).kind}`,
-  );
+  throw new Error(`internal: no printer for ${(node as { kind: string }).kind}`);
 }
 
 function withClause(path: Path, print: Print, count: number): Doc {
@@ -820,9 +621,7 @@ function withClause(path: Path, print: Print, count: number): Doc {
   return [" WITH ", bracketList("(", path.map(print, "properties"), ")")];
 }
 
-function printConstraint(
-  c: Extract<FormatNode, { kind: "TableElement" }>["constraint"],
-): string {
+function printConstraint(c: Extract<FormatNode, { kind: "TableElement" }>["constraint"]): string {
   switch (c.kind) {
     case "None":
       return "";
@@ -837,16 +636,11 @@ function printConstraint(
   }
 }
 
-function printLiteral(
-  node: Extract<Expr, { kind: "Literal" }>,
-  src: Source,
-): string {
+function printLiteral(node: Extract<Expr, { kind: "Literal" }>, src: Source): string {
   // TRUE/FALSE/NULL as written too: the analyzer uses a literal's text (a boolean coerced to a string).
   // As written: `1.50` keeps its scale, strings keep `${var}` references and their escapes.
   const tok = src.innerTokens(node.span)[0];
-  return tok !== undefined && LITERAL_TOKENS.has(tok.tokenType)
-    ? tok.image
-    : node.text;
+  return tok !== undefined && LITERAL_TOKENS.has(tok.tokenType) ? tok.image : node.text;
 }
 
 const LITERAL_TOKENS = new Set<unknown>([
@@ -859,20 +653,13 @@ const LITERAL_TOKENS = new Set<unknown>([
   K.Null,
 ]);
 
-function propertyName(
-  src: Source,
-  span: { start: number; end: number },
-): string {
+function propertyName(src: Source, span: { start: number; end: number }): string {
   const tok = src.tokens(span)[0];
-  if (tok === undefined || isQuotedToken(tok))
-    return tok?.image ?? src.slice(span);
+  if (tok === undefined || isQuotedToken(tok)) return tok?.image ?? src.slice(span);
   return tok.image.toUpperCase();
 }
 
-function lastNameToken(
-  src: Source,
-  span: { start: number; end: number },
-): string {
+function lastNameToken(src: Source, span: { start: number; end: number }): string {
   const toks = src.tokens(span);
   return nameTokenText(toks[toks.length - 1]!);
 }

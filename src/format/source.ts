@@ -47,11 +47,7 @@ export class Source {
   /** The tokens inside `span` without the parentheses that wrap the whole of it. */
   innerTokens(span: Range): IToken[] {
     let toks = this.tokens(span);
-    while (
-      toks.length >= 2 &&
-      toks[0]!.tokenType === LParen &&
-      toks[toks.length - 1]!.tokenType === RParen
-    ) {
+    while (toks.length >= 2 && toks[0]!.tokenType === LParen && toks[toks.length - 1]!.tokenType === RParen) {
       toks = toks.slice(1, -1);
     }
     return toks;
@@ -60,17 +56,11 @@ export class Source {
 
 /** A name token as it must be printed: quoted ones as written, plain ones with the user's case. */
 export function isNameToken(tok: IToken): boolean {
-  return (
-    tok.tokenType === AnyIdent ||
-    (tok.tokenType.CATEGORIES?.includes(AnyIdent) ?? false)
-  );
+  return tok.tokenType === AnyIdent || (tok.tokenType.CATEGORIES?.includes(AnyIdent) ?? false);
 }
 
 export function isQuotedToken(tok: IToken): boolean {
-  return (
-    tok.tokenType === BackQuotedIdentifier ||
-    tok.tokenType === DoubleQuotedIdentifier
-  );
+  return tok.tokenType === BackQuotedIdentifier || tok.tokenType === DoubleQuotedIdentifier;
 }
 
 export function isVariableToken(tok: IToken): boolean {

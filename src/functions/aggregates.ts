@@ -10,15 +10,11 @@ import type { Accumulator, AggregateFunction } from "./types.ts";
 
 const CAT = "AGGREGATE";
 
-const numOverloads = <S>(
-  returns: (t: string) => string,
-  mk: (t: SqlType, ret: SqlType) => Accumulator<S>,
-) =>
+const numOverloads = <S>(returns: (t: string) => string, mk: (t: SqlType, ret: SqlType) => Accumulator<S>) =>
   ["INTEGER", "BIGINT", "DOUBLE", "DECIMAL"].map((t) => ({
     params: [`${t} val`],
     returns: returns(t),
-    make: (r: { argTypes: readonly SqlType[]; returnType: SqlType }) =>
-      mk(r.argTypes[0]!, r.returnType),
+    make: (r: { argTypes: readonly SqlType[]; returnType: SqlType }) => mk(r.argTypes[0]!, r.returnType),
   }));
 
 function sumAcc(t: SqlType): Accumulator<number | bigint> {
@@ -44,8 +40,7 @@ function sumAcc(t: SqlType): Accumulator<number | bigint> {
 const COUNT = aggregate({
   name: "COUNT",
   category: CAT,
-  description:
-    "Counts rows (COUNT(*)) or the non-NULL values of an expression.",
+  description: "Counts rows (COUNT(*)) or the non-NULL values of an expression.",
   overloads: [
     {
       params: [],
@@ -64,8 +59,7 @@ const COUNT = aggregate({
       impl: {
         init: () => 0,
         add: (s: number, [v]: readonly unknown[]) => (v === null ? s : s + 1),
-        retract: (s: number, [v]: readonly unknown[]) =>
-          v === null ? s : s - 1,
+        retract: (s: number, [v]: readonly unknown[]) => (v === null ? s : s - 1),
         merge: (a: number, b: number) => a + b,
         result: (s: number) => s,
       },
@@ -106,8 +100,7 @@ interface AvgState {
 const AVG = aggregate({
   name: "AVG",
   category: CAT,
-  description:
-    "The mean of the non-NULL values, as a DOUBLE; 0 when there are none.",
+  description: "The mean of the non-NULL values, as a DOUBLE; 0 when there are none.",
   overloads: numOverloads(
     () => "DOUBLE",
     (t): Accumulator<AvgState> => {
@@ -115,20 +108,13 @@ const AVG = aggregate({
       const scale = t.kind === "DECIMAL" ? t.scale : 0;
       return {
         init: () => ({ sum: sum.init(), count: 0 }),
-        add: (s, a) =>
-          a[0] === null ? s : { sum: sum.add(s.sum, a), count: s.count + 1 },
-        retract: (s, a) =>
-          a[0] === null
-            ? s
-            : { sum: sum.retract!(s.sum, a), count: s.count - 1 },
+        add: (s, a) => (a[0] === null ? s : { sum: sum.add(s.sum, a), count: s.count + 1 }),
+        retract: (s, a) => (a[0] === null ? s : { sum: sum.retract!(s.sum, a), count: s.count - 1 }),
         merge: (a, b) => ({
           sum: sum.merge!(a.sum, b.sum),
           count: a.count + b.count,
         }),
-        result: (s) =>
-          s.count === 0
-            ? 0
-            : Number(s.sum) / (scale ? 10 ** scale : 1) / s.count,
+        result: (s) => (s.count === 0 ? 0 : Number(s.sum) / (scale ? 10 ** scale : 1) / s.count),
       };
     },
   ),
@@ -140,17 +126,7 @@ function minMax(name: "MIN" | "MAX"): AggregateFunction {
     name,
     category: CAT,
     description: `The ${name === "MIN" ? "smallest" : "largest"} non-NULL value; NULL when there is none.`,
-    overloads: [
-      "INTEGER",
-      "BIGINT",
-      "DOUBLE",
-      "DECIMAL",
-      "STRING",
-      "DATE",
-      "TIME",
-      "TIMESTAMP",
-      "BYTES",
-    ].map((t) => ({
+    overloads: ["INTEGER", "BIGINT", "DOUBLE", "DECIMAL", "STRING", "DATE", "TIME", "TIMESTAMP", "BYTES"].map((t) => ({
       params: [`${t} val`],
       returns: t === "DECIMAL" ? "DECIMAL" : t,
       make: (r) => {
@@ -171,8 +147,7 @@ function minMax(name: "MIN" | "MAX"): AggregateFunction {
 const COUNT_DISTINCT = aggregate({
   name: "COUNT_DISTINCT",
   category: CAT,
-  description:
-    "Counts the distinct non-NULL values (exactly; ksqlDB estimates with HyperLogLog).",
+  description: "Counts the distinct non-NULL values (exactly; ksqlDB estimates with HyperLogLog).",
   overloads: [
     {
       params: ["ANY val"],
@@ -181,8 +156,7 @@ const COUNT_DISTINCT = aggregate({
         const key = hashKey(r.argTypes[0]!);
         return {
           init: () => new Set<unknown>(),
-          add: (s: Set<unknown>, [v]: readonly unknown[]) =>
-            v === null ? s : s.add(key(v)),
+          add: (s: Set<unknown>, [v]: readonly unknown[]) => (v === null ? s : s.add(key(v))),
           merge: (a: Set<unknown>, b: Set<unknown>) => {
             for (const x of b) a.add(x);
             return a;
@@ -219,8 +193,7 @@ const COLLECT_LIST = aggregate({
             if (i >= 0) s.splice(i, 1);
             return s;
           },
-          merge: (a: unknown[], b: unknown[]) =>
-            a.concat(b).slice(0, COLLECT_LIMIT),
+          merge: (a: unknown[], b: unknown[]) => a.concat(b).slice(0, COLLECT_LIMIT),
           result: (s: unknown[]) => s.slice(),
         };
       },
@@ -232,7 +205,11 @@ const COLLECT_LIST = aggregate({
 type Counted = Map<unknown, [unknown, number]>;
 
 /** An accumulator over distinct values counted per row: add, retract and session merge; at most `limit` values. */
-function countedValues(key: (v: unknown) => unknown, limit: number, result: (s: Counted) => unknown): Accumulator<Counted> {
+function countedValues(
+  key: (v: unknown) => unknown,
+  limit: number,
+  result: (s: Counted) => unknown,
+): Accumulator<Counted> {
   return {
     init: () => new Map(),
     add: (s, [v]) => {
@@ -276,16 +253,7 @@ const COLLECT_SET = aggregate({
   ],
 });
 
-const TOPK_TYPES = [
-  "INTEGER",
-  "BIGINT",
-  "DOUBLE",
-  "DECIMAL",
-  "STRING",
-  "DATE",
-  "TIME",
-  "TIMESTAMP",
-];
+const TOPK_TYPES = ["INTEGER", "BIGINT", "DOUBLE", "DECIMAL", "STRING", "DATE", "TIME", "TIMESTAMP"];
 
 function topk(name: "TOPK" | "TOPKDISTINCT"): AggregateFunction {
   const distinct = name === "TOPKDISTINCT";
@@ -303,10 +271,7 @@ function topk(name: "TOPK" | "TOPKDISTINCT"): AggregateFunction {
           element: r.argTypes[0]!,
         }),
         rowArgs: 1,
-        make: (r: {
-          argTypes: readonly SqlType[];
-          literal(i: number): unknown;
-        }) => {
+        make: (r: { argTypes: readonly SqlType[]; literal(i: number): unknown }) => {
           const k = Number(r.literal(1));
           const cmp = compareValues(r.argTypes[0]!);
           const key = hashKey(r.argTypes[0]!);
@@ -343,9 +308,7 @@ function topk(name: "TOPK" | "TOPKDISTINCT"): AggregateFunction {
                 kind: "STRUCT",
                 fields: [
                   { name: "sort_col", type: r.argTypes[0]! },
-                  ...r.argTypes
-                    .slice(1, -1)
-                    .map((type, i) => ({ name: `col${i}`, type })),
+                  ...r.argTypes.slice(1, -1).map((type, i) => ({ name: `col${i}`, type })),
                 ],
               },
             }),
@@ -356,10 +319,7 @@ function topk(name: "TOPK" | "TOPKDISTINCT"): AggregateFunction {
               const n = r.argTypes.length;
               const k = Number(r.literal(n - 1));
               const cmp = compareValues(r.argTypes[0]!);
-              const insert = (
-                s: Record<string, unknown>[],
-                row: Record<string, unknown>,
-              ) => {
+              const insert = (s: Record<string, unknown>[], row: Record<string, unknown>) => {
                 const v = row.sort_col;
                 if (v === null) return s;
                 // Equal sort values keep their arrival order.
@@ -376,8 +336,7 @@ function topk(name: "TOPK" | "TOPKDISTINCT"): AggregateFunction {
                   const row: Record<string, unknown> = {
                     sort_col: args[0] ?? null,
                   };
-                  for (let i = 1; i < n - 1; i++)
-                    row[`col${i - 1}`] = args[i] ?? null;
+                  for (let i = 1; i < n - 1; i++) row[`col${i - 1}`] = args[i] ?? null;
                   return insert(s, row);
                 },
                 merge: (a, b) => b.reduce(insert, a),
@@ -406,15 +365,12 @@ function topk(name: "TOPK" | "TOPKDISTINCT"): AggregateFunction {
 }
 
 /** LATEST_BY_OFFSET / EARLIEST_BY_OFFSET: `(val [, n] [, ignoreNulls])`; with `n` the result is an array. */
-function byOffset(
-  name: "LATEST_BY_OFFSET" | "EARLIEST_BY_OFFSET",
-): AggregateFunction {
+function byOffset(name: "LATEST_BY_OFFSET" | "EARLIEST_BY_OFFSET"): AggregateFunction {
   const latest = name === "LATEST_BY_OFFSET";
   const single = (ignoreNulls: boolean): Accumulator<unknown[]> => ({
     // State: [] (nothing yet) or [value].
     init: () => [],
-    add: (s, [v]) =>
-      v === null && ignoreNulls ? s : latest || s.length === 0 ? [v] : s,
+    add: (s, [v]) => (v === null && ignoreNulls ? s : latest || s.length === 0 ? [v] : s),
     // Session merge: `b` is the later session.
     merge: (a, b) => (latest ? (b.length ? b : a) : a.length ? a : b),
     result: (s) => (s.length ? s[0] : null),
@@ -507,28 +463,15 @@ function stddev(name: string, sample: boolean): AggregateFunction {
       params: [`${t} val`],
       returns: "DOUBLE",
       make: (r) => {
-        const scale =
-          r.argTypes[0]!.kind === "DECIMAL"
-            ? (r.argTypes[0] as { scale: number }).scale
-            : 0;
-        const conv = scale
-          ? (v: unknown) => (v === null ? null : Number(v) / 10 ** scale)
-          : (v: unknown) => v;
+        const scale = r.argTypes[0]!.kind === "DECIMAL" ? (r.argTypes[0] as { scale: number }).scale : 0;
+        const conv = scale ? (v: unknown) => (v === null ? null : Number(v) / 10 ** scale) : (v: unknown) => v;
         return {
           init: moments.init,
-          add: (s: Moments, [v]: readonly unknown[]) =>
-            moments.add(s, [conv(v)]),
-          retract: (s: Moments, [v]: readonly unknown[]) =>
-            moments.retract!(s, [conv(v)]),
+          add: (s: Moments, [v]: readonly unknown[]) => moments.add(s, [conv(v)]),
+          retract: (s: Moments, [v]: readonly unknown[]) => moments.retract!(s, [conv(v)]),
           merge: moments.merge,
           result: (s: Moments) =>
-            sample
-              ? s.n < 2
-                ? 0
-                : Math.sqrt(s.m2 / (s.n - 1))
-              : s.n === 0
-                ? 0
-                : Math.sqrt(s.m2 / s.n),
+            sample ? (s.n < 2 ? 0 : Math.sqrt(s.m2 / (s.n - 1))) : s.n === 0 ? 0 : Math.sqrt(s.m2 / s.n),
         };
       },
     })),
@@ -547,8 +490,7 @@ interface CorrState {
 const CORRELATION = aggregate({
   name: "CORRELATION",
   category: CAT,
-  description:
-    "The Pearson correlation coefficient of the pairs where both values are non-NULL.",
+  description: "The Pearson correlation coefficient of the pairs where both values are non-NULL.",
   overloads: [
     {
       params: ["DOUBLE x", "DOUBLE y"],
@@ -604,8 +546,7 @@ const CORRELATION = aggregate({
 const HISTOGRAM = aggregate({
   name: "HISTOGRAM",
   category: CAT,
-  description:
-    "A map from each distinct value to the number of times it occurred (at most 1000 entries).",
+  description: "A map from each distinct value to the number of times it occurred (at most 1000 entries).",
   overloads: [
     {
       params: ["STRING val"],
@@ -640,8 +581,7 @@ const HISTOGRAM = aggregate({
 const ATTR = aggregate({
   name: "ATTR",
   category: CAT,
-  description:
-    "The value when every row of the group has the same value, else NULL.",
+  description: "The value when every row of the group has the same value, else NULL.",
   overloads: [
     {
       params: ["T val"],

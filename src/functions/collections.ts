@@ -29,11 +29,8 @@ function distinct(t: SqlType): (xs: unknown[]) => unknown[] {
   };
 }
 
-const arr = (
-  name: string,
-  description: string,
-  o: Parameters<typeof scalar>[0]["overloads"],
-): ScalarFunction => scalar({ name, category: CAT, description, overloads: o });
+const arr = (name: string, description: string, o: Parameters<typeof scalar>[0]["overloads"]): ScalarFunction =>
+  scalar({ name, category: CAT, description, overloads: o });
 
 export const collectionFunctions: readonly ScalarFunction[] = [
   arr("ARRAY_LENGTH", "The number of elements.", [
@@ -43,70 +40,51 @@ export const collectionFunctions: readonly ScalarFunction[] = [
       impl: (a: unknown[]) => a.length,
     },
   ]),
-  arr(
-    "ARRAY_CONTAINS",
-    "Whether the array contains the value (NULL matches NULL).",
-    [
-      {
-        params: ["ARRAY<T> list", "T val"],
-        returns: "BOOLEAN",
-        nulls: "call",
-        make: (r) => {
-          const key = hashKey(r.argTypes[1]!);
-          return (a: unknown[] | null, v: unknown) =>
-            a === null ? false : a.some((x) => key(x) === key(v));
-        },
+  arr("ARRAY_CONTAINS", "Whether the array contains the value (NULL matches NULL).", [
+    {
+      params: ["ARRAY<T> list", "T val"],
+      returns: "BOOLEAN",
+      nulls: "call",
+      make: (r) => {
+        const key = hashKey(r.argTypes[1]!);
+        return (a: unknown[] | null, v: unknown) => (a === null ? false : a.some((x) => key(x) === key(v)));
       },
-    ],
-  ),
-  arr(
-    "ARRAY_JOIN",
-    "Joins the elements' text with a delimiter (default `,`).",
-    [
-      {
-        params: ["ARRAY<T> list"],
-        returns: "STRING",
-        make: (r) => join(elemType(r), ","),
+    },
+  ]),
+  arr("ARRAY_JOIN", "Joins the elements' text with a delimiter (default `,`).", [
+    {
+      params: ["ARRAY<T> list"],
+      returns: "STRING",
+      make: (r) => join(elemType(r), ","),
+    },
+    {
+      params: ["ARRAY<T> list", "STRING delimiter"],
+      returns: "STRING",
+      nulls: "call",
+      make: (r) => {
+        const f = formatValue(elemType(r));
+        return (a: unknown[] | null, d: string | null) =>
+          a === null ? null : a.map((x) => (x === null ? "null" : f(x))).join(d ?? "");
       },
-      {
-        params: ["ARRAY<T> list", "STRING delimiter"],
-        returns: "STRING",
-        nulls: "call",
-        make: (r) => {
-          const f = formatValue(elemType(r));
-          return (a: unknown[] | null, d: string | null) =>
-            a === null
-              ? null
-              : a.map((x) => (x === null ? "null" : f(x))).join(d ?? "");
-        },
+    },
+  ]),
+  arr("ARRAY_SORT", "Sorts the elements ASC (default) or DESC; NULLs go last.", [
+    {
+      params: ["ARRAY<T> list"],
+      returns: "ARRAY<T>",
+      make: (r) => sorter(elemType(r), 1),
+    },
+    {
+      params: ["ARRAY<T> list", "STRING direction"],
+      returns: "ARRAY<T>",
+      make: (r) => {
+        const asc = sorter(elemType(r), 1);
+        const desc = sorter(elemType(r), -1);
+        return (a: unknown[], d: string) =>
+          d.toUpperCase() === "DESC" ? desc(a) : d.toUpperCase() === "ASC" ? asc(a) : null;
       },
-    ],
-  ),
-  arr(
-    "ARRAY_SORT",
-    "Sorts the elements ASC (default) or DESC; NULLs go last.",
-    [
-      {
-        params: ["ARRAY<T> list"],
-        returns: "ARRAY<T>",
-        make: (r) => sorter(elemType(r), 1),
-      },
-      {
-        params: ["ARRAY<T> list", "STRING direction"],
-        returns: "ARRAY<T>",
-        make: (r) => {
-          const asc = sorter(elemType(r), 1);
-          const desc = sorter(elemType(r), -1);
-          return (a: unknown[], d: string) =>
-            d.toUpperCase() === "DESC"
-              ? desc(a)
-              : d.toUpperCase() === "ASC"
-                ? asc(a)
-                : null;
-        },
-      },
-    ],
-  ),
+    },
+  ]),
   arr("ARRAY_DISTINCT", "The distinct elements in first-seen order.", [
     {
       params: ["ARRAY<T> list"],
@@ -128,19 +106,14 @@ export const collectionFunctions: readonly ScalarFunction[] = [
       make: (r) => extreme(elemType(r), -1),
     },
   ]),
-  arr(
-    "ARRAY_CONCAT",
-    "The elements of both arrays; NULL only when both are NULL.",
-    [
-      {
-        params: ["ARRAY<T> a", "ARRAY<T> b"],
-        returns: "ARRAY<T>",
-        nulls: "call",
-        impl: (a: unknown[] | null, b: unknown[] | null) =>
-          a === null ? b : b === null ? a : a.concat(b),
-      },
-    ],
-  ),
+  arr("ARRAY_CONCAT", "The elements of both arrays; NULL only when both are NULL.", [
+    {
+      params: ["ARRAY<T> a", "ARRAY<T> b"],
+      returns: "ARRAY<T>",
+      nulls: "call",
+      impl: (a: unknown[] | null, b: unknown[] | null) => (a === null ? b : b === null ? a : a.concat(b)),
+    },
+  ]),
   arr("ARRAY_UNION", "The distinct elements of both arrays.", [
     {
       params: ["ARRAY<T> a", "ARRAY<T> b"],
@@ -165,24 +138,20 @@ export const collectionFunctions: readonly ScalarFunction[] = [
       },
     },
   ]),
-  arr(
-    "ARRAY_EXCEPT",
-    "The distinct elements of the first array absent from the second.",
-    [
-      {
-        params: ["ARRAY<T> a", "ARRAY<T> b"],
-        returns: "ARRAY<T>",
-        make: (r) => {
-          const d = distinct(elemType(r));
-          const key = hashKey(elemType(r));
-          return (a: unknown[], b: unknown[]) => {
-            const kb = new Set(b.map(key));
-            return d(a.filter((x) => !kb.has(key(x))));
-          };
-        },
+  arr("ARRAY_EXCEPT", "The distinct elements of the first array absent from the second.", [
+    {
+      params: ["ARRAY<T> a", "ARRAY<T> b"],
+      returns: "ARRAY<T>",
+      make: (r) => {
+        const d = distinct(elemType(r));
+        const key = hashKey(elemType(r));
+        return (a: unknown[], b: unknown[]) => {
+          const kb = new Set(b.map(key));
+          return d(a.filter((x) => !kb.has(key(x))));
+        };
       },
-    ],
-  ),
+    },
+  ]),
   arr("ARRAY_REMOVE", "The array without the elements equal to the value.", [
     {
       params: ["ARRAY<T> list", "T val"],
@@ -190,8 +159,7 @@ export const collectionFunctions: readonly ScalarFunction[] = [
       nulls: "call",
       make: (r) => {
         const key = hashKey(elemType(r));
-        return (a: unknown[] | null, v: unknown) =>
-          a === null ? null : a.filter((x) => key(x) !== key(v));
+        return (a: unknown[] | null, v: unknown) => (a === null ? null : a.filter((x) => key(x) !== key(v)));
       },
     },
   ]),
@@ -199,85 +167,66 @@ export const collectionFunctions: readonly ScalarFunction[] = [
     {
       params: ["ARRAY<T> list", "INTEGER from", "INTEGER to"],
       returns: "ARRAY<T>",
-      impl: (a: unknown[], f: number, t: number) =>
-        f < 1 || t < f ? null : a.slice(f - 1, t),
+      impl: (a: unknown[], f: number, t: number) => (f < 1 || t < f ? null : a.slice(f - 1, t)),
     },
   ]),
-  arr(
-    "GENERATE_SERIES",
-    "The integers from `start` to `end` inclusive, by `step` (default 1).",
-    [
-      {
-        params: ["INTEGER start", "INTEGER end"],
-        returns: "ARRAY<INTEGER>",
-        impl: (s: number, e: number) => series(s, e, s <= e ? 1 : -1),
-      },
-      {
-        params: ["INTEGER start", "INTEGER end", "INTEGER step"],
-        returns: "ARRAY<INTEGER>",
-        impl: series,
-      },
-      {
-        params: ["BIGINT start", "BIGINT end"],
-        returns: "ARRAY<BIGINT>",
-        impl: (s: number, e: number) => series(s, e, s <= e ? 1 : -1),
-      },
-      {
-        params: ["BIGINT start", "BIGINT end", "INTEGER step"],
-        returns: "ARRAY<BIGINT>",
-        impl: series,
-      },
-    ],
-  ),
-  arr(
-    "ENTRIES",
-    "The map's entries as STRUCT<K, V>, sorted by key when `sorted` is true.",
-    [
-      {
-        params: ["MAP<STRING, T> map", "BOOLEAN sorted"],
-        returns: (r) => ({
-          kind: "ARRAY",
-          element: {
-            kind: "STRUCT",
-            fields: [
-              { name: "K", type: { kind: "STRING" } },
-              { name: "V", type: r.bindings.get("T")! },
-            ],
-          },
-        }),
-        impl: (m: Map<string, unknown>, sorted: boolean) => {
-          const es = [...m.entries()].map(([K, V]) => ({ K, V }));
-          return sorted
-            ? es.sort((a, b) => (a.K < b.K ? -1 : a.K > b.K ? 1 : 0))
-            : es;
+  arr("GENERATE_SERIES", "The integers from `start` to `end` inclusive, by `step` (default 1).", [
+    {
+      params: ["INTEGER start", "INTEGER end"],
+      returns: "ARRAY<INTEGER>",
+      impl: (s: number, e: number) => series(s, e, s <= e ? 1 : -1),
+    },
+    {
+      params: ["INTEGER start", "INTEGER end", "INTEGER step"],
+      returns: "ARRAY<INTEGER>",
+      impl: series,
+    },
+    {
+      params: ["BIGINT start", "BIGINT end"],
+      returns: "ARRAY<BIGINT>",
+      impl: (s: number, e: number) => series(s, e, s <= e ? 1 : -1),
+    },
+    {
+      params: ["BIGINT start", "BIGINT end", "INTEGER step"],
+      returns: "ARRAY<BIGINT>",
+      impl: series,
+    },
+  ]),
+  arr("ENTRIES", "The map's entries as STRUCT<K, V>, sorted by key when `sorted` is true.", [
+    {
+      params: ["MAP<STRING, T> map", "BOOLEAN sorted"],
+      returns: (r) => ({
+        kind: "ARRAY",
+        element: {
+          kind: "STRUCT",
+          fields: [
+            { name: "K", type: { kind: "STRING" } },
+            { name: "V", type: r.bindings.get("T")! },
+          ],
         },
+      }),
+      impl: (m: Map<string, unknown>, sorted: boolean) => {
+        const es = [...m.entries()].map(([K, V]) => ({ K, V }));
+        return sorted ? es.sort((a, b) => (a.K < b.K ? -1 : a.K > b.K ? 1 : 0)) : es;
       },
-    ],
-  ),
-  arr(
-    "TRANSFORM",
-    "Applies a lambda to each element (or to each map entry's key and value).",
-    [
-      {
-        params: ["ARRAY<T> list", "FN(T) -> U fn"],
-        returns: "ARRAY<U>",
-        impl: (a: unknown[], f: LambdaValue) => a.map((x) => f(x)),
+    },
+  ]),
+  arr("TRANSFORM", "Applies a lambda to each element (or to each map entry's key and value).", [
+    {
+      params: ["ARRAY<T> list", "FN(T) -> U fn"],
+      returns: "ARRAY<U>",
+      impl: (a: unknown[], f: LambdaValue) => a.map((x) => f(x)),
+    },
+    {
+      params: ["MAP<K, V> map", "FN(K, V) -> A keyFn", "FN(K, V) -> B valueFn"],
+      returns: "MAP<A, B>",
+      impl: (m: Map<unknown, unknown>, kf: LambdaValue, vf: LambdaValue) => {
+        const out = new Map<unknown, unknown>();
+        for (const [k, v] of m) out.set(kf(k, v), vf(k, v));
+        return out;
       },
-      {
-        params: [
-          "MAP<K, V> map",
-          "FN(K, V) -> A keyFn",
-          "FN(K, V) -> B valueFn",
-        ],
-        returns: "MAP<A, B>",
-        impl: (m: Map<unknown, unknown>, kf: LambdaValue, vf: LambdaValue) => {
-          const out = new Map<unknown, unknown>();
-          for (const [k, v] of m) out.set(kf(k, v), vf(k, v));
-          return out;
-        },
-      },
-    ],
-  ),
+    },
+  ]),
   arr("FILTER", "The elements (or map entries) for which the lambda is true.", [
     {
       params: ["ARRAY<T> list", "FN(T) -> BOOLEAN fn"],
@@ -287,36 +236,29 @@ export const collectionFunctions: readonly ScalarFunction[] = [
     {
       params: ["MAP<K, V> map", "FN(K, V) -> BOOLEAN fn"],
       returns: "MAP<K, V>",
-      impl: (m: Map<unknown, unknown>, f: LambdaValue) =>
-        new Map([...m].filter(([k, v]) => f(k, v) === true)),
+      impl: (m: Map<unknown, unknown>, f: LambdaValue) => new Map([...m].filter(([k, v]) => f(k, v) === true)),
     },
   ]),
-  arr(
-    "REDUCE",
-    "Folds the elements (or map entries) into a state with a lambda, from an initial state.",
-    [
-      {
-        params: ["ARRAY<T> list", "S initial", "FN(S, T) -> S fn"],
-        returns: "S",
-        nulls: "call",
-        impl: (a: unknown[] | null, s: unknown, f: LambdaValue) =>
-          a === null || s === null
-            ? s
-            : a.reduce((acc: unknown, x) => f(acc, x), s),
+  arr("REDUCE", "Folds the elements (or map entries) into a state with a lambda, from an initial state.", [
+    {
+      params: ["ARRAY<T> list", "S initial", "FN(S, T) -> S fn"],
+      returns: "S",
+      nulls: "call",
+      impl: (a: unknown[] | null, s: unknown, f: LambdaValue) =>
+        a === null || s === null ? s : a.reduce((acc: unknown, x) => f(acc, x), s),
+    },
+    {
+      params: ["MAP<K, V> map", "S initial", "FN(S, K, V) -> S fn"],
+      returns: "S",
+      nulls: "call",
+      impl: (m: Map<unknown, unknown> | null, s: unknown, f: LambdaValue) => {
+        if (m === null || s === null) return s;
+        let acc: unknown = s;
+        for (const [k, v] of m) acc = f(acc, k, v);
+        return acc;
       },
-      {
-        params: ["MAP<K, V> map", "S initial", "FN(S, K, V) -> S fn"],
-        returns: "S",
-        nulls: "call",
-        impl: (m: Map<unknown, unknown> | null, s: unknown, f: LambdaValue) => {
-          if (m === null || s === null) return s;
-          let acc: unknown = s;
-          for (const [k, v] of m) acc = f(acc, k, v);
-          return acc;
-        },
-      },
-    ],
-  ),
+    },
+  ]),
   scalar({
     name: "MAP_KEYS",
     category: MCAT,
@@ -344,25 +286,21 @@ export const collectionFunctions: readonly ScalarFunction[] = [
   scalar({
     name: "MAP_UNION",
     category: MCAT,
-    description:
-      "The entries of both maps; the second wins on equal keys. NULL only when both are NULL.",
+    description: "The entries of both maps; the second wins on equal keys. NULL only when both are NULL.",
     overloads: [
       {
         params: ["MAP<K, V> a", "MAP<K, V> b"],
         returns: "MAP<K, V>",
         nulls: "call",
-        impl: (
-          a: Map<unknown, unknown> | null,
-          b: Map<unknown, unknown> | null,
-        ) => (a === null ? b : b === null ? a : new Map([...a, ...b])),
+        impl: (a: Map<unknown, unknown> | null, b: Map<unknown, unknown> | null) =>
+          a === null ? b : b === null ? a : new Map([...a, ...b]),
       },
     ],
   }),
   scalar({
     name: "AS_MAP",
     category: MCAT,
-    description:
-      "A map from an array of keys and an array of values (extra keys or values are ignored).",
+    description: "A map from an array of keys and an array of values (extra keys or values are ignored).",
     overloads: [
       {
         params: ["ARRAY<STRING> keys", "ARRAY<T> values"],
@@ -385,23 +323,20 @@ export const collectionFunctions: readonly ScalarFunction[] = [
         params: ["INTEGER n", "STRING args..."],
         returns: "STRING",
         nulls: "call",
-        impl: (n: number | null, ...xs: unknown[]) =>
-          n === null || n < 1 || n > xs.length ? null : xs[n - 1],
+        impl: (n: number | null, ...xs: unknown[]) => (n === null || n < 1 || n > xs.length ? null : xs[n - 1]),
       },
     ],
   }),
   scalar({
     name: "FIELD",
     category: "STRING",
-    description:
-      "The 1-based position of the string among the others; 0 when absent or NULL.",
+    description: "The 1-based position of the string among the others; 0 when absent or NULL.",
     overloads: [
       {
         params: ["STRING str", "STRING args..."],
         returns: "INTEGER",
         nulls: "call",
-        impl: (s: string | null, ...xs: unknown[]) =>
-          s === null ? 0 : xs.indexOf(s) + 1,
+        impl: (s: string | null, ...xs: unknown[]) => (s === null ? 0 : xs.indexOf(s) + 1),
       },
     ],
   }),
@@ -426,16 +361,14 @@ function extreme(t: SqlType, sign: 1 | -1): (a: unknown[]) => unknown {
   const cmp = compareValues(t);
   return (a) => {
     let best: unknown = null;
-    for (const x of a)
-      if (x !== null && (best === null || sign * cmp(x, best) > 0)) best = x;
+    for (const x of a) if (x !== null && (best === null || sign * cmp(x, best) > 0)) best = x;
     return best;
   };
 }
 
 function series(start: number, end: number, step: number): number[] {
   if (step === 0) throw new Error("GENERATE_SERIES step cannot be zero");
-  if ((end - start) * step < 0)
-    throw new Error("GENERATE_SERIES step has the wrong sign");
+  if ((end - start) * step < 0) throw new Error("GENERATE_SERIES step has the wrong sign");
   const out: number[] = [];
   for (let i = start; step > 0 ? i <= end : i >= end; i += step) out.push(i);
   return out;

@@ -12,17 +12,11 @@ function fromBytes(
   read: (v: DataView, le: boolean) => number,
 ): ScalarFunction {
   const impl = (b: Bytes, order: string): number => {
-    if (b.length !== size)
-      throw new Error(`${name}: expected ${size} bytes, got ${b.length}`);
+    if (b.length !== size) throw new Error(`${name}: expected ${size} bytes, got ${b.length}`);
     const o = order.toUpperCase();
     if (o !== "BIG_ENDIAN" && o !== "LITTLE_ENDIAN")
-      throw new Error(
-        `${name}: byte order must be BIG_ENDIAN or LITTLE_ENDIAN, got ${order}`,
-      );
-    return read(
-      new DataView(b.buffer, b.byteOffset, b.byteLength),
-      o === "LITTLE_ENDIAN",
-    );
+      throw new Error(`${name}: byte order must be BIG_ENDIAN or LITTLE_ENDIAN, got ${order}`);
+    return read(new DataView(b.buffer, b.byteOffset, b.byteLength), o === "LITTLE_ENDIAN");
   };
   return scalar({
     name,
@@ -43,16 +37,12 @@ const AS_VALUE = scalar({
   name: "AS_VALUE",
   category: CAT,
   description: "Copies a key column into the value.",
-  overloads: [
-    { params: ["T val"], returns: "T", nulls: "call", impl: (v: unknown) => v },
-  ],
+  overloads: [{ params: ["T val"], returns: "T", nulls: "call", impl: (v: unknown) => v }],
 });
 
 export const conversionFunctions: readonly ScalarFunction[] = [
   fromBytes("INT_FROM_BYTES", 4, "INTEGER", (v, le) => v.getInt32(0, le)),
-  fromBytes("BIGINT_FROM_BYTES", 8, "BIGINT", (v, le) =>
-    Number(v.getBigInt64(0, le)),
-  ),
+  fromBytes("BIGINT_FROM_BYTES", 8, "BIGINT", (v, le) => Number(v.getBigInt64(0, le))),
   fromBytes("DOUBLE_FROM_BYTES", 8, "DOUBLE", (v, le) => v.getFloat64(0, le)),
   AS_VALUE,
 ];

@@ -10,8 +10,7 @@ import type { ScalarFunction } from "./types.ts";
 const CAT = "DATE / TIME";
 const DAY = 86_400_000;
 
-type Token =
-  { readonly lit: string } | { readonly letter: string; readonly n: number };
+type Token = { readonly lit: string } | { readonly letter: string; readonly n: number };
 
 const tokenCache = new Map<string, Token[]>();
 
@@ -29,8 +28,7 @@ export function tokenizePattern(p: string): Token[] {
         continue;
       }
       const end = p.indexOf("'", i + 1);
-      if (end < 0)
-        throw new SqlRuntimeError(`Unterminated quote in pattern ${p}`);
+      if (end < 0) throw new SqlRuntimeError(`Unterminated quote in pattern ${p}`);
       out.push({ lit: p.slice(i + 1, end) });
       i = end + 1;
     } else if (/[A-Za-z]/.test(c)) {
@@ -61,15 +59,7 @@ const MONTHS = [
   "November",
   "December",
 ];
-const DAYS = [
-  "Sunday",
-  "Monday",
-  "Tuesday",
-  "Wednesday",
-  "Thursday",
-  "Friday",
-  "Saturday",
-];
+const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 
 /**
  * Abbreviations Java resolves to a region (so daylight saving applies: `PST` in May is UTC-7), for the
@@ -92,18 +82,10 @@ const ZONE_ABBREVIATIONS: Record<string, string> = {
 const offsetFormatters = new Map<string, Intl.DateTimeFormat>();
 
 /** The zone's offset from UTC in minutes at the instant `ms`; throws for an unknown zone. */
-export function zoneOffsetMinutes(
-  zoneOrAbbreviation: string,
-  ms: number,
-): number {
-  const zone =
-    ZONE_ABBREVIATIONS[zoneOrAbbreviation.toUpperCase()] ?? zoneOrAbbreviation;
+export function zoneOffsetMinutes(zoneOrAbbreviation: string, ms: number): number {
+  const zone = ZONE_ABBREVIATIONS[zoneOrAbbreviation.toUpperCase()] ?? zoneOrAbbreviation;
   const fixed = /^(?:UTC|GMT|Z)?([+-])(\d{1,2}):?(\d{2})?$/.exec(zone);
-  if (fixed)
-    return (
-      (fixed[1] === "-" ? -1 : 1) *
-      (Number(fixed[2]) * 60 + Number(fixed[3] ?? 0))
-    );
+  if (fixed) return (fixed[1] === "-" ? -1 : 1) * (Number(fixed[2]) * 60 + Number(fixed[3] ?? 0));
   if (zone === "UTC" || zone === "GMT" || zone === "Z") return 0;
   let f = offsetFormatters.get(zone);
   if (!f) {
@@ -117,8 +99,7 @@ export function zoneOffsetMinutes(
     }
     offsetFormatters.set(zone, f);
   }
-  const name =
-    f.formatToParts(ms).find((x) => x.type === "timeZoneName")?.value ?? "GMT";
+  const name = f.formatToParts(ms).find((x) => x.type === "timeZoneName")?.value ?? "GMT";
   const m = /GMT([+-])(\d{2}):(\d{2})/.exec(name);
   return m ? (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : 0;
 }
@@ -140,13 +121,10 @@ function zoneName(zone: string, ms: number, style: "short" | "long"): string {
     }
     nameFormatters.set(key, f);
   }
-  return (
-    f.formatToParts(ms).find((x) => x.type === "timeZoneName")?.value ?? zone
-  );
+  return f.formatToParts(ms).find((x) => x.type === "timeZoneName")?.value ?? zone;
 }
 
-const pad = (n: number, w: number): string =>
-  n < 0 ? "-" + String(-n).padStart(w, "0") : String(n).padStart(w, "0");
+const pad = (n: number, w: number): string => (n < 0 ? "-" + String(-n).padStart(w, "0") : String(n).padStart(w, "0"));
 
 function offsetText(min: number, letter: string, n: number): string {
   if (min === 0 && letter === "X") return "Z";
@@ -154,18 +132,13 @@ function offsetText(min: number, letter: string, n: number): string {
   const a = Math.abs(min);
   const hh = pad(Math.floor(a / 60), 2);
   const mm = pad(a % 60, 2);
-  if (letter === "Z")
-    return n === 4 ? `GMT${sign}${hh}:${mm}` : `${sign}${hh}${mm}`;
+  if (letter === "Z") return n === 4 ? `GMT${sign}${hh}:${mm}` : `${sign}${hh}${mm}`;
   if (n === 1) return `${sign}${hh}${a % 60 ? mm : ""}`;
   return n === 2 || n === 4 ? `${sign}${hh}${mm}` : `${sign}${hh}:${mm}`;
 }
 
 /** Formats epoch milliseconds with a Java pattern in a zone. */
-export function formatWithPattern(
-  ms: number,
-  pattern: string,
-  zone = "UTC",
-): string {
+export function formatWithPattern(ms: number, pattern: string, zone = "UTC"): string {
   const off = zoneOffsetMinutes(zone, ms);
   const d = new Date(ms + off * 60_000);
   const y = d.getUTCFullYear();
@@ -194,13 +167,7 @@ export function formatWithPattern(
         out += pad(d.getUTCDate(), n);
         break;
       case "D":
-        out += pad(
-          Math.floor(
-            (Date.UTC(y, d.getUTCMonth(), d.getUTCDate()) - Date.UTC(y, 0, 1)) /
-              DAY,
-          ) + 1,
-          n,
-        );
+        out += pad(Math.floor((Date.UTC(y, d.getUTCMonth(), d.getUTCDate()) - Date.UTC(y, 0, 1)) / DAY) + 1, n);
         break;
       case "H":
         out += pad(d.getUTCHours(), n);
@@ -242,28 +209,19 @@ export function formatWithPattern(
         out += zone;
         break;
       default:
-        throw new SqlRuntimeError(
-          `Unsupported pattern letter '${letter}' in ${pattern}`,
-        );
+        throw new SqlRuntimeError(`Unsupported pattern letter '${letter}' in ${pattern}`);
     }
   }
   return out;
 }
 
-const parserCache = new Map<
-  string,
-  { re: RegExp; fields: { letter: string; n: number }[] }
->();
+const parserCache = new Map<string, { re: RegExp; fields: { letter: string; n: number }[] }>();
 
 /**
  * Parses text with a Java pattern into epoch milliseconds; fields absent from the pattern default to
  * 1970-01-01 00:00:00.000; the zone applies unless the text carries an offset.
  */
-export function parseWithPattern(
-  text: string,
-  pattern: string,
-  zone = "UTC",
-): number {
+export function parseWithPattern(text: string, pattern: string, zone = "UTC"): number {
   let p = parserCache.get(pattern);
   if (!p) {
     const fields: { letter: string; n: number }[] = [];
@@ -277,8 +235,7 @@ export function parseWithPattern(
       switch (t.letter) {
         case "M":
         case "L":
-          src +=
-            t.n >= 3 ? "([A-Za-z]+)" : t.n === 2 ? "(\\d{2})" : "(\\d{1,2})";
+          src += t.n >= 3 ? "([A-Za-z]+)" : t.n === 2 ? "(\\d{2})" : "(\\d{1,2})";
           break;
         case "E":
         case "e":
@@ -310,10 +267,7 @@ export function parseWithPattern(
     parserCache.set(pattern, p);
   }
   const m = p.re.exec(text);
-  if (!m)
-    throw new SqlRuntimeError(
-      `Text '${text}' could not be parsed with pattern '${pattern}'`,
-    );
+  if (!m) throw new SqlRuntimeError(`Text '${text}' could not be parsed with pattern '${pattern}'`);
   let year = 1970,
     month = 1,
     day = 1,
@@ -335,9 +289,7 @@ export function parseWithPattern(
       case "L": {
         if (/^\d+$/.test(v)) month = Number(v);
         else {
-          const idx = MONTHS.findIndex((x) =>
-            x.toLowerCase().startsWith(v.toLowerCase().slice(0, 3)),
-          );
+          const idx = MONTHS.findIndex((x) => x.toLowerCase().startsWith(v.toLowerCase().slice(0, 3)));
           if (idx < 0) throw new SqlRuntimeError(`Unknown month '${v}'`);
           month = idx + 1;
         }
@@ -384,22 +336,11 @@ export function parseWithPattern(
     }
   });
   if (pm !== undefined) hour = (hour % 12) + (pm ? 12 : 0);
-  if (
-    month < 1 ||
-    month > 12 ||
-    day < 1 ||
-    day > 31 ||
-    hour > 23 ||
-    minute > 59 ||
-    second > 59
-  ) {
-    throw new SqlRuntimeError(
-      `Text '${text}' has a field out of range for pattern '${pattern}'`,
-    );
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) {
+    throw new SqlRuntimeError(`Text '${text}' has a field out of range for pattern '${pattern}'`);
   }
   const local = Date.UTC(year, month - 1, day, hour, minute, second, milli);
-  if (new Date(local).getUTCDate() !== day)
-    throw new SqlRuntimeError(`Text '${text}' is not a valid date`);
+  if (new Date(local).getUTCDate() !== day) throw new SqlRuntimeError(`Text '${text}' is not a valid date`);
   if (offset !== undefined) return local - offset * 60_000;
   // Local time to UTC: the offset at the guessed instant, then once more for DST edges.
   const o1 = zoneOffsetMinutes(tz, local);
@@ -423,83 +364,62 @@ const UNITS: Record<string, number> = {
 function unitMs(unit: string): number {
   const u = UNITS[unit.toUpperCase()];
   if (u === undefined)
-    throw new SqlRuntimeError(
-      `Unknown time unit ${unit}; use MILLISECONDS, SECONDS, MINUTES, HOURS or DAYS`,
-    );
+    throw new SqlRuntimeError(`Unknown time unit ${unit}; use MILLISECONDS, SECONDS, MINUTES, HOURS or DAYS`);
   return u;
 }
 
-const f = (
-  name: string,
-  description: string,
-  overloads: Parameters<typeof scalar>[0]["overloads"],
-): ScalarFunction => scalar({ name, category: CAT, description, overloads });
+const f = (name: string, description: string, overloads: Parameters<typeof scalar>[0]["overloads"]): ScalarFunction =>
+  scalar({ name, category: CAT, description, overloads });
 
 export const datetimeFunctions: readonly ScalarFunction[] = [
-  f(
-    "FORMAT_TIMESTAMP",
-    "Formats a TIMESTAMP with a Java DateTimeFormatter pattern, in UTC or the given zone.",
-    [
-      {
-        params: ["TIMESTAMP ts", "STRING pattern"],
-        returns: "STRING",
-        impl: (t: number, p: string) => formatWithPattern(t, p),
-      },
-      {
-        params: ["TIMESTAMP ts", "STRING pattern", "STRING zone"],
-        returns: "STRING",
-        impl: formatWithPattern,
-      },
-    ],
-  ),
-  f(
-    "PARSE_TIMESTAMP",
-    "Parses text into a TIMESTAMP with a Java pattern, in UTC or the given zone.",
-    [
-      {
-        params: ["STRING text", "STRING pattern"],
-        returns: "TIMESTAMP",
-        impl: (s: string, p: string) => parseWithPattern(s, p),
-      },
-      {
-        params: ["STRING text", "STRING pattern", "STRING zone"],
-        returns: "TIMESTAMP",
-        impl: parseWithPattern,
-      },
-    ],
-  ),
-  f(
-    "TIMESTAMPTOSTRING",
-    "Formats epoch milliseconds with a Java pattern, in UTC or the given zone.",
-    [
-      {
-        params: ["BIGINT epochMs", "STRING pattern"],
-        returns: "STRING",
-        impl: (t: number, p: string) => formatWithPattern(t, p),
-      },
-      {
-        params: ["BIGINT epochMs", "STRING pattern", "STRING zone"],
-        returns: "STRING",
-        impl: formatWithPattern,
-      },
-    ],
-  ),
-  f(
-    "STRINGTOTIMESTAMP",
-    "Parses text into epoch milliseconds with a Java pattern, in UTC or the given zone.",
-    [
-      {
-        params: ["STRING text", "STRING pattern"],
-        returns: "BIGINT",
-        impl: (s: string, p: string) => parseWithPattern(s, p),
-      },
-      {
-        params: ["STRING text", "STRING pattern", "STRING zone"],
-        returns: "BIGINT",
-        impl: parseWithPattern,
-      },
-    ],
-  ),
+  f("FORMAT_TIMESTAMP", "Formats a TIMESTAMP with a Java DateTimeFormatter pattern, in UTC or the given zone.", [
+    {
+      params: ["TIMESTAMP ts", "STRING pattern"],
+      returns: "STRING",
+      impl: (t: number, p: string) => formatWithPattern(t, p),
+    },
+    {
+      params: ["TIMESTAMP ts", "STRING pattern", "STRING zone"],
+      returns: "STRING",
+      impl: formatWithPattern,
+    },
+  ]),
+  f("PARSE_TIMESTAMP", "Parses text into a TIMESTAMP with a Java pattern, in UTC or the given zone.", [
+    {
+      params: ["STRING text", "STRING pattern"],
+      returns: "TIMESTAMP",
+      impl: (s: string, p: string) => parseWithPattern(s, p),
+    },
+    {
+      params: ["STRING text", "STRING pattern", "STRING zone"],
+      returns: "TIMESTAMP",
+      impl: parseWithPattern,
+    },
+  ]),
+  f("TIMESTAMPTOSTRING", "Formats epoch milliseconds with a Java pattern, in UTC or the given zone.", [
+    {
+      params: ["BIGINT epochMs", "STRING pattern"],
+      returns: "STRING",
+      impl: (t: number, p: string) => formatWithPattern(t, p),
+    },
+    {
+      params: ["BIGINT epochMs", "STRING pattern", "STRING zone"],
+      returns: "STRING",
+      impl: formatWithPattern,
+    },
+  ]),
+  f("STRINGTOTIMESTAMP", "Parses text into epoch milliseconds with a Java pattern, in UTC or the given zone.", [
+    {
+      params: ["STRING text", "STRING pattern"],
+      returns: "BIGINT",
+      impl: (s: string, p: string) => parseWithPattern(s, p),
+    },
+    {
+      params: ["STRING text", "STRING pattern", "STRING zone"],
+      returns: "BIGINT",
+      impl: parseWithPattern,
+    },
+  ]),
   f("FORMAT_DATE", "Formats a DATE with a Java pattern.", [
     {
       params: ["DATE date", "STRING pattern"],
@@ -521,18 +441,13 @@ export const datetimeFunctions: readonly ScalarFunction[] = [
       impl: (d: number, p: string) => formatWithPattern(d * DAY, p),
     },
   ]),
-  f(
-    "STRINGTODATE",
-    "Parses text into days since the epoch with a Java pattern.",
-    [
-      {
-        params: ["STRING text", "STRING pattern"],
-        returns: "INTEGER",
-        impl: (s: string, p: string) =>
-          Math.floor(parseWithPattern(s, p) / DAY),
-      },
-    ],
-  ),
+  f("STRINGTODATE", "Parses text into days since the epoch with a Java pattern.", [
+    {
+      params: ["STRING text", "STRING pattern"],
+      returns: "INTEGER",
+      impl: (s: string, p: string) => Math.floor(parseWithPattern(s, p) / DAY),
+    },
+  ]),
   f("FORMAT_TIME", "Formats a TIME with a Java pattern.", [
     {
       params: ["TIME time", "STRING pattern"],
@@ -544,8 +459,7 @@ export const datetimeFunctions: readonly ScalarFunction[] = [
     {
       params: ["STRING text", "STRING pattern"],
       returns: "TIME",
-      impl: (s: string, p: string) =>
-        ((parseWithPattern(s, p) % DAY) + DAY) % DAY,
+      impl: (s: string, p: string) => ((parseWithPattern(s, p) % DAY) + DAY) % DAY,
     },
   ]),
   f("UNIX_TIMESTAMP", "Epoch milliseconds of a TIMESTAMP, or of now.", [
@@ -570,20 +484,14 @@ export const datetimeFunctions: readonly ScalarFunction[] = [
   f("FROM_DAYS", "The DATE of days since the epoch.", [
     { params: ["INTEGER days"], returns: "DATE", impl: (d: number) => d },
   ]),
-  f(
-    "CONVERT_TZ",
-    "Shifts a TIMESTAMP from one zone's wall clock to another's.",
-    [
-      {
-        params: ["TIMESTAMP ts", "STRING fromZone", "STRING toZone"],
-        returns: "TIMESTAMP",
-        impl: (t: number, a: string, b: string) =>
-          t -
-          zoneOffsetMinutes(a, t) * 60_000 +
-          zoneOffsetMinutes(b, t) * 60_000,
-      },
-    ],
-  ),
+  f("CONVERT_TZ", "Shifts a TIMESTAMP from one zone's wall clock to another's.", [
+    {
+      params: ["TIMESTAMP ts", "STRING fromZone", "STRING toZone"],
+      returns: "TIMESTAMP",
+      impl: (t: number, a: string, b: string) =>
+        t - zoneOffsetMinutes(a, t) * 60_000 + zoneOffsetMinutes(b, t) * 60_000,
+    },
+  ]),
   f("TIMESTAMPADD", "Adds `n` units (MILLISECONDS ... DAYS) to a TIMESTAMP.", [
     {
       params: ["STRING unit", "INTEGER n", "TIMESTAMP ts"],
@@ -602,32 +510,28 @@ export const datetimeFunctions: readonly ScalarFunction[] = [
     {
       params: ["STRING unit", "INTEGER n", "DATE date"],
       returns: "DATE",
-      impl: (u: string, n: number, d: number) =>
-        d + Math.trunc((n * unitMs(u)) / DAY),
+      impl: (u: string, n: number, d: number) => d + Math.trunc((n * unitMs(u)) / DAY),
     },
   ]),
   f("DATESUB", "Subtracts `n` units (DAYS or more) from a DATE.", [
     {
       params: ["STRING unit", "INTEGER n", "DATE date"],
       returns: "DATE",
-      impl: (u: string, n: number, d: number) =>
-        d - Math.trunc((n * unitMs(u)) / DAY),
+      impl: (u: string, n: number, d: number) => d - Math.trunc((n * unitMs(u)) / DAY),
     },
   ]),
   f("TIMEADD", "Adds `n` units to a TIME, wrapping at midnight.", [
     {
       params: ["STRING unit", "INTEGER n", "TIME time"],
       returns: "TIME",
-      impl: (u: string, n: number, t: number) =>
-        (((t + n * unitMs(u)) % DAY) + DAY) % DAY,
+      impl: (u: string, n: number, t: number) => (((t + n * unitMs(u)) % DAY) + DAY) % DAY,
     },
   ]),
   f("TIMESUB", "Subtracts `n` units from a TIME, wrapping at midnight.", [
     {
       params: ["STRING unit", "INTEGER n", "TIME time"],
       returns: "TIME",
-      impl: (u: string, n: number, t: number) =>
-        (((t - n * unitMs(u)) % DAY) + DAY) % DAY,
+      impl: (u: string, n: number, t: number) => (((t - n * unitMs(u)) % DAY) + DAY) % DAY,
     },
   ]),
 ];

@@ -43,8 +43,7 @@ export interface Resolved {
   literal(i: number): unknown;
 }
 
-export type ReturnRule =
-  string | ((r: Resolved) => SqlType | { readonly error: string });
+export type ReturnRule = string | ((r: Resolved) => SqlType | { readonly error: string });
 
 type Impl = (...args: any[]) => unknown;
 
@@ -61,8 +60,7 @@ export interface OverloadSpec<I> {
 interface CompiledOverload<I> {
   readonly spec: OverloadSpec<I>;
   readonly params: readonly Param[];
-  readonly ret:
-    Pattern | ((r: Resolved) => SqlType | { readonly error: string });
+  readonly ret: Pattern | ((r: Resolved) => SqlType | { readonly error: string });
   readonly signature: string;
 }
 
@@ -75,10 +73,8 @@ export interface FunctionSpec<I> {
 
 function compile<I>(name: string, o: OverloadSpec<I>): CompiledOverload<I> {
   const params = o.params.map(parseParam);
-  const ret =
-    typeof o.returns === "string" ? parsePattern(o.returns) : o.returns;
-  const retText =
-    typeof o.returns === "string" ? formatPattern(ret as Pattern) : "";
+  const ret = typeof o.returns === "string" ? parsePattern(o.returns) : o.returns;
+  const retText = typeof o.returns === "string" ? formatPattern(ret as Pattern) : "";
   const signature = `${name}(${params.map((p) => p.text).join(", ")})${retText ? ` -> ${retText}` : ""}`;
   return { spec: o, params, ret, signature };
 }
@@ -100,13 +96,11 @@ function choose<I>(
     const m = matchParams(o.params, args);
     if (!m) continue;
     const variadic = o.params.some((p) => p.variadic) ? 0.5 : 0;
-    const bestVariadic =
-      best && best.o.params.some((p) => p.variadic) ? 0.5 : 0;
+    const bestVariadic = best && best.o.params.some((p) => p.variadic) ? 0.5 : 0;
     if (!best || m.cost + variadic < best.m.cost + bestVariadic) {
       best = { o, m };
       ambiguous = false;
-    } else if (m.cost + variadic === best.m.cost + bestVariadic)
-      ambiguous = true;
+    } else if (m.cost + variadic === best.m.cost + bestVariadic) ambiguous = true;
   }
   if (!best) {
     return {
@@ -147,14 +141,9 @@ function choose<I>(
   return { ok: true, value: { o, m, returnType, resolved } };
 }
 
-function buildImpl<I>(
-  o: CompiledOverload<I>,
-  resolved: Resolved,
-  returnType: SqlType,
-): I {
+function buildImpl<I>(o: CompiledOverload<I>, resolved: Resolved, returnType: SqlType): I {
   if (o.spec.make) return o.spec.make({ ...resolved, returnType });
-  if (!o.spec.impl)
-    throw new Error(`overload ${o.signature} has neither impl nor make`);
+  if (!o.spec.impl) throw new Error(`overload ${o.signature} has neither impl nor make`);
   return o.spec.impl;
 }
 
@@ -168,8 +157,7 @@ export function strict(f: Impl, arity: number): Impl {
     case 2:
       return (a, b) => (a === null || b === null ? null : f(a, b));
     case 3:
-      return (a, b, c) =>
-        a === null || b === null || c === null ? null : f(a, b, c);
+      return (a, b, c) => (a === null || b === null || c === null ? null : f(a, b, c));
     default:
       return (...xs: unknown[]) => {
         for (const x of xs) if (x === null) return null;
@@ -205,9 +193,7 @@ export function scalar(spec: FunctionSpec<Impl>): ScalarFunction {
   };
 }
 
-export function tableFunction(
-  spec: FunctionSpec<(...args: any[]) => readonly unknown[]>,
-): TableFunction {
+export function tableFunction(spec: FunctionSpec<(...args: any[]) => readonly unknown[]>): TableFunction {
   const overloads = spec.overloads.map((o) => compile(spec.name, o));
   return {
     kind: "table",

@@ -1,11 +1,6 @@
 /** JSON text functions: EXTRACTJSONFIELD, JSON_* and TO_JSON_STRING. Invalid JSON gives NULL. */
 import type { SqlType } from "../types/sqltype.ts";
-import {
-  decimalToString,
-  formatDate,
-  formatTime,
-  formatTimestamp,
-} from "../types/values.ts";
+import { decimalToString, formatDate, formatTime, formatTimestamp } from "../types/values.ts";
 import { scalar } from "./define.ts";
 import type { ScalarFunction } from "./types.ts";
 
@@ -52,11 +47,7 @@ function firstValueEnd(s: string): number | undefined {
 
 /** Follows a JSONPath like `$.a.b[0]['c']`; undefined when absent. */
 function follow(v: unknown, path: string): unknown {
-  const steps = [
-    ...path
-      .replace(/^\$/, "")
-      .matchAll(/\.([^.[\]]+)|\[(\d+)\]|\['([^']*)'\]|\["([^"]*)"\]/g),
-  ];
+  const steps = [...path.replace(/^\$/, "").matchAll(/\.([^.[\]]+)|\[(\d+)\]|\['([^']*)'\]|\["([^"]*)"\]/g)];
   let cur = v;
   for (const s of steps) {
     if (cur === null || typeof cur !== "object") return undefined;
@@ -81,23 +72,16 @@ export function toJson(type: SqlType): (v: unknown) => string {
       return (v) => (v === null ? "null" : decimalToString(v as bigint, s));
     }
     case "BYTES":
-      return (v) =>
-        v === null
-          ? "null"
-          : JSON.stringify(Buffer.from(v as Uint8Array).toString("base64"));
+      return (v) => (v === null ? "null" : JSON.stringify(Buffer.from(v as Uint8Array).toString("base64")));
     case "DATE":
-      return (v) =>
-        v === null ? "null" : JSON.stringify(formatDate(v as number));
+      return (v) => (v === null ? "null" : JSON.stringify(formatDate(v as number)));
     case "TIME":
-      return (v) =>
-        v === null ? "null" : JSON.stringify(formatTime(v as number));
+      return (v) => (v === null ? "null" : JSON.stringify(formatTime(v as number)));
     case "TIMESTAMP":
-      return (v) =>
-        v === null ? "null" : JSON.stringify(formatTimestamp(v as number));
+      return (v) => (v === null ? "null" : JSON.stringify(formatTimestamp(v as number)));
     case "ARRAY": {
       const el = toJson(type.element);
-      return (v) =>
-        v === null ? "null" : `[${(v as unknown[]).map(el).join(",")}]`;
+      return (v) => (v === null ? "null" : `[${(v as unknown[]).map(el).join(",")}]`);
     }
     case "MAP": {
       const val = toJson(type.value);
@@ -119,18 +103,13 @@ export function toJson(type: SqlType): (v: unknown) => string {
 }
 
 const text = (v: unknown): string | null =>
-  v === undefined || v === null
-    ? null
-    : typeof v === "string"
-      ? v
-      : JSON.stringify(v);
+  v === undefined || v === null ? null : typeof v === "string" ? v : JSON.stringify(v);
 
 export const jsonFunctions: readonly ScalarFunction[] = [
   scalar({
     name: "EXTRACTJSONFIELD",
     category: CAT,
-    description:
-      "The value at a JSONPath in JSON text, as text (strings unquoted); NULL when absent.",
+    description: "The value at a JSONPath in JSON text, as text (strings unquoted); NULL when absent.",
     overloads: [
       {
         params: ["STRING json", "STRING path"],
@@ -169,9 +148,7 @@ export const jsonFunctions: readonly ScalarFunction[] = [
         impl: (s: string | null, v: unknown) => {
           if (s === null) return false;
           const r = parse(s);
-          return r.ok && Array.isArray(r.v)
-            ? r.v.some((x) => x === v || (x === null && v === null))
-            : false;
+          return r.ok && Array.isArray(r.v) ? r.v.some((x) => x === v || (x === null && v === null)) : false;
         },
       },
     ],
@@ -202,9 +179,7 @@ export const jsonFunctions: readonly ScalarFunction[] = [
         returns: "ARRAY<STRING>",
         impl: (s: string) => {
           const r = parse(s);
-          return r.ok && Array.isArray(r.v)
-            ? r.v.map((x) => JSON.stringify(x))
-            : null;
+          return r.ok && Array.isArray(r.v) ? r.v.map((x) => JSON.stringify(x)) : null;
         },
       },
     ],
@@ -241,8 +216,7 @@ export const jsonFunctions: readonly ScalarFunction[] = [
   scalar({
     name: "JSON_CONCAT",
     category: CAT,
-    description:
-      "Merges JSON objects (later keys win) or concatenates JSON arrays; NULL when mixed or invalid.",
+    description: "Merges JSON objects (later keys win) or concatenates JSON arrays; NULL when mixed or invalid.",
     overloads: [
       {
         params: ["STRING json..."],
@@ -251,15 +225,9 @@ export const jsonFunctions: readonly ScalarFunction[] = [
           const vs = xs.map(parse);
           if (vs.some((r) => !r.ok)) return null;
           const vals = vs.map((r) => (r as { v: unknown }).v);
-          if (
-            vals.every(
-              (v) => v !== null && typeof v === "object" && !Array.isArray(v),
-            )
-          )
+          if (vals.every((v) => v !== null && typeof v === "object" && !Array.isArray(v)))
             return JSON.stringify(Object.assign({}, ...(vals as object[])));
-          return JSON.stringify(
-            vals.flatMap((v) => (Array.isArray(v) ? v : [v])),
-          );
+          return JSON.stringify(vals.flatMap((v) => (Array.isArray(v) ? v : [v])));
         },
       },
     ],

@@ -11,11 +11,7 @@ type Dec = Extract<SqlType, { kind: "DECIMAL" }>;
 const decOf = (r: Resolved, i = 0): Dec => r.argTypes[i] as Dec;
 
 /** A DOUBLE → DOUBLE function: INTEGER/BIGINT/DECIMAL arguments widen to DOUBLE. */
-function unaryDouble(
-  name: string,
-  description: string,
-  f: (x: number) => number,
-): ScalarFunction {
+function unaryDouble(name: string, description: string, f: (x: number) => number): ScalarFunction {
   return scalar({
     name,
     category: CAT,
@@ -45,9 +41,7 @@ function decimalOfDouble(x: number): { unscaled: bigint; scale: number } {
   const [i, f = ""] = m.split(".") as [string, string?];
   const scale = f.length - Number(e);
   const digits = BigInt(`${i}${f}`);
-  return scale >= 0
-    ? { unscaled: digits, scale }
-    : { unscaled: digits * pow10(-scale), scale: 0 };
+  return scale >= 0 ? { unscaled: digits, scale } : { unscaled: digits * pow10(-scale), scale: 0 };
 }
 
 function truncDouble(x: number, places: number): number {
@@ -59,13 +53,7 @@ function truncDouble(x: number, places: number): number {
 }
 
 /** Rounds a DECIMAL `v` at `fromScale` to `places` decimals HALF_UP, keeping scale `toScale`. */
-function roundDecimal(
-  v: bigint,
-  fromScale: number,
-  places: number,
-  toScale: number,
-  half: boolean,
-): bigint {
+function roundDecimal(v: bigint, fromScale: number, places: number, toScale: number, half: boolean): bigint {
   const drop = fromScale - places;
   let r = v;
   if (drop > 0) {
@@ -73,9 +61,7 @@ function roundDecimal(
     r = (half ? divideHalfUp(v, p) : v / p) * p;
   }
   // r is at fromScale; move to toScale (dropping only zero digits when toScale < fromScale).
-  return toScale >= fromScale
-    ? r * pow10(toScale - fromScale)
-    : r / pow10(fromScale - toScale);
+  return toScale >= fromScale ? r * pow10(toScale - fromScale) : r / pow10(fromScale - toScale);
 }
 
 function roundLike(name: "ROUND" | "TRUNC", half: boolean): ScalarFunction {
@@ -122,8 +108,7 @@ function roundLike(name: "ROUND" | "TRUNC", half: boolean): ScalarFunction {
         },
         make: (r) => {
           const s = decOf(r).scale;
-          return (v: bigint, places: number) =>
-            roundDecimal(v, s, places, s, half);
+          return (v: bigint, places: number) => roundDecimal(v, s, places, s, half);
         },
       },
     ],
@@ -152,13 +137,7 @@ function floorCeil(name: "FLOOR" | "CEIL"): ScalarFunction {
           return (v: bigint) => {
             const q = v / p;
             if (v % p === 0n) return q;
-            return name === "FLOOR"
-              ? v < 0n
-                ? q - 1n
-                : q
-              : v > 0n
-                ? q + 1n
-                : q;
+            return name === "FLOOR" ? (v < 0n ? q - 1n : q) : v > 0n ? q + 1n : q;
           };
         },
       },
@@ -179,28 +158,15 @@ function extreme(name: "GREATEST" | "LEAST"): ScalarFunction {
         nulls: "call",
         returns: (r) => {
           const t = r.bindings.get("T");
-          const temporal =
-            t?.kind === "DATE" || t?.kind === "TIME" || t?.kind === "TIMESTAMP";
+          const temporal = t?.kind === "DATE" || t?.kind === "TIME" || t?.kind === "TIMESTAMP";
           // String literals convert to a temporal T, so they do not count as a second type then.
           const kinds = new Set(
             r.args
-              .filter(
-                (a) =>
-                  !(
-                    temporal &&
-                    a.kind === "value" &&
-                    a.type.kind === "STRING" &&
-                    a.literal
-                  ),
-              )
+              .filter((a) => !(temporal && a.kind === "value" && a.type.kind === "STRING" && a.literal))
               .map((a) => (a.kind === "value" ? a.type.kind : "LAMBDA"))
               .filter((k) => k !== "NULL"),
           );
-          if (
-            !t ||
-            t.kind === "NULL" ||
-            (kinds.size > 1 && !kinds.has("DOUBLE"))
-          ) {
+          if (!t || t.kind === "NULL" || (kinds.size > 1 && !kinds.has("DOUBLE"))) {
             return {
               error: `Function '${name.toLowerCase()}' cannot be resolved due to ambiguous method parameters ${describeArgs(r.args)}.`,
             };
@@ -211,9 +177,7 @@ function extreme(name: "GREATEST" | "LEAST"): ScalarFunction {
           const cmp = compareValues(r.returnType);
           return (...xs: unknown[]) => {
             let best: unknown = null;
-            for (const x of xs)
-              if (x !== null && (best === null || sign * cmp(x, best) > 0))
-                best = x;
+            for (const x of xs) if (x !== null && (best === null || sign * cmp(x, best) > 0)) best = x;
             return best;
           };
         },
@@ -302,11 +266,7 @@ const LOG = scalar({
       returns: "DOUBLE",
       // Java: log(x)/log(base); base 1 or base <= 0 or x < 0 give NaN per ksqlDB's rules.
       impl: (b: number, x: number) =>
-        b <= 0 || b === 1 || x < 0
-          ? NaN
-          : x === 0
-            ? -Infinity
-            : Math.log(x) / Math.log(b),
+        b <= 0 || b === 1 || x < 0 ? NaN : x === 0 ? -Infinity : Math.log(x) / Math.log(b),
     },
   ],
 });
@@ -315,9 +275,7 @@ const ATAN2 = scalar({
   name: "ATAN2",
   category: CAT,
   description: "The angle of the point (x, y), from atan2(y, x).",
-  overloads: [
-    { params: ["DOUBLE y", "DOUBLE x"], returns: "DOUBLE", impl: Math.atan2 },
-  ],
+  overloads: [{ params: ["DOUBLE y", "DOUBLE x"], returns: "DOUBLE", impl: Math.atan2 }],
 });
 
 const RANDOM = scalar({
@@ -337,72 +295,35 @@ const PI = scalar({
 const GEO_DISTANCE = scalar({
   name: "GEO_DISTANCE",
   category: CAT,
-  description:
-    "The great-circle distance between two lat/lon points, in KM (default) or MI.",
+  description: "The great-circle distance between two lat/lon points, in KM (default) or MI.",
   overloads: [
     {
       params: ["DOUBLE lat1", "DOUBLE lon1", "DOUBLE lat2", "DOUBLE lon2"],
       returns: "DOUBLE",
-      impl: (a: number, b: number, c: number, d: number) =>
-        geo(a, b, c, d, "KM"),
+      impl: (a: number, b: number, c: number, d: number) => geo(a, b, c, d, "KM"),
     },
     {
-      params: [
-        "DOUBLE lat1",
-        "DOUBLE lon1",
-        "DOUBLE lat2",
-        "DOUBLE lon2",
-        "STRING unit",
-      ],
+      params: ["DOUBLE lat1", "DOUBLE lon1", "DOUBLE lat2", "DOUBLE lon2", "STRING unit"],
       returns: "DOUBLE",
       nulls: "call",
       // A NULL unit means kilometres; any other NULL gives NULL.
-      impl: (
-        a: number | null,
-        b: number | null,
-        c: number | null,
-        d: number | null,
-        u: string | null,
-      ) =>
-        a === null || b === null || c === null || d === null
-          ? null
-          : geo(a, b, c, d, u ?? "KM"),
+      impl: (a: number | null, b: number | null, c: number | null, d: number | null, u: string | null) =>
+        a === null || b === null || c === null || d === null ? null : geo(a, b, c, d, u ?? "KM"),
     },
   ],
 });
 
-function geo(
-  lat1: number,
-  lon1: number,
-  lat2: number,
-  lon2: number,
-  unit: string,
-): number {
+function geo(lat1: number, lon1: number, lat2: number, lon2: number, unit: string): number {
   const u = unit.toUpperCase();
-  const radius =
-    u === "MI" || u === "MILES"
-      ? 3959
-      : u === "KM" || u === "KILOMETERS"
-        ? 6371
-        : NaN;
-  if (Number.isNaN(radius))
-    throw new Error(`GEO_DISTANCE: unknown unit ${unit}; use KM or MI`);
-  if (
-    Math.abs(lat1) > 90 ||
-    Math.abs(lat2) > 90 ||
-    Math.abs(lon1) > 180 ||
-    Math.abs(lon2) > 180
-  ) {
-    throw new Error(
-      "GEO_DISTANCE: latitude must be within ±90 and longitude within ±180",
-    );
+  const radius = u === "MI" || u === "MILES" ? 3959 : u === "KM" || u === "KILOMETERS" ? 6371 : NaN;
+  if (Number.isNaN(radius)) throw new Error(`GEO_DISTANCE: unknown unit ${unit}; use KM or MI`);
+  if (Math.abs(lat1) > 90 || Math.abs(lat2) > 90 || Math.abs(lon1) > 180 || Math.abs(lon2) > 180) {
+    throw new Error("GEO_DISTANCE: latitude must be within ±90 and longitude within ±180");
   }
   const rad = Math.PI / 180;
   const dLat = (lat2 - lat1) * rad;
   const dLon = (lon2 - lon1) * rad;
-  const a =
-    Math.sin(dLat / 2) ** 2 +
-    Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(dLon / 2) ** 2;
+  const a = Math.sin(dLat / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(dLon / 2) ** 2;
   return 2 * radius * Math.asin(Math.sqrt(a));
 }
 

@@ -47,15 +47,10 @@ const NULLIF = scalar({
       nulls: "call",
       make: (r) => {
         const eq = valuesEqual(r.returnType);
-        return (a: unknown, b: unknown) =>
-          a === null ? null : b !== null && eq(a, b) ? null : a;
+        return (a: unknown, b: unknown) => (a === null ? null : b !== null && eq(a, b) ? null : a);
       },
     },
   ],
 });
 
-export const nullFunctions: readonly ScalarFunction[] = [
-  COALESCE,
-  IFNULL,
-  NULLIF,
-];
+export const nullFunctions: readonly ScalarFunction[] = [COALESCE, IFNULL, NULLIF];

@@ -31,9 +31,7 @@ export function createRegistry(defs: readonly FunctionDef[]): FunctionRegistry {
     if (byName.has(d.name)) throw new Error(`duplicate function ${d.name}`);
     byName.set(d.name, d);
   }
-  const sorted = [...byName.values()].sort((a, b) =>
-    a.name < b.name ? -1 : 1,
-  );
+  const sorted = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   return { get: (name) => byName.get(name.toUpperCase()), all: () => sorted };
 }
 

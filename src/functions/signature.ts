@@ -23,11 +23,7 @@ import {
   formatType,
   typeEquals,
 } from "../types/sqltype.ts";
-import {
-  canImplicitlyCast,
-  commonSuperType,
-  toDecimalType,
-} from "../types/values.ts";
+import { canImplicitlyCast, commonSuperType, toDecimalType } from "../types/values.ts";
 import type { ArgInfo } from "./types.ts";
 
 export type Pattern =
@@ -74,8 +70,7 @@ export function parsePattern(text: string): Pattern {
   };
   const eat = (c: string): void => {
     ws();
-    if (!s.startsWith(c, i))
-      throw new Error(`bad pattern ${text}: expected ${c} at ${i}`);
+    if (!s.startsWith(c, i)) throw new Error(`bad pattern ${text}: expected ${c} at ${i}`);
     i += c.length;
   };
   const one = (): Pattern => {
@@ -196,11 +191,7 @@ export interface Match {
 }
 
 /** The parameter pattern for argument `i` given the params (variadic tail repeats). */
-function paramFor(
-  params: readonly Param[],
-  i: number,
-  n: number,
-): Param | undefined {
+function paramFor(params: readonly Param[], i: number, n: number): Param | undefined {
   const v = params.findIndex((p) => p.variadic);
   if (v < 0) return params[i];
   const after = params.length - v - 1;
@@ -215,24 +206,13 @@ export function arityMatches(params: readonly Param[], n: number): boolean {
 }
 
 /** Collects the types bound to variables by matching `t` against `p`; false when the shapes differ. */
-function collect(
-  p: Pattern,
-  t: SqlType,
-  acc: Map<string, SqlType[]>,
-  strLit = false,
-): boolean {
+function collect(p: Pattern, t: SqlType, acc: Map<string, SqlType[]>, strLit = false): boolean {
   if (t.kind === "NULL") return true;
   switch (p.k) {
     case "exact":
-      return (
-        typeEquals(p.t, t) ||
-        canImplicitlyCast(t, p.t) ||
-        (strLit && isTemporal(p.t))
-      );
+      return typeEquals(p.t, t) || canImplicitlyCast(t, p.t) || (strLit && isTemporal(p.t));
     case "decimal":
-      return (
-        t.kind === "DECIMAL" || t.kind === "INTEGER" || t.kind === "BIGINT"
-      );
+      return t.kind === "DECIMAL" || t.kind === "INTEGER" || t.kind === "BIGINT";
     case "struct":
       return t.kind === "STRUCT";
     case "any":
@@ -248,22 +228,14 @@ function collect(
     case "array":
       return t.kind === "ARRAY" && collect(p.el, t.element, acc);
     case "map":
-      return (
-        t.kind === "MAP" &&
-        collect(p.key, t.key, acc) &&
-        collect(p.value, t.value, acc)
-      );
+      return t.kind === "MAP" && collect(p.key, t.key, acc) && collect(p.value, t.value, acc);
     case "lambda":
       return false;
   }
 }
 
 /** The concrete type of a pattern under bindings; `actual` fills the open parts (DECIMAL, STRUCT, ANY). */
-export function instantiate(
-  p: Pattern,
-  b: Bindings,
-  actual: SqlType = NULL_TYPE,
-): SqlType {
+export function instantiate(p: Pattern, b: Bindings, actual: SqlType = NULL_TYPE): SqlType {
   switch (p.k) {
     case "exact":
       return p.t;
@@ -277,25 +249,13 @@ export function instantiate(
     case "array":
       return {
         kind: "ARRAY",
-        element: instantiate(
-          p.el,
-          b,
-          actual.kind === "ARRAY" ? actual.element : NULL_TYPE,
-        ),
+        element: instantiate(p.el, b, actual.kind === "ARRAY" ? actual.element : NULL_TYPE),
       };
     case "map":
       return {
         kind: "MAP",
-        key: instantiate(
-          p.key,
-          b,
-          actual.kind === "MAP" ? actual.key : NULL_TYPE,
-        ),
-        value: instantiate(
-          p.value,
-          b,
-          actual.kind === "MAP" ? actual.value : NULL_TYPE,
-        ),
+        key: instantiate(p.key, b, actual.kind === "MAP" ? actual.key : NULL_TYPE),
+        value: instantiate(p.value, b, actual.kind === "MAP" ? actual.value : NULL_TYPE),
       };
     case "lambda":
       return actual;
@@ -303,10 +263,7 @@ export function instantiate(
 }
 
 /** Tries to match `args` against `params`; undefined when they do not match. */
-export function matchParams(
-  params: readonly Param[],
-  args: readonly ArgInfo[],
-): Match | undefined {
+export function matchParams(params: readonly Param[], args: readonly ArgInfo[]): Match | undefined {
   const n = args.length;
   if (!arityMatches(params, n)) return undefined;
   const acc = new Map<string, SqlType[]>();
@@ -315,8 +272,7 @@ export function matchParams(
     const a = args[i]!;
     const p = paramFor(params, i, n)!;
     if (a.kind === "lambda") {
-      if (p.pattern.k !== "lambda" || p.pattern.params.length !== a.arity)
-        return undefined;
+      if (p.pattern.k !== "lambda" || p.pattern.params.length !== a.arity) return undefined;
       continue;
     }
     if (p.pattern.k === "lambda") return undefined;
@@ -329,10 +285,7 @@ export function matchParams(
   for (let i = 0; i < n; i++) {
     const a = args[i]!;
     if (a.kind !== "lambda") continue;
-    const p = paramFor(params, i, n)!.pattern as Extract<
-      Pattern,
-      { k: "lambda" }
-    >;
+    const p = paramFor(params, i, n)!.pattern as Extract<Pattern, { k: "lambda" }>;
     const ptypes = p.params.map((q) => instantiate(q, bindings));
     const body = a.typeBody(ptypes);
     if ("error" in body) return undefined;
@@ -358,25 +311,18 @@ export function matchParams(
       continue;
     }
     const target = instantiate(p.pattern, bindings, a.type);
-    if (
-      !canImplicitlyCast(a.type, target) &&
-      !(isStringLiteral(a) && isTemporal(target))
-    )
-      return undefined;
+    if (!canImplicitlyCast(a.type, target) && !(isStringLiteral(a) && isTemporal(target))) return undefined;
     if (a.type.kind !== "NULL" && !typeEquals(a.type, target)) cost++;
     argTypes.push(target);
   }
   return { argTypes, bindings, lambdaParams, lambdaBodies, cost };
 }
 
-const isTemporal = (t: SqlType): boolean =>
-  t.kind === "DATE" || t.kind === "TIME" || t.kind === "TIMESTAMP";
+const isTemporal = (t: SqlType): boolean => t.kind === "DATE" || t.kind === "TIME" || t.kind === "TIMESTAMP";
 
 /** ksqlDB converts a STRING literal to DATE/TIME/TIMESTAMP where one is expected (`GREATEST(d, '2021-01-01')`). */
 function isStringLiteral(a: ArgInfo): boolean {
-  return (
-    a.kind === "value" && a.type.kind === "STRING" && a.literal !== undefined
-  );
+  return a.kind === "value" && a.type.kind === "STRING" && a.literal !== undefined;
 }
 
 /**
@@ -388,9 +334,7 @@ function bindVariables(acc: Map<string, SqlType[]>): Bindings | undefined {
   for (const [name, types] of acc) {
     if (name.endsWith("'")) continue;
     const lits = acc.get(`${name}'`) ?? [];
-    const t = commonSuperType(
-      types.some(isTemporal) ? types : [...types, ...lits],
-    );
+    const t = commonSuperType(types.some(isTemporal) ? types : [...types, ...lits]);
     if (!t) return undefined;
     bindings.set(name, t);
   }

@@ -8,11 +8,7 @@ type Bytes = Uint8Array;
 
 /** ksqlDB's start index for a 1-based position: 0 is the start, negative counts from the end. */
 function startIndex(pos: number, len: number): number {
-  return pos > 0
-    ? Math.min(pos - 1, len)
-    : pos < 0
-      ? Math.max(len + pos, 0)
-      : 0;
+  return pos > 0 ? Math.min(pos - 1, len) : pos < 0 ? Math.max(len + pos, 0) : 0;
 }
 
 const SUBSTRING = scalar({
@@ -69,8 +65,7 @@ const CONCAT = scalar({
       params: ["BYTES b..."],
       returns: "BYTES",
       nulls: "call",
-      impl: (...xs: (Bytes | null)[]) =>
-        concatBytes(xs.filter((x): x is Bytes => x !== null)),
+      impl: (...xs: (Bytes | null)[]) => concatBytes(xs.filter((x): x is Bytes => x !== null)),
     },
   ],
 });
@@ -78,8 +73,7 @@ const CONCAT = scalar({
 const CONCAT_WS = scalar({
   name: "CONCAT_WS",
   category: CAT,
-  description:
-    "Joins the non-NULL values with a separator; NULL when the separator is NULL.",
+  description: "Joins the non-NULL values with a separator; NULL when the separator is NULL.",
   overloads: [
     {
       params: ["STRING sep", "STRING s..."],
@@ -106,12 +100,7 @@ const CONCAT_WS = scalar({
   ],
 });
 
-const simple = (
-  name: string,
-  description: string,
-  f: (s: string) => unknown,
-  returns = "STRING",
-): ScalarFunction =>
+const simple = (name: string, description: string, f: (s: string) => unknown, returns = "STRING"): ScalarFunction =>
   scalar({
     name,
     category: CAT,
@@ -243,14 +232,12 @@ const REPLACE = scalar({
 const REGEXP_REPLACE = scalar({
   name: "REGEXP_REPLACE",
   category: CAT,
-  description:
-    "Replaces every match of the regular expression by the replacement (`$1` refers to groups).",
+  description: "Replaces every match of the regular expression by the replacement (`$1` refers to groups).",
   overloads: [
     {
       params: ["STRING str", "STRING regex", "STRING replacement"],
       returns: "STRING",
-      impl: (s: string, r: string, b: string) =>
-        s.replace(javaRegex(r, "g"), b),
+      impl: (s: string, r: string, b: string) => s.replace(javaRegex(r, "g"), b),
     },
   ],
 });
@@ -258,8 +245,7 @@ const REGEXP_REPLACE = scalar({
 const REGEXP_EXTRACT = scalar({
   name: "REGEXP_EXTRACT",
   category: CAT,
-  description:
-    "The first match of the regular expression (or its `group`); NULL when none.",
+  description: "The first match of the regular expression (or its `group`); NULL when none.",
   overloads: [
     {
       params: ["STRING regex", "STRING str"],
@@ -269,8 +255,7 @@ const REGEXP_EXTRACT = scalar({
     {
       params: ["STRING regex", "STRING str", "INTEGER group"],
       returns: "STRING",
-      impl: (r: string, s: string, g: number) =>
-        javaRegex(r).exec(s)?.[g] ?? null,
+      impl: (r: string, s: string, g: number) => javaRegex(r).exec(s)?.[g] ?? null,
     },
   ],
 });
@@ -283,14 +268,12 @@ const REGEXP_EXTRACT_ALL = scalar({
     {
       params: ["STRING regex", "STRING str"],
       returns: "ARRAY<STRING>",
-      impl: (r: string, s: string) =>
-        [...s.matchAll(javaRegex(r, "g"))].map((m) => m[0]),
+      impl: (r: string, s: string) => [...s.matchAll(javaRegex(r, "g"))].map((m) => m[0]),
     },
     {
       params: ["STRING regex", "STRING str", "INTEGER group"],
       returns: "ARRAY<STRING>",
-      impl: (r: string, s: string, g: number) =>
-        [...s.matchAll(javaRegex(r, "g"))].map((m) => m[g] ?? null),
+      impl: (r: string, s: string, g: number) => [...s.matchAll(javaRegex(r, "g"))].map((m) => m[g] ?? null),
     },
   ],
 });
@@ -311,24 +294,19 @@ const REGEXP_SPLIT_TO_ARRAY = scalar({
 const SPLIT = scalar({
   name: "SPLIT",
   category: CAT,
-  description:
-    "Splits a string (or bytes) around a delimiter; an empty delimiter splits into characters.",
+  description: "Splits a string (or bytes) around a delimiter; an empty delimiter splits into characters.",
   overloads: [
     {
       params: ["STRING str", "STRING delimiter"],
       returns: "ARRAY<STRING>",
-      impl: (s: string, d: string) =>
-        d === "" ? (s === "" ? [""] : [...s]) : s.split(d),
+      impl: (s: string, d: string) => (d === "" ? (s === "" ? [""] : [...s]) : s.split(d)),
     },
     {
       params: ["BYTES b", "BYTES delimiter"],
       returns: "ARRAY<BYTES>",
       impl: (b: Bytes, d: Bytes) => {
         const buf = Buffer.from(b);
-        if (d.length === 0)
-          return buf.length === 0
-            ? [buf]
-            : [...buf].map((x) => Uint8Array.of(x));
+        if (d.length === 0) return buf.length === 0 ? [buf] : [...buf].map((x) => Uint8Array.of(x));
         const out: Bytes[] = [];
         let start = 0;
         for (let i = buf.indexOf(d, 0); i >= 0; i = buf.indexOf(d, start)) {
@@ -345,8 +323,7 @@ const SPLIT = scalar({
 const SPLIT_TO_MAP = scalar({
   name: "SPLIT_TO_MAP",
   category: CAT,
-  description:
-    "Splits `k1=v1,k2=v2` style text into a map (entry and key-value delimiters given); later keys win.",
+  description: "Splits `k1=v1,k2=v2` style text into a map (entry and key-value delimiters given); later keys win.",
   overloads: [
     {
       params: ["STRING input", "STRING entryDelimiter", "STRING kvDelimiter"],
@@ -370,22 +347,14 @@ const SPLIT_TO_MAP = scalar({
 const TRIM = simple("TRIM", "Removes leading and trailing whitespace.", (s) =>
   s.replace(/^[\s\u0000-\u0020]+|[\s\u0000-\u0020]+$/g, ""),
 );
-const LTRIM = simple("LTRIM", "Removes leading whitespace.", (s) =>
-  s.replace(/^[\s\u0000-\u0020]+/, ""),
-);
-const RTRIM = simple("RTRIM", "Removes trailing whitespace.", (s) =>
-  s.replace(/[\s\u0000-\u0020]+$/, ""),
-);
+const LTRIM = simple("LTRIM", "Removes leading whitespace.", (s) => s.replace(/^[\s\u0000-\u0020]+/, ""));
+const RTRIM = simple("RTRIM", "Removes trailing whitespace.", (s) => s.replace(/[\s\u0000-\u0020]+$/, ""));
 const UCASE = simple("UCASE", "Upper case.", (s) => s.toUpperCase());
 const LCASE = simple("LCASE", "Lower case.", (s) => s.toLowerCase());
 const INITCAP = simple(
   "INITCAP",
   "Capitalises the first letter of each space-separated word, lower-cases the rest.",
-  (s) =>
-    s.replace(
-      /[^\s]+/g,
-      (w) => w.charAt(0).toUpperCase() + w.slice(1).toLowerCase(),
-    ),
+  (s) => s.replace(/[^\s]+/g, (w) => w.charAt(0).toUpperCase() + w.slice(1).toLowerCase()),
 );
 const MD5 = simple("MD5", "The hex MD5 digest of the UTF-8 string.", (s) =>
   createHash("md5").update(s, "utf8").digest("hex"),
@@ -394,16 +363,13 @@ const UUID = scalar({
   name: "UUID",
   category: CAT,
   description: "A random UUID.",
-  overloads: [
-    { params: [], returns: "STRING", impl: () => crypto.randomUUID() },
-  ],
+  overloads: [{ params: [], returns: "STRING", impl: () => crypto.randomUUID() }],
 });
 
 const CHR = scalar({
   name: "CHR",
   category: CAT,
-  description:
-    "The character of a Unicode code point, given as an INTEGER or as text (`75`, `\\u004b`).",
+  description: "The character of a Unicode code point, given as an INTEGER or as text (`75`, `\\u004b`).",
   overloads: [
     {
       params: ["INTEGER code"],
@@ -439,8 +405,7 @@ function toBytesIn(s: string, enc: string): Bytes | undefined {
     case "hex": {
       // ksqlDB accepts plain hex (even length), `0x` + hex (odd length padded with a leading 0) and X'hex'.
       let h: string | undefined;
-      if (/^0x[0-9a-fA-F]*$/.test(s))
-        h = s.length % 2 ? `0${s.slice(2)}` : s.slice(2);
+      if (/^0x[0-9a-fA-F]*$/.test(s)) h = s.length % 2 ? `0${s.slice(2)}` : s.slice(2);
       else if (/^[xX]'([0-9a-fA-F]{2})*'$/.test(s)) h = s.slice(2, -1);
       else if (/^([0-9a-fA-F]{2})*$/.test(s)) h = s;
       if (h === undefined) throw new Error(`'${s}' is not valid hex`);
@@ -450,11 +415,7 @@ function toBytesIn(s: string, enc: string): Bytes | undefined {
       return Buffer.from(s, "utf8");
     case "ascii":
       // Java replaces characters outside ASCII by '?'.
-      return Buffer.from(
-        [...s].map((c) =>
-          c.charCodeAt(0) < 128 && c.length === 1 ? c.charCodeAt(0) : 63,
-        ),
-      );
+      return Buffer.from([...s].map((c) => (c.charCodeAt(0) < 128 && c.length === 1 ? c.charCodeAt(0) : 63)));
     case "base64":
       return Buffer.from(s, "base64");
     default:
@@ -471,9 +432,7 @@ function fromBytesIn(b: Bytes, enc: string): string | undefined {
       return buf.toString("utf8");
     case "ascii":
       // Java decodes bytes above 127 as U+FFFD.
-      return [...buf]
-        .map((x) => (x < 128 ? String.fromCharCode(x) : "\ufffd"))
-        .join("");
+      return [...buf].map((x) => (x < 128 ? String.fromCharCode(x) : "\ufffd")).join("");
     case "base64":
       return buf.toString("base64");
     default:
@@ -493,8 +452,7 @@ const ENCODE = scalar({
         const b = toBytesIn(s, i);
         if (!b) throw new Error(`Unsupported input encoding: ${i}`);
         const r = fromBytesIn(b, o);
-        if (r === undefined)
-          throw new Error(`Unsupported output encoding: ${o}`);
+        if (r === undefined) throw new Error(`Unsupported output encoding: ${o}`);
         return r;
       },
     },
@@ -536,26 +494,14 @@ const FROM_BYTES = scalar({
 });
 
 const MASK_CHARS =
-  (
-    upper: string | null,
-    lower: string | null,
-    digit: string | null,
-    other: string | null,
-  ) =>
+  (upper: string | null, lower: string | null, digit: string | null, other: string | null) =>
   (c: string): string =>
-    /[A-Z]/.test(c)
-      ? (upper ?? c)
-      : /[a-z]/.test(c)
-        ? (lower ?? c)
-        : /[0-9]/.test(c)
-          ? (digit ?? c)
-          : (other ?? c);
+    /[A-Z]/.test(c) ? (upper ?? c) : /[a-z]/.test(c) ? (lower ?? c) : /[0-9]/.test(c) ? (digit ?? c) : (other ?? c);
 
 const MASK = scalar({
   name: "MASK",
   category: CAT,
-  description:
-    "Masks letters (X/x), digits (n) and others (-), or with the given replacement characters.",
+  description: "Masks letters (X/x), digits (n) and others (-), or with the given replacement characters.",
   overloads: [
     {
       params: ["STRING str"],
@@ -563,22 +509,11 @@ const MASK = scalar({
       impl: (s: string) => [...s].map(MASK_CHARS("X", "x", "n", "-")).join(""),
     },
     {
-      params: [
-        "STRING str",
-        "STRING upper",
-        "STRING lower",
-        "STRING digit",
-        "STRING other",
-      ],
+      params: ["STRING str", "STRING upper", "STRING lower", "STRING digit", "STRING other"],
       returns: "STRING",
       nulls: "call",
-      impl: (
-        s: string | null,
-        u: string | null,
-        l: string | null,
-        d: string | null,
-        o: string | null,
-      ) => (s === null ? null : [...s].map(MASK_CHARS(u, l, d, o)).join("")),
+      impl: (s: string | null, u: string | null, l: string | null, d: string | null, o: string | null) =>
+        s === null ? null : [...s].map(MASK_CHARS(u, l, d, o)).join(""),
     },
   ],
 });

@@ -40,8 +40,7 @@ export const tableFunctions: readonly TableFunction[] = [
   tableFunction({
     name: "CUBE_EXPLODE",
     category: CAT,
-    description:
-      "One row per combination of the values with some replaced by NULL (2^n rows).",
+    description: "One row per combination of the values with some replaced by NULL (2^n rows).",
     overloads: [
       {
         params: ["ARRAY<T> list"],

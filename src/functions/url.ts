@@ -12,11 +12,7 @@ function parseUrl(s: string): URL | null {
   }
 }
 
-const part = (
-  name: string,
-  description: string,
-  f: (u: URL) => string | number | null,
-): ScalarFunction =>
+const part = (name: string, description: string, f: (u: URL) => string | number | null): ScalarFunction =>
   scalar({
     name,
     category: CAT,
@@ -35,21 +31,15 @@ const part = (
 
 export const urlFunctions: readonly ScalarFunction[] = [
   part("URL_EXTRACT_HOST", "The host of a URL.", (u) => u.hostname || null),
-  part("URL_EXTRACT_PROTOCOL", "The protocol (scheme) of a URL.", (u) =>
-    u.protocol.replace(/:$/, ""),
-  ),
-  part("URL_EXTRACT_PATH", "The path of a URL.", (u) =>
-    decodeURIComponent(u.pathname),
-  ),
+  part("URL_EXTRACT_PROTOCOL", "The protocol (scheme) of a URL.", (u) => u.protocol.replace(/:$/, "")),
+  part("URL_EXTRACT_PATH", "The path of a URL.", (u) => decodeURIComponent(u.pathname)),
   part("URL_EXTRACT_QUERY", "The query of a URL, decoded.", (u) =>
     u.search ? decodeURIComponent(u.search.slice(1)) : null,
   ),
   part("URL_EXTRACT_FRAGMENT", "The fragment of a URL, decoded.", (u) =>
     u.hash ? decodeURIComponent(u.hash.slice(1)) : null,
   ),
-  part("URL_EXTRACT_PORT", "The port of a URL.", (u) =>
-    u.port ? Number(u.port) : null,
-  ),
+  part("URL_EXTRACT_PORT", "The port of a URL.", (u) => (u.port ? Number(u.port) : null)),
   scalar({
     name: "URL_EXTRACT_PARAMETER",
     category: CAT,
@@ -58,8 +48,7 @@ export const urlFunctions: readonly ScalarFunction[] = [
       {
         params: ["STRING url", "STRING name"],
         returns: "STRING",
-        impl: (s: string, n: string) =>
-          parseUrl(s)?.searchParams.get(n) ?? null,
+        impl: (s: string, n: string) => parseUrl(s)?.searchParams.get(n) ?? null,
       },
     ],
   }),

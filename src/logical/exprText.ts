@@ -12,8 +12,7 @@ export function formatExpr(e: TExpr): string {
   switch (e.kind) {
     case "Literal":
       if (e.value === null) return "NULL";
-      if (e.type.kind === "STRING")
-        return `'${String(e.value).replace(/'/g, "''")}'`;
+      if (e.type.kind === "STRING") return `'${String(e.value).replace(/'/g, "''")}'`;
       if (e.type.kind === "DECIMAL" || e.type.kind === "BIGINT")
         return String(e.value) + (e.type.kind === "BIGINT" ? "L" : "BD");
       return String(e.value);

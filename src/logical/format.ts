@@ -29,9 +29,7 @@ function line(n: LogicalNode): string {
   switch (n.kind) {
     case "Source":
       return `Source ${n.source}${n.alias !== n.source ? ` AS ${n.alias}` : ""} (${n.sourceType}) topic=${n.topic} key=${formatFormat(n.keyFormat)} value=${formatFormat(n.valueFormat)}${
-        n.timestamp
-          ? ` timestamp=${n.timestamp.column}${n.timestamp.format ? `('${n.timestamp.format}')` : ""}`
-          : ""
+        n.timestamp ? ` timestamp=${n.timestamp.column}${n.timestamp.format ? `('${n.timestamp.format}')` : ""}` : ""
       }${n.window ? ` window=${n.window.type}${n.window.sizeMs !== undefined ? `(${n.window.sizeMs}ms)` : ""}` : ""} columns=[${n.schema
         .filter((c) => c.namespace !== "PSEUDO")
         .map((c) => c.name)
@@ -51,9 +49,7 @@ function line(n: LogicalNode): string {
     case "Aggregate":
       return `Aggregate${n.fromTable ? " (table)" : ""} groupBy=[${n.groupBy.map((g) => `${g.name} := ${formatExpr(g.expr)}`).join(", ")}] aggregates=[${n.aggregates
         .map((a) => `${a.name} := ${formatExpr(a.call)}`)
-        .join(
-          ", ",
-        )}]${n.window ? ` window=${formatWindow(n.window)}` : ""} emit=${n.emit}`;
+        .join(", ")}]${n.window ? ` window=${formatWindow(n.window)}` : ""} emit=${n.emit}`;
     case "TableFunction":
       return `TableFunction [${n.functions.map((f) => `${f.name} := ${formatExpr(f.call)}`).join(", ")}]`;
     case "Project":

@@ -30,10 +30,7 @@ export interface RuleStep {
   readonly plan: LogicalPlan;
 }
 
-export function optimize(
-  plan: LogicalPlan,
-  rules: readonly Rule[] = RULES,
-): { plan: LogicalPlan; steps: RuleStep[] } {
+export function optimize(plan: LogicalPlan, rules: readonly Rule[] = RULES): { plan: LogicalPlan; steps: RuleStep[] } {
   const steps: RuleStep[] = [];
   let p = plan;
   for (const r of rules) {

@@ -15,11 +15,7 @@ import type {
   OutputColumn,
   WindowSpec,
 } from "../semantic/analyzed.ts";
-import type {
-  CatalogSource,
-  FormatSpec,
-  TimestampSpec,
-} from "../semantic/catalog.ts";
+import type { CatalogSource, FormatSpec, TimestampSpec } from "../semantic/catalog.ts";
 import type { AnalyzedStatement } from "../semantic/statements.ts";
 import type { TExpr } from "../semantic/typed.ts";
 
@@ -165,10 +161,7 @@ export function inputsOf(n: LogicalNode): LogicalNode[] {
 }
 
 /** A node with its inputs replaced (same order as {@link inputsOf}). */
-export function withInputs(
-  n: LogicalNode,
-  inputs: readonly LogicalNode[],
-): LogicalNode {
+export function withInputs(n: LogicalNode, inputs: readonly LogicalNode[]): LogicalNode {
   switch (n.kind) {
     case "Source":
       return n;
@@ -196,11 +189,7 @@ const PSEUDO: readonly { name: string; type: SqlType }[] = [
 ];
 const BOUNDS = ["WINDOWSTART", "WINDOWEND"];
 
-function sourceNode(
-  alias: string,
-  s: CatalogSource,
-  prefixed: boolean,
-): LogicalNode {
+function sourceNode(alias: string, s: CatalogSource, prefixed: boolean): LogicalNode {
   const p = prefixed ? `${alias}_` : "";
   const sourceColumns: PlanColumn[] = s.columns.map((c) => ({
     name: c.name,
@@ -210,9 +199,7 @@ function sourceNode(
   }));
   const pseudo = [
     ...PSEUDO,
-    ...(s.window
-      ? BOUNDS.map((b) => ({ name: b, type: { kind: "BIGINT" } as SqlType }))
-      : []),
+    ...(s.window ? BOUNDS.map((b) => ({ name: b, type: { kind: "BIGINT" } as SqlType })) : []),
   ];
   const schema: PlanColumn[] = [
     ...sourceColumns.map((c) => ({ ...c, name: p + c.name })),
@@ -256,9 +243,7 @@ function rekey(
     })),
     ...input.schema
       .filter((c) => !names.has(c.name))
-      .map((c) =>
-        c.namespace === "KEY" ? { ...c, namespace: "VALUE" as const } : c,
-      ),
+      .map((c) => (c.namespace === "KEY" ? { ...c, namespace: "VALUE" as const } : c)),
   ];
   return { kind: "Repartition", input, keys, reason, schema };
 }
@@ -267,18 +252,9 @@ function buildFrom(f: AnalyzedFrom, prefixed: boolean): LogicalNode {
   if (f.kind === "Source") return sourceNode(f.alias, f.source, prefixed);
   let left = buildFrom(f.left, true);
   let right = sourceNode(f.right.alias, f.right.source, true);
-  if (f.repartitionLeft)
-    left = rekey(
-      left,
-      [{ name: keyName(f.leftExpr, "JOIN_LEFT_KEY"), expr: f.leftExpr }],
-      "JOIN",
-    );
+  if (f.repartitionLeft) left = rekey(left, [{ name: keyName(f.leftExpr, "JOIN_LEFT_KEY"), expr: f.leftExpr }], "JOIN");
   if (f.repartitionRight)
-    right = rekey(
-      right,
-      [{ name: keyName(f.rightExpr, "JOIN_RIGHT_KEY"), expr: f.rightExpr }],
-      "JOIN",
-    );
+    right = rekey(right, [{ name: keyName(f.rightExpr, "JOIN_RIGHT_KEY"), expr: f.rightExpr }], "JOIN");
   const schema: PlanColumn[] = f.columns.map((c) => ({
     name: c.name,
     type: c.type,
@@ -298,8 +274,7 @@ function buildFrom(f: AnalyzedFrom, prefixed: boolean): LogicalNode {
   };
 }
 
-const keyName = (e: TExpr, fallback: string) =>
-  e.kind === "Column" ? e.name : fallback;
+const keyName = (e: TExpr, fallback: string) => (e.kind === "Column" ? e.name : fallback);
 
 /** The operator tree of a query, up to (not including) the sink/output. */
 export function buildQueryNode(q: AnalyzedQuery): LogicalNode {
@@ -321,9 +296,7 @@ export function buildQueryNode(q: AnalyzedQuery): LogicalNode {
     const inputKeys = keyColumnsOf(node);
     const sameKey =
       groupBy.length === inputKeys.length &&
-      groupBy.every(
-        (g, i) => g.expr.kind === "Column" && g.expr.name === inputKeys[i],
-      );
+      groupBy.every((g, i) => g.expr.kind === "Column" && g.expr.name === inputKeys[i]);
     if (!sameKey) node = rekey(node, groupBy, "GROUP BY");
     const pseudo: PlanColumn[] = [
       { name: "ROWTIME", type: { kind: "BIGINT" }, namespace: "PSEUDO" },
@@ -402,8 +375,7 @@ export function buildQueryNode(q: AnalyzedQuery): LogicalNode {
     columns: q.projection,
     schema: projSchema,
   };
-  if (q.limit !== undefined)
-    node = { kind: "Limit", input: node, count: q.limit, schema: node.schema };
+  if (q.limit !== undefined) node = { kind: "Limit", input: node, count: q.limit, schema: node.schema };
   return node;
 }
 
@@ -411,10 +383,7 @@ export function buildQueryNode(q: AnalyzedQuery): LogicalNode {
  * The logical plan of a statement that runs a query (CSAS, CTAS, INSERT INTO ... SELECT, SELECT), else
  * undefined. `text` is the statement text (for the transient query id).
  */
-export function buildLogicalPlan(
-  a: AnalyzedStatement,
-  text = "",
-): LogicalPlan | undefined {
+export function buildLogicalPlan(a: AnalyzedStatement, text = ""): LogicalPlan | undefined {
   switch (a.kind) {
     case "CreateAsSelect":
     case "InsertInto": {

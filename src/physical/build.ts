@@ -5,12 +5,7 @@
  */
 import type { LogicalNode, LogicalPlan, PlanColumn } from "../logical/plan.ts";
 import type { TExpr } from "../semantic/typed.ts";
-import {
-  PHYSICAL_PLAN_VERSION,
-  type PhysicalColumn,
-  type PhysicalPlan,
-  type PhysicalStep,
-} from "./plan.ts";
+import { PHYSICAL_PLAN_VERSION, type PhysicalColumn, type PhysicalPlan, type PhysicalStep } from "./plan.ts";
 
 export interface PhysicalOptions {
   /** Session properties (reserved for settings that change the physical plan). */
@@ -18,13 +13,9 @@ export interface PhysicalOptions {
 }
 
 const col = (c: PlanColumn): PhysicalColumn => ({ name: c.name, type: c.type });
-const cols = (n: LogicalNode) =>
-  n.schema.map((c) => ({ name: c.name, type: c.type, namespace: c.namespace }));
+const cols = (n: LogicalNode) => n.schema.map((c) => ({ name: c.name, type: c.type, namespace: c.namespace }));
 
-export function buildPhysicalPlan(
-  plan: LogicalPlan,
-  _options: PhysicalOptions = {},
-): PhysicalPlan {
+export function buildPhysicalPlan(plan: LogicalPlan, _options: PhysicalOptions = {}): PhysicalPlan {
   const counters = new Map<string, number>();
   const stores: string[] = [];
   const internalTopics: string[] = [];
@@ -56,12 +47,8 @@ export function buildPhysicalPlan(
           topic: n.topic,
           keyFormat: n.keyFormat,
           valueFormat: n.valueFormat,
-          keySchema: n.sourceColumns
-            .filter((c) => c.namespace === "KEY")
-            .map(col),
-          valueSchema: n.sourceColumns
-            .filter((c) => c.namespace === "VALUE")
-            .map(col),
+          keySchema: n.sourceColumns.filter((c) => c.namespace === "KEY").map(col),
+          valueSchema: n.sourceColumns.filter((c) => c.namespace === "VALUE").map(col),
           headers: n.sourceColumns
             .filter((c) => c.namespace === "HEADER")
             .map((c) => ({
@@ -179,9 +166,7 @@ export function buildPhysicalPlan(
       case "Project": {
         const input = pull ? buildPullInput(n.input) : build(n.input);
         const computed = (ns: "KEY" | "VALUE") =>
-          n.columns
-            .filter((c) => c.namespace === ns)
-            .map((c) => ({ name: c.name, type: c.type, expr: c.expr }));
+          n.columns.filter((c) => c.namespace === ns).map((c) => ({ name: c.name, type: c.type, expr: c.expr }));
         return {
           op: "Project",
           id: id("Project"),
@@ -243,13 +228,8 @@ export function buildPhysicalPlan(
     const src = filter ? filter.input : n;
     if (src.kind !== "Source") return build(n);
     if (!sourceTopics.includes(src.topic)) sourceTopics.push(src.topic);
-    const keyCols = src.schema
-      .filter((c) => c.namespace === "KEY")
-      .map((c) => c.name);
-    const keys =
-      filter && keyCols.length === 1
-        ? keyLookups(filter.predicate, keyCols[0]!)
-        : undefined;
+    const keyCols = src.schema.filter((c) => c.namespace === "KEY").map((c) => c.name);
+    const keys = filter && keyCols.length === 1 ? keyLookups(filter.predicate, keyCols[0]!) : undefined;
     const lookup: PhysicalStep = {
       op: "TableLookup",
       id: id("TableLookup"),
@@ -302,15 +282,8 @@ function keyLookups(p: TExpr, key: string): TExpr[][] | undefined {
     if (isKey(p.right) && isConstant(p.left)) return [[p.left]];
     return undefined;
   }
-  if (
-    p.kind === "In" &&
-    !p.negated &&
-    isKey(p.operand) &&
-    p.items.every(isConstant)
-  )
-    return p.items.map((i) => [i]);
-  if (p.kind === "Logical" && p.op === "AND")
-    return keyLookups(p.left, key) ?? keyLookups(p.right, key);
+  if (p.kind === "In" && !p.negated && isKey(p.operand) && p.items.every(isConstant)) return p.items.map((i) => [i]);
+  if (p.kind === "Logical" && p.op === "AND") return keyLookups(p.left, key) ?? keyLookups(p.right, key);
   if (p.kind === "Logical" && p.op === "OR") {
     const l = keyLookups(p.left, key);
     const r = keyLookups(p.right, key);

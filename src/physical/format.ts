@@ -5,19 +5,11 @@
 import { formatType } from "../types/sqltype.ts";
 import { formatExpr } from "../logical/exprText.ts";
 import { formatFormat, formatWindow } from "../logical/format.ts";
-import type {
-  ComputedColumn,
-  PhysicalColumn,
-  PhysicalPlan,
-  PhysicalStep,
-} from "./plan.ts";
+import type { ComputedColumn, PhysicalColumn, PhysicalPlan, PhysicalStep } from "./plan.ts";
 
-const schema = (cs: readonly PhysicalColumn[]) =>
-  cs.map((c) => `${c.name} ${formatType(c.type)}`).join(", ");
+const schema = (cs: readonly PhysicalColumn[]) => cs.map((c) => `${c.name} ${formatType(c.type)}`).join(", ");
 const computed = (cs: readonly ComputedColumn[]) =>
-  cs
-    .map((c) => `${c.name} ${formatType(c.type)} := ${formatExpr(c.expr)}`)
-    .join(", ");
+  cs.map((c) => `${c.name} ${formatType(c.type)} := ${formatExpr(c.expr)}`).join(", ");
 
 function line(s: PhysicalStep): string {
   const head = `${s.id}${s.table ? " [table]" : ""}`;
@@ -42,10 +34,7 @@ function line(s: PhysicalStep): string {
       } stores=(${s.leftStore}, ${s.rightStore})`;
     case "Aggregate":
       return `${head} key=(${computed(s.keys)}) aggregates=(${s.aggregates
-        .map(
-          (a) =>
-            `${a.name} ${formatType(a.returnType)} := ${a.function}(${a.args.map(formatExpr).join(", ")})`,
-        )
+        .map((a) => `${a.name} ${formatType(a.returnType)} := ${a.function}(${a.args.map(formatExpr).join(", ")})`)
         .join(
           ", ",
         )})${s.window ? ` window=${formatWindow(s.window)}` : ""} emit=${s.emit}${s.fromTable ? " retract" : ""} store=${s.store}`;
@@ -82,9 +71,7 @@ export function formatPhysicalPlan(plan: PhysicalPlan): string {
     `Physical plan v${plan.version} ${plan.queryId} (${plan.kind})`,
     `  sources: ${plan.sourceTopics.join(", ")}`,
     ...(plan.sinkTopic ? [`  sink: ${plan.sinkTopic}`] : []),
-    ...(plan.internalTopics.length
-      ? [`  internal topics: ${plan.internalTopics.join(", ")}`]
-      : []),
+    ...(plan.internalTopics.length ? [`  internal topics: ${plan.internalTopics.join(", ")}`] : []),
     ...(plan.stores.length ? [`  stores: ${plan.stores.join(", ")}`] : []),
   ];
   lines(plan.root, 1, out);

@@ -28,8 +28,7 @@ export interface AnalyzedSource {
   readonly source: CatalogSource;
 }
 
-export type JoinKind =
-  "STREAM_STREAM" | "STREAM_TABLE" | "TABLE_TABLE" | "FOREIGN_KEY";
+export type JoinKind = "STREAM_STREAM" | "STREAM_TABLE" | "TABLE_TABLE" | "FOREIGN_KEY";
 
 export interface AnalyzedJoin {
   readonly kind: "Join";

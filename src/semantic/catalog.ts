@@ -17,15 +17,7 @@ export interface CatalogColumn {
   readonly headerKey?: string;
 }
 
-export type FormatName =
-  | "KAFKA"
-  | "JSON"
-  | "DELIMITED"
-  | "NONE"
-  | "AVRO"
-  | "PROTOBUF"
-  | "JSON_SR"
-  | "PROTOBUF_NOSR";
+export type FormatName = "KAFKA" | "JSON" | "DELIMITED" | "NONE" | "AVRO" | "PROTOBUF" | "JSON_SR" | "PROTOBUF_NOSR";
 
 export interface FormatSpec {
   readonly format: FormatName;
@@ -95,13 +87,7 @@ export class Catalog {
   withTopics(topics: readonly CatalogTopic[]): Catalog {
     const m = new Map(this.topics);
     for (const t of topics) m.set(t.name, t);
-    return new Catalog(
-      this.sources,
-      this.types,
-      m,
-      this.queries,
-      this.nextQueryNumber,
-    );
+    return new Catalog(this.sources, this.types, m, this.queries, this.nextQueryNumber);
   }
 
   source(name: string): CatalogSource | undefined {
@@ -120,51 +106,26 @@ export class Catalog {
     const sources = new Map(this.sources);
     sources.set(s.name, s);
     const topics = new Map(this.topics);
-    if (!topics.has(s.topic))
-      topics.set(s.topic, { name: s.topic, partitions: s.partitions ?? 1 });
-    return new Catalog(
-      sources,
-      this.types,
-      topics,
-      this.queries,
-      this.nextQueryNumber,
-    );
+    if (!topics.has(s.topic)) topics.set(s.topic, { name: s.topic, partitions: s.partitions ?? 1 });
+    return new Catalog(sources, this.types, topics, this.queries, this.nextQueryNumber);
   }
 
   withoutSource(name: string): Catalog {
     const sources = new Map(this.sources);
     sources.delete(name);
-    return new Catalog(
-      sources,
-      this.types,
-      this.topics,
-      this.queries,
-      this.nextQueryNumber,
-    );
+    return new Catalog(sources, this.types, this.topics, this.queries, this.nextQueryNumber);
   }
 
   withType(name: string, type: SqlType): Catalog {
     const types = new Map(this.types);
     types.set(name, type);
-    return new Catalog(
-      this.sources,
-      types,
-      this.topics,
-      this.queries,
-      this.nextQueryNumber,
-    );
+    return new Catalog(this.sources, types, this.topics, this.queries, this.nextQueryNumber);
   }
 
   withoutType(name: string): Catalog {
     const types = new Map(this.types);
     types.delete(name);
-    return new Catalog(
-      this.sources,
-      types,
-      this.topics,
-      this.queries,
-      this.nextQueryNumber,
-    );
+    return new Catalog(this.sources, types, this.topics, this.queries, this.nextQueryNumber);
   }
 
   /**
@@ -181,25 +142,13 @@ export class Catalog {
   withQuery(q: CatalogQuery): Catalog {
     const queries = new Map(this.queries);
     queries.set(q.id, q);
-    return new Catalog(
-      this.sources,
-      this.types,
-      this.topics,
-      queries,
-      this.nextQueryNumber + 1,
-    );
+    return new Catalog(this.sources, this.types, this.topics, queries, this.nextQueryNumber + 1);
   }
 
   withoutQuery(id: string): Catalog {
     const queries = new Map(this.queries);
     queries.delete(id);
-    return new Catalog(
-      this.sources,
-      this.types,
-      this.topics,
-      queries,
-      this.nextQueryNumber,
-    );
+    return new Catalog(this.sources, this.types, this.topics, queries, this.nextQueryNumber);
   }
 
   /** The queries reading `source` (to refuse dropping it). */
@@ -208,9 +157,7 @@ export class Catalog {
   }
 }
 
-export const keyColumns = (s: {
-  readonly columns: readonly CatalogColumn[];
-}): CatalogColumn[] => s.columns.filter((c) => c.namespace === "KEY");
-export const valueColumns = (s: {
-  readonly columns: readonly CatalogColumn[];
-}): CatalogColumn[] => s.columns.filter((c) => c.namespace !== "KEY");
+export const keyColumns = (s: { readonly columns: readonly CatalogColumn[] }): CatalogColumn[] =>
+  s.columns.filter((c) => c.namespace === "KEY");
+export const valueColumns = (s: { readonly columns: readonly CatalogColumn[] }): CatalogColumn[] =>
+  s.columns.filter((c) => c.namespace !== "KEY");

@@ -4,8 +4,7 @@
  */
 import type { Expr, TypeNode } from "../ast/nodes.ts";
 
-const quote = (name: string) =>
-  /^[A-Z_][A-Z0-9_]*$/.test(name) ? name : `\`${name}\``;
+const quote = (name: string) => (/^[A-Z_][A-Z0-9_]*$/.test(name) ? name : `\`${name}\``);
 
 export function typeNodeText(t: TypeNode): string {
   switch (t.kind) {
@@ -28,30 +27,22 @@ export function typeNodeText(t: TypeNode): string {
  * `refText` overrides how column references print (e.g. qualified with their source in join messages);
  * it applies throughout the expression.
  */
-export function exprText(
-  e: Expr,
-  refText?: (ref: Extract<Expr, { kind: "ColumnRef" }>) => string,
-): string {
+export function exprText(e: Expr, refText?: (ref: Extract<Expr, { kind: "ColumnRef" }>) => string): string {
   if (refText) return withRefs(e, refText);
   switch (e.kind) {
     case "Literal":
-      if (e.literal === "string")
-        return `'${String(e.value).replace(/'/g, "''")}'`;
+      if (e.literal === "string") return `'${String(e.value).replace(/'/g, "''")}'`;
       if (e.literal === "null") return "null";
       if (e.literal === "boolean") return e.value ? "true" : "false";
       return e.text;
     case "ColumnRef":
-      return e.qualifier
-        ? `${quote(e.qualifier)}.${quote(e.name)}`
-        : quote(e.name);
+      return e.qualifier ? `${quote(e.qualifier)}.${quote(e.name)}` : quote(e.name);
     case "Dereference":
       return `${exprText(e.base)}->${quote(e.field)}`;
     case "Subscript":
       return `${exprText(e.base)}[${exprText(e.index)}]`;
     case "Unary":
-      return e.op === "NOT"
-        ? `(NOT ${exprText(e.operand)})`
-        : `${e.op}${exprText(e.operand)}`;
+      return e.op === "NOT" ? `(NOT ${exprText(e.operand)})` : `${e.op}${exprText(e.operand)}`;
     case "Binary":
       return `(${exprText(e.left)} ${e.op} ${exprText(e.right)})`;
     case "IsNull":
@@ -83,10 +74,7 @@ export function exprText(
   }
 }
 
-function withRefs(
-  e: Expr,
-  refText: (ref: Extract<Expr, { kind: "ColumnRef" }>) => string,
-): string {
+function withRefs(e: Expr, refText: (ref: Extract<Expr, { kind: "ColumnRef" }>) => string): string {
   // Replace each reference by a placeholder name, print, then substitute: keeps one printer.
   const refs: string[] = [];
   const swap = (x: Expr): Expr => {
@@ -123,14 +111,10 @@ function withRefs(
   const mapObj = (o: Record<string, unknown>) => {
     const r: Record<string, unknown> = { ...o };
     for (const [k, v] of Object.entries(o))
-      if (v && typeof v === "object" && "kind" in v && k !== "span")
-        r[k] = swap(v as Expr);
+      if (v && typeof v === "object" && "kind" in v && k !== "span") r[k] = swap(v as Expr);
     return r;
   };
-  return exprText(swap(e)).replace(
-    /`?\u0000(\d+)\u0000`?/g,
-    (_, i: string) => refs[Number(i)]!,
-  );
+  return exprText(swap(e)).replace(/`?\u0000(\d+)\u0000`?/g, (_, i: string) => refs[Number(i)]!);
 }
 
 /** Levenshtein distance, for "did you mean" hints. */
@@ -141,11 +125,7 @@ export function editDistance(a: string, b: string): number {
   for (let i = 1; i <= m; i++) {
     const cur = [i];
     for (let j = 1; j <= n; j++) {
-      cur[j] = Math.min(
-        prev[j]! + 1,
-        cur[j - 1]! + 1,
-        prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
     }
     prev = cur;
   }
@@ -163,12 +143,7 @@ export function closest(name: string, candidates: Iterable<string>): string[] {
     .map((x) => x.c);
 }
 
-export function didYouMean(
-  name: string,
-  candidates: Iterable<string>,
-): string | undefined {
+export function didYouMean(name: string, candidates: Iterable<string>): string | undefined {
   const c = closest(name, candidates);
-  return c.length
-    ? `did you mean ${c.map((x) => `'${x}'`).join(" or ")}?`
-    : undefined;
+  return c.length ? `did you mean ${c.map((x) => `'${x}'`).join(" or ")}?` : undefined;
 }

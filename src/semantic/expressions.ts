@@ -5,11 +5,7 @@
  */
 import { TIME_UNIT_WORDS } from "../../grammar/tokens.ts";
 import type { Expr, TypeNode } from "../ast/nodes.ts";
-import {
-  error,
-  type Diagnostic,
-  type Span,
-} from "../diagnostics/diagnostic.ts";
+import { error, type Diagnostic, type Span } from "../diagnostics/diagnostic.ts";
 import type { ArgInfo, FunctionRegistry } from "../functions/types.ts";
 import {
   BIGINT,
@@ -23,21 +19,12 @@ import {
   typeEquals,
   type SqlType,
 } from "../types/sqltype.ts";
-import {
-  arithmetic,
-  commonSuperType,
-  parseIsoTimestamp,
-} from "../types/values.ts";
+import { arithmetic, commonSuperType, parseIsoTimestamp } from "../types/values.ts";
 import type { Catalog, Namespace } from "./catalog.ts";
 import { Codes } from "./codes.ts";
 import { closest, exprText } from "./exprText.ts";
 import type { TExpr } from "./typed.ts";
-import {
-  canCast,
-  comparisonType,
-  decimalLiteralType,
-  integerLiteralType,
-} from "./typeRules.ts";
+import { canCast, comparisonType, decimalLiteralType, integerLiteralType } from "./typeRules.ts";
 
 /** One column visible to expressions. */
 export interface ScopeColumn {
@@ -58,15 +45,7 @@ export interface Scope {
 }
 
 /** Where an expression stands, for messages ("SELECT column 'X' cannot be resolved") and the rules. */
-export type Clause =
-  | "SELECT"
-  | "WHERE"
-  | "GROUP BY"
-  | "HAVING"
-  | "PARTITION BY"
-  | "JOIN ON"
-  | "VALUES"
-  | "EXPRESSION";
+export type Clause = "SELECT" | "WHERE" | "GROUP BY" | "HAVING" | "PARTITION BY" | "JOIN ON" | "VALUES" | "EXPRESSION";
 
 export interface ExprContext {
   readonly catalog: Catalog;
@@ -88,22 +67,12 @@ const bad = (type: SqlType = NULL_TYPE): TExpr => ({
   value: null,
 });
 
-function report(
-  ctx: ExprContext,
-  code: string,
-  message: string,
-  span: Span,
-  hint?: string,
-): void {
+function report(ctx: ExprContext, code: string, message: string, span: Span, hint?: string): void {
   ctx.diags.push(error(code, message, span, hint));
 }
 
 /** Resolves a written type (custom types through the catalog). Reports unknown custom types. */
-export function resolveType(
-  t: TypeNode,
-  catalog: Catalog,
-  diags: Diagnostic[],
-): SqlType {
+export function resolveType(t: TypeNode, catalog: Catalog, diags: Diagnostic[]): SqlType {
   switch (t.kind) {
     case "PrimitiveType":
       return { kind: t.name };
@@ -129,13 +98,7 @@ export function resolveType(
       const seen = new Set<string>();
       for (const f of t.fields) {
         if (seen.has(f.name))
-          diags.push(
-            error(
-              Codes.DUPLICATE_FIELD,
-              `Duplicate field names found in STRUCT: '${f.name}'`,
-              f.span,
-            ),
-          );
+          diags.push(error(Codes.DUPLICATE_FIELD, `Duplicate field names found in STRUCT: '${f.name}'`, f.span));
         seen.add(f.name);
       }
       return {
@@ -151,12 +114,7 @@ export function resolveType(
       if (found) return found;
       // A primitive name written in a position the parser took for a custom type.
       diags.push(
-        error(
-          Codes.UNKNOWN_TYPE,
-          `Unknown type: ${t.name}`,
-          t.span,
-          hintFor(closest(t.name, catalog.types.keys())),
-        ),
+        error(Codes.UNKNOWN_TYPE, `Unknown type: ${t.name}`, t.span, hintFor(closest(t.name, catalog.types.keys()))),
       );
       return NULL_TYPE;
     }
@@ -164,23 +122,18 @@ export function resolveType(
 }
 
 const hintFor = (names: string[]) =>
-  names.length
-    ? `did you mean ${names.map((n) => `'${n}'`).join(" or ")}?`
-    : undefined;
+  names.length ? `did you mean ${names.map((n) => `'${n}'`).join(" or ")}?` : undefined;
 
 /** Wraps `e` in an implicit cast to `to` when its type differs. */
 export function coerce(e: TExpr, to: SqlType): TExpr {
   if (typeEquals(e.type, to)) return e;
-  if (e.kind === "Literal" && e.value === null)
-    return { kind: "Literal", type: to, value: null };
+  if (e.kind === "Literal" && e.value === null) return { kind: "Literal", type: to, value: null };
   return { kind: "Cast", type: to, operand: e, implicit: true };
 }
 
 /** ksqlDB prefixes type errors of WHERE and HAVING with the clause. */
 const clausePrefix = (ctx: ExprContext) =>
-  ctx.clause === "WHERE" || ctx.clause === "HAVING"
-    ? `Error in ${ctx.clause} expression: `
-    : "";
+  ctx.clause === "WHERE" || ctx.clause === "HAVING" ? `Error in ${ctx.clause} expression: ` : "";
 
 /** ksqlDB names comparison operators in messages like this. */
 const OP_NAMES: Record<string, string> = {
@@ -238,9 +191,7 @@ export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
       }
       const f =
         base.type.fields.find((x) => x.name === e.field) ??
-        base.type.fields.find(
-          (x) => x.name.toUpperCase() === e.field.toUpperCase(),
-        );
+        base.type.fields.find((x) => x.name.toUpperCase() === e.field.toUpperCase());
       if (!f) {
         report(
           ctx,
@@ -262,11 +213,7 @@ export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
       const base = analyzeExpr(e.base, ctx);
       const index = analyzeExpr(e.index, ctx);
       if (base.type.kind === "ARRAY") {
-        if (
-          index.type.kind !== "INTEGER" &&
-          index.type.kind !== "BIGINT" &&
-          index.type.kind !== "NULL"
-        ) {
+        if (index.type.kind !== "INTEGER" && index.type.kind !== "BIGINT" && index.type.kind !== "NULL") {
           report(
             ctx,
             Codes.TYPE_MISMATCH,
@@ -290,32 +237,19 @@ export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
         };
       }
       if (base.type.kind !== "NULL")
-        report(
-          ctx,
-          Codes.TYPE_MISMATCH,
-          `Subscript needs an ARRAY or a MAP, found ${formatType(base.type)}`,
-          e.span,
-        );
+        report(ctx, Codes.TYPE_MISMATCH, `Subscript needs an ARRAY or a MAP, found ${formatType(base.type)}`, e.span);
       return bad();
     }
     case "Unary": {
       if (
         e.op === "-" &&
         e.operand.kind === "Literal" &&
-        (e.operand.literal === "integer" ||
-          e.operand.literal === "decimal" ||
-          e.operand.literal === "double")
+        (e.operand.literal === "integer" || e.operand.literal === "decimal" || e.operand.literal === "double")
       ) {
-        const lit = analyzeExpr(e.operand, ctx) as Extract<
-          TExpr,
-          { kind: "Literal" }
-        >;
-        const v =
-          typeof lit.value === "number" ? -lit.value : `-${String(lit.value)}`;
+        const lit = analyzeExpr(e.operand, ctx) as Extract<TExpr, { kind: "Literal" }>;
+        const v = typeof lit.value === "number" ? -lit.value : `-${String(lit.value)}`;
         const type =
-          e.operand.literal === "integer" && typeof lit.value === "number"
-            ? integerLiteralType(-lit.value)
-            : lit.type;
+          e.operand.literal === "integer" && typeof lit.value === "number" ? integerLiteralType(-lit.value) : lit.type;
         return { kind: "Literal", type, value: v === 0 ? 0 : v };
       }
       const operand = analyzeExpr(e.operand, ctx);
@@ -336,9 +270,7 @@ export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
         );
         return bad();
       }
-      return e.op === "+"
-        ? operand
-        : { kind: "Negate", type: operand.type, operand };
+      return e.op === "+" ? operand : { kind: "Negate", type: operand.type, operand };
     }
     case "Binary":
       return analyzeBinary(e, ctx);
@@ -355,10 +287,7 @@ export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
       const high = timeLiteral(operand, analyzeExpr(e.high, ctx), e.high, ctx);
       const t1 = comparisonType(">=", operand.type, low.type);
       const t2 = comparisonType("<=", operand.type, high.type);
-      const t =
-        t1 && t2
-          ? (commonSuperType([t1, t2]) ?? (typeEquals(t1, t2) ? t1 : undefined))
-          : undefined;
+      const t = t1 && t2 ? (commonSuperType([t1, t2]) ?? (typeEquals(t1, t2) ? t1 : undefined)) : undefined;
       if (!t || !isOrderable(t)) {
         report(
           ctx,
@@ -393,16 +322,8 @@ export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
           const el = operand.type.element;
           const before = ctx.diags.length;
           const els = it.items.map((x) => {
-            const v = coerceLiteral(
-              analyzeExpr(x, ctx),
-              el,
-              x,
-              ctx,
-              "Invalid Predicate: ",
-            );
-            return v.type.kind === "NULL" || comparisonType("=", el, v.type)
-              ? coerce(v, el)
-              : undefined;
+            const v = coerceLiteral(analyzeExpr(x, ctx), el, x, ctx, "Invalid Predicate: ");
+            return v.type.kind === "NULL" || comparisonType("=", el, v.type) ? coerce(v, el) : undefined;
           });
           if (ctx.diags.length > before) continue;
           if (els.every((x) => x !== undefined)) {
@@ -414,13 +335,7 @@ export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
             continue;
           }
         }
-        item = coerceLiteral(
-          item,
-          operand.type,
-          it,
-          ctx,
-          "Invalid Predicate: ",
-        );
+        item = coerceLiteral(item, operand.type, it, ctx, "Invalid Predicate: ");
         // A STRING operand takes literals of any primitive type as their text.
         if (
           operand.type.kind === "STRING" &&
@@ -431,12 +346,7 @@ export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
           items.push({
             kind: "Literal",
             type: STRING,
-            value:
-              it.kind === "Literal"
-                ? it.literal === "string"
-                  ? String(it.value)
-                  : it.text
-                : String(item.value),
+            value: it.kind === "Literal" ? (it.literal === "string" ? String(it.value) : it.text) : String(item.value),
           });
           continue;
         }
@@ -461,24 +371,13 @@ export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
           continue;
         }
         items.push(
-          coerce(
-            item,
-            operand.type.kind === "NULL"
-              ? t
-              : (commonSuperType([operand.type, item.type]) ?? operand.type),
-          ),
+          coerce(item, operand.type.kind === "NULL" ? t : (commonSuperType([operand.type, item.type]) ?? operand.type)),
         );
       }
       // Numbers compare in the common type of the operand and every item (`5 IN (5.10)` is false).
       const NUMERIC = ["INTEGER", "BIGINT", "DOUBLE", "DECIMAL"];
-      if (
-        NUMERIC.includes(operand.type.kind) &&
-        items.some((x) => !typeEquals(x.type, operand.type))
-      ) {
-        const all = commonSuperType([
-          operand.type,
-          ...items.map((x) => x.type).filter((t) => t.kind !== "NULL"),
-        ]);
+      if (NUMERIC.includes(operand.type.kind) && items.some((x) => !typeEquals(x.type, operand.type))) {
+        const all = commonSuperType([operand.type, ...items.map((x) => x.type).filter((t) => t.kind !== "NULL")]);
         if (all && NUMERIC.includes(all.kind))
           return {
             kind: "In",
@@ -522,9 +421,7 @@ export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
       const right = analyzeExpr(e.right, ctx);
       const t =
         comparisonType("=", left.type, right.type) ??
-        (left.type.kind === "NULL" && right.type.kind === "NULL"
-          ? NULL_TYPE
-          : undefined);
+        (left.type.kind === "NULL" && right.type.kind === "NULL" ? NULL_TYPE : undefined);
       if (!t) {
         report(
           ctx,
@@ -561,12 +458,7 @@ export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
     case "FunctionCall":
       return analyzeCall(e, ctx);
     case "Lambda":
-      report(
-        ctx,
-        Codes.LAMBDA_POSITION,
-        "A lambda is only valid as a function argument",
-        e.span,
-      );
+      report(ctx, Codes.LAMBDA_POSITION, "A lambda is only valid as a function argument", e.span);
       return bad();
     case "ArrayCtor": {
       const items = e.items.map((x) => analyzeExpr(x, ctx));
@@ -584,9 +476,7 @@ export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
       return {
         kind: "Array",
         type: { kind: "ARRAY", element },
-        items: items.map((x, i) =>
-          coerce(coerceLiteral(x, element, e.items[i]!, ctx, ""), element),
-        ),
+        items: items.map((x, i) => coerce(coerceLiteral(x, element, e.items[i]!, ctx, ""), element)),
       };
     }
     case "MapCtor": {
@@ -646,12 +536,7 @@ export function analyzeExpr(e: Expr, ctx: ExprContext): TExpr {
       const fields: { name: string; value: TExpr }[] = [];
       for (const f of e.fields) {
         if (seen.has(f.name)) {
-          report(
-            ctx,
-            Codes.DUPLICATE_FIELD,
-            `Duplicate field names found in STRUCT: '${f.name}'`,
-            f.span,
-          );
+          report(ctx, Codes.DUPLICATE_FIELD, `Duplicate field names found in STRUCT: '${f.name}'`, f.span);
         }
         seen.add(f.name);
         fields.push({ name: f.name, value: analyzeExpr(f.value, ctx) });
@@ -676,22 +561,11 @@ const TIME_COLUMNS = /(^|_)(ROWTIME|WINDOWSTART|WINDOWEND)$/;
  * (`ROWTIME > '2020-01-01T00:00:00'`): the string becomes the epoch millis it denotes, at compile time.
  * Returns `x` converted when `other` is such a column and `x` a STRING literal, else `x`.
  */
-function timeLiteral(
-  other: TExpr,
-  x: TExpr,
-  src: Expr,
-  ctx: ExprContext,
-): TExpr {
-  if (
-    other.kind !== "Column" ||
-    other.type.kind !== "BIGINT" ||
-    !TIME_COLUMNS.test(other.name)
-  )
-    return x;
+function timeLiteral(other: TExpr, x: TExpr, src: Expr, ctx: ExprContext): TExpr {
+  if (other.kind !== "Column" || other.type.kind !== "BIGINT" || !TIME_COLUMNS.test(other.name)) return x;
   if (x.kind !== "Literal" || typeof x.value !== "string") return x;
   const text = x.value.trim();
-  if (/^-?\d+$/.test(text))
-    return { kind: "Literal", type: BIGINT, value: Number(text) };
+  if (/^-?\d+$/.test(text)) return { kind: "Literal", type: BIGINT, value: Number(text) };
   const ms = parsePartialTimestamp(text);
   if (ms !== undefined) return { kind: "Literal", type: BIGINT, value: ms };
   try {
@@ -708,15 +582,9 @@ function timeLiteral(
 }
 
 /** Whether a STRUCT item of an IN list can equal the operand's struct type (reports why not). */
-function structItemOk(
-  target: Extract<SqlType, { kind: "STRUCT" }>,
-  item: TExpr,
-  src: Expr,
-  ctx: ExprContext,
-): boolean {
+function structItemOk(target: Extract<SqlType, { kind: "STRUCT" }>, item: TExpr, src: Expr, ctx: ExprContext): boolean {
   const find = (n: string) =>
-    target.fields.find((f) => f.name === n) ??
-    target.fields.find((f) => f.name.toUpperCase() === n.toUpperCase());
+    target.fields.find((f) => f.name === n) ?? target.fields.find((f) => f.name.toUpperCase() === n.toUpperCase());
   const fail = (got: SqlType) => {
     report(
       ctx,
@@ -733,13 +601,7 @@ function structItemOk(
       const t = find(f.name);
       if (!t) continue;
       const before = ctx.diags.length;
-      const v = coerceLiteral(
-        f.value,
-        t.type,
-        src.fields[i]!.value,
-        ctx,
-        "Invalid Predicate: ",
-      );
+      const v = coerceLiteral(f.value, t.type, src.fields[i]!.value, ctx, "Invalid Predicate: ");
       if (ctx.diags.length > before) return false;
       if (!comparisonType("=", t.type, v.type)) return fail(item.type);
     }
@@ -777,19 +639,10 @@ function shapeStructItem(
           name: tf.name,
           value: { kind: "Literal", type: tf.type, value: null },
         };
-      const v = coerceLiteral(
-        item.fields[i]!.value,
-        tf.type,
-        src.fields[i]!.value,
-        ctx,
-        "",
-      );
+      const v = coerceLiteral(item.fields[i]!.value, tf.type, src.fields[i]!.value, ctx, "");
       return {
         name: tf.name,
-        value:
-          v.type.kind === "NULL"
-            ? { kind: "Literal", type: tf.type, value: null }
-            : coerce(v, tf.type),
+        value: v.type.kind === "NULL" ? { kind: "Literal", type: tf.type, value: null } : coerce(v, tf.type),
       };
     }),
   };
@@ -809,8 +662,7 @@ function parsePartialTimestamp(text: string): number | undefined {
   let offset = 0;
   if (zone && zone !== "Z") {
     const z = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone)!;
-    offset =
-      (z[1] === "-" ? -1 : 1) * (Number(z[2]) * 60 + Number(z[3] ?? 0)) * 60000;
+    offset = (z[1] === "-" ? -1 : 1) * (Number(z[2]) * 60 + Number(z[3] ?? 0)) * 60000;
   }
   const ms = Date.UTC(
     Number(y),
@@ -830,33 +682,18 @@ function isOrderable(t: SqlType): boolean {
 
 function expectBoolean(x: TExpr, src: Expr, ctx: ExprContext): void {
   if (x.type.kind !== "BOOLEAN" && x.type.kind !== "NULL")
-    report(
-      ctx,
-      Codes.TYPE_MISMATCH,
-      `Expected a BOOLEAN, found ${exprText(src)} (${formatType(x.type)})`,
-      src.span,
-    );
+    report(ctx, Codes.TYPE_MISMATCH, `Expected a BOOLEAN, found ${exprText(src)} (${formatType(x.type)})`, src.span);
 }
 
 /** The common type of constructor items (string literals convert to the others' type), or undefined after reporting. */
-function unify(
-  items: TExpr[],
-  srcs: readonly Expr[],
-  ctx: ExprContext,
-  what: string,
-): SqlType | undefined {
-  const isStrLit = (x: TExpr) =>
-    x.kind === "Literal" && x.type.kind === "STRING";
+function unify(items: TExpr[], srcs: readonly Expr[], ctx: ExprContext, what: string): SqlType | undefined {
+  const isStrLit = (x: TExpr) => x.kind === "Literal" && x.type.kind === "STRING";
   const nonLiteralStrings = items.filter((x) => !isStrLit(x));
   // Untyped NULLs take the others' type: `['3', null]` is an ARRAY<STRING>.
   const typed = nonLiteralStrings.filter((x) => x.type.kind !== "NULL");
-  const base = typed.length
-    ? typed
-    : items.filter((x) => x.type.kind !== "NULL");
+  const base = typed.length ? typed : items.filter((x) => x.type.kind !== "NULL");
   // Among numbers, a numeric STRING literal counts with its own number type (ksqlDB: '2e1' is a DECIMAL).
-  const numeric = nonLiteralStrings.some((x) =>
-    ["INTEGER", "BIGINT", "DOUBLE", "DECIMAL"].includes(x.type.kind),
-  );
+  const numeric = nonLiteralStrings.some((x) => ["INTEGER", "BIGINT", "DOUBLE", "DECIMAL"].includes(x.type.kind));
   const literalTypes = numeric
     ? items
         .filter(isStrLit)
@@ -913,35 +750,18 @@ function numericTextType(text: string): SqlType | undefined {
  * ksqlDB converts STRING literals where another type is required (IN lists, constructors):
  * `'10'` for an INTEGER. Reports text that does not parse as the target type.
  */
-function coerceLiteral(
-  x: TExpr,
-  target: SqlType,
-  src: Expr,
-  ctx: ExprContext,
-  prefix: string,
-): TExpr {
-  if (
-    x.kind !== "Literal" ||
-    x.type.kind !== "STRING" ||
-    typeof x.value !== "string"
-  )
-    return x;
+function coerceLiteral(x: TExpr, target: SqlType, src: Expr, ctx: ExprContext, prefix: string): TExpr {
+  if (x.kind !== "Literal" || x.type.kind !== "STRING" || typeof x.value !== "string") return x;
   const s = x.value.trim();
   const fail = (): TExpr => {
-    report(
-      ctx,
-      Codes.TYPE_MISMATCH,
-      `${prefix}invalid input syntax for type ${target.kind}: "${x.value}".`,
-      src.span,
-    );
+    report(ctx, Codes.TYPE_MISMATCH, `${prefix}invalid input syntax for type ${target.kind}: "${x.value}".`, src.span);
     return x;
   };
   switch (target.kind) {
     case "INTEGER":
     case "BIGINT": {
       const n = Number(s);
-      if (s === "" || !Number.isFinite(n) || !Number.isInteger(n))
-        return fail();
+      if (s === "" || !Number.isFinite(n) || !Number.isInteger(n)) return fail();
       return { kind: "Literal", type: target, value: n };
     }
     case "DOUBLE":
@@ -963,8 +783,7 @@ function coerceLiteral(
     }
     case "BOOLEAN": {
       const l = s.toLowerCase();
-      if (!["true", "false", "t", "f", "yes", "no", "y", "n"].includes(l))
-        return fail();
+      if (!["true", "false", "t", "f", "yes", "no", "y", "n"].includes(l)) return fail();
       return {
         kind: "Literal",
         type: BOOLEAN,
@@ -976,10 +795,7 @@ function coerceLiteral(
   }
 }
 
-function resolveColumn(
-  e: Extract<Expr, { kind: "ColumnRef" }>,
-  ctx: ExprContext,
-): TExpr {
+function resolveColumn(e: Extract<Expr, { kind: "ColumnRef" }>, ctx: ExprContext): TExpr {
   const { scope } = ctx;
   if (!e.qualifier && ctx.lambdaVars?.has(e.name))
     return {
@@ -999,9 +815,7 @@ function resolveColumn(
     return bad();
   }
   const found = scope.columns.filter(
-    (c) =>
-      c.column === e.name &&
-      (e.qualifier === undefined || c.qualifier === e.qualifier),
+    (c) => c.column === e.name && (e.qualifier === undefined || c.qualifier === e.qualifier),
   );
   let distinct = [...new Map(found.map((c) => [c.name, c])).values()];
   // An unqualified pseudo column in a join is the joined record's, not one side's.
@@ -1024,10 +838,7 @@ function resolveColumn(
     return bad();
   }
   const text = e.qualifier ? `${e.qualifier}.${e.name}` : e.name;
-  if (
-    (e.name === "WINDOWSTART" || e.name === "WINDOWEND") &&
-    ctx.clause !== "SELECT"
-  ) {
+  if ((e.name === "WINDOWSTART" || e.name === "WINDOWEND") && ctx.clause !== "SELECT") {
     report(
       ctx,
       Codes.UNKNOWN_COLUMN,
@@ -1048,19 +859,14 @@ function resolveColumn(
     hintFor(
       closest(
         e.name,
-        scope.columns
-          .filter((c) => c.namespace !== "PSEUDO")
-          .map((c) => c.column),
+        scope.columns.filter((c) => c.namespace !== "PSEUDO").map((c) => c.column),
       ),
     ),
   );
   return bad();
 }
 
-function analyzeBinary(
-  e: Extract<Expr, { kind: "Binary" }>,
-  ctx: ExprContext,
-): TExpr {
+function analyzeBinary(e: Extract<Expr, { kind: "Binary" }>, ctx: ExprContext): TExpr {
   const left = analyzeExpr(e.left, ctx);
   const right = analyzeExpr(e.right, ctx);
   switch (e.op) {
@@ -1100,11 +906,7 @@ function analyzeBinary(
         };
       if (left.type.kind === "NULL" || right.type.kind === "NULL") {
         const side = (x: TExpr, src: Expr) =>
-          x.type.kind === "NULL"
-            ? "NULL"
-            : src.kind === "Literal"
-              ? exprText(src)
-              : formatType(x.type);
+          x.type.kind === "NULL" ? "NULL" : src.kind === "Literal" ? exprText(src) : formatType(x.type);
         report(
           ctx,
           Codes.TYPE_MISMATCH,
@@ -1125,8 +927,7 @@ function analyzeBinary(
         return bad(BOOLEAN);
       }
       // DECIMALs of different scales compare as they are (the runtime rescales); others convert to `t`.
-      const conv = (x: TExpr) =>
-        x.type.kind === "DECIMAL" && t.kind === "DECIMAL" ? x : coerce(x, t);
+      const conv = (x: TExpr) => (x.type.kind === "DECIMAL" && t.kind === "DECIMAL" ? x : coerce(x, t));
       return {
         kind: "Compare",
         type: BOOLEAN,
@@ -1140,8 +941,7 @@ function analyzeBinary(
         (left.type.kind === "NULL" && e.left.kind === "Literal") ||
         (right.type.kind === "NULL" && e.right.kind === "Literal")
       ) {
-        const t = (x: TExpr) =>
-          x.type.kind === "NULL" ? "null" : formatType(x.type);
+        const t = (x: TExpr) => (x.type.kind === "NULL" ? "null" : formatType(x.type));
         report(
           ctx,
           Codes.TYPE_MISMATCH,
@@ -1152,11 +952,7 @@ function analyzeBinary(
       }
       const a = arithmetic(e.op, left.type, right.type);
       if (!a) {
-        if (
-          e.op === "+" &&
-          left.type.kind === "STRING" &&
-          right.type.kind === "STRING"
-        )
+        if (e.op === "+" && left.type.kind === "STRING" && right.type.kind === "STRING")
           return { kind: "Concat", type: STRING, left, right };
         report(
           ctx,
@@ -1177,10 +973,7 @@ function analyzeBinary(
   }
 }
 
-function analyzeCase(
-  e: Extract<Expr, { kind: "Case" }>,
-  ctx: ExprContext,
-): TExpr {
+function analyzeCase(e: Extract<Expr, { kind: "Case" }>, ctx: ExprContext): TExpr {
   const before = ctx.diags.length;
   const operand = e.operand ? analyzeExpr(e.operand, ctx) : undefined;
   const whens: { when: TExpr; then: TExpr }[] = [];
@@ -1214,28 +1007,16 @@ function analyzeCase(
     whens.push({ when: cond, then: analyzeExpr(w.then, ctx) });
   }
   const elseExpr = e.else ? analyzeExpr(e.else, ctx) : undefined;
-  const results = [
-    ...whens.map((w) => w.then),
-    ...(elseExpr ? [elseExpr] : []),
-  ];
+  const results = [...whens.map((w) => w.then), ...(elseExpr ? [elseExpr] : [])];
   if (ctx.diags.length > before) return bad();
   if (results.every((r) => r.type.kind === "NULL")) {
-    report(
-      ctx,
-      Codes.TYPE_MISMATCH,
-      "Invalid Case expression. All case branches have NULL type",
-      e.span,
-    );
+    report(ctx, Codes.TYPE_MISMATCH, "Invalid Case expression. All case branches have NULL type", e.span);
     return bad();
   }
   const t = commonSuperType(results.map((r) => r.type));
   if (!t) {
     const first = results.find((r) => r.type.kind !== "NULL")!;
-    const other = results.find(
-      (r) =>
-        r.type.kind !== "NULL" &&
-        commonSuperType([first.type, r.type]) === undefined,
-    )!;
+    const other = results.find((r) => r.type.kind !== "NULL" && commonSuperType([first.type, r.type]) === undefined)!;
     report(
       ctx,
       Codes.TYPE_MISMATCH,
@@ -1272,10 +1053,7 @@ const OTHER_DIALECTS: Readonly<Record<string, string>> = {
   IIF: "CASE WHEN ... THEN ... ELSE ... END",
 };
 
-function analyzeCall(
-  e: Extract<Expr, { kind: "FunctionCall" }>,
-  ctx: ExprContext,
-): TExpr {
+function analyzeCall(e: Extract<Expr, { kind: "FunctionCall" }>, ctx: ExprContext): TExpr {
   const def = ctx.functions.get(e.name);
   if (!def) {
     for (const a of e.args) if (a.kind !== "Lambda") analyzeExpr(a, ctx);
@@ -1306,12 +1084,7 @@ function analyzeCall(
       return bad();
     }
     if (ctx.inAggregate) {
-      report(
-        ctx,
-        Codes.AGGREGATE_NOT_ALLOWED,
-        `Aggregate functions can not be nested: ${exprText(e)}`,
-        e.span,
-      );
+      report(ctx, Codes.AGGREGATE_NOT_ALLOWED, `Aggregate functions can not be nested: ${exprText(e)}`, e.span);
       return bad();
     }
   }
@@ -1364,11 +1137,7 @@ function analyzeCall(
   if (
     args.some(
       (x, i) =>
-        x &&
-        x.kind === "Literal" &&
-        x.value === null &&
-        x.type.kind === "NULL" &&
-        e.args[i]!.kind !== "Literal",
+        x && x.kind === "Literal" && x.value === null && x.type.kind === "NULL" && e.args[i]!.kind !== "Literal",
     )
   )
     return bad();
@@ -1380,9 +1149,7 @@ function analyzeCall(
       Codes.NO_MATCHING_SIGNATURE,
       r.message,
       e.span,
-      def.signatures.length
-        ? `valid signatures: ${def.signatures.join("; ")}`
-        : undefined,
+      def.signatures.length ? `valid signatures: ${def.signatures.join("; ")}` : undefined,
     );
     return bad();
   }
@@ -1391,9 +1158,8 @@ function analyzeCall(
   const typedArgs: TExpr[] = e.args.map((a, i) => {
     if (a.kind === "Lambda") {
       const pts =
-        (
-          resolved as { lambdaParams?: ReadonlyMap<number, readonly SqlType[]> }
-        ).lambdaParams?.get(i) ?? a.params.map(() => NULL_TYPE);
+        (resolved as { lambdaParams?: ReadonlyMap<number, readonly SqlType[]> }).lambdaParams?.get(i) ??
+        a.params.map(() => NULL_TYPE);
       const body = typeLambdaBody(a, pts, argCtx);
       return {
         kind: "Lambda",
@@ -1436,11 +1202,7 @@ function analyzeCall(
   }
 }
 
-function typeLambdaBody(
-  a: Extract<Expr, { kind: "Lambda" }>,
-  paramTypes: readonly SqlType[],
-  ctx: ExprContext,
-): TExpr {
+function typeLambdaBody(a: Extract<Expr, { kind: "Lambda" }>, paramTypes: readonly SqlType[], ctx: ExprContext): TExpr {
   const vars = new Map(ctx.lambdaVars ?? []);
   a.params.forEach((p, i) => vars.set(p, paramTypes[i] ?? NULL_TYPE));
   return analyzeExpr(a.body, { ...ctx, lambdaVars: vars });

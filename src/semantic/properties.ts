@@ -3,11 +3,7 @@
  * which columns and types), as ksqlDB states them.
  */
 import type { Property } from "../ast/nodes.ts";
-import {
-  error,
-  type Diagnostic,
-  type Span,
-} from "../diagnostics/diagnostic.ts";
+import { error, type Diagnostic, type Span } from "../diagnostics/diagnostic.ts";
 import { formatType, type SqlType } from "../types/sqltype.ts";
 import type { CatalogColumn, FormatName, FormatSpec } from "./catalog.ts";
 import { Codes } from "./codes.ts";
@@ -50,29 +46,17 @@ export const SOURCE_PROPERTIES = [
 ] as const;
 
 /** Properties allowed on CSAS/CTAS (no windowing; the sink's window comes from the query). */
-export const SINK_PROPERTIES = SOURCE_PROPERTIES.filter(
-  (p) => p !== "WINDOW_TYPE" && p !== "WINDOW_SIZE",
-);
+export const SINK_PROPERTIES = SOURCE_PROPERTIES.filter((p) => p !== "WINDOW_TYPE" && p !== "WINDOW_SIZE");
 
 export interface Props {
-  readonly values: ReadonlyMap<
-    string,
-    { value: string | number | boolean | null; span: Span }
-  >;
+  readonly values: ReadonlyMap<string, { value: string | number | boolean | null; span: Span }>;
   get(name: string): string | undefined;
   span(name: string): Span | undefined;
 }
 
 /** Reads the properties, reporting unknown and repeated ones. */
-export function readProperties(
-  props: readonly Property[],
-  allowed: readonly string[],
-  diags: Diagnostic[],
-): Props {
-  const values = new Map<
-    string,
-    { value: string | number | boolean | null; span: Span }
-  >();
+export function readProperties(props: readonly Property[], allowed: readonly string[], diags: Diagnostic[]): Props {
+  const values = new Map<string, { value: string | number | boolean | null; span: Span }>();
   for (const p of props) {
     if (!allowed.includes(p.name)) {
       diags.push(
@@ -86,13 +70,7 @@ export function readProperties(
       continue;
     }
     if (values.has(p.name)) {
-      diags.push(
-        error(
-          Codes.INVALID_PROPERTY,
-          `Duplicate property in the WITH clause: ${p.name}`,
-          p.nameSpan,
-        ),
-      );
+      diags.push(error(Codes.INVALID_PROPERTY, `Duplicate property in the WITH clause: ${p.name}`, p.nameSpan));
     }
     values.set(p.name, { value: p.value.value, span: p.span });
   }
@@ -107,26 +85,13 @@ export function readProperties(
 }
 
 const hint = (names: string[]) =>
-  names.length
-    ? `did you mean ${names.map((n) => `'${n}'`).join(" or ")}?`
-    : undefined;
+  names.length ? `did you mean ${names.map((n) => `'${n}'`).join(" or ")}?` : undefined;
 
 /** Parses a format name; reports unknown ones. */
-export function parseFormat(
-  text: string,
-  span: Span,
-  diags: Diagnostic[],
-): FormatName | undefined {
+export function parseFormat(text: string, span: Span, diags: Diagnostic[]): FormatName | undefined {
   const f = text.toUpperCase() as FormatName;
   if (FORMATS.includes(f)) return f;
-  diags.push(
-    error(
-      Codes.UNKNOWN_FORMAT,
-      `Unknown format: ${text}`,
-      span,
-      hint(closest(f, FORMATS)),
-    ),
-  );
+  diags.push(error(Codes.UNKNOWN_FORMAT, `Unknown format: ${text}`, span, hint(closest(f, FORMATS))));
   return undefined;
 }
 
@@ -169,31 +134,14 @@ export function readFormats(
     value = both;
   }
   const keyF =
-    key !== undefined
-      ? parseFormat(
-          key,
-          sp(both !== undefined ? "FORMAT" : "KEY_FORMAT"),
-          diags,
-        )
-      : undefined;
+    key !== undefined ? parseFormat(key, sp(both !== undefined ? "FORMAT" : "KEY_FORMAT"), diags) : undefined;
   const valueF =
-    value !== undefined
-      ? parseFormat(
-          value,
-          sp(both !== undefined ? "FORMAT" : "VALUE_FORMAT"),
-          diags,
-        )
-      : undefined;
+    value !== undefined ? parseFormat(value, sp(both !== undefined ? "FORMAT" : "VALUE_FORMAT"), diags) : undefined;
   const valueProps: Record<string, string> = {};
   const keyProps: Record<string, string> = {};
   const vd = props.get("VALUE_DELIMITER");
   if (vd !== undefined) {
-    const d = checkDelimiter(
-      "VALUE_DELIMITER",
-      vd,
-      sp("VALUE_DELIMITER"),
-      diags,
-    );
+    const d = checkDelimiter("VALUE_DELIMITER", vd, sp("VALUE_DELIMITER"), diags);
     if (d !== undefined) valueProps.delimiter = d;
   }
   const kd = props.get("KEY_DELIMITER");
@@ -201,9 +149,7 @@ export function readFormats(
     const d = checkDelimiter("KEY_DELIMITER", kd, sp("KEY_DELIMITER"), diags);
     if (d !== undefined) keyProps.delimiter = d;
   }
-  const fullName =
-    props.get("VALUE_AVRO_SCHEMA_FULL_NAME") ??
-    props.get("VALUE_SCHEMA_FULL_NAME");
+  const fullName = props.get("VALUE_AVRO_SCHEMA_FULL_NAME") ?? props.get("VALUE_SCHEMA_FULL_NAME");
   if (fullName !== undefined) valueProps.fullSchemaName = fullName;
   const wrap = props.get("WRAP_SINGLE_VALUE");
   if (wrap !== undefined) {
@@ -225,12 +171,7 @@ export function readFormats(
   };
 }
 
-function checkDelimiter(
-  name: string,
-  d: string,
-  span: Span,
-  diags: Diagnostic[],
-): string | undefined {
+function checkDelimiter(name: string, d: string, span: Span, diags: Diagnostic[]): string | undefined {
   if (d.trim() === "") {
     diags.push(
       error(
@@ -261,8 +202,7 @@ const containsMap = (t: SqlType): boolean =>
   (t.kind === "ARRAY" && containsMap(t.element)) ||
   (t.kind === "STRUCT" && t.fields.some((f) => containsMap(f.type)));
 
-const colText = (c: CatalogColumn) =>
-  `\`${c.name}\` ${formatType(c.type)}${c.namespace === "KEY" ? " KEY" : ""}`;
+const colText = (c: CatalogColumn) => `\`${c.name}\` ${formatType(c.type)}${c.namespace === "KEY" ? " KEY" : ""}`;
 
 /**
  * Checks that the key format can hold the key columns and the value format the value columns.
@@ -277,8 +217,7 @@ export function checkFormats(
 ): void {
   const keys = columns.filter((c) => c.namespace === "KEY");
   const values = columns.filter((c) => c.namespace === "VALUE");
-  const push = (m: string) =>
-    diags.push(error(Codes.FORMAT_UNSUPPORTED, m, span));
+  const push = (m: string) => diags.push(error(Codes.FORMAT_UNSUPPORTED, m, span));
   for (const k of keys) {
     if (containsMap(k.type)) {
       push(
@@ -294,47 +233,27 @@ export function checkFormats(
     );
   const valueReason = formatReason(valueFormat.format, values, false);
   if (valueReason) push(valueReason);
-  if (
-    valueFormat.format !== "DELIMITED" &&
-    valueFormat.properties.delimiter !== undefined
-  )
-    push(
-      `${valueFormat.format} does not support the following configs: [delimiter]`,
-    );
-  if (
-    keyFormat.format !== "DELIMITED" &&
-    keyFormat.properties.delimiter !== undefined
-  )
-    push(
-      `${keyFormat.format} does not support the following configs: [delimiter]`,
-    );
+  if (valueFormat.format !== "DELIMITED" && valueFormat.properties.delimiter !== undefined)
+    push(`${valueFormat.format} does not support the following configs: [delimiter]`);
+  if (keyFormat.format !== "DELIMITED" && keyFormat.properties.delimiter !== undefined)
+    push(`${keyFormat.format} does not support the following configs: [delimiter]`);
   if (
     valueFormat.properties.fullSchemaName !== undefined &&
     !["AVRO", "PROTOBUF", "JSON_SR"].includes(valueFormat.format)
   )
-    push(
-      `${valueFormat.format} does not support the following configs: [fullSchemaName]`,
-    );
-  if (
-    valueFormat.properties.wrapSingleValue !== undefined &&
-    values.length !== 1
-  )
+    push(`${valueFormat.format} does not support the following configs: [fullSchemaName]`);
+  if (valueFormat.properties.wrapSingleValue !== undefined && values.length !== 1)
     push("'WRAP_SINGLE_VALUE' is only valid for single-field value schemas");
   if (valueFormat.format === "JSON" || valueFormat.format === "JSON_SR") {
     const badMap = (t: SqlType): boolean =>
       (t.kind === "MAP" && (t.key.kind !== "STRING" || badMap(t.value))) ||
       (t.kind === "ARRAY" && badMap(t.element)) ||
       (t.kind === "STRUCT" && t.fields.some((f) => badMap(f.type)));
-    if (values.some((c) => badMap(c.type)))
-      push("JSON only supports MAP types with STRING keys");
+    if (values.some((c) => badMap(c.type))) push("JSON only supports MAP types with STRING keys");
   }
 }
 
-function formatReason(
-  format: FormatName,
-  cols: readonly CatalogColumn[],
-  isKey: boolean,
-): string | undefined {
+function formatReason(format: FormatName, cols: readonly CatalogColumn[], isKey: boolean): string | undefined {
   switch (format) {
     case "NONE":
       return cols.length
@@ -344,22 +263,12 @@ function formatReason(
       if (cols.length > 1)
         return `The 'KAFKA' format only supports a single field. Got: [${cols.map(colText).join(", ")}]`;
       const c = cols[0];
-      if (
-        c &&
-        !["INTEGER", "BIGINT", "DOUBLE", "STRING", "BYTES", "NULL"].includes(
-          c.type.kind,
-        )
-      )
+      if (c && !["INTEGER", "BIGINT", "DOUBLE", "STRING", "BYTES", "NULL"].includes(c.type.kind))
         return `The 'KAFKA' format does not support type '${c.type.kind}'`;
       return undefined;
     }
     case "DELIMITED": {
-      const c = cols.find(
-        (x) =>
-          x.type.kind === "ARRAY" ||
-          x.type.kind === "MAP" ||
-          x.type.kind === "STRUCT",
-      );
+      const c = cols.find((x) => x.type.kind === "ARRAY" || x.type.kind === "MAP" || x.type.kind === "STRUCT");
       return c
         ? `The 'DELIMITED' format does not support type '${c.type.kind}'${isKey ? "" : `, column: \`${c.name}\``}`
         : undefined;

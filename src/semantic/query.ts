@@ -2,26 +2,10 @@
  * Query analysis: FROM (sources, joins), SELECT, WHERE, GROUP BY, WINDOW, HAVING, PARTITION BY, EMIT, LIMIT,
  * with ksqlDB's rules for keys, aggregation, windows and joins. Produces an {@link AnalyzedQuery}.
  */
-import type {
-  AliasedSource,
-  Expr,
-  Query,
-  Relation,
-  WindowExpr,
-} from "../ast/nodes.ts";
-import {
-  error,
-  type Diagnostic,
-  type Span,
-} from "../diagnostics/diagnostic.ts";
+import type { AliasedSource, Expr, Query, Relation, WindowExpr } from "../ast/nodes.ts";
+import { error, type Diagnostic, type Span } from "../diagnostics/diagnostic.ts";
 import type { FunctionRegistry } from "../functions/types.ts";
-import {
-  BIGINT,
-  INTEGER,
-  formatType,
-  typeEquals,
-  type SqlType,
-} from "../types/sqltype.ts";
+import { BIGINT, INTEGER, formatType, typeEquals, type SqlType } from "../types/sqltype.ts";
 import type {
   AggregateColumn,
   AnalyzedFrom,
@@ -34,13 +18,7 @@ import type {
 } from "./analyzed.ts";
 import type { Catalog, CatalogSource } from "./catalog.ts";
 import { Codes } from "./codes.ts";
-import {
-  analyzeExpr,
-  type Clause,
-  type ExprContext,
-  type Scope,
-  type ScopeColumn,
-} from "./expressions.ts";
+import { analyzeExpr, type Clause, type ExprContext, type Scope, type ScopeColumn } from "./expressions.ts";
 import { closest, exprText } from "./exprText.ts";
 import { columnsOf, exprKey, mapExpr, someExpr, type TExpr } from "./typed.ts";
 
@@ -67,13 +45,7 @@ const COMPLEX_STATE_AGGREGATES = new Set([
   "LATEST_BY_OFFSET",
 ]);
 export const WINDOW_BOUNDS = ["WINDOWSTART", "WINDOWEND"];
-export const RESERVED_NAMES = new Set([
-  "ROWTIME",
-  "ROWPARTITION",
-  "ROWOFFSET",
-  "WINDOWSTART",
-  "WINDOWEND",
-]);
+export const RESERVED_NAMES = new Set(["ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"]);
 
 export interface QueryOptions {
   readonly catalog: Catalog;
@@ -86,13 +58,8 @@ export interface QueryOptions {
   readonly statementKind: "CSAS" | "CTAS" | "INSERT" | "QUERY";
 }
 
-const err = (
-  diags: Diagnostic[],
-  code: string,
-  msg: string,
-  span: Span,
-  hint?: string,
-) => diags.push(error(code, msg, span, hint));
+const err = (diags: Diagnostic[], code: string, msg: string, span: Span, hint?: string) =>
+  diags.push(error(code, msg, span, hint));
 
 interface Item {
   readonly expr: TExpr;
@@ -104,11 +71,7 @@ interface Item {
 }
 
 /** Analyzes a query. Returns undefined when FROM itself could not be resolved. */
-export function analyzeQuery(
-  q: Query,
-  opts: QueryOptions,
-  diags: Diagnostic[],
-): AnalyzedQuery | undefined {
+export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]): AnalyzedQuery | undefined {
   const diagsAtStart = diags.length;
   const from = analyzeFrom(q.from, opts, diags);
   if (!from) return undefined;
@@ -117,12 +80,7 @@ export function analyzeQuery(
   const qualifiers = new Set<string>(qualifiersOf(from));
   const scope: Scope = { columns: inputColumns, qualifiers };
   const persistent = opts.sinkName !== undefined;
-  const ctx = (
-    clause: Clause,
-    aggregates: boolean,
-    tableFns = false,
-    s: Scope = scope,
-  ): ExprContext => ({
+  const ctx = (clause: Clause, aggregates: boolean, tableFns = false, s: Scope = scope): ExprContext => ({
     catalog: opts.catalog,
     functions: opts.functions,
     scope: s,
@@ -131,37 +89,17 @@ export function analyzeQuery(
     allowAggregates: aggregates,
     allowTableFunctions: tableFns,
   });
-  const isTableInput =
-    from.kind === "Source"
-      ? from.source.sourceType === "TABLE"
-      : from.resultType === "TABLE";
+  const isTableInput = from.kind === "Source" ? from.source.sourceType === "TABLE" : from.resultType === "TABLE";
   const sourceNames = sourcesOf(from);
 
-  if (
-    persistent &&
-    sourceWindow &&
-    from.kind === "Source" &&
-    from.source.sourceType === "TABLE" &&
-    !q.groupBy
-  )
-    err(
-      diags,
-      Codes.INVALID_QUERY,
-      "KSQL does not support persistent queries on windowed tables.",
-      q.from.span,
-    );
+  if (persistent && sourceWindow && from.kind === "Source" && from.source.sourceType === "TABLE" && !q.groupBy)
+    err(diags, Codes.INVALID_QUERY, "KSQL does not support persistent queries on windowed tables.", q.from.span);
 
   // WINDOW
   let window: WindowSpec | undefined;
   if (q.window) {
     window = windowSpec(q.window);
-    if (!q.groupBy)
-      err(
-        diags,
-        Codes.INVALID_WINDOW,
-        "WINDOW clause requires a GROUP BY clause.",
-        q.window.span,
-      );
+    if (!q.groupBy) err(diags, Codes.INVALID_WINDOW, "WINDOW clause requires a GROUP BY clause.", q.window.span);
     if (isTableInput)
       err(
         diags,
@@ -192,9 +130,7 @@ export function analyzeQuery(
       ? {
           columns: [
             ...inputColumns,
-            ...WINDOW_BOUNDS.filter(
-              (w) => !inputColumns.some((c) => c.name === w),
-            ).map((w) => ({
+            ...WINDOW_BOUNDS.filter((w) => !inputColumns.some((c) => c.name === w)).map((w) => ({
               name: w,
               column: w,
               type: BIGINT,
@@ -233,23 +169,15 @@ export function analyzeQuery(
         c.qualifier !== undefined &&
         PSEUDO_COLUMNS.some((p) => p.name === c.column);
       const cols = inputColumns.filter((c) => {
-        if (
-          (c.namespace === "PSEUDO" && !sidePseudo(c)) ||
-          expanded.has(c.name)
-        )
-          return false;
+        if ((c.namespace === "PSEUDO" && !sidePseudo(c)) || expanded.has(c.name)) return false;
         if (
           item.qualifier !== undefined &&
           c.qualifier !== item.qualifier &&
-          !(
-            c.qualifier &&
-            qualifierAliases(from, item.qualifier).includes(c.qualifier)
-          )
+          !(c.qualifier && qualifierAliases(from, item.qualifier).includes(c.qualifier))
         )
           return false;
         // A join's synthetic ROWKEY belongs to no side: only an unqualified `*` includes it.
-        if (c.qualifier === undefined && item.qualifier !== undefined)
-          return false;
+        if (c.qualifier === undefined && item.qualifier !== undefined) return false;
         expanded.add(c.name);
         return true;
       });
@@ -259,8 +187,7 @@ export function analyzeQuery(
         from.kind === "Join" && c.qualifier !== undefined
           ? allSources(from)
               .find((s) => s.alias === c.qualifier)
-              ?.source.columns.find((x) => x.name === c.column)?.namespace ===
-            "KEY"
+              ?.source.columns.find((x) => x.name === c.column)?.namespace === "KEY"
           : c.namespace === "KEY";
       const sideOrder = (cs: ScopeColumn[]) => [
         ...cs.filter((c) => !isKey(c) && c.namespace !== "PSEUDO"),
@@ -269,10 +196,18 @@ export function analyzeQuery(
       ];
       // A transient query's `*` over a windowed table also gives the window bounds, after the key (ksqlDB).
       const withWindow =
-        opts.statementKind === "QUERY" && from.kind === "Source" && from.source.window !== undefined && item.qualifier === undefined
+        opts.statementKind === "QUERY" &&
+        from.kind === "Source" &&
+        from.source.window !== undefined &&
+        item.qualifier === undefined
           ? [
               ...cols.filter((c) => c.namespace === "KEY"),
-              ...inputColumns.filter((c) => c.namespace === "PSEUDO" && (c.name === "WINDOWSTART" || c.name === "WINDOWEND") && c.qualifier === from.alias),
+              ...inputColumns.filter(
+                (c) =>
+                  c.namespace === "PSEUDO" &&
+                  (c.name === "WINDOWSTART" || c.name === "WINDOWEND") &&
+                  c.qualifier === from.alias,
+              ),
               ...cols.filter((c) => c.namespace !== "KEY"),
             ]
           : cols;
@@ -281,12 +216,8 @@ export function analyzeQuery(
         : from.kind === "Join"
           ? [...new Set(cols.map((c) => c.qualifier))]
               // The synthetic ROWKEY (no side) goes last, as the old key columns do.
-              .sort(
-                (a, b) => (a === undefined ? 1 : 0) - (b === undefined ? 1 : 0),
-              )
-              .flatMap((qual) =>
-                sideOrder(cols.filter((c) => c.qualifier === qual)),
-              )
+              .sort((a, b) => (a === undefined ? 1 : 0) - (b === undefined ? 1 : 0))
+              .flatMap((qual) => sideOrder(cols.filter((c) => c.qualifier === qual)))
           : sideOrder(cols);
       for (const c of ordered)
         rawItems.push({
@@ -299,10 +230,7 @@ export function analyzeQuery(
       continue;
     }
     if (item.kind === "SelectStructAll") {
-      const base = analyzeExpr(
-        item.expr,
-        ctx("SELECT", false, false, selectScope),
-      );
+      const base = analyzeExpr(item.expr, ctx("SELECT", false, false, selectScope));
       if (base.type.kind !== "STRUCT") {
         if (base.type.kind !== "NULL")
           err(
@@ -332,9 +260,7 @@ export function analyzeQuery(
   // Output names: alias, column name, struct field name, else KSQL_COL_<n>.
   const used = new Set<string>();
   const clashing = from.kind === "Join" ? clashingColumnNames(from) : undefined;
-  const implicitNames = rawItems.map(
-    (r) => r.alias ?? r.implicit ?? implicitName(r.expr, r.ast, clashing),
-  );
+  const implicitNames = rawItems.map((r) => r.alias ?? r.implicit ?? implicitName(r.expr, r.ast, clashing));
   // Struct fields named like another column get `_1`, `_2`... (ksqlDB's clash rule).
   for (let i = 0; i < rawItems.length; i++) {
     const r = rawItems[i]!;
@@ -342,9 +268,7 @@ export function analyzeQuery(
     if (!n || r.alias || r.expr.kind !== "Field") continue;
     if (
       implicitNames.some((m, j) => j < i && m === n) ||
-      implicitNames.some(
-        (m, j) => j !== i && m === n && rawItems[j]!.expr.kind !== "Field",
-      )
+      implicitNames.some((m, j) => j !== i && m === n && rawItems[j]!.expr.kind !== "Field")
     ) {
       let k = 1;
       while (implicitNames.includes(`${n}_${k}`)) k++;
@@ -353,8 +277,7 @@ export function analyzeQuery(
   }
   for (const n of implicitNames) if (n) used.add(n);
   // Generated names also skip the sources' own column names (ksqlDB: `KSQL_COL_4` stays free for an input column).
-  for (const s of allSources(from))
-    for (const c of s.source.columns) used.add(c.name);
+  for (const s of allSources(from)) for (const c of s.source.columns) used.add(c.name);
   let counter = 0;
   const items: Item[] = rawItems.map((r, i) => {
     let name = implicitNames[i];
@@ -378,8 +301,7 @@ export function analyzeQuery(
       if (!RESERVED_NAMES.has(it.name)) continue;
       // `x.ROWTIME AS ROWTIME` re-selects the pseudo column: reported like an unaliased one.
       const samePseudo =
-        it.expr.kind === "Column" &&
-        (it.expr.name === it.name || it.expr.name.endsWith(`_${it.name}`));
+        it.expr.kind === "Column" && (it.expr.name === it.name || it.expr.name.endsWith(`_${it.name}`));
       if (it.explicit && !samePseudo)
         err(
           diags,
@@ -398,32 +320,19 @@ export function analyzeQuery(
   }
 
   const hasAgg = (e: TExpr) => someExpr(e, (x) => x.kind === "AggregateCall");
-  const hasTf = (e: TExpr) =>
-    someExpr(e, (x) => x.kind === "TableFunctionCall");
+  const hasTf = (e: TExpr) => someExpr(e, (x) => x.kind === "TableFunctionCall");
   const anyAggInSelect = items.some((i) => hasAgg(i.expr));
 
   // GROUP BY
   let groupBy: TExpr[] | undefined;
   if (q.groupBy) {
-    if (q.groupBy.length === 0)
-      err(
-        diags,
-        Codes.INVALID_QUERY,
-        "GROUP BY requires at least one expression",
-        q.span,
-      );
+    if (q.groupBy.length === 0) err(diags, Codes.INVALID_QUERY, "GROUP BY requires at least one expression", q.span);
     groupBy = q.groupBy.map((g) => analyzeExpr(g, ctx("GROUP BY", false)));
   }
   // HAVING (typed like SELECT)
   let havingRaw: TExpr | undefined;
   if (q.having) {
-    if (!q.groupBy)
-      err(
-        diags,
-        Codes.INVALID_QUERY,
-        "HAVING clause requires a GROUP BY clause.",
-        q.having.span,
-      );
+    if (!q.groupBy) err(diags, Codes.INVALID_QUERY, "HAVING clause requires a GROUP BY clause.", q.having.span);
     havingRaw = analyzeExpr(q.having, ctx("HAVING", true, false, selectScope));
     if (havingRaw.type.kind !== "BOOLEAN" && havingRaw.type.kind !== "NULL")
       err(
@@ -433,34 +342,16 @@ export function analyzeQuery(
         q.having.span,
       );
   }
-  const isAggregate =
-    groupBy !== undefined ||
-    anyAggInSelect ||
-    (havingRaw !== undefined && hasAgg(havingRaw));
+  const isAggregate = groupBy !== undefined || anyAggInSelect || (havingRaw !== undefined && hasAgg(havingRaw));
 
   if (items.some((i) => hasTf(i.expr))) {
     if (isAggregate)
-      err(
-        diags,
-        Codes.TABLE_FUNCTION_NOT_ALLOWED,
-        "Table functions cannot be used with aggregations.",
-        q.span,
-      );
+      err(diags, Codes.TABLE_FUNCTION_NOT_ALLOWED, "Table functions cannot be used with aggregations.", q.span);
     if (isTableInput)
-      err(
-        diags,
-        Codes.TABLE_FUNCTION_NOT_ALLOWED,
-        "Table source is not supported with table functions",
-        q.from.span,
-      );
+      err(diags, Codes.TABLE_FUNCTION_NOT_ALLOWED, "Table source is not supported with table functions", q.from.span);
   }
   if (q.emit === "FINAL" && !windowedAgg)
-    err(
-      diags,
-      Codes.INVALID_QUERY,
-      "EMIT FINAL is only supported for windowed aggregations.",
-      q.span,
-    );
+    err(diags, Codes.INVALID_QUERY, "EMIT FINAL is only supported for windowed aggregations.", q.span);
 
   // PARTITION BY
   let partitionBy: { exprs: TExpr[]; keyNames: string[] } | undefined;
@@ -473,26 +364,13 @@ export function analyzeQuery(
         q.from.span,
       );
     if (isAggregate)
-      err(
-        diags,
-        Codes.INVALID_QUERY,
-        "PARTITION BY and GROUP BY in the same query are not supported.",
-        q.span,
-      );
+      err(diags, Codes.INVALID_QUERY, "PARTITION BY and GROUP BY in the same query are not supported.", q.span);
     if (q.partitionBy.length === 0)
-      err(
-        diags,
-        Codes.INVALID_QUERY,
-        "PARTITION BY requires at least one expression",
-        q.span,
-      );
+      err(diags, Codes.INVALID_QUERY, "PARTITION BY requires at least one expression", q.span);
     const pctx = ctx("PARTITION BY", false);
     const exprs = q.partitionBy.map((p) => analyzeExpr(p, pctx));
     // PARTITION BY NULL: a stream without key.
-    const isNull =
-      exprs.length === 1 &&
-      exprs[0]!.kind === "Literal" &&
-      exprs[0]!.value === null;
+    const isNull = exprs.length === 1 && exprs[0]!.kind === "Literal" && exprs[0]!.value === null;
     partitionBy = { exprs: isNull ? [] : exprs, keyNames: [] };
   }
 
@@ -508,11 +386,7 @@ export function analyzeQuery(
       q.from.span,
     );
 
-  const resultType: "STREAM" | "TABLE" = isAggregate
-    ? "TABLE"
-    : isTableInput
-      ? "TABLE"
-      : "STREAM";
+  const resultType: "STREAM" | "TABLE" = isAggregate ? "TABLE" : isTableInput ? "TABLE" : "STREAM";
   if (opts.expectedType === "TABLE" && resultType === "STREAM")
     err(
       diags,
@@ -541,9 +415,7 @@ export function analyzeQuery(
     // A transient query may aggregate the whole stream (one group); persistent ones need GROUP BY.
     if (!groupBy && persistent) {
       const first = items.find((i) => hasAgg(i.expr));
-      const aggText = first?.ast
-        ? exprText(firstAggAst(first.ast) ?? first.ast)
-        : "";
+      const aggText = first?.ast ? exprText(firstAggAst(first.ast) ?? first.ast) : "";
       err(
         diags,
         Codes.INVALID_QUERY,
@@ -552,12 +424,7 @@ export function analyzeQuery(
       );
     }
     // Not after another error: an unknown aggregate function would look like "no aggregate".
-    if (
-      groupBy &&
-      !anyAggInSelect &&
-      !(havingRaw && hasAgg(havingRaw)) &&
-      diags.length === diagsAtStart
-    )
+    if (groupBy && !anyAggInSelect && !(havingRaw && hasAgg(havingRaw)) && diags.length === diagsAtStart)
       err(
         diags,
         Codes.INVALID_QUERY,
@@ -569,9 +436,7 @@ export function analyzeQuery(
     const keyNames: string[] = [];
     const keyItems = new Set<number>();
     gb.forEach((g, gi) => {
-      const matches = items
-        .map((it, i) => ({ it, i }))
-        .filter((x) => exprKey(x.it.expr) === gkeys[gi]);
+      const matches = items.map((it, i) => ({ it, i })).filter((x) => exprKey(x.it.expr) === gkeys[gi]);
       if (matches.length > 1)
         err(
           diags,
@@ -586,9 +451,7 @@ export function analyzeQuery(
         keyNames.push(g.kind === "Column" ? g.name : `KSQL_COL_${gi}`);
       }
     });
-    const missing = gb
-      .map((_, gi) => gi)
-      .filter((gi) => !items.some((it) => exprKey(it.expr) === gkeys[gi]));
+    const missing = gb.map((_, gi) => gi).filter((gi) => !items.some((it) => exprKey(it.expr) === gkeys[gi]));
     if (persistent && missing.length && q.groupBy) {
       const texts = missing.map((gi) => exprText(q.groupBy![gi]!));
       err(
@@ -601,17 +464,11 @@ export function analyzeQuery(
     // Aggregates, deduplicated.
     const aggregates: AggregateColumn[] = [];
     const aggIndex = new Map<string, string>();
-    const postAgg = (
-      e: TExpr,
-      clause: "SELECT" | "HAVING",
-      src: Expr | undefined,
-      span: Span,
-    ): TExpr => {
+    const postAgg = (e: TExpr, clause: "SELECT" | "HAVING", src: Expr | undefined, span: Span): TExpr => {
       const bad: string[] = [];
       const out = mapExpr(e, (x) => {
         const gi = gkeys.indexOf(exprKey(x));
-        if (gi >= 0)
-          return { kind: "Column", type: x.type, name: keyNames[gi]! };
+        if (gi >= 0) return { kind: "Column", type: x.type, name: keyNames[gi]! };
         if (x.kind === "AggregateCall") {
           const k = exprKey(x);
           let name = aggIndex.get(k);
@@ -649,10 +506,7 @@ export function analyzeQuery(
       }
       return out;
     };
-    const having =
-      havingRaw && q.having
-        ? postAgg(havingRaw, "HAVING", q.having, q.having.span)
-        : undefined;
+    const having = havingRaw && q.having ? postAgg(havingRaw, "HAVING", q.having, q.having.span) : undefined;
     const values: OutputColumn[] = [];
     const keys: (OutputColumn | undefined)[] = gb.map(() => undefined);
     items.forEach((it, i) => {
@@ -673,22 +527,12 @@ export function analyzeQuery(
           expr: e,
         });
     });
-    projection.push(
-      ...keys.filter((k): k is OutputColumn => k !== undefined),
-      ...values,
-    );
+    projection.push(...keys.filter((k): k is OutputColumn => k !== undefined), ...values);
     if (persistent && groupBy && values.length === 0 && !diags.length)
-      err(
-        diags,
-        Codes.INVALID_QUERY,
-        "The projection contains no value columns.",
-        q.span,
-      );
+      err(diags, Codes.INVALID_QUERY, "The projection contains no value columns.", q.span);
     // Aggregation state is stored in the source's value format; DELIMITED holds primitives only.
     const stateFormat = allSources(from)[0]!.source.valueFormat.format;
-    const complex = aggregates.find((a) =>
-      COMPLEX_STATE_AGGREGATES.has(a.call.name),
-    );
+    const complex = aggregates.find((a) => COMPLEX_STATE_AGGREGATES.has(a.call.name));
     if (stateFormat === "DELIMITED" && complex)
       err(
         diags,
@@ -748,9 +592,7 @@ export function analyzeQuery(
       keyTexts = [joinKeyTexts(from)];
     } else {
       const ks = from.source.columns.filter((c) => c.namespace === "KEY");
-      keyExprs = ks.map(
-        (c) => ({ kind: "Column", type: c.type, name: c.name }) as TExpr,
-      );
+      keyExprs = ks.map((c) => ({ kind: "Column", type: c.type, name: c.name }) as TExpr);
       keyTexts = ks.map((c) => c.name);
     }
     const keyKeys = equivalents ?? keyExprs.map((k) => [exprKey(k)]);
@@ -763,19 +605,12 @@ export function analyzeQuery(
     // In a join the preferred one is the left join column (ksqlDB names the key after it even in a
     // RIGHT join); its value is always the join key.
     const preferredKey = (ke: TExpr) =>
-      from.kind === "Join" &&
-      !partitionBy &&
-      from.joinKind !== "FOREIGN_KEY" &&
-      from.joinType !== "FULL"
+      from.kind === "Join" && !partitionBy && from.joinKind !== "FOREIGN_KEY" && from.joinType !== "FULL"
         ? exprKey(from.leftExpr)
         : exprKey(ke);
     const keyItem = keyExprs.map((ke, ki) => {
-      const exact = items.findIndex(
-        (it) => exprKey(it.expr) === preferredKey(ke),
-      );
-      return exact >= 0
-        ? exact
-        : items.findIndex((it) => keyKeys[ki]!.includes(exprKey(it.expr)));
+      const exact = items.findIndex((it) => exprKey(it.expr) === preferredKey(ke));
+      return exact >= 0 ? exact : items.findIndex((it) => keyKeys[ki]!.includes(exprKey(it.expr)));
     });
     const sameExpr = (a: TExpr, b: TExpr) => exprKey(a) === exprKey(b);
     items.forEach((it, i) => {
@@ -784,10 +619,7 @@ export function analyzeQuery(
       if (ki >= 0) {
         const names = seenKey.get(ki) ?? [];
         // Another expression equal to the key (the other side of a join) is an ordinary value.
-        if (
-          keyItem[ki] !== i &&
-          !sameExpr(items[keyItem[ki]!]!.expr, it.expr)
-        ) {
+        if (keyItem[ki] !== i && !sameExpr(items[keyItem[ki]!]!.expr, it.expr)) {
           values.push({
             name: it.name,
             type: it.expr.type,
@@ -805,10 +637,7 @@ export function analyzeQuery(
             type: it.expr.type,
             namespace: "KEY",
             // A join's key column holds the join key, whichever side's column names it.
-            expr:
-              from.kind === "Join" && !partitionBy
-                ? keyExprs[ki]!
-                : lift(it.expr),
+            expr: from.kind === "Join" && !partitionBy ? keyExprs[ki]! : lift(it.expr),
           };
           return;
         }
@@ -843,22 +672,12 @@ export function analyzeQuery(
         keyNames[i] = name;
         keyCols[i] = { name, type: k.type, namespace: "KEY", expr: k };
       });
-    const missing = keyExprs
-      .map((_, i) => i)
-      .filter((i) => keyCols[i] === undefined);
-    const oldPlanner =
-      opts.properties["ksql.new.query.planner.enabled"] === "false";
+    const missing = keyExprs.map((_, i) => i).filter((i) => keyCols[i] === undefined);
+    const oldPlanner = opts.properties["ksql.new.query.planner.enabled"] === "false";
     // A value column taking the name of the missing key column would be mistaken for it.
-    const shadowed = missing.some(
-      (i) =>
-        keyTexts[i] !== undefined && values.some((v) => v.name === keyTexts[i]),
-    );
+    const shadowed = missing.some((i) => keyTexts[i] !== undefined && values.some((v) => v.name === keyTexts[i]));
     const keyRequired =
-      resultType === "TABLE" ||
-      partitionBy !== undefined ||
-      from.kind === "Join" ||
-      oldPlanner ||
-      shadowed;
+      resultType === "TABLE" || partitionBy !== undefined || from.kind === "Join" || oldPlanner || shadowed;
     if (persistent && missing.length && fkLeft) {
       const cols = missing.map((i) => `\`${fkLeft!.columns[i]}\``);
       const many = cols.length > 1;
@@ -870,11 +689,7 @@ export function analyzeQuery(
       );
     } else if (persistent && missing.length && keyRequired) {
       const texts = missing.map((i) => keyTexts[i] ?? "?");
-      const what = partitionBy
-        ? "partitioning expression"
-        : from.kind === "Join"
-          ? "join expression"
-          : "key column";
+      const what = partitionBy ? "partitioning expression" : from.kind === "Join" ? "join expression" : "key column";
       err(
         diags,
         Codes.KEY_NOT_IN_PROJECTION,
@@ -883,14 +698,8 @@ export function analyzeQuery(
       );
     }
     if (partitionBy)
-      partitionBy.keyNames = keyExprs.map(
-        (k, i) =>
-          keyNames[i] ?? (k.kind === "Column" ? k.name : `KSQL_COL_${i}`),
-      );
-    projection.push(
-      ...keyCols.filter((k): k is OutputColumn => k !== undefined),
-      ...values,
-    );
+      partitionBy.keyNames = keyExprs.map((k, i) => keyNames[i] ?? (k.kind === "Column" ? k.name : `KSQL_COL_${i}`));
+    projection.push(...keyCols.filter((k): k is OutputColumn => k !== undefined), ...values);
   }
 
   // Duplicate output names.
@@ -945,10 +754,7 @@ function checkPullQuery(
   diags: Diagnostic[],
 ): void {
   const more = "\nAdd EMIT CHANGES if you intended to issue a push query.";
-  if (
-    q.limit !== undefined &&
-    String(properties["ksql.query.pull.limit.clause.enabled"]) === "false"
-  )
+  if (q.limit !== undefined && String(properties["ksql.query.pull.limit.clause.enabled"]) === "false")
     err(
       diags,
       Codes.INVALID_QUERY,
@@ -981,8 +787,7 @@ function checkPullQuery(
       `The \`${s.name}\` table isn't queryable. To derive a queryable table, you can do 'CREATE TABLE QUERYABLE_${s.name} AS SELECT * FROM ${s.name}'. See https://cnfl.io/queries for more info.${more}`,
       q.from.span,
     );
-  const disallowed = (e: TExpr) =>
-    [...columnsOf(e)].filter((n) => n === "ROWPARTITION" || n === "ROWOFFSET");
+  const disallowed = (e: TExpr) => [...columnsOf(e)].filter((n) => n === "ROWPARTITION" || n === "ROWOFFSET");
   const inSelect = [...new Set(items.flatMap((i) => disallowed(i.expr)))];
   if (inSelect.length)
     err(
@@ -1005,17 +810,14 @@ function checkPullQuery(
 /** The column names an AST expression references (lambda parameters included; they never name key columns). */
 function astColumns(e: unknown, out: string[] = []): string[] {
   if (typeof e !== "object" || e === null) return out;
-  if ((e as { kind?: string }).kind === "ColumnRef")
-    out.push((e as { name: string }).name);
+  if ((e as { kind?: string }).kind === "ColumnRef") out.push((e as { name: string }).name);
   else for (const v of Object.values(e)) astColumns(v, out);
   return out;
 }
 
 /** Splits an AST on a logical operator (`a AND (b AND c)` → a, b, c). */
 function splitOn(e: Expr, op: "AND" | "OR"): Expr[] {
-  return e.kind === "Binary" && e.op === op
-    ? [...splitOn(e.left, op), ...splitOn(e.right, op)]
-    : [e];
+  return e.kind === "Binary" && e.op === op ? [...splitOn(e.left, op), ...splitOn(e.right, op)] : [e];
 }
 
 /**
@@ -1040,9 +842,7 @@ function checkPullKeys(
   // An IN on a key column (whatever the settings).
   for (const c of disjuncts.flatMap((d) => splitOn(d, "AND"))) {
     if (c.kind !== "InList" || c.operand.kind !== "ColumnRef") continue;
-    const key = keys.find(
-      (k) => k.name === (c.operand as { name: string }).name,
-    );
+    const key = keys.find((k) => k.name === (c.operand as { name: string }).name);
     if (!key) continue;
     for (const it of c.items) {
       if (it.kind !== "Literal") continue;
@@ -1058,62 +858,40 @@ function checkPullKeys(
       }
     }
   }
-  if (String(properties["ksql.query.pull.table.scan.enabled"]) !== "false")
-    return;
-  const rangeScan =
-    String(properties["ksql.query.pull.range.scan.enabled"]) !== "false";
+  if (String(properties["ksql.query.pull.table.scan.enabled"]) !== "false") return;
+  const rangeScan = String(properties["ksql.query.pull.range.scan.enabled"]) !== "false";
   const keyList = `[${keys.map((k) => `\`${k.name}\` ${formatType(k.type)} KEY`).join(", ")}]`;
   const needScan = "Query requires table scan to be enabled";
   for (const d of disjuncts) {
     const bounds = new Map<string, number>();
     let range = false;
     for (const c of splitOn(d, "AND")) {
-      if (c.kind === "Like")
-        return void fail("Like condition must be between strings");
+      if (c.kind === "Like") return void fail("Like condition must be between strings");
       const refsKey = (e: Expr) => astColumns(e).some((n) => keyNames.has(n));
       let keyName: string | undefined;
       if (c.kind === "InList" && refsKey(c.operand)) {
-        if (c.operand.kind !== "ColumnRef")
-          return void fail(
-            "A comparison must directly reference a key column.",
-          );
+        if (c.operand.kind !== "ColumnRef") return void fail("A comparison must directly reference a key column.");
         if (c.items.some((i) => astColumns(i).length > 0))
-          return void fail(
-            "A comparison must be between a key column and a resolvable expression.",
-          );
+          return void fail("A comparison must be between a key column and a resolvable expression.");
         keyName = c.operand.name;
       } else if (
         c.kind === "Binary" &&
         ["=", "<>", "<", "<=", ">", ">="].includes(c.op) &&
         (refsKey(c.left) || refsKey(c.right))
       ) {
-        const [col, other] = refsKey(c.left)
-          ? [c.left, c.right]
-          : [c.right, c.left];
-        if (col.kind !== "ColumnRef")
-          return void fail(
-            "A comparison must directly reference a key column.",
-          );
+        const [col, other] = refsKey(c.left) ? [c.left, c.right] : [c.right, c.left];
+        if (col.kind !== "ColumnRef") return void fail("A comparison must directly reference a key column.");
         if (astColumns(other).length > 0)
-          return void fail(
-            "A comparison must be between a key column and a resolvable expression.",
-          );
-        if (c.op === "<>")
-          return void fail(
-            `Bound on key columns '${keyList}' must currently be '='. `,
-          );
+          return void fail("A comparison must be between a key column and a resolvable expression.");
+        if (c.op === "<>") return void fail(`Bound on key columns '${keyList}' must currently be '='. `);
         if (c.op !== "=") range = true;
         keyName = col.name;
       } else if (c.kind === "Between" && refsKey(c.operand)) {
-        if (c.operand.kind !== "ColumnRef")
-          return void fail(
-            "A comparison must directly reference a key column.",
-          );
+        if (c.operand.kind !== "ColumnRef") return void fail("A comparison must directly reference a key column.");
         range = true;
         keyName = c.operand.name;
       }
-      if (keyName !== undefined)
-        bounds.set(keyName, (bounds.get(keyName) ?? 0) + 1);
+      if (keyName !== undefined) bounds.set(keyName, (bounds.get(keyName) ?? 0) + 1);
     }
     if ([...bounds.values()].some((n) => n > 1))
       return void fail(
@@ -1121,29 +899,16 @@ function checkPullKeys(
       );
     if (bounds.size === 0) {
       const text = exprText(d);
-      return void fail(
-        `WHERE clause missing key column for disjunct: ${text.startsWith("(") ? text : `(${text})`}`,
-      );
+      return void fail(`WHERE clause missing key column for disjunct: ${text.startsWith("(") ? text : `(${text})`}`);
     }
-    if (bounds.size < keys.length)
-      return void fail(
-        "Multi-column sources must specify every key in the WHERE clause.",
-      );
-    if (
-      range &&
-      (!rangeScan ||
-        s.window !== undefined ||
-        disjuncts.length > 1 ||
-        keys.length > 1)
-    )
+    if (bounds.size < keys.length) return void fail("Multi-column sources must specify every key in the WHERE clause.");
+    if (range && (!rangeScan || s.window !== undefined || disjuncts.length > 1 || keys.length > 1))
       return void fail(needScan);
   }
 }
 
 const hintOf = (names: string[]) =>
-  names.length
-    ? `did you mean ${names.map((n) => `'${n}'`).join(" or ")}?`
-    : undefined;
+  names.length ? `did you mean ${names.map((n) => `'${n}'`).join(" or ")}?` : undefined;
 
 function listText(texts: string[]): string {
   if (texts.length <= 1) return texts.join("");
@@ -1159,11 +924,7 @@ function firstAggAst(e: Expr): Expr | undefined {
  * The implicit output name of a SELECT expression, or undefined for a generated KSQL_COL_n.
  * `clashing`: in a join, the column names that more than one source has.
  */
-function implicitName(
-  e: TExpr,
-  ast: Expr | undefined,
-  clashing: ReadonlySet<string> | undefined,
-): string | undefined {
+function implicitName(e: TExpr, ast: Expr | undefined, clashing: ReadonlySet<string> | undefined): string | undefined {
   // ksqlDB: a column reference keeps the column's own name; in a join, a name that several sources
   // have is prefixed with its source (`a.col` is `A_COL`), whether the reference was qualified or not.
   if (e.kind === "Column" && ast && ast.kind === "ColumnRef")
@@ -1197,31 +958,23 @@ function windowOf(f: AnalyzedFrom): WindowSpec | undefined {
     return f.source.window
       ? {
           type: f.source.window.type,
-          ...(f.source.window.sizeMs !== undefined
-            ? { sizeMs: f.source.window.sizeMs }
-            : {}),
+          ...(f.source.window.sizeMs !== undefined ? { sizeMs: f.source.window.sizeMs } : {}),
         }
       : undefined;
   return windowOf(f.left);
 }
 
 function sourcesOf(f: AnalyzedFrom): string[] {
-  return f.kind === "Source"
-    ? [f.source.name]
-    : [...sourcesOf(f.left), f.right.source.name];
+  return f.kind === "Source" ? [f.source.name] : [...sourcesOf(f.left), f.right.source.name];
 }
 
 function qualifiersOf(f: AnalyzedFrom): string[] {
-  if (f.kind === "Source")
-    return f.alias === f.source.name ? [f.alias] : [f.alias, f.source.name];
+  if (f.kind === "Source") return f.alias === f.source.name ? [f.alias] : [f.alias, f.source.name];
   return [...qualifiersOf(f.left), ...qualifiersOf(f.right)];
 }
 
 /** Columns of a single source as seen in a non-join query. */
-export function sourceScopeColumns(
-  alias: string,
-  s: CatalogSource,
-): ScopeColumn[] {
+export function sourceScopeColumns(alias: string, s: CatalogSource): ScopeColumn[] {
   const cols: ScopeColumn[] = s.columns.map((c) => ({
     name: c.name,
     column: c.name,
@@ -1246,15 +999,12 @@ export function sourceScopeColumns(
         type: BIGINT,
         namespace: "PSEUDO",
       });
-  if (alias !== s.name)
-    for (const c of [...cols]) cols.push({ ...c, qualifier: s.name });
+  if (alias !== s.name) for (const c of [...cols]) cols.push({ ...c, qualifier: s.name });
   return cols;
 }
 
 function scopeColumnsOf(f: AnalyzedFrom): ScopeColumn[] {
-  return f.kind === "Source"
-    ? sourceScopeColumns(f.alias, f.source)
-    : [...f.columns];
+  return f.kind === "Source" ? sourceScopeColumns(f.alias, f.source) : [...f.columns];
 }
 
 /** Columns of one side of a join, named `ALIAS_COL` in the joined row. */
@@ -1267,10 +1017,7 @@ function joinSideColumns(alias: string, s: CatalogSource): ScopeColumn[] {
     namespace: c.namespace,
   }));
   // Each side's pseudo columns travel in the joined row as `ALIAS_ROWTIME`...; the unqualified ones are the joined record's.
-  const pseudo = [
-    ...PSEUDO_COLUMNS,
-    ...(s.window ? WINDOW_BOUNDS.map((w) => ({ name: w, type: BIGINT })) : []),
-  ];
+  const pseudo = [...PSEUDO_COLUMNS, ...(s.window ? WINDOW_BOUNDS.map((w) => ({ name: w, type: BIGINT })) : [])];
   for (const p of pseudo)
     cols.push({
       name: `${alias}_${p.name}`,
@@ -1279,8 +1026,7 @@ function joinSideColumns(alias: string, s: CatalogSource): ScopeColumn[] {
       type: p.type,
       namespace: "PSEUDO",
     });
-  if (alias !== s.name)
-    for (const c of [...cols]) cols.push({ ...c, qualifier: s.name });
+  if (alias !== s.name) for (const c of [...cols]) cols.push({ ...c, qualifier: s.name });
   return cols;
 }
 
@@ -1317,10 +1063,7 @@ function joinKeyEquivalents(j: AnalyzedJoin): string[] {
   if (j.joinKind === "FOREIGN_KEY") return out;
   if (j.joinType !== "FULL") {
     out.push(exprKey(j.leftExpr), exprKey(j.rightExpr));
-    if (
-      j.left.kind === "Join" &&
-      joinKeyEquivalents(j.left).includes(exprKey(j.leftExpr))
-    )
+    if (j.left.kind === "Join" && joinKeyEquivalents(j.left).includes(exprKey(j.leftExpr)))
       out.push(...joinKeyEquivalents(j.left));
   }
   return out;
@@ -1339,11 +1082,7 @@ function joinKeyTexts(j: AnalyzedJoin): string {
   return l ?? r ?? j.keyName;
 }
 
-function analyzeFrom(
-  rel: Relation,
-  opts: QueryOptions,
-  diags: Diagnostic[],
-): AnalyzedFrom | undefined {
+function analyzeFrom(rel: Relation, opts: QueryOptions, diags: Diagnostic[]): AnalyzedFrom | undefined {
   if (rel.kind === "AliasedSource") return analyzeAliased(rel, opts, diags);
   const left = analyzeFrom(rel.left, opts, diags);
   const right = analyzeAliased(rel.right, opts, diags);
@@ -1351,11 +1090,7 @@ function analyzeFrom(
   return analyzeJoin(rel, left, right, opts, diags);
 }
 
-function analyzeAliased(
-  rel: AliasedSource,
-  opts: QueryOptions,
-  diags: Diagnostic[],
-): AnalyzedSource | undefined {
+function analyzeAliased(rel: AliasedSource, opts: QueryOptions, diags: Diagnostic[]): AnalyzedSource | undefined {
   const s = opts.catalog.source(rel.name.value);
   if (!s) {
     err(
@@ -1404,18 +1139,11 @@ function analyzeJoin(
       );
     return undefined;
   }
-  const leftCols: ScopeColumn[] =
-    left.kind === "Source"
-      ? joinSideColumns(left.alias, left.source)
-      : [...left.columns];
+  const leftCols: ScopeColumn[] = left.kind === "Source" ? joinSideColumns(left.alias, left.source) : [...left.columns];
   const rightCols = joinSideColumns(right.alias, right.source);
   const scope: Scope = {
     columns: [...leftCols, ...rightCols],
-    qualifiers: new Set([
-      ...leftSources.flatMap((s) => [s.alias, s.source.name]),
-      right.alias,
-      right.source.name,
-    ]),
+    qualifiers: new Set([...leftSources.flatMap((s) => [s.alias, s.source.name]), right.alias, right.source.name]),
   };
   const ctx: ExprContext = {
     catalog: opts.catalog,
@@ -1482,8 +1210,7 @@ function analyzeJoin(
     );
     return undefined;
   }
-  const refsRight = (e: TExpr) =>
-    [...columnsOf(e)].some((n) => rightNames.has(n));
+  const refsRight = (e: TExpr) => [...columnsOf(e)].some((n) => rightNames.has(n));
   let leftAst = on.left;
   let rightAst = on.right;
   if (refsRight(l) && !refsRight(r)) {
@@ -1501,9 +1228,7 @@ function analyzeJoin(
   // ksqlDB prints join conditions with every column qualified by its source.
   const q = (ref: Extract<Expr, { kind: "ColumnRef" }>) => {
     if (ref.qualifier) return `${ref.qualifier}.${ref.name}`;
-    const c = scope.columns.find(
-      (x) => x.column === ref.name && x.qualifier !== undefined,
-    );
+    const c = scope.columns.find((x) => x.column === ref.name && x.qualifier !== undefined);
     return c ? `${c.qualifier}.${ref.name}` : ref.name;
   };
   const condText = `${exprText(leftAst, q)} = ${exprText(rightAst, q)}`;
@@ -1520,10 +1245,7 @@ function analyzeJoin(
   const rt = right.source.sourceType;
   const jt = rel.joinType;
   const jtText = jt === "INNER" ? "[INNER]" : `${jt} [OUTER]`;
-  const leftName =
-    left.kind === "Source"
-      ? left.alias
-      : leftSources[leftSources.length - 1]!.alias;
+  const leftName = left.kind === "Source" ? left.alias : leftSources[leftSources.length - 1]!.alias;
   if (lt === "TABLE" && rt === "STREAM") {
     err(
       diags,
@@ -1534,17 +1256,11 @@ function analyzeJoin(
     return undefined;
   }
   const rightKeys = right.source.columns.filter((c) => c.namespace === "KEY");
-  const isRightKey =
-    r.kind === "Column" &&
-    rightKeys.length === 1 &&
-    r.name === `${right.alias}_${rightKeys[0]!.name}`;
+  const isRightKey = r.kind === "Column" && rightKeys.length === 1 && r.name === `${right.alias}_${rightKeys[0]!.name}`;
   let isLeftKey: boolean;
   if (left.kind === "Source") {
     const lk = left.source.columns.filter((c) => c.namespace === "KEY");
-    isLeftKey =
-      l.kind === "Column" &&
-      lk.length === 1 &&
-      l.name === `${left.alias}_${lk[0]!.name}`;
+    isLeftKey = l.kind === "Column" && lk.length === 1 && l.name === `${left.alias}_${lk[0]!.name}`;
   } else {
     isLeftKey = joinKeyEquivalents(left).includes(exprKey(l));
   }
@@ -1658,12 +1374,7 @@ function analyzeJoin(
       );
       return undefined;
     }
-    if (
-      repartitionLeft ||
-      repartitionRight ||
-      a.type !== b.type ||
-      a.sizeMs !== b.sizeMs
-    ) {
+    if (repartitionLeft || repartitionRight || a.type !== b.type || a.sizeMs !== b.sizeMs) {
       err(
         diags,
         Codes.INVALID_JOIN,
@@ -1690,10 +1401,7 @@ function analyzeJoin(
   }
   // The joined row's key: the left join column when it is a plain column (and not FULL), else a synthetic ROWKEY.
   const synthetic =
-    joinKind !== "FOREIGN_KEY" &&
-    (jt === "FULL" ||
-      l.kind !== "Column" ||
-      (jt === "RIGHT" && r.kind !== "Column"));
+    joinKind !== "FOREIGN_KEY" && (jt === "FULL" || l.kind !== "Column" || (jt === "RIGHT" && r.kind !== "Column"));
   let keyName: string;
   const columns: ScopeColumn[] = [];
   if (joinKind === "FOREIGN_KEY") {
@@ -1706,16 +1414,10 @@ function analyzeJoin(
       type: l.type,
       namespace: "KEY",
     });
-  } else
-    keyName =
-      jt === "RIGHT" && r.kind === "Column"
-        ? r.name
-        : (l as { name: string }).name;
+  } else keyName = jt === "RIGHT" && r.kind === "Column" ? r.name : (l as { name: string }).name;
   const joinedPseudo = [
     ...PSEUDO_COLUMNS,
-    ...(leftWindowed
-      ? WINDOW_BOUNDS.map((w) => ({ name: w, type: BIGINT }))
-      : []),
+    ...(leftWindowed ? WINDOW_BOUNDS.map((w) => ({ name: w, type: BIGINT })) : []),
   ];
   for (const p of joinedPseudo)
     columns.push({
@@ -1726,14 +1428,11 @@ function analyzeJoin(
     });
   for (const c of [...leftCols, ...rightCols]) {
     if (c.name === "ROWKEY" && synthetic) continue;
-    if (columns.some((x) => x.name === c.name && x.qualifier === c.qualifier))
-      continue;
+    if (columns.some((x) => x.name === c.name && x.qualifier === c.qualifier)) continue;
     // A foreign-key join keeps the left table's whole primary key.
     const isKey =
       c.name === keyName ||
-      (joinKind === "FOREIGN_KEY" &&
-        c.qualifier === (left as AnalyzedSource).alias &&
-        c.namespace === "KEY");
+      (joinKind === "FOREIGN_KEY" && c.qualifier === (left as AnalyzedSource).alias && c.namespace === "KEY");
     columns.push({
       ...c,
       namespace: c.namespace === "PSEUDO" ? "PSEUDO" : isKey ? "KEY" : "VALUE",

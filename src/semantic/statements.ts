@@ -11,11 +11,7 @@ import type {
   Property,
   Statement,
 } from "../ast/nodes.ts";
-import {
-  error,
-  type Diagnostic,
-  type Span,
-} from "../diagnostics/diagnostic.ts";
+import { error, type Diagnostic, type Span } from "../diagnostics/diagnostic.ts";
 import type { FunctionRegistry } from "../functions/types.ts";
 import { formatType, typeEquals, type SqlType } from "../types/sqltype.ts";
 import { canImplicitlyCast } from "../types/values.ts";
@@ -94,20 +90,12 @@ export interface StatementAnalysis {
 const cap = (t: "STREAM" | "TABLE") => (t === "STREAM" ? "Stream" : "Table");
 const low = (t: "STREAM" | "TABLE") => t.toLowerCase();
 const hintOf = (names: string[]) =>
-  names.length
-    ? `did you mean ${names.map((n) => `'${n}'`).join(" or ")}?`
-    : undefined;
+  names.length ? `did you mean ${names.map((n) => `'${n}'`).join(" or ")}?` : undefined;
 
-export function analyzeStatement(
-  stmt: Statement,
-  text: string,
-  catalog: Catalog,
-  env: AnalyzeEnv,
-): StatementAnalysis {
+export function analyzeStatement(stmt: Statement, text: string, catalog: Catalog, env: AnalyzeEnv): StatementAnalysis {
   const diags: Diagnostic[] = [];
   const r = analyzeInner(stmt, text, catalog, env, diags);
-  if (diags.some((d) => d.severity === "error"))
-    return { catalog, diagnostics: diags };
+  if (diags.some((d) => d.severity === "error")) return { catalog, diagnostics: diags };
   return { analyzed: r.analyzed, catalog: r.catalog, diagnostics: diags };
 }
 
@@ -152,13 +140,7 @@ function analyzeInner(
     case "DropType": {
       if (!catalog.type(stmt.name.value)) {
         if (!stmt.ifExists)
-          diags.push(
-            error(
-              Codes.UNKNOWN_TYPE,
-              `Type ${stmt.name.value} does not exist.`,
-              stmt.name.span,
-            ),
-          );
+          diags.push(error(Codes.UNKNOWN_TYPE, `Type ${stmt.name.value} does not exist.`, stmt.name.span));
         return other;
       }
       return { ...other, catalog: catalog.withoutType(stmt.name.value) };
@@ -170,17 +152,10 @@ function analyzeInner(
         return { ...other, catalog: c };
       }
       const id = stmt.queryId ?? "";
-      const found = [...catalog.queries.keys()].find(
-        (q) => q.toUpperCase() === id.toUpperCase(),
-      );
+      const found = [...catalog.queries.keys()].find((q) => q.toUpperCase() === id.toUpperCase());
       if (!found) {
         diags.push(
-          error(
-            Codes.UNKNOWN_QUERY,
-            `Unknown queryId: ${id}`,
-            stmt.span,
-            hintOf(closest(id, catalog.queries.keys())),
-          ),
+          error(Codes.UNKNOWN_QUERY, `Unknown queryId: ${id}`, stmt.span, hintOf(closest(id, catalog.queries.keys()))),
         );
         return other;
       }
@@ -199,11 +174,7 @@ function analyzeInner(
         );
       if (t.kind === "Function" && !env.functions.get(t.name.value))
         diags.push(
-          error(
-            Codes.UNKNOWN_FUNCTION,
-            `Can't find any functions with the name '${t.name.value}'`,
-            t.name.span,
-          ),
+          error(Codes.UNKNOWN_FUNCTION, `Can't find any functions with the name '${t.name.value}'`, t.name.span),
         );
       return other;
     }
@@ -269,12 +240,7 @@ function analyzeInner(
 }
 
 function columnsText(cols: readonly CatalogColumn[]): string {
-  return cols
-    .map(
-      (c) =>
-        `\`${c.name}\` ${formatType(c.type)}${c.namespace === "KEY" ? " KEY" : ""}`,
-    )
-    .join(", ");
+  return cols.map((c) => `\`${c.name}\` ${formatType(c.type)}${c.namespace === "KEY" ? " KEY" : ""}`).join(", ");
 }
 
 /** The key/value formats of a new source from its WITH clause and the session defaults. */
@@ -303,20 +269,14 @@ function formatsFor(
     return undefined;
   }
   let keyFormat: FormatName | undefined = f.key;
-  if (!keyFormat && inherit && inherit.key.format !== "NONE")
-    keyFormat = inherit.key.format;
+  if (!keyFormat && inherit && inherit.key.format !== "NONE") keyFormat = inherit.key.format;
   if (!keyFormat)
     keyFormat = hasKey
-      ? ((env.properties[
-          "ksql.persistence.default.format.key"
-        ]?.toUpperCase() as FormatName | undefined) ?? "KAFKA")
+      ? ((env.properties["ksql.persistence.default.format.key"]?.toUpperCase() as FormatName | undefined) ?? "KAFKA")
       : "NONE";
   const valueProps: Record<string, string> = { ...f.valueProps };
   if (!f.value && inherit && inherit.value.format === valueFormat) {
-    if (
-      inherit.value.properties.delimiter !== undefined &&
-      valueProps.delimiter === undefined
-    )
+    if (inherit.value.properties.delimiter !== undefined && valueProps.delimiter === undefined)
       valueProps.delimiter = inherit.value.properties.delimiter;
   }
   const wrapDefault = env.properties["ksql.persistence.wrap.single.values"];
@@ -329,12 +289,7 @@ function formatsFor(
     valueProps.wrapSingleValueDefault = wrapDefault.toLowerCase();
   }
   const keyProps: Record<string, string> = { ...f.keyProps };
-  if (
-    !f.key &&
-    inherit &&
-    inherit.key.format === keyFormat &&
-    inherit.key.properties.delimiter !== undefined
-  )
+  if (!f.key && inherit && inherit.key.format === keyFormat && inherit.key.properties.delimiter !== undefined)
     keyProps.delimiter = inherit.key.properties.delimiter;
   return {
     key: { format: keyFormat, properties: keyProps },
@@ -354,16 +309,10 @@ function finishValueFormat(v: FormatSpec, valueCount: number): FormatSpec {
       format: v.format,
       properties: { ...rest, wrapSingleValue: wrapSingleValueDefault },
     };
-  return wrapSingleValueDefault === undefined
-    ? v
-    : { format: v.format, properties: rest };
+  return wrapSingleValueDefault === undefined ? v : { format: v.format, properties: rest };
 }
 
-function readPartitions(
-  props: Props,
-  span: Span,
-  diags: Diagnostic[],
-): number | undefined {
+function readPartitions(props: Props, span: Span, diags: Diagnostic[]): number | undefined {
   const p = props.get("PARTITIONS");
   if (p === undefined) return undefined;
   const n = Number(p);
@@ -402,8 +351,7 @@ function readTimestamp(
 ): TimestampSpec | undefined {
   const ts = props.get("TIMESTAMP");
   if (ts === undefined) return undefined;
-  const name =
-    ts.startsWith("`") && ts.endsWith("`") ? ts.slice(1, -1) : ts.toUpperCase();
+  const name = ts.startsWith("`") && ts.endsWith("`") ? ts.slice(1, -1) : ts.toUpperCase();
   const sp = props.span("TIMESTAMP") ?? span;
   const col = columns.find((c) => c.name === name);
   if (!col) {
@@ -424,9 +372,7 @@ function readTimestamp(
   }
   const format = props.get("TIMESTAMP_FORMAT");
   const ok =
-    col.type.kind === "BIGINT" ||
-    col.type.kind === "TIMESTAMP" ||
-    (col.type.kind === "STRING" && format !== undefined);
+    col.type.kind === "BIGINT" || col.type.kind === "TIMESTAMP" || (col.type.kind === "STRING" && format !== undefined);
   if (!ok) {
     diags.push(
       error(
@@ -470,23 +416,29 @@ function replaceable(
 ): boolean {
   const name = stmt.name.value;
   if (!stmt.orReplace) {
-    diags.push(error(Codes.SOURCE_EXISTS, `Cannot add ${low(kind)} '${name}': A ${low(existing.sourceType)} with the same name already exists`, stmt.name.span));
+    diags.push(
+      error(
+        Codes.SOURCE_EXISTS,
+        `Cannot add ${low(kind)} '${name}': A ${low(existing.sourceType)} with the same name already exists`,
+        stmt.name.span,
+      ),
+    );
     return false;
   }
   if (existing.sourceType !== kind) {
-    diags.push(error(Codes.WRONG_SOURCE_TYPE, `Cannot add ${low(kind)} '${name}': a ${low(existing.sourceType)} with the same name already exists`, stmt.name.span));
+    diags.push(
+      error(
+        Codes.WRONG_SOURCE_TYPE,
+        `Cannot add ${low(kind)} '${name}': a ${low(existing.sourceType)} with the same name already exists`,
+        stmt.name.span,
+      ),
+    );
     return false;
   }
   return true;
 }
 
-function createSource(
-  stmt: CreateSource,
-  text: string,
-  catalog: Catalog,
-  env: AnalyzeEnv,
-  diags: Diagnostic[],
-) {
+function createSource(stmt: CreateSource, text: string, catalog: Catalog, env: AnalyzeEnv, diags: Diagnostic[]) {
   const name = stmt.name.value;
   const existing = catalog.source(name);
   const kind = stmt.sourceType;
@@ -517,11 +469,7 @@ function createSource(
   const topic = props.get("KAFKA_TOPIC");
   if (topic === undefined)
     diags.push(
-      error(
-        Codes.MISSING_PROPERTY,
-        `Missing required property "KAFKA_TOPIC" which has no default value.`,
-        stmt.span,
-      ),
+      error(Codes.MISSING_PROPERTY, `Missing required property "KAFKA_TOPIC" which has no default value.`, stmt.span),
     );
   // Columns.
   const columns: CatalogColumn[] = [];
@@ -539,13 +487,7 @@ function createSource(
       continue;
     }
     if (seen.has(n)) {
-      diags.push(
-        error(
-          Codes.DUPLICATE_COLUMN,
-          `Duplicate column names: ${n}`,
-          el.name.span,
-        ),
-      );
+      diags.push(error(Codes.DUPLICATE_COLUMN, `Duplicate column names: ${n}`, el.name.span));
       continue;
     }
     seen.add(n);
@@ -601,33 +543,15 @@ function createSource(
         : c.kind === "Header" || c.kind === "Headers"
           ? "HEADER"
           : "VALUE";
-    columns.push(
-      c.kind === "Header"
-        ? { name: n, type, namespace, headerKey: c.key }
-        : { name: n, type, namespace },
-    );
+    columns.push(c.kind === "Header" ? { name: n, type, namespace, headerKey: c.key } : { name: n, type, namespace });
   }
   const keys = columns.filter((c) => c.namespace === "KEY");
   const formats = formatsFor(props, stmt.span, keys.length > 0, env, diags);
   if (!formats) return undefined;
-  const schemaInference = [
-    "AVRO",
-    "PROTOBUF",
-    "JSON_SR",
-    "PROTOBUF_NOSR",
-  ].includes(formats.value.format);
-  const noColumns =
-    stmt.elements.length === 0 &&
-    !schemaInference &&
-    formats.value.format !== "NONE";
+  const schemaInference = ["AVRO", "PROTOBUF", "JSON_SR", "PROTOBUF_NOSR"].includes(formats.value.format);
+  const noColumns = stmt.elements.length === 0 && !schemaInference && formats.value.format !== "NONE";
   if (kind === "TABLE" && keys.length === 0 && !diags.length && !noColumns)
-    diags.push(
-      error(
-        Codes.KEY_COLUMNS,
-        "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.",
-        stmt.span,
-      ),
-    );
+    diags.push(error(Codes.KEY_COLUMNS, "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.", stmt.span));
   // Window.
   let window: SourceWindow | undefined;
   const wt = props.get("WINDOW_TYPE");
@@ -670,40 +594,19 @@ function createSource(
         );
       window = size !== undefined ? { type: t, sizeMs: size } : { type: t };
     }
-    if (keys.length === 0)
-      diags.push(
-        error(
-          Codes.KEY_COLUMNS,
-          "Windowed sources require a key column.",
-          stmt.span,
-        ),
-      );
+    if (keys.length === 0) diags.push(error(Codes.KEY_COLUMNS, "Windowed sources require a key column.", stmt.span));
   } else if (props.get("WINDOW_SIZE") !== undefined) {
     diags.push(
-      error(
-        Codes.INVALID_PROPERTY,
-        "'WINDOW_SIZE' requires 'WINDOW_TYPE'.",
-        props.span("WINDOW_SIZE") ?? stmt.span,
-      ),
+      error(Codes.INVALID_PROPERTY, "'WINDOW_SIZE' requires 'WINDOW_TYPE'.", props.span("WINDOW_SIZE") ?? stmt.span),
     );
   }
-  const valueFormat = finishValueFormat(
-    formats.value,
-    columns.filter((c) => c.namespace === "VALUE").length,
-  );
+  const valueFormat = finishValueFormat(formats.value, columns.filter((c) => c.namespace === "VALUE").length);
   checkFormats(formats.key, valueFormat, columns, stmt.span, diags);
   const timestamp = readTimestamp(props, columns, stmt.span, diags);
   const partitions = readPartitions(props, stmt.span, diags);
-  if (topic !== undefined)
-    checkTopic(topic, partitions, catalog, env, stmt.span, diags);
+  if (topic !== undefined) checkTopic(topic, partitions, catalog, env, stmt.span, diags);
   if (noColumns)
-    diags.push(
-      error(
-        Codes.KEY_COLUMNS,
-        "The statement does not define any columns. No columns supplied.",
-        stmt.span,
-      ),
-    );
+    diags.push(error(Codes.KEY_COLUMNS, "The statement does not define any columns. No columns supplied.", stmt.span));
   if (diags.length) return undefined;
   const source: CatalogSource = {
     name,
@@ -750,16 +653,9 @@ function sinkFor(
   });
   if (!formats) return undefined;
   let keyFormat = formats.key;
-  if (
-    !hasKey &&
-    props.get("KEY_FORMAT") === undefined &&
-    props.get("FORMAT") === undefined
-  )
+  if (!hasKey && props.get("KEY_FORMAT") === undefined && props.get("FORMAT") === undefined)
     keyFormat = { format: "NONE", properties: {} };
-  const valueFormat = finishValueFormat(
-    formats.value,
-    columns.filter((c) => c.namespace === "VALUE").length,
-  );
+  const valueFormat = finishValueFormat(formats.value, columns.filter((c) => c.namespace === "VALUE").length);
   for (const c of columns)
     if (c.type.kind === "NULL")
       diags.push(
@@ -785,10 +681,7 @@ function sinkFor(
     ...(timestamp ? { timestamp } : {}),
     ...(w
       ? {
-          window:
-            w.sizeMs !== undefined
-              ? { type: w.type, sizeMs: w.sizeMs }
-              : { type: w.type },
+          window: w.sizeMs !== undefined ? { type: w.type, sizeMs: w.sizeMs } : { type: w.type },
         }
       : {}),
     ...(partitions !== undefined
@@ -807,13 +700,7 @@ function firstSource(q: AnalyzedQuery): CatalogSource {
   return f.source;
 }
 
-function createAsSelect(
-  stmt: CreateAsSelect,
-  text: string,
-  catalog: Catalog,
-  env: AnalyzeEnv,
-  diags: Diagnostic[],
-) {
+function createAsSelect(stmt: CreateAsSelect, text: string, catalog: Catalog, env: AnalyzeEnv, diags: Diagnostic[]) {
   const name = stmt.name.value;
   const kind = stmt.sourceType;
   const existing = catalog.source(name);
@@ -844,27 +731,14 @@ function createAsSelect(
     diags,
   );
   if (!q || diags.length) return undefined;
-  const sink = sinkFor(
-    name,
-    kind,
-    q,
-    stmt.properties,
-    stmt.span,
-    text,
-    catalog,
-    env,
-    diags,
-  );
+  const sink = sinkFor(name, kind, q, stmt.properties, stmt.span, text, catalog, env, diags);
   if (!sink || diags.length) return undefined;
   const replacing = existing?.writtenBy;
-  const queryId =
-    replacing ?? catalog.nextQueryId(kind === "STREAM" ? "CSAS" : "CTAS", name);
+  const queryId = replacing ?? catalog.nextQueryId(kind === "STREAM" ? "CSAS" : "CTAS", name);
   const withSink = { ...sink, writtenBy: queryId };
   let c = catalog.withSource(withSink);
   c = replacing
-    ? c
-        .withoutQuery(replacing)
-        .withQuery({ id: queryId, sink: name, sources: q.sources, sql: text })
+    ? c.withoutQuery(replacing).withQuery({ id: queryId, sink: name, sources: q.sources, sql: text })
     : c.withQuery({ id: queryId, sink: name, sources: q.sources, sql: text });
   return {
     analyzed: {
@@ -877,13 +751,7 @@ function createAsSelect(
   };
 }
 
-function insertInto(
-  stmt: InsertInto,
-  text: string,
-  catalog: Catalog,
-  env: AnalyzeEnv,
-  diags: Diagnostic[],
-) {
+function insertInto(stmt: InsertInto, text: string, catalog: Catalog, env: AnalyzeEnv, diags: Diagnostic[]) {
   const target = catalog.source(stmt.target.value);
   if (!target) {
     diags.push(
@@ -907,22 +775,12 @@ function insertInto(
     return undefined;
   }
   if (target.isSource) {
-    diags.push(
-      error(
-        Codes.READ_ONLY,
-        `Cannot insert into read-only stream: ${target.name}`,
-        stmt.target.span,
-      ),
-    );
+    diags.push(error(Codes.READ_ONLY, `Cannot insert into read-only stream: ${target.name}`, stmt.target.span));
     return undefined;
   }
   if (target.columns.some((c) => c.namespace === "HEADER")) {
     diags.push(
-      error(
-        Codes.READ_ONLY,
-        `Cannot insert into ${target.name} because it has header columns`,
-        stmt.target.span,
-      ),
+      error(Codes.READ_ONLY, `Cannot insert into ${target.name} because it has header columns`, stmt.target.span),
     );
     return undefined;
   }
@@ -953,9 +811,7 @@ function insertInto(
     result.length === sinkCols.length &&
     result.every(
       (c, i) =>
-        c.name === sinkCols[i]!.name &&
-        c.namespace === sinkCols[i]!.namespace &&
-        typeEquals(c.type, sinkCols[i]!.type),
+        c.name === sinkCols[i]!.name && c.namespace === sinkCols[i]!.namespace && typeEquals(c.type, sinkCols[i]!.type),
     );
   if (!same) {
     diags.push(
@@ -994,12 +850,7 @@ function insertInto(
   };
 }
 
-function insertValues(
-  stmt: InsertValues,
-  catalog: Catalog,
-  env: AnalyzeEnv,
-  diags: Diagnostic[],
-) {
+function insertValues(stmt: InsertValues, catalog: Catalog, env: AnalyzeEnv, diags: Diagnostic[]) {
   const target = catalog.source(stmt.target.value);
   if (!target) {
     const upper = stmt.target.value.toUpperCase();
@@ -1031,9 +882,7 @@ function insertValues(
   if (stmt.columns) {
     cols = [];
     for (const n of stmt.columns) {
-      const c =
-        target.columns.find((x) => x.name === n.value) ??
-        pseudo.find((p) => p.name === n.value);
+      const c = target.columns.find((x) => x.name === n.value) ?? pseudo.find((p) => p.name === n.value);
       if (!c) {
         diags.push(
           error(
@@ -1051,13 +900,7 @@ function insertValues(
         continue;
       }
       if ("namespace" in c && c.namespace === "HEADER") {
-        diags.push(
-          error(
-            Codes.INSERT_VALUES,
-            `Cannot insert into HEADER columns: ${c.name}`,
-            n.span,
-          ),
-        );
+        diags.push(error(Codes.INSERT_VALUES, `Cannot insert into HEADER columns: ${c.name}`, n.span));
         continue;
       }
       cols.push({ name: c.name, type: c.type, span: n.span });
@@ -1065,11 +908,7 @@ function insertValues(
   } else {
     if (target.columns.some((c) => c.namespace === "HEADER")) {
       diags.push(
-        error(
-          Codes.INSERT_VALUES,
-          `Cannot insert into ${target.name} because it has header columns`,
-          stmt.target.span,
-        ),
+        error(Codes.INSERT_VALUES, `Cannot insert into ${target.name} because it has header columns`, stmt.target.span),
       );
       return undefined;
     }
@@ -1111,25 +950,16 @@ function insertValues(
       e.kind === "Struct" &&
       col.type.kind === "STRUCT" &&
       e.fields.every((f) => {
-        const t = (
-          col.type as Extract<SqlType, { kind: "STRUCT" }>
-        ).fields.find((x) => x.name === f.name);
-        return (
-          t !== undefined &&
-          (canImplicitlyCast(f.value.type, t.type) ||
-            f.value.type.kind === "STRING")
-        );
+        const t = (col.type as Extract<SqlType, { kind: "STRUCT" }>).fields.find((x) => x.name === f.name);
+        return t !== undefined && (canImplicitlyCast(f.value.type, t.type) || f.value.type.kind === "STRING");
       });
     const ok =
       canImplicitlyCast(e.type, col.type) ||
       partialStruct ||
       (stringLiteral && col.type.kind !== "BYTES") ||
-      (e.type.kind === "DECIMAL" &&
-        (col.type.kind === "DOUBLE" || col.type.kind === "DECIMAL")) ||
+      (e.type.kind === "DECIMAL" && (col.type.kind === "DOUBLE" || col.type.kind === "DECIMAL")) ||
       (e.type.kind === "DOUBLE" && col.type.kind === "DECIMAL") ||
-      (e.type.kind === "INTEGER" &&
-        e.kind === "Literal" &&
-        ["TIMESTAMP", "DATE", "TIME"].includes(col.type.kind));
+      (e.type.kind === "INTEGER" && e.kind === "Literal" && ["TIMESTAMP", "DATE", "TIME"].includes(col.type.kind));
     if (!ok) {
       diags.push(
         error(
@@ -1175,18 +1005,10 @@ function dropSource(stmt: DropSource, catalog: Catalog, diags: Diagnostic[]) {
     return undefined;
   }
   if (s.isSource && stmt.deleteTopic) {
-    diags.push(
-      error(
-        Codes.READ_ONLY,
-        `Cannot delete topic for read-only source: ${name}`,
-        stmt.span,
-      ),
-    );
+    diags.push(error(Codes.READ_ONLY, `Cannot delete topic for read-only source: ${name}`, stmt.span));
     return undefined;
   }
-  const readers = catalog
-    .queriesReading(name)
-    .filter((q) => q.id !== s.writtenBy);
+  const readers = catalog.queriesReading(name).filter((q) => q.id !== s.writtenBy);
   if (readers.length) {
     const sinks = readers.map((q) => q.sink ?? q.id);
     diags.push(
@@ -1200,8 +1022,7 @@ function dropSource(stmt: DropSource, catalog: Catalog, diags: Diagnostic[]) {
   }
   let c = catalog.withoutSource(name);
   // Other queries still writing into it (INSERT INTO) are terminated with it, as the one that created it.
-  for (const q of catalog.queries.values())
-    if (q.sink === name) c = c.withoutQuery(q.id);
+  for (const q of catalog.queries.values()) if (q.sink === name) c = c.withoutQuery(q.id);
   return {
     analyzed: {
       kind: "DropSource",

@@ -20,17 +20,12 @@ const TEMPORAL = new Set(["DATE", "TIME", "TIMESTAMP"]);
  * The type two values are converted to for comparison, or undefined when they do not compare.
  * `op` matters: ARRAY/MAP/STRUCT only support `=` and `<>`.
  */
-export function comparisonType(
-  op: string,
-  l: SqlType,
-  r: SqlType,
-): SqlType | undefined {
+export function comparisonType(op: string, l: SqlType, r: SqlType): SqlType | undefined {
   if (l.kind === "NULL") return r.kind === "NULL" ? undefined : r;
   if (r.kind === "NULL") return l;
   if (isNumeric(l) && isNumeric(r)) {
     if (l.kind === "DOUBLE" || r.kind === "DOUBLE") return DOUBLE;
-    if (l.kind === "DECIMAL" || r.kind === "DECIMAL")
-      return l.kind === "DECIMAL" ? l : r;
+    if (l.kind === "DECIMAL" || r.kind === "DECIMAL") return l.kind === "DECIMAL" ? l : r;
     return numericRank(l)! >= numericRank(r)! ? l : r;
   }
   if (TEMPORAL.has(l.kind) && TEMPORAL.has(r.kind)) {

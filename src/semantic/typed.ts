@@ -203,14 +203,9 @@ export function children(e: TExpr): TExpr[] {
     case "In":
       return [e.operand, ...e.items];
     case "Like":
-      return e.escape
-        ? [e.operand, e.pattern, e.escape]
-        : [e.operand, e.pattern];
+      return e.escape ? [e.operand, e.pattern, e.escape] : [e.operand, e.pattern];
     case "Case":
-      return [
-        ...e.whens.flatMap((w) => [w.when, w.then]),
-        ...(e.else ? [e.else] : []),
-      ];
+      return [...e.whens.flatMap((w) => [w.when, w.then]), ...(e.else ? [e.else] : [])];
     case "Call":
     case "AggregateCall":
     case "TableFunctionCall":
@@ -300,10 +295,7 @@ export function someExpr(e: TExpr, pred: (e: TExpr) => boolean): boolean {
 }
 
 /** The names of all `Column` nodes in `e` (lambda variables excluded). */
-export function columnsOf(
-  e: TExpr,
-  into: Set<string> = new Set(),
-): Set<string> {
+export function columnsOf(e: TExpr, into: Set<string> = new Set()): Set<string> {
   if (e.kind === "Column") into.add(e.name);
   for (const c of children(e)) columnsOf(c, into);
   return into;

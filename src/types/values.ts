@@ -43,8 +43,7 @@ export type Comparator = (a: unknown, b: unknown) => number;
 export function compareValues(type: SqlType): Comparator {
   const cmp = compareNonNull(type);
   return (a, b) => {
-    if (a === null || a === undefined)
-      return b === null || b === undefined ? 0 : -1;
+    if (a === null || a === undefined) return b === null || b === undefined ? 0 : -1;
     if (b === null || b === undefined) return 1;
     return cmp(a, b);
   };
@@ -61,19 +60,9 @@ function compareNonNull(type: SqlType): Comparator {
     case "DOUBLE":
       return (a, b) => compareDoubles(a as number, b as number);
     case "DECIMAL":
-      return (a, b) =>
-        (a as bigint) < (b as bigint)
-          ? -1
-          : (a as bigint) > (b as bigint)
-            ? 1
-            : 0;
+      return (a, b) => ((a as bigint) < (b as bigint) ? -1 : (a as bigint) > (b as bigint) ? 1 : 0);
     case "STRING":
-      return (a, b) =>
-        (a as string) < (b as string)
-          ? -1
-          : (a as string) > (b as string)
-            ? 1
-            : 0;
+      return (a, b) => ((a as string) < (b as string) ? -1 : (a as string) > (b as string) ? 1 : 0);
     case "BOOLEAN":
       return (a, b) => Number(a) - Number(b);
     case "BYTES":
@@ -109,9 +98,7 @@ function compareNonNull(type: SqlType): Comparator {
       };
     }
     case "STRUCT": {
-      const fields = type.fields.map(
-        (f) => [f.name, compareValues(f.type)] as const,
-      );
+      const fields = type.fields.map((f) => [f.name, compareValues(f.type)] as const);
       return (a, b) => {
         const x = a as Record<string, unknown>;
         const y = b as Record<string, unknown>;
@@ -131,16 +118,7 @@ function compareNonNull(type: SqlType): Comparator {
 export function compareDoubles(a: number, b: number): number {
   if (a < b) return -1;
   if (a > b) return 1;
-  if (a === b)
-    return a === 0
-      ? Object.is(a, -0)
-        ? Object.is(b, -0)
-          ? 0
-          : -1
-        : Object.is(b, -0)
-          ? 1
-          : 0
-      : 0;
+  if (a === b) return a === 0 ? (Object.is(a, -0) ? (Object.is(b, -0) ? 0 : -1) : Object.is(b, -0) ? 1 : 0) : 0;
   const an = Number.isNaN(a);
   const bn = Number.isNaN(b);
   return an === bn ? 0 : an ? 1 : -1;
@@ -153,15 +131,22 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 }
 
 /** Types whose JS values are equal exactly when `===` says so (numbers, strings, booleans, bigints). */
-const SELF_IDENTICAL: ReadonlySet<SqlType["kind"]> = new Set(["INTEGER", "BIGINT", "DATE", "TIME", "TIMESTAMP", "STRING", "BOOLEAN", "DECIMAL"]);
+const SELF_IDENTICAL: ReadonlySet<SqlType["kind"]> = new Set([
+  "INTEGER",
+  "BIGINT",
+  "DATE",
+  "TIME",
+  "TIMESTAMP",
+  "STRING",
+  "BOOLEAN",
+  "DECIMAL",
+]);
 
 /**
  * Deep equality of two non-NULL-aware values of `type` (NULL equals NULL here: this is the equality of
  * collections and DISTINCT, not SQL's three-valued `=`). DOUBLE NaN equals NaN, as Java's `Double.equals`.
  */
-export function valuesEqual(
-  type: SqlType,
-): (a: unknown, b: unknown) => boolean {
+export function valuesEqual(type: SqlType): (a: unknown, b: unknown) => boolean {
   if (SELF_IDENTICAL.has(type.kind)) return (a, b) => a === b;
   const cmp = compareValues(type);
   return (a, b) => cmp(a, b) === 0;
@@ -186,8 +171,7 @@ export function hashKey(type: SqlType): (v: unknown) => unknown {
 
 /** Text that is equal for equal values: like {@link formatValue} but map entries sorted (maps are unordered). */
 function canonicalText(type: SqlType): (v: unknown) => string {
-  const nul = (f: (v: unknown) => string) => (v: unknown) =>
-    v === null || v === undefined ? "null" : f(v);
+  const nul = (f: (v: unknown) => string) => (v: unknown) => (v === null || v === undefined ? "null" : f(v));
   switch (type.kind) {
     case "ARRAY": {
       const el = nul(canonicalText(type.element));
@@ -203,11 +187,8 @@ function canonicalText(type: SqlType): (v: unknown) => string {
           .join(",")}}`;
     }
     case "STRUCT": {
-      const fs = type.fields.map(
-        (f) => [f.name, nul(canonicalText(f.type))] as const,
-      );
-      return (v) =>
-        `{${fs.map(([n, f]) => f((v as Record<string, unknown>)[n])).join(",")}}`;
+      const fs = type.fields.map((f) => [f.name, nul(canonicalText(f.type))] as const);
+      return (v) => `{${fs.map(([n, f]) => f((v as Record<string, unknown>)[n])).join(",")}}`;
     }
     case "STRING":
       return (v) => JSON.stringify(v);
@@ -307,13 +288,10 @@ export function formatValue(type: SqlType): (v: unknown) => string {
     case "MAP": {
       const k = nullable(formatValue(type.key));
       const val = nullable(formatValue(type.value));
-      return (v) =>
-        `{${[...(v as Map<unknown, unknown>).entries()].map(([a, b]) => `${k(a)}=${val(b)}`).join(", ")}}`;
+      return (v) => `{${[...(v as Map<unknown, unknown>).entries()].map(([a, b]) => `${k(a)}=${val(b)}`).join(", ")}}`;
     }
     case "STRUCT": {
-      const fields = type.fields.map(
-        (f) => [f.name, formatValue(f.type)] as const,
-      );
+      const fields = type.fields.map((f) => [f.name, formatValue(f.type)] as const);
       return (v) => {
         const o = v as Record<string, unknown>;
         const parts: string[] = [];
@@ -346,12 +324,9 @@ export function pow10(n: number): bigint {
 
 /** Plain text of a decimal: `decimalToString(12345n, 2)` is `123.45`; `decimalToString(5n, 3)` is `0.005`. */
 export function decimalToString(unscaled: bigint, scale: number): string {
-  if (scale <= 0)
-    return (scale === 0 ? unscaled : unscaled * pow10(-scale)).toString();
+  if (scale <= 0) return (scale === 0 ? unscaled : unscaled * pow10(-scale)).toString();
   const neg = unscaled < 0n;
-  const digits = (neg ? -unscaled : unscaled)
-    .toString()
-    .padStart(scale + 1, "0");
+  const digits = (neg ? -unscaled : unscaled).toString().padStart(scale + 1, "0");
   const cut = digits.length - scale;
   return `${neg ? "-" : ""}${digits.slice(0, cut)}.${digits.slice(cut)}`;
 }
@@ -361,12 +336,9 @@ export function decimalToString(unscaled: bigint, scale: number): string {
  * whitespace allowed) into its unscaled value and scale as written (`"1.50"` is 150n scale 2). Undefined when
  * the text is not a number.
  */
-export function parseDecimal(
-  text: string,
-): { unscaled: bigint; scale: number } | undefined {
+export function parseDecimal(text: string): { unscaled: bigint; scale: number } | undefined {
   const m = /^\s*([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$/.exec(text);
-  if (!m || (m[2] === "" && (m[3] === undefined || m[3] === "")))
-    return undefined;
+  if (!m || (m[2] === "" && (m[3] === undefined || m[3] === ""))) return undefined;
   const frac = m[3] ?? "";
   let unscaled = BigInt(`${m[2]}${frac}` || "0");
   let scale = frac.length - (m[4] ? Number(m[4]) : 0);
@@ -408,19 +380,13 @@ function checkFits(unscaled: bigint, precision: number, scale: number): bigint {
 
 /** The decimal `unscaled`/`scale` as the nearest double. */
 export function decimalToNumber(unscaled: bigint, scale: number): number {
-  return scale === 0
-    ? Number(unscaled)
-    : Number(decimalToString(unscaled, scale));
+  return scale === 0 ? Number(unscaled) : Number(decimalToString(unscaled, scale));
 }
 
 /** A double as the unscaled value at `scale`, rounded HALF_UP from its exact decimal expansion. */
 export function numberToDecimal(n: number, scale: number): bigint {
-  if (!Number.isFinite(n))
-    throw new SqlRuntimeError(
-      `Cannot convert ${javaDoubleToString(n)} to DECIMAL`,
-    );
-  if (Number.isInteger(n) && Math.abs(n) <= Number.MAX_SAFE_INTEGER)
-    return BigInt(n) * pow10(scale);
+  if (!Number.isFinite(n)) throw new SqlRuntimeError(`Cannot convert ${javaDoubleToString(n)} to DECIMAL`);
+  if (Number.isInteger(n) && Math.abs(n) <= Number.MAX_SAFE_INTEGER) return BigInt(n) * pow10(scale);
   // Java's `new BigDecimal(double, MathContext(precision))` rounds the binary value; the shortest decimal
   // text of the double is what users wrote, so round that instead (1.005 stays 1.005, not 1.00499...).
   const p = parseDecimal(String(n))!;
@@ -428,9 +394,7 @@ export function numberToDecimal(n: number, scale: number): bigint {
 }
 
 /** The DECIMAL type that holds every INTEGER (10,0) / BIGINT (19,0) exactly; a DECIMAL as is. */
-export function toDecimalType(
-  t: SqlType,
-): Extract<SqlType, { kind: "DECIMAL" }> | undefined {
+export function toDecimalType(t: SqlType): Extract<SqlType, { kind: "DECIMAL" }> | undefined {
   switch (t.kind) {
     case "INTEGER":
       return { kind: "DECIMAL", precision: 10, scale: 0 };
@@ -457,8 +421,7 @@ export function decimalResultType(
     case "+":
     case "-":
       scale = Math.max(l.scale, r.scale);
-      precision =
-        scale + Math.max(l.precision - l.scale, r.precision - r.scale) + 1;
+      precision = scale + Math.max(l.precision - l.scale, r.precision - r.scale) + 1;
       break;
     case "*":
       precision = l.precision + r.precision + 1;
@@ -470,8 +433,7 @@ export function decimalResultType(
       break;
     case "%":
       scale = Math.max(l.scale, r.scale);
-      precision =
-        Math.min(l.precision - l.scale, r.precision - r.scale) + scale;
+      precision = Math.min(l.precision - l.scale, r.precision - r.scale) + scale;
       break;
   }
   return { kind: "DECIMAL", precision, scale };
@@ -493,29 +455,19 @@ export function canImplicitlyCast(from: SqlType, to: SqlType): boolean {
     switch (from.kind) {
       case "DECIMAL": {
         const t = to as typeof from;
-        return (
-          from.scale <= t.scale &&
-          from.precision - from.scale <= t.precision - t.scale
-        );
+        return from.scale <= t.scale && from.precision - from.scale <= t.precision - t.scale;
       }
       case "ARRAY":
         return canImplicitlyCast(from.element, (to as typeof from).element);
       case "MAP": {
         const t = to as typeof from;
-        return (
-          canImplicitlyCast(from.key, t.key) &&
-          canImplicitlyCast(from.value, t.value)
-        );
+        return canImplicitlyCast(from.key, t.key) && canImplicitlyCast(from.value, t.value);
       }
       case "STRUCT": {
         const t = to as typeof from;
         return (
           from.fields.length === t.fields.length &&
-          from.fields.every(
-            (f, i) =>
-              f.name === t.fields[i]!.name &&
-              canImplicitlyCast(f.type, t.fields[i]!.type),
-          )
+          from.fields.every((f, i) => f.name === t.fields[i]!.name && canImplicitlyCast(f.type, t.fields[i]!.type))
         );
       }
       default:
@@ -534,9 +486,7 @@ export function canImplicitlyCast(from: SqlType, to: SqlType): boolean {
  * (e.g. STRING and INTEGER). NULLs are ignored; all NULL gives NULL. Numbers widen along
  * INTEGER < BIGINT < DECIMAL < DOUBLE; DECIMALs widen to hold both integer digits and scale.
  */
-export function commonSuperType(
-  types: readonly SqlType[],
-): SqlType | undefined {
+export function commonSuperType(types: readonly SqlType[]): SqlType | undefined {
   let acc: SqlType = NULL_TYPE;
   for (const t of types) {
     const w = widen(acc, t);
@@ -557,10 +507,7 @@ function widen(a: SqlType, b: SqlType): SqlType | undefined {
       const x = toDecimalType(a)!;
       const y = toDecimalType(b)!;
       const scale = Math.max(x.scale, y.scale);
-      return decimal(
-        Math.max(x.precision - x.scale, y.precision - y.scale) + scale,
-        scale,
-      );
+      return decimal(Math.max(x.precision - x.scale, y.precision - y.scale) + scale, scale);
     }
     return ar >= br ? a : b;
   }
@@ -601,8 +548,7 @@ type Cast = (v: unknown) => unknown;
 const identity: Cast = (v) => v;
 
 /** Java's `(int)` of a long: keep the low 32 bits. */
-const toInt32 = (n: number): number =>
-  Number.isSafeInteger(n) ? Number(BigInt.asIntN(32, BigInt(n))) : n | 0;
+const toInt32 = (n: number): number => (Number.isSafeInteger(n) ? Number(BigInt.asIntN(32, BigInt(n))) : n | 0);
 
 /** Java's `(int)`/`(long)` of a double: truncate toward zero, NaN is 0, saturate at the type's bounds. */
 function doubleToInteger(d: number, min: number, max: number): number {
@@ -616,12 +562,10 @@ const INT_MAX = 2147483647;
 
 function parseIntegral(s: string, bits: 32 | 64): number {
   const t = s.trim();
-  if (!/^[+-]?\d+$/.test(t))
-    throw new SqlRuntimeError(`For input string: "${s}"`);
+  if (!/^[+-]?\d+$/.test(t)) throw new SqlRuntimeError(`For input string: "${s}"`);
   const n = BigInt(t);
   const lim = bits === 32 ? 2n ** 31n : 2n ** 63n;
-  if (n < -lim || n >= lim)
-    throw new SqlRuntimeError(`For input string: "${s}"`);
+  if (n < -lim || n >= lim) throw new SqlRuntimeError(`For input string: "${s}"`);
   return Number(n);
 }
 
@@ -629,8 +573,7 @@ function parseDouble(s: string): number {
   const t = s.trim();
   // Java's Double.parseDouble: decimal or exponent notation, NaN, Infinity, optional trailing d/f.
   if (/^[+-]?(NaN|Infinity)$/.test(t)) return Number(t);
-  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[dDfF]?$/.test(t))
-    throw new SqlRuntimeError(`For input string: "${s}"`);
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[dDfF]?$/.test(t)) throw new SqlRuntimeError(`For input string: "${s}"`);
   return Number(t.replace(/[dDfF]$/, ""));
 }
 
@@ -643,16 +586,10 @@ export function parseBooleanLenient(s: string): boolean {
 /** Parses an ISO date `yyyy-MM-dd` into days since the epoch. */
 export function parseIsoDate(s: string): number {
   const m = /^\s*([+-]?\d{4,})-(\d{2})-(\d{2})\s*$/.exec(s);
-  if (!m)
-    throw new SqlRuntimeError(
-      `Text '${s}' could not be parsed as a DATE (expected yyyy-MM-dd)`,
-    );
+  if (!m) throw new SqlRuntimeError(`Text '${s}' could not be parsed as a DATE (expected yyyy-MM-dd)`);
   const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
   const back = new Date(ms);
-  if (
-    back.getUTCMonth() + 1 !== Number(m[2]) ||
-    back.getUTCDate() !== Number(m[3])
-  ) {
+  if (back.getUTCMonth() + 1 !== Number(m[2]) || back.getUTCDate() !== Number(m[3])) {
     throw new SqlRuntimeError(`Text '${s}' is not a valid date`);
   }
   return Math.round(ms / 86_400_000);
@@ -662,9 +599,7 @@ export function parseIsoDate(s: string): number {
 export function parseIsoTime(s: string): number {
   const m = /^\s*(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*$/.exec(s);
   if (!m || Number(m[1]) > 23 || Number(m[2]) > 59 || Number(m[3] ?? 0) > 59) {
-    throw new SqlRuntimeError(
-      `Text '${s}' could not be parsed as a TIME (expected HH:mm:ss)`,
-    );
+    throw new SqlRuntimeError(`Text '${s}' could not be parsed as a TIME (expected HH:mm:ss)`);
   }
   return (
     Number(m[1]) * 3_600_000 +
@@ -684,17 +619,14 @@ export function parseIsoTimestamp(s: string): number {
       s,
     );
   if (!m)
-    throw new SqlRuntimeError(
-      `Text '${s}' could not be parsed as a TIMESTAMP (expected yyyy-MM-ddTHH:mm:ss.SSS)`,
-    );
+    throw new SqlRuntimeError(`Text '${s}' could not be parsed as a TIMESTAMP (expected yyyy-MM-ddTHH:mm:ss.SSS)`);
   const days = parseIsoDate(m[1]!);
   const time = m[2] ? parseIsoTime(m[2]) : 0;
   let offset = 0;
   if (m[3] && m[3] !== "Z") {
     const z = m[3].replace(":", "");
     const sign = z[0] === "-" ? -1 : 1;
-    offset =
-      sign * (Number(z.slice(1, 3)) * 60 + Number(z.slice(3, 5) || 0)) * 60_000;
+    offset = sign * (Number(z.slice(1, 3)) * 60 + Number(z.slice(3, 5) || 0)) * 60_000;
   }
   return days * 86_400_000 + time - offset;
 }
@@ -724,14 +656,11 @@ function castNonNull(from: SqlType, to: SqlType): Cast | undefined {
     case "STRING":
       return formatValue(from);
     case "BOOLEAN":
-      return from.kind === "STRING"
-        ? (v) => parseBooleanLenient(v as string)
-        : undefined;
+      return from.kind === "STRING" ? (v) => parseBooleanLenient(v as string) : undefined;
     case "INTEGER":
     case "BIGINT": {
       const bits = to.kind === "INTEGER" ? 32 : 64;
-      const [min, max] =
-        bits === 32 ? [INT_MIN, INT_MAX] : [-(2 ** 63), 2 ** 63 - 1];
+      const [min, max] = bits === 32 ? [INT_MIN, INT_MAX] : [-(2 ** 63), 2 ** 63 - 1];
       switch (from.kind) {
         case "INTEGER":
           return identity;
@@ -773,25 +702,16 @@ function castNonNull(from: SqlType, to: SqlType): Cast | undefined {
         case "BIGINT":
           return (v) => checkFits(BigInt(v as number) * p, precision, scale);
         case "DOUBLE":
-          return (v) =>
-            checkFits(numberToDecimal(v as number, scale), precision, scale);
+          return (v) => checkFits(numberToDecimal(v as number, scale), precision, scale);
         case "DECIMAL": {
           const fs = from.scale;
-          return (v) =>
-            checkFits(rescale(v as bigint, fs, scale), precision, scale);
+          return (v) => checkFits(rescale(v as bigint, fs, scale), precision, scale);
         }
         case "STRING":
           return (v) => {
             const d = parseDecimal(v as string);
-            if (!d)
-              throw new SqlRuntimeError(
-                `Cannot cast '${v as string}' to ${formatType(to)}`,
-              );
-            return checkFits(
-              rescale(d.unscaled, d.scale, scale),
-              precision,
-              scale,
-            );
+            if (!d) throw new SqlRuntimeError(`Cannot cast '${v as string}' to ${formatType(to)}`);
+            return checkFits(rescale(d.unscaled, d.scale, scale), precision, scale);
           };
         default:
           return undefined;
@@ -799,13 +719,11 @@ function castNonNull(from: SqlType, to: SqlType): Cast | undefined {
     }
     case "DATE":
       if (from.kind === "STRING") return (v) => parseIsoDate(v as string);
-      if (from.kind === "TIMESTAMP")
-        return (v) => Math.floor((v as number) / 86_400_000);
+      if (from.kind === "TIMESTAMP") return (v) => Math.floor((v as number) / 86_400_000);
       return undefined;
     case "TIME":
       if (from.kind === "STRING") return (v) => parseIsoTime(v as string);
-      if (from.kind === "TIMESTAMP")
-        return (v) => (((v as number) % 86_400_000) + 86_400_000) % 86_400_000;
+      if (from.kind === "TIMESTAMP") return (v) => (((v as number) % 86_400_000) + 86_400_000) % 86_400_000;
       return undefined;
     case "TIMESTAMP":
       if (from.kind === "STRING") return (v) => parseIsoTimestamp(v as string);
@@ -846,8 +764,7 @@ function castNonNull(from: SqlType, to: SqlType): Cast | undefined {
       return (v) => {
         const o = v as Record<string, unknown>;
         const out: Record<string, unknown> = {};
-        for (const [name, src, c] of plan)
-          out[name] = src === undefined ? null : c(o[src] ?? null);
+        for (const [name, src, c] of plan) out[name] = src === undefined ? null : c(o[src] ?? null);
         return out;
       };
     }
@@ -877,16 +794,10 @@ export interface Arithmetic {
  * Undefined when an operand is not a number (the analyzer reports it). NULL operands are typed as the other
  * side (both NULL: INTEGER); the caller short-circuits NULL values.
  */
-export function arithmetic(
-  op: ArithmeticOp,
-  left: SqlType,
-  right: SqlType,
-): Arithmetic | undefined {
-  const l =
-    left.kind === "NULL" ? (right.kind === "NULL" ? INTEGER : right) : left;
+export function arithmetic(op: ArithmeticOp, left: SqlType, right: SqlType): Arithmetic | undefined {
+  const l = left.kind === "NULL" ? (right.kind === "NULL" ? INTEGER : right) : left;
   const r = right.kind === "NULL" ? l : right;
-  if (numericRank(l) === undefined || numericRank(r) === undefined)
-    return undefined;
+  if (numericRank(l) === undefined || numericRank(r) === undefined) return undefined;
   if (l.kind === "DOUBLE" || r.kind === "DOUBLE")
     return {
       type: DOUBLE,
@@ -948,11 +859,9 @@ function intOp(op: ArithmeticOp): (a: unknown, b: unknown) => number {
     case "*":
       return (a, b) => Math.imul(a as number, b as number);
     case "/":
-      return (a, b) =>
-        (b as number) === 0 ? divByZero() : ((a as number) / (b as number)) | 0;
+      return (a, b) => ((b as number) === 0 ? divByZero() : ((a as number) / (b as number)) | 0);
     case "%":
-      return (a, b) =>
-        (b as number) === 0 ? divByZero() : ((a as number) % (b as number)) | 0;
+      return (a, b) => ((b as number) === 0 ? divByZero() : ((a as number) % (b as number)) | 0);
   }
 }
 
@@ -963,41 +872,26 @@ function longOp(op: ArithmeticOp): (a: unknown, b: unknown) => number {
     case "+":
       return (a, b) => {
         const s = (a as number) + (b as number);
-        return Number.isSafeInteger(s)
-          ? s
-          : wrap(BigInt(a as number) + BigInt(b as number));
+        return Number.isSafeInteger(s) ? s : wrap(BigInt(a as number) + BigInt(b as number));
       };
     case "-":
       return (a, b) => {
         const s = (a as number) - (b as number);
-        return Number.isSafeInteger(s)
-          ? s
-          : wrap(BigInt(a as number) - BigInt(b as number));
+        return Number.isSafeInteger(s) ? s : wrap(BigInt(a as number) - BigInt(b as number));
       };
     case "*":
       return (a, b) => {
         const s = (a as number) * (b as number);
-        return Number.isSafeInteger(s)
-          ? s
-          : wrap(BigInt(a as number) * BigInt(b as number));
+        return Number.isSafeInteger(s) ? s : wrap(BigInt(a as number) * BigInt(b as number));
       };
     case "/":
-      return (a, b) =>
-        (b as number) === 0
-          ? divByZero()
-          : Math.trunc((a as number) / (b as number)) || 0;
+      return (a, b) => ((b as number) === 0 ? divByZero() : Math.trunc((a as number) / (b as number)) || 0);
     case "%":
-      return (a, b) =>
-        (b as number) === 0 ? divByZero() : (a as number) % (b as number) || 0;
+      return (a, b) => ((b as number) === 0 ? divByZero() : (a as number) % (b as number) || 0);
   }
 }
 
-function decimalOp(
-  op: ArithmeticOp,
-  ls: number,
-  rs: number,
-  outScale: number,
-): (a: unknown, b: unknown) => bigint {
+function decimalOp(op: ArithmeticOp, ls: number, rs: number, outScale: number): (a: unknown, b: unknown) => bigint {
   switch (op) {
     case "+":
     case "-": {

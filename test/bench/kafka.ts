@@ -26,7 +26,12 @@ export interface KafkaBenchResult {
   readonly projectionPerSecond: number;
 }
 
-export async function benchKafka(brokers: readonly string[], events = 1_000_000, keys = 10_000, partitions = 8): Promise<KafkaBenchResult> {
+export async function benchKafka(
+  brokers: readonly string[],
+  events = 1_000_000,
+  keys = 10_000,
+  partitions = 8,
+): Promise<KafkaBenchResult> {
   const prefix = `esqlbench-${randomBytes(4).toString("hex")}-`;
   const kafka = new KafkaEventLog({ brokers: [...brokers], clientId: "esql-bench" });
   const log = new NamespacedLog(kafka, prefix, { deleteTopicsOnClose: true });
@@ -39,7 +44,9 @@ export async function benchKafka(brokers: readonly string[], events = 1_000_000,
     let batch: ProduceRecord[] = [];
     const pending: Promise<unknown>[] = [];
     for (let i = 0; i < events; i++) {
-      const value = Buffer.from(JSON.stringify({ KIND: i % 3 === 0 ? "deposit" : "withdrawal", AMOUNT: (i % 997) / 10 }));
+      const value = Buffer.from(
+        JSON.stringify({ KIND: i % 3 === 0 ? "deposit" : "withdrawal", AMOUNT: (i % 997) / 10 }),
+      );
       batch.push({ key: Buffer.from(`k${i % keys}`), value, timestamp: 1_700_000_000_000 + i });
       if (batch.length === 20_000) {
         pending.push(log.append("events", batch));
@@ -52,9 +59,15 @@ export async function benchKafka(brokers: readonly string[], events = 1_000_000,
 
     // (a) the bare client.
     let sink = 0;
-    const consumerMs = await consumeValues({ brokers: [...brokers], clientId: "esql-bench-consumer" }, `${prefix}events`, `${prefix}plain`, events, (v) => {
-      if (v !== null) sink += (JSON.parse(v.toString("utf8")) as { AMOUNT: number }).AMOUNT > 50 ? 1 : 0;
-    });
+    const consumerMs = await consumeValues(
+      { brokers: [...brokers], clientId: "esql-bench-consumer" },
+      `${prefix}events`,
+      `${prefix}plain`,
+      events,
+      (v) => {
+        if (v !== null) sink += (JSON.parse(v.toString("utf8")) as { AMOUNT: number }).AMOUNT > 50 ? 1 : 0;
+      },
+    );
     if (sink < 0) console.log(sink);
 
     // (b) the projection.

@@ -33,11 +33,17 @@ export interface PullBenchResult {
   readonly inProcess: LatencyFigures;
 }
 
-const percentile = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const percentile = (sorted: Float64Array, p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 function figures(latencies: number[], seconds: number): LatencyFigures {
   const sorted = Float64Array.from(latencies).sort();
-  return { requests: sorted.length, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), perSecond: sorted.length / seconds };
+  return {
+    requests: sorted.length,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    perSecond: sorted.length / seconds,
+  };
 }
 
 const keyOf = (i: number) => `acc-${i}`;
@@ -79,7 +85,9 @@ const lookup = (agent) => new Promise((resolve) => {
 })();
 `;
 
-export async function benchPull(options: { keys?: number; concurrency?: number; seconds?: number; log?: (line: string) => void } = {}): Promise<PullBenchResult> {
+export async function benchPull(
+  options: { keys?: number; concurrency?: number; seconds?: number; log?: (line: string) => void } = {},
+): Promise<PullBenchResult> {
   const keys = options.keys ?? 1_000_000;
   const concurrency = options.concurrency ?? 32;
   const seconds = options.seconds ?? 10;
@@ -95,7 +103,11 @@ export async function benchPull(options: { keys?: number; concurrency?: number; 
         FROM payments GROUP BY id;`);
     let batch: ProduceRecord[] = [];
     for (let i = 0; i < keys; i++) {
-      batch.push({ key: Buffer.from(keyOf(i)), value: Buffer.from(`{"NAME":"holder ${i}","AMOUNT":${(i % 1000) / 10}}`), timestamp: 1_700_000_000_000 + i });
+      batch.push({
+        key: Buffer.from(keyOf(i)),
+        value: Buffer.from(`{"NAME":"holder ${i}","AMOUNT":${(i % 1000) / 10}}`),
+        timestamp: 1_700_000_000_000 + i,
+      });
       if (batch.length === 20_000) {
         await engine.log.append("payments", batch);
         batch = [];
@@ -133,7 +145,8 @@ export async function benchPull(options: { keys?: number; concurrency?: number; 
           const t = performance.now();
           const r = await engine.pull(`SELECT * FROM balances WHERE id = '${id}';`);
           latencies.push(performance.now() - t);
-          if (r.rows.length !== 1 || r.rows[0]![0] !== id) throw new Error(`in-process lookup of ${id}: ${r.diagnostics[0]?.message ?? `${r.rows.length} rows`}`);
+          if (r.rows.length !== 1 || r.rows[0]![0] !== id)
+            throw new Error(`in-process lookup of ${id}: ${r.diagnostics[0]?.message ?? `${r.rows.length} rows`}`);
         }
       }),
     );

@@ -24,7 +24,9 @@ if (only !== undefined && !["compile", "runtime", "kafka", "pull"].includes(only
 }
 const runs = (name: string) => only === undefined || only === name;
 
-console.log(`esql benchmarks — ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}`);
+console.log(
+  `esql benchmarks — ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}`,
+);
 console.log("");
 
 if (runs("compile")) {
@@ -39,7 +41,9 @@ if (runs("compile")) {
 const events = arg("--events", 1_000_000);
 if (runs("runtime")) {
   const r = await benchRuntime(events, 10_000);
-  console.log(`runtime (embedded log): ${fmt(r.events)} JSON events, ${fmt(r.keys)} keys, windowed COUNT/SUM (1-minute tumbling)`);
+  console.log(
+    `runtime (embedded log): ${fmt(r.events)} JSON events, ${fmt(r.keys)} keys, windowed COUNT/SUM (1-minute tumbling)`,
+  );
   console.log(`  JSON.parse only                  ${fmt(r.parseOnlyPerSecond)} events/s`);
   console.log(`  projection catching up           ${fmt(r.projectionPerSecond)} events/s`);
   console.log(`  ratio projection / JSON.parse    ${(r.projectionPerSecond / r.parseOnlyPerSecond).toFixed(3)}`);
@@ -57,13 +61,17 @@ if (runs("kafka")) {
       brokers = b.brokers;
       stop = () => b.stop();
     } catch (e) {
-      console.log(`kafka: skipped (no KAFKA_BROKERS and no broker could be started: ${(e as Error).message.split("\n")[0]})`);
+      console.log(
+        `kafka: skipped (no KAFKA_BROKERS and no broker could be started: ${(e as Error).message.split("\n")[0]})`,
+      );
     }
   }
   if (brokers) {
     try {
       const k = await benchKafka(brokers.split(","), events, 10_000, 8);
-      console.log(`kafka (one broker): ${fmt(k.events)} JSON events, ${k.partitions} partitions, ${fmt(k.keys)} keys, windowed COUNT/SUM (1-minute tumbling)`);
+      console.log(
+        `kafka (one broker): ${fmt(k.events)} JSON events, ${k.partitions} partitions, ${fmt(k.keys)} keys, windowed COUNT/SUM (1-minute tumbling)`,
+      );
       console.log(`  producing the topic (esql's log)  ${fmt(k.producePerSecond)} events/s`);
       console.log(`  kafkajs consumer + JSON.parse     ${fmt(k.consumerPerSecond)} events/s`);
       console.log(`  projection catching up           ${fmt(k.projectionPerSecond)} events/s`);
@@ -76,11 +84,16 @@ if (runs("kafka")) {
 
 if (runs("pull")) {
   const keys = arg("--pull-keys", 1_000_000);
-  console.log(`pull queries: a table of ${fmt(keys)} keys (GROUP BY aggregate, 4 partitions), key lookups on random keys`);
+  console.log(
+    `pull queries: a table of ${fmt(keys)} keys (GROUP BY aggregate, 4 partitions), key lookups on random keys`,
+  );
   const p = await benchPull({ keys, seconds: arg("--pull-seconds", 10), log: (line) => console.log(line) });
   const ms = (n: number) => `${n.toFixed(2)} ms`.padStart(9);
-  const row = (label: string, f: typeof p.http) => console.log(`  ${label.padEnd(33)}p50 ${ms(f.p50Ms)}   p99 ${ms(f.p99Ms)}   ${fmt(f.perSecond)} lookups/s`);
+  const row = (label: string, f: typeof p.http) =>
+    console.log(`  ${label.padEnd(33)}p50 ${ms(f.p50Ms)}   p99 ${ms(f.p99Ms)}   ${fmt(f.perSecond)} lookups/s`);
   row(`HTTP, ${p.concurrency} keep-alive clients`, p.http);
   row(`in process, ${p.concurrency} concurrent`, p.inProcess);
-  console.log(`  ratio HTTP / in process          p99 ${(p.http.p99Ms / p.inProcess.p99Ms).toFixed(2)}   throughput ${(p.http.perSecond / p.inProcess.perSecond).toFixed(2)}`);
+  console.log(
+    `  ratio HTTP / in process          p99 ${(p.http.p99Ms / p.inProcess.p99Ms).toFixed(2)}   throughput ${(p.http.perSecond / p.inProcess.perSecond).toFixed(2)}`,
+  );
 }

@@ -28,7 +28,9 @@ export async function benchRuntime(events = 1_000_000, keys = 10_000): Promise<R
     const values: Buffer[] = [];
     const batch: ProduceRecord[] = [];
     for (let i = 0; i < events; i++) {
-      const value = Buffer.from(JSON.stringify({ KIND: i % 3 === 0 ? "deposit" : "withdrawal", AMOUNT: (i % 997) / 10 }));
+      const value = Buffer.from(
+        JSON.stringify({ KIND: i % 3 === 0 ? "deposit" : "withdrawal", AMOUNT: (i % 997) / 10 }),
+      );
       values.push(value);
       batch.push({ key: Buffer.from(`k${i % keys}`), value, timestamp: 1_700_000_000_000 + i });
       if (batch.length === 10_000) {

@@ -25,18 +25,27 @@ function writeFolder(aggregate: string): void {
     join(folder, "1-moves.esql"),
     "CREATE STREAM moves (account STRING KEY, amount BIGINT)\n  WITH (kafka_topic = 'moves', value_format = 'JSON', partitions = 2);\n",
   );
-  writeFileSync(join(folder, "2-totals.esql"), `CREATE TABLE totals AS\n  SELECT account, ${aggregate} AS total\n  FROM moves\n  GROUP BY account;\n`);
+  writeFileSync(
+    join(folder, "2-totals.esql"),
+    `CREATE TABLE totals AS\n  SELECT account, ${aggregate} AS total\n  FROM moves\n  GROUP BY account;\n`,
+  );
 }
 
 function esql(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 300_000, env: { ...process.env, NO_COLOR: "1" } });
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: "utf8",
+    timeout: 300_000,
+    env: { ...process.env, NO_COLOR: "1" },
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Starts `esql apply` and SIGKILLs it `ms` after its progress matches `after`; resolves its stderr. */
 function applyAndKill(after: RegExp, ms: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, "apply", folder, "--data", data], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, [bin, "apply", folder, "--data", data], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let stderr = "";
     let timer: NodeJS.Timeout | undefined;
     child.stderr.on("data", (d) => {
@@ -69,7 +78,8 @@ describe("esql apply from the command line", () => {
     expect(esql("plan", folder, "--data", data).status).toBe(0);
     await withEngine(async (engine) => {
       const records = [];
-      for (let i = 0; i < EVENTS; i++) records.push({ key: Buffer.from(`acc-${i % 101}`), value: Buffer.from(`{"AMOUNT":${i % 7}}`), timestamp: i });
+      for (let i = 0; i < EVENTS; i++)
+        records.push({ key: Buffer.from(`acc-${i % 101}`), value: Buffer.from(`{"AMOUNT":${i % 7}}`), timestamp: i });
       await engine.log.append("moves", records);
       await engine.drain();
     });

@@ -14,7 +14,11 @@ const dir = mkdtempSync(join(tmpdir(), "esql-produce-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs produce in process on `lines` (stdin); returns the exit code and stderr. */
-async function produce(topic: string, lines: string, options: Partial<ProduceOptions>): Promise<{ code: number; err: string }> {
+async function produce(
+  topic: string,
+  lines: string,
+  options: Partial<ProduceOptions>,
+): Promise<{ code: number; err: string }> {
   let err = "";
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -31,7 +35,15 @@ async function records(topic: string) {
   try {
     const d = await log.describeTopic(topic);
     const recs = await readAll(log, topic);
-    return { partitions: d?.partitions, recs: recs.map((r) => ({ key: r.key?.toString() ?? null, value: r.value?.toString() ?? null, timestamp: r.timestamp, partition: r.partition })) };
+    return {
+      partitions: d?.partitions,
+      recs: recs.map((r) => ({
+        key: r.key?.toString() ?? null,
+        value: r.value?.toString() ?? null,
+        timestamp: r.timestamp,
+        partition: r.partition,
+      })),
+    };
   } finally {
     await log.close();
   }
@@ -39,7 +51,13 @@ async function records(topic: string) {
 
 describe("esql produce", () => {
   it("writes each line as the value, with the key and time from fields, creating the topic", async () => {
-    const lines = ['{"id": "a", "n": 1.10, "ts": 1000}', "", '// a comment', ' {"id": "b", "n": 2, "ts": "1970-01-01T00:00:02Z"}', '{"id": 7, "n": 3, "ts": 3000}'].join("\n");
+    const lines = [
+      '{"id": "a", "n": 1.10, "ts": 1000}',
+      "",
+      "// a comment",
+      ' {"id": "b", "n": 2, "ts": "1970-01-01T00:00:02Z"}',
+      '{"id": 7, "n": 3, "ts": 3000}',
+    ].join("\n");
     const r = await produce("events", lines, { key: "id", timestamp: "ts", partitions: 4 });
     expect(r.err).toContain("produced 3 record(s) to events");
     expect(r.code).toBe(0);
@@ -75,7 +93,7 @@ describe("esql produce", () => {
   });
 
   it("--skip-bad reports bad lines and goes on", async () => {
-    const r = await produce("skip", ['{"a": 1}', "{oops", '{"a": 3}', '[1]'].join("\n"), { skipBad: true, key: "a" });
+    const r = await produce("skip", ['{"a": 1}', "{oops", '{"a": 3}', "[1]"].join("\n"), { skipBad: true, key: "a" });
     expect(r.code).toBe(0);
     expect(r.err).toContain("<stdin>:2:2: invalid JSON");
     expect(r.err).toContain("<stdin>:4: expected a JSON object (for --key/--timestamp), found an array (skipped)");
@@ -93,7 +111,13 @@ describe("esql produce", () => {
 
   it("runs from the command line on a file, and refuses bad usage", () => {
     writeFileSync(join(dir, "in.jsonl"), '{"k": "x", "v": 1}\n{"k": "y", "v": 2}\n');
-    const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" }, timeout: 60_000 });
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [BIN, ...args], {
+        cwd: dir,
+        encoding: "utf8",
+        env: { ...process.env, NO_COLOR: "1" },
+        timeout: 60_000,
+      });
     let r = run("produce", "cli", "in.jsonl", "--key", "k", "--data", "cli-data");
     expect(r.stderr).toContain("produced 2 record(s) to cli on the embedded log in cli-data");
     expect(r.status).toBe(0);

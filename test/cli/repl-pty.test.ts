@@ -38,11 +38,27 @@ describe("esql repl on a terminal", { timeout: 120_000 }, () => {
     // A statement over two lines: the second line gets the continuation prompt.
     t.line("CREATE STREAM pageviews (user_id STRING KEY, page STRING)");
     await t.expectScreen(/   > $/);
-    await run(t, "  WITH (kafka_topic = 'pageviews', value_format = 'JSON', partitions = 1);", "Stream PAGEVIEWS created");
+    await run(
+      t,
+      "  WITH (kafka_topic = 'pageviews', value_format = 'JSON', partitions = 1);",
+      "Stream PAGEVIEWS created",
+    );
 
-    await run(t, "INSERT INTO pageviews (user_id, page, ROWTIME) VALUES ('alice', '/home', 1704103200000);", "1 row inserted");
-    await run(t, "INSERT INTO pageviews (user_id, page, ROWTIME) VALUES ('alice', '/cart', 1704104400000);", "1 row inserted");
-    await run(t, "INSERT INTO pageviews (user_id, page, ROWTIME) VALUES ('bob', '/checkout', 1704105000000);", "1 row inserted");
+    await run(
+      t,
+      "INSERT INTO pageviews (user_id, page, ROWTIME) VALUES ('alice', '/home', 1704103200000);",
+      "1 row inserted",
+    );
+    await run(
+      t,
+      "INSERT INTO pageviews (user_id, page, ROWTIME) VALUES ('alice', '/cart', 1704104400000);",
+      "1 row inserted",
+    );
+    await run(
+      t,
+      "INSERT INTO pageviews (user_id, page, ROWTIME) VALUES ('bob', '/checkout', 1704105000000);",
+      "1 row inserted",
+    );
     await run(
       t,
       "CREATE TABLE views_per_user AS SELECT user_id, COUNT(*) AS views FROM pageviews WINDOW TUMBLING (SIZE 1 HOUR) GROUP BY user_id EMIT CHANGES;",
@@ -85,14 +101,21 @@ describe("esql repl on a terminal", { timeout: 120_000 }, () => {
     t.type(KEY.ctrlC);
     await t.expectScreen(/\^C\nesql> $/);
 
-    await run(t, "SELECT * FROM views_per_user WHERE user_id = 'bob';", /│ bob\s*│ 2024-01-01T10:00:00Z │ 2024-01-01T11:00:00Z │\s+1 │/);
+    await run(
+      t,
+      "SELECT * FROM views_per_user WHERE user_id = 'bob';",
+      /│ bob\s*│ 2024-01-01T10:00:00Z │ 2024-01-01T11:00:00Z │\s+1 │/,
+    );
     t.type(KEY.ctrlD);
     expect(await t.exited()).toBe(0);
     expect(readFileSync(history, "utf8")).toContain("SELECT * FROM views_per_user WHERE user_id = 'bob';");
   });
 
   it("has no colours with NO_COLOR", async () => {
-    const t = new Terminal(["repl", "--data", join(dir, "plain")], { cwd: dir, env: { ESQL_HISTORY: join(dir, "plain-history"), NO_COLOR: "1" } });
+    const t = new Terminal(["repl", "--data", join(dir, "plain")], {
+      cwd: dir,
+      env: { ESQL_HISTORY: join(dir, "plain-history"), NO_COLOR: "1" },
+    });
     term = t;
     await t.expectScreen(/esql> $/);
     await run(t, "SELECT nothing FROM nowhere;", "error[");

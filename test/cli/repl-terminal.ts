@@ -20,7 +20,8 @@ export class Terminal {
 
   constructor(args: readonly string[], options: { cwd: string; env?: Record<string, string>; cols?: number }) {
     const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "NO_COLOR" && k !== "FORCE_COLOR") env[k] = v;
+    for (const [k, v] of Object.entries(process.env))
+      if (v !== undefined && k !== "NO_COLOR" && k !== "FORCE_COLOR") env[k] = v;
     this.pty = spawn(process.execPath, [BIN, ...args], {
       name: "xterm-256color",
       cols: options.cols ?? 160,
@@ -70,7 +71,8 @@ export class Terminal {
         this.mark += lo;
         return clean(raw.slice(0, lo));
       }
-      if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${String(pattern)}; the screen since the last match:\n${text}`);
+      if (Date.now() - started > timeoutMs)
+        throw new Error(`timed out waiting for ${String(pattern)}; the screen since the last match:\n${text}`);
       await new Promise((r) => setTimeout(r, 25));
     }
   }
@@ -78,7 +80,9 @@ export class Terminal {
   /** Waits for the process to end (after Ctrl-D); returns its exit code. */
   async exited(timeoutMs = 30_000): Promise<number> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<number>((_, reject) => (timer = setTimeout(() => reject(new Error(`did not exit; screen:\n${this.screen}`)), timeoutMs)));
+    const timeout = new Promise<number>(
+      (_, reject) => (timer = setTimeout(() => reject(new Error(`did not exit; screen:\n${this.screen}`)), timeoutMs)),
+    );
     try {
       return await Promise.race([this.exit, timeout]);
     } finally {

@@ -37,7 +37,10 @@ CREATE TABLE totals AS SELECT account, SUM(amount) AS total FROM moves GROUP BY 
 describe("REPL session on the embedded log", { timeout: 60_000 }, () => {
   it("runs scripts, variables, PRINT, SHOW, DESCRIBE, EXPLAIN and survives bad input", async () => {
     writeFileSync(join(dir, "setup.esql"), SETUP);
-    writeFileSync(join(dir, "more.sql"), "INSERT INTO moves (account, amount, ROWTIME) VALUES ('${who}', 1, 1704103320000);\n");
+    writeFileSync(
+      join(dir, "more.sql"),
+      "INSERT INTO moves (account, amount, ROWTIME) VALUES ('${who}', 1, 1704103320000);\n",
+    );
     const backend = await LocalBackend.open(join(dir, "local"), "test");
     try {
       const cwd = process.cwd();
@@ -75,7 +78,9 @@ describe("REPL session on the embedded log", { timeout: 60_000 }, () => {
       expect(out).toMatch(/│ WHO\s+│ carol\s+│/);
       expect(out).toMatch(/│ carol\s+│\s+1 │/);
       // Records of both partitions, ksqlDB's PRINT layout.
-      expect(out).toMatch(/rowtime: 2024-01-01 10:0\d:00\.000 Z, key: (alice|bob), value: \{"AMOUNT":(100|7)\}, partition: [01]/);
+      expect(out).toMatch(
+        /rowtime: 2024-01-01 10:0\d:00\.000 Z, key: (alice|bob), value: \{"AMOUNT":(100|7)\}, partition: [01]/,
+      );
       expect(out).toContain("2 records");
       expect(out).toContain("error: no topic 'nope' (topic names are case-sensitive); topics: ");
       expect(out).toContain("error: cannot read missing.sql: ENOENT");

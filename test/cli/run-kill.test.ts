@@ -32,7 +32,11 @@ function writeInputs(): { sql: string; events: string } {
   const lines: string[] = [];
   for (let j = 0; j < 60_000; j++) {
     lines.push(
-      JSON.stringify({ key: `acc-${(j * 31) % 997}`, value: { KIND: j % 3 === 0 ? "out" : "in", AMOUNT: (j * 7919) % 1000, TELLER: `t${j % 17}` }, timestamp: j * 1000 }),
+      JSON.stringify({
+        key: `acc-${(j * 31) % 997}`,
+        value: { KIND: j % 3 === 0 ? "out" : "in", AMOUNT: (j * 7919) % 1000, TELLER: `t${j % 17}` },
+        timestamp: j * 1000,
+      }),
     );
   }
   writeFileSync(events, lines.join("\n") + "\n");
@@ -40,7 +44,10 @@ function writeInputs(): { sql: string; events: string } {
 }
 
 function tables(sql: string, events: string, data: string): unknown {
-  const r = spawnSync(process.execPath, [bin, "run", sql, "--input", `moves=${events}`, "--data", data, "--json"], { encoding: "utf8", timeout: 300_000 });
+  const r = spawnSync(process.execPath, [bin, "run", sql, "--input", `moves=${events}`, "--data", data, "--json"], {
+    encoding: "utf8",
+    timeout: 300_000,
+  });
   if (r.status !== 0) throw new Error(`esql run failed (${r.status}): ${r.stderr}`);
   return (JSON.parse(r.stdout) as { tables: unknown }).tables;
 }
@@ -51,7 +58,9 @@ function tables(sql: string, events: string, data: string): unknown {
  */
 function followAndKill(sql: string, events: string, data: string, after: RegExp, ms: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, "run", sql, "--input", `moves=${events}`, "--data", data, "--follow"], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, [bin, "run", sql, "--input", `moves=${events}`, "--data", data, "--follow"], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let stderr = "";
     let timer: NodeJS.Timeout | undefined;
     child.stderr.on("data", (d) => {

@@ -10,7 +10,12 @@ const dir = mkdtempSync(join(tmpdir(), "esql-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function esql(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" }, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: dir,
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1" },
+    timeout: 60_000,
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -19,9 +24,15 @@ CREATE STREAM tx (account STRING KEY, amount DECIMAL(10, 2)) WITH (kafka_topic =
 CREATE TABLE balances AS SELECT account, SUM(amount) AS balance, COUNT(*) AS n FROM tx GROUP BY account EMIT CHANGES;
 CREATE TABLE hourly AS SELECT account, COUNT(*) AS n FROM tx WINDOW TUMBLING (SIZE 1 HOUR) GROUP BY account EMIT CHANGES;
 `;
-const line = (key: string, amount: string, ts: string) => `{"key": "${key}", "value": {"amount": ${amount}}, "timestamp": "${ts}"}\n`;
+const line = (key: string, amount: string, ts: string) =>
+  `{"key": "${key}", "value": {"amount": ${amount}}, "timestamp": "${ts}"}\n`;
 writeFileSync(join(dir, "bank.esql"), ESQL);
-writeFileSync(join(dir, "tx.jsonl"), line("A", "100.00", "2024-03-04T09:00:00Z") + line("A", "-19.75", "2024-03-04T09:30:00Z") + line("B", "5.5", "2024-03-04T10:15:00Z"));
+writeFileSync(
+  join(dir, "tx.jsonl"),
+  line("A", "100.00", "2024-03-04T09:00:00Z") +
+    line("A", "-19.75", "2024-03-04T09:30:00Z") +
+    line("B", "5.5", "2024-03-04T10:15:00Z"),
+);
 
 describe("esql run", { timeout: 120_000 }, () => {
   it("deploys, loads the input and prints every table", () => {
@@ -47,12 +58,20 @@ describe("esql run", { timeout: 120_000 }, () => {
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { tables: Record<string, unknown[]>; processingErrors: number };
     expect(out.tables.BALANCES).toContainEqual({ ACCOUNT: "B", BALANCE: "6.75", N: 2 });
-    expect(out.tables.HOURLY).toContainEqual({ ACCOUNT: "B", WINDOWSTART: Date.UTC(2024, 2, 4, 11), WINDOWEND: Date.UTC(2024, 2, 4, 12), N: 1 });
+    expect(out.tables.HOURLY).toContainEqual({
+      ACCOUNT: "B",
+      WINDOWSTART: Date.UTC(2024, 2, 4, 11),
+      WINDOWEND: Date.UTC(2024, 2, 4, 12),
+      N: 1,
+    });
     expect(out.processingErrors).toBe(0);
   });
 
   it("refuses a changed definition or a rewritten input without --fresh", () => {
-    writeFileSync(join(dir, "changed.esql"), ESQL.replace("COUNT(*) AS n FROM tx GROUP", "COUNT(*) AS cnt FROM tx GROUP"));
+    writeFileSync(
+      join(dir, "changed.esql"),
+      ESQL.replace("COUNT(*) AS n FROM tx GROUP", "COUNT(*) AS cnt FROM tx GROUP"),
+    );
     let r = esql("run", "changed.esql", "--data", "data");
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("BALANCES is already deployed in data with a different definition");
@@ -74,7 +93,7 @@ describe("esql run", { timeout: 120_000 }, () => {
     writeFileSync(join(dir, "bad.jsonl"), '{"key": "A", "value": {"amount": 1}}\n{"key": "A", "vale": {}}\n');
     const r = esql("run", "bank.esql", "--input", "tx=bad.jsonl", "--data", "data3");
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("bad.jsonl:2: unknown field \"vale\"");
+    expect(r.stderr).toContain('bad.jsonl:2: unknown field "vale"');
   });
 });
 
@@ -109,7 +128,10 @@ tests:
       tests: [
         {
           name: "project",
-          statements: ["CREATE STREAM S (ID INT KEY, V INT) WITH (kafka_topic='s', value_format='JSON');", "CREATE STREAM O AS SELECT ID, V * 2 AS W FROM S;"],
+          statements: [
+            "CREATE STREAM S (ID INT KEY, V INT) WITH (kafka_topic='s', value_format='JSON');",
+            "CREATE STREAM O AS SELECT ID, V * 2 AS W FROM S;",
+          ],
           inputs: [{ topic: "s", key: 1, value: { V: 21 } }],
           outputs: [{ topic: "O", key: 1, value: { W: 42 } }],
         },
@@ -123,12 +145,17 @@ tests:
     const lines = r.stdout.trimEnd().split("\n");
     expect(lines[lines.length - 1]).toBe("2 passed, 1 failed, 1 skipped");
     expect(r.stdout).toContain("bank.test.yaml › wrong on purpose");
-    expect(r.stdout).toContain("- expected {ACCOUNT: \"A\", BALANCE: 80}");
+    expect(r.stdout).toContain('- expected {ACCOUNT: "A", BALANCE: 80}');
     expect(r.stdout).toContain('+ actual   {ACCOUNT: "A", BALANCE: "80.25", N: 2}');
     expect(r.stdout).toContain("differs in BALANCE");
     const report = JSON.parse(readFileSync(join(dir, "report.json"), "utf8"));
     expect(report).toMatchObject({ passed: 2, failed: 1, skipped: 1 });
-    expect(report.tests).toContainEqual({ file: "bank.test.yaml", name: "not yet", status: "skipped", message: "waiting for joins" });
+    expect(report.tests).toContainEqual({
+      file: "bank.test.yaml",
+      name: "not yet",
+      status: "skipped",
+      message: "waiting for joins",
+    });
     expect(report.tests).toContainEqual({ file: "ksql.json", name: "project", status: "passed", message: "" });
   });
 
@@ -139,7 +166,10 @@ tests:
   });
 
   it("reports an invalid test file as a failure naming the place", () => {
-    writeFileSync(join(dir, "broken.test.yaml"), "deploy: bank.esql\ntests:\n  - name: x\n    inputs: { tx: [ { key: A } ] }\n    expect: { balances: [] }\n");
+    writeFileSync(
+      join(dir, "broken.test.yaml"),
+      "deploy: bank.esql\ntests:\n  - name: x\n    inputs: { tx: [ { key: A } ] }\n    expect: { balances: [] }\n",
+    );
     const r = esql("test", "broken.test.yaml");
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('tests[0] (x).inputs.tx: record 1: a record needs a "value"');

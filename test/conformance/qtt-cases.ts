@@ -30,7 +30,9 @@ export function qttAvailable(): boolean {
  * ksqlDB's own test suite registers (the cases assume them; they are not part of esql).
  */
 export async function runAllQtt(concurrency = 4): Promise<TestOutcome[]> {
-  const files = readdirSync(QTT_DIR).filter((f) => f.endsWith(".json")).sort();
+  const files = readdirSync(QTT_DIR)
+    .filter((f) => f.endsWith(".json"))
+    .sort();
   const cases = files.flatMap((f) => loadQttFile(join(QTT_DIR, f)));
   const registry = withKsqlTestFunctions(functions);
   return mapConcurrent(cases, concurrency, (c) => runQttCase(c, { functions: registry }));

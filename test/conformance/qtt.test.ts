@@ -19,12 +19,17 @@ describe.skipIf(!available)("ksqlDB query translation tests", () => {
     const listed = readPassingList();
     const passing = outcomes.filter((o) => o.status === "passed").map(caseId);
     const pct = ((100 * passing.length) / outcomes.length).toFixed(1);
-    console.log(`conformance: ${passing.length} of ${outcomes.length} ksqlDB cases pass (${pct}%); ${listed.size} listed`);
+    console.log(
+      `conformance: ${passing.length} of ${outcomes.length} ksqlDB cases pass (${pct}%); ${listed.size} listed`,
+    );
 
     const newly = passing.filter((id) => !listed.has(id));
     mkdirSync(dirname(NEWLY_PASSING), { recursive: true });
     writeFileSync(NEWLY_PASSING, newly.join("\n") + (newly.length > 0 ? "\n" : ""));
-    if (newly.length > 0) console.log(`conformance: ${newly.length} case(s) pass but are not listed: see ${NEWLY_PASSING} (npm run conformance:update)`);
+    if (newly.length > 0)
+      console.log(
+        `conformance: ${newly.length} case(s) pass but are not listed: see ${NEWLY_PASSING} (npm run conformance:update)`,
+      );
 
     const regressions = [...listed].filter((id) => byId.get(id)?.status !== "passed");
     const report = regressions.map((id) => {

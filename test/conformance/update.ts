@@ -11,12 +11,17 @@ if (!qttAvailable()) {
 }
 const before = readPassingList();
 const outcomes = await runAllQtt();
-const passing = outcomes.filter((o) => o.status === "passed").map(caseId).sort();
+const passing = outcomes
+  .filter((o) => o.status === "passed")
+  .map(caseId)
+  .sort();
 writeFileSync(
   PASSING_LIST,
   `# ksqlDB cases (file :: case) that pass; regenerate with npm run conformance:update\n${passing.join("\n")}\n`,
 );
 const now = new Set(passing);
 const lost = [...before].filter((id) => !now.has(id));
-console.log(`${passing.length} of ${outcomes.length} cases pass (${((100 * passing.length) / outcomes.length).toFixed(1)}%): +${passing.filter((id) => !before.has(id)).length} -${lost.length}`);
+console.log(
+  `${passing.length} of ${outcomes.length} cases pass (${((100 * passing.length) / outcomes.length).toFixed(1)}%): +${passing.filter((id) => !before.has(id)).length} -${lost.length}`,
+);
 for (const id of lost) console.log(`  no longer passing: ${id}`);

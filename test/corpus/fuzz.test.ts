@@ -13,7 +13,9 @@ import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
 const root = join(import.meta.dirname, "..", "..");
 const sources = [
   ...readdirSync(join(root, "test/corpus/golden")).map((f) => join(root, "test/corpus/golden", f)),
-  ...["bank/bank.esql", "orders/orders.esql", "signins/signins.esql", "devices/devices.esql"].map((f) => join(root, "examples", f)),
+  ...["bank/bank.esql", "orders/orders.esql", "signins/signins.esql", "devices/devices.esql"].map((f) =>
+    join(root, "examples", f),
+  ),
 ].filter((f) => f.endsWith(".esql"));
 
 /** Splits SQL into rough tokens (strings, quoted names, words, numbers, operators) keeping whitespace apart. */
@@ -51,7 +53,12 @@ function checkSpan(d: Diagnostic, text: string): void {
 describe("compiler fuzz", () => {
   it("survives 3,000 mutated scripts with valid spans", () => {
     const scripts = sources.map((f) => readFileSync(f, "utf8").replace(/--[^\n]*/g, ""));
-    const statements = scripts.flatMap((s) => s.split(";").map((x) => x.trim()).filter(Boolean));
+    const statements = scripts.flatMap((s) =>
+      s
+        .split(";")
+        .map((x) => x.trim())
+        .filter(Boolean),
+    );
     const vocabulary = [...new Set(statements.flatMap(tokens))];
     const random = rng(20261123);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
@@ -60,7 +67,10 @@ describe("compiler fuzz", () => {
     for (let n = 0; n < 3000; n++) {
       // A preamble of intact statements from one script gives the mutated one a catalog to resolve against.
       const script = pick(scripts);
-      const own = script.split(";").map((x) => x.trim()).filter(Boolean);
+      const own = script
+        .split(";")
+        .map((x) => x.trim())
+        .filter(Boolean);
       const target = pick(own);
       const toks = tokens(target);
       const i = Math.floor(random() * toks.length);

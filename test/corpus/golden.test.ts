@@ -19,7 +19,9 @@ import { MISTAKES, PREAMBLE } from "./errors.ts";
 
 const dir = join(import.meta.dirname, "golden");
 const snap = (name: string) => join(import.meta.dirname, "__snapshots__", name);
-const files = readdirSync(dir).filter((f) => f.endsWith(".esql")).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith(".esql"))
+  .sort();
 
 function stripSpans(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(stripSpans);
@@ -34,7 +36,8 @@ function stripSpans(v: unknown): unknown {
 describe("golden corpus", () => {
   it("covers every statement kind", () => {
     const kinds = new Set<string>();
-    for (const f of files) for (const s of parseScript(readFileSync(join(dir, f), "utf8")).statements) kinds.add(s.statement.kind);
+    for (const f of files)
+      for (const s of parseScript(readFileSync(join(dir, f), "utf8")).statements) kinds.add(s.statement.kind);
     expect([...kinds].sort()).toEqual(
       [
         "CreateAsSelect",
@@ -68,15 +71,22 @@ describe("golden corpus", () => {
 
     it(`${f}: AST`, async () => {
       const parsed = parseScript(text);
-      await expect(JSON.stringify(stripSpans(parsed.statements.map((s) => s.statement)), null, 1) + "\n").toMatchFileSnapshot(snap(`${name}.ast.json`));
+      await expect(
+        JSON.stringify(stripSpans(parsed.statements.map((s) => s.statement)), null, 1) + "\n",
+      ).toMatchFileSnapshot(snap(`${name}.ast.json`));
     });
 
     it(`${f}: catalog`, async () => {
       const r = compileScript(text);
       const lines: string[] = [];
       for (const s of r.catalog.sources.values()) {
-        lines.push(`${s.sourceType} ${s.name} topic=${s.topic} key=${s.keyFormat.format} value=${s.valueFormat.format}${s.window ? ` window=${s.window.type}${s.window.sizeMs ? `(${s.window.sizeMs}ms)` : ""}` : ""}${s.timestamp ? ` timestamp=${s.timestamp.column}` : ""}${s.writtenBy ? ` writtenBy=${s.writtenBy}` : ""}`);
-        for (const c of s.columns) lines.push(`  ${c.name} ${formatType(c.type)}${c.namespace === "VALUE" ? "" : ` ${c.namespace}`}${c.headerKey ? `('${c.headerKey}')` : ""}`);
+        lines.push(
+          `${s.sourceType} ${s.name} topic=${s.topic} key=${s.keyFormat.format} value=${s.valueFormat.format}${s.window ? ` window=${s.window.type}${s.window.sizeMs ? `(${s.window.sizeMs}ms)` : ""}` : ""}${s.timestamp ? ` timestamp=${s.timestamp.column}` : ""}${s.writtenBy ? ` writtenBy=${s.writtenBy}` : ""}`,
+        );
+        for (const c of s.columns)
+          lines.push(
+            `  ${c.name} ${formatType(c.type)}${c.namespace === "VALUE" ? "" : ` ${c.namespace}`}${c.headerKey ? `('${c.headerKey}')` : ""}`,
+          );
       }
       await expect(lines.join("\n") + "\n").toMatchFileSnapshot(snap(`${name}.catalog.txt`));
     });
@@ -107,7 +117,10 @@ describe("rendered errors for typical mistakes", () => {
       const r = compileScript(text);
       const mine = r.diagnostics.filter((d) => d.span.start >= PREAMBLE.length);
       expect(mine.length, `no diagnostic for: ${m.name}`).toBeGreaterThan(0);
-      expect(r.diagnostics.filter((d) => d.span.start < PREAMBLE.length), `preamble broke for: ${m.name}`).toEqual([]);
+      expect(
+        r.diagnostics.filter((d) => d.span.start < PREAMBLE.length),
+        `preamble broke for: ${m.name}`,
+      ).toEqual([]);
       for (const d of mine) {
         expect(d.code).not.toBe("ESQL-INTERNAL");
         expect(d.span.end).toBeLessThanOrEqual(text.length);

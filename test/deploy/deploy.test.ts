@@ -27,7 +27,11 @@ const summary = (p: DeployPlan) => p.items.map((i) => `${i.name}:${i.action}`).s
 async function load(engine: Engine, n: number, from = 0): Promise<void> {
   const records = [];
   for (let i = from; i < from + n; i++) {
-    records.push({ key: Buffer.from(`a${i % 5}`), value: Buffer.from(JSON.stringify({ AMOUNT: i % 100, KIND: "x" })), timestamp: i });
+    records.push({
+      key: Buffer.from(`a${i % 5}`),
+      value: Buffer.from(JSON.stringify({ AMOUNT: i % 100, KIND: "x" })),
+      timestamp: i,
+    });
   }
   await engine.log.append("moves", records);
 }
@@ -35,7 +39,9 @@ async function load(engine: Engine, n: number, from = 0): Promise<void> {
 async function totals(engine: Engine): Promise<Record<string, number>> {
   const r = await engine.pull("SELECT * FROM totals;");
   if (r.diagnostics.length > 0) throw new Error(r.diagnostics[0]!.message);
-  return Object.fromEntries(r.rows.map((row) => [row[0] as string, row[1] as number]).sort((a, b) => (a[0]! < b[0]! ? -1 : 1)));
+  return Object.fromEntries(
+    r.rows.map((row) => [row[0] as string, row[1] as number]).sort((a, b) => (a[0]! < b[0]! ? -1 : 1)),
+  );
 }
 
 function expected(n: number, f: "sum" | "count"): Record<string, number> {
@@ -45,118 +51,132 @@ function expected(n: number, f: "sum" | "count"): Record<string, number> {
 }
 
 describe("esql apply on the embedded log", () => {
-  it("applies, rebuilds while pull queries run, rolls back and switches forward again", { timeout: 120_000 }, async () => {
-    const engine = await Engine.open({ dataDir: join(root, "a") });
-    try {
-      let p = plan(engine, SOURCE, TOTALS_SUM, BIG);
-      expect(p.errors).toEqual([]);
-      expect(summary(p)).toEqual(["BIG:new", "MOVES:new", "TOTALS:new"]);
-      await applyPlan(engine, p);
-      const N = 20_000;
-      await load(engine, N);
-      await engine.drain();
-      expect(await totals(engine)).toEqual(expected(N, "sum"));
+  it(
+    "applies, rebuilds while pull queries run, rolls back and switches forward again",
+    { timeout: 120_000 },
+    async () => {
+      const engine = await Engine.open({ dataDir: join(root, "a") });
+      try {
+        let p = plan(engine, SOURCE, TOTALS_SUM, BIG);
+        expect(p.errors).toEqual([]);
+        expect(summary(p)).toEqual(["BIG:new", "MOVES:new", "TOTALS:new"]);
+        await applyPlan(engine, p);
+        const N = 20_000;
+        await load(engine, N);
+        await engine.drain();
+        expect(await totals(engine)).toEqual(expected(N, "sum"));
 
-      p = plan(engine, SOURCE, TOTALS_SUM, BIG);
-      expect(hasChanges(p)).toBe(false);
-      // Formatting and comments are not changes.
-      p = plan(engine, SOURCE, `-- totals\nCREATE TABLE totals AS\n  SELECT account, SUM(amount) AS total\n  FROM moves\n  GROUP BY account;`, BIG);
-      expect(hasChanges(p)).toBe(false);
+        p = plan(engine, SOURCE, TOTALS_SUM, BIG);
+        expect(hasChanges(p)).toBe(false);
+        // Formatting and comments are not changes.
+        p = plan(
+          engine,
+          SOURCE,
+          `-- totals\nCREATE TABLE totals AS\n  SELECT account, SUM(amount) AS total\n  FROM moves\n  GROUP BY account;`,
+          BIG,
+        );
+        expect(hasChanges(p)).toBe(false);
 
-      p = plan(engine, SOURCE, TOTALS_COUNT, BIG);
-      expect(summary(p)).toEqual(["BIG:unchanged", "MOVES:unchanged", "TOTALS:rebuild"]);
-      expect(p.items.find((i) => i.name === "TOTALS")!.reason).toMatch(/aggregates changed.*aggregation keeps state/);
+        p = plan(engine, SOURCE, TOTALS_COUNT, BIG);
+        expect(summary(p)).toEqual(["BIG:unchanged", "MOVES:unchanged", "TOTALS:rebuild"]);
+        expect(p.items.find((i) => i.name === "TOTALS")!.reason).toMatch(/aggregates changed.*aggregation keeps state/);
 
-      // Pull queries all through the rebuild: each answer is the old version's or the new one's.
-      const old = expected(N, "sum");
-      const neu = expected(N, "count");
-      const answers = { old: 0, new: 0, other: [] as unknown[] };
-      let stop = false;
-      const loop = (async () => {
-        while (!stop) {
-          try {
-            const t = await totals(engine);
-            if (JSON.stringify(t) === JSON.stringify(old)) answers.old++;
-            else if (JSON.stringify(t) === JSON.stringify(neu)) answers.new++;
-            else answers.other.push(t);
-          } catch (e) {
-            answers.other.push((e as Error).message);
+        // Pull queries all through the rebuild: each answer is the old version's or the new one's.
+        const old = expected(N, "sum");
+        const neu = expected(N, "count");
+        const answers = { old: 0, new: 0, other: [] as unknown[] };
+        let stop = false;
+        const loop = (async () => {
+          while (!stop) {
+            try {
+              const t = await totals(engine);
+              if (JSON.stringify(t) === JSON.stringify(old)) answers.old++;
+              else if (JSON.stringify(t) === JSON.stringify(neu)) answers.new++;
+              else answers.other.push(t);
+            } catch (e) {
+              answers.other.push((e as Error).message);
+            }
+            await new Promise((r) => setImmediate(r));
           }
-          await new Promise((r) => setImmediate(r));
-        }
-      })();
-      const result = await applyPlan(engine, p);
-      await new Promise((r) => setTimeout(r, 50));
-      stop = true;
-      await loop;
-      expect(result.done).toEqual(["TOTALS: rebuilt as version 2"]);
-      expect(answers.other).toEqual([]);
-      expect(answers.old).toBeGreaterThan(0);
-      expect(answers.new).toBeGreaterThan(0);
-      expect(await totals(engine)).toEqual(neu);
-      const ledger = readLedger(engine.catalog, engine.deploySteps).get("TOTALS")!;
-      expect(ledger.current).toBe(2);
-      expect(ledger.versions.map((v) => `${v.version}:${v.state}`)).toEqual(["1:kept", "2:serving"]);
+        })();
+        const result = await applyPlan(engine, p);
+        await new Promise((r) => setTimeout(r, 50));
+        stop = true;
+        await loop;
+        expect(result.done).toEqual(["TOTALS: rebuilt as version 2"]);
+        expect(answers.other).toEqual([]);
+        expect(answers.old).toBeGreaterThan(0);
+        expect(answers.new).toBeGreaterThan(0);
+        expect(await totals(engine)).toEqual(neu);
+        const ledger = readLedger(engine.catalog, engine.deploySteps).get("TOTALS")!;
+        expect(ledger.current).toBe(2);
+        expect(ledger.versions.map((v) => `${v.version}:${v.state}`)).toEqual(["1:kept", "2:serving"]);
 
-      // Both versions keep running: new events reach both, and rollback needs no replay.
-      await load(engine, 100, N);
-      await engine.drain();
-      expect(await totals(engine)).toEqual(expected(N + 100, "count"));
-      expect(await rollback(engine, "totals")).toBe(1);
-      expect(await totals(engine)).toEqual(expected(N + 100, "sum"));
-      // The folder still says COUNT: the kept version 2 is switched back to.
-      p = plan(engine, SOURCE, TOTALS_COUNT, BIG);
-      expect(summary(p)).toContain("TOTALS:switch");
-      await applyPlan(engine, p);
-      expect(await totals(engine)).toEqual(expected(N + 100, "count"));
-    } finally {
-      await engine.close();
-    }
-    // A restarted engine has the same catalog and versions.
-    const again = await Engine.open({ dataDir: join(root, "a") });
-    try {
-      expect(await totals(again)).toEqual(expected(N_TOTAL, "count"));
-      expect(hasChanges(plan(again, SOURCE, TOTALS_COUNT, BIG))).toBe(false);
-    } finally {
-      await again.close();
-    }
-  });
+        // Both versions keep running: new events reach both, and rollback needs no replay.
+        await load(engine, 100, N);
+        await engine.drain();
+        expect(await totals(engine)).toEqual(expected(N + 100, "count"));
+        expect(await rollback(engine, "totals")).toBe(1);
+        expect(await totals(engine)).toEqual(expected(N + 100, "sum"));
+        // The folder still says COUNT: the kept version 2 is switched back to.
+        p = plan(engine, SOURCE, TOTALS_COUNT, BIG);
+        expect(summary(p)).toContain("TOTALS:switch");
+        await applyPlan(engine, p);
+        expect(await totals(engine)).toEqual(expected(N + 100, "count"));
+      } finally {
+        await engine.close();
+      }
+      // A restarted engine has the same catalog and versions.
+      const again = await Engine.open({ dataDir: join(root, "a") });
+      try {
+        expect(await totals(again)).toEqual(expected(N_TOTAL, "count"));
+        expect(hasChanges(plan(again, SOURCE, TOTALS_COUNT, BIG))).toBe(false);
+      } finally {
+        await again.close();
+      }
+    },
+  );
 
-  it("replaces a stateless stream in place, keeps versions as set, drops only when allowed", { timeout: 120_000 }, async () => {
-    const engine = await Engine.open({ dataDir: join(root, "b") });
-    try {
-      await applyPlan(engine, plan(engine, SOURCE, TOTALS_SUM, BIG));
-      await load(engine, 1000);
-      await engine.drain();
-      const bigWider = `CREATE STREAM big AS SELECT account, amount, kind FROM moves WHERE amount > 90;`;
-      let p = plan(engine, SOURCE, TOTALS_SUM, bigWider);
-      expect(summary(p)).toEqual(["BIG:in-place", "MOVES:unchanged", "TOTALS:unchanged"]);
-      await applyPlan(engine, p);
-      await load(engine, 100, 1000);
-      await engine.drain();
-      const end = await engine.log.endOffset("BIG", 0) + (await engine.log.endOffset("BIG", 1));
-      // 1000 events with amount > 50: 490; then 100 more with amount > 90: 9.
-      expect(end).toBe(490 + 9);
+  it(
+    "replaces a stateless stream in place, keeps versions as set, drops only when allowed",
+    { timeout: 120_000 },
+    async () => {
+      const engine = await Engine.open({ dataDir: join(root, "b") });
+      try {
+        await applyPlan(engine, plan(engine, SOURCE, TOTALS_SUM, BIG));
+        await load(engine, 1000);
+        await engine.drain();
+        const bigWider = `CREATE STREAM big AS SELECT account, amount, kind FROM moves WHERE amount > 90;`;
+        let p = plan(engine, SOURCE, TOTALS_SUM, bigWider);
+        expect(summary(p)).toEqual(["BIG:in-place", "MOVES:unchanged", "TOTALS:unchanged"]);
+        await applyPlan(engine, p);
+        await load(engine, 100, 1000);
+        await engine.drain();
+        const end = (await engine.log.endOffset("BIG", 0)) + (await engine.log.endOffset("BIG", 1));
+        // 1000 events with amount > 50: 490; then 100 more with amount > 90: 9.
+        expect(end).toBe(490 + 9);
 
-      // Three rebuilds with keep = 2: version 1 and 2 are retired (terminated, out of the catalog).
-      const avg = (f: string) => `CREATE TABLE totals AS SELECT account, ${f} AS total FROM moves GROUP BY account;`;
-      for (const f of ["COUNT(*)", "MAX(amount)", "MIN(amount)"]) await applyPlan(engine, plan(engine, SOURCE, avg(f), bigWider), { keep: 2 });
-      const ledger = readLedger(engine.catalog, engine.deploySteps).get("TOTALS")!;
-      expect(ledger.versions.map((v) => `${v.version}:${v.state}`)).toEqual(["3:kept", "4:serving"]);
-      expect(engine.catalog.source("TOTALS__V1")).toBeUndefined();
-      expect([...engine.queries.keys()].filter((q) => q.includes("TOTALS"))).toHaveLength(2);
+        // Three rebuilds with keep = 2: version 1 and 2 are retired (terminated, out of the catalog).
+        const avg = (f: string) => `CREATE TABLE totals AS SELECT account, ${f} AS total FROM moves GROUP BY account;`;
+        for (const f of ["COUNT(*)", "MAX(amount)", "MIN(amount)"])
+          await applyPlan(engine, plan(engine, SOURCE, avg(f), bigWider), { keep: 2 });
+        const ledger = readLedger(engine.catalog, engine.deploySteps).get("TOTALS")!;
+        expect(ledger.versions.map((v) => `${v.version}:${v.state}`)).toEqual(["3:kept", "4:serving"]);
+        expect(engine.catalog.source("TOTALS__V1")).toBeUndefined();
+        expect([...engine.queries.keys()].filter((q) => q.includes("TOTALS"))).toHaveLength(2);
 
-      p = plan(engine, SOURCE, avg("MIN(amount)"));
-      expect(summary(p)).toEqual(["BIG:remove", "MOVES:unchanged", "TOTALS:unchanged"]);
-      expect((await applyPlan(engine, p)).keptRemoved).toEqual(["BIG"]);
-      expect(engine.catalog.source("BIG")).toBeDefined();
-      await applyPlan(engine, p, { allowDrop: true });
-      expect(engine.catalog.source("BIG")).toBeUndefined();
-      expect(hasChanges(plan(engine, SOURCE, avg("MIN(amount)")))).toBe(false);
-    } finally {
-      await engine.close();
-    }
-  });
+        p = plan(engine, SOURCE, avg("MIN(amount)"));
+        expect(summary(p)).toEqual(["BIG:remove", "MOVES:unchanged", "TOTALS:unchanged"]);
+        expect((await applyPlan(engine, p)).keptRemoved).toEqual(["BIG"]);
+        expect(engine.catalog.source("BIG")).toBeDefined();
+        await applyPlan(engine, p, { allowDrop: true });
+        expect(engine.catalog.source("BIG")).toBeUndefined();
+        expect(hasChanges(plan(engine, SOURCE, avg("MIN(amount)")))).toBe(false);
+      } finally {
+        await engine.close();
+      }
+    },
+  );
 
   it("rebuilds what reads a rebuilt table, after the table's switch", { timeout: 120_000 }, async () => {
     const engine = await Engine.open({ dataDir: join(root, "d") });
@@ -169,7 +189,9 @@ describe("esql apply on the embedded log", () => {
       // Sums per account: about 9,900 each; counts: 200 each.
       expect(await rich()).toEqual(["a0", "a1", "a2", "a3", "a4"]);
       const p = plan(engine, SOURCE, TOTALS_COUNT, RICH);
-      expect(p.items.map((i) => `${i.name}:${i.action}:${i.reason ?? ""}`)).toContain("RICH:rebuild:reads TOTALS, which is rebuilt");
+      expect(p.items.map((i) => `${i.name}:${i.action}:${i.reason ?? ""}`)).toContain(
+        "RICH:rebuild:reads TOTALS, which is rebuilt",
+      );
       await applyPlan(engine, p);
       expect(engine.catalog.source("RICH")!.topic).toBe("RICH__v2");
       expect(await rich()).toEqual([]);

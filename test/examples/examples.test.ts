@@ -11,7 +11,9 @@ import { runRun } from "../../src/cli/run.ts";
 import { loadEsqlTestFile, runEsqlTest } from "../../runtime/testing/esqltest.ts";
 
 const EXAMPLES = resolve(import.meta.dirname, "../../examples");
-const examples = readdirSync(EXAMPLES, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+const examples = readdirSync(EXAMPLES, { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name);
 const dir = mkdtempSync(join(tmpdir(), "esql-examples-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -53,7 +55,13 @@ describe.each(examples)("examples/%s", (name) => {
     out.on("data", (b: Buffer) => (text += b.toString()));
     const code = await runRun(
       [join(EXAMPLES, name)],
-      { data: join(dir, name), inputs: [`${events!.topic}=${join(EXAMPLES, name, events!.file)}`], follow: false, fresh: true, json: true },
+      {
+        data: join(dir, name),
+        inputs: [`${events!.topic}=${join(EXAMPLES, name, events!.file)}`],
+        follow: false,
+        fresh: true,
+        json: true,
+      },
       out as unknown as NodeJS.WriteStream,
     );
     expect(code).toBe(0);

@@ -24,9 +24,7 @@ describe("esql fmt", () => {
 
   it("prints the formatted text", async () => {
     const s = sink();
-    expect(await runFmt([messy], { check: false, write: false }, s.out)).toBe(
-      0,
-    );
+    expect(await runFmt([messy], { check: false, write: false }, s.out)).toBe(0);
     expect(s.text()).toBe("SELECT a FROM s EMIT CHANGES;\n");
   });
 
@@ -38,13 +36,9 @@ describe("esql fmt", () => {
   });
 
   it("--write rewrites them; then --check passes", async () => {
-    expect(await runFmt([dir], { check: false, write: true }, sink().out)).toBe(
-      0,
-    );
+    expect(await runFmt([dir], { check: false, write: true }, sink().out)).toBe(0);
     expect(readFileSync(messy, "utf8")).toBe("SELECT a FROM s EMIT CHANGES;\n");
-    expect(await runFmt([dir], { check: true, write: false }, sink().out)).toBe(
-      0,
-    );
+    expect(await runFmt([dir], { check: true, write: false }, sink().out)).toBe(0);
   });
 
   it("a syntax error prints the diagnostic and exits 1", async () => {

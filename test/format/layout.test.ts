@@ -3,14 +3,11 @@ import { describe, expect, it } from "vitest";
 import { format } from "../../src/format/plugin.ts";
 import { EsqlSyntaxError } from "../../src/format/ast.ts";
 
-const fmt = (text: string, printWidth?: number) =>
-  format(text, printWidth === undefined ? {} : { printWidth });
+const fmt = (text: string, printWidth?: number) => format(text, printWidth === undefined ? {} : { printWidth });
 
 describe("layout", () => {
   it("short statements stay on one line, keywords upper case, identifiers as written", async () => {
-    expect(
-      await fmt("select Id, `Name` from Users u where u.Id=1 emit changes;"),
-    ).toMatchInlineSnapshot(`
+    expect(await fmt("select Id, `Name` from Users u where u.Id=1 emit changes;")).toMatchInlineSnapshot(`
       "SELECT Id, \`Name\` FROM Users u WHERE u.Id = 1 EMIT CHANGES;
       "
     `);
@@ -171,9 +168,7 @@ describe("layout", () => {
   });
 
   it("a narrower print width breaks more", async () => {
-    expect(
-      await fmt("SELECT a, b FROM s WHERE a = 1 AND b = 2 EMIT CHANGES;", 30),
-    ).toMatchInlineSnapshot(`
+    expect(await fmt("SELECT a, b FROM s WHERE a = 1 AND b = 2 EMIT CHANGES;", 30)).toMatchInlineSnapshot(`
       "SELECT a, b
       FROM s
       WHERE a = 1 AND b = 2
@@ -183,8 +178,7 @@ describe("layout", () => {
   });
 
   it("keeps one blank line between statements at most", async () => {
-    expect(await fmt("SHOW STREAMS;\n\n\n\nSHOW TABLES;\nSHOW QUERIES;"))
-      .toMatchInlineSnapshot(`
+    expect(await fmt("SHOW STREAMS;\n\n\n\nSHOW TABLES;\nSHOW QUERIES;")).toMatchInlineSnapshot(`
       "SHOW STREAMS;
 
       SHOW TABLES;
@@ -259,17 +253,13 @@ SELECT COUNT(/* all */ *) FROM t;
   });
 
   it("a script of comments only", async () => {
-    expect(await fmt("-- nothing yet\n/* really */\n")).toBe(
-      "-- nothing yet\n/* really */\n",
-    );
+    expect(await fmt("-- nothing yet\n/* really */\n")).toBe("-- nothing yet\n/* really */\n");
   });
 });
 
 describe("errors", () => {
   it("rejects a script with a syntax error, with its position", async () => {
-    const err = await fmt("SELECT a FROM s;\nSELECT a FORM s;").catch(
-      (e: unknown) => e,
-    );
+    const err = await fmt("SELECT a FROM s;\nSELECT a FORM s;").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EsqlSyntaxError);
     expect((err as EsqlSyntaxError).message).toMatch(/\(2:15\)/);
     expect((err as EsqlSyntaxError).loc.start).toEqual({ line: 2, column: 15 });

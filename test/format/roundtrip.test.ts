@@ -29,10 +29,7 @@ function meaning(text: string): string {
 function plans(text: string): string | undefined {
   try {
     const compiled = compileScript(text);
-    if (
-      compiled.statements.length === 0 ||
-      compiled.statements.every((s) => s.physical === undefined)
-    )
+    if (compiled.statements.length === 0 || compiled.statements.every((s) => s.physical === undefined))
       return undefined;
     // A transient query's id is a hash of its text: the only part of a plan that may follow the layout.
     return JSON.stringify(
@@ -103,27 +100,19 @@ function report(label: string, outcomes: Outcome[]): void {
 
 describe("formatter round trip", () => {
   it("golden corpus and examples", async () => {
-    const files = collectEsqlFiles([
-      `${ROOT}test/corpus/golden`,
-      `${ROOT}examples`,
-    ]);
+    const files = collectEsqlFiles([`${ROOT}test/corpus/golden`, `${ROOT}examples`]);
     expect(files.length).toBeGreaterThan(5);
     const outcomes: Outcome[] = [];
-    for (const f of files)
-      outcomes.push(await check(f, readFileSync(f, "utf8")));
+    for (const f of files) outcomes.push(await check(f, readFileSync(f, "utf8")));
     report("corpus", outcomes);
   });
 
   it("ksqlDB conformance statements (cases without an expected error)", async () => {
-    const scripts = loadConformanceScripts().filter(
-      (s) => !s.expectsError && s.statements.length > 0,
-    );
+    const scripts = loadConformanceScripts().filter((s) => !s.expectsError && s.statements.length > 0);
     const outcomes: Outcome[] = [];
     const seen = new Set<string>();
     for (const s of scripts) {
-      const text = s.statements
-        .map((st) => st.trim().replace(/;\s*$/, "") + ";")
-        .join("\n");
+      const text = s.statements.map((st) => st.trim().replace(/;\s*$/, "") + ";").join("\n");
       if (seen.has(text)) continue;
       seen.add(text);
       // Statements the parser rejects are the parser's business (test/parser); skip them here.

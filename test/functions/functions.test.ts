@@ -20,30 +20,21 @@ describe("resolution", () => {
     const r = f.resolve([v(STRING), v(BOOLEAN)]);
     expect(r.ok).toBe(false);
     if (!r.ok) {
-      expect(r.message).toContain(
-        "does not accept parameters (STRING, BOOLEAN)",
-      );
+      expect(r.message).toContain("does not accept parameters (STRING, BOOLEAN)");
       expect(r.message).toContain("SUBSTRING(STRING str, INTEGER pos)");
     }
   });
   it("widens and accepts NULL", () => {
     expect(resolveScalar("EXP", [v(INTEGER)]).argTypes).toEqual([DOUBLE]);
-    expect(
-      call("SUBSTRING", [v(STRING), v(NULL_TYPE)], ["abc", null]),
-    ).toBeNull();
+    expect(call("SUBSTRING", [v(STRING), v(NULL_TYPE)], ["abc", null])).toBeNull();
   });
   it("GREATEST rejects mixed integer types as ksqlDB does", () => {
     const r = functions.get("GREATEST")!.resolve([v(INTEGER), v(BIGINT)]);
     expect(r.ok).toBe(false);
-    expect(
-      call("GREATEST", [v(STRING), v(STRING), v(NULL_TYPE)], ["a", "b", null]),
-    ).toBe("b");
+    expect(call("GREATEST", [v(STRING), v(STRING), v(NULL_TYPE)], ["a", "b", null])).toBe("b");
   });
   it("types lambdas", () => {
-    const r = resolveScalar("TRANSFORM", [
-      v(array(INTEGER)),
-      { kind: "lambda", arity: 1, typeBody: () => STRING },
-    ]);
+    const r = resolveScalar("TRANSFORM", [v(array(INTEGER)), { kind: "lambda", arity: 1, typeBody: () => STRING }]);
     expect(r.returnType).toEqual(array(STRING));
     expect(r.lambdaParams?.get(1)).toEqual([INTEGER]);
   });
@@ -51,32 +42,14 @@ describe("resolution", () => {
 
 describe("string", () => {
   it("substring", () => {
-    expect(
-      call(
-        "SUBSTRING",
-        [v(STRING), v(INTEGER), v(INTEGER)],
-        ["some string", 6, 3],
-      ),
-    ).toBe("str");
-    expect(
-      call("SUBSTRING", [v(STRING), v(INTEGER), v(INTEGER)], ["some", 0, 2]),
-    ).toBe("so");
+    expect(call("SUBSTRING", [v(STRING), v(INTEGER), v(INTEGER)], ["some string", 6, 3])).toBe("str");
+    expect(call("SUBSTRING", [v(STRING), v(INTEGER), v(INTEGER)], ["some", 0, 2])).toBe("so");
   });
   it("instr", () => {
-    expect(
-      call(
-        "INSTR",
-        [v(STRING), v(STRING), v(INTEGER)],
-        ["hello world", "or", 4],
-      ),
-    ).toBe(8);
-    expect(
-      call(
-        "CONCAT_WS",
-        [v(STRING), v(STRING), v(STRING), v(NULL_TYPE)],
-        ["SEP", "foo", "bar", null],
-      ),
-    ).toBe("fooSEPbar");
+    expect(call("INSTR", [v(STRING), v(STRING), v(INTEGER)], ["hello world", "or", 4])).toBe(8);
+    expect(call("CONCAT_WS", [v(STRING), v(STRING), v(STRING), v(NULL_TYPE)], ["SEP", "foo", "bar", null])).toBe(
+      "fooSEPbar",
+    );
   });
 });
 
@@ -85,57 +58,31 @@ describe("math", () => {
     expect(call("ROUND", [v(DOUBLE)], [-1.5])).toBe(-1);
     expect(call("ROUND", [v(DOUBLE), v(INTEGER)], [12345.678, -1])).toBe(12350);
     expect(call("ROUND", [v(DOUBLE), v(INTEGER)], [1.234567, 2])).toBe(1.23);
-    expect(call("TRUNC", [v(DOUBLE), v(INTEGER)], [-12345.678, 2])).toBe(
-      -12345.67,
-    );
-    expect(resolveScalar("ROUND", [v(decimal(33, 16))]).returnType).toEqual(
-      decimal(17, 0),
-    );
+    expect(call("TRUNC", [v(DOUBLE), v(INTEGER)], [-12345.678, 2])).toBe(-12345.67);
+    expect(resolveScalar("ROUND", [v(decimal(33, 16))]).returnType).toEqual(decimal(17, 0));
   });
 });
 
 describe("collections", () => {
   it("sorts and joins", () => {
-    expect(call("ARRAY_SORT", [v(array(INTEGER))], [[3, null, 1]])).toEqual([
-      1,
-      3,
-      null,
-    ]);
-    expect(
-      call("ARRAY_JOIN", [v(array(INTEGER)), v(STRING)], [[1, 2], "|"]),
-    ).toBe("1|2");
-    expect(
-      call("MAP_KEYS", [v(map(STRING, INTEGER))], [new Map([["a", 1]])]),
-    ).toEqual(["a"]);
+    expect(call("ARRAY_SORT", [v(array(INTEGER))], [[3, null, 1]])).toEqual([1, 3, null]);
+    expect(call("ARRAY_JOIN", [v(array(INTEGER)), v(STRING)], [[1, 2], "|"])).toBe("1|2");
+    expect(call("MAP_KEYS", [v(map(STRING, INTEGER))], [new Map([["a", 1]])])).toEqual(["a"]);
   });
 });
 
 describe("datetime", () => {
   it("formats and parses Java patterns", () => {
+    expect(call("FORMAT_TIMESTAMP", [v(TIMESTAMP), v(STRING)], [0, "yyyy-MM-dd'T'HH:mm:ss.SSS"])).toBe(
+      "1970-01-01T00:00:00.000",
+    );
     expect(
-      call(
-        "FORMAT_TIMESTAMP",
-        [v(TIMESTAMP), v(STRING)],
-        [0, "yyyy-MM-dd'T'HH:mm:ss.SSS"],
-      ),
-    ).toBe("1970-01-01T00:00:00.000");
-    expect(
-      call(
-        "FORMAT_TIMESTAMP",
-        [v(TIMESTAMP), v(STRING), v(STRING)],
-        [0, "yyyy-MM-dd HH:mm X", "America/New_York"],
-      ),
+      call("FORMAT_TIMESTAMP", [v(TIMESTAMP), v(STRING), v(STRING)], [0, "yyyy-MM-dd HH:mm X", "America/New_York"]),
     ).toBe("1969-12-31 19:00 -05");
-    expect(
-      call(
-        "PARSE_TIMESTAMP",
-        [v(STRING), v(STRING)],
-        ["2021-03-04 05:06:07", "yyyy-MM-dd HH:mm:ss"],
-      ),
-    ).toBe(Date.UTC(2021, 2, 4, 5, 6, 7));
-    expect(
-      call("PARSE_DATE", [v(STRING), v(STRING)], ["2022-02-02", "yyyy-MM-dd"]),
-    ).toBe(19025);
+    expect(call("PARSE_TIMESTAMP", [v(STRING), v(STRING)], ["2021-03-04 05:06:07", "yyyy-MM-dd HH:mm:ss"])).toBe(
+      Date.UTC(2021, 2, 4, 5, 6, 7),
+    );
+    expect(call("PARSE_DATE", [v(STRING), v(STRING)], ["2022-02-02", "yyyy-MM-dd"])).toBe(19025);
   });
 });
 
@@ -143,20 +90,10 @@ describe("aggregates", () => {
   it("count, sum, topk, latest", () => {
     expect(fold("COUNT", [], [[], []])).toBe(2);
     expect(fold("SUM", [v(INTEGER)], [[1], [null], [2]])).toBe(3);
-    expect(fold("TOPK", [v(INTEGER), v(INTEGER, 2)], [[1], [5], [3]])).toEqual([
-      5, 3,
-    ]);
+    expect(fold("TOPK", [v(INTEGER), v(INTEGER, 2)], [[1], [5], [3]])).toEqual([5, 3]);
     expect(fold("LATEST_BY_OFFSET", [v(STRING)], [["a"], [null]])).toBe("a");
-    expect(
-      fold("LATEST_BY_OFFSET", [v(STRING), v(BOOLEAN, false)], [["a"], [null]]),
-    ).toBeNull();
-    expect(
-      fold(
-        "EARLIEST_BY_OFFSET",
-        [v(STRING), v(INTEGER, 2)],
-        [["a"], ["b"], ["c"]],
-      ),
-    ).toEqual(["a", "b"]);
+    expect(fold("LATEST_BY_OFFSET", [v(STRING), v(BOOLEAN, false)], [["a"], [null]])).toBeNull();
+    expect(fold("EARLIEST_BY_OFFSET", [v(STRING), v(INTEGER, 2)], [["a"], ["b"], ["c"]])).toEqual(["a", "b"]);
     expect(fold("COLLECT_SET", [v(INTEGER)], [[1], [1], [2]])).toEqual([1, 2]);
   });
   it("requires literals for init args", () => {
@@ -184,25 +121,14 @@ describe("regressions found against qtt", () => {
   });
   it("parses zone abbreviations with daylight saving", () => {
     expect(
-      call(
-        "PARSE_TIMESTAMP",
-        [v(STRING), v(STRING)],
-        ["2018-05-11T21:58:33 PST", "yyyy-MM-dd'T'HH:mm:ss zzz"],
-      ),
+      call("PARSE_TIMESTAMP", [v(STRING), v(STRING)], ["2018-05-11T21:58:33 PST", "yyyy-MM-dd'T'HH:mm:ss zzz"]),
     ).toBe(1526101113000);
   });
   it("hex forms and string literals as temporal arguments", () => {
-    expect(
-      call(
-        "ENCODE",
-        [v(STRING), v(STRING), v(STRING)],
-        ["0x578616d706C6521", "hex", "utf8"],
-      ),
-    ).toBe("\u0005xample!");
-    const g = resolveScalar("GREATEST", [
-      v({ kind: "DATE" }),
-      v(STRING, "2021-01-01"),
-    ]);
+    expect(call("ENCODE", [v(STRING), v(STRING), v(STRING)], ["0x578616d706C6521", "hex", "utf8"])).toBe(
+      "\u0005xample!",
+    );
+    const g = resolveScalar("GREATEST", [v({ kind: "DATE" }), v(STRING, "2021-01-01")]);
     expect(g.argTypes).toEqual([{ kind: "DATE" }, { kind: "DATE" }]);
   });
 });

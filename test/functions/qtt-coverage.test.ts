@@ -51,9 +51,7 @@ it("reports qtt functions missing from the registry", () => {
     };
     for (const t of j.tests) {
       for (const s of t.statements ?? []) {
-        for (const m of s.matchAll(
-          /\b(?:STREAM|TABLE|INTO|FROM|JOIN)\s+`?([A-Za-z_][A-Za-z0-9_]*)/gi,
-        ))
+        for (const m of s.matchAll(/\b(?:STREAM|TABLE|INTO|FROM|JOIN)\s+`?([A-Za-z_][A-Za-z0-9_]*)/gi))
           sources.add(m[1]!.toUpperCase());
         for (const m of s.matchAll(/\b([A-Za-z_][A-Za-z0-9_]*)\s*\(/g)) {
           const n = m[1]!.toUpperCase();
@@ -63,9 +61,7 @@ it("reports qtt functions missing from the registry", () => {
     }
   }
   const missing = [...used]
-    .filter(
-      ([n]) => !NOT_FUNCTIONS.has(n) && !sources.has(n) && !functions.get(n),
-    )
+    .filter(([n]) => !NOT_FUNCTIONS.has(n) && !sources.has(n) && !functions.get(n))
     .sort((a, b) => b[1] - a[1]);
   console.log(
     `qtt functions missing from the registry (${missing.length}): ${missing.map(([n, c]) => `${n}:${c}`).join(" ")}`,

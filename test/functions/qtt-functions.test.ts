@@ -10,24 +10,16 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { functions } from "../../src/functions/registry.ts";
-import {
-  castFunction,
-  decimalToString,
-  parseDecimal,
-  rescale,
-} from "../../src/types/values.ts";
+import { castFunction, decimalToString, parseDecimal, rescale } from "../../src/types/values.ts";
 import type { SqlType } from "../../src/types/sqltype.ts";
 import { formatType } from "../../src/types/sqltype.ts";
 
-const Q =
-  join(import.meta.dirname, "../../../shared/conformance/ksql/qtt") + "/";
+const Q = join(import.meta.dirname, "../../../shared/conformance/ksql/qtt") + "/";
 const failures: string[] = [];
 type Tok = string;
 function lex(s: string): Tok[] {
   return (
-    s.match(
-      /'(?:[^']|'')*'|`[^`]*`|\d+\.\d+|\d+|[A-Za-z_][A-Za-z0-9_]*|=>|->|<=|>=|<>|!=|[(),<>*+\-/%.=\[\]]/g,
-    ) ?? []
+    s.match(/'(?:[^']|'')*'|`[^`]*`|\d+\.\d+|\d+|[A-Za-z_][A-Za-z0-9_]*|=>|->|<=|>=|<>|!=|[(),<>*+\-/%.=\[\]]/g) ?? []
   );
 }
 function parseType(t: Tok[], i: { i: number }): SqlType {
@@ -96,9 +88,7 @@ function parseType(t: Tok[], i: { i: number }): SqlType {
   }
 }
 type Expr =
-  | { k: "col"; name: string }
-  | { k: "lit"; v: unknown; t: SqlType }
-  | { k: "call"; name: string; args: Expr[] };
+  { k: "col"; name: string } | { k: "lit"; v: unknown; t: SqlType } | { k: "call"; name: string; args: Expr[] };
 function parseExpr(t: Tok[], i: { i: number }): Expr {
   const x = t[i.i++]!;
   if (/^\d+$/.test(x))
@@ -114,10 +104,7 @@ function parseExpr(t: Tok[], i: { i: number }): Expr {
       v: d.unscaled,
       t: {
         kind: "DECIMAL",
-        precision: Math.max(
-          x.replace(".", "").replace(/^0+/, "").length,
-          d.scale,
-        ),
+        precision: Math.max(x.replace(".", "").replace(/^0+/, "").length, d.scale),
         scale: d.scale,
       },
     };
@@ -136,15 +123,8 @@ function parseExpr(t: Tok[], i: { i: number }): Expr {
     };
   const u = x.toUpperCase();
   if (u === "NULL") return { k: "lit", v: null, t: { kind: "NULL" } };
-  if (u === "TRUE" || u === "FALSE")
-    return { k: "lit", v: u === "TRUE", t: { kind: "BOOLEAN" } };
-  if (
-    u === "CAST" ||
-    u === "CASE" ||
-    u === "STRUCT" ||
-    u === "ARRAY" ||
-    u === "MAP"
-  )
+  if (u === "TRUE" || u === "FALSE") return { k: "lit", v: u === "TRUE", t: { kind: "BOOLEAN" } };
+  if (u === "CAST" || u === "CASE" || u === "STRUCT" || u === "ARRAY" || u === "MAP")
     throw new Error("unsupported " + u);
   if (t[i.i] === "(") {
     i.i++;
@@ -157,8 +137,7 @@ function parseExpr(t: Tok[], i: { i: number }): Expr {
     i.i++;
     return { k: "call", name: u, args };
   }
-  if (t[i.i] === "." || t[i.i] === "=>" || t[i.i] === "->" || t[i.i] === "[")
-    throw new Error("unsupported");
+  if (t[i.i] === "." || t[i.i] === "=>" || t[i.i] === "->" || t[i.i] === "[") throw new Error("unsupported");
   return { k: "col", name: x.startsWith("`") ? x.slice(1, -1) : u };
 }
 function toRuntime(t: SqlType, v: unknown): unknown {
@@ -173,16 +152,12 @@ function toRuntime(t: SqlType, v: unknown): unknown {
     case "ARRAY":
       return (v as unknown[]).map((x) => toRuntime(t.element, x));
     case "MAP":
-      return new Map(
-        Object.entries(v as object).map(([k, x]) => [k, toRuntime(t.value, x)]),
-      );
+      return new Map(Object.entries(v as object).map(([k, x]) => [k, toRuntime(t.value, x)]));
     case "STRUCT": {
       const o: Record<string, unknown> = {};
       const src = v as Record<string, unknown>;
       for (const f of t.fields) {
-        const key = Object.keys(src).find(
-          (k) => k.toUpperCase() === f.name.toUpperCase(),
-        );
+        const key = Object.keys(src).find((k) => k.toUpperCase() === f.name.toUpperCase());
         o[f.name] = toRuntime(f.type, key ? src[key] : null);
       }
       return o;
@@ -201,26 +176,16 @@ function toJson(t: SqlType, v: unknown): unknown {
     case "ARRAY":
       return (v as unknown[]).map((x) => toJson(t.element, x));
     case "MAP":
-      return Object.fromEntries(
-        [...(v as Map<string, unknown>)].map(([k, x]) => [
-          String(k),
-          toJson(t.value, x),
-        ]),
-      );
+      return Object.fromEntries([...(v as Map<string, unknown>)].map(([k, x]) => [String(k), toJson(t.value, x)]));
     case "STRUCT":
-      return Object.fromEntries(
-        t.fields.map((f) => [f.name, toJson(f.type, (v as any)[f.name])]),
-      );
+      return Object.fromEntries(t.fields.map((f) => [f.name, toJson(f.type, (v as any)[f.name])]));
     case "DOUBLE":
       return Number.isFinite(v as number) ? v : String(v);
     default:
       return v;
   }
 }
-function typeOf(
-  e: Expr,
-  cols: Map<string, SqlType>,
-): { t: SqlType; ev: (row: Record<string, unknown>) => unknown } {
+function typeOf(e: Expr, cols: Map<string, SqlType>): { t: SqlType; ev: (row: Record<string, unknown>) => unknown } {
   if (e.k === "lit") return { t: e.t, ev: () => e.v };
   if (e.k === "col") {
     const t = cols.get(e.name);
@@ -235,9 +200,7 @@ function typeOf(
     args.map((a, i) => ({
       kind: "value" as const,
       type: a.t,
-      ...(e.args[i]!.k === "lit"
-        ? { literal: { value: (e.args[i] as any).v } }
-        : {}),
+      ...(e.args[i]!.k === "lit" ? { literal: { value: (e.args[i] as any).v } } : {}),
     })),
   );
   if (!r.ok)
@@ -247,9 +210,7 @@ function typeOf(
         throw new Error("RESOLVE: " + r.message);
       },
     };
-  const casts = args.map(
-    (a, i) => castFunction(a.t, r.value.argTypes[i]!) ?? ((x: unknown) => x),
-  );
+  const casts = args.map((a, i) => castFunction(a.t, r.value.argTypes[i]!) ?? ((x: unknown) => x));
   return {
     t: r.value.returnType,
     ev: (row) => {
@@ -262,14 +223,7 @@ function typeOf(
     },
   };
 }
-function checkAgg(
-  file: string,
-  test: any,
-  cols: Map<string, SqlType>,
-  keyCol: string,
-  sel: string,
-  groupCol: string,
-) {
+function checkAgg(file: string, test: any, cols: Map<string, SqlType>, keyCol: string, sel: string, groupCol: string) {
   const toks = lex(sel);
   const p = { i: 0 };
   const items: { alias: string; e: Expr }[] = [];
@@ -296,16 +250,11 @@ function checkAgg(
         args.map((a, i) => ({
           kind: "value" as const,
           type: a.t,
-          ...(e.args[i]!.k === "lit"
-            ? { literal: { value: (e.args[i] as any).v } }
-            : {}),
+          ...(e.args[i]!.k === "lit" ? { literal: { value: (e.args[i] as any).v } } : {}),
         })),
       );
       if (!r.ok) throw new Error("RESOLVE " + r.message);
-      const casts = args.map(
-        (a, i) =>
-          castFunction(a.t, r.value.argTypes[i]!) ?? ((x: unknown) => x),
-      );
+      const casts = args.map((a, i) => castFunction(a.t, r.value.argTypes[i]!) ?? ((x: unknown) => x));
       return {
         alias: x.alias,
         r: r.value,
@@ -325,9 +274,7 @@ function checkAgg(
     const row: Record<string, unknown> = {};
     const val = inp.value ?? {};
     for (const [c, t] of cols) {
-      const key = Object.keys(val).find(
-        (x) => x.toUpperCase() === c.toUpperCase(),
-      );
+      const key = Object.keys(val).find((x) => x.toUpperCase() === c.toUpperCase());
       row[c] = toRuntime(t, key ? val[key] : null);
     }
     if (keyCol) row[keyCol] = toRuntime(cols.get(keyCol)!, inp.key ?? null);
@@ -360,18 +307,9 @@ function checkAgg(
   });
 }
 /** Compares result types with the output source's schema in `post`, when the case has one. */
-function checkTypes(
-  file: string,
-  test: any,
-  stmt: string,
-  cols: { alias: string; t: SqlType }[],
-): void {
-  const name = /^CREATE (?:STREAM|TABLE) (\S+)/i
-    .exec(stmt.trim())?.[1]
-    ?.toUpperCase();
-  const src = (test.post?.sources ?? []).find(
-    (x: any) => String(x.name).toUpperCase() === name,
-  );
+function checkTypes(file: string, test: any, stmt: string, cols: { alias: string; t: SqlType }[]): void {
+  const name = /^CREATE (?:STREAM|TABLE) (\S+)/i.exec(stmt.trim())?.[1]?.toUpperCase();
+  const src = (test.post?.sources ?? []).find((x: any) => String(x.name).toUpperCase() === name);
   if (!src?.schema) return;
   const norm = (x: string) =>
     x
@@ -411,9 +349,7 @@ function checkTypes(
     if (want === got) pass++;
     else {
       fail++;
-      failures.push(
-        `${file} | ${test.name} | ${c.alias} type: got ${got} want ${want}`,
-      );
+      failures.push(`${file} | ${test.name} | ${c.alias} type: got ${got} want ${want}`);
     }
   }
 }
@@ -432,8 +368,7 @@ function run(): void {
       }
       try {
         const fmt = JSON.stringify(test.format ?? ["JSON"]);
-        if (!/JSON/i.test(st[0]!.replace("{FORMAT}", fmt)))
-          throw new Error("fmt");
+        if (!/JSON/i.test(st[0]!.replace("{FORMAT}", fmt))) throw new Error("fmt");
         const m = /CREATE STREAM \S+ \((.*)\) WITH/is.exec(st[0]!);
         if (!m) throw new Error("create");
         const t = lex(m[1]!);
@@ -450,17 +385,12 @@ function run(): void {
           }
           if (t[ii.i] === ",") ii.i++;
         }
-        const agg =
-          /^CREATE TABLE \S+ AS SELECT (.*) FROM \S+ GROUP BY (\w+);?$/is.exec(
-            st[1]!.trim(),
-          );
+        const agg = /^CREATE TABLE \S+ AS SELECT (.*) FROM \S+ GROUP BY (\w+);?$/is.exec(st[1]!.trim());
         if (agg) {
           checkAgg(file, test, cols, keyCol, agg[1]!, agg[2]!.toUpperCase());
           continue;
         }
-        const sm = /^CREATE STREAM \S+ AS SELECT (.*) FROM \S+;?$/is.exec(
-          st[1]!.trim(),
-        );
+        const sm = /^CREATE STREAM \S+ AS SELECT (.*) FROM \S+;?$/is.exec(st[1]!.trim());
         if (!sm) throw new Error("select");
         const toks = lex(sm[1]!);
         const p = { i: 0 };
@@ -472,16 +402,12 @@ function run(): void {
           if (toks[p.i]?.toUpperCase() === "AS") p.i++;
           if (toks[p.i] && toks[p.i] !== ",") {
             alias = toks[p.i++]!;
-            alias = alias.startsWith("`")
-              ? alias.slice(1, -1)
-              : alias.toUpperCase();
+            alias = alias.startsWith("`") ? alias.slice(1, -1) : alias.toUpperCase();
           } else alias = e.k === "col" ? e.name : `KSQL_COL_${n++}`;
           if (toks[p.i] === ",") p.i++;
           items.push({ alias, e });
         }
-        const compiled = items
-          .filter((x) => x.e.k === "call")
-          .map((x) => ({ alias: x.alias, ...typeOf(x.e, cols) }));
+        const compiled = items.filter((x) => x.e.k === "call").map((x) => ({ alias: x.alias, ...typeOf(x.e, cols) }));
         if (!compiled.length) throw new Error("nocall");
         checkTypes(
           file,
@@ -493,18 +419,13 @@ function run(): void {
           const row: Record<string, unknown> = {};
           const val = inp.value ?? {};
           for (const [c, t] of cols) {
-            const key = Object.keys(val).find(
-              (x) => x.toUpperCase() === c.toUpperCase(),
-            );
+            const key = Object.keys(val).find((x) => x.toUpperCase() === c.toUpperCase());
             row[c] = toRuntime(t, key ? val[key] : null);
           }
-          if (keyCol)
-            row[keyCol] = toRuntime(cols.get(keyCol)!, inp.key ?? null);
+          if (keyCol) row[keyCol] = toRuntime(cols.get(keyCol)!, inp.key ?? null);
           const raw = test.outputs[k]?.value;
           if (!raw) return;
-          const exp = Object.fromEntries(
-            Object.entries(raw).map(([a, b]) => [a.toUpperCase(), b]),
-          );
+          const exp = Object.fromEntries(Object.entries(raw).map(([a, b]) => [a.toUpperCase(), b]));
           for (const c of compiled) {
             if (!(c.alias in exp)) continue;
             let got: unknown;
@@ -537,12 +458,7 @@ function run(): void {
 
 /** Failures that come from what this harness does not model: record keys of KAFKA format, ROWOFFSET,
  * DECIMALs serialized as JSON strings, and the collect_list/collect_set limit set through properties. */
-const KNOWN = [
-  /^key-schemas\.json/,
-  /GROUP BY ROWOFFSET/,
-  /by offset with decimals/,
-  /with limit of 1/,
-];
+const KNOWN = [/^key-schemas\.json/, /GROUP BY ROWOFFSET/, /by offset with decimals/, /with limit of 1/];
 
 it("evaluates simple qtt projections and aggregations with the registry", () => {
   run();

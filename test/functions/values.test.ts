@@ -39,9 +39,7 @@ describe("values", () => {
   });
   it("casts as ksqlDB", () => {
     expect(castFunction(array(INTEGER), STRING)!([1, 3])).toBe("[1, 3]");
-    expect(
-      castFunction(map(STRING, INTEGER), STRING)!(new Map([["this", 1]])),
-    ).toBe("{this=1}");
+    expect(castFunction(map(STRING, INTEGER), STRING)!(new Map([["this", 1]]))).toBe("{this=1}");
     expect(
       castFunction(
         struct([
@@ -51,9 +49,7 @@ describe("values", () => {
         STRING,
       )!({ F0: 1, f1: 3 }),
     ).toBe("Struct{F0=1,f1=3}");
-    expect(
-      castFunction(array(BIGINT), array(INTEGER))!([1, 3, 2147483648]),
-    ).toEqual([1, 3, -2147483648]);
+    expect(castFunction(array(BIGINT), array(INTEGER))!([1, 3, 2147483648])).toEqual([1, 3, -2147483648]);
     expect(castFunction(STRING, array(INTEGER))).toBeUndefined();
     const s2s = castFunction(
       struct([

@@ -22,28 +22,15 @@ interface Tok {
 let grammar: vsctm.IGrammar;
 
 beforeAll(async () => {
-  const wasm = readFileSync(
-    require.resolve("vscode-oniguruma/release/onig.wasm"),
-  );
-  await oniguruma.loadWASM(
-    wasm.buffer.slice(
-      wasm.byteOffset,
-      wasm.byteOffset + wasm.byteLength,
-    ) as ArrayBuffer,
-  );
+  const wasm = readFileSync(require.resolve("vscode-oniguruma/release/onig.wasm"));
+  await oniguruma.loadWASM(wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength) as ArrayBuffer);
   const registry = new vsctm.Registry({
     onigLib: Promise.resolve({
-      createOnigScanner: (sources: string[]) =>
-        new oniguruma.OnigScanner(sources),
+      createOnigScanner: (sources: string[]) => new oniguruma.OnigScanner(sources),
       createOnigString: (s: string) => new oniguruma.OnigString(s),
     }),
     loadGrammar: async (scope: string) =>
-      scope === "source.esql"
-        ? vsctm.parseRawGrammar(
-            readFileSync(GRAMMAR_PATH, "utf8"),
-            GRAMMAR_PATH,
-          )
-        : null,
+      scope === "source.esql" ? vsctm.parseRawGrammar(readFileSync(GRAMMAR_PATH, "utf8"), GRAMMAR_PATH) : null,
   });
   const g = await registry.loadGrammar("source.esql");
   if (g === null) throw new Error("grammar not loaded");
@@ -68,10 +55,7 @@ function tokenize(text: string): Tok[] {
 /** The innermost scope of the token whose text is `text` (the first one). */
 function scopeOf(toks: Tok[], text: string): string {
   const t = toks.find((x) => x.text === text);
-  if (t === undefined)
-    throw new Error(
-      `no token '${text}' in ${JSON.stringify(toks.map((x) => x.text))}`,
-    );
+  if (t === undefined) throw new Error(`no token '${text}' in ${JSON.stringify(toks.map((x) => x.text))}`);
   return t.scopes[t.scopes.length - 1]!;
 }
 
@@ -82,12 +66,7 @@ describe("TextMate grammar", () => {
       repository: Record<string, { match?: string }>;
     };
     expect(raw.scopeName).toBe("source.esql");
-    const words = [
-      "keywords",
-      "types",
-      "constants",
-      "logical-operators",
-    ].flatMap((k) =>
+    const words = ["keywords", "types", "constants", "logical-operators"].flatMap((k) =>
       raw.repository[k]!.match!.replace(/^\(\?i\)\\b\(\?:/, "")
         .replace(/\)\\b$/, "")
         .split("|"),
@@ -106,9 +85,7 @@ describe("TextMate grammar", () => {
     expect(scopeOf(toks, "DECIMAL")).toBe("storage.type.esql");
     expect(scopeOf(toks, "Amount")).toBe("variable.other.quoted.backtick.esql");
     expect(scopeOf(toks, "''")).toBe("constant.character.escape.quote.esql");
-    expect(scopeOf(toks, "${env}")).toBe(
-      "variable.parameter.substitution.esql",
-    );
+    expect(scopeOf(toks, "${env}")).toBe("variable.parameter.substitution.esql");
     expect(scopeOf(toks, "it")).toBe("string.quoted.single.esql");
     expect(scopeOf(toks, "sum")).toBe("support.function.esql");
     expect(scopeOf(toks, "1.5e3")).toBe("constant.numeric.esql");
@@ -138,8 +115,7 @@ describe("TextMate grammar", () => {
           !s.startsWith("string")
         )
           expect(s, `${f}: ${t.text}`).toBe("keyword.other.esql");
-        if (/^'.*'$/.test(t.text))
-          expect(s).toMatch(/^(string|punctuation\.definition\.string)/);
+        if (/^'.*'$/.test(t.text)) expect(s).toMatch(/^(string|punctuation\.definition\.string)/);
       }
     }
     for (const scope of [
@@ -152,9 +128,7 @@ describe("TextMate grammar", () => {
     ]) {
       expect(counts.get(scope) ?? 0, scope).toBeGreaterThan(0);
     }
-    const comments = [...counts]
-      .filter(([s]) => s.startsWith("comment"))
-      .reduce((n, [, c]) => n + c, 0);
+    const comments = [...counts].filter(([s]) => s.startsWith("comment")).reduce((n, [, c]) => n + c, 0);
     expect(comments).toBeGreaterThan(0);
   });
 });

@@ -24,7 +24,12 @@ interface H2Answer {
 /** One request on the shared HTTP/2 session; resolves when the stream ends. */
 const h2 = (path: string, body?: string, headers: Record<string, string> = {}): Promise<H2Answer> =>
   new Promise((resolve, reject) => {
-    const stream = session.request({ ":method": body === undefined ? "GET" : "POST", ":path": path, "content-type": "application/json", ...headers });
+    const stream = session.request({
+      ":method": body === undefined ? "GET" : "POST",
+      ":path": path,
+      "content-type": "application/json",
+      ...headers,
+    });
     let status = 0;
     let responseHeaders: Record<string, unknown> = {};
     let text = "";
@@ -41,7 +46,12 @@ const h2 = (path: string, body?: string, headers: Record<string, string> = {}): 
 
 /** Starts a push query on /query-stream and resolves with its stream once the header line has arrived. */
 const openPush = (sql: string) =>
-  new Promise<{ id: string; stream: import("node:http2").ClientHttp2Stream; lines: () => string[]; ended: Promise<void> }>((resolve, reject) => {
+  new Promise<{
+    id: string;
+    stream: import("node:http2").ClientHttp2Stream;
+    lines: () => string[];
+    ended: Promise<void>;
+  }>((resolve, reject) => {
     const stream = session.request({ ":method": "POST", ":path": "/query-stream" });
     let text = "";
     let resolved = false;
@@ -52,7 +62,12 @@ const openPush = (sql: string) =>
       text += d;
       if (!resolved && text.includes("\n")) {
         resolved = true;
-        resolve({ id: JSON.parse(text.split("\n")[0]!).queryId, stream, lines: () => text.split("\n").filter(Boolean), ended });
+        resolve({
+          id: JSON.parse(text.split("\n")[0]!).queryId,
+          stream,
+          lines: () => text.split("\n").filter(Boolean),
+          ended,
+        });
       }
     });
     stream.on("end", () => {
@@ -100,24 +115,41 @@ describe("HTTP/2", () => {
     let pull: H2Answer | undefined;
     await until(async () => {
       pull = await h2("/query-stream", JSON.stringify({ sql: "SELECT * FROM t WHERE k = 'a';" }));
-      return pull.text.includes("[\"a\",3]");
+      return pull.text.includes('["a",3]');
     });
     expect(pull!.status).toBe(200);
     expect(pull!.headers["content-type"]).toBe("application/vnd.ksqlapi.delimited.v1");
-    const [header, ...rows] = pull!.text.trim().split("\n").map((l) => JSON.parse(l));
+    const [header, ...rows] = pull!.text
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(header).toMatchObject({ columnNames: ["K", "TOTAL"], columnTypes: ["STRING", "INTEGER"] });
     expect(rows).toEqual([["a", 3]]);
 
     // The JSON variant: one array of the header and the rows.
-    const json = await h2("/query-stream", JSON.stringify({ sql: "SELECT k, total FROM t WHERE k IN ('a', 'b');" }), { accept: "application/json" });
+    const json = await h2("/query-stream", JSON.stringify({ sql: "SELECT k, total FROM t WHERE k IN ('a', 'b');" }), {
+      accept: "application/json",
+    });
     expect(json.headers["content-type"]).toBe("application/json");
     const all = JSON.parse(json.text);
     expect(all[0]).toMatchObject({ columnNames: ["K", "TOTAL"] });
-    expect(all.slice(1).sort()).toEqual([["a", 3], ["b", 5]]);
+    expect(all.slice(1).sort()).toEqual([
+      ["a", 3],
+      ["b", 5],
+    ]);
 
     // Push with LIMIT ends by itself.
-    const push = await h2("/query-stream", JSON.stringify({ sql: "SELECT k, v FROM s EMIT CHANGES LIMIT 2;", properties: { "auto.offset.reset": "earliest" } }));
-    const lines = push.text.trim().split("\n").map((l) => JSON.parse(l));
+    const push = await h2(
+      "/query-stream",
+      JSON.stringify({
+        sql: "SELECT k, v FROM s EMIT CHANGES LIMIT 2;",
+        properties: { "auto.offset.reset": "earliest" },
+      }),
+    );
+    const lines = push.text
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines[0].columnNames).toEqual(["K", "V"]);
     expect(lines.slice(1)).toHaveLength(2);
 
@@ -156,7 +188,7 @@ describe("HTTP/2", () => {
     await p.ended;
     const upload = session.request({ ":method": "POST", ":path": "/ksql" });
     upload.on("error", () => {});
-    upload.write("{\"ksql\": \"SHOW");
+    upload.write('{"ksql": "SHOW');
     await new Promise((r) => setTimeout(r, 50));
     upload.close(constants.NGHTTP2_CANCEL);
     await until(async () => !/esql_push_queries_running [1-9]/.test((await h2("/metrics")).text));
@@ -164,7 +196,9 @@ describe("HTTP/2", () => {
     // A session that sends the preface and then garbage, and one that dies mid-request.
     const { connect: tcp } = await import("node:net");
     await new Promise<void>((resolve) => {
-      const sock = tcp(server.port, "127.0.0.1", () => sock.end(Buffer.concat([Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Buffer.alloc(64, 0xff)])));
+      const sock = tcp(server.port, "127.0.0.1", () =>
+        sock.end(Buffer.concat([Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Buffer.alloc(64, 0xff)])),
+      );
       sock.on("data", () => {});
       sock.on("close", () => resolve());
       sock.on("error", () => resolve());
@@ -173,15 +207,18 @@ describe("HTTP/2", () => {
     doomed.on("error", () => {});
     const s = doomed.request({ ":method": "POST", ":path": "/query-stream" });
     s.on("error", () => {});
-    s.write("{\"sql\": \"SELECT * FROM s EMIT CHANGES;\"}");
+    s.write('{"sql": "SELECT * FROM s EMIT CHANGES;"}');
     await new Promise((r) => setTimeout(r, 50));
     doomed.destroy();
 
     // Still serving both protocols.
     expect(JSON.parse((await h2("/healthcheck")).text).isHealthy).toBe(true);
-    const h1 = await fetch(server.url + "/query-stream", { method: "POST", body: JSON.stringify({ sql: "SELECT * FROM t WHERE k = 'a';" }) });
+    const h1 = await fetch(server.url + "/query-stream", {
+      method: "POST",
+      body: JSON.stringify({ sql: "SELECT * FROM t WHERE k = 'a';" }),
+    });
     expect(h1.status).toBe(200);
-    expect((await h1.text()).trim().split("\n")[1]).toBe("[\"a\",3]");
+    expect((await h1.text()).trim().split("\n")[1]).toBe('["a",3]');
   });
 
   it("exposes metrics in the Prometheus text format", async () => {
@@ -207,7 +244,8 @@ describe("HTTP/2", () => {
       expect(Number.isNaN(value), line).toBe(false);
       samples.push({ name: s![1]!, labels, value });
     }
-    for (const s of samples) expect(types.has(s.name.replace(/_(bucket|sum|count)$/, "")) || types.has(s.name), s.name).toBe(true);
+    for (const s of samples)
+      expect(types.has(s.name.replace(/_(bucket|sum|count)$/, "")) || types.has(s.name), s.name).toBe(true);
     const one = (name: string, labels: Record<string, string> = {}) =>
       samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
 
@@ -231,6 +269,8 @@ describe("HTTP/2", () => {
 
     // A record that cannot be decoded counts as a processing error of the query that reads it.
     await engine.log.append("s", [{ key: Buffer.from("zz"), value: Buffer.from("not json") }]);
-    await until(async () => /esql_processing_errors_total\{query_id="CTAS_T_\d+"\} 1/.test((await h2("/metrics")).text));
+    await until(async () =>
+      /esql_processing_errors_total\{query_id="CTAS_T_\d+"\} 1/.test((await h2("/metrics")).text),
+    );
   });
 });

@@ -17,7 +17,11 @@ const post = async (path: string, body: unknown, authorization?: string) => {
     body: JSON.stringify(body),
     headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) },
   });
-  return { status: res.status, json: (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined, res };
+  return {
+    status: res.status,
+    json: (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined,
+    res,
+  };
 };
 
 beforeAll(async () => {
@@ -43,7 +47,14 @@ afterAll(async () => {
 
 describe("server guards", () => {
   it("refuses requests without valid credentials (401 with an error body), but not the health check", async () => {
-    for (const auth of [undefined, "Bearer wrong", basic("ana", "nope"), basic("bob", "s3cret"), "Basic !!!", "Token k-123"]) {
+    for (const auth of [
+      undefined,
+      "Bearer wrong",
+      basic("ana", "nope"),
+      basic("bob", "s3cret"),
+      "Basic !!!",
+      "Token k-123",
+    ]) {
       const r = await post("/ksql", { ksql: "SHOW STREAMS;" }, auth);
       expect(r.status, String(auth)).toBe(401);
       expect(r.json?.["@type"]).toBe("generic_error");

@@ -8,16 +8,27 @@ it("esql serve deploys the files, serves queries and stops cleanly; a second sta
   const dir = mkdtempSync(join(tmpdir(), "esql-serve-"));
   try {
     const file = join(dir, "p.esql");
-    writeFileSync(file, "CREATE STREAM s (k STRING KEY, v INT) WITH (kafka_topic='s', value_format='JSON', partitions=1);\nCREATE TABLE t AS SELECT k, COUNT(*) AS n FROM s GROUP BY k;\n");
+    writeFileSync(
+      file,
+      "CREATE STREAM s (k STRING KEY, v INT) WITH (kafka_topic='s', value_format='JSON', partitions=1);\nCREATE TABLE t AS SELECT k, COUNT(*) AS n FROM s GROUP BY k;\n",
+    );
     const sink = { write: () => true } as unknown as NodeJS.WriteStream;
     for (let round = 0; round < 2; round++) {
       let stop!: () => void;
       const until = new Promise<void>((r) => (stop = r));
       let url = "";
-      const done = runServe([file], { data: join(dir, "data"), port: 0, host: "127.0.0.1", until, onListening: (u) => (url = u) }, sink, sink);
+      const done = runServe(
+        [file],
+        { data: join(dir, "data"), port: 0, host: "127.0.0.1", until, onListening: (u) => (url = u) },
+        sink,
+        sink,
+      );
       while (!url) await new Promise((r) => setTimeout(r, 20));
       if (round === 0) {
-        const ins = await fetch(url + "/ksql", { method: "POST", body: JSON.stringify({ ksql: "INSERT INTO s (k, v) VALUES ('a', 1);" }) });
+        const ins = await fetch(url + "/ksql", {
+          method: "POST",
+          body: JSON.stringify({ ksql: "INSERT INTO s (k, v) VALUES ('a', 1);" }),
+        });
         expect(ins.status).toBe(200);
       }
       let rows: unknown[] = [];

@@ -12,7 +12,11 @@ let engine: Engine;
 let server: RunningServer;
 
 const post = async (path: string, body: unknown, raw?: string) => {
-  const res = await fetch(server.url + path, { method: "POST", body: raw ?? JSON.stringify(body), headers: { "content-type": "application/json" } });
+  const res = await fetch(server.url + path, {
+    method: "POST",
+    body: raw ?? JSON.stringify(body),
+    headers: { "content-type": "application/json" },
+  });
   return { status: res.status, text: await res.text() };
 };
 
@@ -48,20 +52,39 @@ describe("query server", () => {
       rows = [];
       await new Promise((res) => setTimeout(res, 50));
     }
-    expect(rows).toEqual([{ header: expect.objectContaining({ schema: "`K` STRING KEY, `TOTAL` INTEGER" }) }, { row: { columns: ["a", 3] } }]);
+    expect(rows).toEqual([
+      { header: expect.objectContaining({ schema: "`K` STRING KEY, `TOTAL` INTEGER" }) },
+      { row: { columns: ["a", 3] } },
+    ]);
 
-    const push = await post("/query", { ksql: "SELECT k, v FROM s EMIT CHANGES LIMIT 2;", streamsProperties: { "auto.offset.reset": "earliest" } });
+    const push = await post("/query", {
+      ksql: "SELECT k, v FROM s EMIT CHANGES LIMIT 2;",
+      streamsProperties: { "auto.offset.reset": "earliest" },
+    });
     const lines = JSON.parse(push.text);
-    expect(lines.slice(1)).toEqual([{ row: { columns: ["a", 1] } }, { row: { columns: ["a", 2] } }, { finalMessage: "Limit Reached" }]);
+    expect(lines.slice(1)).toEqual([
+      { row: { columns: ["a", 1] } },
+      { row: { columns: ["a", 2] } },
+      { finalMessage: "Limit Reached" },
+    ]);
 
-    const stream = await post("/query-stream", { sql: "SELECT v FROM s EMIT CHANGES LIMIT 1;", properties: { "auto.offset.reset": "earliest" } });
-    const parts = stream.text.trim().split("\n").map((l) => JSON.parse(l));
+    const stream = await post("/query-stream", {
+      sql: "SELECT v FROM s EMIT CHANGES LIMIT 1;",
+      properties: { "auto.offset.reset": "earliest" },
+    });
+    const parts = stream.text
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(parts[0].columnNames).toEqual(["V"]);
     expect(parts[1]).toEqual([1]);
   });
 
   it("closes a push query on /close-query and when the client goes away", async () => {
-    const res = await fetch(server.url + "/query-stream", { method: "POST", body: JSON.stringify({ sql: "SELECT * FROM s EMIT CHANGES;" }) });
+    const res = await fetch(server.url + "/query-stream", {
+      method: "POST",
+      body: JSON.stringify({ sql: "SELECT * FROM s EMIT CHANGES;" }),
+    });
     const reader = res.body!.getReader();
     const first = new TextDecoder().decode((await reader.read()).value);
     const id = JSON.parse(first.split("\n")[0]!).queryId;
@@ -87,7 +110,9 @@ describe("query server", () => {
     expect(JSON.parse(bad.text)).toMatchObject({ "@type": "generic_error", error_code: 40000 });
     expect((await post("/ksql", [1, 2])).status).toBe(400);
     expect((await post("/ksql", { ksql: 42 })).status).toBe(400);
-    const sqlErr = await post("/ksql", { ksql: "CREATE STREAM x (a INT) WITH (kafka_topic='x', value_format='JSON', partitions=1);\nSELEKT 1;" });
+    const sqlErr = await post("/ksql", {
+      ksql: "CREATE STREAM x (a INT) WITH (kafka_topic='x', value_format='JSON', partitions=1);\nSELEKT 1;",
+    });
     expect(sqlErr.status).toBe(400);
     const body = JSON.parse(sqlErr.text);
     expect(body["@type"]).toBe("statement_error");
@@ -112,7 +137,9 @@ describe("query server", () => {
     const health = await fetch(server.url + "/healthcheck");
     expect(await health.json()).toMatchObject({ isHealthy: true });
     const info = await fetch(server.url + "/info");
-    expect(((await info.json()) as { KsqlServerInfo: { serverStatus: string } }).KsqlServerInfo.serverStatus).toBe("RUNNING");
+    expect(((await info.json()) as { KsqlServerInfo: { serverStatus: string } }).KsqlServerInfo.serverStatus).toBe(
+      "RUNNING",
+    );
     const metrics = await (await fetch(server.url + "/metrics")).text();
     expect(metrics).toMatch(/esql_records_processed_total\{query_id="CTAS_T_\d+"\} \d+/);
   });

@@ -43,7 +43,10 @@ describe("scripts/kafka/broker.ts", () => {
       const status = cli("status");
       expect(status.status).toBe(0);
       expect(status.stdout).toMatch(/^running: Kafka /);
-      const { pid, dataDir } = JSON.parse(readFileSync(env.KAFKA_STATE_FILE, "utf8")) as { pid: number; dataDir: string };
+      const { pid, dataDir } = JSON.parse(readFileSync(env.KAFKA_STATE_FILE, "utf8")) as {
+        pid: number;
+        dataDir: string;
+      };
       expect(alive(pid)).toBe(true);
       expect(cli("stop").status).toBe(0);
       expect(alive(pid)).toBe(false);

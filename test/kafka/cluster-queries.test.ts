@@ -47,7 +47,11 @@ async function freePort(): Promise<number> {
 }
 
 async function post(url: string, path: string, body: unknown): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(new URL(path, url), { method: "POST", headers: { "content-type": "application/json", accept: "application/json" }, body: JSON.stringify(body) });
+  const res = await fetch(new URL(path, url), {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, json: JSON.parse(text) };
 }
@@ -102,7 +106,8 @@ describe("queries across three instances on Kafka", () => {
     });
     expect(created.status, JSON.stringify(created.json)).toBe(200);
     await eventually(
-      async () => instances.every((i) => i.engine.queries.size === 2 && new Set(i.engine.member!.map?.owners ?? []).size === 3),
+      async () =>
+        instances.every((i) => i.engine.queries.size === 2 && new Set(i.engine.member!.map?.owners ?? []).size === 3),
       60_000,
       async () => JSON.stringify(instances.map((i) => [i.engine.queries.size, i.engine.member!.map])),
     );
@@ -112,19 +117,29 @@ describe("queries across three instances on Kafka", () => {
     const push = fetch(new URL("/query-stream", c.url), {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/vnd.ksqlapi.delimited.v1" },
-      body: JSON.stringify({ sql: `SELECT region, c FROM per_region EMIT CHANGES LIMIT ${N};`, properties: { "auto.offset.reset": "earliest" } }),
+      body: JSON.stringify({
+        sql: `SELECT region, c FROM per_region EMIT CHANGES LIMIT ${N};`,
+        properties: { "auto.offset.reset": "earliest" },
+      }),
     }).then(async (res) => {
       const text = await res.text();
       for (const line of text.split("\n").slice(1)) if (line.trim()) changes.push(JSON.parse(line) as unknown[]);
     });
 
     const source = sourceForTopic(a.engine.catalog, topic)!;
-    await a.engine.log.append(topic, events.map((e) => encodeRecord(source, e)));
+    await a.engine.log.append(
+      topic,
+      events.map((e) => encodeRecord(source, e)),
+    );
 
     const want = totals();
     const expectedScan = [...want].map(([k, [n, s]]) => `${k}|${n}|${s}`).sort();
     const scan = async (url: string) => (await pull(url, "SELECT * FROM per_account;")).map((r) => r.join("|")).sort();
-    await eventually(async () => JSON.stringify(await scan(b.url)) === JSON.stringify(expectedScan), 90_000, async () => `${(await scan(b.url)).length} of ${expectedScan.length} rows`);
+    await eventually(
+      async () => JSON.stringify(await scan(b.url)) === JSON.stringify(expectedScan),
+      90_000,
+      async () => `${(await scan(b.url)).length} of ${expectedScan.length} rows`,
+    );
     // Each instance holds only its share, yet a scan from any of them gathers the whole table.
     for (const i of instances) {
       expect((await i.engine.table("PER_ACCOUNT")).rows.length).toBeLessThan(KEYS);
@@ -143,7 +158,8 @@ describe("queries across three instances on Kafka", () => {
     await push;
     expect(changes).toHaveLength(N);
     const byRegion = new Map<string, number[]>();
-    for (const [region, count] of changes as [string, number][]) byRegion.set(region, [...(byRegion.get(region) ?? []), count]);
+    for (const [region, count] of changes as [string, number][])
+      byRegion.set(region, [...(byRegion.get(region) ?? []), count]);
     for (const [region, counts] of byRegion) {
       const total = events.filter((e) => e.value.REGION === region).length;
       const seen = [...counts].sort((x, y) => x - y);

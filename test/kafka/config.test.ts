@@ -32,9 +32,14 @@ describe("Kafka settings from the environment", () => {
     expect(() => kafkaConfigFromEnv({ KAFKA_BROKERS: "h:1", KAFKA_SASL_MECHANISM: "plain" })).toThrow(
       /KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD/,
     );
-    expect(() => kafkaConfigFromEnv({ KAFKA_BROKERS: "h:1", KAFKA_SASL_MECHANISM: "gssapi", KAFKA_SASL_USERNAME: "u", KAFKA_SASL_PASSWORD: "p" })).toThrow(
-      /expected plain, scram-sha-256 or scram-sha-512, found 'gssapi'/,
-    );
+    expect(() =>
+      kafkaConfigFromEnv({
+        KAFKA_BROKERS: "h:1",
+        KAFKA_SASL_MECHANISM: "gssapi",
+        KAFKA_SASL_USERNAME: "u",
+        KAFKA_SASL_PASSWORD: "p",
+      }),
+    ).toThrow(/expected plain, scram-sha-256 or scram-sha-512, found 'gssapi'/);
   });
 
   it("creates a log that reaches the broker", async () => {

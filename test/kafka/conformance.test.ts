@@ -79,7 +79,13 @@ describe.skipIf(!available)("ksqlDB cases on Kafka", () => {
     let n = 0;
     const started = Date.now();
     const outcomes = await mapConcurrent(cases, 4, (c) =>
-      runQttCase(c, { functions: registry, log: () => new NamespacedLog(kafka, `qtt-${run}-${n++}-`, { deleteTopicsOnClose: process.env.ESQL_KAFKA_CLEANUP === "1" }) }),
+      runQttCase(c, {
+        functions: registry,
+        log: () =>
+          new NamespacedLog(kafka, `qtt-${run}-${n++}-`, {
+            deleteTopicsOnClose: process.env.ESQL_KAFKA_CLEANUP === "1",
+          }),
+      }),
     );
     const failed = outcomes.filter((o) => o.status !== "passed");
     const files = new Set(cases.map((c) => c.file)).size;
@@ -88,7 +94,10 @@ describe.skipIf(!available)("ksqlDB cases on Kafka", () => {
         `in ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
     expect(cases.length).toBeGreaterThanOrEqual(150);
-    if (process.env.ESQL_KAFKA_CLEANUP === "1") expect((await kafka.listTopics()).filter((t) => t.startsWith(`qtt-${run}-`))).toEqual([]);
-    expect(failed.map((o) => `${caseId(o)}\n    ${(o.message ?? o.status).split("\n").slice(0, 6).join("\n    ")}`)).toEqual([]);
+    if (process.env.ESQL_KAFKA_CLEANUP === "1")
+      expect((await kafka.listTopics()).filter((t) => t.startsWith(`qtt-${run}-`))).toEqual([]);
+    expect(
+      failed.map((o) => `${caseId(o)}\n    ${(o.message ?? o.status).split("\n").slice(0, 6).join("\n    ")}`),
+    ).toEqual([]);
   });
 });

@@ -15,7 +15,8 @@ import { Engine } from "../../runtime/engine/engine.ts";
 import { KafkaEventLog } from "../../runtime/log/kafka.ts";
 import { NamespacedLog } from "../../runtime/log/namespaced.ts";
 
-const SOURCE = "CREATE STREAM moves (account STRING KEY, amount BIGINT) WITH (kafka_topic = 'moves', value_format = 'JSON', partitions = 3);";
+const SOURCE =
+  "CREATE STREAM moves (account STRING KEY, amount BIGINT) WITH (kafka_topic = 'moves', value_format = 'JSON', partitions = 3);";
 const table = (agg: string) => `CREATE TABLE totals AS SELECT account, ${agg} AS total FROM moves GROUP BY account;`;
 const folder = (...texts: string[]) => texts.map((text, i) => ({ path: `${i}.esql`, text }));
 const N = 3000;
@@ -46,7 +47,11 @@ describe("esql apply on Kafka", () => {
     const engine = await Engine.open({ dataDir, log: new NamespacedLog(kafka, prefix) });
     try {
       await applyPlan(engine, planFolder(folder(SOURCE, table("SUM(amount)")), engine));
-      const records = Array.from({ length: N }, (_, i) => ({ key: Buffer.from(`a${i % 7}`), value: Buffer.from(`{"AMOUNT":${i % 10}}`), timestamp: i }));
+      const records = Array.from({ length: N }, (_, i) => ({
+        key: Buffer.from(`a${i % 7}`),
+        value: Buffer.from(`{"AMOUNT":${i % 10}}`),
+        timestamp: i,
+      }));
       await engine.log.append("moves", records);
       await engine.drain();
       expect(await totals(engine)).toBe(expected("sum"));

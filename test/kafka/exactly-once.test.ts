@@ -22,7 +22,11 @@ function crashingOnce(log: KafkaEventLog): EventLog {
   let crashed = false;
   // A commit's changelog write (not a claim): its last record carries the commit header.
   const guard = (topic: string, records: readonly ProduceRecord[]) => {
-    if (!crashed && topic.endsWith("-changelog") && records.some((r) => r.headers?.some((h) => h.key === "esql-commit"))) {
+    if (
+      !crashed &&
+      topic.endsWith("-changelog") &&
+      records.some((r) => r.headers?.some((h) => h.key === "esql-commit"))
+    ) {
       crashed = true;
       throw new Error("injected crash before the commit");
     }
@@ -68,14 +72,20 @@ describe("exactly-once on Kafka", () => {
     await kafka.createTopic(topic, { partitions: 1 });
     await kafka.append(topic, [{ key: null, value: Buffer.from("plain") }]);
     const aborted = await kafka.beginTransaction(`${topic}-writer`);
-    await aborted.append(topic, ["a1", "a2", "a3"].map((v) => ({ key: null, value: Buffer.from(v), partition: 0 })));
+    await aborted.append(
+      topic,
+      ["a1", "a2", "a3"].map((v) => ({ key: null, value: Buffer.from(v), partition: 0 })),
+    );
     await aborted.abort();
     const committed = await kafka.beginTransaction(`${topic}-writer`);
     await committed.append(topic, [{ key: null, value: Buffer.from("c1"), partition: 0 }]);
     await committed.commit();
     // A second aborted transaction of the same producer, then a committed one: all in one fetch.
     const again = await kafka.beginTransaction(`${topic}-writer`);
-    await again.append(topic, ["b1", "b2"].map((v) => ({ key: null, value: Buffer.from(v), partition: 0 })));
+    await again.append(
+      topic,
+      ["b1", "b2"].map((v) => ({ key: null, value: Buffer.from(v), partition: 0 })),
+    );
     await again.abort();
     const last = await kafka.beginTransaction(`${topic}-writer`);
     await last.append(topic, [{ key: null, value: Buffer.from("c2"), partition: 0 }]);
@@ -99,51 +109,76 @@ describe("exactly-once on Kafka", () => {
     expect((await kafka.read(topic, 0, 0, 100)).map((r) => r.value!.toString())).toEqual(["plain", "c1", "c2"]);
   });
 
-  it.each(["at_least_once", "exactly_once"])("%s: a batch processed twice after a crash before its commit", async (guarantee) => {
-    const tag = randomBytes(3).toString("hex");
-    const statements = `
+  it.each(["at_least_once", "exactly_once"])(
+    "%s: a batch processed twice after a crash before its commit",
+    async (guarantee) => {
+      const tag = randomBytes(3).toString("hex");
+      const statements = `
       CREATE STREAM clicks (account VARCHAR KEY, n INT) WITH (kafka_topic='eos_${tag}', partitions=2, value_format='JSON');
       CREATE TABLE per_account WITH (kafka_topic='eos_counts_${tag}') AS SELECT account, COUNT(*) AS c FROM clicks GROUP BY account;`;
-    const dataDir = mkdtempSync(join(tmpdir(), "esql-eos-"));
-    dirs.push(dataDir);
-    const properties = { "processing.guarantee": guarantee, "ksql.streams.cache.max.bytes.buffering": "0" };
-    const first = await Engine.open({ dataDir, log: crashingOnce(kafka), properties, cluster: { serviceId: `eos-${tag}`, sessionTimeoutMs: 6000 } });
-    expect((await first.execute(statements)).diagnostics).toEqual([]);
-    await kafka.append(
-      `eos_${tag}`,
-      Array.from({ length: EVENTS }, (_, i) => ({ key: Buffer.from(`a${i % KEYS}`), value: Buffer.from(JSON.stringify({ N: i })), timestamp: 1_000 + i })),
-    );
-    await expect(first.drain()).rejects.toThrow(/injected crash/);
-    await first.close();
+      const dataDir = mkdtempSync(join(tmpdir(), "esql-eos-"));
+      dirs.push(dataDir);
+      const properties = { "processing.guarantee": guarantee, "ksql.streams.cache.max.bytes.buffering": "0" };
+      const first = await Engine.open({
+        dataDir,
+        log: crashingOnce(kafka),
+        properties,
+        cluster: { serviceId: `eos-${tag}`, sessionTimeoutMs: 6000 },
+      });
+      expect((await first.execute(statements)).diagnostics).toEqual([]);
+      await kafka.append(
+        `eos_${tag}`,
+        Array.from({ length: EVENTS }, (_, i) => ({
+          key: Buffer.from(`a${i % KEYS}`),
+          value: Buffer.from(JSON.stringify({ N: i })),
+          timestamp: 1_000 + i,
+        })),
+      );
+      await expect(first.drain()).rejects.toThrow(/injected crash/);
+      await first.close();
 
-    const second = await Engine.open({ dataDir, log: kafka, properties, cluster: { serviceId: `eos-${tag}`, sessionTimeoutMs: 6000 } });
-    try {
-      await second.drain();
-      const table = await second.table("PER_ACCOUNT");
-      expect(table.rows.map((r) => r.join("|")).sort()).toEqual(Array.from({ length: KEYS }, (_, k) => `a${k}|${EVENTS / KEYS}`).sort());
-    } finally {
-      await second.close();
-    }
-
-    // What a read-committed consumer of the sink sees: each account's counts, in order.
-    const counts = new Map<string, number[]>();
-    for (let p = 0; p < 2; p++) {
-      const end = await kafka.endOffset(`eos_counts_${tag}`, p);
-      for (let offset = 0; offset < end; ) {
-        const batch = await kafka.read(`eos_counts_${tag}`, p, offset, 5000);
-        if (batch.length === 0) break;
-        for (const r of batch) counts.set(r.key!.toString(), [...(counts.get(r.key!.toString()) ?? []), (JSON.parse(r.value!.toString()) as { C: number }).C]);
-        offset = batch[batch.length - 1]!.offset + 1;
+      const second = await Engine.open({
+        dataDir,
+        log: kafka,
+        properties,
+        cluster: { serviceId: `eos-${tag}`, sessionTimeoutMs: 6000 },
+      });
+      try {
+        await second.drain();
+        const table = await second.table("PER_ACCOUNT");
+        expect(table.rows.map((r) => r.join("|")).sort()).toEqual(
+          Array.from({ length: KEYS }, (_, k) => `a${k}|${EVENTS / KEYS}`).sort(),
+        );
+      } finally {
+        await second.close();
       }
-    }
-    const repeated = [...counts.values()].filter((seen) => new Set(seen).size !== seen.length).length;
-    for (const seen of counts.values()) expect(seen.at(-1)).toBe(EVENTS / KEYS);
-    if (guarantee === "exactly_once") {
-      expect(repeated).toBe(0);
-      for (const seen of counts.values()) expect(seen).toEqual(Array.from({ length: EVENTS / KEYS }, (_, i) => i + 1));
-    } else {
-      // The replayed batch's updates are in the sink twice.
-      expect(repeated).toBeGreaterThan(0);
-    }
-  }, 120_000);
+
+      // What a read-committed consumer of the sink sees: each account's counts, in order.
+      const counts = new Map<string, number[]>();
+      for (let p = 0; p < 2; p++) {
+        const end = await kafka.endOffset(`eos_counts_${tag}`, p);
+        for (let offset = 0; offset < end;) {
+          const batch = await kafka.read(`eos_counts_${tag}`, p, offset, 5000);
+          if (batch.length === 0) break;
+          for (const r of batch)
+            counts.set(r.key!.toString(), [
+              ...(counts.get(r.key!.toString()) ?? []),
+              (JSON.parse(r.value!.toString()) as { C: number }).C,
+            ]);
+          offset = batch[batch.length - 1]!.offset + 1;
+        }
+      }
+      const repeated = [...counts.values()].filter((seen) => new Set(seen).size !== seen.length).length;
+      for (const seen of counts.values()) expect(seen.at(-1)).toBe(EVENTS / KEYS);
+      if (guarantee === "exactly_once") {
+        expect(repeated).toBe(0);
+        for (const seen of counts.values())
+          expect(seen).toEqual(Array.from({ length: EVENTS / KEYS }, (_, i) => i + 1));
+      } else {
+        // The replayed batch's updates are in the sink twice.
+        expect(repeated).toBeGreaterThan(0);
+      }
+    },
+    120_000,
+  );
 });

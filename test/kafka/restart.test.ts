@@ -21,7 +21,11 @@ CREATE TABLE per_n AS SELECT n, COUNT(*) AS c FROM clicks GROUP BY n;
 `;
 
 /** 400 events over 12 users and 6 windows of 10 s. */
-const EVENTS = Array.from({ length: 400 }, (_, i) => ({ key: `u${(i * 7) % 12}`, value: { N: i % 5 }, timestamp: 1_000 * Math.floor((i * 60) / 400) + (i % 3) }));
+const EVENTS = Array.from({ length: 400 }, (_, i) => ({
+  key: `u${(i * 7) % 12}`,
+  value: { N: i % 5 },
+  timestamp: 1_000 * Math.floor((i * 60) / 400) + (i % 3),
+}));
 
 function expectedRows(events: typeof EVENTS): string[] {
   const m = new Map<string, { c: number; s: number }>();
@@ -62,12 +66,19 @@ describe("the engine on Kafka", () => {
     const prefix = `restart-${randomBytes(3).toString("hex")}-`;
     const dataDir = mkdtempSync(join(tmpdir(), "esql-kafka-restart-"));
     try {
-      const first = await Engine.open({ dataDir, log: new NamespacedLog(kafka, prefix), properties: { "ksql.streams.cache.max.bytes.buffering": "0" } });
+      const first = await Engine.open({
+        dataDir,
+        log: new NamespacedLog(kafka, prefix),
+        properties: { "ksql.streams.cache.max.bytes.buffering": "0" },
+      });
       expect((await first.execute(STATEMENTS)).diagnostics).toEqual([]);
       expect((await first.log.describeTopic("clicks"))?.partitions).toBe(4);
       const source = sourceForTopic(first.catalog, "clicks")!;
       const half = EVENTS.slice(0, 200);
-      await first.log.append("clicks", half.map((e) => encodeRecord(source, e)));
+      await first.log.append(
+        "clicks",
+        half.map((e) => encodeRecord(source, e)),
+      );
       await first.drain();
       expect(await rows(first)).toEqual(expectedRows(half));
       expect(await perN(first)).toEqual(expectedPerN(half));
@@ -75,7 +86,10 @@ describe("the engine on Kafka", () => {
 
       // Produced while no engine runs.
       const log = new NamespacedLog(kafka, prefix);
-      await log.append("clicks", EVENTS.slice(200).map((e) => encodeRecord(source, e)));
+      await log.append(
+        "clicks",
+        EVENTS.slice(200).map((e) => encodeRecord(source, e)),
+      );
 
       const second = await Engine.open({ dataDir, log, properties: { "ksql.streams.cache.max.bytes.buffering": "0" } });
       try {
@@ -101,7 +115,10 @@ describe("the engine on Kafka", () => {
       const first = await Engine.open({ dataDir, log: new NamespacedLog(kafka, prefix), properties: props });
       expect((await first.execute(STATEMENTS)).diagnostics).toEqual([]);
       const source = sourceForTopic(first.catalog, "clicks")!;
-      await first.log.append("clicks", EVENTS.map((e) => encodeRecord(source, e)));
+      await first.log.append(
+        "clicks",
+        EVENTS.map((e) => encodeRecord(source, e)),
+      );
       await first.drain();
       const before = { perUser: await rows(first), perN: await perN(first) };
       expect(before.perUser).toEqual(expectedRows(EVENTS));
@@ -113,14 +130,22 @@ describe("the engine on Kafka", () => {
 
       rmSync(dataDir, { recursive: true, force: true });
       const progress: RestoreProgress[] = [];
-      const second = await Engine.open({ dataDir, log: new NamespacedLog(kafka, prefix), properties: props, onRestore: (p) => progress.push(p) });
+      const second = await Engine.open({
+        dataDir,
+        log: new NamespacedLog(kafka, prefix),
+        properties: props,
+        onRestore: (p) => progress.push(p),
+      });
       try {
         expect(progress.filter((p) => p.done).length).toBeGreaterThan(0);
         expect(await second.drain()).toBe(0); // nothing re-read: the offsets came back with the state
         expect(await rows(second)).toEqual(before.perUser);
         expect(await perN(second)).toEqual(before.perN);
         // And it goes on from there.
-        await second.log.append("clicks", EVENTS.slice(0, 50).map((e) => encodeRecord(source, e)));
+        await second.log.append(
+          "clicks",
+          EVENTS.slice(0, 50).map((e) => encodeRecord(source, e)),
+        );
         await second.drain();
         expect(await perN(second)).toEqual(expectedPerN([...EVENTS, ...EVENTS.slice(0, 50)]));
       } finally {
@@ -140,13 +165,19 @@ describe("the engine on Kafka", () => {
       const first = await Engine.open({ dataDir, log: new NamespacedLog(kafka, prefix), properties: props });
       expect((await first.execute(STATEMENTS)).diagnostics).toEqual([]);
       const source = sourceForTopic(first.catalog, "clicks")!;
-      await first.log.append("clicks", EVENTS.slice(0, 200).map((e) => encodeRecord(source, e)));
+      await first.log.append(
+        "clicks",
+        EVENTS.slice(0, 200).map((e) => encodeRecord(source, e)),
+      );
       await first.drain();
       await first.close();
       cpSync(dataDir, copy, { recursive: true });
 
       const second = await Engine.open({ dataDir, log: new NamespacedLog(kafka, prefix), properties: props });
-      await second.log.append("clicks", EVENTS.slice(200).map((e) => encodeRecord(source, e)));
+      await second.log.append(
+        "clicks",
+        EVENTS.slice(200).map((e) => encodeRecord(source, e)),
+      );
       await second.drain();
       await second.close();
 

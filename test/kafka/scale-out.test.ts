@@ -21,7 +21,11 @@ const WINDOW = 60_000;
 function events(from: number, to: number) {
   return Array.from({ length: to - from }, (_, j) => {
     const i = from + j;
-    return { key: `k${(i * 7919) % KEYS}`, value: { AMOUNT: (i % 13) + 1, REGION: `r${i % 5}` }, timestamp: 1_700_000_000_000 + i * 50 };
+    return {
+      key: `k${(i * 7919) % KEYS}`,
+      value: { AMOUNT: (i % 13) + 1, REGION: `r${i % 5}` },
+      timestamp: 1_700_000_000_000 + i * 50,
+    };
   });
 }
 
@@ -51,7 +55,10 @@ function expected(all: ReturnType<typeof events>) {
 const chains = new WeakMap<Engine, Promise<unknown>>();
 function serial<T>(engine: Engine, f: () => Promise<T>): Promise<T> {
   const r = (chains.get(engine) ?? Promise.resolve()).then(f);
-  chains.set(engine, r.catch(() => undefined));
+  chains.set(
+    engine,
+    r.catch(() => undefined),
+  );
   return r;
 }
 
@@ -89,7 +96,10 @@ async function union(engines: Engine[], table: string): Promise<string[]> {
 /** Each instance's map generation and the partitions its tasks run, for failure messages. */
 function layout(engines: Engine[]): string {
   return engines
-    .map((e) => `${e.member!.instance}: gen ${e.member!.map?.generation} owners ${e.member!.map?.owners.join(",")} tasks ${[...e.queries.values()].map((q) => q.tasks.map((t) => `${t.stage.id}-${t.partition}`).join(" ")).join(" | ")}`)
+    .map(
+      (e) =>
+        `${e.member!.instance}: gen ${e.member!.map?.generation} owners ${e.member!.map?.owners.join(",")} tasks ${[...e.queries.values()].map((q) => q.tasks.map((t) => `${t.stage.id}-${t.partition}`).join(" ")).join(" | ")}`,
+    )
     .join("; ");
 }
 
@@ -132,7 +142,13 @@ describe("scale-out on Kafka", () => {
       // Every instance follows the command topic: the statements deployed through A run on B and C too.
       for (const e of engines) expect([...e.queries.keys()].sort()).toEqual([...a.queries.keys()].sort());
       await eventually(
-        async () => engines.every((e) => e.member!.map !== undefined && new Set(e.member!.map.owners).size === 3 && e.member!.map.generation === a.member!.map!.generation),
+        async () =>
+          engines.every(
+            (e) =>
+              e.member!.map !== undefined &&
+              new Set(e.member!.map.owners).size === 3 &&
+              e.member!.map.generation === a.member!.map!.generation,
+          ),
         60_000,
         async () => JSON.stringify(engines.map((e) => e.member!.map)),
       );
@@ -143,13 +159,22 @@ describe("scale-out on Kafka", () => {
 
       const source = sourceForTopic(a.catalog, topic)!;
       const first = events(0, 6000);
-      await a.log.append(topic, first.map((e) => encodeRecord(source, e)));
+      await a.log.append(
+        topic,
+        first.map((e) => encodeRecord(source, e)),
+      );
       const want1 = expected(first);
       await eventually(
-        async () => JSON.stringify(await union(engines, "PER_ACCOUNT")) === JSON.stringify(want1.perKey) && JSON.stringify(await union(engines, "PER_REGION")) === JSON.stringify(want1.perRegion),
+        async () =>
+          JSON.stringify(await union(engines, "PER_ACCOUNT")) === JSON.stringify(want1.perKey) &&
+          JSON.stringify(await union(engines, "PER_REGION")) === JSON.stringify(want1.perRegion),
         90_000,
         async () => {
-          const per = await Promise.all(engines.map(async (e) => (await serial(e, () => e.table("PER_ACCOUNT"))).rows.map((r) => r.join("|")).sort()));
+          const per = await Promise.all(
+            engines.map(async (e) =>
+              (await serial(e, () => e.table("PER_ACCOUNT"))).rows.map((r) => r.join("|")).sort(),
+            ),
+          );
           const got = await union(engines, "PER_ACCOUNT");
           const extra = got.filter((r) => !want1.perKey.includes(r)).slice(0, 5);
           return `${got.length} of ${want1.perKey.length} rows; per instance ${per.map((p) => p.length)}; unexpected ${extra.join(", ")}; ${layout(engines)}`;
@@ -175,12 +200,18 @@ describe("scale-out on Kafka", () => {
         }
       });
       const second = events(6000, 12_000);
-      await a.log.append(topic, second.map((e) => encodeRecord(source, e)));
+      await a.log.append(
+        topic,
+        second.map((e) => encodeRecord(source, e)),
+      );
       const want = expected([...first, ...second]);
       await eventually(
-        async () => JSON.stringify(await union(rest, "PER_ACCOUNT")) === JSON.stringify(want.perKey) && JSON.stringify(await union(rest, "PER_REGION")) === JSON.stringify(want.perRegion),
+        async () =>
+          JSON.stringify(await union(rest, "PER_ACCOUNT")) === JSON.stringify(want.perKey) &&
+          JSON.stringify(await union(rest, "PER_REGION")) === JSON.stringify(want.perRegion),
         120_000,
-        async () => `${(await union(rest, "PER_ACCOUNT")).length} of ${want.perKey.length} rows; map ${JSON.stringify(a.member!.map)}`,
+        async () =>
+          `${(await union(rest, "PER_ACCOUNT")).length} of ${want.perKey.length} rows; map ${JSON.stringify(a.member!.map)}`,
       );
       reading = false;
       await Promise.all(readers);
@@ -194,8 +225,14 @@ describe("scale-out on Kafka", () => {
       expect(await union(rest, "PER_ACCOUNT")).toEqual(want.perKey);
       expect(await union(rest, "PER_REGION")).toEqual(want.perRegion);
       for (const l of loops) expect(l.failure()).toBeUndefined();
-      const takeovers = rest.reduce((n, e, i) => n + [...e.queries.values()].reduce((m, q) => m + q.takeovers, 0) - takeoversBefore[i]!, 0);
-      const restored = rest.reduce((n, e, i) => n + [...e.queries.values()].reduce((m, q) => m + q.restoredOnTakeover, 0) - restoredBefore[i]!, 0);
+      const takeovers = rest.reduce(
+        (n, e, i) => n + [...e.queries.values()].reduce((m, q) => m + q.takeovers, 0) - takeoversBefore[i]!,
+        0,
+      );
+      const restored = rest.reduce(
+        (n, e, i) => n + [...e.queries.values()].reduce((m, q) => m + q.restoredOnTakeover, 0) - restoredBefore[i]!,
+        0,
+      );
       // C's slots in every stage: PER_ACCOUNT's one stage, PER_REGION's two (before and after the repartition).
       expect(takeovers).toBe(3 * map.owners.filter((o) => o === "c").length);
       return { restored };

@@ -37,63 +37,97 @@ describe("produce and serve on Kafka", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("serves pull queries over a projection of events written by esql produce --brokers", { timeout: 120_000 }, async () => {
-    const prefix = `esqltest-serve-${randomBytes(4).toString("hex")}-`;
-    // 300 events, 3 accounts, timestamps over two 1-minute windows.
-    const lines = Array.from({ length: 300 }, (_, i) => JSON.stringify({ account: `a${i % 3}`, amount: i % 10, ts: 60_000 + i * 400 })).join("\n");
-    const err = collector();
-    const code = await runProduce(`${prefix}events`, { brokers, data: dir, key: "account", timestamp: "ts", partitions: 3 }, Readable.from([lines]), err.stream);
-    expect(err.text()).toContain(`produced 300 record(s) to ${prefix}events on Kafka`);
-    expect(code).toBe(0);
-    expect((await kafka.describeTopic(`${prefix}events`))?.partitions).toBe(3);
+  it(
+    "serves pull queries over a projection of events written by esql produce --brokers",
+    { timeout: 120_000 },
+    async () => {
+      const prefix = `esqltest-serve-${randomBytes(4).toString("hex")}-`;
+      // 300 events, 3 accounts, timestamps over two 1-minute windows.
+      const lines = Array.from({ length: 300 }, (_, i) =>
+        JSON.stringify({ account: `a${i % 3}`, amount: i % 10, ts: 60_000 + i * 400 }),
+      ).join("\n");
+      const err = collector();
+      const code = await runProduce(
+        `${prefix}events`,
+        { brokers, data: dir, key: "account", timestamp: "ts", partitions: 3 },
+        Readable.from([lines]),
+        err.stream,
+      );
+      expect(err.text()).toContain(`produced 300 record(s) to ${prefix}events on Kafka`);
+      expect(code).toBe(0);
+      expect((await kafka.describeTopic(`${prefix}events`))?.partitions).toBe(3);
 
-    const file = join(dir, "p.esql");
-    writeFileSync(
-      file,
-      `CREATE STREAM events (account STRING KEY, amount INT) WITH (kafka_topic = 'events', value_format = 'JSON');
+      const file = join(dir, "p.esql");
+      writeFileSync(
+        file,
+        `CREATE STREAM events (account STRING KEY, amount INT) WITH (kafka_topic = 'events', value_format = 'JSON');
 CREATE TABLE per_minute AS SELECT account, COUNT(*) AS n, SUM(amount) AS total FROM events WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY account EMIT CHANGES;
 `,
-    );
-    const log = new NamespacedLog(kafka, prefix, { deleteTopicsOnClose: true });
-    let stop!: () => void;
-    const until = new Promise<void>((r) => (stop = r));
-    let url = "";
-    const out = collector();
-    const done = runServe([file], { data: join(dir, "data"), log, port: 0, host: "127.0.0.1", until, onListening: (u) => (url = u) }, out.stream, out.stream);
-    try {
-      while (!url) await new Promise((r) => setTimeout(r, 20));
-      // Expected: per account and minute, the count and sum.
-      const expected = new Map<string, [number, number]>();
-      for (let i = 0; i < 300; i++) {
-        const k = `a${i % 3}|${Math.floor((60_000 + i * 400) / 60_000) * 60_000}`;
-        const [n, t] = expected.get(k) ?? [0, 0];
-        expected.set(k, [n + 1, t + (i % 10)]);
+      );
+      const log = new NamespacedLog(kafka, prefix, { deleteTopicsOnClose: true });
+      let stop!: () => void;
+      const until = new Promise<void>((r) => (stop = r));
+      let url = "";
+      const out = collector();
+      const done = runServe(
+        [file],
+        { data: join(dir, "data"), log, port: 0, host: "127.0.0.1", until, onListening: (u) => (url = u) },
+        out.stream,
+        out.stream,
+      );
+      try {
+        while (!url) await new Promise((r) => setTimeout(r, 20));
+        // Expected: per account and minute, the count and sum.
+        const expected = new Map<string, [number, number]>();
+        for (let i = 0; i < 300; i++) {
+          const k = `a${i % 3}|${Math.floor((60_000 + i * 400) / 60_000) * 60_000}`;
+          const [n, t] = expected.get(k) ?? [0, 0];
+          expected.set(k, [n + 1, t + (i % 10)]);
+        }
+        let rows: string[] = [];
+        for (let attempt = 0; attempt < 200; attempt++) {
+          const r = await fetch(url + "/query", {
+            method: "POST",
+            body: JSON.stringify({ ksql: "SELECT * FROM per_minute;" }),
+          });
+          const body = (await r.json()) as { row?: { columns: unknown[] } }[];
+          rows = body
+            .filter((x) => x.row)
+            .map((x) => x.row!.columns.join("|"))
+            .sort();
+          if (
+            rows.length === expected.size &&
+            rows.every(
+              (row) =>
+                expected.has(row.split("|").slice(0, 2).join("|")) &&
+                Number(row.split("|")[3]) === expected.get(row.split("|").slice(0, 2).join("|"))![0],
+            )
+          )
+            break;
+          await new Promise((res) => setTimeout(res, 100));
+        }
+        const want = [...expected].map(([k, [n, t]]) => {
+          const [account, start] = k.split("|");
+          return `${account}|${start}|${Number(start) + 60_000}|${n}|${t}`;
+        });
+        expect(rows).toEqual(want.sort());
+      } finally {
+        stop();
+        expect(await done).toBe(0);
+        await log.close();
       }
-      let rows: string[] = [];
-      for (let attempt = 0; attempt < 200; attempt++) {
-        const r = await fetch(url + "/query", { method: "POST", body: JSON.stringify({ ksql: "SELECT * FROM per_minute;" }) });
-        const body = (await r.json()) as { row?: { columns: unknown[] } }[];
-        rows = body.filter((x) => x.row).map((x) => x.row!.columns.join("|")).sort();
-        if (rows.length === expected.size && rows.every((row) => expected.has(row.split("|").slice(0, 2).join("|")) && Number(row.split("|")[3]) === expected.get(row.split("|").slice(0, 2).join("|"))![0])) break;
-        await new Promise((res) => setTimeout(res, 100));
-      }
-      const want = [...expected].map(([k, [n, t]]) => {
-        const [account, start] = k.split("|");
-        return `${account}|${start}|${Number(start) + 60_000}|${n}|${t}`;
-      });
-      expect(rows).toEqual(want.sort());
-    } finally {
-      stop();
-      expect(await done).toBe(0);
-      await log.close();
-    }
-  });
+    },
+  );
 
   it("esql serve --brokers starts on Kafka, reports healthy and stops on SIGTERM", { timeout: 120_000 }, async () => {
-    const child = spawn(process.execPath, [BIN, "serve", "--brokers", brokers.join(","), "--data", join(dir, "cli-data"), "--port", "0"], {
-      env: { ...process.env, NO_COLOR: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [BIN, "serve", "--brokers", brokers.join(","), "--data", join(dir, "cli-data"), "--port", "0"],
+      {
+        env: { ...process.env, NO_COLOR: "1" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

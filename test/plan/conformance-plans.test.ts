@@ -23,13 +23,11 @@ describe.skipIf(!existsSync(DIR))("physical plans of the conformance queries", (
         properties?: Record<string, string>;
       }[]) {
         for (const fm of c.format ?? ["JSON"]) {
-          const r = compileScript(
-            c.statements.join("\n").replaceAll("{FORMAT}", fm),
-            { properties: c.properties ?? {} },
-          );
+          const r = compileScript(c.statements.join("\n").replaceAll("{FORMAT}", fm), {
+            properties: c.properties ?? {},
+          });
           for (const d of r.diagnostics)
-            if (d.code === "ESQL-INTERNAL")
-              internal.push(`${f} :: ${c.name}: ${d.message}`);
+            if (d.code === "ESQL-INTERNAL") internal.push(`${f} :: ${c.name}: ${d.message}`);
           for (const s of r.statements) {
             if (!s.physical) continue;
             plans++;

@@ -18,8 +18,7 @@ CREATE TABLE orders (order_id BIGINT PRIMARY KEY, user_id STRING, amount DECIMAL
 export const QUERIES: Record<string, string> = {
   "filter and project":
     "CREATE STREAM adults AS SELECT user_id, UCASE(page) AS page, ms + 1 AS next_ms FROM pageviews WHERE info->secs > 10 AND page <> 'home';",
-  "struct dereference naming":
-    "CREATE STREAM refs AS SELECT user_id, info->referrer, info->secs * 2 FROM pageviews;",
+  "struct dereference naming": "CREATE STREAM refs AS SELECT user_id, info->referrer, info->secs * 2 FROM pageviews;",
   "group by key":
     "CREATE TABLE per_user AS SELECT user_id, COUNT(*) AS views, MAX(ms) AS last_ms FROM pageviews GROUP BY user_id;",
   "group by expression (re-key)":
@@ -28,10 +27,8 @@ export const QUERIES: Record<string, string> = {
     "CREATE TABLE per_minute AS SELECT page, COUNT(*) AS n, WINDOWSTART AS ws FROM pageviews WINDOW TUMBLING (SIZE 1 MINUTE, GRACE PERIOD 10 SECONDS) GROUP BY page EMIT CHANGES;",
   "session window emit final":
     "CREATE TABLE sessions AS SELECT user_id, COUNT(*) AS n FROM pageviews WINDOW SESSION (30 SECONDS) GROUP BY user_id EMIT FINAL;",
-  "partition by":
-    "CREATE STREAM by_page AS SELECT page, user_id, ms FROM pageviews PARTITION BY page;",
-  explode:
-    "CREATE STREAM tags AS SELECT user_id, EXPLODE(tags) AS tag FROM pageviews;",
+  "partition by": "CREATE STREAM by_page AS SELECT page, user_id, ms FROM pageviews PARTITION BY page;",
+  explode: "CREATE STREAM tags AS SELECT user_id, EXPLODE(tags) AS tag FROM pageviews;",
   "stream-table join with pushdown":
     "CREATE STREAM enriched AS SELECT pv.user_id AS user_id, pv.page, u.region FROM pageviews pv JOIN users u ON pv.user_id = u.id WHERE u.age > 18 AND pv.page LIKE '/a%';",
   "stream-stream join with repartition":
@@ -40,10 +37,8 @@ export const QUERIES: Record<string, string> = {
     "CREATE TABLE order_users AS SELECT o.order_id AS order_id, o.amount, u.region FROM orders o JOIN users u ON o.user_id = u.id;",
   "table aggregation":
     "CREATE TABLE per_region AS SELECT region, COUNT(*) AS n, SUM(age) AS ages FROM users GROUP BY region;",
-  "insert into":
-    "INSERT INTO adults SELECT user_id, page, ms AS next_ms FROM pageviews;",
-  "push query":
-    "SELECT user_id, page FROM pageviews WHERE ms > 100 EMIT CHANGES LIMIT 5;",
+  "insert into": "INSERT INTO adults SELECT user_id, page, ms AS next_ms FROM pageviews;",
+  "push query": "SELECT user_id, page FROM pageviews WHERE ms > 100 EMIT CHANGES LIMIT 5;",
   "pull query by key": "SELECT * FROM users WHERE id = 'u1' OR id = 'u2';",
   "pull query scan": "SELECT id, age FROM users WHERE age > 30;",
 };
@@ -58,15 +53,10 @@ function compileOne(sql: string): CompiledStatement {
 }
 
 function planText(s: CompiledStatement): string {
-  const steps = (s.steps ?? [])
-    .map((st) => `-- after ${st.rule}${st.changed ? "" : " (unchanged)"}`)
-    .join("\n");
-  return [
-    formatLogicalPlan(s.logical!),
-    steps,
-    formatLogicalPlan(s.optimized!),
-    formatPhysicalPlan(s.physical!),
-  ].join("\n\n");
+  const steps = (s.steps ?? []).map((st) => `-- after ${st.rule}${st.changed ? "" : " (unchanged)"}`).join("\n");
+  return [formatLogicalPlan(s.logical!), steps, formatLogicalPlan(s.optimized!), formatPhysicalPlan(s.physical!)].join(
+    "\n\n",
+  );
 }
 
 describe("plan snapshots", () => {
@@ -97,13 +87,9 @@ describe("plan properties", () => {
   it("pushDownFilter moves one-side conjuncts below an inner join and keeps the rest", () => {
     const s = compileOne(QUERIES["stream-table join with pushdown"]!);
     const text = formatLogicalPlan(s.optimized!);
-    expect(text).toMatch(
-      /Join INNER STREAM_TABLE[\s\S]*Filter \(U_AGE > 18\)[\s\S]*Source USERS/,
-    );
+    expect(text).toMatch(/Join INNER STREAM_TABLE[\s\S]*Filter \(U_AGE > 18\)[\s\S]*Source USERS/);
     expect(text).toMatch(/Filter \(PV_PAGE LIKE '\/a%'\)\n\s+Source PAGEVIEWS/);
-    expect(s.steps!.find((x) => x.rule === "pushDownFilter")!.changed).toBe(
-      true,
-    );
+    expect(s.steps!.find((x) => x.rule === "pushDownFilter")!.changed).toBe(true);
   });
 
   it("pushDownFilter leaves filters above a FULL join", () => {
@@ -114,36 +100,25 @@ describe("plan properties", () => {
     );
     expect(r.diagnostics).toEqual([]);
     const s = r.statements[r.statements.length - 1]!;
-    expect(s.steps!.find((x) => x.rule === "pushDownFilter")!.changed).toBe(
-      false,
-    );
+    expect(s.steps!.find((x) => x.rule === "pushDownFilter")!.changed).toBe(false);
   });
 
   it("pruneColumns narrows sources to the columns read", () => {
-    const s = compileOne(
-      "CREATE STREAM p AS SELECT user_id, page FROM pageviews;",
-    );
-    expect(formatLogicalPlan(s.optimized!)).toContain(
-      "columns=[USER_ID, PAGE, MS]",
-    );
+    const s = compileOne("CREATE STREAM p AS SELECT user_id, page FROM pageviews;");
+    expect(formatLogicalPlan(s.optimized!)).toContain("columns=[USER_ID, PAGE, MS]");
   });
 
   it("the pull query on the key becomes a key lookup", () => {
     const p = compileOne(QUERIES["pull query by key"]!).physical!;
     expect(p.kind).toBe("PULL");
-    expect(formatPhysicalPlan(p)).toContain(
-      "TableLookup_0 [table] USERS keys=[('u1'), ('u2')]",
-    );
+    expect(formatPhysicalPlan(p)).toContain("TableLookup_0 [table] USERS keys=[('u1'), ('u2')]");
   });
 
   it("statements without a query get no plan", () => {
     const r = compileScript(
-      DDL +
-        "SHOW STREAMS; DESCRIBE users; INSERT INTO clicks (id, user_id, x, y) VALUES ('a', 'b', 1, 2);",
+      DDL + "SHOW STREAMS; DESCRIBE users; INSERT INTO clicks (id, user_id, x, y) VALUES ('a', 'b', 1, 2);",
     );
     expect(r.diagnostics).toEqual([]);
-    expect(r.statements.slice(4).every((s) => s.physical === undefined)).toBe(
-      true,
-    );
+    expect(r.statements.slice(4).every((s) => s.physical === undefined)).toBe(true);
   });
 });

@@ -8,10 +8,7 @@ import { conformanceAvailable, runConformance, runRestConformance } from "./conf
 describe.skipIf(!conformanceAvailable())("ksqlDB conformance (compile only)", () => {
   it("compiles valid cases and rejects invalid ones", () => {
     const r = runConformance();
-    writeFileSync(
-      "/tmp/esql-conformance-failures.txt",
-      r.failures.join("\n\n") + "\n",
-    );
+    writeFileSync("/tmp/esql-conformance-failures.txt", r.failures.join("\n\n") + "\n");
     const okPct = (100 * r.ok.pass) / r.ok.total;
     const badPct = (100 * r.bad.pass) / r.bad.total;
     console.log(
@@ -26,9 +23,7 @@ describe.skipIf(!conformanceAvailable())("ksqlDB conformance (compile only)", ()
 
   it("compiles the statements of the REST cases (pull/push queries)", () => {
     const r = runRestConformance();
-    console.log(
-      `REST cases: valid ${r.ok.pass}/${r.ok.total}; invalid rejected ${r.bad.pass}/${r.bad.total}`,
-    );
+    console.log(`REST cases: valid ${r.ok.pass}/${r.ok.total}; invalid rejected ${r.bad.pass}/${r.bad.total}`);
     expect(r.ok.pass / r.ok.total).toBeGreaterThanOrEqual(0.98);
   });
 });

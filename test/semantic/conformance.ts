@@ -39,9 +39,7 @@ export function runConformance() {
   for (const file of readdirSync(DIR)
     .filter((f) => f.endsWith(".json"))
     .sort()) {
-    const cases = (
-      JSON.parse(readFileSync(join(DIR, file), "utf8")) as { tests: Case[] }
-    ).tests;
+    const cases = (JSON.parse(readFileSync(join(DIR, file), "utf8")) as { tests: Case[] }).tests;
     for (const c of cases) {
       const formats = c.format ?? ["JSON"];
       for (const f of formats) {
@@ -80,15 +78,9 @@ export function runConformance() {
           if (diags.length > 0) {
             bad.pass++;
             const norm = (t: string) => t.replace(/\s+/g, " ").trim();
-            const want = norm(
-              (ex.message ?? "").replace(/^Line: \d+, Col: \d+: /, ""),
-            ).slice(0, 60);
-            if (diags.some((d) => norm(d.message).includes(want)))
-              bad.similar++;
-          } else
-            failures.push(
-              `MISSED ${label}\n  expected: ${ex.message ?? ""}\n  ${text.replace(/\n/g, "\n  ")}`,
-            );
+            const want = norm((ex.message ?? "").replace(/^Line: \d+, Col: \d+: /, "")).slice(0, 60);
+            if (diags.some((d) => norm(d.message).includes(want))) bad.similar++;
+          } else failures.push(`MISSED ${label}\n  expected: ${ex.message ?? ""}\n  ${text.replace(/\n/g, "\n  ")}`);
         }
       }
     }
@@ -122,17 +114,11 @@ export function runRestConformance() {
         if (c.expectedError) {
           bad.total++;
           if (diags.length) bad.pass++;
-          else
-            failures.push(
-              `REST-MISSED ${label}\n  expected: ${JSON.stringify(c.expectedError)}`,
-            );
+          else failures.push(`REST-MISSED ${label}\n  expected: ${JSON.stringify(c.expectedError)}`);
         } else {
           ok.total++;
           if (!diags.length) ok.pass++;
-          else
-            failures.push(
-              `REST-FALSE-ERROR ${label}\n  ${diags.map((d) => `${d.code} ${d.message}`).join("\n  ")}`,
-            );
+          else failures.push(`REST-FALSE-ERROR ${label}\n  ${diags.map((d) => `${d.code} ${d.message}`).join("\n  ")}`);
         }
       }
     }

@@ -5,8 +5,7 @@ import { functions as builtins } from "../../src/functions/registry.ts";
 import { withKsqlTestFunctions } from "../fixtures/ksql-test-functions.ts";
 
 const functions = withKsqlTestFunctions(builtins);
-const BASE =
-  "CREATE STREAM i (id BIGINT KEY, a BIGINT, b STRING, c INT) WITH (kafka_topic='i', value_format='JSON');";
+const BASE = "CREATE STREAM i (id BIGINT KEY, a BIGINT, b STRING, c INT) WITH (kafka_topic='i', value_format='JSON');";
 
 describe("ksqlDB test-suite functions (fixture)", () => {
   it("are not built-ins", () => {
@@ -17,35 +16,16 @@ describe("ksqlDB test-suite functions (fixture)", () => {
     expect(functions.all().length).toBeGreaterThan(builtins.all().length);
   });
   it("variadic aggregates accept the shapes of ksqlDB's cases and refuse the others", () => {
-    const ok = (sql: string) =>
-      compileScript(BASE + sql, { functions }).diagnostics.map(
-        (d) => d.message,
-      );
-    expect(
-      ok(
-        "CREATE TABLE o AS SELECT id, VAR_ARG(a, b, 'x') AS r FROM i GROUP BY id;",
-      ),
-    ).toEqual([]);
-    expect(
-      ok(
-        "CREATE TABLE o AS SELECT id, MID_VAR_ARG(a, b, 7, 3) AS r FROM i GROUP BY id;",
-      ),
-    ).toEqual([]);
-    expect(
-      ok(
-        "CREATE TABLE o AS SELECT id, MULTI_ARG(a, b, 5, '10') AS r FROM i GROUP BY id;",
-      ),
-    ).toEqual([]);
-    expect(
-      ok(
-        "CREATE TABLE o AS SELECT id, VAR_ARG(a, c) AS r FROM i GROUP BY id;",
-      )[0],
-    ).toContain("does not accept parameters (BIGINT, INTEGER)");
-    expect(
-      ok(
-        "CREATE TABLE o AS SELECT id, MULTI_ARG(a, b) AS r FROM i GROUP BY id;",
-      )[0],
-    ).toContain("does not accept parameters");
+    const ok = (sql: string) => compileScript(BASE + sql, { functions }).diagnostics.map((d) => d.message);
+    expect(ok("CREATE TABLE o AS SELECT id, VAR_ARG(a, b, 'x') AS r FROM i GROUP BY id;")).toEqual([]);
+    expect(ok("CREATE TABLE o AS SELECT id, MID_VAR_ARG(a, b, 7, 3) AS r FROM i GROUP BY id;")).toEqual([]);
+    expect(ok("CREATE TABLE o AS SELECT id, MULTI_ARG(a, b, 5, '10') AS r FROM i GROUP BY id;")).toEqual([]);
+    expect(ok("CREATE TABLE o AS SELECT id, VAR_ARG(a, c) AS r FROM i GROUP BY id;")[0]).toContain(
+      "does not accept parameters (BIGINT, INTEGER)",
+    );
+    expect(ok("CREATE TABLE o AS SELECT id, MULTI_ARG(a, b) AS r FROM i GROUP BY id;")[0]).toContain(
+      "does not accept parameters",
+    );
   });
   it("BAD_UDF throws at run time", () => {
     const f = functions.get("BAD_UDF");

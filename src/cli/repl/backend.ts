@@ -12,7 +12,12 @@ export type Output =
   | { readonly kind: "message"; readonly text: string }
   /** Free text (plans, descriptions). */
   | { readonly kind: "text"; readonly text: string }
-  | { readonly kind: "table"; readonly columns: readonly ResultColumn[]; readonly rows: readonly (readonly unknown[])[]; readonly empty?: string }
+  | {
+      readonly kind: "table";
+      readonly columns: readonly ResultColumn[];
+      readonly rows: readonly (readonly unknown[])[];
+      readonly empty?: string;
+    }
   /** Diagnostics with spans in the text the statement was given in. */
   | { readonly kind: "diagnostics"; readonly diagnostics: readonly Diagnostic[] }
   /** An error without a position (e.g. the server could not be reached). */
@@ -48,7 +53,9 @@ export interface ReplBackend {
    */
   execute(text: string): Promise<Output[]>;
   /** Starts a SELECT (pull or push); `text` as for `execute`. */
-  query(text: string): Promise<{ readonly ok: true; readonly query: RunningQuery } | { readonly ok: false; readonly outputs: Output[] }>;
+  query(
+    text: string,
+  ): Promise<{ readonly ok: true; readonly query: RunningQuery } | { readonly ok: false; readonly outputs: Output[] }>;
   /** PRINT: the topic's records as lines, until LIMIT or `signal` aborts. */
   print(statement: Print, signal: AbortSignal): Promise<AsyncIterable<string> | Output>;
   /** Names for Tab completion (refreshed after each statement). */

@@ -33,13 +33,19 @@ export async function runRepl(options: ReplOptions): Promise<number> {
     } else if (options.brokers) {
       const { KafkaEventLog } = await import("../../../runtime/log/kafka.ts");
       const log = new KafkaEventLog({ brokers: [...options.brokers] });
-      backend = await LocalBackend.open(resolve(options.data), `Kafka at ${options.brokers.join(",")}, state in ${options.data}`, log);
+      backend = await LocalBackend.open(
+        resolve(options.data),
+        `Kafka at ${options.brokers.join(",")}, state in ${options.data}`,
+        log,
+      );
     } else {
       backend = await LocalBackend.open(resolve(options.data), `embedded log in ${options.data}`);
     }
   } catch (e) {
     if (e instanceof LogError && e.code === "LOCKED") {
-      err.write(`esql: the data folder ${options.data} is in use by another esql process (stop it, or use --data elsewhere, or --server to talk to a running esql serve)\n`);
+      err.write(
+        `esql: the data folder ${options.data} is in use by another esql process (stop it, or use --data elsewhere, or --server to talk to a running esql serve)\n`,
+      );
       return EXIT.failed;
     }
     err.write(`esql: ${(e as Error).message}\n`);

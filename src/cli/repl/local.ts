@@ -68,7 +68,8 @@ export class LocalBackend implements ReplBackend {
     const st = parseScript(text, { variables: this.engine.variables }).statements[0]?.statement;
     return this.serial(async () => {
       const r = await this.engine.execute(text);
-      if (r.diagnostics.some((d) => d.severity === "error")) return [{ kind: "diagnostics", diagnostics: r.diagnostics }];
+      if (r.diagnostics.some((d) => d.severity === "error"))
+        return [{ kind: "diagnostics", diagnostics: r.diagnostics }];
       const result = r.results[0];
       const outputs: Output[] = [];
       if (r.diagnostics.length > 0) outputs.push({ kind: "diagnostics", diagnostics: r.diagnostics });
@@ -130,12 +131,16 @@ export class LocalBackend implements ReplBackend {
     const topic = await log.describeTopic(p.topic);
     if (!topic) {
       const topics = (await log.listTopics()).filter((t) => !t.startsWith("_"));
-      return { kind: "failure", message: `no topic '${p.topic}' (topic names are case-sensitive); topics: ${topics.join(", ") || "none"}` };
+      return {
+        kind: "failure",
+        message: `no topic '${p.topic}' (topic names are case-sensitive); topics: ${topics.join(", ") || "none"}`,
+      };
     }
     const self = this;
     return (async function* () {
       const positions: number[] = [];
-      for (let i = 0; i < topic.partitions; i++) positions.push(p.fromBeginning ? await log.beginningOffset(p.topic, i) : await log.endOffset(p.topic, i));
+      for (let i = 0; i < topic.partitions; i++)
+        positions.push(p.fromBeginning ? await log.beginningOffset(p.topic, i) : await log.endOffset(p.topic, i));
       let printed = 0;
       // INTERVAL n: every n-th record.
       let seen = 0;
@@ -163,7 +168,11 @@ export class LocalBackend implements ReplBackend {
           const onAbort = () => ac.abort();
           signal.addEventListener("abort", onAbort, { once: true });
           try {
-            await log.waitForData(p.topic, positions.map((offset, partition) => ({ partition, offset })), ac.signal);
+            await log.waitForData(
+              p.topic,
+              positions.map((offset, partition) => ({ partition, offset })),
+              ac.signal,
+            );
           } catch {
             // the wait ends either way; the next read tells what is wrong
           } finally {
@@ -204,7 +213,13 @@ export class LocalBackend implements ReplBackend {
         return [
           table(
             [`${type === "STREAM" ? "Stream" : "Table"} Name`, "Kafka Topic", "Key Format", "Value Format", "Windowed"],
-            list.map((s) => [s.name, s.topic, s.keyFormat.format, s.valueFormat.format, s.window ? s.window.type : "false"]),
+            list.map((s) => [
+              s.name,
+              s.topic,
+              s.keyFormat.format,
+              s.valueFormat.format,
+              s.window ? s.window.type : "false",
+            ]),
           ),
         ];
       }
@@ -212,7 +227,12 @@ export class LocalBackend implements ReplBackend {
         return [
           table(
             ["Query ID", "Status", "Sink Name", "Query String"],
-            [...catalog.queries.values()].map((q) => [q.id, this.engine.queries.has(q.id) ? "RUNNING" : "NOT RUNNING", q.sink ?? "", oneLine(q.sql)]),
+            [...catalog.queries.values()].map((q) => [
+              q.id,
+              this.engine.queries.has(q.id) ? "RUNNING" : "NOT RUNNING",
+              q.sink ?? "",
+              oneLine(q.sql),
+            ]),
           ),
         ];
       case "TOPICS": {
@@ -226,13 +246,37 @@ export class LocalBackend implements ReplBackend {
         return [table(["Kafka Topic", "Partitions", "Records"], rows)];
       }
       case "FUNCTIONS":
-        return [table(["Function Name", "Category", "Type"], [...builtinFunctions.all()].sort((a, b) => a.name.localeCompare(b.name)).map((f) => [f.name, f.category, f.kind.toUpperCase()]))];
+        return [
+          table(
+            ["Function Name", "Category", "Type"],
+            [...builtinFunctions.all()]
+              .sort((a, b) => a.name.localeCompare(b.name))
+              .map((f) => [f.name, f.category, f.kind.toUpperCase()]),
+          ),
+        ];
       case "PROPERTIES":
-        return [table(["Property", "Value"], Object.entries(this.engine.properties).sort(([a], [b]) => a.localeCompare(b)), "no properties set in this session (SET 'name' = 'value';)")];
+        return [
+          table(
+            ["Property", "Value"],
+            Object.entries(this.engine.properties).sort(([a], [b]) => a.localeCompare(b)),
+            "no properties set in this session (SET 'name' = 'value';)",
+          ),
+        ];
       case "VARIABLES":
-        return [table(["Variable Name", "Value"], [...this.engine.variables].sort(([a], [b]) => a.localeCompare(b)), "no variables defined (DEFINE name = 'value';)")];
+        return [
+          table(
+            ["Variable Name", "Value"],
+            [...this.engine.variables].sort(([a], [b]) => a.localeCompare(b)),
+            "no variables defined (DEFINE name = 'value';)",
+          ),
+        ];
       case "TYPES":
-        return [table(["Type Name", "Schema"], [...catalog.types].map(([n, t]) => [n, formatType(t)]))];
+        return [
+          table(
+            ["Type Name", "Schema"],
+            [...catalog.types].map(([n, t]) => [n, formatType(t)]),
+          ),
+        ];
     }
   }
 
@@ -244,7 +288,9 @@ export class LocalBackend implements ReplBackend {
         return s ? this.describeSource(s, st.extended) : [];
       }
       case "AllSources":
-        return [...this.engine.catalog.sources.values()].filter((s) => s.sourceType === t.sourceType).flatMap((s) => this.describeSource(s, st.extended));
+        return [...this.engine.catalog.sources.values()]
+          .filter((s) => s.sourceType === t.sourceType)
+          .flatMap((s) => this.describeSource(s, st.extended));
       case "Function": {
         const f = builtinFunctions.get(t.name.value);
         return f ? describeFunction(f) : [];
@@ -259,20 +305,29 @@ export class LocalBackend implements ReplBackend {
       ["Kafka topic", `${s.topic}${s.partitions ? ` (partitions: ${s.partitions})` : ""}`],
       ["Key format", s.keyFormat.format],
       ["Value format", s.valueFormat.format],
-      ["Timestamp field", s.timestamp ? `${s.timestamp.column}${s.timestamp.format ? ` (format '${s.timestamp.format}')` : ""}` : "Not set - using <ROWTIME>"],
+      [
+        "Timestamp field",
+        s.timestamp
+          ? `${s.timestamp.column}${s.timestamp.format ? ` (format '${s.timestamp.format}')` : ""}`
+          : "Not set - using <ROWTIME>",
+      ],
     ];
     if (s.window) lines.push(["Windowed", `${s.window.type}${s.window.sizeMs ? ` (${s.window.sizeMs} ms)` : ""}`]);
     const out: Output[] = [];
     const columns = table(
       ["Field", "Type"],
-      s.columns.map((c) => [c.name, `${formatType(c.type)}${c.namespace === "KEY" ? (s.sourceType === "TABLE" ? " (primary key)" : " (key)") : c.namespace === "HEADER" ? ` (header${c.headerKey ? ` '${c.headerKey}'` : "s"})` : ""}`]),
+      s.columns.map((c) => [
+        c.name,
+        `${formatType(c.type)}${c.namespace === "KEY" ? (s.sourceType === "TABLE" ? " (primary key)" : " (key)") : c.namespace === "HEADER" ? ` (header${c.headerKey ? ` '${c.headerKey}'` : "s"})` : ""}`,
+      ]),
     );
     if (!extended) {
       out.push({ kind: "text", text: keyValues(lines) }, columns);
       return out;
     }
     const writer = s.writtenBy;
-    if (writer) lines.push(["Written by", `${writer} (${this.engine.queries.has(writer) ? "RUNNING" : "NOT RUNNING"})`]);
+    if (writer)
+      lines.push(["Written by", `${writer} (${this.engine.queries.has(writer) ? "RUNNING" : "NOT RUNNING"})`]);
     const readers = this.engine.catalog.queriesReading(s.name).map((q) => q.id);
     lines.push(["Read by", readers.join(", ") || "no query"]);
     lines.push(["Statement", oneLine(s.sql)]);
@@ -296,7 +351,12 @@ export class LocalBackend implements ReplBackend {
       ];
       out.push({ kind: "text", text: `Processing (${writer}, since this session started):\n${keyValues(stats)}` });
       if (errors.length > 0) {
-        out.push(table(["Topic", "Partition", "Offset", "Where", "Message"], errors.slice(-5).map((e) => [e.topic, e.partition, e.offset, e.where, e.message])));
+        out.push(
+          table(
+            ["Topic", "Partition", "Offset", "Where", "Message"],
+            errors.slice(-5).map((e) => [e.topic, e.partition, e.offset, e.where, e.message]),
+          ),
+        );
       }
     }
     return out;
@@ -319,8 +379,14 @@ export class LocalBackend implements ReplBackend {
         },
       ];
     }
-    if (!compiled?.optimized || !compiled.physical) return [{ kind: "message", text: "the statement runs no query: nothing to explain" }];
-    return [{ kind: "text", text: `Logical plan\n${indent(formatLogicalPlan(compiled.optimized))}\nPhysical plan\n${indent(formatPhysicalPlan(compiled.physical))}` }];
+    if (!compiled?.optimized || !compiled.physical)
+      return [{ kind: "message", text: "the statement runs no query: nothing to explain" }];
+    return [
+      {
+        kind: "text",
+        text: `Logical plan\n${indent(formatLogicalPlan(compiled.optimized))}\nPhysical plan\n${indent(formatPhysicalPlan(compiled.physical))}`,
+      },
+    ];
   }
 }
 
@@ -335,7 +401,10 @@ function describeFunction(f: FunctionDef): Output[] {
         ["Description", f.description],
       ]),
     },
-    table(["Signature"], f.signatures.map((s) => [s])),
+    table(
+      ["Signature"],
+      f.signatures.map((s) => [s]),
+    ),
   ];
 }
 

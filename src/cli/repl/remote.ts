@@ -60,7 +60,14 @@ export class RemoteBackend implements ReplBackend {
       return [{ kind: "message", text: `Property ${st.name} unset` }];
     }
     if (st?.kind === "Show" && st.what === "PROPERTIES") {
-      return [{ kind: "table", columns: [{ name: "Property" }, { name: "Value" }], rows: Object.entries(this.properties), empty: "no properties set in this session" }];
+      return [
+        {
+          kind: "table",
+          columns: [{ name: "Property" }, { name: "Value" }],
+          rows: Object.entries(this.properties),
+          empty: "no properties set in this session",
+        },
+      ];
     }
     const res = await this.request("POST", "/ksql", { ksql: text, streamsProperties: this.properties });
     const body = (await res.json().catch(() => undefined)) as unknown;
@@ -85,13 +92,15 @@ export class RemoteBackend implements ReplBackend {
     }
     const lines = jsonLines(res.body);
     const first = await lines.next();
-    if (first.done) return { ok: false, outputs: [{ kind: "failure", message: "the server ended the query without a header" }] };
+    if (first.done)
+      return { ok: false, outputs: [{ kind: "failure", message: "the server ended the query without a header" }] };
     const header = first.value as { queryId?: string; columnNames?: string[] };
     let closed = false;
     const close = async () => {
       if (closed) return;
       closed = true;
-      if (!pull && header.queryId) await this.request("POST", "/close-query", { queryId: header.queryId }).catch(() => undefined);
+      if (!pull && header.queryId)
+        await this.request("POST", "/close-query", { queryId: header.queryId }).catch(() => undefined);
       ac.abort();
     };
     const rows: AsyncIterator<unknown[]> = {
@@ -104,7 +113,8 @@ export class RemoteBackend implements ReplBackend {
           throw e;
         }
         if (n.done) return { done: true, value: undefined };
-        if (!Array.isArray(n.value)) throw new Error(String((n.value as { message?: unknown }).message ?? JSON.stringify(n.value)));
+        if (!Array.isArray(n.value))
+          throw new Error(String((n.value as { message?: unknown }).message ?? JSON.stringify(n.value)));
         return { done: false, value: n.value };
       },
     };
@@ -112,7 +122,10 @@ export class RemoteBackend implements ReplBackend {
   }
 
   async print(p: Print): Promise<Output> {
-    return { kind: "failure", message: `PRINT '${p.topic}' needs the log: run esql repl with --data or --brokers (the server's REST API has no PRINT)` };
+    return {
+      kind: "failure",
+      message: `PRINT '${p.topic}' needs the log: run esql repl with --data or --brokers (the server's REST API has no PRINT)`,
+    };
   }
 
   async names(): Promise<CompletionNames> {
@@ -124,7 +137,11 @@ export class RemoteBackend implements ReplBackend {
 
 /** A server error body as diagnostics (when it has a position) or a failure. */
 function errorOutput(body: unknown, status: number, text: string): Output {
-  const b = (body ?? {}) as { message?: string; position?: { line: number; col: number; endLine: number; endCol: number }; code?: string };
+  const b = (body ?? {}) as {
+    message?: string;
+    position?: { line: number; col: number; endLine: number; endCol: number };
+    code?: string;
+  };
   const message = (b.message ?? `the server answered ${status}`).replace(/^Line: \d+, Col: \d+: /, "");
   if (!b.position) return { kind: "failure", message };
   const p = b.position;

@@ -32,10 +32,16 @@ function style(color: boolean) {
 }
 
 /** A whole result as an aligned table (pull queries, SHOW, DESCRIBE). */
-export function renderTable(columns: readonly ResultColumn[], rows: readonly (readonly unknown[])[], color: boolean): string {
+export function renderTable(
+  columns: readonly ResultColumn[],
+  rows: readonly (readonly unknown[])[],
+  color: boolean,
+): string {
   const table = new Table({ head: columns.map((c) => c.name), style: style(color) });
   for (const row of rows) {
-    table.push(columns.map((c, i) => ({ content: cellText(row[i], c), hAlign: numeric(c, row[i]) ? "right" : "left" }) as const));
+    table.push(
+      columns.map((c, i) => ({ content: cellText(row[i], c), hAlign: numeric(c, row[i]) ? "right" : "left" }) as const),
+    );
   }
   return table.toString();
 }
@@ -76,7 +82,11 @@ export class StreamingTable {
 
   row(values: readonly unknown[]): string {
     const t = new Table({ colWidths: this.widths, chars: NO_RULES, style: style(this.color), wordWrap: false });
-    t.push(this.columns.map((c, i) => ({ content: cellText(values[i], c), hAlign: numeric(c, values[i]) ? "right" : "left" }) as const));
+    t.push(
+      this.columns.map(
+        (c, i) => ({ content: cellText(values[i], c), hAlign: numeric(c, values[i]) ? "right" : "left" }) as const,
+      ),
+    );
     return t.toString();
   }
 

@@ -135,7 +135,9 @@ export async function runSession(backend: ReplBackend, options: SessionOptions):
     let count = 0;
     let limitReached = false;
     const cancelled = await cancellable(async (signal) => {
-      const aborted = new Promise<"aborted">((r) => signal.addEventListener("abort", () => r("aborted"), { once: true }));
+      const aborted = new Promise<"aborted">((r) =>
+        signal.addEventListener("abort", () => r("aborted"), { once: true }),
+      );
       try {
         for (;;) {
           const n = await Promise.race([q.rows.next(), aborted]);
@@ -152,7 +154,15 @@ export async function runSession(backend: ReplBackend, options: SessionOptions):
       }
     });
     write(table.footer());
-    write(c.dim(cancelled ? `Query terminated (${count} row${count === 1 ? "" : "s"})` : limitReached ? `Limit Reached (${count} row${count === 1 ? "" : "s"})` : ""));
+    write(
+      c.dim(
+        cancelled
+          ? `Query terminated (${count} row${count === 1 ? "" : "s"})`
+          : limitReached
+            ? `Limit Reached (${count} row${count === 1 ? "" : "s"})`
+            : "",
+      ),
+    );
   };
 
   const runPrint = async (p: Print, file: SourceFile) => {
@@ -168,7 +178,13 @@ export async function runSession(backend: ReplBackend, options: SessionOptions):
       }
     });
     if (lines && !(Symbol.asyncIterator in lines)) return show([lines], file);
-    write(c.dim(cancelled ? `Topic printing ceased (${count} record${count === 1 ? "" : "s"})` : `${count} record${count === 1 ? "" : "s"}`));
+    write(
+      c.dim(
+        cancelled
+          ? `Topic printing ceased (${count} record${count === 1 ? "" : "s"})`
+          : `${count} record${count === 1 ? "" : "s"}`,
+      ),
+    );
   };
 
   /** Runs every statement of `text` in order; RUN SCRIPT runs a file's statements the same way. */
@@ -191,7 +207,15 @@ export async function runSession(backend: ReplBackend, options: SessionOptions):
             try {
               text = readFileSync(path, "utf8");
             } catch (e) {
-              show([{ kind: "failure", message: `cannot read ${st.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }], file);
+              show(
+                [
+                  {
+                    kind: "failure",
+                    message: `cannot read ${st.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+                  },
+                ],
+                file,
+              );
               break;
             }
             await runText({ path: st.path, text }, depth + 1);
@@ -274,7 +298,10 @@ export async function runSession(backend: ReplBackend, options: SessionOptions):
   const onSignal = () => interrupt();
   if (!options.terminal) process.on("SIGINT", onSignal);
 
-  if (options.terminal) write(`${c.bold("esql")} ${c.dim(`— ${backend.description}. Statements end with ';'. help; for help, Ctrl-D to leave.`)}`);
+  if (options.terminal)
+    write(
+      `${c.bold("esql")} ${c.dim(`— ${backend.description}. Statements end with ';'. help; for help, Ctrl-D to leave.`)}`,
+    );
   prompt();
   await new Promise<void>((resolveClosed) => {
     rl.on("close", () => {
@@ -319,7 +346,11 @@ function maskOthers(text: string, start: number, end: number): string {
 function loadHistory(file: string): string[] {
   if (!existsSync(file)) return [];
   try {
-    return readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").reverse().slice(0, HISTORY_SIZE);
+    return readFileSync(file, "utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .reverse()
+      .slice(0, HISTORY_SIZE);
   } catch {
     return [];
   }

@@ -19,10 +19,7 @@ function reads(n: LogicalNode): TExpr[] {
     case "Join":
       return [n.leftKey, n.rightKey];
     case "Aggregate":
-      return [
-        ...n.groupBy.map((g) => g.expr),
-        ...n.aggregates.map((a) => a.call),
-      ];
+      return [...n.groupBy.map((g) => g.expr), ...n.aggregates.map((a) => a.call)];
     case "TableFunction":
       return n.functions.map((f) => f.call);
     case "Project":
@@ -50,11 +47,7 @@ function prune(n: LogicalNode, needed: Set<string>): LogicalNode {
   if (n.kind === "Source") {
     const ts = n.timestamp ? (n.prefix ?? "") + n.timestamp.column : undefined;
     const schema = n.schema.filter(
-      (c) =>
-        c.namespace === "KEY" ||
-        c.namespace === "PSEUDO" ||
-        c.name === ts ||
-        needed.has(c.name),
+      (c) => c.namespace === "KEY" || c.namespace === "PSEUDO" || c.name === ts || needed.has(c.name),
     );
     return schema.length === n.schema.length ? n : { ...n, schema };
   }

@@ -10,9 +10,7 @@ import { inputsOf, withInputs, type LogicalNode } from "../plan.ts";
 import type { Rule } from "./rule.ts";
 
 function conjuncts(e: TExpr): TExpr[] {
-  return e.kind === "Logical" && e.op === "AND"
-    ? [...conjuncts(e.left), ...conjuncts(e.right)]
-    : [e];
+  return e.kind === "Logical" && e.op === "AND" ? [...conjuncts(e.left), ...conjuncts(e.right)] : [e];
 }
 
 function and(es: TExpr[]): TExpr {
@@ -32,16 +30,12 @@ function provides(n: LogicalNode): Set<string> {
 
 /** Puts a filter directly on `n` (keeping the schema). */
 function filterOn(n: LogicalNode, preds: TExpr[]): LogicalNode {
-  return preds.length
-    ? { kind: "Filter", input: n, predicate: and(preds), schema: n.schema }
-    : n;
+  return preds.length ? { kind: "Filter", input: n, predicate: and(preds), schema: n.schema } : n;
 }
 
 function rewrite(n: LogicalNode): LogicalNode {
   const inputs = inputsOf(n).map(rewrite);
-  const node = inputs.some((x, i) => x !== inputsOf(n)[i])
-    ? withInputs(n, inputs)
-    : n;
+  const node = inputs.some((x, i) => x !== inputsOf(n)[i]) ? withInputs(n, inputs) : n;
   if (node.kind !== "Filter" || node.input.kind !== "Join") return node;
   const join = node.input;
   const canLeft = join.joinType === "INNER" || join.joinType === "LEFT";
@@ -53,10 +47,8 @@ function rewrite(n: LogicalNode): LogicalNode {
   const toRight: TExpr[] = [];
   for (const c of conjuncts(node.predicate)) {
     const cols = [...columnsOf(c)];
-    if (canLeft && cols.length && cols.every((x) => leftCols.has(x)))
-      toLeft.push(c);
-    else if (canRight && cols.length && cols.every((x) => rightCols.has(x)))
-      toRight.push(c);
+    if (canLeft && cols.length && cols.every((x) => leftCols.has(x))) toLeft.push(c);
+    else if (canRight && cols.length && cols.every((x) => rightCols.has(x))) toRight.push(c);
     else keep.push(c);
   }
   if (!toLeft.length && !toRight.length) return node;
@@ -65,9 +57,7 @@ function rewrite(n: LogicalNode): LogicalNode {
     left: filterOn(join.left, toLeft),
     right: filterOn(join.right, toRight),
   };
-  return keep.length
-    ? { ...node, input: newJoin, predicate: and(keep) }
-    : newJoin;
+  return keep.length ? { ...node, input: newJoin, predicate: and(keep) } : newJoin;
 }
 
 export const pushDownFilter: Rule = {

@@ -55,7 +55,9 @@ try {
     if (s.sourceType !== "TABLE" || !s.writtenBy || !engine.queries.has(s.writtenBy)) continue;
     const t = await engine.table(s.name);
     tables[t.name] = t.rows.map((row) =>
-      Object.fromEntries(t.columns.map((c, i) => [c, c === "WINDOWSTART" || c === "WINDOWEND" ? row[i] : toPlain(row[i], t.types[i]!)])),
+      Object.fromEntries(
+        t.columns.map((c, i) => [c, c === "WINDOWSTART" || c === "WINDOWEND" ? row[i] : toPlain(row[i], t.types[i]!)]),
+      ),
     );
   }
   writeFileSync(outFile, JSON.stringify({ tables, processingErrors: engine.processingErrors.length }));

@@ -28,7 +28,8 @@ function area(frame: ProfileNode["callFrame"]): string {
   if ((fn === "parse" || fn === "stringify") && url === "") return `JSON.${fn}`;
   if (url.includes("node_modules/kafkajs/")) {
     // The client, split by direction: encoding and sending records, or fetching and decoding them.
-    if (/\/(producer|requests\/produce)\/|\/recordBatch\/record\/v0\/index\.js|\/encoder\.js|\/crc32/.test(url)) return "kafkajs: produce (group, encode)";
+    if (/\/(producer|requests\/produce)\/|\/recordBatch\/record\/v0\/index\.js|\/encoder\.js|\/crc32/.test(url))
+      return "kafkajs: produce (group, encode)";
     if (/\/(requests\/fetch|consumer)\/|decoder\.js|\/utils\/long\.js/.test(url)) return "kafkajs: fetch (decode)";
     return "kafkajs: other";
   }
@@ -47,7 +48,8 @@ export function summarizeProfile(file: string, top = 15): string {
   const p = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
-  for (let i = 0; i < p.samples.length; i++) self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
+  for (let i = 0; i < p.samples.length; i++)
+    self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
   const areas = new Map<string, number>();
   const fns = new Map<string, number>();
   let total = 0;
@@ -56,8 +58,12 @@ export function summarizeProfile(file: string, top = 15): string {
     total += us;
     const a = area(n.callFrame);
     areas.set(a, (areas.get(a) ?? 0) + us);
-    const short = n.callFrame.url.replace(/^file:\/\//, "").replace(`${ROOT}/`, "").replace(/.*node_modules\//, "");
-    const name = `${n.callFrame.functionName || "(anonymous)"} ${short ? `${short}:${n.callFrame.lineNumber + 1}` : ""}`.trim();
+    const short = n.callFrame.url
+      .replace(/^file:\/\//, "")
+      .replace(`${ROOT}/`, "")
+      .replace(/.*node_modules\//, "");
+    const name =
+      `${n.callFrame.functionName || "(anonymous)"} ${short ? `${short}:${n.callFrame.lineNumber + 1}` : ""}`.trim();
     fns.set(name, (fns.get(name) ?? 0) + us);
   }
   const busy = total - (areas.get("(idle)") ?? 0);
@@ -67,9 +73,15 @@ export function summarizeProfile(file: string, top = 15): string {
   return [
     `total ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s not idle (percentages are of the latter)`,
     "by area (self time):",
-    ...sorted(areas).filter(([a]) => a !== "(idle)").slice(0, 16).map(([a, us]) => line(a, us)),
+    ...sorted(areas)
+      .filter(([a]) => a !== "(idle)")
+      .slice(0, 16)
+      .map(([a, us]) => line(a, us)),
     `top ${top} functions (self time):`,
-    ...sorted(fns).filter(([f]) => !f.startsWith("(idle)")).slice(0, top).map(([f, us]) => line(f, us)),
+    ...sorted(fns)
+      .filter(([f]) => !f.startsWith("(idle)"))
+      .slice(0, top)
+      .map(([f, us]) => line(f, us)),
   ].join("\n");
 }
 

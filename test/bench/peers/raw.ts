@@ -18,7 +18,11 @@ if (!brokers || !topic) {
   process.exit(2);
 }
 
-const kafka = new kafkajs.Kafka({ clientId: "bench-raw", brokers: brokers.split(","), logLevel: kafkajs.logLevel.NOTHING });
+const kafka = new kafkajs.Kafka({
+  clientId: "bench-raw",
+  brokers: brokers.split(","),
+  logLevel: kafkajs.logLevel.NOTHING,
+});
 const admin = kafka.admin();
 await admin.connect();
 const ends = new Map<number, number>();

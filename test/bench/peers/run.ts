@@ -43,10 +43,38 @@ const REGIONS = 50;
 const BASE_TS = 1_700_000_000_000;
 
 const PROJECTIONS = [
-  { id: 1, name: "filter + projection → sink topic", script: "1-filter.esql", input: EVENTS_TOPIC, sink: "p1_sink", table: undefined },
-  { id: 2, name: "COUNT, SUM per key (10k keys)", script: "2-count-sum.esql", input: EVENTS_TOPIC, sink: "p2_sink", table: "PER_KEY" },
-  { id: 3, name: "same, 1-minute tumbling window", script: "3-windowed.esql", input: EVENTS_TOPIC, sink: "p3_sink", table: "PER_KEY_MINUTE" },
-  { id: 4, name: "table (upserts, tombstones) → GROUP BY other column", script: "4-table-regroup.esql", input: ACCOUNTS_TOPIC, sink: "p4_sink", table: "PER_REGION" },
+  {
+    id: 1,
+    name: "filter + projection → sink topic",
+    script: "1-filter.esql",
+    input: EVENTS_TOPIC,
+    sink: "p1_sink",
+    table: undefined,
+  },
+  {
+    id: 2,
+    name: "COUNT, SUM per key (10k keys)",
+    script: "2-count-sum.esql",
+    input: EVENTS_TOPIC,
+    sink: "p2_sink",
+    table: "PER_KEY",
+  },
+  {
+    id: 3,
+    name: "same, 1-minute tumbling window",
+    script: "3-windowed.esql",
+    input: EVENTS_TOPIC,
+    sink: "p3_sink",
+    table: "PER_KEY_MINUTE",
+  },
+  {
+    id: 4,
+    name: "table (upserts, tombstones) → GROUP BY other column",
+    script: "4-table-regroup.esql",
+    input: ACCOUNTS_TOPIC,
+    sink: "p4_sink",
+    table: "PER_REGION",
+  },
 ] as const;
 type Projection = (typeof PROJECTIONS)[number];
 type Engine = "raw" | "esql" | "streams";
@@ -86,11 +114,18 @@ const brokers = process.env.KAFKA_BROKERS ?? broker!.brokers;
 log(`broker ${brokers} (Kafka ${version})`);
 
 log(`building the Kafka Streams peer (mvn -q package, kafka-streams ${version})`);
-const mvn = spawnSync(process.env.KAFKA_MVN ?? "mvn", ["-B", "-q", `-Dkafka.version=${version}`, "package"], { cwd: PEER_DIR, encoding: "utf8" });
+const mvn = spawnSync(process.env.KAFKA_MVN ?? "mvn", ["-B", "-q", `-Dkafka.version=${version}`, "package"], {
+  cwd: PEER_DIR,
+  encoding: "utf8",
+});
 if (mvn.status !== 0) throw new Error(`mvn package failed:\n${mvn.stdout}\n${mvn.stderr}`);
 const peerClasspath = `${join(PEER_DIR, "target", "streams-peer.jar")}:${join(PEER_DIR, "target", "libs", "*")}`;
 
-const kafka = new kafkajs.Kafka({ clientId: "bench-peers", brokers: brokers.split(","), logLevel: kafkajs.logLevel.NOTHING });
+const kafka = new kafkajs.Kafka({
+  clientId: "bench-peers",
+  brokers: brokers.split(","),
+  logLevel: kafkajs.logLevel.NOTHING,
+});
 const admin = kafka.admin();
 await admin.connect();
 
@@ -99,11 +134,19 @@ await admin.connect();
 await deleteTopics(() => true);
 await admin.createTopics({
   waitForLeaders: true,
-  topics: [...INPUTS].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1, configEntries: [{ name: "retention.ms", value: "-1" }] })),
+  topics: [...INPUTS].map((topic) => ({
+    topic,
+    numPartitions: PARTITIONS,
+    replicationFactor: 1,
+    configEntries: [{ name: "retention.ms", value: "-1" }],
+  })),
 });
 {
   const t0 = performance.now();
-  const producer = kafka.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  const producer = kafka.producer({
+    createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+  });
   await producer.connect();
   const kinds = ["deposit", "withdrawal", "fee"];
   const CHUNK = 20_000;
@@ -113,10 +156,15 @@ await admin.createTopics({
     for (let i = from; i < Math.min(events, from + CHUNK); i++) {
       const timestamp = String(BASE_TS + i);
       // Amounts are multiples of 1/4: their sums are exact in doubles, whatever order they are added in.
-      evs.push({ key: `k${i % KEYS}`, value: JSON.stringify({ KIND: kinds[i % 3], AMOUNT: (i % 401) / 4, QTY: i % 10 }), timestamp });
+      evs.push({
+        key: `k${i % KEYS}`,
+        value: JSON.stringify({ KIND: kinds[i % 3], AMOUNT: (i % 401) / 4, QTY: i % 10 }),
+        timestamp,
+      });
       // Accounts: 10k ids, upserts moving between 50 regions, every 10th record a tombstone.
       const id = `a${(i * 7919) % KEYS}`;
-      const value = i % 10 === 9 ? null : JSON.stringify({ REGION: `r${(i * 31 + (i >> 7)) % REGIONS}`, BALANCE: (i % 1001) / 4 });
+      const value =
+        i % 10 === 9 ? null : JSON.stringify({ REGION: `r${(i * 31 + (i >> 7)) % REGIONS}`, BALANCE: (i % 1001) / 4 });
       accs.push({ key: id, value, timestamp });
     }
     await producer.sendBatch({
@@ -128,7 +176,9 @@ await admin.createTopics({
     });
   }
   await producer.disconnect();
-  log(`wrote ${fmt(events)} events to ${EVENTS_TOPIC} and ${fmt(events)} account records to ${ACCOUNTS_TOPIC} (${PARTITIONS} partitions each) in ${fmt(performance.now() - t0)} ms`);
+  log(
+    `wrote ${fmt(events)} events to ${EVENTS_TOPIC} and ${fmt(events)} account records to ${ACCOUNTS_TOPIC} (${PARTITIONS} partitions each) in ${fmt(performance.now() - t0)} ms`,
+  );
 }
 
 // ---- runs ----
@@ -147,7 +197,9 @@ try {
       const streams = await runStreams(p);
       for (const r of [raw, esql, streams]) {
         runs.push(r);
-        log(`  P${p.id} round ${round} ${r.engine.padEnd(7)} ${fmt((r.events / r.processMs) * 1000).padStart(9)} events/s  (${fmt(r.processMs)} ms processing, ${fmt(r.wallMs)} ms process, peak RSS ${fmt(r.peakRssMb)} MiB${r.rows ? `, ${fmt(r.rows.length)} result rows` : ""})`);
+        log(
+          `  P${p.id} round ${round} ${r.engine.padEnd(7)} ${fmt((r.events / r.processMs) * 1000).padStart(9)} events/s  (${fmt(r.processMs)} ms processing, ${fmt(r.wallMs)} ms process, peak RSS ${fmt(r.peakRssMb)} MiB${r.rows ? `, ${fmt(r.rows.length)} result rows` : ""})`,
+        );
       }
       const diff = compare(esql.rows!, streams.rows!);
       if (diff) problems.push(`round ${round}: ${diff}`);
@@ -161,7 +213,11 @@ try {
     }
     results.set(p.id, runs);
     agreement.set(p.id, problems);
-    log(problems.length === 0 ? `  P${p.id}: esql and Kafka Streams agree` : `  P${p.id}: MISMATCH\n    ${problems.join("\n    ")}`);
+    log(
+      problems.length === 0
+        ? `  P${p.id}: esql and Kafka Streams agree`
+        : `  P${p.id}: MISMATCH\n    ${problems.join("\n    ")}`,
+    );
   }
 } finally {
   await deleteTopics((t) => !INPUTS.has(t));
@@ -173,10 +229,21 @@ try {
 // ---- report ----
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const rate = (runs: RunResult[], engine: Engine) => mean(runs.filter((r) => r.engine === engine).map((r) => (r.events / r.processMs) * 1000));
-const rss = (runs: RunResult[], engine: Engine) => Math.max(...runs.filter((r) => r.engine === engine).map((r) => r.peakRssMb));
+const rate = (runs: RunResult[], engine: Engine) =>
+  mean(runs.filter((r) => r.engine === engine).map((r) => (r.events / r.processMs) * 1000));
+const rss = (runs: RunResult[], engine: Engine) =>
+  Math.max(...runs.filter((r) => r.engine === engine).map((r) => r.peakRssMb));
 const table = new Table({
-  head: ["projection", "raw kafkajs", "esql", "Kafka Streams", "esql / KS", "esql / raw", "peak RSS raw / esql / KS", "results"],
+  head: [
+    "projection",
+    "raw kafkajs",
+    "esql",
+    "Kafka Streams",
+    "esql / KS",
+    "esql / raw",
+    "peak RSS raw / esql / KS",
+    "results",
+  ],
   style: { head: [], border: [], compact: true },
   colAligns: ["left", "right", "right", "right", "right", "right", "right", "left"],
 });
@@ -198,7 +265,9 @@ const cpu = cpus();
 console.log(
   `esql vs Kafka Streams — ${new Date().toISOString().slice(0, 10)}, ${cpu.length} × ${cpu[0]?.model ?? "cpu"}, ${fmt(totalmem() / 2 ** 30)} GiB, node ${process.version}, Kafka ${version} (one local broker)`,
 );
-console.log(`${fmt(events)} events per input topic, ${PARTITIONS} partitions, ${rounds} round(s) of raw → esql → Kafka Streams per projection; events/s (mean of rounds) from the start of processing to caught up with outputs flushed`);
+console.log(
+  `${fmt(events)} events per input topic, ${PARTITIONS} partitions, ${rounds} round(s) of raw → esql → Kafka Streams per projection; events/s (mean of rounds) from the start of processing to caught up with outputs flushed`,
+);
 console.log(table.toString());
 for (const [id, file] of profiles) {
   console.log("");
@@ -214,7 +283,13 @@ async function runRaw(p: Projection): Promise<RunResult> {
   await deleteTopics((t) => !INPUTS.has(t));
   const r = await measure("raw", process.execPath, ["--import", "tsx", join(HERE, "raw.ts"), brokers, p.input]);
   const result = resultLine(r.stdout, "raw");
-  return { engine: "raw", events: result.events, processMs: result.processMs, wallMs: r.wallMs, peakRssMb: r.peakRssMb };
+  return {
+    engine: "raw",
+    events: result.events,
+    processMs: result.processMs,
+    wallMs: r.wallMs,
+    peakRssMb: r.peakRssMb,
+  };
 }
 
 async function runEsql(p: Projection, profile?: string): Promise<RunResult> {
@@ -223,14 +298,29 @@ async function runEsql(p: Projection, profile?: string): Promise<RunResult> {
   const out = join(work, `esql-${p.id}.json`);
   // esql.ts does what `esql run --brokers --json` does, timing the processing alone (see there).
   const env: Record<string, string> = profile ? { BENCH_CPU_PROFILE: profile } : {};
-  const r = await measure("esql", process.execPath, ["--import", "tsx", join(HERE, "esql.ts"), join(HERE, "esql", p.script), brokers, data, out], env);
+  const r = await measure(
+    "esql",
+    process.execPath,
+    ["--import", "tsx", join(HERE, "esql.ts"), join(HERE, "esql", p.script), brokers, data, out],
+    env,
+  );
   rmSync(data, { recursive: true, force: true });
   const result = resultLine(r.stdout, "esql");
-  const output = JSON.parse(readFileSync(out, "utf8")) as { tables: Record<string, Record<string, unknown>[]>; processingErrors: number };
+  const output = JSON.parse(readFileSync(out, "utf8")) as {
+    tables: Record<string, Record<string, unknown>[]>;
+    processingErrors: number;
+  };
   if (output.processingErrors > 0) log(`  esql: ${output.processingErrors} processing error(s)`);
   const rows = p.table ? canonicalRows(output.tables[p.table] ?? []) : await readSink(p.sink);
   const ends = await admin.fetchTopicOffsets(p.input);
-  return { engine: "esql", events: ends.reduce((a, o) => a + Number(o.high), 0), processMs: result.processMs, wallMs: r.wallMs, peakRssMb: r.peakRssMb, rows };
+  return {
+    engine: "esql",
+    events: ends.reduce((a, o) => a + Number(o.high), 0),
+    processMs: result.processMs,
+    wallMs: r.wallMs,
+    peakRssMb: r.peakRssMb,
+    rows,
+  };
 }
 
 async function runStreams(p: Projection): Promise<RunResult> {
@@ -240,9 +330,20 @@ async function runStreams(p: Projection): Promise<RunResult> {
   const r = await measure("streams", java, ["-cp", peerClasspath, "esql.bench.Peer", String(p.id), brokers, out]);
   const result = resultLine(r.stdout, "streams");
   const rows = p.table
-    ? canonicalRows((JSON.parse(readFileSync(out, "utf8")) as { tables: Record<string, Record<string, unknown>[]> }).tables[p.table] ?? [])
+    ? canonicalRows(
+        (JSON.parse(readFileSync(out, "utf8")) as { tables: Record<string, Record<string, unknown>[]> }).tables[
+          p.table
+        ] ?? [],
+      )
     : await readSink(p.sink);
-  return { engine: "streams", events: result.events, processMs: result.processMs, wallMs: r.wallMs, peakRssMb: r.peakRssMb, rows };
+  return {
+    engine: "streams",
+    events: result.events,
+    processMs: result.processMs,
+    wallMs: r.wallMs,
+    peakRssMb: r.peakRssMb,
+    rows,
+  };
 }
 
 /**
@@ -257,7 +358,11 @@ function measure(
 ): Promise<{ stdout: string; stderr: string; wallMs: number; peakRssMb: number }> {
   return new Promise((resolveRun, reject) => {
     const t0 = performance.now();
-    const child = spawn("/usr/bin/time", ["-f", "BENCH_MAXRSS_KB %M", command, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("/usr/bin/time", ["-f", "BENCH_MAXRSS_KB %M", command, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
@@ -266,7 +371,8 @@ function measure(
     child.on("close", (code) => {
       const wallMs = performance.now() - t0;
       const m = /BENCH_MAXRSS_KB (\d+)/.exec(stderr);
-      if (code !== 0 || !m) return reject(new Error(`${label} failed (exit ${code}):\n${stderr.slice(-4000)}\n${stdout.slice(-2000)}`));
+      if (code !== 0 || !m)
+        return reject(new Error(`${label} failed (exit ${code}):\n${stderr.slice(-4000)}\n${stdout.slice(-2000)}`));
       resolveRun({ stdout, stderr, wallMs, peakRssMb: Number(m[1]) / 1024 });
     });
   });
@@ -333,13 +439,20 @@ function compare(esql: string[], streams: string[]): string | undefined {
     return m;
   };
   const [a, b] = [count(esql), count(streams)];
-  const only = (x: Map<string, number>, y: Map<string, number>) => [...x].filter(([k, n]) => (y.get(k) ?? 0) < n).map(([k]) => k);
+  const only = (x: Map<string, number>, y: Map<string, number>) =>
+    [...x].filter(([k, n]) => (y.get(k) ?? 0) < n).map(([k]) => k);
   const onlyEsql = only(a, b);
   const onlyStreams = only(b, a);
   return (
     `${esql.length} esql rows vs ${streams.length} Kafka Streams rows; ${onlyEsql.length} only in esql, ${onlyStreams.length} only in Kafka Streams` +
-    onlyEsql.slice(0, 5).map((l) => `\n      esql:    ${l}`).join("") +
-    onlyStreams.slice(0, 5).map((l) => `\n      streams: ${l}`).join("")
+    onlyEsql
+      .slice(0, 5)
+      .map((l) => `\n      esql:    ${l}`)
+      .join("") +
+    onlyStreams
+      .slice(0, 5)
+      .map((l) => `\n      streams: ${l}`)
+      .join("")
   );
 }
 
@@ -358,4 +471,3 @@ async function deleteTopics(which: (topic: string) => boolean): Promise<void> {
   }
   throw new Error(`topics not deleted within 30 s: ${doomed.join(", ")}`);
 }
-

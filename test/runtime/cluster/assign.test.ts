@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { assignSlots, roleOf, type ClusterMap, type MemberState } from "../../../runtime/cluster/assign.ts";
 
-const member = (instance: string, over: Partial<MemberState> = {}): MemberState => ({ instance, active: [], standby: [], slots: 8, generation: 0, ...over });
+const member = (instance: string, over: Partial<MemberState> = {}): MemberState => ({
+  instance,
+  active: [],
+  standby: [],
+  slots: 8,
+  generation: 0,
+  ...over,
+});
 const loads = (m: ClusterMap) => {
   const counts: Record<string, number> = {};
   for (const o of m.owners) counts[o] = (counts[o] ?? 0) + 1;

@@ -36,7 +36,11 @@ async function main(): Promise<void> {
         const batch: ProduceRecord[] = [];
         for (let j = i; j < Math.min(total, i + 5000); j++) {
           const value = { KIND: j % 3 === 0 ? "out" : "in", AMOUNT: (j * 7919) % 1000, TELLER: `t${j % 17}` };
-          batch.push({ key: Buffer.from(JSON.stringify(`acc-${(j * 31) % 997}`)), value: Buffer.from(JSON.stringify(value)), timestamp: j * 1000 });
+          batch.push({
+            key: Buffer.from(JSON.stringify(`acc-${(j * 31) % 997}`)),
+            value: Buffer.from(JSON.stringify(value)),
+            timestamp: j * 1000,
+          });
         }
         await engine.log.append("moves", batch);
       }
@@ -52,7 +56,9 @@ async function main(): Promise<void> {
     const tables: Record<string, unknown[]> = {};
     for (const name of ["BALANCES", "PER_TELLER_HOUR"]) {
       const t = await engine.table(name);
-      tables[name] = t.rows.map((row) => JSON.stringify(row, (_k, v) => (typeof v === "bigint" ? v.toString() : v))).sort();
+      tables[name] = t.rows
+        .map((row) => JSON.stringify(row, (_k, v) => (typeof v === "bigint" ? v.toString() : v)))
+        .sort();
     }
     process.stdout.write(`${JSON.stringify(tables)}\n`);
   } finally {

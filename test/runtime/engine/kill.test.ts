@@ -20,7 +20,10 @@ function temp(): string {
 }
 
 function runToEnd(dir: string): string {
-  const r = spawnSync(process.execPath, ["--import", "tsx", worker, "run", dir], { encoding: "utf8", timeout: 300_000 });
+  const r = spawnSync(process.execPath, ["--import", "tsx", worker, "run", dir], {
+    encoding: "utf8",
+    timeout: 300_000,
+  });
   if (r.status !== 0) throw new Error(`run failed (${r.status}): ${r.stderr}`);
   return r.stdout.trim().split("\n").pop()!;
 }
@@ -28,7 +31,9 @@ function runToEnd(dir: string): string {
 /** Starts `run` and SIGKILLs it after `ms`; resolves whether it was killed before finishing. */
 function runAndKill(dir: string, ms: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", worker, "run", dir], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", worker, "run", dir], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let stderr = "";
     child.stderr.on("data", (d) => (stderr += d));
     const timer = setTimeout(() => child.kill("SIGKILL"), ms);
@@ -42,7 +47,9 @@ function runAndKill(dir: string, ms: number): Promise<boolean> {
 }
 
 function setup(dir: string): void {
-  const r = spawnSync(process.execPath, ["--import", "tsx", worker, "setup", dir, String(EVENTS)], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["--import", "tsx", worker, "setup", dir, String(EVENTS)], {
+    encoding: "utf8",
+  });
   if (r.status !== 0) throw new Error(`setup failed: ${r.stderr}`);
 }
 

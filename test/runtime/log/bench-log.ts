@@ -69,7 +69,9 @@ try {
   }
   const readMs = performance.now() - t0 - decodeMs;
   console.log(`read    ${read.toLocaleString("en")} records in ${readMs.toFixed(0)} ms: ${rate(read, readMs)}`);
-  console.log(`decode  ${decoded.toLocaleString("en")} JSON values in ${decodeMs.toFixed(0)} ms: ${rate(decoded, decodeMs)}`);
+  console.log(
+    `decode  ${decoded.toLocaleString("en")} JSON values in ${decodeMs.toFixed(0)} ms: ${rate(decoded, decodeMs)}`,
+  );
   await log.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -131,22 +131,19 @@ export function describeEventLogContract(
       await log.deleteTopic(t);
     });
 
-    it(
-      capabilities.nullHeaderValues ? "keeps null header values" : "rejects null header values",
-      async () => {
-        const t = topicName("nullheader");
-        await log.createTopic(t, { partitions: 1 });
-        const write = log.append(t, [{ key: null, value: buf("x"), headers: [{ key: "h", value: null }] }]);
-        if (capabilities.nullHeaderValues) {
-          await write;
-          expect((await log.read(t, 0, 0, 10))[0]!.headers).toEqual([{ key: "h", value: null }]);
-        } else {
-          await expectCode(write, "INVALID_ARGUMENT");
-          expect(await log.endOffset(t, 0)).toBe(0);
-        }
-        await log.deleteTopic(t);
-      },
-    );
+    it(capabilities.nullHeaderValues ? "keeps null header values" : "rejects null header values", async () => {
+      const t = topicName("nullheader");
+      await log.createTopic(t, { partitions: 1 });
+      const write = log.append(t, [{ key: null, value: buf("x"), headers: [{ key: "h", value: null }] }]);
+      if (capabilities.nullHeaderValues) {
+        await write;
+        expect((await log.read(t, 0, 0, 10))[0]!.headers).toEqual([{ key: "h", value: null }]);
+      } else {
+        await expectCode(write, "INVALID_ARGUMENT");
+        expect(await log.endOffset(t, 0)).toBe(0);
+      }
+      await log.deleteTopic(t);
+    });
 
     it("reads from any offset, at most maxRecords, [] at the end, and rejects positions out of range", async () => {
       const t = topicName("read");
@@ -192,7 +189,10 @@ export function describeEventLogContract(
       const again = await log.append(t, [{ key: buf("customer-7"), value: null }]);
       expect(again[0]!.partition).toBe(results[7]!.partition);
 
-      const nullKeys = await log.append(t, values(0, 12).map((r) => ({ ...r, key: null })));
+      const nullKeys = await log.append(
+        t,
+        values(0, 12).map((r) => ({ ...r, key: null })),
+      );
       expect(new Set(nullKeys.map((r) => r.partition)).size).toBeGreaterThan(1);
 
       // End offsets: one past the last offset of each partition.
@@ -246,7 +246,10 @@ export function describeEventLogContract(
     it("subscribe yields existing and later records, one partition per batch, and ends on abort", async () => {
       const t = topicName("subscribe");
       await log.createTopic(t, { partitions: 2 });
-      await log.append(t, [...values(0, 5).map((r) => ({ ...r, partition: 0 })), { key: null, value: buf("p1"), partition: 1 }]);
+      await log.append(t, [
+        ...values(0, 5).map((r) => ({ ...r, partition: 0 })),
+        { key: null, value: buf("p1"), partition: 1 },
+      ]);
       const ac = new AbortController();
       const it = log.subscribe(
         t,

@@ -60,9 +60,17 @@ describe("EmbeddedLog", () => {
   it("appends and reads back records with keys, values, timestamps and headers", async () => {
     await log.createTopic("t", { partitions: 1 });
     const res = await log.append("t", [
-      { key: b("k1"), value: b("v1"), timestamp: 1000, headers: [{ key: "h", value: b("x") }, { key: "n", value: null }] },
+      {
+        key: b("k1"),
+        value: b("v1"),
+        timestamp: 1000,
+        headers: [
+          { key: "h", value: b("x") },
+          { key: "n", value: null },
+        ],
+      },
       { key: null, value: null, timestamp: 2000 },
-      { key: b(""), value: b("") , partition: 0 },
+      { key: b(""), value: b(""), partition: 0 },
     ]);
     expect(res).toEqual([
       { partition: 0, offset: 0 },
@@ -76,7 +84,10 @@ describe("EmbeddedLog", () => {
     expect(recs[0]!.key?.toString()).toBe("k1");
     expect(recs[0]!.value?.toString()).toBe("v1");
     expect(recs[0]!.timestamp).toBe(1000);
-    expect(recs[0]!.headers.map((h) => [h.key, h.value?.toString() ?? null])).toEqual([["h", "x"], ["n", null]]);
+    expect(recs[0]!.headers.map((h) => [h.key, h.value?.toString() ?? null])).toEqual([
+      ["h", "x"],
+      ["n", null],
+    ]);
     expect(recs[1]!.key).toBeNull();
     expect(recs[1]!.value).toBeNull();
     expect(recs[2]!.key?.length).toBe(0);
@@ -160,7 +171,10 @@ describe("EmbeddedLog", () => {
 
   it("waits for data and wakes on append; abort resolves false", async () => {
     await log.createTopic("t", { partitions: 2 });
-    const waiting = log.waitForData("t", [{ partition: 0, offset: 0 }, { partition: 1, offset: 0 }]);
+    const waiting = log.waitForData("t", [
+      { partition: 0, offset: 0 },
+      { partition: 1, offset: 0 },
+    ]);
     await log.append("t", [{ key: null, value: b("x"), partition: 1 }]);
     expect(await waiting).toBe(true);
     expect(await log.waitForData("t", [{ partition: 1, offset: 0 }])).toBe(true);
@@ -179,10 +193,17 @@ describe("EmbeddedLog", () => {
     const ac = new AbortController();
     const seen: string[] = [];
     const done = (async () => {
-      for await (const batch of log.subscribe("t", [{ partition: 0, offset: 0 }, { partition: 1, offset: 0 }], {
-        signal: ac.signal,
-        maxRecords: 10,
-      })) {
+      for await (const batch of log.subscribe(
+        "t",
+        [
+          { partition: 0, offset: 0 },
+          { partition: 1, offset: 0 },
+        ],
+        {
+          signal: ac.signal,
+          maxRecords: 10,
+        },
+      )) {
         for (const r of batch) seen.push(`${r.partition}:${r.offset}:${r.value?.toString()}`);
         if (seen.length === 3) ac.abort();
       }

@@ -24,7 +24,8 @@ describe("pull queries", () => {
     const r = await engine.execute(SETUP);
     expect(r.diagnostics).toEqual([]);
     const inserts: string[] = [];
-    for (let i = 1; i <= 20; i++) inserts.push(`INSERT INTO users (id, name, region) VALUES (${i}, 'u${i}', '${i % 2 ? "odd" : "even"}');`);
+    for (let i = 1; i <= 20; i++)
+      inserts.push(`INSERT INTO users (id, name, region) VALUES (${i}, 'u${i}', '${i % 2 ? "odd" : "even"}');`);
     const clicks: [string, string, number, number][] = [
       ["a", "p1", 1, 1000],
       ["a", "p2", 2, 2000],
@@ -32,7 +33,8 @@ describe("pull queries", () => {
       ["a", "p3", 3, 12000],
       ["c", "p9", 7, 15000],
     ];
-    for (const [u, p, n, t] of clicks) inserts.push(`INSERT INTO clicks (user, page, n, rowtime) VALUES ('${u}', '${p}', ${n}, ${t});`);
+    for (const [u, p, n, t] of clicks)
+      inserts.push(`INSERT INTO clicks (user, page, n, rowtime) VALUES ('${u}', '${p}', ${n}, ${t});`);
     const ins = await engine.execute(inserts.join("\n"));
     expect(ins.diagnostics).toEqual([]);
     await engine.drain();
@@ -42,7 +44,8 @@ describe("pull queries", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const sorted = (rows: unknown[][]) => [...rows].sort((x, y) => String(x[0]).localeCompare(String(y[0])) || Number(x[0]) - Number(y[0]));
+  const sorted = (rows: unknown[][]) =>
+    [...rows].sort((x, y) => String(x[0]).localeCompare(String(y[0])) || Number(x[0]) - Number(y[0]));
 
   it("looks up one key", async () => {
     const r = await engine.pull("SELECT * FROM q_users WHERE id = 7;");
@@ -53,7 +56,10 @@ describe("pull queries", () => {
   });
 
   it("IN lists, ranges, projections, filters on values, LIMIT", async () => {
-    expect(sorted((await engine.pull("SELECT name FROM q_users WHERE id IN (3, 5, 99);")).rows)).toEqual([["u3"], ["u5"]]);
+    expect(sorted((await engine.pull("SELECT name FROM q_users WHERE id IN (3, 5, 99);")).rows)).toEqual([
+      ["u3"],
+      ["u5"],
+    ]);
     const range = await engine.pull("SELECT id FROM q_users WHERE id > 15 AND id <= 18;");
     expect(range.rows.map((r) => r[0]).sort()).toEqual([16, 17, 18]);
     const between = await engine.pull("SELECT id FROM q_users WHERE id BETWEEN 2 AND 4 AND region = 'even';");
@@ -67,10 +73,17 @@ describe("pull queries", () => {
 
   it("reads aggregations by key and windowed tables with window bounds", async () => {
     expect((await engine.pull("SELECT * FROM per_user WHERE user = 'a';")).rows).toEqual([["a", 3, 6]]);
-    expect(sorted((await engine.pull("SELECT user, total FROM per_user;")).rows)).toEqual([["a", 6], ["b", 5], ["c", 7]]);
+    expect(sorted((await engine.pull("SELECT user, total FROM per_user;")).rows)).toEqual([
+      ["a", 6],
+      ["b", 5],
+      ["c", 7],
+    ]);
     const w = await engine.pull("SELECT user, WINDOWSTART AS ws, c FROM per_user_w WHERE user = 'a';");
     expect(w.diagnostics).toEqual([]);
-    expect(w.rows).toEqual([["a", 0, 2], ["a", 10000, 1]]);
+    expect(w.rows).toEqual([
+      ["a", 0, 2],
+      ["a", 10000, 1],
+    ]);
     const late = await engine.pull("SELECT user, c FROM per_user_w WHERE user = 'a' AND WINDOWSTART >= 5000;");
     expect(late.rows).toEqual([["a", 1]]);
   });
@@ -78,7 +91,11 @@ describe("pull queries", () => {
   it("reads streams up to their end", async () => {
     const r = await engine.pull("SELECT user, n FROM clicks WHERE n > 2;");
     expect(r.diagnostics).toEqual([]);
-    expect(sorted(r.rows)).toEqual([["a", 3], ["b", 5], ["c", 7]]);
+    expect(sorted(r.rows)).toEqual([
+      ["a", 3],
+      ["b", 5],
+      ["c", 7],
+    ]);
   });
 
   it("execute() answers bare SELECTs with rows", async () => {
@@ -102,7 +119,8 @@ describe("pull queries", () => {
 });
 
 describe("keyRanges", () => {
-  const c = compileScript(`CREATE TABLE t (id BIGINT PRIMARY KEY, v STRING) WITH (kafka_topic='t', value_format='JSON', partitions=1);
+  const c =
+    compileScript(`CREATE TABLE t (id BIGINT PRIMARY KEY, v STRING) WITH (kafka_topic='t', value_format='JSON', partitions=1);
     CREATE TABLE m AS SELECT * FROM t;
     SELECT * FROM m WHERE id = 3;
     SELECT * FROM m WHERE id IN (1, 2) AND v = 'x';
@@ -126,12 +144,24 @@ describe("pull queries on a source table", () => {
     const dir = mkdtempSync(join(tmpdir(), "esql-pull-cst-"));
     const engine = await Engine.open({ dataDir: dir, persistent: false });
     try {
-      const r = await engine.execute(`CREATE SOURCE TABLE loc (id STRING PRIMARY KEY, v INT) WITH (kafka_topic='loc', value_format='JSON', partitions=1);`);
+      const r = await engine.execute(
+        `CREATE SOURCE TABLE loc (id STRING PRIMARY KEY, v INT) WITH (kafka_topic='loc', value_format='JSON', partitions=1);`,
+      );
       expect(r.diagnostics).toEqual([]);
-      const rec = (k: string, v: number | null) => ({ key: Buffer.from(k), value: v === null ? null : Buffer.from(JSON.stringify({ V: v })) });
+      const rec = (k: string, v: number | null) => ({
+        key: Buffer.from(k),
+        value: v === null ? null : Buffer.from(JSON.stringify({ V: v })),
+      });
       await engine.log.append("loc", [rec("c", 1), rec("a", 2), rec("b", 3), rec("c", 4), rec("b", null), rec("d", 5)]);
-      expect((await engine.pull("SELECT * FROM loc;")).rows).toEqual([["a", 2], ["c", 4], ["d", 5]]);
-      expect((await engine.pull("SELECT * FROM loc LIMIT 2;")).rows).toEqual([["a", 2], ["c", 4]]);
+      expect((await engine.pull("SELECT * FROM loc;")).rows).toEqual([
+        ["a", 2],
+        ["c", 4],
+        ["d", 5],
+      ]);
+      expect((await engine.pull("SELECT * FROM loc LIMIT 2;")).rows).toEqual([
+        ["a", 2],
+        ["c", 4],
+      ]);
       expect((await engine.pull("SELECT v FROM loc WHERE id = 'c';")).rows).toEqual([[4]]);
     } finally {
       await engine.close();

@@ -9,7 +9,10 @@ async function take(q: PushQuery, n: number, timeoutMs = 5000): Promise<unknown[
   const out: unknown[][] = [];
   const deadline = Date.now() + timeoutMs;
   while (out.length < n && Date.now() < deadline) {
-    const r = await Promise.race([q.next(), new Promise<"timeout">((res) => setTimeout(() => res("timeout"), deadline - Date.now()))]);
+    const r = await Promise.race([
+      q.next(),
+      new Promise<"timeout">((res) => setTimeout(() => res("timeout"), deadline - Date.now())),
+    ]);
     if (r === "timeout" || r.done) break;
     out.push(r.value);
   }
@@ -42,7 +45,9 @@ describe("push queries", () => {
   };
 
   it("streams from earliest with a filter and projection, ends at LIMIT and cleans up", async () => {
-    const q = await subscribe("SELECT k, v * 10 AS x FROM s WHERE v > 0 EMIT CHANGES LIMIT 3;", { "auto.offset.reset": "earliest" });
+    const q = await subscribe("SELECT k, v * 10 AS x FROM s WHERE v > 0 EMIT CHANGES LIMIT 3;", {
+      "auto.offset.reset": "earliest",
+    });
     expect(q.columns.map((c) => c.name)).toEqual(["K", "X"]);
     const first = await take(q, 2);
     expect(first.map(String).sort()).toEqual(["a,10", "b,20"]);
@@ -82,14 +87,19 @@ describe("push queries", () => {
   });
 
   it("shows a deleted key of a table as a tombstone row (key kept, values null)", async () => {
-    await engine.execute("CREATE TABLE tt (id INT PRIMARY KEY, v STRING) WITH (kafka_topic='tt', value_format='JSON', partitions=1);");
+    await engine.execute(
+      "CREATE TABLE tt (id INT PRIMARY KEY, v STRING) WITH (kafka_topic='tt', value_format='JSON', partitions=1);",
+    );
     const q = await subscribe("SELECT id, v FROM tt EMIT CHANGES LIMIT 2;", { "auto.offset.reset": "earliest" });
     await engine.execute("INSERT INTO tt (id, v) VALUES (7, 'x');");
     const key = Buffer.alloc(4);
     key.writeInt32BE(7);
     await engine.log.append("tt", [{ key, value: null }]);
     const rows = await take(q, 2);
-    expect(rows).toEqual([[7, "x"], [7, null]]);
+    expect(rows).toEqual([
+      [7, "x"],
+      [7, null],
+    ]);
     expect(rows.map(isTombstone)).toEqual([false, true]);
   });
 });

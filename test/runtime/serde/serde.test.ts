@@ -35,7 +35,12 @@ const text = (b: Buffer | null): string | null => (b === null ? null : b.toStrin
 const buf = (s: string): Buffer => Buffer.from(s, "utf8");
 
 /** Deserializes the test-file form of a record part, as the conformance runner will. */
-function read(format: SerdeFormat, columns: SerdeColumn[], options: SerdeOptions, testValue: unknown): unknown[] | null {
+function read(
+  format: SerdeFormat,
+  columns: SerdeColumn[],
+  options: SerdeOptions,
+  testValue: unknown,
+): unknown[] | null {
   return createSerde(format, columns, options).deserialize(fromTestValue(format, columns, options, testValue));
 }
 /** Serializes a row and gives its test-file form. */
@@ -96,7 +101,7 @@ describe("JSON", () => {
 
   it("writes the columns in column order with their exact names", () => {
     const cols = [col("ID", BIGINT), col("KEY", STRING)];
-    expect(text(createSerde("JSON", cols, VALUE).serialize([1, "a\"b"]))).toBe('{"ID":1,"KEY":"a\\"b"}');
+    expect(text(createSerde("JSON", cols, VALUE).serialize([1, 'a"b']))).toBe('{"ID":1,"KEY":"a\\"b"}');
     expect(text(createSerde("JSON", cols, VALUE).serialize([null, null]))).toBe('{"ID":null,"KEY":null}');
     expect(createSerde("JSON", cols, VALUE).serialize(null)).toBeNull();
   });
@@ -111,7 +116,10 @@ describe("JSON", () => {
     expect(read("JSON", [col("K", INTEGER)], KEY, 33)).toEqual([33]);
     expect(write("JSON", [col("K", STRING)], KEY, ["Hey"])).toBe("Hey");
     expect(read("JSON", [col("K", struct([{ name: "F", type: DOUBLE }]))], KEY, { f: 45.67 })).toEqual([{ F: 45.67 }]);
-    expect(write("JSON", [col("K1", STRING), col("K2", STRING)], KEY, ["foo", "bar"])).toEqual({ K1: "foo", K2: "bar" });
+    expect(write("JSON", [col("K1", STRING), col("K2", STRING)], KEY, ["foo", "bar"])).toEqual({
+      K1: "foo",
+      K2: "bar",
+    });
     // a wrapped single value rejects a bare document
     expect(() => read("JSON", V, VALUE, 5)).toThrow(SerdeError);
   });
@@ -127,7 +135,9 @@ describe("JSON", () => {
     expect(read("JSON", V, VALUE, { V: 1.9 })).toEqual([1]);
     expect(read("JSON", [col("B", BIGINT)], VALUE, { B: "10827272222" })).toEqual([10827272222]);
     expect(read("JSON", [col("D", DOUBLE)], VALUE, { D: "1.5" })).toEqual([1.5]);
-    expect(() => read("JSON", V, VALUE, { V: "abc" })).toThrow(/can't coerce string to type. targetType: INTEGER, path: \$.V/);
+    expect(() => read("JSON", V, VALUE, { V: "abc" })).toThrow(
+      /can't coerce string to type. targetType: INTEGER, path: \$.V/,
+    );
     expect(() => read("JSON", [col("B", BOOLEAN)], VALUE, { B: "true" })).toThrow(
       /sourceType: TextNode, requiredType: BOOLEAN/,
     );
@@ -138,13 +148,34 @@ describe("JSON", () => {
   it("reads and writes maps, structs, bytes, dates and timestamps", () => {
     const cols = [
       col("M", map(STRING, DOUBLE)),
-      col("S", struct([{ name: "A", type: INTEGER }, { name: "B", type: STRING }])),
+      col(
+        "S",
+        struct([
+          { name: "A", type: INTEGER },
+          { name: "B", type: STRING },
+        ]),
+      ),
       col("BY", BYTES),
       col("D", DATE),
       col("T", TIMESTAMP),
     ];
-    const row = read("JSON", cols, VALUE, { m: { a: 1.5, b: null }, s: { a: 1 }, by: "IQ==", d: 19000, t: 1700000000000 });
-    expect(row).toEqual([new Map<unknown, unknown>([["a", 1.5], ["b", null]]), { A: 1, B: null }, Buffer.from("!"), 19000, 1700000000000]);
+    const row = read("JSON", cols, VALUE, {
+      m: { a: 1.5, b: null },
+      s: { a: 1 },
+      by: "IQ==",
+      d: 19000,
+      t: 1700000000000,
+    });
+    expect(row).toEqual([
+      new Map<unknown, unknown>([
+        ["a", 1.5],
+        ["b", null],
+      ]),
+      { A: 1, B: null },
+      Buffer.from("!"),
+      19000,
+      1700000000000,
+    ]);
     expect(write("JSON", cols, VALUE, row)).toEqual({
       M: { a: 1.5, b: null },
       S: { A: 1, B: null },
@@ -187,10 +218,9 @@ describe("DELIMITED", () => {
     expect(read("DELIMITED", [col("K", BOOLEAN)], KEY, '"true"')).toEqual([true]);
     expect(read("DELIMITED", [col("K", INTEGER)], KEY, '"22"')).toEqual([22]);
     expect(read("DELIMITED", [col("K1", STRING), col("K2", STRING)], KEY, '"foo","bar"')).toEqual(["foo", "bar"]);
-    expect(read("DELIMITED", [col("K1", STRING), col("K2", STRING)], { isKey: true, delimiter: ";" }, "foo,bar;baz")).toEqual([
-      "foo,bar",
-      "baz",
-    ]);
+    expect(
+      read("DELIMITED", [col("K1", STRING), col("K2", STRING)], { isKey: true, delimiter: ";" }, "foo,bar;baz"),
+    ).toEqual(["foo,bar", "baz"]);
     expect(read("DELIMITED", cols, VALUE, ',"a""b",')).toEqual([null, 'a"b', null]);
     expect(read("DELIMITED", [col("B", BOOLEAN)], VALUE, "yes")).toEqual([false]);
   });
@@ -206,9 +236,9 @@ describe("DELIMITED", () => {
     expect(write("DELIMITED", d, VALUE, read("DELIMITED", d, VALUE, ".12"))).toBe("0.1200000000000000");
     expect(write("DELIMITED", d, VALUE, read("DELIMITED", d, VALUE, "-12345.12"))).toBe('"-12345.1200000000000000"');
     expect(write("DELIMITED", d, VALUE, read("DELIMITED", d, VALUE, '"-12345.12"'))).toBe('"-12345.1200000000000000"');
-    expect(write("DELIMITED", [col("K", decimal(6, 4))], KEY, read("DELIMITED", [col("K", decimal(6, 4))], KEY, '"12.0"'))).toBe(
-      "12.0000",
-    );
+    expect(
+      write("DELIMITED", [col("K", decimal(6, 4))], KEY, read("DELIMITED", [col("K", decimal(6, 4))], KEY, '"12.0"')),
+    ).toBe("12.0000");
     const three = [col("A", STRING), col("B", BYTES), col("C", STRING)];
     expect(write("DELIMITED", three, VALUE, ["!", Buffer.from("!"), "!"])).toBe('"!",IQ==,"!"');
     expect(write("DELIMITED", [col("A", INTEGER), col("B", INTEGER)], VALUE, [0, -5])).toBe("0,-5");
@@ -224,7 +254,11 @@ describe("KAFKA", () => {
     expect(createSerde("KAFKA", [col("K", BIGINT)], KEY).serialize([-2])).toEqual(
       Buffer.from([255, 255, 255, 255, 255, 255, 255, 254]),
     );
-    expect(createSerde("KAFKA", [col("K", DOUBLE)], KEY).serialize([1.1])?.readDoubleBE(0)).toBe(1.1);
+    expect(
+      createSerde("KAFKA", [col("K", DOUBLE)], KEY)
+        .serialize([1.1])
+        ?.readDoubleBE(0),
+    ).toBe(1.1);
     expect(text(createSerde("KAFKA", [col("K", STRING)], KEY).serialize(["foo"]))).toBe("foo");
     expect(createSerde("KAFKA", [col("K", STRING)], KEY).serialize([null])).toBeNull();
   });
@@ -260,7 +294,9 @@ describe("formatSupportProblem", () => {
     expect(formatSupportProblem("KAFKA", [col("FOO", array(INTEGER))], VALUE)).toBe(
       "The 'KAFKA' format does not support type 'ARRAY'",
     );
-    expect(formatSupportProblem("KAFKA", [col("K", BOOLEAN)], KEY)).toBe("The 'KAFKA' format does not support type 'BOOLEAN'");
+    expect(formatSupportProblem("KAFKA", [col("K", BOOLEAN)], KEY)).toBe(
+      "The 'KAFKA' format does not support type 'BOOLEAN'",
+    );
     expect(formatSupportProblem("NONE", [col("K", STRING)], KEY)).toBe(
       "The 'NONE' format can only be used when no columns are defined. Got: [`K` STRING KEY]",
     );
@@ -270,7 +306,9 @@ describe("formatSupportProblem", () => {
     expect(formatSupportProblem("DELIMITED", [col("S", struct([]))], VALUE)).toBe(
       "The 'DELIMITED' format does not support type 'STRUCT'",
     );
-    expect(formatSupportProblem("DELIMITED", [col("S", STRING)], { isKey: false, delimiter: "<~>" })).toMatch(/Invalid delimiter/);
+    expect(formatSupportProblem("DELIMITED", [col("S", STRING)], { isKey: false, delimiter: "<~>" })).toMatch(
+      /Invalid delimiter/,
+    );
     expect(formatSupportProblem("JSON", [col("S", STRING)], VALUE)).toBeUndefined();
   });
 });

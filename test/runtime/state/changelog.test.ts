@@ -47,7 +47,13 @@ describe("changelog topics", () => {
       expect(end).toBe(3 * 301);
       expect(a.offset("cl", 1)).toBe(end);
       // A partial commit at the end (a crash in the middle of a large commit) is not applied.
-      await log.append("cl", [{ key: Buffer.concat([Buffer.from([3]), Buffer.from("agg"), encodeKey([1])]), value: Buffer.from("null"), partition: 1 }]);
+      await log.append("cl", [
+        {
+          key: Buffer.concat([Buffer.from([3]), Buffer.from("agg"), encodeKey([1])]),
+          value: Buffer.from("null"),
+          partition: 1,
+        },
+      ]);
 
       const b = await PartitionStore.open(join(dir, "b"));
       const progress: boolean[] = [];

@@ -5,7 +5,19 @@ import { encodeKey } from "../../../runtime/state/keycodec.ts";
 
 describe("state value codec", () => {
   it("round-trips arrays of numbers exactly (as doubles), and everything else", () => {
-    for (const v of [[1, 2.5, -3], [0, -0, NaN, Infinity, -Infinity, 2 ** 60], [1.7e308], { a: 1 }, [1, "x"], [], 5, "s", null, [10n], new Map([[1, 2]])]) {
+    for (const v of [
+      [1, 2.5, -3],
+      [0, -0, NaN, Infinity, -Infinity, 2 ** 60],
+      [1.7e308],
+      { a: 1 },
+      [1, "x"],
+      [],
+      5,
+      "s",
+      null,
+      [10n],
+      new Map([[1, 2]]),
+    ]) {
       const back = decodeValue(encodeValue(v));
       expect(back).toEqual(v);
       if (Array.isArray(v)) v.forEach((x, i) => expect(Object.is((back as unknown[])[i], x)).toBe(true));
@@ -32,7 +44,30 @@ describe("aggregate helpers", () => {
   });
 
   it("groupId tells keys apart (as Map keys) exactly as their binary encoding does", () => {
-    const keys: unknown[][] = [["a"], ["a", "b"], ["ab"], ["a:b"], [1], ["1"], [1, 2], [12], [0], [-0], [true], [false], [1.5], [10n], [[1, 2]], [{ A: 1 }], ["", ""], [""]];
-    for (const a of keys) for (const b of keys) expect(new Map([[groupId(a), 1]]).has(groupId(b)), `${String(a)} vs ${String(b)}`).toBe(encodeKey(a).equals(encodeKey(b)));
+    const keys: unknown[][] = [
+      ["a"],
+      ["a", "b"],
+      ["ab"],
+      ["a:b"],
+      [1],
+      ["1"],
+      [1, 2],
+      [12],
+      [0],
+      [-0],
+      [true],
+      [false],
+      [1.5],
+      [10n],
+      [[1, 2]],
+      [{ A: 1 }],
+      ["", ""],
+      [""],
+    ];
+    for (const a of keys)
+      for (const b of keys)
+        expect(new Map([[groupId(a), 1]]).has(groupId(b)), `${String(a)} vs ${String(b)}`).toBe(
+          encodeKey(a).equals(encodeKey(b)),
+        );
   });
 });

@@ -21,7 +21,21 @@ function rng(seed: number) {
 describe("order-preserving key encoding", () => {
   it("orders numbers like SQL, including negatives, fractions and infinities", () => {
     const r = rng(7);
-    const values: unknown[] = [null, 0, -0, 1, -1, 0.5, -0.5, 2 ** 53, -(2 ** 53), Infinity, -Infinity, 1e-300, -1e-300];
+    const values: unknown[] = [
+      null,
+      0,
+      -0,
+      1,
+      -1,
+      0.5,
+      -0.5,
+      2 ** 53,
+      -(2 ** 53),
+      Infinity,
+      -Infinity,
+      1e-300,
+      -1e-300,
+    ];
     for (let i = 0; i < 500; i++) values.push((r() - 0.5) * 10 ** Math.floor(r() * 20));
     for (const a of values)
       for (const b of values.slice(0, 40)) {
@@ -34,16 +48,29 @@ describe("order-preserving key encoding", () => {
     const decimals: bigint[] = [0n, 1n, -1n, 255n, 256n, -255n, -256n, 10n ** 30n, -(10n ** 30n)];
     for (let i = 0; i < 200; i++) decimals.push(BigInt(Math.floor((r() - 0.5) * 1e15)) * BigInt(Math.floor(r() * 1e6)));
     const strings = ["", "a", "a\u0000", "a\u0000b", "ab", "b", "é", "\u0000", "z".repeat(50)];
-    for (const a of decimals) for (const b of decimals.slice(0, 30)) {
-      expect(Math.sign(Buffer.compare(encodeKey([a]), encodeKey([b])))).toBe(Math.sign(cmpSql(a, b)));
-    }
-    for (const a of strings) for (const b of strings) {
-      expect(Math.sign(Buffer.compare(encodeKey([a, 1]), encodeKey([b, 0])))).toBe(Math.sign(cmpSql(a, b) || 1));
-    }
+    for (const a of decimals)
+      for (const b of decimals.slice(0, 30)) {
+        expect(Math.sign(Buffer.compare(encodeKey([a]), encodeKey([b])))).toBe(Math.sign(cmpSql(a, b)));
+      }
+    for (const a of strings)
+      for (const b of strings) {
+        expect(Math.sign(Buffer.compare(encodeKey([a, 1]), encodeKey([b, 0])))).toBe(Math.sign(cmpSql(a, b) || 1));
+      }
   });
 
   it("round-trips every kind of value", () => {
-    const tuple = [null, true, false, 42, -3.5, 12345678901234567890n, -5n, "héllo\u0000x", Buffer.from([0, 1, 255]), { A: 1 }];
+    const tuple = [
+      null,
+      true,
+      false,
+      42,
+      -3.5,
+      12345678901234567890n,
+      -5n,
+      "héllo\u0000x",
+      Buffer.from([0, 1, 255]),
+      { A: 1 },
+    ];
     const back = decodeKey(encodeKey(tuple));
     expect(back.slice(0, 8)).toEqual(tuple.slice(0, 8));
     expect(Buffer.from(back[8] as Uint8Array)).toEqual(Buffer.from([0, 1, 255]));
