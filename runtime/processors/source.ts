@@ -90,8 +90,16 @@ export class SourceProcessor {
     };
   }
 
-  /** Decodes one batch of one partition. Table sources prefetch the previous rows of the batch's keys. */
+  /** Decodes one batch of one partition and, for a table source, tells each row what it replaces. */
   async process(records: readonly LogRecord[]): Promise<Row[]> {
+    return this.track(this.decode(records));
+  }
+
+  /**
+   * Decodes records into rows (event time extracted, pseudo columns added). Touches no store, so a task can
+   * decode records ahead of folding them; records that cannot be decoded go to the processing log.
+   */
+  decode(records: readonly LogRecord[]): Row[] {
     const rows: Row[] = [];
     const { key: keySerde, value: valueSerde } = this.serdes;
     const window = this.source.window;
@@ -163,6 +171,15 @@ export class SourceProcessor {
       if (valueRow === null) row.tombstone = true;
       rows.push(row);
     }
+    return rows;
+  }
+
+  /**
+   * The stateful half of a source: a table source keeps the latest row per key in its store and sets each
+   * row's `old`; tombstones of absent keys are dropped. Must run in processing order, as part of the batch
+   * whose commit records the rows' offsets. A stream source returns the rows as they are.
+   */
+  async track(rows: Row[]): Promise<Row[]> {
     if (this.isTable) await this.trackTable(rows);
     return rows;
   }

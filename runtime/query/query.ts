@@ -8,7 +8,8 @@ import type { EventLog } from "../log/types.ts";
 import { Changelog, changelogTopic, isFenced, type RestoreProgress } from "../state/changelog.ts";
 import { PartitionStore } from "../state/store.ts";
 import type { PlannedQuery } from "./plan.ts";
-import { StageTask, taskTransactions, type TaskEnv } from "./stage.ts";
+import type { ProduceRecord } from "../log/types.ts";
+import { mergeRecordsByTime, StageTask, taskTransactions, type TakenBatch, type TaskEnv } from "./stage.ts";
 
 export interface QueryEnv extends TaskEnv {
   readonly dataDir: string;
@@ -186,28 +187,60 @@ export class PersistentQuery {
   }
 
   /**
-   * Processes everything available now, stage by stage, until no task has input left. Resolves the
-   * number of input records consumed.
+   * Processes everything available now until no task has input left. Resolves the number of input
+   * records consumed.
+   *
+   * Each round runs the stages in order, and a stage's tasks advance together in event time: every task
+   * reads ahead, the stage folds only rows up to the smallest frontier of its tasks' inputs (see
+   * `StageTask.frontier`), and the tasks' outputs are appended merged by timestamp. So a topic written by
+   * several tasks (a repartition topic, a sink read by another query) receives records in event-time order
+   * when the inputs are, however many partitions there are and however far behind the query is: catching
+   * up through a repartition does not make the next stage drop other partitions' records as late.
+   * (Exactly-once tasks append in their own transactions, task by task, so there the order holds per round.)
    */
   async drain(batchSize = 20_000): Promise<number> {
     let total = 0;
     for (;;) {
       let round = 0;
-      for (const task of [...this.tasks]) {
+      for (const stage of this.plan.stages) {
         if (this.closed) return total;
-        try {
-          for (let n = await task.step(batchSize); n > 0; n = await task.step(batchSize)) round += n;
-        } catch (e) {
-          if (!isFenced(e)) throw e;
-          // Another instance owns this partition now; our last batch was not committed here.
-          this.tasks.splice(this.tasks.indexOf(task), 1);
-          await task.close();
-          this.env.onEvent?.(`${this.id}: stopped ${task.stage.id}-${task.partition}: ${(e as Error).message}`);
-        }
+        const tasks = this.tasks.filter((t) => t.stage === stage);
+        if (tasks.length > 0) round += await this.stepStage(tasks, batchSize);
       }
       total += round;
       if (round === 0) return total;
     }
+  }
+
+  /** One round of one stage's tasks (see `drain`); resolves the input records consumed. */
+  private async stepStage(tasks: StageTask[], batchSize: number): Promise<number> {
+    for (const t of tasks) await t.fill(batchSize);
+    const horizon = Math.min(...tasks.map((t) => t.frontier()));
+    const batches: { task: StageTask; batch: TakenBatch; produce: ProduceRecord[] }[] = [];
+    for (const task of tasks) {
+      const batch = task.take(horizon);
+      if (batch) batches.push({ task, batch, produce: await task.process(batch) });
+    }
+    if (batches.length === 0) return 0;
+    const together = !batches.some((b) => b.task.isTransactional);
+    if (together) {
+      const merged = mergeRecordsByTime(batches.map((b) => b.produce));
+      if (merged.length > 0) await this.env.log.append(batches[0]!.task.outputTopic, merged);
+    }
+    let consumed = 0;
+    for (const { task, batch, produce } of batches) {
+      try {
+        await task.commit(batch, together ? undefined : produce);
+        consumed += batch.consumed;
+      } catch (e) {
+        if (!isFenced(e)) throw e;
+        // Another instance owns this partition now; our last batch was not committed here.
+        this.tasks.splice(this.tasks.indexOf(task), 1);
+        await task.close();
+        this.env.onEvent?.(`${this.id}: stopped ${task.stage.id}-${task.partition}: ${(e as Error).message}`);
+      }
+    }
+    return consumed;
   }
 
   /** The changelog topics of the query's stages (none without `changelogs`). */

@@ -18,6 +18,7 @@ import {
   type EventLog,
   type LogRecord,
   type LogTransaction,
+  type ProduceRecord,
   type TransactionalLog,
 } from "../log/types.ts";
 import { SourceProcessor, SOURCE_STORE } from "../processors/source.ts";
@@ -78,11 +79,42 @@ export function wantsExactlyOnce(properties: Readonly<Record<string, string>>): 
   return v !== undefined && EXACTLY_ONCE.has(v.trim().toLowerCase());
 }
 
+/** Where an internal-topic record came from (its `ORIGIN_HEADER`): what makes internal topics idempotent. */
+interface Origin {
+  readonly partition: number;
+  readonly offset: number;
+  readonly seq: number;
+}
+
+/**
+ * One input of a task: the records read ahead and decoded but not folded yet. Decoding touches no store,
+ * so records can wait here while the stage's other tasks catch up in event time (see {@link StageTask.frontier}).
+ */
 interface InputState {
   readonly input: StageInput;
   readonly side: 0 | 1;
   readonly source: SourceProcessor | undefined;
+  /** The next offset to fold: committed with the store (undefined: not known yet, see `auto.offset.reset`). */
   position: number | undefined;
+  /** The next offset to read: `position` plus what is buffered (and what decoding dropped). */
+  readAt: number | undefined;
+  /** Decoded rows not folded yet, in offset order, from index `head` on. */
+  rows: Row[];
+  /** Internal inputs: each buffered row's origin, index for index with `rows`. */
+  origins: (Origin | undefined)[];
+  head: number;
+  /** The last read found nothing new: the input is caught up for now and holds back no other input. */
+  atEnd: boolean;
+}
+
+/** What {@link StageTask.take} took for one round: rows to fold per input and the offsets they bring. */
+export interface TakenBatch {
+  readonly rows: readonly (readonly Row[])[];
+  readonly origins: readonly (readonly (Origin | undefined)[])[];
+  /** Next offset to fold per input after the batch (undefined: unchanged). */
+  readonly next: readonly (number | undefined)[];
+  /** Input records the batch consumes (offsets advanced), for progress reporting. */
+  readonly consumed: number;
 }
 
 export class StageTask {
@@ -124,15 +156,23 @@ export class StageTask {
       },
     };
     this.ctx = ctx;
-    this.inputs = stage.inputs.map((input, i) => ({
-      input,
-      side: i === 0 ? 0 : 1,
-      source:
-        input.kind === "source"
-          ? new SourceProcessor(input.source, i === 0 ? SOURCE_STORE : `${SOURCE_STORE}${i}`)
-          : undefined,
-      position: store.offset(input.topic, partition),
-    }));
+    this.inputs = stage.inputs.map((input, i) => {
+      const position = store.offset(input.topic, partition);
+      return {
+        input,
+        side: i === 0 ? 0 : 1,
+        source:
+          input.kind === "source"
+            ? new SourceProcessor(input.source, i === 0 ? SOURCE_STORE : `${SOURCE_STORE}${i}`)
+            : undefined,
+        position,
+        readAt: position,
+        rows: [],
+        origins: [],
+        head: 0,
+        atEnd: false,
+      };
+    });
     this.processors = stage.processors();
     this.output = stage.output();
     this.transactional = taskTransactions(env, stage.id, partition);
@@ -152,50 +192,123 @@ export class StageTask {
     return this.inputs.map((i) => i.input.topic);
   }
 
-  /** The next offset this task will read from input `i`. */
+  /** The topic this task's stage writes (its sink or an internal repartition topic). */
+  get outputTopic(): string {
+    return this.output.topic;
+  }
+
+  /** Whether the task runs each batch in a Kafka transaction of its own (exactly-once). */
+  get isTransactional(): boolean {
+    return this.transactional !== undefined;
+  }
+
+  /** The next offset this task will fold from input `i` (what its store has committed). */
   async currentPosition(i = 0): Promise<number> {
     const st = this.inputs[i]!;
     if (st.position === undefined) {
-      const reset = (this.env.properties["auto.offset.reset"] ?? "earliest").toLowerCase();
+      const reset = (
+        this.env.properties["auto.offset.reset"] ??
+        this.env.properties["ksql.streams.auto.offset.reset"] ??
+        "earliest"
+      ).toLowerCase();
       // Internal topics are always read from the start: they only hold what this query wrote.
       st.position =
         reset === "latest" && st.input.kind === "source"
           ? await this.env.log.endOffset(st.input.topic, this.partition)
           : await this.env.log.beginningOffset(st.input.topic, this.partition);
     }
+    st.readAt ??= st.position;
     return st.position;
   }
 
-  private async readInput(i: number, maxRecords: number): Promise<LogRecord[]> {
-    const st = this.inputs[i]!;
-    const from = await this.currentPosition(i);
-    try {
-      return await this.env.log.read(st.input.topic, this.partition, from, maxRecords);
-    } catch (e) {
-      if (e instanceof LogError && e.code === "OFFSET_OUT_OF_RANGE") {
+  /**
+   * Reads ahead: tops each input's buffer up to `maxRecords` decoded rows. An input whose read finds
+   * nothing new is `atEnd` (caught up for now).
+   */
+  async fill(maxRecords: number): Promise<void> {
+    for (let i = 0; i < this.inputs.length; i++) {
+      const st = this.inputs[i]!;
+      const buffered = st.rows.length - st.head;
+      if (buffered >= maxRecords) continue;
+      await this.currentPosition(i);
+      let records: LogRecord[];
+      try {
+        records = await this.env.log.read(st.input.topic, this.partition, st.readAt!, maxRecords - buffered);
+      } catch (e) {
+        if (!(e instanceof LogError && e.code === "OFFSET_OUT_OF_RANGE")) throw e;
         // The records we would read next are gone (retention): start from what is there, as Kafka does.
-        st.position = await this.env.log.beginningOffset(st.input.topic, this.partition);
-        return [];
+        st.position = st.readAt = await this.env.log.beginningOffset(st.input.topic, this.partition);
+        st.rows = [];
+        st.origins = [];
+        st.head = 0;
+        st.atEnd = false;
+        continue;
       }
-      throw e;
+      st.atEnd = records.length === 0;
+      if (records.length === 0) continue;
+      st.readAt = records[records.length - 1]!.offset + 1;
+      if (st.head > 0 && st.head * 2 >= st.rows.length) {
+        st.rows = st.rows.slice(st.head);
+        st.origins = st.origins.slice(st.head);
+        st.head = 0;
+      }
+      if (st.source) {
+        for (const row of st.source.decode(records)) st.rows.push(row);
+      } else {
+        this.decodeInternal(records, st);
+      }
     }
   }
 
-  /** Processes up to `maxRecords` records per input; resolves how many input records it consumed (0: caught up). */
-  async step(maxRecords: number): Promise<number> {
-    const batches: LogRecord[][] = [];
-    let total = 0;
-    for (let i = 0; i < this.inputs.length; i++) {
-      const b = await this.readInput(i, maxRecords);
-      batches.push(b);
-      total += b.length;
+  /**
+   * How far in event time this task's inputs are known: the largest timestamp buffered of each input that
+   * may hold more records, the smallest of those over the inputs; `Infinity` when every input is caught up.
+   * Rows up to the smallest frontier of a stage's tasks can be folded without running ahead of any input.
+   */
+  frontier(): number {
+    let min = Infinity;
+    for (const st of this.inputs) {
+      if (st.atEnd) continue;
+      let max = -Infinity;
+      for (let j = st.head; j < st.rows.length; j++) if (st.rows[j]!.ts > max) max = st.rows[j]!.ts;
+      if (max < min) min = max;
     }
-    if (total === 0) return 0;
+    return min;
+  }
+
+  /**
+   * Takes, from each input, the buffered rows up to the first one later than `horizon` (event time), and
+   * the offsets folding them brings. Resolves undefined when nothing would change.
+   */
+  take(horizon: number): TakenBatch | undefined {
+    const rows: Row[][] = [];
+    const origins: (Origin | undefined)[][] = [];
+    const next: (number | undefined)[] = [];
+    let consumed = 0;
+    for (const st of this.inputs) {
+      let end = st.head;
+      while (end < st.rows.length && st.rows[end]!.ts <= horizon) end++;
+      rows.push(st.rows.slice(st.head, end));
+      origins.push(st.source ? [] : st.origins.slice(st.head, end));
+      st.head = end;
+      const to = end < st.rows.length ? st.rows[end]!.offset : st.readAt;
+      if (to !== undefined && st.position !== undefined && to > st.position) {
+        next.push(to);
+        consumed += to - st.position;
+      } else {
+        next.push(undefined);
+      }
+    }
+    return consumed > 0 ? { rows, origins, next, consumed } : undefined;
+  }
+
+  /** Folds a taken batch through the processors; resolves the records for the output topic. */
+  async process(batch: TakenBatch): Promise<ProduceRecord[]> {
     const decoded: Row[][] = [];
     for (let i = 0; i < this.inputs.length; i++) {
       const st = this.inputs[i]!;
-      const recs = batches[i]!;
-      const rows = recs.length === 0 ? [] : st.source ? await st.source.process(recs) : await this.decodeInternal(recs);
+      let rows = batch.rows[i] as Row[];
+      if (rows.length > 0) rows = st.source ? await st.source.track(rows) : await this.dedup(rows, batch.origins[i]!);
       if (this.inputs.length > 1) for (const r of rows) r.side = st.side;
       decoded.push(rows);
     }
@@ -204,26 +317,43 @@ export class StageTask {
       if (rows.length === 0) break;
       rows = await p.process(rows);
     }
-    const produce = this.output.toRecords(rows);
+    return this.output.toRecords(rows);
+  }
+
+  /**
+   * Commits a processed batch: state changes and the new input offsets in one atomic store write (after the
+   * changelog). `produce`, when given, is appended first (in this task's transaction when exactly-once);
+   * without it the caller has appended the batch's outputs already.
+   */
+  async commit(batch: TakenBatch, produce?: readonly ProduceRecord[]): Promise<void> {
     // Exactly-once: outputs, state and input offsets in one transaction (committed by the changelog write).
     const tx = this.transactional ? await this.transactional.log.beginTransaction(this.transactional.id) : undefined;
     try {
-      if (produce.length > 0) await (tx ?? this.env.log).append(this.output.topic, produce);
-      await this.commitStep(batches, tx);
+      if (produce && produce.length > 0) await (tx ?? this.env.log).append(this.output.topic, produce);
+      await this.commitOffsets(batch, tx);
     } catch (e) {
       await tx?.abort().catch(() => undefined);
       throw e;
     }
-    return total;
   }
 
-  private async commitStep(batches: LogRecord[][], tx: LogTransaction | undefined): Promise<void> {
+  /**
+   * One batch of this task alone, as a stage of one task runs it: read ahead, fold what every input has
+   * reached, append, commit. Resolves the input records consumed (0: caught up).
+   */
+  async step(maxRecords: number): Promise<number> {
+    await this.fill(maxRecords);
+    const batch = this.take(this.frontier());
+    if (!batch) return 0;
+    await this.commit(batch, await this.process(batch));
+    return batch.consumed;
+  }
+
+  private async commitOffsets(batch: TakenBatch, tx: LogTransaction | undefined): Promise<void> {
     const offsets = new Map<string, number>();
     for (let i = 0; i < this.inputs.length; i++) {
-      const b = batches[i]!;
-      if (b.length === 0) continue;
-      const next = b[b.length - 1]!.offset + 1;
-      offsets.set(`${this.inputs[i]!.input.topic}/${this.partition}`, next);
+      const next = batch.next[i];
+      if (next !== undefined) offsets.set(`${this.inputs[i]!.input.topic}/${this.partition}`, next);
     }
     offsets.set(`__streamtime/${this.partition}`, this.ctx.streamTime);
     const changelog = this.changelog;
@@ -236,32 +366,18 @@ export class StageTask {
           : changelog?.write,
     );
     for (let i = 0; i < this.inputs.length; i++) {
-      const b = batches[i]!;
-      if (b.length > 0) this.inputs[i]!.position = b[b.length - 1]!.offset + 1;
+      const next = batch.next[i];
+      if (next !== undefined) this.inputs[i]!.position = next;
     }
   }
 
   /** The log and transactional id of this task when it runs exactly-once (`processing.guarantee`), else undefined. */
   private readonly transactional: { readonly log: TransactionalLog; readonly id: string } | undefined;
 
-  /** Decodes internal-topic records, skipping origins this task has already folded (idempotence). */
-  private async decodeInternal(records: readonly LogRecord[]): Promise<Row[]> {
-    const topic = records[0]!.topic;
-    const origins = records.map((r) => parseOrigin(r));
-    const originKey = (p: number) => encodeKey(["origin", topic, p]);
-    const upstream = [...new Set(origins.map((o) => o?.partition ?? -1))].map(originKey);
-    await this.store.prefetch(META_STORE, upstream);
-    const rows: Row[] = [];
-    for (let i = 0; i < records.length; i++) {
-      const rec = records[i]!;
-      const o = origins[i];
+  /** Decodes internal-topic records into `st`'s buffer with their origins (no store is touched). */
+  private decodeInternal(records: readonly LogRecord[], st: InputState): void {
+    for (const rec of records) {
       this.metrics.recordsIn++;
-      if (o) {
-        const k = originKey(o.partition);
-        const seen = this.store.get(META_STORE, k) as [number, number] | undefined;
-        if (seen && (o.offset < seen[0] || (o.offset === seen[0] && o.seq <= seen[1]))) continue;
-        this.store.put(META_STORE, k, [o.offset, o.seq]);
-      }
       if (rec.value === null) continue;
       const iv = deserialize(rec.value) as InternalValue;
       const values = iv.v ?? iv.o ?? [];
@@ -270,13 +386,60 @@ export class StageTask {
       if (iv.v === null) row.tombstone = true;
       if (iv.w) row.window = iv.w;
       if (iv.m) row.movedAway = true;
-      rows.push(row);
+      st.rows.push(row);
+      st.origins.push(parseOrigin(rec));
     }
-    return rows;
+  }
+
+  /** Drops rows whose origin this task has already folded (idempotence of internal topics); records the rest. */
+  private async dedup(rows: readonly Row[], origins: readonly (Origin | undefined)[]): Promise<Row[]> {
+    const topic = rows[0]!.topic;
+    const originKey = (p: number) => encodeKey(["origin", topic, p]);
+    const upstream = [...new Set(origins.map((o) => o?.partition ?? -1))].map(originKey);
+    await this.store.prefetch(META_STORE, upstream);
+    const out: Row[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      const o = origins[i];
+      if (o) {
+        const k = originKey(o.partition);
+        const seen = this.store.get(META_STORE, k) as [number, number] | undefined;
+        if (seen && (o.offset < seen[0] || (o.offset === seen[0] && o.seq <= seen[1]))) continue;
+        this.store.put(META_STORE, k, [o.offset, o.seq]);
+      }
+      out.push(rows[i]!);
+    }
+    return out;
   }
 
   async close(): Promise<void> {
     await this.store.close();
+  }
+}
+
+/**
+ * Merges per-task output record lists (each in the order its task produced them) by timestamp; ties go to
+ * the earlier list. Stable and deterministic, so a topic several tasks write receives their records in
+ * event-time order, whatever the order the tasks ran in.
+ */
+export function mergeRecordsByTime(lists: readonly (readonly ProduceRecord[])[]): ProduceRecord[] {
+  const nonEmpty = lists.filter((l) => l.length > 0);
+  if (nonEmpty.length <= 1) return nonEmpty.length === 0 ? [] : [...nonEmpty[0]!];
+  const out: ProduceRecord[] = [];
+  const idx = nonEmpty.map(() => 0);
+  for (;;) {
+    let best = -1;
+    let bestTs = 0;
+    for (let i = 0; i < nonEmpty.length; i++) {
+      const r = nonEmpty[i]![idx[i]!];
+      if (r === undefined) continue;
+      const ts = r.timestamp ?? Infinity;
+      if (best < 0 || ts < bestTs) {
+        best = i;
+        bestTs = ts;
+      }
+    }
+    if (best < 0) return out;
+    out.push(nonEmpty[best]![idx[best]!++]!);
   }
 }
 
@@ -296,7 +459,7 @@ function mergeByTime(lists: Row[][]): Row[] {
   }
 }
 
-function parseOrigin(r: LogRecord): { partition: number; offset: number; seq: number } | undefined {
+function parseOrigin(r: LogRecord): Origin | undefined {
   for (const h of r.headers) {
     if (h.key === ORIGIN_HEADER && h.value) {
       const [p, o, s] = h.value.toString().split(":").map(Number);

@@ -23,6 +23,7 @@ const EVENTS: Record<string, { topic: string; file: string }> = {
   orders: { topic: "order_events", file: "order_events.jsonl" },
   signins: { topic: "signins", file: "signins.jsonl" },
   devices: { topic: "readings", file: "readings.jsonl" },
+  carts: { topic: "cart_events", file: "cart_events.jsonl" },
 };
 
 describe.each(examples)("examples/%s", (name) => {
