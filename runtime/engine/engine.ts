@@ -25,7 +25,9 @@ import { supportsGroups, type EventLog, type ProduceRecord } from "../log/types.
 import { ClusterMember, type ClusterOptions } from "../cluster/member.ts";
 import { TABLE_STORE } from "../processors/sink.ts";
 import type { ProcessingError } from "../processors/types.ts";
-import { planQuery, UnsupportedQueryError } from "../query/plan.ts";
+import { buildTopology, UnsupportedQueryError } from "../../src/physical/topology-build.ts";
+import type { TopologyPlan } from "../../src/physical/topology.ts";
+import { instantiate, PlanVersionError } from "../query/topology.ts";
 import { PersistentQuery } from "../query/query.ts";
 import type { RestoreProgress } from "../state/changelog.ts";
 import type { PullResult } from "./pull.ts";
@@ -46,6 +48,8 @@ export const COMMAND_TOPIC = "_esql_commands";
 export const PROCESSING_LOG_TOPIC = "esql_processing_log";
 /** Header of a command-topic statement record: the session properties (JSON) it ran with. */
 const PROPERTIES_HEADER = "esql-properties";
+/** Header of a command-topic statement that started a query: its topology plan (JSON), run as recorded on replay. */
+const PLAN_HEADER = "esql-plan";
 export const PROCESSING_LOG_STREAM = "KSQL_PROCESSING_LOG";
 
 export interface EngineOptions {
@@ -206,7 +210,9 @@ export class Engine {
     if (this.commandPosition >= end) return;
     // Statements (no key; the session properties they ran with in a header) and deploy steps
     // (runtime/deploy/steps.ts), replayed in their recorded order.
-    const texts: (string | DeployStep | { statement: string; properties: Record<string, string> })[] = [];
+    const texts: (
+      string | DeployStep | { statement: string; properties?: Record<string, string>; plan?: TopologyPlan }
+    )[] = [];
     let offset = this.commandPosition;
     while (offset < end) {
       const batch = await this.log.read(this.commandTopic, 0, offset, 1000);
@@ -214,14 +220,13 @@ export class Engine {
         if (!r.value || this.ownCommands.has(r.offset)) continue;
         const step = decodeStep(r.key, r.value);
         const props = r.headers.find((h) => h.key === PROPERTIES_HEADER)?.value;
+        const plan = r.headers.find((h) => h.key === PLAN_HEADER)?.value;
         texts.push(
-          step ??
-            (props
-              ? {
-                  statement: r.value.toString("utf8"),
-                  properties: JSON.parse(props.toString("utf8")) as Record<string, string>,
-                }
-              : r.value.toString("utf8")),
+          step ?? {
+            statement: r.value.toString("utf8"),
+            ...(props ? { properties: JSON.parse(props.toString("utf8")) as Record<string, string> } : {}),
+            ...(plan ? { plan: JSON.parse(plan.toString("utf8")) as TopologyPlan } : {}),
+          },
         );
       }
       offset = batch.length > 0 ? batch[batch.length - 1]!.offset + 1 : end;
@@ -236,10 +241,14 @@ export class Engine {
           continue;
         }
         const t = typeof entry === "string" ? entry : entry.statement;
+        const run = () => {
+          this.replayPlan = typeof entry === "string" ? undefined : entry.plan;
+          return this.execute(t).finally(() => (this.replayPlan = undefined));
+        };
         const r =
-          typeof entry === "string"
-            ? await this.execute(t)
-            : await this.withProperties(entry.properties, () => this.execute(t));
+          typeof entry === "string" || !entry.properties
+            ? await run()
+            : await this.withProperties(entry.properties, run);
         if (r.diagnostics.length > 0) {
           const message = `cannot ${resuming ? "resume" : "apply"} statement: ${t}\n${r.diagnostics[0]!.message}`;
           if (resuming) throw new Error(message);
@@ -253,6 +262,10 @@ export class Engine {
 
   /** Whether executed statements are appended to the command topic. */
   private recording = true;
+  /** While replaying the command topic: the plan recorded with the statement being executed. */
+  private replayPlan: TopologyPlan | undefined;
+  /** The plan of the last statement that started a query (recorded with it). */
+  private lastTopology: TopologyPlan | undefined;
 
   /**
    * Runs `f` with `properties` over the session's (as the statement being replayed ran: a query keeps the
@@ -396,22 +409,28 @@ export class Engine {
         continue;
       }
       try {
+        this.lastTopology = undefined;
         const message = await this.apply(c, compiled.catalog);
         this.catalog = compiled.catalog;
         if (this.recording && records(c)) {
-          const props =
-            Object.keys(this.properties).length > 0
+          const headers = [
+            ...(Object.keys(this.properties).length > 0
               ? [{ key: PROPERTIES_HEADER, value: Buffer.from(JSON.stringify(this.properties)) }]
-              : [];
+              : []),
+            // The plan the query runs: a restarted engine runs it as recorded, it does not plan the SQL again.
+            ...(this.lastTopology ? [{ key: PLAN_HEADER, value: Buffer.from(JSON.stringify(this.lastTopology)) }] : []),
+          ];
           await this.recordCommand({
             key: null,
             value: Buffer.from(p.text),
-            ...(props.length > 0 ? { headers: props } : {}),
+            ...(headers.length > 0 ? { headers } : {}),
           });
         }
         results.push({ kind: "ok", text: p.text, message, compiled: c });
       } catch (e) {
-        const d = diagError(e instanceof UnsupportedQueryError ? "RUN001" : "RUN002", (e as Error).message, st.span);
+        const code =
+          e instanceof UnsupportedQueryError ? "RUN001" : e instanceof PlanVersionError ? "RUN011" : "RUN002";
+        const d = diagError(code, (e as Error).message, st.span);
         diagnostics.push(d);
         results.push({ kind: "error", text: p.text, diagnostics: [d] });
       }
@@ -444,7 +463,20 @@ export class Engine {
         if (a.kind === "CreateAsSelect") await this.ensureTopic(a.sink, sinkPartitions);
         const sinkTopic = await this.log.describeTopic(a.sink.topic);
         const topicId = this.member ? `${this.member.options.serviceId}-${a.queryId}` : a.queryId;
-        const plan = planQuery(topicId, q, a.sink, partitionsOf, sinkTopic?.partitions ?? sinkPartitions);
+        // Replaying the command topic: the query runs the plan recorded when it was deployed, not one
+        // planned again by this release (a changed planning decision must not change a running topology).
+        const recorded = this.replayPlan;
+        this.replayPlan = undefined;
+        if (recorded && recorded.queryId !== a.queryId) {
+          throw new PlanVersionError(
+            `the recorded plan is for query ${recorded.queryId}, but replaying the statement gave query ${a.queryId}`,
+          );
+        }
+        const topology =
+          recorded ??
+          buildTopology(a.queryId, q, a.sink, partitionsOf, sinkTopic?.partitions ?? sinkPartitions, topicId);
+        const plan = instantiate(topology);
+        this.lastTopology = topology;
         // CREATE OR REPLACE keeps the query id: the running query lets go of its stores first, and the new
         // one continues from the offsets they hold (esql apply's in-place change of a stateless stream).
         const replaced = this.queries.get(a.queryId);

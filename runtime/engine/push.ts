@@ -16,7 +16,8 @@ import type { SqlType } from "../../src/types/sqltype.ts";
 import type { EventLog } from "../log/types.ts";
 import type { StageOutput } from "../processors/sink.ts";
 import type { ProcessingError, Row } from "../processors/types.ts";
-import { planQuery } from "../query/plan.ts";
+import { buildTopology } from "../../src/physical/topology-build.ts";
+import { instantiate } from "../query/topology.ts";
 import { PersistentQuery } from "../query/query.ts";
 
 /** A result column: its name and SQL type. */
@@ -110,7 +111,9 @@ export class TransientQuery {
       isSource: false,
       sql: "",
     };
-    const plan = planQuery(id, q, sink, (t) => partitions.get(t) ?? 1, Math.max(1, ...partitions.values()));
+    const plan = instantiate(
+      buildTopology(id, q, sink, (t) => partitions.get(t) ?? 1, Math.max(1, ...partitions.values())),
+    );
     let self: TransientQuery | undefined;
     const last = plan.stages.length - 1;
     const collecting = {

@@ -17,8 +17,7 @@
  * (window end + grace period <= stream time) is dropped and counted as late. The grace period defaults to
  * 24 hours, as in ksqlDB.
  */
-import type { AggregateColumn } from "../../src/semantic/analyzed.ts";
-import type { TExpr } from "../../src/semantic/typed.ts";
+import type { AggregateSpec, AggregateWindow } from "../../src/physical/topology.ts";
 import type { Accumulator, ArgInfo, FunctionRegistry, ResolvedAggregate } from "../../src/functions/types.ts";
 import type { PartitionStore } from "../state/store.ts";
 import type { SqlType } from "../../src/types/sqltype.ts";
@@ -30,32 +29,6 @@ import type { Processor, ProcessorContext, Row, Window } from "./types.ts";
 export const AGG_STORE = "agg";
 const FINAL_STORE = "final";
 const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000;
-
-export interface AggregateWindow {
-  readonly type: "TUMBLING" | "HOPPING" | "SESSION";
-  readonly sizeMs?: number;
-  readonly advanceMs?: number;
-  readonly gapMs?: number;
-  readonly graceMs?: number;
-  readonly retentionMs?: number;
-}
-
-export interface AggregateSpec {
-  readonly kind: "Aggregate";
-  readonly columns: readonly string[];
-  readonly groupBy: readonly TExpr[];
-  readonly aggregates: readonly {
-    readonly name: string;
-    readonly argTypes: readonly SqlType[];
-    readonly args: readonly TExpr[];
-  }[];
-  readonly window?: AggregateWindow;
-  /** Input is a table: rows carry `old` to retract. */
-  readonly fromTable: boolean;
-  readonly emitFinal: boolean;
-  /** Downstream needs the previous result (`old`) of each emitted row (HAVING). */
-  readonly needsOld: boolean;
-}
 
 type State = unknown[]; // [timestamp, ...accumulator states]
 
@@ -117,11 +90,6 @@ export class AggregateProcessor implements Processor {
   private readonly argScratch: (readonly unknown[])[] = [];
 
   constructor(private readonly spec: AggregateSpec) {}
-
-  /** Builds `call`-shaped specs from the analyzer's aggregate columns. */
-  static aggregatesOf(aggs: readonly AggregateColumn[]) {
-    return aggs.map((a) => ({ name: a.call.name, argTypes: a.call.argTypes, args: a.call.args }));
-  }
 
   init(ctx: ProcessorContext): void {
     this.ctx = ctx;

@@ -14,30 +14,10 @@
  * - FOREIGN_KEY: the left table, repartitioned by its foreign-key expression, is kept by its own key with an
  *   index (foreign key, left key); a right update re-joins every left row that points at it.
  */
-import type { TExpr } from "../../src/semantic/typed.ts";
+import type { JoinSpec } from "../../src/physical/topology.ts";
 import { compileExprs, type CompiledExpr } from "../expr/compile.ts";
 import { decodeKey, encodeKey } from "../state/keycodec.ts";
 import type { Processor, ProcessorContext, Row } from "./types.ts";
-
-export type JoinKind = "STREAM_STREAM" | "STREAM_TABLE" | "TABLE_TABLE" | "FOREIGN_KEY";
-
-export interface JoinSpec {
-  readonly kind: "Join";
-  readonly joinKind: JoinKind;
-  readonly joinType: "INNER" | "LEFT" | "RIGHT" | "FULL";
-  readonly leftColumns: readonly string[];
-  readonly rightColumns: readonly string[];
-  readonly leftExpr: TExpr;
-  readonly rightExpr: TExpr;
-  readonly within?: { readonly beforeMs: number; readonly afterMs: number; readonly graceMs?: number };
-  /** The joined row's column names, in order. */
-  readonly outputColumns: readonly string[];
-  /** The joined row's key column (`ROWKEY` when synthetic). */
-  readonly keyName: string;
-  /** Number of key columns of the left table (TABLE_TABLE, FOREIGN_KEY: the left row's own key). */
-  readonly leftKeyCount: number;
-  readonly rightKeyCount: number;
-}
 
 const LEFT = "left";
 const RIGHT = "right";

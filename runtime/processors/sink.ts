@@ -6,8 +6,7 @@
  * read the table without scanning its topic.
  */
 import { serialize } from "node:v8";
-import type { CatalogSource } from "../../src/semantic/catalog.ts";
-import type { TExpr } from "../../src/semantic/typed.ts";
+import type { RepartitionSpec, SinkSpec } from "../../src/physical/topology.ts";
 import { compileExprs, type CompiledExpr } from "../expr/compile.ts";
 import { partitionForKey } from "../log/partition.ts";
 import type { LogHeader, ProduceRecord } from "../log/types.ts";
@@ -19,16 +18,6 @@ export const TABLE_STORE = "table";
 
 /** Header that makes internal topics idempotent: `<partition>:<offset>:<seq>` of the producing input record. */
 export const ORIGIN_HEADER = "esql-origin";
-
-export interface SinkSpec {
-  readonly kind: "Sink";
-  /** Input row column names (the projection's output: keys first). */
-  readonly columns: readonly string[];
-  readonly sink: CatalogSource;
-  readonly partitions: number;
-  /** Keep the latest row per key in the store `table` (CTAS). */
-  readonly materialize: boolean;
-}
 
 /**
  * Whether table outputs are cached: like Kafka Streams' record cache (ksqlDB's default), several updates of
@@ -162,17 +151,6 @@ export class SinkOutput implements StageOutput {
     }
     return out;
   }
-}
-
-export interface RepartitionSpec {
-  readonly kind: "Repartition";
-  readonly topic: string;
-  readonly columns: readonly string[];
-  /** The new key: rows are partitioned by these values. */
-  readonly keyExprs: readonly TExpr[];
-  readonly partitions: number;
-  /** Table input: an update whose old and new rows have different keys becomes a retraction + an addition. */
-  readonly fromTable: boolean;
 }
 
 /** What travels in an internal topic's value (v8-serialized). */

@@ -8,7 +8,8 @@
  * For a TABLE source the operator keeps the latest row of every key in the store `source`, so each row it
  * emits carries `old` (the previous row, or null): what table filters and aggregations need to retract.
  */
-import type { CatalogColumn, CatalogSource } from "../../src/semantic/catalog.ts";
+import type { CatalogSource } from "../../src/semantic/catalog.ts";
+import { keysFirst, sourceRowColumns } from "../../src/physical/topology.ts";
 import type { SqlType } from "../../src/types/sqltype.ts";
 import type { LogRecord } from "../log/types.ts";
 import { sourceSerdes, splitWindowedKey, type SourceSerdes } from "../serde/formats.ts";
@@ -16,18 +17,6 @@ import { encodeKey } from "../state/keycodec.ts";
 import type { ProcessorContext, Row } from "./types.ts";
 
 export const SOURCE_STORE = "source";
-
-/** Names of the source row's columns, in order (see the module comment). */
-export function sourceRowColumns(source: Pick<CatalogSource, "columns" | "window">): string[] {
-  const cols = orderedColumns(source.columns).map((c) => c.name);
-  cols.push("ROWTIME", "ROWPARTITION", "ROWOFFSET");
-  if (source.window) cols.push("WINDOWSTART", "WINDOWEND");
-  return cols;
-}
-
-function orderedColumns(columns: readonly CatalogColumn[]): CatalogColumn[] {
-  return [...columns.filter((c) => c.namespace === "KEY"), ...columns.filter((c) => c.namespace !== "KEY")];
-}
 
 export class SourceProcessor {
   private serdes!: SourceSerdes;
@@ -49,7 +38,7 @@ export class SourceProcessor {
     this.ctx = ctx;
     this.serdes = sourceSerdes(this.source);
     const valueNames = this.serdes.valueColumns.map((c) => c.name);
-    this.layout = orderedColumns(this.source.columns)
+    this.layout = keysFirst(this.source.columns)
       .filter((c) => c.namespace !== "KEY")
       .map((c) =>
         c.namespace === "VALUE"

@@ -2,23 +2,12 @@
  * Stateless operators: filter, projection and table functions (EXPLODE). Each compiles its expressions
  * once in `init` against the input edge's column names.
  */
-import type { TExpr } from "../../src/semantic/typed.ts";
+import type { FilterSpec, ProjectSpec, TableFunctionSpec } from "../../src/physical/topology.ts";
 import { compileExprs, type CompiledExpr } from "../expr/compile.ts";
 import type { Processor, ProcessorContext, Row } from "./types.ts";
 
 function errorSink(ctx: ProcessorContext) {
   return (e: unknown, where: string) => ctx.reportError(e, where);
-}
-
-export interface FilterSpec {
-  readonly kind: "Filter";
-  readonly columns: readonly string[];
-  readonly predicate: TExpr;
-  /**
-   * Table semantics: a row that stops matching becomes a tombstone for its key (when it matched before);
-   * `keyCount` is how many leading columns are the key.
-   */
-  readonly table?: { readonly keyCount: number };
 }
 
 export class FilterProcessor implements Processor {
@@ -57,13 +46,6 @@ export class FilterProcessor implements Processor {
   }
 }
 
-export interface ProjectSpec {
-  readonly kind: "Project";
-  readonly columns: readonly string[];
-  /** One expression per output column, in output order. */
-  readonly exprs: readonly TExpr[];
-}
-
 export class ProjectProcessor implements Processor {
   private fns!: CompiledExpr[];
   private ctx!: ProcessorContext;
@@ -94,18 +76,6 @@ export class ProjectProcessor implements Processor {
     }
     return rows;
   }
-}
-
-export interface TableFunctionSpec {
-  readonly kind: "TableFunction";
-  readonly columns: readonly string[];
-  /** Each call's expression (a `Call` of a table function is not a TExpr kind the compiler accepts, so
-   * the call is given as name + argument expressions). Output rows = input columns + one column per call. */
-  readonly calls: readonly {
-    readonly name: string;
-    readonly argTypes: readonly import("../../src/types/sqltype.ts").SqlType[];
-    readonly args: readonly TExpr[];
-  }[];
 }
 
 export class TableFunctionProcessor implements Processor {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { EventLog } from "../log/types.ts";
 import { Changelog, changelogTopic, isFenced, type RestoreProgress } from "../state/changelog.ts";
 import { PartitionStore } from "../state/store.ts";
-import type { PlannedQuery } from "./plan.ts";
+import type { PlannedQuery } from "./topology.ts";
 import type { ProduceRecord } from "../log/types.ts";
 import { mergeRecordsByTime, StageTask, taskTransactions, type TakenBatch, type TaskEnv } from "./stage.ts";
 

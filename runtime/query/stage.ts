@@ -10,7 +10,7 @@
  * sink topic can see a repeated record (at-least-once).
  */
 import { deserialize } from "node:v8";
-import type { CatalogSource } from "../../src/semantic/catalog.ts";
+import type { StageInputPlan } from "../../src/physical/topology.ts";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
 import {
   LogError,
@@ -30,9 +30,8 @@ import type { PartitionStore } from "../state/store.ts";
 
 const META_STORE = "meta";
 
-export type StageInput =
-  | { readonly kind: "source"; readonly topic: string; readonly source: CatalogSource }
-  | { readonly kind: "internal"; readonly topic: string };
+/** Where a stage reads: a source topic (decoded with its source's formats) or an internal topic of the query. */
+export type StageInput = StageInputPlan;
 
 export interface Stage {
   readonly id: string;

@@ -1,5 +1,6 @@
 /**
- * Turns an analyzed persistent query into stages (sub-topologies) of processors.
+ * Builds the topology plan of a persistent or push query (`topology.ts`): its stages (sub-topologies) and
+ * every decision about them, from the analyzed query and the partition counts of the topics it reads.
  *
  * - FROM a source: the first stage reads the source topic.
  * - FROM a join: each join is a two-input stage over co-partitioned inputs. An input whose join expression
@@ -9,49 +10,32 @@
  *   projection computes the new key and the sink partitions by it.
  * - An aggregation whose GROUP BY is the input stream's key folds in the same stage; any other aggregation
  *   re-keys through an internal topic so each group is folded by exactly one task.
+ *
+ * The runtime never calls this: it runs the plan this returns (recorded in the command topic).
  */
-import type { AnalyzedFrom, AnalyzedJoin, AnalyzedQuery } from "../../src/semantic/analyzed.ts";
-import type { CatalogSource } from "../../src/semantic/catalog.ts";
-import type { TExpr } from "../../src/semantic/typed.ts";
-import { AggregateProcessor, readAggregates, type AggregateSpec } from "../processors/aggregate.ts";
-import { compileExprs } from "../expr/compile.ts";
-import type { FunctionRegistry } from "../../src/functions/types.ts";
-import { encodeKey } from "../state/keycodec.ts";
-import type { PartitionStore } from "../state/store.ts";
-import { JoinProcessor } from "../processors/join.ts";
-import { RepartitionOutput, SinkOutput, type StageOutput } from "../processors/sink.ts";
-import { sourceRowColumns } from "../processors/source.ts";
-import { FilterProcessor, ProjectProcessor, TableFunctionProcessor } from "../processors/stateless.ts";
-import type { Processor } from "../processors/types.ts";
-import type { Stage, StageInput } from "./stage.ts";
+import type { AnalyzedFrom, AnalyzedJoin, AnalyzedQuery } from "../semantic/analyzed.ts";
+import type { CatalogSource } from "../semantic/catalog.ts";
+import type { TExpr } from "../semantic/typed.ts";
+import {
+  sourceRowColumns,
+  TOPOLOGY_VERSION,
+  type AggregateSpec,
+  type JoinSpec,
+  type OutputSpec,
+  type ProcessorSpec,
+  type StageInputPlan,
+  type StagePlan,
+  type TopologyPlan,
+} from "./topology.ts";
 
 export class UnsupportedQueryError extends Error {
   override readonly name = "UnsupportedQueryError";
 }
 
-export interface PlannedQuery {
-  readonly stages: readonly Stage[];
-  /** Internal topics to create before the query starts. */
-  readonly internalTopics: readonly { readonly name: string; readonly partitions: number }[];
-  /** Partition count of each stage's inputs, by stage id. */
-  readonly stagePartitions: ReadonlyMap<string, number>;
-  /**
-   * How to read the materialized table from a task of the last stage, when it is not kept in the sink's
-   * `table` store: aggregations are read from their aggregate store (HAVING and the projection applied on
-   * read). Yields entries shaped like the `table` store's: `[encodeKey(key columns [+ window bounds]), [row, ts]]`.
-   */
-  readonly readTable?: (
-    store: PartitionStore,
-    functions: FunctionRegistry,
-    /** Only groups whose encoded group key (+ window) is in this range (a pull query's key seek). */
-    range?: { gte?: Buffer; lt?: Buffer },
-  ) => AsyncGenerator<[Buffer, [unknown[], number]]>;
-}
-
 /** What the planning of FROM leaves for the last stage: its inputs and the processors producing `columns`. */
 interface RowsPlan {
-  readonly inputs: readonly StageInput[];
-  readonly processors: readonly (() => Processor)[];
+  readonly inputs: readonly StageInputPlan[];
+  readonly processors: readonly ProcessorSpec[];
   /** Names of the produced rows' columns, in order. */
   readonly columns: readonly string[];
   readonly isTable: boolean;
@@ -59,9 +43,8 @@ interface RowsPlan {
 }
 
 class Planner {
-  readonly stages: Stage[] = [];
+  readonly stages: StagePlan[] = [];
   readonly topics: { name: string; partitions: number }[] = [];
-  readonly stagePartitions = new Map<string, number>();
   private internal = 0;
 
   constructor(
@@ -76,28 +59,26 @@ class Planner {
     partitions: number,
     fromTable: boolean,
     what: string,
-  ): StageInput {
+  ): StageInputPlan {
     const topic = `_esql-${this.queryId}-${what}-${this.internal++}-repartition`;
     this.topics.push({ name: topic, partitions });
     const columns = rows.columns;
     this.addStage(
       rows.inputs,
       rows.processors,
-      () => new RepartitionOutput({ kind: "Repartition", topic, columns, keyExprs, partitions, fromTable }),
+      { kind: "Repartition", topic, columns, keyExprs, partitions, fromTable },
       rows.partitions,
     );
     return { kind: "internal", topic };
   }
 
   addStage(
-    inputs: readonly StageInput[],
-    processors: readonly (() => Processor)[],
-    output: () => StageOutput,
+    inputs: readonly StageInputPlan[],
+    processors: readonly ProcessorSpec[],
+    output: OutputSpec,
     partitions: number,
   ): void {
-    const id = String(this.stages.length);
-    this.stages.push({ id, inputs, processors: () => processors.map((p) => p()), output });
-    this.stagePartitions.set(id, partitions);
+    this.stages.push({ id: String(this.stages.length), partitions, inputs, processors, output });
   }
 
   from(f: AnalyzedFrom, inJoin: boolean): RowsPlan {
@@ -139,8 +120,8 @@ class Planner {
     const leftKeyCount =
       j.left.kind === "Source" ? j.left.source.columns.filter((c) => c.namespace === "KEY").length : 1;
     const rightKeyCount = j.right.source.columns.filter((c) => c.namespace === "KEY").length;
-    const spec = {
-      kind: "Join" as const,
+    const spec: JoinSpec = {
+      kind: "Join",
       joinKind: j.joinKind,
       joinType: j.joinType,
       leftColumns: left.columns,
@@ -155,7 +136,7 @@ class Planner {
     };
     return {
       inputs: [leftInput, rightInput],
-      processors: [() => new JoinProcessor(spec)],
+      processors: [spec],
       columns: outputColumns,
       isTable: j.resultType === "TABLE",
       partitions,
@@ -164,7 +145,7 @@ class Planner {
 }
 
 /** A plan with no processors of its own reads its input directly; otherwise it cannot be a join input. */
-function single(p: RowsPlan): StageInput {
+function single(p: RowsPlan): StageInputPlan {
   if (p.processors.length > 0 || p.inputs.length !== 1) throw new Error("internal: join input needs its own stage");
   return p.inputs[0]!;
 }
@@ -177,59 +158,61 @@ function unique(names: readonly string[]): string[] {
   return [...new Set(names)];
 }
 
-export function planQuery(
+/**
+ * The topology plan of a query writing `sink`. `partitionsOf` gives the partition count of each topic the
+ * query reads; `topicId` prefixes its internal topics (default: the query id). Throws
+ * {@link UnsupportedQueryError} for a query that cannot run as asked (e.g. a join of inputs whose partition
+ * counts differ).
+ */
+export function buildTopology(
   queryId: string,
   q: AnalyzedQuery,
   sink: CatalogSource,
   partitionsOf: (topic: string) => number,
   sinkPartitions: number,
-): PlannedQuery {
-  const planner = new Planner(queryId, partitionsOf);
+  topicId: string = queryId,
+): TopologyPlan {
+  const planner = new Planner(topicId, partitionsOf);
   const rows = planner.from(q.from, false);
   const isTable = rows.isTable;
-  const pre: (() => Processor)[] = [...rows.processors];
+  const pre: ProcessorSpec[] = [...rows.processors];
   let cols = rows.columns;
   if (q.where) {
-    const where = q.where;
-    const c = cols;
-    pre.push(
-      () =>
-        new FilterProcessor({
-          kind: "Filter",
-          columns: c,
-          predicate: where,
-          ...(isTable ? { table: { keyCount: 1 } } : {}),
-        }),
-    );
+    pre.push({ kind: "Filter", columns: cols, predicate: q.where, ...(isTable ? { table: { keyCount: 1 } } : {}) });
   }
   if (q.tableFunctions.length > 0) {
-    const inCols = cols;
     const calls = q.tableFunctions.map((t) => ({ name: t.call.name, argTypes: t.call.argTypes, args: t.call.args }));
-    pre.push(() => new TableFunctionProcessor({ kind: "TableFunction", columns: inCols, calls }));
-    cols = [...inCols, ...q.tableFunctions.map((t) => t.name)];
+    pre.push({ kind: "TableFunction", columns: cols, calls });
+    cols = [...cols, ...q.tableFunctions.map((t) => t.name)];
   }
   const projection = q.projection.map((c) => c.expr);
   const projectNames = q.projection.map((c) => c.name);
   const materializeInSink = sink.sourceType === "TABLE" && (!q.aggregation || q.emit === "FINAL");
-  const sinkOutput = () =>
-    new SinkOutput({
-      kind: "Sink",
-      columns: projectNames,
-      sink,
-      partitions: sinkPartitions,
-      materialize: materializeInSink,
-    });
+  const sinkOutput: OutputSpec = {
+    kind: "Sink",
+    columns: projectNames,
+    sink,
+    partitions: sinkPartitions,
+    materialize: materializeInSink,
+  };
+  const plan = (table?: TopologyPlan["table"]): TopologyPlan => ({
+    version: TOPOLOGY_VERSION,
+    queryId,
+    topicId,
+    stages: planner.stages,
+    internalTopics: planner.topics,
+    ...(table ? { table } : {}),
+  });
 
   const agg = q.aggregation;
   if (!agg) {
-    const finalCols = cols;
     planner.addStage(
       rows.inputs,
-      [...pre, () => new ProjectProcessor({ kind: "Project", columns: finalCols, exprs: projection })],
+      [...pre, { kind: "Project", columns: cols, exprs: projection }],
       sinkOutput,
       rows.partitions,
     );
-    return { stages: planner.stages, internalTopics: planner.topics, stagePartitions: planner.stagePartitions };
+    return plan();
   }
 
   const aggCols = [
@@ -241,60 +224,27 @@ export function planQuery(
     kind: "Aggregate",
     columns: cols,
     groupBy: agg.groupBy,
-    aggregates: AggregateProcessor.aggregatesOf(agg.aggregates),
+    aggregates: agg.aggregates.map((a) => ({ name: a.call.name, argTypes: a.call.argTypes, args: a.call.args })),
     ...(agg.window ? { window: agg.window } : {}),
     fromTable: agg.fromTable,
     emitFinal: q.emit === "FINAL",
     needsOld: agg.having !== undefined,
   };
-  const tail: (() => Processor)[] = [() => new AggregateProcessor(aggSpec)];
+  const tail: ProcessorSpec[] = [aggSpec];
   if (agg.having) {
-    const having = agg.having;
-    tail.push(
-      () =>
-        new FilterProcessor({
-          kind: "Filter",
-          columns: aggCols,
-          predicate: having,
-          table: { keyCount: agg.keyNames.length },
-        }),
-    );
+    tail.push({ kind: "Filter", columns: aggCols, predicate: agg.having, table: { keyCount: agg.keyNames.length } });
   }
-  tail.push(() => new ProjectProcessor({ kind: "Project", columns: aggCols, exprs: projection }));
+  tail.push({ kind: "Project", columns: aggCols, exprs: projection });
 
   const keyNames = sink.columns.filter((c) => c.namespace === "KEY").map((c) => c.name);
-  // Compiled once per function registry, not per read: a pull query's key lookup reads one group.
-  const readers = new WeakMap<
-    FunctionRegistry,
-    { having: ((row: unknown[]) => unknown) | undefined; project: ((row: unknown[]) => unknown)[] }
-  >();
-  const readerFor = (functions: FunctionRegistry) => {
-    let r = readers.get(functions);
-    if (!r) {
-      const onError = () => {};
-      r = {
-        having: agg.having ? compileExprs([agg.having], { columns: aggCols, functions, onError })[0] : undefined,
-        project: compileExprs(projection, { columns: aggCols, functions, onError }),
-      };
-      readers.set(functions, r);
-    }
-    return r;
-  };
-  const keyIdx = keyNames.map((n) => projectNames.indexOf(n));
-  const readTable = materializeInSink
+  const table = materializeInSink
     ? undefined
-    : async function* (
-        store: PartitionStore,
-        functions: FunctionRegistry,
-        range?: { gte?: Buffer; lt?: Buffer },
-      ): AsyncGenerator<[Buffer, [unknown[], number]]> {
-        const { having, project } = readerFor(functions);
-        for await (const r of readAggregates(aggSpec, functions, store, range)) {
-          if (having && having(r.values) !== true) continue;
-          const row = project.map((f) => f(r.values));
-          const key = keyIdx.map((i) => (i < 0 ? null : row[i]));
-          yield [encodeKey(r.window ? [...key, r.window.start, r.window.end] : key), [row, r.ts]];
-        }
+    : {
+        aggregate: aggSpec,
+        columns: aggCols,
+        ...(agg.having ? { having: agg.having } : {}),
+        projection,
+        keyIndexes: keyNames.map((n) => projectNames.indexOf(n)),
       };
   const from = q.from;
   if (!agg.fromTable && from.kind === "Source" && isKeyOf(agg.groupBy, from.source)) {
@@ -309,12 +259,7 @@ export function planQuery(
     );
     planner.addStage([input], tail, sinkOutput, rows.partitions);
   }
-  return {
-    stages: planner.stages,
-    internalTopics: planner.topics,
-    stagePartitions: planner.stagePartitions,
-    ...(readTable ? { readTable } : {}),
-  };
+  return plan(table);
 }
 
 /** True when `exprs` are exactly the source's key columns, in order. */

@@ -1,0 +1,198 @@
+/**
+ * The topology plan: what the runtime runs, as plain versioned JSON. The compiler builds it
+ * (`build.ts`, from an analyzed query and the partition counts of its topics); the runtime instantiates
+ * it (`runtime/query/topology.ts`) without SQL, the analyzer or the planner; the command topic records it;
+ * EXPLAIN describes it (`format.ts`). No bigint, Map, function or class instance inside:
+ * `JSON.parse(JSON.stringify(plan))` is the same plan and runs the same.
+ *
+ * A query is a list of stages (Kafka Streams' sub-topologies). A stage reads one input topic, or two for a
+ * join, with one task per input partition; its rows go through processors, in order, and out to one
+ * topic: the query's sink, or an internal repartition topic that a later stage reads. Rows are arrays of
+ * values in the order of the column names each spec carries; expressions are typed expression trees
+ * (`TExpr`) over those columns.
+ */
+import type { CatalogColumn, CatalogSource } from "../semantic/catalog.ts";
+import type { TExpr } from "../semantic/typed.ts";
+import type { SqlType } from "../types/sqltype.ts";
+
+/**
+ * The plan format's version. An engine runs plans of this version only; one that meets another stops with
+ * an error naming the statement and the version (see `checkTopologyVersion`).
+ */
+export const TOPOLOGY_VERSION = 2;
+
+export interface TopologyPlan {
+  readonly version: number;
+  /** The query id (persistent: `CSAS_<SINK>_<n>`, `CTAS_<SINK>_<n>`, `INSERTQUERY_<n>`). */
+  readonly queryId: string;
+  /** The prefix of its internal topic names (the query id, or `<serviceId>-<queryId>` in a service). */
+  readonly topicId: string;
+  readonly stages: readonly StagePlan[];
+  /** Internal repartition topics, created before the query starts. */
+  readonly internalTopics: readonly { readonly name: string; readonly partitions: number }[];
+  /**
+   * How the materialized table is read when its rows are not kept in the sink's `table` store: an
+   * aggregation is read from its aggregate store, with HAVING and the projection applied on read.
+   */
+  readonly table?: TableReadPlan;
+}
+
+export interface StagePlan {
+  /** `"0"`, `"1"`, ... in topological order: names the stage's stores folder and changelog topic. */
+  readonly id: string;
+  /** Partition count of the stage's inputs: one task per partition. */
+  readonly partitions: number;
+  /** One input, or two for a join (left, right). */
+  readonly inputs: readonly StageInputPlan[];
+  readonly processors: readonly ProcessorSpec[];
+  readonly output: OutputSpec;
+}
+
+export type StageInputPlan =
+  | { readonly kind: "source"; readonly topic: string; readonly source: CatalogSource }
+  | { readonly kind: "internal"; readonly topic: string };
+
+export type ProcessorSpec = FilterSpec | ProjectSpec | TableFunctionSpec | JoinSpec | AggregateSpec;
+export type OutputSpec = SinkSpec | RepartitionSpec;
+
+export interface FilterSpec {
+  readonly kind: "Filter";
+  readonly columns: readonly string[];
+  readonly predicate: TExpr;
+  /**
+   * Table semantics: a row that stops matching becomes a tombstone for its key (when it matched before);
+   * `keyCount` is how many leading columns are the key.
+   */
+  readonly table?: { readonly keyCount: number };
+}
+
+export interface ProjectSpec {
+  readonly kind: "Project";
+  readonly columns: readonly string[];
+  /** One expression per output column, in output order. */
+  readonly exprs: readonly TExpr[];
+}
+
+export interface TableFunctionSpec {
+  readonly kind: "TableFunction";
+  readonly columns: readonly string[];
+  /**
+   * Each call as name + argument types + argument expressions (resolved from the registry). Output rows =
+   * input columns + one column per call.
+   */
+  readonly calls: readonly {
+    readonly name: string;
+    readonly argTypes: readonly SqlType[];
+    readonly args: readonly TExpr[];
+  }[];
+}
+
+export type JoinKind = "STREAM_STREAM" | "STREAM_TABLE" | "TABLE_TABLE" | "FOREIGN_KEY";
+
+export interface JoinSpec {
+  readonly kind: "Join";
+  readonly joinKind: JoinKind;
+  readonly joinType: "INNER" | "LEFT" | "RIGHT" | "FULL";
+  readonly leftColumns: readonly string[];
+  readonly rightColumns: readonly string[];
+  readonly leftExpr: TExpr;
+  readonly rightExpr: TExpr;
+  readonly within?: { readonly beforeMs: number; readonly afterMs: number; readonly graceMs?: number };
+  /** The joined row's column names, in order. */
+  readonly outputColumns: readonly string[];
+  /** The joined row's key column (`ROWKEY` when synthetic). */
+  readonly keyName: string;
+  /** Number of key columns of the left table (TABLE_TABLE, FOREIGN_KEY: the left row's own key). */
+  readonly leftKeyCount: number;
+  readonly rightKeyCount: number;
+}
+
+export interface AggregateWindow {
+  readonly type: "TUMBLING" | "HOPPING" | "SESSION";
+  readonly sizeMs?: number;
+  readonly advanceMs?: number;
+  readonly gapMs?: number;
+  readonly graceMs?: number;
+  readonly retentionMs?: number;
+}
+
+export interface AggregateSpec {
+  readonly kind: "Aggregate";
+  readonly columns: readonly string[];
+  readonly groupBy: readonly TExpr[];
+  readonly aggregates: readonly {
+    readonly name: string;
+    readonly argTypes: readonly SqlType[];
+    readonly args: readonly TExpr[];
+  }[];
+  readonly window?: AggregateWindow;
+  /** Input is a table: rows carry `old` to retract. */
+  readonly fromTable: boolean;
+  readonly emitFinal: boolean;
+  /** Downstream needs the previous result (`old`) of each emitted row (HAVING). */
+  readonly needsOld: boolean;
+}
+
+export interface SinkSpec {
+  readonly kind: "Sink";
+  /** Input row column names (the projection's output: keys first). */
+  readonly columns: readonly string[];
+  readonly sink: CatalogSource;
+  readonly partitions: number;
+  /** Keep the latest row per key in the store `table` (CTAS). */
+  readonly materialize: boolean;
+}
+
+export interface RepartitionSpec {
+  readonly kind: "Repartition";
+  readonly topic: string;
+  readonly columns: readonly string[];
+  /** The new key: rows are partitioned by these values. */
+  readonly keyExprs: readonly TExpr[];
+  readonly partitions: number;
+  /** Table input: an update whose old and new rows have different keys becomes a retraction + an addition. */
+  readonly fromTable: boolean;
+}
+
+/** How an aggregation's table is read from its aggregate store (pull queries, snapshots). */
+export interface TableReadPlan {
+  /** The aggregate whose store holds the groups (the last stage's). */
+  readonly aggregate: AggregateSpec;
+  /** Columns of the aggregate row: group keys, aggregates, window bounds. */
+  readonly columns: readonly string[];
+  /** HAVING over the aggregate row. */
+  readonly having?: TExpr;
+  /** The projection over the aggregate row, one expression per table column in projection order. */
+  readonly projection: readonly TExpr[];
+  /** Index in the projection of each key column of the table, in key order (-1: not projected). */
+  readonly keyIndexes: readonly number[];
+}
+
+/** The error a plan of another format version gives (what the engine shows for a recorded plan). */
+export function topologyVersionError(plan: {
+  readonly version?: unknown;
+  readonly queryId?: unknown;
+}): string | undefined {
+  if (plan.version === TOPOLOGY_VERSION) return undefined;
+  return (
+    `the plan of query ${String(plan.queryId)} has format version ${String(plan.version)}, and this esql runs ` +
+    `version ${TOPOLOGY_VERSION} only; run it with the esql release that recorded it, or redeploy the statement`
+  );
+}
+
+/**
+ * Names of the row a source's records decode into, in order: key columns, then value and header columns in
+ * declaration order, then `ROWTIME`, `ROWPARTITION`, `ROWOFFSET`, and `WINDOWSTART`, `WINDOWEND` for a
+ * windowed source. The layout every plan's column names refer to.
+ */
+export function sourceRowColumns(source: Pick<CatalogSource, "columns" | "window">): string[] {
+  const cols = keysFirst(source.columns).map((c) => c.name);
+  cols.push("ROWTIME", "ROWPARTITION", "ROWOFFSET");
+  if (source.window) cols.push("WINDOWSTART", "WINDOWEND");
+  return cols;
+}
+
+/** A source's columns with the key columns first, each group in declaration order. */
+export function keysFirst(columns: readonly CatalogColumn[]): CatalogColumn[] {
+  return [...columns.filter((c) => c.namespace === "KEY"), ...columns.filter((c) => c.namespace !== "KEY")];
+}
