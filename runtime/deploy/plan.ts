@@ -308,7 +308,7 @@ function compare(
     return {
       ...base,
       action: "in-place",
-      reason: `${changed.join(", ")} changed, which keeps its state valid: it keeps its offsets and state; rows already written keep their old columns`,
+      reason: `${changed.join(", ")} changed, which it can take in place: it keeps its state and offsets; rows already written keep their old columns`,
       ...abandons,
     };
   return {

@@ -206,6 +206,31 @@ describe("esql apply on the embedded log", () => {
     }
   });
 
+  it("replaces an aggregation in place when only its HAVING and projection change, keeping its state", async () => {
+    const engine = await Engine.open({ dataDir: join(root, "f") });
+    try {
+      await applyPlan(engine, plan(engine, SOURCE, TOTALS_SUM));
+      await load(engine, 100);
+      await engine.drain();
+      const having = `CREATE TABLE totals AS SELECT account, SUM(amount) AS total, AS_VALUE(account) AS who
+        FROM moves GROUP BY account HAVING SUM(amount) > 0;`;
+      const p = plan(engine, SOURCE, having);
+      expect(p.items.map((i) => `${i.name}:${i.action}:${i.reason ?? ""}`)).toContain(
+        "TOTALS:in-place:HAVING, SELECT columns changed, which it can take in place: it keeps its state and offsets; rows already written keep their old columns",
+      );
+      const queryId = engine.catalog.source("TOTALS")!.writtenBy;
+      expect((await applyPlan(engine, p)).done).toEqual(["TOTALS: replaced in place"]);
+      expect(engine.catalog.source("TOTALS")!.writtenBy).toBe(queryId);
+      await load(engine, 100, 100);
+      await engine.drain();
+      expect(await totals(engine)).toEqual(expected(200, "sum"));
+      expect((await engine.pull("SELECT who FROM totals WHERE account = 'a1';")).rows).toEqual([["a1"]]);
+      expect(hasChanges(plan(engine, SOURCE, having))).toBe(false);
+    } finally {
+      await engine.close();
+    }
+  });
+
   it("replays an in-place replacement on open without reading its input again", { timeout: 60_000 }, async () => {
     const dataDir = join(root, "e");
     let engine = await Engine.open({ dataDir });
