@@ -57,7 +57,7 @@ export function replaceIncompatibility(
   const newIsQuery = neu.query !== undefined;
   if (oldIsQuery !== newIsQuery)
     return {
-      what: "how it is defined",
+      what: "the definition",
       change: oldIsQuery ? "a query's output became a declared source" : "a declared source became a query's output",
       why: "its topic would have two different writers",
     };
@@ -121,22 +121,22 @@ function queryIncompatibility(a: AnalyzedQuery, b: AnalyzedQuery): Incompatibili
   const joinB = b.from.kind === "Join";
   if (joinA || joinB)
     return {
-      what: "a join",
+      what: joinA && joinB ? "the join query" : "the source",
       change:
         joinA && joinB
           ? "a query with a join is never replaced in place"
-          : `${fromText(a.from)} became ${fromText(b.from)}`,
+          : `FROM ${fromText(a.from)} became FROM ${fromText(b.from)}`,
       why: "the join's stored rows belong to the old definition",
     };
   if (a.window || b.window)
     return {
-      what: "a windowed query",
+      what: "the windowed query",
       change: "a windowed aggregation (or a query over a windowed source) is never replaced in place",
       why: STATE,
     };
   if (a.tableFunctions.length > 0 || b.tableFunctions.length > 0)
     return {
-      what: "table functions",
+      what: "the table-function query",
       change: "a query with table functions (EXPLODE, ...) is never replaced in place",
       why: "its offsets and the rows already written belong to the old definition",
     };
@@ -173,7 +173,7 @@ function queryIncompatibility(a: AnalyzedQuery, b: AnalyzedQuery): Incompatibili
   }
   if (ga.fromTable || gb.fromTable)
     return {
-      what: "an aggregation of a table",
+      what: "the table aggregation",
       change: "an aggregation over a table is never replaced in place",
       why: STATE,
     };

@@ -94,19 +94,19 @@ describe("CREATE OR REPLACE refuses what it cannot run in place", () => {
       "a filter change in a windowed aggregation (ksqlDB refuses any)",
       "CREATE TABLE perminute AS SELECT product, COUNT(*) AS n FROM orders WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY product;",
       "CREATE OR REPLACE TABLE perminute AS SELECT product, COUNT(*) AS n FROM orders WINDOW TUMBLING (SIZE 1 MINUTE) WHERE qty > 0 GROUP BY product;",
-      /cannot change a windowed query of table PERMINUTE/,
+      /cannot change the windowed query of table PERMINUTE/,
     ],
     [
       "a filter change in a join (ksqlDB refuses any)",
       "CREATE STREAM enriched AS SELECT o.product, o.id, o.price, p.list FROM orders o JOIN prices p ON o.product = p.product;",
       "CREATE OR REPLACE STREAM enriched AS SELECT o.product, o.id, o.price, p.list FROM orders o JOIN prices p ON o.product = p.product WHERE o.price > 1;",
-      /cannot change a join of stream ENRICHED: a query with a join is never replaced in place/,
+      /cannot change the join query of stream ENRICHED: a query with a join is never replaced in place/,
     ],
     [
       "a stream turned into a join",
       "CREATE STREAM enriched AS SELECT product, id, price FROM orders PARTITION BY product;",
       "CREATE OR REPLACE STREAM enriched AS SELECT o.product AS product, o.id AS id, o.price AS price FROM orders o JOIN prices p ON o.product = p.product;",
-      /cannot change a join of stream ENRICHED: ORDERS became ORDERS JOIN PRICES/,
+      /cannot change the source of stream ENRICHED: FROM ORDERS became FROM ORDERS JOIN PRICES/,
     ],
     [
       "a source change",
@@ -145,6 +145,12 @@ describe("CREATE OR REPLACE refuses what it cannot run in place", () => {
       /the kind of query of table LISTED: a stateless query became an aggregation/,
     ],
     [
+      "a HAVING change in an aggregation of a table (ksqlDB refuses any)",
+      "CREATE TABLE bylist AS SELECT list, COUNT(*) AS n FROM prices GROUP BY list;",
+      "CREATE OR REPLACE TABLE bylist AS SELECT list, COUNT(*) AS n FROM prices GROUP BY list HAVING COUNT(*) > 1;",
+      /cannot change the table aggregation of table BYLIST: an aggregation over a table is never replaced in place/,
+    ],
+    [
       "a WHERE of an aggregation that reads a new column (as ksqlDB)",
       REVENUE,
       "CREATE OR REPLACE TABLE revenue AS SELECT product, MAX(price) AS top FROM orders WHERE qty > 0 GROUP BY product;",
@@ -154,7 +160,7 @@ describe("CREATE OR REPLACE refuses what it cannot run in place", () => {
       "a table functions query",
       "CREATE STREAM parts AS SELECT id, EXPLODE(ARRAY[price, price]) AS part FROM orders;",
       "CREATE OR REPLACE STREAM parts AS SELECT id, EXPLODE(ARRAY[price, price]) AS part FROM orders WHERE qty > 0;",
-      /cannot change table functions of stream PARTS/,
+      /cannot change the table-function query of stream PARTS/,
     ],
     [
       "a declared source losing a column",
@@ -166,7 +172,7 @@ describe("CREATE OR REPLACE refuses what it cannot run in place", () => {
       "a query's output turned into a declared source",
       "CREATE STREAM big AS SELECT id, price FROM orders;",
       "CREATE OR REPLACE STREAM big (id STRING KEY, price DOUBLE) WITH (kafka_topic = 'BIG', value_format = 'JSON');",
-      /cannot change how it is defined of stream BIG: a query's output became a declared source/,
+      /cannot change the definition of stream BIG: a query's output became a declared source/,
     ],
   ];
   it.each(cases)("%s", async (_name, original, replacement, message) => {
