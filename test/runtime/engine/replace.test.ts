@@ -295,6 +295,34 @@ describe("CREATE OR REPLACE in place", () => {
     }
   });
 
+  it("a chain: a source gains a column, a query over it gains a computed column, its reader goes on", async () => {
+    const e = await open();
+    try {
+      await run(
+        e,
+        `CREATE STREAM a (id INT KEY, col1 INT) WITH (kafka_topic = 'a', value_format = 'JSON', partitions = 1);
+         CREATE STREAM b AS SELECT * FROM a;`,
+      );
+      const put = (id: number, value: object) =>
+        e.log.append("a", [{ key: Buffer.from([0, 0, 0, id]), value: Buffer.from(JSON.stringify(value)) }]);
+      await put(1, { COL1: 1 });
+      await e.drain();
+      await run(
+        e,
+        `CREATE OR REPLACE STREAM a (id INT KEY, col1 INT, col2 INT) WITH (kafka_topic = 'a', value_format = 'JSON', partitions = 1);
+         CREATE STREAM c AS SELECT * FROM b;
+         CREATE OR REPLACE STREAM b AS SELECT id, col1, col1 + 1 AS col1_add FROM a;`,
+      );
+      await put(1, { COL1: 20, COL2: 3 });
+      await e.drain();
+      expect(await written(e, "B")).toEqual([{ COL1: 1 }, { COL1: 20, COL1_ADD: 21 }]);
+      // C was created over B's old columns and keeps them.
+      expect(await written(e, "C")).toEqual([{ COL1: 1 }, { COL1: 20 }]);
+    } finally {
+      await e.close();
+    }
+  });
+
   it("a declared source gains a column at the end; queries created after read it", async () => {
     const e = await open();
     try {
