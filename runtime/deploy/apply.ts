@@ -239,7 +239,8 @@ export function versioned(text: string, alias: string, version: number, baseTopi
 /** The statement as CREATE OR REPLACE (same query id: it continues from its offsets). */
 export function orReplace(text: string): string {
   const st = parseScript(text).statements[0]?.statement;
-  if (st?.kind !== "CreateAsSelect") throw new DeployError(`internal: not a CREATE ... AS SELECT: ${text}`);
+  if (st?.kind !== "CreateAsSelect" && st?.kind !== "CreateSource")
+    throw new DeployError(`internal: not a CREATE STREAM/TABLE: ${text}`);
   if (st.orReplace) return text;
   const at = st.span.start + "CREATE".length;
   return `${text.slice(0, at)} OR REPLACE${text.slice(at)}`;

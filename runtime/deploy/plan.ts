@@ -8,22 +8,22 @@
  * formatting and comments never count as changes, and both sides see the same inputs.
  *
  * Rules (also in src/ARCHITECTURE.md, "Deploying"):
- * - a changed CREATE STREAM AS SELECT whose old and new queries are both stateless (no aggregation, join,
- *   window or PARTITION BY), with the same FROM, key columns, formats and topic, is replaced in place
- *   (`in-place`): it keeps its offsets and writes the new rows from there;
- * - any other change of a CREATE ... AS SELECT is a `rebuild` (a new version replays the history); a table
- *   always rebuilds, because its store holds rows of the old shape;
+ * - a changed definition that `CREATE OR REPLACE` accepts (src/semantic/replace.ts, ksqlDB's rules: filters,
+ *   HAVING and projections that only add value columns at the end, over the same source, key, GROUP BY and
+ *   aggregates) is replaced in place (`in-place`): it keeps its query id, state and offsets;
+ * - any other change of a CREATE ... AS SELECT is a `rebuild` (a new version replays the history), and so is
+ *   any change of an object that already has versions;
  * - an object reading an object that is rebuilt is rebuilt too (its input becomes the new version's topic);
- * - a changed plain CREATE STREAM/TABLE (a declared source) or a change of STREAM into TABLE is an error:
- *   declare a new source under a new name.
+ * - a declared source (plain CREATE STREAM/TABLE) may only gain columns at the end (in place); any other
+ *   change of it, or of STREAM into TABLE, is an error: declare a new source under a new name.
  */
 import { compileScript } from "../../src/compile.ts";
 import { error, type Diagnostic } from "../../src/diagnostics/diagnostic.ts";
 import type { SourceFile } from "../../src/diagnostics/render.ts";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
 import { parseScript } from "../../src/parse.ts";
-import type { AnalyzedQuery } from "../../src/semantic/analyzed.ts";
 import { Catalog } from "../../src/semantic/catalog.ts";
+import { fingerprint, replaceIncompatibility, type Definition } from "../../src/semantic/replace.ts";
 import type { AnalyzedStatement } from "../../src/semantic/statements.ts";
 import type { DeployStep } from "./steps.ts";
 import { PROCESSING_LOG_NAME, readLedger, type DeployedObject } from "./ledger.ts";
@@ -236,12 +236,22 @@ function compare(
   const old = serving ? analyzedOf(serving.text) : undefined;
   const base = { name, objectType: sourceType } as const;
   if (desired.kind === "CreateSource") {
-    if (!old || old.kind !== "CreateSource" || fingerprint(old) !== want) {
+    if (old && old.kind === "CreateSource" && fingerprint(old) === want) return { ...base, action: "unchanged" };
+    // A declared source has no history to replay: a compatible change (columns added at the end) runs in
+    // place, as `CREATE OR REPLACE` does; anything else needs a new name.
+    const problem =
+      old?.kind === "CreateSource" ? replaceIncompatibility(definition(old), definition(desired), false) : undefined;
+    if (old?.kind === "CreateSource" && !problem)
       return {
-        error: `changing the declaration of the source ${name} (columns, topic, formats) is not supported: declare a new source under a new name`,
+        ...base,
+        action: "in-place",
+        reason:
+          "columns added at the end: queries created from now on read them; rows written before read them as NULL",
       };
-    }
-    return { ...base, action: "unchanged" };
+    const detail = problem ? ` (${problem.what}: ${problem.change})` : "";
+    return {
+      error: `changing the declaration of the source ${name}${detail} is not supported in place: declare a new source under a new name`,
+    };
   }
   if (old && old.kind !== "CreateAsSelect") {
     return {
@@ -286,15 +296,32 @@ function compare(
     };
   }
   const changed = changedParts(old, desired);
-  const blocker = inPlaceBlocker(old, desired);
-  if (!blocker)
+  const problem = replaceIncompatibility(definition(old), definition(desired), true);
+  if (!problem && deployed.maxVersion > 1)
+    return {
+      ...base,
+      action: "rebuild",
+      reason: `${changed.join(", ")} changed; ${name} has had versions, and a change of a versioned object goes to a new version`,
+      ...abandons,
+    };
+  if (!problem)
     return {
       ...base,
       action: "in-place",
-      reason: `${changed.join(", ")} changed in a stateless stream: it keeps its offsets; rows already written keep their old columns`,
+      reason: `${changed.join(", ")} changed, which it can take in place: it keeps its state and offsets; rows already written keep their old columns`,
       ...abandons,
     };
-  return { ...base, action: "rebuild", reason: `${changed.join(", ")} changed; ${blocker}`, ...abandons };
+  return {
+    ...base,
+    action: "rebuild",
+    reason: `${changed.join(", ")} changed; ${problem.what}: ${problem.change} (${problem.why}): a new version rebuilds it`,
+    ...abandons,
+  };
+}
+
+/** What `replace.ts` compares: the sink and the query that writes it. */
+function definition(a: Extract<AnalyzedStatement, { kind: "CreateSource" | "CreateAsSelect" }>): Definition {
+  return a.kind === "CreateSource" ? { sink: a.source } : { sink: a.sink, query: a.query };
 }
 
 type Cas = Extract<AnalyzedStatement, { kind: "CreateAsSelect" }>;
@@ -316,49 +343,6 @@ function changedParts(a: Cas, b: Cas): string[] {
   ];
   const out = parts.filter(([, f]) => fingerprint(f(a)) !== fingerprint(f(b))).map(([n]) => n);
   return out.length > 0 ? out : ["the query"];
-}
-
-function stateful(q: AnalyzedQuery): string | undefined {
-  if (q.aggregation) return "an aggregation keeps state";
-  if (q.from.kind === "Join") return "a join keeps state";
-  if (q.window) return "a windowed query keeps state";
-  if (q.partitionBy) return "PARTITION BY re-keys through an internal topic";
-  return undefined;
-}
-
-/** Why a changed CREATE ... AS SELECT cannot be replaced in place (undefined: it can). */
-function inPlaceBlocker(old: Cas, neu: Cas): string | undefined {
-  const s = stateful(old.query) ?? stateful(neu.query);
-  if (s) return `${s}: a new version rebuilds it`;
-  if (neu.sink.sourceType === "TABLE")
-    return "a table's store holds its rows as the old query made them: a new version rebuilds it";
-  if (fingerprint(old.query.from) !== fingerprint(neu.query.from))
-    return "it reads other inputs: a new version rebuilds it";
-  const keys = (c: Cas) => c.sink.columns.filter((k) => k.namespace === "KEY");
-  if (fingerprint(keys(old)) !== fingerprint(keys(neu))) return "its key changed: a new version rebuilds it";
-  const sinkProps = (c: Cas) => [
-    c.sink.topic,
-    c.sink.keyFormat,
-    c.sink.valueFormat,
-    c.sink.partitions,
-    c.sink.timestamp,
-  ];
-  if (fingerprint(sinkProps(old)) !== fingerprint(sinkProps(neu)))
-    return "its topic, formats or partitions changed: a new version rebuilds it";
-  return undefined;
-}
-
-const IGNORED = new Set(["span", "nameSpan", "sql", "text", "queryId", "writtenBy"]);
-
-/** A canonical text of analyzed data without positions, texts and query ids: equal means same meaning. */
-export function fingerprint(value: unknown): string {
-  return JSON.stringify(value, (k, v: unknown) => {
-    if (IGNORED.has(k)) return undefined;
-    if (typeof v === "bigint") return `${v}n`;
-    if (v instanceof Map) return [...v.entries()];
-    if (v instanceof Set) return [...v.values()];
-    return v;
-  });
 }
 
 function unsupported(file: SourceFile, span: Diagnostic["span"], message: string): PlanError {

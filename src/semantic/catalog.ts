@@ -6,6 +6,7 @@
  * catalogs before/after a script. Maps inside are never mutated after construction.
  */
 import type { SqlType } from "../types/sqltype.ts";
+import type { AnalyzedQuery } from "./analyzed.ts";
 
 export type Namespace = "KEY" | "VALUE" | "HEADER";
 
@@ -62,6 +63,8 @@ export interface CatalogQuery {
   readonly sink?: string;
   readonly sources: readonly string[];
   readonly sql: string;
+  /** The analyzed query (CREATE ... AS SELECT): what `CREATE OR REPLACE` compares a new definition with. */
+  readonly query?: AnalyzedQuery;
 }
 
 export interface CatalogTopic {

@@ -37,6 +37,7 @@ import {
   type Props,
 } from "./properties.ts";
 import { RESERVED_NAMES, analyzeQuery } from "./query.ts";
+import { replaceIncompatibility, replaceMessage, type Definition } from "./replace.ts";
 import type { TExpr } from "./typed.ts";
 
 export interface AnalyzeEnv {
@@ -621,10 +622,24 @@ function createSource(stmt: CreateSource, text: string, catalog: Catalog, env: A
     isSource: stmt.isSource,
     sql: text,
   };
+  if (existing && !inPlace(existing, { sink: source }, catalog, stmt.name.span, diags)) return undefined;
   return {
     analyzed: { kind: "CreateSource", source } as AnalyzedStatement,
     catalog: catalog.withSource(source),
   };
+}
+
+/**
+ * Whether `neu` may replace `existing` in place (CREATE OR REPLACE keeps its query id, stores and offsets);
+ * reports the first incompatible change when not (the rules: `replace.ts`).
+ */
+function inPlace(existing: CatalogSource, neu: Definition, catalog: Catalog, span: Span, diags: Diagnostic[]): boolean {
+  const oldQuery = existing.writtenBy ? catalog.queries.get(existing.writtenBy)?.query : undefined;
+  const old: Definition = { sink: existing, ...(oldQuery ? { query: oldQuery } : {}) };
+  const problem = replaceIncompatibility(old, neu, existing.writtenBy !== undefined);
+  if (!problem) return true;
+  diags.push(error(Codes.INCOMPATIBLE_REPLACE, replaceMessage(existing, problem), span));
+  return false;
 }
 
 /** The sink source a query writes, from the analyzed query and the WITH clause. */
@@ -736,10 +751,10 @@ function createAsSelect(stmt: CreateAsSelect, text: string, catalog: Catalog, en
   const replacing = existing?.writtenBy;
   const queryId = replacing ?? catalog.nextQueryId(kind === "STREAM" ? "CSAS" : "CTAS", name);
   const withSink = { ...sink, writtenBy: queryId };
+  if (existing && !inPlace(existing, { sink: withSink, query: q }, catalog, stmt.name.span, diags)) return undefined;
+  const entry = { id: queryId, sink: name, sources: q.sources, sql: text, query: q };
   let c = catalog.withSource(withSink);
-  c = replacing
-    ? c.withoutQuery(replacing).withQuery({ id: queryId, sink: name, sources: q.sources, sql: text })
-    : c.withQuery({ id: queryId, sink: name, sources: q.sources, sql: text });
+  c = replacing ? c.withoutQuery(replacing).withQuery(entry) : c.withQuery(entry);
   return {
     analyzed: {
       kind: "CreateAsSelect",
