@@ -9,6 +9,8 @@ import type { FunctionRegistry } from "./functions/types.ts";
 import { buildLogicalPlan, optimize, type LogicalPlan, type RuleStep } from "./logical/index.ts";
 import { parseScript } from "./parse.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "./physical/index.ts";
+import type { TopologyPlan } from "./physical/topology.ts";
+import { buildTopology, UnsupportedQueryError } from "./physical/topology-build.ts";
 import { Catalog } from "./semantic/catalog.ts";
 import { analyzeStatement, type AnalyzedStatement } from "./semantic/statements.ts";
 
@@ -40,6 +42,12 @@ export interface CompiledStatement {
   /** The optimized logical plan. */
   optimized?: LogicalPlan;
   physical?: PhysicalPlan;
+  /**
+   * For statements that start a persistent query (CSAS, CTAS, INSERT INTO): the topology plan the runtime
+   * runs, with the partition counts the catalog knows (an engine plans with its topics' actual counts).
+   * Absent when the query cannot run as asked (the engine reports why when it is executed).
+   */
+  topology?: TopologyPlan;
   /** Diagnostics of this statement. */
   diagnostics: Diagnostic[];
 }
@@ -76,6 +84,7 @@ export function compileScript(text: string, options: CompileOptions = {}): Compi
         strictTopics: options.strictTopics ?? false,
       });
       compiled.diagnostics.push(...r.diagnostics);
+      const before = catalog;
       catalog = r.catalog;
       if (r.analyzed) {
         compiled.analyzed = r.analyzed;
@@ -87,6 +96,8 @@ export function compileScript(text: string, options: CompileOptions = {}): Compi
           compiled.optimized = plan;
           compiled.physical = buildPhysicalPlan(plan, { properties });
         }
+        const topology = topologyOf(r.analyzed, before);
+        if (topology) compiled.topology = topology;
       }
     } catch (e) {
       // An internal bug: report it against the statement instead of losing the rest of the script.
@@ -96,4 +107,26 @@ export function compileScript(text: string, options: CompileOptions = {}): Compi
     statements.push(compiled);
   }
   return { statements, diagnostics, catalog };
+}
+
+/** The topology plan of a statement that starts a persistent query, planned against `catalog` (before it). */
+function topologyOf(a: AnalyzedStatement, catalog: Catalog): TopologyPlan | undefined {
+  if (a.kind !== "CreateAsSelect" && a.kind !== "InsertInto") return undefined;
+  const partitions = new Map<string, number>();
+  for (const name of a.query.sources) {
+    const src = catalog.source(name);
+    if (src) partitions.set(src.topic, src.partitions ?? catalog.topics.get(src.topic)?.partitions ?? 1);
+  }
+  const inputPartitions = Math.max(1, ...partitions.values());
+  const sinkPartitions =
+    catalog.source(a.sink.name)?.partitions ??
+    a.sink.partitions ??
+    catalog.topics.get(a.sink.topic)?.partitions ??
+    inputPartitions;
+  try {
+    return buildTopology(a.queryId, a.query, a.sink, (t) => partitions.get(t) ?? 1, sinkPartitions);
+  } catch (e) {
+    if (e instanceof UnsupportedQueryError) return undefined;
+    throw e;
+  }
 }

@@ -472,9 +472,14 @@ export class Engine {
             `the recorded plan is for query ${recorded.queryId}, but replaying the statement gave query ${a.queryId}`,
           );
         }
+        // A new plan goes through its JSON form, as a recorded one does: every query runs from plain JSON.
         const topology =
           recorded ??
-          buildTopology(a.queryId, q, a.sink, partitionsOf, sinkTopic?.partitions ?? sinkPartitions, topicId);
+          (JSON.parse(
+            JSON.stringify(
+              buildTopology(a.queryId, q, a.sink, partitionsOf, sinkTopic?.partitions ?? sinkPartitions, topicId),
+            ),
+          ) as TopologyPlan);
         const plan = instantiate(topology);
         this.lastTopology = topology;
         // CREATE OR REPLACE keeps the query id: the running query lets go of its stores first, and the new

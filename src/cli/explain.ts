@@ -1,8 +1,9 @@
-/** `esql explain`: the logical and physical plans of every query in a file. */
+/** `esql explain`: the topology each query runs (and its logical plans) for every query in a file. */
 import { compileScript } from "../compile.ts";
 import { renderDiagnostic } from "../diagnostics/render.ts";
 import { formatLogicalPlan } from "../logical/index.ts";
 import { formatPhysicalPlan } from "../physical/format.ts";
+import { formatTopology } from "../physical/topology-format.ts";
 import { readSource } from "./files.ts";
 import { EXIT, colors, useColor } from "./output.ts";
 
@@ -12,9 +13,10 @@ export interface ExplainOptions {
 }
 
 /**
- * Compiles the file and prints, for each statement that runs a query, its logical plan (and with
- * `--verbose` the plan after each rewrite rule) and its physical plan. `--json` prints the physical plans
- * as a JSON array instead.
+ * Compiles the file and prints, for each statement that runs a query, the topology it runs (the plan the
+ * runtime instantiates; pull and push SELECTs, which run no persistent topology, show their physical plan),
+ * and its logical plan (with `--verbose` also the plan after each rewrite rule). `--json` prints the plans
+ * as a JSON array instead: the topology plans of persistent queries, the physical plans of the others.
  */
 export function runExplain(path: string, options: ExplainOptions, out = process.stdout): number {
   const file = readSource(path);
@@ -28,7 +30,7 @@ export function runExplain(path: string, options: ExplainOptions, out = process.
   if (options.json) {
     out.write(
       JSON.stringify(
-        planned.map((s) => s.physical),
+        planned.map((s) => s.topology ?? s.physical),
         null,
         2,
       ) + "\n",
@@ -42,6 +44,7 @@ export function runExplain(path: string, options: ExplainOptions, out = process.
   }
   for (const s of planned) {
     out.write(`${c.bold(c.cyan("──"))} ${c.bold(oneLine(s.text))}\n\n`);
+    if (s.topology) out.write(`${c.bold("Topology (what runs)")}\n${indent(formatTopology(s.topology))}\n\n`);
     out.write(`${c.bold("Logical plan")}\n${indent(formatLogicalPlan(s.logical!))}\n`);
     if (options.verbose) {
       for (const step of s.steps ?? []) {
@@ -49,7 +52,8 @@ export function runExplain(path: string, options: ExplainOptions, out = process.
         if (step.changed) out.write(`${indent(formatLogicalPlan(step.plan))}\n`);
       }
     }
-    out.write(`${c.bold("Physical plan")}\n${indent(formatPhysicalPlan(s.physical!))}\n\n`);
+    if (!s.topology) out.write(`${c.bold("Physical plan")}\n${indent(formatPhysicalPlan(s.physical!))}\n\n`);
+    else out.write("\n");
   }
   return EXIT.ok;
 }

@@ -1,6 +1,7 @@
 /**
- * Every query of ksqlDB's QTT cases that compiles gets a physical plan that is plain JSON (strict round
- * trip: no undefined fields, bigint, Map or functions) and no internal compiler error.
+ * Every query of ksqlDB's QTT cases that compiles gets a physical plan, and every persistent query a
+ * topology plan, that is plain JSON (strict round trip: no undefined fields, bigint, Map or functions) and
+ * no internal compiler error.
  */
 import { deepStrictEqual } from "node:assert";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
@@ -14,6 +15,7 @@ const DIR = join(import.meta.dirname, "..", "..", "..", "shared", "conformance",
 describe.skipIf(!existsSync(DIR))("physical plans of the conformance queries", () => {
   it("are JSON and never come from an internal error", () => {
     let plans = 0;
+    let topologies = 0;
     const internal: string[] = [];
     for (const f of readdirSync(DIR).filter((x) => x.endsWith(".json"))) {
       for (const c of JSON.parse(readFileSync(`${DIR}/${f}`, "utf8")).tests as {
@@ -29,6 +31,10 @@ describe.skipIf(!existsSync(DIR))("physical plans of the conformance queries", (
           for (const d of r.diagnostics)
             if (d.code === "ESQL-INTERNAL") internal.push(`${f} :: ${c.name}: ${d.message}`);
           for (const s of r.statements) {
+            if (s.topology) {
+              topologies++;
+              deepStrictEqual(JSON.parse(JSON.stringify(s.topology)), s.topology);
+            }
             if (!s.physical) continue;
             plans++;
             deepStrictEqual(JSON.parse(JSON.stringify(s.physical)), s.physical);
@@ -38,5 +44,6 @@ describe.skipIf(!existsSync(DIR))("physical plans of the conformance queries", (
     }
     expect(internal).toEqual([]);
     expect(plans).toBeGreaterThan(800);
+    expect(topologies).toBeGreaterThan(700);
   });
 });

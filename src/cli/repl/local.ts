@@ -11,6 +11,7 @@ import { functions as builtinFunctions } from "../../functions/registry.ts";
 import type { FunctionDef } from "../../functions/types.ts";
 import { formatLogicalPlan } from "../../logical/index.ts";
 import { formatPhysicalPlan } from "../../physical/format.ts";
+import { formatTopology } from "../../physical/topology-format.ts";
 import { parseScript } from "../../parse.ts";
 import type { CatalogSource } from "../../semantic/catalog.ts";
 import { formatType } from "../../types/sqltype.ts";
@@ -366,6 +367,7 @@ export class LocalBackend implements ReplBackend {
     if (queryId !== undefined) {
       const q = this.engine.catalog.queries.get(queryId);
       if (!q) return [];
+      const running = this.engine.queries.get(q.id);
       return [
         {
           kind: "text",
@@ -377,16 +379,17 @@ export class LocalBackend implements ReplBackend {
             ["Statement", oneLine(q.sql)],
           ]),
         },
+        ...(running
+          ? [{ kind: "text" as const, text: `Topology (what runs)\n${indent(formatTopology(running.plan.topology))}` }]
+          : []),
       ];
     }
     if (!compiled?.optimized || !compiled.physical)
       return [{ kind: "message", text: "the statement runs no query: nothing to explain" }];
-    return [
-      {
-        kind: "text",
-        text: `Logical plan\n${indent(formatLogicalPlan(compiled.optimized))}\nPhysical plan\n${indent(formatPhysicalPlan(compiled.physical))}`,
-      },
-    ];
+    const what = compiled.topology
+      ? `Topology (what runs)\n${indent(formatTopology(compiled.topology))}`
+      : `Physical plan\n${indent(formatPhysicalPlan(compiled.physical))}`;
+    return [{ kind: "text", text: `${what}\nLogical plan\n${indent(formatLogicalPlan(compiled.optimized))}` }];
   }
 }
 

@@ -1,0 +1,145 @@
+/**
+ * The plan is the program: what runs is the topology plan the compiler emitted, a JSON value; EXPLAIN
+ * describes it; the command topic records it and a restarted engine runs the recorded plan, not one
+ * planned again from the SQL.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { describeRunning } from "../../runtime/query/describe.ts";
+import { encodeRecord, sourceForTopic } from "../../runtime/testing/records.ts";
+import { compileScript } from "../../src/compile.ts";
+import { EmbeddedLog, Engine } from "../../src/index.ts";
+import { describePlan, formatTopology } from "../../src/physical/topology-format.ts";
+import type { TopologyPlan } from "../../src/physical/topology.ts";
+
+const GOLDEN = resolve(import.meta.dirname, "../corpus/golden");
+const dir = mkdtempSync(join(tmpdir(), "esql-topology-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function withEngine<T>(name: string, f: (engine: Engine, log: EmbeddedLog) => Promise<T>): Promise<T> {
+  const folder = join(dir, name);
+  const log = await EmbeddedLog.open(join(folder, "log"));
+  const engine = await Engine.open({ dataDir: folder, log });
+  try {
+    return await f(engine, log);
+  } finally {
+    await engine.close();
+    await log.close();
+  }
+}
+
+describe("what runs is the plan", () => {
+  for (const file of readdirSync(GOLDEN).filter((f) => f.endsWith(".esql"))) {
+    it(`golden ${file}: each running query is its compiled plan, instantiated as written`, async () => {
+      const text = readFileSync(join(GOLDEN, file), "utf8");
+      const compiled = compileScript(text);
+      const plans = new Map<string, TopologyPlan>();
+      for (const s of compiled.statements) if (s.topology) plans.set(s.topology.queryId, s.topology);
+      await withEngine(file, async (engine) => {
+        await engine.execute(text);
+        for (const [id, q] of engine.queries) {
+          // The running stages are the plan's, processor for processor.
+          expect(describeRunning(q.plan), id).toEqual(describePlan(q.plan.topology));
+          // The plan the engine runs is the one `esql explain` shows for the script.
+          const plan = plans.get(id);
+          expect(plan, `compiled plan of ${id}`).toBeDefined();
+          expect(formatTopology(q.plan.topology)).toEqual(formatTopology(plan!));
+          expect(JSON.parse(JSON.stringify(q.plan.topology))).toEqual(q.plan.topology);
+        }
+      });
+    });
+  }
+});
+
+const STREAM = `CREATE STREAM clicks (user_id STRING KEY, page STRING) WITH (kafka_topic = 'clicks', value_format = 'JSON', partitions = 2);`;
+const PER_PAGE = `CREATE TABLE per_page AS SELECT page, COUNT(*) AS n FROM clicks GROUP BY page;`;
+
+/** The command-topic records an engine wrote for `statements`. */
+async function recordedCommands(name: string, statements: string) {
+  return withEngine(name, async (engine, log) => {
+    expect((await engine.execute(statements)).diagnostics).toEqual([]);
+    return log.read(engine.commandTopic, 0, 0, 100);
+  });
+}
+
+describe("recorded plans", () => {
+  it("a restarted engine runs the plan recorded at deploy time, not one planned again", async () => {
+    // Deployed by an earlier release whose planner named the repartition topic differently: simulated by
+    // rewriting the recorded plan, as that release would have recorded it.
+    const commands = await recordedCommands("record", `${STREAM}\n${PER_PAGE}`);
+    const folder = join(dir, "replay");
+    const log = await EmbeddedLog.open(join(folder, "log"));
+    try {
+      await log.createTopic("_esql_commands", { partitions: 1 });
+      await log.append(
+        "_esql_commands",
+        commands.map((r) => ({
+          key: r.key,
+          value: r.value,
+          headers: r.headers.map((h) =>
+            h.key === "esql-plan"
+              ? {
+                  key: h.key,
+                  value: Buffer.from(h.value!.toString("utf8").replaceAll("-groupby-0-", "-legacy-grouping-")),
+                }
+              : h,
+          ),
+        })),
+      );
+      const engine = await Engine.open({ dataDir: folder, log });
+      try {
+        const source = sourceForTopic(engine.catalog, "clicks")!;
+        await engine.log.append(
+          "clicks",
+          ["a", "b", "a", "c", "a"].map((page, i) => encodeRecord(source, { key: `u${i}`, value: { page } })),
+        );
+        await engine.drain();
+        const running = [...engine.queries.values()][0]!;
+        expect(running.plan.internalTopics.map((t) => t.name)).toEqual([
+          `_esql-${running.id}-legacy-grouping-repartition`,
+        ]);
+        expect(await log.describeTopic(`_esql-${running.id}-legacy-grouping-repartition`)).toBeDefined();
+        expect((await engine.table("PER_PAGE")).rows.map((r) => r.join("=")).sort()).toEqual(["a=3", "b=1", "c=1"]);
+        // A statement deployed now gets today's plan.
+        const before = new Set(engine.queries.keys());
+        const r = await engine.execute(
+          `CREATE TABLE per_page_now AS SELECT page, COUNT(*) AS n FROM clicks GROUP BY page;`,
+        );
+        expect(r.diagnostics).toEqual([]);
+        const fresh = [...engine.queries].find(([id]) => !before.has(id))![1];
+        expect(fresh.plan.internalTopics[0]!.name).toContain("-groupby-0-");
+      } finally {
+        await engine.close();
+      }
+    } finally {
+      await log.close();
+    }
+  });
+
+  it("a recorded plan of another format version stops the engine with the statement and the version", async () => {
+    const commands = await recordedCommands("record-v", `${STREAM}\n${PER_PAGE}`);
+    const folder = join(dir, "future");
+    const log = await EmbeddedLog.open(join(folder, "log"));
+    try {
+      await log.createTopic("_esql_commands", { partitions: 1 });
+      await log.append(
+        "_esql_commands",
+        commands.map((r) => ({
+          key: r.key,
+          value: r.value,
+          headers: r.headers.map((h) =>
+            h.key === "esql-plan"
+              ? { key: h.key, value: Buffer.from(h.value!.toString("utf8").replace(/"version":2/, '"version":99')) }
+              : h,
+          ),
+        })),
+      );
+      const opening = Engine.open({ dataDir: folder, log });
+      await expect(opening).rejects.toThrow(/CREATE TABLE per_page[\s\S]*format version 99/);
+    } finally {
+      await log.close();
+    }
+  });
+});
