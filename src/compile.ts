@@ -9,7 +9,7 @@ import type { FunctionRegistry } from "./functions/types.ts";
 import { buildLogicalPlan, optimize, type LogicalPlan, type RuleStep } from "./logical/index.ts";
 import { parseScript } from "./parse.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "./physical/index.ts";
-import type { TopologyPlan } from "./physical/topology.ts";
+import type { TopologyPlan } from "./plan/topology.ts";
 import { buildTopology, UnsupportedQueryError } from "./physical/topology-build.ts";
 import { Catalog } from "./semantic/catalog.ts";
 import { analyzeStatement, type AnalyzedStatement } from "./semantic/statements.ts";

@@ -26,7 +26,7 @@ import { ClusterMember, type ClusterOptions } from "../cluster/member.ts";
 import { TABLE_STORE } from "../processors/sink.ts";
 import type { ProcessingError } from "../processors/types.ts";
 import { buildTopology, UnsupportedQueryError } from "../../src/physical/topology-build.ts";
-import type { TopologyPlan } from "../../src/physical/topology.ts";
+import type { TopologyPlan } from "../../src/plan/topology.ts";
 import { instantiate, PlanVersionError } from "../query/topology.ts";
 import { PersistentQuery } from "../query/query.ts";
 import type { RestoreProgress } from "../state/changelog.ts";

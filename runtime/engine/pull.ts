@@ -19,7 +19,7 @@ import { compileExpr, compileExprs } from "../expr/compile.ts";
 import { partitionForKey } from "../log/partition.ts";
 import { TABLE_STORE } from "../processors/sink.ts";
 import { sourceSerdes } from "../serde/formats.ts";
-import { sourceRowColumns } from "../../src/physical/topology.ts";
+import { sourceRowColumns } from "../../src/plan/topology.ts";
 import type { PersistentQuery } from "../query/query.ts";
 import type { RemotePull } from "../cluster/remote.ts";
 import { decodeKey, encodeKey, prefixEnd } from "../state/keycodec.ts";

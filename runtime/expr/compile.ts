@@ -8,7 +8,7 @@
  * function that throws) makes that call NULL and is reported through `onError`, as ksqlDB does: the
  * record still flows, and the runtime writes the error to the processing log.
  */
-import type { TExpr } from "../../src/semantic/typed.ts";
+import type { TExpr } from "../../src/plan/expr.ts";
 import type { ArgInfo, FunctionRegistry } from "../../src/functions/types.ts";
 import { type SqlType, formatType } from "../../src/types/sqltype.ts";
 import {

@@ -17,7 +17,7 @@
  * (window end + grace period <= stream time) is dropped and counted as late. The grace period defaults to
  * 24 hours, as in ksqlDB.
  */
-import type { AggregateSpec, AggregateWindow } from "../../src/physical/topology.ts";
+import type { AggregateSpec, AggregateWindow } from "../../src/plan/topology.ts";
 import type { Accumulator, ArgInfo, FunctionRegistry, ResolvedAggregate } from "../../src/functions/types.ts";
 import type { PartitionStore } from "../state/store.ts";
 import type { SqlType } from "../../src/types/sqltype.ts";

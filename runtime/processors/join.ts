@@ -14,7 +14,7 @@
  * - FOREIGN_KEY: the left table, repartitioned by its foreign-key expression, is kept by its own key with an
  *   index (foreign key, left key); a right update re-joins every left row that points at it.
  */
-import type { JoinSpec } from "../../src/physical/topology.ts";
+import type { JoinSpec } from "../../src/plan/topology.ts";
 import { compileExprs, type CompiledExpr } from "../expr/compile.ts";
 import { decodeKey, encodeKey } from "../state/keycodec.ts";
 import type { Processor, ProcessorContext, Row } from "./types.ts";

@@ -6,7 +6,7 @@
  * read the table without scanning its topic.
  */
 import { serialize } from "node:v8";
-import type { RepartitionSpec, SinkSpec } from "../../src/physical/topology.ts";
+import type { RepartitionSpec, SinkSpec } from "../../src/plan/topology.ts";
 import { compileExprs, type CompiledExpr } from "../expr/compile.ts";
 import { partitionForKey } from "../log/partition.ts";
 import type { LogHeader, ProduceRecord } from "../log/types.ts";

@@ -8,8 +8,8 @@
  * For a TABLE source the operator keeps the latest row of every key in the store `source`, so each row it
  * emits carries `old` (the previous row, or null): what table filters and aggregations need to retract.
  */
-import type { CatalogSource } from "../../src/semantic/catalog.ts";
-import { keysFirst, sourceRowColumns } from "../../src/physical/topology.ts";
+import type { CatalogSource } from "../../src/plan/source.ts";
+import { keysFirst, sourceRowColumns } from "../../src/plan/topology.ts";
 import type { SqlType } from "../../src/types/sqltype.ts";
 import type { LogRecord } from "../log/types.ts";
 import { sourceSerdes, splitWindowedKey, type SourceSerdes } from "../serde/formats.ts";

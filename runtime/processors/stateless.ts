@@ -2,7 +2,7 @@
  * Stateless operators: filter, projection and table functions (EXPLODE). Each compiles its expressions
  * once in `init` against the input edge's column names.
  */
-import type { FilterSpec, ProjectSpec, TableFunctionSpec } from "../../src/physical/topology.ts";
+import type { FilterSpec, ProjectSpec, TableFunctionSpec } from "../../src/plan/topology.ts";
 import { compileExprs, type CompiledExpr } from "../expr/compile.ts";
 import type { Processor, ProcessorContext, Row } from "./types.ts";
 

@@ -10,7 +10,7 @@
  * sink topic can see a repeated record (at-least-once).
  */
 import { deserialize } from "node:v8";
-import type { StageInputPlan } from "../../src/physical/topology.ts";
+import type { StageInputPlan } from "../../src/plan/topology.ts";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
 import {
   LogError,

@@ -1,5 +1,5 @@
 /**
- * Instantiates a topology plan (`src/physical/topology.ts`, plain JSON) into runnable stages: one processor
+ * Instantiates a topology plan (`src/plan/topology.ts`, plain JSON) into runnable stages: one processor
  * per spec, the stage's output, and the reader of an aggregation's table. The plan is the program: nothing
  * here plans, parses or analyzes; a plan read back from the command topic runs as it was compiled.
  */
@@ -11,7 +11,7 @@ import {
   type StagePlan,
   type TableReadPlan,
   type TopologyPlan,
-} from "../../src/physical/topology.ts";
+} from "../../src/plan/topology.ts";
 import { compileExprs } from "../expr/compile.ts";
 import { AggregateProcessor, readAggregates } from "../processors/aggregate.ts";
 import { JoinProcessor } from "../processors/join.ts";

@@ -6,7 +6,7 @@
  * - time windows (TUMBLING, HOPPING): `<key bytes><window start: int64 BE>`; the end is start + size;
  * - session windows: `<key bytes><window end: int64 BE><window start: int64 BE>`.
  */
-import type { CatalogColumn, FormatSpec, SourceWindow } from "../../src/semantic/catalog.ts";
+import type { CatalogColumn, FormatSpec, SourceWindow } from "../../src/plan/source.ts";
 import { createSerde, type Serde, type SerdeColumn, type SerdeFormat } from "./index.ts";
 
 export interface SourceSerdes {

@@ -26,7 +26,7 @@ import {
   type StageInputPlan,
   type StagePlan,
   type TopologyPlan,
-} from "./topology.ts";
+} from "../plan/topology.ts";
 
 export class UnsupportedQueryError extends Error {
   override readonly name = "UnsupportedQueryError";

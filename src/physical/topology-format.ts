@@ -6,7 +6,7 @@
  */
 import { formatExpr } from "../logical/exprText.ts";
 import { formatFormat, formatWindow } from "../logical/format.ts";
-import type { OutputSpec, ProcessorSpec, StageInputPlan, TableReadPlan, TopologyPlan } from "./topology.ts";
+import type { OutputSpec, ProcessorSpec, StageInputPlan, TableReadPlan, TopologyPlan } from "../plan/topology.ts";
 
 /** Store names a processor uses in its task's store (see the processors in `runtime/processors`). */
 export function storesOf(spec: ProcessorSpec | OutputSpec): string[] {

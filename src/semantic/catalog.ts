@@ -8,55 +8,17 @@
 import type { SqlType } from "../types/sqltype.ts";
 import type { AnalyzedQuery } from "./analyzed.ts";
 
-export type Namespace = "KEY" | "VALUE" | "HEADER";
-
-export interface CatalogColumn {
-  readonly name: string;
-  readonly type: SqlType;
-  readonly namespace: Namespace;
-  /** For `HEADER('k')` columns: the header key. Absent for `HEADERS` (all headers) and non-header columns. */
-  readonly headerKey?: string;
-}
-
-export type FormatName = "KAFKA" | "JSON" | "DELIMITED" | "NONE" | "AVRO" | "PROTOBUF" | "JSON_SR" | "PROTOBUF_NOSR";
-
-export interface FormatSpec {
-  readonly format: FormatName;
-  /** Format properties, e.g. `{delimiter: ","}`, `{wrapSingleValue: "false"}`. Values are strings. */
-  readonly properties: Readonly<Record<string, string>>;
-}
-
-export type WindowType = "TUMBLING" | "HOPPING" | "SESSION";
-
-export interface SourceWindow {
-  readonly type: WindowType;
-  /** Window size in ms (TUMBLING/HOPPING). */
-  readonly sizeMs?: number;
-}
-
-export interface TimestampSpec {
-  readonly column: string;
-  readonly format?: string;
-}
-
-export interface CatalogSource {
-  readonly name: string;
-  readonly sourceType: "STREAM" | "TABLE";
-  /** All columns in declaration order: key, value and header columns. */
-  readonly columns: readonly CatalogColumn[];
-  readonly topic: string;
-  readonly keyFormat: FormatSpec;
-  readonly valueFormat: FormatSpec;
-  readonly timestamp?: TimestampSpec;
-  readonly window?: SourceWindow;
-  readonly partitions?: number;
-  /** `CREATE SOURCE ...`: read-only. */
-  readonly isSource: boolean;
-  /** The id of the persistent query that writes it (CSAS/CTAS), if any. */
-  readonly writtenBy?: string;
-  /** The statement text that created it. */
-  readonly sql: string;
-}
+export type {
+  CatalogColumn,
+  CatalogSource,
+  FormatName,
+  FormatSpec,
+  Namespace,
+  SourceWindow,
+  TimestampSpec,
+  WindowType,
+} from "../plan/source.ts";
+import type { CatalogColumn, CatalogSource } from "../plan/source.ts";
 
 export interface CatalogQuery {
   readonly id: string;

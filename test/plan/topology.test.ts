@@ -12,7 +12,7 @@ import { encodeRecord, sourceForTopic } from "../../runtime/testing/records.ts";
 import { compileScript } from "../../src/compile.ts";
 import { EmbeddedLog, Engine } from "../../src/index.ts";
 import { describePlan, formatTopology } from "../../src/physical/topology-format.ts";
-import type { TopologyPlan } from "../../src/physical/topology.ts";
+import type { TopologyPlan } from "../../src/plan/topology.ts";
 
 const GOLDEN = resolve(import.meta.dirname, "../corpus/golden");
 const dir = mkdtempSync(join(tmpdir(), "esql-topology-"));

@@ -1,6 +1,6 @@
 /**
  * The topology plan: what the runtime runs, as plain versioned JSON. The compiler builds it
- * (`build.ts`, from an analyzed query and the partition counts of its topics); the runtime instantiates
+ * (`src/physical/topology-build.ts`, from an analyzed query and the partition counts of its topics); the runtime instantiates
  * it (`runtime/query/topology.ts`) without SQL, the analyzer or the planner; the command topic records it;
  * EXPLAIN describes it (`format.ts`). No bigint, Map, function or class instance inside:
  * `JSON.parse(JSON.stringify(plan))` is the same plan and runs the same.
@@ -11,8 +11,8 @@
  * values in the order of the column names each spec carries; expressions are typed expression trees
  * (`TExpr`) over those columns.
  */
-import type { CatalogColumn, CatalogSource } from "../semantic/catalog.ts";
-import type { TExpr } from "../semantic/typed.ts";
+import type { CatalogColumn, CatalogSource } from "./source.ts";
+import type { TExpr } from "./expr.ts";
 import type { SqlType } from "../types/sqltype.ts";
 
 /**
