@@ -99,6 +99,19 @@ export interface ExecuteResult {
   readonly diagnostics: Diagnostic[];
 }
 
+export interface ExecuteOptions {
+  /**
+   * Plans compiled beforehand (`esql compile`), by statement text (see {@link normalizeStatement}): a
+   * statement found here runs this plan instead of one planned now, so what runs is what was tested.
+   */
+  readonly plans?: ReadonlyMap<string, TopologyPlan>;
+}
+
+/** A statement's text with its whitespace runs collapsed and the trailing `;` removed: how plans are matched. */
+export function normalizeStatement(text: string): string {
+  return text.replace(/\s+/g, " ").trim().replace(/;$/, "").trim();
+}
+
 export interface TableSnapshot {
   readonly name: string;
   /** Key columns, then `WINDOWSTART`, `WINDOWEND` when windowed, then value columns. */
@@ -343,7 +356,7 @@ export class Engine {
    * Executes a script. Statements run in order; one that fails is reported and skipped, the rest still run
    * (as a ksqlDB CLI running a script with errors does not: here each statement stands on its own).
    */
-  async execute(text: string): Promise<ExecuteResult> {
+  async execute(text: string, options: ExecuteOptions = {}): Promise<ExecuteResult> {
     // With several instances, statements compile against what every instance has deployed.
     if (this.member && this.recording) await this.followCommands();
     const parsed = parseScript(text, { variables: this.variables });
@@ -351,6 +364,8 @@ export class Engine {
     const diagnostics: Diagnostic[] = [...parsed.diagnostics];
     for (const p of parsed.statements) {
       const st = p.statement;
+      // Each statement with its own plan, if one was given (and only that statement).
+      if (options.plans) this.replayPlan = options.plans.get(normalizeStatement(p.text));
       switch (st.kind) {
         case "Define":
           this.variables.set(st.name, st.value);
@@ -435,6 +450,7 @@ export class Engine {
         results.push({ kind: "error", text: p.text, diagnostics: [d] });
       }
     }
+    if (options.plans) this.replayPlan = undefined;
     return { results, diagnostics };
   }
 
@@ -469,8 +485,20 @@ export class Engine {
         this.replayPlan = undefined;
         if (recorded && recorded.queryId !== a.queryId) {
           throw new PlanVersionError(
-            `the recorded plan is for query ${recorded.queryId}, but replaying the statement gave query ${a.queryId}`,
+            `the given plan is for query ${recorded.queryId}, but the statement starts query ${a.queryId} here ` +
+              `(compiled against another deployment?)`,
           );
+        }
+        for (const st of recorded?.stages ?? []) {
+          for (const input of st.inputs) {
+            const actual = input.kind === "source" ? partitions.get(input.topic) : undefined;
+            if (actual !== undefined && actual !== st.partitions) {
+              throw new PlanVersionError(
+                `the plan of query ${a.queryId} reads topic ${input.topic} as ${st.partitions} partition(s), but it ` +
+                  `has ${actual}; compile the plan again against this deployment`,
+              );
+            }
+          }
         }
         // A new plan goes through its JSON form, as a recorded one does: every query runs from plain JSON.
         const topology =

@@ -5,6 +5,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { createRequire } from "node:module";
 import { runCheck, type CheckFormat } from "./check.ts";
+import { runCompile } from "./compile.ts";
 import { runExplain } from "./explain.ts";
 import { runFmt } from "./fmt.ts";
 import { runProduce } from "./produce.ts";
@@ -72,10 +73,10 @@ Exit codes: 0 no errors, 1 errors found, 2 bad usage.`,
 
   program
     .command("explain")
-    .description("Print the logical and physical plans of the statements in a file.")
+    .description("Print the topology each query of a file runs, and its logical plan.")
     .argument("<file>", "an .esql file")
     .option("--verbose", "show the logical plan after each rewrite rule")
-    .option("--json", "print the physical plans as JSON")
+    .option("--json", "print the plans as JSON (topology plans of persistent queries)")
     .addHelpText(
       "after",
       `
@@ -114,7 +115,8 @@ Exit codes: 0 ok, 1 unformatted files (--check) or syntax errors, 2 bad usage.`,
   program
     .command("run")
     .description("Deploy .esql files on the embedded log, load input files, process them and print the tables.")
-    .argument("<files...>", ".esql files or folders (searched recursively), deployed in path order")
+    .argument("[files...]", ".esql files or folders (searched recursively), deployed in path order")
+    .option("--plan <file>", "deploy a plan file of esql compile instead of .esql files")
     .option("--data <dir>", "data folder for the embedded log and state stores", ".esql")
     .option(
       "--input <topic=file>",
@@ -159,6 +161,7 @@ Exit codes: 0 ok, 1 statements or inputs with errors, 2 bad usage.`,
           follow?: boolean;
           fresh?: boolean;
           json?: boolean;
+          plan?: string;
           brokers?: string;
           serviceId?: string;
           standbyReplicas?: string;
@@ -173,6 +176,7 @@ Exit codes: 0 ok, 1 statements or inputs with errors, 2 bad usage.`,
           ...(brokers ? { brokers } : {}),
           ...(cluster ? { cluster } : {}),
           ...(opts.exactlyOnce ? { exactlyOnce: true } : {}),
+          ...(opts.plan ? { plan: opts.plan } : {}),
           data: opts.data,
           inputs: opts.input,
           follow: opts.follow === true,
@@ -273,11 +277,35 @@ Exit codes: 0 everything written, 1 a bad line stopped it or the log failed, 2 b
     );
 
   program
+    .command("compile")
+    .description("Compile .esql files into a plan file that esql run and esql serve deploy without planning again.")
+    .argument("<paths...>", ".esql files or folders (searched recursively), in deploy order")
+    .requiredOption("--out <file>", "where to write the plans (JSON)")
+    .addHelpText(
+      "after",
+      `
+The plan file holds every statement and, for each persistent query, the topology plan it runs. Deploying
+it (esql run --plan, esql serve --plan) runs those plans as compiled: CI checks and tests once and deploys
+exactly what it tested. A plan whose input topics have other partition counts than it was compiled for is
+refused.
+
+Examples:
+  esql compile projections/ --out plans.json
+  esql run --plan plans.json --input transactions=tx.jsonl
+
+Exit codes: 0 written, 1 the files have errors (nothing written), 2 bad usage.`,
+    )
+    .action((paths: string[], opts: { out: string }) => {
+      code = runCompile(paths, opts.out);
+    });
+
+  program
     .command("serve")
     .description(
       "Serve ksqlDB's REST API (/ksql, /query, /query-stream, ...) over an engine on the embedded log or Kafka.",
     )
     .argument("[files...]", ".esql files or folders deployed when the data folder has nothing deployed yet")
+    .option("--plan <file>", "deploy a plan file of esql compile instead of .esql files")
     .option("--data <dir>", "data folder for the embedded log and state stores", ".esql")
     .option("--port <n>", "port to listen on (0: any free port)", "8088")
     .option("--host <host>", "interface to listen on", "127.0.0.1")
@@ -320,6 +348,7 @@ Exit codes: 0 stopped cleanly, 1 the files had errors, 2 bad usage.`,
           standbyReplicas?: string;
           advertisedUrl?: string;
           exactlyOnce?: boolean;
+          plan?: string;
         },
       ) => {
         const brokers = opts.brokers === undefined ? undefined : splitBrokers(opts.brokers);
@@ -335,6 +364,7 @@ Exit codes: 0 stopped cleanly, 1 the files had errors, 2 bad usage.`,
           host: opts.host,
           readOnly: opts.readOnly === true,
           maxPushQueries: Number(opts.maxPushQueries),
+          ...(opts.plan ? { plan: opts.plan } : {}),
         });
       },
     );

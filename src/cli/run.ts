@@ -24,6 +24,7 @@ import { displayType, displayValue, toPlain } from "../../runtime/testing/values
 import { error as diagError, type Diagnostic } from "../diagnostics/diagnostic.ts";
 import { renderDiagnostic } from "../diagnostics/render.ts";
 import { parseScript } from "../parse.ts";
+import { artifactSources, plansOf, readArtifact } from "./artifact.ts";
 import { collectEsqlFiles, readSource, UsageError } from "./files.ts";
 import { restoreProgress, withReplayProgress } from "./progress.ts";
 import type { ClusterOptions } from "../../runtime/cluster/member.ts";
@@ -46,6 +47,8 @@ export interface RunOptions {
   readonly cluster?: ClusterOptions;
   /** `processing.guarantee = exactly_once`: outputs, state and offsets in one Kafka transaction per batch. */
   readonly exactlyOnce?: boolean;
+  /** A plan file of `esql compile`: deploy its statements with their compiled plans (instead of `.esql` files). */
+  readonly plan?: string;
 }
 
 /** What earlier runs did in a data folder (`<data>/run-ledger.json`). */
@@ -75,8 +78,12 @@ export async function runRun(
   out: NodeJS.WriteStream = process.stdout,
 ): Promise<number> {
   const inputs = options.inputs.map(parseInputOption);
-  const files = collectEsqlFiles(paths);
-  if (files.length === 0) throw new UsageError(`no .esql files in ${paths.join(", ")}`);
+  const artifact = options.plan ? readArtifact(options.plan) : undefined;
+  if (artifact && paths.length > 0) throw new UsageError("give .esql files or --plan, not both");
+  const files = artifact ? [] : collectEsqlFiles(paths);
+  if (!artifact && files.length === 0) throw new UsageError(`no .esql files in ${paths.join(", ")}`);
+  const sources = artifact ? artifactSources(artifact) : files.map(readSource);
+  const plans = artifact ? plansOf(artifact) : undefined;
   const dataDir = resolve(options.data);
   if (options.fresh) rmSync(dataDir, { recursive: true, force: true });
   const err = process.stderr;
@@ -125,8 +132,7 @@ export async function runRun(
     // Deploy.
     let deployed = 0;
     let skipped = 0;
-    for (const path of files) {
-      const file = readSource(path);
+    for (const file of sources) {
       const plan = planDeploy(engine, file.text, ledger, options.data);
       if (plan.diagnostics.length > 0) {
         for (const d of plan.diagnostics) err.write(renderDiagnostic(d, file, { color }) + "\n\n");
@@ -134,7 +140,7 @@ export async function runRun(
       }
       skipped += plan.skipped;
       if (plan.text.trim() === "") continue;
-      const r = await engine.execute(plan.text);
+      const r = await engine.execute(plan.text, plans ? { plans } : {});
       if (r.diagnostics.length > 0) {
         for (const d of r.diagnostics) err.write(renderDiagnostic(d, file, { color }) + "\n\n");
         return EXIT.failed;

@@ -14,6 +14,7 @@ import { Engine } from "../../runtime/engine/engine.ts";
 import { startServer } from "../../runtime/http/server.ts";
 import { LogError, type EventLog } from "../../runtime/log/types.ts";
 import { renderDiagnostic } from "../diagnostics/render.ts";
+import { artifactSources, plansOf, readArtifact } from "./artifact.ts";
 import { collectEsqlFiles, readSource, UsageError } from "./files.ts";
 import type { ClusterOptions } from "../../runtime/cluster/member.ts";
 import { openKafkaLog } from "./kafka.ts";
@@ -21,6 +22,8 @@ import { EXIT, useColor } from "./output.ts";
 
 export interface ServeOptions {
   readonly data: string;
+  /** A plan file of `esql compile`: deploy its statements with their compiled plans (instead of `.esql` files). */
+  readonly plan?: string;
   /** Kafka bootstrap addresses: run on this cluster instead of the embedded log. */
   readonly brokers?: readonly string[];
   /**
@@ -68,8 +71,12 @@ export async function runServe(
 ): Promise<number> {
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
     throw new UsageError(`--port must be a port number (0-65535), found ${options.port}`);
+  const artifact = options.plan ? readArtifact(options.plan) : undefined;
+  if (artifact && paths.length > 0) throw new UsageError("give .esql files or --plan, not both");
   const files = paths.length > 0 ? collectEsqlFiles(paths) : [];
   if (paths.length > 0 && files.length === 0) throw new UsageError(`no .esql files in ${paths.join(", ")}`);
+  const sources = artifact ? artifactSources(artifact) : files.map(readSource);
+  const plans = artifact ? plansOf(artifact) : undefined;
   // On Kafka the engine does not own the log: it is closed after the engine, in the `finally` below.
   // Loaded only when asked for: kafkajs is not needed on the embedded log.
   if (options.brokers && options.log) throw new Error("internal: runServe takes brokers or a log, not both");
@@ -105,13 +112,12 @@ export async function runServe(
     // The processing log stream is always there: anything else means statements were deployed before.
     if ([...engine.catalog.sources.keys()].every((name) => name === PROCESSING_LOG_STREAM)) {
       const color = useColor(err);
-      for (const path of files) {
-        const file = readSource(path);
-        const r = await engine.execute(file.text);
+      for (const file of sources) {
+        const r = await engine.execute(file.text, plans ? { plans } : {});
         for (const d of r.diagnostics) err.write(renderDiagnostic(d, file, { color }) + "\n\n");
         if (r.diagnostics.length > 0) code = EXIT.failed;
       }
-    } else if (files.length > 0) {
+    } else if (sources.length > 0) {
       out.write(`${options.data} already has deployed statements: resuming them (files not run again)\n`);
     }
     if (
