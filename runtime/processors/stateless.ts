@@ -27,8 +27,13 @@ export class FilterProcessor implements Processor {
   process(rows: Row[]): Row[] {
     const out: Row[] = [];
     const table = this.spec.table;
+    const side = this.spec.side;
     for (const r of rows) {
       this.ctx.currentRow = r;
+      if (side !== undefined && r.side !== side) {
+        out.push(r);
+        continue;
+      }
       if (table === undefined) {
         if (!r.tombstone && this.test(r.values) === true) out.push(r);
         continue;

@@ -15,11 +15,12 @@
  */
 import type { AnalyzedFrom, AnalyzedJoin, AnalyzedQuery } from "../semantic/analyzed.ts";
 import type { CatalogSource } from "../semantic/catalog.ts";
-import type { TExpr } from "../semantic/typed.ts";
+import { columnsOf, type TExpr } from "../plan/expr.ts";
 import {
   sourceRowColumns,
   TOPOLOGY_VERSION,
   type AggregateSpec,
+  type FilterSpec,
   type JoinSpec,
   type OutputSpec,
   type ProcessorSpec,
@@ -95,9 +96,18 @@ class Planner {
     return this.join(f);
   }
 
+  /**
+   * WHERE conjuncts the outermost join may push below itself (set before planning FROM); what it did not
+   * push is left in `remaining`.
+   */
+  pushable: TExpr[] | undefined;
+  remaining: TExpr[] | undefined;
+
   private join(j: AnalyzedJoin): RowsPlan {
-    const left = this.from(j.left, true);
-    const right = this.from(j.right, true);
+    const pushable = this.pushable;
+    this.pushable = undefined;
+    let left = this.from(j.left, true);
+    let right = this.from(j.right, true);
     const fk = j.joinKind === "FOREIGN_KEY";
     const leftRekey = j.repartitionLeft || fk || j.left.kind === "Join";
     const rightRekey = j.repartitionRight;
@@ -109,6 +119,37 @@ class Planner {
       throw new UnsupportedQueryError(
         `Can't join ${sourceName(j.left)} with ${j.right.source.name} since the number of partitions don't match: ${left.partitions} and ${right.partitions}. Repartition one of them (PARTITION BY) first.`,
       );
+    }
+    // Predicate pushdown: a WHERE conjunct over one stream side's columns filters that side before the
+    // join, and before its repartition when it has one, so fewer records are re-keyed and joined. Only
+    // where it cannot change the result: either side of an INNER join, the outer side of a LEFT or RIGHT
+    // join; never a table side (its filter would change what the table holds) or a FULL join.
+    const sideFilters: ProcessorSpec[] = [];
+    if (pushable) {
+      const toLeft: TExpr[] = [];
+      const toRight: TExpr[] = [];
+      const keep: TExpr[] = [];
+      const canLeft = !left.isTable && (j.joinType === "INNER" || j.joinType === "LEFT");
+      const canRight = !right.isTable && (j.joinType === "INNER" || j.joinType === "RIGHT");
+      const within = (c: TExpr, cols: readonly string[]) => {
+        const used = [...columnsOf(c)];
+        return used.length > 0 && used.every((u) => cols.includes(u));
+      };
+      for (const c of pushable) {
+        if (canLeft && within(c, left.columns)) toLeft.push(c);
+        else if (canRight && within(c, right.columns)) toRight.push(c);
+        else keep.push(c);
+      }
+      this.remaining = keep;
+      const push = (side: RowsPlan, preds: TExpr[], rekey: boolean, index: 0 | 1): RowsPlan => {
+        if (preds.length === 0) return side;
+        const filter: FilterSpec = { kind: "Filter", columns: side.columns, predicate: and(preds) };
+        if (rekey) return { ...side, processors: [...side.processors, filter] };
+        sideFilters.push({ ...filter, side: index });
+        return side;
+      };
+      left = push(left, toLeft, leftRekey, 0);
+      right = push(right, toRight, rightRekey, 1);
     }
     const leftInput = leftRekey
       ? this.repartition(left, [j.leftExpr], partitions, left.isTable, "join-left")
@@ -136,7 +177,7 @@ class Planner {
     };
     return {
       inputs: [leftInput, rightInput],
-      processors: [spec],
+      processors: [...sideFilters, spec],
       columns: outputColumns,
       isTable: j.resultType === "TABLE",
       partitions,
@@ -173,12 +214,14 @@ export function buildTopology(
   topicId: string = queryId,
 ): TopologyPlan {
   const planner = new Planner(topicId, partitionsOf);
+  if (q.where && q.from.kind === "Join") planner.pushable = conjuncts(q.where);
   const rows = planner.from(q.from, false);
   const isTable = rows.isTable;
   const pre: ProcessorSpec[] = [...rows.processors];
   let cols = rows.columns;
-  if (q.where) {
-    pre.push({ kind: "Filter", columns: cols, predicate: q.where, ...(isTable ? { table: { keyCount: 1 } } : {}) });
+  const where = planner.remaining ? (planner.remaining.length > 0 ? and(planner.remaining) : undefined) : q.where;
+  if (where) {
+    pre.push({ kind: "Filter", columns: cols, predicate: where, ...(isTable ? { table: { keyCount: 1 } } : {}) });
   }
   if (q.tableFunctions.length > 0) {
     const calls = q.tableFunctions.map((t) => ({ name: t.call.name, argTypes: t.call.argTypes, args: t.call.args }));
@@ -260,6 +303,14 @@ export function buildTopology(
     planner.addStage([input], tail, sinkOutput, rows.partitions);
   }
   return plan(table);
+}
+
+function conjuncts(e: TExpr): TExpr[] {
+  return e.kind === "Logical" && e.op === "AND" ? [...conjuncts(e.left), ...conjuncts(e.right)] : [e];
+}
+
+function and(es: readonly TExpr[]): TExpr {
+  return es.reduce((a, b) => ({ kind: "Logical", type: { kind: "BOOLEAN" }, op: "AND", left: a, right: b }));
 }
 
 /** True when `exprs` are exactly the source's key columns, in order. */

@@ -64,6 +64,11 @@ export interface FilterSpec {
    * `keyCount` is how many leading columns are the key.
    */
   readonly table?: { readonly keyCount: number };
+  /**
+   * In a join's stage: the filter applies to the rows of this input only (0 left, 1 right), before they are
+   * joined; rows of the other input pass. A WHERE conjunct over one side's columns, pushed down.
+   */
+  readonly side?: 0 | 1;
 }
 
 export interface ProjectSpec {

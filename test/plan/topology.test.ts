@@ -143,3 +143,51 @@ describe("recorded plans", () => {
     }
   });
 });
+
+describe("rewrite rules change what runs", () => {
+  const JOIN = `
+CREATE STREAM clicks (id STRING KEY, user_id STRING, x INT) WITH (kafka_topic = 'clicks', value_format = 'JSON', partitions = 2);
+CREATE STREAM views (user_id STRING KEY, page STRING) WITH (kafka_topic = 'views', value_format = 'JSON', partitions = 2);
+CREATE STREAM pairs AS SELECT c.user_id AS uid, c.x, v.page FROM clicks c JOIN views v WITHIN 1 HOUR ON c.user_id = v.user_id
+  WHERE c.x > 5 AND v.page <> 'home';`;
+
+  it("a WHERE conjunct over one side of a join is filtered before that side's repartition, and before the join", async () => {
+    const text = JOIN;
+    const plan = compileScript(text).statements[2]!.topology!;
+    const [rekey, join] = plan.stages;
+    // The left side is re-keyed by user_id: its filter runs in the stage that writes the repartition topic.
+    expect(rekey!.output.kind).toBe("Repartition");
+    expect(rekey!.processors.map((p) => p.kind)).toEqual(["Filter"]);
+    // The right side is read as it is: its filter runs in the join's stage, on its rows only, before the join.
+    expect(join!.processors.map((p) => (p.kind === "Filter" ? `Filter(side ${p.side})` : p.kind))).toEqual([
+      "Filter(side 1)",
+      "Join",
+      "Project",
+    ]);
+
+    await withEngine("pushdown", async (engine, log) => {
+      expect((await engine.execute(text)).diagnostics).toEqual([]);
+      const clicks = sourceForTopic(engine.catalog, "clicks")!;
+      const views = sourceForTopic(engine.catalog, "views")!;
+      await engine.log.append(
+        "clicks",
+        [1, 7, 3, 9, 6].map((x, i) => encodeRecord(clicks, { key: `c${i}`, value: { user_id: `u${i % 2}`, x } })),
+      );
+      await engine.log.append(
+        "views",
+        ["home", "shop"].map((page, i) => encodeRecord(views, { key: `u${i % 2}`, value: { page } })),
+      );
+      await engine.drain();
+      // Only the three clicks with x > 5 were re-keyed.
+      const topic = plan.internalTopics[0]!.name;
+      let rekeyed = 0;
+      for (let p = 0; p < 2; p++) rekeyed += (await log.read(topic, p, 0, 100)).length;
+      expect(rekeyed).toBe(3);
+      // And the result is the WHERE's: u1's clicks with x > 5 (7 and 9) joined with its 'shop' view.
+      const out: string[] = [];
+      for (let p = 0; p < 2; p++)
+        for (const r of await log.read("PAIRS", p, 0, 100)) out.push(r.value!.toString("utf8"));
+      expect(out.sort()).toEqual(['{"X":7,"PAGE":"shop"}', '{"X":9,"PAGE":"shop"}']);
+    });
+  });
+});
