@@ -8,7 +8,7 @@ import {
   parseJavaInt,
   parseJavaLong,
 } from "./text.ts";
-import { SerdeError, type Serde, type SerdeColumn } from "./types.ts";
+import { SerdeError, outOfRange, type Serde, type SerdeColumn } from "./types.ts";
 
 /** ksqlDB's delimiter names, besides a single character. */
 const NAMED_DELIMITERS: Readonly<Record<string, string>> = { TAB: "\t", SPACE: " " };
@@ -107,10 +107,17 @@ function parserFor(t: SqlType): Parser {
     case "INTEGER":
     case "DATE":
     case "TIME":
-      return (f) => parseJavaInt(f) ?? failWith(parseFailure(f, t));
+      return (f) => {
+        const n = parseJavaInt(f);
+        return typeof n === "number" ? n : failWith(n === undefined ? parseFailure(f, t) : outOfRange(f, t));
+      };
     case "BIGINT":
     case "TIMESTAMP":
-      return (f) => parseJavaLong(f) ?? failWith(parseFailure(f, t));
+      return (f) => {
+        const n = parseJavaLong(f);
+        if (typeof n === "number" || (typeof n === "bigint" && t.kind === "BIGINT")) return n;
+        return failWith(n === undefined ? parseFailure(f, t) : outOfRange(f, t));
+      };
     case "DOUBLE":
       return (f) => parseJavaDouble(f) ?? failWith(parseFailure(f, t));
     case "DECIMAL":
