@@ -108,7 +108,8 @@ export function matchesExpected(expected: unknown, actual: unknown, type: SqlTyp
       // Epoch milliseconds (`WINDOWSTART AS session_start`) may be written as ISO-8601 text.
       if (typeof expected === "string" && /^\d{4}-\d\d-\d\d/.test(expected)) return parseTime(expected) === actual;
       // Beyond ±2^53 only text is exact: `"9223372036854775807"` (a YAML/JSON number has been rounded).
-      if (typeof actual === "bigint") return typeof expected === "string" && /^\s*-?\d+\s*$/.test(expected) && BigInt(expected.trim()) === actual;
+      if (typeof actual === "bigint")
+        return typeof expected === "string" && /^\s*-?\d+\s*$/.test(expected) && BigInt(expected.trim()) === actual;
       return (typeof expected === "number" || typeof expected === "string") && Number(expected) === actual;
     case "TIMESTAMP":
       return parseTime(expected) === actual;
