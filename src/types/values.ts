@@ -914,23 +914,41 @@ function intOp(op: ArithmeticOp): (a: unknown, b: unknown) => number {
   }
 }
 
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+// The fast paths below are small so that they inline; the bigint paths stay out of line. Operands are integers,
+// so a result within ±(2^53 − 1) is exact (a sum or product beyond it rounds to at least 2^53 in magnitude).
+
 /** BIGINT `a + b` as Java's `long` (wraps): on doubles while the result is a safe integer, else in `bigint`. */
 export function addLongs(a: Long, b: Long): Long {
   if (typeof a === "number" && typeof b === "number") {
     const s = a + b;
-    if (Number.isSafeInteger(s)) return s;
+    if (s <= MAX_SAFE && s >= -MAX_SAFE) return s;
   }
-  return wrapLong(BigInt(a) + BigInt(b));
+  return addBig(a, b);
 }
 
 /** BIGINT `a - b` as Java's `long` (wraps). */
 export function subtractLongs(a: Long, b: Long): Long {
   if (typeof a === "number" && typeof b === "number") {
     const s = a - b;
-    if (Number.isSafeInteger(s)) return s;
+    if (s <= MAX_SAFE && s >= -MAX_SAFE) return s;
   }
-  return wrapLong(BigInt(a) - BigInt(b));
+  return subtractBig(a, b);
 }
+
+/** BIGINT `a * b` as Java's `long` (wraps). */
+export function multiplyLongs(a: Long, b: Long): Long {
+  if (typeof a === "number" && typeof b === "number") {
+    const s = a * b;
+    if (s <= MAX_SAFE && s >= -MAX_SAFE) return s === 0 ? 0 : s;
+  }
+  return multiplyBig(a, b);
+}
+
+const addBig = (a: Long, b: Long): Long => wrapLong(BigInt(a) + BigInt(b));
+const subtractBig = (a: Long, b: Long): Long => wrapLong(BigInt(a) - BigInt(b));
+const multiplyBig = (a: Long, b: Long): Long => wrapLong(BigInt(a) * BigInt(b));
 
 /**
  * BIGINT: the result is exact (doubles while both operands and the result are safe integers, `bigint`
@@ -943,13 +961,7 @@ function longOp(op: ArithmeticOp): (a: unknown, b: unknown) => Long {
     case "-":
       return subtractLongs as (a: unknown, b: unknown) => Long;
     case "*":
-      return (a, b) => {
-        if (typeof a === "number" && typeof b === "number") {
-          const s = a * b;
-          if (Number.isSafeInteger(s)) return s === 0 ? 0 : s;
-        }
-        return wrapLong(BigInt(a as Long) * BigInt(b as Long));
-      };
+      return multiplyLongs as (a: unknown, b: unknown) => Long;
     case "/":
       return (a, b) => {
         if (b === 0) return divByZero();
