@@ -7,8 +7,9 @@ import {
   parseJavaDouble,
   parseJavaInt,
   parseJavaLong,
+  outOfRange,
 } from "./text.ts";
-import { SerdeError, outOfRange, type Serde, type SerdeColumn } from "./types.ts";
+import { SerdeError, type Serde, type SerdeColumn } from "./types.ts";
 
 /** ksqlDB's delimiter names, besides a single character. */
 const NAMED_DELIMITERS: Readonly<Record<string, string>> = { TAB: "\t", SPACE: " " };

@@ -17,8 +17,9 @@ import {
   parseJavaInt,
   parseJavaLong,
   OUT_OF_RANGE,
+  outOfRange,
 } from "./text.ts";
-import { SerdeError, outOfRange, type Serde, type SerdeColumn } from "./types.ts";
+import { SerdeError, type Serde, type SerdeColumn } from "./types.ts";
 
 /**
  * ksqlDB's JSON format.

@@ -2,11 +2,21 @@
  * Text conversions with Java's semantics, which ksqlDB's serdes inherit: `Integer.parseInt`,
  * `Long.parseLong`, `Double.parseDouble`, `Double.toString`, and base64.
  */
+import type { SqlType } from "../../src/types/sqltype.ts";
 import { LONG_MAX, LONG_MIN, type Long, normalizeLong } from "../../src/types/values.ts";
+import { OutOfRangeError } from "./types.ts";
 
 const INTEGER_TEXT = /^[+-]?\d+$/;
 const INT_MIN = -2147483648;
 const INT_MAX = 2147483647;
+
+/**
+ * A number that does not fit its column's type (a JSON `99999999999999999999` for a BIGINT, `3000000000` for
+ * an INTEGER): the record is dropped with the reason `out-of-range` instead of being stored wrapped or rounded.
+ */
+export function outOfRange(value: string, type: SqlType): OutOfRangeError {
+  return new OutOfRangeError(`out-of-range: ${value} does not fit ${type.kind}`);
+}
 
 /** What {@link parseJavaInt} and {@link parseJavaLong} return for an integer beyond the type's range. */
 export const OUT_OF_RANGE: unique symbol = Symbol("out-of-range");

@@ -47,21 +47,20 @@ export interface Serde {
 export class SerdeError extends Error {
   /** JSON path of the offending value (`$`, `$.COL`, `$.COL[2].F`), when known. */
   path: string | undefined;
-  /** A short reason for counting dropped records, when it is more specific than "cannot decode": `out-of-range`. */
-  reason: "out-of-range" | undefined;
-  constructor(message: string, path?: string, reason?: "out-of-range") {
+  constructor(message: string, path?: string) {
     super(message);
     this.name = "SerdeError";
     this.path = path;
-    this.reason = reason;
   }
 }
 
 /**
- * A number that does not fit its column's type (a JSON `99999999999999999999` for a BIGINT, `3000000000` for
- * an INTEGER): the record goes to the processing log with the reason `out-of-range` instead of being stored
- * wrapped or rounded.
+ * A value that was read but does not fit its column's type (e.g. a BIGINT beyond 64 bits): the source
+ * drops the record with the reason `out-of-range` instead of `undecodable`.
  */
-export function outOfRange(value: string, type: SqlType): SerdeError {
-  return new SerdeError(`out-of-range: ${value} does not fit ${type.kind}`, undefined, "out-of-range");
+export class OutOfRangeError extends SerdeError {
+  constructor(message: string, path?: string) {
+    super(message, path);
+    this.name = "OutOfRangeError";
+  }
 }
