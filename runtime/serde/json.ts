@@ -574,8 +574,14 @@ export function stringifyExact(v: unknown): string {
   return exactText(v) ?? "null";
 }
 
+/** JSON text of a document read by {@link parseJsonLossless}: its numbers written as their source text. */
+export function stringifyLossless(v: unknown): string {
+  return exactText(v) ?? "null";
+}
+
 function exactText(v: unknown): string | undefined {
   if (typeof v === "bigint") return v.toString();
+  if (v instanceof JsonNumber) return v.text;
   if (v === null || typeof v !== "object") return JSON.stringify(v);
   const o = v as Record<string, unknown> & { toJSON?: () => unknown };
   if (typeof o.toJSON === "function") return exactText(o.toJSON());

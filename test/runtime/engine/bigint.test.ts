@@ -94,6 +94,19 @@ describe("BIGINT is exact over the 64-bit range, end to end", () => {
       });
       expect(await stream.text()).toContain(`["c",${MIN}]`);
 
+      // A push query's rows too.
+      const push = await fetch(server.url + "/query-stream", {
+        method: "POST",
+        body: JSON.stringify({
+          sql: "SELECT k, amount, amount - 1 AS less FROM s WHERE k = 'b' EMIT CHANGES LIMIT 2;",
+          properties: { "auto.offset.reset": "earliest" },
+        }),
+      });
+      expect((await push.text()).trim().split("\n").slice(1)).toEqual([
+        `["b",${MAX},${BigInt(MAX) - 1n}]`,
+        `["b",-${MAX},${MIN}]`,
+      ]);
+
       // The sink topic's JSON has the digits.
       const end = await e.log.endOffset("t_sink", 0);
       const sink = (await e.log.read("t_sink", 0, 0, end)).map((x) => `${x.key?.toString()} ${x.value?.toString()}`);
