@@ -7,7 +7,9 @@
  * the result columns' types.
  */
 import { parseDecimal } from "../serde/decimal.ts";
+import { JsonNumber, parseJsonLossless } from "../serde/json.ts";
 import type { SqlType } from "../../src/types/sqltype.ts";
+import { normalizeLong } from "../../src/types/values.ts";
 
 /** The query property that makes an instance answer a pull query from its own partitions only. */
 export const PULL_SCOPE = "esql.pull.scope";
@@ -47,13 +49,19 @@ export async function pullFromPeer(
     }
     throw new Error(`the instance at ${url} could not answer its partitions: ${message}`);
   }
-  const body = JSON.parse(text) as unknown[];
+  // A run of 16 digits may be a BIGINT beyond 2^53: then read every number from its text.
+  const body = (/\d{16}/.test(text) ? parseJsonLossless(text) : JSON.parse(text)) as unknown[];
   return body.slice(1).map((row) => (row as unknown[]).map((v, i) => fromJson(v, types[i]!)));
 }
 
 /** A JSON value of the REST API as a runtime value of `type` (the inverse of the server's `restValue`). */
 export function fromJson(v: unknown, type: SqlType): unknown {
   if (v === null || v === undefined) return null;
+  if (v instanceof JsonNumber) {
+    if (type.kind === "BIGINT") return normalizeLong(BigInt(v.text));
+    if (type.kind === "DECIMAL") return parseDecimal(v.text, type.precision, type.scale);
+    return fromJson(Number(v.text), type);
+  }
   switch (type.kind) {
     case "DECIMAL":
       return parseDecimal(String(v), type.precision, type.scale);

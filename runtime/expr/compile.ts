@@ -15,7 +15,9 @@ import {
   arithmetic,
   castFunction,
   compareValues,
+  fitsLong,
   negate,
+  normalizeLong,
   parseDecimal,
   rescale,
   valuesEqual,
@@ -335,7 +337,13 @@ class Generator {
         if (!d) throw new PlanError(`bad DECIMAL literal ${String(value)}`);
         return this.k(rescale(d.unscaled, d.scale, type.scale));
       }
-      case "BIGINT":
+      case "BIGINT": {
+        // Beyond 2^53 the analyzer keeps the literal's text.
+        if (typeof value === "number") return this.k(value);
+        const n = BigInt(String(value));
+        if (!fitsLong(n)) throw new PlanError(`BIGINT literal ${String(value)} is beyond the 64-bit range`);
+        return this.k(normalizeLong(n));
+      }
       case "INTEGER":
       case "DOUBLE":
       case "DATE":

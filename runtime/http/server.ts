@@ -36,7 +36,7 @@ import { parseScript } from "../../src/parse.ts";
 import { formatType, type SqlType } from "../../src/types/sqltype.ts";
 import type { Engine } from "../engine/engine.ts";
 import { isTombstone, type PushQuery, type QueryColumn } from "../engine/push.ts";
-import { formatDecimal } from "../serde/index.ts";
+import { formatDecimal, stringifyExact } from "../serde/index.ts";
 import { toPlain } from "../testing/values.ts";
 
 export interface ServerOptions {
@@ -186,10 +186,13 @@ function errorBody(
   return { "@type": type, error_code: code, message, ...extra };
 }
 
-/** A value as ksqlDB's REST API writes it: DECIMAL as a JSON number, the rest as plain JSON data. */
+/**
+ * A value as ksqlDB's REST API writes it: DECIMAL as a JSON number, the rest as plain JSON data; a BIGINT
+ * beyond ±2^53 stays a bigint, which {@link stringifyExact} writes as an exact JSON number.
+ */
 export function restValue(v: unknown, type: SqlType): unknown {
   if (type.kind === "DECIMAL" && typeof v === "bigint") return Number(formatDecimal(v, type.scale));
-  return toPlain(v, type);
+  return toPlain(v, type, true);
 }
 
 /** ksqlDB's schema text: "`ID` BIGINT KEY, `NAME` STRING". */
@@ -479,7 +482,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     } = await startQuery(stringField(body, "ksql"), propsField(body, "streamsProperties"));
     const header = `[${JSON.stringify({ header: { queryId: q.id, schema: schemaText(q.columns) } })}`;
     const rowText = (row: unknown[], tombstone: boolean) =>
-      `,\n${JSON.stringify({ row: { columns: row, ...(tombstone ? { tombstone: true } : {}) } })}`;
+      `,\n${stringifyExact({ row: { columns: row, ...(tombstone ? { tombstone: true } : {}) } })}`;
     if (pull)
       return writeAll(
         res,
@@ -528,13 +531,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         q,
         contentType,
         json ? `[${header}` : `${header}\n`,
-        (row) => (json ? `,\n${JSON.stringify(row)}` : `${JSON.stringify(row)}\n`),
+        (row) => (json ? `,\n${stringifyExact(row)}` : `${stringifyExact(row)}\n`),
         json ? "]\n" : "",
       );
     res.writeHead(200, { "content-type": contentType });
     res.write(json ? `[${header}` : `${header}\n`);
     try {
-      await pumpRows(res, q, (row) => res.write(json ? `,\n${JSON.stringify(row)}` : `${JSON.stringify(row)}\n`));
+      await pumpRows(res, q, (row) => res.write(json ? `,\n${stringifyExact(row)}` : `${stringifyExact(row)}\n`));
     } catch (e) {
       const error = JSON.stringify(errorBody("generic_error", ERR.server, (e as Error).message));
       if (!gone(res)) res.end(json ? `,\n${error}]\n` : `${error}\n`);

@@ -7,6 +7,7 @@ import {
   parseJavaDouble,
   parseJavaInt,
   parseJavaLong,
+  outOfRange,
 } from "./text.ts";
 import { SerdeError, type Serde, type SerdeColumn } from "./types.ts";
 
@@ -107,10 +108,17 @@ function parserFor(t: SqlType): Parser {
     case "INTEGER":
     case "DATE":
     case "TIME":
-      return (f) => parseJavaInt(f) ?? failWith(parseFailure(f, t));
+      return (f) => {
+        const n = parseJavaInt(f);
+        return typeof n === "number" ? n : failWith(n === undefined ? parseFailure(f, t) : outOfRange(f, t));
+      };
     case "BIGINT":
     case "TIMESTAMP":
-      return (f) => parseJavaLong(f) ?? failWith(parseFailure(f, t));
+      return (f) => {
+        const n = parseJavaLong(f);
+        if (typeof n === "number" || (typeof n === "bigint" && t.kind === "BIGINT")) return n;
+        return failWith(n === undefined ? parseFailure(f, t) : outOfRange(f, t));
+      };
     case "DOUBLE":
       return (f) => parseJavaDouble(f) ?? failWith(parseFailure(f, t));
     case "DECIMAL":

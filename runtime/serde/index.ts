@@ -1,6 +1,6 @@
 import { formatType, type SqlType } from "../../src/types/sqltype.ts";
 import { createDelimitedSerde, resolveDelimiter } from "./delimited.ts";
-import { createJsonSerde, parseJsonLossless } from "./json.ts";
+import { createJsonSerde, parseJsonLossless, stringifyExact } from "./json.ts";
 import { createKafkaSerde } from "./kafka.ts";
 import { encodeBase64 } from "./text.ts";
 import type { Serde, SerdeColumn, SerdeFormat, SerdeOptions } from "./types.ts";
@@ -151,4 +151,4 @@ export function toTestValue(
 }
 
 /** Exposed for the test runner and tools that must read JSON numbers without losing digits. */
-export { parseJsonLossless };
+export { parseJsonLossless, stringifyExact };

@@ -1,4 +1,13 @@
 import { formatType, type SqlType } from "../../src/types/sqltype.ts";
+import {
+  type Long,
+  LONG_MAX,
+  LONG_MIN,
+  fitsLong,
+  normalizeLong,
+  parseDecimal as parseDecimalText,
+  pow10,
+} from "../../src/types/values.ts";
 import { formatDecimal, parseDecimal } from "./decimal.ts";
 import {
   decodeBase64,
@@ -7,6 +16,8 @@ import {
   parseJavaDouble,
   parseJavaInt,
   parseJavaLong,
+  OUT_OF_RANGE,
+  outOfRange,
 } from "./text.ts";
 import { SerdeError, type Serde, type SerdeColumn } from "./types.ts";
 
@@ -17,13 +28,16 @@ import { SerdeError, type Serde, type SerdeColumn } from "./types.ts";
  * whole document is the single column's value). A column/struct field `NAME` takes the JSON field
  * named exactly `NAME`, else one whose upper-cased name is `NAME` (so unquoted, upper-cased columns
  * match any case; quoted lower-case ones match only exactly). Missing fields are null. Coercions:
- * INT/BIGINT from numbers (truncated, wrapped like Java's `intValue`) and from integer strings;
+ * INT/BIGINT from numbers (truncated) and from integer strings, exactly over the 64-bit range; a number
+ * beyond the column's range is an `out-of-range` error (the record goes to the processing log);
  * DOUBLE from numbers and numeric strings; STRING from anything (numbers and booleans as text, objects
  * as compact JSON, arrays as `[a, b]`); BOOLEAN only from booleans; DECIMAL from numbers or strings,
  * exactly; BYTES from base64 strings; DATE (days), TIME (ms of day), TIMESTAMP (epoch ms) from numbers
  * or integer strings; MAP from objects (keys are strings); ARRAY from arrays; STRUCT from objects.
  * When a DECIMAL occurs in the columns, numbers are read from their source text (see
- * `parseJsonLossless`) so that no digit is lost through a double.
+ * `parseJsonLossless`) so that no digit is lost through a double. Otherwise `JSON.parse` reads the record,
+ * and only a record where a BIGINT meets a number beyond ±2^53 (which a double may have rounded) is read
+ * again from its source text, so ordinary records pay nothing for exact BIGINTs.
  *
  * Writing: an object with the columns in column order (or the bare value when unwrapped; an
  * unwrapped null is a null record); DECIMAL as an exact JSON number with the type's scale; BYTES as
@@ -41,11 +55,21 @@ export function createJsonSerde(columns: readonly SerdeColumn[], wrapped: boolea
 
   if (!wrapped && n !== 1) throw new Error(`internal: an unwrapped JSON serde needs exactly 1 column, got ${n}`);
 
-  const parseBytes = (bytes: Buffer): unknown => {
+  const parseText = (text: string, parser: (text: string) => unknown): unknown => {
     try {
-      return parse(bytes.toString("utf8"));
+      return parser(text);
     } catch (e) {
       throw new SerdeError(`cannot deserialize the ${target}: invalid JSON (${(e as Error).message})`, "$");
+    }
+  };
+  /** Reads the record; again from its source text when a BIGINT reader met a double that may be rounded. */
+  const decode = (bytes: Buffer, read: (doc: unknown) => unknown[] | null): unknown[] | null => {
+    const text = bytes.toString("utf8");
+    try {
+      return read(parseText(text, parse));
+    } catch (e) {
+      if (e !== NEEDS_SOURCE_TEXT) throw e;
+      return read(parseText(text, parseJsonLossless));
     }
   };
   const fail = (e: unknown, path: string): never => {
@@ -68,16 +92,40 @@ export function createJsonSerde(columns: readonly SerdeColumn[], wrapped: boolea
       },
       deserialize(bytes) {
         if (bytes === null) return null;
-        const doc = parseBytes(bytes);
-        if (doc === null) return null;
-        try {
-          return [read(doc)];
-        } catch (e) {
-          return fail(e, "$");
-        }
+        return decode(bytes, (doc) => {
+          if (doc === null) return null;
+          try {
+            return [read(doc)];
+          } catch (e) {
+            return fail(e, "$");
+          }
+        });
       },
     };
   }
+
+  const readRow = (doc: unknown): unknown[] | null => {
+    if (doc === null) return null;
+    if (typeof doc !== "object" || Array.isArray(doc)) {
+      throw new SerdeError(
+        `cannot deserialize the ${target}: can't convert type. sourceType: ${nodeType(doc)}, requiredType: ${rowType}, path: $`,
+        "$",
+      );
+    }
+    const obj = doc as Record<string, unknown>;
+    const row: unknown[] = new Array(n);
+    let i = 0;
+    try {
+      for (; i < n; i++) {
+        const name = names[i]!;
+        const v = Object.hasOwn(obj, name) ? obj[name] : fieldIgnoringCase(obj, name);
+        row[i] = v === null || v === undefined ? null : readers[i]!(v);
+      }
+    } catch (e) {
+      return fail(e, `$.${names[i]}`);
+    }
+    return row;
+  };
 
   return {
     serialize(row) {
@@ -90,28 +138,7 @@ export function createJsonSerde(columns: readonly SerdeColumn[], wrapped: boolea
       return Buffer.from(out + "}", "utf8");
     },
     deserialize(bytes) {
-      if (bytes === null) return null;
-      const doc = parseBytes(bytes);
-      if (doc === null) return null;
-      if (typeof doc !== "object" || Array.isArray(doc)) {
-        throw new SerdeError(
-          `cannot deserialize the ${target}: can't convert type. sourceType: ${nodeType(doc)}, requiredType: ${rowType}, path: $`,
-          "$",
-        );
-      }
-      const obj = doc as Record<string, unknown>;
-      const row: unknown[] = new Array(n);
-      let i = 0;
-      try {
-        for (; i < n; i++) {
-          const name = names[i]!;
-          const v = Object.hasOwn(obj, name) ? obj[name] : fieldIgnoringCase(obj, name);
-          row[i] = v === null || v === undefined ? null : readers[i]!(v);
-        }
-      } catch (e) {
-        return fail(e, `$.${names[i]}`);
-      }
-      return row;
+      return bytes === null ? null : decode(bytes, readRow);
     },
   };
 }
@@ -184,22 +211,43 @@ function readerFor(t: SqlType): Reader {
     case "DATE":
     case "TIME":
       return (v) => {
-        if (typeof v === "number") return v | 0;
+        if (typeof v === "number") {
+          const i = v | 0;
+          return i === v ? i : truncateToInt(v, String(v), t);
+        }
         if (typeof v === "string") {
           const n = parseJavaInt(v);
           if (n === undefined) throw cannotCoerceString(t);
+          if (n === OUT_OF_RANGE) throw outOfRange(v, t);
           return n;
         }
-        if (v instanceof JsonNumber) return Number(v.text) | 0;
+        if (v instanceof JsonNumber) return truncateToInt(Number(v.text), v.text, t);
         throw cannotConvert(v, t);
       };
     case "BIGINT":
+      return (v) => {
+        if (typeof v === "number") {
+          if (Number.isSafeInteger(v)) return v;
+          // Beyond ±2^53 the double may be rounded: read the record again from its text (see createJsonSerde).
+          if (Math.abs(v) >= 2 ** 53) throw NEEDS_SOURCE_TEXT;
+          return Math.trunc(v) || 0;
+        }
+        if (typeof v === "string") {
+          const n = parseJavaLong(v);
+          if (n === undefined) throw cannotCoerceString(t);
+          if (n === OUT_OF_RANGE) throw outOfRange(v, t);
+          return n;
+        }
+        if (v instanceof JsonNumber) return longOfText(v.text, t);
+        throw cannotConvert(v, t);
+      };
     case "TIMESTAMP":
       return (v) => {
         if (typeof v === "number") return Math.trunc(v);
         if (typeof v === "string") {
           const n = parseJavaLong(v);
           if (n === undefined) throw cannotCoerceString(t);
+          if (typeof n !== "number") throw outOfRange(v, t);
           return n;
         }
         if (v instanceof JsonNumber) return Math.trunc(Number(v.text));
@@ -291,6 +339,40 @@ function readerFor(t: SqlType): Reader {
     case "NULL":
       return () => null;
   }
+}
+
+/** Thrown by a BIGINT reader that needs the record's source text (caught in `createJsonSerde`). */
+const NEEDS_SOURCE_TEXT: unique symbol = Symbol("needs source text");
+
+const INT_MIN = -2147483648;
+const INT_MAX = 2147483647;
+
+/** An INTEGER from a JSON number, truncated toward zero as Jackson's `asInt`; beyond 32 bits `out-of-range`. */
+function truncateToInt(v: number, text: string, t: SqlType): number {
+  const i = Math.trunc(v);
+  if (i >= INT_MIN && i <= INT_MAX) return i || 0;
+  throw outOfRange(text, t);
+}
+
+/** A BIGINT from a JSON number's text, exactly (a fraction truncated toward zero); beyond 64 bits `out-of-range`. */
+function longOfText(text: string, t: SqlType): Long {
+  let n: bigint;
+  if (/^-?\d+$/.test(text)) n = BigInt(text);
+  else {
+    // A fraction or an exponent: anything whose double is far beyond 2^63 is out of range without expanding
+    // its digits (`1e999999` would be a million-digit bigint).
+    if (!(Math.abs(Number(text)) < 1e20)) throw outOfRange(text, t);
+    const d = parseDecimalText(text)!;
+    n = d.unscaled / pow10(d.scale);
+  }
+  if (!fitsLong(n)) {
+    // No double is closer to Long.MAX_VALUE / MIN_VALUE than ±2^63, so that is what a double-based producer
+    // (JavaScript's JSON.stringify among them) writes for them: it saturates, as Java's `(long)` of it does.
+    const d = Number(text);
+    if (d === 2 ** 63 || d === -(2 ** 63)) return d > 0 ? LONG_MAX : LONG_MIN;
+    throw outOfRange(text, t);
+  }
+  return normalizeLong(n);
 }
 
 function readString(v: unknown): string {
@@ -477,4 +559,37 @@ export function parseJsonLossless(text: string): unknown {
   skipWs();
   if (i !== n) fail("unexpected text after JSON");
   return v;
+}
+
+/**
+ * `JSON.stringify` of plain data that writes a bigint (a BIGINT beyond ±2^53) as its digits, a JSON number
+ * with no digit lost. Data without bigints takes `JSON.stringify` itself.
+ */
+export function stringifyExact(v: unknown): string {
+  try {
+    return JSON.stringify(v);
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e;
+  }
+  return exactText(v) ?? "null";
+}
+
+/** JSON text of a document read by {@link parseJsonLossless}: its numbers written as their source text. */
+export function stringifyLossless(v: unknown): string {
+  return exactText(v) ?? "null";
+}
+
+function exactText(v: unknown): string | undefined {
+  if (typeof v === "bigint") return v.toString();
+  if (v instanceof JsonNumber) return v.text;
+  if (v === null || typeof v !== "object") return JSON.stringify(v);
+  const o = v as Record<string, unknown> & { toJSON?: () => unknown };
+  if (typeof o.toJSON === "function") return exactText(o.toJSON());
+  if (Array.isArray(v)) return `[${v.map((x) => exactText(x) ?? "null").join(",")}]`;
+  let out = "";
+  for (const k of Object.keys(o)) {
+    const x = exactText(o[k]);
+    if (x !== undefined) out += (out === "" ? "" : ",") + JSON.stringify(k) + ":" + x;
+  }
+  return `{${out}}`;
 }

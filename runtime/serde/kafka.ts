@@ -1,3 +1,4 @@
+import { type Long, normalizeLong } from "../../src/types/values.ts";
 import { SerdeError, type Serde, type SerdeColumn } from "./types.ts";
 
 /**
@@ -34,14 +35,15 @@ export function createKafkaSerde(column: SerdeColumn, target: string): Serde {
           const v = row === null ? null : row[0];
           if (v === null || v === undefined) return null;
           const b = Buffer.allocUnsafe(8);
-          b.writeBigInt64BE(BigInt(v as number), 0);
+          b.writeBigInt64BE(BigInt(v as Long), 0);
           return b;
         },
         deserialize(bytes) {
           if (bytes === null) return null;
           if (bytes.length !== 8) throw wrongSize(bytes, 8, "Long");
-          // high word signed, low word unsigned: exact within ±2^53 without a bigint
-          return [bytes.readInt32BE(0) * 0x1_0000_0000 + bytes.readUInt32BE(4)];
+          // High word signed, low word unsigned: exact within ±2^53 without a bigint; beyond, the bigint.
+          const n = bytes.readInt32BE(0) * 0x1_0000_0000 + bytes.readUInt32BE(4);
+          return [Number.isSafeInteger(n) ? n : normalizeLong(bytes.readBigInt64BE(0))];
         },
       };
     case "DOUBLE":

@@ -2,26 +2,42 @@
  * Text conversions with Java's semantics, which ksqlDB's serdes inherit: `Integer.parseInt`,
  * `Long.parseLong`, `Double.parseDouble`, `Double.toString`, and base64.
  */
+import type { SqlType } from "../../src/types/sqltype.ts";
+import { LONG_MAX, LONG_MIN, type Long, normalizeLong } from "../../src/types/values.ts";
+import { OutOfRangeError } from "./types.ts";
 
 const INTEGER_TEXT = /^[+-]?\d+$/;
 const INT_MIN = -2147483648;
 const INT_MAX = 2147483647;
-const LONG_MIN = -(2n ** 63n);
-const LONG_MAX = 2n ** 63n - 1n;
 
-/** `Integer.parseInt`: undefined when the text is not a 32-bit integer. */
-export function parseJavaInt(s: string): number | undefined {
-  if (!INTEGER_TEXT.test(s)) return undefined;
-  const n = Number(s);
-  return n >= INT_MIN && n <= INT_MAX ? n : undefined;
+/**
+ * A number that does not fit its column's type (a JSON `99999999999999999999` for a BIGINT, `3000000000` for
+ * an INTEGER): the record is dropped with the reason `out-of-range` instead of being stored wrapped or rounded.
+ */
+export function outOfRange(value: string, type: SqlType): OutOfRangeError {
+  return new OutOfRangeError(`out-of-range: ${value} does not fit ${type.kind}`);
 }
 
-/** `Long.parseLong`, as a JS number (exact within ±2^53): undefined when not a 64-bit integer. */
-export function parseJavaLong(s: string): number | undefined {
+/** What {@link parseJavaInt} and {@link parseJavaLong} return for an integer beyond the type's range. */
+export const OUT_OF_RANGE: unique symbol = Symbol("out-of-range");
+
+/** `Integer.parseInt`: undefined when the text is not an integer, `OUT_OF_RANGE` when it is one beyond 32 bits. */
+export function parseJavaInt(s: string): number | undefined | typeof OUT_OF_RANGE {
+  if (!INTEGER_TEXT.test(s)) return undefined;
+  const n = Number(s);
+  return n >= INT_MIN && n <= INT_MAX ? n : OUT_OF_RANGE;
+}
+
+/**
+ * `Long.parseLong`, as a BIGINT value (a number while safe, else a bigint: exact over the 64-bit range):
+ * undefined when the text is not an integer, `OUT_OF_RANGE` when it is one beyond the 64-bit range.
+ */
+export function parseJavaLong(s: string): Long | undefined | typeof OUT_OF_RANGE {
   if (!INTEGER_TEXT.test(s)) return undefined;
   if (s.length > 15) {
     const big = BigInt(s);
-    if (big < LONG_MIN || big > LONG_MAX) return undefined;
+    if (big < LONG_MIN || big > LONG_MAX) return OUT_OF_RANGE;
+    return normalizeLong(big);
   }
   return Number(s);
 }

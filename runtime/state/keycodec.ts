@@ -6,12 +6,18 @@
  * the sign of the SQL comparison of `a` and `b` column by column, NULL first. Each value starts with a tag
  * byte, so NULL (0x01) sorts before every value.
  *
+ * A BIGINT column mixes numbers (safe integers) and bigints (beyond ±2^53, see `sqltype.ts`): positive bigints
+ * sort after every number by their tag; negative ones are written in the number tag's unused space below
+ * −Infinity, so they sort before every number (NaN is written canonical, so no double's bytes start with
+ * 0x00 0x00). A DECIMAL column (all bigints) keeps its order across both forms.
+ *
  * | value                       | bytes                                                              |
  * |-----------------------------|--------------------------------------------------------------------|
  * | NULL                        | 0x01                                                               |
  * | false / true                | 0x02 0x00 / 0x02 0x01                                              |
  * | number (INT, BIGINT, DOUBLE, DATE, TIME, TIMESTAMP) | 0x03 + 8 bytes: IEEE 754 big-endian, sign bit flipped for positives, all bits flipped for negatives |
  * | DECIMAL (bigint unscaled)   | 0x04 + sign byte + length byte + magnitude (bit-flipped when negative); one scale per column, so unscaled order is value order |
+ * | bigint ≤ −2^53 (BIGINT, DECIMAL) | 0x03 0x00 0x00 + (0xFF − length) + bit-flipped magnitude: below every double (−Infinity is 0x03 0x00 0x0F…) |
  * | STRING, BYTES               | 0x05 + bytes with 0x00 escaped as 0x00 0xFF, ended by 0x00 0x00     |
  * | anything else (ARRAY, MAP, STRUCT) | 0x06 + escaped `v8.serialize` bytes (equality only, no order) |
  */
@@ -24,6 +30,8 @@ const DECIMAL_TAG = 0x04;
 const BYTES_TAG = 0x05;
 const OTHER_TAG = 0x06;
 const STRING_MARK = 0x00;
+/** Bigints up to this one are written in the number tag's space (see the table above). */
+const BELOW_SAFE = -(2n ** 53n);
 const BINARY_MARK = 0x01;
 
 const scratch = new DataView(new ArrayBuffer(8));
@@ -94,13 +102,22 @@ function writeValue(w: Writer, v: unknown): void {
   } else if (typeof v === "number") {
     w.ensure(9);
     w.buf[w.len++] = NUMBER_TAG;
-    // -0 and 0 are equal in SQL: encode them alike.
-    f64[0] = v === 0 ? 0 : v;
+    // -0 and 0 are equal in SQL: encode them alike; NaN canonical (a negative NaN would start 0x00 0x00).
+    f64[0] = v === 0 ? 0 : v === v ? v : NaN;
     const negative = (f64bytes[LITTLE_ENDIAN ? 7 : 0]! & 0x80) !== 0;
     for (let i = 0; i < 8; i++) {
       const b = f64bytes[LITTLE_ENDIAN ? 7 - i : i]!;
       w.buf[w.len++] = negative ? ~b & 0xff : i === 0 ? b | 0x80 : b;
     }
+  } else if (typeof v === "bigint" && v <= BELOW_SAFE) {
+    const hex = (-v).toString(16);
+    const mag = Buffer.from(hex.length % 2 === 1 ? "0" + hex : hex, "hex");
+    w.ensure(4 + mag.length);
+    w.buf[w.len++] = NUMBER_TAG;
+    w.buf[w.len++] = 0x00;
+    w.buf[w.len++] = 0x00;
+    w.buf[w.len++] = 0xff - mag.length;
+    for (const b of mag) w.buf[w.len++] = ~b & 0xff;
   } else if (typeof v === "bigint") {
     w.byte(DECIMAL_TAG);
     const negative = v < 0n;
@@ -169,6 +186,16 @@ export function decodeKey(buf: Uint8Array): unknown[] {
         out.push(buf[i++] === 1);
         break;
       case NUMBER_TAG: {
+        if (buf[i] === 0x00 && buf[i + 1] === 0x00) {
+          // a bigint ≤ −2^53
+          const len = 0xff - buf[i + 2]!;
+          i += 3;
+          let hex = "";
+          for (let k = 0; k < len; k++) hex += (~buf[i + k]! & 0xff).toString(16).padStart(2, "0");
+          i += len;
+          out.push(-BigInt("0x" + hex));
+          break;
+        }
         const negative = (buf[i]! & 0x80) === 0;
         for (let k = 0; k < 8; k++) {
           const b = buf[i + k]!;

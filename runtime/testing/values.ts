@@ -27,9 +27,12 @@ export function isoTime(ms: number): string {
  * A value as plain JSON data (exact for DECIMAL: the decimal text, e.g. `"80.25"`; times as ISO text; maps
  * as objects; bytes as base64). Used for `--json` output and in test failure messages.
  */
-export function toPlain(v: unknown, type: SqlType): unknown {
+export function toPlain(v: unknown, type: SqlType, exactLongs = false): unknown {
   if (v === null || v === undefined) return null;
   switch (type.kind) {
+    case "BIGINT":
+      // Beyond ±2^53: its digits as text (as DECIMAL), or the bigint itself for writers that keep it exact.
+      return typeof v === "bigint" && !exactLongs ? v.toString() : v;
     case "DECIMAL":
       return typeof v === "bigint" ? formatDecimal(v, type.scale) : v;
     case "TIMESTAMP":
@@ -41,17 +44,18 @@ export function toPlain(v: unknown, type: SqlType): unknown {
     case "BYTES":
       return v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v;
     case "ARRAY":
-      return Array.isArray(v) ? v.map((x) => toPlain(x, type.element)) : v;
+      return Array.isArray(v) ? v.map((x) => toPlain(x, type.element, exactLongs)) : v;
     case "MAP": {
       if (!(v instanceof Map)) return v;
       const o: Record<string, unknown> = {};
-      for (const [k, x] of v) o[String(toPlain(k, type.key))] = toPlain(x, type.value);
+      for (const [k, x] of v) o[String(toPlain(k, type.key))] = toPlain(x, type.value, exactLongs);
       return o;
     }
     case "STRUCT": {
       if (typeof v !== "object") return v;
       const o: Record<string, unknown> = {};
-      for (const f of type.fields) o[f.name] = toPlain((v as Record<string, unknown>)[f.name] ?? null, f.type);
+      for (const f of type.fields)
+        o[f.name] = toPlain((v as Record<string, unknown>)[f.name] ?? null, f.type, exactLongs);
       return o;
     }
     default:
@@ -103,6 +107,9 @@ export function matchesExpected(expected: unknown, actual: unknown, type: SqlTyp
     case "BIGINT":
       // Epoch milliseconds (`WINDOWSTART AS session_start`) may be written as ISO-8601 text.
       if (typeof expected === "string" && /^\d{4}-\d\d-\d\d/.test(expected)) return parseTime(expected) === actual;
+      // Beyond ±2^53 only text is exact: `"9223372036854775807"` (a YAML/JSON number has been rounded).
+      if (typeof actual === "bigint")
+        return typeof expected === "string" && /^\s*-?\d+\s*$/.test(expected) && BigInt(expected.trim()) === actual;
       return (typeof expected === "number" || typeof expected === "string") && Number(expected) === actual;
     case "TIMESTAMP":
       return parseTime(expected) === actual;

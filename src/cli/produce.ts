@@ -24,6 +24,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { EventLog, LogHeader, ProduceRecord } from "../../runtime/log/types.ts";
 import { LogError } from "../../runtime/log/types.ts";
+import { parseJsonLossless, stringifyLossless } from "../../runtime/serde/json.ts";
 import { UsageError } from "./files.ts";
 import { openKafkaLog } from "./kafka.ts";
 import { EXIT } from "./output.ts";
@@ -154,9 +155,14 @@ export async function runProduce(
 
 type LineResult = ProduceRecord | string | { col: number; message: string };
 
-function parseLine(text: string): { doc: unknown } | { col: number; message: string } {
+/**
+ * `doc` as `JSON.parse` reads it; `exact`, when the line has a run of 16 digits (a number a double may round),
+ * the same document with every number kept as its text, for the bytes of keys and envelope values.
+ */
+function parseLine(text: string): { doc: unknown; exact?: unknown } | { col: number; message: string } {
   try {
-    return { doc: JSON.parse(text) };
+    const doc: unknown = JSON.parse(text);
+    return /\d{16}/.test(text) ? { doc, exact: parseJsonLossless(text) } : { doc };
   } catch (e) {
     return { col: jsonErrorColumn(text), message: `invalid JSON: ${(e as Error).message}` };
   }
@@ -178,7 +184,7 @@ function plainRecord(keyField: string | undefined, tsField: string | undefined):
       timestamp = ts;
     }
     return {
-      key: keyField === undefined ? null : keyBytes(obj[keyField]),
+      key: keyField === undefined ? null : keyBytes(field(p.exact ?? doc, keyField)),
       value: Buffer.from(text, "utf8"),
       ...(timestamp === undefined ? {} : { timestamp }),
     };
@@ -219,18 +225,25 @@ function envelopeRecord(text: string): LineResult {
       headers.push({ key: hh.KEY, value: hh.VALUE === null ? null : Buffer.from(hh.VALUE, "base64") });
     }
   }
+  const exact = p.exact as Record<string, unknown> | undefined;
   return {
-    key: keyBytes(o.key),
-    value: o.value === null ? null : Buffer.from(JSON.stringify(o.value), "utf8"),
+    key: keyBytes(exact ? exact.key : o.key),
+    value:
+      o.value === null ? null : Buffer.from(exact ? stringifyLossless(exact.value) : JSON.stringify(o.value), "utf8"),
     ...(timestamp === undefined ? {} : { timestamp }),
     ...(headers && headers.length > 0 ? { headers } : {}),
   };
 }
 
-/** A key value as bytes: strings as UTF-8, other values as JSON text, null/absent as a null key. */
+/** A key value as bytes: strings as UTF-8, other values as JSON text (numbers exact), null/absent as a null key. */
 function keyBytes(v: unknown): Buffer | null {
   if (v === null || v === undefined) return null;
-  return Buffer.from(typeof v === "string" ? v : JSON.stringify(v), "utf8");
+  return Buffer.from(typeof v === "string" ? v : stringifyLossless(v), "utf8");
+}
+
+/** A field of a parsed line (objects from `parseJsonLossless` have no prototype). */
+function field(doc: unknown, name: string): unknown {
+  return (doc as Record<string, unknown>)[name];
 }
 
 /** Epoch milliseconds from a number or ISO-8601 text; a message when it is neither. */

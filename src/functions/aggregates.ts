@@ -4,7 +4,7 @@
  * Aggregates skip NULL inputs unless stated.
  */
 import type { SqlType } from "../types/sqltype.ts";
-import { compareValues, hashKey } from "../types/values.ts";
+import { type Long, addLongs, compareValues, hashKey, subtractLongs } from "../types/values.ts";
 import { aggregate } from "./define.ts";
 import type { Accumulator, AggregateFunction } from "./types.ts";
 
@@ -24,6 +24,16 @@ function sumAcc(t: SqlType): Accumulator<number | bigint> {
       add: (s, [v]) => (v === null ? s : (s as bigint) + (v as bigint)),
       retract: (s, [v]) => (v === null ? s : (s as bigint) - (v as bigint)),
       merge: (a, b) => (a as bigint) + (b as bigint),
+      result: (s) => s,
+    };
+  }
+  if (t.kind === "BIGINT") {
+    // Java's long arithmetic, as ksqlDB's SUM: exact over the 64-bit range, wrapping beyond it.
+    return {
+      init: () => 0,
+      add: (s, [v]) => (v === null ? s : addLongs(s, v as Long)),
+      retract: (s, [v]) => (v === null ? s : subtractLongs(s, v as Long)),
+      merge: addLongs,
       result: (s) => s,
     };
   }

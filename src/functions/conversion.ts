@@ -1,4 +1,5 @@
 /** Conversions between BYTES and numbers, and AS_VALUE. */
+import { normalizeLong } from "../types/values.ts";
 import { scalar } from "./define.ts";
 import type { ScalarFunction } from "./types.ts";
 
@@ -9,9 +10,9 @@ function fromBytes(
   name: string,
   size: number,
   returns: string,
-  read: (v: DataView, le: boolean) => number,
+  read: (v: DataView, le: boolean) => number | bigint,
 ): ScalarFunction {
-  const impl = (b: Bytes, order: string): number => {
+  const impl = (b: Bytes, order: string): number | bigint => {
     if (b.length !== size) throw new Error(`${name}: expected ${size} bytes, got ${b.length}`);
     const o = order.toUpperCase();
     if (o !== "BIG_ENDIAN" && o !== "LITTLE_ENDIAN")
@@ -42,7 +43,7 @@ const AS_VALUE = scalar({
 
 export const conversionFunctions: readonly ScalarFunction[] = [
   fromBytes("INT_FROM_BYTES", 4, "INTEGER", (v, le) => v.getInt32(0, le)),
-  fromBytes("BIGINT_FROM_BYTES", 8, "BIGINT", (v, le) => Number(v.getBigInt64(0, le))),
+  fromBytes("BIGINT_FROM_BYTES", 8, "BIGINT", (v, le) => normalizeLong(v.getBigInt64(0, le))),
   fromBytes("DOUBLE_FROM_BYTES", 8, "DOUBLE", (v, le) => v.getFloat64(0, le)),
   AS_VALUE,
 ];

@@ -3,7 +3,7 @@
  * Supported pattern letters: y u M L d D H h k K m s S a E e X x Z z V and quoted literals ('T', '' for a quote).
  * Time zones are IANA names or offsets (`UTC`, `+05:30`), resolved with Intl.
  */
-import { SqlRuntimeError } from "../types/values.ts";
+import { type Long, SqlRuntimeError } from "../types/values.ts";
 import { scalar } from "./define.ts";
 import type { ScalarFunction } from "./types.ts";
 
@@ -368,6 +368,12 @@ function unitMs(unit: string): number {
   return u;
 }
 
+/** BIGINT epoch milliseconds as a TIMESTAMP value: beyond ±2^53 (a bigint) they are no instant. */
+function epochMs(t: Long): number {
+  if (typeof t !== "number") throw new SqlRuntimeError(`${t} is out of the range of epoch milliseconds`);
+  return t;
+}
+
 const f = (name: string, description: string, overloads: Parameters<typeof scalar>[0]["overloads"]): ScalarFunction =>
   scalar({ name, category: CAT, description, overloads });
 
@@ -400,12 +406,12 @@ export const datetimeFunctions: readonly ScalarFunction[] = [
     {
       params: ["BIGINT epochMs", "STRING pattern"],
       returns: "STRING",
-      impl: (t: number, p: string) => formatWithPattern(t, p),
+      impl: (t: Long, p: string) => formatWithPattern(epochMs(t), p),
     },
     {
       params: ["BIGINT epochMs", "STRING pattern", "STRING zone"],
       returns: "STRING",
-      impl: formatWithPattern,
+      impl: (t: Long, p: string, z: string) => formatWithPattern(epochMs(t), p, z),
     },
   ]),
   f("STRINGTOTIMESTAMP", "Parses text into epoch milliseconds with a Java pattern, in UTC or the given zone.", [
@@ -478,7 +484,7 @@ export const datetimeFunctions: readonly ScalarFunction[] = [
     {
       params: ["BIGINT epochMs"],
       returns: "TIMESTAMP",
-      impl: (t: number) => t,
+      impl: epochMs,
     },
   ]),
   f("FROM_DAYS", "The DATE of days since the epoch.", [

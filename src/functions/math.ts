@@ -1,6 +1,6 @@
 /** Mathematical functions. NULL in, NULL out unless stated. */
 import type { SqlType } from "../types/sqltype.ts";
-import { compareValues, divideHalfUp, pow10 } from "../types/values.ts";
+import { type Long, compareValues, divideHalfUp, doubleToLong, pow10, wrapLong } from "../types/values.ts";
 import { type Resolved, scalar } from "./define.ts";
 import { describeArgs } from "./signature.ts";
 import type { ScalarFunction } from "./types.ts";
@@ -78,7 +78,7 @@ function roundLike(name: "ROUND" | "TRUNC", half: boolean): ScalarFunction {
       {
         params: ["DOUBLE x"],
         returns: "BIGINT",
-        impl: (x: number) => (half ? Math.round(x) : Math.trunc(x)) || 0,
+        impl: (x: number) => doubleToLong(half ? Math.round(x) : x),
       },
       { params: ["DOUBLE x", "INTEGER places"], returns: "DOUBLE", impl: dbl },
       {
@@ -199,7 +199,8 @@ const ABS = scalar({
     {
       params: ["BIGINT x"],
       returns: "BIGINT",
-      impl: (x: number) => Math.abs(x),
+      // Java's Math.abs(Long.MIN_VALUE) is Long.MIN_VALUE.
+      impl: (x: Long) => (typeof x === "number" ? Math.abs(x) : wrapLong(x < 0n ? -x : x)),
     },
     {
       params: ["DOUBLE x"],
@@ -227,7 +228,7 @@ const SIGN = scalar({
     {
       params: ["BIGINT x"],
       returns: "INTEGER",
-      impl: (x: number) => Math.sign(x),
+      impl: (x: Long) => (x > 0 ? 1 : x < 0 ? -1 : 0),
     },
     {
       params: ["DOUBLE x"],

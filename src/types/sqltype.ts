@@ -8,7 +8,7 @@
  * | any, NULL     | `null` (never `undefined`)                                                   |
  * | BOOLEAN       | `boolean`                                                                    |
  * | INTEGER       | `number`, a 32-bit signed integer                                            |
- * | BIGINT        | `number`, an integer; exact within ±2^53 (Number.MAX_SAFE_INTEGER)           |
+ * | BIGINT        | `number` while a safe integer (±2^53−1), else a `bigint` within ±2^63 (`Long`) |
  * | DOUBLE        | `number`                                                                     |
  * | DECIMAL(p,s)  | `bigint`: the unscaled value; the scale `s` is the static type's             |
  * | STRING        | `string`                                                                     |

@@ -27,6 +27,55 @@ export class SqlRuntimeError extends Error {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// BIGINT values: a `number` while it is a safe integer, a `bigint` beyond (see the table in sqltype.ts)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** A BIGINT value: a safe-integer `number`, or a `bigint` when |v| > 2^53 − 1 (never a `bigint` that fits). */
+export type Long = number | bigint;
+
+export const LONG_MIN = -(2n ** 63n);
+export const LONG_MAX = 2n ** 63n - 1n;
+const SAFE_MIN = BigInt(Number.MIN_SAFE_INTEGER);
+const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** The canonical BIGINT value of an integer within the 64-bit range: a `number` when it is safe, else the `bigint`. */
+export function normalizeLong(v: bigint): Long {
+  return v >= SAFE_MIN && v <= SAFE_MAX ? Number(v) : v;
+}
+
+/** Java's `long` arithmetic result: the low 64 bits (two's complement), as a canonical BIGINT value. */
+export function wrapLong(v: bigint): Long {
+  return normalizeLong(BigInt.asIntN(64, v));
+}
+
+/** True when an integer `bigint` fits a BIGINT (−2^63 ≤ v ≤ 2^63 − 1). */
+export function fitsLong(v: bigint): boolean {
+  return v >= LONG_MIN && v <= LONG_MAX;
+}
+
+/** A BIGINT value as a `bigint` (for the slow path of arithmetic and for 8-byte encodings). */
+export const longToBigInt = (v: Long): bigint => (typeof v === "bigint" ? v : BigInt(v));
+
+/** Order of two BIGINT values (either representation). */
+export function compareLongs(a: Long, b: Long): number {
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Java's `(long)` of a double as a BIGINT value: truncated toward zero, NaN is 0, saturating at the bounds.
+ * Doubles beyond 2^53 are integers already and convert exactly.
+ */
+export function doubleToLong(d: number): Long {
+  if (Number.isNaN(d)) return 0;
+  const t = Math.trunc(d);
+  if (Number.isSafeInteger(t)) return t === 0 ? 0 : t;
+  if (t >= 2 ** 63) return LONG_MAX;
+  if (t <= -(2 ** 63)) return LONG_MIN;
+  return BigInt(t);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Ordering and equality
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -52,11 +101,12 @@ export function compareValues(type: SqlType): Comparator {
 function compareNonNull(type: SqlType): Comparator {
   switch (type.kind) {
     case "INTEGER":
-    case "BIGINT":
     case "DATE":
     case "TIME":
     case "TIMESTAMP":
       return (a, b) => (a as number) - (b as number);
+    case "BIGINT":
+      return compareLongs as Comparator;
     case "DOUBLE":
       return (a, b) => compareDoubles(a as number, b as number);
     case "DECIMAL":
@@ -548,7 +598,8 @@ type Cast = (v: unknown) => unknown;
 const identity: Cast = (v) => v;
 
 /** Java's `(int)` of a long: keep the low 32 bits. */
-const toInt32 = (n: number): number => (Number.isSafeInteger(n) ? Number(BigInt.asIntN(32, BigInt(n))) : n | 0);
+const toInt32 = (n: Long): number =>
+  typeof n === "number" && n === (n | 0) ? n : Number(BigInt.asIntN(32, BigInt(n)));
 
 /** Java's `(int)`/`(long)` of a double: truncate toward zero, NaN is 0, saturate at the type's bounds. */
 function doubleToInteger(d: number, min: number, max: number): number {
@@ -560,13 +611,13 @@ function doubleToInteger(d: number, min: number, max: number): number {
 const INT_MIN = -2147483648;
 const INT_MAX = 2147483647;
 
-function parseIntegral(s: string, bits: 32 | 64): number {
+function parseIntegral(s: string, bits: 32 | 64): Long {
   const t = s.trim();
   if (!/^[+-]?\d+$/.test(t)) throw new SqlRuntimeError(`For input string: "${s}"`);
   const n = BigInt(t);
   const lim = bits === 32 ? 2n ** 31n : 2n ** 63n;
   if (n < -lim || n >= lim) throw new SqlRuntimeError(`For input string: "${s}"`);
-  return Number(n);
+  return normalizeLong(n);
 }
 
 function parseDouble(s: string): number {
@@ -660,19 +711,16 @@ function castNonNull(from: SqlType, to: SqlType): Cast | undefined {
     case "INTEGER":
     case "BIGINT": {
       const bits = to.kind === "INTEGER" ? 32 : 64;
-      const [min, max] = bits === 32 ? [INT_MIN, INT_MAX] : [-(2 ** 63), 2 ** 63 - 1];
       switch (from.kind) {
         case "INTEGER":
           return identity;
         case "BIGINT":
-          return bits === 32 ? (v) => toInt32(v as number) : identity;
+          return bits === 32 ? (v) => toInt32(v as Long) : identity;
         case "DOUBLE":
-          return (v) => doubleToInteger(v as number, min, max);
+          return bits === 32 ? (v) => doubleToInteger(v as number, INT_MIN, INT_MAX) : (v) => doubleToLong(v as number);
         case "DECIMAL": {
           const p = pow10(from.scale);
-          return bits === 32
-            ? (v) => Number(BigInt.asIntN(32, (v as bigint) / p))
-            : (v) => Number(BigInt.asIntN(64, (v as bigint) / p));
+          return bits === 32 ? (v) => Number(BigInt.asIntN(32, (v as bigint) / p)) : (v) => wrapLong((v as bigint) / p);
         }
         case "STRING":
           return (v) => parseIntegral(v as string, bits);
@@ -683,8 +731,9 @@ function castNonNull(from: SqlType, to: SqlType): Cast | undefined {
     case "DOUBLE":
       switch (from.kind) {
         case "INTEGER":
-        case "BIGINT":
           return identity;
+        case "BIGINT":
+          return (v) => (typeof v === "bigint" ? Number(v) : v);
         case "DECIMAL": {
           const s = from.scale;
           return (v) => decimalToNumber(v as bigint, s);
@@ -700,7 +749,7 @@ function castNonNull(from: SqlType, to: SqlType): Cast | undefined {
       switch (from.kind) {
         case "INTEGER":
         case "BIGINT":
-          return (v) => checkFits(BigInt(v as number) * p, precision, scale);
+          return (v) => checkFits(BigInt(v as Long) * p, precision, scale);
         case "DOUBLE":
           return (v) => checkFits(numberToDecimal(v as number, scale), precision, scale);
         case "DECIMAL": {
@@ -865,29 +914,66 @@ function intOp(op: ArithmeticOp): (a: unknown, b: unknown) => number {
   }
 }
 
-/** BIGINT: exact while the result is a safe integer; otherwise computed in 64-bit two's complement as Java. */
-function longOp(op: ArithmeticOp): (a: unknown, b: unknown) => number {
-  const wrap = (x: bigint): number => Number(BigInt.asIntN(64, x));
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+// The fast paths below are small so that they inline; the bigint paths stay out of line. Operands are integers,
+// so a result within ±(2^53 − 1) is exact (a sum or product beyond it rounds to at least 2^53 in magnitude).
+
+/** BIGINT `a + b` as Java's `long` (wraps): on doubles while the result is a safe integer, else in `bigint`. */
+export function addLongs(a: Long, b: Long): Long {
+  if (typeof a === "number" && typeof b === "number") {
+    const s = a + b;
+    if (s <= MAX_SAFE && s >= -MAX_SAFE) return s;
+  }
+  return addBig(a, b);
+}
+
+/** BIGINT `a - b` as Java's `long` (wraps). */
+export function subtractLongs(a: Long, b: Long): Long {
+  if (typeof a === "number" && typeof b === "number") {
+    const s = a - b;
+    if (s <= MAX_SAFE && s >= -MAX_SAFE) return s;
+  }
+  return subtractBig(a, b);
+}
+
+/** BIGINT `a * b` as Java's `long` (wraps). */
+export function multiplyLongs(a: Long, b: Long): Long {
+  if (typeof a === "number" && typeof b === "number") {
+    const s = a * b;
+    if (s <= MAX_SAFE && s >= -MAX_SAFE) return s === 0 ? 0 : s;
+  }
+  return multiplyBig(a, b);
+}
+
+const addBig = (a: Long, b: Long): Long => wrapLong(BigInt(a) + BigInt(b));
+const subtractBig = (a: Long, b: Long): Long => wrapLong(BigInt(a) - BigInt(b));
+const multiplyBig = (a: Long, b: Long): Long => wrapLong(BigInt(a) * BigInt(b));
+
+/**
+ * BIGINT: the result is exact (doubles while both operands and the result are safe integers, `bigint`
+ * otherwise) and wraps at 64 bits like Java's `long`; `/` truncates toward zero.
+ */
+function longOp(op: ArithmeticOp): (a: unknown, b: unknown) => Long {
   switch (op) {
     case "+":
-      return (a, b) => {
-        const s = (a as number) + (b as number);
-        return Number.isSafeInteger(s) ? s : wrap(BigInt(a as number) + BigInt(b as number));
-      };
+      return addLongs as (a: unknown, b: unknown) => Long;
     case "-":
-      return (a, b) => {
-        const s = (a as number) - (b as number);
-        return Number.isSafeInteger(s) ? s : wrap(BigInt(a as number) - BigInt(b as number));
-      };
+      return subtractLongs as (a: unknown, b: unknown) => Long;
     case "*":
-      return (a, b) => {
-        const s = (a as number) * (b as number);
-        return Number.isSafeInteger(s) ? s : wrap(BigInt(a as number) * BigInt(b as number));
-      };
+      return multiplyLongs as (a: unknown, b: unknown) => Long;
     case "/":
-      return (a, b) => ((b as number) === 0 ? divByZero() : Math.trunc((a as number) / (b as number)) || 0);
+      return (a, b) => {
+        if (b === 0) return divByZero();
+        if (typeof a === "number" && typeof b === "number") return Math.trunc(a / b) || 0;
+        return wrapLong(BigInt(a as Long) / BigInt(b as Long));
+      };
     case "%":
-      return (a, b) => ((b as number) === 0 ? divByZero() : (a as number) % (b as number) || 0);
+      return (a, b) => {
+        if (b === 0) return divByZero();
+        if (typeof a === "number" && typeof b === "number") return a % b || 0;
+        return normalizeLong(BigInt(a as Long) % BigInt(b as Long));
+      };
   }
 }
 
@@ -930,6 +1016,8 @@ export function negate(type: SqlType): ((v: unknown) => unknown) | undefined {
     case "INTEGER":
       return (v) => -(v as number) | 0;
     case "BIGINT":
+      // -(2^53 − 1) .. 2^53 − 1 is symmetric; beyond, -Long.MIN_VALUE wraps to itself as in Java.
+      return (v) => (typeof v === "number" ? -v || 0 : wrapLong(-(v as bigint)));
     case "DOUBLE":
       return (v) => -(v as number);
     case "DECIMAL":

@@ -84,6 +84,19 @@ describe("esql produce", () => {
     ]);
   });
 
+  it("keeps numbers beyond 2^53 exact in keys and envelope values", async () => {
+    const lines = [
+      '{"key": 9223372036854775807, "value": {"A": -9223372036854775808, "B": [9007199254740993, 1.5]}}',
+      '{"id": 9007199254740993, "n": 1}',
+    ];
+    expect((await produce("big-env", lines[0]!, { envelope: true })).code).toBe(0);
+    expect((await records("big-env")).recs.map((x) => [x.key, x.value])).toEqual([
+      ["9223372036854775807", '{"A":-9223372036854775808,"B":[9007199254740993,1.5]}'],
+    ]);
+    expect((await produce("big-key", lines[1]!, { key: "id" })).code).toBe(0);
+    expect((await records("big-key")).recs.map((x) => [x.key, x.value])).toEqual([["9007199254740993", lines[1]]]);
+  });
+
   it("stops at the first bad line with line:col, having written the lines before it", async () => {
     const r = await produce("bad", ['{"a": 1}', '{"a": 2}', '  {"a": }', '{"a": 4}'].join("\n"), {});
     expect(r.code).toBe(1);

@@ -12,7 +12,7 @@ import {
   map,
 } from "../../src/types/sqltype.ts";
 import { functions } from "../../src/functions/registry.ts";
-import { call, fold, resolveScalar, v } from "./helpers.ts";
+import { call, fold, resolveAggregate, resolveScalar, v } from "./helpers.ts";
 
 describe("resolution", () => {
   it("lists alternatives when nothing matches", () => {
@@ -87,6 +87,33 @@ describe("datetime", () => {
 });
 
 describe("aggregates", () => {
+  it("fold BIGINT exactly over the 64-bit range (SUM wraps like Java's long, as ksqlDB's)", () => {
+    const MAX = 2n ** 63n - 1n;
+    const MIN = -(2n ** 63n);
+    const above = 2n ** 53n + 1n;
+    const rows = [[above], [null], [-1], [MAX], [MIN], [7]];
+    expect(fold("SUM", [v(BIGINT)], [[above], [above], [-1]])).toBe(2n * above - 1n);
+    expect(fold("SUM", [v(BIGINT)], [[MAX], [1]])).toBe(MIN);
+    expect(fold("SUM", [v(BIGINT)], [[MAX], [-MAX]])).toBe(0);
+    expect(fold("MIN", [v(BIGINT)], rows)).toBe(MIN);
+    expect(fold("MAX", [v(BIGINT)], rows)).toBe(MAX);
+    expect(fold("TOPK", [v(BIGINT), v(INTEGER, 3)], rows)).toEqual([MAX, above, 7]);
+    expect(fold("TOPKDISTINCT", [v(BIGINT), v(INTEGER, 2)], [[MAX], [MAX], [1]])).toEqual([MAX, 1]);
+    expect(fold("COLLECT_SET", [v(BIGINT)], [[MAX], [MAX], [above], [above]])).toEqual([MAX, above]);
+    expect(fold("COLLECT_LIST", [v(BIGINT)], [[MAX], [1]])).toEqual([MAX, 1]);
+    expect(fold("COUNT_DISTINCT", [v(BIGINT)], [[MAX], [MAX], [MIN]])).toBe(2);
+    expect(fold("AVG", [v(BIGINT)], [[MAX], [-1]])).toBe(2 ** 62);
+    const sum = resolveAggregate("SUM", [v(BIGINT)]).accumulator;
+    expect(sum.retract!(sum.add(sum.init(), [MAX]), [1])).toBe(MAX - 1n);
+    expect(sum.merge!(MAX, 1)).toBe(MIN);
+  });
+  it("BIGINT scalars: ABS, SIGN, ROUND beyond 2^53", () => {
+    const MIN = -(2n ** 63n);
+    expect(call("ABS", [v(BIGINT)], [-(2n ** 60n)])).toBe(2n ** 60n);
+    expect(call("ABS", [v(BIGINT)], [MIN])).toBe(MIN);
+    expect(call("SIGN", [v(BIGINT)], [MIN])).toBe(-1);
+    expect(call("ROUND", [v(DOUBLE)], [1e18])).toBe(10n ** 18n);
+  });
   it("count, sum, topk, latest", () => {
     expect(fold("COUNT", [], [[], []])).toBe(2);
     expect(fold("SUM", [v(INTEGER)], [[1], [null], [2]])).toBe(3);

@@ -10,7 +10,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { functions } from "../../src/functions/registry.ts";
-import { castFunction, decimalToString, parseDecimal, rescale } from "../../src/types/values.ts";
+import { castFunction, decimalToString, doubleToLong, parseDecimal, rescale } from "../../src/types/values.ts";
 import type { SqlType } from "../../src/types/sqltype.ts";
 import { formatType } from "../../src/types/sqltype.ts";
 
@@ -149,6 +149,9 @@ function toRuntime(t: SqlType, v: unknown): unknown {
     }
     case "BYTES":
       return Buffer.from(String(v), "base64");
+    case "BIGINT":
+      // As the JSON serde reads it: beyond 2^53 a bigint (the files' ±2^63 are Long.MAX/MIN_VALUE as doubles).
+      return typeof v === "number" ? doubleToLong(v) : v;
     case "ARRAY":
       return (v as unknown[]).map((x) => toRuntime(t.element, x));
     case "MAP":
