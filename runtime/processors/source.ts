@@ -96,7 +96,6 @@ export class SourceProcessor {
     const layout = this.layout;
     const width = keyCount + layout.length + 3 + (window ? 2 : 0);
     for (const rec of records) {
-      this.ctx.metrics.recordsIn++;
       this.ctx.currentRow = rec; // a record names its topic, partition and offset itself
       let keyRow: unknown[] | null;
       let valueRow: unknown[] | null;
@@ -110,13 +109,18 @@ export class SourceProcessor {
         }
         keyRow = keySerde.deserialize(keyBytes);
       } catch (e) {
-        this.ctx.reportError(e, "deserialize key");
+        this.ctx.drop("source", "undecodable", e, { operation: "deserialize key" });
         continue;
       }
       try {
         valueRow = valueSerde.deserialize(rec.value);
       } catch (e) {
-        this.ctx.reportError(e, "deserialize value");
+        this.ctx.drop("source", "undecodable", e, { operation: "deserialize value" });
+        continue;
+      }
+      if (this.isTable && keyCount > 0 && keyRow === null) {
+        // A table's rows are identified by their key: a record without one updates nothing (as Kafka Streams).
+        this.ctx.drop("source", "null-key", `a record of table ${this.source.name} has no key`);
         continue;
       }
       // The row is filled in place: one array of its final width.
@@ -145,11 +149,11 @@ export class SourceProcessor {
         try {
           ts = this.extractTime(values, rec);
         } catch (e) {
-          this.ctx.reportError(e, "timestamp");
+          this.ctx.drop("source", "error", e, { operation: "timestamp" });
           continue;
         }
         if (ts === null || ts < 0) {
-          this.ctx.reportError(new Error(`invalid timestamp ${String(ts)}`), "timestamp");
+          this.ctx.drop("source", "error", `invalid timestamp ${String(ts)}`, { operation: "timestamp" });
           continue;
         }
         values[values.length - (window ? 5 : 3)] = ts; // ROWTIME is the extracted event time
