@@ -191,7 +191,7 @@ export class Engine {
     this.recording = false;
     try {
       const r = await this.execute(
-        `CREATE STREAM ${PROCESSING_LOG_STREAM} (QUERY_ID STRING, TOPIC STRING, \`PARTITION\` INT, \`OFFSET\` BIGINT, OPERATION STRING, MESSAGE STRING, REASON STRING) ` +
+        `CREATE STREAM ${PROCESSING_LOG_STREAM} (QUERY_ID STRING, TOPIC STRING, \`PARTITION\` INT, \`OFFSET\` BIGINT, OPERATION STRING, MESSAGE STRING, REASON STRING, MORE INT) ` +
           `WITH (KAFKA_TOPIC = '${PROCESSING_LOG_TOPIC}', VALUE_FORMAT = 'JSON');`,
       );
       if (r.diagnostics.length > 0) throw new Error(`internal: processing log stream: ${r.diagnostics[0]!.message}`);
@@ -646,6 +646,7 @@ export class Engine {
             OPERATION: e.where,
             MESSAGE: e.message,
             ...(e.reason ? { REASON: e.reason } : {}),
+            ...(e.more ? { MORE: e.more } : {}),
           }),
         ),
       })),

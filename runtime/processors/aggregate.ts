@@ -379,8 +379,9 @@ export class AggregateProcessor implements Processor {
     this.ctx.drop(
       "aggregate",
       "late",
-      `late: event time ${row.ts} is in window ${win.start}..${win.end}${windows > 1 ? ` (one of ${windows})` : ""}, ` +
-        `closed at stream time ${this.ctx.streamTime} with a grace period of ${this.grace} ms`,
+      `event time ${isoTime(row.ts)} is in the window ${isoTime(win.start)} .. ${isoTime(win.end)}` +
+        `${windows > 1 ? ` (one of its ${windows})` : ""}, closed at stream time ${isoTime(this.ctx.streamTime)} ` +
+        `(grace period ${this.grace} ms)`,
     );
   }
 
@@ -568,4 +569,10 @@ export function timeWindows(ts: number, w: AggregateWindow): Window[] {
     out.push({ start, end: start + size });
   }
   return out.reverse();
+}
+
+/** A time for the processing log: ISO 8601 when it is one, else the number. */
+function isoTime(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
 }

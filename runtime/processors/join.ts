@@ -220,7 +220,7 @@ export class JoinProcessor implements Processor {
         this.ctx.drop(
           "join",
           "late",
-          `late: event time ${r.ts} is before ${closeTime}, where the join window closed ` +
+          `event time ${r.ts} is before ${closeTime}, where the join window closed ` +
             `(stream time ${this.ctx.streamTime}, grace period ${grace} ms)`,
         );
         continue;
