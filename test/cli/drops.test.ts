@@ -3,8 +3,11 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { PassThrough, Readable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { Engine } from "../../runtime/engine/engine.ts";
+import { LocalBackend } from "../../src/cli/repl/local.ts";
+import { runSession } from "../../src/cli/repl/session.ts";
 
 const BIN = resolve(import.meta.dirname, "../../bin/esql.js");
 const dir = mkdtempSync(join(tmpdir(), "esql-cli-drops-"));
@@ -82,5 +85,44 @@ tests:
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("(note: REVENUE_PER_HOUR 1 dropped (1 late); the first:");
     expect(r.stdout).toMatch(/orders\[0\]@2 late: event time 2024-03-04T09:50:00.000Z/);
+  });
+
+  it("DESCRIBE EXTENDED in the REPL shows the drops by operator and reason (kept across sessions) and the first records", async () => {
+    const session = async (input: string) => {
+      const backend = await LocalBackend.open(join(dir, "repl"), "test");
+      const out = new PassThrough();
+      let text = "";
+      out.on("data", (d: Buffer) => (text += d.toString("utf8")));
+      try {
+        await runSession(backend, {
+          input: Readable.from([input]),
+          output: out,
+          terminal: false,
+          color: false,
+          echo: true,
+        });
+      } finally {
+        await backend.close();
+      }
+      return text;
+    };
+    const first = await session(
+      [
+        "CREATE STREAM clicks (page STRING KEY, n INT) WITH (kafka_topic = 'clicks', value_format = 'JSON', partitions = 1);",
+        "CREATE TABLE per_minute AS SELECT page, COUNT(*) AS c FROM clicks WINDOW TUMBLING (SIZE 1 MINUTE, GRACE PERIOD 0 SECONDS) GROUP BY page EMIT CHANGES;",
+        "INSERT INTO clicks (page, n, ROWTIME) VALUES ('/', 1, 600000);",
+        "INSERT INTO clicks (page, n, ROWTIME) VALUES ('/', 1, 720000);",
+        "INSERT INTO clicks (page, n, ROWTIME) VALUES ('/', 1, 600001);",
+        "SELECT * FROM per_minute;",
+        "DESCRIBE EXTENDED per_minute;",
+      ].join("\n"),
+    );
+    expect(first).toMatch(/Records in\s+: 3/);
+    expect(first).toMatch(/Records dropped\s+: 1 dropped \(1 late\)/);
+    expect(first).toMatch(/aggregate: late\s+: 1/);
+    expect(first).toContain("First dropped records (this session):");
+    expect(first).toMatch(/│ clicks\s+│\s+0 │\s+2 │ aggregate │ late\s+│ event time 1970-01-01T00:10:00.001Z/);
+    const second = await session("DESCRIBE EXTENDED per_minute;");
+    expect(second).toMatch(/Records dropped\s+: 1 dropped \(1 late\)/);
   });
 });
