@@ -14,7 +14,8 @@ import type { SqlType } from "../../src/types/sqltype.ts";
 import type { LogRecord } from "../log/types.ts";
 import { sourceSerdes, splitWindowedKey, type SourceSerdes } from "../serde/formats.ts";
 import { encodeKey } from "../state/keycodec.ts";
-import type { ProcessorContext, Row } from "./types.ts";
+import { OutOfRangeError } from "../serde/types.ts";
+import type { DropReason, ProcessorContext, Row } from "./types.ts";
 
 export const SOURCE_STORE = "source";
 
@@ -109,13 +110,13 @@ export class SourceProcessor {
         }
         keyRow = keySerde.deserialize(keyBytes);
       } catch (e) {
-        this.ctx.drop("source", "undecodable", e, { operation: "deserialize key" });
+        this.ctx.drop("source", undecodable(e), e, { operation: "deserialize key" });
         continue;
       }
       try {
         valueRow = valueSerde.deserialize(rec.value);
       } catch (e) {
-        this.ctx.drop("source", "undecodable", e, { operation: "deserialize value" });
+        this.ctx.drop("source", undecodable(e), e, { operation: "deserialize value" });
         continue;
       }
       if (this.isTable && keyCount > 0 && keyRow === null) {
@@ -205,4 +206,9 @@ export class SourceProcessor {
     if (r.window) key.push(r.window.start, r.window.end);
     return encodeKey(key);
   }
+}
+
+/** Why a record that failed to deserialize is dropped: a value beyond its type's range, or bytes that do not decode. */
+function undecodable(e: unknown): DropReason {
+  return e instanceof OutOfRangeError ? "out-of-range" : "undecodable";
 }

@@ -53,3 +53,14 @@ export class SerdeError extends Error {
     this.path = path;
   }
 }
+
+/**
+ * A value that was read but does not fit its column's type (e.g. a BIGINT beyond 64 bits): the source
+ * drops the record with the reason `out-of-range` instead of `undecodable`.
+ */
+export class OutOfRangeError extends SerdeError {
+  constructor(message: string, path?: string) {
+    super(message, path);
+    this.name = "OutOfRangeError";
+  }
+}
