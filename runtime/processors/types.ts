@@ -39,6 +39,11 @@ export interface Row {
   side?: 0 | 1;
   /** A retraction caused by the row's key moving to another partition (not a deletion). */
   movedAway?: boolean;
+  /**
+   * For a row read from an internal (re-keying) topic: the partition and offset of the record it came from
+   * in the previous stage's input, so a drop can name it.
+   */
+  origin?: { readonly partition: number; readonly offset: number };
 }
 
 /**

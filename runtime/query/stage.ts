@@ -401,8 +401,10 @@ export class StageTask {
       if (iv.v === null) row.tombstone = true;
       if (iv.w) row.window = iv.w;
       if (iv.m) row.movedAway = true;
+      const origin = parseOrigin(rec);
+      if (origin) row.origin = origin;
       st.rows.push(row);
-      st.origins.push(parseOrigin(rec));
+      st.origins.push(origin);
     }
   }
 

@@ -114,8 +114,12 @@ describe("dropped records", () => {
       const qid = e.catalog.source("PER_PAGE")!.writtenBy!;
       expect(e.drops(qid).byReason.get("null-key")).toBe(1);
       const log = await droppedInLog(e);
-      expect(log.map((x) => x[3])).toEqual(["null-key"]);
-      expect(log[0]![0]).toMatch(/clicks|PER_PAGE/);
+      // Dropped after the re-keying by PAGE: the entry names the internal record and the source record it came from.
+      expect(log.map((x) => x.slice(2, 5))).toEqual([[1, "null-key", "aggregate"]]);
+      expect(log[0]![0]).toMatch(/^_esql-CTAS_PER_PAGE_\d+-groupby-\d+-repartition$/);
+      expect(log[0]![5]).toBe(
+        "the GROUP BY key is NULL (a re-keyed record: it came from partition 0, offset 1 of the previous stage's input)",
+      );
     } finally {
       await e.close();
     }
