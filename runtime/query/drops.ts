@@ -122,7 +122,7 @@ export class DropLedger {
         reason,
         more: f.count,
         message:
-          `${f.count} more record(s) dropped (${reason}), ${span}; only the first ` +
+          `${f.count} more record(s) of this batch dropped (${reason}), ${span}; only the first ` +
           `${DROPS_LOGGED_PER_BATCH} per batch are logged one by one (the last: ${f.message})`,
       });
     }
