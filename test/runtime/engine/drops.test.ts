@@ -125,6 +125,31 @@ describe("dropped records", () => {
     }
   });
 
+  it("drops a stream record whose join key is NULL (inner join)", async () => {
+    const e = await Engine.open({ dataDir: tempDir() });
+    try {
+      const r = await e.execute(`
+        CREATE TABLE users (id STRING PRIMARY KEY, name STRING) WITH (kafka_topic = 'users', value_format = 'JSON', partitions = 1);
+        CREATE STREAM visits (vid STRING KEY, uid STRING) WITH (kafka_topic = 'visits', value_format = 'JSON', partitions = 1);
+        CREATE STREAM named AS SELECT v.uid, u.name FROM visits v JOIN users u ON v.uid = u.id EMIT CHANGES;`);
+      expect(r.diagnostics).toEqual([]);
+      await e.log.append("users", [{ key: Buffer.from("u1"), value: json({ NAME: "Ann" }), timestamp: 1 }]);
+      await e.log.append("visits", [
+        { key: Buffer.from("v1"), value: json({ UID: "u1" }), timestamp: 2 },
+        { key: Buffer.from("v2"), value: json({}), timestamp: 3 },
+      ]);
+      await e.drain();
+      const qid = e.catalog.source("NAMED")!.writtenBy!;
+      expect([...e.drops(qid).byOperator]).toEqual([["join/null-key", 1]]);
+      const log = await droppedInLog(e);
+      expect(log.map((x) => x.slice(3, 6))).toEqual([
+        ["null-key", "join", expect.stringMatching(/^the join key is NULL/)],
+      ]);
+    } finally {
+      await e.close();
+    }
+  });
+
   it("keeps the counts across restarts, and they go on growing", async () => {
     const dataDir = tempDir();
     let e = await Engine.open({ dataDir });
