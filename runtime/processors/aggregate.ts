@@ -376,11 +376,13 @@ export class AggregateProcessor implements Processor {
 
   /** Counts and logs a record that came after its window (the first of its `windows` that had closed). */
   private dropLate(row: Row, win: { start: number; end: number }, windows: number): void {
+    const streamTime = this.ctx.streamTime;
     this.ctx.drop(
       "aggregate",
       "late",
-      `event time ${isoTime(row.ts)} is in the window ${isoTime(win.start)} .. ${isoTime(win.end)}` +
-        `${windows > 1 ? ` (one of its ${windows})` : ""}, closed at stream time ${isoTime(this.ctx.streamTime)} ` +
+      () =>
+        `event time ${isoTime(row.ts)} is in the window ${isoTime(win.start)} .. ${isoTime(win.end)}` +
+        `${windows > 1 ? ` (one of its ${windows})` : ""}, closed at stream time ${isoTime(streamTime)} ` +
         `(grace period ${this.grace} ms)`,
     );
   }

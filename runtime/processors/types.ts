@@ -113,7 +113,8 @@ export interface ProcessorContext {
    * to the processing log with topic, partition, offset and reason (the first few per batch, operator and
    * reason one by one, the rest as one summary entry). Error reasons also count in `errors`. The caller
    * then skips the row. `operator` names the processor family (`source`, `aggregate`, `join`, ...);
-   * `operation` the step that failed when it is more precise (default: `operator`).
+   * `operation` the step that failed when it is more precise (default: `operator`). `error` may be a
+   * function giving the message: it is called only when the entry is written (a flood costs no text).
    */
   readonly drop: (
     operator: string,

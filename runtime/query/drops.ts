@@ -37,7 +37,13 @@ interface Flood {
   last: RecordRef;
   count: number;
   operation: string;
-  message: string;
+  message: () => string;
+}
+
+/** The text of a drop's `error` (an Error, a message, or a function giving it). */
+function messageOf(error: unknown): string {
+  if (typeof error === "function") return String((error as () => unknown)());
+  return error instanceof Error ? error.message : String(error);
 }
 
 export class DropLedger {
@@ -75,12 +81,14 @@ export class DropLedger {
     this.pending.push({ key, topic: at.topic, offset: at.offset });
     this.metrics.dropped.set(key, (this.metrics.dropped.get(key) ?? 0) + 1);
     if (isErrorReason(reason)) this.metrics.errors++;
-    let message = error instanceof Error ? error.message : String(error);
-    const origin = (at as { origin?: { partition: number; offset: number } }).origin;
-    if (origin)
-      message += ` (a re-keyed record: it came from partition ${origin.partition}, offset ${origin.offset} of the previous stage's input)`;
     const n = (this.logged.get(key) ?? 0) + 1;
     this.logged.set(key, n);
+    const origin = (at as { origin?: { partition: number; offset: number } }).origin;
+    const message = () =>
+      messageOf(error) +
+      (origin
+        ? ` (a re-keyed record: it came from partition ${origin.partition}, offset ${origin.offset} of the previous stage's input)`
+        : "");
     if (n <= DROPS_LOGGED_PER_BATCH) {
       this.log({
         queryId: this.queryId,
@@ -88,7 +96,7 @@ export class DropLedger {
         partition: at.partition,
         offset: at.offset,
         where: operation,
-        message,
+        message: message(),
         reason,
       });
       return;
@@ -123,7 +131,7 @@ export class DropLedger {
         more: f.count,
         message:
           `${f.count} more record(s) of this batch dropped (${reason}), ${span}; only the first ` +
-          `${DROPS_LOGGED_PER_BATCH} per batch are logged one by one (the last: ${f.message})`,
+          `${DROPS_LOGGED_PER_BATCH} per batch are logged one by one (the last: ${f.message()})`,
       });
     }
     this.floods.clear();
