@@ -44,16 +44,16 @@ describe("dropped records over HTTP", () => {
       { key: Buffer.from("/"), value: Buffer.from("{broken") },
     ]);
     const qid = engine.catalog.source("PER_MINUTE")!.writtenBy!;
-    let metrics = "";
-    for (let i = 0; i < 200 && !metrics.includes('reason="undecodable"'); i++) {
-      metrics = await (await fetch(server.url + "/metrics")).text();
+    // The background loop folds them: wait until the summary counts all four (committed) records.
+    let summary: string | undefined;
+    for (let i = 0; i < 200 && !summary?.includes("4 records in"); i++) {
+      summary = (await ksql("DESCRIBE EXTENDED per_minute;")).body[0]?.commandStatus?.message;
       await new Promise((res) => setTimeout(res, 25));
     }
+    expect(summary).toBe(`${qid}: 4 records in, 2 dropped (1 late, 1 undecodable)`);
+    const metrics = await (await fetch(server.url + "/metrics")).text();
     expect(metrics).toContain("# TYPE esql_records_dropped_total counter");
     expect(metrics).toContain(`esql_records_dropped_total{query_id="${qid}",operator="aggregate",reason="late"} 1`);
     expect(metrics).toContain(`esql_records_dropped_total{query_id="${qid}",operator="source",reason="undecodable"} 1`);
-    const d = await ksql("DESCRIBE EXTENDED per_minute;");
-    expect(d.status).toBe(200);
-    expect(d.body[0]!.commandStatus!.message).toBe(`${qid}: 4 records in, 2 dropped (1 late, 1 undecodable)`);
   });
 });
