@@ -24,7 +24,8 @@ import { EmbeddedLog } from "../log/embedded.ts";
 import { supportsGroups, type EventLog, type ProduceRecord } from "../log/types.ts";
 import { ClusterMember, type ClusterOptions } from "../cluster/member.ts";
 import { TABLE_STORE } from "../processors/sink.ts";
-import type { ProcessingError } from "../processors/types.ts";
+import { isErrorReason, type ProcessingError } from "../processors/types.ts";
+import { describeDrops, summarizeDrops, type DropSummary } from "../query/drops.ts";
 import { buildTopology, UnsupportedQueryError } from "../../src/physical/topology-build.ts";
 import type { TopologyPlan } from "../../src/plan/topology.ts";
 import { instantiate, PlanVersionError } from "../query/topology.ts";
@@ -128,7 +129,13 @@ export class Engine {
   readonly queries = new Map<string, PersistentQuery>();
   readonly properties: Record<string, string>;
   readonly variables = new Map<string, string>();
+  /**
+   * Records that could not be decoded or evaluated, since this engine opened (drops for an error reason
+   * included; late and NULL-key drops are not errors: see {@link drops} and {@link droppedSamples}).
+   */
   readonly processingErrors: ProcessingError[] = [];
+  /** The first processing-log entries of dropped records since this engine opened (at most 100). */
+  readonly droppedSamples: ProcessingError[] = [];
   private readonly functions: FunctionRegistry;
   private pendingErrors: ProcessingError[] = [];
   /** Column names of each query's output rows (its projection), by query id: how `table()` reads them. */
@@ -197,7 +204,7 @@ export class Engine {
     this.recording = false;
     try {
       const r = await this.execute(
-        `CREATE STREAM ${PROCESSING_LOG_STREAM} (QUERY_ID STRING, TOPIC STRING, \`PARTITION\` INT, \`OFFSET\` BIGINT, OPERATION STRING, MESSAGE STRING) ` +
+        `CREATE STREAM ${PROCESSING_LOG_STREAM} (QUERY_ID STRING, TOPIC STRING, \`PARTITION\` INT, \`OFFSET\` BIGINT, OPERATION STRING, MESSAGE STRING, REASON STRING, MORE INT) ` +
           `WITH (KAFKA_TOPIC = '${PROCESSING_LOG_TOPIC}', VALUE_FORMAT = 'JSON');`,
       );
       if (r.diagnostics.length > 0) throw new Error(`internal: processing log stream: ${r.diagnostics[0]!.message}`);
@@ -554,9 +561,16 @@ export class Engine {
       case "Query":
       case "Explain":
         return "ok";
-      case "Other":
+      case "Other": {
         await this.stopQueriesMissingFrom(next);
+        const st = c.statement;
+        // DESCRIBE EXTENDED over the REST API: what the writing query read and dropped.
+        if (st.kind === "Describe" && st.extended && st.target.kind === "Source") {
+          const writer = next.source(st.target.name.value)?.writtenBy;
+          if (writer && this.queries.has(writer)) return `${writer}: ${this.processingSummary(writer)}`;
+        }
         return "ok";
+      }
     }
   }
 
@@ -597,8 +611,36 @@ export class Engine {
   }
 
   private recordError(e: ProcessingError): void {
-    this.processingErrors.push(e);
+    if (e.reason === undefined || isErrorReason(e.reason)) this.processingErrors.push(e);
+    if (e.reason !== undefined && this.droppedSamples.length < 100) this.droppedSamples.push(e);
     this.pendingErrors.push(e);
+  }
+
+  /**
+   * The records query `queryId` dropped (late, NULL key, undecodable, ...), by reason and by operator, as
+   * counted by its tasks on this instance. The counts live in the tasks' stores: they survive restarts.
+   */
+  drops(queryId: string): DropSummary {
+    const q = this.queries.get(queryId);
+    return summarizeDrops(q ? q.tasks.map((t) => t.metrics) : []);
+  }
+
+  /**
+   * Records read from the query's inputs (its stages that read streams or tables, not its internal
+   * topics), counted like {@link drops}.
+   */
+  recordsIn(queryId: string): number {
+    const q = this.queries.get(queryId);
+    let n = 0;
+    for (const t of q?.tasks ?? []) if (t.stage.inputs.some((i) => i.kind === "source")) n += t.metrics.recordsIn;
+    return n;
+  }
+
+  /** One line on what query `queryId` read and dropped: "12 records in, 1 dropped (1 late)". */
+  processingSummary(queryId: string): string {
+    const n = this.recordsIn(queryId);
+    const dropped = describeDrops(this.drops(queryId));
+    return `${n} record${n === 1 ? "" : "s"} in${dropped ? `, ${dropped}` : ", none dropped"}`;
   }
 
   /** Runs every query until none has input left; flushes processing errors to the processing log. */
@@ -631,6 +673,8 @@ export class Engine {
             OFFSET: e.offset,
             OPERATION: e.where,
             MESSAGE: e.message,
+            ...(e.reason ? { REASON: e.reason } : {}),
+            ...(e.more ? { MORE: e.more } : {}),
           }),
         ),
       })),

@@ -566,6 +566,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const processed: string[] = [];
     const errors: string[] = [];
     const lag: string[] = [];
+    const dropped: string[] = [];
     await gate.run(false, async () => {
       for (const [id, q] of engine.queries) {
         let recordsIn = 0;
@@ -587,6 +588,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         }
         processed.push(`esql_records_processed_total{query_id="${label(id)}"} ${recordsIn}`);
         errors.push(`esql_processing_errors_total{query_id="${label(id)}"} ${errs}`);
+        for (const [key, n] of engine.drops(id).byOperator) {
+          const [operator, reason] = key.split("/");
+          dropped.push(
+            `esql_records_dropped_total{query_id="${label(id)}",operator="${label(operator!)}",reason="${label(reason!)}"} ${n}`,
+          );
+        }
       }
     });
     let cumulative = 0;
@@ -607,6 +614,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           "counter",
           "Records that failed to decode or evaluate, per query.",
           errors,
+        ),
+        ...family(
+          "esql_records_dropped_total",
+          "counter",
+          "Records a persistent query did not fold, per operator and reason (late, null-key, undecodable, ...); kept across restarts.",
+          dropped,
         ),
         ...family(
           "esql_consumer_lag",

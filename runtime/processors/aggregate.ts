@@ -178,7 +178,11 @@ export class AggregateProcessor implements Processor {
     const starts: number[] = [];
     const size = w?.sizeMs ?? 0;
     const push = (row: Row, key: unknown[], sign: 1 | -1, values: readonly unknown[]): void => {
-      if (key.includes(null)) return;
+      if (key.includes(null)) {
+        // A retracted old row with a NULL key was never folded (its drop was counted when it came).
+        if (sign === 1) this.ctx.drop("aggregate", "null-key", "the GROUP BY key is NULL");
+        return;
+      }
       wRow.push(row);
       wKey.push(key);
       wSign.push(sign);
@@ -222,8 +226,10 @@ export class AggregateProcessor implements Processor {
         if (r.old !== undefined && r.old !== null) push(r, this.groupKey(r.old), -1, r.old);
         if (!r.tombstone) push(r, this.groupKey(r.values), 1, r.values);
       } else if (!r.tombstone) {
-        // A stream record with a null value carries no row to fold.
         push(r, this.groupKey(r.values), 1, r.values);
+      } else {
+        // A stream record with a null value carries no row to fold.
+        this.ctx.drop("aggregate", "null-value", "a stream record without value has nothing to aggregate");
       }
     }
     slotStart.push(slots.length);
@@ -269,11 +275,12 @@ export class AggregateProcessor implements Processor {
         continue;
       }
       const closeTime = this.ctx.streamTime - this.grace;
+      let late = 0;
       for (let j = slotStart[i]!; j < slotStart[i + 1]!; j++) {
         const e = slots[j]!;
         const win = e.win!;
         if (win.end <= closeTime) {
-          this.ctx.metrics.lateDropped++;
+          if (late++ === 0) this.dropLate(row, win, slotStart[i + 1]! - slotStart[i]!);
           continue;
         }
         const oldRow = this.fold(e, row.ts, sign, args, dirty);
@@ -367,17 +374,34 @@ export class AggregateProcessor implements Processor {
     return out;
   }
 
+  /** Counts and logs a record that came after its window (the first of its `windows` that had closed). */
+  private dropLate(row: Row, win: { start: number; end: number }, windows: number): void {
+    const streamTime = this.ctx.streamTime;
+    this.ctx.drop(
+      "aggregate",
+      "late",
+      () =>
+        `event time ${isoTime(row.ts)} is in the window ${isoTime(win.start)} .. ${isoTime(win.end)}` +
+        `${windows > 1 ? ` (one of its ${windows})` : ""}, closed at stream time ${isoTime(streamTime)} ` +
+        `(grace period ${this.grace} ms)`,
+    );
+  }
+
   // ---- Session windows
 
   private async processSessions(rows: Row[], w: AggregateWindow): Promise<Row[]> {
     const gap = w.gapMs ?? 0;
-    const keyed = rows
-      .filter((r) => !r.tombstone)
-      .map((r) => {
-        this.ctx.currentRow = r;
-        return { r, key: this.groupKey(r.values) };
-      })
-      .filter((x) => !x.key.includes(null));
+    const keyed: { r: Row; key: unknown[] }[] = [];
+    for (const r of rows) {
+      this.ctx.currentRow = r;
+      if (r.tombstone) {
+        this.ctx.drop("aggregate", "null-value", "a stream record without value has nothing to aggregate");
+        continue;
+      }
+      const key = this.groupKey(r.values);
+      if (key.includes(null)) this.ctx.drop("aggregate", "null-key", "the GROUP BY key is NULL");
+      else keyed.push({ r, key });
+    }
     rows = keyed.map((x) => x.r);
     const keys = keyed.map((x) => x.key);
     for (const key of keys) await this.ctx.store.loadPrefix(AGG_STORE, encodeKey(key));
@@ -403,7 +427,7 @@ export class AggregateProcessor implements Processor {
         end = Math.max(end, s.end);
       }
       if (end < closeTime) {
-        this.ctx.metrics.lateDropped++;
+        this.dropLate(row, { start, end }, 1);
         continue;
       }
       let state = this.initState(end);
@@ -547,4 +571,10 @@ export function timeWindows(ts: number, w: AggregateWindow): Window[] {
     out.push({ start, end: start + size });
   }
   return out.reverse();
+}
+
+/** A time for the processing log: ISO 8601 when it is one, else the number. */
+function isoTime(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
 }

@@ -175,6 +175,7 @@ export class JoinProcessor implements Processor {
       }
       if (key === null) {
         if (this.spec.joinType === "LEFT") out.push(this.joined(r.values, null, key, r.ts, r));
+        else this.ctx.drop("join", "null-key", "the join key is NULL");
         continue;
       }
       const match = this.ctx.store.get(RIGHT, sk) as Stored | undefined;
@@ -210,9 +211,18 @@ export class JoinProcessor implements Processor {
       const key = keys[i];
       this.ctx.currentRow = r;
       if (r.ts > this.ctx.streamTime) this.ctx.streamTime = r.ts;
-      if (key === null) continue;
-      if (r.ts < this.ctx.streamTime - within.beforeMs - within.afterMs - grace) {
-        this.ctx.metrics.lateDropped++;
+      if (key === null) {
+        this.ctx.drop("join", "null-key", "the join key is NULL");
+        continue;
+      }
+      const closeTime = this.ctx.streamTime - within.beforeMs - within.afterMs - grace;
+      if (r.ts < closeTime) {
+        this.ctx.drop(
+          "join",
+          "late",
+          `event time ${r.ts} is before ${closeTime}, where the join window closed ` +
+            `(stream time ${this.ctx.streamTime}, grace period ${grace} ms)`,
+        );
         continue;
       }
       const isLeft = r.side !== 1;

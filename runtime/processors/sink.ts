@@ -114,7 +114,7 @@ export class SinkOutput implements StageOutput {
         key = this.serdes.key.serialize(keyRow);
         value = r.tombstone ? null : this.serdes.value.serialize(this.valueIdx.map((i) => r.values[i] ?? null));
       } catch (e) {
-        this.ctx.reportError(e, "serialize");
+        this.ctx.drop("sink", "error", e, { operation: "serialize" });
         continue;
       }
       let partition: number | undefined;
@@ -129,13 +129,13 @@ export class SinkOutput implements StageOutput {
         try {
           t = this.timestampOf(r.values);
         } catch (e) {
-          this.ctx.reportError(e, "timestamp");
+          this.ctx.drop("sink", "error", e, { operation: "timestamp" });
+          continue;
         }
         if (t === null || t < 0) {
-          this.ctx.reportError(
-            new Error(`invalid timestamp ${String(t)} in ${this.spec.sink.timestamp!.column}`),
-            "timestamp",
-          );
+          this.ctx.drop("sink", "error", `invalid timestamp ${String(t)} in ${this.spec.sink.timestamp!.column}`, {
+            operation: "timestamp",
+          });
           continue;
         }
         timestamp = t;

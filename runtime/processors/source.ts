@@ -14,7 +14,8 @@ import type { SqlType } from "../../src/types/sqltype.ts";
 import type { LogRecord } from "../log/types.ts";
 import { sourceSerdes, splitWindowedKey, type SourceSerdes } from "../serde/formats.ts";
 import { encodeKey } from "../state/keycodec.ts";
-import type { ProcessorContext, Row } from "./types.ts";
+import { OutOfRangeError } from "../serde/types.ts";
+import type { DropReason, ProcessorContext, Row } from "./types.ts";
 
 export const SOURCE_STORE = "source";
 
@@ -96,7 +97,6 @@ export class SourceProcessor {
     const layout = this.layout;
     const width = keyCount + layout.length + 3 + (window ? 2 : 0);
     for (const rec of records) {
-      this.ctx.metrics.recordsIn++;
       this.ctx.currentRow = rec; // a record names its topic, partition and offset itself
       let keyRow: unknown[] | null;
       let valueRow: unknown[] | null;
@@ -110,13 +110,18 @@ export class SourceProcessor {
         }
         keyRow = keySerde.deserialize(keyBytes);
       } catch (e) {
-        this.ctx.reportError(e, "deserialize key");
+        this.ctx.drop("source", undecodable(e), e, { operation: "deserialize key" });
         continue;
       }
       try {
         valueRow = valueSerde.deserialize(rec.value);
       } catch (e) {
-        this.ctx.reportError(e, "deserialize value");
+        this.ctx.drop("source", undecodable(e), e, { operation: "deserialize value" });
+        continue;
+      }
+      if (this.isTable && keyCount > 0 && keyRow === null) {
+        // A table's rows are identified by their key: a record without one updates nothing (as Kafka Streams).
+        this.ctx.drop("source", "null-key", `a record of table ${this.source.name} has no key`);
         continue;
       }
       // The row is filled in place: one array of its final width.
@@ -145,11 +150,11 @@ export class SourceProcessor {
         try {
           ts = this.extractTime(values, rec);
         } catch (e) {
-          this.ctx.reportError(e, "timestamp");
+          this.ctx.drop("source", "error", e, { operation: "timestamp" });
           continue;
         }
         if (ts === null || ts < 0) {
-          this.ctx.reportError(new Error(`invalid timestamp ${String(ts)}`), "timestamp");
+          this.ctx.drop("source", "error", `invalid timestamp ${String(ts)}`, { operation: "timestamp" });
           continue;
         }
         values[values.length - (window ? 5 : 3)] = ts; // ROWTIME is the extracted event time
@@ -201,4 +206,9 @@ export class SourceProcessor {
     if (r.window) key.push(r.window.start, r.window.end);
     return encodeKey(key);
   }
+}
+
+/** Why a record that failed to deserialize is dropped: a value beyond its type's range, or bytes that do not decode. */
+function undecodable(e: unknown): DropReason {
+  return e instanceof OutOfRangeError ? "out-of-range" : "undecodable";
 }

@@ -90,13 +90,12 @@ export class TableFunctionProcessor implements Processor {
   constructor(private readonly spec: TableFunctionSpec) {}
 
   /** Set when evaluating the current row's arguments failed: ksqlDB then drops the row. */
-  private failed = false;
+  private failed: { readonly error: unknown; readonly where: string } | undefined;
 
   init(ctx: ProcessorContext): void {
     this.ctx = ctx;
-    const onError = (e: unknown, where: string) => {
-      this.failed = true;
-      ctx.reportError(e, where);
+    const onError = (error: unknown, where: string) => {
+      this.failed ??= { error, where };
     };
     this.args = this.spec.calls.map((c) =>
       compileExprs(c.args, { columns: this.spec.columns, functions: ctx.functions, onError }),
@@ -118,20 +117,23 @@ export class TableFunctionProcessor implements Processor {
       // Several table functions in one SELECT are zipped: as many rows as the longest result, NULL-padded.
       const results: (readonly unknown[])[] = [];
       let n = 0;
-      this.failed = false;
+      this.failed = undefined;
       for (let i = 0; i < this.impls.length; i++) {
         let res: readonly unknown[] = [];
         try {
           const args = this.args[i]!.map((f) => f(r.values));
           if (!this.failed) res = this.impls[i]!(...args) ?? [];
         } catch (e) {
-          this.failed = true;
-          this.ctx.reportError(e, this.spec.calls[i]!.name);
+          this.failed ??= { error: e, where: this.spec.calls[i]!.name };
         }
         results.push(res);
         n = Math.max(n, res.length);
       }
-      if (this.failed) continue; // the record goes to the processing log, not downstream
+      if (this.failed) {
+        // The record goes to the processing log, not downstream.
+        this.ctx.drop("table function", "error", this.failed.error, { operation: this.failed.where });
+        continue;
+      }
       for (let j = 0; j < n; j++) {
         out.push({ ...r, values: [...r.values, ...results.map((res) => (j < res.length ? (res[j] ?? null) : null))] });
       }

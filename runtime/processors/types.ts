@@ -39,17 +39,64 @@ export interface Row {
   side?: 0 | 1;
   /** A retraction caused by the row's key moving to another partition (not a deletion). */
   movedAway?: boolean;
+  /**
+   * For a row read from an internal (re-keying) topic: the partition and offset of the record it came from
+   * in the previous stage's input, so a drop can name it.
+   */
+  origin?: { readonly partition: number; readonly offset: number };
 }
 
-/** A record that could not be decoded or evaluated: written to the processing log; the query goes on. */
+/**
+ * Why a query did not fold a record. A small fixed set, so counters stay few and dashboards stable:
+ * - `late`: its window had closed (stream time beyond the window end plus grace), or a join's window did;
+ * - `null-key`: a key is needed and it is NULL (a table record without key, a GROUP BY or join key that is NULL);
+ * - `null-value`: a stream record without value reached an operator that folds values (aggregation);
+ * - `undecodable`: its key or value could not be deserialized;
+ * - `out-of-range`: a value does not fit its column type (e.g. a BIGINT beyond 64 bits);
+ * - `error`: an evaluation failed in a way that drops the row (table function, timestamp, serialization).
+ */
+export type DropReason = "late" | "null-key" | "null-value" | "undecodable" | "out-of-range" | "error";
+
+export const DROP_REASONS: readonly DropReason[] = [
+  "late",
+  "null-key",
+  "null-value",
+  "undecodable",
+  "out-of-range",
+  "error",
+];
+
+/** Reasons that are failures (counted as processing errors too); the others are the query's semantics. */
+export function isErrorReason(reason: DropReason): boolean {
+  return reason === "undecodable" || reason === "out-of-range" || reason === "error";
+}
+
+/**
+ * An entry of the processing log: a record that could not be decoded or evaluated, or that a query dropped
+ * (`reason` set). The query goes on.
+ */
 export interface ProcessingError {
   readonly queryId: string;
   readonly topic: string;
   readonly partition: number;
   readonly offset: number;
   readonly message: string;
-  /** The operation that failed, e.g. `deserialize value`, `CAST`, `SUBSTRING`. */
+  /** The operation that failed, e.g. `deserialize value`, `CAST`, `SUBSTRING`, or the operator that dropped. */
   readonly where: string;
+  /** Set when the record was dropped (not folded); absent for an error the row survived (a NULL value). */
+  readonly reason?: DropReason;
+  /**
+   * For a summary entry of a flood: how many further records of the same batch, operator and reason were
+   * dropped without an entry of their own (`offset` is the first of them).
+   */
+  readonly more?: number;
+}
+
+/** Where a record came from (a {@link Row} is one). */
+export interface RecordRef {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
 }
 
 export interface ProcessorContext {
@@ -60,8 +107,23 @@ export interface ProcessorContext {
   readonly functions: FunctionRegistry;
   /** Reports an error for the row currently being processed (see {@link currentRow}). */
   readonly reportError: (error: unknown, where: string) => void;
+  /**
+   * Drops the row being processed ({@link currentRow}, or `at`): counted per operator and reason in
+   * {@link TaskMetrics.dropped} (persisted with the task's offsets, so counts survive restarts), and written
+   * to the processing log with topic, partition, offset and reason (the first few per batch, operator and
+   * reason one by one, the rest as one summary entry). Error reasons also count in `errors`. The caller
+   * then skips the row. `operator` names the processor family (`source`, `aggregate`, `join`, ...);
+   * `operation` the step that failed when it is more precise (default: `operator`). `error` may be a
+   * function giving the message: it is called only when the entry is written (a flood costs no text).
+   */
+  readonly drop: (
+    operator: string,
+    reason: DropReason,
+    error: unknown,
+    options?: { readonly operation?: string; readonly at?: RecordRef },
+  ) => void;
   /** The row being processed, so expression errors can name the record. Set by processors. */
-  currentRow: { topic: string; partition: number; offset: number } | undefined;
+  currentRow: RecordRef | undefined;
   /** Per-task counters exposed as metrics and in DESCRIBE EXTENDED. */
   readonly metrics: TaskMetrics;
   /** The highest timestamp seen by this task (Kafka Streams' stream time), -1 before any record. */
@@ -71,11 +133,15 @@ export interface ProcessorContext {
 }
 
 export interface TaskMetrics {
+  /** Input records (offsets) this task's commits consumed, since its store was created. */
   recordsIn: number;
   recordsOut: number;
   errors: number;
-  /** Records dropped because their window had closed (later than the grace period). */
-  lateDropped: number;
+  /**
+   * Records dropped (see {@link ProcessorContext.drop}), by `operator/reason`, since the task's store was
+   * created (restored from the store when the task starts).
+   */
+  readonly dropped: Map<string, number>;
 }
 
 export interface Processor {

@@ -24,6 +24,7 @@ import {
 import { SourceProcessor, SOURCE_STORE } from "../processors/source.ts";
 import { ORIGIN_HEADER, type InternalValue, type StageOutput } from "../processors/sink.ts";
 import type { Processor, ProcessingError, ProcessorContext, Row, TaskMetrics } from "../processors/types.ts";
+import { DropLedger } from "./drops.ts";
 import { encodeKey } from "../state/keycodec.ts";
 import type { Changelog } from "../state/changelog.ts";
 import type { PartitionStore } from "../state/store.ts";
@@ -117,7 +118,9 @@ export interface TakenBatch {
 }
 
 export class StageTask {
-  readonly metrics: TaskMetrics = { recordsIn: 0, recordsOut: 0, errors: 0, lateDropped: 0 };
+  readonly metrics: TaskMetrics = { recordsIn: 0, recordsOut: 0, errors: 0, dropped: new Map() };
+  /** Counts and logs dropped records; its counters are committed with the offsets (`commitStep`). */
+  private readonly drops: DropLedger;
   private readonly ctx: ProcessorContext;
   private readonly inputs: InputState[];
   private readonly processors: Processor[];
@@ -132,6 +135,8 @@ export class StageTask {
     private readonly changelog?: Changelog,
   ) {
     const metrics = this.metrics;
+    const drops = new DropLedger(env.queryId, partition, metrics, env.onError);
+    this.drops = drops;
     const ctx: ProcessorContext = {
       queryId: env.queryId,
       partition,
@@ -152,6 +157,10 @@ export class StageTask {
           where,
           message: error instanceof Error ? error.message : String(error),
         });
+      },
+      drop: (operator, reason, error, options) => {
+        const at = options?.at ?? ctx.currentRow ?? { topic: stage.inputs[0]!.topic, partition, offset: -1 };
+        drops.drop(operator, reason, error, options?.operation ?? operator, at);
       },
     };
     this.ctx = ctx;
@@ -180,6 +189,7 @@ export class StageTask {
     this.output.init(ctx);
     const savedTime = store.offset("__streamtime", partition);
     if (savedTime !== undefined) ctx.streamTime = savedTime;
+    drops.restore(store);
   }
 
   /** The task's store (read-only use outside the task: pull queries, table snapshots). */
@@ -355,6 +365,12 @@ export class StageTask {
       if (next !== undefined) offsets.set(`${this.inputs[i]!.input.topic}/${this.partition}`, next);
     }
     offsets.set(`__streamtime/${this.partition}`, this.ctx.streamTime);
+    const covered = (topic: string, offset: number) => {
+      const i = this.inputs.findIndex((st) => st.input.topic === topic);
+      const upTo = i < 0 ? Infinity : (batch.next[i] ?? this.inputs[i]!.position);
+      return upTo !== undefined && offset < upTo;
+    };
+    for (const [k, n] of this.drops.endBatch(covered, batch.consumed)) offsets.set(k, n);
     const changelog = this.changelog;
     await this.store.commit(
       offsets,
@@ -364,6 +380,7 @@ export class StageTask {
           ? async () => (await tx.commit(), undefined)
           : changelog?.write,
     );
+    this.drops.committedBatch();
     for (let i = 0; i < this.inputs.length; i++) {
       const next = batch.next[i];
       if (next !== undefined) this.inputs[i]!.position = next;
@@ -376,7 +393,6 @@ export class StageTask {
   /** Decodes internal-topic records into `st`'s buffer with their origins (no store is touched). */
   private decodeInternal(records: readonly LogRecord[], st: InputState): void {
     for (const rec of records) {
-      this.metrics.recordsIn++;
       if (rec.value === null) continue;
       const iv = deserialize(rec.value) as InternalValue;
       const values = iv.v ?? iv.o ?? [];
@@ -385,8 +401,10 @@ export class StageTask {
       if (iv.v === null) row.tombstone = true;
       if (iv.w) row.window = iv.w;
       if (iv.m) row.movedAway = true;
+      const origin = parseOrigin(rec);
+      if (origin) row.origin = origin;
       st.rows.push(row);
-      st.origins.push(parseOrigin(rec));
+      st.origins.push(origin);
     }
   }
 

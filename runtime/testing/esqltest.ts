@@ -26,6 +26,7 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 import { renderDiagnostic } from "../../src/diagnostics/render.ts";
 import type { CatalogSource } from "../../src/semantic/catalog.ts";
 import { BIGINT, type SqlType } from "../../src/types/sqltype.ts";
+import { describeDrops } from "../query/drops.ts";
 import { Engine } from "../engine/engine.ts";
 import { sourceSerdes, splitWindowedKey } from "../serde/formats.ts";
 import { parseInputRecord, produceAndDrain, readAll, sourceForTopic, type InputRecord } from "./records.ts";
@@ -223,20 +224,19 @@ export async function runEsqlTest(
     }
     const problems: string[] = [];
     for (const e of test.expect) problems.push(...(await checkExpectation(engine, e.source, e.rows)));
-    if (test.processingErrors !== undefined && engine.processingErrors.length !== test.processingErrors) {
+    // A flood's summary entry stands for the records it names.
+    const errorCount = engine.processingErrors.reduce((n, p) => n + 1 + (p.more ?? 0), 0);
+    if (test.processingErrors !== undefined && errorCount !== test.processingErrors) {
       const list = engine.processingErrors
         .slice(0, 5)
         .map((p) => `\n    ${p.topic}[${p.partition}]@${p.offset} ${p.where}: ${p.message}`)
         .join("");
-      problems.push(
-        `processing errors: expected ${test.processingErrors}, found ${engine.processingErrors.length}${list}`,
-      );
-    } else if (problems.length > 0 && engine.processingErrors.length > 0) {
+      problems.push(`processing errors: expected ${test.processingErrors}, found ${errorCount}${list}`);
+    } else if (problems.length > 0 && errorCount > 0) {
       const p = engine.processingErrors[0]!;
-      problems.push(
-        `(note: ${engine.processingErrors.length} processing error(s), the first: ${p.where}: ${p.message})`,
-      );
+      problems.push(`(note: ${errorCount} processing error(s), the first: ${p.where}: ${p.message})`);
     }
+    if (problems.length > 0) problems.push(...droppedNotes(engine));
     return problems.length === 0
       ? { ...base, status: "passed" }
       : { ...base, status: "failed", message: problems.join("\n") };
@@ -247,6 +247,23 @@ export async function runEsqlTest(
     await log?.close().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** For a failed test: what each query dropped and why, with the first few records (topic[partition]@offset). */
+function droppedNotes(engine: Engine): string[] {
+  const notes: string[] = [];
+  for (const id of engine.queries.keys()) {
+    const dropped = describeDrops(engine.drops(id));
+    if (!dropped) continue;
+    const sink = engine.catalog.queries.get(id)?.sink ?? id;
+    const first = engine.droppedSamples
+      .filter((p) => p.queryId === id)
+      .slice(0, 3)
+      .map((p) => `\n    ${p.topic}[${p.partition}]@${p.offset} ${p.reason}: ${p.message}`)
+      .join("");
+    notes.push(`(note: ${sink} ${dropped}; the first:${first})`);
+  }
+  return notes;
 }
 
 function shown(path: string): string {

@@ -18,7 +18,9 @@ import Table from "cli-table3";
 import { lexText } from "../../grammar/tokens.ts";
 import { Engine, type TableSnapshot } from "../../runtime/engine/engine.ts";
 import { LogError } from "../../runtime/log/types.ts";
-import { PROCESSING_LOG_TOPIC } from "../../runtime/engine/engine.ts";
+import { PROCESSING_LOG_STREAM, PROCESSING_LOG_TOPIC } from "../../runtime/engine/engine.ts";
+import { isErrorReason, type DropReason } from "../../runtime/processors/types.ts";
+import { describeDrops, type DropSummary } from "../../runtime/query/drops.ts";
 import { encodeRecord, parseInputRecord, sourceForTopic } from "../../runtime/testing/records.ts";
 import { displayType, displayValue, toPlain } from "../../runtime/testing/values.ts";
 import { error as diagError, type Diagnostic } from "../diagnostics/diagnostic.ts";
@@ -428,11 +430,13 @@ async function follow(
       }
       if (loaded > 0) saveLedger();
       const before = engine.processingErrors.length;
+      const droppedBefore = totalDropped(engine);
       const n = await engine.drain();
       if (n > 0 || loaded > 0) {
         const errors = engine.processingErrors.length - before;
+        const dropped = totalDropped(engine) - droppedBefore;
         progress(
-          `${new Date().toISOString().slice(11, 19)} processed ${n} record(s)${loaded > 0 ? ` (${loaded} loaded)` : ""}${errors > 0 ? `, ${errors} processing error(s)` : ""}`,
+          `${new Date().toISOString().slice(11, 19)} processed ${n} record(s)${loaded > 0 ? ` (${loaded} loaded)` : ""}${errors > 0 ? `, ${errors} processing error(s)` : ""}${dropped > 0 ? `, ${dropped} dropped (see the processing log)` : ""}`,
         );
       }
     }
@@ -478,10 +482,50 @@ function sortRows(rows: readonly unknown[][], keyCount: number): unknown[][] {
   });
 }
 
+/**
+ * Processing errors in the processing log (every run on this data folder): its entries but those of records
+ * dropped as the query's semantics (late, NULL key), a flood's summary entry counting for the records it stands for.
+ */
+async function countProcessingErrors(engine: Engine): Promise<number> {
+  let errors = 0;
+  const end = await engine.log.endOffset(PROCESSING_LOG_TOPIC, 0);
+  for (let at = await engine.log.beginningOffset(PROCESSING_LOG_TOPIC, 0); at < end;) {
+    const batch = await engine.log.read(PROCESSING_LOG_TOPIC, 0, at, 10_000);
+    if (batch.length === 0) break;
+    for (const r of batch) {
+      let e: { REASON?: DropReason; MORE?: number } = {};
+      try {
+        e = r.value ? (JSON.parse(r.value.toString("utf8")) as typeof e) : {};
+      } catch {
+        // not ours: counted as an error entry
+      }
+      if (e.REASON === undefined || isErrorReason(e.REASON)) errors += 1 + (e.MORE ?? 0);
+    }
+    at = batch[batch.length - 1]!.offset + 1;
+  }
+  return errors;
+}
+
+function totalDropped(engine: Engine): number {
+  let n = 0;
+  for (const id of engine.queries.keys()) n += engine.drops(id).total;
+  return n;
+}
+
+/** What each running query read and dropped (counted in its stores: every run on this data folder). */
+function querySummaries(engine: Engine): { id: string; sink: string; recordsIn: number; drops: DropSummary }[] {
+  return [...engine.queries.keys()].map((id) => ({
+    id,
+    sink: engine.catalog.queries.get(id)?.sink ?? id,
+    recordsIn: engine.recordsIn(id),
+    drops: engine.drops(id),
+  }));
+}
+
 async function printResults(engine: Engine, options: RunOptions, out: NodeJS.WriteStream): Promise<void> {
   const tables = await snapshots(engine);
-  const errors =
-    (await engine.log.endOffset(PROCESSING_LOG_TOPIC, 0)) - (await engine.log.beginningOffset(PROCESSING_LOG_TOPIC, 0));
+  const errors = await countProcessingErrors(engine);
+  const queries = querySummaries(engine);
   if (options.json) {
     const json = {
       tables: Object.fromEntries(
@@ -491,6 +535,12 @@ async function printResults(engine: Engine, options: RunOptions, out: NodeJS.Wri
         ]),
       ),
       processingErrors: errors,
+      queries: Object.fromEntries(
+        queries.map((q) => [
+          q.sink,
+          { queryId: q.id, recordsIn: q.recordsIn, dropped: Object.fromEntries(q.drops.byReason) },
+        ]),
+      ),
     };
     out.write(JSON.stringify(json, null, 2) + "\n");
     return;
@@ -522,11 +572,20 @@ async function printResults(engine: Engine, options: RunOptions, out: NodeJS.Wri
     if (t.rows.length > limit) out.write(c.dim(`… ${t.rows.length - limit} more row(s); use --json to see all\n`));
   }
   if (tables.length === 0) out.write("no materialized tables (CREATE TABLE ... AS SELECT) to show\n");
+  if (queries.length > 0) out.write("\n");
+  for (const q of queries) {
+    const dropped = describeDrops(q.drops);
+    const line = `${q.sink}: ${q.recordsIn} record${q.recordsIn === 1 ? "" : "s"} in, ${dropped || "none dropped"}`;
+    out.write(dropped ? `${c.yellow(line)}: see the processing log (${PROCESSING_LOG_STREAM})\n` : `${c.dim(line)}\n`);
+  }
+  const samples = engine.droppedSamples.slice(0, 3);
+  for (const e of samples)
+    out.write(c.dim(`  ${e.queryId} ${e.topic}[${e.partition}]@${e.offset} ${e.reason}: ${e.message}\n`));
   if (errors > 0) {
     out.write(
       `\n${c.yellow(`${errors} processing error(s)`)}: records that could not be processed are in the topic ${PROCESSING_LOG_TOPIC}\n`,
     );
-    for (const e of engine.processingErrors.slice(0, 3))
+    for (const e of engine.processingErrors.filter((x) => !samples.includes(x)).slice(0, 3))
       out.write(c.dim(`  ${e.queryId} ${e.topic}[${e.partition}]@${e.offset} ${e.where}: ${e.message}\n`));
   }
 }

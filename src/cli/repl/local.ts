@@ -17,6 +17,7 @@ import type { CatalogSource } from "../../semantic/catalog.ts";
 import { formatType } from "../../types/sqltype.ts";
 import type { CompiledStatement } from "../../compile.ts";
 import { Engine } from "../../../runtime/engine/engine.ts";
+import { describeDrops } from "../../../runtime/query/drops.ts";
 import type { EventLog, LogRecord } from "../../../runtime/log/types.ts";
 import { withReplayProgress } from "../progress.ts";
 import type { CompletionNames, Output, ReplBackend, RunningQuery } from "./backend.ts";
@@ -336,26 +337,33 @@ export class LocalBackend implements ReplBackend {
     // Processing statistics of the query that writes the source, and its latest failed records.
     const q = writer ? this.engine.queries.get(writer) : undefined;
     if (q) {
-      const m = { recordsIn: 0, recordsOut: 0, errors: 0, lateDropped: 0 };
+      const m = { recordsOut: 0, errors: 0 };
       for (const task of q.tasks) {
-        m.recordsIn += task.metrics.recordsIn;
         m.recordsOut += task.metrics.recordsOut;
         m.errors += task.metrics.errors;
-        m.lateDropped += task.metrics.lateDropped;
       }
-      const errors = this.engine.processingErrors.filter((e) => e.queryId === writer);
+      const drops = this.engine.drops(q.id);
       const stats: [string, string][] = [
-        ["Records in", String(m.recordsIn)],
-        ["Records out", String(m.recordsOut)],
-        ["Late records dropped", String(m.lateDropped)],
-        ["Processing errors", String(m.errors)],
+        ["Records in", String(this.engine.recordsIn(q.id))],
+        ["Records dropped", describeDrops(drops) || "0"],
+        ...[...drops.byOperator].map(([k, n]): [string, string] => [`  ${k.replace("/", ": ")}`, String(n)]),
+        ["Records out", `${m.recordsOut} (since this session started)`],
+        ["Processing errors", `${m.errors} (since this session started)`],
       ];
-      out.push({ kind: "text", text: `Processing (${writer}, since this session started):\n${keyValues(stats)}` });
-      if (errors.length > 0) {
+      out.push({ kind: "text", text: `Processing (${writer}):\n${keyValues(stats)}` });
+      // Processing-log entries of this session: the first dropped records, the latest errors.
+      const dropped = this.engine.droppedSamples.filter((e) => e.queryId === writer).slice(0, 5);
+      const errors = this.engine.processingErrors.filter((e) => e.queryId === writer && !e.reason).slice(-5);
+      for (const [title, entries] of [
+        ["First dropped records (this session):", dropped],
+        ["Latest processing errors:", errors],
+      ] as const) {
+        if (entries.length === 0) continue;
+        out.push({ kind: "text", text: title });
         out.push(
           table(
-            ["Topic", "Partition", "Offset", "Where", "Message"],
-            errors.slice(-5).map((e) => [e.topic, e.partition, e.offset, e.where, e.message]),
+            ["Topic", "Partition", "Offset", "Where", "Reason", "Message"],
+            entries.map((e) => [e.topic, e.partition, e.offset, e.where, e.reason ?? "", e.message]),
           ),
         );
       }

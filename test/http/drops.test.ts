@@ -1,0 +1,59 @@
+/** Dropped records over the REST API: `/metrics` per query, operator and reason; DESCRIBE EXTENDED's summary. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Engine } from "../../runtime/engine/engine.ts";
+import { startServer, type RunningServer } from "../../runtime/http/server.ts";
+
+let dir: string;
+let engine: Engine;
+let server: RunningServer;
+
+const ksql = async (text: string) => {
+  const res = await fetch(server.url + "/ksql", {
+    method: "POST",
+    body: JSON.stringify({ ksql: text }),
+    headers: { "content-type": "application/json" },
+  });
+  return { status: res.status, body: (await res.json()) as { commandStatus?: { message?: string } }[] };
+};
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "esql-http-drops-"));
+  engine = await Engine.open({ dataDir: dir });
+  server = await startServer({ engine, drainIntervalMs: 20 });
+});
+afterAll(async () => {
+  await server.close();
+  await engine.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("dropped records over HTTP", () => {
+  it("are in /metrics per query, operator and reason, and in DESCRIBE EXTENDED", async () => {
+    const r = await ksql(`
+      CREATE STREAM clicks (page STRING KEY, n INT) WITH (kafka_topic = 'clicks', value_format = 'JSON', partitions = 1);
+      CREATE TABLE per_minute AS SELECT page, COUNT(*) AS c FROM clicks
+        WINDOW TUMBLING (SIZE 1 MINUTE, GRACE PERIOD 0 SECONDS) GROUP BY page EMIT CHANGES;`);
+    expect(r.status).toBe(200);
+    await engine.log.append("clicks", [
+      { key: Buffer.from("/"), value: Buffer.from('{"N": 1}'), timestamp: 600_000 },
+      { key: Buffer.from("/"), value: Buffer.from('{"N": 1}'), timestamp: 720_000 },
+      { key: Buffer.from("/"), value: Buffer.from('{"N": 1}'), timestamp: 600_001 },
+      { key: Buffer.from("/"), value: Buffer.from("{broken") },
+    ]);
+    const qid = engine.catalog.source("PER_MINUTE")!.writtenBy!;
+    // The background loop folds them: wait until the summary counts all four (committed) records.
+    let summary: string | undefined;
+    for (let i = 0; i < 200 && !summary?.includes("4 records in"); i++) {
+      summary = (await ksql("DESCRIBE EXTENDED per_minute;")).body[0]?.commandStatus?.message;
+      await new Promise((res) => setTimeout(res, 25));
+    }
+    expect(summary).toBe(`${qid}: 4 records in, 2 dropped (1 late, 1 undecodable)`);
+    const metrics = await (await fetch(server.url + "/metrics")).text();
+    expect(metrics).toContain("# TYPE esql_records_dropped_total counter");
+    expect(metrics).toContain(`esql_records_dropped_total{query_id="${qid}",operator="aggregate",reason="late"} 1`);
+    expect(metrics).toContain(`esql_records_dropped_total{query_id="${qid}",operator="source",reason="undecodable"} 1`);
+  });
+});
