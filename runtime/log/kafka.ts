@@ -984,21 +984,26 @@ function toFetched(topic: string, p: RawPartition, askedOffset: number): Fetched
   let nextOffset = askedOffset;
   for (const m of messages) {
     const offset = Number(m.offset);
-    if (offset < askedOffset) continue; // the rest of a batch that starts before the asked offset
-    nextOffset = offset + 1;
+    // Records before the asked offset (the rest of a batch that starts earlier, or what a fetch issued ahead
+    // of this read returned) are not returned, but they still open and close aborted transactions: a
+    // transaction aborted before the asked offset must not hide the producer's next, committed one.
+    const returned = offset >= askedOffset;
+    if (returned) nextOffset = offset + 1;
     const producerId = m.batchContext?.producerId;
+    // As the Java consumer does: an aborted transaction starts at its first offset, for data and control
+    // records alike, and ends at its producer's next control record (the ABORT marker). A fetch that starts
+    // at the marker sees the transaction start and end there: the producer's later records are committed.
+    const firsts = aborted.size > 0 ? aborted.get(producerId) : undefined;
+    if (firsts !== undefined && firsts.length > 0 && offset >= firsts[0]!) {
+      aborting.add(producerId);
+      firsts.shift();
+    }
     if (m.isControlRecord) {
       aborting.delete(producerId);
       continue;
     }
-    if ((aborted.size > 0 || aborting.size > 0) && m.batchContext?.inTransaction) {
-      const firsts = aborted.get(producerId);
-      if (firsts !== undefined && firsts.length > 0 && offset >= firsts[0]!) {
-        aborting.add(producerId);
-        firsts.shift();
-      }
-      if (aborting.has(producerId)) continue;
-    }
+    if (aborting.size > 0 && m.batchContext?.inTransaction && aborting.has(producerId)) continue;
+    if (!returned) continue;
     records.push({
       topic,
       partition: p.partition,
