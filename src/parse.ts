@@ -100,7 +100,9 @@ export function parseScript(text: string, options?: { variables?: ReadonlyMap<st
     const lexError = nextLexError < lexed.errors.length ? lexed.errors[nextLexError]! : undefined;
     if (diagnostics.length >= MAX_ERRORS && (first !== undefined || (lexError !== undefined && lexError.offset < to))) {
       stopped = true;
-      diagnostics.push(tooManyErrors(first !== undefined ? tokenSpan(first) : lines.span(lexError!.offset, lexError!.offset)));
+      diagnostics.push(
+        tooManyErrors(first !== undefined ? tokenSpan(first) : lines.span(lexError!.offset, lexError!.offset)),
+      );
       return;
     }
     let poisoned = current.some((t) => ERROR_TOKENS.has(t.tokenType));
