@@ -346,7 +346,8 @@ function checkLimits(tokens: readonly IToken[]): Diagnostic | undefined {
       );
 }
 
-function tooManyErrors(span: Span): Diagnostic {
+/** The diagnostic after which a script is not checked further ({@link MAX_ERRORS}). */
+export function tooManyErrors(span: Span): Diagnostic {
   return error("SYN007", `too many errors (${MAX_ERRORS}): the rest of the script is not checked`, span);
 }
 
