@@ -98,7 +98,13 @@ export function compileScript(text: string, options: CompileOptions = {}): Compi
         properties: { ...properties },
         strictTopics: options.strictTopics ?? false,
       });
-      compiled.diagnostics.push(...r.diagnostics);
+      // One statement can have thousands (a select list of misspelt names): keep the script's budget.
+      const budget = MAX_ERRORS - errors;
+      compiled.diagnostics.push(...r.diagnostics.slice(0, budget));
+      if (r.diagnostics.length > budget) {
+        compiled.diagnostics.push(tooManyErrors(r.diagnostics[budget]!.span));
+        stopped = true;
+      }
       const before = catalog;
       catalog = r.catalog;
       if (r.analyzed) {
@@ -119,7 +125,7 @@ export function compileScript(text: string, options: CompileOptions = {}): Compi
       compiled.diagnostics.push(internalError(e, st.span));
     }
     errors += compiled.diagnostics.filter((d) => d.severity === "error").length;
-    diagnostics.push(...compiled.diagnostics);
+    for (const d of compiled.diagnostics) diagnostics.push(d);
     statements.push(compiled);
   }
   return { statements, diagnostics, catalog };

@@ -259,7 +259,7 @@ function parseStatement(
     const builder = new AstBuilder();
     statement = builder.statement(cst);
     if (builder.diagnostics.length > 0) {
-      diagnostics.push(...builder.diagnostics);
+      for (const d of builder.diagnostics) diagnostics.push(d);
       return undefined;
     }
   } catch (e) {
