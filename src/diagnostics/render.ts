@@ -30,11 +30,13 @@ export function renderDiagnostic(d: Diagnostic, file: SourceFile, options: Rende
   const col = d.span.col - from + (from > 0 ? 3 : 0);
   const gutter = String(line).length;
   const pad = " ".repeat(gutter);
-  const lastCol = from + shown.length + (from > 0 ? 3 : 0);
-  const width =
-    d.span.endLine === line
-      ? Math.max(1, Math.min(d.span.endCol - from + (from > 0 ? 3 : 0), lastCol) - col + 1)
-      : Math.max(1, lastCol - col + 1);
+  const shift = (from > 0 ? 3 : 0) - from;
+  const endCol = d.span.endLine === line ? d.span.endCol + shift : sourceLine.length;
+  // In a window the run of carets stops at the window's end.
+  const width = Math.max(
+    1,
+    (full.length > FRAME_WIDTH ? Math.min(endCol, shift + from + shown.length) : endCol) - col + 1,
+  );
   const head =
     `${c.bold(`${file.path}:${line}:${d.span.col}`)}: ` +
     (d.severity === "error" ? c.red(c.bold(`error[${d.code}]`)) : c.yellow(c.bold(`warning[${d.code}]`))) +

@@ -205,7 +205,7 @@ function diagnosticProblem(text: string, diagnostics: readonly Diagnostic[]): st
     const line = lineOf(starts, s.start);
     if (s.line !== line || s.col !== s.start - starts[line - 1]! + 1)
       return `${d.code} ${d.message.slice(0, 100)}: at ${s.line}:${s.col}, offset ${s.start} is ${line}:${s.start - starts[line - 1]! + 1}`;
-    if (d.message.length > 400) return `${d.code}: a message of ${d.message.length} characters`;
+    if (d.message.length > 1000) return `${d.code}: a message of ${d.message.length} characters`;
   }
   return undefined;
 }
