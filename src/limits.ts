@@ -15,16 +15,12 @@ import {
   Concat,
   Deref,
   Dot,
-  Equals,
   Greater,
-  GreaterEquals,
   K,
   LBracket,
   Less,
-  LessEquals,
   LParen,
   Minus,
-  NotEquals,
   Percent,
   Plus,
   RBracket,
@@ -65,7 +61,11 @@ export interface NestingProblem {
   readonly kind: "nesting" | "depth";
 }
 
-/** Tokens that end an operand: after them `-`, `+` and `NOT` are binary or part of a predicate. */
+/**
+ * Operators that chain (`a + b + c` is as deep as it is long) or nest (`NOT NOT a`, `- - a`). Comparisons,
+ * IS, BETWEEN, LIKE and IN do not chain (one per operand of AND/OR), so they are not counted: a WHERE of
+ * hundreds of `x = 1 AND ...` terms is as deep as its ANDs.
+ */
 const OPERATORS: ReadonlySet<TokenType> = new Set([
   Plus,
   Minus,
@@ -73,12 +73,6 @@ const OPERATORS: ReadonlySet<TokenType> = new Set([
   Slash,
   Percent,
   Concat,
-  Equals,
-  NotEquals,
-  Less,
-  LessEquals,
-  Greater,
-  GreaterEquals,
   Deref,
   Dot,
   Arrow,
@@ -86,10 +80,6 @@ const OPERATORS: ReadonlySet<TokenType> = new Set([
   K.And,
   K.Or,
   K.Not,
-  K.Is,
-  K.Between,
-  K.Like,
-  K.In,
 ]);
 
 /** Tokens after which a level starts a new, independent expression. */

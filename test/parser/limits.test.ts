@@ -125,6 +125,9 @@ describe("compiler limits", () => {
     const text = `${STREAM}CREATE STREAM t AS SELECT ${nested} AS n, ${chain} AS c, CAST(d AS DECIMAL(${MAX_DECIMAL_PRECISION}, 3)) AS ${name} FROM s EMIT CHANGES;`;
     const r = compileScript(text);
     expect(r.diagnostics).toEqual([]);
+    // Comparisons do not chain: a generated WHERE of 450 terms is as deep as its ANDs.
+    const terms = Array.from({ length: 450 }, (_, i) => `id <> ${i}`).join(" AND ");
+    expect(compileScript(`${STREAM}SELECT id FROM s WHERE ${terms} EMIT CHANGES;`).diagnostics).toEqual([]);
   });
 
   it("one level beyond a nesting limit is a diagnostic at the token that goes over", () => {
