@@ -201,8 +201,12 @@ function parseStatement(
   const replacements: { start: number; end: number; text: string }[] = [];
   const tokens: IToken[] = [];
   let ok = true;
+  // Variables can make a short statement long (`${v}` a hundred times): the limit is on the expanded text,
+  // checked before each expansion is made.
+  let length = last.endOffset! + 1 - first.startOffset;
 
   for (const tok of raw) {
+    if (length > MAX_STATEMENT_LENGTH) break;
     if (tok.tokenType === VariableRef) {
       const name = tok.image.slice(2, -1);
       const value = variables.get(name.toUpperCase());
@@ -213,6 +217,8 @@ function parseStatement(
         ok = false;
         continue;
       }
+      length += value.length - tok.image.length;
+      if (length > MAX_STATEMENT_LENGTH) break;
       const sub = lexText(value);
       if (sub.errors.length > 0 || sub.tokens.some((t) => ERROR_TOKENS.has(t.tokenType) || t.tokenType === Semicolon)) {
         diagnostics.push(
@@ -224,6 +230,9 @@ function parseStatement(
       for (const t of sub.tokens) tokens.push(relocate(t, tok));
       replacements.push({ start: tok.startOffset, end: tok.endOffset! + 1, text: value });
     } else if (tok.tokenType === StringLiteral && tok.image.includes("${")) {
+      for (const m of tok.image.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g))
+        length += (variables.get(m[1]!.toUpperCase())?.length ?? m[0].length) - m[0].length;
+      if (length > MAX_STATEMENT_LENGTH) break;
       const image = tok.image.replace(
         /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g,
         (whole, name: string) => variables.get(name.toUpperCase()) ?? whole,
@@ -237,6 +246,16 @@ function parseStatement(
     } else {
       tokens.push(tok);
     }
+  }
+  if (length > MAX_STATEMENT_LENGTH) {
+    diagnostics.push(
+      error(
+        "SYN006",
+        `statement too long once its variables are substituted: more than the limit of ${count(MAX_STATEMENT_LENGTH)} characters`,
+        tokenSpan(first),
+      ),
+    );
+    return undefined;
   }
   if (!ok) return undefined;
   if (tokens.length === 0) return undefined;

@@ -171,6 +171,13 @@ describe("compiler limits", () => {
     expect(codes(r.diagnostics)).toEqual(["SYN006", "ESQL-S002"]);
   });
 
+  it("the length limit applies to the text once variables are substituted", () => {
+    const text = `DEFINE v = '${"y".repeat(60_000)}';\nSELECT '${"${v}".repeat(20_000)}', ${"${v}, ".repeat(50)}1 FROM s;`;
+    const { r, ms } = compileTimed("variables expanding to 1.2 GB", text);
+    expect(codes(r.diagnostics)).toEqual(["SYN006"]);
+    expect(ms).toBeLessThan(3000);
+  });
+
   it(`stops after ${MAX_ERRORS} errors`, () => {
     const r = compileScript(`${STREAM}${"SELECT nope FROM s EMIT CHANGES;\n".repeat(300)}`);
     expect(r.diagnostics).toHaveLength(MAX_ERRORS + 1);
