@@ -95,8 +95,9 @@ describe("compiler limits", () => {
       expectSound(r, shape.text);
       if (shape.code === undefined) expect(r.diagnostics).toEqual([]);
       else expect(codes(r.diagnostics)).toContain(shape.code);
-      // Lexing 1 MB of one-character tokens alone takes most of a second on a busy machine.
-      expect(ms).toBeLessThan(3000);
+      // Lexing 1 MB of one-character tokens alone takes about a second, more when the suite runs in parallel on
+      // a shared machine; before the limits these inputs crashed the compiler or took minutes.
+      expect(ms).toBeLessThan(5000);
     });
   }
 
