@@ -120,10 +120,16 @@ export function checkNesting(tokens: readonly IToken[]): NestingProblem | undefi
     ops.push(0);
     return kinds.length - 1 > MAX_NESTING ? { token: tok, kind: "nesting" } : undefined;
   };
+  // Closes the innermost level of `kind` and any left open inside it (`f(CASE WHEN a THEN b)`): an error the
+  // parser reports, but it must not leave levels behind. A `>` only closes a type's `<` on top: elsewhere it
+  // is a comparison.
   const close = (kind: "(" | "[" | "CASE" | "<"): boolean => {
-    if (kinds.length === 1 || kinds[kinds.length - 1] !== kind) return false;
-    kinds.pop();
-    totalOps -= ops.pop()!;
+    const at = kind === "<" ? (kinds[kinds.length - 1] === "<" ? kinds.length - 1 : -1) : kinds.lastIndexOf(kind);
+    if (at <= 0) return false;
+    while (kinds.length > at) {
+      kinds.pop();
+      totalOps -= ops.pop()!;
+    }
     return true;
   };
   for (let i = 0; i < tokens.length; i++) {
