@@ -7,7 +7,8 @@
 import { describe, expect, it } from "vitest";
 import { loadCorpus, minimize, runFuzz } from "../fuzz/fuzz.ts";
 
-describe("compiler fuzz", () => {
+// About 30 s alone; the timeout leaves room for a suite running in parallel on a shared machine.
+describe("compiler fuzz", { timeout: 150_000 }, () => {
   it("survives 3,000 mutated scripts: no throw, no internal error, every diagnostic placed", () => {
     const corpus = loadCorpus();
     if (corpus.note !== undefined) console.log(`compiler fuzz: note: ${corpus.note}`);
