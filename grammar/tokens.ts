@@ -80,7 +80,9 @@ export const UnterminatedDoubleQuote = createToken({
 
 export const DoubleLiteral = createToken({
   name: "DoubleLiteral",
-  pattern: /(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+/,
+  // `\d+(?:\.\d*)?`, not `\d+\.?\d*`: on a long run of digits without an exponent the latter backtracks
+  // quadratically (every split of the digits between `\d+` and `\d*` is tried).
+  pattern: /(?:\d+(?:\.\d*)?|\.\d+)[eE][+-]?\d+/,
   label: "a number",
 });
 export const DecimalLiteral = createToken({ name: "DecimalLiteral", pattern: /\d+\.\d*|\.\d+/, label: "a number" });

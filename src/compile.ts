@@ -3,11 +3,12 @@
  * against the catalog the previous ones built.
  */
 import type { Statement } from "./ast/nodes.ts";
-import { error, type Diagnostic } from "./diagnostics/diagnostic.ts";
+import { NO_SPAN, type Diagnostic } from "./diagnostics/diagnostic.ts";
 import { functions as defaultFunctions } from "./functions/registry.ts";
 import type { FunctionRegistry } from "./functions/types.ts";
 import { buildLogicalPlan, optimize, type LogicalPlan, type RuleStep } from "./logical/index.ts";
-import { parseScript } from "./parse.ts";
+import { MAX_ERRORS } from "./limits.ts";
+import { internalError, parseScript, tooManyErrors, type ParseResult } from "./parse.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "./physical/index.ts";
 import type { TopologyPlan } from "./plan/topology.ts";
 import { buildTopology, UnsupportedQueryError } from "./physical/topology-build.ts";
@@ -62,14 +63,28 @@ export interface CompileResult {
 
 /** Parses and analyzes a whole script, statement by statement, each against the catalog the previous ones built. */
 export function compileScript(text: string, options: CompileOptions = {}): CompileResult {
-  const parsed = parseScript(text, options.variables ? { variables: options.variables } : {});
-  const diagnostics: Diagnostic[] = [...parsed.diagnostics];
   let catalog = options.catalog ?? Catalog.empty();
+  let parsed: ParseResult;
+  try {
+    parsed = parseScript(text, options.variables ? { variables: options.variables } : {});
+  } catch (e) {
+    // parseScript reports its own statements' failures; this is the last net (a bug), never a throw.
+    const diagnostic = internalError(e, NO_SPAN);
+    return { statements: [], diagnostics: [diagnostic], catalog };
+  }
+  const diagnostics: Diagnostic[] = [...parsed.diagnostics];
+  let errors = diagnostics.filter((d) => d.severity === "error").length;
+  let stopped = diagnostics.some((d) => d.code === "SYN007");
   const properties: Record<string, string> = { ...(options.properties ?? {}) };
   const functions = options.functions ?? defaultFunctions;
   const statements: CompiledStatement[] = [];
   for (const p of parsed.statements) {
     const st = p.statement;
+    if (errors >= MAX_ERRORS) {
+      if (!stopped) diagnostics.push(tooManyErrors(st.span));
+      stopped = true;
+      break;
+    }
     if (st.kind === "SetProperty") properties[st.name] = st.value;
     if (st.kind === "UnsetProperty") delete properties[st.name];
     const compiled: CompiledStatement = {
@@ -83,7 +98,13 @@ export function compileScript(text: string, options: CompileOptions = {}): Compi
         properties: { ...properties },
         strictTopics: options.strictTopics ?? false,
       });
-      compiled.diagnostics.push(...r.diagnostics);
+      // One statement can have thousands (a select list of misspelt names): keep the script's budget.
+      const budget = MAX_ERRORS - errors;
+      compiled.diagnostics.push(...r.diagnostics.slice(0, budget));
+      if (r.diagnostics.length > budget) {
+        compiled.diagnostics.push(tooManyErrors(r.diagnostics[budget]!.span));
+        stopped = true;
+      }
       const before = catalog;
       catalog = r.catalog;
       if (r.analyzed) {
@@ -101,9 +122,10 @@ export function compileScript(text: string, options: CompileOptions = {}): Compi
       }
     } catch (e) {
       // An internal bug: report it against the statement instead of losing the rest of the script.
-      compiled.diagnostics.push(error("ESQL-INTERNAL", `internal compiler error: ${(e as Error).message}`, st.span));
+      compiled.diagnostics.push(internalError(e, st.span));
     }
-    diagnostics.push(...compiled.diagnostics);
+    errors += compiled.diagnostics.filter((d) => d.severity === "error").length;
+    for (const d of compiled.diagnostics) diagnostics.push(d);
     statements.push(compiled);
   }
   return { statements, diagnostics, catalog };

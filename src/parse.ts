@@ -8,8 +8,12 @@
  * | `LEX001` | unexpected character, or unterminated string / quoted identifier / block comment          |
  * | `SYN001` | syntax error: what was expected and what was found (with a hint where one helps)          |
  * | `SYN002` | reference to an undefined `${variable}`                                                   |
- * | `SYN003` | invalid literal: an integer out of the BIGINT range, a number that overflows DOUBLE       |
+ * | `SYN003` | invalid literal: an integer out of the BIGINT range, a number that overflows DOUBLE or is too long |
  * | `SYN004` | KEY on a table column or PRIMARY KEY on a stream column                                   |
+ * | `SYN005` | nested too deeply: parentheses/brackets/CASE/types, or an expression tree (src/limits.ts)  |
+ * | `SYN006` | too long: a statement or an identifier (src/limits.ts)                                    |
+ * | `SYN007` | too many errors: the rest of the script is not checked                                    |
+ * | `ESQL-INTERNAL` | an exception inside the compiler (a bug), reported at the statement               |
  *
  * At most one syntax diagnostic is reported per statement (the first problem); the statement is
  * then skipped and parsing resumes after the next top-level `;`.
@@ -19,15 +23,27 @@
  * replaced by the tokens of its value, which carry the span of the `${name}` text; inside a string
  * literal a defined `${name}` is replaced by the value's text (an undefined one is left as written).
  */
-import type { IRecognitionException, IToken } from "chevrotain";
-import { error, type Diagnostic, type Span } from "./diagnostics/diagnostic.ts";
+import type { IRecognitionException, IToken, TokenType } from "chevrotain";
+import { error, joinSpans, type Diagnostic, type Span } from "./diagnostics/diagnostic.ts";
+import {
+  checkNesting,
+  MAX_ERRORS,
+  MAX_EXPRESSION_DEPTH,
+  MAX_IDENTIFIER_LENGTH,
+  MAX_NESTING,
+  MAX_NUMBER_LENGTH,
+  MAX_STATEMENT_LENGTH,
+} from "./limits.ts";
 import type { Expr, ParsedStatement, Statement } from "./ast/nodes.ts";
 import { AstBuilder, tokenSpan } from "./ast/build.ts";
 import { parser, type SyntaxErrorInfo } from "../grammar/parser.ts";
 import {
   ALL_KEYWORDS,
   AnyIdent,
+  BackQuotedIdentifier,
   DecimalLiteral,
+  DigitIdentifier,
+  DoubleQuotedIdentifier,
   DoubleEquals,
   DoubleLiteral,
   ERROR_TOKENS,
@@ -72,32 +88,56 @@ export function parseScript(text: string, options?: { variables?: ReadonlyMap<st
   for (const [k, v] of options?.variables ?? []) variables.set(k.toUpperCase(), v);
 
   const lexed = lexText(text);
-  const lexErrorOffsets = lexed.errors.map((e) => {
-    diagnostics.push(
-      error(
-        "LEX001",
-        `unexpected character '${text.slice(e.offset, e.offset + e.length)}'`,
-        lines.span(e.offset, e.offset + e.length),
-      ),
-    );
-    return e.offset;
-  });
+  // Lexical errors come in offset order; each is reported with the statement it falls in.
+  let nextLexError = 0;
+  let stopped = false;
 
   // Split at `;`. A lexical error (bad character or an error token) poisons only its statement.
   let current: IToken[] = [];
-  let from = 0;
   const flush = (semi: IToken | undefined): void => {
     const to = semi === undefined ? text.length : semi.startOffset;
-    const poisoned =
-      lexErrorOffsets.some((o) => o >= from && o < to) || current.some((t) => ERROR_TOKENS.has(t.tokenType));
-    if (current.length > 0 && !poisoned) {
-      const parsed = parseStatement(text, current, semi, variables, lines, diagnostics);
-      if (parsed !== undefined) statements.push(parsed);
+    const first = current[0];
+    const lexError = nextLexError < lexed.errors.length ? lexed.errors[nextLexError]! : undefined;
+    if (diagnostics.length >= MAX_ERRORS && (first !== undefined || (lexError !== undefined && lexError.offset < to))) {
+      stopped = true;
+      diagnostics.push(
+        tooManyErrors(first !== undefined ? tokenSpan(first) : lines.span(lexError!.offset, lexError!.offset)),
+      );
+      return;
+    }
+    let poisoned = current.some((t) => ERROR_TOKENS.has(t.tokenType));
+    for (; nextLexError < lexed.errors.length && lexed.errors[nextLexError]!.offset < to; nextLexError++) {
+      const e = lexed.errors[nextLexError]!;
+      const bad = text.slice(e.offset, e.offset + Math.min(e.length, 40));
+      diagnostics.push(
+        error(
+          "LEX001",
+          `unexpected character '${bad}${e.length > 40 ? "..." : ""}'`,
+          lines.span(e.offset, e.offset + e.length),
+        ),
+      );
+      poisoned = true;
+    }
+    if (first !== undefined && !poisoned) {
+      const length = current[current.length - 1]!.endOffset! + 1 - first.startOffset;
+      if (length > MAX_STATEMENT_LENGTH) {
+        diagnostics.push(
+          error(
+            "SYN006",
+            `statement too long: ${length.toLocaleString("en")} characters, more than the limit of ${MAX_STATEMENT_LENGTH.toLocaleString("en")}`,
+            tokenSpan(first),
+            "split it into several statements",
+          ),
+        );
+      } else {
+        const parsed = parseStatement(text, current, semi, variables, lines, diagnostics);
+        if (parsed !== undefined) statements.push(parsed);
+      }
     }
     current = [];
-    from = to + 1;
   };
   for (const tok of lexed.tokens) {
+    if (stopped) break;
     if (tok.tokenType === Semicolon) {
       flush(tok);
     } else if (ERROR_TOKENS.has(tok.tokenType)) {
@@ -107,7 +147,7 @@ export function parseScript(text: string, options?: { variables?: ReadonlyMap<st
       current.push(tok);
     }
   }
-  flush(undefined);
+  if (!stopped) flush(undefined);
   diagnostics.sort((a, b) => a.span.start - b.span.start);
   return { statements, diagnostics };
 }
@@ -128,16 +168,22 @@ export function parseExpression(text: string): { readonly expr?: Expr; readonly 
       diagnostics.push(error("LEX001", describeErrorToken(tok), tokenSpan(tok), hintForErrorToken(tok)));
   }
   if (diagnostics.length > 0) return { diagnostics };
-  parser.input = lexed.tokens;
-  const cst = parser.expression();
-  if (parser.errors.length > 0) {
-    return {
-      diagnostics: [syntaxDiagnostic(parser.errors[0]!, lexed.tokens, undefined, text, lines, "end of input", true)],
-    };
+  const limit = checkLimits(lexed.tokens);
+  if (limit !== undefined) return { diagnostics: [limit] };
+  try {
+    parser.input = lexed.tokens;
+    const cst = parser.expression();
+    if (parser.errors.length > 0) {
+      return {
+        diagnostics: [syntaxDiagnostic(parser.errors[0]!, lexed.tokens, undefined, text, lines, "end of input", true)],
+      };
+    }
+    const builder = new AstBuilder();
+    const expr = builder.topExpr(cst);
+    return builder.diagnostics.length > 0 ? { diagnostics: builder.diagnostics } : { expr, diagnostics: [] };
+  } catch (e) {
+    return { diagnostics: [internalError(e, lines.span(0, text.length))] };
   }
-  const builder = new AstBuilder();
-  const expr = builder.topExpr(cst);
-  return builder.diagnostics.length > 0 ? { diagnostics: builder.diagnostics } : { expr, diagnostics: [] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -155,8 +201,12 @@ function parseStatement(
   const replacements: { start: number; end: number; text: string }[] = [];
   const tokens: IToken[] = [];
   let ok = true;
+  // Variables can make a short statement long (`${v}` a hundred times): the limit is on the expanded text,
+  // checked before each expansion is made.
+  let length = last.endOffset! + 1 - first.startOffset;
 
   for (const tok of raw) {
+    if (length > MAX_STATEMENT_LENGTH) break;
     if (tok.tokenType === VariableRef) {
       const name = tok.image.slice(2, -1);
       const value = variables.get(name.toUpperCase());
@@ -167,6 +217,8 @@ function parseStatement(
         ok = false;
         continue;
       }
+      length += value.length - tok.image.length;
+      if (length > MAX_STATEMENT_LENGTH) break;
       const sub = lexText(value);
       if (sub.errors.length > 0 || sub.tokens.some((t) => ERROR_TOKENS.has(t.tokenType) || t.tokenType === Semicolon)) {
         diagnostics.push(
@@ -178,6 +230,9 @@ function parseStatement(
       for (const t of sub.tokens) tokens.push(relocate(t, tok));
       replacements.push({ start: tok.startOffset, end: tok.endOffset! + 1, text: value });
     } else if (tok.tokenType === StringLiteral && tok.image.includes("${")) {
+      for (const m of tok.image.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g))
+        length += (variables.get(m[1]!.toUpperCase())?.length ?? m[0].length) - m[0].length;
+      if (length > MAX_STATEMENT_LENGTH) break;
       const image = tok.image.replace(
         /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g,
         (whole, name: string) => variables.get(name.toUpperCase()) ?? whole,
@@ -192,21 +247,43 @@ function parseStatement(
       tokens.push(tok);
     }
   }
-  if (!ok) return undefined;
-  if (tokens.length === 0) return undefined;
-
-  parser.input = tokens;
-  const cst = parser.statement();
-  if (parser.errors.length > 0) {
+  if (length > MAX_STATEMENT_LENGTH) {
     diagnostics.push(
-      syntaxDiagnostic(parser.errors[0]!, tokens, semi, text, lines, semi === undefined ? "end of input" : "';'"),
+      error(
+        "SYN006",
+        `statement too long once its variables are substituted: more than the limit of ${count(MAX_STATEMENT_LENGTH)} characters`,
+        tokenSpan(first),
+      ),
     );
     return undefined;
   }
-  const builder = new AstBuilder();
-  const statement: Statement = builder.statement(cst);
-  if (builder.diagnostics.length > 0) {
-    diagnostics.push(...builder.diagnostics);
+  if (!ok) return undefined;
+  if (tokens.length === 0) return undefined;
+
+  const limit = checkLimits(tokens);
+  if (limit !== undefined) {
+    diagnostics.push(limit);
+    return undefined;
+  }
+  let statement: Statement;
+  try {
+    parser.input = tokens;
+    const cst = parser.statement();
+    if (parser.errors.length > 0) {
+      diagnostics.push(
+        syntaxDiagnostic(parser.errors[0]!, tokens, semi, text, lines, semi === undefined ? "end of input" : "';'"),
+      );
+      return undefined;
+    }
+    const builder = new AstBuilder();
+    statement = builder.statement(cst);
+    if (builder.diagnostics.length > 0) {
+      for (const d of builder.diagnostics) diagnostics.push(d);
+      return undefined;
+    }
+  } catch (e) {
+    // A bug (the limits above keep the parser's recursion bounded): report it at the statement, go on.
+    diagnostics.push(internalError(e, joinSpans(tokenSpan(first), tokenSpan(last))));
     return undefined;
   }
   if (statement.kind === "Define") variables.set(statement.name.toUpperCase(), statement.value);
@@ -235,6 +312,68 @@ function relocate(tok: IToken, at: IToken): IToken {
     endLine: at.endLine!,
     endColumn: at.endColumn!,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits (src/limits.ts), checked on tokens before the parser recurses over them
+
+const IDENTIFIER_TOKENS: ReadonlySet<TokenType> = new Set([
+  Identifier,
+  DigitIdentifier,
+  BackQuotedIdentifier,
+  DoubleQuotedIdentifier,
+]);
+const NUMBER_TOKENS: ReadonlySet<TokenType> = new Set([IntegerLiteral, DecimalLiteral, DoubleLiteral]);
+
+const count = (n: number): string => n.toLocaleString("en");
+
+/** The first limit a statement's (or an expression's) tokens go over, as a diagnostic. */
+function checkLimits(tokens: readonly IToken[]): Diagnostic | undefined {
+  for (const tok of tokens) {
+    const t = tok.tokenType;
+    if (IDENTIFIER_TOKENS.has(t)) {
+      const length = t === Identifier || t === DigitIdentifier ? tok.image.length : tok.image.length - 2;
+      if (length > MAX_IDENTIFIER_LENGTH) {
+        return error(
+          "SYN006",
+          `identifier too long: ${count(length)} characters, more than the limit of ${MAX_IDENTIFIER_LENGTH}`,
+          tokenSpan(tok),
+        );
+      }
+    } else if (NUMBER_TOKENS.has(t) && tok.image.length > MAX_NUMBER_LENGTH) {
+      return error(
+        "SYN003",
+        `invalid numeric literal: ${count(tok.image.length)} characters, more than the limit of ${count(MAX_NUMBER_LENGTH)}`,
+        tokenSpan(tok),
+      );
+    }
+  }
+  const nesting = checkNesting(tokens);
+  if (nesting === undefined) return undefined;
+  return nesting.kind === "nesting"
+    ? error(
+        "SYN005",
+        `nested too deeply: more than ${MAX_NESTING} levels of parentheses, brackets, CASE or type parameters`,
+        tokenSpan(nesting.token),
+        "compute the inner part in a separate expression or statement",
+      )
+    : error(
+        "SYN005",
+        `expression too deep: more than ${MAX_EXPRESSION_DEPTH} nested operations`,
+        tokenSpan(nesting.token),
+        "split the expression, e.g. into several columns or statements",
+      );
+}
+
+/** The diagnostic after which a script is not checked further ({@link MAX_ERRORS}). */
+export function tooManyErrors(span: Span): Diagnostic {
+  return error("SYN007", `too many errors (${MAX_ERRORS}): the rest of the script is not checked`, span);
+}
+
+/** An exception thrown by a stage: a bug in esql, reported against the statement instead of thrown. */
+export function internalError(e: unknown, span: Span): Diagnostic {
+  const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  return error("ESQL-INTERNAL", `internal compiler error: ${what.slice(0, 200)}`, span, "please report this as a bug");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,7 +531,13 @@ function hintFor(info: SyntaxErrorInfo, tok: IToken, tokens: readonly IToken[]):
 
 /** `word` is not `keyword` but within a small edit distance of it. */
 function isMisspelling(word: string, keyword: string): boolean {
-  return word !== keyword && keyword.length >= 3 && editDistance(keyword, word) <= (keyword.length >= 4 ? 2 : 1);
+  const max = keyword.length >= 4 ? 2 : 1;
+  return (
+    word !== keyword &&
+    keyword.length >= 3 &&
+    Math.abs(word.length - keyword.length) <= max &&
+    editDistance(keyword, word) <= max
+  );
 }
 
 function editDistance(a: string, b: string): number {

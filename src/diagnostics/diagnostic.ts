@@ -30,7 +30,12 @@ export interface Diagnostic {
 /** A span that covers nothing, for things synthesised by the compiler (never shown to users with a caret). */
 export const NO_SPAN: Span = { start: 0, end: 0, line: 1, col: 1, endLine: 1, endCol: 1 };
 
-export function error(code: string, message: string, span: Span, hint?: string): Diagnostic {
+/** Longer messages (one that quotes a huge literal or name) are cut in the middle. */
+const MAX_MESSAGE_LENGTH = 1000;
+
+export function error(code: string, text: string, span: Span, hint?: string): Diagnostic {
+  const message =
+    text.length <= MAX_MESSAGE_LENGTH ? text : `${text.slice(0, MAX_MESSAGE_LENGTH - 200)}...${text.slice(-197)}`;
   return hint === undefined
     ? { severity: "error", code, message, span }
     : { severity: "error", code, message, span, hint };

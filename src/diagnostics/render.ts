@@ -21,15 +21,24 @@ export interface RenderOptions {
  */
 export function renderDiagnostic(d: Diagnostic, file: SourceFile, options: RenderOptions = {}): string {
   const c = pc.createColors(options.color ?? false);
-  const { line, col } = d.span;
-  const lines = file.text.split(/\r?\n/);
-  const sourceLine = lines[line - 1] ?? "";
+  const { line } = d.span;
+  const full = lineAt(file.text, line);
+  // A long line (a generated or hostile statement) shows as a window around the caret.
+  const from = full.length <= FRAME_WIDTH ? 0 : Math.max(0, d.span.col - 1 - FRAME_CONTEXT);
+  const shown = full.slice(from, from + FRAME_WIDTH);
+  const sourceLine = (from > 0 ? "..." : "") + shown + (from + FRAME_WIDTH < full.length ? "..." : "");
+  const col = d.span.col - from + (from > 0 ? 3 : 0);
   const gutter = String(line).length;
   const pad = " ".repeat(gutter);
-  const width =
-    d.span.endLine === line ? Math.max(1, d.span.endCol - col + 1) : Math.max(1, sourceLine.length - col + 1);
+  const shift = (from > 0 ? 3 : 0) - from;
+  const endCol = d.span.endLine === line ? d.span.endCol + shift : sourceLine.length;
+  // In a window the run of carets stops at the window's end.
+  const width = Math.max(
+    1,
+    (full.length > FRAME_WIDTH ? Math.min(endCol, shift + from + shown.length) : endCol) - col + 1,
+  );
   const head =
-    `${c.bold(`${file.path}:${line}:${col}`)}: ` +
+    `${c.bold(`${file.path}:${line}:${d.span.col}`)}: ` +
     (d.severity === "error" ? c.red(c.bold(`error[${d.code}]`)) : c.yellow(c.bold(`warning[${d.code}]`))) +
     `: ${c.bold(d.message)}`;
   const frame = [
@@ -76,6 +85,27 @@ function escapeData(s: string): string {
 
 function escapeProperty(s: string): string {
   return escapeData(s).replace(/:/g, "%3A").replace(/,/g, "%2C");
+}
+
+/** Characters of a source line shown in a code frame, and how many of them before the caret. */
+const FRAME_WIDTH = 160;
+const FRAME_CONTEXT = 60;
+
+/** Line start offsets of the last text rendered (a file's diagnostics are rendered one after another). */
+let memo: { text: string; starts: number[] } | undefined;
+
+/** The text of 1-based line `line` (lines end at `\n` or `\r\n`), without its line break. */
+function lineAt(text: string, line: number): string {
+  if (memo?.text !== text) {
+    const starts = [0];
+    for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
+    memo = { text, starts };
+  }
+  const start = memo.starts[line - 1];
+  if (start === undefined) return "";
+  const next = memo.starts[line];
+  const end = next === undefined ? text.length : next - 1;
+  return text.slice(start, end > start && text[end - 1] === "\r" ? end - 1 : end);
 }
 
 const TAB = "    ";

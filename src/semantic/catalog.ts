@@ -7,6 +7,7 @@
  */
 import type { SqlType } from "../types/sqltype.ts";
 import type { AnalyzedQuery } from "./analyzed.ts";
+import { PersistentMap } from "./persistentMap.ts";
 
 export type {
   CatalogColumn,
@@ -35,23 +36,24 @@ export interface CatalogTopic {
 }
 
 export class Catalog {
+  // Persistent maps: a change shares the rest with the old catalog, so a long script stays linear-ish.
   private constructor(
-    readonly sources: ReadonlyMap<string, CatalogSource>,
-    readonly types: ReadonlyMap<string, SqlType>,
-    readonly topics: ReadonlyMap<string, CatalogTopic>,
-    readonly queries: ReadonlyMap<string, CatalogQuery>,
+    readonly sources: PersistentMap<string, CatalogSource>,
+    readonly types: PersistentMap<string, SqlType>,
+    readonly topics: PersistentMap<string, CatalogTopic>,
+    readonly queries: PersistentMap<string, CatalogQuery>,
     /** Counter behind query ids (ksqlDB numbers queries in creation order across all kinds). */
     readonly nextQueryNumber: number,
   ) {}
 
   static empty(): Catalog {
-    return new Catalog(new Map(), new Map(), new Map(), new Map(), 1);
+    return new Catalog(PersistentMap.of(), PersistentMap.of(), PersistentMap.of(), PersistentMap.of(), 1);
   }
 
   /** A catalog that knows these topics exist (e.g. topics created outside esql). */
   withTopics(topics: readonly CatalogTopic[]): Catalog {
-    const m = new Map(this.topics);
-    for (const t of topics) m.set(t.name, t);
+    let m = this.topics;
+    for (const t of topics) m = m.set(t.name, t);
     return new Catalog(this.sources, this.types, m, this.queries, this.nextQueryNumber);
   }
 
@@ -68,28 +70,25 @@ export class Catalog {
   }
 
   withSource(s: CatalogSource): Catalog {
-    const sources = new Map(this.sources);
-    sources.set(s.name, s);
-    const topics = new Map(this.topics);
-    if (!topics.has(s.topic)) topics.set(s.topic, { name: s.topic, partitions: s.partitions ?? 1 });
+    const sources = this.sources.set(s.name, s);
+    const topics = this.topics.has(s.topic)
+      ? this.topics
+      : this.topics.set(s.topic, { name: s.topic, partitions: s.partitions ?? 1 });
     return new Catalog(sources, this.types, topics, this.queries, this.nextQueryNumber);
   }
 
   withoutSource(name: string): Catalog {
-    const sources = new Map(this.sources);
-    sources.delete(name);
+    const sources = this.sources.delete(name);
     return new Catalog(sources, this.types, this.topics, this.queries, this.nextQueryNumber);
   }
 
   withType(name: string, type: SqlType): Catalog {
-    const types = new Map(this.types);
-    types.set(name, type);
+    const types = this.types.set(name, type);
     return new Catalog(this.sources, types, this.topics, this.queries, this.nextQueryNumber);
   }
 
   withoutType(name: string): Catalog {
-    const types = new Map(this.types);
-    types.delete(name);
+    const types = this.types.delete(name);
     return new Catalog(this.sources, types, this.topics, this.queries, this.nextQueryNumber);
   }
 
@@ -105,14 +104,12 @@ export class Catalog {
   }
 
   withQuery(q: CatalogQuery): Catalog {
-    const queries = new Map(this.queries);
-    queries.set(q.id, q);
+    const queries = this.queries.set(q.id, q);
     return new Catalog(this.sources, this.types, this.topics, queries, this.nextQueryNumber + 1);
   }
 
   withoutQuery(id: string): Catalog {
-    const queries = new Map(this.queries);
-    queries.delete(id);
+    const queries = this.queries.delete(id);
     return new Catalog(this.sources, this.types, this.topics, queries, this.nextQueryNumber);
   }
 

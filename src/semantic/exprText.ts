@@ -132,11 +132,20 @@ export function editDistance(a: string, b: string): number {
   return prev[n]!;
 }
 
-/** Up to three candidates close to `name` (case-insensitive edit distance ≤ max(2, len/3)), closest first. */
+/** Names longer than this get no "did you mean" hint (the edit distance costs the product of the lengths). */
+const MAX_HINT_LENGTH = 64;
+
+/**
+ * Up to three candidates close to `name` (case-insensitive edit distance ≤ max(2, len/3)), closest first.
+ * Candidates whose length alone puts them beyond that distance are skipped without computing it.
+ */
 export function closest(name: string, candidates: Iterable<string>): string[] {
+  if (name.length > MAX_HINT_LENGTH) return [];
   const limit = Math.max(2, Math.floor(name.length / 3));
+  const upper = name.toUpperCase();
   return [...new Set(candidates)]
-    .map((c) => ({ c, d: editDistance(name.toUpperCase(), c.toUpperCase()) }))
+    .filter((c) => Math.abs(c.length - name.length) <= limit)
+    .map((c) => ({ c, d: editDistance(upper, c.toUpperCase()) }))
     .filter((x) => x.d <= limit)
     .sort((x, y) => x.d - y.d || x.c.localeCompare(y.c))
     .slice(0, 3)

@@ -21,6 +21,7 @@ import {
 } from "../types/sqltype.ts";
 import { arithmetic, commonSuperType, parseIsoTimestamp } from "../types/values.ts";
 import type { Catalog, Namespace } from "./catalog.ts";
+import { MAX_DECIMAL_PRECISION } from "../limits.ts";
 import { Codes } from "./codes.ts";
 import { closest, exprText } from "./exprText.ts";
 import type { TExpr } from "./typed.ts";
@@ -76,16 +77,21 @@ export function resolveType(t: TypeNode, catalog: Catalog, diags: Diagnostic[]):
   switch (t.kind) {
     case "PrimitiveType":
       return { kind: t.name };
-    case "DecimalType":
-      if (t.precision < 1 || t.scale < 0 || t.scale > t.precision)
-        diags.push(
-          error(
-            Codes.INVALID_TYPE,
-            `DECIMAL precision must be ≥ 1 and scale between 0 and the precision, found DECIMAL(${t.precision}, ${t.scale})`,
-            t.span,
-          ),
-        );
-      return { kind: "DECIMAL", precision: t.precision, scale: t.scale };
+    case "DecimalType": {
+      const { precision, scale } = t;
+      if (precision >= 1 && precision <= MAX_DECIMAL_PRECISION && scale >= 0 && scale <= precision)
+        return { kind: "DECIMAL", precision, scale };
+      diags.push(
+        error(
+          Codes.INVALID_TYPE,
+          `DECIMAL precision must be between 1 and ${MAX_DECIMAL_PRECISION} and scale between 0 and the precision, found DECIMAL(${precision}, ${scale})`,
+          t.span,
+        ),
+      );
+      // Go on with a type in range: nothing later should size anything by the bad numbers.
+      const p = Math.min(Math.max(precision, 1), MAX_DECIMAL_PRECISION) || 1;
+      return { kind: "DECIMAL", precision: p, scale: Math.min(Math.max(scale, 0), p) || 0 };
+    }
     case "ArrayType":
       return { kind: "ARRAY", element: resolveType(t.element, catalog, diags) };
     case "MapType":
@@ -721,6 +727,8 @@ function plainDecimalText(s: string): string | undefined {
   const [, sign = "", num = "", expText] = m;
   if (expText === undefined) return s;
   const exp = Number(expText);
+  // Beyond any DECIMAL's precision: not a number this dialect can hold (and not worth a string of zeros).
+  if (!(Math.abs(exp) <= MAX_DECIMAL_PRECISION + num.length)) return undefined;
   const [i = "", f = ""] = num.split(".");
   let digits = i + f;
   let point = i.length + exp;
@@ -866,6 +874,12 @@ function resolveColumn(e: Extract<Expr, { kind: "ColumnRef" }>, ctx: ExprContext
   return bad();
 }
 
+/** An expression's text for a message, or "this expression" when the text is long. */
+function shortText(e: Expr): string {
+  const text = exprText(e);
+  return text.length <= 80 ? text : "this expression";
+}
+
 function analyzeBinary(e: Extract<Expr, { kind: "Binary" }>, ctx: ExprContext): TExpr {
   const left = analyzeExpr(e.left, ctx);
   const right = analyzeExpr(e.right, ctx);
@@ -951,6 +965,17 @@ function analyzeBinary(e: Extract<Expr, { kind: "Binary" }>, ctx: ExprContext): 
         return bad();
       }
       const a = arithmetic(e.op, left.type, right.type);
+      if (a !== undefined && a.type.kind === "DECIMAL" && a.type.precision > MAX_DECIMAL_PRECISION) {
+        report(
+          ctx,
+          Codes.INVALID_TYPE,
+          `${clausePrefix(ctx)}the result of ${shortText(e)} would be ${formatType(a.type)}, beyond DECIMAL's maximum precision ${MAX_DECIMAL_PRECISION}`,
+          e.span,
+          "CAST an operand to a smaller DECIMAL or to DOUBLE",
+        );
+        // DOUBLE, not NULL: a NULL operand would take the other's DECIMAL type and fail again one level up.
+        return bad(DOUBLE);
+      }
       if (!a) {
         if (e.op === "+" && left.type.kind === "STRING" && right.type.kind === "STRING")
           return { kind: "Concat", type: STRING, left, right };

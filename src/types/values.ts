@@ -366,8 +366,11 @@ function nullable(f: (v: unknown) => string): (v: unknown) => string {
 // ---------------------------------------------------------------------------------------------------------------
 
 const POW10: bigint[] = [1n];
-/** 10^n as a bigint (cached). */
+/** Powers cached: the cache holds every power up to the largest asked, so its size grows with n². */
+const POW10_CACHED = 2048;
+/** 10^n as a bigint (cached up to 10^2048). */
 export function pow10(n: number): bigint {
+  if (n > POW10_CACHED) return 10n ** BigInt(n);
   for (let i = POW10.length; i <= n; i++) POW10.push(POW10[i - 1]! * 10n);
   return POW10[n]!;
 }
