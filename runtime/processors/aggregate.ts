@@ -13,9 +13,23 @@
  * windowed. Output timestamps follow Kafka Streams: the larger of the record's and the previous result's
  * for time windows and unwindowed aggregates; the session's end for sessions.
  *
- * Time: stream time is the largest timestamp this task has seen. A record whose window has closed
- * (window end + grace period <= stream time) is dropped and counted as late. The grace period defaults to
- * 24 hours, as in ksqlDB.
+ * Time (as ksqlDB on Kafka Streams): stream time is the largest timestamp this task has seen. A time window
+ * closes when window end + grace <= stream time; a session when session end + gap + grace < stream time.
+ * A record for a closed window is dropped and counted as late. Without GRACE PERIOD the grace is 24 hours
+ * minus the window size (the gap for sessions), at least 0; with EMIT FINAL it is 0.
+ *
+ * Retention: a window's state is deleted once it is older than its retention (RETENTION, default and at
+ * least window size + grace; gap + grace for sessions): a time window when its start < (start of the
+ * newest window) - retention, a session when its end <= stream time - retention. The store `aggtime` is the
+ * time index that finds them (key `encodeKey([windowStart, ...groupKey, windowStart])` for time windows,
+ * `encodeKey([sessionEnd, ...groupKey, sessionStart])` for sessions), so a long replay keeps the store
+ * bounded. An expired window is never folded again: records for it are late.
+ *
+ * EMIT FINAL emits each window once, when it closes, and nothing before: no updates, no tombstones (a
+ * session that merges into another before it closed was never emitted). As in Kafka Streams, a time window
+ * that was already past its retention when stream time closed it is not emitted (stream time jumped far
+ * ahead). Closing is decided record by record (the stream time each record brings), so the output does not
+ * depend on how records are batched.
  */
 import type { AggregateSpec, AggregateWindow } from "../../src/plan/topology.ts";
 import type { Accumulator, ArgInfo, FunctionRegistry, ResolvedAggregate } from "../../src/functions/types.ts";
@@ -27,8 +41,11 @@ import { cachingEnabled } from "./sink.ts";
 import type { Processor, ProcessorContext, Row, Window } from "./types.ts";
 
 export const AGG_STORE = "agg";
-const FINAL_STORE = "final";
-const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000;
+/** The time index of windows (see the file comment). */
+export const TIME_INDEX = "aggtime";
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Length of `encodeKey([number])`: the time prefix of a `TIME_INDEX` key. */
+const TIME_PREFIX_LEN = encodeKey([0]).length;
 
 type State = unknown[]; // [timestamp, ...accumulator states]
 
@@ -75,7 +92,9 @@ export class AggregateProcessor implements Processor {
   private groupFns!: CompiledExpr[];
   private argFns!: CompiledExpr[][];
   private accs!: Accumulator[];
-  private grace = DEFAULT_GRACE_MS;
+  /** Grace period and retention of the window (see {@link windowTimes}); 0 when not windowed. */
+  private grace = 0;
+  private retention = 0;
   /**
    * Hot group states by a cheap string id of the group key (and window start), so a group's state is
    * found with one Map lookup and its binary store key is encoded once, when the group is first seen.
@@ -99,7 +118,11 @@ export class AggregateProcessor implements Processor {
     const resolved = resolveAggregates(this.spec, ctx.functions);
     this.accs = resolved.map((r) => r.accumulator);
     this.argFns = resolved.map((r, i) => compileExprs(this.spec.aggregates[i]!.args.slice(0, r.rowArgCount), opts));
-    if (this.spec.window?.graceMs !== undefined) this.grace = this.spec.window.graceMs;
+    if (this.spec.window) {
+      const t = windowTimes(this.spec.window, this.spec.emitFinal);
+      this.grace = t.graceMs;
+      this.retention = t.retentionMs;
+    }
   }
 
   private groupKey(values: readonly unknown[]): unknown[] {
@@ -258,12 +281,18 @@ export class AggregateProcessor implements Processor {
       } else pending.set(e, { row, key, old });
     };
     const n = wRow.length;
+    const before = this.ctx.streamTime;
+    /** The stream times this batch moved through, ascending (what closes and expires windows). */
+    const advances: number[] = [];
     for (let i = 0; i < n; i++) {
       const row = wRow[i]!;
       const key = wKey[i]!;
       const sign = wSign[i] as 1 | -1;
       this.ctx.currentRow = row;
-      if (row.ts > this.ctx.streamTime) this.ctx.streamTime = row.ts;
+      if (row.ts > this.ctx.streamTime) {
+        this.ctx.streamTime = row.ts;
+        advances.push(row.ts);
+      }
       const args = this.argsOf(wValues[i]!);
       if (!w) {
         const e = slots[slotStart[i]!]!;
@@ -283,14 +312,12 @@ export class AggregateProcessor implements Processor {
           if (late++ === 0) this.dropLate(row, win, slotStart[i + 1]! - slotStart[i]!);
           continue;
         }
+        // A new window enters the time index once, when it is created.
+        if (e.state === undefined) store.put(TIME_INDEX, Buffer.concat([encodeKey([win.start]), e.sk]), 1);
         const oldRow = this.fold(e, row.ts, sign, args, dirty);
-        if (collapse) {
-          emitLater(e, row, key, oldRow);
-          continue;
-        }
-        const emitted = this.emit(row, key, e.state!, win, oldRow);
-        if (this.spec.emitFinal) this.holdForFinal(emitted, key, win);
-        else out.push(emitted);
+        if (this.spec.emitFinal) continue;
+        if (collapse) emitLater(e, row, key, oldRow);
+        else out.push(this.emit(row, key, e.state!, win, oldRow));
       }
     }
     // 3. Each changed group goes to the store once per batch (written at the commit).
@@ -299,7 +326,12 @@ export class AggregateProcessor implements Processor {
       store.put(AGG_STORE, e.sk, e.state);
     }
     for (const [e, p] of pending) out.push(this.emit(p.row, p.key, e.state!, e.win, p.old));
-    if (this.spec.emitFinal) out.push(...(await this.releaseClosed()));
+    // 4. Windows that closed (EMIT FINAL) or expired as stream time moved.
+    if (w && advances.length > 0) {
+      const trigger = wRow[n - 1]!;
+      if (this.spec.emitFinal) out.push(...(await this.releaseClosedWindows(w, before, advances, trigger)));
+      await this.expireWindows(w, before);
+    }
     return out;
   }
 
@@ -343,33 +375,50 @@ export class AggregateProcessor implements Processor {
     return r;
   }
 
-  // ---- EMIT FINAL: results wait in the store `final`, ordered by window end, until the window closes.
+  // ---- Time windows: EMIT FINAL and retention, through the time index.
 
-  private holdForFinal(r: Row, key: unknown[], win: Window): void {
-    this.ctx.store.put(FINAL_STORE, encodeKey([win.end, ...key, win.start]), [r.values, r.ts]);
+  /** The hot entry of a group's window, if any. */
+  private hotWindow(key: readonly unknown[], start: number): HotEntry | undefined {
+    return this.hotWindows.get(groupId(key))?.get(start);
   }
 
-  private async releaseClosed(): Promise<Row[]> {
-    const closeTime = this.ctx.streamTime - this.grace;
+  /** The stored states of the given windows (hot copies first, then one prefetch for the others). */
+  private async windowStates(sks: readonly Buffer[], keys: readonly unknown[][], starts: readonly number[]) {
+    const store = this.ctx.store;
+    const hot = sks.map((_, i) => this.hotWindow(keys[i]!, starts[i]!));
+    await store.prefetch(
+      AGG_STORE,
+      sks.filter((_, i) => hot[i]?.state === undefined),
+    );
+    return sks.map((sk, i) => (hot[i]?.state ?? store.get(AGG_STORE, sk)) as State | undefined);
+  }
+
+  /**
+   * EMIT FINAL: the windows that closed in this batch (window end + grace in (before, stream time]), each
+   * emitted once, in the order they closed. A window is emitted unless it was already past its retention at
+   * the stream time that closed it (Kafka Streams' window store no longer returns it then).
+   */
+  private async releaseClosedWindows(w: AggregateWindow, before: number, advances: number[], trigger: Row) {
+    const size = w.sizeMs ?? 0;
+    const st = this.ctx.streamTime;
+    // end + grace in (before, st]  <=>  start in (before - grace - size, st - grace - size]
+    const from = prefixEnd(encodeKey([before - this.grace - size]));
+    const to = prefixEnd(encodeKey([st - this.grace - size]));
+    if (Buffer.compare(from, to) >= 0) return [];
+    const entries = await this.ctx.store.range(TIME_INDEX, { gte: from, lt: to });
+    const sks = entries.map(([k]) => k.subarray(TIME_PREFIX_LEN));
+    const parts = sks.map((sk) => decodeKey(sk));
+    const keys = parts.map((p) => p.slice(0, -1));
+    const starts = parts.map((p) => p[p.length - 1] as number);
+    const states = await this.windowStates(sks, keys, starts);
     const out: Row[] = [];
-    const pending: [Buffer, unknown][] = [];
-    // Committed pending windows come from disk; this batch's ones from the cache (loadPrefix of everything).
-    await this.ctx.store.loadPrefix(FINAL_STORE, Buffer.alloc(0));
-    for (const [k, v] of this.ctx.store.scanLoaded(FINAL_STORE, Buffer.alloc(0))) pending.push([k, v]);
-    for (const [k, v] of pending) {
-      const end = decodeKey(k)[0] as number;
-      if (end > closeTime) break; // ordered by window end
-      const [values, ts] = v as [unknown[], number];
-      const n = values.length;
-      out.push({
-        values,
-        ts,
-        topic: "",
-        partition: this.ctx.partition,
-        offset: -1,
-        window: { start: values[n - 2] as number, end: values[n - 1] as number },
-      });
-      this.ctx.store.delete(FINAL_STORE, k);
+    for (let i = 0; i < sks.length; i++) {
+      const start = starts[i]!;
+      const state = states[i];
+      if (state === undefined) continue;
+      const closedAt = firstAtLeast(advances, start + size + this.grace);
+      if (start < lastWindowStart(closedAt, w) - this.retention) continue;
+      out.push(this.finalRow(keys[i]!, state, { start, end: start + size }, trigger));
     }
     return out;
   }
@@ -387,10 +436,62 @@ export class AggregateProcessor implements Processor {
     );
   }
 
+  /** A window's final result, emitted on behalf of `trigger` (the record whose stream time closed it). */
+  private finalRow(key: unknown[], state: State, win: Window, trigger: Row): Row {
+    const values = [...key, ...this.results(state), win.start, win.end];
+    const ts = state[0] as number;
+    const r: Row = {
+      values,
+      ts,
+      topic: trigger.topic,
+      partition: trigger.partition,
+      offset: trigger.offset,
+      window: win,
+    };
+    // Nothing was emitted for this window before: a HAVING that rejects it has nothing to delete downstream.
+    if (this.spec.needsOld) r.old = null;
+    return r;
+  }
+
+  /**
+   * Deletes the time windows past their retention: start < (start of the newest window) - retention. Those
+   * that expired in earlier batches are gone already, so only the range since the last cut is read.
+   */
+  private async expireWindows(w: AggregateWindow, before: number): Promise<void> {
+    const store = this.ctx.store;
+    const cut = lastWindowStart(this.ctx.streamTime, w) - this.retention;
+    const previous = before < 0 ? -Infinity : lastWindowStart(before, w) - this.retention;
+    if (cut <= previous) return;
+    const from = previous === -Infinity ? Buffer.alloc(0) : encodeKey([previous]);
+    const expired = await store.range(TIME_INDEX, { gte: from, lt: encodeKey([cut]) });
+    for (const [k] of expired) {
+      const sk = k.subarray(TIME_PREFIX_LEN);
+      const parts = decodeKey(sk);
+      const key = parts.slice(0, -1);
+      const start = parts[parts.length - 1] as number;
+      store.delete(TIME_INDEX, k);
+      store.delete(AGG_STORE, sk);
+      const id = groupId(key);
+      const byStart = this.hotWindows.get(id);
+      if (byStart?.delete(start)) {
+        this.hotCount--;
+        if (byStart.size === 0) this.hotWindows.delete(id);
+      }
+    }
+  }
+
   // ---- Session windows
 
+  /**
+   * Session windows, record by record (Kafka Streams' session aggregation): a record joins the sessions of
+   * its key that end at most `gap` before it and start at most `gap` after it; they merge into one. Sessions
+   * past their retention are not seen (a record near one starts a new session), and a record whose merged
+   * session would end before the close time (stream time - gap - grace) is late.
+   */
   private async processSessions(rows: Row[], w: AggregateWindow): Promise<Row[]> {
+    const store = this.ctx.store;
     const gap = w.gapMs ?? 0;
+    const final = this.spec.emitFinal;
     const keyed: { r: Row; key: unknown[] }[] = [];
     for (const r of rows) {
       this.ctx.currentRow = r;
@@ -402,24 +503,31 @@ export class AggregateProcessor implements Processor {
       if (key.includes(null)) this.ctx.drop("aggregate", "null-key", "the GROUP BY key is NULL");
       else keyed.push({ r, key });
     }
-    rows = keyed.map((x) => x.r);
-    const keys = keyed.map((x) => x.key);
-    for (const key of keys) await this.ctx.store.loadPrefix(AGG_STORE, encodeKey(key));
+    if (keyed.length === 0) return [];
+    // Each key's sessions, read once per batch (committed state with this batch's changes) and kept in
+    // step with the store while the batch runs.
+    const sessions = new Map<string, Session[]>();
+    for (const { key } of keyed) {
+      const prefix = encodeKey(key);
+      const id = prefix.toString("latin1");
+      if (sessions.has(id)) continue;
+      const list: Session[] = [];
+      for (const [sk, v] of await store.range(AGG_STORE, { gte: prefix, lt: prefixEnd(prefix) })) {
+        const [start, end] = decodeKey(sk.subarray(prefix.length)) as [number, number];
+        list.push({ sk, start, end, state: v as State });
+      }
+      sessions.set(id, list);
+    }
+    const before = this.ctx.streamTime;
+    const closedBefore = before - gap - this.grace;
     const out: Row[] = [];
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i]!;
-      const key = keys[i]!;
+    for (const { r: row, key } of keyed) {
       this.ctx.currentRow = row;
       if (row.ts > this.ctx.streamTime) this.ctx.streamTime = row.ts;
-      const closeTime = this.ctx.streamTime - this.grace;
-      const prefix = encodeKey(key);
-      const overlapping: { sk: Buffer; start: number; end: number; state: State }[] = [];
-      for (const [suffix, v] of this.ctx.store.scanLoaded(AGG_STORE, prefix)) {
-        const [start, end] = decodeKey(suffix) as [number, number];
-        if (end >= row.ts - gap && start <= row.ts + gap) {
-          overlapping.push({ sk: Buffer.concat([prefix, suffix]), start, end, state: v as State });
-        }
-      }
+      const closeTime = this.ctx.streamTime - gap - this.grace;
+      const expiredUpTo = this.ctx.streamTime - this.retention;
+      const list = sessions.get(encodeKey(key).toString("latin1"))!;
+      const overlapping = list.filter((s) => s.end > expiredUpTo && s.end >= row.ts - gap && s.start <= row.ts + gap);
       let start = row.ts;
       let end = row.ts;
       for (const s of overlapping) {
@@ -430,7 +538,7 @@ export class AggregateProcessor implements Processor {
         this.dropLate(row, { start, end }, 1);
         continue;
       }
-      let state = this.initState(end);
+      const state = this.initState(end);
       for (const s of overlapping) {
         for (let a = 0; a < this.accs.length; a++) {
           const acc = this.accs[a]!;
@@ -439,11 +547,21 @@ export class AggregateProcessor implements Processor {
       }
       this.add(state, this.argsOf(row.values));
       state[0] = end;
-      // Sessions that merged into the new one are removed: downstream gets a tombstone for each.
+      const same = overlapping.find((s) => s.start === start && s.end === end);
+      const old = same ? (this.spec.needsOld ? this.results(same.state) : undefined) : null;
+      // Sessions that merged into the new one are removed. EMIT CHANGES sends a tombstone for each; EMIT
+      // FINAL sends nothing for a session it never emitted, and the final result of one that had closed
+      // earlier in this batch (possible when RETENTION keeps closed sessions visible).
       for (const s of overlapping) {
-        this.ctx.store.delete(AGG_STORE, s.sk);
+        list.splice(list.indexOf(s), 1);
+        store.delete(AGG_STORE, s.sk);
+        store.delete(TIME_INDEX, sessionIndexKey(key, s.start, s.end));
+        if (s === same) continue; // replaced in place by the update below
         const win = { start: s.start, end: s.end };
-        if (s.start === start && s.end === end) continue; // replaced in place by the update below
+        if (final) {
+          if (s.end < closeTime && s.end >= closedBefore) out.push(this.finalRow(key, s.state, win, row));
+          continue;
+        }
         out.push({
           values: [...key, ...this.accs.map(() => null), s.start, s.end],
           ts: s.end,
@@ -454,21 +572,76 @@ export class AggregateProcessor implements Processor {
           tombstone: true,
         });
       }
-      this.ctx.store.put(AGG_STORE, encodeKey([...key, start, end]), state);
-      const same = overlapping.find((s) => s.start === start && s.end === end);
-      out.push(
-        this.emit(
-          row,
-          key,
-          state,
-          { start, end },
-          same ? (this.spec.needsOld ? this.results(same.state) : undefined) : null,
-        ),
-      );
-      state = state as State;
+      const sk = encodeKey([...key, start, end]);
+      list.push({ sk, start, end, state });
+      store.put(AGG_STORE, sk, state);
+      store.put(TIME_INDEX, sessionIndexKey(key, start, end), 1);
+      if (!final) out.push(this.emit(row, key, state, { start, end }, old));
+    }
+    if (this.ctx.streamTime > before) {
+      const trigger = keyed[keyed.length - 1]!.r;
+      if (final) out.push(...(await this.releaseClosedSessions(gap, closedBefore, trigger)));
+      await this.expireSessions(gap, before);
     }
     return out;
   }
+
+  /** EMIT FINAL: sessions that closed in this batch (end in [close time before, close time now)), by end. */
+  private async releaseClosedSessions(gap: number, closedBefore: number, trigger: Row): Promise<Row[]> {
+    const closeTime = this.ctx.streamTime - gap - this.grace;
+    const from = encodeKey([closedBefore]);
+    const to = encodeKey([closeTime]);
+    if (Buffer.compare(from, to) >= 0) return [];
+    const entries = await this.ctx.store.range(TIME_INDEX, { gte: from, lt: to });
+    const windows = entries.map(([k]) => sessionOfIndexKey(k));
+    const sks = windows.map((s) => encodeKey([...s.key, s.start, s.end]));
+    await this.ctx.store.prefetch(AGG_STORE, sks);
+    const out: Row[] = [];
+    for (let i = 0; i < windows.length; i++) {
+      const s = windows[i]!;
+      const state = this.ctx.store.get(AGG_STORE, sks[i]!) as State | undefined;
+      if (state !== undefined) out.push(this.finalRow(s.key, state, { start: s.start, end: s.end }, trigger));
+    }
+    return out;
+  }
+
+  /**
+   * Deletes sessions past their retention (end <= stream time - retention); with EMIT FINAL only once
+   * they were emitted (end < close time).
+   */
+  private async expireSessions(gap: number, before: number): Promise<void> {
+    const cutAt = (st: number) => {
+      const expired = st - this.retention;
+      return this.spec.emitFinal ? Math.min(expired, st - gap - this.grace - 1) : expired;
+    };
+    const store = this.ctx.store;
+    const cut = cutAt(this.ctx.streamTime);
+    const previous = before < 0 ? -Infinity : cutAt(before);
+    if (cut <= previous) return;
+    const from = previous === -Infinity ? Buffer.alloc(0) : encodeKey([previous]);
+    for (const [k] of await store.range(TIME_INDEX, { gte: from, lt: prefixEnd(encodeKey([cut])) })) {
+      const s = sessionOfIndexKey(k);
+      store.delete(TIME_INDEX, k);
+      store.delete(AGG_STORE, encodeKey([...s.key, s.start, s.end]));
+    }
+  }
+}
+
+/** A session of one key, as the session aggregation sees it during a batch. */
+interface Session {
+  readonly sk: Buffer;
+  readonly start: number;
+  readonly end: number;
+  readonly state: State;
+}
+
+function sessionIndexKey(key: readonly unknown[], start: number, end: number): Buffer {
+  return encodeKey([end, ...key, start]);
+}
+
+function sessionOfIndexKey(k: Buffer): { key: unknown[]; start: number; end: number } {
+  const parts = decodeKey(k);
+  return { key: parts.slice(1, -1), start: parts[parts.length - 1] as number, end: parts[0] as number };
 }
 
 function resolveAggregates(spec: AggregateSpec, functions: FunctionRegistry): ResolvedAggregate[] {
@@ -545,6 +718,36 @@ export async function* readAggregates(
     }
     yield window ? { values, ts: state[0] as number, window } : { values, ts: state[0] as number };
   }
+}
+
+/**
+ * A window's grace period and retention, with ksqlDB's defaults: without GRACE PERIOD, 24 hours minus the
+ * window size (the gap for sessions), at least 0, or 0 with EMIT FINAL; retention is RETENTION, and at least
+ * (and by default) size + grace (gap + grace for sessions), as Kafka Streams requires of a window store.
+ */
+export function windowTimes(w: AggregateWindow, emitFinal: boolean): { graceMs: number; retentionMs: number } {
+  const extent = (w.type === "SESSION" ? w.gapMs : w.sizeMs) ?? 0;
+  const graceMs = w.graceMs ?? (emitFinal ? 0 : Math.max(DAY_MS - extent, 0));
+  return { graceMs, retentionMs: Math.max(w.retentionMs ?? 0, extent + graceMs) };
+}
+
+/** The start of the newest time window that contains `ts` (the newest window a record at `ts` creates). */
+function lastWindowStart(ts: number, w: AggregateWindow): number {
+  const size = w.sizeMs ?? 0;
+  const advance = w.type === "HOPPING" ? (w.advanceMs ?? size) : size;
+  return advance > 0 ? ts - (((ts % advance) + advance) % advance) : ts;
+}
+
+/** The first of the ascending `times` that is >= `t` (the stream time at which something due at `t` happened). */
+function firstAtLeast(times: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = times.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (times[mid]! >= t) hi = mid;
+    else lo = mid + 1;
+  }
+  return times[lo]!;
 }
 
 /** Appends to `out` the starts of the time windows that contain `ts`, oldest first (see {@link timeWindows}). */

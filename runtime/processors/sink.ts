@@ -190,8 +190,10 @@ export class RepartitionOutput implements StageOutput {
     const out: ProduceRecord[] = [];
     let seq = 0;
     let lastOrigin = "";
+    // The origin names the input topic too: a join's two inputs have overlapping partitions and offsets, and
+    // the next stage keeps one high-water mark per origin topic and partition.
     const origin = (r: Row): LogHeader[] => {
-      const base = `${r.partition}:${r.offset}`;
+      const base = `${r.topic}:${r.partition}:${r.offset}`;
       seq = base === lastOrigin ? seq + 1 : 0;
       lastOrigin = base;
       return [{ key: ORIGIN_HEADER, value: Buffer.from(`${base}:${seq}`) }];

@@ -81,6 +81,8 @@ export function wantsExactlyOnce(properties: Readonly<Record<string, string>>): 
 
 /** Where an internal-topic record came from (its `ORIGIN_HEADER`): what makes internal topics idempotent. */
 interface Origin {
+  /** The input topic of the upstream task ("" in records written before origins named it). */
+  readonly topic: string;
   readonly partition: number;
   readonly offset: number;
   readonly seq: number;
@@ -411,14 +413,25 @@ export class StageTask {
   /** Drops rows whose origin this task has already folded (idempotence of internal topics); records the rest. */
   private async dedup(rows: readonly Row[], origins: readonly (Origin | undefined)[]): Promise<Row[]> {
     const topic = rows[0]!.topic;
-    const originKey = (p: number) => encodeKey(["origin", topic, p]);
-    const upstream = [...new Set(origins.map((o) => o?.partition ?? -1))].map(originKey);
-    await this.store.prefetch(META_STORE, upstream);
+    // One high-water mark per upstream input topic and partition (records from before origins named their
+    // topic keep the key they had).
+    const keys = new Map<string, Buffer>();
+    const originKey = (o: Origin): Buffer => {
+      const id = `${o.topic}:${o.partition}`;
+      let k = keys.get(id);
+      if (k === undefined) {
+        k = encodeKey(o.topic === "" ? ["origin", topic, o.partition] : ["origin", topic, o.topic, o.partition]);
+        keys.set(id, k);
+      }
+      return k;
+    };
+    for (const o of origins) if (o) originKey(o);
+    await this.store.prefetch(META_STORE, [...keys.values()]);
     const out: Row[] = [];
     for (let i = 0; i < rows.length; i++) {
       const o = origins[i];
       if (o) {
-        const k = originKey(o.partition);
+        const k = originKey(o);
         const seen = this.store.get(META_STORE, k) as [number, number] | undefined;
         if (seen && (o.offset < seen[0] || (o.offset === seen[0] && o.seq <= seen[1]))) continue;
         this.store.put(META_STORE, k, [o.offset, o.seq]);
@@ -479,8 +492,10 @@ function mergeByTime(lists: Row[][]): Row[] {
 function parseOrigin(r: LogRecord): Origin | undefined {
   for (const h of r.headers) {
     if (h.key === ORIGIN_HEADER && h.value) {
-      const [p, o, s] = h.value.toString().split(":").map(Number);
-      return { partition: p!, offset: o!, seq: s! };
+      const parts = h.value.toString().split(":");
+      const topic = parts.length === 4 ? parts.shift()! : "";
+      const [p, o, s] = parts.map(Number);
+      return { topic, partition: p!, offset: o!, seq: s! };
     }
   }
   return undefined;

@@ -260,6 +260,30 @@ export class PartitionStore {
     for await (const [k, v] of this.db.iterator({ gte, lt })) yield [k.subarray(base.length), decodeValue(v)];
   }
 
+  /**
+   * Entries of store `name` between `gte` (inclusive) and `lt` (exclusive) in key order, as the batch sees
+   * them: committed entries with this batch's uncommitted puts and deletes applied. Costs one LevelDB range
+   * read plus one pass over the batch's changes (for time-ordered indexes: what closed, what expired).
+   * Keys are returned without the store name prefix. Does not fill the cache.
+   */
+  async range(name: string, range: { gte: Buffer; lt: Buffer }): Promise<[Buffer, unknown][]> {
+    const base = nameHead(name).bytes;
+    const gte = fullKey(name, range.gte);
+    const lt = fullKey(name, range.lt);
+    const byId = new Map<string, unknown>();
+    for await (const [k, v] of this.db.iterator({ gte, lt })) byId.set(k.toString("latin1"), decodeValue(v));
+    const lo = gte.toString("latin1");
+    const hi = lt.toString("latin1");
+    for (const id of this.dirty) {
+      if (id < lo || id >= hi) continue;
+      const v = this.cache.get(id);
+      if (v === ABSENT || v === undefined) byId.delete(id);
+      else byId.set(id, v);
+    }
+    const ids = [...byId.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return ids.map((id) => [Buffer.from(id, "latin1").subarray(base.length), byId.get(id)]);
+  }
+
   /** Committed value of `key` in store `name`, read from disk (for queries; does not touch the cache). */
   async read(name: string, key: Buffer): Promise<unknown> {
     const v = await this.db.get(fullKey(name, key));

@@ -12,9 +12,15 @@ import type { OutputSpec, ProcessorSpec, StageInputPlan, TableReadPlan, Topology
 export function storesOf(spec: ProcessorSpec | OutputSpec): string[] {
   switch (spec.kind) {
     case "Aggregate":
-      return spec.emitFinal ? ["agg", "final"] : ["agg"];
+      // `aggtime`: the time index of windows (closing, EMIT FINAL, retention).
+      return spec.window ? ["agg", "aggtime"] : ["agg"];
     case "Join":
-      return spec.joinKind === "FOREIGN_KEY" ? ["left", "right", "fkindex"] : ["left", "right"];
+      if (spec.joinKind === "FOREIGN_KEY") return ["left", "right", "fkindex"];
+      if (spec.joinKind !== "STREAM_STREAM") return ["left", "right"];
+      // `jointime`: the buffers' time index (retention); `outer`: non-joined rows waiting for their window.
+      return spec.joinType !== "INNER" && spec.within?.graceMs !== undefined
+        ? ["left", "right", "jointime", "outer"]
+        : ["left", "right", "jointime"];
     case "Sink":
       return spec.materialize ? ["table"] : [];
     case "Filter":

@@ -34,6 +34,24 @@ describe("PartitionStore", () => {
     await again.close();
   });
 
+  it("range reads committed entries with the batch's uncommitted puts and deletes applied, in key order", async () => {
+    const s = await PartitionStore.open(tempDir());
+    for (const t of [1, 2, 3, 4]) s.put("idx", encodeKey([t]), t);
+    s.put("other", encodeKey([2]), "not in idx");
+    await s.commit(new Map());
+    s.delete("idx", encodeKey([2]));
+    s.put("idx", encodeKey([3]), 30);
+    s.put("idx", encodeKey([2.5]), 25);
+    s.put("idx", encodeKey([9]), 90); // outside the range
+    const got = await s.range("idx", { gte: encodeKey([2]), lt: encodeKey([5]) });
+    expect(got).toEqual([
+      [encodeKey([2.5]), 25],
+      [encodeKey([3]), 30],
+      [encodeKey([4]), 4],
+    ]);
+    await s.close();
+  });
+
   it("keeps uncommitted changes out of the database", async () => {
     const dir = tempDir();
     const s = await PartitionStore.open(dir);
