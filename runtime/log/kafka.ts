@@ -256,14 +256,10 @@ export class KafkaEventLog implements GroupCapableLog, TransactionalLog {
       const now = Date.now();
       let rr = this.roundRobin.get(topic) ?? 0;
       const results: AppendResult[] = new Array(records.length);
-      const countPerPartition = new Map<number, number>();
       const messages: Message[] = new Array(records.length);
       for (let i = 0; i < records.length; i++) {
         const r = records[i]!;
         const partition = r.partition ?? (r.key !== null ? partitionForKey(r.key, partitions) : rr++ % partitions);
-        const index = countPerPartition.get(partition) ?? 0;
-        countPerPartition.set(partition, index + 1);
-        results[i] = { partition, offset: index }; // made absolute below, once the base offsets are known
         messages[i] = {
           key: r.key,
           value: r.value,
@@ -273,22 +269,38 @@ export class KafkaEventLog implements GroupCapableLog, TransactionalLog {
         };
       }
       this.roundRobin.set(topic, rr);
-      let metadata;
-      try {
-        const producer = await producerFor();
-        metadata = await producer.send({ topic, messages, acks: -1 });
-      } catch (err) {
-        const e = toLogError(err, `cannot append ${records.length} records to '${topic}'`, topic);
-        if (e.code === "UNKNOWN_TOPIC") this.forget(topic);
-        throw e;
+      // One produce request per slice of at most MAX_REQUEST_BYTES: a broker refuses a record batch over its
+      // max message size (1 MB by default), and a large append (a stage's merged outputs, a big file) would
+      // make one. Slices go in order, so each partition's records keep their order.
+      for (let from = 0; from < messages.length;) {
+        let to = from;
+        let bytes = 0;
+        while (to < messages.length && (to === from || bytes + approximateSize(messages[to]!) <= MAX_REQUEST_BYTES)) {
+          bytes += approximateSize(messages[to]!);
+          to++;
+        }
+        const slice = messages.slice(from, to);
+        let metadata;
+        try {
+          const producer = await producerFor();
+          metadata = await producer.send({ topic, messages: slice, acks: -1 });
+        } catch (err) {
+          const e = toLogError(err, `cannot append ${records.length} records to '${topic}'`, topic);
+          if (e.code === "UNKNOWN_TOPIC") this.forget(topic);
+          throw e;
+        }
+        const next = new Map<number, number>();
+        for (const m of metadata) next.set(m.partition, Number(m.baseOffset));
+        for (let i = from; i < to; i++) {
+          const partition = messages[i]!.partition!;
+          const offset = next.get(partition);
+          if (offset === undefined) throw new LogError("IO", `Kafka did not acknowledge ${topic}-${partition}`);
+          results[i] = { partition, offset };
+          next.set(partition, offset + 1);
+        }
+        from = to;
       }
-      const base = new Map<number, number>();
-      for (const m of metadata) base.set(m.partition, Number(m.baseOffset));
-      return results.map((r) => {
-        const b = base.get(r.partition);
-        if (b === undefined) throw new LogError("IO", `Kafka did not acknowledge ${topic}-${r.partition}`);
-        return { partition: r.partition, offset: b + r.offset };
-      });
+      return results;
     });
   }
 
@@ -968,6 +980,23 @@ function stopIdleTimerLoop(): void {
     if (this.pending.length > 0) original.call(this);
   };
   proto.esqlIdlePatch = true;
+}
+
+/** Bytes of records one produce request carries at most (below brokers' default max message size, 1 MB). */
+const MAX_REQUEST_BYTES = 512 * 1024;
+
+/** A record's size in a produce request, roughly: key, value, headers and per-record overhead. */
+function approximateSize(m: Message): number {
+  let n = 32 + (m.key ? (m.key as Buffer).length : 0) + (m.value ? (m.value as Buffer).length : 0);
+  if (m.headers) {
+    for (const [k, v] of Object.entries(m.headers)) {
+      n += k.length + 8;
+      if (Buffer.isBuffer(v)) n += v.length;
+      else if (Array.isArray(v)) for (const x of v) n += Buffer.isBuffer(x) ? x.length : String(x).length;
+      else if (v !== undefined) n += String(v).length;
+    }
+  }
+  return n;
 }
 
 function toFetched(topic: string, p: RawPartition, askedOffset: number): FetchedPartition {
