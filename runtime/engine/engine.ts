@@ -41,6 +41,7 @@ import {
   type PullOutcome,
   type QueryEngineEnv,
   type SubscribeOutcome,
+  type SubscribeOptions,
 } from "./queries.ts";
 import { sourceSerdes } from "../serde/formats.ts";
 import { applyStep as applyDeployStep, decodeStep, encodeStep, type DeployStep } from "../deploy/steps.ts";
@@ -746,8 +747,12 @@ export class Engine {
    * `auto.offset.reset`) override the session's for this query. Persistent queries feeding it move only
    * as `drain()` (or a runner) runs them.
    */
-  subscribe(sql: string, properties: Readonly<Record<string, string>> = {}): Promise<SubscribeOutcome> {
-    return subscribeSql(this.queryEnv(), sql, properties);
+  subscribe(
+    sql: string,
+    properties: Readonly<Record<string, string>> = {},
+    options: SubscribeOptions = {},
+  ): Promise<SubscribeOutcome> {
+    return subscribeSql(this.queryEnv(), sql, properties, options);
   }
 
   private queryEnv(): QueryEngineEnv {
