@@ -919,8 +919,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // response is not limited) from a timer it starts when the server emits 'listening'. This server never
   // listens itself (the front below hands it connections), so it is told.
   http1.emit("listening");
-  http1.on("clientError", (_err, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+  http1.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    // Node reports the headers and request timeouts here too.
+    const status =
+      err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? "408 Request Timeout"
+        : err.code === "HPE_HEADER_OVERFLOW"
+          ? "431 Request Header Fields Too Large"
+          : "400 Bad Request";
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\n\r\n`);
     else socket.destroy();
   });
   const http2 = createHttp2Server({ maxSessionMemory: 16, settings: { maxConcurrentStreams: 256 } }, onRequest);

@@ -1,0 +1,363 @@
+/**
+ * Hostile clients against a real `esql serve` (a child process, real sockets): slow headers and bodies,
+ * 500 concurrent push queries over a limit of 32, pull queries while push queries are at their limit, deep
+ * and malformed JSON, wrong content types, object names that try to leave the data folder, and statements
+ * that are expensive to compile. Throughout, a poller on its own thread checks that `/healthcheck` answers
+ * within 100 ms.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { request, type IncomingMessage } from "node:http";
+import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { HealthPoller, hostileNames, quoted, snapshot } from "./hostile-helpers.ts";
+
+const BIN = resolve(import.meta.dirname, "../../bin/esql.js");
+const MAX_PUSH = 32;
+const HEADERS_TIMEOUT_MS = 2000;
+const REQUEST_TIMEOUT_MS = 3000;
+
+let root: string;
+let data: string;
+let server: ChildProcess;
+let url: string;
+let port: number;
+let health: HealthPoller;
+let output = "";
+
+interface Answer {
+  status: number;
+  text: string;
+  json: Record<string, unknown> | undefined;
+}
+
+/** One request on its own connection; resolves with the whole answer. */
+function send(path: string, body: string, headers: Record<string, string> = {}, method = "POST"): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url + path, { method, agent: false, headers }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (text += c));
+      res.on("end", () => {
+        let json: Record<string, unknown> | undefined;
+        try {
+          json = JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, text, json });
+      });
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+const JSON_TYPE = { "content-type": "application/json" };
+const post = (path: string, body: unknown, headers: Record<string, string> = JSON_TYPE) =>
+  send(path, typeof body === "string" ? body : JSON.stringify(body), headers);
+
+/** Waits until `check` holds (polling), failing with `what` after `ms`. */
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), "esql-hostile-"));
+  data = join(root, "data");
+  server = spawn(
+    process.execPath,
+    [
+      BIN,
+      "serve",
+      "--data",
+      data,
+      "--port",
+      "0",
+      "--max-push-queries",
+      String(MAX_PUSH),
+      "--headers-timeout-ms",
+      String(HEADERS_TIMEOUT_MS),
+      "--request-timeout-ms",
+      String(REQUEST_TIMEOUT_MS),
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  server.stdout!.on("data", (c: Buffer) => (output += String(c)));
+  server.stderr!.on("data", (c: Buffer) => (output += String(c)));
+  await until("the server listens", () => /at (http:\/\/\S+) /.test(output), 60_000);
+  url = /at (http:\/\/\S+) /.exec(output)![1]!;
+  port = Number(new URL(url).port);
+  const setup = await post("/ksql", {
+    ksql: `CREATE STREAM ev (id STRING KEY, v INT) WITH (kafka_topic='ev', value_format='JSON', partitions=1);
+      CREATE TABLE t AS SELECT id, COUNT(*) AS n FROM ev GROUP BY id;
+      INSERT INTO ev (id, v) VALUES ('a', 1);`,
+  });
+  expect(setup.status, setup.text).toBe(200);
+  await until("the table has its row", async () =>
+    (await post("/query", { ksql: "SELECT * FROM t WHERE id = 'a';" })).text.includes('"columns":["a",1]'),
+  );
+  health = new HealthPoller(url);
+});
+
+afterAll(async () => {
+  await health?.stop();
+  server?.kill("SIGTERM");
+  if (server && server.exitCode === null) await new Promise((r) => server.once("exit", r));
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** After each probe: `/healthcheck` answered within its budget the whole time. */
+afterEach(async () => {
+  const r = await health.report();
+  await health.reset();
+  expect(r.count, "health polls").toBeGreaterThan(0);
+  expect(r.slow, `health polls over budget (max ${r.maxMs} ms)`).toEqual([]);
+});
+
+describe("esql serve under hostile requests", () => {
+  it("closes slow-header (slowloris), slow-preface and slow-body connections", { timeout: 30_000 }, async () => {
+    const sockets: { socket: Socket; closed: boolean; got: string }[] = [];
+    const open = (first: string, drip: string) => {
+      const s = { socket: connect(port, "127.0.0.1"), closed: false, got: "" };
+      s.socket.on("data", (c) => (s.got += String(c)));
+      s.socket.on("error", () => {});
+      s.socket.on("close", () => (s.closed = true));
+      s.socket.on("connect", () => s.socket.write(first));
+      const timer = setInterval(() => {
+        if (s.closed) clearInterval(timer);
+        else s.socket.write(drip);
+      }, 300);
+      sockets.push(s);
+      return s;
+    };
+    // Headers that never end, an HTTP/2 preface sent a byte at a time, a body that never ends.
+    const slowHeaders = Array.from({ length: 200 }, () => open("POST /ksql HTTP/1.1\r\nHost: x\r\n", "X-a: b\r\n"));
+    const slowPreface = Array.from({ length: 20 }, () => open("P", "R"));
+    const slowBody = Array.from({ length: 20 }, () =>
+      open("POST /ksql HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{", " "),
+    );
+    const t0 = Date.now();
+    await until(
+      "the server closed every slow connection",
+      () => sockets.every((s) => s.closed),
+      HEADERS_TIMEOUT_MS + REQUEST_TIMEOUT_MS + 5_000,
+    );
+    expect(Date.now() - t0).toBeLessThan(REQUEST_TIMEOUT_MS + 3_000);
+    for (const s of slowHeaders) expect(s.got).toMatch(/^HTTP\/1\.1 408/);
+    for (const s of slowBody) expect(s.got).toMatch(/^HTTP\/1\.1 408/);
+    expect(slowPreface.every((s) => s.got === "")).toBe(true);
+    // Still serving.
+    expect((await post("/ksql", { ksql: "SHOW STREAMS;" })).status).toBe(200);
+  });
+
+  it(`admits ${MAX_PUSH} of 500 concurrent push queries; pull queries still answer`, { timeout: 60_000 }, async () => {
+    const streams: IncomingMessage[] = [];
+    const attempt = () =>
+      new Promise<Answer>((resolve, reject) => {
+        const req = request(url + "/query-stream", { method: "POST", agent: false, headers: JSON_TYPE }, (res) => {
+          if (res.statusCode === 200) {
+            streams.push(res);
+            res.on("error", () => {});
+            resolve({ status: 200, text: "", json: undefined });
+            return;
+          }
+          let text = "";
+          res.on("data", (c) => (text += String(c)));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text, json: JSON.parse(text) }));
+        });
+        req.on("error", reject);
+        req.end(JSON.stringify({ sql: "SELECT * FROM ev EMIT CHANGES;" }));
+      });
+    const answers = await Promise.all(Array.from({ length: 500 }, attempt));
+    const ok = answers.filter((a) => a.status === 200).length;
+    const refused = answers.filter((a) => a.status === 429);
+    expect(ok).toBe(MAX_PUSH);
+    expect(refused.length).toBe(500 - MAX_PUSH);
+    expect(refused[0]!.json).toMatchObject({ "@type": "generic_error", error_code: 42900 });
+    const metrics = await send("/metrics", "", {}, "GET");
+    expect(metrics.text).toContain(`esql_push_queries_running ${MAX_PUSH}`);
+
+    // At the limit: pull queries are not push queries, and are answered.
+    const pulls = await Promise.all(
+      Array.from({ length: 20 }, () => post("/query", { ksql: "SELECT * FROM t WHERE id = 'a';" })),
+    );
+    for (const p of pulls) {
+      expect(p.status, p.text).toBe(200);
+      expect(p.text).toContain('"columns":["a",1]');
+    }
+    const streamPull = await post("/query-stream", { sql: "SELECT * FROM t WHERE id = 'a';" });
+    expect(streamPull.status, streamPull.text).toBe(200);
+    expect((await post("/query-stream", { sql: "SELECT * FROM ev EMIT CHANGES;" })).status).toBe(429);
+
+    // Clients that leave free their slots.
+    for (const s of streams) s.destroy();
+    await until("a push query is admitted again", async () => {
+      const m = await send("/metrics", "", {}, "GET");
+      return m.text.includes("esql_push_queries_running 0");
+    });
+    const again = await post("/query", { ksql: "SELECT * FROM ev EMIT CHANGES LIMIT 1;" });
+    expect(again.status, again.text).toBe(200);
+  });
+
+  it("refuses deep, huge, malformed and misshapen bodies with 400/413 and an error body", async () => {
+    const deepProps = `{"ksql":"SHOW STREAMS;","streamsProperties":${'{"a":'.repeat(50_000)}1${"}".repeat(50_000)}}`;
+    const deepArray = "[".repeat(400_000) + "]".repeat(400_000);
+    const cases: [string, string, number, RegExp][] = [
+      ["/ksql", deepProps, 400, /nests deeper than 32/],
+      ["/query-stream", deepArray, 400, /nests deeper than 32/],
+      ["/ksql", '{"ksql": "SHOW STREAMS;", "streamsProperties": {"a": {"b": 1}}}', 400, /streamsProperties\.a/],
+      ["/ksql", '{"ksql": "SHOW STREAMS;", "streamsProperties": [1]}', 400, /streamsProperties/],
+      ["/ksql", '{"ksql": 42}', 400, /"ksql": .*string/],
+      ["/ksql", "{}", 400, /"ksql"/],
+      ["/query-stream", '{"ksql": "SELECT * FROM t;"}', 400, /"sql"/],
+      ["/close-query", '{"queryId": 7}', 400, /"queryId"/],
+      ["/ksql", "[1, 2]", 400, /JSON object/],
+      ["/ksql", "{not json", 400, /not valid JSON/],
+      ["/ksql", JSON.stringify({ ksql: "x".repeat(2 << 20) }), 413, /exceeds the limit/],
+    ];
+    for (const [path, body, status, message] of cases) {
+      const r = await post(path, body);
+      expect(r.status, `${path} ${body.slice(0, 60)}: ${r.text.slice(0, 200)}`).toBe(status);
+      expect(r.json?.["@type"]).toBe("generic_error");
+      expect(r.json?.error_code).toBe(status * 100);
+      expect(String(r.json?.message)).toMatch(message);
+    }
+    // Scalars of any JSON type are fine as property values (ksqlDB's clients send numbers and booleans).
+    const props = await post("/ksql", {
+      ksql: "SHOW STREAMS;",
+      streamsProperties: { "cache.max.bytes.buffering": 0, "x.flag": true, "y.unset": null },
+      sessionVariables: {},
+    });
+    expect(props.status, props.text).toBe(200);
+  });
+
+  it("answers 415 to bodies that are not JSON, and accepts what ksqlDB's clients send", async () => {
+    const body = JSON.stringify({ ksql: "SHOW STREAMS;" });
+    for (const type of [
+      "text/plain",
+      "text/plain;charset=UTF-8",
+      "application/x-www-form-urlencoded",
+      "multipart/form-data; boundary=x",
+      "application/xml",
+    ]) {
+      const r = await send("/ksql", body, { "content-type": type });
+      expect(r.status, type).toBe(415);
+      expect(r.json).toMatchObject({ "@type": "generic_error", error_code: 41500 });
+    }
+    for (const type of [
+      undefined,
+      "application/json",
+      "application/json; charset=utf-8",
+      "application/vnd.ksql.v1+json; charset=utf-8",
+    ]) {
+      const r = await send("/ksql", body, type ? { "content-type": type } : {});
+      expect(r.status, String(type)).toBe(200);
+    }
+    const delimited = await send("/query-stream", JSON.stringify({ sql: "SELECT * FROM t WHERE id = 'a';" }), {
+      "content-type": "application/vnd.ksqlapi.delimited.v1",
+      accept: "application/vnd.ksqlapi.delimited.v1",
+    });
+    expect(delimited.status).toBe(200);
+    expect(delimited.text.trim().split("\n")[1]).toBe('["a",1]');
+  });
+
+  it("keeps every object name inside the data folder, whatever the statement", { timeout: 120_000 }, async () => {
+    const sibling = "sibling";
+    const outside = join(root, sibling);
+    mkdirSync(outside);
+    writeFileSync(join(outside, "canary.txt"), "do not touch");
+    // Where the query ids' folders would have gone when names became paths (the counter is not known ahead).
+    for (let n = 0; n < 200; n++) {
+      mkdirSync(join(outside, `victim_${n}`));
+      writeFileSync(join(outside, `victim_${n}`, "canary.txt"), `victim ${n}`);
+    }
+    const outsideData = () => new Map([...snapshot(root)].filter(([p]) => !p.startsWith("data/") && p !== "data/"));
+    const before = outsideData();
+    const statuses: string[] = [];
+    const run = async (ksql: string) => {
+      const r = await post("/ksql", { ksql });
+      statuses.push(`${r.status} ${ksql.slice(0, 80)}`);
+      expect([200, 400], `${ksql.slice(0, 200)}: ${r.text.slice(0, 300)}`).toContain(r.status);
+      return r;
+    };
+    const created = (r: Answer) =>
+      /Created query (.*)$/.exec(
+        String(
+          (r.json as unknown as { commandStatus: { message: string } }[] | undefined)?.[0]?.commandStatus?.message ??
+            "",
+        ),
+      )?.[1];
+    let i = 0;
+    for (const name of hostileNames(root, sibling)) {
+      i++;
+      const stream = quoted(`${name}_s`);
+      const table = quoted(`${name}_t`);
+      await run(
+        `CREATE STREAM ${quoted(`${name}_src`)} (id STRING KEY, v INT) WITH (kafka_topic='ev', value_format='JSON');`,
+      );
+      await run(
+        `CREATE TABLE ${quoted(`${name}_tsrc`)} (id STRING PRIMARY KEY, v INT) WITH (kafka_topic='tsrc_${i}', value_format='JSON', partitions=1);`,
+      );
+      const csas = await run(`CREATE STREAM ${stream} WITH (kafka_topic='hs_${i}') AS SELECT * FROM ev;`);
+      const ctas = await run(
+        `CREATE TABLE ${table} WITH (kafka_topic='ht_${i}') AS SELECT id, COUNT(*) AS n FROM ev GROUP BY id;`,
+      );
+      // The default topic is the name: refused with a reason, since Kafka would refuse it.
+      const defaulted = await run(`CREATE STREAM ${quoted(`${name}_d`)} AS SELECT * FROM ev;`);
+      expect(defaulted.status).toBe(400);
+      expect(String(defaulted.json?.message)).toMatch(/Invalid topic name|LEX|identifier/i);
+      if (!name.includes("\u0000")) {
+        // Names the lexer takes: the statements run, their folders stay inside.
+        expect(csas.status, csas.text).toBe(200);
+        expect(ctas.status, ctas.text).toBe(200);
+      }
+      const insert = await run(`INSERT INTO ${stream} SELECT * FROM ev;`);
+      await run(`INSERT INTO ${stream} (id, v) VALUES ('b', 2);`);
+      const insertId = created(insert);
+      if (insertId) await run(`TERMINATE ${quoted(insertId)};`);
+      const ctasId = created(ctas);
+      if (ctasId) await run(`TERMINATE ${quoted(ctasId)};`);
+      await run(`DROP TABLE IF EXISTS ${table} DELETE TOPIC;`);
+      await run(`DROP STREAM IF EXISTS ${stream} DELETE TOPIC;`);
+      await run(`DROP STREAM IF EXISTS ${quoted(`${name}_src`)};`);
+      await run(`DROP TABLE IF EXISTS ${quoted(`${name}_tsrc`)} DELETE TOPIC;`);
+      expect(outsideData(), `after ${JSON.stringify(name).slice(0, 60)}: ${statuses.slice(-12).join("\n")}`).toEqual(
+        before,
+      );
+    }
+    // What is inside the state folder has safe names only.
+    for (const f of readdirSync(join(data, "state"))) expect(f).toMatch(/^[A-Za-z0-9_.-]{1,100}$/);
+    expect((await post("/ksql", { ksql: "SHOW STREAMS;" })).status).toBe(200);
+  });
+
+  it(
+    "answers statements that are expensive to compile with 400, and stays responsive",
+    { timeout: 60_000 },
+    async () => {
+      const decimal = await post("/query", {
+        ksql: "SELECT CAST(1 AS DECIMAL(10, 1000000)) AS d FROM t WHERE id = 'a';",
+      });
+      expect(decimal.status, decimal.text).toBe(400);
+      expect(decimal.json?.["@type"]).toBe("statement_error");
+      const literal = "9".repeat(400_000);
+      for (const [path, body] of [
+        ["/ksql", { ksql: `SELECT ${literal} FROM t WHERE id = 'a';` }],
+        ["/query", { ksql: `SELECT ${literal} FROM t WHERE id = 'a';` }],
+        ["/query-stream", { sql: `SELECT ${literal} FROM t WHERE id = 'a';` }],
+      ] as const) {
+        const r = await post(path, body);
+        expect(r.status, `${path}: ${r.text.slice(0, 200)}`).toBe(400);
+        expect(r.json).toMatchObject({ "@type": "generic_error", error_code: 40000 });
+        expect(String(r.json?.message)).toMatch(/more than the limit of 65536/);
+      }
+      expect((await post("/query", { ksql: "SELECT * FROM t WHERE id = 'a';" })).status).toBe(200);
+    },
+  );
+});
