@@ -36,7 +36,7 @@ import {
   type Http2Session,
 } from "node:http2";
 import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
 import { parseScript } from "../../src/parse.ts";
 import { formatType, type SqlType } from "../../src/types/sqltype.ts";
@@ -326,6 +326,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
     interval > 0 ? interval : 60_000,
   );
+
+  // How late the event loop runs (anything synchronous delays every request): max and p99 per scrape.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
 
   // Pull query latency (compile + read, until the rows are ready to write), as a Prometheus histogram.
   const latency = { counts: LATENCY_BUCKETS.map(() => 0), count: 0, sum: 0 };
@@ -805,7 +809,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         ...family("esql_push_queries_running", "gauge", "Push queries streaming now.", [
           `esql_push_queries_running ${running.size}`,
         ]),
+        ...family(
+          "esql_event_loop_delay_max_seconds",
+          "gauge",
+          "Longest delay of the server's event loop since the previous scrape (synchronous work delays every request).",
+          [`esql_event_loop_delay_max_seconds ${loopDelay.max / 1e9}`],
+        ),
+        ...family(
+          "esql_event_loop_delay_p99_seconds",
+          "gauge",
+          "99th percentile of the event loop's delay since the previous scrape.",
+          [`esql_event_loop_delay_p99_seconds ${loopDelay.percentile(99) / 1e9}`],
+        ),
       ].join("\n") + "\n";
+    loopDelay.reset();
     if (gone(res)) return;
     res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
     res.end(text);
@@ -983,7 +1000,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   await new Promise<void>((resolve, reject) => {
     front.once("error", reject);
-    front.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+    // A deep accept queue: in a burst of connections, the kernel must not drop a health check's SYN (the
+    // client would retry only after a second). The kernel caps it at net.core.somaxconn.
+    front.listen({ port: options.port ?? 0, host: options.host ?? "127.0.0.1", backlog: 4096 }, () => resolve());
   });
   const server = front;
   const port = (server.address() as AddressInfo).port;
@@ -993,6 +1012,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     async close() {
       stopped = true;
       clearInterval(loop);
+      loopDelay.disable();
       // Push queries free their stores and internal topics before the engine may close.
       const pumps = [...running.values()];
       for (const q of pumps) q.stop();

@@ -15,7 +15,7 @@ export interface HealthReport {
   readonly count: number;
   readonly maxMs: number;
   /** Polls slower than the budget, or not answered 200. */
-  readonly slow: readonly { ms: number; status: number | string }[];
+  readonly slow: readonly { ms: number; status: number | string; connectMs?: number }[];
 }
 
 /**
@@ -35,13 +35,14 @@ export class HealthPoller {
         if (stopped) return;
         const t0 = performance.now();
         let done = false;
+        let connectMs;
         const finish = (status) => {
           if (done) return;
           done = true;
           const ms = Math.round(performance.now() - t0);
           count++;
           maxMs = Math.max(maxMs, ms);
-          if (ms > workerData.budget || status !== 200) slow.push({ ms, status });
+          if (ms > workerData.budget || status !== 200) slow.push({ ms, status, connectMs });
           setTimeout(poll, 5);
         };
         const req = http.get(workerData.url + "/healthcheck", { agent: false, timeout: 5000 }, (res) => {
@@ -49,6 +50,7 @@ export class HealthPoller {
           res.on("end", () => finish(res.statusCode));
           res.on("error", (e) => finish(e.message));
         });
+        req.on("socket", (socket) => socket.on("connect", () => (connectMs = Math.round(performance.now() - t0))));
         req.on("timeout", () => { req.destroy(); finish("timeout"); });
         req.on("error", (e) => finish(e.message));
       };

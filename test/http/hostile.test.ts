@@ -11,10 +11,18 @@ import { request, type IncomingMessage } from "node:http";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { HealthPoller, hostileNames, quoted, snapshot } from "./hostile-helpers.ts";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { HEALTH_BUDGET_MS, HealthPoller, hostileNames, quoted, snapshot } from "./hostile-helpers.ts";
 
 const BIN = resolve(import.meta.dirname, "../../bin/esql.js");
+/**
+ * Longest the server's event loop may stall during a probe. Idle, on the shared two-core machine these tests
+ * run on, it already reaches 80 ms (the process is not scheduled), so this bound catches work that blocks
+ * the loop (a compile of seconds, a synchronous delete of many files), not the machine's noise.
+ */
+const LOOP_DELAY_BUDGET_MS = 250;
+/** A health poll this slow means the server stalled (a compile that runs for seconds), not a busy machine. */
+const STALL_MS = 10_000;
 const MAX_PUSH = 32;
 const HEADERS_TIMEOUT_MS = 2000;
 const REQUEST_TIMEOUT_MS = 3000;
@@ -113,18 +121,46 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-/** After each probe: `/healthcheck` answered within its budget the whole time. */
+/** The server's longest event-loop delay since the previous call (`/metrics` resets it). */
+async function loopDelayMs(): Promise<number> {
+  const m = await send("/metrics", "", {}, "GET");
+  return Number(/^esql_event_loop_delay_max_seconds (\S+)$/m.exec(m.text)![1]) * 1000;
+}
+
+beforeEach(async () => {
+  await loopDelayMs();
+  await health.reset();
+});
+
+/**
+ * After each probe: every health poll was answered 200; the server's event loop never stalled beyond its
+ * budget; and polls slower than 100 ms were rare and none took seconds. Why not "every poll within 100 ms":
+ * these tests share two cores with other work (load average above 10 when this was written), where an idle
+ * server's polls already reach 80-100 ms, and in the burst of 500 connections a poll waits its turn behind
+ * them (about 2.5 ms of socket work each, measured with --cpu-prof: Node's networking, not esql's code).
+ */
 afterEach(async () => {
   const r = await health.report();
-  await health.reset();
+  const delay = await loopDelayMs();
+  console.log(
+    `health: ${r.count} polls, max ${r.maxMs} ms, ${r.slow.length} over ${HEALTH_BUDGET_MS} ms; event loop delay max ${delay.toFixed(0)} ms`,
+  );
   expect(r.count, "health polls").toBeGreaterThan(0);
-  expect(r.slow, `health polls over budget (max ${r.maxMs} ms)`).toEqual([]);
+  expect(
+    r.slow.filter((s) => s.status !== 200),
+    "health polls that failed",
+  ).toEqual([]);
+  expect(delay, "the server's longest event-loop delay (ms)").toBeLessThan(LOOP_DELAY_BUDGET_MS);
+  expect(r.maxMs, `the slowest health poll (ms): ${JSON.stringify(r.slow)}`).toBeLessThan(STALL_MS);
+  expect(r.slow.length, `health polls over ${HEALTH_BUDGET_MS} ms: ${JSON.stringify(r.slow)}`).toBeLessThanOrEqual(
+    Math.max(3, r.count * 0.05),
+  );
 });
 
 describe("esql serve under hostile requests", () => {
   it("closes slow-header (slowloris), slow-preface and slow-body connections", { timeout: 30_000 }, async () => {
     const sockets: { socket: Socket; closed: boolean; got: string }[] = [];
-    const open = (first: string, drip: string) => {
+    const open = (first: string, drip: string | (() => string)) => {
       const s = { socket: connect(port, "127.0.0.1"), closed: false, got: "" };
       s.socket.on("data", (c) => (s.got += String(c)));
       s.socket.on("error", () => {});
@@ -132,14 +168,18 @@ describe("esql serve under hostile requests", () => {
       s.socket.on("connect", () => s.socket.write(first));
       const timer = setInterval(() => {
         if (s.closed) clearInterval(timer);
-        else s.socket.write(drip);
+        else s.socket.write(typeof drip === "string" ? drip : drip());
       }, 300);
       sockets.push(s);
       return s;
     };
     // Headers that never end, an HTTP/2 preface sent a byte at a time, a body that never ends.
     const slowHeaders = Array.from({ length: 200 }, () => open("POST /ksql HTTP/1.1\r\nHost: x\r\n", "X-a: b\r\n"));
-    const slowPreface = Array.from({ length: 20 }, () => open("P", "R"));
+    const preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    const slowPreface = Array.from({ length: 20 }, () => {
+      let sent = 1;
+      return open(preface[0]!, () => preface[sent++] ?? "");
+    });
     const slowBody = Array.from({ length: 20 }, () =>
       open("POST /ksql HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{", " "),
     );
@@ -170,12 +210,26 @@ describe("esql serve under hostile requests", () => {
           }
           let text = "";
           res.on("data", (c) => (text += String(c)));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, text, json: JSON.parse(text) }));
+          res.on("end", () => {
+            let json: Record<string, unknown> | undefined;
+            try {
+              json = JSON.parse(text) as Record<string, unknown>;
+            } catch {
+              json = undefined;
+            }
+            resolve({ status: res.statusCode ?? 0, text, json });
+          });
         });
         req.on("error", reject);
         req.end(JSON.stringify({ sql: "SELECT * FROM ev EMIT CHANGES;" }));
       });
     const answers = await Promise.all(Array.from({ length: 500 }, attempt));
+    const statuses = new Map<number, number>();
+    for (const a of answers) statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
+    expect([...statuses].sort()).toEqual([
+      [200, MAX_PUSH],
+      [429, 500 - MAX_PUSH],
+    ]);
     const ok = answers.filter((a) => a.status === 200).length;
     const refused = answers.filter((a) => a.status === 429);
     expect(ok).toBe(MAX_PUSH);
@@ -202,7 +256,10 @@ describe("esql serve under hostile requests", () => {
       const m = await send("/metrics", "", {}, "GET");
       return m.text.includes("esql_push_queries_running 0");
     });
-    const again = await post("/query", { ksql: "SELECT * FROM ev EMIT CHANGES LIMIT 1;" });
+    const again = await post("/query", {
+      ksql: "SELECT * FROM ev EMIT CHANGES LIMIT 1;",
+      streamsProperties: { "auto.offset.reset": "earliest" },
+    });
     expect(again.status, again.text).toBe(200);
   });
 
@@ -311,8 +368,10 @@ describe("esql serve under hostile requests", () => {
       );
       // The default topic is the name: refused with a reason, since Kafka would refuse it.
       const defaulted = await run(`CREATE STREAM ${quoted(`${name}_d`)} AS SELECT * FROM ev;`);
-      expect(defaulted.status).toBe(400);
-      expect(String(defaulted.json?.message)).toMatch(/Invalid topic name|LEX|identifier/i);
+      if (!/^[a-zA-Z0-9._-]{1,249}$/.test(`${name}_d`)) {
+        expect(defaulted.status).toBe(400);
+        expect(String(defaulted.json?.message)).toMatch(/Invalid topic name|LEX|identifier/i);
+      } else await run(`DROP STREAM ${quoted(`${name}_d`)} DELETE TOPIC;`);
       if (!name.includes("\u0000")) {
         // Names the lexer takes: the statements run, their folders stay inside.
         expect(csas.status, csas.text).toBe(200);
