@@ -350,6 +350,9 @@ describe("esql serve under hostile requests", () => {
         expect(r.json).toMatchObject({ "@type": "generic_error", error_code: 40000 });
         expect(String(r.json?.message)).toMatch(/more than the limit of 65536/);
       }
+      // Just inside the length limit: a long literal is refused by the compiler's own limits.
+      const longLiteral = await post("/query", { ksql: `SELECT ${"9".repeat(60_000)} AS n FROM t WHERE id = 'a';` });
+      expect(longLiteral.status, longLiteral.text.slice(0, 300)).toBe(400);
       expect((await post("/query", { ksql: "SELECT * FROM t WHERE id = 'a';" })).status).toBe(200);
     },
   );
