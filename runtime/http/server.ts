@@ -173,6 +173,9 @@ function gone(res: Res): boolean {
 /** The bytes an HTTP/2 client sends first (RFC 9113 §3.4). */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
+/** How long `/metrics` waits for the log to tell each partition's end offset (a broker call on Kafka). */
+const LAG_DEADLINE_MS = 500;
+
 /** Upper bounds (seconds) of the pull latency histogram's buckets. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
@@ -733,37 +736,47 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ];
     const processed: string[] = [];
     const errors: string[] = [];
+    // Counters are read at once; lag needs the log (a broker call on Kafka), so each partition's read races a
+    // deadline: a broker that is away costs the scrape half a second, and its partitions are counted as unknown.
+    // No gate: a statement stuck on the broker must not hold the scrape.
     const lag: string[] = [];
     const dropped: string[] = [];
-    await gate.run(false, async () => {
-      for (const [id, q] of engine.queries) {
-        let recordsIn = 0;
-        let errs = 0;
-        for (const t of q.tasks) {
-          recordsIn += t.metrics.recordsIn;
-          errs += t.metrics.errors;
-          const topics = t.inputTopics;
-          for (let i = 0; i < topics.length; i++) {
-            try {
-              const behind = (await engine.log.endOffset(topics[i]!, t.partition)) - (await t.currentPosition(i));
+    const reads: Promise<void>[] = [];
+    for (const [id, q] of engine.queries) {
+      let recordsIn = 0;
+      let errs = 0;
+      for (const t of q.tasks) {
+        recordsIn += t.metrics.recordsIn;
+        errs += t.metrics.errors;
+        t.inputTopics.forEach((topic, i) =>
+          reads.push(
+            (async () => {
+              const behind = (await engine.log.endOffset(topic, t.partition)) - (await t.currentPosition(i));
               lag.push(
-                `esql_consumer_lag{query_id="${label(id)}",stage="${label(t.stage.id)}",topic="${label(topics[i]!)}",partition="${t.partition}"} ${Math.max(0, behind)}`,
+                `esql_consumer_lag{query_id="${label(id)}",stage="${label(t.stage.id)}",topic="${label(topic)}",partition="${t.partition}"} ${Math.max(0, behind)}`,
               );
-            } catch {
+            })().catch(() => {
               // a topic that is gone has no lag to show
-            }
-          }
-        }
-        processed.push(`esql_records_processed_total{query_id="${label(id)}"} ${recordsIn}`);
-        errors.push(`esql_processing_errors_total{query_id="${label(id)}"} ${errs}`);
-        for (const [key, n] of engine.drops(id).byOperator) {
-          const [operator, reason] = key.split("/");
-          dropped.push(
-            `esql_records_dropped_total{query_id="${label(id)}",operator="${label(operator!)}",reason="${label(reason!)}"} ${n}`,
-          );
-        }
+            }),
+          ),
+        );
       }
-    });
+      processed.push(`esql_records_processed_total{query_id="${label(id)}"} ${recordsIn}`);
+      errors.push(`esql_processing_errors_total{query_id="${label(id)}"} ${errs}`);
+      for (const [key, n] of engine.drops(id).byOperator) {
+        const [operator, reason] = key.split("/");
+        dropped.push(
+          `esql_records_dropped_total{query_id="${label(id)}",operator="${label(operator!)}",reason="${label(reason!)}"} ${n}`,
+        );
+      }
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(reads),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, LAG_DEADLINE_MS))),
+    ]).finally(() => clearTimeout(timer));
+    const lagSamples = [...lag].sort();
+    const unknownLag = reads.length - lagSamples.length;
     let cumulative = 0;
     const buckets = LATENCY_BUCKETS.map((b, i) => {
       cumulative += latency.counts[i]!;
@@ -793,7 +806,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           "esql_consumer_lag",
           "gauge",
           "Records of each input partition a persistent query's task has not processed yet.",
-          lag,
+          lagSamples,
+        ),
+        ...family(
+          "esql_consumer_lag_unknown",
+          "gauge",
+          `Input partitions whose lag could not be read within ${LAG_DEADLINE_MS} ms (broker away or slow), or whose topic is gone.`,
+          [`esql_consumer_lag_unknown ${unknownLag}`],
         ),
         ...family(
           "esql_pull_query_latency_seconds",
