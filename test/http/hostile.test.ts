@@ -140,6 +140,7 @@ beforeEach(async () => {
  * them (about 2.5 ms of socket work each, measured with --cpu-prof: Node's networking, not esql's code).
  */
 afterEach(async () => {
+  await until("a health poll answered", async () => (await health.report()).count > 0);
   const r = await health.report();
   const delay = await loopDelayMs();
   console.log(
@@ -328,6 +329,10 @@ describe("esql serve under hostile requests", () => {
   it("keeps every object name inside the data folder, whatever the statement", { timeout: 120_000 }, async () => {
     await checkNamesStayInside((ksql) => post("/ksql", { ksql }), root, data);
     expect((await post("/ksql", { ksql: "SHOW STREAMS;" })).status).toBe(200);
+  });
+
+  it("prints no warnings (listener leaks) and no stack traces", () => {
+    expect(output).not.toMatch(/Warning|\n\s+at /);
   });
 
   it(
