@@ -80,6 +80,15 @@ export interface ServerOptions {
   readonly keepAliveTimeoutMs?: number;
   /** Time (ms) an HTTP/2 session without open streams stays open (default 60 s). */
   readonly sessionIdleTimeoutMs?: number;
+  /**
+   * Told when background processing starts failing (a broker that is away, a disk error: `error`, and the
+   * log's error `code` when it has one) and when it works again (`downMs`); `esql serve` logs them as JSON lines.
+   */
+  readonly onEvent?: (
+    e:
+      | { readonly event: "processing_failed"; readonly error: string; readonly code?: string }
+      | { readonly event: "processing_resumed"; readonly downMs: number },
+  ) => void;
 }
 
 /** Deepest nesting of arrays and objects accepted in a request body (ksqlDB's bodies need 3). */
@@ -310,6 +319,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Statements hold the gate alone; queries and the background drain share it (see the module comment).
   const gate = new Gate();
   let drainError: string | undefined;
+  let failingSince = 0;
   let draining = false;
   const interval = options.drainIntervalMs ?? 100;
   const loop = setInterval(
@@ -320,8 +330,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         .run(false, async () => {
           try {
             await engine.drain();
+            if (drainError !== undefined)
+              options.onEvent?.({ event: "processing_resumed", downMs: Date.now() - failingSince });
             drainError = undefined;
           } catch (e) {
+            if (drainError === undefined) {
+              failingSince = Date.now();
+              const code = (e as { code?: unknown }).code;
+              options.onEvent?.({
+                event: "processing_failed",
+                error: (e as Error).message,
+                ...(typeof code === "string" ? { code } : {}),
+              });
+            }
             drainError = (e as Error).message;
           }
         })

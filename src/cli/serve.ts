@@ -144,6 +144,11 @@ export async function runServe(
       ...(options.headersTimeoutMs !== undefined ? { headersTimeoutMs: options.headersTimeoutMs } : {}),
       ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
       ...(auth ? { auth } : {}),
+      // One JSON line per change of state, for log collectors.
+      onEvent: (e) =>
+        err.write(
+          `${JSON.stringify({ time: new Date().toISOString(), level: e.event === "processing_failed" ? "warn" : "info", ...e })}\n`,
+        ),
     });
     const on = options.brokers
       ? `Kafka at ${options.brokers.join(",")}, state in ${options.data}`

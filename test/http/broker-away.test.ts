@@ -9,12 +9,14 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { startServer, type RunningServer } from "../../runtime/http/server.ts";
 import { EmbeddedLog } from "../../runtime/log/embedded.ts";
-import type { EventLog } from "../../runtime/log/types.ts";
+import { LogError, type EventLog } from "../../runtime/log/types.ts";
 
 let dir: string;
 let engine: Engine;
 let server: RunningServer;
 let away = false;
+let failing = false;
+const events: { event: string }[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "esql-away-"));
@@ -23,6 +25,8 @@ beforeAll(async () => {
   const log = new Proxy(inner, {
     get(target, prop, receiver) {
       if (prop === "endOffset" && away) return () => new Promise<number>(() => {});
+      if (prop === "read" && failing)
+        return () => Promise.reject(new LogError("IO", "cannot read: the broker is not reachable"));
       const v = Reflect.get(target, prop, receiver) as unknown;
       return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
@@ -30,7 +34,7 @@ beforeAll(async () => {
   engine = await Engine.open({ dataDir: dir, log, persistent: false });
   await engine.execute(`CREATE STREAM s (k STRING KEY, v INT) WITH (kafka_topic='s', value_format='JSON', partitions=2);
     CREATE TABLE t AS SELECT k, COUNT(*) AS n FROM s GROUP BY k;`);
-  server = await startServer({ engine, drainIntervalMs: 20 });
+  server = await startServer({ engine, drainIntervalMs: 20, onEvent: (e) => events.push(e) });
 });
 
 afterAll(async () => {
@@ -62,4 +66,25 @@ it("answers /metrics and /healthcheck within a second while the log hangs", asyn
   expect(health.ms).toBeLessThan(1000);
   away = false;
   expect((await timed("/metrics")).text).toContain("esql_consumer_lag_unknown 0");
+});
+
+it("tells when processing fails and when it works again, once each", async () => {
+  const until = async (what: string, check: () => boolean) => {
+    const end = Date.now() + 10_000;
+    while (!check()) {
+      if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  await engine.execute("INSERT INTO s (k, v) VALUES ('a', 1);");
+  failing = true;
+  await engine.execute("INSERT INTO s (k, v) VALUES ('a', 2);");
+  await until("processing failed", () => events.length > 0);
+  expect(events[0]).toMatchObject({ event: "processing_failed", code: "IO" });
+  expect((await timed("/healthcheck")).status).toBe(503);
+  failing = false;
+  await until("processing resumed", () => events.length > 1);
+  expect(events[1]).toMatchObject({ event: "processing_resumed" });
+  expect(events).toHaveLength(2);
+  expect((await timed("/healthcheck")).status).toBe(200);
 });
