@@ -114,9 +114,10 @@ function nestedDeeperThan(text: string, limit: number): boolean {
 
 /**
  * Content types a JSON endpoint accepts: none at all (ksqlDB's Java client sends none), `application/json`,
- * any `application/...+json` (`application/vnd.ksql.v1+json`, what ksqlDB's CLI and docs send), and
- * `application/vnd.ksqlapi.delimited.v1`. ksqlDB itself reads any body as JSON; a form or text body here is
- * a client mistake, answered 415.
+ * any `application/...+json` (`application/vnd.ksql.v1+json`, what ksqlDB's CLI and docs send),
+ * `application/vnd.ksqlapi.delimited.v1`, and `text/plain` (what `fetch` and many HTTP libraries send for a
+ * string body). ksqlDB itself reads any body as JSON; a form, multipart, XML or binary body here is a client
+ * mistake, answered 415.
  */
 function jsonContentType(header: string | undefined): boolean {
   if (header === undefined || header.trim() === "") return true;
@@ -124,7 +125,8 @@ function jsonContentType(header: string | undefined): boolean {
   return (
     type === "application/json" ||
     /^application\/[a-z0-9.+-]*\+json$/.test(type) ||
-    type === "application/vnd.ksqlapi.delimited.v1"
+    type === "application/vnd.ksqlapi.delimited.v1" ||
+    type === "text/plain"
   );
 }
 

@@ -296,11 +296,11 @@ describe("esql serve under hostile requests", () => {
     expect(props.status, props.text).toBe(200);
   });
 
-  it("answers 415 to bodies that are not JSON, and accepts what ksqlDB's clients send", async () => {
+  it("answers 415 to bodies that are not JSON, and accepts what ksqlDB's clients and fetch send", async () => {
     const body = JSON.stringify({ ksql: "SHOW STREAMS;" });
     for (const type of [
-      "text/plain",
-      "text/plain;charset=UTF-8",
+      "text/html",
+      "application/octet-stream",
       "application/x-www-form-urlencoded",
       "multipart/form-data; boundary=x",
       "application/xml",
@@ -314,6 +314,7 @@ describe("esql serve under hostile requests", () => {
       "application/json",
       "application/json; charset=utf-8",
       "application/vnd.ksql.v1+json; charset=utf-8",
+      "text/plain;charset=UTF-8",
     ]) {
       const r = await send("/ksql", body, type ? { "content-type": type } : {});
       expect(r.status, String(type)).toBe(200);
