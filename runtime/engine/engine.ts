@@ -31,6 +31,7 @@ import type { TopologyPlan } from "../../src/plan/topology.ts";
 import { instantiate, PlanVersionError } from "../query/topology.ts";
 import { PersistentQuery } from "../query/query.ts";
 import type { RestoreProgress } from "../state/changelog.ts";
+import { safeName } from "../state/names.ts";
 import type { PullResult } from "./pull.ts";
 import {
   closeSubscriptions,
@@ -40,6 +41,7 @@ import {
   type PullOutcome,
   type QueryEngineEnv,
   type SubscribeOutcome,
+  type SubscribeOptions,
 } from "./queries.ts";
 import { sourceSerdes } from "../serde/formats.ts";
 import { applyStep as applyDeployStep, decodeStep, encodeStep, type DeployStep } from "../deploy/steps.ts";
@@ -485,7 +487,10 @@ export class Engine {
         const sinkPartitions = a.sink.partitions ?? inputPartitions;
         if (a.kind === "CreateAsSelect") await this.ensureTopic(a.sink, sinkPartitions);
         const sinkTopic = await this.log.describeTopic(a.sink.topic);
-        const topicId = this.member ? `${this.member.options.serviceId}-${a.queryId}` : a.queryId;
+        // The query id holds the object's name as the user quoted it: state folders, internal and changelog
+        // topics and transactional ids are built from its safe encoding (`runtime/state/names.ts`).
+        const safeId = safeName(a.queryId);
+        const topicId = this.member ? `${this.member.options.serviceId}-${safeId}` : safeId;
         // Replaying the command topic: the query runs the plan recorded when it was deployed, not one
         // planned again by this release (a changed planning decision must not change a running topology).
         const recorded = this.replayPlan;
@@ -533,7 +538,8 @@ export class Engine {
           onError: (e) => this.recordError(e),
           changelogs: this.changelogs,
           ...(this.onRestore ? { onRestore: this.onRestore } : {}),
-          ...(this.member ? { roleOf: (p: number) => this.member!.role(p), topicId } : {}),
+          topicId,
+          ...(this.member ? { roleOf: (p: number) => this.member!.role(p) } : {}),
           ...(this.onClusterEvent ? { onEvent: this.onClusterEvent } : {}),
         });
         this.queries.set(a.queryId, query);
@@ -741,8 +747,12 @@ export class Engine {
    * `auto.offset.reset`) override the session's for this query. Persistent queries feeding it move only
    * as `drain()` (or a runner) runs them.
    */
-  subscribe(sql: string, properties: Readonly<Record<string, string>> = {}): Promise<SubscribeOutcome> {
-    return subscribeSql(this.queryEnv(), sql, properties);
+  subscribe(
+    sql: string,
+    properties: Readonly<Record<string, string>> = {},
+    options: SubscribeOptions = {},
+  ): Promise<SubscribeOutcome> {
+    return subscribeSql(this.queryEnv(), sql, properties, options);
   }
 
   private queryEnv(): QueryEngineEnv {

@@ -6,7 +6,7 @@
  * Push queries (`SELECT ... EMIT CHANGES`) are transient queries read as an async iterator; pull queries
  * on streams are transient queries drained once up to the topics' current end.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
@@ -122,7 +122,7 @@ export class TransientQuery {
         i === last ? { ...s, output: () => new CollectOutput(sink.topic, (rows) => self?.take(rows)) } : s,
       ),
     };
-    const dir = mkdtempSync(join(tmpdir(), "esql-transient-"));
+    const dir = await mkdtemp(join(tmpdir(), "esql-transient-"));
     try {
       const query = await PersistentQuery.start(id, collecting, {
         queryId: id,
@@ -142,7 +142,7 @@ export class TransientQuery {
       for (const t of query.tasks) for (let i = 0; i < t.inputTopics.length; i++) await t.currentPosition(i);
       return self;
     } catch (e) {
-      rmSync(dir, { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true });
       throw e;
     }
   }
@@ -197,7 +197,7 @@ export class TransientQuery {
     try {
       await this.query.destroy();
     } finally {
-      rmSync(this.dir, { recursive: true, force: true });
+      await rm(this.dir, { recursive: true, force: true });
     }
   }
 }

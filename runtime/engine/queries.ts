@@ -34,7 +34,21 @@ export type SubscribeOutcome =
       readonly finalMessage?: string;
       readonly diagnostics: readonly Diagnostic[];
     }
-  | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
+  | {
+      readonly ok: false;
+      readonly diagnostics: readonly Diagnostic[];
+      /** A push query that `admitPush` refused (no diagnostics: the caller says why). */
+      readonly refused?: true;
+    };
+
+/** How a caller (the server) takes part in starting a query. */
+export interface SubscribeOptions {
+  /**
+   * Called once the statement is known to be a push query, synchronously, before anything starts: false
+   * refuses it (outcome `refused`). A server counts its push queries here, so the count cannot be raced.
+   */
+  readonly admitPush?: () => boolean;
+}
 
 type Compiled = { ok: true; query: AnalyzedQuery; span: Span } | { ok: false; diagnostics: Diagnostic[] };
 
@@ -149,6 +163,7 @@ export async function subscribeSql(
   env: QueryEngineEnv,
   sql: string,
   properties: Readonly<Record<string, string>> = {},
+  options: SubscribeOptions = {},
 ): Promise<SubscribeOutcome> {
   const c = compileSelect(env, sql);
   if (!c.ok) return { ok: false, diagnostics: c.diagnostics };
@@ -166,6 +181,7 @@ export async function subscribeSql(
       diagnostics: [],
     };
   }
+  if (options.admitPush && !options.admitPush()) return { ok: false, refused: true, diagnostics: [] };
   try {
     let set = open.get(env.log);
     if (!set) open.set(env.log, (set = new Set()));

@@ -17,6 +17,12 @@
  * wrong). Bad JSON, unknown endpoints and oversized bodies get error bodies; no request can crash the
  * server or show a stack trace.
  *
+ * Hostile clients: bodies are checked before anything runs (content type: 415; size, JSON nesting, shape
+ * against a schema, SQL length: 400 or 413), a connection must send its request headers within
+ * `headersTimeoutMs` and its whole request within `requestTimeoutMs` (responses, push streams included,
+ * are not limited), idle connections close, and the push-query limit is counted before anything awaits,
+ * so concurrent requests cannot overshoot it; pull queries are never counted.
+ *
  * The server owns the engine's processing loop: persistent queries are drained in the background. Statements
  * run alone (they change the catalog and start or stop queries); queries (pull and push) run concurrently
  * with each other and with the drain, since they only read committed state (LevelDB snapshots) and logs.
@@ -30,7 +36,7 @@ import {
   type Http2Session,
 } from "node:http2";
 import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
 import { parseScript } from "../../src/parse.ts";
 import { formatType, type SqlType } from "../../src/types/sqltype.ts";
@@ -38,6 +44,7 @@ import type { Engine } from "../engine/engine.ts";
 import { isTombstone, type PushQuery, type QueryColumn } from "../engine/push.ts";
 import { formatDecimal, stringifyExact } from "../serde/index.ts";
 import { toPlain } from "../testing/values.ts";
+import { z } from "zod";
 
 export interface ServerOptions {
   readonly engine: Engine;
@@ -58,8 +65,97 @@ export interface ServerOptions {
   };
   /** Refuse statements that change anything (CREATE, DROP, INSERT, TERMINATE, SET, ...) on `/ksql`: 403. */
   readonly readOnly?: boolean;
-  /** The most push queries streaming at once (default 32); one more gets 429. */
+  /** The most push queries streaming at once (default 32); one more gets 429. Pull queries are not counted. */
   readonly maxPushQueries?: number;
+  /**
+   * Longest SQL text of one request, in characters (default 65536); longer gets 400 before it is parsed,
+   * so no request keeps the compiler (and with it every other request) busy for long.
+   */
+  readonly maxSqlLength?: number;
+  /** Time (ms) a connection has to send a request's headers (default 10 s); then 408 and closed. */
+  readonly headersTimeoutMs?: number;
+  /** Time (ms) a connection has to send a whole request, body included (default 30 s). Responses are not limited. */
+  readonly requestTimeoutMs?: number;
+  /** Time (ms) an HTTP/1.1 connection stays open waiting for its next request (default 5 s). */
+  readonly keepAliveTimeoutMs?: number;
+  /** Time (ms) an HTTP/2 session without open streams stays open (default 60 s). */
+  readonly sessionIdleTimeoutMs?: number;
+  /**
+   * Told when background processing starts failing (a broker that is away, a disk error: `error`, and the
+   * log's error `code` when it has one) and when it works again (`downMs`); `esql serve` logs them as JSON lines.
+   */
+  readonly onEvent?: (
+    e:
+      | { readonly event: "processing_failed"; readonly error: string; readonly code?: string }
+      | { readonly event: "processing_resumed"; readonly downMs: number },
+  ) => void;
+}
+
+/** Deepest nesting of arrays and objects accepted in a request body (ksqlDB's bodies need 3). */
+const MAX_JSON_DEPTH = 32;
+
+/** Whether `text` nests arrays/objects deeper than `limit` (a linear scan that skips strings). */
+function nestedDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+/**
+ * Content types a JSON endpoint accepts: none at all (ksqlDB's Java client sends none), `application/json`,
+ * any `application/...+json` (`application/vnd.ksql.v1+json`, what ksqlDB's CLI and docs send),
+ * `application/vnd.ksqlapi.delimited.v1`, and `text/plain` (what `fetch` and many HTTP libraries send for a
+ * string body). ksqlDB itself reads any body as JSON; a form, multipart, XML or binary body here is a client
+ * mistake, answered 415.
+ */
+function jsonContentType(header: string | undefined): boolean {
+  if (header === undefined || header.trim() === "") return true;
+  const type = header.split(";", 1)[0]!.trim().toLowerCase();
+  return (
+    type === "application/json" ||
+    /^application\/[a-z0-9.+-]*\+json$/.test(type) ||
+    type === "application/vnd.ksqlapi.delimited.v1" ||
+    type === "text/plain"
+  );
+}
+
+/** Property values as ksqlDB's clients send them: strings, numbers, booleans (null: not set). */
+const Properties = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).nullish();
+/** The request bodies, per endpoint; fields not listed are ignored (as ksqlDB does). */
+const Bodies = {
+  ksql: z.object({
+    ksql: z.string(),
+    streamsProperties: Properties,
+    sessionVariables: Properties,
+    requestProperties: Properties,
+    commandSequenceNumber: z.number().nullish(),
+  }),
+  query: z.object({ ksql: z.string(), streamsProperties: Properties, sessionVariables: Properties }),
+  queryStream: z.object({
+    sql: z.string(),
+    properties: Properties,
+    sessionVariables: Properties,
+    requestProperties: Properties,
+  }),
+  closeQuery: z.object({ queryId: z.string() }),
+} as const;
+
+/** Property values as the engine takes them (strings); nulls left out. */
+function propertyStrings(p: z.infer<typeof Properties>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(p ?? {})) if (v !== null) out[k] = String(v);
+  return out;
 }
 
 /** A request or response of either protocol (Node's HTTP/2 compatibility API mirrors node:http). */
@@ -87,6 +183,9 @@ function gone(res: Res): boolean {
 
 /** The bytes an HTTP/2 client sends first (RFC 9113 §3.4). */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/** How long `/metrics` waits for the log to tell each partition's end offset (a broker call on Kafka). */
+const LAG_DEADLINE_MS = 500;
 
 /** Upper bounds (seconds) of the pull latency histogram's buckets. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -164,7 +263,9 @@ const ERR = {
   forbidden: 40300,
   tooMany: 42900,
   notFound: 40400,
+  timeout: 40800,
   tooLarge: 41300,
+  mediaType: 41500,
   server: 50000,
 } as const;
 
@@ -220,6 +321,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Statements hold the gate alone; queries and the background drain share it (see the module comment).
   const gate = new Gate();
   let drainError: string | undefined;
+  let failingSince = 0;
   let draining = false;
   const interval = options.drainIntervalMs ?? 100;
   const loop = setInterval(
@@ -230,8 +332,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         .run(false, async () => {
           try {
             await engine.drain();
+            if (drainError !== undefined)
+              options.onEvent?.({ event: "processing_resumed", downMs: Date.now() - failingSince });
             drainError = undefined;
           } catch (e) {
+            if (drainError === undefined) {
+              failingSince = Date.now();
+              const code = (e as { code?: unknown }).code;
+              options.onEvent?.({
+                event: "processing_failed",
+                error: (e as Error).message,
+                ...(typeof code === "string" ? { code } : {}),
+              });
+            }
             drainError = (e as Error).message;
           }
         })
@@ -239,6 +352,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
     interval > 0 ? interval : 60_000,
   );
+
+  // How late the event loop runs (anything synchronous delays every request): max and p99 per scrape.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
 
   // Pull query latency (compile + read, until the rows are ready to write), as a Prometheus histogram.
   const latency = { counts: LATENCY_BUCKETS.map(() => 0), count: 0, sum: 0 };
@@ -249,7 +366,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (i >= 0) latency.counts[i]!++;
   };
 
-  const readJson = async (req: Req): Promise<Record<string, unknown>> => {
+  const maxSql = options.maxSqlLength ?? 65_536;
+  const requestTimeout = options.requestTimeoutMs ?? 30_000;
+
+  /** The body's bytes, within the size limit and the request deadline. */
+  const readBytes = async (req: Req): Promise<Buffer> => {
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > maxBody)
       throw new HttpError(
@@ -262,18 +383,60 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       );
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const c of req as AsyncIterable<Buffer>) {
-      size += (c as Buffer).length;
-      if (size > maxBody)
-        throw new HttpError(
-          413,
-          errorBody("generic_error", ERR.tooLarge, `request body exceeds the limit of ${maxBody} bytes`),
-        );
-      chunks.push(c as Buffer);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new HttpError(
+              408,
+              errorBody("generic_error", ERR.timeout, `the request body did not arrive within ${requestTimeout} ms`),
+            ),
+          ),
+        requestTimeout,
+      );
+    });
+    const read = (async () => {
+      for await (const c of req as AsyncIterable<Buffer>) {
+        size += c.length;
+        if (size > maxBody)
+          throw new HttpError(
+            413,
+            errorBody("generic_error", ERR.tooLarge, `request body exceeds the limit of ${maxBody} bytes`),
+          );
+        chunks.push(c);
+      }
+    })();
+    try {
+      await Promise.race([read, deadline]);
+    } finally {
+      clearTimeout(timer);
+      read.catch(() => {});
     }
+    return Buffer.concat(chunks);
+  };
+
+  /** Reads a JSON body and checks it against `schema`: 415, 413, 408 or 400 with the reason. */
+  const readBody = async <T>(req: Req, schema: z.ZodType<T>): Promise<T> => {
+    const type = req.headers["content-type"];
+    if (!jsonContentType(type))
+      throw new HttpError(
+        415,
+        errorBody(
+          "generic_error",
+          ERR.mediaType,
+          `unsupported content type '${String(type).slice(0, 100)}': send application/json (or application/vnd.ksql.v1+json)`,
+        ),
+      );
+    const text = (await readBytes(req)).toString("utf8");
+    if (nestedDeeperThan(text, MAX_JSON_DEPTH))
+      throw new HttpError(
+        400,
+        errorBody("generic_error", ERR.badRequest, `request body nests deeper than ${MAX_JSON_DEPTH} levels`),
+      );
     let parsed: unknown;
     try {
-      parsed = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      parsed = JSON.parse(text);
     } catch (e) {
       throw new HttpError(
         400,
@@ -283,28 +446,30 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
       throw new HttpError(400, errorBody("generic_error", ERR.badRequest, "request body must be a JSON object"));
     }
-    return parsed as Record<string, unknown>;
+    const checked = schema.safeParse(parsed);
+    if (!checked.success) {
+      const reasons = checked.error.issues
+        .slice(0, 5)
+        .map((i) => `${i.path.length > 0 ? `"${i.path.join(".")}"` : "body"}: ${i.message}`);
+      throw new HttpError(
+        400,
+        errorBody("generic_error", ERR.badRequest, `invalid request body: ${reasons.join("; ")}`),
+      );
+    }
+    return checked.data;
   };
 
-  const stringField = (body: Record<string, unknown>, name: string): string => {
-    const v = body[name];
-    if (typeof v !== "string")
+  /** Refuses SQL text over the length limit before it reaches the compiler. */
+  const checkSqlLength = (sql: string) => {
+    if (sql.length > maxSql)
       throw new HttpError(
         400,
         errorBody(
           "generic_error",
           ERR.badRequest,
-          `expected the field "${name}" to be a string, found ${v === undefined ? "nothing" : typeof v}`,
+          `the SQL text is ${sql.length} characters long, more than the limit of ${maxSql}`,
         ),
       );
-    return v;
-  };
-  const propsField = (body: Record<string, unknown>, name: string): Record<string, string> => {
-    const v = body[name];
-    if (v === undefined || v === null) return {};
-    if (typeof v !== "object" || Array.isArray(v))
-      throw new HttpError(400, errorBody("generic_error", ERR.badRequest, `expected "${name}" to be an object`));
-    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, String(x)]));
   };
 
   const send = (res: Res, status: number, body: unknown) => {
@@ -320,9 +485,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   /** POST /ksql: runs each statement; stops at the first error (as ksqlDB does). */
   const ksql = async (req: Req, res: Res) => {
-    const body = await readJson(req);
-    const text = stringField(body, "ksql");
-    const props = propsField(body, "streamsProperties");
+    const body = await readBody(req, Bodies.ksql);
+    const text = body.ksql;
+    checkSqlLength(text);
+    const props = propertyStrings(body.streamsProperties);
     const entities: unknown[] = [];
     // A script with a syntax error runs nothing.
     const parsed = parseScript(text, { variables: engine.variables });
@@ -380,25 +546,52 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     send(res, 200, entities);
   };
 
-  /** Starts a SELECT (pull or push) for /query and /query-stream; errors as HttpError. */
+  /**
+   * Push queries admitted: counted when the engine knows the statement is a push query, before it starts
+   * anything (so concurrent requests cannot all pass the check), and released when its rows stop.
+   */
+  let pushSlots = 0;
+  const maxPush = options.maxPushQueries ?? 32;
+
+  /**
+   * Starts a SELECT (pull or push) for /query and /query-stream; errors as HttpError. A push query holds a
+   * slot until {@link pumpRows} ends it.
+   */
   const startQuery = async (
+    res: Res,
     sql: string,
     props: Record<string, string>,
   ): Promise<{ query: PushQuery; pull: boolean; finalMessage?: string }> => {
-    if (running.size >= (options.maxPushQueries ?? 32)) {
-      throw new HttpError(
-        429,
-        errorBody(
-          "generic_error",
-          ERR.tooMany,
-          `too many push queries running (at most ${options.maxPushQueries ?? 32}); close one first`,
-        ),
-      );
-    }
+    checkSqlLength(sql);
     const t0 = performance.now();
-    const r = await gate.run(false, () => engine.subscribe(sql, props));
-    if (!r.ok) throw new HttpError(400, statementError(r.diagnostics[0]!, sql));
+    let admitted = false;
+    const admitPush = () => {
+      if (pushSlots >= maxPush) return false;
+      pushSlots++;
+      admitted = true;
+      return true;
+    };
+    const r = await gate.run(false, () => engine.subscribe(sql, props, { admitPush }));
+    if (!r.ok) {
+      if (admitted) pushSlots--;
+      if (r.refused)
+        throw new HttpError(
+          429,
+          errorBody(
+            "generic_error",
+            ERR.tooMany,
+            `too many push queries running (at most ${maxPush}); close one first`,
+          ),
+        );
+      throw new HttpError(400, statementError(r.diagnostics[0]!, sql));
+    }
     if (r.pull) observePull((performance.now() - t0) / 1000);
+    else if (gone(res)) {
+      // The client left while the query started: nobody will pump it.
+      pushSlots--;
+      await r.query.close();
+      throw new HttpError(400, errorBody("generic_error", ERR.badRequest, "the client went away"));
+    }
     return { query: r.query, pull: r.pull, ...(r.finalMessage ? { finalMessage: r.finalMessage } : {}) };
   };
 
@@ -427,14 +620,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         // A slow client slows the query down instead of filling memory.
         if (!more && !closed && !gone(res)) {
           await new Promise<void>((resolve) => {
-            res.once("drain", resolve);
-            res.once("close", resolve);
+            const done = () => {
+              res.off("drain", done);
+              res.off("close", done);
+              resolve();
+            };
+            res.on("drain", done);
+            res.on("close", done);
           });
         }
         if (gone(res)) closed = true;
       }
     } finally {
       running.delete(query.id);
+      pushSlots--;
       res.off("close", stop);
       await query.close().finally(finished);
     }
@@ -474,12 +673,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   /** POST /query: a chunked JSON array. */
   const query = async (req: Req, res: Res) => {
-    const body = await readJson(req);
-    const {
-      query: q,
-      pull,
-      finalMessage,
-    } = await startQuery(stringField(body, "ksql"), propsField(body, "streamsProperties"));
+    const body = await readBody(req, Bodies.query);
+    const { query: q, pull, finalMessage } = await startQuery(res, body.ksql, propertyStrings(body.streamsProperties));
     const header = `[${JSON.stringify({ header: { queryId: q.id, schema: schemaText(q.columns) } })}`;
     const rowText = (row: unknown[], tombstone: boolean) =>
       `,\n${stringifyExact({ row: { columns: row, ...(tombstone ? { tombstone: true } : {}) } })}`;
@@ -515,10 +710,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
    * JSON array `[header, row, ...]` when the client accepts `application/json` and not the delimited type.
    */
   const queryStream = async (req: Req, res: Res) => {
-    const body = await readJson(req);
+    const body = await readBody(req, Bodies.queryStream);
     const accept = String(req.headers.accept ?? "");
     const json = /application\/json/i.test(accept) && !/delimited/i.test(accept);
-    const { query: q, pull } = await startQuery(stringField(body, "sql"), propsField(body, "properties"));
+    const { query: q, pull } = await startQuery(res, body.sql, propertyStrings(body.properties));
     const contentType = json ? "application/json" : "application/vnd.ksqlapi.delimited.v1";
     const header = JSON.stringify({
       queryId: q.id,
@@ -547,8 +742,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 
   const closeQuery = async (req: Req, res: Res) => {
-    const body = await readJson(req);
-    const id = stringField(body, "queryId");
+    const id = (await readBody(req, Bodies.closeQuery)).queryId;
     const q = running.get(id);
     if (!q) throw new HttpError(400, errorBody("generic_error", ERR.badRequest, `no running query with id ${id}`));
     q.stop();
@@ -565,37 +759,47 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ];
     const processed: string[] = [];
     const errors: string[] = [];
+    // Counters are read at once; lag needs the log (a broker call on Kafka), so each partition's read races a
+    // deadline: a broker that is away costs the scrape half a second, and its partitions are counted as unknown.
+    // No gate: a statement stuck on the broker must not hold the scrape.
     const lag: string[] = [];
     const dropped: string[] = [];
-    await gate.run(false, async () => {
-      for (const [id, q] of engine.queries) {
-        let recordsIn = 0;
-        let errs = 0;
-        for (const t of q.tasks) {
-          recordsIn += t.metrics.recordsIn;
-          errs += t.metrics.errors;
-          const topics = t.inputTopics;
-          for (let i = 0; i < topics.length; i++) {
-            try {
-              const behind = (await engine.log.endOffset(topics[i]!, t.partition)) - (await t.currentPosition(i));
+    const reads: Promise<void>[] = [];
+    for (const [id, q] of engine.queries) {
+      let recordsIn = 0;
+      let errs = 0;
+      for (const t of q.tasks) {
+        recordsIn += t.metrics.recordsIn;
+        errs += t.metrics.errors;
+        t.inputTopics.forEach((topic, i) =>
+          reads.push(
+            (async () => {
+              const behind = (await engine.log.endOffset(topic, t.partition)) - (await t.currentPosition(i));
               lag.push(
-                `esql_consumer_lag{query_id="${label(id)}",stage="${label(t.stage.id)}",topic="${label(topics[i]!)}",partition="${t.partition}"} ${Math.max(0, behind)}`,
+                `esql_consumer_lag{query_id="${label(id)}",stage="${label(t.stage.id)}",topic="${label(topic)}",partition="${t.partition}"} ${Math.max(0, behind)}`,
               );
-            } catch {
+            })().catch(() => {
               // a topic that is gone has no lag to show
-            }
-          }
-        }
-        processed.push(`esql_records_processed_total{query_id="${label(id)}"} ${recordsIn}`);
-        errors.push(`esql_processing_errors_total{query_id="${label(id)}"} ${errs}`);
-        for (const [key, n] of engine.drops(id).byOperator) {
-          const [operator, reason] = key.split("/");
-          dropped.push(
-            `esql_records_dropped_total{query_id="${label(id)}",operator="${label(operator!)}",reason="${label(reason!)}"} ${n}`,
-          );
-        }
+            }),
+          ),
+        );
       }
-    });
+      processed.push(`esql_records_processed_total{query_id="${label(id)}"} ${recordsIn}`);
+      errors.push(`esql_processing_errors_total{query_id="${label(id)}"} ${errs}`);
+      for (const [key, n] of engine.drops(id).byOperator) {
+        const [operator, reason] = key.split("/");
+        dropped.push(
+          `esql_records_dropped_total{query_id="${label(id)}",operator="${label(operator!)}",reason="${label(reason!)}"} ${n}`,
+        );
+      }
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(reads),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, LAG_DEADLINE_MS))),
+    ]).finally(() => clearTimeout(timer));
+    const lagSamples = [...lag].sort();
+    const unknownLag = reads.length - lagSamples.length;
     let cumulative = 0;
     const buckets = LATENCY_BUCKETS.map((b, i) => {
       cumulative += latency.counts[i]!;
@@ -625,7 +829,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           "esql_consumer_lag",
           "gauge",
           "Records of each input partition a persistent query's task has not processed yet.",
-          lag,
+          lagSamples,
+        ),
+        ...family(
+          "esql_consumer_lag_unknown",
+          "gauge",
+          `Input partitions whose lag could not be read within ${LAG_DEADLINE_MS} ms (broker away or slow), or whose topic is gone.`,
+          [`esql_consumer_lag_unknown ${unknownLag}`],
         ),
         ...family(
           "esql_pull_query_latency_seconds",
@@ -641,7 +851,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         ...family("esql_push_queries_running", "gauge", "Push queries streaming now.", [
           `esql_push_queries_running ${running.size}`,
         ]),
+        ...family(
+          "esql_event_loop_delay_max_seconds",
+          "gauge",
+          "Longest delay of the server's event loop since the previous scrape (synchronous work delays every request).",
+          [`esql_event_loop_delay_max_seconds ${loopDelay.max / 1e9}`],
+        ),
+        ...family(
+          "esql_event_loop_delay_p99_seconds",
+          "gauge",
+          "99th percentile of the event loop's delay since the previous scrape.",
+          [`esql_event_loop_delay_p99_seconds ${loopDelay.percentile(99) / 1e9}`],
+        ),
       ].join("\n") + "\n";
+    loopDelay.reset();
     if (gone(res)) return;
     res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
     res.end(text);
@@ -734,21 +957,55 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       else
         send(res, 500, errorBody("generic_error", ERR.server, `internal error: ${(e as Error)?.message ?? String(e)}`));
       // A body we did not read keeps the connection (HTTP/1.1) or the stream's flow control window busy: drop it.
-      if (!req.complete) req.resume();
+      if (!req.complete) {
+        req.resume();
+        // An HTTP/2 client still sending a body we refused has its stream reset (HTTP/1: Node's requestTimeout).
+        if ("stream" in req) req.stream.close();
+      }
     });
   };
-  const http1 = createServer(onRequest);
-  http1.on("clientError", (_err, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  const http1 = createServer(
+    {
+      headersTimeout,
+      requestTimeout: Math.max(requestTimeout, headersTimeout),
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
+      connectionsCheckingInterval: Math.min(1_000, headersTimeout),
+    },
+    onRequest,
+  );
+  // Node checks headersTimeout and requestTimeout (which end at the request's last byte: a streaming
+  // response is not limited) from a timer it starts when the server emits 'listening'. This server never
+  // listens itself (the front below hands it connections), so it is told.
+  http1.emit("listening");
+  http1.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    // Node reports the headers and request timeouts here too.
+    const status =
+      err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? "408 Request Timeout"
+        : err.code === "HPE_HEADER_OVERFLOW"
+          ? "431 Request Header Fields Too Large"
+          : "400 Bad Request";
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\n\r\n`);
     else socket.destroy();
   });
-  const http2 = createHttp2Server({ maxSessionMemory: 16 }, onRequest);
+  const http2 = createHttp2Server({ maxSessionMemory: 16, settings: { maxConcurrentStreams: 256 } }, onRequest);
   const sessions = new Set<Http2Session>();
+  const sessionIdle = options.sessionIdleTimeoutMs ?? 60_000;
   http2.on("session", (s: Http2Session) => {
     sessions.add(s);
     s.on("close", () => sessions.delete(s));
     // A protocol error ends that client's session, never the server.
     s.on("error", () => s.destroy());
+    // A session that goes quiet with no stream open is closed; one with a quiet push stream is not.
+    let open = 0;
+    s.on("stream", (stream) => {
+      open++;
+      stream.once("close", () => open--);
+    });
+    s.setTimeout(sessionIdle, () => {
+      if (open === 0) s.close();
+    });
   });
   http2.on("sessionError", () => {});
   http2.on("streamError", () => {});
@@ -758,7 +1015,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const front = createNetServer((socket) => {
     sockets.add(socket);
     socket.on("error", () => socket.destroy());
-    socket.setTimeout(30_000, () => socket.destroy());
+    // The first bytes (which tell the protocol) must come within the headers timeout, however slowly.
+    const undecided = setTimeout(() => socket.destroy(), headersTimeout);
     let head = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
@@ -766,7 +1024,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const h2 = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
       if (h2 && head.length < H2_PREFACE.length) return;
       socket.off("data", onData);
-      socket.setTimeout(0);
+      clearTimeout(undecided);
       socket.pause();
       socket.unshift(head);
       // The HTTP/2 session reads what is buffered itself; the HTTP/1 parser needs the stream flowing.
@@ -777,11 +1035,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
     };
     socket.on("data", onData);
-    socket.on("close", () => sockets.delete(socket));
+    socket.on("close", () => {
+      clearTimeout(undecided);
+      sockets.delete(socket);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     front.once("error", reject);
-    front.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+    // A deep accept queue: in a burst of connections, the kernel must not drop a health check's SYN (the
+    // client would retry only after a second). The kernel caps it at net.core.somaxconn.
+    front.listen({ port: options.port ?? 0, host: options.host ?? "127.0.0.1", backlog: 4096 }, () => resolve());
   });
   const server = front;
   const port = (server.address() as AddressInfo).port;
@@ -791,6 +1054,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     async close() {
       stopped = true;
       clearInterval(loop);
+      loopDelay.disable();
       // Push queries free their stores and internal topics before the engine may close.
       const pumps = [...running.values()];
       for (const q of pumps) q.stop();
@@ -798,6 +1062,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const closed = new Promise<void>((r) => server.close(() => r()));
       for (const s of sessions) s.destroy();
       for (const s of sockets) s.destroy();
+      http1.close(() => {});
       await closed;
       await gate.idle();
     },

@@ -2,7 +2,7 @@
  * A running persistent query: its stages, one task per stage and input partition, each with its own
  * LevelDB store under `<dataDir>/state/<queryId>/<stage>-<partition>`.
  */
-import { rmSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { EventLog } from "../log/types.ts";
 import { Changelog, changelogTopic, isFenced, type RestoreProgress } from "../state/changelog.ts";
@@ -277,7 +277,8 @@ export class PersistentQuery {
   /** Closes the query and deletes its state (TERMINATE / DROP). */
   async destroy(): Promise<void> {
     await this.close();
-    rmSync(join(this.env.dataDir, "state", this.env.topicId ?? this.id), { recursive: true, force: true });
+    // Off the event loop: a store folder holds many files, and the server keeps answering meanwhile.
+    await rm(join(this.env.dataDir, "state", this.env.topicId ?? this.id), { recursive: true, force: true });
     for (const t of [...this.plan.internalTopics, ...this.changelogTopics()]) {
       try {
         await this.env.log.deleteTopic(t.name);

@@ -125,7 +125,11 @@ function messageOf(body: unknown): string {
 }
 
 async function post(server: RunningServer, path: string, body: unknown): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(server.url + path, { method: "POST", body: JSON.stringify(body) });
+  const res = await fetch(server.url + path, {
+    method: "POST",
+    body: JSON.stringify(body),
+    headers: { "content-type": "application/json" },
+  });
   const text = await res.text();
   try {
     return { status: res.status, body: JSON.parse(text) };
@@ -154,6 +158,7 @@ async function query(
     const res = await fetch(server.url + "/query", {
       method: "POST",
       body: JSON.stringify({ ksql: sql, streamsProperties: { "auto.offset.reset": "earliest", ...props } }),
+      headers: { "content-type": "application/json" },
       signal: ac.signal,
     });
     if (res.status !== 200) return { status: res.status, body: JSON.parse(await res.text()) };

@@ -310,7 +310,14 @@ Exit codes: 0 written, 1 the files have errors (nothing written), 2 bad usage.`,
     .option("--port <n>", "port to listen on (0: any free port)", "8088")
     .option("--host <host>", "interface to listen on", "127.0.0.1")
     .option("--read-only", "refuse statements that change anything (CREATE, DROP, INSERT, TERMINATE, SET, ...)")
-    .option("--max-push-queries <n>", "push queries streaming at once", "32")
+    .option("--max-push-queries <n>", "push queries streaming at once (pull queries are not counted)", "32")
+    .option("--max-sql-length <n>", "longest SQL text of one request, in characters", "65536")
+    .option("--headers-timeout-ms <ms>", "time a connection has to send a request's headers", "10000")
+    .option(
+      "--request-timeout-ms <ms>",
+      "time a connection has to send a whole request (responses are not limited)",
+      "30000",
+    )
     .option(
       "--brokers <host:port,...>",
       "run on this Kafka cluster instead of the embedded log (state stays in --data)",
@@ -330,7 +337,7 @@ Examples:
   esql serve --data /var/lib/esql --port 9000 --read-only
   esql serve --brokers 127.0.0.1:9092 --data /var/lib/esql orders.esql
   esql serve --brokers k1:9092 --service-id orders --standby-replicas 1 --host 0.0.0.0 --advertised-url http://node2:8088
-  curl -s localhost:8088/query -d '{"ksql": "SELECT * FROM balances;"}'
+  curl -s localhost:8088/query -H 'content-type: application/json' -d '{"ksql": "SELECT * FROM balances;"}'
 
 Exit codes: 0 stopped cleanly, 1 the files had errors, 2 bad usage.`,
     )
@@ -343,6 +350,9 @@ Exit codes: 0 stopped cleanly, 1 the files had errors, 2 bad usage.`,
           host: string;
           readOnly?: boolean;
           maxPushQueries: string;
+          maxSqlLength: string;
+          headersTimeoutMs: string;
+          requestTimeoutMs: string;
           brokers?: string;
           serviceId?: string;
           standbyReplicas?: string;
@@ -365,6 +375,9 @@ Exit codes: 0 stopped cleanly, 1 the files had errors, 2 bad usage.`,
           readOnly: opts.readOnly === true,
           maxPushQueries: Number(opts.maxPushQueries),
           ...(opts.plan ? { plan: opts.plan } : {}),
+          maxSqlLength: Number(opts.maxSqlLength),
+          headersTimeoutMs: Number(opts.headersTimeoutMs),
+          requestTimeoutMs: Number(opts.requestTimeoutMs),
         });
       },
     );

@@ -46,6 +46,10 @@ export interface ServeOptions {
   readonly onListening?: (url: string) => void;
   readonly readOnly?: boolean;
   readonly maxPushQueries?: number;
+  /** Server limits (see `ServerOptions` in `runtime/http/server.ts`). */
+  readonly maxSqlLength?: number;
+  readonly headersTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
 }
 
 /** Credentials from the environment (never from the command line, where `ps` would show them). */
@@ -120,11 +124,14 @@ export async function runServe(
     } else if (sources.length > 0) {
       out.write(`${options.data} already has deployed statements: resuming them (files not run again)\n`);
     }
-    if (
-      options.maxPushQueries !== undefined &&
-      (!Number.isInteger(options.maxPushQueries) || options.maxPushQueries < 1)
-    ) {
-      throw new UsageError(`--max-push-queries must be a positive number, found ${options.maxPushQueries}`);
+    for (const [flag, value] of [
+      ["--max-push-queries", options.maxPushQueries],
+      ["--max-sql-length", options.maxSqlLength],
+      ["--headers-timeout-ms", options.headersTimeoutMs],
+      ["--request-timeout-ms", options.requestTimeoutMs],
+    ] as const) {
+      if (value !== undefined && (!Number.isInteger(value) || value < 1))
+        throw new UsageError(`${flag} must be a positive number, found ${value}`);
     }
     const auth = authFromEnv();
     const server = await startServer({
@@ -133,7 +140,15 @@ export async function runServe(
       host: options.host,
       ...(options.readOnly ? { readOnly: true } : {}),
       ...(options.maxPushQueries !== undefined ? { maxPushQueries: options.maxPushQueries } : {}),
+      ...(options.maxSqlLength !== undefined ? { maxSqlLength: options.maxSqlLength } : {}),
+      ...(options.headersTimeoutMs !== undefined ? { headersTimeoutMs: options.headersTimeoutMs } : {}),
+      ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
       ...(auth ? { auth } : {}),
+      // One JSON line per change of state, for log collectors.
+      onEvent: (e) =>
+        err.write(
+          `${JSON.stringify({ time: new Date().toISOString(), level: e.event === "processing_failed" ? "warn" : "info", ...e })}\n`,
+        ),
     });
     const on = options.brokers
       ? `Kafka at ${options.brokers.join(",")}, state in ${options.data}`

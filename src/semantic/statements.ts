@@ -330,6 +330,26 @@ function readPartitions(props: Props, span: Span, diags: Diagnostic[]): number |
   return n;
 }
 
+/**
+ * Refuses a topic name Kafka would refuse (1-249 characters from `[a-zA-Z0-9._-]`, not `.` or `..`), on
+ * every log, so a statement means the same on the embedded log as on Kafka.
+ */
+function checkTopicName(topic: string, props: Props, span: Span, diags: Diagnostic[]): void {
+  if (topic.length <= 249 && /^[a-zA-Z0-9._-]+$/.test(topic) && topic !== "." && topic !== "..") return;
+  const shown =
+    topic.length > 60
+      ? `${JSON.stringify(topic.slice(0, 60)).slice(0, -1)}..." (${topic.length} characters)`
+      : JSON.stringify(topic);
+  const from = props.get("KAFKA_TOPIC") === undefined ? " (the default topic is the name; set KAFKA_TOPIC)" : "";
+  diags.push(
+    error(
+      Codes.INVALID_PROPERTY,
+      `Invalid topic name ${shown}${from}: Kafka topic names are 1 to 249 characters from [a-zA-Z0-9._-], and not '.' or '..'`,
+      props.span("KAFKA_TOPIC") ?? span,
+    ),
+  );
+}
+
 /** Parses `'10 SECONDS'` style durations of WINDOW_SIZE. */
 function parseDurationText(s: string): number | undefined {
   const m = /^\s*(\d+)\s*(MILLISECOND|SECOND|MINUTE|HOUR|DAY)S?\s*$/i.exec(s);
@@ -472,6 +492,7 @@ function createSource(stmt: CreateSource, text: string, catalog: Catalog, env: A
     diags.push(
       error(Codes.MISSING_PROPERTY, `Missing required property "KAFKA_TOPIC" which has no default value.`, stmt.span),
     );
+  else checkTopicName(topic, props, stmt.span, diags);
   // Columns.
   const columns: CatalogColumn[] = [];
   const seen = new Set<string>();
@@ -685,6 +706,7 @@ function sinkFor(
   const partitions = readPartitions(props, span, diags);
   const prefix = env.properties["ksql.output.topic.name.prefix"] ?? "";
   const topic = props.get("KAFKA_TOPIC") ?? `${prefix}${name}`;
+  checkTopicName(topic, props, span, diags);
   const w = q.window;
   return {
     name,

@@ -216,6 +216,7 @@ describe("HTTP/2", () => {
     const h1 = await fetch(server.url + "/query-stream", {
       method: "POST",
       body: JSON.stringify({ sql: "SELECT * FROM t WHERE k = 'a';" }),
+      headers: { "content-type": "application/json" },
     });
     expect(h1.status).toBe(200);
     expect((await h1.text()).trim().split("\n")[1]).toBe('["a",3]');

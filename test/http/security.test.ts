@@ -94,7 +94,7 @@ describe("server guards", () => {
     const streaming = await fetch(server.url + "/query-stream", {
       method: "POST",
       body: JSON.stringify({ sql: "SELECT * FROM s EMIT CHANGES;" }),
-      headers: { authorization: "Bearer k-123" },
+      headers: { authorization: "Bearer k-123", "content-type": "application/json" },
       signal: first.signal,
     });
     expect(streaming.status).toBe(200);
@@ -108,7 +108,7 @@ describe("server guards", () => {
       const r = await fetch(server.url + "/query", {
         method: "POST",
         body: JSON.stringify({ ksql: "SELECT * FROM t WHERE k = 'a';" }),
-        headers: { authorization: "Bearer k-123" },
+        headers: { authorization: "Bearer k-123", "content-type": "application/json" },
       });
       again = r.status;
       await r.text();

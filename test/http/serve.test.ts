@@ -28,12 +28,17 @@ it("esql serve deploys the files, serves queries and stops cleanly; a second sta
         const ins = await fetch(url + "/ksql", {
           method: "POST",
           body: JSON.stringify({ ksql: "INSERT INTO s (k, v) VALUES ('a', 1);" }),
+          headers: { "content-type": "application/json" },
         });
         expect(ins.status).toBe(200);
       }
       let rows: unknown[] = [];
       for (let i = 0; i < 100 && rows.length < 2; i++) {
-        const r = await fetch(url + "/query", { method: "POST", body: JSON.stringify({ ksql: "SELECT * FROM t;" }) });
+        const r = await fetch(url + "/query", {
+          method: "POST",
+          body: JSON.stringify({ ksql: "SELECT * FROM t;" }),
+          headers: { "content-type": "application/json" },
+        });
         rows = (await r.json()) as unknown[];
         if (rows.length < 2) await new Promise((res) => setTimeout(res, 30));
       }

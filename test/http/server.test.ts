@@ -84,6 +84,7 @@ describe("query server", () => {
     const res = await fetch(server.url + "/query-stream", {
       method: "POST",
       body: JSON.stringify({ sql: "SELECT * FROM s EMIT CHANGES;" }),
+      headers: { "content-type": "application/json" },
     });
     const reader = res.body!.getReader();
     const first = new TextDecoder().decode((await reader.read()).value);

@@ -89,6 +89,7 @@ CREATE TABLE per_minute AS SELECT account, COUNT(*) AS n, SUM(amount) AS total F
           const r = await fetch(url + "/query", {
             method: "POST",
             body: JSON.stringify({ ksql: "SELECT * FROM per_minute;" }),
+            headers: { "content-type": "application/json" },
           });
           const body = (await r.json()) as { row?: { columns: unknown[] } }[];
           rows = body
