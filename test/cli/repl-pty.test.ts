@@ -37,7 +37,7 @@ describe("esql repl on a terminal", { timeout: 120_000 }, () => {
 
     // A statement over two lines: the second line gets the continuation prompt.
     t.line("CREATE STREAM pageviews (user_id STRING KEY, page STRING)");
-    await t.expectScreen(/   > $/);
+    await t.expectScreen(/ {3}> $/);
     await run(
       t,
       "  WITH (kafka_topic = 'pageviews', value_format = 'JSON', partitions = 1);",
@@ -97,7 +97,7 @@ describe("esql repl on a terminal", { timeout: 120_000 }, () => {
     t.type(KEY.ctrlC);
     await t.expectScreen("press Ctrl-D or type exit to leave");
     t.line("SELECT *");
-    await t.expectScreen(/   > $/);
+    await t.expectScreen(/ {3}> $/);
     t.type(KEY.ctrlC);
     await t.expectScreen(/\^C\nesql> $/);
 

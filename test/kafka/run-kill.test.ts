@@ -130,10 +130,11 @@ describe("esql run on Kafka under SIGKILL", () => {
       const tables = (JSON.parse(final.stdout) as { tables: Record<string, Record<string, unknown>[]> }).tables;
       const want = expected();
       const ms = (v: unknown) => (typeof v === "string" ? Date.parse(v) : v);
-      expect(tables.BALANCES!.map((r) => `${r.ACCOUNT}|${r.BALANCE}|${r.MOVES}`).sort()).toEqual(want.balances);
+      const cells = (...vs: unknown[]) => vs.map(String).join("|");
+      expect(tables.BALANCES!.map((r) => cells(r.ACCOUNT, r.BALANCE, r.MOVES)).sort()).toEqual(want.balances);
       expect(
         tables
-          .PER_TELLER_HOUR!.map((r) => `${r.TELLER}|${ms(r.WINDOWSTART)}|${ms(r.WINDOWEND)}|${r.MOVES}|${r.VOLUME}`)
+          .PER_TELLER_HOUR!.map((r) => cells(r.TELLER, ms(r.WINDOWSTART), ms(r.WINDOWEND), r.MOVES, r.VOLUME))
           .sort(),
       ).toEqual(want.tellers);
       // Not checked here: the sink as a read-committed consumer sees it. After these kills a transaction of the

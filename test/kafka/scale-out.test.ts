@@ -177,7 +177,7 @@ describe("scale-out on Kafka", () => {
           );
           const got = await union(engines, "PER_ACCOUNT");
           const extra = got.filter((r) => !want1.perKey.includes(r)).slice(0, 5);
-          return `${got.length} of ${want1.perKey.length} rows; per instance ${per.map((p) => p.length)}; unexpected ${extra.join(", ")}; ${layout(engines)}`;
+          return `${got.length} of ${want1.perKey.length} rows; per instance ${per.map((p) => p.length).join(",")}; unexpected ${extra.join(", ")}; ${layout(engines)}`;
         },
       );
       // Every instance ran its share: no table is empty anywhere.
