@@ -140,8 +140,6 @@ export type LogicalNode =
       readonly schema: readonly PlanColumn[];
     };
 
-export type LogicalNodeKind = LogicalNode["kind"];
-
 export interface LogicalPlan {
   /** The persistent query id (`CSAS_OUTPUT_0`...), or a stable transient id for SELECTs. */
   readonly queryId: string;

@@ -118,8 +118,3 @@ export class Catalog {
     return [...this.queries.values()].filter((q) => q.sources.includes(source));
   }
 }
-
-export const keyColumns = (s: { readonly columns: readonly CatalogColumn[] }): CatalogColumn[] =>
-  s.columns.filter((c) => c.namespace === "KEY");
-export const valueColumns = (s: { readonly columns: readonly CatalogColumn[] }): CatalogColumn[] =>
-  s.columns.filter((c) => c.namespace !== "KEY");
