@@ -5,7 +5,7 @@ import { createKafkaSerde } from "./kafka.ts";
 import { encodeBase64 } from "./text.ts";
 import type { Serde, SerdeColumn, SerdeFormat, SerdeOptions } from "./types.ts";
 
-export { SerdeError, SERDE_FORMATS } from "./types.ts";
+export { SerdeError } from "./types.ts";
 export type { Serde, SerdeColumn, SerdeFormat, SerdeOptions } from "./types.ts";
 export { formatDecimal, parseDecimal } from "./decimal.ts";
 export { resolveDelimiter } from "./delimited.ts";
