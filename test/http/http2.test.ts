@@ -7,6 +7,7 @@ import { connect, constants, type ClientHttp2Session } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../fixtures/eventually.ts";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { startServer, type RunningServer } from "../../runtime/http/server.ts";
 
@@ -76,13 +77,7 @@ const openPush = (sql: string) =>
     stream.end(JSON.stringify({ sql, properties: { "auto.offset.reset": "earliest" } }));
   });
 
-const until = async (f: () => Promise<boolean>) => {
-  for (let i = 0; i < 200; i++) {
-    if (await f()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error("timed out");
-};
+const until = (f: () => Promise<boolean>) => eventually(f, 5_000, async () => "the condition never held", 25);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "esql-http2-"));
@@ -188,8 +183,7 @@ describe("HTTP/2", () => {
     await p.ended;
     const upload = session.request({ ":method": "POST", ":path": "/ksql" });
     upload.on("error", () => {});
-    upload.write('{"ksql": "SHOW');
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => upload.write('{"ksql": "SHOW', r)); // the partial body is on the wire
     upload.close(constants.NGHTTP2_CANCEL);
     await until(async () => !/esql_push_queries_running [1-9]/.test((await h2("/metrics")).text));
 
@@ -207,8 +201,7 @@ describe("HTTP/2", () => {
     doomed.on("error", () => {});
     const s = doomed.request({ ":method": "POST", ":path": "/query-stream" });
     s.on("error", () => {});
-    s.write('{"sql": "SELECT * FROM s EMIT CHANGES;"}');
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => s.write('{"sql": "SELECT * FROM s EMIT CHANGES;"}', r));
     doomed.destroy();
 
     // Still serving both protocols.

@@ -4,6 +4,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../fixtures/eventually.ts";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { startServer, type RunningServer } from "../../runtime/http/server.ts";
 
@@ -44,14 +45,17 @@ describe("query server", () => {
     expect(entities[0]["@type"]).toBe("currentStatus");
     // the background loop folds the inserts
     let rows: unknown[] = [];
-    for (let i = 0; i < 100 && rows.length < 2; i++) {
-      const q = await post("/query", { ksql: "SELECT * FROM t WHERE k = 'a';" });
-      expect(q.status).toBe(200);
-      rows = JSON.parse(q.text);
-      if ((rows[1] as { row: { columns: unknown[] } } | undefined)?.row.columns[1] === 3) break;
-      rows = [];
-      await new Promise((res) => setTimeout(res, 50));
-    }
+    await eventually(
+      async () => {
+        const q = await post("/query", { ksql: "SELECT * FROM t WHERE k = 'a';" });
+        expect(q.status).toBe(200);
+        rows = JSON.parse(q.text) as unknown[];
+        return (rows[1] as { row: { columns: unknown[] } } | undefined)?.row.columns[1] === 3;
+      },
+      10_000,
+      async () => `rows ${JSON.stringify(rows)}`,
+      50,
+    );
     expect(rows).toEqual([
       { header: expect.objectContaining({ schema: "`K` STRING KEY, `TOTAL` INTEGER" }) },
       { row: { columns: ["a", 3] } },
@@ -97,11 +101,12 @@ describe("query server", () => {
     const req = request(server.url + "/query", { method: "POST" });
     req.on("error", () => {});
     req.end(JSON.stringify({ ksql: "SELECT * FROM s EMIT CHANGES;" }));
-    await new Promise((r) => setTimeout(r, 200));
+    const metrics = async () => (await fetch(server.url + "/metrics")).text();
+    // The push query runs; then the client goes away, and the server closes the query.
+    await eventually(async () => /esql_push_queries_running 1\b/.test(await metrics()), 10_000, metrics, 20);
     req.destroy();
-    await new Promise((r) => setTimeout(r, 300));
-    const m = await fetch(server.url + "/metrics");
-    expect(await m.text()).toMatch(/esql_push_queries_running 0/);
+    await eventually(async () => /esql_push_queries_running 0\b/.test(await metrics()), 10_000, metrics, 20);
+    expect(await metrics()).toMatch(/esql_push_queries_running 0/);
   });
 
   it("answers hostile requests with error bodies", async () => {
