@@ -2,15 +2,14 @@
  * `esql repl` through a real pseudo-terminal: statements, a windowed CTAS, pull and push queries, Ctrl-C
  * cancelling a push query, Tab completion, and history recalled by a new session. Checks what the screen shows.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { KEY, Terminal } from "./repl-terminal.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "esql-repl-pty-"));
+const dir = tempDir("esql-repl-pty-");
 const history = join(dir, "history");
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let term: Terminal | undefined;
 afterEach(() => term?.kill());

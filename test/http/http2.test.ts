@@ -2,14 +2,13 @@
  * The server over HTTP/2 (cleartext, prior knowledge, as ksqlDB's Java client speaks it) on the same port as
  * HTTP/1.1; the `/query-stream` formats; `/metrics` parsed as Prometheus text.
  */
-import { mkdtempSync, rmSync } from "node:fs";
 import { connect, constants, type ClientHttp2Session } from "node:http2";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../fixtures/eventually.ts";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { startServer, type RunningServer } from "../../runtime/http/server.ts";
+import { tempDir } from "../fixtures/temp.ts";
+import { openEngine } from "../fixtures/engine.ts";
 
 let dir: string;
 let engine: Engine;
@@ -80,8 +79,8 @@ const openPush = (sql: string) =>
 const until = (f: () => Promise<boolean>) => eventually(f, 5_000, async () => "the condition never held", 25);
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "esql-http2-"));
-  engine = await Engine.open({ dataDir: dir, persistent: false });
+  dir = tempDir("esql-http2-");
+  engine = await openEngine({ dataDir: dir });
   server = await startServer({ engine, maxBodyBytes: 64 * 1024, drainIntervalMs: 20 });
   session = connect(server.url);
   session.on("error", () => {});
@@ -89,8 +88,6 @@ beforeAll(async () => {
 afterAll(async () => {
   session.close();
   await server.close();
-  await engine.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("HTTP/2", () => {

@@ -1,12 +1,11 @@
-import { mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../fixtures/eventually.ts";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { startServer, type RunningServer } from "../../runtime/http/server.ts";
+import { tempDir } from "../fixtures/temp.ts";
+import { openEngine } from "../fixtures/engine.ts";
 
 let dir: string;
 let engine: Engine;
@@ -22,14 +21,12 @@ const post = async (path: string, body: unknown, raw?: string) => {
 };
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "esql-http-"));
-  engine = await Engine.open({ dataDir: dir, persistent: false });
+  dir = tempDir("esql-http-");
+  engine = await openEngine({ dataDir: dir });
   server = await startServer({ engine, maxBodyBytes: 64 * 1024, drainIntervalMs: 20 });
 });
 afterAll(async () => {
   await server.close();
-  await engine.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("query server", () => {

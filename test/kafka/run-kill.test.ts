@@ -8,16 +8,15 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { KafkaEventLog } from "../../runtime/log/kafka.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const bin = join(root, "bin", "esql.js");
-const dir = mkdtempSync(join(tmpdir(), "esql-kafka-kill-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir("esql-kafka-kill-");
 
 const EVENTS = 100_000;
 const HOUR = 3_600_000;
