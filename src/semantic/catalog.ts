@@ -19,7 +19,7 @@ export type {
   TimestampSpec,
   WindowType,
 } from "../plan/source.ts";
-import type { CatalogColumn, CatalogSource } from "../plan/source.ts";
+import type { CatalogSource } from "../plan/source.ts";
 
 export interface CatalogQuery {
   readonly id: string;
