@@ -12,7 +12,13 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: "unit", include: ["test/**/*.test.ts"], exclude: ["test/kafka/**", "**/node_modules/**"] },
+        test: {
+          name: "unit",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/kafka/**", "**/node_modules/**"],
+          // One note when ksqlDB's conformance cases (../shared/conformance/ksql) are absent.
+          globalSetup: ["test/fixtures/note-ksql-cases.ts"],
+        },
       },
       {
         extends: true,

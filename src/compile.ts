@@ -82,7 +82,6 @@ export function compileScript(text: string, options: CompileOptions = {}): Compi
     const st = p.statement;
     if (errors >= MAX_ERRORS) {
       if (!stopped) diagnostics.push(tooManyErrors(st.span));
-      stopped = true;
       break;
     }
     if (st.kind === "SetProperty") properties[st.name] = st.value;

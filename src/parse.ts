@@ -73,9 +73,6 @@ export interface ParseResult {
 /** Every reserved/non-reserved keyword of the dialect, upper case (for editor grammar, completion). */
 export const KEYWORDS: readonly string[] = ALL_KEYWORDS;
 
-/** The reserved subset of {@link KEYWORDS}: names only when back-quoted. The others are names anywhere a name fits. */
-export const RESERVED_KEYWORDS: ReadonlySet<string> = RESERVED_WORDS;
-
 /**
  * Parses a whole script. Statements end with `;` (the last one may omit it). A statement with a syntax
  * error yields diagnostics and is skipped; parsing resumes after the next top-level `;`.

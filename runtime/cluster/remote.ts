@@ -64,7 +64,7 @@ export function fromJson(v: unknown, type: SqlType): unknown {
   }
   switch (type.kind) {
     case "DECIMAL":
-      return parseDecimal(String(v), type.precision, type.scale);
+      return parseDecimal(typeof v === "string" ? v : JSON.stringify(v), type.precision, type.scale);
     case "TIMESTAMP":
       return typeof v === "string" ? Date.parse(v.endsWith("Z") ? v : `${v}Z`) : v;
     case "DATE":

@@ -91,6 +91,8 @@ class Generator {
     const body = this.gen(e);
     const decl = this.temps > 0 ? `let ${Array.from({ length: this.temps }, (_, i) => `t${i}`).join(", ")};` : "";
     const src = `"use strict"; return function esqlExpr(row) { ${decl} return ${body}; };`;
+    // Compiling expressions to JavaScript once is the point of this module (see the performance habits).
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
     return new Function("K", src)(this.constants) as CompiledExpr;
   }
 

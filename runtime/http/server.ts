@@ -927,7 +927,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         });
       }
       case "GET /metrics":
-        return await metrics(res);
+        await metrics(res);
+        return;
       default: {
         const known = [
           "/ksql",

@@ -270,7 +270,7 @@ export class EmbeddedLog implements EventLog {
       t = this.topic(topic);
       for (const p of positions) checkPartition(t, p.partition);
     } catch (e) {
-      return Promise.reject(e); // reject rather than throw, like every other method here
+      return Promise.reject(e instanceof Error ? e : new Error(String(e))); // reject rather than throw, like every other method here
     }
     const ready = (): boolean => {
       const now = this.topics.get(topic);

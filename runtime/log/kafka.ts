@@ -9,7 +9,6 @@ import {
   LogError,
   type AppendResult,
   type CreateTopicOptions,
-  type EventLog,
   type GroupCapableLog,
   type LogTransaction,
   type GroupMembership,
@@ -1158,7 +1157,7 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | und
       },
       (err: unknown) => {
         signal.removeEventListener("abort", onAbort);
-        reject(err);
+        reject(err instanceof Error ? err : new Error(String(err)));
       },
     );
   });

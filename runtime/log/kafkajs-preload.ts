@@ -38,8 +38,3 @@ if (require.cache[path] === undefined) {
   m.exports = groupMessagesPerPartition;
   require.cache[path] = m;
 }
-
-/** Whether kafkajs uses the replacement (false when kafkajs was loaded before this module). */
-export function groupingPatched(): boolean {
-  return require.cache[path]?.exports === groupMessagesPerPartition;
-}

@@ -34,7 +34,6 @@
 import type { AggregateSpec, AggregateWindow } from "../../src/plan/topology.ts";
 import type { Accumulator, ArgInfo, FunctionRegistry, ResolvedAggregate } from "../../src/functions/types.ts";
 import type { PartitionStore } from "../state/store.ts";
-import type { SqlType } from "../../src/types/sqltype.ts";
 import { compileExprs, type CompiledExpr } from "../expr/compile.ts";
 import { decodeKey, encodeKey, encodeKeyWith, prefixEnd } from "../state/keycodec.ts";
 import { cachingEnabled } from "./sink.ts";

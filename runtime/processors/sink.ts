@@ -125,7 +125,7 @@ export class SinkOutput implements StageOutput {
       }
       let timestamp = r.ts;
       if (this.timestampOf && !r.tombstone) {
-        let t: number | null = null;
+        let t: number | null;
         try {
           t = this.timestampOf(r.values);
         } catch (e) {

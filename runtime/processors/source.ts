@@ -143,7 +143,7 @@ export class SourceProcessor {
       values[at++] = rec.offset;
       if (window) {
         values[at++] = win?.start ?? null;
-        values[at++] = win?.end ?? null;
+        values[at] = win?.end ?? null;
       }
       let ts: number | null = rec.timestamp;
       if (valueRow !== null) {

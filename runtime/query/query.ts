@@ -4,7 +4,6 @@
  */
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { EventLog } from "../log/types.ts";
 import { Changelog, changelogTopic, isFenced, type RestoreProgress } from "../state/changelog.ts";
 import { PartitionStore } from "../state/store.ts";
 import type { PlannedQuery } from "./topology.ts";

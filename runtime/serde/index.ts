@@ -1,14 +1,13 @@
 import { formatType, type SqlType } from "../../src/types/sqltype.ts";
 import { createDelimitedSerde, resolveDelimiter } from "./delimited.ts";
-import { createJsonSerde, parseJsonLossless, stringifyExact } from "./json.ts";
+import { createJsonSerde, stringifyExact } from "./json.ts";
 import { createKafkaSerde } from "./kafka.ts";
 import { encodeBase64 } from "./text.ts";
 import type { Serde, SerdeColumn, SerdeFormat, SerdeOptions } from "./types.ts";
 
-export { SerdeError, SERDE_FORMATS } from "./types.ts";
+export { SerdeError } from "./types.ts";
 export type { Serde, SerdeColumn, SerdeFormat, SerdeOptions } from "./types.ts";
 export { formatDecimal, parseDecimal } from "./decimal.ts";
-export { resolveDelimiter } from "./delimited.ts";
 
 /**
  * NONE: no columns. Serializes every row to null and reads any bytes (even null) as the empty row,
@@ -150,5 +149,5 @@ export function toTestValue(
   }
 }
 
-/** Exposed for the test runner and tools that must read JSON numbers without losing digits. */
-export { parseJsonLossless, stringifyExact };
+/** Exposed for code that must write JSON numbers (BIGINT, DECIMAL) without losing digits. */
+export { stringifyExact };

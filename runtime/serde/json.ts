@@ -341,8 +341,11 @@ function readerFor(t: SqlType): Reader {
   }
 }
 
-/** Thrown by a BIGINT reader that needs the record's source text (caught in `createJsonSerde`). */
-const NEEDS_SOURCE_TEXT: unique symbol = Symbol("needs source text");
+/**
+ * Thrown by a BIGINT reader that needs the record's source text (caught in `createJsonSerde`, by identity;
+ * one instance made once, so throwing it costs no stack trace).
+ */
+const NEEDS_SOURCE_TEXT = new Error("a BIGINT beyond 2^53 needs the record's source text");
 
 const INT_MIN = -2147483648;
 const INT_MAX = 2147483647;

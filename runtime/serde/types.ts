@@ -3,8 +3,6 @@ import type { SqlType } from "../../src/types/sqltype.ts";
 /** The serialization formats ksqlDB defines without a schema registry. */
 export type SerdeFormat = "KAFKA" | "JSON" | "DELIMITED" | "NONE";
 
-export const SERDE_FORMATS: readonly SerdeFormat[] = ["KAFKA", "JSON", "DELIMITED", "NONE"];
-
 /** A column as the serde sees it: its exact (already case-normalized) name and type. */
 export interface SerdeColumn {
   readonly name: string;

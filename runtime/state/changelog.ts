@@ -118,7 +118,7 @@ export class Changelog {
    * appended in `tx`, become visible together with the state and input offsets, or not at all.
    */
   async writeInTransaction(writes: readonly RawWrite[], tx: LogTransaction): Promise<SourceOffsets | undefined> {
-    const positions = await this.writeVia(writes, tx.append);
+    const positions = await this.writeVia(writes, (topic, records) => tx.append(topic, records));
     await tx.commit();
     // The commit marker takes the offset after our last record.
     if (positions && this.expectedNext !== undefined) this.expectedNext++;

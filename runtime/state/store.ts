@@ -28,7 +28,7 @@ const OFFSET_PREFIX = Buffer.from([META, 0x6f]); // 0x00 'o'
 export interface StoreChange {
   readonly store: string;
   readonly key: Buffer;
-  readonly value: unknown | null;
+  readonly value: unknown;
 }
 
 /** Where the state stands: next offset to read per source `topic/partition`. */
@@ -79,7 +79,7 @@ export class PartitionStore {
     } catch (e) {
       const cause = (e as { cause?: { code?: string } }).cause;
       if (cause?.code === "LEVEL_LOCKED" || (e as { code?: string }).code === "LEVEL_LOCKED") {
-        throw new Error(`state store ${path} is in use by another process (LevelDB lock held)`);
+        throw new Error(`state store ${path} is in use by another process (LevelDB lock held)`, { cause: e });
       }
       throw e;
     }

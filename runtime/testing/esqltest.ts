@@ -31,7 +31,7 @@ import { Engine } from "../engine/engine.ts";
 import { sourceSerdes, splitWindowedKey } from "../serde/formats.ts";
 import { parseInputRecord, produceAndDrain, readAll, sourceForTopic, type InputRecord } from "./records.ts";
 import type { TestOutcome } from "./report.ts";
-import { displayType, matchesExpected, toPlain } from "./values.ts";
+import { displayType, matchesExpected, textOf, toPlain } from "./values.ts";
 
 /** Expected rows: column name (any case for unquoted columns) -> expected value. */
 export type ExpectedRow = Readonly<Record<string, unknown>>;
@@ -127,7 +127,7 @@ export function loadEsqlTestFile(path: string): EsqlTestFile | { readonly error:
     }
     if (expect.length === 0 && t.processingErrors === undefined)
       return fail(where, "a test needs `expect` or `processingErrors`");
-    const skip = t.skip === undefined || t.skip === false ? undefined : t.skip === true ? "" : String(t.skip);
+    const skip = t.skip === undefined || t.skip === false ? undefined : t.skip === true ? "" : textOf(t.skip);
     tests.push({
       name: t.name,
       inputs,
@@ -322,10 +322,10 @@ async function checkExpectation(engine: Engine, name: string, expected: readonly
     // Order is defined per partition, i.e. per key: compare each key's records in order.
     const keyCols = actual.columns.slice(0, actual.keyCount);
     const actualKey = (row: unknown[]) =>
-      JSON.stringify(keyCols.map((c, i) => String(toPlain(row[i], displayType(c, actual.types[i]!)))));
+      JSON.stringify(keyCols.map((c, i) => textOf(toPlain(row[i], displayType(c, actual.types[i]!)))));
     const expectedKey = (row: ExpectedRow) =>
       JSON.stringify(
-        keyCols.map((c) => String(Object.entries(row).find(([k]) => columnIndex([c], k) === 0)?.[1] ?? null)),
+        keyCols.map((c) => textOf(Object.entries(row).find(([k]) => columnIndex([c], k) === 0)?.[1] ?? null)),
       );
     actual = { ...actual, rows: byKey(actual.rows, actualKey) };
     const order = byKey(

@@ -6,7 +6,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { parseScript } from "../../src/parse.ts";
 import { Catalog } from "../../src/semantic/catalog.ts";
 import { resolveType } from "../../src/semantic/expressions.ts";
@@ -268,8 +268,4 @@ function normalizeSchema(schema: string): string | undefined {
       return `${e.name.value} ${t}${suffix}`;
     })
     .join(", ");
-}
-
-export function caseFileLabel(path: string): string {
-  return basename(path);
 }

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { Engine } from "../engine/engine.ts";
 import { startServer, type RunningServer } from "../http/server.ts";
 import { produceAndDrain, type InputRecord } from "./records.ts";
+import { textOf } from "./values.ts";
 
 export interface RestCase {
   readonly name: string;
@@ -206,7 +207,7 @@ function compare(expected: RestResponse, actual: unknown, select: boolean): stri
     const list = Array.isArray(actual) ? actual : [];
     const type = expected.admin["@type"];
     if (type !== undefined && !list.some((e) => (e as Record<string, unknown>)["@type"] === type))
-      return `expected @type ${String(type)}, found ${JSON.stringify(actual)}`;
+      return `expected @type ${textOf(type)}, found ${JSON.stringify(actual)}`;
     return undefined;
   }
   const got = Array.isArray(actual) ? (actual as Record<string, unknown>[]) : [];
@@ -226,7 +227,7 @@ function compare(expected: RestResponse, actual: unknown, select: boolean): stri
   if (!same) return `rows: expected ${er.join(" ")}, found ${ar.join(" ")}`;
   const fm = exp.find((x) => "finalMessage" in x)?.finalMessage;
   const gfm = got.find((x) => "finalMessage" in x)?.finalMessage;
-  if (fm !== undefined && fm !== gfm) return `final message: expected ${String(fm)}, found ${String(gfm)}`;
+  if (fm !== undefined && fm !== gfm) return `final message: expected ${textOf(fm)}, found ${textOf(gfm)}`;
   return undefined;
 }
 

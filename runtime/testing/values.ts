@@ -8,6 +8,12 @@ import type { SqlType } from "../../src/types/sqltype.ts";
 import { formatDecimal, parseDecimal } from "../serde/index.ts";
 import { parseTime } from "./records.ts";
 
+/** `String(v)`, except that objects and arrays read as JSON rather than `[object Object]`. */
+export function textOf(v: unknown): string {
+  if (typeof v !== "object" || v === null) return String(v);
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? x.toString() : x));
+}
+
 /** Pseudo columns holding epoch milliseconds, shown and compared as times although typed BIGINT. */
 const TIME_COLUMNS = new Set(["WINDOWSTART", "WINDOWEND", "ROWTIME"]);
 
@@ -120,11 +126,11 @@ export function matchesExpected(expected: unknown, actual: unknown, type: SqlTyp
     case "TIME":
       return typeof expected === "number"
         ? expected === actual
-        : toPlain(actual, type) === String(expected) || toPlain(actual, type) === `${String(expected)}.000`;
+        : toPlain(actual, type) === textOf(expected) || toPlain(actual, type) === `${textOf(expected)}.000`;
     case "STRING":
-      return typeof expected === "object" ? false : String(expected) === actual;
+      return typeof expected === "object" ? false : textOf(expected) === actual;
     case "BOOLEAN":
-      return expected === actual || (typeof expected === "string" && expected.toLowerCase() === String(actual));
+      return expected === actual || (typeof expected === "string" && expected.toLowerCase() === textOf(actual));
     case "BYTES":
       return toPlain(actual, type) === expected;
     case "ARRAY":

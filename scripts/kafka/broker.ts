@@ -366,7 +366,9 @@ async function waitUntilReady(brokers: string, logFile: string, child: ChildProc
         return;
       } catch (err) {
         if (Date.now() > deadline) {
-          throw new Error(`Kafka ${version} did not answer describeCluster within 90 s: ${(err as Error).message}`);
+          throw new Error(`Kafka ${version} did not answer describeCluster within 90 s: ${(err as Error).message}`, {
+            cause: err,
+          });
         }
         await new Promise((r) => setTimeout(r, 200));
       }

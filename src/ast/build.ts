@@ -44,6 +44,7 @@ import type {
   WindowExpr,
   Within,
 } from "./nodes.ts";
+import type { DiagnosticCode } from "../diagnostics/codes.ts";
 
 type Children = Record<string, CstElement[] | undefined>;
 
@@ -133,7 +134,7 @@ const MAX_BIGINT = 9223372036854775807n;
 export class AstBuilder {
   readonly diagnostics: Diagnostic[] = [];
 
-  private fail(message: string, span: Span, hint?: string, code = "SYN001"): void {
+  private fail(message: string, span: Span, hint?: string, code: DiagnosticCode = "SYN001"): void {
     this.diagnostics.push(error(code, message, span, hint));
   }
 

@@ -262,6 +262,13 @@ function describe(v: unknown): string {
   return `a ${typeof v}`;
 }
 
+/** Where `jsonErrorColumn`'s scan stopped (0-based). */
+class JsonStop extends Error {
+  constructor(readonly at: number) {
+    super(`invalid JSON at ${at}`);
+  }
+}
+
 /**
  * The 1-based column (in UTF-16 units) where `text` stops being valid JSON. `JSON.parse`'s messages give
  * a position only for some errors, so this walks the grammar itself; called only for lines that failed.
@@ -272,7 +279,7 @@ export function jsonErrorColumn(text: string): number {
     while (i < text.length && " \t\r\n".includes(text[i]!)) i++;
   };
   const fail = (): never => {
-    throw i;
+    throw new JsonStop(i);
   };
   const literal = (word: string) => {
     if (text.startsWith(word, i)) i += word.length;
@@ -367,9 +374,9 @@ export function jsonErrorColumn(text: string): number {
     value();
     ws();
     if (i < text.length) fail();
-  } catch (at) {
-    if (typeof at === "number") return Math.min(at, text.length) + 1;
-    throw at;
+  } catch (e) {
+    if (e instanceof JsonStop) return Math.min(e.at, text.length) + 1;
+    throw e;
   }
   return text.length + 1;
 }

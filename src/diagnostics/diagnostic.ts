@@ -13,6 +13,8 @@ export interface Span {
   readonly endCol: number;
 }
 
+import type { DiagnosticCode } from "./codes.ts";
+
 export type Severity = "error" | "warning";
 
 /**
@@ -33,7 +35,7 @@ export const NO_SPAN: Span = { start: 0, end: 0, line: 1, col: 1, endLine: 1, en
 /** Longer messages (one that quotes a huge literal or name) are cut in the middle. */
 const MAX_MESSAGE_LENGTH = 1000;
 
-export function error(code: string, text: string, span: Span, hint?: string): Diagnostic {
+export function error(code: DiagnosticCode, text: string, span: Span, hint?: string): Diagnostic {
   const message =
     text.length <= MAX_MESSAGE_LENGTH ? text : `${text.slice(0, MAX_MESSAGE_LENGTH - 200)}...${text.slice(-197)}`;
   return hint === undefined

@@ -97,8 +97,8 @@ function stripComments(s: string): string {
   return s.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, "");
 }
 
-/** The plugin (also the default export). */
-export const esqlPlugin: Plugin<FormatNode> = {
+/** The plugin (the default export: Prettier loads the module by path). */
+const esqlPlugin: Plugin<FormatNode> = {
   languages,
   parsers: { esql: parser },
   printers: { "esql-ast": printer },

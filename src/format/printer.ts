@@ -16,7 +16,7 @@
  */
 import { doc, type AstPath, type Doc, type ParserOptions } from "prettier";
 import type { IToken } from "chevrotain";
-import type { Expr, Statement, TypeNode } from "../ast/nodes.ts";
+import type { Expr, Statement } from "../ast/nodes.ts";
 import { Arrow, DecimalLiteral, Deref, DoubleLiteral, IntegerLiteral, K, StringLiteral } from "../../grammar/tokens.ts";
 import { isNameToken, isQuotedToken, type Source } from "./source.ts";
 import type { CommentNode, FormatNode, ScriptNode } from "./ast.ts";
@@ -24,9 +24,7 @@ import type { CommentNode, FormatNode, ScriptNode } from "./ast.ts";
 const { group, indent, line, softline, hardline, join, lineSuffix, breakParent } = doc.builders;
 
 // Prettier's path API is typed per node; our printer dispatches on `kind` itself, so it walks untyped paths.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Print = (selector?: any, args?: unknown) => Doc;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Path = AstPath<any>;
 
 interface PrintArgs {

@@ -3,16 +3,13 @@
  * quoted), so identifiers, literals and units are printed from the tokens the user wrote.
  */
 import type { IToken } from "chevrotain";
-import type { Span } from "../diagnostics/diagnostic.ts";
 import {
   AnyIdent,
   BackQuotedIdentifier,
-  Comma,
   DoubleQuotedIdentifier,
   LParen,
   lexText,
   RParen,
-  VariableRef,
 } from "../../grammar/tokens.ts";
 
 /** Offsets only: the formatter never needs lines and columns. */
@@ -61,17 +58,4 @@ export function isNameToken(tok: IToken): boolean {
 
 export function isQuotedToken(tok: IToken): boolean {
   return tok.tokenType === BackQuotedIdentifier || tok.tokenType === DoubleQuotedIdentifier;
-}
-
-export function isVariableToken(tok: IToken): boolean {
-  return tok.tokenType === VariableRef;
-}
-
-export function isComma(tok: IToken): boolean {
-  return tok.tokenType === Comma;
-}
-
-/** `span` covers `inner` exactly (no parentheses around it). */
-export function sameRange(a: Span | Range, b: Span | Range): boolean {
-  return a.start === b.start && a.end === b.end;
 }

@@ -22,8 +22,6 @@ import { tableFunctions } from "./table.ts";
 import type { FunctionDef, FunctionRegistry } from "./types.ts";
 import { urlFunctions } from "./url.ts";
 
-export { aggregate, scalar, tableFunction } from "./define.ts";
-
 /** Builds a registry from definitions; a duplicate name is a bug. */
 export function createRegistry(defs: readonly FunctionDef[]): FunctionRegistry {
   const byName = new Map<string, FunctionDef>();

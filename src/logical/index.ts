@@ -7,15 +7,7 @@ import { pruneColumns } from "./rules/pruneColumns.ts";
 import { pushDownFilter } from "./rules/pushDownFilter.ts";
 import type { Rule } from "./rules/rule.ts";
 
-export {
-  buildLogicalPlan,
-  buildQueryNode,
-  inputsOf,
-  transientQueryId,
-  type LogicalNode,
-  type LogicalPlan,
-  type PlanColumn,
-} from "./plan.ts";
+export { buildLogicalPlan, type LogicalPlan } from "./plan.ts";
 export { formatLogicalPlan } from "./format.ts";
 export type { Rule } from "./rules/rule.ts";
 

@@ -7,6 +7,7 @@
  * columns (`L_ROWTIME`). Key columns are marked `KEY`.
  */
 import type { SqlType } from "../types/sqltype.ts";
+import { assertNever } from "../types/never.ts";
 import type {
   AggregateColumn,
   AnalyzedFrom,
@@ -140,8 +141,6 @@ export type LogicalNode =
       readonly schema: readonly PlanColumn[];
     };
 
-export type LogicalNodeKind = LogicalNode["kind"];
-
 export interface LogicalPlan {
   /** The persistent query id (`CSAS_OUTPUT_0`...), or a stable transient id for SELECTs. */
   readonly queryId: string;
@@ -155,8 +154,18 @@ export function inputsOf(n: LogicalNode): LogicalNode[] {
       return [];
     case "Join":
       return [n.left, n.right];
-    default:
+    case "Filter":
+    case "Repartition":
+    case "Aggregate":
+    case "Having":
+    case "TableFunction":
+    case "Project":
+    case "Limit":
+    case "Sink":
+    case "Output":
       return [n.input];
+    default:
+      return assertNever(n, "logical node");
   }
 }
 
@@ -167,8 +176,18 @@ export function withInputs(n: LogicalNode, inputs: readonly LogicalNode[]): Logi
       return n;
     case "Join":
       return { ...n, left: inputs[0]!, right: inputs[1]! };
+    case "Filter":
+    case "Repartition":
+    case "Aggregate":
+    case "Having":
+    case "TableFunction":
+    case "Project":
+    case "Limit":
+    case "Sink":
+    case "Output":
+      return { ...n, input: inputs[0]! };
     default:
-      return { ...n, input: inputs[0]! } as LogicalNode;
+      return assertNever(n, "logical node");
   }
 }
 
@@ -422,7 +441,13 @@ export function buildLogicalPlan(a: AnalyzedStatement, text = ""): LogicalPlan |
     }
     case "Explain":
       return buildLogicalPlan(a.inner, text);
-    default:
+    // Statements without a query: nothing to plan.
+    case "CreateSource":
+    case "InsertValues":
+    case "DropSource":
+    case "Other":
       return undefined;
+    default:
+      return assertNever(a, "statement");
   }
 }

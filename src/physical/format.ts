@@ -77,14 +77,3 @@ export function formatPhysicalPlan(plan: PhysicalPlan): string {
   lines(plan.root, 1, out);
   return out.join("\n");
 }
-
-/** The steps of a plan, inputs before the steps that read them (a topological order). */
-export function stepsOf(plan: PhysicalPlan): PhysicalStep[] {
-  const out: PhysicalStep[] = [];
-  const walk = (s: PhysicalStep) => {
-    for (const i of inputs(s)) walk(i);
-    out.push(s);
-  };
-  walk(plan.root);
-  return out;
-}

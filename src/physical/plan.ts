@@ -167,8 +167,6 @@ export type PhysicalStep =
       readonly valueSchema: readonly PhysicalColumn[];
     });
 
-export type PhysicalOp = PhysicalStep["op"];
-
 export interface PhysicalPlan {
   readonly version: typeof PHYSICAL_PLAN_VERSION;
   readonly queryId: string;

@@ -3,7 +3,7 @@
  * The logical planner consumes these; nothing here refers back to the AST except spans.
  */
 import type { SqlType } from "../types/sqltype.ts";
-import type { CatalogSource, FormatSpec, WindowType } from "./catalog.ts";
+import type { CatalogSource, WindowType } from "./catalog.ts";
 import type { ScopeColumn } from "./expressions.ts";
 import type { TExpr } from "./typed.ts";
 
@@ -15,11 +15,6 @@ export interface WindowSpec {
   readonly gapMs?: number;
   readonly graceMs?: number;
   readonly retentionMs?: number;
-}
-
-export interface SchemaColumn {
-  readonly name: string;
-  readonly type: SqlType;
 }
 
 export interface AnalyzedSource {
@@ -111,10 +106,4 @@ export interface AnalyzedQuery {
   readonly pull: boolean;
   /** Names of the catalog sources read. */
   readonly sources: readonly string[];
-}
-
-export interface SinkSpec {
-  readonly source: CatalogSource;
-  readonly keyFormat: FormatSpec;
-  readonly valueFormat: FormatSpec;
 }

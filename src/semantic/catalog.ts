@@ -19,7 +19,7 @@ export type {
   TimestampSpec,
   WindowType,
 } from "../plan/source.ts";
-import type { CatalogColumn, CatalogSource } from "../plan/source.ts";
+import type { CatalogSource } from "../plan/source.ts";
 
 export interface CatalogQuery {
   readonly id: string;
@@ -118,8 +118,3 @@ export class Catalog {
     return [...this.queries.values()].filter((q) => q.sources.includes(source));
   }
 }
-
-export const keyColumns = (s: { readonly columns: readonly CatalogColumn[] }): CatalogColumn[] =>
-  s.columns.filter((c) => c.namespace === "KEY");
-export const valueColumns = (s: { readonly columns: readonly CatalogColumn[] }): CatalogColumn[] =>
-  s.columns.filter((c) => c.namespace !== "KEY");

@@ -151,8 +151,3 @@ export function closest(name: string, candidates: Iterable<string>): string[] {
     .slice(0, 3)
     .map((x) => x.c);
 }
-
-export function didYouMean(name: string, candidates: Iterable<string>): string | undefined {
-  const c = closest(name, candidates);
-  return c.length ? `did you mean ${c.map((x) => `'${x}'`).join(" or ")}?` : undefined;
-}

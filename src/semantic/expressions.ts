@@ -26,6 +26,7 @@ import { Codes } from "./codes.ts";
 import { closest, exprText } from "./exprText.ts";
 import type { TExpr } from "./typed.ts";
 import { canCast, comparisonType, decimalLiteralType, integerLiteralType } from "./typeRules.ts";
+import type { DiagnosticCode } from "../diagnostics/codes.ts";
 
 /** One column visible to expressions. */
 export interface ScopeColumn {
@@ -68,7 +69,7 @@ const bad = (type: SqlType = NULL_TYPE): TExpr => ({
   value: null,
 });
 
-function report(ctx: ExprContext, code: string, message: string, span: Span, hint?: string): void {
+function report(ctx: ExprContext, code: DiagnosticCode, message: string, span: Span, hint?: string): void {
   ctx.diags.push(error(code, message, span, hint));
 }
 

@@ -21,6 +21,7 @@ import { Codes } from "./codes.ts";
 import { analyzeExpr, type Clause, type ExprContext, type Scope, type ScopeColumn } from "./expressions.ts";
 import { closest, exprText } from "./exprText.ts";
 import { columnsOf, exprKey, mapExpr, someExpr, type TExpr } from "./typed.ts";
+import type { DiagnosticCode } from "../diagnostics/codes.ts";
 
 export const PSEUDO_COLUMNS: readonly { name: string; type: SqlType }[] = [
   { name: "ROWTIME", type: BIGINT },
@@ -58,7 +59,7 @@ export interface QueryOptions {
   readonly statementKind: "CSAS" | "CTAS" | "INSERT" | "QUERY";
 }
 
-const err = (diags: Diagnostic[], code: string, msg: string, span: Span, hint?: string) =>
+const err = (diags: Diagnostic[], code: DiagnosticCode, msg: string, span: Span, hint?: string) =>
   diags.push(error(code, msg, span, hint));
 
 interface Item {

@@ -49,11 +49,6 @@ export function canCast(from: SqlType, to: SqlType): boolean {
   return castFunction(from, to) !== undefined;
 }
 
-/** The common type of two types (see values.ts commonSuperType). */
-export function commonType(a: SqlType, b: SqlType): SqlType | undefined {
-  return commonSuperType([a, b]);
-}
-
 /** The SQL type of an integer literal: INTEGER when it fits 32 bits. */
 export function integerLiteralType(v: number): SqlType {
   return v >= -2147483648 && v <= 2147483647 ? INTEGER : BIGINT;

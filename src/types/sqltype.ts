@@ -73,10 +73,6 @@ export function numericRank(t: SqlType): number | undefined {
   return NUMERIC_RANK[t.kind];
 }
 
-export function isPrimitive(t: SqlType): boolean {
-  return t.kind !== "ARRAY" && t.kind !== "MAP" && t.kind !== "STRUCT";
-}
-
 /** Structural equality (struct field names compared exactly, as ksqlDB does). */
 export function typeEquals(a: SqlType, b: SqlType): boolean {
   if (a.kind !== b.kind) return false;

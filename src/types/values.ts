@@ -53,9 +53,6 @@ export function fitsLong(v: bigint): boolean {
   return v >= LONG_MIN && v <= LONG_MAX;
 }
 
-/** A BIGINT value as a `bigint` (for the slow path of arithmetic and for 8-byte encodings). */
-export const longToBigInt = (v: Long): bigint => (typeof v === "bigint" ? v : BigInt(v));
-
 /** Order of two BIGINT values (either representation). */
 export function compareLongs(a: Long, b: Long): number {
   if (typeof a === "number" && typeof b === "number") return a - b;

@@ -9,7 +9,6 @@ import { compileScript } from "../../src/compile.ts";
 
 export function thousandStatementScript(): string {
   const out: string[] = [];
-  let n = 0;
   for (let i = 0; out.length < 1000; i++) {
     out.push(
       `CREATE STREAM s${i} (id STRING KEY, amount DOUBLE, kind STRING, tags ARRAY<STRING>, at BIGINT) WITH (kafka_topic = 's${i}', value_format = 'JSON', partitions = 4, timestamp = 'at');`,
@@ -19,7 +18,6 @@ export function thousandStatementScript(): string {
       `SELECT * FROM t${i} WHERE id = 'k${i}';`,
       `SELECT id, CASE WHEN amount > 10 THEN 'big' ELSE 'small' END AS size FROM s${i} EMIT CHANGES LIMIT 10;`,
     );
-    n++;
   }
   return out.slice(0, 1000).join("\n");
 }

@@ -3,17 +3,16 @@
  * (SIGKILL) while it rebuilds a changed aggregation: the next apply finishes the same version.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { readLedger } from "../../runtime/deploy/ledger.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const bin = join(root, "bin", "esql.js");
-const dir = mkdtempSync(join(tmpdir(), "esql-deploy-kill-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir("esql-deploy-kill-");
 
 const folder = join(dir, "projections");
 const data = join(dir, "data");

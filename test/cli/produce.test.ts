@@ -1,17 +1,16 @@
 /** `esql produce`: JSON lines into a topic of the embedded log (the Kafka side is in test/kafka/serve-produce.test.ts). */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Readable, Writable } from "node:stream";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { jsonErrorColumn, runProduce, type ProduceOptions } from "../../src/cli/produce.ts";
 import { EmbeddedLog } from "../../runtime/log/embedded.ts";
 import { readAll } from "../../runtime/testing/records.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
 const BIN = resolve(import.meta.dirname, "../../bin/esql.js");
-const dir = mkdtempSync(join(tmpdir(), "esql-produce-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir("esql-produce-");
 
 /** Runs produce in process on `lines` (stdin); returns the exit code and stderr. */
 async function produce(

@@ -3,15 +3,14 @@
  * and the `Progress` display itself.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Progress } from "../../src/cli/progress.ts";
 import { BIN, Terminal } from "./repl-terminal.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "esql-progress-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir("esql-progress-");
 
 const RECORDS = 30_000;
 writeFileSync(

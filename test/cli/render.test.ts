@@ -7,10 +7,10 @@ const span = { start: 77, end: 78, line: 2, col: 8, endLine: 2, endCol: 8 };
 
 describe("diagnostic rendering", () => {
   it("shows file:line:col, the code, the line and a caret under the span", () => {
-    const d = error("SEM001", "column 'B' does not exist", span, "did you mean 'A'?");
+    const d = error("ESQL-S002", "column 'B' does not exist", span, "did you mean 'A'?");
     expect(renderDiagnostic(d, { path: "q.esql", text })).toBe(
       [
-        "q.esql:2:8: error[SEM001]: column 'B' does not exist",
+        "q.esql:2:8: error[ESQL-S002]: column 'B' does not exist",
         "  |",
         "2 | SELECT b FROM s EMIT CHANGES;",
         "  |        ^",
@@ -21,15 +21,15 @@ describe("diagnostic rendering", () => {
 
   it("underlines the whole span on one line and lines tabs up", () => {
     const t = "\tSELECT foo FROM s;";
-    const d = error("X", "m", { start: 8, end: 11, line: 1, col: 9, endLine: 1, endCol: 11 });
+    const d = error("SYN001", "m", { start: 8, end: 11, line: 1, col: 9, endLine: 1, endCol: 11 });
     expect(renderDiagnostic(d, { path: "a", text: t }).split("\n")[3]).toBe("  |            ^^^");
   });
 
   it("escapes GitHub annotations and emits JSON with 1-based positions", () => {
-    const d = error("E1", "bad: 100%, really\nyes", span);
+    const d = error("SYN001", "bad: 100%, really\nyes", span);
     expect(renderGithub(d, { path: "dir/a,b.esql", text })).toBe(
-      "::error file=dir/a%2Cb.esql,line=2,col=8,endLine=2,endColumn=9,title=esql E1::bad: 100%25, really%0Ayes",
+      "::error file=dir/a%2Cb.esql,line=2,col=8,endLine=2,endColumn=9,title=esql SYN001::bad: 100%25, really%0Ayes",
     );
-    expect(diagnosticToJson(d, { path: "a", text })).toMatchObject({ line: 2, column: 8, code: "E1" });
+    expect(diagnosticToJson(d, { path: "a", text })).toMatchObject({ line: 2, column: 8, code: "SYN001" });
   });
 });

@@ -2,15 +2,14 @@
  * `esql repl` through a real pseudo-terminal: statements, a windowed CTAS, pull and push queries, Ctrl-C
  * cancelling a push query, Tab completion, and history recalled by a new session. Checks what the screen shows.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { KEY, Terminal } from "./repl-terminal.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "esql-repl-pty-"));
+const dir = tempDir("esql-repl-pty-");
 const history = join(dir, "history");
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let term: Terminal | undefined;
 afterEach(() => term?.kill());
@@ -37,7 +36,7 @@ describe("esql repl on a terminal", { timeout: 120_000 }, () => {
 
     // A statement over two lines: the second line gets the continuation prompt.
     t.line("CREATE STREAM pageviews (user_id STRING KEY, page STRING)");
-    await t.expectScreen(/   > $/);
+    await t.expectScreen(/ {3}> $/);
     await run(
       t,
       "  WITH (kafka_topic = 'pageviews', value_format = 'JSON', partitions = 1);",
@@ -97,7 +96,7 @@ describe("esql repl on a terminal", { timeout: 120_000 }, () => {
     t.type(KEY.ctrlC);
     await t.expectScreen("press Ctrl-D or type exit to leave");
     t.line("SELECT *");
-    await t.expectScreen(/   > $/);
+    await t.expectScreen(/ {3}> $/);
     t.type(KEY.ctrlC);
     await t.expectScreen(/\^C\nesql> $/);
 

@@ -3,15 +3,14 @@
  * piped into `esql repl --echo` on a fresh data folder, and the output must be the transcript, exactly.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { BIN } from "./repl-terminal.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
 const README = resolve(import.meta.dirname, "../../README.md");
-const dir = mkdtempSync(join(tmpdir(), "esql-repl-readme-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir("esql-repl-readme-");
 
 /** The fenced block between `<!-- repl-walkthrough -->` and `<!-- /repl-walkthrough -->`. */
 function walkthrough(): string {

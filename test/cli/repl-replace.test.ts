@@ -2,20 +2,18 @@
  * CREATE OR REPLACE in the REPL, in process and against `esql serve`: a refused redefinition prints the
  * analyzer's message (what changed, why, `esql apply`) under the statement, and the session goes on.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { startServer } from "../../runtime/http/server.ts";
 import type { ReplBackend } from "../../src/cli/repl/backend.ts";
 import { LocalBackend } from "../../src/cli/repl/local.ts";
 import { RemoteBackend } from "../../src/cli/repl/remote.ts";
 import { runSession } from "../../src/cli/repl/session.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "esql-repl-replace-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir("esql-repl-replace-");
 
 async function session(backend: ReplBackend, input: string): Promise<string> {
   const out = new PassThrough();

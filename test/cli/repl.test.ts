@@ -2,11 +2,10 @@
  * The REPL session in process with piped input: client commands (RUN SCRIPT, PRINT, help), SHOW and
  * DESCRIBE, bad input of every kind, the server backend, and Tab completion.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { startServer } from "../../runtime/http/server.ts";
 import type { CompletionNames, ReplBackend } from "../../src/cli/repl/backend.ts";
@@ -14,9 +13,9 @@ import { completer } from "../../src/cli/repl/complete.ts";
 import { LocalBackend } from "../../src/cli/repl/local.ts";
 import { RemoteBackend } from "../../src/cli/repl/remote.ts";
 import { complete, runSession } from "../../src/cli/repl/session.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "esql-repl-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir("esql-repl-");
 
 /** Runs `input` through a session on `backend` without a terminal; returns what it printed. */
 async function session(backend: ReplBackend, input: string): Promise<string> {

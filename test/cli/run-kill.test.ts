@@ -4,15 +4,14 @@
  * time, and compare the final tables with those of an uninterrupted run.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { tempDir } from "../fixtures/temp.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const bin = join(root, "bin", "esql.js");
-const dir = mkdtempSync(join(tmpdir(), "esql-run-kill-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir("esql-run-kill-");
 
 const SQL = `
 CREATE STREAM moves (account STRING KEY, kind STRING, amount BIGINT, teller STRING)

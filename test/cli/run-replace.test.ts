@@ -1,23 +1,13 @@
 /** `esql run` with CREATE OR REPLACE on a data folder: a refused redefinition is a located error, exit 1. */
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { tempDir } from "../fixtures/temp.ts";
+import { runEsql } from "../fixtures/cli.ts";
 
-const BIN = resolve(import.meta.dirname, "../../bin/esql.js");
-const dir = mkdtempSync(join(tmpdir(), "esql-cli-replace-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir("esql-cli-replace-");
 
-function esql(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: dir,
-    encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1" },
-    timeout: 60_000,
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const esql = (...args: string[]) => runEsql(args, { cwd: dir });
 
 describe("esql run with CREATE OR REPLACE", { timeout: 120_000 }, () => {
   it("refuses an aggregation change with file:line:col and the reason", () => {

@@ -1,23 +1,13 @@
 /** `esql run` and `esql test` end to end: spawns `node bin/esql.js` in a temporary folder. */
-import { spawnSync } from "node:child_process";
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { tempDir } from "../fixtures/temp.ts";
+import { runEsql } from "../fixtures/cli.ts";
 
-const BIN = resolve(import.meta.dirname, "../../bin/esql.js");
-const dir = mkdtempSync(join(tmpdir(), "esql-cli-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir("esql-cli-");
 
-function esql(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: dir,
-    encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1" },
-    timeout: 60_000,
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const esql = (...args: string[]) => runEsql(args, { cwd: dir });
 
 const ESQL = `
 CREATE STREAM tx (account STRING KEY, amount DECIMAL(10, 2)) WITH (kafka_topic = 'tx', value_format = 'JSON');

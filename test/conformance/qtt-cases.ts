@@ -9,11 +9,11 @@ import { fileURLToPath } from "node:url";
 import { functions } from "../../src/functions/registry.ts";
 import { mapConcurrent } from "../../runtime/testing/pool.ts";
 import { withKsqlTestFunctions } from "../fixtures/ksql-test-functions.ts";
+import { QTT_DIR } from "../fixtures/ksql-cases.ts";
 import { loadQttFile, runQttCase } from "../../runtime/testing/qtt.ts";
 import type { TestOutcome } from "../../runtime/testing/report.ts";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-export const QTT_DIR = resolve(REPO_ROOT, "../shared/conformance/ksql/qtt");
 export const PASSING_LIST = join(REPO_ROOT, "test/conformance/qtt-passing.txt");
 export const NEWLY_PASSING = join(REPO_ROOT, "tmp/qtt-newly-passing.txt");
 
@@ -21,22 +21,24 @@ export function caseId(o: { file: string; name: string }): string {
   return `${basename(o.file)} :: ${o.name}`;
 }
 
-export function qttAvailable(): boolean {
-  return existsSync(QTT_DIR);
-}
-
 /**
  * Runs every case, a few at a time (cases spend much of their time in LevelDB I/O), with the functions
  * ksqlDB's own test suite registers (the cases assume them; they are not part of esql).
  */
 export async function runAllQtt(concurrency = 4): Promise<TestOutcome[]> {
-  const files = readdirSync(QTT_DIR)
+  const cases = qttFiles().flatMap((f) => loadQttFile(join(QTT_DIR, f)));
+  return mapConcurrent(cases, concurrency, (c) => runQttCase(c, { functions: QTT_FUNCTIONS }));
+}
+
+/** The case files (`*.json` under `QTT_DIR`), sorted. */
+export function qttFiles(): string[] {
+  return readdirSync(QTT_DIR)
     .filter((f) => f.endsWith(".json"))
     .sort();
-  const cases = files.flatMap((f) => loadQttFile(join(QTT_DIR, f)));
-  const registry = withKsqlTestFunctions(functions);
-  return mapConcurrent(cases, concurrency, (c) => runQttCase(c, { functions: registry }));
 }
+
+/** The built-in functions plus the ones ksqlDB's test suite registers (the cases assume them). */
+export const QTT_FUNCTIONS = withKsqlTestFunctions(functions);
 
 export function readPassingList(): Set<string> {
   if (!existsSync(PASSING_LIST)) return new Set();

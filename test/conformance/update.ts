@@ -3,9 +3,10 @@
  * pass now (sorted). Review the diff: a case that disappears from the list is a regression.
  */
 import { writeFileSync } from "node:fs";
-import { caseId, PASSING_LIST, QTT_DIR, qttAvailable, readPassingList, runAllQtt } from "./qtt-cases.ts";
+import { KSQL_CASES_AVAILABLE, QTT_DIR } from "../fixtures/ksql-cases.ts";
+import { caseId, PASSING_LIST, readPassingList, runAllQtt } from "./qtt-cases.ts";
 
-if (!qttAvailable()) {
+if (!KSQL_CASES_AVAILABLE) {
   console.error(`conformance: ${QTT_DIR} is absent; nothing to update`);
   process.exit(2);
 }

@@ -2,17 +2,15 @@
  * Deploying a folder in process on the embedded log: plan, apply (new, unchanged, rebuild, in place, remove),
  * pull queries running all through a rebuild's switch, rollback, and the next apply after an interrupted one.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { applyPlan, rollback } from "../../runtime/deploy/apply.ts";
 import { readLedger } from "../../runtime/deploy/ledger.ts";
 import { hasChanges, planFolder, type DeployPlan } from "../../runtime/deploy/plan.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
-const root = mkdtempSync(join(tmpdir(), "esql-deploy-"));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir("esql-deploy-");
 
 const SOURCE = `CREATE STREAM moves (account STRING KEY, amount BIGINT, kind STRING)
   WITH (kafka_topic = 'moves', value_format = 'JSON', partitions = 2);`;

@@ -2,20 +2,19 @@
  * The examples stay correct: every `examples/*\/*.test.yaml` passes, and `esql run` processes each
  * example's events file without processing errors.
  */
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { PassThrough } from "node:stream";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runRun } from "../../src/cli/run.ts";
 import { loadEsqlTestFile, runEsqlTest } from "../../runtime/testing/esqltest.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
 const EXAMPLES = resolve(import.meta.dirname, "../../examples");
 const examples = readdirSync(EXAMPLES, { withFileTypes: true })
   .filter((d) => d.isDirectory())
   .map((d) => d.name);
-const dir = mkdtempSync(join(tmpdir(), "esql-examples-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir("esql-examples-");
 
 /** The events file of each example and the topic it feeds. */
 const EVENTS: Record<string, { topic: string; file: string }> = {

@@ -12,7 +12,8 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { compileScript } from "../../src/compile.ts";
 import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
-import { CONFORMANCE_DIR, loadConformanceScripts } from "../parser/conformance-cases.ts";
+import { loadConformanceScripts } from "../parser/conformance-cases.ts";
+import { KSQL_CASES_AVAILABLE, KSQL_CASES_DIR } from "../fixtures/ksql-cases.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 
@@ -89,13 +90,13 @@ export function loadCorpus(): Corpus {
     .sort()
     .map((f) => readFileSync(f, "utf8"));
   let note: string | undefined;
-  if (existsSync(CONFORMANCE_DIR)) {
+  if (KSQL_CASES_AVAILABLE) {
     for (const s of loadConformanceScripts()) {
       if (s.statements.length > 0)
         scripts.push(s.statements.map((t) => (t.trimEnd().endsWith(";") ? t : `${t};`)).join("\n"));
     }
   } else {
-    note = `conformance statements not found at ${CONFORMANCE_DIR}: fuzzing the repository's .esql files only`;
+    note = `conformance statements not found at ${KSQL_CASES_DIR}: fuzzing the repository's .esql files only`;
   }
   const vocabulary = [...new Set([...scripts.flatMap(roughTokens), ...HOSTILE])].sort();
   return note === undefined ? { scripts, vocabulary } : { scripts, vocabulary, note };

@@ -2,13 +2,13 @@
  * The server over HTTP/2 (cleartext, prior knowledge, as ksqlDB's Java client speaks it) on the same port as
  * HTTP/1.1; the `/query-stream` formats; `/metrics` parsed as Prometheus text.
  */
-import { mkdtempSync, rmSync } from "node:fs";
 import { connect, constants, type ClientHttp2Session } from "node:http2";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../fixtures/eventually.ts";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { startServer, type RunningServer } from "../../runtime/http/server.ts";
+import { tempDir } from "../fixtures/temp.ts";
+import { openEngine } from "../fixtures/engine.ts";
 
 let dir: string;
 let engine: Engine;
@@ -76,17 +76,11 @@ const openPush = (sql: string) =>
     stream.end(JSON.stringify({ sql, properties: { "auto.offset.reset": "earliest" } }));
   });
 
-const until = async (f: () => Promise<boolean>) => {
-  for (let i = 0; i < 200; i++) {
-    if (await f()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error("timed out");
-};
+const until = (f: () => Promise<boolean>) => eventually(f, 5_000, async () => "the condition never held", 25);
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "esql-http2-"));
-  engine = await Engine.open({ dataDir: dir, persistent: false });
+  dir = tempDir("esql-http2-");
+  engine = await openEngine({ dataDir: dir });
   server = await startServer({ engine, maxBodyBytes: 64 * 1024, drainIntervalMs: 20 });
   session = connect(server.url);
   session.on("error", () => {});
@@ -94,8 +88,6 @@ beforeAll(async () => {
 afterAll(async () => {
   session.close();
   await server.close();
-  await engine.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("HTTP/2", () => {
@@ -188,8 +180,7 @@ describe("HTTP/2", () => {
     await p.ended;
     const upload = session.request({ ":method": "POST", ":path": "/ksql" });
     upload.on("error", () => {});
-    upload.write('{"ksql": "SHOW');
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => upload.write('{"ksql": "SHOW', r)); // the partial body is on the wire
     upload.close(constants.NGHTTP2_CANCEL);
     await until(async () => !/esql_push_queries_running [1-9]/.test((await h2("/metrics")).text));
 
@@ -207,8 +198,7 @@ describe("HTTP/2", () => {
     doomed.on("error", () => {});
     const s = doomed.request({ ":method": "POST", ":path": "/query-stream" });
     s.on("error", () => {});
-    s.write('{"sql": "SELECT * FROM s EMIT CHANGES;"}');
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => s.write('{"sql": "SELECT * FROM s EMIT CHANGES;"}', r));
     doomed.destroy();
 
     // Still serving both protocols.

@@ -3,18 +3,17 @@
  * each must still answer for its own literals, and anything the template cannot stand for (converted
  * literals, LIMIT, a changed catalog, SQL errors) must answer as an uncached compile would.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Engine } from "../../runtime/engine/engine.ts";
+import { tempDir } from "../fixtures/temp.ts";
+import { openEngine } from "../fixtures/engine.ts";
 
 let dir: string;
 let engine: Engine;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "esql-pull-cache-"));
-  engine = await Engine.open({ dataDir: dir, persistent: false });
+  dir = tempDir("esql-pull-cache-");
+  engine = await openEngine({ dataDir: dir });
   const r = await engine.execute(`
     CREATE STREAM s (k STRING KEY, n INT, v INT, ts TIMESTAMP) WITH (kafka_topic='s', value_format='JSON', partitions=3);
     CREATE TABLE t AS SELECT k, SUM(v) AS total, LATEST_BY_OFFSET(n) AS n FROM s GROUP BY k;
@@ -24,10 +23,6 @@ beforeAll(async () => {
     INSERT INTO s (k, n, v, ts) VALUES ('c', 4, 40, '2024-01-04T00:00:00');`);
   expect(r.diagnostics).toEqual([]);
   await engine.drain();
-});
-afterAll(async () => {
-  await engine.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const rows = async (sql: string) => {

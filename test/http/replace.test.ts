@@ -2,12 +2,11 @@
  * CREATE OR REPLACE over the REST API: an incompatible redefinition is a 400 `statement_error` whose message
  * names the change and points to `esql apply` (as ksqlDB answers a refused upgrade); a compatible one runs.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { startServer, type RunningServer } from "../../runtime/http/server.ts";
+import { tempDir } from "../fixtures/temp.ts";
+import { openEngine } from "../fixtures/engine.ts";
 
 let dir: string;
 let engine: Engine;
@@ -23,14 +22,12 @@ const ksql = async (statements: string) => {
 };
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "esql-http-replace-"));
-  engine = await Engine.open({ dataDir: dir, persistent: false });
+  dir = tempDir("esql-http-replace-");
+  engine = await openEngine({ dataDir: dir });
   server = await startServer({ engine, drainIntervalMs: 20 });
 });
 afterAll(async () => {
   await server.close();
-  await engine.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("CREATE OR REPLACE over REST", () => {

@@ -1,12 +1,11 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { expandFormats, runRestCase, type RestCase, type RestOutcome } from "../../runtime/testing/rest.ts";
 
-/** `../shared/conformance/ksql/rest` beside the repository (CI always has it; a user's clone may not). */
-const DIR = join(import.meta.dirname, "..", "..", "..", "shared", "conformance", "ksql", "rest");
-const available = existsSync(DIR);
-if (!available) console.warn(`rest conformance: ${DIR} is absent; the ksqlDB REST cases are skipped`);
+import { KSQL_CASES_AVAILABLE, REST_DIR as DIR } from "../fixtures/ksql-cases.ts";
+
+const available = KSQL_CASES_AVAILABLE;
 
 it.skipIf(!available)(
   "runs ksqlDB's REST cases through the HTTP server: at least 75% pass",

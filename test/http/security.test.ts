@@ -1,10 +1,9 @@
 /** The server's guards: authentication (API keys, basic), read-only mode, and the limit on push queries. */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { startServer, type RunningServer } from "../../runtime/http/server.ts";
+import { tempDir } from "../fixtures/temp.ts";
+import { openEngine } from "../fixtures/engine.ts";
 
 let dir: string;
 let engine: Engine;
@@ -25,8 +24,8 @@ const post = async (path: string, body: unknown, authorization?: string) => {
 };
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "esql-http-sec-"));
-  engine = await Engine.open({ dataDir: dir, persistent: false });
+  dir = tempDir("esql-http-sec-");
+  engine = await openEngine({ dataDir: dir });
   await engine.execute(`CREATE STREAM s (k STRING KEY, v INT) WITH (kafka_topic = 's', value_format = 'JSON', partitions = 1);
     CREATE TABLE t AS SELECT k, SUM(v) AS total FROM s GROUP BY k;
     INSERT INTO s (k, v) VALUES ('a', 1);`);
@@ -41,8 +40,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server.close();
-  await engine.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("server guards", () => {

@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../fixtures/eventually.ts";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { startServer, type RunningServer } from "../../runtime/http/server.ts";
+import { tempDir } from "../fixtures/temp.ts";
+import { openEngine } from "../fixtures/engine.ts";
 
 let dir: string;
 let engine: Engine;
@@ -21,14 +21,12 @@ const post = async (path: string, body: unknown, raw?: string) => {
 };
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "esql-http-"));
-  engine = await Engine.open({ dataDir: dir, persistent: false });
+  dir = tempDir("esql-http-");
+  engine = await openEngine({ dataDir: dir });
   server = await startServer({ engine, maxBodyBytes: 64 * 1024, drainIntervalMs: 20 });
 });
 afterAll(async () => {
   await server.close();
-  await engine.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("query server", () => {
@@ -44,14 +42,17 @@ describe("query server", () => {
     expect(entities[0]["@type"]).toBe("currentStatus");
     // the background loop folds the inserts
     let rows: unknown[] = [];
-    for (let i = 0; i < 100 && rows.length < 2; i++) {
-      const q = await post("/query", { ksql: "SELECT * FROM t WHERE k = 'a';" });
-      expect(q.status).toBe(200);
-      rows = JSON.parse(q.text);
-      if ((rows[1] as { row: { columns: unknown[] } } | undefined)?.row.columns[1] === 3) break;
-      rows = [];
-      await new Promise((res) => setTimeout(res, 50));
-    }
+    await eventually(
+      async () => {
+        const q = await post("/query", { ksql: "SELECT * FROM t WHERE k = 'a';" });
+        expect(q.status).toBe(200);
+        rows = JSON.parse(q.text) as unknown[];
+        return (rows[1] as { row: { columns: unknown[] } } | undefined)?.row.columns[1] === 3;
+      },
+      10_000,
+      async () => `rows ${JSON.stringify(rows)}`,
+      50,
+    );
     expect(rows).toEqual([
       { header: expect.objectContaining({ schema: "`K` STRING KEY, `TOTAL` INTEGER" }) },
       { row: { columns: ["a", 3] } },
@@ -98,11 +99,12 @@ describe("query server", () => {
     const req = request(server.url + "/query", { method: "POST" });
     req.on("error", () => {});
     req.end(JSON.stringify({ ksql: "SELECT * FROM s EMIT CHANGES;" }));
-    await new Promise((r) => setTimeout(r, 200));
+    const metrics = async () => (await fetch(server.url + "/metrics")).text();
+    // The push query runs; then the client goes away, and the server closes the query.
+    await eventually(async () => /esql_push_queries_running 1\b/.test(await metrics()), 10_000, metrics, 20);
     req.destroy();
-    await new Promise((r) => setTimeout(r, 300));
-    const m = await fetch(server.url + "/metrics");
-    expect(await m.text()).toMatch(/esql_push_queries_running 0/);
+    await eventually(async () => /esql_push_queries_running 0\b/.test(await metrics()), 10_000, metrics, 20);
+    expect(await metrics()).toMatch(/esql_push_queries_running 0/);
   });
 
   it("answers hostile requests with error bodies", async () => {

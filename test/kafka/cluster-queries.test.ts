@@ -13,7 +13,7 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { startServer, type RunningServer } from "../../runtime/http/server.ts";
 import { KafkaEventLog } from "../../runtime/log/kafka.ts";
-import { eventually } from "./eventually.ts";
+import { eventually } from "../fixtures/eventually.ts";
 import { encodeRecord, sourceForTopic } from "../../runtime/testing/records.ts";
 
 const KEYS = 120;

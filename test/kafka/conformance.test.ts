@@ -16,7 +16,8 @@ import { NamespacedLog } from "../../runtime/log/namespaced.ts";
 import { mapConcurrent } from "../../runtime/testing/pool.ts";
 import { loadQttFile, runQttCase, type QttCase } from "../../runtime/testing/qtt.ts";
 import { withKsqlTestFunctions } from "../fixtures/ksql-test-functions.ts";
-import { caseId, QTT_DIR, qttAvailable, readPassingList } from "../conformance/qtt-cases.ts";
+import { caseId, readPassingList } from "../conformance/qtt-cases.ts";
+import { KSQL_CASES_AVAILABLE, QTT_DIR } from "../fixtures/ksql-cases.ts";
 
 /** Case files and how many of their passing cases to take (spread evenly over the file). */
 const SUBSET: Readonly<Record<string, number>> = {
@@ -64,8 +65,7 @@ function pickCases(): QttCase[] {
   return out;
 }
 
-const available = qttAvailable();
-if (!available) console.warn(`conformance: ${QTT_DIR} is absent; the ksqlDB cases on Kafka are skipped`);
+const available = KSQL_CASES_AVAILABLE;
 
 describe.skipIf(!available)("ksqlDB cases on Kafka", () => {
   const brokers = inject("kafkaBrokers").split(",");

@@ -8,16 +8,15 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { KafkaEventLog } from "../../runtime/log/kafka.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const bin = join(root, "bin", "esql.js");
-const dir = mkdtempSync(join(tmpdir(), "esql-kafka-kill-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir("esql-kafka-kill-");
 
 const EVENTS = 100_000;
 const HOUR = 3_600_000;
@@ -130,10 +129,11 @@ describe("esql run on Kafka under SIGKILL", () => {
       const tables = (JSON.parse(final.stdout) as { tables: Record<string, Record<string, unknown>[]> }).tables;
       const want = expected();
       const ms = (v: unknown) => (typeof v === "string" ? Date.parse(v) : v);
-      expect(tables.BALANCES!.map((r) => `${r.ACCOUNT}|${r.BALANCE}|${r.MOVES}`).sort()).toEqual(want.balances);
+      const cells = (...vs: unknown[]) => vs.map(String).join("|");
+      expect(tables.BALANCES!.map((r) => cells(r.ACCOUNT, r.BALANCE, r.MOVES)).sort()).toEqual(want.balances);
       expect(
         tables
-          .PER_TELLER_HOUR!.map((r) => `${r.TELLER}|${ms(r.WINDOWSTART)}|${ms(r.WINDOWEND)}|${r.MOVES}|${r.VOLUME}`)
+          .PER_TELLER_HOUR!.map((r) => cells(r.TELLER, ms(r.WINDOWSTART), ms(r.WINDOWEND), r.MOVES, r.VOLUME))
           .sort(),
       ).toEqual(want.tellers);
       // Not checked here: the sink as a read-committed consumer sees it. After these kills a transaction of the

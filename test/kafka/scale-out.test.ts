@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { KafkaEventLog } from "../../runtime/log/kafka.ts";
-import { eventually } from "./eventually.ts";
+import { eventually } from "../fixtures/eventually.ts";
 import { encodeRecord, sourceForTopic } from "../../runtime/testing/records.ts";
 
 const KEYS = 240;
@@ -66,10 +66,14 @@ function serial<T>(engine: Engine, f: () => Promise<T>): Promise<T> {
 function runLoop(engine: Engine) {
   let stop = false;
   let failure: unknown;
+  let passes = 0;
+  let quiet = 0;
   const done = (async () => {
     while (!stop) {
       try {
-        await serial(engine, () => engine.drain());
+        const folded = await serial(engine, () => engine.drain());
+        passes++;
+        quiet = folded === 0 ? quiet + 1 : 0;
       } catch (e) {
         failure = e;
         return;
@@ -79,6 +83,10 @@ function runLoop(engine: Engine) {
   })();
   return {
     failure: () => failure,
+    /** Drain passes so far. */
+    passes: () => passes,
+    /** Drain passes in a row that folded nothing. */
+    quiet: () => quiet,
     stop: async () => {
       stop = true;
       await done;
@@ -177,7 +185,7 @@ describe("scale-out on Kafka", () => {
           );
           const got = await union(engines, "PER_ACCOUNT");
           const extra = got.filter((r) => !want1.perKey.includes(r)).slice(0, 5);
-          return `${got.length} of ${want1.perKey.length} rows; per instance ${per.map((p) => p.length)}; unexpected ${extra.join(", ")}; ${layout(engines)}`;
+          return `${got.length} of ${want1.perKey.length} rows; per instance ${per.map((p) => p.length).join(",")}; unexpected ${extra.join(", ")}; ${layout(engines)}`;
         },
       );
       // Every instance ran its share: no table is empty anywhere.
@@ -220,8 +228,16 @@ describe("scale-out on Kafka", () => {
       expect(new Set(map2.owners)).toEqual(new Set(["a", "b"]));
       // Slots A and B had stayed put (sticky); C's moved.
       for (let s = 0; s < 8; s++) if (map.owners[s] !== "c") expect(map2.owners[s]).toBe(map.owners[s]);
-      // Nothing counted twice: a while later the tables still equal the expected ones.
-      await new Promise((r) => setTimeout(r, 1500));
+      // Nothing counted twice: once every instance has drained three times in a row with nothing left to fold,
+      // the tables still equal the expected ones.
+      const running = loops.slice(0, 2); // a's and b's
+      const passesNow = running.map((l) => l.passes());
+      await eventually(
+        async () => running.every((l, i) => l.passes() >= passesNow[i]! + 3 && l.quiet() >= 3),
+        60_000,
+        async () =>
+          `drain passes ${running.map((l) => l.passes()).join(",")}, quiet ${running.map((l) => l.quiet()).join(",")}`,
+      );
       expect(await union(rest, "PER_ACCOUNT")).toEqual(want.perKey);
       expect(await union(rest, "PER_REGION")).toEqual(want.perRegion);
       for (const l of loops) expect(l.failure()).toBeUndefined();

@@ -1,8 +1,7 @@
 /** Loads the statements of ksqlDB's conformance cases (qtt/*.json, rest/*.json) for parser tests. */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-
-export const CONFORMANCE_DIR = new URL("../../../shared/conformance/ksql/", import.meta.url).pathname;
+import { KSQL_CASES_DIR } from "../fixtures/ksql-cases.ts";
 
 export interface ConformanceScript {
   /** `file: case name [format]` */
@@ -27,7 +26,7 @@ interface RawCase {
 export function loadConformanceScripts(): ConformanceScript[] {
   const out: ConformanceScript[] = [];
   for (const sub of ["qtt", "rest"]) {
-    const dir = join(CONFORMANCE_DIR, sub);
+    const dir = join(KSQL_CASES_DIR, sub);
     for (const file of readdirSync(dir)
       .filter((f) => f.endsWith(".json"))
       .sort()) {

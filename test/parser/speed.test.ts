@@ -1,9 +1,10 @@
 /** Throughput figure for parsing a 1,000-statement script (a log line, not a timing assertion). */
 import { describe, expect, it } from "vitest";
 import { parseScript } from "../../src/parse.ts";
+import { KSQL_CASES_AVAILABLE } from "../fixtures/ksql-cases.ts";
 import { loadConformanceScripts } from "./conformance-cases.ts";
 
-describe("speed", () => {
+describe.skipIf(!KSQL_CASES_AVAILABLE)("speed", () => {
   it("parses a 1,000-statement script", () => {
     const pool = loadConformanceScripts()
       .filter((s) => !s.expectsError)

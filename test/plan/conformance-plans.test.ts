@@ -4,15 +4,13 @@
  * no internal compiler error.
  */
 import { deepStrictEqual } from "node:assert";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { compileScript } from "../../src/compile.ts";
 
-/** `../shared/conformance/ksql/qtt` beside the repository. */
-const DIR = join(import.meta.dirname, "..", "..", "..", "shared", "conformance", "ksql", "qtt");
+import { KSQL_CASES_AVAILABLE, QTT_DIR as DIR } from "../fixtures/ksql-cases.ts";
 
-describe.skipIf(!existsSync(DIR))("physical plans of the conformance queries", () => {
+describe.skipIf(!KSQL_CASES_AVAILABLE)("physical plans of the conformance queries", () => {
   it("are JSON and never come from an internal error", () => {
     let plans = 0;
     let topologies = 0;

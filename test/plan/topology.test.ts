@@ -3,20 +3,19 @@
  * describes it; the command topic records it and a restarted engine runs the recorded plan, not one
  * planned again from the SQL.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { describeRunning } from "../../runtime/query/describe.ts";
 import { encodeRecord, sourceForTopic } from "../../runtime/testing/records.ts";
 import { compileScript } from "../../src/compile.ts";
 import { EmbeddedLog, Engine } from "../../src/index.ts";
 import { describePlan, formatTopology } from "../../src/physical/topology-format.ts";
 import type { TopologyPlan } from "../../src/plan/topology.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
 const GOLDEN = resolve(import.meta.dirname, "../corpus/golden");
-const dir = mkdtempSync(join(tmpdir(), "esql-topology-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir("esql-topology-");
 
 async function withEngine<T>(name: string, f: (engine: Engine, log: EmbeddedLog) => Promise<T>): Promise<T> {
   const folder = join(dir, name);

@@ -3,9 +3,10 @@
  */
 import { writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { conformanceAvailable, runConformance, runRestConformance } from "./conformance.ts";
+import { KSQL_CASES_AVAILABLE } from "../fixtures/ksql-cases.ts";
+import { runConformance, runRestConformance } from "./conformance.ts";
 
-describe.skipIf(!conformanceAvailable())("ksqlDB conformance (compile only)", () => {
+describe.skipIf(!KSQL_CASES_AVAILABLE)("ksqlDB conformance (compile only)", () => {
   it("compiles valid cases and rejects invalid ones", () => {
     const r = runConformance();
     writeFileSync("/tmp/esql-conformance-failures.txt", r.failures.join("\n\n") + "\n");

@@ -4,20 +4,19 @@
  * without diagnostics (≥ 98%); cases expecting a statement/type error must be rejected (≥ 80%).
  * The runner; conformance.test.ts asserts the figures.
  */
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { compileScript } from "../../src/compile.ts";
 import { functions as builtins } from "../../src/functions/registry.ts";
 import { Catalog } from "../../src/semantic/catalog.ts";
 import { withKsqlTestFunctions } from "../fixtures/ksql-test-functions.ts";
+import { KSQL_CASES_DIR, QTT_DIR } from "../fixtures/ksql-cases.ts";
 
 /** The built-in functions plus the ones ksqlDB's test suite registers (the cases call them). */
 const functions = withKsqlTestFunctions(builtins);
 
-/** ksqlDB's cases in `../shared/conformance/ksql` beside the repository. */
-const KSQL = join(import.meta.dirname, "..", "..", "..", "shared", "conformance", "ksql");
-const DIR = join(KSQL, "qtt");
-export const conformanceAvailable = (): boolean => existsSync(DIR);
+const KSQL = KSQL_CASES_DIR;
+const DIR = QTT_DIR;
 
 interface Case {
   name: string;

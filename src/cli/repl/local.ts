@@ -138,7 +138,8 @@ export class LocalBackend implements ReplBackend {
         message: `no topic '${p.topic}' (topic names are case-sensitive); topics: ${topics.join(", ") || "none"}`,
       };
     }
-    const self = this;
+    // The generator below is a plain function: it reaches the session through this arrow.
+    const drainingWhile = <T>(f: () => Promise<T>): Promise<T> => this.drainingWhile(f);
     return (async function* () {
       const positions: number[] = [];
       for (let i = 0; i < topic.partitions; i++)
@@ -149,7 +150,7 @@ export class LocalBackend implements ReplBackend {
       const every = Math.max(1, p.interval ?? 1);
       let resolveDone!: () => void;
       const done = new Promise<void>((r) => (resolveDone = r));
-      void self.drainingWhile(() => done);
+      void drainingWhile(() => done);
       try {
         while (!signal.aborted) {
           let got = 0;
@@ -457,6 +458,5 @@ function printLine(r: LogRecord, partition: number): string {
 function bytesText(b: Uint8Array | null | undefined): string {
   if (b === null || b === undefined) return "<null>";
   const text = Buffer.from(b).toString("utf8");
-  // eslint-disable-next-line no-control-regex
   return /^[^\u0000-\u0008\u000e-\u001f\ufffd]*$/.test(text) ? text : `0x${Buffer.from(b).toString("hex")}`;
 }

@@ -44,7 +44,9 @@ export class RemoteBackend implements ReplBackend {
     } catch (e) {
       if ((e as Error).name === "AbortError") throw e;
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      throw new Error(`cannot reach ${this.base}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+      throw new Error(`cannot reach ${this.base}: ${cause?.code ?? cause?.message ?? (e as Error).message}`, {
+        cause: e,
+      });
     }
   }
 
@@ -113,8 +115,10 @@ export class RemoteBackend implements ReplBackend {
           throw e;
         }
         if (n.done) return { done: true, value: undefined };
-        if (!Array.isArray(n.value))
-          throw new Error(String((n.value as { message?: unknown }).message ?? JSON.stringify(n.value)));
+        if (!Array.isArray(n.value)) {
+          const message = (n.value as { message?: unknown }).message;
+          throw new Error(typeof message === "string" ? message : JSON.stringify(n.value));
+        }
         return { done: false, value: n.value };
       },
     };

@@ -7,6 +7,7 @@
 import { columnsOf, type TExpr } from "../../semantic/typed.ts";
 import { inputsOf, withInputs, type LogicalNode } from "../plan.ts";
 import type { Rule } from "./rule.ts";
+import { assertNever } from "../../types/never.ts";
 
 /** Column names the node itself reads from its inputs. */
 function reads(n: LogicalNode): TExpr[] {
@@ -24,8 +25,14 @@ function reads(n: LogicalNode): TExpr[] {
       return n.functions.map((f) => f.call);
     case "Project":
       return n.columns.map((c) => c.expr);
-    default:
+    // A new kind must say what it reads: a default of "nothing" would prune the columns it needs.
+    case "Source":
+    case "Limit":
+    case "Sink":
+    case "Output":
       return [];
+    default:
+      return assertNever(n, "logical node");
   }
 }
 

@@ -2,15 +2,14 @@
  * Replay is exact: the same events give the same tables for 1, 2, 4 and 8 partitions, caught up from
  * history or folded as they arrive, and nothing is dropped as late on catch-up through a repartition.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { EmbeddedLog } from "../../../src/index.ts";
 import { expectDirectFold, foldScenario, TABLES } from "../../fixtures/replay-scenario.ts";
+import { tempDir } from "../../fixtures/temp.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "esql-replay-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir("esql-replay-");
 
 async function fold(seed: number, partitions: number, chunk = 0) {
   const folder = mkdtempSync(join(dir, `p${partitions}-`));

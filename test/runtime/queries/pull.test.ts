@@ -1,11 +1,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Engine } from "../../../runtime/engine/engine.ts";
 import { keyRanges } from "../../../runtime/engine/pull.ts";
 import { compileScript } from "../../../src/compile.ts";
 import { functions } from "../../../src/functions/registry.ts";
+import { tempDir } from "../../fixtures/temp.ts";
+import { openEngine } from "../../fixtures/engine.ts";
 
 const SETUP = `
 CREATE STREAM clicks (user STRING KEY, page STRING, n INT) WITH (kafka_topic='clicks', value_format='JSON', partitions=2);
@@ -19,8 +21,8 @@ describe("pull queries", () => {
   let dir: string;
   let engine: Engine;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "esql-pull-"));
-    engine = await Engine.open({ dataDir: dir, persistent: false });
+    dir = tempDir("esql-pull-");
+    engine = await openEngine({ dataDir: dir });
     const r = await engine.execute(SETUP);
     expect(r.diagnostics).toEqual([]);
     const inserts: string[] = [];
@@ -38,10 +40,6 @@ describe("pull queries", () => {
     const ins = await engine.execute(inserts.join("\n"));
     expect(ins.diagnostics).toEqual([]);
     await engine.drain();
-  });
-  afterAll(async () => {
-    await engine.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const sorted = (rows: unknown[][]) =>

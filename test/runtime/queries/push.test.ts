@@ -1,9 +1,8 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Engine } from "../../../runtime/engine/engine.ts";
 import { isTombstone, type PushQuery } from "../../../runtime/engine/push.ts";
+import { tempDir } from "../../fixtures/temp.ts";
+import { openEngine } from "../../fixtures/engine.ts";
 
 async function take(q: PushQuery, n: number, timeoutMs = 5000): Promise<unknown[][]> {
   const out: unknown[][] = [];
@@ -23,8 +22,8 @@ describe("push queries", () => {
   let dir: string;
   let engine: Engine;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "esql-push-"));
-    engine = await Engine.open({ dataDir: dir, persistent: false });
+    dir = tempDir("esql-push-");
+    engine = await openEngine({ dataDir: dir });
     const r = await engine.execute(`
       CREATE STREAM s (k STRING KEY, v INT) WITH (kafka_topic='s', value_format='JSON', partitions=2);
       CREATE TABLE counts AS SELECT k, COUNT(*) AS c FROM s GROUP BY k;
@@ -32,10 +31,6 @@ describe("push queries", () => {
       INSERT INTO s (k, v) VALUES ('b', 2);`);
     expect(r.diagnostics).toEqual([]);
     await engine.drain();
-  });
-  afterAll(async () => {
-    await engine.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const subscribe = async (sql: string, props: Record<string, string> = {}) => {
