@@ -2,25 +2,16 @@
  * `esql compile` writes the plans CI tested; `esql run --plan` deploys exactly them: the statements with
  * their compiled topology plans, not plans made again at deploy time.
  */
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { runEsql } from "../fixtures/cli.ts";
 
-const BIN = resolve(import.meta.dirname, "../../bin/esql.js");
 const dir = mkdtempSync(join(tmpdir(), "esql-compile-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function esql(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: dir,
-    encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1" },
-    timeout: 60_000,
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const esql = (...args: string[]) => runEsql(args, { cwd: dir });
 
 writeFileSync(
   join(dir, "pages.esql"),
@@ -50,13 +41,7 @@ describe("esql compile and run --plan", { timeout: 120_000 }, () => {
     // EXPLAIN of the running query shows the topology it runs: the tested one.
     const id = (JSON.parse(file) as { files: { statements: { plan?: { queryId: string } }[] }[] }).files[0]!
       .statements[1]!.plan!.queryId;
-    const explain = spawnSync(process.execPath, [BIN, "repl", "--data", "data"], {
-      cwd: dir,
-      encoding: "utf8",
-      input: `EXPLAIN ${id};\n`,
-      env: { ...process.env, NO_COLOR: "1" },
-      timeout: 60_000,
-    });
+    const explain = runEsql(["repl", "--data", "data"], { cwd: dir, input: `EXPLAIN ${id};\n` });
     expect(explain.stdout).toContain(`into _esql-${id}-as-tested-repartition`);
   });
 

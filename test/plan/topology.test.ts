@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { describeRunning } from "../../runtime/query/describe.ts";
 import { encodeRecord, sourceForTopic } from "../../runtime/testing/records.ts";
 import { compileScript } from "../../src/compile.ts";
-import { EmbeddedLog, Engine } from "../../src/index.ts";
+import { EmbeddedLog, Engine, type LogRecord } from "../../src/index.ts";
 import { describePlan, formatTopology } from "../../src/physical/topology-format.ts";
 import type { TopologyPlan } from "../../src/plan/topology.ts";
 import { tempDir } from "../fixtures/temp.ts";
@@ -63,30 +63,40 @@ async function recordedCommands(name: string, statements: string) {
   });
 }
 
+/**
+ * A fresh data folder whose command topic holds `commands` with each recorded plan rewritten by `edit`:
+ * what an earlier (or later) release would have recorded.
+ */
+async function logWithCommands(
+  name: string,
+  commands: readonly LogRecord[],
+  edit: (plan: string) => string,
+): Promise<{ folder: string; log: EmbeddedLog }> {
+  const folder = join(dir, name);
+  const log = await EmbeddedLog.open(join(folder, "log"));
+  await log.createTopic("_esql_commands", { partitions: 1 });
+  await log.append(
+    "_esql_commands",
+    commands.map((r) => ({
+      key: r.key,
+      value: r.value,
+      headers: r.headers.map((h) =>
+        h.key === "esql-plan" ? { key: h.key, value: Buffer.from(edit(h.value!.toString("utf8"))) } : h,
+      ),
+    })),
+  );
+  return { folder, log };
+}
+
 describe("recorded plans", () => {
   it("a restarted engine runs the plan recorded at deploy time, not one planned again", async () => {
     // Deployed by an earlier release whose planner named the repartition topic differently: simulated by
     // rewriting the recorded plan, as that release would have recorded it.
     const commands = await recordedCommands("record", `${STREAM}\n${PER_PAGE}`);
-    const folder = join(dir, "replay");
-    const log = await EmbeddedLog.open(join(folder, "log"));
+    const { folder, log } = await logWithCommands("replay", commands, (plan) =>
+      plan.replaceAll("-groupby-0-", "-legacy-grouping-"),
+    );
     try {
-      await log.createTopic("_esql_commands", { partitions: 1 });
-      await log.append(
-        "_esql_commands",
-        commands.map((r) => ({
-          key: r.key,
-          value: r.value,
-          headers: r.headers.map((h) =>
-            h.key === "esql-plan"
-              ? {
-                  key: h.key,
-                  value: Buffer.from(h.value!.toString("utf8").replaceAll("-groupby-0-", "-legacy-grouping-")),
-                }
-              : h,
-          ),
-        })),
-      );
       const engine = await Engine.open({ dataDir: folder, log });
       try {
         const source = sourceForTopic(engine.catalog, "clicks")!;
@@ -119,22 +129,10 @@ describe("recorded plans", () => {
 
   it("a recorded plan of another format version stops the engine with the statement and the version", async () => {
     const commands = await recordedCommands("record-v", `${STREAM}\n${PER_PAGE}`);
-    const folder = join(dir, "future");
-    const log = await EmbeddedLog.open(join(folder, "log"));
+    const { folder, log } = await logWithCommands("future", commands, (plan) =>
+      plan.replace(/"version":2/, '"version":99'),
+    );
     try {
-      await log.createTopic("_esql_commands", { partitions: 1 });
-      await log.append(
-        "_esql_commands",
-        commands.map((r) => ({
-          key: r.key,
-          value: r.value,
-          headers: r.headers.map((h) =>
-            h.key === "esql-plan"
-              ? { key: h.key, value: Buffer.from(h.value!.toString("utf8").replace(/"version":2/, '"version":99')) }
-              : h,
-          ),
-        })),
-      );
       const opening = Engine.open({ dataDir: folder, log });
       await expect(opening).rejects.toThrow(/CREATE TABLE per_page[\s\S]*format version 99/);
     } finally {
