@@ -12,6 +12,9 @@ import { internalError, parseScript, tooManyErrors, type ParseResult } from "./p
 import { buildPhysicalPlan, type PhysicalPlan } from "./physical/index.ts";
 import type { TopologyPlan } from "./plan/topology.ts";
 import { buildTopology, UnsupportedQueryError } from "./physical/topology-build.ts";
+
+/** The text of a topology plan (what EXPLAIN shows), for the compiler's users. */
+export { formatTopology } from "./physical/topology-format.ts";
 import { Catalog } from "./semantic/catalog.ts";
 import { analyzeStatement, type AnalyzedStatement } from "./semantic/statements.ts";
 
@@ -132,6 +135,8 @@ export function compileScript(text: string, options: CompileOptions = {}): Compi
 
 /** The topology plan of a statement that starts a persistent query, planned against `catalog` (before it). */
 function topologyOf(a: AnalyzedStatement, catalog: Catalog): TopologyPlan | undefined {
+  // EXPLAIN <statement>: the plan the statement would run.
+  if (a.kind === "Explain") return topologyOf(a.inner, catalog);
   if (a.kind !== "CreateAsSelect" && a.kind !== "InsertInto") return undefined;
   const partitions = new Map<string, number>();
   for (const name of a.query.sources) {

@@ -41,6 +41,7 @@ import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
 import { parseScript } from "../../src/parse.ts";
 import { formatType, type SqlType } from "../../src/types/sqltype.ts";
 import type { Engine } from "../engine/engine.ts";
+import { explainEntity } from "./explain.ts";
 import { isTombstone, type PushQuery, type QueryColumn } from "../engine/push.ts";
 import { formatDecimal, stringifyExact } from "../serde/index.ts";
 import { toPlain } from "../testing/values.ts";
@@ -527,6 +528,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
                 { statementText: x.text, entities },
               ),
             );
+          }
+          const explained = x.compiled ? explainEntity(engine, x.compiled, x.text) : undefined;
+          if (explained) {
+            entities.push(explained);
+            continue;
           }
           commandSeq++;
           entities.push({
