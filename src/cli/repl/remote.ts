@@ -78,6 +78,9 @@ export class RemoteBackend implements ReplBackend {
     if (st?.kind === "Undefine") this.variables.delete(st.name);
     const entities = Array.isArray(body) ? (body as Record<string, unknown>[]) : [];
     return entities.map((e) => {
+      // EXPLAIN: the topology the query runs, as the server describes it.
+      const described = e["@type"] === "queryDescription" ? (e.queryDescription as { topology?: string }) : undefined;
+      if (described?.topology) return { kind: "text", text: `Topology (what runs)\n${described.topology}` } as const;
       const status = e.commandStatus as { message?: string } | undefined;
       return { kind: "message", text: status?.message ?? JSON.stringify(e) } as const;
     });
