@@ -12,7 +12,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { compileScript, type CompiledStatement } from "../../src/compile.ts";
 import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
-import { error as diagError } from "../../src/diagnostics/diagnostic.ts";
+import { error as diagError, relocateDiagnostic } from "../../src/diagnostics/diagnostic.ts";
 import { functions as builtinFunctions } from "../../src/functions/registry.ts";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
 import { parseScript } from "../../src/parse.ts";
@@ -403,7 +403,7 @@ export class Engine {
       const c = compiled.statements[0];
       const errs = compiled.diagnostics.filter((d) => d.severity === "error");
       if (!c || errs.length > 0) {
-        const shifted = compiled.diagnostics.map((d) => shiftDiagnostic(d, st.span));
+        const shifted = compiled.diagnostics.map((d) => relocateDiagnostic(d, st.span));
         diagnostics.push(...shifted);
         results.push({ kind: "error", text: p.text, diagnostics: shifted });
         continue;
@@ -815,26 +815,4 @@ function records(c: CompiledStatement): boolean {
     default:
       return false;
   }
-}
-
-/** Moves a diagnostic from a statement's own text to the script it came from. */
-function shiftDiagnostic(d: Diagnostic, stmt: { start: number; line: number; col: number }): Diagnostic {
-  const s = d.span;
-  const shift = (line: number, col: number) => ({
-    line: stmt.line + line - 1,
-    col: line === 1 ? stmt.col + col - 1 : col,
-  });
-  const a = shift(s.line, s.col);
-  const b = shift(s.endLine, s.endCol);
-  return {
-    ...d,
-    span: {
-      start: s.start + stmt.start,
-      end: s.end + stmt.start,
-      line: a.line,
-      col: a.col,
-      endLine: b.line,
-      endCol: b.col,
-    },
-  };
 }

@@ -4,7 +4,7 @@
  * statement's position; nothing here throws for user errors.
  */
 import { compileScript } from "../../src/compile.ts";
-import { error as diagError, type Diagnostic, type Span } from "../../src/diagnostics/diagnostic.ts";
+import { error as diagError, relocateDiagnostic, type Diagnostic, type Span } from "../../src/diagnostics/diagnostic.ts";
 import type { AnalyzedQuery } from "../../src/semantic/analyzed.ts";
 import { parseScript } from "../../src/parse.ts";
 import { compileCached } from "./prepared.ts";
@@ -89,7 +89,7 @@ function compileSelectText(env: QueryEngineEnv, sql: string): Compiled {
     variables: env.variables,
   });
   const errs = compiled.diagnostics.filter((d) => d.severity === "error");
-  if (errs.length > 0) return { ok: false, diagnostics: errs.map((d) => shift(d, span)) };
+  if (errs.length > 0) return { ok: false, diagnostics: errs.map((d) => relocateDiagnostic(d, span)) };
   const a = compiled.statements[0]?.analyzed;
   if (a?.kind !== "Query") {
     return {
@@ -229,26 +229,4 @@ export function fromRows(columns: readonly QueryColumn[], rows: unknown[][]): Pu
     },
   };
   return it;
-}
-
-/** Moves a diagnostic from the statement's own text to the text it came from. */
-function shift(d: Diagnostic, stmt: Span): Diagnostic {
-  const s = d.span;
-  const at = (line: number, col: number) => ({
-    line: stmt.line + line - 1,
-    col: line === 1 ? stmt.col + col - 1 : col,
-  });
-  const a = at(s.line, s.col);
-  const b = at(s.endLine, s.endCol);
-  return {
-    ...d,
-    span: {
-      start: s.start + stmt.start,
-      end: s.end + stmt.start,
-      line: a.line,
-      col: a.col,
-      endLine: b.line,
-      endCol: b.col,
-    },
-  };
 }
