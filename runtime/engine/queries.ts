@@ -4,7 +4,12 @@
  * statement's position; nothing here throws for user errors.
  */
 import { compileScript } from "../../src/compile.ts";
-import { error as diagError, relocateDiagnostic, type Diagnostic, type Span } from "../../src/diagnostics/diagnostic.ts";
+import {
+  error as diagError,
+  relocateDiagnostic,
+  type Diagnostic,
+  type Span,
+} from "../../src/diagnostics/diagnostic.ts";
 import type { AnalyzedQuery } from "../../src/semantic/analyzed.ts";
 import { parseScript } from "../../src/parse.ts";
 import { compileCached } from "./prepared.ts";
