@@ -31,7 +31,7 @@
  * ahead). Closing is decided record by record (the stream time each record brings), so the output does not
  * depend on how records are batched.
  */
-import type { AggregateSpec, AggregateWindow } from "../../src/plan/topology.ts";
+import { STORE, type AggregateSpec, type AggregateWindow } from "../../src/plan/topology.ts";
 import type { Accumulator, ArgInfo, FunctionRegistry, ResolvedAggregate } from "../../src/functions/types.ts";
 import type { PartitionStore } from "../state/store.ts";
 import { compileExprs, type CompiledExpr } from "../expr/compile.ts";
@@ -39,9 +39,9 @@ import { decodeKey, encodeKey, encodeKeyWith, prefixEnd } from "../state/keycode
 import { cachingEnabled } from "./sink.ts";
 import type { Processor, ProcessorContext, Row, Window } from "./types.ts";
 
-export const AGG_STORE = "agg";
+export const AGG_STORE = STORE.aggregate;
 /** The time index of windows (see the file comment). */
-export const TIME_INDEX = "aggtime";
+export const TIME_INDEX = STORE.aggregateTime;
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Length of `encodeKey([number])`: the time prefix of a `TIME_INDEX` key. */
 const TIME_PREFIX_LEN = encodeKey([0]).length;

@@ -20,17 +20,17 @@
  * - FOREIGN_KEY: the left table, repartitioned by its foreign-key expression, is kept by its own key with an
  *   index (foreign key, left key); a right update re-joins every left row that points at it.
  */
-import type { JoinSpec } from "../../src/plan/topology.ts";
+import { STORE, type JoinSpec } from "../../src/plan/topology.ts";
 import { compileExprs, type CompiledExpr } from "../expr/compile.ts";
 import { decodeKey, encodeKey, prefixEnd } from "../state/keycodec.ts";
 import type { Processor, ProcessorContext, Row, Window } from "./types.ts";
 
-const LEFT = "left";
-const RIGHT = "right";
-const FK_INDEX = "fkindex";
-const OUTER = "outer";
+const LEFT = STORE.left;
+const RIGHT = STORE.right;
+const FK_INDEX = STORE.foreignKeyIndex;
+const OUTER = STORE.outer;
 /** Time index of the stream-stream buffers: key `encodeKey([time, side])` + buffer key. */
-const BUFFER_TIME = "jointime";
+const BUFFER_TIME = STORE.joinTime;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 type Source =

@@ -6,7 +6,7 @@
  * read the table without scanning its topic.
  */
 import { serialize } from "node:v8";
-import type { RepartitionSpec, SinkSpec } from "../../src/plan/topology.ts";
+import { STORE, type RepartitionSpec, type SinkSpec } from "../../src/plan/topology.ts";
 import { compileExprs, type CompiledExpr } from "../expr/compile.ts";
 import { partitionForKey } from "../log/partition.ts";
 import type { LogHeader, ProduceRecord } from "../log/types.ts";
@@ -14,7 +14,7 @@ import { joinWindowedKey, sourceSerdes, type SourceSerdes } from "../serde/forma
 import { encodeKey } from "../state/keycodec.ts";
 import type { ProcessorContext, Row } from "./types.ts";
 
-export const TABLE_STORE = "table";
+export const TABLE_STORE = STORE.table;
 
 /** Header that makes internal topics idempotent: `<partition>:<offset>:<seq>` of the producing input record. */
 export const ORIGIN_HEADER = "esql-origin";

@@ -9,7 +9,7 @@
  * emits carries `old` (the previous row, or null): what table filters and aggregations need to retract.
  */
 import type { CatalogSource } from "../../src/plan/source.ts";
-import { keysFirst, sourceRowColumns } from "../../src/plan/topology.ts";
+import { keysFirst, sourceRowColumns, STORE } from "../../src/plan/topology.ts";
 import type { SqlType } from "../../src/types/sqltype.ts";
 import type { LogRecord } from "../log/types.ts";
 import { sourceSerdes, splitWindowedKey, type SourceSerdes } from "../serde/formats.ts";
@@ -17,7 +17,7 @@ import { encodeKey } from "../state/keycodec.ts";
 import { OutOfRangeError } from "../serde/types.ts";
 import type { DropReason, ProcessorContext, Row } from "./types.ts";
 
-export const SOURCE_STORE = "source";
+export const SOURCE_STORE = STORE.source;
 
 export class SourceProcessor {
   private serdes!: SourceSerdes;

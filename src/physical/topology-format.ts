@@ -6,23 +6,28 @@
  */
 import { formatExpr } from "../logical/exprText.ts";
 import { formatFormat, formatWindow } from "../logical/format.ts";
-import type { OutputSpec, ProcessorSpec, StageInputPlan, TableReadPlan, TopologyPlan } from "../plan/topology.ts";
+import {
+  STORE,
+  type OutputSpec,
+  type ProcessorSpec,
+  type StageInputPlan,
+  type TableReadPlan,
+  type TopologyPlan,
+} from "../plan/topology.ts";
 
 /** Store names a processor uses in its task's store (see the processors in `runtime/processors`). */
 export function storesOf(spec: ProcessorSpec | OutputSpec): string[] {
   switch (spec.kind) {
     case "Aggregate":
-      // `aggtime`: the time index of windows (closing, EMIT FINAL, retention).
-      return spec.window ? ["agg", "aggtime"] : ["agg"];
+      return spec.window ? [STORE.aggregate, STORE.aggregateTime] : [STORE.aggregate];
     case "Join":
-      if (spec.joinKind === "FOREIGN_KEY") return ["left", "right", "fkindex"];
-      if (spec.joinKind !== "STREAM_STREAM") return ["left", "right"];
-      // `jointime`: the buffers' time index (retention); `outer`: non-joined rows waiting for their window.
+      if (spec.joinKind === "FOREIGN_KEY") return [STORE.left, STORE.right, STORE.foreignKeyIndex];
+      if (spec.joinKind !== "STREAM_STREAM") return [STORE.left, STORE.right];
       return spec.joinType !== "INNER" && spec.within?.graceMs !== undefined
-        ? ["left", "right", "jointime", "outer"]
-        : ["left", "right", "jointime"];
+        ? [STORE.left, STORE.right, STORE.joinTime, STORE.outer]
+        : [STORE.left, STORE.right, STORE.joinTime];
     case "Sink":
-      return spec.materialize ? ["table"] : [];
+      return spec.materialize ? [STORE.table] : [];
     case "Filter":
     case "Project":
     case "TableFunction":
@@ -38,7 +43,7 @@ function input(i: StageInputPlan, index: number, count: number): string {
   return (
     `Source${side}: ${i.topic} (${s.sourceType} ${s.name}, key ${formatFormat(s.keyFormat)}, value ${formatFormat(s.valueFormat)}` +
     `${s.timestamp ? `, timestamp ${s.timestamp.column}` : ""}${s.window ? `, windowed ${s.window.type}` : ""}` +
-    `${s.sourceType === "TABLE" ? `, store ${index === 0 ? "source" : `source${index}`}` : ""})`
+    `${s.sourceType === "TABLE" ? `, store ${index === 0 ? STORE.source : `${STORE.source}${index}`}` : ""})`
   );
 }
 
@@ -80,7 +85,7 @@ function output(o: OutputSpec): string {
 
 function table(t: TableReadPlan): string {
   return (
-    `Table read: from the aggregate store agg${t.having ? `, HAVING ${formatExpr(t.having)}` : ""}, ` +
+    `Table read: from the aggregate store ${STORE.aggregate}${t.having ? `, HAVING ${formatExpr(t.having)}` : ""}, ` +
     `columns ${t.projection.map(formatExpr).join(", ")}`
   );
 }

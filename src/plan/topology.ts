@@ -173,6 +173,30 @@ export interface TableReadPlan {
   readonly keyIndexes: readonly number[];
 }
 
+/**
+ * Names of the stores processors keep in their task's store, one place for the processors that use them
+ * and for EXPLAIN, which lists them.
+ */
+export const STORE = {
+  /** A table source's latest row per key (`source1` for a join's right input). */
+  source: "source",
+  /** An aggregation's groups. */
+  aggregate: "agg",
+  /** The time index of an aggregation's windows (closing, EMIT FINAL, retention). */
+  aggregateTime: "aggtime",
+  /** A join's two sides. */
+  left: "left",
+  right: "right",
+  /** A foreign-key join's index of left rows by foreign key. */
+  foreignKeyIndex: "fkindex",
+  /** A stream-stream join's non-joined rows waiting for their window to close. */
+  outer: "outer",
+  /** The time index of a stream-stream join's buffers (retention). */
+  joinTime: "jointime",
+  /** A table's output rows, when it keeps them (non-aggregate and EMIT FINAL tables). */
+  table: "table",
+} as const;
+
 /** The error a plan of another format version gives (what the engine shows for a recorded plan). */
 export function topologyVersionError(plan: {
   readonly version?: unknown;
