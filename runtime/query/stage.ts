@@ -348,18 +348,6 @@ export class StageTask {
     }
   }
 
-  /**
-   * One batch of this task alone, as a stage of one task runs it: read ahead, fold what every input has
-   * reached, append, commit. Resolves the input records consumed (0: caught up).
-   */
-  async step(maxRecords: number): Promise<number> {
-    await this.fill(maxRecords);
-    const batch = this.take(this.frontier());
-    if (!batch) return 0;
-    await this.commit(batch, await this.process(batch));
-    return batch.consumed;
-  }
-
   private async commitOffsets(batch: TakenBatch, tx: LogTransaction | undefined): Promise<void> {
     const offsets = new Map<string, number>();
     for (let i = 0; i < this.inputs.length; i++) {
