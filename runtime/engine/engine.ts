@@ -651,6 +651,15 @@ export class Engine {
 
   /** Runs every query until none has input left; flushes processing errors to the processing log. */
   async drain(): Promise<number> {
+    // One drain at a time (see PersistentQuery.drain): overlapping calls wait for the one running.
+    const run = this.draining.then(() => this.drainNow());
+    this.draining = run.catch(() => undefined);
+    return run;
+  }
+
+  private draining: Promise<unknown> = Promise.resolve();
+
+  private async drainNow(): Promise<number> {
     let total = 0;
     for (;;) {
       let round = 0;

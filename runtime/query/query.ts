@@ -198,6 +198,16 @@ export class PersistentQuery {
    * (Exactly-once tasks append in their own transactions, task by task, so there the order holds per round.)
    */
   async drain(batchSize = 20_000): Promise<number> {
+    // One drain at a time: overlapping calls (a server's background drain, a deploy, a caller) would
+    // otherwise read the same uncommitted positions and fold the same records twice.
+    const run = this.draining.then(() => this.drainNow(batchSize));
+    this.draining = run.catch(() => undefined);
+    return run;
+  }
+
+  private draining: Promise<unknown> = Promise.resolve();
+
+  private async drainNow(batchSize: number): Promise<number> {
     let total = 0;
     for (;;) {
       let round = 0;
