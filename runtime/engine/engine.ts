@@ -126,17 +126,24 @@ export interface TableSnapshot {
   readonly windowed: boolean;
 }
 
+/** How many processing errors and dropped records an engine keeps in memory as samples (the log has them all). */
+export const PROCESSING_ERROR_SAMPLES = 100;
+
 export class Engine {
   catalog: Catalog = Catalog.empty();
   readonly queries = new Map<string, PersistentQuery>();
   readonly properties: Record<string, string>;
   readonly variables = new Map<string, string>();
   /**
-   * Records that could not be decoded or evaluated, since this engine opened (drops for an error reason
-   * included; late and NULL-key drops are not errors: see {@link drops} and {@link droppedSamples}).
+   * The latest records that could not be decoded or evaluated since this engine opened (at most
+   * {@link PROCESSING_ERROR_SAMPLES}; drops for an error reason included; late and NULL-key drops are not errors:
+   * see {@link drops} and {@link droppedSamples}). All of them are in the processing log; their number is
+   * {@link processingErrorCount}.
    */
   readonly processingErrors: ProcessingError[] = [];
-  /** The first processing-log entries of dropped records since this engine opened (at most 100). */
+  /** How many records could not be decoded or evaluated since this engine opened (a flood summary counts for its records). */
+  processingErrorCount = 0;
+  /** The first processing-log entries of dropped records since this engine opened (at most {@link PROCESSING_ERROR_SAMPLES}). */
   readonly droppedSamples: ProcessingError[] = [];
   private readonly functions: FunctionRegistry;
   private pendingErrors: ProcessingError[] = [];
@@ -617,8 +624,12 @@ export class Engine {
   }
 
   private recordError(e: ProcessingError): void {
-    if (e.reason === undefined || isErrorReason(e.reason)) this.processingErrors.push(e);
-    if (e.reason !== undefined && this.droppedSamples.length < 100) this.droppedSamples.push(e);
+    if (e.reason === undefined || isErrorReason(e.reason)) {
+      this.processingErrorCount += e.more ?? 1;
+      this.processingErrors.push(e);
+      if (this.processingErrors.length > PROCESSING_ERROR_SAMPLES) this.processingErrors.shift();
+    }
+    if (e.reason !== undefined && this.droppedSamples.length < PROCESSING_ERROR_SAMPLES) this.droppedSamples.push(e);
     this.pendingErrors.push(e);
   }
 

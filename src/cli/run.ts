@@ -429,11 +429,11 @@ async function follow(
         loaded += r.records;
       }
       if (loaded > 0) saveLedger();
-      const before = engine.processingErrors.length;
+      const before = engine.processingErrorCount;
       const droppedBefore = totalDropped(engine);
       const n = await engine.drain();
       if (n > 0 || loaded > 0) {
-        const errors = engine.processingErrors.length - before;
+        const errors = engine.processingErrorCount - before;
         const dropped = totalDropped(engine) - droppedBefore;
         progress(
           `${new Date().toISOString().slice(11, 19)} processed ${n} record(s)${loaded > 0 ? ` (${loaded} loaded)` : ""}${errors > 0 ? `, ${errors} processing error(s)` : ""}${dropped > 0 ? `, ${dropped} dropped (see the processing log)` : ""}`,
@@ -499,7 +499,7 @@ async function countProcessingErrors(engine: Engine): Promise<number> {
       } catch {
         // not ours: counted as an error entry
       }
-      if (e.REASON === undefined || isErrorReason(e.REASON)) errors += 1 + (e.MORE ?? 0);
+      if (e.REASON === undefined || isErrorReason(e.REASON)) errors += e.MORE ?? 1; // a flood summary stands for MORE records, the first at its offset
     }
     at = batch[batch.length - 1]!.offset + 1;
   }
