@@ -37,12 +37,12 @@ import type { PartitionStore } from "../state/store.ts";
 import { compileExprs, type CompiledExpr } from "../expr/compile.ts";
 import { decodeKey, encodeKey, encodeKeyWith, prefixEnd } from "../state/keycodec.ts";
 import { cachingEnabled } from "./sink.ts";
+import { lastWindowStart, windowTimes } from "./window-time.ts";
 import type { Processor, ProcessorContext, Row, Window } from "./types.ts";
 
 export const AGG_STORE = STORE.aggregate;
 /** The time index of windows (see the file comment). */
 export const TIME_INDEX = STORE.aggregateTime;
-const DAY_MS = 24 * 60 * 60 * 1000;
 /** Length of `encodeKey([number])`: the time prefix of a `TIME_INDEX` key. */
 const TIME_PREFIX_LEN = encodeKey([0]).length;
 
@@ -717,24 +717,6 @@ export async function* readAggregates(
     }
     yield window ? { values, ts: state[0] as number, window } : { values, ts: state[0] as number };
   }
-}
-
-/**
- * A window's grace period and retention, with ksqlDB's defaults: without GRACE PERIOD, 24 hours minus the
- * window size (the gap for sessions), at least 0, or 0 with EMIT FINAL; retention is RETENTION, and at least
- * (and by default) size + grace (gap + grace for sessions), as Kafka Streams requires of a window store.
- */
-export function windowTimes(w: AggregateWindow, emitFinal: boolean): { graceMs: number; retentionMs: number } {
-  const extent = (w.type === "SESSION" ? w.gapMs : w.sizeMs) ?? 0;
-  const graceMs = w.graceMs ?? (emitFinal ? 0 : Math.max(DAY_MS - extent, 0));
-  return { graceMs, retentionMs: Math.max(w.retentionMs ?? 0, extent + graceMs) };
-}
-
-/** The start of the newest time window that contains `ts` (the newest window a record at `ts` creates). */
-function lastWindowStart(ts: number, w: AggregateWindow): number {
-  const size = w.sizeMs ?? 0;
-  const advance = w.type === "HOPPING" ? (w.advanceMs ?? size) : size;
-  return advance > 0 ? ts - (((ts % advance) + advance) % advance) : ts;
 }
 
 /** The first of the ascending `times` that is >= `t` (the stream time at which something due at `t` happened). */

@@ -6,15 +6,18 @@
  * read the table without scanning its topic.
  */
 import { serialize } from "node:v8";
-import { STORE, type RepartitionSpec, type SinkSpec } from "../../src/plan/topology.ts";
+import { STORE, type AggregateWindow, type RepartitionSpec, type SinkSpec } from "../../src/plan/topology.ts";
 import { compileExprs, type CompiledExpr } from "../expr/compile.ts";
 import { partitionForKey } from "../log/partition.ts";
 import type { LogHeader, ProduceRecord } from "../log/types.ts";
 import { joinWindowedKey, sourceSerdes, type SourceSerdes } from "../serde/formats.ts";
 import { encodeKey } from "../state/keycodec.ts";
 import type { ProcessorContext, Row } from "./types.ts";
+import { lastWindowStart, windowTimes } from "./window-time.ts";
 
 export const TABLE_STORE = STORE.table;
+const TABLE_TIME = STORE.tableTime;
+const TIME_PREFIX_LEN = encodeKey([0]).length;
 
 /** Header that makes internal topics idempotent: `<partition>:<offset>:<seq>` of the producing input record. */
 export const ORIGIN_HEADER = "esql-origin";
@@ -33,7 +36,7 @@ export interface StageOutput {
   readonly topic: string;
   init(ctx: ProcessorContext): void;
   /** Records for the output topic, in order, and the store writes that go with them. */
-  toRecords(rows: readonly Row[]): ProduceRecord[];
+  toRecords(rows: readonly Row[]): ProduceRecord[] | Promise<ProduceRecord[]>;
 }
 
 export class SinkOutput implements StageOutput {
@@ -84,7 +87,33 @@ export class SinkOutput implements StageOutput {
     this.valueIdx = this.serdes.valueColumns.map((c) => idx(c.name));
   }
 
-  toRecords(rows: readonly Row[]): ProduceRecord[] {
+  toRecords(rows: readonly Row[]): ProduceRecord[] | Promise<ProduceRecord[]> {
+    const out = this.records(rows);
+    return this.spec.retainWindows ? this.expireWindows(this.spec.retainWindows).then(() => out) : out;
+  }
+
+  /**
+   * Deletes the kept windows past their retention, as the aggregation deletes its own (see aggregate.ts): a
+   * time window when its start < (start of the newest window) - retention, a session when its end <= stream
+   * time - retention.
+   */
+  private async expireWindows(w: AggregateWindow): Promise<void> {
+    const { retentionMs } = windowTimes(w, true);
+    const now = this.ctx.streamTime;
+    const cut = w.type === "SESSION" ? now - retentionMs + 1 : lastWindowStart(now, w) - retentionMs;
+    if (cut <= this.expiredBefore) return;
+    const from = this.expiredBefore === -Infinity ? Buffer.alloc(0) : encodeKey([this.expiredBefore]);
+    for (const [k] of await this.ctx.store.range(TABLE_TIME, { gte: from, lt: encodeKey([cut]) })) {
+      this.ctx.store.delete(TABLE_TIME, k);
+      this.ctx.store.delete(TABLE_STORE, k.subarray(TIME_PREFIX_LEN));
+    }
+    this.expiredBefore = cut;
+  }
+
+  /** Kept windows whose time is below this are deleted already (since this task started). */
+  private expiredBefore = -Infinity;
+
+  private records(rows: readonly Row[]): ProduceRecord[] {
     const out: ProduceRecord[] = [];
     const windowType = this.spec.sink.window?.type;
     const keyRows = rows.map((r) => this.keyIdx.map((i) => r.values[i] ?? null));
@@ -146,6 +175,12 @@ export class SinkOutput implements StageOutput {
         const sk = encodeKey(r.window ? [...keyRow, r.window.start, r.window.end] : keyRow);
         if (r.tombstone) this.ctx.store.delete(TABLE_STORE, sk);
         else this.ctx.store.put(TABLE_STORE, sk, [r.values, r.ts]);
+        if (this.spec.retainWindows && r.window) {
+          const t = this.spec.retainWindows.type === "SESSION" ? r.window.end : r.window.start;
+          const ik = Buffer.concat([encodeKey([t]), sk]);
+          if (r.tombstone) this.ctx.store.delete(TABLE_TIME, ik);
+          else this.ctx.store.put(TABLE_TIME, ik, null);
+        }
       }
       this.ctx.metrics.recordsOut++;
     }

@@ -237,6 +237,7 @@ export function buildTopology(
     sink,
     partitions: sinkPartitions,
     materialize: materializeInSink,
+    ...(materializeInSink && q.aggregation?.window ? { retainWindows: q.aggregation.window } : {}),
   };
   const plan = (table?: TopologyPlan["table"]): TopologyPlan => ({
     version: TOPOLOGY_VERSION,

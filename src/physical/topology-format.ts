@@ -27,7 +27,8 @@ export function storesOf(spec: ProcessorSpec | OutputSpec): string[] {
         ? [STORE.left, STORE.right, STORE.joinTime, STORE.outer]
         : [STORE.left, STORE.right, STORE.joinTime];
     case "Sink":
-      return spec.materialize ? [STORE.table] : [];
+      if (!spec.materialize) return [];
+      return spec.retainWindows ? [STORE.table, STORE.tableTime] : [STORE.table];
     case "Filter":
     case "Project":
     case "TableFunction":

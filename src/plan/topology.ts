@@ -146,6 +146,11 @@ export interface SinkSpec {
   readonly partitions: number;
   /** Keep the latest row per key in the store `table` (CTAS). */
   readonly materialize: boolean;
+  /**
+   * A windowed table kept in the store `table` (EMIT FINAL): its windows, expired from the store on the
+   * aggregation's schedule (the store `tabletime` indexes them by time).
+   */
+  readonly retainWindows?: AggregateWindow;
 }
 
 export interface RepartitionSpec {
@@ -195,6 +200,8 @@ export const STORE = {
   joinTime: "jointime",
   /** A table's output rows, when it keeps them (non-aggregate and EMIT FINAL tables). */
   table: "table",
+  /** The time index of a windowed `table` store (retention). */
+  tableTime: "tabletime",
 } as const;
 
 /** The error a plan of another format version gives (what the engine shows for a recorded plan). */

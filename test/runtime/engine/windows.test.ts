@@ -248,6 +248,40 @@ describe("window retention", () => {
   });
 });
 
+describe("EMIT FINAL table retention", () => {
+  it("keeps the emitted windows of an EMIT FINAL table for their retention only (tumbling and session)", async () => {
+    const engine = await open(`
+      CREATE STREAM s (id STRING KEY, v INT) WITH (kafka_topic='s', value_format='JSON');
+      CREATE TABLE final_min AS SELECT id, COUNT(*) AS n FROM s
+        WINDOW TUMBLING (SIZE 1 MINUTE, RETENTION 10 MINUTES, GRACE PERIOD 0 SECONDS) GROUP BY id EMIT FINAL;
+      CREATE TABLE final_session AS SELECT id, COUNT(*) AS n FROM s
+        WINDOW SESSION (30 SECONDS, RETENTION 5 MINUTES, GRACE PERIOD 0 SECONDS) GROUP BY id EMIT FINAL;`);
+    const MIN = 60_000;
+    const keys = ["a", "b", "c"];
+    const sizes: number[] = [];
+    for (let hour = 0; hour < 6; hour++) {
+      const batch = [];
+      for (let m = 0; m < 60; m++)
+        for (const k of keys) batch.push({ key: k, value: { V: 1 }, timestamp: (hour * 60 + m) * MIN + 1000 });
+      await produceAndDrain(engine, "s", batch);
+      sizes.push(await storeEntries(engine, "table"));
+    }
+    const minTable = await engine.table("FINAL_MIN");
+    const minutes = minTable.rows;
+    const sessions = (await engine.table("FINAL_SESSION")).rows;
+    // Windows closed in the last 10 minutes of stream time (one per minute and key), not the 6 hours emitted.
+    expect(minutes.length).toBeGreaterThan(0);
+    expect(minutes.length).toBeLessThanOrEqual(keys.length * 11);
+    expect(sessions.length).toBeGreaterThan(0);
+    expect(sessions.length).toBeLessThanOrEqual(keys.length * 6);
+    expect(sizes.at(-1)).toBe(sizes[1]);
+    expect(await storeEntries(engine, "tabletime")).toBe(await storeEntries(engine, "table"));
+    const start = minTable.columns.indexOf("WINDOWSTART");
+    const newest = Math.max(...minutes.map((r) => r[start] as number));
+    expect(newest).toBe((6 * 60 - 2) * MIN);
+  });
+});
+
 describe("stream-stream outer joins", () => {
   const STREAMS = `
     CREATE STREAM l (id STRING KEY, a STRING) WITH (kafka_topic='l', value_format='JSON');
