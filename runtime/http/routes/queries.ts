@@ -1,0 +1,236 @@
+/**
+ * Queries: `POST /query` (a chunked JSON array), `POST /query-stream` (delimited JSON lines, or one JSON array),
+ * `POST /close-query`. Pull queries answer at once with a length; push queries stream until LIMIT, the client
+ * leaving or `/close-query`, and are counted against the server's push-query limit.
+ */
+import { performance } from "node:perf_hooks";
+import { formatType, type SqlType } from "../../../src/types/sqltype.ts";
+import { isTombstone, type PushQuery, type QueryColumn } from "../../engine/push.ts";
+import { formatDecimal, stringifyExact } from "../../serde/index.ts";
+import { toPlain } from "../../testing/values.ts";
+import { Bodies, propertyStrings } from "../body.ts";
+import type { Routes, ServerContext } from "../context.ts";
+import { ERR, errorBody, gone, HttpError, send, statementError, type Req, type Res } from "../protocol.ts";
+
+/**
+ * A value as ksqlDB's REST API writes it: DECIMAL as a JSON number, the rest as plain JSON data; a BIGINT
+ * beyond ±2^53 stays a bigint, which {@link stringifyExact} writes as an exact JSON number.
+ */
+export function restValue(v: unknown, type: SqlType): unknown {
+  if (type.kind === "DECIMAL" && typeof v === "bigint") return Number(formatDecimal(v, type.scale));
+  return toPlain(v, type, true);
+}
+
+/** ksqlDB's schema text: "`ID` BIGINT KEY, `NAME` STRING". */
+export function schemaText(columns: readonly QueryColumn[]): string {
+  return columns.map((c) => `\`${c.name}\` ${formatType(c.type)}${c.key ? " KEY" : ""}`).join(", ");
+}
+
+export function queryRoutes(ctx: ServerContext): Routes {
+  const { engine, options, gate, running } = ctx;
+
+  /**
+   * Push queries admitted: counted when the engine knows the statement is a push query, before it starts
+   * anything (so concurrent requests cannot all pass the check), and released when its rows stop.
+   */
+  let pushSlots = 0;
+  const maxPush = options.maxPushQueries ?? 32;
+
+  /**
+   * Starts a SELECT (pull or push) for /query and /query-stream; errors as HttpError. A push query holds a
+   * slot until {@link pumpRows} ends it.
+   */
+  const startQuery = async (
+    res: Res,
+    sql: string,
+    props: Record<string, string>,
+  ): Promise<{ query: PushQuery; pull: boolean; finalMessage?: string }> => {
+    ctx.body.checkSqlLength(sql);
+    const t0 = performance.now();
+    let admitted = false;
+    const admitPush = () => {
+      if (pushSlots >= maxPush) return false;
+      pushSlots++;
+      admitted = true;
+      return true;
+    };
+    const r = await gate.run(false, () => engine.subscribe(sql, props, { admitPush }));
+    if (!r.ok) {
+      if (admitted) pushSlots--;
+      if (r.refused)
+        throw new HttpError(
+          429,
+          errorBody(
+            "generic_error",
+            ERR.tooMany,
+            `too many push queries running (at most ${maxPush}); close one first`,
+          ),
+        );
+      throw new HttpError(400, statementError(r.diagnostics[0]!, sql));
+    }
+    if (r.pull) ctx.pullLatency.observe((performance.now() - t0) / 1000);
+    else if (gone(res)) {
+      // The client left while the query started: nobody will pump it.
+      pushSlots--;
+      await r.query.close();
+      throw new HttpError(400, errorBody("generic_error", ERR.badRequest, "the client went away"));
+    }
+    return { query: r.query, pull: r.pull, ...(r.finalMessage ? { finalMessage: r.finalMessage } : {}) };
+  };
+
+  const pumpRows = async (
+    res: Res,
+    query: PushQuery,
+    /** Writes one row; false when the client's buffer is full (wait for it to drain). */
+    write: (row: unknown[], tombstone: boolean) => boolean,
+  ): Promise<"done" | "closed"> => {
+    let closed = false;
+    const stop = () => {
+      closed = true;
+      void query.close();
+    };
+    let finished!: () => void;
+    running.set(query.id, { query, stop, done: new Promise<void>((r) => (finished = r)) });
+    res.on("close", stop);
+    try {
+      for (;;) {
+        const r = await query.next();
+        if (r.done || closed) return closed ? "closed" : "done";
+        const more = write(
+          r.value.map((v, i) => restValue(v, query.columns[i]!.type)),
+          isTombstone(r.value),
+        );
+        // A slow client slows the query down instead of filling memory.
+        if (!more && !closed && !gone(res)) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              res.off("drain", done);
+              res.off("close", done);
+              resolve();
+            };
+            res.on("drain", done);
+            res.on("close", done);
+          });
+        }
+        if (gone(res)) closed = true;
+      }
+    } finally {
+      running.delete(query.id);
+      pushSlots--;
+      res.off("close", stop);
+      await query.close().finally(finished);
+    }
+  };
+
+  /**
+   * A pull query's rows are all in memory already: one response with a length (no chunks, no bookkeeping of
+   * a running query), which is what keeps a key lookup's cost close to the lookup itself.
+   */
+  const writeAll = async (
+    res: Res,
+    q: PushQuery,
+    contentType: string,
+    head: string,
+    row: (row: unknown[], tombstone: boolean) => string,
+    tail: string,
+  ) => {
+    const parts = [head];
+    try {
+      for (let r = await q.next(); !r.done; r = await q.next()) {
+        parts.push(
+          row(
+            r.value.map((v, i) => restValue(v, q.columns[i]!.type)),
+            isTombstone(r.value),
+          ),
+        );
+      }
+    } finally {
+      await q.close();
+    }
+    parts.push(tail);
+    const text = parts.join("");
+    if (gone(res)) return;
+    res.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(text) });
+    res.end(text);
+  };
+
+  /** POST /query: a chunked JSON array. */
+  const query = async (req: Req, res: Res) => {
+    const body = await ctx.body.readBody(req, Bodies.query);
+    const { query: q, pull, finalMessage } = await startQuery(res, body.ksql, propertyStrings(body.streamsProperties));
+    const header = `[${JSON.stringify({ header: { queryId: q.id, schema: schemaText(q.columns) } })}`;
+    const rowText = (row: unknown[], tombstone: boolean) =>
+      `,\n${stringifyExact({ row: { columns: row, ...(tombstone ? { tombstone: true } : {}) } })}`;
+    if (pull)
+      return writeAll(
+        res,
+        q,
+        "application/json",
+        header,
+        rowText,
+        finalMessage === undefined ? "]\n" : `,\n${JSON.stringify({ finalMessage })}]\n`,
+      );
+    res.writeHead(200, { "content-type": "application/json" });
+    res.write(header);
+    let end: "done" | "closed";
+    try {
+      end = await pumpRows(res, q, (row, tombstone) => res.write(rowText(row, tombstone)));
+    } catch (e) {
+      // The status line is gone: the error becomes the array's last element.
+      if (!gone(res))
+        res.end(
+          `,\n${JSON.stringify({ errorMessage: errorBody("generic_error", ERR.server, (e as Error).message) })}]\n`,
+        );
+      return;
+    }
+    if (gone(res)) return;
+    const final = end === "closed" ? undefined : pull ? finalMessage : "Limit Reached";
+    res.end(final === undefined ? "]\n" : `,\n${JSON.stringify({ finalMessage: final })}]\n`);
+  };
+
+  /**
+   * POST /query-stream: delimited JSON lines (`application/vnd.ksqlapi.delimited.v1`, the default), or one
+   * JSON array `[header, row, ...]` when the client accepts `application/json` and not the delimited type.
+   */
+  const queryStream = async (req: Req, res: Res) => {
+    const body = await ctx.body.readBody(req, Bodies.queryStream);
+    const accept = String(req.headers.accept ?? "");
+    const json = /application\/json/i.test(accept) && !/delimited/i.test(accept);
+    const { query: q, pull } = await startQuery(res, body.sql, propertyStrings(body.properties));
+    const contentType = json ? "application/json" : "application/vnd.ksqlapi.delimited.v1";
+    const header = JSON.stringify({
+      queryId: q.id,
+      columnNames: q.columns.map((c) => c.name),
+      columnTypes: q.columns.map((c) => formatType(c.type)),
+    });
+    if (pull)
+      return writeAll(
+        res,
+        q,
+        contentType,
+        json ? `[${header}` : `${header}\n`,
+        (row) => (json ? `,\n${stringifyExact(row)}` : `${stringifyExact(row)}\n`),
+        json ? "]\n" : "",
+      );
+    res.writeHead(200, { "content-type": contentType });
+    res.write(json ? `[${header}` : `${header}\n`);
+    try {
+      await pumpRows(res, q, (row) => res.write(json ? `,\n${stringifyExact(row)}` : `${stringifyExact(row)}\n`));
+    } catch (e) {
+      const error = JSON.stringify(errorBody("generic_error", ERR.server, (e as Error).message));
+      if (!gone(res)) res.end(json ? `,\n${error}]\n` : `${error}\n`);
+      return;
+    }
+    if (!gone(res)) res.end(json ? "]\n" : undefined);
+  };
+
+  const closeQuery = async (req: Req, res: Res) => {
+    const id = (await ctx.body.readBody(req, Bodies.closeQuery)).queryId;
+    const q = running.get(id);
+    if (!q) throw new HttpError(400, errorBody("generic_error", ERR.badRequest, `no running query with id ${id}`));
+    q.stop();
+    send(res, 200, {});
+  };
+
+  return { "POST /query": query, "POST /query-stream": queryStream, "POST /close-query": closeQuery };
+}
