@@ -13,10 +13,18 @@ import { buildPhysicalPlan, type PhysicalPlan } from "./physical/index.ts";
 import type { TopologyPlan } from "./plan/topology.ts";
 import { buildTopology, UnsupportedQueryError } from "./physical/topology-build.ts";
 
-/** The text of a topology plan (what EXPLAIN shows), for the compiler's users. */
-export { formatTopology } from "./physical/topology-format.ts";
 import { Catalog } from "./semantic/catalog.ts";
 import { analyzeStatement, type AnalyzedStatement } from "./semantic/statements.ts";
+
+// The compiler's front door for its users above the runtime (the engine, deploy, `esql test`): what they
+// need of the compiler's insides, so nothing there imports them (see .dependency-cruiser.cjs).
+/** The text of a topology plan (what EXPLAIN shows), for the compiler's users. */
+export { formatTopology } from "./physical/topology-format.ts";
+export { buildTopology, UnsupportedQueryError } from "./physical/topology-build.ts";
+export { Catalog, type CatalogQuery } from "./semantic/catalog.ts";
+export type { AnalyzedStatement } from "./semantic/statements.ts";
+export type { AnalyzedQuery } from "./semantic/analyzed.ts";
+export { fingerprint, replaceIncompatibility, type Definition } from "./semantic/replace.ts";
 
 export interface CompileOptions {
   /** The catalog to start from (default: empty). */

@@ -149,6 +149,33 @@ export function parseScript(text: string, options?: { variables?: ReadonlyMap<st
   return { statements, diagnostics };
 }
 
+/** A literal of a statement's text: where its token is (`start` inclusive, `end` exclusive offsets). */
+export interface LiteralToken {
+  readonly kind: "string" | "integer";
+  readonly start: number;
+  readonly end: number;
+  /** The integer literal follows `LIMIT`. */
+  readonly afterLimit: boolean;
+}
+
+/**
+ * The string and integer literals of `sql`, in order, by lexing it (no parsing); undefined when it does not
+ * lex. For the engine's cache of statements that differ only in their literals (`runtime/engine/prepared.ts`).
+ */
+export function literalTokens(sql: string): LiteralToken[] | undefined {
+  const { tokens, errors } = lexText(sql);
+  if (errors.length > 0) return undefined;
+  const out: LiteralToken[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    const kind = t.tokenType === StringLiteral ? "string" : t.tokenType === IntegerLiteral ? "integer" : undefined;
+    if (!kind) continue;
+    const afterLimit = tokens[i - 1]?.image.toUpperCase() === "LIMIT";
+    out.push({ kind, start: t.startOffset, end: t.endOffset! + 1, afterLimit });
+  }
+  return out;
+}
+
 /** Parses one expression (the whole text). */
 export function parseExpression(text: string): { readonly expr?: Expr; readonly diagnostics: readonly Diagnostic[] } {
   const lines = new LineIndex(text);

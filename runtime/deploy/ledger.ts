@@ -7,7 +7,7 @@
  * After a switch, the catalog entry `NAME` is a copy of the serving version's, and version 1 lives on as
  * `NAME__V1`. Hidden objects can be queried under their own names.
  */
-import type { Catalog } from "../../src/semantic/catalog.ts";
+import type { Catalog } from "../../src/compile.ts";
 import type { DeployStep } from "./steps.ts";
 
 export type VersionState = "serving" | "kept" | "building";

@@ -17,14 +17,18 @@
  * - a declared source (plain CREATE STREAM/TABLE) may only gain columns at the end (in place); any other
  *   change of it, or of STREAM into TABLE, is an error: declare a new source under a new name.
  */
-import { compileScript } from "../../src/compile.ts";
+import {
+  Catalog,
+  compileScript,
+  fingerprint,
+  replaceIncompatibility,
+  type AnalyzedStatement,
+  type Definition,
+} from "../../src/compile.ts";
 import { error, type Diagnostic } from "../../src/diagnostics/diagnostic.ts";
 import type { SourceFile } from "../../src/diagnostics/render.ts";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
 import { parseScript } from "../../src/parse.ts";
-import { Catalog } from "../../src/semantic/catalog.ts";
-import { fingerprint, replaceIncompatibility, type Definition } from "../../src/semantic/replace.ts";
-import type { AnalyzedStatement } from "../../src/semantic/statements.ts";
 import type { DeployStep } from "./steps.ts";
 import { PROCESSING_LOG_NAME, readLedger, type DeployedObject } from "./ledger.ts";
 

@@ -6,7 +6,7 @@
  * only ever change the catalog; the queries they concern are started and stopped by ordinary statements
  * recorded around them (the versioned `CREATE ... AS SELECT`, `TERMINATE`).
  */
-import type { Catalog } from "../../src/semantic/catalog.ts";
+import type { Catalog } from "../../src/compile.ts";
 
 /** The key of a deploy step record in the command topic. */
 export const DEPLOY_KEY = "esql-deploy";

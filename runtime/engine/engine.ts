@@ -10,7 +10,13 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { compileScript, type CompiledStatement } from "../../src/compile.ts";
+import {
+  buildTopology,
+  Catalog,
+  compileScript,
+  UnsupportedQueryError,
+  type CompiledStatement,
+} from "../../src/compile.ts";
 import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
 import { error as diagError, relocateDiagnostic } from "../../src/diagnostics/diagnostic.ts";
 import { functions as builtinFunctions } from "../../src/functions/registry.ts";
@@ -18,7 +24,8 @@ import type { FunctionRegistry } from "../../src/functions/types.ts";
 import { parseScript } from "../../src/parse.ts";
 import { BIGINT, type SqlType } from "../../src/types/sqltype.ts";
 import { decodeKey } from "../state/keycodec.ts";
-import { Catalog, type CatalogSource } from "../../src/semantic/catalog.ts";
+import type { CatalogSource } from "../../src/plan/source.ts";
+import type { TExpr } from "../../src/plan/expr.ts";
 import { compileExpr } from "../expr/compile.ts";
 import { EmbeddedLog } from "../log/embedded.ts";
 import { supportsGroups, type EventLog, type ProduceRecord } from "../log/types.ts";
@@ -26,7 +33,6 @@ import { ClusterMember, type ClusterOptions } from "../cluster/member.ts";
 import { TABLE_STORE } from "../processors/sink.ts";
 import { isErrorReason, type ProcessingError } from "../processors/types.ts";
 import { describeDrops, summarizeDrops, type DropSummary } from "../query/drops.ts";
-import { buildTopology, UnsupportedQueryError } from "../../src/physical/topology-build.ts";
 import type { TopologyPlan } from "../../src/plan/topology.ts";
 import { instantiate, PlanVersionError } from "../query/topology.ts";
 import { PersistentQuery } from "../query/query.ts";
@@ -601,10 +607,7 @@ export class Engine {
     if (!existing) await this.log.createTopic(source.topic, { partitions });
   }
 
-  private async insertValues(
-    target: CatalogSource,
-    values: readonly { column: string; expr: import("../../src/semantic/typed.ts").TExpr }[],
-  ) {
+  private async insertValues(target: CatalogSource, values: readonly { column: string; expr: TExpr }[]) {
     const byName = new Map<string, unknown>();
     for (const v of values) {
       let failure: unknown;

@@ -14,9 +14,9 @@
  * Known limit: an analysis check that depends on a literal's value without transforming it (none is known
  * today) would be skipped on a hit.
  */
-import { IntegerLiteral, lexText, StringLiteral } from "../../grammar/tokens.ts";
+import type { AnalyzedQuery } from "../../src/compile.ts";
 import type { Span } from "../../src/diagnostics/diagnostic.ts";
-import type { AnalyzedQuery } from "../../src/semantic/analyzed.ts";
+import { literalTokens } from "../../src/parse.ts";
 
 /** Templates kept per catalog, oldest dropped first beyond this. */
 const MAX_TEMPLATES = 1_000;
@@ -45,23 +45,11 @@ const sentinelInteger = (i: number) => 2_038_461_000 + i;
 /** The literals of `sql` that may be holes; undefined when the text is not worth caching (or does not lex). */
 function holesOf(sql: string): Hole[] | undefined {
   if (sql.includes("${")) return undefined; // variables: their values are not in the key
-  const { tokens, errors } = lexText(sql);
-  if (errors.length > 0) return undefined;
-  const holes: Hole[] = [];
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i]!;
-    const start = t.startOffset;
-    const end = t.endOffset! + 1;
-    if (t.tokenType === StringLiteral) holes.push({ kind: "string", start, end });
-    else if (
-      t.tokenType === IntegerLiteral &&
-      Number(t.image) < 2 ** 31 &&
-      tokens[i - 1]?.image.toUpperCase() !== "LIMIT"
-    ) {
-      holes.push({ kind: "integer", start, end });
-    }
-  }
-  return holes;
+  const literals = literalTokens(sql);
+  if (!literals) return undefined;
+  return literals
+    .filter((t) => t.kind === "string" || (Number(sql.slice(t.start, t.end)) < 2 ** 31 && !t.afterLimit))
+    .map(({ kind, start, end }) => ({ kind, start, end }));
 }
 
 /** `sql` with each hole replaced by `fill(i)`. */

@@ -12,9 +12,9 @@
  * query from the beginning of its topics up to their current end.
  */
 import type { FunctionRegistry } from "../../src/functions/types.ts";
-import type { AnalyzedQuery } from "../../src/semantic/analyzed.ts";
-import type { CatalogSource } from "../../src/semantic/catalog.ts";
-import type { TExpr } from "../../src/semantic/typed.ts";
+import type { AnalyzedQuery } from "../../src/compile.ts";
+import type { CatalogSource } from "../../src/plan/source.ts";
+import type { TExpr } from "../../src/plan/expr.ts";
 import { compileExpr, compileExprs } from "../expr/compile.ts";
 import { partitionForKey } from "../log/partition.ts";
 import { TABLE_STORE } from "../processors/sink.ts";

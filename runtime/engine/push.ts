@@ -10,13 +10,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
-import type { AnalyzedQuery } from "../../src/semantic/analyzed.ts";
-import type { Catalog, CatalogSource } from "../../src/semantic/catalog.ts";
+import type { AnalyzedQuery } from "../../src/compile.ts";
+import type { Catalog } from "../../src/compile.ts";
+import type { CatalogSource } from "../../src/plan/source.ts";
 import type { SqlType } from "../../src/types/sqltype.ts";
 import type { EventLog } from "../log/types.ts";
 import type { StageOutput } from "../processors/sink.ts";
 import type { ProcessingError, Row } from "../processors/types.ts";
-import { buildTopology } from "../../src/physical/topology-build.ts";
+import { buildTopology } from "../../src/compile.ts";
 import { instantiate } from "../query/topology.ts";
 import { PersistentQuery } from "../query/query.ts";
 

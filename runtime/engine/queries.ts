@@ -10,7 +10,7 @@ import {
   type Diagnostic,
   type Span,
 } from "../../src/diagnostics/diagnostic.ts";
-import type { AnalyzedQuery } from "../../src/semantic/analyzed.ts";
+import type { AnalyzedQuery } from "../../src/compile.ts";
 import { parseScript } from "../../src/parse.ts";
 import { compileCached } from "./prepared.ts";
 import { lookupPartitions, runPull, type PullEnv, type PullResult } from "./pull.ts";

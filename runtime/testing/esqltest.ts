@@ -24,7 +24,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { renderDiagnostic } from "../../src/diagnostics/render.ts";
-import type { CatalogSource } from "../../src/semantic/catalog.ts";
+import type { CatalogSource } from "../../src/plan/source.ts";
 import { BIGINT, type SqlType } from "../../src/types/sqltype.ts";
 import { describeDrops } from "../query/drops.ts";
 import { Engine } from "../engine/engine.ts";

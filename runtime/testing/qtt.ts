@@ -7,9 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseScript } from "../../src/parse.ts";
-import { Catalog } from "../../src/semantic/catalog.ts";
-import { resolveType } from "../../src/semantic/expressions.ts";
+import { compileScript } from "../../src/compile.ts";
 import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
 import type { EventLog } from "../log/types.ts";
@@ -247,25 +245,22 @@ function checkPost(engine: Engine, c: QttCase): string[] {
   return problems;
 }
 
-/** Puts a `post` schema (`ID INT KEY, V STRING`) in the form the catalog prints, by parsing it. */
+/** Puts a `post` schema (`ID INT KEY, V STRING`) in the form the catalog prints, by compiling it. */
 function normalizeSchema(schema: string): string | undefined {
-  const parsed = parseScript(`CREATE STREAM X (${schema}) WITH (kafka_topic='x', value_format='JSON');`);
-  const st = parsed.statements[0]?.statement;
-  if (parsed.diagnostics.length > 0 || !st || st.kind !== "CreateSource") return undefined;
-  const diags: Diagnostic[] = [];
-  return st.elements
-    .map((e) => {
-      const t = formatType(resolveType(e.type, Catalog.empty(), diags));
-      const k = e.constraint.kind;
+  const compiled = compileScript(`CREATE STREAM X (${schema}) WITH (kafka_topic='x', value_format='JSON');`);
+  const source = compiled.catalog.source("X");
+  if (compiled.diagnostics.some((d) => d.severity === "error") || !source) return undefined;
+  return source.columns
+    .map((c) => {
       const suffix =
-        k === "Key" || k === "PrimaryKey"
+        c.namespace === "KEY"
           ? " KEY"
-          : k === "Headers"
-            ? " HEADERS"
-            : k === "Header"
-              ? ` HEADER('${e.constraint.key}')`
-              : "";
-      return `${e.name.value} ${t}${suffix}`;
+          : c.namespace === "HEADER"
+            ? c.headerKey !== undefined
+              ? ` HEADER('${c.headerKey}')`
+              : " HEADERS"
+            : "";
+      return `${c.name} ${formatType(c.type)}${suffix}`;
     })
     .join(", ");
 }

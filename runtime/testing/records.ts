@@ -5,7 +5,8 @@
  * are in the test representation of the reading source's formats (JSON: the document; DELIMITED: the
  * CSV text; KAFKA: the primitive), so the same record can be written to topics of any format.
  */
-import { type Catalog, type CatalogSource } from "../../src/semantic/catalog.ts";
+import type { Catalog } from "../../src/compile.ts";
+import type { CatalogSource } from "../../src/plan/source.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { EventLog, LogRecord, ProduceRecord } from "../log/types.ts";
 import { joinWindowedKey, serdeOptions, sourceSerdes, splitWindowedKey } from "../serde/formats.ts";
