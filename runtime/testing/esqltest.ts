@@ -31,7 +31,8 @@ import { Engine } from "../engine/engine.ts";
 import { sourceSerdes, splitWindowedKey } from "../serde/formats.ts";
 import { parseInputRecord, produceAndDrain, readAll, sourceForTopic, type InputRecord } from "./records.ts";
 import type { TestOutcome } from "./report.ts";
-import { displayType, matchesExpected, textOf, toPlain } from "./values.ts";
+import { displayType, textOf, toPlain } from "../serde/display.ts";
+import { matchesExpected } from "./values.ts";
 
 /** Expected rows: column name (any case for unquoted columns) -> expected value. */
 export type ExpectedRow = Readonly<Record<string, unknown>>;

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { Engine } from "../engine/engine.ts";
 import { startServer, type RunningServer } from "../http/server.ts";
 import { produceAndDrain, type InputRecord } from "./records.ts";
-import { textOf } from "./values.ts";
+import { textOf } from "../serde/display.ts";
 
 export interface RestCase {
   readonly name: string;

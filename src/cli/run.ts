@@ -22,7 +22,7 @@ import { PROCESSING_LOG_STREAM, PROCESSING_LOG_TOPIC } from "../../runtime/engin
 import { isErrorReason, type DropReason } from "../../runtime/processors/types.ts";
 import { describeDrops, type DropSummary } from "../../runtime/query/drops.ts";
 import { encodeRecord, parseInputRecord, sourceForTopic } from "../../runtime/testing/records.ts";
-import { displayType, displayValue, toPlain } from "../../runtime/testing/values.ts";
+import { displayType, displayValue, toPlain } from "../../runtime/serde/display.ts";
 import { error as diagError, type Diagnostic } from "../diagnostics/diagnostic.ts";
 import { renderDiagnostic } from "../diagnostics/render.ts";
 import { parseScript } from "../parse.ts";

@@ -7,7 +7,7 @@ import { performance } from "node:perf_hooks";
 import { formatType, type SqlType } from "../../../src/types/sqltype.ts";
 import { isTombstone, type PushQuery, type QueryColumn } from "../../engine/push.ts";
 import { formatDecimal, stringifyExact } from "../../serde/index.ts";
-import { toPlain } from "../../testing/values.ts";
+import { toPlain } from "../../serde/display.ts";
 import { Bodies, propertyStrings } from "../body.ts";
 import type { Routes, ServerContext } from "../context.ts";
 import { ERR, errorBody, gone, HttpError, send, statementError, type Req, type Res } from "../protocol.ts";

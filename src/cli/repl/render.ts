@@ -4,7 +4,7 @@
  */
 import Table from "cli-table3";
 import type { SqlType } from "../../types/sqltype.ts";
-import { displayType, displayValue } from "../../../runtime/testing/values.ts";
+import { displayType, displayValue } from "../../../runtime/serde/display.ts";
 
 /** A column of a result: name and SQL type (absent when only text is known, e.g. from a server). */
 export interface ResultColumn {

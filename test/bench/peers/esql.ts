@@ -17,7 +17,7 @@ import { Session } from "node:inspector/promises";
 import { performance } from "node:perf_hooks";
 import { Engine } from "../../../runtime/engine/engine.ts";
 import { KafkaEventLog } from "../../../runtime/log/kafka.ts";
-import { toPlain } from "../../../runtime/testing/values.ts";
+import { toPlain } from "../../../runtime/serde/display.ts";
 
 const [script, brokers, dataDir, outFile] = process.argv.slice(2);
 if (!script || !brokers || !dataDir || !outFile) {
