@@ -94,6 +94,7 @@ export class KafkaTopics {
       if (!(await this.topicNames()).includes(name)) throw unknownTopic(name);
       try {
         await this.admin.deleteTopics({ topics: [name] });
+        await this.gone(name);
       } catch (err) {
         throw toLogError(err, `cannot delete topic '${name}'`, name);
       } finally {
@@ -101,6 +102,16 @@ export class KafkaTopics {
       }
       await after();
     });
+  }
+
+  /**
+   * Waits until the metadata no longer lists a deleted topic. The controller answers DeleteTopics once the
+   * deletion is decided; brokers' metadata follows a moment later, and until then Metadata requests (and so
+   * `list` and `describe`) still show the topic.
+   */
+  private async gone(name: string): Promise<void> {
+    for (let attempt = 0; attempt < 100 && (await this.topicNames()).includes(name); attempt++)
+      await new Promise((r) => setTimeout(r, Math.min(20 * (attempt + 1), 200)));
   }
 
   async list(): Promise<string[]> {
