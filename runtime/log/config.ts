@@ -1,5 +1,5 @@
 /**
- * Kafka client settings, independent of the client library (only `kafka.ts` imports kafkajs). Nothing
+ * Kafka client settings, independent of the client library (only `kafka/client.ts` imports kafkajs). Nothing
  * is hard-coded: the settings come from the caller or from the environment ({@link kafkaConfigFromEnv}).
  */
 

@@ -96,7 +96,10 @@ export interface EventLog {
    * kafkajs' `admin.createTopics`. Rejects with `INVALID_ARGUMENT` for a bad name or partition count.
    */
   createTopic(name: string, options: CreateTopicOptions): Promise<boolean>;
-  /** Deletes a topic and its records. Rejects with `UNKNOWN_TOPIC` when it does not exist. */
+  /**
+   * Deletes a topic and its records. Once it resolves, the topic is gone for this log's calls (`listTopics`,
+   * `describeTopic`). Rejects with `UNKNOWN_TOPIC` when it does not exist.
+   */
   deleteTopic(name: string): Promise<void>;
   /** Topic names, sorted. */
   listTopics(): Promise<string[]>;

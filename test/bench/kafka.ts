@@ -7,13 +7,14 @@
  * (its group join is not counted); the projection's from the CREATE TABLE (opening stores and creating
  * its topics is counted), so the ratio is conservative.
  */
+import kafkajs from "kafkajs";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Engine } from "../../runtime/engine/engine.ts";
-import { consumeValues, KafkaEventLog } from "../../runtime/log/kafka.ts";
+import { KafkaEventLog } from "../../runtime/log/kafka.ts";
 import { NamespacedLog } from "../../runtime/log/namespaced.ts";
 import type { ProduceRecord } from "../../runtime/log/types.ts";
 
@@ -59,15 +60,9 @@ export async function benchKafka(
 
     // (a) the bare client.
     let sink = 0;
-    const consumerMs = await consumeValues(
-      { brokers: [...brokers], clientId: "esql-bench-consumer" },
-      `${prefix}events`,
-      `${prefix}plain`,
-      events,
-      (v) => {
-        if (v !== null) sink += (JSON.parse(v.toString("utf8")) as { AMOUNT: number }).AMOUNT > 50 ? 1 : 0;
-      },
-    );
+    const consumerMs = await consumeValues(brokers, `${prefix}events`, `${prefix}plain`, events, (v) => {
+      if (v !== null) sink += (JSON.parse(v.toString("utf8")) as { AMOUNT: number }).AMOUNT > 50 ? 1 : 0;
+    });
     if (sink < 0) console.log(sink);
 
     // (b) the projection.
@@ -98,5 +93,49 @@ export async function benchKafka(
     await log.close().catch(() => undefined);
     await kafka.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A plain kafkajs consumer (group `groupId`, from the beginning, `eachBatch`) over `topic` that hands every
+ * record's value to `onValue` until `count` records were seen; resolves the milliseconds from the first
+ * batch to the last (the group join before it is not counted). A yardstick for benchmarks (what a bare
+ * client reaches on the same broker and topic). Benchmarks may import kafkajs directly (the runtime imports
+ * it only in runtime/log/kafka/).
+ */
+async function consumeValues(
+  brokers: readonly string[],
+  topic: string,
+  groupId: string,
+  count: number,
+  onValue: (value: Buffer | null) => void,
+): Promise<number> {
+  const kafka = new kafkajs.Kafka({
+    brokers: [...brokers],
+    clientId: "esql-bench-consumer",
+    logLevel: kafkajs.logLevel.NOTHING,
+  });
+  const consumer = kafka.consumer({ groupId, maxBytesPerPartition: 1024 * 1024 });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    let seen = 0;
+    let first = 0;
+    const done = new Promise<number>((resolve, reject) => {
+      consumer
+        .run({
+          autoCommit: false,
+          eachBatch: async ({ batch }) => {
+            if (first === 0) first = performance.now();
+            for (const m of batch.messages) onValue(m.value);
+            seen += batch.messages.length;
+            if (seen >= count) resolve(performance.now() - first);
+          },
+        })
+        .catch(reject);
+    });
+    return await done;
+  } finally {
+    await consumer.disconnect();
   }
 }

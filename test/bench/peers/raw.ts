@@ -6,7 +6,7 @@
  *
  *   node --import tsx test/bench/peers/raw.ts BROKERS TOPIC
  *
- * Benchmarks may import kafkajs directly; the "only runtime/log/kafka.ts imports kafkajs" rule is for
+ * Benchmarks may import kafkajs directly; the "only runtime/log/kafka/ imports kafkajs" rule is for
  * product code.
  */
 import kafkajs from "kafkajs";

@@ -14,7 +14,7 @@
  * `--profile DIR` adds one esql run per projection (not counted in the figures) with a CPU profile of its
  * processing (written to DIR) and prints where its time goes.
  *
- * Benchmarks may import kafkajs directly; the "only runtime/log/kafka.ts imports kafkajs" rule is for
+ * Benchmarks may import kafkajs directly; the "only runtime/log/kafka/ imports kafkajs" rule is for
  * product code. Not part of `npm test`.
  */
 import { spawn, spawnSync } from "node:child_process";
