@@ -61,6 +61,14 @@ describe("math", () => {
     expect(call("TRUNC", [v(DOUBLE), v(INTEGER)], [-12345.678, 2])).toBe(-12345.67);
     expect(resolveScalar("ROUND", [v(decimal(33, 16))]).returnType).toEqual(decimal(17, 0));
   });
+  it("GEO_DISTANCE computes in ksqlDB's order (same doubles) and takes its unit names", () => {
+    const args = [v(DOUBLE), v(DOUBLE), v(DOUBLE), v(DOUBLE), v(STRING)];
+    expect(call("GEO_DISTANCE", args, [37.4439, -122.1663, 51, 0, null])).toBe(8682.459061368269);
+    expect(call("GEO_DISTANCE", args, [37.4439, -122.1663, 51, 0, " Kilometres "])).toBe(8682.459061368269);
+    const miles = call("GEO_DISTANCE", args, [37.4439, -122.1663, 51, 0, "mile"]) as number;
+    expect(miles).toBeCloseTo((8682.459061368269 * 3959) / 6371, 6);
+    expect(() => call("GEO_DISTANCE", args, [0, 0, 1, 1, "parsec"])).toThrow(/unknown unit/);
+  });
 });
 
 describe("collections", () => {
@@ -155,6 +163,10 @@ describe("regressions found against qtt", () => {
     expect(call("ENCODE", [v(STRING), v(STRING), v(STRING)], ["0x578616d706C6521", "hex", "utf8"])).toBe(
       "\u0005xample!",
     );
+    // FROM_BYTES writes hex in upper case, ENCODE in lower case (as ksqlDB does).
+    const bytes = { kind: "BYTES" } as const;
+    expect(call("FROM_BYTES", [v(bytes), v(STRING)], [Buffer.from([0x1a, 0xb2]), "hex"])).toBe("1AB2");
+    expect(call("ENCODE", [v(STRING), v(STRING), v(STRING)], ["\u001a", "utf8", "hex"])).toBe("1a");
     const g = resolveScalar("GREATEST", [v({ kind: "DATE" }), v(STRING, "2021-01-01")]);
     expect(g.argTypes).toEqual([{ kind: "DATE" }, { kind: "DATE" }]);
   });
