@@ -131,6 +131,28 @@ describe("aggregates", () => {
     expect(fold("EARLIEST_BY_OFFSET", [v(STRING), v(INTEGER, 2)], [["a"], ["b"], ["c"]])).toEqual(["a", "b"]);
     expect(fold("COLLECT_SET", [v(INTEGER)], [[1], [1], [2]])).toEqual([1, 2]);
   });
+  it("STDDEV and CORRELATION give ksqlDB's doubles (its formulas, operation for operation)", () => {
+    const xs = [10, 12, 13, 14, 16];
+    const prefix = (n: number) => xs.slice(0, n).map((x) => [x]);
+    expect(fold("STDDEV_SAMPLE", [v(DOUBLE)], prefix(3))).toBe(1.5275252316519465);
+    expect(fold("STDDEV_SAMPLE", [v(DOUBLE)], prefix(4))).toBe(1.707825127659933);
+    expect(fold("STDDEV_SAMPLE", [v(DOUBLE)], prefix(1))).toBe(0);
+    const sd = resolveAggregate("STDDEV_SAMPLE", [v(DOUBLE)]).accumulator;
+    const all = xs.reduce((s, x) => sd.add(s, [x]), sd.init());
+    expect(sd.result(sd.retract!(all, [16]))).toBeCloseTo(1.707825127659933, 12);
+    const left = [10, 12].reduce((s, x) => sd.add(s, [x]), sd.init());
+    const right = [13, 14, 16].reduce((s, x) => sd.add(s, [x]), sd.init());
+    expect(sd.result(sd.merge!(left, right))).toBeCloseTo(sd.result(all) as number, 12);
+    // A state the earlier accumulator wrote (count, mean, M2) reads on.
+    expect(sd.result(sd.add({ n: 2, mean: 11, m2: 2 }, [13]))).toBe(1.5275252316519465);
+    const pairs = [
+      [1.5, 8],
+      [-1, -2],
+      [-4.5, -1],
+      [null, -6],
+    ];
+    expect(fold("CORRELATION", [v(DOUBLE), v(DOUBLE)], pairs)).toBe(0.7580764521133173);
+  });
   it("requires literals for init args", () => {
     const r = functions.get("TOPK")!.resolve([v(INTEGER), v(INTEGER)]);
     expect(r.ok).toBe(false);
