@@ -181,6 +181,15 @@ describe("regressions found against qtt", () => {
       call("PARSE_TIMESTAMP", [v(STRING), v(STRING)], ["2018-05-11T21:58:33 PST", "yyyy-MM-dd'T'HH:mm:ss zzz"]),
     ).toBe(1526101113000);
   });
+  it("prints zone abbreviations as Java does, beyond North America's", () => {
+    const fmt = (zone: string) =>
+      call("TIMESTAMPTOSTRING", [v(BIGINT), v(STRING), v(STRING)], [1526075913000, "HH:mm zzz", zone]);
+    expect(fmt("Europe/London")).toBe("22:58 BST");
+    expect(fmt("America/Los_Angeles")).toBe("14:58 PDT");
+    expect(fmt("Europe/Paris")).toBe("23:58 CEST");
+    expect(fmt("Asia/Kolkata")).toBe("03:28 IST");
+    expect(fmt("UTC")).toBe("21:58 UTC");
+  });
   it("hex forms and string literals as temporal arguments", () => {
     expect(call("ENCODE", [v(STRING), v(STRING), v(STRING)], ["0x578616d706C6521", "hex", "utf8"])).toBe(
       "\u0005xample!",
