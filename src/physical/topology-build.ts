@@ -237,6 +237,7 @@ export function buildTopology(
     sink,
     partitions: sinkPartitions,
     materialize: materializeInSink,
+    ...(q.partitionBy ? { rekeyed: true as const } : {}),
   };
   const plan = (table?: TopologyPlan["table"]): TopologyPlan => ({
     version: TOPOLOGY_VERSION,

@@ -146,6 +146,11 @@ export interface SinkSpec {
   readonly partitions: number;
   /** Keep the latest row per key in the store `table` (CTAS). */
   readonly materialize: boolean;
+  /**
+   * The key is computed (PARTITION BY) rather than the input record's: a record that had no key still gets
+   * one (see `Row.nullKey`). Absent: the key passes through, and a record without key is written without.
+   */
+  readonly rekeyed?: true;
 }
 
 export interface RepartitionSpec {
