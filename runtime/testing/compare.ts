@@ -1,10 +1,14 @@
 /** Value comparison for test expectations: JSON-like deep equality where numbers compare by value. */
+import { JsonNumber } from "../serde/json.ts";
 
 export function sameValue(expected: unknown, actual: unknown): boolean {
   if (expected === actual) return true;
   if (expected === null || actual === null || expected === undefined || actual === undefined) {
     return (expected ?? null) === (actual ?? null);
   }
+  // A number read with its digits (DECIMAL) matches text naming the same decimal at the same scale, as
+  // ksqlDB's test harness compares text with a BigDecimal (`"3.40"` matches 3.40, not 3.4).
+  if (typeof expected === "string" && actual instanceof JsonNumber) return sameDecimal(expected, actual.text);
   if (
     typeof expected === "number" ||
     typeof actual === "number" ||
@@ -37,7 +41,23 @@ export function sameValue(expected: unknown, actual: unknown): boolean {
 function toNumber(v: unknown): number | undefined {
   if (typeof v === "number") return v;
   if (typeof v === "bigint") return Number(v);
+  if (v instanceof JsonNumber) return Number(v.text);
   return undefined;
+}
+
+/** Java's `new BigDecimal(a).equals(new BigDecimal(b))`: same unscaled value and scale; false for text that is no decimal. */
+function sameDecimal(a: string, b: string): boolean {
+  const x = decimalParts(a);
+  const y = decimalParts(b);
+  return x !== undefined && y !== undefined && x.unscaled === y.unscaled && x.scale === y.scale;
+}
+
+function decimalParts(text: string): { unscaled: bigint; scale: number } | undefined {
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text);
+  if (!m || (m[2] === "" && (m[3] ?? "") === "")) return undefined;
+  const fraction = m[3] ?? "";
+  const unscaled = BigInt(`${m[1]}${m[2]}${fraction}` || "0");
+  return { unscaled, scale: fraction.length - Number(m[4] ?? 0) };
 }
 
 /** Compact one-line JSON for diffs (bigints as numbers). */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { sameValue } from "../../../runtime/testing/compare.ts";
+import { JsonNumber } from "../../../runtime/serde/json.ts";
 
 describe("sameValue (ksqlDB's test-harness comparison)", () => {
   it("finds an expected field under its upper-cased name", () => {
@@ -18,5 +19,15 @@ describe("sameValue (ksqlDB's test-harness comparison)", () => {
   it("compares numbers by value and nested values deeply", () => {
     expect(sameValue({ a: [1, { b: 2n }] }, { A: [1, { B: 2 }] })).toBe(true);
     expect(sameValue([1, 2], [1, 2, 3])).toBe(false);
+  });
+
+  it("compares text with a number read with its digits as decimals of the same scale (BigDecimal.equals)", () => {
+    expect(sameValue("3.40", new JsonNumber("3.40"))).toBe(true);
+    expect(sameValue("3.4", new JsonNumber("3.40"))).toBe(false);
+    expect(sameValue("-12", new JsonNumber("-12"))).toBe(true);
+    expect(sameValue("1E+1", new JsonNumber("10"))).toBe(false);
+    expect(sameValue("abc", new JsonNumber("1"))).toBe(false);
+    expect(sameValue(3.4, new JsonNumber("3.40"))).toBe(true);
+    expect(sameValue({ L0: "8.90" }, { L0: new JsonNumber("8.90") })).toBe(true);
   });
 });
