@@ -443,8 +443,23 @@ export class JoinProcessor implements Processor {
       const ts = Math.max(r.ts, other?.[1] ?? -Infinity);
       const has = (a: Stored | undefined, b: Stored | undefined) => this.inResult(a !== undefined, b !== undefined);
       const outKey = key;
-      if (has(l, rr)) out.push(this.joined(l?.[0] ?? null, rr?.[0] ?? null, outKey, ts, r));
-      else if (has(lOld, rOld)) out.push(this.tombstone(lOld?.[0] ?? null, rOld?.[0] ?? null, outKey, ts, r));
+      // The result this record replaces, so a filter or an aggregation downstream knows what it retracts.
+      const previous = has(lOld, rOld)
+        ? this.joined(
+            lOld?.[0] ?? null,
+            rOld?.[0] ?? null,
+            outKey,
+            Math.max(lOld?.[1] ?? -Infinity, rOld?.[1] ?? -Infinity),
+            r,
+          ).values
+        : null;
+      let j: Row | undefined;
+      if (has(l, rr)) j = this.joined(l?.[0] ?? null, rr?.[0] ?? null, outKey, ts, r);
+      else if (previous) j = this.tombstone(lOld?.[0] ?? null, rOld?.[0] ?? null, outKey, ts, r);
+      if (j) {
+        j.old = previous;
+        out.push(j);
+      }
     }
     return out;
   }

@@ -140,7 +140,7 @@ export class SinkOutput implements StageOutput {
       let key: Buffer | null;
       let value: Buffer | null;
       try {
-        key = this.serdes.key.serialize(keyRow);
+        key = r.nullKey && !this.spec.rekeyed ? null : this.serdes.key.serialize(keyRow);
         value = r.tombstone ? null : this.serdes.value.serialize(this.valueIdx.map((i) => r.values[i] ?? null));
       } catch (e) {
         this.ctx.drop("sink", "error", e, { operation: "serialize" });

@@ -161,6 +161,7 @@ export class SourceProcessor {
       }
       const row: Row = { values, ts, topic: rec.topic, partition: rec.partition, offset: rec.offset };
       if (win) row.window = win;
+      if (keyRow === null && keyCount > 0) row.nullKey = true;
       if (rec.headers.length > 0) row.headers = rec.headers;
       if (valueRow === null) row.tombstone = true;
       rows.push(row);

@@ -34,6 +34,11 @@ export interface Row {
    */
   tombstone?: boolean;
   old?: unknown[] | null;
+  /**
+   * The record had no key (null key bytes) and the row still carries it (no re-keying since): its key
+   * columns read NULL, and a sink writes the record without a key, as ksqlDB passes a null key through.
+   */
+  nullKey?: true;
   headers?: readonly { readonly key: string; readonly value: Buffer | null }[];
   /** Which input of a two-input stage (join) the row came from: 0 left, 1 right. */
   side?: 0 | 1;

@@ -428,39 +428,54 @@ function byOffset(name: "LATEST_BY_OFFSET" | "EARLIEST_BY_OFFSET"): AggregateFun
 
 interface Moments {
   n: number;
-  mean: number;
+  /** The sum of the values (state written before 2026-12 kept `mean` instead; see {@link sumOf}). */
+  sum: number;
   m2: number;
 }
 
-/** Welford's online variance, with removal and parallel merge (Chan et al.). */
+/** The sum of a state, also of one written by the earlier (Welford) accumulator, which kept the mean. */
+function sumOf(s: Moments & { mean?: number }): number {
+  return s.sum ?? (s.mean ?? 0) * s.n;
+}
+
+/**
+ * Youngs and Cramer's online variance over the count, the sum and M2 (the sum of squared deviations), as
+ * ksqlDB's STDDEV_SAMPLE computes it operation for operation (so the doubles come out the same), with
+ * removal and merge.
+ */
 const moments: Omit<Accumulator<Moments>, "result"> = {
-  init: () => ({ n: 0, mean: 0, m2: 0 }),
+  init: () => ({ n: 0, sum: 0, m2: 0 }),
   add: (s, [v]) => {
     if (v === null) return s;
     const x = Number(v);
+    const sum = sumOf(s);
     const n = s.n + 1;
-    const d = x - s.mean;
-    const mean = s.mean + d / n;
-    return { n, mean, m2: s.m2 + d * (x - mean) };
+    let m2 = 0;
+    if (s.n > 0) {
+      const delta = x * n - (sum + x);
+      m2 = (delta * delta) / (n * s.n);
+    }
+    return { n, sum: x + sum, m2: m2 + s.m2 };
   },
   retract: (s, [v]) => {
     if (v === null || s.n === 0) return s;
     const x = Number(v);
+    const sum = sumOf(s);
     const n = s.n - 1;
-    if (n === 0) return { n: 0, mean: 0, m2: 0 };
-    const mean = (s.mean * s.n - x) / n;
-    return { n, mean, m2: s.m2 - (x - s.mean) * (x - mean) };
+    let m2 = 0;
+    if (n > 0) {
+      const delta = x * (s.n + 1) - (sum + x);
+      m2 = (delta * delta) / (n * s.n);
+    }
+    return { n, sum: sum - x, m2: s.m2 - m2 };
   },
   merge: (a, b) => {
-    if (a.n === 0) return b;
-    if (b.n === 0) return a;
     const n = a.n + b.n;
-    const d = b.mean - a.mean;
-    return {
-      n,
-      mean: a.mean + (d * b.n) / n,
-      m2: a.m2 + b.m2 + (d * d * a.n * b.n) / n,
-    };
+    const sa = sumOf(a);
+    const sb = sumOf(b);
+    if (a.n === 0 || b.n === 0) return { n, sum: sa + sb, m2: a.m2 + b.m2 };
+    const inner = sa / a.n - sb / b.n;
+    return { n, sum: sa + sb, m2: a.m2 + b.m2 + (a.n * b.n * inner * inner) / n };
   },
 };
 
@@ -541,13 +556,9 @@ const CORRELATION = aggregate({
           syy: a.syy + b.syy,
           sxy: a.sxy + b.sxy,
         }),
-        result: (s: CorrState) => {
-          if (s.n === 0) return NaN;
-          const cov = s.sxy - (s.sx * s.sy) / s.n;
-          const vx = s.sxx - (s.sx * s.sx) / s.n;
-          const vy = s.syy - (s.sy * s.sy) / s.n;
-          return cov / Math.sqrt(vx * vy);
-        },
+        // ksqlDB's single-pass formula, operation for operation (so the doubles come out the same).
+        result: (s: CorrState) =>
+          (s.n * s.sxy - s.sx * s.sy) / Math.sqrt((s.n * s.sxx - s.sx * s.sx) * (s.n * s.syy - s.sy * s.sy)),
       },
     },
   ],

@@ -104,24 +104,40 @@ export function zoneOffsetMinutes(zoneOrAbbreviation: string, ms: number): numbe
   return m ? (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : 0;
 }
 
-const nameFormatters = new Map<string, Intl.DateTimeFormat>();
+const nameFormatters = new Map<string, Intl.DateTimeFormat | null>();
 
-/** The zone's name at an instant as Java's `z` prints it (`PDT`, `UTC`, or the offset when no abbreviation exists). */
-function zoneName(zone: string, ms: number, style: "short" | "long"): string {
-  const key = `${zone}|${style}`;
+/**
+ * English locales whose short zone names Java prints too: en-US knows only the North American abbreviations
+ * (elsewhere it writes `GMT+1`), the others add their region's (`BST`, `CEST`, `AEST`, `IST`, ...).
+ */
+const SHORT_NAME_LOCALES = ["en-US", "en-GB", "en-AU", "en-IN", "en-ZA", "en-SG", "en-HK", "en-CA", "en-NZ", "en-IE"];
+
+function nameFormatter(locale: string, zone: string, style: "short" | "long"): Intl.DateTimeFormat | null {
+  const key = `${locale}|${zone}|${style}`;
   let f = nameFormatters.get(key);
-  if (!f) {
+  if (f === undefined) {
     try {
-      f = new Intl.DateTimeFormat("en-US", {
-        timeZone: zone,
-        timeZoneName: style,
-      });
+      f = new Intl.DateTimeFormat(locale, { timeZone: zone, timeZoneName: style });
     } catch {
-      return zone;
+      f = null;
     }
     nameFormatters.set(key, f);
   }
-  return f.formatToParts(ms).find((x) => x.type === "timeZoneName")?.value ?? zone;
+  return f;
+}
+
+/** The zone's name at an instant as Java's `z` prints it (`PDT`, `BST`, `UTC`, or the offset when no abbreviation exists). */
+function zoneName(zone: string, ms: number, style: "short" | "long"): string {
+  const locales = style === "short" ? SHORT_NAME_LOCALES : SHORT_NAME_LOCALES.slice(0, 1);
+  let first: string | undefined;
+  for (const locale of locales) {
+    const f = nameFormatter(locale, zone, style);
+    if (!f) return zone;
+    const name = f.formatToParts(ms).find((x) => x.type === "timeZoneName")?.value ?? zone;
+    if (!/^GMT[+-]/.test(name)) return name;
+    first ??= name;
+  }
+  return first ?? zone;
 }
 
 const pad = (n: number, w: number): string => (n < 0 ? "-" + String(-n).padStart(w, "0") : String(n).padStart(w, "0"));

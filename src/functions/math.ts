@@ -314,18 +314,31 @@ const GEO_DISTANCE = scalar({
   ],
 });
 
+const RADIUS_MILES = ["mi", "mile", "miles"];
+const RADIUS_KM = ["km", "kilometer", "kilometers", "kilometre", "kilometres"];
+
+/** Java's `Math.toRadians`. */
+const toRadians = (deg: number): number => deg * 0.017453292519943295;
+
+/** sin²(x/2). */
+function haversin(x: number): number {
+  const s = Math.sin(x / 2);
+  return s * s;
+}
+
+/** The haversine great-circle distance, with ksqlDB's operation order (so the doubles come out the same). */
 function geo(lat1: number, lon1: number, lat2: number, lon2: number, unit: string): number {
-  const u = unit.toUpperCase();
-  const radius = u === "MI" || u === "MILES" ? 3959 : u === "KM" || u === "KILOMETERS" ? 6371 : NaN;
-  if (Number.isNaN(radius)) throw new Error(`GEO_DISTANCE: unknown unit ${unit}; use KM or MI`);
+  const u = unit.trim().toLowerCase();
+  const radius = u === "" || RADIUS_KM.includes(u) ? 6371 : RADIUS_MILES.includes(u) ? 3959 : NaN;
+  if (Number.isNaN(radius))
+    throw new Error(`GEO_DISTANCE: unknown unit ${unit}; use one of ${[...RADIUS_MILES, ...RADIUS_KM].join(", ")}`);
   if (Math.abs(lat1) > 90 || Math.abs(lat2) > 90 || Math.abs(lon1) > 180 || Math.abs(lon2) > 180) {
     throw new Error("GEO_DISTANCE: latitude must be within ±90 and longitude within ±180");
   }
-  const rad = Math.PI / 180;
-  const dLat = (lat2 - lat1) * rad;
-  const dLon = (lon2 - lon1) * rad;
-  const a = Math.sin(dLat / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(dLon / 2) ** 2;
-  return 2 * radius * Math.asin(Math.sqrt(a));
+  const a =
+    haversin(toRadians(lat2 - lat1)) +
+    haversin(toRadians(lon2 - lon1)) * Math.cos(toRadians(lat1)) * Math.cos(toRadians(lat2));
+  return 2 * Math.asin(Math.sqrt(a)) * radius;
 }
 
 export const mathFunctions: readonly ScalarFunction[] = [

@@ -485,7 +485,8 @@ const FROM_BYTES = scalar({
       params: ["BYTES b", "STRING encoding"],
       returns: "STRING",
       impl: (b: Bytes, e: string) => {
-        const s = fromBytesIn(b, e);
+        // ksqlDB's FROM_BYTES writes hex in upper case (ENCODE's hex output is lower case).
+        const s = e.toLowerCase() === "hex" ? Buffer.from(b).toString("hex").toUpperCase() : fromBytesIn(b, e);
         if (s === undefined) throw new Error(`Unsupported encoding: ${e}`);
         return s;
       },

@@ -238,6 +238,7 @@ export function buildTopology(
     partitions: sinkPartitions,
     materialize: materializeInSink,
     ...(materializeInSink && q.aggregation?.window ? { retainWindows: q.aggregation.window } : {}),
+    ...(q.partitionBy ? { rekeyed: true as const } : {}),
   };
   const plan = (table?: TopologyPlan["table"]): TopologyPlan => ({
     version: TOPOLOGY_VERSION,

@@ -151,6 +151,11 @@ export interface SinkSpec {
    * aggregation's schedule (the store `tabletime` indexes them by time).
    */
   readonly retainWindows?: AggregateWindow;
+  /**
+   * The key is computed (PARTITION BY) rather than the input record's: a record that had no key still gets
+   * one (see `Row.nullKey`). Absent: the key passes through, and a record without key is written without.
+   */
+  readonly rekeyed?: true;
 }
 
 export interface RepartitionSpec {

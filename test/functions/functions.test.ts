@@ -61,6 +61,14 @@ describe("math", () => {
     expect(call("TRUNC", [v(DOUBLE), v(INTEGER)], [-12345.678, 2])).toBe(-12345.67);
     expect(resolveScalar("ROUND", [v(decimal(33, 16))]).returnType).toEqual(decimal(17, 0));
   });
+  it("GEO_DISTANCE computes in ksqlDB's order (same doubles) and takes its unit names", () => {
+    const args = [v(DOUBLE), v(DOUBLE), v(DOUBLE), v(DOUBLE), v(STRING)];
+    expect(call("GEO_DISTANCE", args, [37.4439, -122.1663, 51, 0, null])).toBe(8682.459061368269);
+    expect(call("GEO_DISTANCE", args, [37.4439, -122.1663, 51, 0, " Kilometres "])).toBe(8682.459061368269);
+    const miles = call("GEO_DISTANCE", args, [37.4439, -122.1663, 51, 0, "mile"]) as number;
+    expect(miles).toBeCloseTo((8682.459061368269 * 3959) / 6371, 6);
+    expect(() => call("GEO_DISTANCE", args, [0, 0, 1, 1, "parsec"])).toThrow(/unknown unit/);
+  });
 });
 
 describe("collections", () => {
@@ -123,6 +131,28 @@ describe("aggregates", () => {
     expect(fold("EARLIEST_BY_OFFSET", [v(STRING), v(INTEGER, 2)], [["a"], ["b"], ["c"]])).toEqual(["a", "b"]);
     expect(fold("COLLECT_SET", [v(INTEGER)], [[1], [1], [2]])).toEqual([1, 2]);
   });
+  it("STDDEV and CORRELATION give ksqlDB's doubles (its formulas, operation for operation)", () => {
+    const xs = [10, 12, 13, 14, 16];
+    const prefix = (n: number) => xs.slice(0, n).map((x) => [x]);
+    expect(fold("STDDEV_SAMPLE", [v(DOUBLE)], prefix(3))).toBe(1.5275252316519465);
+    expect(fold("STDDEV_SAMPLE", [v(DOUBLE)], prefix(4))).toBe(1.707825127659933);
+    expect(fold("STDDEV_SAMPLE", [v(DOUBLE)], prefix(1))).toBe(0);
+    const sd = resolveAggregate("STDDEV_SAMPLE", [v(DOUBLE)]).accumulator;
+    const all = xs.reduce((s, x) => sd.add(s, [x]), sd.init());
+    expect(sd.result(sd.retract!(all, [16]))).toBeCloseTo(1.707825127659933, 12);
+    const left = [10, 12].reduce((s, x) => sd.add(s, [x]), sd.init());
+    const right = [13, 14, 16].reduce((s, x) => sd.add(s, [x]), sd.init());
+    expect(sd.result(sd.merge!(left, right))).toBeCloseTo(sd.result(all) as number, 12);
+    // A state the earlier accumulator wrote (count, mean, M2) reads on.
+    expect(sd.result(sd.add({ n: 2, mean: 11, m2: 2 }, [13]))).toBe(1.5275252316519465);
+    const pairs = [
+      [1.5, 8],
+      [-1, -2],
+      [-4.5, -1],
+      [null, -6],
+    ];
+    expect(fold("CORRELATION", [v(DOUBLE), v(DOUBLE)], pairs)).toBe(0.7580764521133173);
+  });
   it("requires literals for init args", () => {
     const r = functions.get("TOPK")!.resolve([v(INTEGER), v(INTEGER)]);
     expect(r.ok).toBe(false);
@@ -151,10 +181,23 @@ describe("regressions found against qtt", () => {
       call("PARSE_TIMESTAMP", [v(STRING), v(STRING)], ["2018-05-11T21:58:33 PST", "yyyy-MM-dd'T'HH:mm:ss zzz"]),
     ).toBe(1526101113000);
   });
+  it("prints zone abbreviations as Java does, beyond North America's", () => {
+    const fmt = (zone: string) =>
+      call("TIMESTAMPTOSTRING", [v(BIGINT), v(STRING), v(STRING)], [1526075913000, "HH:mm zzz", zone]);
+    expect(fmt("Europe/London")).toBe("22:58 BST");
+    expect(fmt("America/Los_Angeles")).toBe("14:58 PDT");
+    expect(fmt("Europe/Paris")).toBe("23:58 CEST");
+    expect(fmt("Asia/Kolkata")).toBe("03:28 IST");
+    expect(fmt("UTC")).toBe("21:58 UTC");
+  });
   it("hex forms and string literals as temporal arguments", () => {
     expect(call("ENCODE", [v(STRING), v(STRING), v(STRING)], ["0x578616d706C6521", "hex", "utf8"])).toBe(
       "\u0005xample!",
     );
+    // FROM_BYTES writes hex in upper case, ENCODE in lower case (as ksqlDB does).
+    const bytes = { kind: "BYTES" } as const;
+    expect(call("FROM_BYTES", [v(bytes), v(STRING)], [Buffer.from([0x1a, 0xb2]), "hex"])).toBe("1AB2");
+    expect(call("ENCODE", [v(STRING), v(STRING), v(STRING)], ["\u001a", "utf8", "hex"])).toBe("1a");
     const g = resolveScalar("GREATEST", [v({ kind: "DATE" }), v(STRING, "2021-01-01")]);
     expect(g.argTypes).toEqual([{ kind: "DATE" }, { kind: "DATE" }]);
   });
