@@ -37,7 +37,7 @@ import type { PartitionStore } from "../state/store.ts";
 import { compileExprs, type CompiledExpr } from "../expr/compile.ts";
 import { decodeKey, encodeKey, encodeKeyWith, prefixEnd } from "../state/keycodec.ts";
 import { cachingEnabled } from "./sink.ts";
-import { lastWindowStart, windowTimes } from "./window-time.ts";
+import { lastWindowStart, windowTimes } from "../../src/plan/window.ts";
 import type { Processor, ProcessorContext, Row, Window } from "./types.ts";
 
 export const AGG_STORE = STORE.aggregate;

@@ -13,7 +13,7 @@ import type { LogHeader, ProduceRecord } from "../log/types.ts";
 import { joinWindowedKey, sourceSerdes, type SourceSerdes } from "../serde/formats.ts";
 import { encodeKey } from "../state/keycodec.ts";
 import type { ProcessorContext, Row } from "./types.ts";
-import { lastWindowStart, windowTimes } from "./window-time.ts";
+import { lastWindowStart, windowTimes } from "../../src/plan/window.ts";
 
 export const TABLE_STORE = STORE.table;
 const TABLE_TIME = STORE.tableTime;

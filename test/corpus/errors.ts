@@ -38,6 +38,10 @@ export const MISTAKES: readonly { readonly name: string; readonly sql: string }[
     name: "window on a table",
     sql: "CREATE TABLE x AS SELECT id, COUNT(*) FROM t WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY id;",
   },
+  {
+    name: "window retention shorter than size plus grace",
+    sql: "CREATE TABLE x AS SELECT id, COUNT(*) FROM s WINDOW TUMBLING (SIZE 1 HOUR, RETENTION 2 HOURS) GROUP BY id;",
+  },
   { name: "EMIT FINAL without a window", sql: "SELECT id, COUNT(*) FROM s GROUP BY id EMIT FINAL;" },
   {
     name: "unknown WITH property",

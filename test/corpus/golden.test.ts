@@ -4,7 +4,7 @@
  *   <name>.ast.json      the AST (spans left out)
  *   <name>.catalog.txt   the sources the file defines (columns, key, formats, topic, window)
  *   <name>.plans.txt     per query: logical plan, plan after each rule, physical plan
- * and the rendered diagnostics of 36 typical mistakes in errors.txt.
+ * and the rendered diagnostics of 37 typical mistakes in errors.txt.
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";

@@ -5,6 +5,7 @@ import type { WindowSpec } from "../analyzed.ts";
 import { Codes } from "../codes.ts";
 import { analyzeExpr, type Scope } from "../expressions.ts";
 import { exprText } from "../exprText.ts";
+import { windowTimes } from "../../plan/window.ts";
 import type { TExpr } from "../typed.ts";
 import { err, type QueryContext } from "./context.ts";
 import { allSources } from "./sources.ts";
@@ -41,7 +42,37 @@ export function analyzeWindow({ q, diags, isTableInput }: QueryContext): WindowS
       "WINDOW clause is not supported on tables: windowed aggregations need a STREAM as input.",
       q.window.span,
     );
+  const retention = q.window.retention;
+  if (retention) {
+    // Kafka Streams refuses a window store whose retention is shorter than size + grace (gap + grace for
+    // sessions): the windows that may still change must be kept.
+    const { graceMs } = windowTimes(window, q.emit === "FINAL");
+    const extent = (window.type === "SESSION" ? window.gapMs : window.sizeMs) ?? 0;
+    if (retention.millis < extent + graceMs)
+      err(
+        diags,
+        Codes.INVALID_WINDOW,
+        `RETENTION ${retention.value} ${retention.unit} is shorter than the window's ${window.type === "SESSION" ? "gap" : "size"} ` +
+          `plus its grace period (${millisText(extent)} + ${millisText(graceMs)}${q.window.grace ? "" : ", the default grace"}): ` +
+          "windows that can still change must be kept.",
+        retention.span,
+        `give a RETENTION of at least ${millisText(extent + graceMs)}, or a shorter GRACE PERIOD`,
+      );
+  }
   return window;
+}
+
+/** A duration in the largest unit that divides it: `90000` → `90 SECONDS`, `86400000` → `1 DAY`. */
+function millisText(ms: number): string {
+  const units: [string, number][] = [
+    ["DAY", 86_400_000],
+    ["HOUR", 3_600_000],
+    ["MINUTE", 60_000],
+    ["SECOND", 1000],
+  ];
+  for (const [name, size] of units)
+    if (ms >= size && ms % size === 0) return `${ms / size} ${name}${ms / size === 1 ? "" : "S"}`;
+  return `${ms} MILLISECONDS`;
 }
 
 /** WHERE: a boolean over the input row. */

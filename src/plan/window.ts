@@ -2,7 +2,7 @@
  * Window times shared by the processors that keep windows: an aggregation's store and the `table` store of
  * an EMIT FINAL table (see sink.ts) expire windows on the same schedule.
  */
-import type { AggregateWindow } from "../../src/plan/topology.ts";
+import type { AggregateWindow } from "./topology.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
