@@ -15,6 +15,8 @@ import { buildTopology, UnsupportedQueryError } from "./physical/topology-build.
 
 /** The text of a topology plan (what EXPLAIN shows), for the compiler's users. */
 export { formatTopology } from "./physical/topology-format.ts";
+export { formatLogicalPlan } from "./logical/index.ts";
+export { formatPhysicalPlan } from "./physical/format.ts";
 import { Catalog } from "./semantic/catalog.ts";
 import { analyzeStatement, type AnalyzedStatement } from "./semantic/statements.ts";
 

@@ -65,13 +65,6 @@ export const Bodies = {
   closeQuery: z.object({ queryId: z.string() }),
 } as const;
 
-/** Property values as the engine takes them (strings); nulls left out. */
-export function propertyStrings(p: z.infer<typeof Properties>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(p ?? {})) if (v !== null) out[k] = String(v);
-  return out;
-}
-
 export interface BodyLimits {
   /** Largest accepted body, in bytes. */
   readonly maxBody: number;

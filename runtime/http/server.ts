@@ -162,6 +162,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...metrics.routes,
   };
   const paths = new Set(Object.keys(routes).map((r) => r.slice(r.indexOf(" ") + 1)));
+  /** Routes ending in `/*` take any path under them (`GET /status/<command id>`), longest first. */
+  const prefixes = Object.keys(routes)
+    .filter((r) => r.endsWith("/*"))
+    .map((r) => r.slice(0, -1))
+    .sort((a, b) => b.length - a.length);
+  const known = (path: string) =>
+    paths.has(path) || [...paths].some((p) => p.endsWith("/*") && path.startsWith(p.slice(0, -1)));
 
   const handle = async (req: Req, res: Res) => {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
@@ -177,15 +184,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         ),
       );
     }
-    const handler = routes[route];
+    const prefix = prefixes.find((p) => route.startsWith(p) && route.length > p.length);
+    const handler = Object.hasOwn(routes, route) ? routes[route] : prefix ? routes[`${prefix}*`] : undefined;
     if (handler) return handler(req, res);
-    const known = paths.has(path);
+    const exists = known(path);
     throw new HttpError(
-      known ? 405 : 404,
+      exists ? 405 : 404,
       errorBody(
         "generic_error",
-        known ? 40500 : ERR.notFound,
-        known ? `method ${req.method} not allowed on ${path}` : `unknown endpoint ${req.method} ${path}`,
+        exists ? 40500 : ERR.notFound,
+        exists ? `method ${req.method} not allowed on ${path}` : `unknown endpoint ${req.method} ${path}`,
       ),
     );
   };

@@ -8,8 +8,9 @@ import { formatType, type SqlType } from "../../../src/types/sqltype.ts";
 import { isTombstone, type PushQuery, type QueryColumn } from "../../engine/push.ts";
 import { formatDecimal, stringifyExact } from "../../serde/index.ts";
 import { toPlain } from "../../testing/values.ts";
-import { Bodies, propertyStrings } from "../body.ts";
+import { Bodies } from "../body.ts";
 import type { Routes, ServerContext } from "../context.ts";
+import { requestProperties, sessionVariables, withSession } from "../session.ts";
 import { ERR, errorBody, gone, HttpError, send, statementError, type Req, type Res } from "../protocol.ts";
 
 /**
@@ -44,6 +45,7 @@ export function queryRoutes(ctx: ServerContext): Routes {
     res: Res,
     sql: string,
     props: Record<string, string>,
+    variables: ReadonlyMap<string, string>,
   ): Promise<{ query: PushQuery; pull: boolean; finalMessage?: string }> => {
     ctx.body.checkSqlLength(sql);
     const t0 = performance.now();
@@ -54,7 +56,13 @@ export function queryRoutes(ctx: ServerContext): Routes {
       admitted = true;
       return true;
     };
-    const r = await gate.run(false, () => engine.subscribe(sql, props, { admitPush }));
+    // Session variables are substituted as the statement compiles: then the query holds the gate alone.
+    const r =
+      variables.size === 0
+        ? await gate.run(false, () => engine.subscribe(sql, props, { admitPush }))
+        : await gate.run(true, () =>
+            withSession(engine, {}, variables, () => engine.subscribe(sql, props, { admitPush })),
+          );
     if (!r.ok) {
       if (admitted) pushSlots--;
       if (r.refused)
@@ -157,7 +165,16 @@ export function queryRoutes(ctx: ServerContext): Routes {
   /** POST /query: a chunked JSON array. */
   const query = async (req: Req, res: Res) => {
     const body = await ctx.body.readBody(req, Bodies.query);
-    const { query: q, pull, finalMessage } = await startQuery(res, body.ksql, propertyStrings(body.streamsProperties));
+    const {
+      query: q,
+      pull,
+      finalMessage,
+    } = await startQuery(
+      res,
+      body.ksql,
+      requestProperties(body.streamsProperties),
+      sessionVariables(body.sessionVariables),
+    );
     const header = `[${JSON.stringify({ header: { queryId: q.id, schema: schemaText(q.columns) } })}`;
     const rowText = (row: unknown[], tombstone: boolean) =>
       `,\n${stringifyExact({ row: { columns: row, ...(tombstone ? { tombstone: true } : {}) } })}`;
@@ -196,7 +213,12 @@ export function queryRoutes(ctx: ServerContext): Routes {
     const body = await ctx.body.readBody(req, Bodies.queryStream);
     const accept = String(req.headers.accept ?? "");
     const json = /application\/json/i.test(accept) && !/delimited/i.test(accept);
-    const { query: q, pull } = await startQuery(res, body.sql, propertyStrings(body.properties));
+    const { query: q, pull } = await startQuery(
+      res,
+      body.sql,
+      requestProperties(body.properties),
+      sessionVariables(body.sessionVariables),
+    );
     const contentType = json ? "application/json" : "application/vnd.ksqlapi.delimited.v1";
     const header = JSON.stringify({
       queryId: q.id,
