@@ -613,13 +613,23 @@ export class Engine {
         throw new Error(`cannot evaluate the value for ${v.column}: ${(failure as Error).message}`);
       byName.set(v.column, value);
     }
+    await this.appendRows(target, [byName]);
+  }
+
+  /**
+   * Writes rows (runtime values by column name; `ROWTIME` sets the record's timestamp, missing columns are
+   * NULL) to a source's topic in its formats, in one append: `POST /inserts-stream`. Throws when a value
+   * cannot be serialized.
+   */
+  async appendRows(target: CatalogSource, rows: readonly ReadonlyMap<string, unknown>[]): Promise<void> {
     const serdes = sourceSerdes(target);
-    const key = serdes.key.serialize(serdes.keyColumns.map((c) => byName.get(c.name) ?? null));
-    const value = serdes.value.serialize(serdes.valueColumns.map((c) => byName.get(c.name) ?? null));
-    const rowtime = byName.get("ROWTIME");
-    await this.log.append(target.topic, [
-      { key, value, ...(typeof rowtime === "number" ? { timestamp: rowtime } : {}) },
-    ]);
+    const records = rows.map((byName) => {
+      const key = serdes.key.serialize(serdes.keyColumns.map((c) => byName.get(c.name) ?? null));
+      const value = serdes.value.serialize(serdes.valueColumns.map((c) => byName.get(c.name) ?? null));
+      const rowtime = byName.get("ROWTIME");
+      return { key, value, ...(typeof rowtime === "number" ? { timestamp: rowtime } : {}) };
+    });
+    if (records.length > 0) await this.log.append(target.topic, records);
   }
 
   private recordError(e: ProcessingError): void {

@@ -40,7 +40,9 @@ import { bodyReader } from "./body.ts";
 import type { Routes, RunningPush, ServerContext } from "./context.ts";
 import { Gate } from "./gate.ts";
 import { ERR, errorBody, HttpError, send, type Req, type Res } from "./protocol.ts";
+import { adminRoutes } from "./routes/admin.ts";
 import { infoRoutes } from "./routes/info.ts";
+import { insertRoutes } from "./routes/inserts.ts";
 import { ksqlRoutes } from "./routes/ksql.ts";
 import { metricsRoutes, PullLatency } from "./routes/metrics.ts";
 import { queryRoutes } from "./routes/queries.ts";
@@ -158,6 +160,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const routes: Routes = {
     ...ksqlRoutes(ctx),
     ...queryRoutes(ctx),
+    ...insertRoutes(ctx),
+    ...adminRoutes(ctx),
     ...infoRoutes(ctx),
     ...metrics.routes,
   };

@@ -25,6 +25,9 @@ const READ_ONLY_KINDS = new Set(["Show", "Describe", "Explain", "Print", "QueryS
 const QUERY_ENDPOINT = (what: string) =>
   `The following statement types should be issued to the websocket endpoint '/query': ${what}`;
 
+/** A statement's text as ksqlDB's entities give it: with its `;`. */
+const withSemicolon = (text: string) => (text.trimEnd().endsWith(";") ? text.trimEnd() : `${text.trimEnd()};`);
+
 /** ksqlDB's command id: `<type>/<entity>/<action>`. */
 function commandId(c: CompiledStatement | undefined, sequence: number): string {
   const st = c?.statement;
@@ -77,7 +80,7 @@ export function ksqlRoutes(ctx: ServerContext): Routes {
           "statement_error",
           ERR.queryEndpoint,
           QUERY_ENDPOINT(query.statement.kind === "Print" ? "PRINT" : "SELECT"),
-          { statementText: query.text, entities: [] },
+          { statementText: withSemicolon(query.text), entities: [] },
         ),
       );
     }
@@ -98,7 +101,8 @@ export function ksqlRoutes(ctx: ServerContext): Routes {
     await gate.run(true, () =>
       withSession(engine, props, variables, async () => {
         const r = await engine.execute(text);
-        for (const x of r.results) {
+        for (const result of r.results) {
+          const x = { ...result, text: withSemicolon(result.text) };
           if (x.kind === "error") {
             throw new HttpError(400, { ...statementError(x.diagnostics[0]!, x.text), entities });
           }
