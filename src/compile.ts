@@ -20,6 +20,8 @@ import { analyzeStatement, type AnalyzedStatement } from "./semantic/statements.
 // need of the compiler's insides, so nothing there imports them (see .dependency-cruiser.cjs).
 /** The text of a topology plan (what EXPLAIN shows), for the compiler's users. */
 export { formatTopology } from "./physical/topology-format.ts";
+export { formatLogicalPlan } from "./logical/index.ts";
+export { formatPhysicalPlan } from "./physical/format.ts";
 export { buildTopology, UnsupportedQueryError } from "./physical/topology-build.ts";
 export { Catalog, type CatalogQuery } from "./semantic/catalog.ts";
 export type { AnalyzedStatement } from "./semantic/statements.ts";

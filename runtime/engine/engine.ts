@@ -100,6 +100,8 @@ export type StatementResult =
       readonly compiled?: CompiledStatement;
       /** A pull query's result (bare SELECT). */
       readonly rows?: PullResult;
+      /** The statement's offset in the command topic, when it changed state and was recorded there. */
+      readonly commandOffset?: number;
     };
 
 export interface ExecuteResult {
@@ -151,7 +153,8 @@ export class Engine {
   processingErrorCount = 0;
   /** The first processing-log entries of dropped records since this engine opened (at most {@link PROCESSING_ERROR_SAMPLES}). */
   readonly droppedSamples: ProcessingError[] = [];
-  private readonly functions: FunctionRegistry;
+  /** The functions statements may call (built-ins unless the engine was given others). */
+  readonly functions: FunctionRegistry;
   private pendingErrors: ProcessingError[] = [];
   /** Column names of each query's output rows (its projection), by query id: how `table()` reads them. */
   private readonly outputColumns = new Map<string, readonly string[]>();
@@ -318,10 +321,12 @@ export class Engine {
   }
 
   /** Appends to the command topic, remembering the offset so that following the topic skips it. */
-  private async recordCommand(record: ProduceRecord): Promise<void> {
+  /** Appends a command to the command topic; returns its offset. */
+  private async recordCommand(record: ProduceRecord): Promise<number> {
     const [at] = await this.log.append(this.commandTopic, [record]);
     if (at!.offset === this.commandPosition) this.commandPosition++;
     else this.ownCommands.add(at!.offset);
+    return at!.offset;
   }
 
   /**
@@ -449,6 +454,7 @@ export class Engine {
         this.lastTopology = undefined;
         const message = await this.apply(c, compiled.catalog);
         this.catalog = compiled.catalog;
+        let commandOffset: number | undefined;
         if (this.recording && records(c)) {
           const headers = [
             ...(Object.keys(this.properties).length > 0
@@ -457,13 +463,19 @@ export class Engine {
             // The plan the query runs: a restarted engine runs it as recorded, it does not plan the SQL again.
             ...(this.lastTopology ? [{ key: PLAN_HEADER, value: Buffer.from(JSON.stringify(this.lastTopology)) }] : []),
           ];
-          await this.recordCommand({
+          commandOffset = await this.recordCommand({
             key: null,
             value: Buffer.from(p.text),
             ...(headers.length > 0 ? { headers } : {}),
           });
         }
-        results.push({ kind: "ok", text: p.text, message, compiled: c });
+        results.push({
+          kind: "ok",
+          text: p.text,
+          message,
+          compiled: c,
+          ...(commandOffset !== undefined ? { commandOffset } : {}),
+        });
       } catch (e) {
         const code =
           e instanceof UnsupportedQueryError ? "RUN001" : e instanceof PlanVersionError ? "RUN011" : "RUN002";
@@ -582,12 +594,6 @@ export class Engine {
         return "ok";
       case "Other": {
         await this.stopQueriesMissingFrom(next);
-        const st = c.statement;
-        // DESCRIBE EXTENDED over the REST API: what the writing query read and dropped.
-        if (st.kind === "Describe" && st.extended && st.target.kind === "Source") {
-          const writer = next.source(st.target.name.value)?.writtenBy;
-          if (writer && this.queries.has(writer)) return `${writer}: ${this.processingSummary(writer)}`;
-        }
         return "ok";
       }
     }
@@ -617,13 +623,23 @@ export class Engine {
         throw new Error(`cannot evaluate the value for ${v.column}: ${(failure as Error).message}`);
       byName.set(v.column, value);
     }
+    await this.appendRows(target, [byName]);
+  }
+
+  /**
+   * Writes rows (runtime values by column name; `ROWTIME` sets the record's timestamp, missing columns are
+   * NULL) to a source's topic in its formats, in one append: `POST /inserts-stream`. Throws when a value
+   * cannot be serialized.
+   */
+  async appendRows(target: CatalogSource, rows: readonly ReadonlyMap<string, unknown>[]): Promise<void> {
     const serdes = sourceSerdes(target);
-    const key = serdes.key.serialize(serdes.keyColumns.map((c) => byName.get(c.name) ?? null));
-    const value = serdes.value.serialize(serdes.valueColumns.map((c) => byName.get(c.name) ?? null));
-    const rowtime = byName.get("ROWTIME");
-    await this.log.append(target.topic, [
-      { key, value, ...(typeof rowtime === "number" ? { timestamp: rowtime } : {}) },
-    ]);
+    const records = rows.map((byName) => {
+      const key = serdes.key.serialize(serdes.keyColumns.map((c) => byName.get(c.name) ?? null));
+      const value = serdes.value.serialize(serdes.valueColumns.map((c) => byName.get(c.name) ?? null));
+      const rowtime = byName.get("ROWTIME");
+      return { key, value, ...(typeof rowtime === "number" ? { timestamp: rowtime } : {}) };
+    });
+    if (records.length > 0) await this.log.append(target.topic, records);
   }
 
   private recordError(e: ProcessingError): void {
@@ -829,6 +845,8 @@ function records(c: CompiledStatement): boolean {
   switch (c.statement.kind) {
     case "CreateSource":
     case "CreateAsSelect":
+      // CREATE ... IF NOT EXISTS of a source that exists changes nothing (as in ksqlDB, it is not recorded).
+      return c.analyzed?.kind !== "Other";
     case "InsertInto":
     case "DropSource":
     case "CreateType":

@@ -215,7 +215,9 @@ export interface PushQuery extends AsyncIterableIterator<unknown[]> {
  * when closed. `pollMs` bounds how long it waits between looks at its inputs.
  */
 export async function startPush(env: TransientEnv, q: AnalyzedQuery, pollMs = 200): Promise<PushQuery> {
-  const reset = (env.properties["auto.offset.reset"] ?? "latest").toLowerCase() === "earliest" ? "earliest" : "latest";
+  // ksqlDB reads the setting with its `ksql.streams.` prefix too.
+  const setting = env.properties["auto.offset.reset"] ?? env.properties["ksql.streams.auto.offset.reset"];
+  const reset = (setting ?? "latest").toLowerCase() === "earliest" ? "earliest" : "latest";
   const tq = await TransientQuery.start(env, q, reset);
   const ac = new AbortController();
   const pending: unknown[][] = [];

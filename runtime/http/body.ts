@@ -6,10 +6,10 @@ import { z } from "zod";
 import { ERR, errorBody, HttpError, type Req } from "./protocol.ts";
 
 /** Deepest nesting of arrays and objects accepted in a request body (ksqlDB's bodies need 3). */
-const MAX_JSON_DEPTH = 32;
+export const MAX_JSON_DEPTH = 32;
 
 /** Whether `text` nests arrays/objects deeper than `limit` (a linear scan that skips strings). */
-function nestedDeeperThan(text: string, limit: number): boolean {
+export function nestedDeeperThan(text: string, limit: number): boolean {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
@@ -63,14 +63,10 @@ export const Bodies = {
     requestProperties: Properties,
   }),
   closeQuery: z.object({ queryId: z.string() }),
+  /** The first line of `POST /inserts-stream`. */
+  insertsTarget: z.object({ target: z.string(), properties: Properties, sessionVariables: Properties }),
+  terminate: z.object({ deleteTopicList: z.array(z.string()).nullish() }),
 } as const;
-
-/** Property values as the engine takes them (strings); nulls left out. */
-export function propertyStrings(p: z.infer<typeof Properties>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(p ?? {})) if (v !== null) out[k] = String(v);
-  return out;
-}
 
 export interface BodyLimits {
   /** Largest accepted body, in bytes. */

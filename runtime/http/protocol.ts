@@ -33,6 +33,8 @@ export function gone(res: Res): boolean {
 export const ERR = {
   badRequest: 40000,
   badStatement: 40001,
+  /** A SELECT or PRINT sent to `/ksql`. */
+  queryEndpoint: 40002,
   unauthorized: 40100,
   forbidden: 40300,
   tooMany: 42900,

@@ -40,7 +40,9 @@ import { bodyReader } from "./body.ts";
 import type { Routes, RunningPush, ServerContext } from "./context.ts";
 import { Gate } from "./gate.ts";
 import { ERR, errorBody, HttpError, send, type Req, type Res } from "./protocol.ts";
+import { adminRoutes } from "./routes/admin.ts";
 import { infoRoutes } from "./routes/info.ts";
+import { insertRoutes } from "./routes/inserts.ts";
 import { ksqlRoutes } from "./routes/ksql.ts";
 import { metricsRoutes, PullLatency } from "./routes/metrics.ts";
 import { queryRoutes } from "./routes/queries.ts";
@@ -158,10 +160,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const routes: Routes = {
     ...ksqlRoutes(ctx),
     ...queryRoutes(ctx),
+    ...insertRoutes(ctx),
+    ...adminRoutes(ctx),
     ...infoRoutes(ctx),
     ...metrics.routes,
   };
   const paths = new Set(Object.keys(routes).map((r) => r.slice(r.indexOf(" ") + 1)));
+  /** Routes ending in `/*` take any path under them (`GET /status/<command id>`), longest first. */
+  const prefixes = Object.keys(routes)
+    .filter((r) => r.endsWith("/*"))
+    .map((r) => r.slice(0, -1))
+    .sort((a, b) => b.length - a.length);
+  const known = (path: string) =>
+    paths.has(path) || [...paths].some((p) => p.endsWith("/*") && path.startsWith(p.slice(0, -1)));
 
   const handle = async (req: Req, res: Res) => {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
@@ -177,15 +188,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         ),
       );
     }
-    const handler = routes[route];
+    const prefix = prefixes.find((p) => route.startsWith(p) && route.length > p.length);
+    const handler = Object.hasOwn(routes, route) ? routes[route] : prefix ? routes[`${prefix}*`] : undefined;
     if (handler) return handler(req, res);
-    const known = paths.has(path);
+    const exists = known(path);
     throw new HttpError(
-      known ? 405 : 404,
+      exists ? 405 : 404,
       errorBody(
         "generic_error",
-        known ? 40500 : ERR.notFound,
-        known ? `method ${req.method} not allowed on ${path}` : `unknown endpoint ${req.method} ${path}`,
+        exists ? 40500 : ERR.notFound,
+        exists ? `method ${req.method} not allowed on ${path}` : `unknown endpoint ${req.method} ${path}`,
       ),
     );
   };

@@ -13,7 +13,7 @@ import type { FunctionRegistry } from "../../src/functions/types.ts";
 import type { EventLog } from "../log/types.ts";
 import { formatType } from "../../src/types/sqltype.ts";
 import { Engine } from "../engine/engine.ts";
-import type { CatalogSource } from "../../src/semantic/catalog.ts";
+import type { CatalogSource } from "../../src/plan/source.ts";
 import type { LogRecord } from "../log/types.ts";
 import { parseJsonLossless } from "../serde/json.ts";
 import {

@@ -1,4 +1,4 @@
-/** Dropped records over the REST API: `/metrics` per query, operator and reason; DESCRIBE EXTENDED's summary. */
+/** Dropped records over the REST API: `/metrics` per query, operator and reason; DESCRIBE EXTENDED's statistics. */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,7 +16,7 @@ const ksql = async (text: string) => {
     body: JSON.stringify({ ksql: text }),
     headers: { "content-type": "application/json" },
   });
-  return { status: res.status, body: (await res.json()) as { commandStatus?: { message?: string } }[] };
+  return { status: res.status, body: (await res.json()) as { sourceDescription?: { writeQueries: { id: string }[]; statistics: string } }[] };
 };
 
 beforeAll(async () => {
@@ -44,13 +44,15 @@ describe("dropped records over HTTP", () => {
       { key: Buffer.from("/"), value: Buffer.from("{broken") },
     ]);
     const qid = engine.catalog.source("PER_MINUTE")!.writtenBy!;
-    // The background loop folds them: wait until the summary counts all four (committed) records.
-    let summary: string | undefined;
-    for (let i = 0; i < 200 && !summary?.includes("4 records in"); i++) {
-      summary = (await ksql("DESCRIBE EXTENDED per_minute;")).body[0]?.commandStatus?.message;
+    // The background loop folds them: wait until DESCRIBE EXTENDED's statistics count all four (committed) records.
+    let d: { writeQueries: { id: string }[]; statistics: string } | undefined;
+    for (let i = 0; i < 200 && !/Records in\s+: 4\b/.test(d?.statistics ?? ""); i++) {
+      d = (await ksql("DESCRIBE EXTENDED per_minute;")).body[0]?.sourceDescription;
       await new Promise((res) => setTimeout(res, 25));
     }
-    expect(summary).toBe(`${qid}: 4 records in, 2 dropped (1 late, 1 undecodable)`);
+    expect(d?.writeQueries.map((q) => q.id)).toEqual([qid]);
+    expect(d?.statistics).toMatch(/Records dropped\s+: 2 dropped \(1 late, 1 undecodable\)/);
+    expect(d?.statistics).toMatch(/aggregate: late\s+: 1/);
     const metrics = await (await fetch(server.url + "/metrics")).text();
     expect(metrics).toContain("# TYPE esql_records_dropped_total counter");
     expect(metrics).toContain(`esql_records_dropped_total{query_id="${qid}",operator="aggregate",reason="late"} 1`);

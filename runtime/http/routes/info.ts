@@ -1,15 +1,24 @@
 /** `GET /info` (server info) and `GET /healthcheck` (503 while background processing fails). */
+import { createRequire } from "node:module";
 import type { Routes, ServerContext } from "../context.ts";
 import { send, type Req, type Res } from "../protocol.ts";
 
-export const SERVER_VERSION = "0.1.0";
+/**
+ * The ksqlDB release whose dialect, REST API and test cases esql follows, reported as `/info`'s `version`:
+ * clients that gate features on the server's version (ksqlDB's own CLI and Java client among them) read it
+ * as a ksqlDB version. esql's own version is `esqlVersion`.
+ */
+export const KSQLDB_VERSION = "0.29.0";
+
+const { version: esqlVersion } = createRequire(import.meta.url)("../../../package.json") as { version: string };
 
 export function infoRoutes(ctx: ServerContext): Routes {
   return {
     "GET /info": async (_req: Req, res: Res) =>
       send(res, 200, {
         KsqlServerInfo: {
-          version: SERVER_VERSION,
+          version: KSQLDB_VERSION,
+          esqlVersion,
           kafkaClusterId: "esql",
           ksqlServiceId: "esql_",
           serverStatus: "RUNNING",

@@ -8,17 +8,68 @@ import { formatType, type SqlType } from "../../../src/types/sqltype.ts";
 import { isTombstone, type PushQuery, type QueryColumn } from "../../engine/push.ts";
 import { formatDecimal, stringifyExact } from "../../serde/index.ts";
 import { toPlain } from "../../serde/display.ts";
-import { Bodies, propertyStrings } from "../body.ts";
+import { Bodies } from "../body.ts";
 import type { Routes, ServerContext } from "../context.ts";
+import { requestProperties, sessionVariables, withSession } from "../session.ts";
 import { ERR, errorBody, gone, HttpError, send, statementError, type Req, type Res } from "../protocol.ts";
 
 /**
  * A value as ksqlDB's REST API writes it: DECIMAL as a JSON number, the rest as plain JSON data; a BIGINT
  * beyond ±2^53 stays a bigint, which {@link stringifyExact} writes as an exact JSON number.
  */
-export function restValue(v: unknown, type: SqlType): unknown {
+function restValue(v: unknown, type: SqlType): unknown {
   if (type.kind === "DECIMAL" && typeof v === "bigint") return Number(formatDecimal(v, type.scale));
   return toPlain(v, type, true);
+}
+
+/** Whether a value of `type` is or holds a DOUBLE. */
+function holdsDouble(type: SqlType): boolean {
+  switch (type.kind) {
+    case "DOUBLE":
+      return true;
+    case "ARRAY":
+      return holdsDouble(type.element);
+    case "MAP":
+      return holdsDouble(type.value);
+    case "STRUCT":
+      return type.fields.some((f) => holdsDouble(f.type));
+    default:
+      return false;
+  }
+}
+
+/**
+ * A value's JSON text as ksqlDB writes it. A DOUBLE keeps its type: ksqlDB (Jackson) writes 15.0 where
+ * JavaScript writes 15, and clients that type columns by their JSON numbers read 15 as an integer.
+ */
+function restJson(v: unknown, type: SqlType): string {
+  if (v === null || v === undefined) return "null";
+  if (!holdsDouble(type)) return stringifyExact(restValue(v, type));
+  switch (type.kind) {
+    case "DOUBLE":
+      return typeof v === "number" && Number.isInteger(v) && Math.abs(v) < 1e21 ? `${v}.0` : JSON.stringify(v);
+    case "ARRAY":
+      return Array.isArray(v) ? `[${v.map((x) => restJson(x, type.element)).join(",")}]` : "null";
+    case "MAP": {
+      if (!(v instanceof Map)) return "null";
+      const parts: string[] = [];
+      for (const [k, x] of v) parts.push(`${JSON.stringify(String(toPlain(k, type.key)))}:${restJson(x, type.value)}`);
+      return `{${parts.join(",")}}`;
+    }
+    case "STRUCT": {
+      const o = v as Record<string, unknown>;
+      return `{${type.fields.map((f) => `${JSON.stringify(f.name)}:${restJson(o[f.name] ?? null, f.type)}`).join(",")}}`;
+    }
+    default:
+      return stringifyExact(restValue(v, type));
+  }
+}
+
+/** A row's JSON array text, each value as {@link restJson} writes it. */
+function rowJson(values: readonly unknown[], columns: readonly QueryColumn[]): string {
+  if (!columns.some((c) => holdsDouble(c.type)))
+    return stringifyExact(values.map((v, i) => restValue(v, columns[i]!.type)));
+  return `[${values.map((v, i) => restJson(v, columns[i]!.type)).join(",")}]`;
 }
 
 /** ksqlDB's schema text: "`ID` BIGINT KEY, `NAME` STRING". */
@@ -44,6 +95,7 @@ export function queryRoutes(ctx: ServerContext): Routes {
     res: Res,
     sql: string,
     props: Record<string, string>,
+    variables: ReadonlyMap<string, string>,
   ): Promise<{ query: PushQuery; pull: boolean; finalMessage?: string }> => {
     ctx.body.checkSqlLength(sql);
     const t0 = performance.now();
@@ -54,7 +106,13 @@ export function queryRoutes(ctx: ServerContext): Routes {
       admitted = true;
       return true;
     };
-    const r = await gate.run(false, () => engine.subscribe(sql, props, { admitPush }));
+    // Session variables are substituted as the statement compiles: then the query holds the gate alone.
+    const r =
+      variables.size === 0
+        ? await gate.run(false, () => engine.subscribe(sql, props, { admitPush }))
+        : await gate.run(true, () =>
+            withSession(engine, {}, variables, () => engine.subscribe(sql, props, { admitPush })),
+          );
     if (!r.ok) {
       if (admitted) pushSlots--;
       if (r.refused)
@@ -82,7 +140,8 @@ export function queryRoutes(ctx: ServerContext): Routes {
     res: Res,
     query: PushQuery,
     /** Writes one row; false when the client's buffer is full (wait for it to drain). */
-    write: (row: unknown[], tombstone: boolean) => boolean,
+    /** Writes one row (its JSON array text); false when the client's buffer is full (wait for it to drain). */
+    write: (row: string, tombstone: boolean) => boolean,
   ): Promise<"done" | "closed"> => {
     let closed = false;
     const stop = () => {
@@ -96,10 +155,7 @@ export function queryRoutes(ctx: ServerContext): Routes {
       for (;;) {
         const r = await query.next();
         if (r.done || closed) return closed ? "closed" : "done";
-        const more = write(
-          r.value.map((v, i) => restValue(v, query.columns[i]!.type)),
-          isTombstone(r.value),
-        );
+        const more = write(rowJson(r.value, query.columns), isTombstone(r.value));
         // A slow client slows the query down instead of filling memory.
         if (!more && !closed && !gone(res)) {
           await new Promise<void>((resolve) => {
@@ -131,18 +187,13 @@ export function queryRoutes(ctx: ServerContext): Routes {
     q: PushQuery,
     contentType: string,
     head: string,
-    row: (row: unknown[], tombstone: boolean) => string,
+    row: (row: string, tombstone: boolean) => string,
     tail: string,
   ) => {
     const parts = [head];
     try {
       for (let r = await q.next(); !r.done; r = await q.next()) {
-        parts.push(
-          row(
-            r.value.map((v, i) => restValue(v, q.columns[i]!.type)),
-            isTombstone(r.value),
-          ),
-        );
+        parts.push(row(rowJson(r.value, q.columns), isTombstone(r.value)));
       }
     } finally {
       await q.close();
@@ -157,10 +208,19 @@ export function queryRoutes(ctx: ServerContext): Routes {
   /** POST /query: a chunked JSON array. */
   const query = async (req: Req, res: Res) => {
     const body = await ctx.body.readBody(req, Bodies.query);
-    const { query: q, pull, finalMessage } = await startQuery(res, body.ksql, propertyStrings(body.streamsProperties));
+    const {
+      query: q,
+      pull,
+      finalMessage,
+    } = await startQuery(
+      res,
+      body.ksql,
+      requestProperties(body.streamsProperties),
+      sessionVariables(body.sessionVariables),
+    );
     const header = `[${JSON.stringify({ header: { queryId: q.id, schema: schemaText(q.columns) } })}`;
-    const rowText = (row: unknown[], tombstone: boolean) =>
-      `,\n${stringifyExact({ row: { columns: row, ...(tombstone ? { tombstone: true } : {}) } })}`;
+    const rowText = (row: string, tombstone: boolean) =>
+      `,\n{"row":{"columns":${row}${tombstone ? ',"tombstone":true' : ""}}}`;
     if (pull)
       return writeAll(
         res,
@@ -196,7 +256,12 @@ export function queryRoutes(ctx: ServerContext): Routes {
     const body = await ctx.body.readBody(req, Bodies.queryStream);
     const accept = String(req.headers.accept ?? "");
     const json = /application\/json/i.test(accept) && !/delimited/i.test(accept);
-    const { query: q, pull } = await startQuery(res, body.sql, propertyStrings(body.properties));
+    const { query: q, pull } = await startQuery(
+      res,
+      body.sql,
+      requestProperties(body.properties),
+      sessionVariables(body.sessionVariables),
+    );
     const contentType = json ? "application/json" : "application/vnd.ksqlapi.delimited.v1";
     const header = JSON.stringify({
       queryId: q.id,
@@ -209,13 +274,13 @@ export function queryRoutes(ctx: ServerContext): Routes {
         q,
         contentType,
         json ? `[${header}` : `${header}\n`,
-        (row) => (json ? `,\n${stringifyExact(row)}` : `${stringifyExact(row)}\n`),
+        (row) => (json ? `,\n${row}` : `${row}\n`),
         json ? "]\n" : "",
       );
     res.writeHead(200, { "content-type": contentType });
     res.write(json ? `[${header}` : `${header}\n`);
     try {
-      await pumpRows(res, q, (row) => res.write(json ? `,\n${stringifyExact(row)}` : `${stringifyExact(row)}\n`));
+      await pumpRows(res, q, (row) => res.write(json ? `,\n${row}` : `${row}\n`));
     } catch (e) {
       const error = JSON.stringify(errorBody("generic_error", ERR.server, (e as Error).message));
       if (!gone(res)) res.end(json ? `,\n${error}]\n` : `${error}\n`);

@@ -1,26 +1,20 @@
 /**
  * The REPL's backend on an engine in this process: the embedded log in a data folder, or Kafka.
  *
- * The engine validates and runs every statement (`Engine.execute`); this module adds what the engine
- * answers only with "ok": the listings of SHOW, the descriptions of DESCRIBE, the plans of EXPLAIN, and
- * PRINT. Persistent queries are drained after each statement, so a pull query right after an INSERT
+ * The engine validates and runs every statement (`Engine.execute`); SHOW, DESCRIBE and EXPLAIN are answered
+ * with the engine's entities (`runtime/engine/entities.ts`, what `POST /ksql` sends), rendered as the server
+ * backend renders them; this module adds PRINT. Persistent queries are drained after each statement, so a pull query right after an INSERT
  * sees its effect, and in the background while a push query or PRINT runs.
  */
-import type { Describe, Print, Show } from "../../ast/nodes.ts";
+import type { Print } from "../../ast/nodes.ts";
 import { functions as builtinFunctions } from "../../functions/registry.ts";
-import type { FunctionDef } from "../../functions/types.ts";
-import { formatLogicalPlan } from "../../logical/index.ts";
-import { formatPhysicalPlan } from "../../physical/format.ts";
-import { formatTopology } from "../../physical/topology-format.ts";
 import { parseScript } from "../../parse.ts";
-import type { CatalogSource } from "../../semantic/catalog.ts";
-import { formatType } from "../../types/sqltype.ts";
-import type { CompiledStatement } from "../../compile.ts";
 import { Engine } from "../../../runtime/engine/engine.ts";
-import { describeDrops } from "../../../runtime/query/drops.ts";
+import { describeEntity } from "../../../runtime/engine/entities.ts";
 import type { EventLog, LogRecord } from "../../../runtime/log/types.ts";
 import { withReplayProgress } from "../progress.ts";
 import type { CompletionNames, Output, ReplBackend, RunningQuery } from "./backend.ts";
+import { renderEntity } from "./entities.ts";
 
 export class LocalBackend implements ReplBackend {
   /** One engine operation at a time: statements, queries' starts and the background drain. */
@@ -78,14 +72,15 @@ export class LocalBackend implements ReplBackend {
       if (!st || !result || result.kind !== "ok") return outputs;
       switch (st.kind) {
         case "Show":
-          outputs.push(...(await this.show(st)));
-          break;
         case "Describe":
-          outputs.push(...this.describe(st));
+        case "Explain": {
+          // The engine's answer, as the REST API sends it.
+          const entity = result.compiled ? await describeEntity(this.engine, result.compiled, result.text) : undefined;
+          if (entity) outputs.push(...renderEntity(entity));
+          else if (st.kind === "Explain")
+            outputs.push({ kind: "message", text: "the statement runs no query: nothing to explain" });
           break;
-        case "Explain":
-          outputs.push(...this.explain(st.queryId, result.compiled));
-          break;
+        }
         default:
           outputs.push({ kind: "message", text: result.message });
       }
@@ -205,247 +200,6 @@ export class LocalBackend implements ReplBackend {
     await this.engine.close();
     await this.ownedLog?.close();
   }
-
-  private async show(st: Show): Promise<Output[]> {
-    const catalog = this.engine.catalog;
-    switch (st.what) {
-      case "STREAMS":
-      case "TABLES": {
-        const type = st.what === "STREAMS" ? "STREAM" : "TABLE";
-        const list = [...catalog.sources.values()].filter((s) => s.sourceType === type);
-        return [
-          table(
-            [`${type === "STREAM" ? "Stream" : "Table"} Name`, "Kafka Topic", "Key Format", "Value Format", "Windowed"],
-            list.map((s) => [
-              s.name,
-              s.topic,
-              s.keyFormat.format,
-              s.valueFormat.format,
-              s.window ? s.window.type : "false",
-            ]),
-          ),
-        ];
-      }
-      case "QUERIES":
-        return [
-          table(
-            ["Query ID", "Status", "Sink Name", "Query String"],
-            [...catalog.queries.values()].map((q) => [
-              q.id,
-              this.engine.queries.has(q.id) ? "RUNNING" : "NOT RUNNING",
-              q.sink ?? "",
-              oneLine(q.sql),
-            ]),
-          ),
-        ];
-      case "TOPICS": {
-        const rows: unknown[][] = [];
-        for (const name of (await this.engine.log.listTopics()).sort()) {
-          if (name.startsWith("_") && !st.extended) continue;
-          const d = await this.engine.log.describeTopic(name);
-          const partitions = d?.partitions ?? 0;
-          rows.push([name, partitions, await recordCount(this.engine.log, name, partitions)]);
-        }
-        return [table(["Kafka Topic", "Partitions", "Records"], rows)];
-      }
-      case "FUNCTIONS":
-        return [
-          table(
-            ["Function Name", "Category", "Type"],
-            [...builtinFunctions.all()]
-              .sort((a, b) => a.name.localeCompare(b.name))
-              .map((f) => [f.name, f.category, f.kind.toUpperCase()]),
-          ),
-        ];
-      case "PROPERTIES":
-        return [
-          table(
-            ["Property", "Value"],
-            Object.entries(this.engine.properties).sort(([a], [b]) => a.localeCompare(b)),
-            "no properties set in this session (SET 'name' = 'value';)",
-          ),
-        ];
-      case "VARIABLES":
-        return [
-          table(
-            ["Variable Name", "Value"],
-            [...this.engine.variables].sort(([a], [b]) => a.localeCompare(b)),
-            "no variables defined (DEFINE name = 'value';)",
-          ),
-        ];
-      case "TYPES":
-        return [
-          table(
-            ["Type Name", "Schema"],
-            [...catalog.types].map(([n, t]) => [n, formatType(t)]),
-          ),
-        ];
-    }
-  }
-
-  private describe(st: Describe): Output[] {
-    const t = st.target;
-    switch (t.kind) {
-      case "Source": {
-        const s = this.engine.catalog.source(t.name.value);
-        return s ? this.describeSource(s, st.extended) : [];
-      }
-      case "AllSources":
-        return [...this.engine.catalog.sources.values()]
-          .filter((s) => s.sourceType === t.sourceType)
-          .flatMap((s) => this.describeSource(s, st.extended));
-      case "Function": {
-        const f = builtinFunctions.get(t.name.value);
-        return f ? describeFunction(f) : [];
-      }
-    }
-  }
-
-  private describeSource(s: CatalogSource, extended: boolean): Output[] {
-    const lines: [string, string][] = [
-      ["Name", s.name],
-      ["Type", s.sourceType],
-      ["Kafka topic", `${s.topic}${s.partitions ? ` (partitions: ${s.partitions})` : ""}`],
-      ["Key format", s.keyFormat.format],
-      ["Value format", s.valueFormat.format],
-      [
-        "Timestamp field",
-        s.timestamp
-          ? `${s.timestamp.column}${s.timestamp.format ? ` (format '${s.timestamp.format}')` : ""}`
-          : "Not set - using <ROWTIME>",
-      ],
-    ];
-    if (s.window) lines.push(["Windowed", `${s.window.type}${s.window.sizeMs ? ` (${s.window.sizeMs} ms)` : ""}`]);
-    const out: Output[] = [];
-    const columns = table(
-      ["Field", "Type"],
-      s.columns.map((c) => [
-        c.name,
-        `${formatType(c.type)}${c.namespace === "KEY" ? (s.sourceType === "TABLE" ? " (primary key)" : " (key)") : c.namespace === "HEADER" ? ` (header${c.headerKey ? ` '${c.headerKey}'` : "s"})` : ""}`,
-      ]),
-    );
-    if (!extended) {
-      out.push({ kind: "text", text: keyValues(lines) }, columns);
-      return out;
-    }
-    const writer = s.writtenBy;
-    if (writer)
-      lines.push(["Written by", `${writer} (${this.engine.queries.has(writer) ? "RUNNING" : "NOT RUNNING"})`]);
-    const readers = this.engine.catalog.queriesReading(s.name).map((q) => q.id);
-    lines.push(["Read by", readers.join(", ") || "no query"]);
-    lines.push(["Statement", oneLine(s.sql)]);
-    out.push({ kind: "text", text: keyValues(lines) }, columns);
-    // Processing statistics of the query that writes the source, and its latest failed records.
-    const q = writer ? this.engine.queries.get(writer) : undefined;
-    if (q) {
-      const m = { recordsOut: 0, errors: 0 };
-      for (const task of q.tasks) {
-        m.recordsOut += task.metrics.recordsOut;
-        m.errors += task.metrics.errors;
-      }
-      const drops = this.engine.drops(q.id);
-      const stats: [string, string][] = [
-        ["Records in", String(this.engine.recordsIn(q.id))],
-        ["Records dropped", describeDrops(drops) || "0"],
-        ...[...drops.byOperator].map(([k, n]): [string, string] => [`  ${k.replace("/", ": ")}`, String(n)]),
-        ["Records out", `${m.recordsOut} (since this session started)`],
-        ["Processing errors", `${m.errors} (since this session started)`],
-      ];
-      out.push({ kind: "text", text: `Processing (${writer}):\n${keyValues(stats)}` });
-      // Processing-log entries of this session: the first dropped records, the latest errors.
-      const dropped = this.engine.droppedSamples.filter((e) => e.queryId === writer).slice(0, 5);
-      const errors = this.engine.processingErrors.filter((e) => e.queryId === writer && !e.reason).slice(-5);
-      for (const [title, entries] of [
-        ["First dropped records (this session):", dropped],
-        ["Latest processing errors:", errors],
-      ] as const) {
-        if (entries.length === 0) continue;
-        out.push({ kind: "text", text: title });
-        out.push(
-          table(
-            ["Topic", "Partition", "Offset", "Where", "Reason", "Message"],
-            entries.map((e) => [e.topic, e.partition, e.offset, e.where, e.reason ?? "", e.message]),
-          ),
-        );
-      }
-    }
-    return out;
-  }
-
-  private explain(queryId: string | undefined, compiled: CompiledStatement | undefined): Output[] {
-    if (queryId !== undefined) {
-      const q = this.engine.catalog.queries.get(queryId);
-      if (!q) return [];
-      const running = this.engine.queries.get(q.id);
-      return [
-        {
-          kind: "text",
-          text: keyValues([
-            ["Query ID", q.id],
-            ["Status", this.engine.queries.has(q.id) ? "RUNNING" : "NOT RUNNING"],
-            ["Sources", q.sources.join(", ")],
-            ["Sink", q.sink ?? ""],
-            ["Statement", oneLine(q.sql)],
-          ]),
-        },
-        ...(running
-          ? [{ kind: "text" as const, text: `Topology (what runs)\n${indent(formatTopology(running.plan.topology))}` }]
-          : []),
-      ];
-    }
-    if (!compiled?.optimized || !compiled.physical)
-      return [{ kind: "message", text: "the statement runs no query: nothing to explain" }];
-    const what = compiled.topology
-      ? `Topology (what runs)\n${indent(formatTopology(compiled.topology))}`
-      : `Physical plan\n${indent(formatPhysicalPlan(compiled.physical))}`;
-    return [{ kind: "text", text: `${what}\nLogical plan\n${indent(formatLogicalPlan(compiled.optimized))}` }];
-  }
-}
-
-function describeFunction(f: FunctionDef): Output[] {
-  return [
-    {
-      kind: "text",
-      text: keyValues([
-        ["Name", f.name],
-        ["Type", f.kind.toUpperCase()],
-        ["Category", f.category],
-        ["Description", f.description],
-      ]),
-    },
-    table(
-      ["Signature"],
-      f.signatures.map((s) => [s]),
-    ),
-  ];
-}
-
-function table(head: readonly string[], rows: readonly (readonly unknown[])[], empty?: string): Output {
-  return { kind: "table", columns: head.map((name) => ({ name })), rows, ...(empty ? { empty } : {}) };
-}
-
-/** `Name   : value` lines with the colons aligned. */
-function keyValues(pairs: readonly (readonly [string, string])[]): string {
-  const w = Math.max(...pairs.map(([k]) => k.length));
-  return pairs.map(([k, v]) => `${k.padEnd(w)} : ${v}`).join("\n");
-}
-
-function oneLine(sql: string): string {
-  return sql.replace(/\s+/g, " ").trim();
-}
-
-function indent(text: string): string {
-  return text
-    .trimEnd()
-    .split("\n")
-    .map((l) => `  ${l}`)
-    .join("\n");
-}
-
-async function recordCount(log: EventLog, topic: string, partitions: number): Promise<number> {
-  let n = 0;
-  for (let p = 0; p < partitions; p++) n += (await log.endOffset(topic, p)) - (await log.beginningOffset(topic, p));
-  return n;
 }
 
 /** ksqlDB's PRINT line: `rowtime: ..., key: ..., value: ..., partition: n`. */

@@ -3,13 +3,15 @@
  * `POST /ksql`, SELECTs on `POST /query-stream`, cancelling on `POST /close-query`.
  *
  * SET and UNSET stay in the session and go with every request (the server applies request properties
- * to that request only). `ESQL_API_KEY` in the environment is sent as `Authorization: Bearer <key>`.
+ * to that request only). SHOW, DESCRIBE and EXPLAIN answer ksqlDB's entities, rendered as the local REPL
+ * renders the engine's (`entities.ts`). `ESQL_API_KEY` in the environment is sent as `Authorization: Bearer <key>`.
  */
 import type { Print } from "../../ast/nodes.ts";
 import type { Diagnostic } from "../../diagnostics/diagnostic.ts";
 import { functions as builtinFunctions } from "../../functions/registry.ts";
 import { parseScript } from "../../parse.ts";
 import type { CompletionNames, Output, ReplBackend, RunningQuery } from "./backend.ts";
+import { isDescribeEntity, renderEntity } from "./entities.ts";
 
 export class RemoteBackend implements ReplBackend {
   readonly variables = new Map<string, string>();
@@ -61,28 +63,18 @@ export class RemoteBackend implements ReplBackend {
       delete this.properties[st.name];
       return [{ kind: "message", text: `Property ${st.name} unset` }];
     }
-    if (st?.kind === "Show" && st.what === "PROPERTIES") {
-      return [
-        {
-          kind: "table",
-          columns: [{ name: "Property" }, { name: "Value" }],
-          rows: Object.entries(this.properties),
-          empty: "no properties set in this session",
-        },
-      ];
-    }
     const res = await this.request("POST", "/ksql", { ksql: text, streamsProperties: this.properties });
     const body = (await res.json().catch(() => undefined)) as unknown;
     if (!res.ok) return [errorOutput(body, res.status, text)];
     if (st?.kind === "Define") this.variables.set(st.name, st.value);
     if (st?.kind === "Undefine") this.variables.delete(st.name);
     const entities = Array.isArray(body) ? (body as Record<string, unknown>[]) : [];
-    return entities.map((e) => {
-      // EXPLAIN: the topology the query runs, as the server describes it.
-      const described = e["@type"] === "queryDescription" ? (e.queryDescription as { topology?: string }) : undefined;
-      if (described?.topology) return { kind: "text", text: `Topology (what runs)\n${described.topology}` } as const;
+    return entities.flatMap((e): Output[] => {
+      // SHOW, DESCRIBE, EXPLAIN: the server's entities, rendered as the local REPL renders the engine's.
+      if (isDescribeEntity(e)) return renderEntity(e);
+      if (e["@type"] === "warning_entity") return [{ kind: "message", text: String(e.message) }];
       const status = e.commandStatus as { message?: string } | undefined;
-      return { kind: "message", text: status?.message ?? JSON.stringify(e) } as const;
+      return [{ kind: "message", text: status?.message ?? JSON.stringify(e) }];
     });
   }
 
