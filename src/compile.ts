@@ -21,6 +21,7 @@ import { analyzeStatement, type AnalyzedStatement } from "./semantic/statements.
 /** The text of a topology plan (what EXPLAIN shows), for the compiler's users. */
 export { formatTopology } from "./physical/topology-format.ts";
 export { buildTopology, UnsupportedQueryError } from "./physical/topology-build.ts";
+export { planTableRead, planTransient } from "./physical/select-build.ts";
 export { Catalog, type CatalogQuery } from "./semantic/catalog.ts";
 export type { AnalyzedStatement } from "./semantic/statements.ts";
 export type { AnalyzedQuery } from "./semantic/analyzed.ts";
