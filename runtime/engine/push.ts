@@ -23,7 +23,6 @@ export type { QueryColumn } from "../../src/plan/select.ts";
 export interface TransientEnv {
   readonly log: EventLog;
   readonly functions: FunctionRegistry;
-  readonly properties: Readonly<Record<string, string>>;
   readonly onError: (e: ProcessingError) => void;
   /** Called once a push query has freed its resources. */
   readonly onClose?: (q: PushQuery) => void;
@@ -64,11 +63,7 @@ export class TransientQuery {
     private readonly keeps: readonly boolean[],
   ) {}
 
-  static async start(
-    env: TransientEnv,
-    select: TransientSelect,
-    offsetReset: "earliest" | "latest",
-  ): Promise<TransientQuery> {
+  static async start(env: TransientEnv, select: TransientSelect): Promise<TransientQuery> {
     const id = select.topology.queryId;
     const plan = instantiate(select.topology);
     const out = select.topology.stages[select.topology.stages.length - 1]!.output;
@@ -88,7 +83,6 @@ export class TransientQuery {
         log: env.log,
         dataDir: dir,
         functions: env.functions,
-        properties: { ...env.properties, "auto.offset.reset": offsetReset },
         onError: env.onError,
       });
       self = new TransientQuery(id, query, dir, select.keeps);
@@ -168,8 +162,7 @@ export interface PushQuery extends AsyncIterableIterator<unknown[]> {
  * when closed. `pollMs` bounds how long it waits between looks at its inputs.
  */
 export async function startPush(env: TransientEnv, select: TransientSelect, pollMs = 200): Promise<PushQuery> {
-  const reset = (env.properties["auto.offset.reset"] ?? "latest").toLowerCase() === "earliest" ? "earliest" : "latest";
-  const tq = await TransientQuery.start(env, select, reset);
+  const tq = await TransientQuery.start(env, select);
   const limit = select.limit;
   const ac = new AbortController();
   const pending: unknown[][] = [];
@@ -230,7 +223,7 @@ export async function startPush(env: TransientEnv, select: TransientSelect, poll
 
 /** Runs `select` over what its inputs hold now (from the beginning) and returns the rows, at most `limit`. */
 export async function runToEnd(env: TransientEnv, select: TransientSelect, limit = select.limit): Promise<unknown[][]> {
-  const tq = await TransientQuery.start(env, select, "earliest");
+  const tq = await TransientQuery.start(env, select);
   try {
     const rows = await tq.drain();
     return limit === undefined ? rows : rows.slice(0, limit);

@@ -22,6 +22,8 @@ import { startPush, type PushQuery, type QueryColumn } from "./push.ts";
 export interface QueryEngineEnv extends PullEnv {
   /** The catalog SELECTs compile and plan against. */
   readonly catalog: Catalog;
+  /** Session properties: SELECTs compile with them, and transient queries run with them (see `executionSettings`). */
+  readonly properties: Readonly<Record<string, string>>;
   readonly variables: ReadonlyMap<string, string>;
 }
 
@@ -115,7 +117,11 @@ let transients = 0;
  * The plan of an analyzed SELECT: a read of a table a running query materializes, or a transient query over
  * the topics it reads, planned with their current partition counts.
  */
-export async function planQuery(env: QueryEngineEnv, q: AnalyzedQuery): Promise<SelectPlan> {
+export async function planQuery(
+  env: QueryEngineEnv,
+  q: AnalyzedQuery,
+  properties: Readonly<Record<string, string>> = env.properties,
+): Promise<SelectPlan> {
   const read = planTableRead(q, (id) => env.queries.has(id));
   if (read) return read;
   const partitions = new Map<string, number>();
@@ -124,7 +130,7 @@ export async function planQuery(env: QueryEngineEnv, q: AnalyzedQuery): Promise<
     if (src) partitions.set(src.topic, (await env.log.describeTopic(src.topic))?.partitions ?? src.partitions ?? 1);
   }
   const id = `transient_${process.pid}_${Date.now().toString(36)}_${transients++}`;
-  return planTransient(id, q, env.catalog, (t) => partitions.get(t) ?? 1);
+  return planTransient(id, q, env.catalog, (t) => partitions.get(t) ?? 1, properties);
 }
 
 /**
@@ -211,12 +217,10 @@ export async function subscribeSql(
     let set = open.get(env.log);
     if (!set) open.set(env.log, (set = new Set()));
     const running = set;
-    const plan = await planQuery(env, c.query);
+    // The query's own properties (e.g. `auto.offset.reset`) over the session's.
+    const plan = await planQuery(env, c.query, { ...env.properties, ...properties });
     if (plan.kind !== "Transient") throw new Error("internal: a push query planned as a table read");
-    const query = await startPush(
-      { ...env, properties: { ...env.properties, ...properties }, onClose: (q) => running.delete(q) },
-      plan,
-    );
+    const query = await startPush({ ...env, onClose: (q) => running.delete(q) }, plan);
     running.add(query);
     return { ok: true, query, pull: false, resultType: c.query.resultType, diagnostics: [] };
   } catch (e) {

@@ -8,7 +8,7 @@ import type { Catalog } from "../semantic/catalog.ts";
 import type { TExpr } from "../plan/expr.ts";
 import type { AccessPath, KeyBound, QueryColumn, TableReadSelect, TransientSelect } from "../plan/select.ts";
 import type { CatalogColumn, CatalogSource } from "../plan/source.ts";
-import { sourceRowColumns } from "../plan/topology.ts";
+import { executionSettings, sourceRowColumns } from "../plan/topology.ts";
 import { buildTopology } from "./topology-build.ts";
 
 /** Key types whose values the store's key encoding orders (and so finds by seeking). */
@@ -80,6 +80,7 @@ export function planTransient(
   q: AnalyzedQuery,
   catalog: Catalog,
   partitionsOf: (topic: string) => number,
+  properties: Readonly<Record<string, string>>,
 ): TransientSelect {
   const foldKeys = q.pull && q.from.kind === "Source" && q.from.source.sourceType === "TABLE";
   const keys = foldKeys && q.from.kind === "Source" ? q.from.source.columns.filter((c) => c.namespace === "KEY") : [];
@@ -119,7 +120,11 @@ export function planTransient(
   return {
     kind: "Transient",
     pull: q.pull,
-    topology: buildTopology(id, run, sink, partitionsOf, inputPartitions),
+    // A pull query reads its inputs from their start; a push query from `auto.offset.reset` (default: the end).
+    topology: buildTopology(id, run, sink, partitionsOf, inputPartitions, {
+      ...executionSettings(properties, "latest"),
+      ...(q.pull ? { offsetReset: "earliest" as const } : {}),
+    }),
     resultColumns: queryColumns(q),
     keeps: run.projection.map(
       (c) =>
