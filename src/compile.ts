@@ -10,7 +10,7 @@ import { buildLogicalPlan, optimize, type LogicalPlan, type RuleStep } from "./l
 import { MAX_ERRORS } from "./limits.ts";
 import { internalError, parseScript, tooManyErrors, type ParseResult } from "./parse.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "./physical/index.ts";
-import type { TopologyPlan } from "./plan/topology.ts";
+import { executionSettings, type TopologyPlan } from "./plan/topology.ts";
 import { buildTopology, UnsupportedQueryError } from "./physical/topology-build.ts";
 
 import { Catalog } from "./semantic/catalog.ts";
@@ -23,6 +23,7 @@ export { formatTopology } from "./physical/topology-format.ts";
 export { formatLogicalPlan } from "./logical/index.ts";
 export { formatPhysicalPlan } from "./physical/format.ts";
 export { buildTopology, UnsupportedQueryError } from "./physical/topology-build.ts";
+export { planTableRead, planTransient } from "./physical/select-build.ts";
 export { Catalog, type CatalogQuery } from "./semantic/catalog.ts";
 export type { AnalyzedStatement } from "./semantic/statements.ts";
 export type { AnalyzedQuery } from "./semantic/analyzed.ts";
@@ -129,7 +130,7 @@ export function compileScript(text: string, options: CompileOptions = {}): Compi
           compiled.optimized = plan;
           compiled.physical = buildPhysicalPlan(plan, { properties });
         }
-        const topology = topologyOf(r.analyzed, before);
+        const topology = topologyOf(r.analyzed, before, properties);
         if (topology) compiled.topology = topology;
       }
     } catch (e) {
@@ -144,9 +145,13 @@ export function compileScript(text: string, options: CompileOptions = {}): Compi
 }
 
 /** The topology plan of a statement that starts a persistent query, planned against `catalog` (before it). */
-function topologyOf(a: AnalyzedStatement, catalog: Catalog): TopologyPlan | undefined {
+function topologyOf(
+  a: AnalyzedStatement,
+  catalog: Catalog,
+  properties: Readonly<Record<string, string>>,
+): TopologyPlan | undefined {
   // EXPLAIN <statement>: the plan the statement would run.
-  if (a.kind === "Explain") return topologyOf(a.inner, catalog);
+  if (a.kind === "Explain") return topologyOf(a.inner, catalog, properties);
   if (a.kind !== "CreateAsSelect" && a.kind !== "InsertInto") return undefined;
   const partitions = new Map<string, number>();
   for (const name of a.query.sources) {
@@ -160,7 +165,8 @@ function topologyOf(a: AnalyzedStatement, catalog: Catalog): TopologyPlan | unde
     catalog.topics.get(a.sink.topic)?.partitions ??
     inputPartitions;
   try {
-    return buildTopology(a.queryId, a.query, a.sink, (t) => partitions.get(t) ?? 1, sinkPartitions);
+    const execution = executionSettings(properties);
+    return buildTopology(a.queryId, a.query, a.sink, (t) => partitions.get(t) ?? 1, sinkPartitions, execution);
   } catch (e) {
     if (e instanceof UnsupportedQueryError) return undefined;
     throw e;

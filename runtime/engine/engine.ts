@@ -33,7 +33,7 @@ import { ClusterMember, type ClusterOptions } from "../cluster/member.ts";
 import { TABLE_STORE } from "../processors/sink.ts";
 import { isErrorReason, type ProcessingError } from "../processors/types.ts";
 import { describeDrops, summarizeDrops, type DropSummary } from "../query/drops.ts";
-import type { TopologyPlan } from "../../src/plan/topology.ts";
+import { executionSettings, migrateTopology, type TopologyPlan } from "../../src/plan/topology.ts";
 import { instantiate, PlanVersionError } from "../query/topology.ts";
 import { PersistentQuery } from "../query/query.ts";
 import type { RestoreProgress } from "../state/changelog.ts";
@@ -518,7 +518,9 @@ export class Engine {
         const topicId = this.member ? `${this.member.options.serviceId}-${safeId}` : safeId;
         // Replaying the command topic: the query runs the plan recorded when it was deployed, not one
         // planned again by this release (a changed planning decision must not change a running topology).
-        const recorded = this.replayPlan;
+        // A plan of the previous format (recorded before plans carried their execution settings) runs with the
+        // session properties it was recorded with, as the engine that recorded it ran it.
+        const recorded = this.replayPlan && migrateTopology(this.replayPlan, this.properties);
         this.replayPlan = undefined;
         if (recorded && recorded.queryId !== a.queryId) {
           throw new PlanVersionError(
@@ -542,7 +544,15 @@ export class Engine {
           recorded ??
           (JSON.parse(
             JSON.stringify(
-              buildTopology(a.queryId, q, a.sink, partitionsOf, sinkTopic?.partitions ?? sinkPartitions, topicId),
+              buildTopology(
+                a.queryId,
+                q,
+                a.sink,
+                partitionsOf,
+                sinkTopic?.partitions ?? sinkPartitions,
+                executionSettings(this.properties),
+                topicId,
+              ),
             ),
           ) as TopologyPlan);
         const plan = instantiate(topology);
@@ -559,7 +569,6 @@ export class Engine {
           log: this.log,
           dataDir: this.dataDir,
           functions: this.functions,
-          properties: { ...this.properties },
           onError: (e) => this.recordError(e),
           changelogs: this.changelogs,
           ...(this.onRestore ? { onRestore: this.onRestore } : {}),

@@ -1,29 +1,27 @@
 /**
  * Pull queries: the current rows of a materialized table (a CTAS result), or of a stream up to its end.
  *
- * A table is read from the stores of the query that materializes it (the last stage's tasks, one store
- * per partition). The WHERE clause decides how: when every key column is compared `=` (or `IN`) to
- * constants, each key is a seek (`iterate` over the key's prefix, which also finds every window of a
- * windowed key); a single key column bounded by `<`, `<=`, `>`, `>=`, `BETWEEN` is one range seek; anything
- * else scans. Whatever the access path, the whole WHERE is then applied to each row, so seeking only ever
- * narrows what is read.
+ * The plan (`src/plan/select.ts`, from `planTableRead` / `planTransient` in `src/compile.ts`) says how. A table
+ * is read from the stores of the query that materializes it (the last stage's tasks, one store per partition)
+ * along the plan's access path: each key of a `lookup` is a seek (`iterate` over the key's prefix, which also
+ * finds every window of a windowed key); a `range` is one range seek; a `scan` reads everything. Whatever the
+ * access path, the whole WHERE is then applied to each row, so seeking only ever narrows what is read.
  *
  * A pull query on a stream (or a `CREATE SOURCE TABLE`, which no query materializes) runs as a transient
  * query from the beginning of its topics up to their current end.
  */
 import type { FunctionRegistry } from "../../src/functions/types.ts";
-import type { AnalyzedQuery } from "../../src/compile.ts";
-import type { CatalogSource } from "../../src/plan/source.ts";
 import type { TExpr } from "../../src/plan/expr.ts";
+import type { AccessPath, QueryColumn, SelectPlan, TableReadSelect, TransientSelect } from "../../src/plan/select.ts";
+import type { CatalogSource } from "../../src/plan/source.ts";
 import { compileExpr, compileExprs } from "../expr/compile.ts";
 import { partitionForKey } from "../log/partition.ts";
 import { TABLE_STORE } from "../processors/sink.ts";
 import { sourceSerdes } from "../serde/formats.ts";
-import { sourceRowColumns } from "../../src/plan/topology.ts";
 import type { PersistentQuery } from "../query/query.ts";
 import type { RemotePull } from "../cluster/remote.ts";
 import { decodeKey, encodeKey, prefixEnd } from "../state/keycodec.ts";
-import { isTombstone, queryColumns, runToEnd, type QueryColumn, type TransientEnv } from "./push.ts";
+import { isTombstone, runToEnd, type TransientEnv } from "./push.ts";
 
 export interface PullResult {
   readonly columns: readonly QueryColumn[];
@@ -45,65 +43,46 @@ export interface KeyRange {
   readonly lt?: Buffer;
 }
 
-/** Key types whose values the key encoding orders (and so finds by seeking). */
-const SEEKABLE = new Set([
-  "BOOLEAN",
-  "INTEGER",
-  "BIGINT",
-  "DOUBLE",
-  "DECIMAL",
-  "STRING",
-  "BYTES",
-  "DATE",
-  "TIME",
-  "TIMESTAMP",
-]);
-
 /** At most this many key combinations are looked up one by one; beyond it the table is scanned. */
 const MAX_LOOKUPS = 10_000;
 
-/** Runs a pull query. Throws only for internal bugs; the caller turns messages into diagnostics. */
-export async function runPull(env: PullEnv, q: AnalyzedQuery): Promise<PullResult> {
-  const columns = queryColumns(q);
-  if (q.from.kind !== "Source") return { columns, rows: await runToEnd(env, q) };
-  const source = q.from.source;
-  const pq = source.writtenBy ? env.queries.get(source.writtenBy) : undefined;
-  if (source.sourceType === "STREAM") return { columns, rows: await runToEnd(env, q) };
-  if (!pq) return { columns, rows: await foldSourceTable(env, q, source) };
-  return { columns, rows: await pq.reading(() => readMaterialized(env, q, source, pq)) };
+/** Runs a pull query's plan. Throws only for internal bugs; the caller turns messages into diagnostics. */
+export async function runPull(env: PullEnv, plan: SelectPlan): Promise<PullResult> {
+  const columns = plan.resultColumns;
+  if (plan.kind === "Transient")
+    return {
+      columns,
+      rows: plan.foldKeys !== undefined ? await foldSourceTable(env, plan) : await runToEnd(env, plan),
+    };
+  const pq = env.queries.get(plan.queryId);
+  if (!pq) throw new Error(`table ${plan.table.name} is no longer materialized (query ${plan.queryId} is not running)`);
+  return { columns, rows: await pq.reading(() => readMaterialized(env, plan, pq)) };
 }
 
 /** Compiled projections by the projection they compile (a cached statement's projection is shared by its hits). */
 const projections = new WeakMap<object, { names: readonly string[]; fns: ((row: unknown[]) => unknown)[] }>();
 
-async function readMaterialized(
-  env: PullEnv,
-  q: AnalyzedQuery,
-  source: CatalogSource,
-  pq: PersistentQuery,
-): Promise<unknown[][]> {
-  const names = sourceRowColumns(source);
+async function readMaterialized(env: PullEnv, plan: TableReadSelect, pq: PersistentQuery): Promise<unknown[][]> {
+  const source = plan.table;
+  const names = plan.columns;
   const produced = env.outputColumns(pq.id) ?? [];
   const windowed = source.window !== undefined;
   // Where each input column comes from: the stored row (by position), or a pseudo column.
   const picks = names.map((n) => produced.indexOf(n));
   const onError = () => {};
-  const where = q.where ? compileExpr(q.where, { columns: names, functions: env.functions, onError }) : undefined;
-  let compiled = projections.get(q.projection);
+  const where = plan.where ? compileExpr(plan.where, { columns: names, functions: env.functions, onError }) : undefined;
+  let compiled = projections.get(plan.projection);
   if (!compiled || compiled.names.join("\0") !== names.join("\0")) {
     compiled = {
       names,
-      fns: compileExprs(
-        q.projection.map((c) => c.expr),
-        { columns: names, functions: env.functions, onError },
-      ),
+      fns: compileExprs(plan.projection, { columns: names, functions: env.functions, onError }),
     };
-    projections.set(q.projection, compiled);
+    projections.set(plan.projection, compiled);
   }
   const project = compiled.fns;
-  const ranges = keyRanges(q.where, source, env.functions);
+  const ranges = keyRanges(plan.access, env.functions);
   const lastStage = pq.plan.stages[pq.plan.stages.length - 1]!.id;
-  const limit = q.limit ?? Infinity;
+  const limit = plan.limit ?? Infinity;
   /** The rows of one task's store (one partition) in the ranges, at most `limit`. */
   const readTask = async (
     t: PersistentQuery["tasks"][number],
@@ -178,13 +157,13 @@ async function readMaterialized(
  * written to by Kafka's partitioner (a guess, as in `readMaterialized`: right whenever the input was
  * partitioned by the key). Undefined for anything else (scans, ranges, windowed tables, unknown keys).
  */
-export function lookupPartitions(env: PullEnv, q: AnalyzedQuery, pq: PersistentQuery): number[] | undefined {
-  if (q.from.kind !== "Source" || q.from.source.window !== undefined) return undefined;
-  const ranges = keyRanges(q.where, q.from.source, env.functions);
+export function lookupPartitions(env: PullEnv, plan: TableReadSelect, pq: PersistentQuery): number[] | undefined {
+  if (plan.table.window !== undefined) return undefined;
+  const ranges = keyRanges(plan.access, env.functions);
   if (!ranges.every((r) => r.gte !== undefined && r.lt !== undefined && r.lt.equals(prefixEnd(r.gte))))
     return undefined;
   const lastStage = pq.plan.stages[pq.plan.stages.length - 1]!.id;
-  const owner = ownerOf(q.from.source, pq.plan.stagePartitions.get(lastStage) ?? 1);
+  const owner = ownerOf(plan.table, pq.plan.stagePartitions.get(lastStage) ?? 1);
   const partitions = ranges.map((r) => owner(r.gte!));
   return partitions.some((p) => p < 0) ? undefined : [...new Set(partitions)];
 }
@@ -204,51 +183,30 @@ function ownerOf(source: CatalogSource, partitions: number): (encoded: Buffer) =
 }
 
 /**
- * A table no query materializes (`CREATE SOURCE TABLE`): reads its topic from the start with the source's
- * key columns put in front of the projection, keeps the last row of each key (a tombstone deletes it), and
- * returns the rows in key order (as a store holds them). LIMIT counts keys, not updates.
+ * A table no query materializes (`CREATE SOURCE TABLE`): reads its topic from the start with the table's
+ * key columns in front of the projection (the plan's `foldKeys`), keeps the last row of each key (a tombstone
+ * deletes it), and returns the rows in key order (as a store holds them). LIMIT counts keys, not updates.
  */
-async function foldSourceTable(env: PullEnv, q: AnalyzedQuery, source: CatalogSource): Promise<unknown[][]> {
-  const keys = source.columns.filter((c) => c.namespace === "KEY");
-  const withKeys: AnalyzedQuery = {
-    ...q,
-    projection: [
-      ...keys.map((k, i) => ({
-        name: `__PULL_KEY_${i}`,
-        type: k.type,
-        namespace: "KEY" as const,
-        expr: { kind: "Column" as const, type: k.type, name: k.name },
-      })),
-      ...q.projection,
-    ],
-  };
-  const n = keys.length;
+async function foldSourceTable(env: PullEnv, plan: TransientSelect): Promise<unknown[][]> {
+  const n = plan.foldKeys ?? 0;
   const byKey = new Map<string, unknown[]>();
-  for (const r of await runToEnd(env, withKeys, Infinity)) {
+  for (const r of await runToEnd(env, plan, Infinity)) {
     const k = encodeKey(r.slice(0, n)).toString("latin1");
     byKey.delete(k);
     if (!isTombstone(r)) byKey.set(k, r.slice(n));
   }
   const out = [...byKey].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, r]) => r);
-  return q.limit === undefined ? out : out.slice(0, q.limit);
+  return plan.limit === undefined ? out : out.slice(0, plan.limit);
 }
 
 /**
- * The key ranges a WHERE clause allows: one prefix range per key when every key column is pinned by
- * `=`/`IN` constants, one range when the only key column is bounded, else the whole store (`[{}]`).
+ * The key ranges of an access path, its constants evaluated now: one prefix range per key of a lookup (each
+ * once, in key order), one range for a range, the whole store (`[{}]`) for a scan. A constant that is NULL or
+ * fails leaves the rows to the WHERE clause: a lookup scans, a range loses that bound.
  */
-export function keyRanges(where: TExpr | undefined, source: CatalogSource, functions: FunctionRegistry): KeyRange[] {
+export function keyRanges(access: AccessPath, functions: FunctionRegistry): KeyRange[] {
   const all: KeyRange[] = [{}];
-  if (!where) return all;
-  const keys = source.columns.filter((c) => c.namespace === "KEY");
-  if (keys.length === 0) return all;
-  const sets = new Map<string, unknown[]>();
-  let lower: { value: unknown; inclusive: boolean } | undefined;
-  let upper: { value: unknown; inclusive: boolean } | undefined;
-  const keyOf = (e: TExpr) => (e.kind === "Column" ? keys.find((k) => k.name === e.name) : undefined);
-  const constant = (e: TExpr, key: { type: { kind: string } }): { ok: true; value: unknown } | { ok: false } => {
-    // Only primitive keys seek: the key encoding of ARRAY/MAP/STRUCT values is not canonical enough to find them.
-    if (!isConstant(e) || e.type.kind !== key.type.kind || !SEEKABLE.has(key.type.kind)) return { ok: false };
+  const value = (e: TExpr): { ok: true; value: unknown } | { ok: false } => {
     // A plain literal is its own value (the common key lookup: no code to generate for it).
     if (
       e.kind === "Literal" &&
@@ -260,107 +218,55 @@ export function keyRanges(where: TExpr | undefined, source: CatalogSource, funct
       return { ok: true, value: e.value };
     }
     let failed = false;
-    const value = compileExpr(e, { columns: [], functions, onError: () => (failed = true) })([]);
-    // NULL never compares equal, and a failing constant makes the row filter decide.
-    if (failed || value === null || value === undefined) return { ok: false };
-    return { ok: true, value };
+    const v = compileExpr(e, { columns: [], functions, onError: () => (failed = true) })([]);
+    return failed || v === null || v === undefined ? { ok: false } : { ok: true, value: v };
   };
-  const pin = (name: string, values: unknown[]) => {
-    const had = sets.get(name);
-    if (!had) sets.set(name, values);
-    else {
-      const ids = new Set(values.map((v) => encodeKey([v]).toString("latin1")));
-      sets.set(
-        name,
-        had.filter((v) => ids.has(encodeKey([v]).toString("latin1"))),
-      );
-    }
-  };
-  const bound = (op: string, value: unknown) => {
-    if (op === "=") return;
-    if (op === ">" || op === ">=") lower = { value, inclusive: op === ">=" };
-    if (op === "<" || op === "<=") upper = { value, inclusive: op === "<=" };
-  };
-  const flip: Record<string, string> = { "<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=" };
-  for (const c of conjuncts(where)) {
-    if (c.kind === "Compare" && c.op !== "<>") {
-      let key = keyOf(c.left);
-      let other = c.right;
-      let op: string = c.op;
-      if (!key) {
-        key = keyOf(c.right);
-        other = c.left;
-        op = flip[op]!;
+  switch (access.kind) {
+    case "scan":
+      return all;
+    case "lookup": {
+      let combos: unknown[][] = [[]];
+      for (const sets of access.columns) {
+        // The values every conjunct on this key column allows.
+        let allowed: Map<string, unknown> | undefined;
+        for (const set of sets) {
+          const here = new Map<string, unknown>();
+          for (const e of set) {
+            const v = value(e);
+            if (!v.ok) return all;
+            here.set(encodeKey([v.value]).toString("latin1"), v.value);
+          }
+          allowed = allowed ? new Map([...allowed].filter(([id]) => here.has(id))) : here;
+        }
+        const values = [...(allowed ?? new Map<string, unknown>()).values()];
+        combos = combos.flatMap((c) => values.map((v) => [...c, v]));
+        if (combos.length > MAX_LOOKUPS) return all;
       }
-      if (!key) continue;
-      const v = constant(other, key);
-      if (!v.ok) continue;
-      if (op === "=") pin(key.name, [v.value]);
-      else if (keys.length === 1) bound(op, v.value);
-    } else if (c.kind === "In" && !c.negated) {
-      const key = keyOf(c.operand);
-      if (!key) continue;
-      const values: unknown[] = [];
-      let ok = true;
-      for (const item of c.items) {
-        const v = constant(item, key);
-        if (v.ok) values.push(v.value);
-        else if (!(item.kind === "Literal" && item.value === null)) ok = false;
+      // Each key once, in key order, so rows come out sorted and never twice.
+      const seen = new Map<string, Buffer>();
+      for (const c of combos) {
+        const b = encodeKey(c);
+        seen.set(b.toString("latin1"), b);
       }
-      if (ok) pin(key.name, values);
-    } else if (c.kind === "Between" && !c.negated && keys.length === 1) {
-      const key = keyOf(c.operand);
-      if (!key) continue;
-      const lo = constant(c.low, key);
-      const hi = constant(c.high, key);
-      if (lo.ok) bound(">=", lo.value);
-      if (hi.ok) bound("<=", hi.value);
+      return [...seen.keys()].sort().map((id) => {
+        const b = seen.get(id)!;
+        return { gte: b, lt: prefixEnd(b) };
+      });
+    }
+    case "range": {
+      const lower = access.lower && value(access.lower.value);
+      const upper = access.upper && value(access.upper.value);
+      const r: { gte?: Buffer; lt?: Buffer } = {};
+      if (lower?.ok) {
+        const b = encodeKey([lower.value]);
+        r.gte = access.lower!.inclusive ? b : prefixEnd(b);
+      }
+      if (upper?.ok) {
+        const b = encodeKey([upper.value]);
+        r.lt = access.upper!.inclusive ? prefixEnd(b) : b;
+      }
+      if (r.gte && r.lt && Buffer.compare(r.gte, r.lt) >= 0) return [];
+      return [r];
     }
   }
-  if (keys.every((k) => sets.has(k.name))) {
-    let combos: unknown[][] = [[]];
-    for (const k of keys) {
-      combos = combos.flatMap((c) => sets.get(k.name)!.map((v) => [...c, v]));
-      if (combos.length > MAX_LOOKUPS) return all;
-    }
-    // Each key once, in key order, so rows come out sorted and never twice.
-    const seen = new Map<string, Buffer>();
-    for (const c of combos) {
-      const b = encodeKey(c);
-      seen.set(b.toString("latin1"), b);
-    }
-    return [...seen.keys()].sort().map((id) => {
-      const b = seen.get(id)!;
-      return { gte: b, lt: prefixEnd(b) };
-    });
-  }
-  if (lower || upper) {
-    const r: { gte?: Buffer; lt?: Buffer } = {};
-    if (lower) {
-      const b = encodeKey([lower.value]);
-      r.gte = lower.inclusive ? b : prefixEnd(b);
-    }
-    if (upper) {
-      const b = encodeKey([upper.value]);
-      r.lt = upper.inclusive ? prefixEnd(b) : b;
-    }
-    if (r.gte && r.lt && Buffer.compare(r.gte, r.lt) >= 0) return [];
-    return [r];
-  }
-  return all;
-}
-
-function conjuncts(e: TExpr): TExpr[] {
-  return e.kind === "Logical" && e.op === "AND" ? [...conjuncts(e.left), ...conjuncts(e.right)] : [e];
-}
-
-/** True when the expression reads no column (so it can be evaluated once, before reading). */
-function isConstant(e: unknown): boolean {
-  if (Array.isArray(e)) return e.every(isConstant);
-  if (e === null || typeof e !== "object") return true;
-  const o = e as Record<string, unknown>;
-  if (o.kind === "Column" || o.kind === "LambdaVar" || o.kind === "AggregateCall" || o.kind === "TableFunctionCall")
-    return false;
-  for (const [k, v] of Object.entries(o)) if (k !== "type" && !isConstant(v)) return false;
-  return true;
 }

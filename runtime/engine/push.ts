@@ -1,6 +1,6 @@
 /**
- * Transient queries: a SELECT run with the same stages as a persistent query, but its last stage hands
- * its rows to memory instead of a sink topic. Its stores live in a temporary folder that is removed when
+ * Transient queries: a SELECT run with the same stages as a persistent query (its plan, a `TransientSelect`
+ * from `planTransient` in `src/compile.ts`), but its last stage hands its rows to memory instead of a sink topic. Its stores live in a temporary folder that is removed when
  * the query closes, and it is never recorded in the command topic.
  *
  * Push queries (`SELECT ... EMIT CHANGES`) are transient queries read as an async iterator; pull queries
@@ -10,37 +10,23 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
-import type { AnalyzedQuery } from "../../src/compile.ts";
-import type { Catalog } from "../../src/compile.ts";
-import type { CatalogSource } from "../../src/plan/source.ts";
-import type { SqlType } from "../../src/types/sqltype.ts";
+import type { QueryColumn, TransientSelect } from "../../src/plan/select.ts";
 import type { EventLog } from "../log/types.ts";
 import type { StageOutput } from "../processors/sink.ts";
 import type { ProcessingError, Row } from "../processors/types.ts";
-import { buildTopology } from "../../src/compile.ts";
 import { instantiate } from "../query/topology.ts";
 import { PersistentQuery } from "../query/query.ts";
 
-/** A result column: its name and SQL type. */
-export interface QueryColumn {
-  readonly name: string;
-  readonly type: SqlType;
-  /** A key column of the result. */
-  readonly key?: boolean;
-}
+export type { QueryColumn } from "../../src/plan/select.ts";
 
 /** What a transient query needs from the engine. */
 export interface TransientEnv {
   readonly log: EventLog;
-  readonly catalog: Catalog;
   readonly functions: FunctionRegistry;
-  readonly properties: Readonly<Record<string, string>>;
   readonly onError: (e: ProcessingError) => void;
   /** Called once a push query has freed its resources. */
   readonly onClose?: (q: PushQuery) => void;
 }
-
-let counter = 0;
 
 /** Rows of push queries that stand for a deleted key (a table's tombstone). */
 const tombstones = new WeakSet<unknown[]>();
@@ -63,20 +49,6 @@ class CollectOutput implements StageOutput {
   }
 }
 
-/** The columns a query's rows have, in order (its projection); key columns are marked for pull queries on tables. */
-export function queryColumns(q: AnalyzedQuery): QueryColumn[] {
-  const keyed = q.pull && q.resultType === "TABLE";
-  // On a windowed table the window bounds are part of the key, as ksqlDB shows them.
-  const windowed = q.window !== undefined || (q.from.kind === "Source" && q.from.source.window !== undefined);
-  const isBound = (c: AnalyzedQuery["projection"][number]) =>
-    windowed && c.expr.kind === "Column" && (c.expr.name === "WINDOWSTART" || c.expr.name === "WINDOWEND");
-  return q.projection.map((c) => ({
-    name: c.name,
-    type: c.type,
-    ...(keyed && (c.namespace === "KEY" || isBound(c)) ? { key: true } : {}),
-  }));
-}
-
 /**
  * A running transient query. `drain()` processes what its inputs hold now and returns the rows produced
  * (tombstones of table results are left out: a push query shows the new rows).
@@ -91,36 +63,17 @@ export class TransientQuery {
     private readonly keeps: readonly boolean[],
   ) {}
 
-  static async start(env: TransientEnv, q: AnalyzedQuery, offsetReset: "earliest" | "latest"): Promise<TransientQuery> {
-    const id = `transient_${process.pid}_${Date.now().toString(36)}_${counter++}`;
-    const partitions = new Map<string, number>();
-    let first: CatalogSource | undefined;
-    for (const name of q.sources) {
-      const src = env.catalog.source(name);
-      if (!src) continue;
-      first ??= src;
-      partitions.set(src.topic, (await env.log.describeTopic(src.topic))?.partitions ?? src.partitions ?? 1);
-    }
-    if (!first) throw new Error(`internal: query reads no known source`);
-    const sink: CatalogSource = {
-      name: id.toUpperCase(),
-      sourceType: q.resultType,
-      columns: q.projection.map((c) => ({ name: c.name, type: c.type, namespace: c.namespace })),
-      topic: `_esql-${id}-out`,
-      keyFormat: first.keyFormat,
-      valueFormat: first.valueFormat,
-      isSource: false,
-      sql: "",
-    };
-    const plan = instantiate(
-      buildTopology(id, q, sink, (t) => partitions.get(t) ?? 1, Math.max(1, ...partitions.values())),
-    );
+  static async start(env: TransientEnv, select: TransientSelect): Promise<TransientQuery> {
+    const id = select.topology.queryId;
+    const plan = instantiate(select.topology);
+    const out = select.topology.stages[select.topology.stages.length - 1]!.output;
+    const sinkTopic = out.kind === "Sink" ? out.sink.topic : out.topic;
     let self: TransientQuery | undefined;
     const last = plan.stages.length - 1;
     const collecting = {
       ...plan,
       stages: plan.stages.map((s, i) =>
-        i === last ? { ...s, output: () => new CollectOutput(sink.topic, (rows) => self?.take(rows)) } : s,
+        i === last ? { ...s, output: () => new CollectOutput(sinkTopic, (rows) => self?.take(rows)) } : s,
       ),
     };
     const dir = await mkdtemp(join(tmpdir(), "esql-transient-"));
@@ -130,15 +83,9 @@ export class TransientQuery {
         log: env.log,
         dataDir: dir,
         functions: env.functions,
-        properties: { ...env.properties, "auto.offset.reset": offsetReset },
         onError: env.onError,
       });
-      const keeps = q.projection.map(
-        (c) =>
-          c.namespace === "KEY" ||
-          (c.expr.kind === "Column" && (c.expr.name === "WINDOWSTART" || c.expr.name === "WINDOWEND")),
-      );
-      self = new TransientQuery(id, query, dir, keeps);
+      self = new TransientQuery(id, query, dir, select.keeps);
       // Fix the start positions now, so "latest" means the end when the query was issued.
       for (const t of query.tasks) for (let i = 0; i < t.inputTopics.length; i++) await t.currentPosition(i);
       return self;
@@ -211,14 +158,12 @@ export interface PushQuery extends AsyncIterableIterator<unknown[]> {
 }
 
 /**
- * Runs `q` as a push query. Rows come as the inputs change; the iterator ends after `q.limit` rows or
+ * Runs `select` as a push query. Rows come as the inputs change; the iterator ends after `limit` rows or
  * when closed. `pollMs` bounds how long it waits between looks at its inputs.
  */
-export async function startPush(env: TransientEnv, q: AnalyzedQuery, pollMs = 200): Promise<PushQuery> {
-  // ksqlDB reads the setting with its `ksql.streams.` prefix too.
-  const setting = env.properties["auto.offset.reset"] ?? env.properties["ksql.streams.auto.offset.reset"];
-  const reset = (setting ?? "latest").toLowerCase() === "earliest" ? "earliest" : "latest";
-  const tq = await TransientQuery.start(env, q, reset);
+export async function startPush(env: TransientEnv, select: TransientSelect, pollMs = 200): Promise<PushQuery> {
+  const tq = await TransientQuery.start(env, select);
+  const limit = select.limit;
   const ac = new AbortController();
   const pending: unknown[][] = [];
   let emitted = 0;
@@ -235,7 +180,7 @@ export async function startPush(env: TransientEnv, q: AnalyzedQuery, pollMs = 20
   const next = async (): Promise<IteratorResult<unknown[]>> => {
     for (;;) {
       if (closed) return done();
-      if (q.limit !== undefined && emitted >= q.limit) {
+      if (limit !== undefined && emitted >= limit) {
         await shutdown();
         return done();
       }
@@ -243,7 +188,7 @@ export async function startPush(env: TransientEnv, q: AnalyzedQuery, pollMs = 20
       if (row) {
         emitted++;
         // The last row LIMIT allows frees the query at once, even if nobody asks for more.
-        if (q.limit !== undefined && emitted >= q.limit) await shutdown();
+        if (limit !== undefined && emitted >= limit) await shutdown();
         return { done: false, value: row };
       }
       if (ac.signal.aborted) {
@@ -257,7 +202,7 @@ export async function startPush(env: TransientEnv, q: AnalyzedQuery, pollMs = 20
   };
   const it: PushQuery = {
     id: tq.id,
-    columns: queryColumns(q),
+    columns: select.resultColumns,
     // Calls are serialized: a task must never run two batches at once.
     next: () => {
       const r = busy.then(next);
@@ -276,9 +221,9 @@ export async function startPush(env: TransientEnv, q: AnalyzedQuery, pollMs = 20
   return it;
 }
 
-/** Runs `q` over what its inputs hold now (from the beginning) and returns the rows, at most `limit`. */
-export async function runToEnd(env: TransientEnv, q: AnalyzedQuery, limit = q.limit): Promise<unknown[][]> {
-  const tq = await TransientQuery.start(env, q, "earliest");
+/** Runs `select` over what its inputs hold now (from the beginning) and returns the rows, at most `limit`. */
+export async function runToEnd(env: TransientEnv, select: TransientSelect, limit = select.limit): Promise<unknown[][]> {
+  const tq = await TransientQuery.start(env, select);
   try {
     const rows = await tq.drain();
     return limit === undefined ? rows : rows.slice(0, limit);

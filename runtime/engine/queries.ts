@@ -1,16 +1,18 @@
 /**
- * SELECT statements against a running engine: compile one statement, then run it as a pull query
+ * SELECT statements against a running engine: compile one statement, plan it (`planTableRead` /
+ * `planTransient`: the engine runs plans, see `src/plan/select.ts`), then run the plan as a pull query
  * (`runPull`) or a push query (`startPush`). Bad SQL and failures come back as diagnostics with the
  * statement's position; nothing here throws for user errors.
  */
-import { compileScript } from "../../src/compile.ts";
+import { compileScript, planTableRead, planTransient } from "../../src/compile.ts";
 import {
   error as diagError,
   relocateDiagnostic,
   type Diagnostic,
   type Span,
 } from "../../src/diagnostics/diagnostic.ts";
-import type { AnalyzedQuery } from "../../src/compile.ts";
+import type { AnalyzedQuery, Catalog } from "../../src/compile.ts";
+import type { SelectPlan } from "../../src/plan/select.ts";
 import { parseScript } from "../../src/parse.ts";
 import { compileCached } from "./prepared.ts";
 import { lookupPartitions, runPull, type PullEnv, type PullResult } from "./pull.ts";
@@ -18,6 +20,10 @@ import { LOCAL_SCOPE, PULL_SCOPE, pullFromPeer } from "../cluster/remote.ts";
 import { startPush, type PushQuery, type QueryColumn } from "./push.ts";
 
 export interface QueryEngineEnv extends PullEnv {
+  /** The catalog SELECTs compile and plan against. */
+  readonly catalog: Catalog;
+  /** Session properties: SELECTs compile with them, and transient queries run with them (see `executionSettings`). */
+  readonly properties: Readonly<Record<string, string>>;
   readonly variables: ReadonlyMap<string, string>;
 }
 
@@ -105,30 +111,50 @@ function compileSelectText(env: QueryEngineEnv, sql: string): Compiled {
   return { ok: true, query: a.query, span };
 }
 
+let transients = 0;
+
+/**
+ * The plan of an analyzed SELECT: a read of a table a running query materializes, or a transient query over
+ * the topics it reads, planned with their current partition counts.
+ */
+export async function planQuery(
+  env: QueryEngineEnv,
+  q: AnalyzedQuery,
+  properties: Readonly<Record<string, string>> = env.properties,
+): Promise<SelectPlan> {
+  const read = planTableRead(q, (id) => env.queries.has(id));
+  if (read) return read;
+  const partitions = new Map<string, number>();
+  for (const name of q.sources) {
+    const src = env.catalog.source(name);
+    if (src) partitions.set(src.topic, (await env.log.describeTopic(src.topic))?.partitions ?? src.partitions ?? 1);
+  }
+  const id = `transient_${process.pid}_${Date.now().toString(36)}_${transients++}`;
+  return planTransient(id, q, env.catalog, (t) => partitions.get(t) ?? 1, properties);
+}
+
 /**
  * Runs an analyzed pull query; failures become a diagnostic at `span`. With several instances
  * (`env.remote`) and the statement's text, a table's partitions held elsewhere are asked for too, unless
  * `local` (the request came from another instance).
  */
 export async function pullQuery(
-  env: PullEnv,
+  env: QueryEngineEnv,
   q: AnalyzedQuery,
   span: Span,
   gather?: { sql: string; local: boolean },
 ): Promise<PullOutcome> {
   try {
-    const r = await runPull(env, q);
-    const pq =
-      q.from.kind === "Source" && q.from.source.sourceType === "TABLE" && q.from.source.writtenBy
-        ? env.queries.get(q.from.source.writtenBy)
-        : undefined;
-    if (env.remote && gather && !gather.local && pq) {
+    const plan = await planQuery(env, q);
+    const r = await runPull(env, plan);
+    const pq = plan.kind === "TableRead" ? env.queries.get(plan.queryId) : undefined;
+    if (env.remote && gather && !gather.local && pq && plan.kind === "TableRead") {
       const types = r.columns.map((c) => c.type);
       const ask = async (urls: string[]) =>
         (await Promise.all(urls.map((url) => pullFromPeer(url, gather.sql, types, env.remote!.headers)))).flat();
       // Whole-key lookups go to the owners of the keys' partitions only; a miss (keys not written where the
       // partitioner puts them) asks everyone, so a wrong guess costs time, never rows.
-      const partitions = lookupPartitions(env, q, pq);
+      const partitions = lookupPartitions(env, plan, pq);
       let remote: unknown[][];
       if (partitions) {
         const owners = env.remote.peers(pq.id, partitions);
@@ -191,10 +217,10 @@ export async function subscribeSql(
     let set = open.get(env.log);
     if (!set) open.set(env.log, (set = new Set()));
     const running = set;
-    const query = await startPush(
-      { ...env, properties: { ...env.properties, ...properties }, onClose: (q) => running.delete(q) },
-      c.query,
-    );
+    // The query's own properties (e.g. `auto.offset.reset`) over the session's.
+    const plan = await planQuery(env, c.query, { ...env.properties, ...properties });
+    if (plan.kind !== "Transient") throw new Error("internal: a push query planned as a table read");
+    const query = await startPush({ ...env, onClose: (q) => running.delete(q) }, plan);
     running.add(query);
     return { ok: true, query, pull: false, resultType: c.query.resultType, diagnostics: [] };
   } catch (e) {

@@ -36,7 +36,6 @@ import type { Accumulator, ArgInfo, FunctionRegistry, ResolvedAggregate } from "
 import type { PartitionStore } from "../state/store.ts";
 import { compileExprs, type CompiledExpr } from "../expr/compile.ts";
 import { decodeKey, encodeKey, encodeKeyWith, prefixEnd } from "../state/keycodec.ts";
-import { cachingEnabled } from "./sink.ts";
 import { lastWindowStart, windowTimes } from "../../src/plan/window.ts";
 import type { Processor, ProcessorContext, Row, Window } from "./types.ts";
 
@@ -267,7 +266,7 @@ export class AggregateProcessor implements Processor {
     // emitted (with the result it had before the batch as `old`), as Kafka Streams' cache does.
     const out: Row[] = [];
     const dirty: HotEntry[] = [];
-    const collapse = !this.spec.emitFinal && cachingEnabled(this.ctx.properties);
+    const collapse = !this.spec.emitFinal && this.ctx.execution.recordCache;
     const pending = new Map<HotEntry, { row: Row; key: unknown[]; old: unknown[] | null | undefined }>();
     const emitLater = (e: HotEntry, row: Row, key: unknown[], old: unknown[] | null | undefined) => {
       const p = pending.get(e);

@@ -22,16 +22,6 @@ const TIME_PREFIX_LEN = encodeKey([0]).length;
 /** Header that makes internal topics idempotent: `<partition>:<offset>:<seq>` of the producing input record. */
 export const ORIGIN_HEADER = "esql-origin";
 
-/**
- * Whether table outputs are cached: like Kafka Streams' record cache (ksqlDB's default), several updates of
- * one key within a batch reach the sink topic as one record, the last. `cache.max.bytes.buffering = 0`
- * (as ksqlDB's own tests set it) emits every update.
- */
-export function cachingEnabled(properties: Readonly<Record<string, string>>): boolean {
-  const v = properties["ksql.streams.cache.max.bytes.buffering"] ?? properties["cache.max.bytes.buffering"];
-  return v === undefined || Number(v) > 0;
-}
-
 export interface StageOutput {
   readonly topic: string;
   init(ctx: ProcessorContext): void;
@@ -118,7 +108,7 @@ export class SinkOutput implements StageOutput {
     const windowType = this.spec.sink.window?.type;
     const keyRows = rows.map((r) => this.keyIdx.map((i) => r.values[i] ?? null));
     let keep: boolean[] | undefined;
-    if (this.spec.materialize && cachingEnabled(this.ctx.properties) && rows.length > 1) {
+    if (this.spec.materialize && this.ctx.execution.recordCache && rows.length > 1) {
       // Only the last update of each key (and window) in the batch is written.
       keep = new Array<boolean>(rows.length).fill(false);
       const seen = new Set<string>();

@@ -8,6 +8,7 @@
  * objects keyed by name. Expressions are compiled against those names once, in `init`.
  */
 import type { FunctionRegistry } from "../../src/functions/types.ts";
+import type { ExecutionSettings } from "../../src/plan/topology.ts";
 import type { PartitionStore } from "../state/store.ts";
 
 export interface Window {
@@ -133,8 +134,8 @@ export interface ProcessorContext {
   readonly metrics: TaskMetrics;
   /** The highest timestamp seen by this task (Kafka Streams' stream time), -1 before any record. */
   streamTime: number;
-  /** Query properties (`auto.offset.reset`, `ksql.*` settings). */
-  readonly properties: Readonly<Record<string, string>>;
+  /** How the query runs (its plan's execution settings: record cache, guarantee, offset reset). */
+  readonly execution: ExecutionSettings;
 }
 
 export interface TaskMetrics {

@@ -10,7 +10,8 @@ import type { PlannedQuery } from "./topology.ts";
 import type { ProduceRecord } from "../log/types.ts";
 import { mergeRecordsByTime, StageTask, taskTransactions, type TakenBatch, type TaskEnv } from "./stage.ts";
 
-export interface QueryEnv extends TaskEnv {
+/** What a query needs from the engine; how it runs (`TaskEnv.execution`) comes from its plan. */
+export interface QueryEnv extends Omit<TaskEnv, "execution"> {
   readonly dataDir: string;
   /**
    * Keep a changelog topic per stage (see `state/changelog.ts`): each commit is copied there first, and a
@@ -49,11 +50,15 @@ export class PersistentQuery {
   private readers = 0;
   private readonly retired = new Map<PartitionStore, () => Promise<void>>();
 
+  private readonly env: QueryEnv & TaskEnv;
+
   private constructor(
     readonly id: string,
     readonly plan: PlannedQuery,
-    private readonly env: QueryEnv,
-  ) {}
+    env: QueryEnv,
+  ) {
+    this.env = { ...env, execution: plan.topology.execution };
+  }
 
   /** Creates the internal topics, opens the stores and builds the tasks this instance runs. */
   static async start(id: string, plan: PlannedQuery, env: QueryEnv): Promise<PersistentQuery> {

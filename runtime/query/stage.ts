@@ -10,7 +10,7 @@
  * sink topic can see a repeated record (at-least-once).
  */
 import { deserialize } from "node:v8";
-import type { StageInputPlan } from "../../src/plan/topology.ts";
+import type { ExecutionSettings, StageInputPlan } from "../../src/plan/topology.ts";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
 import {
   LogError,
@@ -46,7 +46,8 @@ export interface TaskEnv {
   readonly queryId: string;
   readonly log: EventLog;
   readonly functions: FunctionRegistry;
-  readonly properties: Readonly<Record<string, string>>;
+  /** How the query runs (from its plan: `TopologyPlan.execution`). */
+  readonly execution: ExecutionSettings;
   readonly onError: (e: ProcessingError) => void;
   /**
    * Names the query's changelog topics, transactional ids and state folders (default: the query id).
@@ -55,9 +56,6 @@ export interface TaskEnv {
    */
   readonly topicId?: string;
 }
-
-/** `processing.guarantee` values that ask for exactly-once (Kafka Streams' and ksqlDB's names). */
-const EXACTLY_ONCE = new Set(["exactly_once", "exactly_once_v2", "exactly_once_beta"]);
 
 /**
  * The log and transactional id a task of `stage` on `partition` writes with when it runs exactly-once
@@ -68,15 +66,9 @@ export function taskTransactions(
   stageId: string,
   partition: number,
 ): { readonly log: TransactionalLog; readonly id: string } | undefined {
-  return wantsExactlyOnce(env.properties) && supportsTransactions(env.log)
+  return env.execution.guarantee === "exactly_once" && supportsTransactions(env.log)
     ? { log: env.log, id: `esql-${env.topicId ?? env.queryId}-${stageId}-${partition}` }
     : undefined;
-}
-
-/** Whether `properties` ask for exactly-once processing (`processing.guarantee`). */
-export function wantsExactlyOnce(properties: Readonly<Record<string, string>>): boolean {
-  const v = properties["processing.guarantee"] ?? properties["ksql.streams.processing.guarantee"];
-  return v !== undefined && EXACTLY_ONCE.has(v.trim().toLowerCase());
 }
 
 /** Where an internal-topic record came from (its `ORIGIN_HEADER`): what makes internal topics idempotent. */
@@ -146,7 +138,7 @@ export class StageTask {
       functions: env.functions,
       metrics,
       streamTime: -1,
-      properties: env.properties,
+      execution: env.execution,
       currentRow: undefined,
       reportError: (error: unknown, where: string) => {
         metrics.errors++;
@@ -217,11 +209,7 @@ export class StageTask {
   async currentPosition(i = 0): Promise<number> {
     const st = this.inputs[i]!;
     if (st.position === undefined) {
-      const reset = (
-        this.env.properties["auto.offset.reset"] ??
-        this.env.properties["ksql.streams.auto.offset.reset"] ??
-        "earliest"
-      ).toLowerCase();
+      const reset = this.env.execution.offsetReset;
       // Internal topics are always read from the start: they only hold what this query wrote.
       st.position =
         reset === "latest" && st.input.kind === "source"

@@ -4,7 +4,7 @@
  * key lookups where the WHERE clause pins the key.
  */
 import type { LogicalNode, LogicalPlan, PlanColumn } from "../logical/plan.ts";
-import type { TExpr } from "../semantic/typed.ts";
+import { accessPath } from "./select-build.ts";
 import { PHYSICAL_PLAN_VERSION, type PhysicalColumn, type PhysicalPlan, type PhysicalStep } from "./plan.ts";
 
 export interface PhysicalOptions {
@@ -228,8 +228,8 @@ export function buildPhysicalPlan(plan: LogicalPlan, _options: PhysicalOptions =
     const src = filter ? filter.input : n;
     if (src.kind !== "Source") return build(n);
     if (!sourceTopics.includes(src.topic)) sourceTopics.push(src.topic);
-    const keyCols = src.schema.filter((c) => c.namespace === "KEY").map((c) => c.name);
-    const keys = filter && keyCols.length === 1 ? keyLookups(filter.predicate, keyCols[0]!) : undefined;
+    // The access path the runtime takes (the same analysis: `planTableRead` in select-build.ts).
+    const keys = src.schema.filter((c) => c.namespace === "KEY").map((c) => ({ ...c, namespace: "KEY" as const }));
     const lookup: PhysicalStep = {
       op: "TableLookup",
       id: id("TableLookup"),
@@ -237,7 +237,7 @@ export function buildPhysicalPlan(plan: LogicalPlan, _options: PhysicalOptions =
       columns: cols(src),
       source: src.source,
       prefix: src.prefix ?? "",
-      keys: keys ?? null,
+      access: accessPath(filter?.predicate, keys),
       window: src.window ?? null,
     };
     // The full predicate stays: the lookup narrows, the filter decides (window bounds, other columns).
@@ -264,30 +264,4 @@ export function buildPhysicalPlan(plan: LogicalPlan, _options: PhysicalOptions =
     stores,
     root,
   };
-}
-
-const isConstant = (e: TExpr): boolean =>
-  e.kind === "Literal" ||
-  (e.kind === "Cast" && isConstant(e.operand)) ||
-  (e.kind === "Negate" && isConstant(e.operand));
-
-/**
- * The keys a predicate pins: `K = c`, `K IN (c, ...)`, or an AND with such a conjunct, or an OR of them.
- * Undefined when the predicate does not restrict the key to constants.
- */
-function keyLookups(p: TExpr, key: string): TExpr[][] | undefined {
-  const isKey = (e: TExpr) => e.kind === "Column" && e.name === key;
-  if (p.kind === "Compare" && p.op === "=") {
-    if (isKey(p.left) && isConstant(p.right)) return [[p.right]];
-    if (isKey(p.right) && isConstant(p.left)) return [[p.left]];
-    return undefined;
-  }
-  if (p.kind === "In" && !p.negated && isKey(p.operand) && p.items.every(isConstant)) return p.items.map((i) => [i]);
-  if (p.kind === "Logical" && p.op === "AND") return keyLookups(p.left, key) ?? keyLookups(p.right, key);
-  if (p.kind === "Logical" && p.op === "OR") {
-    const l = keyLookups(p.left, key);
-    const r = keyLookups(p.right, key);
-    return l && r ? [...l, ...r] : undefined;
-  }
-  return undefined;
 }

@@ -5,6 +5,7 @@
 import { formatType } from "../types/sqltype.ts";
 import { formatExpr } from "../logical/exprText.ts";
 import { formatFormat, formatWindow } from "../logical/format.ts";
+import type { AccessPath } from "../plan/select.ts";
 import type { ComputedColumn, PhysicalColumn, PhysicalPlan, PhysicalStep } from "./plan.ts";
 
 const schema = (cs: readonly PhysicalColumn[]) => cs.map((c) => `${c.name} ${formatType(c.type)}`).join(", ");
@@ -49,9 +50,25 @@ function line(s: PhysicalStep): string {
         s.timestamp ? ` timestamp=${s.timestamp.column}` : ""
       }${s.window ? ` window=${formatWindow(s.window)}` : ""}`;
     case "TableLookup":
-      return `${head} ${s.source} ${s.keys ? `keys=[${s.keys.map((k) => `(${k.map(formatExpr).join(", ")})`).join(", ")}]` : "scan"}${s.window ? ` window=${s.window.type}` : ""}`;
+      return `${head} ${s.source} ${formatAccess(s.access)}${s.window ? ` window=${s.window.type}` : ""}`;
     case "Output":
       return `${head} key=(${schema(s.keySchema)}) value=(${schema(s.valueSchema)})`;
+  }
+}
+
+/** A pull query's access path: `scan`, `lookup keys=[...]` (per key column, its value sets intersected), `range [a, b)`. */
+export function formatAccess(a: AccessPath): string {
+  switch (a.kind) {
+    case "scan":
+      return "scan";
+    case "lookup":
+      return `lookup keys=[${a.columns
+        .map((sets) => sets.map((set) => `{${set.map(formatExpr).join(", ")}}`).join(" & "))
+        .join(", ")}]`;
+    case "range":
+      return `range ${a.lower ? `${a.lower.inclusive ? "[" : "("}${formatExpr(a.lower.value)}` : "(-inf"}, ${
+        a.upper ? `${formatExpr(a.upper.value)}${a.upper.inclusive ? "]" : ")"}` : "+inf)"
+      }`;
   }
 }
 

@@ -6,6 +6,7 @@ import type { SqlType } from "../types/sqltype.ts";
 import type { FormatSpec, TimestampSpec } from "../semantic/catalog.ts";
 import type { WindowSpec, JoinKind } from "../semantic/analyzed.ts";
 import type { TExpr } from "../semantic/typed.ts";
+import type { AccessPath } from "../plan/select.ts";
 
 export const PHYSICAL_PLAN_VERSION = 1;
 
@@ -148,12 +149,11 @@ export type PhysicalStep =
       readonly window: WindowSpec | null;
     })
   | (StepBase & {
-      /** A pull query's access to a materialized table: by key when `keys` is set, else a full scan. */
+      /** A pull query's access to a materialized table: key lookups, a key range or a scan. */
       readonly op: "TableLookup";
       readonly source: string;
       readonly prefix: string;
-      /** Each entry is one key to look up (one expression per key column, constants). Null: scan. */
-      readonly keys: readonly (readonly TExpr[])[] | null;
+      readonly access: AccessPath;
       readonly window: {
         readonly type: string;
         readonly sizeMs?: number;

@@ -20,6 +20,7 @@ import {
   sourceRowColumns,
   TOPOLOGY_VERSION,
   type AggregateSpec,
+  type ExecutionSettings,
   type FilterSpec,
   type JoinSpec,
   type OutputSpec,
@@ -201,7 +202,8 @@ function unique(names: readonly string[]): string[] {
 
 /**
  * The topology plan of a query writing `sink`. `partitionsOf` gives the partition count of each topic the
- * query reads; `topicId` prefixes its internal topics (default: the query id). Throws
+ * query reads; `execution` is how it runs (from the session properties: `executionSettings`); `topicId`
+ * prefixes its internal topics (default: the query id). Throws
  * {@link UnsupportedQueryError} for a query that cannot run as asked (e.g. a join of inputs whose partition
  * counts differ).
  */
@@ -211,6 +213,7 @@ export function buildTopology(
   sink: CatalogSource,
   partitionsOf: (topic: string) => number,
   sinkPartitions: number,
+  execution: ExecutionSettings,
   topicId: string = queryId,
 ): TopologyPlan {
   const planner = new Planner(topicId, partitionsOf);
@@ -244,6 +247,7 @@ export function buildTopology(
     version: TOPOLOGY_VERSION,
     queryId,
     topicId,
+    execution,
     stages: planner.stages,
     internalTopics: planner.topics,
     ...(table ? { table } : {}),

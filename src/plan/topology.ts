@@ -19,7 +19,63 @@ import type { SqlType } from "../types/sqltype.ts";
  * The plan format's version. An engine runs plans of this version only; one that meets another stops with
  * an error naming the statement and the version (see `checkTopologyVersion`).
  */
-export const TOPOLOGY_VERSION = 2;
+export const TOPOLOGY_VERSION = 3;
+
+/**
+ * The session properties that change how a query runs, decided when it is planned and recorded with the plan
+ * (so a restarted engine, or `esql run --plan`, runs it as it was deployed whatever the session says now).
+ */
+export interface ExecutionSettings {
+  /**
+   * `auto.offset.reset`: where a task with no committed position starts reading a source topic (internal
+   * topics are always read from their start).
+   */
+  readonly offsetReset: "earliest" | "latest";
+  /** `processing.guarantee`: each batch in a Kafka transaction (on a log that has them), or at-least-once. */
+  readonly guarantee: "exactly_once" | "at_least_once";
+  /**
+   * `cache.max.bytes.buffering` not 0: like Kafka Streams' record cache (ksqlDB's default), several updates of
+   * one key within a batch reach a table's sink as one record, the last; off, every update is emitted.
+   */
+  readonly recordCache: boolean;
+}
+
+/** `processing.guarantee` values that ask for exactly-once (Kafka Streams' and ksqlDB's names). */
+const EXACTLY_ONCE = new Set(["exactly_once", "exactly_once_v2", "exactly_once_beta"]);
+
+/**
+ * The execution settings session `properties` ask for (with or without ksqlDB's `ksql.streams.` prefix);
+ * `defaultReset` when `auto.offset.reset` is not set (persistent queries read from the earliest offset, push
+ * queries from the latest).
+ */
+export function executionSettings(
+  properties: Readonly<Record<string, string>>,
+  defaultReset: "earliest" | "latest" = "earliest",
+): ExecutionSettings {
+  const get = (name: string) => (properties[name] ?? properties[`ksql.streams.${name}`])?.trim().toLowerCase();
+  const reset = get("auto.offset.reset");
+  const guarantee = get("processing.guarantee");
+  const cache = get("cache.max.bytes.buffering");
+  return {
+    offsetReset: reset === "latest" || reset === "earliest" ? reset : defaultReset,
+    guarantee: guarantee !== undefined && EXACTLY_ONCE.has(guarantee) ? "exactly_once" : "at_least_once",
+    recordCache: cache === undefined || Number(cache) > 0,
+  };
+}
+
+/**
+ * A plan of an earlier format this release still runs, in today's format: a version-2 plan (before the
+ * execution settings were part of the plan) gets them from the session `properties` it was recorded with
+ * (what the engine of that release read). Plans of other versions are returned as they are (and refused by
+ * {@link topologyVersionError}).
+ */
+export function migrateTopology(
+  plan: TopologyPlan | (Omit<TopologyPlan, "execution"> & { readonly execution?: undefined }),
+  properties: Readonly<Record<string, string>>,
+): TopologyPlan {
+  if (plan.version === 2) return { ...plan, version: TOPOLOGY_VERSION, execution: executionSettings(properties) };
+  return plan as TopologyPlan;
+}
 
 export interface TopologyPlan {
   readonly version: number;
@@ -27,6 +83,8 @@ export interface TopologyPlan {
   readonly queryId: string;
   /** The prefix of its internal topic names (the query id, or `<serviceId>-<queryId>` in a service). */
   readonly topicId: string;
+  /** How it runs: the session properties that change execution, as they were when it was planned. */
+  readonly execution: ExecutionSettings;
   readonly stages: readonly StagePlan[];
   /** Internal repartition topics, created before the query starts. */
   readonly internalTopics: readonly { readonly name: string; readonly partitions: number }[];

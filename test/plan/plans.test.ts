@@ -111,7 +111,7 @@ describe("plan properties", () => {
   it("the pull query on the key becomes a key lookup", () => {
     const p = compileOne(QUERIES["pull query by key"]!).physical!;
     expect(p.kind).toBe("PULL");
-    expect(formatPhysicalPlan(p)).toContain("TableLookup_0 [table] USERS keys=[('u1'), ('u2')]");
+    expect(formatPhysicalPlan(p)).toContain("TableLookup_0 [table] USERS lookup keys=[{'u1', 'u2'}]");
   });
 
   it("statements without a query get no plan", () => {

@@ -130,7 +130,7 @@ describe("recorded plans", () => {
   it("a recorded plan of another format version stops the engine with the statement and the version", async () => {
     const commands = await recordedCommands("record-v", `${STREAM}\n${PER_PAGE}`);
     const { folder, log } = await logWithCommands("future", commands, (plan) =>
-      plan.replace(/"version":2/, '"version":99'),
+      plan.replace(/"version":3/, '"version":99'),
     );
     try {
       const opening = Engine.open({ dataDir: folder, log });
@@ -138,6 +138,57 @@ describe("recorded plans", () => {
     } finally {
       await log.close();
     }
+  });
+
+  /** Opens an engine on `commands` (plans rewritten by `edit`) over a topic that already holds clicks. */
+  async function replayOverClicks(name: string, commands: readonly LogRecord[], edit: (plan: string) => string) {
+    const { folder, log } = await logWithCommands(name, commands, edit);
+    await log.createTopic("clicks", { partitions: 2 });
+    const compiled = compileScript(STREAM);
+    await log.append(
+      "clicks",
+      ["a", "b", "a"].map((page, i) =>
+        encodeRecord(compiled.catalog.source("CLICKS")!, { key: `u${i}`, value: { page } }),
+      ),
+    );
+    const engine = await Engine.open({ dataDir: folder, log });
+    await engine.drain();
+    const rows = (await engine.table("PER_PAGE")).rows.map((r) => r.join("=")).sort();
+    const execution = [...engine.queries.values()][0]!.plan.topology.execution;
+    await engine.close();
+    await log.close();
+    return { rows, execution };
+  }
+
+  it("the session properties that change execution are in the plan, and a restarted engine runs the plan's", async () => {
+    const commands = await recordedCommands(
+      "record-exec",
+      `SET 'auto.offset.reset' = 'earliest';\n${STREAM}\n${PER_PAGE}`,
+    );
+    const plan = JSON.parse(
+      commands
+        .at(-1)!
+        .headers.find((h) => h.key === "esql-plan")!
+        .value!.toString("utf8"),
+    );
+    expect(plan.execution).toEqual({ offsetReset: "earliest", guarantee: "at_least_once", recordCache: true });
+    // As recorded: the query reads the clicks already there.
+    expect((await replayOverClicks("exec-as-recorded", commands, (p) => p)).rows).toEqual(["a=2", "b=1"]);
+    // The recorded plan says `latest` (its properties header still says `earliest`): the plan decides.
+    const latest = await replayOverClicks("exec-latest", commands, (p) =>
+      p.replace('"offsetReset":"earliest"', '"offsetReset":"latest"'),
+    );
+    expect(latest.rows).toEqual([]);
+  });
+
+  it("a plan of the previous format (no execution settings) runs with the properties it was recorded with", async () => {
+    const commands = await recordedCommands("record-v2", `SET 'auto.offset.reset' = 'latest';\n${STREAM}\n${PER_PAGE}`);
+    const v2 = await replayOverClicks("exec-v2", commands, (p) => {
+      const { execution: _, ...rest } = JSON.parse(p) as TopologyPlan;
+      return JSON.stringify({ ...rest, version: 2 });
+    });
+    expect(v2.execution).toEqual({ offsetReset: "latest", guarantee: "at_least_once", recordCache: true });
+    expect(v2.rows).toEqual([]);
   });
 });
 

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Engine } from "../../../runtime/engine/engine.ts";
 import { keyRanges } from "../../../runtime/engine/pull.ts";
-import { compileScript } from "../../../src/compile.ts";
+import { encodeKey } from "../../../runtime/state/keycodec.ts";
+import { compileScript, planTableRead, type AnalyzedQuery } from "../../../src/compile.ts";
 import { functions } from "../../../src/functions/registry.ts";
 import { tempDir } from "../../fixtures/temp.ts";
 import { openEngine } from "../../fixtures/engine.ts";
@@ -123,17 +124,32 @@ describe("keyRanges", () => {
     SELECT * FROM m WHERE id = 3;
     SELECT * FROM m WHERE id IN (1, 2) AND v = 'x';
     SELECT * FROM m WHERE id >= 5;
-    SELECT * FROM m WHERE v = 'x' OR id = 1;`);
-  const source = c.catalog.source("M")!;
-  const where = (i: number) => (c.statements[i]!.analyzed as { query: { where?: never } }).query.where;
+    SELECT * FROM m WHERE v = 'x' OR id = 1;
+    SELECT * FROM m WHERE (id = 1 OR id = 2) AND id IN (2, 3);`);
+  // The access path is the plan's (decided when the query is compiled); the key ranges are its constants, evaluated.
+  const access = (i: number) =>
+    planTableRead((c.statements[i]!.analyzed as { query: AnalyzedQuery }).query, () => true)!.access;
   it("seeks keys and ranges, scans otherwise", () => {
-    expect(keyRanges(where(2), source, functions)).toHaveLength(1);
-    expect(keyRanges(where(2), source, functions)[0]!.gte).toBeDefined();
-    expect(keyRanges(where(3), source, functions)).toHaveLength(2);
-    const r = keyRanges(where(4), source, functions);
+    expect(access(2).kind).toBe("lookup");
+    expect(keyRanges(access(2), functions)).toHaveLength(1);
+    expect(keyRanges(access(2), functions)[0]!.gte).toBeDefined();
+    expect(keyRanges(access(3), functions)).toHaveLength(2);
+    expect(access(4).kind).toBe("range");
+    const r = keyRanges(access(4), functions);
     expect(r[0]!.gte).toBeDefined();
     expect(r[0]!.lt).toBeUndefined();
-    expect(keyRanges(where(5), source, functions)).toEqual([{}]);
+    expect(access(5)).toEqual({ kind: "scan" });
+    expect(keyRanges(access(5), functions)).toEqual([{}]);
+    // An OR of key equalities is a lookup too; conjuncts on one key intersect: only key 2 is read.
+    const intersected = keyRanges(access(6), functions);
+    expect(intersected).toHaveLength(1);
+    expect(intersected[0]!.gte).toEqual(encodeKey([2]));
+  });
+  it("is plain JSON: a round-tripped access path seeks the same keys", () => {
+    for (const i of [2, 3, 4]) {
+      const a = access(i);
+      expect(keyRanges(JSON.parse(JSON.stringify(a)) as typeof a, functions)).toEqual(keyRanges(a, functions));
+    }
   });
 });
 
