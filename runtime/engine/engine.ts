@@ -28,7 +28,7 @@ import type { CatalogSource } from "../../src/plan/source.ts";
 import type { TExpr } from "../../src/plan/expr.ts";
 import { compileExpr } from "../expr/compile.ts";
 import { EmbeddedLog } from "../log/embedded.ts";
-import { supportsGroups, type EventLog, type ProduceRecord } from "../log/types.ts";
+import { supportsGroups, type EventLog, type ProduceRecord, type TopicConfig } from "../log/types.ts";
 import { ClusterMember, type ClusterOptions } from "../cluster/member.ts";
 import { TABLE_STORE } from "../processors/sink.ts";
 import { isErrorReason, type ProcessingError } from "../processors/types.ts";
@@ -617,9 +617,21 @@ export class Engine {
     }
   }
 
+  /**
+   * Creates the topic of a source when missing, as ksqlDB does: a table's topic compacted (a windowed
+   * table's compacted and deleted after its retention), a stream's deleted after `RETENTION_MS` if given.
+   */
   private async ensureTopic(source: CatalogSource, partitions: number): Promise<void> {
     const existing = await this.log.describeTopic(source.topic);
-    if (!existing) await this.log.createTopic(source.topic, { partitions });
+    if (existing) return;
+    const retention = source.retentionMs !== undefined && source.retentionMs >= 0 ? source.retentionMs : undefined;
+    const config: TopicConfig =
+      source.sourceType === "STREAM"
+        ? { ...(retention !== undefined ? { retentionMs: retention } : {}) }
+        : source.window && retention !== undefined
+          ? { cleanupPolicy: "compact,delete", retentionMs: retention }
+          : { cleanupPolicy: "compact" };
+    await this.log.createTopic(source.topic, { partitions, config });
   }
 
   private async insertValues(target: CatalogSource, values: readonly { column: string; expr: TExpr }[]) {

@@ -35,8 +35,20 @@ import {
  *
  * Appends are serialized through one write queue: offsets are assigned inside the queue, the records
  * and the new end offsets go in ONE LevelDB batch, and readers see the new end offset only after the
- * batch is durable. Not implemented (documented limits): `retentionMs` is stored but not enforced, and
- * `compact` topics are stored but never compacted (all records are kept; readers fold by key anyway).
+ * batch is durable.
+ *
+ * Cleanup (Kafka's log cleaner, with a chunk as the segment), run every `cleanupIntervalMs` (default five
+ * minutes, Kafka's `log.retention.check.interval.ms`) and by {@link EmbeddedLog.cleanup}, through the write
+ * queue:
+ * - `delete` (and `compact,delete`) with `retentionMs`: the oldest chunks whose newest record timestamp is
+ *   older than the retention are deleted, oldest first, up to the first one that is not; the beginning
+ *   offset moves past them. A reader positioned before it gets `OFFSET_OUT_OF_RANGE` and restarts at the
+ *   beginning (what the runtime does, as Kafka's `auto.offset.reset=earliest`).
+ * - `compact` (and `compact,delete`): every chunk but the partition's last (the active segment) keeps only
+ *   the records that are the latest of their key among those chunks, and drops tombstones whose timestamp
+ *   is older than `deleteRetentionMs` (default one day). Records keep their offsets: a compacted chunk is
+ *   stored sparse (each record with its offset), so offsets have gaps but stay monotonic, and reads skip
+ *   the gaps. Records without key are kept (Kafka refuses them on compacted topics).
  */
 export class EmbeddedLog implements EventLog {
   private readonly topics = new Map<string, TopicState>();
@@ -44,6 +56,8 @@ export class EmbeddedLog implements EventLog {
   private writeQueue: Promise<unknown> = Promise.resolve();
   private nextTopicId: number;
   private closed = false;
+
+  private cleanupTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly db: ClassicLevel<Buffer, Buffer>,
@@ -55,9 +69,10 @@ export class EmbeddedLog implements EventLog {
 
   /**
    * Opens (creating when missing) the log in the folder `location`. Rejects with `LOCKED` when another
-   * process (or another open log in this process) holds the folder.
+   * process (or another open log in this process) holds the folder. `cleanupIntervalMs`: how often
+   * retention and compaction run (0: only when {@link cleanup} is called).
    */
-  static async open(location: string): Promise<EmbeddedLog> {
+  static async open(location: string, options: { cleanupIntervalMs?: number } = {}): Promise<EmbeddedLog> {
     const db = new ClassicLevel<Buffer, Buffer>(location, { keyEncoding: "buffer", valueEncoding: "buffer" });
     try {
       await db.open({ createIfMissing: true });
@@ -78,7 +93,102 @@ export class EmbeddedLog implements EventLog {
     const idBuf = await db.get(NEXT_TOPIC_ID_KEY);
     const log = new EmbeddedLog(db, location, idBuf ? (JSON.parse(idBuf.toString("utf8")) as number) : 1);
     await log.load();
+    const interval = options.cleanupIntervalMs ?? DEFAULT_CLEANUP_INTERVAL_MS;
+    if (interval > 0) {
+      log.cleanupTimer = setInterval(() => {
+        // A failed cleanup changes nothing (one LevelDB batch per partition); the next one tries again.
+        log.cleanup().catch(() => undefined);
+      }, interval);
+      log.cleanupTimer.unref();
+    }
     return log;
+  }
+
+  /**
+   * Applies every topic's retention and compaction now (see the class comment), as of `now` (ms since the
+   * epoch). Resolves what it removed.
+   */
+  async cleanup(now: number = Date.now()): Promise<{ deletedRecords: number; compactedRecords: number }> {
+    this.checkOpen();
+    return this.enqueue(async () => {
+      let deletedRecords = 0;
+      let compactedRecords = 0;
+      for (const t of this.topics.values()) {
+        if (this.closed) break;
+        const policy = t.config.cleanupPolicy ?? "delete";
+        const retention = t.config.retentionMs;
+        for (let p = 0; p < t.partitions; p++) {
+          if (policy !== "compact" && retention !== undefined && retention >= 0) {
+            deletedRecords += await this.deleteExpired(t, p, now - retention);
+          }
+          if (policy !== "delete") {
+            compactedRecords += await this.compact(t, p, now - (t.config.deleteRetentionMs ?? DAY_MS));
+          }
+        }
+      }
+      return { deletedRecords, compactedRecords };
+    });
+  }
+
+  /** Deletes the partition's oldest chunks whose records are all older than `before`; returns how many records. */
+  private async deleteExpired(t: TopicState, p: number, before: number): Promise<number> {
+    const batch = this.db.batch();
+    // Nothing left: the log starts at its end, as Kafka's does after deleting every segment.
+    let beginning = t.end[p]!;
+    let deleted = 0;
+    for await (const [k, v] of this.db.iterator({ gte: recordKey(t.id, p, 0), lt: recordKey(t.id, p, t.end[p]!) })) {
+      const records = chunkRecords(k, v);
+      if (records.some((r) => v.readDoubleBE(r.pos) >= before)) {
+        beginning = records[0]!.offset;
+        break;
+      }
+      batch.del(k);
+      deleted += records.length;
+    }
+    if (deleted === 0) return 0;
+    batch.put(partitionStateKey(t.id, p), encodePartitionState(beginning, t.end[p]!));
+    await batch.write();
+    t.beginning[p] = beginning;
+    return deleted;
+  }
+
+  /**
+   * Compacts every chunk of the partition but its last: keeps the latest record of each key among them, and
+   * drops tombstones older than `tombstonesBefore`. Returns how many records it removed.
+   */
+  private async compact(t: TopicState, p: number, tombstonesBefore: number): Promise<number> {
+    const range = { gte: recordKey(t.id, p, t.beginning[p]!), lt: recordKey(t.id, p, t.end[p]!) };
+    const active = await this.db.keys({ ...range, reverse: true, limit: 1 }).all();
+    if (active.length === 0) return 0;
+    const cleanable = { gte: range.gte, lt: active[0]! };
+    // The latest offset of every key in the cleanable chunks (Kafka's offset map).
+    const latest = new Map<string, number>();
+    for await (const [k, v] of this.db.iterator(cleanable)) {
+      for (const r of chunkRecords(k, v)) {
+        const key = recordKeyBytes(v, r.pos);
+        if (key !== null) latest.set(key.toString("latin1"), r.offset);
+      }
+    }
+    const batch = this.db.batch();
+    let removed = 0;
+    for await (const [k, v] of this.db.iterator(cleanable)) {
+      const records = chunkRecords(k, v);
+      const kept = records.filter((r) => {
+        const key = recordKeyBytes(v, r.pos);
+        if (key === null) return true;
+        if (latest.get(key.toString("latin1")) !== r.offset) return false;
+        return !(recordValueIsNull(v, r.pos) && v.readDoubleBE(r.pos) < tombstonesBefore);
+      });
+      if (kept.length === records.length) continue;
+      removed += records.length - kept.length;
+      batch.del(k);
+      if (kept.length > 0) {
+        const base = kept[0]!.offset;
+        batch.put(recordKey(t.id, p, base), encodeSparseChunk(v, kept, base));
+      }
+    }
+    if (removed > 0) await batch.write();
+    return removed;
   }
 
   private async load(): Promise<void> {
@@ -221,31 +331,43 @@ export class EmbeddedLog implements EventLog {
         `offset ${fromOffset} is out of range for ${topic}-${partition}: expected ${begin} to ${end}`,
       );
     }
-    const stop = Math.min(end, fromOffset + Math.max(0, Math.floor(maxRecords)));
-    if (stop <= fromOffset) return [];
-    // The chunk holding `fromOffset` starts at or before it: find its key with one reverse seek.
-    const heads = await this.db
-      .keys({
-        gte: recordKey(t.id, partition, 0),
-        lte: recordKey(t.id, partition, fromOffset),
-        reverse: true,
-        limit: 1,
-      })
-      .all();
-    const entries = await this.db
-      .iterator({ gte: heads[0] ?? recordKey(t.id, partition, fromOffset), lt: recordKey(t.id, partition, stop) })
-      .all();
+    const max = Math.max(0, Math.floor(maxRecords));
     const out: LogRecord[] = [];
-    for (const [k, v] of entries) {
-      let offset = k.readUInt32BE(9) * 0x1_0000_0000 + k.readUInt32BE(13);
-      const count = v.readUInt32BE(0);
-      let pos = 4;
-      for (let j = 0; j < count && offset < stop; j++, offset++) {
-        if (offset < fromOffset) {
-          pos = skipRecord(v, pos);
-        } else {
-          out.push(decodeRecord(topic, partition, offset, v, pos));
-          pos = cursor;
+    // Compaction leaves gaps: a range that holds none of the records left moves on to the next one.
+    for (let from = fromOffset; out.length === 0 && from < end; from += max) {
+      const stop = Math.min(end, from + max);
+      if (stop <= from) return [];
+      // The chunk holding `from` starts at or before it: find its key with one reverse seek.
+      const heads = await this.db
+        .keys({
+          gte: recordKey(t.id, partition, 0),
+          lte: recordKey(t.id, partition, from),
+          reverse: true,
+          limit: 1,
+        })
+        .all();
+      const entries = await this.db
+        .iterator({ gte: heads[0] ?? recordKey(t.id, partition, from), lt: recordKey(t.id, partition, stop) })
+        .all();
+      for (const [k, v] of entries) {
+        const base = k.readUInt32BE(9) * 0x1_0000_0000 + k.readUInt32BE(13);
+        const head = v.readUInt32BE(0);
+        const sparse = head >= SPARSE;
+        const count = sparse ? head - SPARSE : head;
+        let pos = 4;
+        for (let j = 0; j < count; j++) {
+          let offset = base + j;
+          if (sparse) {
+            offset = base + v.readUInt32BE(pos);
+            pos += 4;
+          }
+          if (offset >= stop) break;
+          if (offset < from) {
+            pos = skipRecord(v, pos);
+          } else {
+            out.push(decodeRecord(topic, partition, offset, v, pos));
+            pos = cursor;
+          }
         }
       }
     }
@@ -310,6 +432,7 @@ export class EmbeddedLog implements EventLog {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.cleanupTimer);
     await this.writeQueue.catch(() => undefined);
     for (const topic of [...this.waiters.keys()]) this.wake(topic);
     await this.db.close();
@@ -430,6 +553,59 @@ const EMPTY_HEADERS: readonly LogHeader[] = Object.freeze([]);
 
 /** Records per LevelDB entry: big enough to amortize LevelDB's per-entry cost, small enough for seeks. */
 const CHUNK_RECORDS = 256;
+
+/**
+ * The flag in a chunk's count of a sparse chunk (one compaction rewrote): each record is preceded by its
+ * offset minus the chunk's first offset (u32), instead of offsets following one another.
+ */
+const SPARSE = 0x8000_0000;
+
+const DEFAULT_CLEANUP_INTERVAL_MS = 5 * 60_000;
+const DAY_MS = 24 * 60 * 60_000;
+
+/** The records of a chunk: each one's offset and where it starts in the chunk. */
+function chunkRecords(k: Buffer, v: Buffer): { offset: number; pos: number }[] {
+  const base = k.readUInt32BE(9) * 0x1_0000_0000 + k.readUInt32BE(13);
+  const head = v.readUInt32BE(0);
+  const sparse = head >= SPARSE;
+  const count = sparse ? head - SPARSE : head;
+  const out: { offset: number; pos: number }[] = new Array(count);
+  let pos = 4;
+  for (let j = 0; j < count; j++) {
+    let offset = base + j;
+    if (sparse) {
+      offset = base + v.readUInt32BE(pos);
+      pos += 4;
+    }
+    out[j] = { offset, pos };
+    pos = skipRecord(v, pos);
+  }
+  return out;
+}
+
+/** A sparse chunk of the given records of chunk `v` (offsets relative to `base`, the first one's). */
+function encodeSparseChunk(v: Buffer, records: readonly { offset: number; pos: number }[], base: number): Buffer {
+  const parts: Buffer[] = [Buffer.allocUnsafe(4)];
+  parts[0]!.writeUInt32BE(SPARSE + records.length, 0);
+  for (const r of records) {
+    const delta = Buffer.allocUnsafe(4);
+    delta.writeUInt32BE(r.offset - base, 0);
+    parts.push(delta, v.subarray(r.pos, skipRecord(v, r.pos)));
+  }
+  return Buffer.concat(parts);
+}
+
+/** The key of the record at `pos` (null when it has none). */
+function recordKeyBytes(b: Buffer, pos: number): Buffer | null {
+  const len = b.readInt32BE(pos + 8);
+  return len < 0 ? null : b.subarray(pos + 12, pos + 12 + len);
+}
+
+/** Whether the record at `pos` is a tombstone. */
+function recordValueIsNull(b: Buffer, pos: number): boolean {
+  const keyLen = Math.max(0, b.readInt32BE(pos + 8));
+  return b.readInt32BE(pos + 12 + keyLen) < 0;
+}
 
 function encodeChunk(records: readonly Buffer[]): Buffer {
   const count = Buffer.allocUnsafe(4);

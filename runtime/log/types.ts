@@ -59,10 +59,15 @@ export interface AppendResult {
 }
 
 export interface TopicConfig {
-  /** Kafka's `cleanup.policy`; default `delete`. */
-  readonly cleanupPolicy?: "delete" | "compact";
-  /** Kafka's `retention.ms`; `-1` or absent: keep forever. */
+  /**
+   * Kafka's `cleanup.policy`; default `delete`: records older than `retentionMs` are deleted. `compact` keeps
+   * the latest record of each key (and drops tombstones after `deleteRetentionMs`); `compact,delete` does both.
+   */
+  readonly cleanupPolicy?: "delete" | "compact" | "compact,delete";
+  /** Kafka's `retention.ms`; `-1` or absent: keep forever. Applies to `delete` and `compact,delete`. */
   readonly retentionMs?: number;
+  /** Kafka's `delete.retention.ms`: how long a compacted topic keeps a tombstone; default one day. */
+  readonly deleteRetentionMs?: number;
 }
 
 export interface CreateTopicOptions {

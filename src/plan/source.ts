@@ -47,6 +47,8 @@ export interface CatalogSource {
   readonly timestamp?: TimestampSpec;
   readonly window?: SourceWindow;
   readonly partitions?: number;
+  /** `RETENTION_MS`: the retention of the topic when the statement creates it. */
+  readonly retentionMs?: number;
   /** `CREATE SOURCE ...`: read-only. */
   readonly isSource: boolean;
   /** The id of the persistent query that writes it (CSAS/CTAS), if any. */

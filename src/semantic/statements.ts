@@ -313,6 +313,23 @@ function finishValueFormat(v: FormatSpec, valueCount: number): FormatSpec {
   return wrapSingleValueDefault === undefined ? v : { format: v.format, properties: rest };
 }
 
+function readRetention(props: Props, span: Span, diags: Diagnostic[]): number | undefined {
+  const p = props.get("RETENTION_MS");
+  if (p === undefined) return undefined;
+  const n = Number(p);
+  if (!Number.isInteger(n) || n < -1) {
+    diags.push(
+      error(
+        Codes.INVALID_PROPERTY,
+        `Invalid RETENTION_MS: ${p}; expected milliseconds (a whole number, or -1 to keep records forever)`,
+        props.span("RETENTION_MS") ?? span,
+      ),
+    );
+    return undefined;
+  }
+  return n;
+}
+
 function readPartitions(props: Props, span: Span, diags: Diagnostic[]): number | undefined {
   const p = props.get("PARTITIONS");
   if (p === undefined) return undefined;
@@ -626,6 +643,7 @@ function createSource(stmt: CreateSource, text: string, catalog: Catalog, env: A
   checkFormats(formats.key, valueFormat, columns, stmt.span, diags);
   const timestamp = readTimestamp(props, columns, stmt.span, diags);
   const partitions = readPartitions(props, stmt.span, diags);
+  const retentionMs = readRetention(props, stmt.span, diags);
   if (topic !== undefined) checkTopic(topic, partitions, catalog, env, stmt.span, diags);
   if (noColumns)
     diags.push(error(Codes.KEY_COLUMNS, "The statement does not define any columns. No columns supplied.", stmt.span));
@@ -640,6 +658,7 @@ function createSource(stmt: CreateSource, text: string, catalog: Catalog, env: A
     ...(timestamp ? { timestamp } : {}),
     ...(window ? { window } : {}),
     ...(partitions !== undefined ? { partitions } : {}),
+    ...(retentionMs !== undefined ? { retentionMs } : {}),
     isSource: stmt.isSource,
     sql: text,
   };
@@ -704,6 +723,7 @@ function sinkFor(
   checkFormats(keyFormat, valueFormat, columns, span, diags);
   const timestamp = readTimestamp(props, columns, span, diags);
   const partitions = readPartitions(props, span, diags);
+  const retentionMs = readRetention(props, span, diags);
   const prefix = env.properties["ksql.output.topic.name.prefix"] ?? "";
   const topic = props.get("KAFKA_TOPIC") ?? `${prefix}${name}`;
   checkTopicName(topic, props, span, diags);
@@ -726,6 +746,7 @@ function sinkFor(
       : first.partitions !== undefined
         ? { partitions: first.partitions }
         : {}),
+    ...(retentionMs !== undefined ? { retentionMs } : {}),
     isSource: false,
     sql: text,
   };

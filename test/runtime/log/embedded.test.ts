@@ -214,3 +214,102 @@ describe("EmbeddedLog", () => {
     expect(seen.sort()).toEqual(["0:0:a", "0:1:c", "1:0:b"]);
   });
 });
+
+describe("EmbeddedLog retention and compaction", () => {
+  let dir: string;
+  let log: EmbeddedLog;
+  const rec = (key: string | null, value: string | null, timestamp: number) => ({
+    key: key === null ? null : b(key),
+    value: value === null ? null : b(value),
+    timestamp,
+  });
+  const offsets = async (topic: string, from: number, max = 100) =>
+    (await log.read(topic, 0, from, max)).map((r) => [
+      r.offset,
+      r.key?.toString() ?? null,
+      r.value?.toString() ?? null,
+    ]);
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), "esql-log-clean-"));
+    log = await EmbeddedLog.open(dir, { cleanupIntervalMs: 0 });
+  });
+  afterEach(async () => {
+    await log.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("deletes the oldest chunks beyond retention.ms by record time; readers before the start get OFFSET_OUT_OF_RANGE", async () => {
+    await log.createTopic("t", { partitions: 1, config: { retentionMs: 1000 } });
+    // One chunk per append (a chunk is the segment).
+    await log.append("t", [rec("a", "1", 100), rec("b", "2", 200)]);
+    await log.append("t", [rec("c", "3", 1500)]);
+    await log.append("t", [rec("d", "4", 300)]); // older, but behind a chunk that is kept: kept, as Kafka
+    expect(await log.cleanup(2000)).toEqual({ deletedRecords: 2, compactedRecords: 0 });
+    expect(await log.beginningOffset("t", 0)).toBe(2);
+    expect(await log.endOffset("t", 0)).toBe(4);
+    await expect(log.read("t", 0, 0, 10)).rejects.toMatchObject({ code: "OFFSET_OUT_OF_RANGE" });
+    expect(await offsets("t", 2)).toEqual([
+      [2, "c", "3"],
+      [3, "d", "4"],
+    ]);
+    // Everything expired: the log starts at its end; new records continue the offsets.
+    expect((await log.cleanup(10_000)).deletedRecords).toBe(2);
+    expect(await log.beginningOffset("t", 0)).toBe(4);
+    expect(await log.append("t", [rec("e", "5", 10_000)])).toEqual([{ partition: 0, offset: 4 }]);
+    // Without retention (or policy compact), nothing is deleted.
+    await log.createTopic("forever", { partitions: 1 });
+    await log.append("forever", [rec("a", "1", 0)]);
+    expect((await log.cleanup(10_000)).deletedRecords).toBe(0);
+  });
+
+  it("compacts to the latest record per key (active chunk untouched), drops old tombstones, keeps offsets", async () => {
+    await log.createTopic("c", { partitions: 1, config: { cleanupPolicy: "compact", deleteRetentionMs: 1000 } });
+    await log.append("c", [rec("k1", "a", 0), rec("k2", "b", 0), rec(null, "x", 0)]);
+    await log.append("c", [rec("k1", "c", 10), rec("k2", null, 10), rec("k3", "d", 10)]);
+    await log.append("c", [rec("k1", "e", 20)]); // the active chunk: neither compacted nor superseding
+    expect((await log.cleanup(500)).compactedRecords).toBe(2);
+    expect(await offsets("c", 0)).toEqual([
+      [2, null, "x"],
+      [3, "k1", "c"],
+      [4, "k2", null],
+      [5, "k3", "d"],
+      [6, "k1", "e"],
+    ]);
+    // Reads start anywhere, gaps are skipped, and a small read still finds the next record.
+    expect(await offsets("c", 0, 1)).toEqual([[2, null, "x"]]);
+    expect(await offsets("c", 1, 1)).toEqual([[2, null, "x"]]);
+    expect(await offsets("c", 4, 2)).toEqual([
+      [4, "k2", null],
+      [5, "k3", "d"],
+    ]);
+    // The tombstone goes once older than delete.retention.ms.
+    expect((await log.cleanup(5000)).compactedRecords).toBe(1);
+    await log.append("c", [rec("k3", "f", 30)]);
+    await log.cleanup(5000); // the former active chunk is cleanable now: k1=c goes; k3=f is the active one
+    expect(await offsets("c", 0)).toEqual([
+      [2, null, "x"],
+      [5, "k3", "d"],
+      [6, "k1", "e"],
+      [7, "k3", "f"],
+    ]);
+    expect(await log.beginningOffset("c", 0)).toBe(0);
+    expect(await log.endOffset("c", 0)).toBe(8);
+    // What compaction wrote survives a reopen.
+    await log.close();
+    log = await EmbeddedLog.open(dir, { cleanupIntervalMs: 0 });
+    expect((await offsets("c", 3)).map((r) => r[0])).toEqual([5, 6, 7]);
+  });
+
+  it("applies both with compact,delete", async () => {
+    await log.createTopic("cd", { partitions: 1, config: { cleanupPolicy: "compact,delete", retentionMs: 1000 } });
+    await log.append("cd", [rec("k1", "a", 0)]);
+    await log.append("cd", [rec("k2", "b", 5000), rec("k2", "c", 5000)]);
+    await log.append("cd", [rec("k1", "d", 5000)]);
+    expect(await log.cleanup(5500)).toEqual({ deletedRecords: 1, compactedRecords: 1 });
+    expect(await offsets("cd", 1)).toEqual([
+      [2, "k2", "c"],
+      [3, "k1", "d"],
+    ]);
+  });
+});
