@@ -10,7 +10,10 @@
  * | `POST /query` | `{"ksql": "SELECT ...", "streamsProperties": {...}}` | a chunked JSON array: `{"header"}`, `{"row"}`s, `{"finalMessage"}` |
  * | `POST /query-stream` | `{"sql": "SELECT ...", "properties": {...}}` | `application/vnd.ksqlapi.delimited.v1` (default): the header object, then one JSON array per row, a line each; with `Accept: application/json`: one JSON array of the header and the rows |
  * | `POST /close-query` | `{"queryId": "..."}` | closes a running push query |
- * | `GET /info`, `GET /healthcheck` | | server info, health |
+ * | `POST /inserts-stream` | JSON lines: `{"target": "..."}`, then one row object per line | one ack line per row (`routes/inserts.ts`) |
+ * | `POST /ksql/terminate`, `GET /clusterStatus`, `POST /is_valid_property/{name}` | | cluster administration (`routes/admin.ts`) |
+ * | `GET /status`, `GET /status/{commandId}` | | the outcome of the commands run |
+ * | `GET /info`, `GET /healthcheck` | | server info (ksqlDB's version, esql's as `esqlVersion`), health |
  * | `GET /metrics` | | Prometheus text: records processed, processing errors and lag per query, pull latency histogram |
  *
  * Errors are `{"@type", "error_code", "message"}` (plus `statementText` and `position` when the SQL is

@@ -16,7 +16,10 @@ const ksql = async (text: string) => {
     body: JSON.stringify({ ksql: text }),
     headers: { "content-type": "application/json" },
   });
-  return { status: res.status, body: (await res.json()) as { sourceDescription?: { writeQueries: { id: string }[]; statistics: string } }[] };
+  return {
+    status: res.status,
+    body: (await res.json()) as { sourceDescription?: { writeQueries: { id: string }[]; statistics: string } }[],
+  };
 };
 
 beforeAll(async () => {
