@@ -115,8 +115,19 @@ describe("REPL session on esql serve", { timeout: 60_000 }, () => {
           "SET 'auto.offset.reset' = 'earliest';",
           "SELECT account, total FROM totals EMIT CHANGES LIMIT 2;",
           "SELECT amout FROM moves;",
+          "SHOW QUERIES;",
+          "DESCRIBE EXTENDED totals;",
+          "EXPLAIN CTAS_TOTALS_0;",
+          "SHOW PROPERTIES;",
         ].join("\n"),
       );
+      // SHOW, DESCRIBE and EXPLAIN: the server's entities, shown as the local REPL shows the engine's.
+      expect(out).toMatch(/│ CTAS_TOTALS_0 │ RUNNING │ TOTALS\s+│ CREATE TABLE totals AS SELECT/);
+      expect(out).toContain("Written by      : CTAS_TOTALS_0 (RUNNING)");
+      expect(out).toMatch(/│ ACCOUNT │ STRING \(primary key\) │/);
+      expect(out).toContain("Query ID  : CTAS_TOTALS_0");
+      expect(out).toContain("Topology (what runs)");
+      expect(out).toMatch(/│ auto\.offset\.reset\s+│ earliest\s+│/);
       expect(out).toContain("Stream MOVES created");
       expect(out).toContain("Created query CTAS_TOTALS_0");
       // A pull query over a stream: its rows, then the end.
