@@ -119,6 +119,8 @@ describe("REPL session on esql serve", { timeout: 60_000 }, () => {
           "DESCRIBE EXTENDED totals;",
           "EXPLAIN CTAS_TOTALS_0;",
           "SHOW PROPERTIES;",
+          "DEFINE who = 'alice';",
+          "SELECT account, total FROM totals WHERE account = '${who}';",
         ].join("\n"),
       );
       // SHOW, DESCRIBE and EXPLAIN: the server's entities, shown as the local REPL shows the engine's.
@@ -128,6 +130,10 @@ describe("REPL session on esql serve", { timeout: 60_000 }, () => {
       expect(out).toContain("Query ID  : CTAS_TOTALS_0");
       expect(out).toContain("Topology (what runs)");
       expect(out).toMatch(/│ auto\.offset\.reset\s+│ earliest\s+│/);
+      // Variables the session defined go with each request: the last query answers alice's row alone.
+      expect(out.slice(out.lastIndexOf("Property auto.offset.reset"))).toMatch(
+        /│ alice\s+│\s+100 │\n└[─┴]+┘\n\(1 row\)/,
+      );
       expect(out).toContain("Stream MOVES created");
       expect(out).toContain("Created query CTAS_TOTALS_0");
       // A pull query over a stream: its rows, then the end.

@@ -2,8 +2,8 @@
  * The REPL's backend on a running `esql serve` (or any server speaking ksqlDB's REST API): statements on
  * `POST /ksql`, SELECTs on `POST /query-stream`, cancelling on `POST /close-query`.
  *
- * SET and UNSET stay in the session and go with every request (the server applies request properties
- * to that request only). SHOW, DESCRIBE and EXPLAIN answer ksqlDB's entities, rendered as the local REPL
+ * SET and UNSET, DEFINE and UNDEFINE stay in the session and go with every request (`streamsProperties`,
+ * `sessionVariables`: the server applies them to that request only, as ksqlDB does). SHOW, DESCRIBE and EXPLAIN answer ksqlDB's entities, rendered as the local REPL
  * renders the engine's (`entities.ts`). `ESQL_API_KEY` in the environment is sent as `Authorization: Bearer <key>`.
  */
 import type { Print } from "../../ast/nodes.ts";
@@ -63,7 +63,11 @@ export class RemoteBackend implements ReplBackend {
       delete this.properties[st.name];
       return [{ kind: "message", text: `Property ${st.name} unset` }];
     }
-    const res = await this.request("POST", "/ksql", { ksql: text, streamsProperties: this.properties });
+    const res = await this.request("POST", "/ksql", {
+      ksql: text,
+      streamsProperties: this.properties,
+      sessionVariables: Object.fromEntries(this.variables),
+    });
     const body = (await res.json().catch(() => undefined)) as unknown;
     if (!res.ok) return [errorOutput(body, res.status, text)];
     if (st?.kind === "Define") this.variables.set(st.name, st.value);
@@ -82,7 +86,12 @@ export class RemoteBackend implements ReplBackend {
     const st = parseScript(text, { variables: this.variables }).statements[0]?.statement;
     const pull = st?.kind === "QueryStatement" && st.query.emit === undefined;
     const ac = new AbortController();
-    const res = await this.request("POST", "/query-stream", { sql: text, properties: this.properties }, ac.signal);
+    const res = await this.request(
+      "POST",
+      "/query-stream",
+      { sql: text, properties: this.properties, sessionVariables: Object.fromEntries(this.variables) },
+      ac.signal,
+    );
     if (!res.ok || !res.body) {
       const body = (await res.json().catch(() => undefined)) as unknown;
       return { ok: false, outputs: [errorOutput(body, res.status, text)] };
