@@ -7,6 +7,7 @@
 import { formatExpr } from "../logical/exprText.ts";
 import { formatFormat, formatWindow } from "../logical/format.ts";
 import {
+  formatStartPosition,
   STORE,
   type OutputSpec,
   type ProcessorSpec,
@@ -94,6 +95,7 @@ function table(t: TableReadPlan): string {
 /** The text of `plan`: what runs, sub-topology by sub-topology. */
 export function formatTopology(plan: TopologyPlan): string {
   const out = [`Query ${plan.queryId} (topology plan v${plan.version})`];
+  if (plan.start) out.push(`  Starts from: ${formatStartPosition(plan.start)} (START_FROM)`);
   for (const s of plan.stages) {
     out.push(`  Sub-topology ${s.id} (${s.partitions} ${s.partitions === 1 ? "task" : "tasks"})`);
     s.inputs.forEach((i, n) => out.push(`    ${input(i, n, s.inputs.length)}`));

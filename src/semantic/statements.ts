@@ -32,8 +32,10 @@ import {
   SINK_PROPERTIES,
   SOURCE_PROPERTIES,
   checkFormats,
+  QUERY_PROPERTIES,
   readFormats,
   readProperties,
+  readStartFrom,
   type Props,
 } from "./properties.ts";
 import { RESERVED_NAMES, analyzeQuery } from "./query.ts";
@@ -752,6 +754,13 @@ function sinkFor(
   };
 }
 
+/** `q` with the start position its WITH clause asks for (`START_FROM`), if any. */
+function withStart(q: AnalyzedQuery, properties: readonly Property[], catalog: Catalog, diags: Diagnostic[]) {
+  const topics = new Set(q.sources.map((n) => catalog.source(n)?.topic));
+  const start = readStartFrom(properties, topics.size, diags);
+  return start ? { ...q, start } : q;
+}
+
 function firstSource(q: AnalyzedQuery): CatalogSource {
   let f = q.from;
   while (f.kind === "Join") f = f.left;
@@ -776,7 +785,7 @@ function createAsSelect(stmt: CreateAsSelect, text: string, catalog: Catalog, en
     }
     if (!replaceable(stmt, kind, existing, diags)) return undefined;
   }
-  const q = analyzeQuery(
+  const q0 = analyzeQuery(
     stmt.query,
     {
       catalog,
@@ -788,13 +797,24 @@ function createAsSelect(stmt: CreateAsSelect, text: string, catalog: Catalog, en
     },
     diags,
   );
-  if (!q || diags.length) return undefined;
+  if (!q0 || diags.length) return undefined;
+  const q = withStart(q0, stmt.properties, catalog, diags);
   const sink = sinkFor(name, kind, q, stmt.properties, stmt.span, text, catalog, env, diags);
   if (!sink || diags.length) return undefined;
   const replacing = existing?.writtenBy;
   const queryId = replacing ?? catalog.nextQueryId(kind === "STREAM" ? "CSAS" : "CTAS", name);
   const withSink = { ...sink, writtenBy: queryId };
   if (existing && !inPlace(existing, { sink: withSink, query: q }, catalog, stmt.name.span, diags)) return undefined;
+  if (replacing && q.start) {
+    diags.push({
+      ...error(
+        Codes.INVALID_PROPERTY,
+        `START_FROM is ignored: ${name} is replaced in place, and its query continues from the offsets it has`,
+        stmt.properties.find((p) => p.name === "START_FROM")!.span,
+      ),
+      severity: "warning",
+    });
+  }
   const entry = { id: queryId, sink: name, sources: q.sources, sql: text, query: q };
   let c = catalog.withSource(withSink);
   c = replacing ? c.withoutQuery(replacing).withQuery(entry) : c.withQuery(entry);
@@ -842,8 +862,8 @@ function insertInto(stmt: InsertInto, text: string, catalog: Catalog, env: Analy
     );
     return undefined;
   }
-  readProperties(stmt.properties, ["QUERY_ID"], diags);
-  const q = analyzeQuery(
+  readProperties(stmt.properties, ["QUERY_ID", ...QUERY_PROPERTIES], diags);
+  const q0 = analyzeQuery(
     stmt.query,
     {
       catalog,
@@ -855,7 +875,9 @@ function insertInto(stmt: InsertInto, text: string, catalog: Catalog, env: Analy
     },
     diags,
   );
-  if (!q || diags.length) return undefined;
+  if (!q0 || diags.length) return undefined;
+  const q = withStart(q0, stmt.properties, catalog, diags);
+  if (diags.length) return undefined;
   const result: CatalogColumn[] = q.projection.map((c) => ({
     name: c.name,
     type: c.type,
