@@ -280,6 +280,7 @@ export function buildTopology(
     fromTable: agg.fromTable,
     emitFinal: q.emit === "FINAL",
     needsOld: agg.having !== undefined,
+    ...(sink.ttlMs !== undefined && !agg.window ? { ttlMs: sink.ttlMs } : {}),
   };
   const tail: ProcessorSpec[] = [aggSpec];
   if (agg.having) {

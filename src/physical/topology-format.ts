@@ -20,7 +20,8 @@ import {
 export function storesOf(spec: ProcessorSpec | OutputSpec): string[] {
   switch (spec.kind) {
     case "Aggregate":
-      return spec.window ? [STORE.aggregate, STORE.aggregateTime] : [STORE.aggregate];
+      if (spec.window) return [STORE.aggregate, STORE.aggregateTime];
+      return spec.ttlMs !== undefined ? [STORE.aggregate, STORE.aggregateTtl] : [STORE.aggregate];
     case "Join":
       if (spec.joinKind === "FOREIGN_KEY") return [STORE.left, STORE.right, STORE.foreignKeyIndex];
       if (spec.joinKind !== "STREAM_STREAM") return [STORE.left, STORE.right];
@@ -69,6 +70,7 @@ function processor(p: ProcessorSpec, next: readonly string[]): string {
         `Aggregate: GROUP BY ${p.groupBy.map(formatExpr).join(", ") || "(nothing)"}; ` +
         `${p.aggregates.map((a) => `${a.name}(${a.args.map(formatExpr).join(", ")})`).join(", ")}` +
         `${p.window ? `; window ${formatWindow(p.window)}` : ""}${p.emitFinal ? "; EMIT FINAL" : ""}${p.fromTable ? "; retracts" : ""}` +
+        `${p.ttlMs !== undefined ? `; rows expire ${p.ttlMs}ms after their last update (TTL)` : ""}` +
         `, stores ${storesOf(p).join(", ")}`
       );
   }

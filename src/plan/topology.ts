@@ -225,6 +225,11 @@ export interface AggregateSpec {
   readonly emitFinal: boolean;
   /** Downstream needs the previous result (`old`) of each emitted row (HAVING). */
   readonly needsOld: boolean;
+  /**
+   * Row TTL (unwindowed only): a group whose last update is `ttlMs` behind stream time is deleted and a
+   * tombstone emitted; the store `aggttl` indexes groups by the time of their last update.
+   */
+  readonly ttlMs?: number;
 }
 
 export interface SinkSpec {
@@ -283,6 +288,8 @@ export const STORE = {
   aggregate: "agg",
   /** The time index of an aggregation's windows (closing, EMIT FINAL, retention). */
   aggregateTime: "aggtime",
+  /** The index of an aggregation's groups by the time of their last update (row TTL). */
+  aggregateTtl: "aggttl",
   /** A join's two sides. */
   left: "left",
   right: "right",

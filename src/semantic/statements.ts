@@ -369,6 +369,29 @@ function checkTopicName(topic: string, props: Props, span: Span, diags: Diagnost
   );
 }
 
+/** `TTL` of a CTAS: a duration (`'30 DAYS'`), on a table whose rows a query writes and that has no window. */
+function readTtl(
+  props: Props,
+  kind: "STREAM" | "TABLE",
+  q: AnalyzedQuery,
+  span: Span,
+  diags: Diagnostic[],
+): number | undefined {
+  const text = props.get("TTL");
+  if (text === undefined) return undefined;
+  const at = props.span("TTL") ?? span;
+  const ms = parseDurationText(text);
+  const bad = (why: string) => (
+    diags.push(error(Codes.INVALID_PROPERTY, `Invalid TTL '${text}': ${why}`, at)),
+    undefined
+  );
+  if (ms === undefined || ms <= 0) return bad("expected a positive duration such as '30 DAYS' or '12 HOURS'");
+  if (kind !== "TABLE") return bad("TTL applies to tables (a stream's records are events, not rows that expire)");
+  if (q.window) return bad("a windowed table's rows expire with the window's RETENTION");
+  if (!q.aggregation) return bad("TTL is supported on aggregated tables (CREATE TABLE ... AS SELECT ... GROUP BY)");
+  return ms;
+}
+
 /** Parses `'10 SECONDS'` style durations of WINDOW_SIZE. */
 function parseDurationText(s: string): number | undefined {
   const m = /^\s*(\d+)\s*(MILLISECOND|SECOND|MINUTE|HOUR|DAY)S?\s*$/i.exec(s);
@@ -729,10 +752,12 @@ function sinkFor(
   const prefix = env.properties["ksql.output.topic.name.prefix"] ?? "";
   const topic = props.get("KAFKA_TOPIC") ?? `${prefix}${name}`;
   checkTopicName(topic, props, span, diags);
+  const ttlMs = readTtl(props, kind, q, span, diags);
   const w = q.window;
   return {
     name,
     sourceType: kind,
+    ...(ttlMs !== undefined ? { ttlMs } : {}),
     columns,
     topic,
     keyFormat,
