@@ -29,6 +29,7 @@ import { error, type Diagnostic } from "../../src/diagnostics/diagnostic.ts";
 import type { SourceFile } from "../../src/diagnostics/render.ts";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
 import { parseScript } from "../../src/parse.ts";
+import { formatStartPosition } from "../../src/plan/topology.ts";
 import type { DeployStep } from "./steps.ts";
 import { PROCESSING_LOG_NAME, readLedger, type DeployedObject } from "./ledger.ts";
 
@@ -61,7 +62,12 @@ export interface PlanItem {
   readonly abandons?: number;
   /** For `resume` and `switch`: the version it goes to. */
   readonly version?: number;
+  /** Where the query of a new object or version starts reading (its `START_FROM`), when given. */
+  readonly start?: string;
 }
+
+/** Actions that start a new query (where `START_FROM` applies). */
+const STARTS: ReadonlySet<PlanAction> = new Set(["new", "rebuild"]);
 
 /** A statement of the folder that apply runs in order: an object's definition or a session statement. */
 export type FolderStatement =
@@ -197,7 +203,11 @@ export function planFolder(
       const item = compare(name, sink.sourceType, analyzed, ledger.get(name), compile, rebuilt);
       if ("error" in item) errors.push(unsupported(file, st.name.span, item.error));
       else {
-        const full: PlanItem = { ...item, text: p.text, file: file.path };
+        const start =
+          analyzed.kind === "CreateAsSelect" && analyzed.query.start && STARTS.has(item.action)
+            ? { start: formatStartPosition(analyzed.query.start) }
+            : {};
+        const full: PlanItem = { ...item, ...start, text: p.text, file: file.path };
         // Its topic changes: readers must rebuild too.
         if (full.action === "rebuild" || full.action === "resume" || full.action === "switch") rebuilt.add(name);
         items.push(full);
@@ -236,11 +246,11 @@ function compare(
     const a = compile(text).statements[0]?.analyzed;
     return a && (a.kind === "CreateSource" || a.kind === "CreateAsSelect") ? a : undefined;
   };
-  const want = fingerprint(desired);
+  const want = definitionPrint(desired);
   const old = serving ? analyzedOf(serving.text) : undefined;
   const base = { name, objectType: sourceType } as const;
   if (desired.kind === "CreateSource") {
-    if (old && old.kind === "CreateSource" && fingerprint(old) === want) return { ...base, action: "unchanged" };
+    if (old && old.kind === "CreateSource" && definitionPrint(old) === want) return { ...base, action: "unchanged" };
     // A declared source has no history to replay: a compatible change (columns added at the end) runs in
     // place, as `CREATE OR REPLACE` does; anything else needs a new name.
     const problem =
@@ -264,7 +274,7 @@ function compare(
   }
   const inputs = desired.query.sources.filter((s) => rebuilt.has(s));
   const unfinished = building ? analyzedOf(building.text) : undefined;
-  if (building && unfinished && fingerprint(unfinished) === want && inputs.length === 0) {
+  if (building && unfinished && definitionPrint(unfinished) === want && inputs.length === 0) {
     return {
       ...base,
       action: "resume",
@@ -281,8 +291,8 @@ function compare(
       ...abandons,
     };
   }
-  if (old && fingerprint(old) === want) return { ...base, action: "unchanged", ...abandons };
-  const kept = deployed.versions.find((v) => v.state === "kept" && fingerprint(analyzedOf(v.text)) === want);
+  if (old && definitionPrint(old) === want) return { ...base, action: "unchanged", ...abandons };
+  const kept = deployed.versions.find((v) => v.state === "kept" && definitionPrint(analyzedOf(v.text)) === want);
   if (kept)
     return {
       ...base,
@@ -321,6 +331,16 @@ function compare(
     reason: `${changed.join(", ")} changed; ${problem.what}: ${problem.change} (${problem.why}): a new version rebuilds it`,
     ...abandons,
   };
+}
+
+/**
+ * An object's definition as `esql plan` compares it: without `START_FROM`, which decides where a new query
+ * starts and is nothing a running one could change.
+ */
+function definitionPrint(a: AnalyzedStatement | undefined): string {
+  if (a?.kind !== "CreateAsSelect" || !a.query.start) return fingerprint(a);
+  const { start: _start, ...query } = a.query;
+  return fingerprint({ ...a, query });
 }
 
 /** What `replace.ts` compares: the sink and the query that writes it. */

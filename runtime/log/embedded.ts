@@ -386,6 +386,18 @@ export class EmbeddedLog implements EventLog {
     return t.end[partition]!;
   }
 
+  /** A scan from the beginning (timestamps need not be ordered, as in Kafka): for a query's start only. */
+  async offsetForTime(topic: string, partition: number, timestamp: number): Promise<number> {
+    let at = await this.beginningOffset(topic, partition);
+    for (;;) {
+      const records = await this.read(topic, partition, at, 10_000);
+      if (records.length === 0) return at;
+      const hit = records.find((r) => r.timestamp >= timestamp);
+      if (hit) return hit.offset;
+      at = records[records.length - 1]!.offset + 1;
+    }
+  }
+
   waitForData(topic: string, positions: readonly PartitionPosition[], signal?: AbortSignal): Promise<boolean> {
     let t: TopicState;
     try {

@@ -77,6 +77,10 @@ export class NamespacedLog implements EventLog {
     return this.inner.endOffset(this.name(topic), partition);
   }
 
+  offsetForTime(topic: string, partition: number, timestamp: number): Promise<number> {
+    return this.inner.offsetForTime(this.name(topic), partition, timestamp);
+  }
+
   waitForData(topic: string, positions: readonly PartitionPosition[], signal?: AbortSignal): Promise<boolean> {
     return this.inner.waitForData(this.name(topic), positions, signal);
   }

@@ -130,6 +130,11 @@ export interface EventLog {
   beginningOffset(topic: string, partition: number): Promise<number>;
   /** The offset the next appended record will get (the high watermark). */
   endOffset(topic: string, partition: number): Promise<number>;
+  /**
+   * The first offset whose record's timestamp is at or after `timestamp` (epoch ms), or the end offset when
+   * no record is (Kafka's ListOffsets by timestamp, `offsetsForTimes`). Where a query given a start time begins.
+   */
+  offsetForTime(topic: string, partition: number, timestamp: number): Promise<number>;
 
   /**
    * Resolves `true` as soon as one of the given partitions has a record at or after its position

@@ -42,6 +42,8 @@ import type { Processor, ProcessorContext, Row, Window } from "./types.ts";
 export const AGG_STORE = STORE.aggregate;
 /** The time index of windows (see the file comment). */
 export const TIME_INDEX = STORE.aggregateTime;
+/** Row TTL: groups by the time of their last update (key `encodeKey([ts]) + storeKey`; stale entries are skipped). */
+const TTL_INDEX = STORE.aggregateTtl;
 /** Length of `encodeKey([number])`: the time prefix of a `TIME_INDEX` key. */
 const TIME_PREFIX_LEN = encodeKey([0]).length;
 
@@ -294,6 +296,23 @@ export class AggregateProcessor implements Processor {
       const args = this.argsOf(wValues[i]!);
       if (!w) {
         const e = slots[slotStart[i]!]!;
+        const ttl = this.spec.ttlMs;
+        if (ttl !== undefined && e.state !== undefined && (e.state[0] as number) + ttl <= this.ctx.streamTime) {
+          // Not updated for the TTL when this record moved stream time: the group expired before it folds.
+          const p = pending.get(e);
+          if (p) {
+            pending.delete(e);
+            out.push(this.emit(p.row, p.key, e.state, undefined, p.old));
+          }
+          out.push(this.expiredRow(key, e.state, ttl, row));
+          e.state = undefined;
+          if (!e.dirty) {
+            e.dirty = true;
+            dirty.push(e);
+          }
+          // The retraction of a row folded before the expiry: nothing left to retract.
+          if (sign === -1) continue;
+        }
         const oldRow = this.fold(e, row.ts, sign, args, dirty);
         // A table update whose old and new rows fall in the same group emits once, after both.
         if (sign === -1 && i + 1 < n && wRow[i + 1] === row && slots[slotStart[i + 1]!] === e) continue;
@@ -321,9 +340,16 @@ export class AggregateProcessor implements Processor {
     // 3. Each changed group goes to the store once per batch (written at the commit).
     for (const e of dirty) {
       e.dirty = false;
-      store.put(AGG_STORE, e.sk, e.state);
+      if (e.state === undefined) store.delete(AGG_STORE, e.sk);
+      else {
+        store.put(AGG_STORE, e.sk, e.state);
+        if (this.spec.ttlMs !== undefined) store.put(TTL_INDEX, Buffer.concat([encodeKey([e.state[0]]), e.sk]), 1);
+      }
     }
     for (const [e, p] of pending) out.push(this.emit(p.row, p.key, e.state!, e.win, p.old));
+    if (this.spec.ttlMs !== undefined && this.ctx.streamTime > before && n > 0) {
+      out.push(...(await this.expireRows(this.spec.ttlMs, wRow[n - 1]!)));
+    }
     // 4. Windows that closed (EMIT FINAL) or expired as stream time moved.
     if (w && advances.length > 0) {
       const trigger = wRow[n - 1]!;
@@ -370,6 +396,52 @@ export class AggregateProcessor implements Processor {
     const r: Row = { values, ts: state[0] as number, topic: row.topic, partition: row.partition, offset: row.offset };
     if (win) r.window = win;
     if (old !== undefined) r.old = old === null ? null : [...key, ...old, ...(win ? [win.start, win.end] : [])];
+    return r;
+  }
+
+  // ---- Row TTL (unwindowed): groups not updated for `ttlMs` of stream time are deleted, with a tombstone.
+
+  /**
+   * The groups whose last update is `ttl` or more behind stream time, found through the TTL index: each is
+   * deleted and yields its tombstone. Index entries of groups updated since are stale and only deleted.
+   */
+  private async expireRows(ttl: number, trigger: Row): Promise<Row[]> {
+    const store = this.ctx.store;
+    const cut = this.ctx.streamTime - ttl;
+    const entries = await store.range(TTL_INDEX, { gte: Buffer.alloc(0), lt: prefixEnd(encodeKey([cut])) });
+    if (entries.length === 0) return [];
+    const sks = entries.map(([k]) => k.subarray(TIME_PREFIX_LEN));
+    const keys = sks.map((sk) => decodeKey(sk));
+    const hot = keys.map((k) => this.hot.get(groupId(k)));
+    await store.prefetch(
+      AGG_STORE,
+      sks.filter((_, i) => hot[i] === undefined),
+    );
+    const out: Row[] = [];
+    for (let i = 0; i < sks.length; i++) {
+      store.delete(TTL_INDEX, entries[i]![0]);
+      const e = hot[i];
+      const state = (e ? e.state : store.get(AGG_STORE, sks[i]!)) as State | undefined;
+      if (state === undefined || (state[0] as number) > cut) continue;
+      store.delete(AGG_STORE, sks[i]!);
+      if (e) e.state = undefined;
+      out.push(this.expiredRow(keys[i]!, state, ttl, trigger));
+    }
+    return out.sort((a, b) => a.ts - b.ts);
+  }
+
+  /** The tombstone of a group that expired (TTL), at the time it expired: its last update + the TTL. */
+  private expiredRow(key: unknown[], state: State, ttl: number, trigger: Row): Row {
+    const values = [...key, ...this.results(state)];
+    const r: Row = {
+      values,
+      ts: (state[0] as number) + ttl,
+      topic: trigger.topic,
+      partition: trigger.partition,
+      offset: trigger.offset,
+      tombstone: true,
+    };
+    if (this.spec.needsOld) r.old = values;
     return r;
   }
 

@@ -144,7 +144,9 @@ export class PersistentQuery {
               );
             }
           }
-          this.tasks.push(new StageTask(stage, p, store, this.env, changelog));
+          const task = new StageTask(stage, p, store, this.env, changelog);
+          await task.start();
+          this.tasks.push(task);
         } catch (e) {
           await store.close();
           if (!isFenced(e)) throw e;

@@ -10,7 +10,7 @@
  * sink topic can see a repeated record (at-least-once).
  */
 import { deserialize } from "node:v8";
-import type { ExecutionSettings, StageInputPlan } from "../../src/plan/topology.ts";
+import type { ExecutionSettings, StageInputPlan, StartPosition } from "../../src/plan/topology.ts";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
 import {
   LogError,
@@ -27,7 +27,7 @@ import type { Processor, ProcessingError, ProcessorContext, Row, TaskMetrics } f
 import { DropLedger } from "./drops.ts";
 import { encodeKey } from "../state/keycodec.ts";
 import type { Changelog } from "../state/changelog.ts";
-import type { PartitionStore } from "../state/store.ts";
+import type { BeforeCommit, PartitionStore } from "../state/store.ts";
 
 const META_STORE = "meta";
 
@@ -40,6 +40,8 @@ export interface Stage {
   readonly inputs: readonly StageInput[];
   readonly processors: () => Processor[];
   readonly output: () => StageOutput;
+  /** Where source inputs start without stored offsets (the plan's `START_FROM`); see `StageTask.resolveStart`. */
+  readonly start?: StartPosition;
 }
 
 export interface TaskEnv {
@@ -207,17 +209,68 @@ export class StageTask {
 
   /** The next offset this task will fold from input `i` (what its store has committed). */
   async currentPosition(i = 0): Promise<number> {
-    const st = this.inputs[i]!;
-    if (st.position === undefined) {
-      const reset = this.env.execution.offsetReset;
-      // Internal topics are always read from the start: they only hold what this query wrote.
-      st.position =
-        reset === "latest" && st.input.kind === "source"
-          ? await this.env.log.endOffset(st.input.topic, this.partition)
-          : await this.env.log.beginningOffset(st.input.topic, this.partition);
+    await this.start();
+    return this.inputs[i]!.position!;
+  }
+
+  /**
+   * Settles where each input starts (see {@link resolveStart}); the query calls it when it creates the task,
+   * so `latest` and a timestamp mean the moment the query started, not its first read.
+   */
+  start(): Promise<void> {
+    return (this.starting ??= this.resolveStart());
+  }
+
+  /** Settles once every input has a position (see {@link resolveStart}). */
+  private starting: Promise<void> | undefined;
+
+  /**
+   * Gives the inputs whose store holds no offset (a new query) their start: the plan's `START_FROM`, else
+   * the `auto.offset.reset` property (earliest by default); internal topics always start at their beginning.
+   * Offsets resolved otherwise than "the beginning" are committed at once (with the changelog), so a restart
+   * continues from them and does not seek again: `latest` or a timestamp means the moment the query started,
+   * not the next restart. (Seeking the beginning again finds the same records, bar those retention deleted.)
+   */
+  private async resolveStart(): Promise<void> {
+    const resolved = new Map<string, number>();
+    for (const st of this.inputs) {
+      if (st.position !== undefined) continue;
+      const { offset, fromBeginning } = await this.startOffset(st.input);
+      st.position = st.readAt = offset;
+      if (!fromBeginning) resolved.set(`${st.input.topic}/${this.partition}`, offset);
     }
-    st.readAt ??= st.position;
-    return st.position;
+    if (resolved.size === 0) return;
+    const tx = this.transactional ? await this.transactional.log.beginTransaction(this.transactional.id) : undefined;
+    try {
+      await this.store.commit(resolved, this.beforeCommit(tx));
+    } catch (e) {
+      await tx?.abort().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async startOffset(input: StageInput): Promise<{ offset: number; fromBeginning: boolean }> {
+    const log = this.env.log;
+    const p = this.partition;
+    const beginning = async () => ({ offset: await log.beginningOffset(input.topic, p), fromBeginning: true });
+    if (input.kind === "internal") return beginning();
+    const start = this.stage.start ?? { kind: this.env.execution.offsetReset };
+    const at = (offset: number) => ({ offset, fromBeginning: false });
+    switch (start.kind) {
+      case "earliest":
+        return beginning();
+      case "latest":
+        return at(await log.endOffset(input.topic, p));
+      case "timestamp":
+        return at(await log.offsetForTime(input.topic, p, start.timestamp));
+      case "offsets": {
+        const asked = start.offsets.find((o) => o.partition === p)?.offset;
+        if (asked === undefined) return beginning();
+        // An offset outside what the partition holds is clamped into it (gone to retention, or not written yet).
+        const begin = await log.beginningOffset(input.topic, p);
+        return at(Math.min(Math.max(asked, begin), await log.endOffset(input.topic, p)));
+      }
+    }
   }
 
   /**
@@ -229,7 +282,7 @@ export class StageTask {
       const st = this.inputs[i]!;
       const buffered = st.rows.length - st.head;
       if (buffered >= maxRecords) continue;
-      await this.currentPosition(i);
+      await this.start();
       let records: LogRecord[];
       try {
         records = await this.env.log.read(st.input.topic, this.partition, st.readAt!, maxRecords - buffered);
@@ -349,20 +402,20 @@ export class StageTask {
       return upTo !== undefined && offset < upTo;
     };
     for (const [k, n] of this.drops.endBatch(covered, batch.consumed)) offsets.set(k, n);
-    const changelog = this.changelog;
-    await this.store.commit(
-      offsets,
-      tx && changelog
-        ? (writes) => changelog.writeInTransaction(writes, tx)
-        : tx
-          ? async () => (await tx.commit(), undefined)
-          : changelog?.write,
-    );
+    await this.store.commit(offsets, this.beforeCommit(tx));
     this.drops.committedBatch();
     for (let i = 0; i < this.inputs.length; i++) {
       const next = batch.next[i];
       if (next !== undefined) this.inputs[i]!.position = next;
     }
+  }
+
+  /** What a commit writes before the local store: the changelog (in `tx` when exactly-once), or commits `tx`. */
+  private beforeCommit(tx: LogTransaction | undefined): BeforeCommit | undefined {
+    const changelog = this.changelog;
+    if (tx && changelog) return (writes) => changelog.writeInTransaction(writes, tx);
+    if (tx) return async () => (await tx.commit(), undefined);
+    return changelog?.write;
   }
 
   /** The log and transactional id of this task when it runs exactly-once (`processing.guarantee`), else undefined. */

@@ -59,16 +59,17 @@ export function instantiate(plan: TopologyPlan): PlannedQuery {
   for (const s of plan.stages) stagePartitions.set(s.id, s.partitions);
   return {
     topology: plan,
-    stages: plan.stages.map(stage),
+    stages: plan.stages.map((s) => stage(s, plan)),
     internalTopics: plan.internalTopics,
     stagePartitions,
     ...(plan.table ? { readTable: tableReader(plan.table) } : {}),
   };
 }
 
-function stage(s: StagePlan): Stage {
+function stage(s: StagePlan, plan: TopologyPlan): Stage {
   return {
     id: s.id,
+    ...(plan.start ? { start: plan.start } : {}),
     inputs: s.inputs,
     processors: () => s.processors.map(processor),
     output: () => output(s.output),

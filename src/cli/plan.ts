@@ -89,7 +89,10 @@ export function formatPlan(plan: DeployPlan, out: NodeJS.WriteStream): string {
   const lines = plan.items.map((i) => {
     const what = `${i.action}${i.action === "remove" ? " (only with apply --allow-drop)" : ""}${i.reason && i.action !== "remove" ? `: ${i.reason}` : ""}`;
     const abandon = i.abandons !== undefined ? ` (abandons the unfinished version ${i.abandons})` : "";
-    return paint[i.action](`${MARK[i.action]} ${i.objectType.padEnd(6)} ${i.name.padEnd(width)}  ${what}${abandon}`);
+    const start = i.start !== undefined ? ` (starts from ${i.start})` : "";
+    return paint[i.action](
+      `${MARK[i.action]} ${i.objectType.padEnd(6)} ${i.name.padEnd(width)}  ${what}${abandon}${start}`,
+    );
   });
   const count = (a: PlanItem["action"]) => plan.items.filter((i) => i.action === a).length;
   const changes = plan.items.length - count("unchanged");

@@ -216,6 +216,7 @@ export function buildTopology(
   execution: ExecutionSettings,
   topicId: string = queryId,
 ): TopologyPlan {
+  if (q.start?.kind === "offsets") checkStartPartitions(q, partitionsOf);
   const planner = new Planner(topicId, partitionsOf);
   if (q.where && q.from.kind === "Join") planner.pushable = conjuncts(q.where);
   const rows = planner.from(q.from, false);
@@ -251,6 +252,7 @@ export function buildTopology(
     stages: planner.stages,
     internalTopics: planner.topics,
     ...(table ? { table } : {}),
+    ...(q.start ? { start: q.start } : {}),
   });
 
   const agg = q.aggregation;
@@ -278,6 +280,7 @@ export function buildTopology(
     fromTable: agg.fromTable,
     emitFinal: q.emit === "FINAL",
     needsOld: agg.having !== undefined,
+    ...(sink.ttlMs !== undefined && !agg.window ? { ttlMs: sink.ttlMs } : {}),
   };
   const tail: ProcessorSpec[] = [aggSpec];
   if (agg.having) {
@@ -309,6 +312,19 @@ export function buildTopology(
     planner.addStage([input], tail, sinkOutput, rows.partitions);
   }
   return plan(table);
+}
+
+/** Explicit start offsets name partitions the source topic has. */
+function checkStartPartitions(q: AnalyzedQuery, partitionsOf: (topic: string) => number): void {
+  let f = q.from;
+  while (f.kind === "Join") f = f.left;
+  const n = partitionsOf(f.source.topic);
+  const bad = q.start?.kind === "offsets" ? q.start.offsets.find((o) => o.partition >= n) : undefined;
+  if (bad) {
+    throw new UnsupportedQueryError(
+      `START_FROM names partition ${bad.partition} of topic ${f.source.topic}, which has ${n} partition(s) (0 to ${n - 1})`,
+    );
+  }
 }
 
 function conjuncts(e: TExpr): TExpr[] {

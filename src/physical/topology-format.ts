@@ -7,6 +7,7 @@
 import { formatExpr } from "../logical/exprText.ts";
 import { formatFormat, formatWindow } from "../logical/format.ts";
 import {
+  formatStartPosition,
   STORE,
   type OutputSpec,
   type ProcessorSpec,
@@ -19,7 +20,8 @@ import {
 export function storesOf(spec: ProcessorSpec | OutputSpec): string[] {
   switch (spec.kind) {
     case "Aggregate":
-      return spec.window ? [STORE.aggregate, STORE.aggregateTime] : [STORE.aggregate];
+      if (spec.window) return [STORE.aggregate, STORE.aggregateTime];
+      return spec.ttlMs !== undefined ? [STORE.aggregate, STORE.aggregateTtl] : [STORE.aggregate];
     case "Join":
       if (spec.joinKind === "FOREIGN_KEY") return [STORE.left, STORE.right, STORE.foreignKeyIndex];
       if (spec.joinKind !== "STREAM_STREAM") return [STORE.left, STORE.right];
@@ -68,6 +70,7 @@ function processor(p: ProcessorSpec, next: readonly string[]): string {
         `Aggregate: GROUP BY ${p.groupBy.map(formatExpr).join(", ") || "(nothing)"}; ` +
         `${p.aggregates.map((a) => `${a.name}(${a.args.map(formatExpr).join(", ")})`).join(", ")}` +
         `${p.window ? `; window ${formatWindow(p.window)}` : ""}${p.emitFinal ? "; EMIT FINAL" : ""}${p.fromTable ? "; retracts" : ""}` +
+        `${p.ttlMs !== undefined ? `; rows expire ${p.ttlMs}ms after their last update (TTL)` : ""}` +
         `, stores ${storesOf(p).join(", ")}`
       );
   }
@@ -94,6 +97,7 @@ function table(t: TableReadPlan): string {
 /** The text of `plan`: what runs, sub-topology by sub-topology. */
 export function formatTopology(plan: TopologyPlan): string {
   const out = [`Query ${plan.queryId} (topology plan v${plan.version})`];
+  if (plan.start) out.push(`  Starts from: ${formatStartPosition(plan.start)} (START_FROM)`);
   for (const s of plan.stages) {
     out.push(`  Sub-topology ${s.id} (${s.partitions} ${s.partitions === 1 ? "task" : "tasks"})`);
     s.inputs.forEach((i, n) => out.push(`    ${input(i, n, s.inputs.length)}`));

@@ -51,6 +51,11 @@ export interface CatalogSource {
   readonly retentionMs?: number;
   /** `CREATE SOURCE ...`: read-only. */
   readonly isSource: boolean;
+  /**
+   * `WITH (TTL = '30 DAYS')` on a CTAS: a row not updated for this long in event time (the stream time of
+   * the task that folds it) is deleted, with a tombstone in the table's topic.
+   */
+  readonly ttlMs?: number;
   /** The id of the persistent query that writes it (CSAS/CTAS), if any. */
   readonly writtenBy?: string;
   /** The statement text that created it. */

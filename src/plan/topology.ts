@@ -93,6 +93,37 @@ export interface TopologyPlan {
    * aggregation is read from its aggregate store, with HAVING and the projection applied on read.
    */
   readonly table?: TableReadPlan;
+  /**
+   * Where the query starts reading its source topics when its stores hold no offsets yet (a new query):
+   * the user's `START_FROM`. Absent: the session's `auto.offset.reset` (earliest when unset). Internal
+   * topics are always read from their beginning. A task commits the offsets it resolved at once, so a
+   * restart continues from them and never seeks again.
+   */
+  readonly start?: StartPosition;
+}
+
+/**
+ * A start position (`START_FROM`): the earliest or latest offsets, the first offsets whose record timestamps
+ * are at or after `timestamp` (epoch ms; Kafka's ListOffsets by time), or explicit offsets per partition of
+ * the one source topic (partitions not listed start at their earliest offset).
+ */
+export type StartPosition =
+  | { readonly kind: "earliest" }
+  | { readonly kind: "latest" }
+  | { readonly kind: "timestamp"; readonly timestamp: number }
+  | { readonly kind: "offsets"; readonly offsets: readonly { readonly partition: number; readonly offset: number }[] };
+
+/** The text of a start position, as EXPLAIN and `esql plan` show it. */
+export function formatStartPosition(s: StartPosition): string {
+  switch (s.kind) {
+    case "earliest":
+    case "latest":
+      return s.kind;
+    case "timestamp":
+      return `the first records at or after ${new Date(s.timestamp).toISOString()} (${s.timestamp})`;
+    case "offsets":
+      return `offsets ${s.offsets.map((o) => `${o.partition}=${o.offset}`).join(",")} (other partitions: earliest)`;
+  }
 }
 
 export interface StagePlan {
@@ -194,6 +225,11 @@ export interface AggregateSpec {
   readonly emitFinal: boolean;
   /** Downstream needs the previous result (`old`) of each emitted row (HAVING). */
   readonly needsOld: boolean;
+  /**
+   * Row TTL (unwindowed only): a group whose last update is `ttlMs` behind stream time is deleted and a
+   * tombstone emitted; the store `aggttl` indexes groups by the time of their last update.
+   */
+  readonly ttlMs?: number;
 }
 
 export interface SinkSpec {
@@ -252,6 +288,8 @@ export const STORE = {
   aggregate: "agg",
   /** The time index of an aggregation's windows (closing, EMIT FINAL, retention). */
   aggregateTime: "aggtime",
+  /** The index of an aggregation's groups by the time of their last update (row TTL). */
+  aggregateTtl: "aggttl",
   /** A join's two sides. */
   left: "left",
   right: "right",

@@ -2,6 +2,7 @@
  * The analyzer's output: statements with names resolved, types checked, output schemas decided.
  * The logical planner consumes these; nothing here refers back to the AST except spans.
  */
+import type { StartPosition } from "../plan/topology.ts";
 import type { SqlType } from "../types/sqltype.ts";
 import type { CatalogSource, WindowType } from "./catalog.ts";
 import type { ScopeColumn } from "./expressions.ts";
@@ -106,4 +107,6 @@ export interface AnalyzedQuery {
   readonly pull: boolean;
   /** Names of the catalog sources read. */
   readonly sources: readonly string[];
+  /** A persistent query's `START_FROM` (absent: the session's `auto.offset.reset`). */
+  readonly start?: StartPosition;
 }

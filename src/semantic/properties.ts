@@ -4,7 +4,9 @@
  */
 import type { Property } from "../ast/nodes.ts";
 import { error, type Diagnostic, type Span } from "../diagnostics/diagnostic.ts";
+import type { StartPosition } from "../plan/topology.ts";
 import { formatType, type SqlType } from "../types/sqltype.ts";
+import { parseIsoTimestamp } from "../types/values.ts";
 import type { CatalogColumn, FormatName, FormatSpec } from "./catalog.ts";
 import { Codes } from "./codes.ts";
 import { closest } from "./exprText.ts";
@@ -45,8 +47,77 @@ export const SOURCE_PROPERTIES = [
   "VALUE_PROTOBUF_NULLABLE_REPRESENTATION",
 ] as const;
 
-/** Properties allowed on CSAS/CTAS (no windowing; the sink's window comes from the query). */
-export const SINK_PROPERTIES = SOURCE_PROPERTIES.filter((p) => p !== "WINDOW_TYPE" && p !== "WINDOW_SIZE");
+/** Properties of the persistent query itself (CSAS, CTAS, INSERT INTO ... SELECT), not of its sink. */
+export const QUERY_PROPERTIES = ["START_FROM"] as const;
+
+/** Properties allowed on CSAS/CTAS (no windowing; the sink's window comes from the query); `TTL`: CTAS only. */
+export const SINK_PROPERTIES = [
+  ...SOURCE_PROPERTIES.filter((p) => p !== "WINDOW_TYPE" && p !== "WINDOW_SIZE"),
+  ...QUERY_PROPERTIES,
+  "TTL",
+];
+
+/** The largest instant JavaScript dates (and so esql's timestamps) hold, in ms either side of the epoch. */
+const MAX_INSTANT_MS = 8.64e15;
+
+/**
+ * Reads `START_FROM` of a persistent query's WITH clause: `'earliest'`, `'latest'`, an ISO timestamp
+ * (`'2024-05-01T00:00:00Z'`; UTC without a zone) or epoch milliseconds, or `'offsets:0=100,1=250'`
+ * (explicit offsets per partition, for a query that reads one source topic). Undefined when absent or bad
+ * (reported).
+ */
+export function readStartFrom(
+  props: readonly Property[],
+  sourceTopics: number,
+  diags: Diagnostic[],
+): StartPosition | undefined {
+  const p = props.find((x) => x.name === "START_FROM");
+  if (!p || p.value.value === null) return undefined;
+  const bad = (why: string) => {
+    diags.push(
+      error(
+        Codes.INVALID_PROPERTY,
+        `Invalid START_FROM ${JSON.stringify(String(p.value.value))}: ${why}`,
+        p.span,
+        "START_FROM is 'earliest', 'latest', a timestamp such as '2024-05-01T00:00:00Z' (or epoch milliseconds), or 'offsets:<partition>=<offset>,...'",
+      ),
+    );
+    return undefined;
+  };
+  const raw = p.value.value;
+  const text = String(raw).trim();
+  const lower = text.toLowerCase();
+  if (lower === "earliest" || lower === "latest") return { kind: lower };
+  if (typeof raw === "number" || /^-?\d+$/.test(text)) {
+    const ms = Number(text);
+    if (!Number.isSafeInteger(ms) || Math.abs(ms) > MAX_INSTANT_MS) return bad("epoch milliseconds out of range");
+    return { kind: "timestamp", timestamp: ms };
+  }
+  if (lower.startsWith("offsets:")) {
+    if (sourceTopics !== 1)
+      return bad(`explicit offsets need a query that reads one source topic, this one reads ${sourceTopics}`);
+    const offsets: { partition: number; offset: number }[] = [];
+    for (const part of text.slice("offsets:".length).split(",")) {
+      const m = /^\s*(\d+)\s*=\s*(\d+)\s*$/.exec(part);
+      if (!m) return bad(`expected <partition>=<offset>, found ${JSON.stringify(part.trim())}`);
+      const partition = Number(m[1]);
+      const offset = Number(m[2]);
+      if (!Number.isSafeInteger(offset) || partition > 1_000_000) return bad(`${part.trim()} is out of range`);
+      if (offsets.some((o) => o.partition === partition)) return bad(`partition ${partition} is given twice`);
+      offsets.push({ partition, offset });
+    }
+    offsets.sort((a, b) => a.partition - b.partition);
+    return { kind: "offsets", offsets };
+  }
+  let ms: number;
+  try {
+    ms = parseIsoTimestamp(text);
+  } catch {
+    return bad("not earliest, latest, a timestamp or offsets");
+  }
+  if (!Number.isFinite(ms) || Math.abs(ms) > MAX_INSTANT_MS) return bad("the timestamp is out of range");
+  return { kind: "timestamp", timestamp: ms };
+}
 
 export interface Props {
   readonly values: ReadonlyMap<string, { value: string | number | boolean | null; span: Span }>;

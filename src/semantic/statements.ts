@@ -32,8 +32,10 @@ import {
   SINK_PROPERTIES,
   SOURCE_PROPERTIES,
   checkFormats,
+  QUERY_PROPERTIES,
   readFormats,
   readProperties,
+  readStartFrom,
   type Props,
 } from "./properties.ts";
 import { RESERVED_NAMES, analyzeQuery } from "./query.ts";
@@ -365,6 +367,29 @@ function checkTopicName(topic: string, props: Props, span: Span, diags: Diagnost
       props.span("KAFKA_TOPIC") ?? span,
     ),
   );
+}
+
+/** `TTL` of a CTAS: a duration (`'30 DAYS'`), on a table whose rows a query writes and that has no window. */
+function readTtl(
+  props: Props,
+  kind: "STREAM" | "TABLE",
+  q: AnalyzedQuery,
+  span: Span,
+  diags: Diagnostic[],
+): number | undefined {
+  const text = props.get("TTL");
+  if (text === undefined) return undefined;
+  const at = props.span("TTL") ?? span;
+  const ms = parseDurationText(text);
+  const bad = (why: string) => (
+    diags.push(error(Codes.INVALID_PROPERTY, `Invalid TTL '${text}': ${why}`, at)),
+    undefined
+  );
+  if (ms === undefined || ms <= 0) return bad("expected a positive duration such as '30 DAYS' or '12 HOURS'");
+  if (kind !== "TABLE") return bad("TTL applies to tables (a stream's records are events, not rows that expire)");
+  if (q.window) return bad("a windowed table's rows expire with the window's RETENTION");
+  if (!q.aggregation) return bad("TTL is supported on aggregated tables (CREATE TABLE ... AS SELECT ... GROUP BY)");
+  return ms;
 }
 
 /** Parses `'10 SECONDS'` style durations of WINDOW_SIZE. */
@@ -727,10 +752,12 @@ function sinkFor(
   const prefix = env.properties["ksql.output.topic.name.prefix"] ?? "";
   const topic = props.get("KAFKA_TOPIC") ?? `${prefix}${name}`;
   checkTopicName(topic, props, span, diags);
+  const ttlMs = readTtl(props, kind, q, span, diags);
   const w = q.window;
   return {
     name,
     sourceType: kind,
+    ...(ttlMs !== undefined ? { ttlMs } : {}),
     columns,
     topic,
     keyFormat,
@@ -750,6 +777,13 @@ function sinkFor(
     isSource: false,
     sql: text,
   };
+}
+
+/** `q` with the start position its WITH clause asks for (`START_FROM`), if any. */
+function withStart(q: AnalyzedQuery, properties: readonly Property[], catalog: Catalog, diags: Diagnostic[]) {
+  const topics = new Set(q.sources.map((n) => catalog.source(n)?.topic));
+  const start = readStartFrom(properties, topics.size, diags);
+  return start ? { ...q, start } : q;
 }
 
 function firstSource(q: AnalyzedQuery): CatalogSource {
@@ -776,7 +810,7 @@ function createAsSelect(stmt: CreateAsSelect, text: string, catalog: Catalog, en
     }
     if (!replaceable(stmt, kind, existing, diags)) return undefined;
   }
-  const q = analyzeQuery(
+  const q0 = analyzeQuery(
     stmt.query,
     {
       catalog,
@@ -788,13 +822,24 @@ function createAsSelect(stmt: CreateAsSelect, text: string, catalog: Catalog, en
     },
     diags,
   );
-  if (!q || diags.length) return undefined;
+  if (!q0 || diags.length) return undefined;
+  const q = withStart(q0, stmt.properties, catalog, diags);
   const sink = sinkFor(name, kind, q, stmt.properties, stmt.span, text, catalog, env, diags);
   if (!sink || diags.length) return undefined;
   const replacing = existing?.writtenBy;
   const queryId = replacing ?? catalog.nextQueryId(kind === "STREAM" ? "CSAS" : "CTAS", name);
   const withSink = { ...sink, writtenBy: queryId };
   if (existing && !inPlace(existing, { sink: withSink, query: q }, catalog, stmt.name.span, diags)) return undefined;
+  if (replacing && q.start) {
+    diags.push({
+      ...error(
+        Codes.INVALID_PROPERTY,
+        `START_FROM is ignored: ${name} is replaced in place, and its query continues from the offsets it has`,
+        stmt.properties.find((p) => p.name === "START_FROM")!.span,
+      ),
+      severity: "warning",
+    });
+  }
   const entry = { id: queryId, sink: name, sources: q.sources, sql: text, query: q };
   let c = catalog.withSource(withSink);
   c = replacing ? c.withoutQuery(replacing).withQuery(entry) : c.withQuery(entry);
@@ -842,8 +887,8 @@ function insertInto(stmt: InsertInto, text: string, catalog: Catalog, env: Analy
     );
     return undefined;
   }
-  readProperties(stmt.properties, ["QUERY_ID"], diags);
-  const q = analyzeQuery(
+  readProperties(stmt.properties, ["QUERY_ID", ...QUERY_PROPERTIES], diags);
+  const q0 = analyzeQuery(
     stmt.query,
     {
       catalog,
@@ -855,7 +900,9 @@ function insertInto(stmt: InsertInto, text: string, catalog: Catalog, env: Analy
     },
     diags,
   );
-  if (!q || diags.length) return undefined;
+  if (!q0 || diags.length) return undefined;
+  const q = withStart(q0, stmt.properties, catalog, diags);
+  if (diags.length) return undefined;
   const result: CatalogColumn[] = q.projection.map((c) => ({
     name: c.name,
     type: c.type,

@@ -131,6 +131,15 @@ export class KafkaFetcher {
     return (await this.offsets(topic, partition)).high;
   }
 
+  /**
+   * ListOffsets by timestamp (what kafkajs' `admin.fetchTopicOffsetsByTimestamp` sends), through the fetch
+   * cluster as `offsets` does; the broker's -1 (no record at or after the time) is the end offset.
+   */
+  async offsetForTime(topic: string, partition: number, timestamp: number): Promise<number> {
+    const { high, at } = await this.offsets(topic, partition, timestamp);
+    return at === undefined || at < 0 ? high : at;
+  }
+
   async waitForData(topic: string, positions: readonly PartitionPosition[], signal?: AbortSignal): Promise<boolean> {
     await this.host.connect();
     const partitions = await this.topics.partitionCount(topic);
@@ -288,7 +297,11 @@ export class KafkaFetcher {
     this.cluster.targetTopics.delete(topic);
   }
 
-  private async offsets(topic: string, partition: number): Promise<{ low: number; high: number }> {
+  private async offsets(
+    topic: string,
+    partition: number,
+    timestamp?: number,
+  ): Promise<{ low: number; high: number; at?: number }> {
     await this.host.connect();
     checkPartition(topic, await this.topics.partitionCount(topic), partition);
     // ListOffsets through the fetch cluster, for this one partition. Not `admin.fetchTopicOffsets`: with
@@ -300,16 +313,28 @@ export class KafkaFetcher {
         if (Object.keys(this.cluster.findLeaderForPartitions(topic, [partition])).length === 0) {
           throw Object.assign(new Error(`no leader known for ${topic}-${partition}`), { type: "LEADER_NOT_AVAILABLE" });
         }
-        const ask = (fromBeginning: boolean) =>
-          this.cluster.fetchTopicsOffset([{ topic, fromBeginning, partitions: [{ partition }] }]);
-        const [high, low] = await Promise.all([ask(false), ask(true)]);
+        const ask = (fromBeginning: boolean, fromTimestamp?: number) =>
+          this.cluster.fetchTopicsOffset([
+            {
+              topic,
+              fromBeginning,
+              partitions: [{ partition }],
+              ...(fromTimestamp !== undefined ? { fromTimestamp } : {}),
+            },
+          ]);
+        const [high, low, byTime] = await Promise.all([
+          ask(false),
+          ask(true),
+          timestamp === undefined ? undefined : ask(false, timestamp),
+        ]);
         const offsetIn = (r: { topic: string; partitions: { partition: number; offset: string }[] }[]) =>
           r.find((t) => t.topic === topic)?.partitions.find((p) => p.partition === partition)?.offset;
         const h = offsetIn(high);
         const l = offsetIn(low);
         if (h === undefined || l === undefined)
           throw new LogError("IO", `Kafka returned no offsets for ${topic}-${partition}`);
-        return { low: Number(l), high: Number(h) };
+        const t = byTime && offsetIn(byTime);
+        return { low: Number(l), high: Number(h), ...(t !== undefined ? { at: Number(t) } : {}) };
       } catch (err) {
         const e = toLogError(err, `cannot read the offsets of ${topic}-${partition}`, topic);
         if (e.code === "UNKNOWN_TOPIC") {

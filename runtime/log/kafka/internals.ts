@@ -19,7 +19,7 @@ export interface InternalCluster {
   addTargetTopic(topic: string): Promise<void>;
   findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
   fetchTopicsOffset(
-    topics: { topic: string; fromBeginning: boolean; partitions: { partition: number }[] }[],
+    topics: { topic: string; fromBeginning: boolean; fromTimestamp?: number; partitions: { partition: number }[] }[],
   ): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
   findBroker(query: { nodeId: string }): Promise<InternalBroker>;
 }

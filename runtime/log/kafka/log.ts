@@ -127,6 +127,10 @@ export class KafkaEventLog implements GroupCapableLog, TransactionalLog {
     return this.fetcher.endOffset(topic, partition);
   }
 
+  offsetForTime(topic: string, partition: number, timestamp: number): Promise<number> {
+    return this.fetcher.offsetForTime(topic, partition, timestamp);
+  }
+
   waitForData(topic: string, positions: readonly PartitionPosition[], signal?: AbortSignal): Promise<boolean> {
     return this.fetcher.waitForData(topic, positions, signal);
   }
