@@ -1,9 +1,10 @@
 /**
  * The compiler's time is linear in its input, for every shape of hostile input: each shape is compiled at a
- * quarter of its size and at its size (a megabyte; an eighth to a quarter of one for valid statements, which the parser,
- * analyzer and planner all see, to keep this test short), and the larger may take at most {@link MAX_RATIO}
- * times as long (4 is linear; a quadratic part makes it 16). Time is the process's CPU time, not the wall
- * clock: the machines these tests run on are shared, and a process waiting for a core is not slower code.
+ * quarter of its size and at its size (a megabyte; an eighth to a quarter of one for valid statements, which
+ * the parser, analyzer and planner all see, to keep this test short), and the larger may take at most
+ * {@link MAX_RATIO} times as long (4 is linear; a quadratic part makes it 16). Time is the process's CPU time,
+ * not the wall clock: the machines these tests run on are shared, and a process waiting for a core is not
+ * slower code.
  */
 import { describe, expect, it } from "vitest";
 import { compileScript } from "../../src/compile.ts";
