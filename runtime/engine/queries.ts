@@ -71,27 +71,33 @@ export function compileSelect(env: QueryEngineEnv, sql: string): Compiled {
   return compileCached(env.catalog, env.properties, sql, (text) => compileSelectText(env, text));
 }
 
+/**
+ * The error of a parsed text that is not exactly one statement (a query is one SELECT), or undefined. The server
+ * asks it of texts it parsed on a worker, so it can refuse them without parsing them again.
+ */
+export function notOneStatement(
+  parsed: { readonly statements: readonly { readonly statement: { readonly span: Span } }[] },
+  sql: string,
+): Diagnostic | undefined {
+  if (parsed.statements.length === 1) return undefined;
+  const span = parsed.statements[1]?.statement.span ?? {
+    start: 0,
+    end: sql.length,
+    line: 1,
+    col: 1,
+    endLine: 1,
+    endCol: sql.length + 1,
+  };
+  return diagError("QRY001", `expected one SELECT statement, found ${parsed.statements.length} statements`, span);
+}
+
 function compileSelectText(env: QueryEngineEnv, sql: string): Compiled {
   const parsed = parseScript(sql, { variables: env.variables });
   if (parsed.diagnostics.some((d) => d.severity === "error"))
     return { ok: false, diagnostics: [...parsed.diagnostics] };
   const at = parsed.statements[0];
-  if (!at || parsed.statements.length !== 1) {
-    const span = parsed.statements[1]?.statement.span ?? {
-      start: 0,
-      end: sql.length,
-      line: 1,
-      col: 1,
-      endLine: 1,
-      endCol: sql.length + 1,
-    };
-    return {
-      ok: false,
-      diagnostics: [
-        diagError("QRY001", `expected one SELECT statement, found ${parsed.statements.length} statements`, span),
-      ],
-    };
-  }
+  const notOne = notOneStatement(parsed, sql);
+  if (!at || notOne) return { ok: false, diagnostics: [notOne!] };
   const span = at.statement.span;
   const compiled = compileScript(at.text, {
     catalog: env.catalog,

@@ -2,6 +2,7 @@
 import type { Engine } from "../engine/engine.ts";
 import type { PushQuery } from "../engine/push.ts";
 import type { BodyReader } from "./body.ts";
+import type { CompilePool } from "./compile-pool.ts";
 import type { Gate } from "./gate.ts";
 import type { Req, Res } from "./protocol.ts";
 import type { PullLatency } from "./routes/metrics.ts";
@@ -25,6 +26,8 @@ export interface ServerContext {
   /** Push queries streaming now, by query id. */
   readonly running: Map<string, RunningPush>;
   readonly pullLatency: PullLatency;
+  /** Parses long SQL texts on worker threads (`parseRequestSql`), off the event loop. */
+  readonly sqlParser: CompilePool;
   /** Why background processing fails, while it does. */
   drainError(): string | undefined;
 }

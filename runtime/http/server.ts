@@ -40,6 +40,7 @@ import { createServer as createNetServer, type AddressInfo, type Socket } from "
 import type { Engine } from "../engine/engine.ts";
 import { authorized } from "./auth.ts";
 import { bodyReader } from "./body.ts";
+import { CompilePool } from "./compile-pool.ts";
 import type { Routes, RunningPush, ServerContext } from "./context.ts";
 import { Gate } from "./gate.ts";
 import { ERR, errorBody, HttpError, send, type Req, type Res } from "./protocol.ts";
@@ -158,6 +159,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     running,
     pullLatency: new PullLatency(),
     drainError: () => drainError,
+    sqlParser: new CompilePool(),
   };
   const metrics = metricsRoutes(ctx);
   const routes: Routes = {
@@ -320,6 +322,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       http1.close(() => {});
       await closed;
       await gate.idle();
+      await ctx.sqlParser.close();
     },
   };
 }

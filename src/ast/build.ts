@@ -81,6 +81,14 @@ function nodesOf(ch: Children, key: string): CstNode[] {
 function nodeOf(ch: Children, key: string): CstNode | undefined {
   return ch[key]?.[0] as CstNode | undefined;
 }
+/** The first child of a node whatever its name (`Object.values(ch).flat()[0]` without the copies). */
+function firstChild(ch: Children): CstNode | undefined {
+  for (const key in ch) {
+    const all = ch[key];
+    if (all !== undefined && all.length > 0) return all[0] as CstNode;
+  }
+  return undefined;
+}
 function tokensOf(ch: Children, key: string): IToken[] {
   return (ch[key] ?? []) as IToken[];
 }
@@ -152,8 +160,7 @@ export class AstBuilder {
 
   /** Builds from the `statement` rule's CST. */
   statement(node: CstNode): Statement {
-    const [child] = Object.values(node.children).flat() as CstNode[];
-    return this.statementOf(must(child, "statement"));
+    return this.statementOf(must(firstChild(node.children), "statement"));
   }
 
   private statementOf(inner: CstNode): Statement {
@@ -789,7 +796,7 @@ export class AstBuilder {
       case "postfixExpression":
         return this.postfix(node, false);
       case "primaryExpression": {
-        const inner = must(Object.values(ch).flat()[0] as CstNode | undefined, "primary");
+        const inner = must(firstChild(ch), "primary");
         return this.expr(inner);
       }
       case "literal":
@@ -1092,7 +1099,7 @@ function bareChain(node: CstNode, target: string): CstNode | undefined {
         cur = ch["postfix"] === undefined ? nodeOf(ch, "primaryExpression") : undefined;
         break;
       case "primaryExpression":
-        cur = Object.values(ch).flat()[0] as CstNode | undefined;
+        cur = firstChild(ch);
         break;
       default:
         return undefined;

@@ -22,10 +22,12 @@ const STREAM =
   "CREATE STREAM s (id INT KEY, amount DOUBLE, a ARRAY<INT>, d DECIMAL(10, 2)) WITH (kafka_topic='s', value_format='json');\n";
 const repeat = (unit: string, chars: number) => unit.repeat(Math.max(1, Math.floor(chars / unit.length)));
 
+/** Compiles `text`; `ms` is the CPU time it took (a process waiting for a core on a shared machine is not slower). */
 function compileTimed(name: string, text: string): { r: CompileResult; ms: number } {
-  const t0 = performance.now();
+  const t0 = process.cpuUsage();
   const r = compileScript(text);
-  const ms = performance.now() - t0;
+  const used = process.cpuUsage(t0);
+  const ms = (used.user + used.system) / 1000;
   console.log(`limits: ${name}: ${(text.length / 1e6).toFixed(2)} MB in ${ms.toFixed(0)} ms`);
   return { r, ms };
 }

@@ -11,9 +11,9 @@
  * `/query` or `/query-stream`. `GET /status` and `GET /status/{commandId}` tell the commands' outcomes.
  */
 import type { CompiledStatement } from "../../../src/compile.ts";
-import { parseScript } from "../../../src/parse.ts";
 import { describeEntity } from "../../engine/entities.ts";
 import { Bodies } from "../body.ts";
+import { parseRequestSql } from "../compile-pool.ts";
 import type { Routes, ServerContext } from "../context.ts";
 import { ERR, errorBody, HttpError, send, statementError, type Req, type Res } from "../protocol.ts";
 import { requestProperties, sessionVariables, withSession } from "../session.ts";
@@ -69,7 +69,7 @@ export function ksqlRoutes(ctx: ServerContext): Routes {
     const variables = sessionVariables(body.sessionVariables);
     const entities: unknown[] = [];
     // A script with a syntax error runs nothing.
-    const parsed = parseScript(text, { variables: new Map([...engine.variables, ...variables]) });
+    const parsed = await parseRequestSql(ctx.sqlParser, text, new Map([...engine.variables, ...variables]));
     const syntax = parsed.diagnostics.find((d) => d.severity === "error");
     if (syntax) throw new HttpError(400, statementError(syntax, text));
     const query = parsed.statements.find((p) => p.statement.kind === "QueryStatement" || p.statement.kind === "Print");

@@ -6,9 +6,11 @@
 import { performance } from "node:perf_hooks";
 import { formatType, type SqlType } from "../../../src/types/sqltype.ts";
 import { isTombstone, type PushQuery, type QueryColumn } from "../../engine/push.ts";
+import { notOneStatement } from "../../engine/queries.ts";
 import { formatDecimal, stringifyExact } from "../../serde/index.ts";
 import { toPlain } from "../../serde/display.ts";
 import { Bodies } from "../body.ts";
+import { parseRequestSql } from "../compile-pool.ts";
 import type { Routes, ServerContext } from "../context.ts";
 import { requestProperties, sessionVariables, withSession } from "../session.ts";
 import { ERR, errorBody, gone, HttpError, send, statementError, type Req, type Res } from "../protocol.ts";
@@ -98,6 +100,14 @@ export function queryRoutes(ctx: ServerContext): Routes {
     variables: ReadonlyMap<string, string>,
   ): Promise<{ query: PushQuery; pull: boolean; finalMessage?: string }> => {
     ctx.body.checkSqlLength(sql);
+    if (ctx.sqlParser.offloads(sql)) {
+      // The engine compiles on the event loop: a long text's syntax errors are answered from a worker instead.
+      const parsed = await parseRequestSql(ctx.sqlParser, sql, new Map([...engine.variables, ...variables]));
+      const problem = parsed.diagnostics.some((d) => d.severity === "error")
+        ? parsed.diagnostics[0]
+        : notOneStatement(parsed, sql);
+      if (problem) throw new HttpError(400, statementError(problem, sql));
+    }
     const t0 = performance.now();
     let admitted = false;
     const admitPush = () => {
