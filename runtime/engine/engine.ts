@@ -21,6 +21,7 @@ import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
 import { error as diagError, relocateDiagnostic } from "../../src/diagnostics/diagnostic.ts";
 import { functions as builtinFunctions } from "../../src/functions/registry.ts";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
+import { loadFunctions } from "./functions.ts";
 import { parseScript } from "../../src/parse.ts";
 import { BIGINT, type SqlType } from "../../src/types/sqltype.ts";
 import { decodeKey } from "../state/keycodec.ts";
@@ -68,7 +69,11 @@ export interface EngineOptions {
   readonly log?: EventLog;
   /** Session properties (`auto.offset.reset`, `ksql.*`). */
   readonly properties?: Record<string, string>;
-  readonly functions?: FunctionRegistry;
+  /**
+   * The functions statements may call: a registry, or user-function modules to add to the built-ins (a
+   * file or folder, or several; see `runtime/engine/functions.ts`). Default: the built-ins.
+   */
+  readonly functions?: FunctionRegistry | string | readonly string[];
   /** Record deployed statements and resume them on open (default true). */
   readonly persistent?: boolean;
   /** Define the stream KSQL_PROCESSING_LOG over the processing log topic (default true). */
@@ -153,7 +158,7 @@ export class Engine {
   processingErrorCount = 0;
   /** The first processing-log entries of dropped records since this engine opened (at most {@link PROCESSING_ERROR_SAMPLES}). */
   readonly droppedSamples: ProcessingError[] = [];
-  /** The functions statements may call (built-ins unless the engine was given others). */
+  /** The built-in and user functions this engine's statements may call (SHOW FUNCTIONS lists them). */
   readonly functions: FunctionRegistry;
   private pendingErrors: ProcessingError[] = [];
   /** Column names of each query's output rows (its projection), by query id: how `table()` reads them. */
@@ -166,7 +171,7 @@ export class Engine {
     options: EngineOptions,
   ) {
     this.properties = { ...(options.properties ?? {}) };
-    this.functions = options.functions ?? builtinFunctions;
+    this.functions = (options.functions as FunctionRegistry | undefined) ?? builtinFunctions;
     this.changelogs = options.changelogs ?? !(log instanceof EmbeddedLog);
     this.onRestore = options.onRestore;
     this.onClusterEvent = options.onClusterEvent;
@@ -193,6 +198,10 @@ export class Engine {
   private readonly onRestore: ((p: RestoreProgress) => void) | undefined;
 
   static async open(options: EngineOptions): Promise<Engine> {
+    if (typeof options.functions === "string" || Array.isArray(options.functions)) {
+      const paths = typeof options.functions === "string" ? [options.functions] : (options.functions as string[]);
+      options = { ...options, functions: await loadFunctions(paths) };
+    }
     mkdirSync(options.dataDir, { recursive: true });
     const log = options.log ?? (await EmbeddedLog.open(join(options.dataDir, "log")));
     const engine = new Engine(log, options.dataDir, options.log === undefined, options);

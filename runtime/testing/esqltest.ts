@@ -25,6 +25,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { renderDiagnostic } from "../../src/diagnostics/render.ts";
 import type { CatalogSource } from "../../src/plan/source.ts";
+import type { FunctionRegistry } from "../../src/functions/types.ts";
 import { BIGINT, type SqlType } from "../../src/types/sqltype.ts";
 import { describeDrops } from "../query/drops.ts";
 import { Engine } from "../engine/engine.ts";
@@ -183,7 +184,7 @@ export function loadJsonl(path: string): InputRecord[] | string {
 export async function runEsqlTest(
   file: EsqlTestFile,
   test: EsqlTest,
-  options: { readonly log?: () => EventLog | Promise<EventLog> } = {},
+  options: { readonly log?: () => EventLog | Promise<EventLog>; readonly functions?: FunctionRegistry } = {},
 ): Promise<TestOutcome> {
   const base = { file: file.path, name: test.name };
   if (test.skip !== undefined) return { ...base, status: "skipped", ...(test.skip ? { message: test.skip } : {}) };
@@ -196,6 +197,7 @@ export async function runEsqlTest(
     engine = await Engine.open({
       dataDir: dir,
       ...(log ? { log } : {}),
+      ...(options.functions ? { functions: options.functions } : {}),
       properties: { ...file.properties },
       persistent: false,
     });

@@ -108,7 +108,19 @@ export interface TableFunction {
   readonly resolve: (args: readonly ArgInfo[]) => Resolution<ResolvedTableFunction>;
 }
 
-export type FunctionDef = ScalarFunction | AggregateFunction | TableFunction;
+/** Where a user function came from (`src/functions/user.ts`): shown by DESCRIBE FUNCTION, recorded with plans. */
+export interface FunctionOrigin {
+  readonly file: string;
+  /** SHA-256 of the module's source text (hex). */
+  readonly hash: string;
+}
+
+/** Absent for built-ins. */
+interface Origin {
+  readonly origin?: FunctionOrigin;
+}
+
+export type FunctionDef = (ScalarFunction | AggregateFunction | TableFunction) & Origin;
 
 export interface FunctionRegistry {
   get(name: string): FunctionDef | undefined;
