@@ -137,3 +137,50 @@ export function functionPathsFor(esqlPaths: readonly string[], explicit?: readon
 export function userFunctions(registry: FunctionRegistry): FunctionDef[] {
   return registry.all().filter((f) => f.origin !== undefined);
 }
+
+/** A user function a plan calls, as recorded with the plan (command topic header `esql-functions`). */
+export interface UsedFunction {
+  readonly name: string;
+  /** SHA-256 of its module's source when the plan was deployed. */
+  readonly hash: string;
+}
+
+/**
+ * The user functions a plan calls: the names of its calls (scalar calls, aggregates, table functions: every
+ * object with a `name` and `args`) that are user functions of `registry`, sorted by name.
+ */
+export function usedUserFunctions(plan: unknown, registry: FunctionRegistry): UsedFunction[] {
+  const found = new Map<string, string>();
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      for (const x of v) walk(x);
+      return;
+    }
+    if (typeof v !== "object" || v === null) return;
+    const o = v as Record<string, unknown>;
+    if (typeof o.name === "string" && Array.isArray(o.args)) {
+      const origin = registry.get(o.name)?.origin;
+      if (origin) found.set(o.name.toUpperCase(), origin.hash);
+    }
+    for (const x of Object.values(o)) walk(x);
+  };
+  walk(plan);
+  return [...found].sort(([a], [b]) => a.localeCompare(b)).map(([name, hash]) => ({ name, hash }));
+}
+
+/**
+ * What changed since a plan was deployed with `recorded` user functions: one line per function that is no
+ * longer loaded or whose module's source differs (empty when nothing did).
+ */
+export function functionChanges(recorded: readonly UsedFunction[], registry: FunctionRegistry): string[] {
+  const out: string[] = [];
+  for (const u of recorded) {
+    const def = registry.get(u.name);
+    if (!def?.origin) out.push(`user function ${u.name} (sha256 ${u.hash.slice(0, 12)}) is not loaded`);
+    else if (def.origin.hash !== u.hash)
+      out.push(
+        `user function ${u.name} changed: deployed with sha256 ${u.hash.slice(0, 12)}, now ${def.origin.hash.slice(0, 12)} (${def.origin.file})`,
+      );
+  }
+  return out;
+}

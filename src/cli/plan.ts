@@ -41,6 +41,7 @@ export async function openTarget(
         if (p.done) err.write(`restored ${p.topic}[${p.partition}] from ${p.read} changelog records\n`);
       },
     });
+    for (const w of engine.warnings) err.write(`esql: warning: ${w}\n`);
     return {
       engine,
       close: async () => {

@@ -125,6 +125,7 @@ export async function runRun(
     err.write(`esql: cannot open the data folder ${options.data}: ${(e as Error).message}\n`);
     return EXIT.failed;
   }
+  for (const w of engine.warnings) err.write(`esql: warning: ${w}\n`);
   const ledgerPath = join(dataDir, LEDGER);
   const ledger: Ledger = existsSync(ledgerPath)
     ? (JSON.parse(readFileSync(ledgerPath, "utf8")) as Ledger)

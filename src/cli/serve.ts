@@ -115,6 +115,7 @@ export async function runServe(
     }
     return EXIT.failed;
   }
+  for (const w of engine.warnings) err.write(`esql: warning: ${w}\n`);
   let code: number = EXIT.ok;
   try {
     // The processing log stream is always there: anything else means statements were deployed before.

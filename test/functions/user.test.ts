@@ -1,4 +1,4 @@
-import { rmSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Engine } from "../../runtime/engine/engine.ts";
@@ -265,5 +265,40 @@ describe("user functions in queries", () => {
     expect(e.processingErrors.map((p) => p.message)).toEqual([
       expect.stringMatching(/^TICK\(1\) is not deterministic: it returned \d+, then \d+ for the same arguments$/),
     ]);
+  });
+
+  it("a deployed query records its user functions' hashes; a restart with changed code says so, without them it stops", async () => {
+    const dataDir = tempDir();
+    const fns = join(dataDir, "fns");
+    mkdirSync(fns);
+    const module = (factor: number) =>
+      `export const SCALE = { kind: "scalar", name: "SCALE", params: ["INTEGER x"], returns: "INTEGER", fn: (x: number) => x * ${factor} };\n`;
+    writeFileSync(join(fns, "scale.ts"), module(2));
+    let e = await Engine.open({ dataDir, functions: fns });
+    try {
+      const r = await e.execute(`
+        CREATE STREAM s (id STRING KEY, n INT) WITH (kafka_topic = 's', value_format = 'JSON', partitions = 1);
+        CREATE STREAM t AS SELECT id, SCALE(n) AS m FROM s;`);
+      expect(r.diagnostics).toEqual([]);
+      const recorded = (await e.log.read("_esql_commands", 0, 0, 100)).flatMap((c) => c.headers);
+      const header = recorded.find((h) => h.key === "esql-functions")!;
+      expect(JSON.parse(header.value!.toString())).toEqual([
+        { name: "SCALE", hash: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      ]);
+    } finally {
+      await e.close();
+    }
+    e = await Engine.open({ dataDir, functions: fns });
+    await e.close();
+    expect(e.warnings).toEqual([]);
+    writeFileSync(join(fns, "scale.ts"), module(3));
+    e = await Engine.open({ dataDir, functions: fns });
+    await e.close();
+    expect(e.warnings).toEqual([
+      expect.stringMatching(
+        /SELECT ID, SCALE\(N\).*user function SCALE changed: deployed with sha256 [0-9a-f]{12}, now [0-9a-f]{12}/i,
+      ),
+    ]);
+    await expect(Engine.open({ dataDir })).rejects.toThrow(/user function SCALE \(sha256 [0-9a-f]{12}\) is not loaded/);
   });
 });

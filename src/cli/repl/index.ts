@@ -60,6 +60,7 @@ export async function runRepl(options: ReplOptions): Promise<number> {
     err.write(`esql: ${(e as Error).message}\n`);
     return EXIT.failed;
   }
+  if (backend instanceof LocalBackend) for (const w of backend.engine.warnings) err.write(`esql: warning: ${w}\n`);
   const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
   try {
     await runSession(backend, {
