@@ -133,11 +133,6 @@ export function functionPathsFor(esqlPaths: readonly string[], explicit?: readon
   return [...found];
 }
 
-/** User functions of a registry (those with an origin), by name. */
-export function userFunctions(registry: FunctionRegistry): FunctionDef[] {
-  return registry.all().filter((f) => f.origin !== undefined);
-}
-
 /** A user function a plan calls, as recorded with the plan (command topic header `esql-functions`). */
 export interface UsedFunction {
   readonly name: string;

@@ -20,7 +20,7 @@
  * (`src/types/sqltype.ts`): a MAP is a JS `Map`, a STRUCT an object keyed by its UPPER-CASE field names,
  * BIGINT a number (a bigint beyond 2^53). DECIMAL is not supported in user signatures yet.
  *
- * Contract (documented for users in docs/functions.md): functions must be deterministic (the same
+ * Contract (documented for users in docs/user-functions.md): functions must be deterministic (the same
  * arguments give the same result; replays and restores rely on it), must not keep state outside their
  * arguments, and return a value of the declared type (`undefined` counts as NULL). An exception or a value
  * of the wrong type makes the call fail as a built-in's failure does: the call is NULL (scalar), the row is

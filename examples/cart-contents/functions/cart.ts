@@ -1,7 +1,7 @@
 /**
  * User aggregates for carts: each folds a cart's events (ItemAdded, ItemRemoved, CheckedOut), switching
  * on the event type as an EventStoreDB projection's `when` handlers do. esql loads this folder because it
- * sits beside carts.esql (`functions/`); see docs/functions.md for the module format.
+ * sits beside carts.esql (`functions/`); see docs/user-functions.md for the module format.
  */
 import type { UserAggregate } from "../../../src/index.ts";
 
