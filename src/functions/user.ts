@@ -306,7 +306,7 @@ function toDef(name: string, d: UserFunction, options: UserModuleOptions): Funct
             params: o.params,
             returns: o.returns,
             nulls: o.nulls ?? "null",
-            make: (r) => scalarImpl(name, o.fn, r.returnType, options.checkDeterminism === true),
+            make: (r) => scalarImpl(name, o.fn, r.returnType, r.args.length, options.checkDeterminism === true),
           })),
         }),
         ...base,
@@ -374,15 +374,10 @@ function failure(what: string, e: unknown): UserFunctionError {
   return new UserFunctionError(`${what} failed: ${e instanceof Error ? e.message : String(e)}`);
 }
 
-function scalarImpl(name: string, f: Fn, returnType: SqlType, twice: boolean): Fn {
+function scalarImpl(name: string, f: Fn, returnType: SqlType, arity: number, twice: boolean): Fn {
   const check = valueCheck(returnType);
-  return (...args: unknown[]) => {
-    let v: unknown;
-    try {
-      v = f(...args);
-    } catch (e) {
-      throw failure(callText(name, args), e);
-    }
+  /** The checks after a call that did not throw: the declared type, and determinism in test runs. */
+  const checked = (v: unknown, args: readonly unknown[]): unknown => {
     if (v === undefined) v = null;
     const bad = check(v);
     if (bad !== undefined) throw wrongType(callText(name, args), returnType, v, bad);
@@ -397,6 +392,44 @@ function scalarImpl(name: string, f: Fn, returnType: SqlType, twice: boolean): F
     }
     return v;
   };
+  const fail = (e: unknown, args: readonly unknown[]): never => {
+    throw failure(callText(name, args), e);
+  };
+  // Specialised by arity: no rest arguments or spread calls on the hot path for the common cases.
+  switch (twice ? -1 : arity) {
+    case 1:
+      return (a: unknown) => {
+        let v: unknown;
+        try {
+          v = f(a);
+        } catch (e) {
+          fail(e, [a]);
+        }
+        if (v === undefined) return null;
+        return check(v) === undefined ? v : checked(v, [a]);
+      };
+    case 2:
+      return (a: unknown, b: unknown) => {
+        let v: unknown;
+        try {
+          v = f(a, b);
+        } catch (e) {
+          fail(e, [a, b]);
+        }
+        if (v === undefined) return null;
+        return check(v) === undefined ? v : checked(v, [a, b]);
+      };
+    default:
+      return (...args: unknown[]) => {
+        let v: unknown;
+        try {
+          v = f(...args);
+        } catch (e) {
+          fail(e, args);
+        }
+        return checked(v, args);
+      };
+  }
 }
 
 function tableImpl(name: string, f: Fn, elementType: SqlType, twice: boolean): (...a: unknown[]) => unknown[] {
