@@ -84,6 +84,11 @@ export interface ResolvedAggregate {
 
 export interface AggregateFunction {
   readonly kind: "aggregate";
+  /**
+   * User aggregates only (built-ins leave it out): whether every overload can undo (needed to aggregate a
+   * table) and merge (needed by session windows).
+   */
+  readonly supports?: { readonly undo: boolean; readonly merge: boolean };
   readonly name: string;
   readonly category: string;
   readonly description: string;

@@ -329,6 +329,7 @@ function toDef(name: string, d: UserFunction, options: UserModuleOptions): Funct
             make: (r) => userAccumulator(name, o, r.returnType),
           })),
         }),
+        supports: { undo: overloads.every((o) => o.undo), merge: overloads.every((o) => o.merge) },
         ...base,
       };
     }
@@ -351,6 +352,23 @@ function toDef(name: string, d: UserFunction, options: UserModuleOptions): Funct
       };
     }
   }
+}
+
+/**
+ * Why a user aggregate cannot serve a query: over a table it must undo, in session windows merge (as ksqlDB
+ * requires of its UDAFs); undefined when it can (and for built-ins).
+ */
+export function lifecycleProblem(
+  def: FunctionDef | undefined,
+  overTable: boolean,
+  sessions: boolean,
+): string | undefined {
+  if (def?.kind !== "aggregate" || !def.supports) return undefined;
+  if (overTable && !def.supports.undo)
+    return `The user aggregate ${def.name} has no undo: it cannot aggregate a table (updated and deleted rows must be undone).`;
+  if (sessions && !def.supports.merge)
+    return `The user aggregate ${def.name} has no merge: it cannot aggregate session windows (sessions that merge combine their states).`;
+  return undefined;
 }
 
 /** `NAME(a, b)` with the arguments shown as JSON-like text, for error messages. */

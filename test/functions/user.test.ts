@@ -63,6 +63,18 @@ describe("user function modules", () => {
     expect(r.diagnostics.map((d) => d.message).join("\n")).toContain(
       "Function 'MASK_TAIL' does not accept parameters (INTEGER, STRING)",
     );
+    const lifecycle = compileScript(
+      `CREATE STREAM s (id STRING KEY, item STRING, n INT) WITH (kafka_topic = 's', value_format = 'JSON', partitions = 1);
+       CREATE TABLE tb (id STRING PRIMARY KEY, item STRING, n INT) WITH (kafka_topic = 'tb', value_format = 'JSON', partitions = 1);
+       CREATE TABLE a AS SELECT item, SPAN(id, n) AS s FROM tb GROUP BY item;
+       CREATE TABLE b AS SELECT id, SPAN(item, n) AS s FROM s WINDOW SESSION (5 MINUTES) GROUP BY id;
+       CREATE TABLE c AS SELECT item, BAG(id) AS s FROM tb GROUP BY item;`,
+      { functions },
+    );
+    expect(lifecycle.diagnostics.map((d) => d.message)).toEqual([
+      "The user aggregate SPAN has no undo: it cannot aggregate a table (updated and deleted rows must be undone).",
+      "The user aggregate SPAN has no merge: it cannot aggregate session windows (sessions that merge combine their states).",
+    ]);
   });
 });
 
