@@ -29,6 +29,7 @@ import type { FunctionRegistry } from "../../src/functions/types.ts";
 import { BIGINT, type SqlType } from "../../src/types/sqltype.ts";
 import { describeDrops } from "../query/drops.ts";
 import { Engine } from "../engine/engine.ts";
+import { functionPathsFor, loadFunctions } from "../engine/functions.ts";
 import { sourceSerdes, splitWindowedKey } from "../serde/formats.ts";
 import { parseInputRecord, produceAndDrain, readAll, sourceForTopic, type InputRecord } from "./records.ts";
 import type { TestOutcome } from "./report.ts";
@@ -194,10 +195,14 @@ export async function runEsqlTest(
   try {
     // `options.log`: a log of the test's own (e.g. a namespace on a broker); closed when the test ends.
     log = options.log ? await options.log() : undefined;
+    // Default: the functions/ folder beside the deployed files, with the determinism check of test runs.
+    const paths = options.functions ? [] : functionPathsFor(file.deploy);
+    const functions =
+      options.functions ?? (paths.length ? await loadFunctions(paths, { checkDeterminism: true }) : undefined);
     engine = await Engine.open({
       dataDir: dir,
       ...(log ? { log } : {}),
-      ...(options.functions ? { functions: options.functions } : {}),
+      ...(functions ? { functions } : {}),
       properties: { ...file.properties },
       persistent: false,
     });
