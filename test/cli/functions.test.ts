@@ -39,7 +39,7 @@ describe("user functions in the CLI", { timeout: 400_000 }, () => {
     });
     expect(repl.stdout).toMatch(/CART_ITEMS\s+│ USER\s+│ AGGREGATE/);
     expect(repl.stdout).toContain("CART_TOTAL(STRING event_type, STRING sku, INTEGER qty, DOUBLE price) -> DOUBLE");
-    expect(repl.stdout).toMatch(/Source\s+: .*cart\.ts \(sha256 [0-9a-f]{12}\)/);
+    expect(repl.stdout).toMatch(/Source\s+: .*cart\.ts \(sha256:[0-9a-f]{12}\)/);
   });
 
   it("a module that does not validate stops the command with exit 1 and says where and what", () => {
