@@ -30,7 +30,6 @@ describe("user functions in the CLI", { timeout: 400_000 }, () => {
     expect(carts.find((c) => c.CART_ID === "C1")!.ITEMS).toEqual({ apple: 2, bread: 1 });
     expect(runEsql(["plan", EXAMPLE, "--data", join(data, "deploy")]).code).toBe(2);
     expect(runEsql(["apply", EXAMPLE, "--data", join(data, "deploy")]).code).toBe(0);
-    expect(runEsql(["plan", EXAMPLE, "--data", join(data, "deploy")]).code).toBe(0);
   });
 
   it("--functions loads a module or folder elsewhere; SHOW FUNCTIONS and DESCRIBE FUNCTION list them in the REPL", () => {
