@@ -32,3 +32,5 @@ export { EmbeddedLog } from "../runtime/log/embedded.ts";
 export type { EventLog, LogRecord, ProduceRecord } from "../runtime/log/types.ts";
 export { startServer } from "../runtime/http/server.ts";
 export type { RunningServer, ServerOptions } from "../runtime/http/server.ts";
+export type { UserAggregate, UserFunction, UserScalar, UserTable } from "./functions/user.ts";
+export { FunctionLoadError, loadFunctions } from "../runtime/engine/functions.ts";

@@ -21,6 +21,7 @@ import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
 import { error as diagError, relocateDiagnostic } from "../../src/diagnostics/diagnostic.ts";
 import { functions as builtinFunctions } from "../../src/functions/registry.ts";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
+import { functionChanges, loadFunctions, usedUserFunctions, type UsedFunction } from "./functions.ts";
 import { parseScript } from "../../src/parse.ts";
 import { BIGINT, type SqlType } from "../../src/types/sqltype.ts";
 import { decodeKey } from "../state/keycodec.ts";
@@ -59,6 +60,8 @@ export const PROCESSING_LOG_TOPIC = "esql_processing_log";
 const PROPERTIES_HEADER = "esql-properties";
 /** Header of a command-topic statement that started a query: its topology plan (JSON), run as recorded on replay. */
 const PLAN_HEADER = "esql-plan";
+/** Header of a command-topic statement whose plan calls user functions: their names and module hashes (JSON). */
+const FUNCTIONS_HEADER = "esql-functions";
 export const PROCESSING_LOG_STREAM = "KSQL_PROCESSING_LOG";
 
 export interface EngineOptions {
@@ -68,7 +71,11 @@ export interface EngineOptions {
   readonly log?: EventLog;
   /** Session properties (`auto.offset.reset`, `ksql.*`). */
   readonly properties?: Record<string, string>;
-  readonly functions?: FunctionRegistry;
+  /**
+   * The functions statements may call: a registry, or user-function modules to add to the built-ins (a
+   * file or folder, or several; see `runtime/engine/functions.ts`). Default: the built-ins.
+   */
+  readonly functions?: FunctionRegistry | string | readonly string[];
   /** Record deployed statements and resume them on open (default true). */
   readonly persistent?: boolean;
   /** Define the stream KSQL_PROCESSING_LOG over the processing log topic (default true). */
@@ -151,9 +158,14 @@ export class Engine {
   readonly processingErrors: ProcessingError[] = [];
   /** How many records could not be decoded or evaluated since this engine opened (a flood summary counts for its records). */
   processingErrorCount = 0;
+  /**
+   * Things to tell whoever opened the engine, found while resuming: e.g. a deployed query whose user
+   * functions' code changed since it was deployed (the CLI prints them).
+   */
+  readonly warnings: string[] = [];
   /** The first processing-log entries of dropped records since this engine opened (at most {@link PROCESSING_ERROR_SAMPLES}). */
   readonly droppedSamples: ProcessingError[] = [];
-  /** The functions statements may call (built-ins unless the engine was given others). */
+  /** The built-in and user functions this engine's statements may call (SHOW FUNCTIONS lists them). */
   readonly functions: FunctionRegistry;
   private pendingErrors: ProcessingError[] = [];
   /** Column names of each query's output rows (its projection), by query id: how `table()` reads them. */
@@ -166,7 +178,7 @@ export class Engine {
     options: EngineOptions,
   ) {
     this.properties = { ...(options.properties ?? {}) };
-    this.functions = options.functions ?? builtinFunctions;
+    this.functions = (options.functions as FunctionRegistry | undefined) ?? builtinFunctions;
     this.changelogs = options.changelogs ?? !(log instanceof EmbeddedLog);
     this.onRestore = options.onRestore;
     this.onClusterEvent = options.onClusterEvent;
@@ -193,6 +205,10 @@ export class Engine {
   private readonly onRestore: ((p: RestoreProgress) => void) | undefined;
 
   static async open(options: EngineOptions): Promise<Engine> {
+    if (typeof options.functions === "string" || Array.isArray(options.functions)) {
+      const paths = typeof options.functions === "string" ? [options.functions] : (options.functions as string[]);
+      options = { ...options, functions: await loadFunctions(paths) };
+    }
     mkdirSync(options.dataDir, { recursive: true });
     const log = options.log ?? (await EmbeddedLog.open(join(options.dataDir, "log")));
     const engine = new Engine(log, options.dataDir, options.log === undefined, options);
@@ -249,7 +265,14 @@ export class Engine {
     // Statements (no key; the session properties they ran with in a header) and deploy steps
     // (runtime/deploy/steps.ts), replayed in their recorded order.
     const texts: (
-      string | DeployStep | { statement: string; properties?: Record<string, string>; plan?: TopologyPlan }
+      | string
+      | DeployStep
+      | {
+          statement: string;
+          properties?: Record<string, string>;
+          plan?: TopologyPlan;
+          functions?: UsedFunction[];
+        }
     )[] = [];
     let offset = this.commandPosition;
     while (offset < end) {
@@ -259,11 +282,13 @@ export class Engine {
         const step = decodeStep(r.key, r.value);
         const props = r.headers.find((h) => h.key === PROPERTIES_HEADER)?.value;
         const plan = r.headers.find((h) => h.key === PLAN_HEADER)?.value;
+        const functions = r.headers.find((h) => h.key === FUNCTIONS_HEADER)?.value;
         texts.push(
           step ?? {
             statement: r.value.toString("utf8"),
             ...(props ? { properties: JSON.parse(props.toString("utf8")) as Record<string, string> } : {}),
             ...(plan ? { plan: JSON.parse(plan.toString("utf8")) as TopologyPlan } : {}),
+            ...(functions ? { functions: JSON.parse(functions.toString("utf8")) as UsedFunction[] } : {}),
           },
         );
       }
@@ -279,6 +304,18 @@ export class Engine {
           continue;
         }
         const t = typeof entry === "string" ? entry : entry.statement;
+        if (typeof entry !== "string" && entry.functions) {
+          const changes = functionChanges(entry.functions, this.functions);
+          if (changes.length > 0) {
+            const missing = changes.find((c) => c.endsWith("is not loaded"));
+            const message = `the query of ${normalizeStatement(t).slice(0, 80)}: ${changes.join("; ")}`;
+            if (missing) throw new Error(`cannot resume ${message} (load its functions: --functions or functions/)`);
+            // It runs with the new code; what it folded before ran with the old one.
+            this.warnings.push(
+              `${message}: rows folded before the change came from the old code (rebuild it to fold the history again)`,
+            );
+          }
+        }
         const run = () => {
           this.replayPlan = typeof entry === "string" ? undefined : entry.plan;
           return this.execute(t).finally(() => (this.replayPlan = undefined));
@@ -456,12 +493,15 @@ export class Engine {
         this.catalog = compiled.catalog;
         let commandOffset: number | undefined;
         if (this.recording && records(c)) {
+          const used = this.lastTopology ? usedUserFunctions(this.lastTopology, this.functions) : [];
           const headers = [
             ...(Object.keys(this.properties).length > 0
               ? [{ key: PROPERTIES_HEADER, value: Buffer.from(JSON.stringify(this.properties)) }]
               : []),
             // The plan the query runs: a restarted engine runs it as recorded, it does not plan the SQL again.
             ...(this.lastTopology ? [{ key: PLAN_HEADER, value: Buffer.from(JSON.stringify(this.lastTopology)) }] : []),
+            // Which user functions (and which code of them: the module's hash) the plan calls.
+            ...(used.length > 0 ? [{ key: FUNCTIONS_HEADER, value: Buffer.from(JSON.stringify(used)) }] : []),
           ];
           commandOffset = await this.recordCommand({
             key: null,

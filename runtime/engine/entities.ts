@@ -459,8 +459,9 @@ function describeFunction(f: FunctionDef) {
     name: f.name,
     description: f.description,
     author: "",
-    version: "",
-    path: "internal",
+    // A user function: its module (ksqlDB's jar path) and the module's content hash as its version.
+    version: f.origin ? `sha256:${f.origin.hash.slice(0, 12)}` : "",
+    path: f.origin ? f.origin.file : "internal",
     type: FUNCTION_TYPE[f.kind],
     functions: f.signatures.map((s) => {
       const p = parseSignature(s);

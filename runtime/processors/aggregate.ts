@@ -150,27 +150,59 @@ export class AggregateProcessor implements Processor {
     return out;
   }
 
+  /**
+   * An aggregate that threw (a user aggregate's code, or its result's type): reported to the processing log
+   * with the record being folded; that aggregate's state stays as it was (it skips the row), the others fold it.
+   */
+  private failed(e: unknown, i: number): void {
+    this.ctx.reportError(e, this.spec.aggregates[i]!.name);
+  }
+
   private initState(ts: number): State {
-    return [ts, ...this.accs.map((a) => a.init())];
+    const state: State = [ts];
+    for (let i = 0; i < this.accs.length; i++) {
+      try {
+        state.push(this.accs[i]!.init());
+      } catch (e) {
+        this.failed(e, i);
+        state.push(null);
+      }
+    }
+    return state;
   }
 
   private results(state: State): unknown[] {
     const out = new Array<unknown>(this.accs.length);
     for (let i = 0; i < this.accs.length; i++) {
-      const r = this.accs[i]!.result(state[i + 1]);
-      out[i] = r === undefined ? null : r;
+      try {
+        const r = this.accs[i]!.result(state[i + 1]);
+        out[i] = r === undefined ? null : r;
+      } catch (e) {
+        this.failed(e, i);
+        out[i] = null;
+      }
     }
     return out;
   }
 
   private add(state: State, args: (readonly unknown[])[]): void {
-    for (let i = 0; i < this.accs.length; i++) state[i + 1] = this.accs[i]!.add(state[i + 1], args[i]!);
+    for (let i = 0; i < this.accs.length; i++) {
+      try {
+        state[i + 1] = this.accs[i]!.add(state[i + 1], args[i]!);
+      } catch (e) {
+        this.failed(e, i);
+      }
+    }
   }
 
   private retract(state: State, args: (readonly unknown[])[]): void {
     for (let i = 0; i < this.accs.length; i++) {
       const acc = this.accs[i]!;
-      if (acc.retract) state[i + 1] = acc.retract(state[i + 1], args[i]!);
+      try {
+        if (acc.retract) state[i + 1] = acc.retract(state[i + 1], args[i]!);
+      } catch (e) {
+        this.failed(e, i);
+      }
     }
   }
 
@@ -612,7 +644,11 @@ export class AggregateProcessor implements Processor {
       for (const s of overlapping) {
         for (let a = 0; a < this.accs.length; a++) {
           const acc = this.accs[a]!;
-          state[a + 1] = acc.merge ? acc.merge(state[a + 1], s.state[a + 1]) : s.state[a + 1];
+          try {
+            state[a + 1] = acc.merge ? acc.merge(state[a + 1], s.state[a + 1]) : s.state[a + 1];
+          } catch (e) {
+            this.failed(e, a);
+          }
         }
       }
       this.add(state, this.argsOf(row.values));
@@ -777,7 +813,13 @@ export async function* readAggregates(
     const state = v as State;
     const values = parts.slice(0, n);
     for (let i = 0; i < accs.length; i++) {
-      const r = accs[i]!.result(state[i + 1]);
+      let r: unknown;
+      try {
+        r = accs[i]!.result(state[i + 1]);
+      } catch {
+        // A failing result (user code) was reported when the state was folded; reading it gives NULL.
+        r = null;
+      }
       values.push(r === undefined ? null : r);
     }
     let window: Window | undefined;

@@ -25,9 +25,11 @@ import { dirname, join, relative, resolve } from "node:path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { renderDiagnostic } from "../../src/diagnostics/render.ts";
 import type { CatalogSource } from "../../src/plan/source.ts";
+import type { FunctionRegistry } from "../../src/functions/types.ts";
 import { BIGINT, type SqlType } from "../../src/types/sqltype.ts";
 import { describeDrops } from "../query/drops.ts";
 import { Engine } from "../engine/engine.ts";
+import { functionPathsFor, loadFunctions } from "../engine/functions.ts";
 import { sourceSerdes, splitWindowedKey } from "../serde/formats.ts";
 import { parseInputRecord, produceAndDrain, readAll, sourceForTopic, type InputRecord } from "./records.ts";
 import type { TestOutcome } from "./report.ts";
@@ -183,7 +185,7 @@ export function loadJsonl(path: string): InputRecord[] | string {
 export async function runEsqlTest(
   file: EsqlTestFile,
   test: EsqlTest,
-  options: { readonly log?: () => EventLog | Promise<EventLog> } = {},
+  options: { readonly log?: () => EventLog | Promise<EventLog>; readonly functions?: FunctionRegistry } = {},
 ): Promise<TestOutcome> {
   const base = { file: file.path, name: test.name };
   if (test.skip !== undefined) return { ...base, status: "skipped", ...(test.skip ? { message: test.skip } : {}) };
@@ -193,9 +195,14 @@ export async function runEsqlTest(
   try {
     // `options.log`: a log of the test's own (e.g. a namespace on a broker); closed when the test ends.
     log = options.log ? await options.log() : undefined;
+    // Default: the functions/ folder beside the deployed files, with the determinism check of test runs.
+    const paths = options.functions ? [] : functionPathsFor(file.deploy);
+    const functions =
+      options.functions ?? (paths.length ? await loadFunctions(paths, { checkDeterminism: true }) : undefined);
     engine = await Engine.open({
       dataDir: dir,
       ...(log ? { log } : {}),
+      ...(functions ? { functions } : {}),
       properties: { ...file.properties },
       persistent: false,
     });

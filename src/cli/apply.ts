@@ -20,7 +20,7 @@ export async function runApply(
   if (!target) return EXIT.failed;
   const err = process.stderr;
   try {
-    const plan = planFolder(files, target.engine);
+    const plan = planFolder(files, target.engine, { functions: target.engine.functions });
     if (printPlanErrors(plan)) return EXIT.failed;
     out.write(formatPlan(plan, out));
     // Progress goes to stderr, one line per step, as it happens (a CI log shows where a long rebuild is).

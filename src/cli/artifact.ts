@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { normalizeStatement } from "../../runtime/engine/engine.ts";
 import type { Catalog } from "../semantic/catalog.ts";
 import { compileScript } from "../compile.ts";
+import type { FunctionRegistry } from "../functions/types.ts";
 import type { Diagnostic } from "../diagnostics/diagnostic.ts";
 import { TOPOLOGY_VERSION, type TopologyPlan } from "../plan/topology.ts";
 import type { SourceFile } from "../diagnostics/render.ts";
@@ -29,7 +30,10 @@ export interface PlanArtifact {
 }
 
 /** Compiles `paths` in order, each file against the catalog the previous ones built. */
-export function compileArtifact(paths: readonly string[]): {
+export function compileArtifact(
+  paths: readonly string[],
+  functions?: FunctionRegistry,
+): {
   artifact: PlanArtifact;
   errors: { file: SourceFile; diagnostics: Diagnostic[] }[];
 } {
@@ -38,7 +42,7 @@ export function compileArtifact(paths: readonly string[]): {
   const errors: { file: SourceFile; diagnostics: Diagnostic[] }[] = [];
   for (const path of paths) {
     const file = readSource(path);
-    const r = compileScript(file.text, catalog ? { catalog } : {});
+    const r = compileScript(file.text, { ...(functions ? { functions } : {}), ...(catalog ? { catalog } : {}) });
     catalog = r.catalog;
     const bad = r.diagnostics.filter((d) => d.severity === "error");
     if (bad.length > 0) errors.push({ file, diagnostics: bad });

@@ -1,5 +1,6 @@
 /** `esql check`: parse and analyze `.esql` files; print every diagnostic. */
 import { compileScript, type CompileOptions } from "../compile.ts";
+import type { FunctionRegistry } from "../functions/types.ts";
 import { diagnosticToJson, renderDiagnostic, renderGithub } from "../diagnostics/render.ts";
 import { collectEsqlFiles, readSource } from "./files.ts";
 import { EXIT, colors, useColor } from "./output.ts";
@@ -10,7 +11,12 @@ export type CheckFormat = "text" | "json" | "github";
  * Files are compiled in path order against one catalog, so a folder may define its sources in one file
  * and use them in the next (as `esql apply` deploys them).
  */
-export function runCheck(paths: readonly string[], format: CheckFormat, out = process.stdout): number {
+export function runCheck(
+  paths: readonly string[],
+  format: CheckFormat,
+  out = process.stdout,
+  options: { readonly functions?: FunctionRegistry } = {},
+): number {
   const files = collectEsqlFiles(paths);
   let catalog: CompileOptions["catalog"];
   let errors = 0;
@@ -20,7 +26,7 @@ export function runCheck(paths: readonly string[], format: CheckFormat, out = pr
   const color = useColor(out);
   for (const path of files) {
     const file = readSource(path);
-    const result = compileScript(file.text, catalog === undefined ? {} : { catalog });
+    const result = compileScript(file.text, { ...options, ...(catalog === undefined ? {} : { catalog }) });
     catalog = result.catalog;
     statements += result.statements.length;
     for (const d of result.diagnostics) {

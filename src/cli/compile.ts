@@ -1,14 +1,20 @@
 /** `esql compile`: the plan file of a folder (see `artifact.ts`). */
 import { writeFileSync } from "node:fs";
 import { renderDiagnostic } from "../diagnostics/render.ts";
+import type { FunctionRegistry } from "../functions/types.ts";
 import { compileArtifact } from "./artifact.ts";
 import { collectEsqlFiles, UsageError } from "./files.ts";
 import { EXIT, useColor } from "./output.ts";
 
-export function runCompile(paths: readonly string[], out: string, err: NodeJS.WriteStream = process.stderr): number {
+export function runCompile(
+  paths: readonly string[],
+  out: string,
+  err: NodeJS.WriteStream = process.stderr,
+  options: { readonly functions?: FunctionRegistry } = {},
+): number {
   const files = collectEsqlFiles(paths);
   if (files.length === 0) throw new UsageError(`no .esql files in ${paths.join(", ")}`);
-  const { artifact, errors } = compileArtifact(files);
+  const { artifact, errors } = compileArtifact(files, options.functions);
   if (errors.length > 0) {
     const color = useColor(err);
     for (const e of errors) for (const d of e.diagnostics) err.write(renderDiagnostic(d, e.file, { color }) + "\n\n");

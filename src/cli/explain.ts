@@ -1,5 +1,6 @@
 /** `esql explain`: the topology each query runs (and its logical plans) for every query in a file. */
 import { compileScript } from "../compile.ts";
+import type { FunctionRegistry } from "../functions/types.ts";
 import { renderDiagnostic } from "../diagnostics/render.ts";
 import { formatLogicalPlan } from "../logical/index.ts";
 import { formatPhysicalPlan } from "../physical/format.ts";
@@ -10,6 +11,7 @@ import { EXIT, colors, useColor } from "./output.ts";
 export interface ExplainOptions {
   readonly verbose: boolean;
   readonly json: boolean;
+  readonly functions?: FunctionRegistry;
 }
 
 /**
@@ -20,7 +22,7 @@ export interface ExplainOptions {
  */
 export function runExplain(path: string, options: ExplainOptions, out = process.stdout): number {
   const file = readSource(path);
-  const result = compileScript(file.text);
+  const result = compileScript(file.text, options.functions ? { functions: options.functions } : {});
   if (result.diagnostics.some((d) => d.severity === "error")) {
     const color = useColor(process.stderr);
     for (const d of result.diagnostics) process.stderr.write(renderDiagnostic(d, file, { color }) + "\n\n");

@@ -19,6 +19,8 @@ import { runRollback } from "./rollback.ts";
 import { UsageError } from "./files.ts";
 import { CLUSTER_FLAG_HELP, clusterFlags, clusterOptions } from "./kafka.ts";
 import { EXIT } from "./output.ts";
+import { functionsFor } from "./functions.ts";
+import { FunctionLoadError } from "../../runtime/engine/functions.ts";
 
 const require = createRequire(import.meta.url);
 const { version } = require("../../package.json") as { version: string };
@@ -31,6 +33,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError("(run with --help for usage)")
+    .option(
+      "--functions <path>",
+      "user functions (a .ts/.js module or a folder of them; repeatable); default: the functions/ folder beside the .esql files",
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .addHelpText(
       "after",
       `
@@ -50,6 +58,12 @@ history file (default ~/.esql_history); ESQL_PROGRESS_INTERVAL_MS spaces progres
 KAFKA_BROKERS and KAFKA_* configure Kafka clients.`,
     );
 
+  /** The user functions for `.esql` paths (`--functions`, else `functions/` beside them). */
+  const withFunctions = async (paths: readonly string[]) => {
+    const functions = await functionsFor(paths, (program.opts() as { functions: string[] }).functions);
+    return functions ? { functions } : {};
+  };
+
   program
     .command("check")
     .description("Parse and analyze .esql files and print every problem with its position.")
@@ -67,8 +81,8 @@ Examples:
 
 Exit codes: 0 no errors, 1 errors found, 2 bad usage.`,
     )
-    .action((paths: string[], opts: { format: CheckFormat }) => {
-      code = runCheck(paths, opts.format);
+    .action(async (paths: string[], opts: { format: CheckFormat }) => {
+      code = runCheck(paths, opts.format, process.stdout, await withFunctions(paths));
     });
 
   program
@@ -86,8 +100,12 @@ Examples:
 
 Exit codes: 0 ok, 1 the file has errors, 2 bad usage.`,
     )
-    .action((file: string, opts: { verbose?: boolean; json?: boolean }) => {
-      code = runExplain(file, { verbose: opts.verbose === true, json: opts.json === true });
+    .action(async (file: string, opts: { verbose?: boolean; json?: boolean }) => {
+      code = runExplain(file, {
+        verbose: opts.verbose === true,
+        json: opts.json === true,
+        ...(await withFunctions([file])),
+      });
     });
 
   program
@@ -177,6 +195,7 @@ Exit codes: 0 ok, 1 statements or inputs with errors, 2 bad usage.`,
           ...(cluster ? { cluster } : {}),
           ...(opts.exactlyOnce ? { exactlyOnce: true } : {}),
           ...(opts.plan ? { plan: opts.plan } : {}),
+          ...(await withFunctions(files)),
           data: opts.data,
           inputs: opts.input,
           follow: opts.follow === true,
@@ -212,6 +231,7 @@ Exit codes: 0 all passed, 1 a test failed, 2 bad usage.`,
     )
     .action(async (paths: string[], opts: { json?: string; filter?: string; brokers?: string }) => {
       code = await runTest(paths, {
+        functions: (program.opts() as { functions: string[] }).functions,
         ...(opts.brokers === undefined ? {} : { brokers: splitBrokers(opts.brokers) }),
         ...(opts.json === undefined ? {} : { json: opts.json }),
         ...(opts.filter === undefined ? {} : { filter: opts.filter }),
@@ -295,8 +315,8 @@ Examples:
 
 Exit codes: 0 written, 1 the files have errors (nothing written), 2 bad usage.`,
     )
-    .action((paths: string[], opts: { out: string }) => {
-      code = runCompile(paths, opts.out);
+    .action(async (paths: string[], opts: { out: string }) => {
+      code = runCompile(paths, opts.out, process.stderr, await withFunctions(paths));
     });
 
   program
@@ -369,6 +389,7 @@ Exit codes: 0 stopped cleanly, 1 the files had errors, 2 bad usage.`,
           ...(brokers ? { brokers } : {}),
           ...(cluster ? { cluster } : {}),
           ...(opts.exactlyOnce ? { exactlyOnce: true } : {}),
+          ...(await withFunctions(files)),
           data: opts.data,
           port: Number(opts.port),
           host: opts.host,
@@ -413,6 +434,7 @@ Exit codes: 0 the session ended, 1 the engine or server could not be opened, 2 b
       if (opts.server !== undefined && opts.brokers !== undefined)
         throw new UsageError("--server and --brokers exclude each other");
       code = await runRepl({
+        ...(await withFunctions([])),
         data: opts.data,
         ...(opts.brokers === undefined ? {} : { brokers: splitBrokers(opts.brokers) }),
         ...(opts.server === undefined ? {} : { server: opts.server }),
@@ -449,7 +471,7 @@ Examples:
 Exit codes: 0 nothing would change, 1 errors, 2 something would change (CI can gate on it).`,
     )
     .action(async (paths: string[], opts: { data: string; brokers?: string; json?: boolean }) => {
-      code = await runPlan(paths, { ...target(opts), json: opts.json === true });
+      code = await runPlan(paths, { ...target(opts), ...(await withFunctions(paths)), json: opts.json === true });
     });
 
   program
@@ -479,7 +501,12 @@ Exit codes: 0 applied, 1 errors (nothing applied) or a step failed, 2 bad usage.
       const keep = Number(opts.keep);
       if (!Number.isInteger(keep) || keep < 1)
         throw new UsageError(`--keep: expected a whole number >= 1, found '${opts.keep}'`);
-      code = await runApply(paths, { ...target(opts), allowDrop: opts.allowDrop === true, keep });
+      code = await runApply(paths, {
+        ...target(opts),
+        ...(await withFunctions(paths)),
+        allowDrop: opts.allowDrop === true,
+        keep,
+      });
     });
 
   program
@@ -514,6 +541,12 @@ Exit codes: 0 switched, 1 no earlier version is kept, 2 bad usage.`,
     if (e instanceof UsageError) {
       process.stderr.write(`esql: ${e.message}\n`);
       return EXIT.usage;
+    }
+    if (e instanceof FunctionLoadError) {
+      process.stderr.write(
+        `esql: the user functions cannot be loaded:\n${e.problems.map((p) => `  ${p}`).join("\n")}\n`,
+      );
+      return EXIT.failed;
     }
     throw e;
   }

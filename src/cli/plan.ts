@@ -5,6 +5,7 @@
  */
 import { resolve } from "node:path";
 import { Engine } from "../../runtime/engine/engine.ts";
+import type { FunctionRegistry } from "../functions/types.ts";
 import { LogError } from "../../runtime/log/types.ts";
 import { hasChanges, planFolder, type DeployPlan, type PlanItem } from "../../runtime/deploy/plan.ts";
 import { renderDiagnostic } from "../diagnostics/render.ts";
@@ -15,6 +16,8 @@ export interface TargetOptions {
   /** State stores (and the embedded log without `brokers`). */
   readonly data: string;
   readonly brokers?: readonly string[];
+  /** The built-in and user functions (default: the built-ins). */
+  readonly functions?: FunctionRegistry;
 }
 
 /**
@@ -33,10 +36,12 @@ export async function openTarget(
     const engine = await Engine.open({
       dataDir: resolve(options.data),
       ...(kafka ? { log: kafka } : {}),
+      ...(options.functions ? { functions: options.functions } : {}),
       onRestore: (p) => {
         if (p.done) err.write(`restored ${p.topic}[${p.partition}] from ${p.read} changelog records\n`);
       },
     });
+    for (const w of engine.warnings) err.write(`esql: warning: ${w}\n`);
     return {
       engine,
       close: async () => {
@@ -121,7 +126,7 @@ export async function runPlan(
   const target = await openTarget(options);
   if (!target) return EXIT.failed;
   try {
-    const plan = planFolder(files, target.engine);
+    const plan = planFolder(files, target.engine, { functions: target.engine.functions });
     if (options.json) {
       out.write(
         JSON.stringify(

@@ -11,6 +11,7 @@
  *   way is an error (`--fresh` starts over). The ledger records, per topic and file, the bytes loaded and
  *   their SHA-256.
  */
+import type { FunctionRegistry } from "../functions/types.ts";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
@@ -51,6 +52,8 @@ export interface RunOptions {
   readonly exactlyOnce?: boolean;
   /** A plan file of `esql compile`: deploy its statements with their compiled plans (instead of `.esql` files). */
   readonly plan?: string;
+  /** The built-in and user functions (default: the built-ins). */
+  readonly functions?: FunctionRegistry;
 }
 
 /** What earlier runs did in a data folder (`<data>/run-ledger.json`). */
@@ -105,6 +108,7 @@ export async function runRun(
     engine = await Engine.open({
       dataDir,
       ...(kafka ? { log: kafka } : {}),
+      ...(options.functions ? { functions: options.functions } : {}),
       ...(options.cluster ? { cluster: options.cluster, onClusterEvent: (m: string) => err.write(`${m}\n`) } : {}),
       ...(options.exactlyOnce ? { properties: { "processing.guarantee": "exactly_once" } } : {}),
       // Only when a store was missing or behind its changelog (Kafka: e.g. a new or wiped data folder).
@@ -121,6 +125,7 @@ export async function runRun(
     err.write(`esql: cannot open the data folder ${options.data}: ${(e as Error).message}\n`);
     return EXIT.failed;
   }
+  for (const w of engine.warnings) err.write(`esql: warning: ${w}\n`);
   const ledgerPath = join(dataDir, LEDGER);
   const ledger: Ledger = existsSync(ledgerPath)
     ? (JSON.parse(readFileSync(ledgerPath, "utf8")) as Ledger)

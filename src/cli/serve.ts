@@ -9,6 +9,7 @@
  * engine resumes what it deployed before and the files are not run again (statements go through
  * `POST /ksql` from then on).
  */
+import type { FunctionRegistry } from "../functions/types.ts";
 import { PROCESSING_LOG_STREAM } from "../../runtime/engine/engine.ts";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { startServer } from "../../runtime/http/server.ts";
@@ -22,6 +23,8 @@ import { EXIT, useColor } from "./output.ts";
 
 export interface ServeOptions {
   readonly data: string;
+  /** The built-in and user functions (default: the built-ins). */
+  readonly functions?: FunctionRegistry;
   /** A plan file of `esql compile`: deploy its statements with their compiled plans (instead of `.esql` files). */
   readonly plan?: string;
   /** Kafka bootstrap addresses: run on this cluster instead of the embedded log. */
@@ -94,6 +97,7 @@ export async function runServe(
     engine = await Engine.open({
       dataDir: options.data,
       ...(kafka ? { log: kafka } : options.log ? { log: options.log } : {}),
+      ...(options.functions ? { functions: options.functions } : {}),
       ...(cluster ? { cluster, onClusterEvent: (m: string) => err.write(`${m}\n`) } : {}),
       ...(options.exactlyOnce ? { properties: { "processing.guarantee": "exactly_once" } } : {}),
       onRestore: (p) => {
@@ -111,6 +115,7 @@ export async function runServe(
     }
     return EXIT.failed;
   }
+  for (const w of engine.warnings) err.write(`esql: warning: ${w}\n`);
   let code: number = EXIT.ok;
   try {
     // The processing log stream is always there: anything else means statements were deployed before.

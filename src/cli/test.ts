@@ -17,6 +17,9 @@ import { mapConcurrent } from "../../runtime/testing/pool.ts";
 import { isQttDocument, loadQttFile, runQttCase, type QttCase } from "../../runtime/testing/qtt.ts";
 import { summarize, summaryLine, writeJsonReport, type TestOutcome } from "../../runtime/testing/report.ts";
 import { collectEsqlFiles, UsageError } from "./files.ts";
+import { functionsFor } from "./functions.ts";
+import { FunctionLoadError } from "../../runtime/engine/functions.ts";
+import type { FunctionRegistry } from "../functions/types.ts";
 import { colors, EXIT } from "./output.ts";
 
 export interface TestOptions {
@@ -31,10 +34,20 @@ export interface TestOptions {
    * topic namespace (`esql-test-<run>-<n>-`), whose topics are deleted when the test ends.
    */
   readonly brokers?: readonly string[];
+  /**
+   * User-function paths (`--functions`); default: the `functions/` folder beside each test file's deploy
+   * files. Tests call every user scalar and table function twice and fail a record whose results differ.
+   */
+  readonly functions?: readonly string[];
 }
 
 type Job =
-  | { readonly kind: "esql"; readonly file: EsqlTestFile; readonly test: EsqlTest }
+  | {
+      readonly kind: "esql";
+      readonly file: EsqlTestFile;
+      readonly test: EsqlTest;
+      readonly functions: FunctionRegistry | undefined;
+    }
   | { readonly kind: "qtt"; readonly test: QttCase }
   | { readonly kind: "broken"; readonly outcome: TestOutcome };
 
@@ -53,7 +66,20 @@ export async function runTest(
           kind: "broken",
           outcome: { file: path, name: "(test file)", status: "failed", message: loaded.error },
         });
-      else for (const test of loaded.tests) jobs.push({ kind: "esql", file: loaded, test });
+      else {
+        let functions: FunctionRegistry | undefined;
+        try {
+          functions = await functionsFor(loaded.deploy, options.functions, { checkDeterminism: true });
+        } catch (e) {
+          if (!(e instanceof FunctionLoadError)) throw e;
+          jobs.push({
+            kind: "broken",
+            outcome: { file: path, name: "(user functions)", status: "failed", message: e.message },
+          });
+          continue;
+        }
+        for (const test of loaded.tests) jobs.push({ kind: "esql", file: loaded, test, functions });
+      }
     } else {
       let cases: QttCase[];
       try {
@@ -98,7 +124,7 @@ export async function runTest(
       job.kind === "broken"
         ? job.outcome
         : job.kind === "esql"
-          ? await runEsqlTest(job.file, job.test, log)
+          ? await runEsqlTest(job.file, job.test, { ...log, ...(job.functions ? { functions: job.functions } : {}) })
           : await runQttCase(job.test, log);
     done++;
     // Progress only on a terminal: a dot per test, a line every 80.

@@ -30,6 +30,8 @@ export type Pattern =
   | { readonly k: "exact"; readonly t: SqlType }
   | { readonly k: "decimal" }
   | { readonly k: "struct" }
+  /** A struct with these fields (names upper case, as SQL sees unquoted names), in order. */
+  | { readonly k: "structOf"; readonly fields: readonly { readonly name: string; readonly p: Pattern }[] }
   | { readonly k: "any" }
   | { readonly k: "var"; readonly name: string }
   | { readonly k: "array"; readonly el: Pattern }
@@ -105,8 +107,22 @@ export function parsePattern(text: string): Pattern {
       }
       case "DECIMAL":
         return { k: "decimal" };
-      case "STRUCT":
-        return { k: "struct" };
+      case "STRUCT": {
+        ws();
+        if (s[i] !== "<") return { k: "struct" };
+        eat("<");
+        const fields: { name: string; p: Pattern }[] = [];
+        for (;;) {
+          const name = word().toUpperCase();
+          if (fields.some((f) => f.name === name)) throw new Error(`bad pattern ${text}: field ${name} twice`);
+          fields.push({ name, p: one() });
+          ws();
+          if (s[i] !== ",") break;
+          i++;
+        }
+        eat(">");
+        return { k: "structOf", fields };
+      }
       case "ANY":
         return { k: "any" };
       default: {
@@ -131,6 +147,8 @@ export function formatPattern(p: Pattern): string {
       return "DECIMAL";
     case "struct":
       return "STRUCT";
+    case "structOf":
+      return `STRUCT<${p.fields.map((f) => `${f.name} ${formatPattern(f.p)}`).join(", ")}>`;
     case "any":
       return "ANY";
     case "var":
@@ -215,6 +233,12 @@ function collect(p: Pattern, t: SqlType, acc: Map<string, SqlType[]>, strLit = f
       return t.kind === "DECIMAL" || t.kind === "INTEGER" || t.kind === "BIGINT";
     case "struct":
       return t.kind === "STRUCT";
+    case "structOf":
+      return (
+        t.kind === "STRUCT" &&
+        t.fields.length === p.fields.length &&
+        p.fields.every((f, j) => t.fields[j]!.name === f.name && collect(f.p, t.fields[j]!.type, acc))
+      );
     case "any":
       return true;
     case "var": {
@@ -244,6 +268,14 @@ export function instantiate(p: Pattern, b: Bindings, actual: SqlType = NULL_TYPE
     case "struct":
     case "any":
       return actual;
+    case "structOf":
+      return {
+        kind: "STRUCT",
+        fields: p.fields.map((f, j) => ({
+          name: f.name,
+          type: instantiate(f.p, b, actual.kind === "STRUCT" ? (actual.fields[j]?.type ?? NULL_TYPE) : NULL_TYPE),
+        })),
+      };
     case "var":
       return b.get(p.name) ?? NULL_TYPE;
     case "array":

@@ -84,6 +84,11 @@ export interface ResolvedAggregate {
 
 export interface AggregateFunction {
   readonly kind: "aggregate";
+  /**
+   * User aggregates only (built-ins leave it out): whether every overload can undo (needed to aggregate a
+   * table) and merge (needed by session windows).
+   */
+  readonly supports?: { readonly undo: boolean; readonly merge: boolean };
   readonly name: string;
   readonly category: string;
   readonly description: string;
@@ -108,7 +113,19 @@ export interface TableFunction {
   readonly resolve: (args: readonly ArgInfo[]) => Resolution<ResolvedTableFunction>;
 }
 
-export type FunctionDef = ScalarFunction | AggregateFunction | TableFunction;
+/** Where a user function came from (`src/functions/user.ts`): shown by DESCRIBE FUNCTION, recorded with plans. */
+export interface FunctionOrigin {
+  readonly file: string;
+  /** SHA-256 of the module's source text (hex). */
+  readonly hash: string;
+}
+
+/** Absent for built-ins. */
+interface Origin {
+  readonly origin?: FunctionOrigin;
+}
+
+export type FunctionDef = (ScalarFunction | AggregateFunction | TableFunction) & Origin;
 
 export interface FunctionRegistry {
   get(name: string): FunctionDef | undefined;

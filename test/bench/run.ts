@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: prints figures and ratios. Benchmarks compare two things in one run on the same
  * machine (the machines here are shared and noisy), so the ratios matter more than the absolute figures.
- * `npm run bench -- --events 200000` runs smaller runtime and Kafka benchmarks; `--only compile|runtime|kafka|pull`
+ * `npm run bench -- --events 200000` runs smaller runtime and Kafka benchmarks; `--only compile|functions|runtime|kafka|pull`
  * runs one of them; `--pull-keys 200000 --pull-seconds 5` make the pull benchmark smaller. The Kafka benchmark uses `KAFKA_BROKERS` when set, else starts a broker
  * (`scripts/kafka/broker.ts`) for the run, and is skipped with a note when none can be started.
  */
 import { cpus } from "node:os";
 import { benchCompile } from "./compile.ts";
+import { benchFunctions } from "./functions.ts";
 import { benchKafka } from "./kafka.ts";
 import { benchPull } from "./pull.ts";
 import { benchRuntime } from "./runtime.ts";
@@ -18,8 +19,8 @@ const arg = (name: string, fallback: number) => {
 };
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
-if (only !== undefined && !["compile", "runtime", "kafka", "pull"].includes(only)) {
-  console.error(`--only expects compile, runtime, kafka or pull, found '${only}'`);
+if (only !== undefined && !["compile", "functions", "runtime", "kafka", "pull"].includes(only)) {
+  console.error(`--only expects compile, functions, runtime, kafka or pull, found '${only}'`);
   process.exit(2);
 }
 const runs = (name: string) => only === undefined || only === name;
@@ -35,6 +36,18 @@ if (runs("compile")) {
   console.log(`  parse only                       ${fmt(c.parsePerSecond)} statements/s`);
   console.log(`  parse + analyze + plan           ${fmt(c.compilePerSecond)} statements/s`);
   console.log(`  ratio                            ${(c.compilePerSecond / c.parsePerSecond).toFixed(2)}`);
+  console.log("");
+}
+
+if (runs("functions")) {
+  const f = benchFunctions(1_000_000);
+  console.log(`functions: a user function against a built-in of the same work, ${fmt(f.rows)} rows each`);
+  console.log(`  UCASE(s)                         ${fmt(f.builtinUnary)} calls/s`);
+  console.log(`  user fn s.toUpperCase()          ${fmt(f.userUnary)} calls/s`);
+  console.log(`  ratio user / built-in            ${(f.userUnary / f.builtinUnary).toFixed(2)}`);
+  console.log(`  CONCAT(a, b, c)                  ${fmt(f.builtinVariadic)} calls/s`);
+  console.log(`  user variadic join               ${fmt(f.userVariadic)} calls/s`);
+  console.log(`  ratio user / built-in            ${(f.userVariadic / f.builtinVariadic).toFixed(2)}`);
   console.log("");
 }
 

@@ -9,6 +9,13 @@ import { describe, expect, it } from "vitest";
 import { runRun } from "../../src/cli/run.ts";
 import { loadEsqlTestFile, runEsqlTest } from "../../runtime/testing/esqltest.ts";
 import { tempDir } from "../fixtures/temp.ts";
+import { functionsFor } from "../../src/cli/functions.ts";
+
+/** The user functions of an example (its functions/ folder), as the CLI loads them. */
+async function withFunctions(paths: string[]) {
+  const functions = await functionsFor(paths);
+  return functions ? { functions } : {};
+}
 
 const EXAMPLES = resolve(import.meta.dirname, "../../examples");
 const examples = readdirSync(EXAMPLES, { withFileTypes: true })
@@ -23,6 +30,7 @@ const EVENTS: Record<string, { topic: string; file: string }> = {
   signins: { topic: "signins", file: "signins.jsonl" },
   devices: { topic: "readings", file: "readings.jsonl" },
   carts: { topic: "cart_events", file: "cart_events.jsonl" },
+  "cart-contents": { topic: "cart_events", file: "cart_events.jsonl" },
 };
 
 describe.each(examples)("examples/%s", (name) => {
@@ -56,6 +64,7 @@ describe.each(examples)("examples/%s", (name) => {
     const code = await runRun(
       [join(EXAMPLES, name)],
       {
+        ...(await withFunctions([join(EXAMPLES, name)])),
         data: join(dir, name),
         inputs: [`${events!.topic}=${join(EXAMPLES, name, events!.file)}`],
         follow: false,

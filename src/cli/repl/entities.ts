@@ -104,6 +104,7 @@ export function renderEntity(e: DescribeEntity): Output[] {
             ["Name", e.name],
             ["Type", e.type],
             ["Description", e.description],
+            ...(e.path !== "internal" ? ([["Source", `${e.path} (${e.version})`]] as const) : []),
           ]),
         },
         table(

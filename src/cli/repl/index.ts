@@ -5,6 +5,7 @@
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { LogError } from "../../../runtime/log/types.ts";
+import type { FunctionRegistry } from "../../functions/types.ts";
 import { EXIT, useColor } from "../output.ts";
 import type { ReplBackend } from "./backend.ts";
 import { LocalBackend } from "./local.ts";
@@ -15,6 +16,8 @@ export interface ReplOptions {
   readonly data: string;
   readonly brokers?: readonly string[];
   readonly server?: string;
+  /** The built-in and user functions (default: the built-ins). */
+  readonly functions?: FunctionRegistry;
   /** Write each input line after its prompt even without a terminal (transcripts). */
   readonly echo?: boolean;
 }
@@ -37,9 +40,15 @@ export async function runRepl(options: ReplOptions): Promise<number> {
         resolve(options.data),
         `Kafka at ${options.brokers.join(",")}, state in ${options.data}`,
         log,
+        options.functions,
       );
     } else {
-      backend = await LocalBackend.open(resolve(options.data), `embedded log in ${options.data}`);
+      backend = await LocalBackend.open(
+        resolve(options.data),
+        `embedded log in ${options.data}`,
+        undefined,
+        options.functions,
+      );
     }
   } catch (e) {
     if (e instanceof LogError && e.code === "LOCKED") {
@@ -51,6 +60,7 @@ export async function runRepl(options: ReplOptions): Promise<number> {
     err.write(`esql: ${(e as Error).message}\n`);
     return EXIT.failed;
   }
+  if (backend instanceof LocalBackend) for (const w of backend.engine.warnings) err.write(`esql: warning: ${w}\n`);
   const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
   try {
     await runSession(backend, {

@@ -7,7 +7,7 @@
  * sees its effect, and in the background while a push query or PRINT runs.
  */
 import type { Print } from "../../ast/nodes.ts";
-import { functions as builtinFunctions } from "../../functions/registry.ts";
+import type { FunctionRegistry } from "../../functions/types.ts";
 import { parseScript } from "../../parse.ts";
 import { Engine } from "../../../runtime/engine/engine.ts";
 import { describeEntity } from "../../../runtime/engine/entities.ts";
@@ -30,8 +30,13 @@ export class LocalBackend implements ReplBackend {
   ) {}
 
   /** Opens the engine on `dataDir` (the embedded log there, or `log` when given; the REPL then owns `log`). */
-  static async open(dataDir: string, description: string, log?: EventLog): Promise<LocalBackend> {
-    const engine = await Engine.open({ dataDir, ...(log ? { log } : {}) });
+  static async open(
+    dataDir: string,
+    description: string,
+    log?: EventLog,
+    functions?: FunctionRegistry,
+  ): Promise<LocalBackend> {
+    const engine = await Engine.open({ dataDir, ...(log ? { log } : {}), ...(functions ? { functions } : {}) });
     const backend = new LocalBackend(engine, description, log);
     // Deployed queries catch up on what their topics hold before the first prompt.
     await backend.serial(() => engine.drain());
@@ -189,7 +194,7 @@ export class LocalBackend implements ReplBackend {
     return {
       sources: sources.map((s) => s.name),
       columns: new Map(sources.map((s) => [s.name, s.columns.map((c) => c.name)])),
-      functions: builtinFunctions.all().map((f) => f.name),
+      functions: this.engine.functions.all().map((f) => f.name),
       topics: (await this.engine.log.listTopics()).filter((t) => !t.startsWith("_")),
     };
   }

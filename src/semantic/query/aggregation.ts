@@ -4,6 +4,7 @@
  */
 import type { Expr } from "../../ast/nodes.ts";
 import type { Span } from "../../diagnostics/diagnostic.ts";
+import { lifecycleProblem } from "../../functions/user.ts";
 import type { AggregateColumn, AnalyzedAggregation, OutputColumn, WindowSpec } from "../analyzed.ts";
 import { Codes } from "../codes.ts";
 import { exprText } from "../exprText.ts";
@@ -181,6 +182,10 @@ export function analyzeAggregation(
       q.span,
       `${complex.call.name} keeps a structured state; DELIMITED holds primitive values only`,
     );
+  for (const a of aggregates) {
+    const m = lifecycleProblem(opts.functions.get(a.call.name), qc.isTableInput, window?.type === "SESSION");
+    if (m) err(diags, Codes.INVALID_QUERY, m, q.span);
+  }
   const aggregation: AnalyzedAggregation = {
     groupBy: gb,
     keyNames,
