@@ -24,7 +24,7 @@ export { formatLogicalPlan } from "./logical/index.ts";
 export { formatPhysicalPlan } from "./physical/format.ts";
 export { buildTopology, UnsupportedQueryError } from "./physical/topology-build.ts";
 export { planTableRead, planTransient } from "./physical/select-build.ts";
-export { Catalog, type CatalogQuery } from "./semantic/catalog.ts";
+export { Catalog } from "./semantic/catalog.ts";
 export type { AnalyzedStatement } from "./semantic/statements.ts";
 export type { AnalyzedQuery } from "./semantic/analyzed.ts";
 export { fingerprint, replaceIncompatibility, type Definition } from "./semantic/replace.ts";

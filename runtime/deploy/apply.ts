@@ -17,6 +17,7 @@
  */
 import type { Engine } from "../engine/engine.ts";
 import { parseScript } from "../../src/parse.ts";
+import type { TopologyPlan } from "../../src/plan/topology.ts";
 import { readLedger, versionAlias, type DeployedObject } from "./ledger.ts";
 import type { DeployPlan, PlanItem } from "./plan.ts";
 
@@ -24,6 +25,12 @@ import type { DeployPlan, PlanItem } from "./plan.ts";
 export const DEFAULT_KEEP = 2;
 
 export interface ApplyOptions {
+  /**
+   * Plans compiled beforehand (`esql apply --plan`), by normalized statement text (see `Engine.execute`): a
+   * statement executed as written runs its plan. (A rebuilt object's version runs a rewritten statement, which is
+   * planned when it is executed.)
+   */
+  readonly plans?: ReadonlyMap<string, TopologyPlan>;
   /** Drop deployed objects the folder no longer defines (default: keep them and say so). */
   readonly allowDrop?: boolean;
   /** Versions kept per name, the serving one included (≥ 1; default {@link DEFAULT_KEEP}). */
@@ -51,7 +58,7 @@ export async function applyPlan(engine: Engine, plan: DeployPlan, options: Apply
   const keptRemoved: string[] = [];
   for (const s of plan.statements) {
     if (s.kind === "session") {
-      await run(engine, s.text);
+      await run(engine, s.text, options.plans);
       continue;
     }
     const item = s.item;
@@ -64,7 +71,7 @@ export async function applyPlan(engine: Engine, plan: DeployPlan, options: Apply
         continue;
       case "new":
         progress(`${item.name}: creating`);
-        await run(engine, item.text!);
+        await run(engine, item.text!, options.plans);
         done.push(`${item.name}: created`);
         break;
       case "in-place":
@@ -199,8 +206,8 @@ async function drop(engine: Engine, item: PlanItem): Promise<void> {
   await run(engine, `DROP ${item.objectType === "TABLE" ? "TABLE" : "STREAM"} ${quote(item.name)};`);
 }
 
-async function run(engine: Engine, text: string): Promise<void> {
-  const r = await engine.execute(text);
+async function run(engine: Engine, text: string, plans?: ReadonlyMap<string, TopologyPlan>): Promise<void> {
+  const r = await engine.execute(text, plans ? { plans } : {});
   const e = r.diagnostics.find((d) => d.severity === "error");
   if (e) throw new DeployError(`${e.message}\n  in: ${text.trim().split("\n")[0]}`);
 }

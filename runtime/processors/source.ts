@@ -31,13 +31,15 @@ export class SourceProcessor {
   constructor(
     private readonly source: CatalogSource,
     private readonly storeName: string = SOURCE_STORE,
+    /** The value columns to decode (the plan's column pruning, `StageInputPlan.decode`); default all. */
+    private readonly decodeColumns?: readonly string[],
   ) {
     this.isTable = source.sourceType === "TABLE";
   }
 
   init(ctx: ProcessorContext): void {
     this.ctx = ctx;
-    this.serdes = sourceSerdes(this.source);
+    this.serdes = sourceSerdes(this.source, this.decodeColumns);
     const valueNames = this.serdes.valueColumns.map((c) => c.name);
     this.layout = keysFirst(this.source.columns)
       .filter((c) => c.namespace !== "KEY")

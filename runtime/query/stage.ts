@@ -167,7 +167,7 @@ export class StageTask {
         side: i === 0 ? 0 : 1,
         source:
           input.kind === "source"
-            ? new SourceProcessor(input.source, i === 0 ? SOURCE_STORE : `${SOURCE_STORE}${i}`)
+            ? new SourceProcessor(input.source, i === 0 ? SOURCE_STORE : `${SOURCE_STORE}${i}`, input.decode)
             : undefined,
         position,
         readAt: position,

@@ -44,6 +44,8 @@ export function createDelimitedSerde(
   columns: readonly SerdeColumn[],
   delimiterOption: string | undefined,
   target: string,
+  /** The columns to read (see `SerdeOptions.decode`); default all. */
+  decode?: readonly boolean[],
 ): Serde {
   const delimiter = resolveDelimiter(delimiterOption);
   if (delimiter === undefined) throw new Error(`internal: invalid DELIMITED delimiter '${delimiterOption}'`);
@@ -77,7 +79,7 @@ export function createDelimitedSerde(
       const row: unknown[] = new Array(n);
       for (let i = 0; i < n; i++) {
         const f = fields[i]!;
-        if (f === "") {
+        if (f === "" || (decode !== undefined && !decode[i])) {
           row[i] = null;
           continue;
         }

@@ -26,18 +26,25 @@ export function serdeOptions(spec: FormatSpec, isKey: boolean) {
   };
 }
 
-export function sourceSerdes(s: {
-  readonly columns: readonly CatalogColumn[];
-  readonly keyFormat: FormatSpec;
-  readonly valueFormat: FormatSpec;
-}): SourceSerdes {
+export function sourceSerdes(
+  s: {
+    readonly columns: readonly CatalogColumn[];
+    readonly keyFormat: FormatSpec;
+    readonly valueFormat: FormatSpec;
+  },
+  /** Reading: the value columns to decode (the others come out NULL; see `SerdeOptions.decode`). Default: all. */
+  decode?: readonly string[],
+): SourceSerdes {
   const keyColumns = s.columns.filter((c) => c.namespace === "KEY").map(({ name, type }) => ({ name, type }));
   const valueColumns = s.columns.filter((c) => c.namespace === "VALUE").map(({ name, type }) => ({ name, type }));
   return {
     keyColumns,
     valueColumns,
     key: createSerde(s.keyFormat.format as SerdeFormat, keyColumns, serdeOptions(s.keyFormat, true)),
-    value: createSerde(s.valueFormat.format as SerdeFormat, valueColumns, serdeOptions(s.valueFormat, false)),
+    value: createSerde(s.valueFormat.format as SerdeFormat, valueColumns, {
+      ...serdeOptions(s.valueFormat, false),
+      ...(decode ? { decode: valueColumns.map((c) => decode.includes(c.name)) } : {}),
+    }),
   };
 }
 

@@ -86,10 +86,10 @@ export function createSerde(format: SerdeFormat, columns: readonly SerdeColumn[]
       return createKafkaSerde(columns[0]!, target);
     case "JSON": {
       const wrapped = columns.length !== 1 || (options.wrapSingleValue ?? !options.isKey);
-      return createJsonSerde(columns, wrapped, target);
+      return createJsonSerde(columns, wrapped, target, options.decode);
     }
     case "DELIMITED":
-      return createDelimitedSerde(columns, options.delimiter, target);
+      return createDelimitedSerde(columns, options.delimiter, target, options.decode);
   }
 }
 

@@ -44,13 +44,21 @@ import { SerdeError, type Serde, type SerdeColumn } from "./types.ts";
  * base64; DATE/TIME/TIMESTAMP as numbers; MAP as an object; STRUCT with its declared field names;
  * non-finite doubles as the strings "NaN", "Infinity", "-Infinity" (Jackson's default).
  */
-export function createJsonSerde(columns: readonly SerdeColumn[], wrapped: boolean, target: string): Serde {
+export function createJsonSerde(
+  columns: readonly SerdeColumn[],
+  wrapped: boolean,
+  target: string,
+  /** The columns to read (see `SerdeOptions.decode`); default all. */
+  readMask?: readonly boolean[],
+): Serde {
   const n = columns.length;
+  /** Positions of the columns read; the others stay NULL. */
+  const read = columns.map((_, i) => i).filter((i) => readMask?.[i] ?? true);
   const names = columns.map((c) => c.name);
   const readers = columns.map((c) => readerFor(c.type));
   const writers = columns.map((c) => writerFor(c.type));
   const prefixes = columns.map((c, i) => (i === 0 ? "{" : ",") + JSON.stringify(c.name) + ":");
-  const parse = columns.some((c) => containsDecimal(c.type)) ? parseJsonLossless : JSON.parse;
+  const parse = read.some((i) => containsDecimal(columns[i]!.type)) ? parseJsonLossless : JSON.parse;
   const rowType = `STRUCT<${columns.map((c) => `${c.name} ${formatType(c.type)}`).join(", ")}>`;
 
   if (!wrapped && n !== 1) throw new Error(`internal: an unwrapped JSON serde needs exactly 1 column, got ${n}`);
@@ -113,10 +121,11 @@ export function createJsonSerde(columns: readonly SerdeColumn[], wrapped: boolea
       );
     }
     const obj = doc as Record<string, unknown>;
-    const row: unknown[] = new Array(n);
+    const row: unknown[] = read.length === n ? new Array(n) : new Array(n).fill(null);
     let i = 0;
     try {
-      for (; i < n; i++) {
+      for (let k = 0; k < read.length; k++) {
+        i = read[k]!;
         const name = names[i]!;
         const v = Object.hasOwn(obj, name) ? obj[name] : fieldIgnoringCase(obj, name);
         row[i] = v === null || v === undefined ? null : readers[i]!(v);

@@ -22,6 +22,12 @@ export interface SerdeOptions {
    * DELIMITED only: one character, or the names `TAB` / `SPACE` as ksqlDB accepts them; default `,`.
    */
   readonly delimiter?: string;
+  /**
+   * Reading: the columns to decode, by position (JSON objects and DELIMITED; the other formats hold one
+   * column). The others are not read at all and come out NULL, so a malformed value in a column nobody reads
+   * does not fail the record (column pruning). Default: every column.
+   */
+  readonly decode?: readonly boolean[];
 }
 
 /**

@@ -1,11 +1,18 @@
 /** `esql apply <folder>`: make the deployed objects match the folder (see runtime/deploy/apply.ts). */
 import { applyPlan, DeployError } from "../../runtime/deploy/apply.ts";
 import { planFolder } from "../../runtime/deploy/plan.ts";
+import { artifactSources, plansOf, readArtifact } from "./artifact.ts";
+import { UsageError } from "./files.ts";
 import { EXIT } from "./output.ts";
 import { folderFiles, formatPlan, openTarget, printPlanErrors, type TargetOptions } from "./plan.ts";
 
 export interface ApplyCliOptions extends TargetOptions {
   readonly allowDrop: boolean;
+  /**
+   * A plan file of `esql compile`: its statements are the desired definitions, and the queries they start run
+   * the plans it holds (what was compiled and tested), not plans made now.
+   */
+  readonly plan?: string;
   /** Versions kept per object, the serving one included. */
   readonly keep: number;
 }
@@ -15,7 +22,10 @@ export async function runApply(
   options: ApplyCliOptions,
   out: NodeJS.WriteStream = process.stdout,
 ): Promise<number> {
-  const files = folderFiles(paths);
+  const artifact = options.plan ? readArtifact(options.plan) : undefined;
+  if (artifact && paths.length > 0) throw new UsageError("give folders or --plan, not both");
+  if (!artifact && paths.length === 0) throw new UsageError("give the folder(s) to deploy, or --plan");
+  const files = artifact ? artifactSources(artifact) : folderFiles(paths);
   const target = await openTarget(options);
   if (!target) return EXIT.failed;
   const err = process.stderr;
@@ -27,6 +37,7 @@ export async function runApply(
     const result = await applyPlan(target.engine, plan, {
       allowDrop: options.allowDrop,
       keep: options.keep,
+      ...(artifact ? { plans: plansOf(artifact) } : {}),
       onProgress: (line) => err.write(`${line}\n`),
     });
     for (const line of result.done) out.write(`${line}\n`);

@@ -69,7 +69,8 @@ export function readArtifact(path: string): PlanArtifact {
   if (a?.format !== ARTIFACT_FORMAT || !Array.isArray(a.files)) {
     throw new UsageError(`${path} is not a plan file written by esql compile`);
   }
-  if (a.version !== ARTIFACT_VERSION || a.topologyVersion !== TOPOLOGY_VERSION) {
+  // Topology plans of version 2 (before plans carried their execution settings) run with the session's.
+  if (a.version !== ARTIFACT_VERSION || (a.topologyVersion !== TOPOLOGY_VERSION && a.topologyVersion !== 2)) {
     throw new UsageError(
       `${path} has plan file version ${String(a.version)} with topology plans v${String(a.topologyVersion)}; ` +
         `this esql reads version ${ARTIFACT_VERSION} with v${TOPOLOGY_VERSION}: compile it again with this release`,

@@ -479,7 +479,8 @@ Exit codes: 0 nothing would change, 1 errors, 2 something would change (CI can g
     .description(
       "Deploy a folder's definitions: create new objects, rebuild changed ones without downtime, drop removed ones (--allow-drop).",
     )
-    .argument("<paths...>", "the folder(s) holding the desired .esql definitions (files compiled in path order)")
+    .argument("[paths...]", "the folder(s) holding the desired .esql definitions (files compiled in path order)")
+    .option("--plan <file>", "deploy a plan file of esql compile instead: its queries run the plans it holds")
     .option("--data <dir>", "data folder of the engine (state stores; the embedded log without --brokers)", ".esql")
     .option("--brokers <host:port,...>", "deploy on this Kafka cluster (its command topic)")
     .option("--allow-drop", "stop and drop deployed objects the folder no longer defines")
@@ -494,20 +495,27 @@ recorded in the command topic: after an interruption, apply again finishes (or a
 Examples:
   esql apply projections/ --data /var/lib/esql
   esql apply projections/ --brokers kafka:9092 --allow-drop
+  esql compile projections/ --out plans.json && esql apply --plan plans.json --data /var/lib/esql
 
 Exit codes: 0 applied, 1 errors (nothing applied) or a step failed, 2 bad usage.`,
     )
-    .action(async (paths: string[], opts: { data: string; brokers?: string; allowDrop?: boolean; keep: string }) => {
-      const keep = Number(opts.keep);
-      if (!Number.isInteger(keep) || keep < 1)
-        throw new UsageError(`--keep: expected a whole number >= 1, found '${opts.keep}'`);
-      code = await runApply(paths, {
-        ...target(opts),
-        ...(await withFunctions(paths)),
-        allowDrop: opts.allowDrop === true,
-        keep,
-      });
-    });
+    .action(
+      async (
+        paths: string[],
+        opts: { data: string; brokers?: string; allowDrop?: boolean; keep: string; plan?: string },
+      ) => {
+        const keep = Number(opts.keep);
+        if (!Number.isInteger(keep) || keep < 1)
+          throw new UsageError(`--keep: expected a whole number >= 1, found '${opts.keep}'`);
+        code = await runApply(paths, {
+          ...target(opts),
+          ...(await withFunctions(paths)),
+          allowDrop: opts.allowDrop === true,
+          keep,
+          ...(opts.plan ? { plan: opts.plan } : {}),
+        });
+      },
+    );
 
   program
     .command("rollback")

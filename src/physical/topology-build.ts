@@ -249,7 +249,7 @@ export function buildTopology(
     queryId,
     topicId,
     execution,
-    stages: planner.stages,
+    stages: planner.stages.map(pruneColumns),
     internalTopics: planner.topics,
     ...(table ? { table } : {}),
     ...(q.start ? { start: q.start } : {}),
@@ -339,4 +339,32 @@ function and(es: readonly TExpr[]): TExpr {
 function isKeyOf(exprs: readonly TExpr[], source: CatalogSource): boolean {
   const keys = source.columns.filter((c) => c.namespace === "KEY");
   return exprs.length === keys.length && exprs.every((e, i) => e.kind === "Column" && e.name === keys[i]!.name);
+}
+
+/**
+ * Column pruning where it acts at run time: a stage that reads one source and whose rows leave through a
+ * projection or an aggregation (which name every column they pass on) decodes only the value columns some
+ * expression of the stage reads, and the event-time column.
+ */
+function pruneColumns(stage: StagePlan): StagePlan {
+  const input = stage.inputs[0];
+  if (stage.inputs.length !== 1 || input?.kind !== "source") return stage;
+  if (!stage.processors.some((p) => p.kind === "Project" || p.kind === "Aggregate")) return stage;
+  const read = new Set<string>();
+  // Every Column node of every spec (more than needed is safe: names the later processors define too).
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) for (const x of v) walk(x);
+    else if (v !== null && typeof v === "object") {
+      const o = v as Record<string, unknown>;
+      if (o.kind === "Column" && typeof o.name === "string") read.add(o.name);
+      for (const x of Object.values(o)) walk(x);
+    }
+  };
+  walk(stage.processors);
+  walk(stage.output);
+  if (input.source.timestamp) read.add(input.source.timestamp.column);
+  const values = input.source.columns.filter((c) => c.namespace === "VALUE").map((c) => c.name);
+  const decode = values.filter((n) => read.has(n));
+  if (decode.length === values.length) return stage;
+  return { ...stage, inputs: [{ ...input, decode }] };
 }

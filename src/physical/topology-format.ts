@@ -46,7 +46,8 @@ function input(i: StageInputPlan, index: number, count: number): string {
   return (
     `Source${side}: ${i.topic} (${s.sourceType} ${s.name}, key ${formatFormat(s.keyFormat)}, value ${formatFormat(s.valueFormat)}` +
     `${s.timestamp ? `, timestamp ${s.timestamp.column}` : ""}${s.window ? `, windowed ${s.window.type}` : ""}` +
-    `${s.sourceType === "TABLE" ? `, store ${index === 0 ? STORE.source : `${STORE.source}${index}`}` : ""})`
+    `${s.sourceType === "TABLE" ? `, store ${index === 0 ? STORE.source : `${STORE.source}${index}`}` : ""}` +
+    `${i.decode ? `, decodes ${i.decode.length > 0 ? i.decode.join(", ") : "no value column"}` : ""})`
   );
 }
 

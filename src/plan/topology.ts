@@ -138,7 +138,16 @@ export interface StagePlan {
 }
 
 export type StageInputPlan =
-  | { readonly kind: "source"; readonly topic: string; readonly source: CatalogSource }
+  | {
+      readonly kind: "source";
+      readonly topic: string;
+      readonly source: CatalogSource;
+      /**
+       * Column pruning: the value columns the stage reads, when not all. The others are never decoded (NULL in
+       * the row), so a malformed value in a column no expression reads does not fail the record.
+       */
+      readonly decode?: readonly string[];
+    }
   | { readonly kind: "internal"; readonly topic: string };
 
 export type ProcessorSpec = FilterSpec | ProjectSpec | TableFunctionSpec | JoinSpec | AggregateSpec;

@@ -2,11 +2,13 @@
  * `esql compile` writes the plans CI tested; `esql run --plan` deploys exactly them: the statements with
  * their compiled topology plans, not plans made again at deploy time.
  */
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runEsql } from "../fixtures/cli.ts";
+import { ESQL_BIN, runEsql } from "../fixtures/cli.ts";
+import { eventually } from "../fixtures/eventually.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "esql-compile-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -65,5 +67,67 @@ describe("esql compile and run --plan", { timeout: 120_000 }, () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("bad.esql:1:");
     expect(bad.stderr).toContain("bad.json not written");
+  });
+
+  it("apply --plan deploys the file's statements with its plans, and finds nothing to change the second time", () => {
+    expect(esql("compile", "pages.esql", "--out", "plans.json").code).toBe(0);
+    const file = readFileSync(join(dir, "plans.json"), "utf8");
+    writeFileSync(join(dir, "applied.json"), file.replaceAll("-groupby-0-", "-as-applied-"));
+    const a = esql("apply", "--plan", "applied.json", "--data", "applied");
+    expect(a.stderr, a.stdout).toContain("PER_PAGE: creating");
+    expect(a.code).toBe(0);
+    const id = (JSON.parse(file) as { files: { statements: { plan?: { queryId: string } }[] }[] }).files[0]!
+      .statements[1]!.plan!.queryId;
+    const explain = runEsql(["repl", "--data", "applied"], { cwd: dir, input: `EXPLAIN ${id};\n` });
+    expect(explain.stdout).toContain(`into _esql-${id}-as-applied-repartition`);
+    const again = esql("apply", "--plan", "applied.json", "--data", "applied");
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain("Nothing to apply.");
+    expect(esql("apply", "pages.esql", "--plan", "applied.json").code).toBe(2);
+  });
+
+  it("serve --plan serves the file's queries over HTTP: a pull query answers from the plan's stores", async () => {
+    expect(esql("compile", "pages.esql", "--out", "plans.json").code).toBe(0);
+    const server = spawn(
+      process.execPath,
+      [ESQL_BIN, "serve", "--plan", "plans.json", "--data", "served", "--port", "0"],
+      { cwd: dir, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let output = "";
+    server.stdout.on("data", (c: Buffer) => (output += String(c)));
+    server.stderr.on("data", (c: Buffer) => (output += String(c)));
+    try {
+      await eventually(
+        async () => /at http:\/\/\S+ /.test(output),
+        60_000,
+        async () => `server output: ${output}`,
+      );
+      const url = /at (http:\/\/\S+) /.exec(output)![1]!;
+      const post = async (path: string, body: unknown) => {
+        const r = await fetch(url + path, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+        return { status: r.status, text: await r.text() };
+      };
+      const insert = await post("/ksql", {
+        ksql: "INSERT INTO clicks (user_id, page) VALUES ('u1', 'a'); INSERT INTO clicks (user_id, page) VALUES ('u2', 'a');",
+      });
+      expect(insert.status, insert.text).toBe(200);
+      let last = "";
+      await eventually(
+        async () => {
+          const pull = await post("/query", { ksql: "SELECT * FROM per_page WHERE page = 'a';" });
+          last = `${pull.status} ${pull.text}`;
+          return pull.status === 200 && pull.text.includes('"columns":["a",2]');
+        },
+        30_000,
+        async () => `the pull query's last answer: ${last}`,
+      );
+    } finally {
+      server.kill("SIGTERM");
+      if (server.exitCode === null) await new Promise((r) => server.once("exit", r));
+    }
   });
 });

@@ -238,4 +238,29 @@ CREATE STREAM pairs AS SELECT c.user_id AS uid, c.x, v.page FROM clicks c JOIN v
       expect(out.sort()).toEqual(['{"X":7,"PAGE":"shop"}', '{"X":9,"PAGE":"shop"}']);
     });
   });
+
+  it("a pruned column is never decoded: a malformed value there does not drop the record", async () => {
+    const text = `
+CREATE STREAM readings (id STRING KEY, a INT, big BIGINT, note STRING) WITH (kafka_topic = 'readings', value_format = 'JSON', partitions = 1);
+CREATE STREAM just_a AS SELECT id, a FROM readings;
+CREATE STREAM with_big AS SELECT id, big FROM readings;`;
+    const compiled = compileScript(text);
+    const input = (i: number) => compiled.statements[i]!.topology!.stages[0]!.inputs[0]!;
+    expect(input(1)).toMatchObject({ kind: "source", decode: ["A"] });
+    expect(input(2)).toMatchObject({ kind: "source", decode: ["BIG"] });
+    await withEngine("pruning", async (engine, log) => {
+      expect((await engine.execute(text)).diagnostics).toEqual([]);
+      // BIG is beyond BIGINT's range: a record whose BIG is read goes to the processing log.
+      await log.append("readings", [
+        { key: Buffer.from("r1"), value: Buffer.from('{"A": 1, "BIG": 99999999999999999999, "NOTE": "x"}') },
+        { key: Buffer.from("r2"), value: Buffer.from('{"A": 2, "BIG": 5}') },
+      ]);
+      await engine.drain();
+      const values = async (topic: string) => (await log.read(topic, 0, 0, 10)).map((r) => r.value!.toString("utf8"));
+      expect(await values("JUST_A")).toEqual(['{"A":1}', '{"A":2}']);
+      expect(await values("WITH_BIG")).toEqual(['{"BIG":5}']);
+      const errors = engine.processingErrors.map((e) => `${e.queryId}: ${e.reason}`);
+      expect(errors).toEqual([`${[...engine.queries.keys()][1]}: out-of-range`]);
+    });
+  });
 });
