@@ -2,14 +2,13 @@
  * `esql compile` writes the plans CI tested; `esql run --plan` deploys exactly them: the statements with
  * their compiled topology plans, not plans made again at deploy time.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runEsql } from "../fixtures/cli.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "esql-compile-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir("esql-compile-");
 
 const esql = (...args: string[]) => runEsql(args, { cwd: dir });
 
