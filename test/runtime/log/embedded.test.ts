@@ -228,12 +228,11 @@ describe("EmbeddedLog retention and compaction", () => {
     ]);
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), "esql-log-clean-"));
+    dir = tempDir("esql-log-clean-");
     log = await EmbeddedLog.open(dir, { cleanupIntervalMs: 0 });
   });
   afterEach(async () => {
     await log.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it("deletes the oldest chunks beyond retention.ms by record time; readers before the start get OFFSET_OUT_OF_RANGE", async () => {

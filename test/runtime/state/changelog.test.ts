@@ -97,7 +97,7 @@ describe("changelog topics", () => {
       const statements = `
         CREATE STREAM s (k VARCHAR KEY, v INT) WITH (kafka_topic='s', partitions=1, value_format='JSON');
         CREATE TABLE t AS SELECT v, COUNT(*) AS c, MAX(k) AS m FROM s GROUP BY v;`;
-      const first = await Engine.open({ dataDir, log, changelogs: true });
+      const first = await openEngine({ persistent: true, dataDir, log, changelogs: true });
       expect((await first.execute(statements)).diagnostics).toEqual([]);
       // One commit per insert: many changelog chunks rewriting the same few keys.
       for (let i = 0; i < 60; i++) {
@@ -128,7 +128,7 @@ describe("changelog topics", () => {
       expect(await count()).toBeLessThan(written / 4);
 
       rmSync(join(dataDir, "state"), { recursive: true, force: true });
-      const second = await Engine.open({ dataDir, log, changelogs: true });
+      const second = await openEngine({ persistent: true, dataDir, log, changelogs: true });
       try {
         expect(await second.drain()).toBe(0);
         expect(await rows(second)).toEqual(before);
