@@ -3,14 +3,13 @@
  * no stack trace, and returns in seconds (these inputs used to crash the CLI or exhaust its heap).
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { tempDir } from "../fixtures/temp.ts";
 
 const BIN = resolve(import.meta.dirname, "../../bin/esql.js");
-const dir = mkdtempSync(join(tmpdir(), "esql-check-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir("esql-check-");
 
 const EV = "CREATE STREAM ev (id INT KEY, amount DOUBLE, a ARRAY<INT>) WITH (kafka_topic='ev', value_format='json');\n";
 

@@ -3,15 +3,14 @@
  * their compiled topology plans, not plans made again at deploy time.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ESQL_BIN, runEsql } from "../fixtures/cli.ts";
 import { eventually } from "../fixtures/eventually.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "esql-compile-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir("esql-compile-");
 
 const esql = (...args: string[]) => runEsql(args, { cwd: dir });
 

@@ -1,17 +1,16 @@
 /** `esql run` and `esql test` say what a query dropped and why (spawns `node bin/esql.js`). */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { PassThrough, Readable } from "node:stream";
-import { afterAll, describe, expect, it } from "vitest";
-import { Engine } from "../../runtime/engine/engine.ts";
+import { describe, expect, it } from "vitest";
 import { LocalBackend } from "../../src/cli/repl/local.ts";
 import { runSession } from "../../src/cli/repl/session.ts";
+import { tempDir } from "../fixtures/temp.ts";
+import { openEngine } from "../fixtures/engine.ts";
 
 const BIN = resolve(import.meta.dirname, "../../bin/esql.js");
-const dir = mkdtempSync(join(tmpdir(), "esql-cli-drops-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir("esql-cli-drops-");
 
 function esql(...args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], {
@@ -58,7 +57,7 @@ describe("dropped records in the CLI", { timeout: 120_000 }, () => {
     expect(out.processingErrors).toBe(0);
     expect(out.queries.REVENUE_PER_HOUR).toMatchObject({ recordsIn: 4, dropped: { late: 1 } });
 
-    const engine = await Engine.open({ dataDir: join(dir, "data") });
+    const engine = await openEngine({ persistent: true, dataDir: join(dir, "data") });
     try {
       const log = await engine.pull("SELECT QUERY_ID, TOPIC, `PARTITION`, `OFFSET`, REASON FROM KSQL_PROCESSING_LOG;");
       expect(log.diagnostics).toEqual([]);

@@ -1,9 +1,9 @@
 /** `esql fmt`: print, --check, --write, syntax errors. */
 import { describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runFmt } from "../../src/cli/fmt.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
 function sink(): { out: NodeJS.WriteStream; text: () => string } {
   let buf = "";
@@ -15,7 +15,7 @@ function sink(): { out: NodeJS.WriteStream; text: () => string } {
 }
 
 describe("esql fmt", () => {
-  const dir = mkdtempSync(join(tmpdir(), "esql-fmt-"));
+  const dir = tempDir("esql-fmt-");
   const messy = join(dir, "messy.esql");
   const clean = join(dir, "clean.esql");
   const bad = join(dir, "bad.esql");

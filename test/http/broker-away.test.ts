@@ -2,14 +2,15 @@
  * `/metrics` and `/healthcheck` answer within a second while the log does not answer at all (a Kafka broker
  * that is away): the log here is the embedded one behind a switch that makes every end-offset call hang.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { Engine } from "../../runtime/engine/engine.ts";
+import type { Engine } from "../../runtime/engine/engine.ts";
 import { startServer, type RunningServer } from "../../runtime/http/server.ts";
 import { EmbeddedLog } from "../../runtime/log/embedded.ts";
 import { LogError, type EventLog } from "../../runtime/log/types.ts";
+import { tempDir } from "../fixtures/temp.ts";
+import { openEngine } from "../fixtures/engine.ts";
+import { eventually } from "../fixtures/eventually.ts";
 
 let dir: string;
 let engine: Engine;
@@ -19,7 +20,7 @@ let failing = false;
 const events: { event: string }[] = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "esql-away-"));
+  dir = tempDir("esql-away-");
   const inner = await EmbeddedLog.open(join(dir, "log"));
   // Every method goes to the embedded log, but endOffset never answers while `away`.
   const log = new Proxy(inner, {
@@ -31,7 +32,7 @@ beforeAll(async () => {
       return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   }) as EventLog;
-  engine = await Engine.open({ dataDir: dir, log, persistent: false });
+  engine = await openEngine({ dataDir: dir, log });
   await engine.execute(`CREATE STREAM s (k STRING KEY, v INT) WITH (kafka_topic='s', value_format='JSON', partitions=2);
     CREATE TABLE t AS SELECT k, COUNT(*) AS n FROM s GROUP BY k;`);
   server = await startServer({ engine, drainIntervalMs: 20, onEvent: (e) => events.push(e) });
@@ -41,7 +42,6 @@ afterAll(async () => {
   away = false;
   await server.close();
   await engine.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const timed = async (path: string) => {
@@ -69,13 +69,13 @@ it("answers /metrics and /healthcheck within a second while the log hangs", asyn
 });
 
 it("tells when processing fails and when it works again, once each", async () => {
-  const until = async (what: string, check: () => boolean) => {
-    const end = Date.now() + 10_000;
-    while (!check()) {
-      if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
+  const until = (what: string, check: () => boolean) =>
+    eventually(
+      async () => check(),
+      10_000,
+      async () => `until ${what}`,
+      20,
+    );
   await engine.execute("INSERT INTO s (k, v) VALUES ('a', 1);");
   failing = true;
   await engine.execute("INSERT INTO s (k, v) VALUES ('a', 2);");

@@ -1,10 +1,10 @@
 /** Dropped records over the REST API: `/metrics` per query, operator and reason; DESCRIBE EXTENDED's statistics. */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Engine } from "../../runtime/engine/engine.ts";
+import type { Engine } from "../../runtime/engine/engine.ts";
 import { startServer, type RunningServer } from "../../runtime/http/server.ts";
+import { tempDir } from "../fixtures/temp.ts";
+import { openEngine } from "../fixtures/engine.ts";
+import { eventually } from "../fixtures/eventually.ts";
 
 let dir: string;
 let engine: Engine;
@@ -23,14 +23,13 @@ const ksql = async (text: string) => {
 };
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "esql-http-drops-"));
-  engine = await Engine.open({ dataDir: dir });
+  dir = tempDir("esql-http-drops-");
+  engine = await openEngine({ persistent: true, dataDir: dir });
   server = await startServer({ engine, drainIntervalMs: 20 });
 });
 afterAll(async () => {
   await server.close();
   await engine.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("dropped records over HTTP", () => {
@@ -49,10 +48,15 @@ describe("dropped records over HTTP", () => {
     const qid = engine.catalog.source("PER_MINUTE")!.writtenBy!;
     // The background loop folds them: wait until DESCRIBE EXTENDED's statistics count all four (committed) records.
     let d: { writeQueries: { id: string }[]; statistics: string } | undefined;
-    for (let i = 0; i < 200 && !/Records in\s+: 4\b/.test(d?.statistics ?? ""); i++) {
-      d = (await ksql("DESCRIBE EXTENDED per_minute;")).body[0]?.sourceDescription;
-      await new Promise((res) => setTimeout(res, 25));
-    }
+    await eventually(
+      async () => {
+        d = (await ksql("DESCRIBE EXTENDED per_minute;")).body[0]?.sourceDescription;
+        return /Records in\s+: 4\b/.test(d?.statistics ?? "");
+      },
+      10_000,
+      async () => `the statistics to count 4 records: ${d?.statistics}`,
+      25,
+    );
     expect(d?.writeQueries.map((q) => q.id)).toEqual([qid]);
     expect(d?.statistics).toMatch(/Records dropped\s+: 2 dropped \(1 late, 1 undecodable\)/);
     expect(d?.statistics).toMatch(/aggregate: late\s+: 1/);

@@ -6,13 +6,13 @@
  * within 100 ms.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import { request, type IncomingMessage } from "node:http";
 import { connect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { checkNamesStayInside, HEALTH_BUDGET_MS, HealthPoller } from "./hostile-helpers.ts";
+import { tempDir } from "../fixtures/temp.ts";
+import { eventually } from "../fixtures/eventually.ts";
 
 const BIN = resolve(import.meta.dirname, "../../bin/esql.js");
 /**
@@ -68,16 +68,16 @@ const post = (path: string, body: unknown, headers: Record<string, string> = JSO
   send(path, typeof body === "string" ? body : JSON.stringify(body), headers);
 
 /** Waits until `check` holds (polling), failing with `what` after `ms`. */
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = (what: string, check: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> =>
+  eventually(
+    async () => check(),
+    ms,
+    async () => `until ${what}`,
+    25,
+  );
 
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), "esql-hostile-"));
+  root = tempDir("esql-hostile-");
   data = join(root, "data");
   server = spawn(
     process.execPath,
@@ -118,7 +118,6 @@ afterAll(async () => {
   await health?.stop();
   server?.kill("SIGTERM");
   if (server && server.exitCode === null) await new Promise((r) => server.once("exit", r));
-  rmSync(root, { recursive: true, force: true });
 });
 
 /** The server's longest event-loop delay since the previous call (`/metrics` resets it). */

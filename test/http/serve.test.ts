@@ -1,12 +1,13 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { runServe } from "../../src/cli/serve.ts";
+import { tempDir } from "../fixtures/temp.ts";
+import { eventually } from "../fixtures/eventually.ts";
 
 it("esql serve deploys the files, serves queries and stops cleanly; a second start resumes", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "esql-serve-"));
-  try {
+  const dir = tempDir("esql-serve-");
+  {
     const file = join(dir, "p.esql");
     writeFileSync(
       file,
@@ -23,7 +24,12 @@ it("esql serve deploys the files, serves queries and stops cleanly; a second sta
         sink,
         sink,
       );
-      while (!url) await new Promise((r) => setTimeout(r, 20));
+      await eventually(
+        async () => url !== "",
+        30_000,
+        async () => "the server to listen",
+        20,
+      );
       if (round === 0) {
         const ins = await fetch(url + "/ksql", {
           method: "POST",
@@ -33,20 +39,19 @@ it("esql serve deploys the files, serves queries and stops cleanly; a second sta
         expect(ins.status).toBe(200);
       }
       let rows: unknown[] = [];
-      for (let i = 0; i < 100 && rows.length < 2; i++) {
+      const folded = async () => {
         const r = await fetch(url + "/query", {
           method: "POST",
           body: JSON.stringify({ ksql: "SELECT * FROM t;" }),
           headers: { "content-type": "application/json" },
         });
         rows = (await r.json()) as unknown[];
-        if (rows.length < 2) await new Promise((res) => setTimeout(res, 30));
-      }
+        return rows.length >= 2;
+      };
+      await eventually(folded, 10_000, async () => `a row of T; the answer: ${JSON.stringify(rows)}`, 30);
       expect(rows[1]).toEqual({ row: { columns: ["a", 1] } });
       stop();
       expect(await done).toBe(0);
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 });

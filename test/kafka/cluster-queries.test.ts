@@ -4,16 +4,14 @@
  * instance, is answered from whichever instance owns the key's partition; a scan gathers every
  * partition; a push query sees every change of a table exactly once.
  */
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { startServer, type RunningServer } from "../../runtime/http/server.ts";
 import { KafkaEventLog } from "../../runtime/log/kafka.ts";
 import { eventually } from "../fixtures/eventually.ts";
+import { useKafka } from "../fixtures/kafka.ts";
+import { tempDir } from "../fixtures/temp.ts";
 import { encodeRecord, sourceForTopic } from "../../runtime/testing/records.ts";
 
 const KEYS = 120;
@@ -64,20 +62,21 @@ async function pull(url: string, sql: string): Promise<unknown[][]> {
 }
 
 describe("queries across three instances on Kafka", () => {
-  const brokers = inject("kafkaBrokers").split(",");
+  // Registered before the cleanup below, so it runs after it: the topics go once the instances are closed.
+  const { brokers, tag: newTag } = useKafka("esql-pq");
   const cleanup: (() => Promise<void>)[] = [];
   afterAll(async () => {
     for (const c of cleanup.reverse()) await c().catch(() => undefined);
   });
 
   it("answer pull queries for every key from any instance and push every change exactly once", async () => {
-    const tag = randomBytes(3).toString("hex");
+    const tag = newTag("pq");
     const topic = `pq_${tag}`;
     const serviceId = `pq-${tag}`;
     const instances: { engine: Engine; server: RunningServer; url: string }[] = [];
     for (const name of ["a", "b", "c"]) {
       const log = new KafkaEventLog({ brokers, clientId: `esql-${name}` });
-      const dataDir = mkdtempSync(join(tmpdir(), `esql-pq-${name}-`));
+      const dataDir = tempDir(`esql-pq-${name}-`);
       const port = await freePort();
       const url = `http://127.0.0.1:${port}`;
       const engine = await Engine.open({
@@ -91,7 +90,6 @@ describe("queries across three instances on Kafka", () => {
         await server.close();
         await engine.close();
         await log.close();
-        rmSync(dataDir, { recursive: true, force: true });
       });
       instances.push({ engine, server, url: server.url });
     }

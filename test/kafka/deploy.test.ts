@@ -3,17 +3,16 @@
  * a client keeps running pull queries (every answer the old version's or the new one's), roll back, and a
  * restarted engine comes back with the same versions.
  */
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { applyPlan, rollback } from "../../runtime/deploy/apply.ts";
 import { readLedger } from "../../runtime/deploy/ledger.ts";
 import { planFolder } from "../../runtime/deploy/plan.ts";
-import { Engine } from "../../runtime/engine/engine.ts";
-import { KafkaEventLog } from "../../runtime/log/kafka.ts";
+import type { Engine } from "../../runtime/engine/engine.ts";
 import { NamespacedLog } from "../../runtime/log/namespaced.ts";
+import { eventually } from "../fixtures/eventually.ts";
+import { openEngine } from "../fixtures/engine.ts";
+import { useKafka } from "../fixtures/kafka.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
 const SOURCE =
   "CREATE STREAM moves (account STRING KEY, amount BIGINT) WITH (kafka_topic = 'moves', value_format = 'JSON', partitions = 3);";
@@ -34,17 +33,12 @@ async function totals(engine: Engine): Promise<string> {
 }
 
 describe("esql apply on Kafka", () => {
-  const brokers = inject("kafkaBrokers").split(",");
-  const kafka = new KafkaEventLog({ brokers, clientId: "esql-deploy" });
-  const dataDir = mkdtempSync(join(tmpdir(), "esql-kafka-deploy-"));
-  afterAll(async () => {
-    await kafka.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const { kafka, tag } = useKafka("esql-deploy");
+  const dataDir = tempDir("esql-kafka-deploy-");
 
   it("rebuilds a changed aggregation while pull queries run, then rolls back", { timeout: 180_000 }, async () => {
-    const prefix = `deploy-${randomBytes(3).toString("hex")}-`;
-    const engine = await Engine.open({ dataDir, log: new NamespacedLog(kafka, prefix) });
+    const prefix = `${tag("deploy")}-`;
+    const engine = await openEngine({ persistent: true, dataDir, log: new NamespacedLog(kafka, prefix) });
     try {
       await applyPlan(engine, planFolder(folder(SOURCE, table("SUM(amount)")), engine));
       const records = Array.from({ length: N }, (_, i) => ({
@@ -72,7 +66,13 @@ describe("esql apply on Kafka", () => {
         }
       })();
       await applyPlan(engine, plan);
-      await new Promise((r) => setTimeout(r, 100));
+      // The client's answers switch to the new version once it serves.
+      await eventually(
+        async () => answers.at(-1) === expected("count"),
+        30_000,
+        async () => `the last answer is ${answers.at(-1)}`,
+        5,
+      );
       stop = true;
       await client;
       const odd = answers.filter((a) => a !== expected("sum") && a !== expected("count"));
@@ -86,7 +86,7 @@ describe("esql apply on Kafka", () => {
     } finally {
       await engine.close();
     }
-    const again = await Engine.open({ dataDir, log: new NamespacedLog(kafka, prefix) });
+    const again = await openEngine({ persistent: true, dataDir, log: new NamespacedLog(kafka, prefix) });
     try {
       expect(await totals(again)).toBe(expected("sum"));
       const t = readLedger(again.catalog, again.deploySteps).get("TOTALS")!;

@@ -5,14 +5,12 @@
  * exactly_once` the first attempt's outputs were never committed, and a read-committed reader sees each
  * update once. Both runs end with the same, exact table.
  */
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, describe, expect, inject, it } from "vitest";
-import { Engine } from "../../runtime/engine/engine.ts";
-import { KafkaEventLog } from "../../runtime/log/kafka.ts";
+import { describe, expect, it } from "vitest";
+import type { KafkaEventLog } from "../../runtime/log/kafka.ts";
 import type { EventLog, LogTransaction, ProduceRecord } from "../../runtime/log/types.ts";
+import { openEngine } from "../fixtures/engine.ts";
+import { useKafka } from "../fixtures/kafka.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
 const EVENTS = 2000;
 const KEYS = 50;
@@ -59,16 +57,10 @@ function crashingOnce(log: KafkaEventLog): EventLog {
 }
 
 describe("exactly-once on Kafka", () => {
-  const brokers = inject("kafkaBrokers").split(",");
-  const kafka = new KafkaEventLog({ brokers, clientId: "esql-eos" });
-  const dirs: string[] = [];
-  afterAll(async () => {
-    await kafka.close();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  const { brokers, kafka, tag: newTag } = useKafka("esql-eos");
 
   it("transactions: readers see committed records only, every record of an aborted one skipped", async () => {
-    const topic = `tx_${randomBytes(3).toString("hex")}`;
+    const topic = newTag("tx");
     await kafka.createTopic(topic, { partitions: 1 });
     await kafka.append(topic, [{ key: null, value: Buffer.from("plain") }]);
     const aborted = await kafka.beginTransaction(`${topic}-writer`);
@@ -112,14 +104,14 @@ describe("exactly-once on Kafka", () => {
   it.each(["at_least_once", "exactly_once"])(
     "%s: a batch processed twice after a crash before its commit",
     async (guarantee) => {
-      const tag = randomBytes(3).toString("hex");
+      const tag = newTag("eos");
       const statements = `
       CREATE STREAM clicks (account VARCHAR KEY, n INT) WITH (kafka_topic='eos_${tag}', partitions=2, value_format='JSON');
       CREATE TABLE per_account WITH (kafka_topic='eos_counts_${tag}') AS SELECT account, COUNT(*) AS c FROM clicks GROUP BY account;`;
-      const dataDir = mkdtempSync(join(tmpdir(), "esql-eos-"));
-      dirs.push(dataDir);
+      const dataDir = tempDir("esql-eos-");
       const properties = { "processing.guarantee": guarantee, "ksql.streams.cache.max.bytes.buffering": "0" };
-      const first = await Engine.open({
+      const first = await openEngine({
+        persistent: true,
         dataDir,
         log: crashingOnce(kafka),
         properties,
@@ -137,7 +129,8 @@ describe("exactly-once on Kafka", () => {
       await expect(first.drain()).rejects.toThrow(/injected crash/);
       await first.close();
 
-      const second = await Engine.open({
+      const second = await openEngine({
+        persistent: true,
         dataDir,
         log: kafka,
         properties,

@@ -5,33 +5,27 @@
  * are refused with a reason, and nothing outside the data folder changes (the same check as the embedded
  * log's in `test/http/hostile.test.ts`).
  */
-import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, inject, it } from "vitest";
-import { Engine } from "../../runtime/engine/engine.ts";
+import { describe, expect, it } from "vitest";
 import { startServer } from "../../runtime/http/server.ts";
-import { KafkaEventLog } from "../../runtime/log/kafka.ts";
 import { NamespacedLog } from "../../runtime/log/namespaced.ts";
+import { openEngine } from "../fixtures/engine.ts";
+import { useKafka } from "../fixtures/kafka.ts";
+import { tempDir } from "../fixtures/temp.ts";
 import { checkNamesStayInside } from "../http/hostile-helpers.ts";
 
 describe("object names on Kafka", () => {
-  const brokers = inject("kafkaBrokers").split(",");
-  const kafka = new KafkaEventLog({ brokers, clientId: "esql-names" });
-  const root = mkdtempSync(join(tmpdir(), "esql-kafka-names-"));
-  afterAll(async () => {
-    await kafka.close();
-    rmSync(root, { recursive: true, force: true });
-  });
+  const { kafka, tag } = useKafka("esql-names");
+  const root = tempDir("esql-kafka-names-");
 
   it("never reach the file system, and topic names Kafka would refuse are refused", { timeout: 300_000 }, async () => {
     const data = join(root, "data");
     mkdirSync(data);
-    const log = new NamespacedLog(kafka, `esqltest-names-${randomBytes(4).toString("hex")}-`, {
+    const log = new NamespacedLog(kafka, `${tag("esqltest-names")}-`, {
       deleteTopicsOnClose: true,
     });
-    const engine = await Engine.open({ dataDir: data, log });
+    const engine = await openEngine({ dataDir: data, log, persistent: true });
     const server = await startServer({ engine, drainIntervalMs: 50 });
     try {
       const ksql = async (text: string) => {

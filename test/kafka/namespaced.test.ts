@@ -3,23 +3,20 @@
  * time. kafkajs refreshes metadata for every topic a client has used, so a deletion must not fail the
  * other namespaces' calls (see KafkaEventLog.deleteTopic).
  */
-import { randomBytes } from "node:crypto";
-import { afterAll, describe, expect, inject, it } from "vitest";
-import { KafkaEventLog } from "../../runtime/log/kafka.ts";
+import { describe, expect, it } from "vitest";
 import { NamespacedLog } from "../../runtime/log/namespaced.ts";
+import { useKafka } from "../fixtures/kafka.ts";
 
 describe("namespaces on one Kafka client", () => {
-  const brokers = inject("kafkaBrokers").split(",");
-  const kafka = new KafkaEventLog({ brokers, clientId: "esql-namespaces" });
-  afterAll(() => kafka.close());
+  const { kafka, tag } = useKafka("esql-namespaces");
 
   it(
     "create, append, read and delete their topics concurrently without disturbing each other",
     { timeout: 120_000 },
     async () => {
-      const run = randomBytes(3).toString("hex");
+      const run = tag("ns");
       const one = async (n: number) => {
-        const log = new NamespacedLog(kafka, `ns-${run}-${n}-`, { deleteTopicsOnClose: true });
+        const log = new NamespacedLog(kafka, `${run}-${n}-`, { deleteTopicsOnClose: true });
         for (const t of ["a", "b", "c"]) expect(await log.createTopic(t, { partitions: 2 })).toBe(true);
         expect(await log.listTopics()).toEqual(["a", "b", "c"]);
         await log.append("a", [{ key: Buffer.from("k"), value: Buffer.from(`v${n}`) }]);
@@ -43,7 +40,7 @@ describe("namespaces on one Kafka client", () => {
       expect(
         results.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason)),
       ).toEqual([]);
-      expect((await kafka.listTopics()).filter((t) => t.startsWith(`ns-${run}-`))).toEqual([]);
+      expect((await kafka.listTopics()).filter((t) => t.startsWith(`${run}-`))).toEqual([]);
     },
   );
 });

@@ -3,31 +3,19 @@
  * its state; compatible replacements run in place, keep their offsets and state (also after a restart that
  * restores from the changelogs into an empty state folder) and apply to new records only.
  */
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, describe, expect, inject, it } from "vitest";
-import { Engine } from "../../runtime/engine/engine.ts";
-import { KafkaEventLog } from "../../runtime/log/kafka.ts";
+import { describe, expect, it } from "vitest";
+import type { Engine } from "../../runtime/engine/engine.ts";
 import { NamespacedLog } from "../../runtime/log/namespaced.ts";
+import { openEngine } from "../fixtures/engine.ts";
+import { useKafka } from "../fixtures/kafka.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
 describe("CREATE OR REPLACE on Kafka", () => {
-  const brokers = inject("kafkaBrokers").split(",");
-  const kafka = new KafkaEventLog({ brokers, clientId: "esql-replace" });
-  const dirs: string[] = [];
-  afterAll(async () => {
-    await kafka.close();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
-  const dataDir = () => {
-    const d = mkdtempSync(join(tmpdir(), "esql-kafka-replace-"));
-    dirs.push(d);
-    return d;
-  };
+  const { kafka, tag } = useKafka("esql-replace");
+  const dataDir = () => tempDir("esql-kafka-replace-");
 
   it("refuses an aggregation change, replaces compatible definitions in place", { timeout: 120_000 }, async () => {
-    const log = new NamespacedLog(kafka, `replace-${randomBytes(3).toString("hex")}-`);
+    const log = new NamespacedLog(kafka, `${tag("replace")}-`);
     const orders = (rows: [string, number][]) =>
       log.append(
         "orders",
@@ -38,7 +26,7 @@ describe("CREATE OR REPLACE on Kafka", () => {
       );
     const revenue = async (e: Engine) =>
       (await e.pull("SELECT product, top FROM revenue;")).rows.map((r) => [r[0], r[1]]).sort();
-    let engine = await Engine.open({ dataDir: dataDir(), log });
+    let engine = await openEngine({ persistent: true, dataDir: dataDir(), log });
     try {
       const created = await engine.execute(`
         CREATE STREAM orders (id STRING KEY, product STRING, price DOUBLE)
@@ -85,7 +73,7 @@ describe("CREATE OR REPLACE on Kafka", () => {
     }
     // A new instance with an empty state folder: statements replayed, state and offsets restored from the
     // changelogs, so nothing is folded twice.
-    engine = await Engine.open({ dataDir: dataDir(), log });
+    engine = await openEngine({ persistent: true, dataDir: dataDir(), log });
     try {
       expect(await engine.drain()).toBe(0);
       expect(await revenue(engine)).toEqual([

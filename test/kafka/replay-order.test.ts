@@ -2,27 +2,19 @@
  * Replay is exact on a real broker too: the scenario of `test/fixtures/replay-scenario.ts` gives the same
  * tables over 1 and 4 partitions, caught up and live, and those a direct fold over the events gives.
  */
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, describe, expect, inject, it } from "vitest";
-import { KafkaEventLog } from "../../runtime/log/kafka.ts";
+import { describe, expect, it } from "vitest";
 import { NamespacedLog } from "../../runtime/log/namespaced.ts";
+import { useKafka } from "../fixtures/kafka.ts";
 import { expectDirectFold, foldScenario, TABLES } from "../fixtures/replay-scenario.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
 describe("replay is exact on Kafka", { timeout: 300_000 }, () => {
-  const kafka = new KafkaEventLog({ brokers: inject("kafkaBrokers").split(","), clientId: "esql-replay" });
-  const dir = mkdtempSync(join(tmpdir(), "esql-kafka-replay-"));
-  afterAll(async () => {
-    await kafka.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { kafka, tag } = useKafka("esql-replay");
 
   const fold = (partitions: number, chunk = 0) => {
-    const prefix = `replay-${randomBytes(3).toString("hex")}-`;
+    const prefix = `${tag("replay")}-`;
     return foldScenario(
-      { dataDir: mkdtempSync(join(dir, `p${partitions}-`)), log: new NamespacedLog(kafka, prefix) },
+      { dataDir: tempDir(`esql-kafka-replay-p${partitions}-`), log: new NamespacedLog(kafka, prefix) },
       3,
       partitions,
       chunk,

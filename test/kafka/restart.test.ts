@@ -3,16 +3,15 @@
  * continue from the input offsets their stores hold, so records produced while it was down are folded
  * exactly once. Without its data folder, it restores the state from the changelog topics.
  */
-import { randomBytes } from "node:crypto";
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, describe, expect, inject, it } from "vitest";
-import { Engine } from "../../runtime/engine/engine.ts";
-import { KafkaEventLog } from "../../runtime/log/kafka.ts";
+import { cpSync, rmSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import type { Engine } from "../../runtime/engine/engine.ts";
 import { NamespacedLog } from "../../runtime/log/namespaced.ts";
 import type { RestoreProgress } from "../../runtime/state/changelog.ts";
 import { encodeRecord, sourceForTopic } from "../../runtime/testing/records.ts";
+import { openEngine } from "../fixtures/engine.ts";
+import { useKafka } from "../fixtures/kafka.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
 const STATEMENTS = `
 CREATE STREAM clicks (uid VARCHAR KEY, n INT) WITH (kafka_topic='clicks', partitions=4, value_format='JSON');
@@ -58,142 +57,154 @@ function expectedPerN(events: typeof EVENTS): string[] {
 }
 
 describe("the engine on Kafka", () => {
-  const brokers = inject("kafkaBrokers").split(",");
-  const kafka = new KafkaEventLog({ brokers, clientId: "esql-restart" });
-  afterAll(() => kafka.close());
+  const { kafka, tag } = useKafka("esql-restart");
 
   it("resumes a windowed and a repartitioned aggregate over 4 partitions from its stored offsets after a restart", async () => {
-    const prefix = `restart-${randomBytes(3).toString("hex")}-`;
-    const dataDir = mkdtempSync(join(tmpdir(), "esql-kafka-restart-"));
+    const prefix = `${tag("restart")}-`;
+    const dataDir = tempDir("esql-kafka-restart-");
+    const first = await openEngine({
+      persistent: true,
+      dataDir,
+      log: new NamespacedLog(kafka, prefix),
+      properties: { "ksql.streams.cache.max.bytes.buffering": "0" },
+    });
+    expect((await first.execute(STATEMENTS)).diagnostics).toEqual([]);
+    expect((await first.log.describeTopic("clicks"))?.partitions).toBe(4);
+    const source = sourceForTopic(first.catalog, "clicks")!;
+    const half = EVENTS.slice(0, 200);
+    await first.log.append(
+      "clicks",
+      half.map((e) => encodeRecord(source, e)),
+    );
+    await first.drain();
+    expect(await rows(first)).toEqual(expectedRows(half));
+    expect(await perN(first)).toEqual(expectedPerN(half));
+    await first.close();
+
+    // Produced while no engine runs.
+    const log = new NamespacedLog(kafka, prefix);
+    await log.append(
+      "clicks",
+      EVENTS.slice(200).map((e) => encodeRecord(source, e)),
+    );
+
+    const second = await openEngine({
+      persistent: true,
+      dataDir,
+      log,
+      properties: { "ksql.streams.cache.max.bytes.buffering": "0" },
+    });
     try {
-      const first = await Engine.open({
-        dataDir,
-        log: new NamespacedLog(kafka, prefix),
-        properties: { "ksql.streams.cache.max.bytes.buffering": "0" },
-      });
-      expect((await first.execute(STATEMENTS)).diagnostics).toEqual([]);
-      expect((await first.log.describeTopic("clicks"))?.partitions).toBe(4);
-      const source = sourceForTopic(first.catalog, "clicks")!;
-      const half = EVENTS.slice(0, 200);
-      await first.log.append(
-        "clicks",
-        half.map((e) => encodeRecord(source, e)),
-      );
-      await first.drain();
-      expect(await rows(first)).toEqual(expectedRows(half));
-      expect(await perN(first)).toEqual(expectedPerN(half));
-      await first.close();
-
-      // Produced while no engine runs.
-      const log = new NamespacedLog(kafka, prefix);
-      await log.append(
-        "clicks",
-        EVENTS.slice(200).map((e) => encodeRecord(source, e)),
-      );
-
-      const second = await Engine.open({ dataDir, log, properties: { "ksql.streams.cache.max.bytes.buffering": "0" } });
-      try {
-        expect([...second.queries.keys()]).toEqual([...first.catalog.queries.keys()]);
-        const consumed = await second.drain();
-        // Only what it had not read before: 200 per query from the input, 200 from the internal topic.
-        expect(consumed).toBe(600);
-        expect(await rows(second)).toEqual(expectedRows(EVENTS));
-        expect(await perN(second)).toEqual(expectedPerN(EVENTS));
-      } finally {
-        await second.close();
-      }
+      expect([...second.queries.keys()]).toEqual([...first.catalog.queries.keys()]);
+      const consumed = await second.drain();
+      // Only what it had not read before: 200 per query from the input, 200 from the internal topic.
+      expect(consumed).toBe(600);
+      expect(await rows(second)).toEqual(expectedRows(EVENTS));
+      expect(await perN(second)).toEqual(expectedPerN(EVENTS));
     } finally {
-      rmSync(dataDir, { recursive: true, force: true });
+      await second.close();
     }
   });
 
   it("restores the stores from their changelog topics when the data folder is gone", async () => {
-    const prefix = `changelog-${randomBytes(3).toString("hex")}-`;
-    const dataDir = mkdtempSync(join(tmpdir(), "esql-kafka-changelog-"));
+    const prefix = `${tag("changelog")}-`;
+    const dataDir = tempDir("esql-kafka-changelog-");
     const props = { "ksql.streams.cache.max.bytes.buffering": "0" };
-    try {
-      const first = await Engine.open({ dataDir, log: new NamespacedLog(kafka, prefix), properties: props });
-      expect((await first.execute(STATEMENTS)).diagnostics).toEqual([]);
-      const source = sourceForTopic(first.catalog, "clicks")!;
-      await first.log.append(
-        "clicks",
-        EVENTS.map((e) => encodeRecord(source, e)),
-      );
-      await first.drain();
-      const before = { perUser: await rows(first), perN: await perN(first) };
-      expect(before.perUser).toEqual(expectedRows(EVENTS));
-      const changelogs = (await first.log.listTopics()).filter((t) => t.endsWith("-changelog"));
-      // PER_USER: one stage; PER_N: the stage before the repartition and the one after.
-      expect(changelogs).toHaveLength(3);
-      for (const t of changelogs) expect((await first.log.describeTopic(t))?.config.cleanupPolicy).toBe("compact");
-      await first.close();
+    const first = await openEngine({
+      persistent: true,
+      dataDir,
+      log: new NamespacedLog(kafka, prefix),
+      properties: props,
+    });
+    expect((await first.execute(STATEMENTS)).diagnostics).toEqual([]);
+    const source = sourceForTopic(first.catalog, "clicks")!;
+    await first.log.append(
+      "clicks",
+      EVENTS.map((e) => encodeRecord(source, e)),
+    );
+    await first.drain();
+    const before = { perUser: await rows(first), perN: await perN(first) };
+    expect(before.perUser).toEqual(expectedRows(EVENTS));
+    const changelogs = (await first.log.listTopics()).filter((t) => t.endsWith("-changelog"));
+    // PER_USER: one stage; PER_N: the stage before the repartition and the one after.
+    expect(changelogs).toHaveLength(3);
+    for (const t of changelogs) expect((await first.log.describeTopic(t))?.config.cleanupPolicy).toBe("compact");
+    await first.close();
 
-      rmSync(dataDir, { recursive: true, force: true });
-      const progress: RestoreProgress[] = [];
-      const second = await Engine.open({
-        dataDir,
-        log: new NamespacedLog(kafka, prefix),
-        properties: props,
-        onRestore: (p) => progress.push(p),
-      });
-      try {
-        expect(progress.filter((p) => p.done).length).toBeGreaterThan(0);
-        expect(await second.drain()).toBe(0); // nothing re-read: the offsets came back with the state
-        expect(await rows(second)).toEqual(before.perUser);
-        expect(await perN(second)).toEqual(before.perN);
-        // And it goes on from there.
-        await second.log.append(
-          "clicks",
-          EVENTS.slice(0, 50).map((e) => encodeRecord(source, e)),
-        );
-        await second.drain();
-        expect(await perN(second)).toEqual(expectedPerN([...EVENTS, ...EVENTS.slice(0, 50)]));
-      } finally {
-        await second.close();
-      }
+    rmSync(dataDir, { recursive: true, force: true });
+    const progress: RestoreProgress[] = [];
+    const second = await openEngine({
+      persistent: true,
+      dataDir,
+      log: new NamespacedLog(kafka, prefix),
+      properties: props,
+      onRestore: (p) => progress.push(p),
+    });
+    try {
+      expect(progress.filter((p) => p.done).length).toBeGreaterThan(0);
+      expect(await second.drain()).toBe(0); // nothing re-read: the offsets came back with the state
+      expect(await rows(second)).toEqual(before.perUser);
+      expect(await perN(second)).toEqual(before.perN);
+      // And it goes on from there.
+      await second.log.append(
+        "clicks",
+        EVENTS.slice(0, 50).map((e) => encodeRecord(source, e)),
+      );
+      await second.drain();
+      expect(await perN(second)).toEqual(expectedPerN([...EVENTS, ...EVENTS.slice(0, 50)]));
     } finally {
-      rmSync(dataDir, { recursive: true, force: true });
+      await second.close();
     }
   });
 
   it("catches up a store that is behind its changelog (an old copy of the data folder)", async () => {
-    const prefix = `behind-${randomBytes(3).toString("hex")}-`;
-    const dataDir = mkdtempSync(join(tmpdir(), "esql-kafka-behind-"));
-    const copy = `${dataDir}-copy`;
+    const prefix = `${tag("behind")}-`;
+    const dataDir = tempDir("esql-kafka-behind-");
+    const copy = tempDir("esql-kafka-behind-copy-");
     const props = { "ksql.streams.cache.max.bytes.buffering": "0" };
+    const first = await openEngine({
+      persistent: true,
+      dataDir,
+      log: new NamespacedLog(kafka, prefix),
+      properties: props,
+    });
+    expect((await first.execute(STATEMENTS)).diagnostics).toEqual([]);
+    const source = sourceForTopic(first.catalog, "clicks")!;
+    await first.log.append(
+      "clicks",
+      EVENTS.slice(0, 200).map((e) => encodeRecord(source, e)),
+    );
+    await first.drain();
+    await first.close();
+    cpSync(dataDir, copy, { recursive: true });
+
+    const second = await openEngine({
+      persistent: true,
+      dataDir,
+      log: new NamespacedLog(kafka, prefix),
+      properties: props,
+    });
+    await second.log.append(
+      "clicks",
+      EVENTS.slice(200).map((e) => encodeRecord(source, e)),
+    );
+    await second.drain();
+    await second.close();
+
+    rmSync(dataDir, { recursive: true, force: true });
+    cpSync(copy, dataDir, { recursive: true });
+    const third = await openEngine({
+      persistent: true,
+      dataDir,
+      log: new NamespacedLog(kafka, prefix),
+      properties: props,
+    });
     try {
-      const first = await Engine.open({ dataDir, log: new NamespacedLog(kafka, prefix), properties: props });
-      expect((await first.execute(STATEMENTS)).diagnostics).toEqual([]);
-      const source = sourceForTopic(first.catalog, "clicks")!;
-      await first.log.append(
-        "clicks",
-        EVENTS.slice(0, 200).map((e) => encodeRecord(source, e)),
-      );
-      await first.drain();
-      await first.close();
-      cpSync(dataDir, copy, { recursive: true });
-
-      const second = await Engine.open({ dataDir, log: new NamespacedLog(kafka, prefix), properties: props });
-      await second.log.append(
-        "clicks",
-        EVENTS.slice(200).map((e) => encodeRecord(source, e)),
-      );
-      await second.drain();
-      await second.close();
-
-      rmSync(dataDir, { recursive: true, force: true });
-      cpSync(copy, dataDir, { recursive: true });
-      const third = await Engine.open({ dataDir, log: new NamespacedLog(kafka, prefix), properties: props });
-      try {
-        expect(await third.drain()).toBe(0);
-        expect(await rows(third)).toEqual(expectedRows(EVENTS));
-        expect(await perN(third)).toEqual(expectedPerN(EVENTS));
-      } finally {
-        await third.close();
-      }
+      expect(await third.drain()).toBe(0);
+      expect(await rows(third)).toEqual(expectedRows(EVENTS));
+      expect(await perN(third)).toEqual(expectedPerN(EVENTS));
     } finally {
-      rmSync(dataDir, { recursive: true, force: true });
-      rmSync(copy, { recursive: true, force: true });
+      await third.close();
     }
   });
 });

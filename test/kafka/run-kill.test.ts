@@ -7,11 +7,11 @@
  * the repartitioned stream is far from time order, and the expected tables here count every event.)
  */
 import { spawn, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { KafkaEventLog } from "../../runtime/log/kafka.ts";
+import { useKafka } from "../fixtures/kafka.ts";
 import { tempDir } from "../fixtures/temp.ts";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -54,7 +54,8 @@ function expected() {
 }
 
 describe("esql run on Kafka under SIGKILL", () => {
-  const brokers = inject("kafkaBrokers");
+  const kafka = useKafka("esql-kill-cleanup");
+  const brokers = kafka.brokers.join(",");
 
   it.each([
     { guarantee: "at-least-once", flags: [] as string[] },
@@ -63,7 +64,7 @@ describe("esql run on Kafka under SIGKILL", () => {
     "$guarantee: ends with exactly the expected tables after kills at random points in 100k events",
     { timeout: 900_000 },
     async ({ flags }) => {
-      const tag = randomBytes(3).toString("hex");
+      const tag = kafka.tag("kill");
       const topic = `moves_${tag}`;
       const sql = join(dir, "moves.esql");
       writeFileSync(

@@ -5,14 +5,12 @@
  * nothing is read from the changelog at takeover, where without one the whole state of the moved
  * partitions is.
  */
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { Engine } from "../../runtime/engine/engine.ts";
 import { KafkaEventLog } from "../../runtime/log/kafka.ts";
 import { eventually } from "../fixtures/eventually.ts";
+import { useKafka } from "../fixtures/kafka.ts";
+import { tempDir } from "../fixtures/temp.ts";
 import { encodeRecord, sourceForTopic } from "../../runtime/testing/records.ts";
 
 const KEYS = 240;
@@ -112,16 +110,15 @@ function layout(engines: Engine[]): string {
 }
 
 describe("scale-out on Kafka", () => {
-  const brokers = inject("kafkaBrokers").split(",");
+  // Registered before the hook below, so it runs after it: the topics go once the instances' logs are closed.
+  const { brokers, tag: newTag } = useKafka("esql-scale");
   const logs: KafkaEventLog[] = [];
-  const dirs: string[] = [];
   afterAll(async () => {
     for (const l of logs) await l.close();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
   async function scenario(standbyReplicas: number) {
-    const tag = randomBytes(3).toString("hex");
+    const tag = newTag("scale");
     const topic = `scale_${tag}`;
     const statements = `
       CREATE STREAM payments (account VARCHAR KEY, amount INT, region VARCHAR) WITH (kafka_topic='${topic}', partitions=8, value_format='JSON');
@@ -131,8 +128,7 @@ describe("scale-out on Kafka", () => {
     const open = async (name: string) => {
       const log = new KafkaEventLog({ brokers, clientId: `esql-${name}` });
       logs.push(log);
-      const dataDir = mkdtempSync(join(tmpdir(), `esql-scale-${name}-`));
-      dirs.push(dataDir);
+      const dataDir = tempDir(`esql-scale-${name}-`);
       return Engine.open({
         dataDir,
         log,

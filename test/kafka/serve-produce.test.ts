@@ -4,18 +4,17 @@
  * `serve --brokers` starts, answers its health check and stops cleanly on SIGTERM.
  */
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runProduce } from "../../src/cli/produce.ts";
 import { runServe } from "../../src/cli/serve.ts";
-import { KafkaEventLog } from "../../runtime/log/kafka.ts";
 import { NamespacedLog } from "../../runtime/log/namespaced.ts";
-
-const BIN = resolve(import.meta.dirname, "../../bin/esql.js");
+import { ESQL_BIN } from "../fixtures/cli.ts";
+import { eventually } from "../fixtures/eventually.ts";
+import { useKafka } from "../fixtures/kafka.ts";
+import { tempDir } from "../fixtures/temp.ts";
 
 function collector(): { stream: NodeJS.WriteStream; text: () => string } {
   let text = "";
@@ -29,19 +28,14 @@ function collector(): { stream: NodeJS.WriteStream; text: () => string } {
 }
 
 describe("produce and serve on Kafka", () => {
-  const brokers = inject("kafkaBrokers").split(",");
-  const dir = mkdtempSync(join(tmpdir(), "esql-serve-kafka-"));
-  const kafka = new KafkaEventLog({ brokers, clientId: "esql-serve-test" });
-  afterAll(async () => {
-    await kafka.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { brokers, kafka, tag } = useKafka("esql-serve-test");
+  const dir = tempDir("esql-serve-kafka-");
 
   it(
     "serves pull queries over a projection of events written by esql produce --brokers",
     { timeout: 120_000 },
     async () => {
-      const prefix = `esqltest-serve-${randomBytes(4).toString("hex")}-`;
+      const prefix = `${tag("esqltest-serve")}-`;
       // 300 events, 3 accounts, timestamps over two 1-minute windows.
       const lines = Array.from({ length: 300 }, (_, i) =>
         JSON.stringify({ account: `a${i % 3}`, amount: i % 10, ts: 60_000 + i * 400 }),
@@ -76,7 +70,12 @@ CREATE TABLE per_minute AS SELECT account, COUNT(*) AS n, SUM(amount) AS total F
         out.stream,
       );
       try {
-        while (!url) await new Promise((r) => setTimeout(r, 20));
+        await eventually(
+          async () => url !== "",
+          30_000,
+          async () => `the server to listen: ${out.text()}`,
+          20,
+        );
         // Expected: per account and minute, the count and sum.
         const expected = new Map<string, [number, number]>();
         for (let i = 0; i < 300; i++) {
@@ -85,7 +84,7 @@ CREATE TABLE per_minute AS SELECT account, COUNT(*) AS n, SUM(amount) AS total F
           expected.set(k, [n + 1, t + (i % 10)]);
         }
         let rows: string[] = [];
-        for (let attempt = 0; attempt < 200; attempt++) {
+        const folded = async () => {
           const r = await fetch(url + "/query", {
             method: "POST",
             body: JSON.stringify({ ksql: "SELECT * FROM per_minute;" }),
@@ -96,17 +95,16 @@ CREATE TABLE per_minute AS SELECT account, COUNT(*) AS n, SUM(amount) AS total F
             .filter((x) => x.row)
             .map((x) => x.row!.columns.join("|"))
             .sort();
-          if (
+          return (
             rows.length === expected.size &&
             rows.every(
               (row) =>
                 expected.has(row.split("|").slice(0, 2).join("|")) &&
                 Number(row.split("|")[3]) === expected.get(row.split("|").slice(0, 2).join("|"))![0],
             )
-          )
-            break;
-          await new Promise((res) => setTimeout(res, 100));
-        }
+          );
+        };
+        await eventually(folded, 30_000, async () => `every window counted; rows: ${rows.join(", ")}`, 100);
         const want = [...expected].map(([k, [n, t]]) => {
           const [account, start] = k.split("|");
           return `${account}|${start}|${Number(start) + 60_000}|${n}|${t}`;
@@ -123,7 +121,19 @@ CREATE TABLE per_minute AS SELECT account, COUNT(*) AS n, SUM(amount) AS total F
   it("esql serve --brokers starts on Kafka, reports healthy and stops on SIGTERM", { timeout: 120_000 }, async () => {
     const child = spawn(
       process.execPath,
-      [BIN, "serve", "--brokers", brokers.join(","), "--data", join(dir, "cli-data"), "--port", "0"],
+      [
+        ESQL_BIN,
+        "serve",
+        "--brokers",
+        brokers.join(","),
+        // Its own command topic (and group), deleted after the tests; not the broker's shared default.
+        "--service-id",
+        tag("serve-cli"),
+        "--data",
+        join(dir, "cli-data"),
+        "--port",
+        "0",
+      ],
       {
         env: { ...process.env, NO_COLOR: "1" },
         stdio: ["ignore", "pipe", "pipe"],
@@ -134,7 +144,13 @@ CREATE TABLE per_minute AS SELECT account, COUNT(*) AS n, SUM(amount) AS total F
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
-    for (let i = 0; i < 600 && !/at (http:\/\/\S+) /.test(stdout); i++) await new Promise((r) => setTimeout(r, 50));
+    // A cold start of the CLI takes 15-20 s on a loaded two-core machine (transpiling and loading the program).
+    await eventually(
+      async () => /at (http:\/\/\S+) /.test(stdout),
+      90_000,
+      async () => `the server to start: ${stderr}`,
+      50,
+    );
     const url = /at (http:\/\/\S+) /.exec(stdout)?.[1];
     expect(url, stderr).toBeDefined();
     expect(stdout).toContain(`(Kafka at ${brokers.join(",")}, state in`);

@@ -1,14 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { Engine } from "../../../runtime/engine/engine.ts";
+import { describe, expect, it } from "vitest";
 import { startServer } from "../../../runtime/http/server.ts";
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+import { tempDir } from "../../fixtures/temp.ts";
+import { openEngine } from "../../fixtures/engine.ts";
 
 const MAX = "9223372036854775807"; // 2^63 − 1
 const MIN = "-9223372036854775808"; // −2^63
@@ -18,9 +11,8 @@ const record = (key: string, json: string) => ({ key: Buffer.from(key), value: B
 
 describe("BIGINT is exact over the 64-bit range, end to end", () => {
   it("decodes JSON exactly, folds SUM/MIN/MAX exactly, and writes the pull result, the REST JSON and the sink exactly", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "esql-bigint-"));
-    dirs.push(dir);
-    const e = await Engine.open({ dataDir: dir });
+    const dir = tempDir("esql-bigint-");
+    const e = await openEngine({ persistent: true, dataDir: dir });
     let server: Awaited<ReturnType<typeof startServer>> | undefined;
     try {
       const r = await e.execute(`
@@ -119,9 +111,8 @@ describe("BIGINT is exact over the 64-bit range, end to end", () => {
   });
 
   it("reads and writes BIGINT exactly in DELIMITED and KAFKA formats, keys included", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "esql-bigint-"));
-    dirs.push(dir);
-    const e = await Engine.open({ dataDir: dir });
+    const dir = tempDir("esql-bigint-");
+    const e = await openEngine({ persistent: true, dataDir: dir });
     try {
       const r = await e.execute(`
         CREATE STREAM d (id BIGINT KEY, v BIGINT) WITH (kafka_topic = 'd', key_format = 'KAFKA', value_format = 'DELIMITED', partitions = 1);

@@ -2,23 +2,13 @@
  * No silent drops: every record a query does not fold is counted per query, operator and reason, the counts
  * survive restarts (they are committed with the offsets), and the processing log names each record.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { Engine } from "../../../runtime/engine/engine.ts";
+import { describe, expect, it } from "vitest";
+import type { Engine } from "../../../runtime/engine/engine.ts";
 import { DROPS_LOGGED_PER_BATCH } from "../../../runtime/query/drops.ts";
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "esql-drops-"));
-  dirs.push(d);
-  return d;
-}
+import { tempDir } from "../../fixtures/temp.ts";
+import { openEngine } from "../../fixtures/engine.ts";
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v));
 const MIN = 60_000;
@@ -37,7 +27,7 @@ const WINDOWED = `
 
 describe("dropped records", () => {
   it("counts a windowed aggregation's late records per query and reason, and logs each with topic, partition, offset and reason", async () => {
-    const e = await Engine.open({ dataDir: tempDir() });
+    const e = await openEngine({ persistent: true, dataDir: tempDir("esql-drops-") });
     try {
       expect((await e.execute(WINDOWED)).diagnostics).toEqual([]);
       await e.log.append("orders", [
@@ -68,7 +58,7 @@ describe("dropped records", () => {
   });
 
   it("drops a table record without key, and an undecodable JSON record, each with its reason", async () => {
-    const e = await Engine.open({ dataDir: tempDir() });
+    const e = await openEngine({ persistent: true, dataDir: tempDir("esql-drops-") });
     try {
       const r = await e.execute(`
         CREATE TABLE users (id STRING PRIMARY KEY, name STRING) WITH (kafka_topic = 'users', value_format = 'JSON', partitions = 1);
@@ -100,7 +90,7 @@ describe("dropped records", () => {
   });
 
   it("drops a record whose GROUP BY key is NULL", async () => {
-    const e = await Engine.open({ dataDir: tempDir() });
+    const e = await openEngine({ persistent: true, dataDir: tempDir("esql-drops-") });
     try {
       const r = await e.execute(`
         CREATE STREAM clicks (page STRING, n INT) WITH (kafka_topic = 'clicks', value_format = 'JSON', partitions = 1);
@@ -126,7 +116,7 @@ describe("dropped records", () => {
   });
 
   it("drops a stream record whose join key is NULL (inner join)", async () => {
-    const e = await Engine.open({ dataDir: tempDir() });
+    const e = await openEngine({ persistent: true, dataDir: tempDir("esql-drops-") });
     try {
       const r = await e.execute(`
         CREATE TABLE users (id STRING PRIMARY KEY, name STRING) WITH (kafka_topic = 'users', value_format = 'JSON', partitions = 1);
@@ -151,8 +141,8 @@ describe("dropped records", () => {
   });
 
   it("keeps the counts across restarts, and they go on growing", async () => {
-    const dataDir = tempDir();
-    let e = await Engine.open({ dataDir });
+    const dataDir = tempDir("esql-drops-");
+    let e = await openEngine({ persistent: true, dataDir });
     let qid: string;
     try {
       expect((await e.execute(WINDOWED)).diagnostics).toEqual([]);
@@ -168,7 +158,7 @@ describe("dropped records", () => {
     } finally {
       await e.close();
     }
-    e = await Engine.open({ dataDir });
+    e = await openEngine({ persistent: true, dataDir });
     try {
       expect(e.processingSummary(qid)).toBe("4 records in, 2 dropped (1 late, 1 undecodable)");
       await e.drain();
@@ -179,7 +169,7 @@ describe("dropped records", () => {
     } finally {
       await e.close();
     }
-    e = await Engine.open({ dataDir });
+    e = await openEngine({ persistent: true, dataDir });
     try {
       expect([...e.drops(qid).byOperator].sort()).toEqual([
         ["aggregate/late", 2],
@@ -191,8 +181,8 @@ describe("dropped records", () => {
   });
 
   it("restores the counts from the changelog when the local state is lost", async () => {
-    const dataDir = tempDir();
-    let e = await Engine.open({ dataDir, changelogs: true });
+    const dataDir = tempDir("esql-drops-");
+    let e = await openEngine({ persistent: true, dataDir, changelogs: true });
     let qid: string;
     try {
       expect((await e.execute(WINDOWED)).diagnostics).toEqual([]);
@@ -208,7 +198,7 @@ describe("dropped records", () => {
       await e.close();
     }
     rmSync(join(dataDir, "state"), { recursive: true, force: true });
-    e = await Engine.open({ dataDir, changelogs: true });
+    e = await openEngine({ persistent: true, dataDir, changelogs: true });
     try {
       expect(e.processingSummary(qid)).toBe("3 records in, 1 dropped (1 late)");
     } finally {
@@ -217,7 +207,7 @@ describe("dropped records", () => {
   });
 
   it("counts every record of a flood but logs only the first few per batch, with a summary entry for the rest", async () => {
-    const e = await Engine.open({ dataDir: tempDir() });
+    const e = await openEngine({ persistent: true, dataDir: tempDir("esql-drops-") });
     try {
       expect((await e.execute(WINDOWED)).diagnostics).toEqual([]);
       const late = 3 * DROPS_LOGGED_PER_BATCH;

@@ -4,20 +4,14 @@
  * equal those of an uninterrupted run: no event lost, none counted twice.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { tempDir } from "../../fixtures/temp.ts";
 
 const worker = join(import.meta.dirname, "kill-worker.ts");
-const dirs: string[] = [];
 const EVENTS = 60_000;
 
-function temp(): string {
-  const d = mkdtempSync(join(tmpdir(), "esql-kill-"));
-  dirs.push(d);
-  return d;
-}
+const temp = (): string => tempDir("esql-kill-");
 
 function runToEnd(dir: string): string {
   const r = spawnSync(process.execPath, ["--import", "tsx", worker, "run", dir], {
@@ -52,10 +46,6 @@ function setup(dir: string): void {
   });
   if (r.status !== 0) throw new Error(`setup failed: ${r.stderr}`);
 }
-
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
 
 describe("crash safety on the embedded log", () => {
   it("gives the same tables after repeated SIGKILLs as without them", { timeout: 600_000 }, async () => {

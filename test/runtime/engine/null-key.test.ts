@@ -1,15 +1,15 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
-import { EmbeddedLog, Engine } from "../../../src/index.ts";
+import { EmbeddedLog } from "../../../src/index.ts";
 import { decodeRecord, produceAndDrain, readAll, sourceForTopic } from "../../../runtime/testing/records.ts";
+import { tempDir } from "../../fixtures/temp.ts";
+import { openEngine } from "../../fixtures/engine.ts";
 
 /** As ksqlDB: a record without key keeps none through a query that does not re-key it; PARTITION BY gives it one. */
 it("passes a null key of a multi-column key through, and PARTITION BY computes one", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "esql-nullkey-"));
+  const dir = tempDir("esql-nullkey-");
   const log = await EmbeddedLog.open(join(dir, "log"));
-  const engine = await Engine.open({ dataDir: dir, log, persistent: false });
+  const engine = await openEngine({ dataDir: dir, log, persistent: false });
   try {
     const script = `CREATE STREAM s (k INT KEY, k2 INT KEY, v INT) WITH (kafka_topic='s', format='JSON', partitions=1);
       CREATE STREAM copied AS SELECT * FROM s;
@@ -31,6 +31,5 @@ it("passes a null key of a multi-column key through, and PARTITION BY computes o
   } finally {
     await engine.close();
     await log.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,19 +1,11 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { Engine } from "../../../runtime/engine/engine.ts";
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+import { describe, expect, it } from "vitest";
+import { tempDir } from "../../fixtures/temp.ts";
+import { openEngine } from "../../fixtures/engine.ts";
 
 describe("the processing log", () => {
   it("is a stream: records that cannot be decoded or evaluated are there with topic, partition, offset and reason; the query goes on", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "esql-plog-"));
-    dirs.push(dir);
-    const e = await Engine.open({ dataDir: dir });
+    const dir = tempDir("esql-plog-");
+    const e = await openEngine({ persistent: true, dataDir: dir });
     try {
       const r = await e.execute(`
         CREATE STREAM s (id STRING KEY, n INT) WITH (kafka_topic = 's', value_format = 'JSON', partitions = 1);

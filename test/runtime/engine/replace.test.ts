@@ -4,16 +4,10 @@
  * else is refused with a message that names the change and points to `esql apply`, and the running query is
  * left as it was. One case per class of change (src/semantic/replace.ts has the rules).
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { Engine } from "../../../runtime/engine/engine.ts";
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+import { describe, expect, it } from "vitest";
+import type { Engine } from "../../../runtime/engine/engine.ts";
+import { tempDir } from "../../fixtures/temp.ts";
+import { openEngine } from "../../fixtures/engine.ts";
 
 const SOURCES = `
   CREATE STREAM orders (id STRING KEY, product STRING, price DOUBLE, qty INT)
@@ -24,9 +18,7 @@ const SOURCES = `
     WITH (kafka_topic = 'returns', value_format = 'JSON', partitions = 1);`;
 
 async function open(): Promise<Engine> {
-  const dir = mkdtempSync(join(tmpdir(), "esql-replace-"));
-  dirs.push(dir);
-  return Engine.open({ dataDir: dir });
+  return openEngine({ persistent: true, dataDir: tempDir("esql-replace-") });
 }
 
 async function run(e: Engine, sql: string): Promise<void> {
@@ -213,9 +205,8 @@ describe("CREATE OR REPLACE refuses what it cannot run in place", () => {
 
 describe("CREATE OR REPLACE in place", () => {
   it("a stream's filter and an added column: keeps its offsets, applies to new records only, survives a restart", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "esql-replace-"));
-    dirs.push(dir);
-    let e = await Engine.open({ dataDir: dir });
+    const dir = tempDir("esql-replace-");
+    let e = await openEngine({ persistent: true, dataDir: dir });
     try {
       await run(e, SOURCES + "CREATE STREAM big AS SELECT id, price FROM orders WHERE price > 10;");
       const queryId = e.catalog.source("BIG")!.writtenBy;
@@ -234,7 +225,7 @@ describe("CREATE OR REPLACE in place", () => {
       await e.close();
     }
     // The command topic replays both statements: the catalog has the new definition, the offsets stay.
-    e = await Engine.open({ dataDir: dir });
+    e = await openEngine({ persistent: true, dataDir: dir });
     try {
       expect(e.catalog.source("BIG")!.columns.map((c) => c.name)).toEqual(["ID", "PRICE", "QTY"]);
       expect(await e.drain()).toBe(0);

@@ -3,22 +3,16 @@
  * statement, and a restarted engine replays the statement with them (as ksqlDB does), not with whatever the
  * new session has.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { Engine } from "../../../runtime/engine/engine.ts";
-
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+import { describe, expect, it } from "vitest";
+import { tempDir } from "../../fixtures/temp.ts";
+import { openEngine } from "../../fixtures/engine.ts";
 
 describe("resuming deployed statements", () => {
   it("replays each with the properties it ran with, and leaves the session's alone", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "esql-resume-props-"));
-    dirs.push(dataDir);
-    const first = await Engine.open({ dataDir });
+    const dataDir = tempDir("esql-resume-props-");
+    const first = await openEngine({ persistent: true, dataDir });
     const r = await first.execute(`
       CREATE STREAM clicks (uid VARCHAR KEY, n INT) WITH (kafka_topic='clicks', partitions=1, value_format='JSON');
       INSERT INTO clicks (uid, n) VALUES ('old', 1);
@@ -30,7 +24,7 @@ describe("resuming deployed statements", () => {
     await first.close();
     // The state is lost (a new machine, say): both queries start again from their topics' offsets...
     rmSync(join(dataDir, "state"), { recursive: true, force: true });
-    const second = await Engine.open({ dataDir });
+    const second = await openEngine({ persistent: true, dataDir });
     try {
       await second.drain(); // the queries start: RECENT at the end of its topic
       await second.execute("INSERT INTO clicks (uid, n) VALUES ('new', 2);");

@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
-import { EmbeddedLog, Engine } from "../../../src/index.ts";
+import { EmbeddedLog } from "../../../src/index.ts";
 import { decodeRecord, produceAndDrain, readAll, sourceForTopic } from "../../../runtime/testing/records.ts";
+import { tempDir } from "../../fixtures/temp.ts";
+import { openEngine } from "../../fixtures/engine.ts";
 
 /**
  * A table-table join tells what each result replaces, so a WHERE after it writes a tombstone only for a key
@@ -11,9 +11,9 @@ import { decodeRecord, produceAndDrain, readAll, sourceForTopic } from "../../..
  * values).
  */
 it("a filter over a table-table join deletes only rows it had emitted", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "esql-ttfilter-"));
+  const dir = tempDir("esql-ttfilter-");
   const log = await EmbeddedLog.open(join(dir, "log"));
-  const engine = await Engine.open({
+  const engine = await openEngine({
     dataDir: dir,
     log,
     persistent: false,
@@ -43,6 +43,5 @@ it("a filter over a table-table join deletes only rows it had emitted", async ()
   } finally {
     await engine.close();
     await log.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });

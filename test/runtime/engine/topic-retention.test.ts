@@ -1,19 +1,25 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
-import { EmbeddedLog, Engine } from "../../../src/index.ts";
+import { EmbeddedLog } from "../../../src/index.ts";
 import { encodeRecord, readAll, sourceForTopic } from "../../../runtime/testing/records.ts";
+import { tempDir } from "../../fixtures/temp.ts";
+import { openEngine } from "../../fixtures/engine.ts";
 
 /**
  * Topics a statement creates get ksqlDB's settings (RETENTION_MS; tables compacted), the embedded log applies
  * them, and a query whose position was deleted by retention goes on from the earliest record left.
  */
 it("applies RETENTION_MS to a stream's topic; a query behind the log start resumes at the earliest record", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "esql-retention-"));
+  const dir = tempDir("esql-retention-");
   const log = await EmbeddedLog.open(join(dir, "log"), { cleanupIntervalMs: 0 });
   const open = () =>
-    Engine.open({ dataDir: dir, log, properties: { "auto.offset.reset": "earliest" }, processingLogStream: false });
+    openEngine({
+      persistent: true,
+      dataDir: dir,
+      log,
+      properties: { "auto.offset.reset": "earliest" },
+      processingLogStream: false,
+    });
   try {
     let engine = await open();
     const script = `CREATE STREAM s (k STRING KEY, v INT) WITH (kafka_topic='s', partitions=1, value_format='JSON', retention_ms=60000);
@@ -45,6 +51,5 @@ it("applies RETENTION_MS to a stream's topic; a query behind the log start resum
     await engine.close();
   } finally {
     await log.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -4,12 +4,10 @@
  * outer joins with a GRACE PERIOD (the non-joined row waits for the join window to close). Each case runs
  * its inputs twice, record by record and as one batch: the output must not depend on the batching.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Engine } from "../../../runtime/engine/engine.ts";
+import type { Engine } from "../../../runtime/engine/engine.ts";
 import { decodeRecord, produceAndDrain, readAll, sourceForTopic } from "../../../runtime/testing/records.ts";
+import { openEngine } from "../../fixtures/engine.ts";
 
 interface In {
   readonly topic: string;
@@ -25,19 +23,13 @@ interface Out {
   readonly window?: { readonly start: number; readonly end: number };
 }
 
-const dirs: string[] = [];
 const engines: Engine[] = [];
 afterEach(async () => {
   for (const e of engines.splice(0)) await e.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 async function open(statements: string): Promise<Engine> {
-  const dir = mkdtempSync(join(tmpdir(), "esql-windows-"));
-  dirs.push(dir);
-  const engine = await Engine.open({
-    dataDir: dir,
-    persistent: false,
+  const engine = await openEngine({
     processingLogStream: false,
     // Every update is an output record, as in ksqlDB's tests.
     properties: { "ksql.streams.cache.max.bytes.buffering": "0" },

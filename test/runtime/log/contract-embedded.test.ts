@@ -1,20 +1,11 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll } from "vitest";
 import { EmbeddedLog } from "../../../runtime/log/embedded.ts";
 import { describeEventLogContract } from "./contract.ts";
-
-const folders: string[] = [];
-afterAll(() => {
-  for (const f of folders) rmSync(f, { recursive: true, force: true });
-});
+import { tempDir } from "../../fixtures/temp.ts";
 
 describeEventLogContract(
   "embedded",
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), "esql-contract-"));
-    folders.push(dir);
+    const dir = tempDir("esql-contract-");
     return EmbeddedLog.open(dir);
   },
   { nullHeaderValues: true },

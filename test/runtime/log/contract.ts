@@ -24,11 +24,23 @@ export function describeEventLogContract(
     beforeAll(async () => {
       log = await open();
     });
+    /** Every topic name handed out: what a test leaves behind (it failed, or keeps its topic) is deleted after. */
+    const named: string[] = [];
     afterAll(async () => {
-      await log?.close();
+      if (!log) return;
+      try {
+        const left = new Set(await log.listTopics());
+        for (const t of named) if (left.has(t)) await log.deleteTopic(t).catch(() => undefined);
+      } finally {
+        await log.close();
+      }
     });
 
-    const topicName = (what: string): string => `contract-${what}-${randomBytes(4).toString("hex")}`;
+    const topicName = (what: string): string => {
+      const name = `contract-${what}-${randomBytes(4).toString("hex")}`;
+      named.push(name);
+      return name;
+    };
     const buf = (s: string): Buffer => Buffer.from(s, "utf8");
 
     it("creates, lists, describes and deletes topics", async () => {

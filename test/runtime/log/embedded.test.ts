@@ -1,10 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EmbeddedLog } from "../../../runtime/log/embedded.ts";
 import { murmur2, partitionForKey } from "../../../runtime/log/partition.ts";
 import { LogError } from "../../../runtime/log/types.ts";
+import { tempDir } from "../../fixtures/temp.ts";
 
 const b = (s: string): Buffer => Buffer.from(s, "utf8");
 
@@ -34,12 +32,11 @@ describe("EmbeddedLog", () => {
   let log: EmbeddedLog;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), "esql-log-"));
+    dir = tempDir("esql-log-");
     log = await EmbeddedLog.open(dir);
   });
   afterEach(async () => {
     await log.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it("creates, lists, describes and deletes topics", async () => {
@@ -231,12 +228,11 @@ describe("EmbeddedLog retention and compaction", () => {
     ]);
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), "esql-log-clean-"));
+    dir = tempDir("esql-log-clean-");
     log = await EmbeddedLog.open(dir, { cleanupIntervalMs: 0 });
   });
   afterEach(async () => {
     await log.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it("deletes the oldest chunks beyond retention.ms by record time; readers before the start get OFFSET_OUT_OF_RANGE", async () => {

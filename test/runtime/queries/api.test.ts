@@ -1,11 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { compileScript, EmbeddedLog, Engine } from "../../../src/index.ts";
+import { tempDir } from "../../fixtures/temp.ts";
 
 it("the package entry point compiles, runs, pulls and subscribes", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "esql-api-"));
+  const dir = tempDir("esql-api-");
   const log = await EmbeddedLog.open(join(dir, "log"));
   const engine = await Engine.open({ dataDir: dir, log, persistent: false });
   try {
@@ -28,6 +27,5 @@ it("the package entry point compiles, runs, pulls and subscribes", async () => {
   } finally {
     await engine.close();
     await log.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });

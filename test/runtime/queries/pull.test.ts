@@ -1,8 +1,5 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Engine } from "../../../runtime/engine/engine.ts";
+import type { Engine } from "../../../runtime/engine/engine.ts";
 import { keyRanges } from "../../../runtime/engine/pull.ts";
 import { encodeKey } from "../../../runtime/state/keycodec.ts";
 import { compileScript, planTableRead, type AnalyzedQuery } from "../../../src/compile.ts";
@@ -155,8 +152,7 @@ describe("keyRanges", () => {
 
 describe("pull queries on a source table", () => {
   it("fold the topic per key (tombstones delete), in key order, LIMIT counting keys", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "esql-pull-cst-"));
-    const engine = await Engine.open({ dataDir: dir, persistent: false });
+    const engine = await openEngine();
     try {
       const r = await engine.execute(
         `CREATE SOURCE TABLE loc (id STRING PRIMARY KEY, v INT) WITH (kafka_topic='loc', value_format='JSON', partitions=1);`,
@@ -179,7 +175,6 @@ describe("pull queries on a source table", () => {
       expect((await engine.pull("SELECT v FROM loc WHERE id = 'c';")).rows).toEqual([[4]]);
     } finally {
       await engine.close();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

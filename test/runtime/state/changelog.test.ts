@@ -1,23 +1,15 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { Engine } from "../../../runtime/engine/engine.ts";
+import { describe, expect, it } from "vitest";
+import type { Engine } from "../../../runtime/engine/engine.ts";
 import { EmbeddedLog } from "../../../runtime/log/embedded.ts";
 import { Changelog, COMMIT_HEADER, FencedError } from "../../../runtime/state/changelog.ts";
 import { PartitionStore } from "../../../runtime/state/store.ts";
 import { encodeKey } from "../../../runtime/state/keycodec.ts";
+import { tempDir } from "../../fixtures/temp.ts";
+import { openEngine } from "../../fixtures/engine.ts";
 
-const dirs: string[] = [];
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), "esql-changelog-"));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
+const tmp = (): string => tempDir("esql-changelog-");
 async function dump(store: PartitionStore): Promise<string[]> {
   const out: string[] = [];
   for await (const [k, v] of store.iterate("agg")) out.push(`${k.toString("hex")}=${JSON.stringify(v)}`);
@@ -79,7 +71,7 @@ describe("changelog topics", () => {
     const statements = `
       CREATE STREAM s (k VARCHAR KEY, v INT) WITH (kafka_topic='s', partitions=2, value_format='JSON');
       CREATE TABLE t AS SELECT v, COUNT(*) AS c FROM s GROUP BY v;`;
-    const first = await Engine.open({ dataDir, changelogs: true });
+    const first = await openEngine({ persistent: true, dataDir, changelogs: true });
     expect((await first.execute(statements)).diagnostics).toEqual([]);
     for (let i = 0; i < 40; i++) await first.execute(`INSERT INTO s (k, v) VALUES ('k${i}', ${i % 4});`);
     await first.drain();
@@ -89,7 +81,7 @@ describe("changelog topics", () => {
     await first.close();
 
     rmSync(join(dataDir, "state"), { recursive: true, force: true });
-    const second = await Engine.open({ dataDir, changelogs: true });
+    const second = await openEngine({ persistent: true, dataDir, changelogs: true });
     try {
       expect(await second.drain()).toBe(0);
       expect(await rows(second)).toEqual(before);
@@ -105,7 +97,7 @@ describe("changelog topics", () => {
       const statements = `
         CREATE STREAM s (k VARCHAR KEY, v INT) WITH (kafka_topic='s', partitions=1, value_format='JSON');
         CREATE TABLE t AS SELECT v, COUNT(*) AS c, MAX(k) AS m FROM s GROUP BY v;`;
-      const first = await Engine.open({ dataDir, log, changelogs: true });
+      const first = await openEngine({ persistent: true, dataDir, log, changelogs: true });
       expect((await first.execute(statements)).diagnostics).toEqual([]);
       // One commit per insert: many changelog chunks rewriting the same few keys.
       for (let i = 0; i < 60; i++) {
@@ -136,7 +128,7 @@ describe("changelog topics", () => {
       expect(await count()).toBeLessThan(written / 4);
 
       rmSync(join(dataDir, "state"), { recursive: true, force: true });
-      const second = await Engine.open({ dataDir, log, changelogs: true });
+      const second = await openEngine({ persistent: true, dataDir, log, changelogs: true });
       try {
         expect(await second.drain()).toBe(0);
         expect(await rows(second)).toEqual(before);

@@ -1,23 +1,11 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { encodeKey } from "../../../runtime/state/keycodec.ts";
 import { PartitionStore } from "../../../runtime/state/store.ts";
-
-const dirs: string[] = [];
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "esql-store-"));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+import { tempDir } from "../../fixtures/temp.ts";
 
 describe("PartitionStore", () => {
   it("commits state and offsets together and finds both after reopening", async () => {
-    const dir = tempDir();
+    const dir = tempDir("esql-store-");
     const s = await PartitionStore.open(dir);
     const k = encodeKey(["alice"]);
     await s.prefetch("agg", [k]);
@@ -35,7 +23,7 @@ describe("PartitionStore", () => {
   });
 
   it("range reads committed entries with the batch's uncommitted puts and deletes applied, in key order", async () => {
-    const s = await PartitionStore.open(tempDir());
+    const s = await PartitionStore.open(tempDir("esql-store-"));
     for (const t of [1, 2, 3, 4]) s.put("idx", encodeKey([t]), t);
     s.put("other", encodeKey([2]), "not in idx");
     await s.commit(new Map());
@@ -53,7 +41,7 @@ describe("PartitionStore", () => {
   });
 
   it("keeps uncommitted changes out of the database", async () => {
-    const dir = tempDir();
+    const dir = tempDir("esql-store-");
     const s = await PartitionStore.open(dir);
     const k = encodeKey([1]);
     await s.prefetch("x", [k]);
@@ -67,7 +55,7 @@ describe("PartitionStore", () => {
   });
 
   it("scans a key's entries in order, seeing the batch's own changes", async () => {
-    const s = await PartitionStore.open(tempDir());
+    const s = await PartitionStore.open(tempDir("esql-store-"));
     const key = encodeKey(["dev-1"]);
     const win = (start: number) => Buffer.concat([key, encodeKey([start])]);
     await s.loadPrefix("sessions", key);
@@ -86,7 +74,7 @@ describe("PartitionStore", () => {
   });
 
   it("says clearly when another handle holds the store", async () => {
-    const dir = tempDir();
+    const dir = tempDir("esql-store-");
     const s = await PartitionStore.open(dir);
     await expect(PartitionStore.open(dir)).rejects.toThrow(/in use by another process/);
     await s.close();
