@@ -17,7 +17,8 @@
  * - sink repeats: updates of the aggregate's sink topic, read committed, that do not move its count forward
  *   (allowed at-least-once after a crash; never with exactly-once); sink short: keys whose last committed
  *   update is not their total (an open transaction holding readers back would show here);
- * - exits: esql processes that ended by themselves (a crash) instead of being killed.
+ * - exits: esql processes that ended by themselves (a crash) instead of being killed, and trials that could
+ *   not finish (the message is printed).
  *
  * Everything random comes from --seed (default: the time), printed first, so a failing run can be repeated.
  * Exits 1 when a trial found a mismatch, a lost or duplicated record, an exactly-once sink repeat, a short
@@ -315,7 +316,23 @@ async function main(argv: string[]): Promise<number> {
   try {
     for (let round = 1; round <= rounds; round++) {
       for (const guarantee of guarantees) {
-        const t = await trial(broker, round, guarantee, rnd, eventCount, bounce, workDir);
+        const t = await trial(broker, round, guarantee, rnd, eventCount, bounce, workDir).catch(
+          (e: unknown): Trial => ({
+            round,
+            guarantee,
+            steps: [`the trial failed: ${(e as Error).message.split("\n")[0]}`],
+            events: 0,
+            mismatches: 0,
+            lost: 0,
+            duplicated: 0,
+            sinkRepeats: 0,
+            sinkShort: 0,
+            exits: 1,
+            ms: 0,
+          }),
+        );
+        // A trial that failed while the broker was away leaves it halted: the next one needs it.
+        await broker.start();
         trials.push(t);
         const bad = t.mismatches + t.lost + t.duplicated + t.sinkShort + t.exits > 0;
         console.log(

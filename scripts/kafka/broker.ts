@@ -15,7 +15,7 @@
  * into `.kafka/<version>/libs` (reused when complete; Maven's `~/.m2` cache makes refetching cheap);
  * (2) a fresh data folder with `server.properties` and a logging config; (3) `StorageTool format` with a
  * random cluster id; (4) `kafka.Kafka`; (5) ready when the log says "Kafka Server started" AND a client's
- * describeCluster answers, within 90 s.
+ * describeCluster answers, within 180 s (a JVM starting on a loaded machine, or recovering its logs after a kill).
  *
  * Environment overrides: `KAFKA_VERSION`, `KAFKA_PORT`, `KAFKA_CONTROLLER_PORT` (else free ports are
  * picked), `KAFKA_JAVA` (the java binary), `KAFKA_MVN` (the mvn binary), `KAFKA_HEAP_OPTS` (default
@@ -44,7 +44,7 @@ import { describeKafkaCluster } from "../../runtime/log/kafka.ts";
 
 /** The default broker version: the last 3.x line (ZooKeeper-free KRaft, the safe baseline). */
 export const DEFAULT_KAFKA_VERSION = "3.9.2";
-const READY_TIMEOUT_MS = 90_000;
+const READY_TIMEOUT_MS = 180_000;
 const STOP_TIMEOUT_MS = 30_000;
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -96,7 +96,7 @@ export interface RunningBroker {
 
 /**
  * Fetches (or reuses) the jars, formats a fresh single-node KRaft broker and starts it. Resolves once it
- * serves clients; rejects with the tail of the broker log when it exits or is not ready within 90 s.
+ * serves clients; rejects with the tail of the broker log when it exits or is not ready within 180 s.
  */
 export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
   const started = Date.now();
@@ -493,7 +493,8 @@ async function waitUntilReady(
     for (;;) {
       if (exited) throw new Error(`Kafka ${version} stopped while starting (${exited})`);
       if (readFileSync(logFile).subarray(logFrom).includes("Kafka Server started")) break;
-      if (Date.now() > deadline) throw new Error(`Kafka ${version} did not log 'Kafka Server started' within 90 s`);
+      if (Date.now() > deadline)
+        throw new Error(`Kafka ${version} did not log 'Kafka Server started' within ${READY_TIMEOUT_MS / 1000} s`);
       await new Promise((r) => setTimeout(r, 100));
     }
     // Phase 2: a client round trip (the listener may lag the log line by a moment).
@@ -504,9 +505,12 @@ async function waitUntilReady(
         return;
       } catch (err) {
         if (Date.now() > deadline) {
-          throw new Error(`Kafka ${version} did not answer describeCluster within 90 s: ${(err as Error).message}`, {
-            cause: err,
-          });
+          throw new Error(
+            `Kafka ${version} did not answer describeCluster within ${READY_TIMEOUT_MS / 1000} s: ${(err as Error).message}`,
+            {
+              cause: err,
+            },
+          );
         }
         await new Promise((r) => setTimeout(r, 200));
       }
