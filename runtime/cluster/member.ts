@@ -56,6 +56,9 @@ export class ClusterMember {
   /** Joins the group; resolves once the first map arrived (or rejects after `timeoutMs`). */
   async join(timeoutMs = 60_000): Promise<void> {
     const first = this.nextMap(timeoutMs);
+    // A join that fails (a broker away) leaves `first` to time out later: nobody waits for it then, and an
+    // unhandled rejection would end the process.
+    first.catch(() => undefined);
     this.membership = await this.log.joinGroup({
       groupId: this.groupId,
       ...(this.options.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: this.options.sessionTimeoutMs } : {}),

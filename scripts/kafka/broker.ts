@@ -2,17 +2,20 @@
  * A real single-node Kafka broker (KRaft, broker + controller in one JVM) for tests, benchmarks and CI,
  * fetched from Maven Central; no Docker, no download outside the package registries.
  *
- *   node --import tsx scripts/kafka/broker.ts start|stop|status [--version X]
+ *   node --import tsx scripts/kafka/broker.ts start|stop|restart|status [--version X]
  *
  * `start` launches a detached broker, prints `KAFKA_BROKERS=127.0.0.1:<port>` and records it in
- * `.kafka/broker.json`; `stop` ends it and removes its data folder; `status` exits 0 when it runs, 3 when not.
- * Tests import {@link startBroker} instead, which ties the broker to the calling process.
+ * `.kafka/broker.json`; `stop` ends it and removes its data folder (`--keep`: keeps it, and the next `start`
+ * resumes it); `restart` stops it (SIGTERM, or SIGKILL with `--kill`) and starts it again on the same data
+ * folder and ports after `--down-ms`; `status` exits 0 when it runs, 3 when not.
+ * Tests import {@link startBroker} instead, which ties the broker to the calling process; its `halt`,
+ * `start` and `restart` bounce the broker on the same data folder and ports.
  *
  * Steps: (1) the jars: a pom generated from `pom.template.xml` + maven-dependency-plugin copy-dependencies
  * into `.kafka/<version>/libs` (reused when complete; Maven's `~/.m2` cache makes refetching cheap);
  * (2) a fresh data folder with `server.properties` and a logging config; (3) `StorageTool format` with a
  * random cluster id; (4) `kafka.Kafka`; (5) ready when the log says "Kafka Server started" AND a client's
- * describeCluster answers, within 90 s.
+ * describeCluster answers, within 180 s (a JVM starting on a loaded machine, or recovering its logs after a kill).
  *
  * Environment overrides: `KAFKA_VERSION`, `KAFKA_PORT`, `KAFKA_CONTROLLER_PORT` (else free ports are
  * picked), `KAFKA_JAVA` (the java binary), `KAFKA_MVN` (the mvn binary), `KAFKA_HEAP_OPTS` (default
@@ -22,6 +25,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   closeSync,
+  statSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -40,7 +44,7 @@ import { describeKafkaCluster } from "../../runtime/log/kafka.ts";
 
 /** The default broker version: the last 3.x line (ZooKeeper-free KRaft, the safe baseline). */
 export const DEFAULT_KAFKA_VERSION = "3.9.2";
-const READY_TIMEOUT_MS = 90_000;
+const READY_TIMEOUT_MS = 180_000;
 const STOP_TIMEOUT_MS = 30_000;
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -67,6 +71,7 @@ export interface RunningBroker {
   /** Bootstrap address for clients, `127.0.0.1:<port>` (never `localhost`: kafkajs cannot parse ::1). */
   readonly brokers: string;
   readonly version: string;
+  /** The JVM's process id (a new one after `restart`). */
   readonly pid: number;
   readonly dataDir: string;
   /** The broker's own log (stdout + stderr of the JVM). */
@@ -75,11 +80,23 @@ export interface RunningBroker {
   readonly timings: { readonly totalMs: number; readonly fetchMs: number };
   /** Stops the broker (SIGTERM, SIGKILL after 30 s) and removes the data folder if we created it. */
   stop(): Promise<void>;
+  /**
+   * Takes the broker away and keeps its data folder: SIGTERM (a clean shutdown, as in a rolling restart)
+   * or SIGKILL (a crash); resolves once the JVM is gone. `start` brings it back. No-op when already halted.
+   */
+  halt(signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
+  /**
+   * Starts the halted broker again on the same data folder and ports (same cluster, topics, offsets,
+   * groups and transactions); resolves once it serves clients, as `startBroker` does.
+   */
+  start(): Promise<void>;
+  /** `halt(signal)`, then `start()` after `downMs` (default 0). */
+  restart(options?: { readonly signal?: "SIGTERM" | "SIGKILL"; readonly downMs?: number }): Promise<void>;
 }
 
 /**
  * Fetches (or reuses) the jars, formats a fresh single-node KRaft broker and starts it. Resolves once it
- * serves clients; rejects with the tail of the broker log when it exits or is not ready within 90 s.
+ * serves clients; rejects with the tail of the broker log when it exits or is not ready within 180 s.
  */
 export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
   const started = Date.now();
@@ -92,6 +109,9 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const ownDir = options.dir === undefined;
   const dataDir = options.dir ?? mkdtempSync(join(tmpdir(), "esql-kafka-"));
   mkdirSync(dataDir, { recursive: true });
+  // Ours is removed when this process exits, also while starting in detached mode: an interrupted start
+  // leaves nothing.
+  const keepDir = ownDir ? removeWithProcess(dataDir) : () => undefined;
   const port = await portFromEnv("KAFKA_PORT");
   const controllerPort = await portFromEnv("KAFKA_CONTROLLER_PORT", port);
   const major = Number(version.split(".")[0]);
@@ -128,43 +148,154 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     );
   }
 
-  const logFile = join(dataDir, "broker.log");
+  const brokers = `127.0.0.1:${port}`;
+  const launch = (): Promise<Launched> =>
+    launchBroker({ java, classpath, loggingArgs, dataDir, brokers, version, detached: options.mode === "detached" });
+  let current: Launched;
+  try {
+    current = await launch();
+  } catch (err) {
+    if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  let stopping: Promise<void> | undefined;
+  // `halt` → `start` → `halt` ... one at a time; `stop` waits for the step under way.
+  let step: Promise<void> = Promise.resolve();
+  let halted = false;
+  const serial = (fn: () => Promise<void>): Promise<void> => (step = step.then(fn, fn));
+  const halt = (signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> =>
+    serial(async () => {
+      if (halted || stopping) return;
+      current.unhook();
+      await killAndWait(current.pid, current.child, signal);
+      halted = true;
+    });
+  const start = (): Promise<void> =>
+    serial(async () => {
+      if (!halted || stopping) return;
+      current = await launch();
+      halted = false;
+      if (options.mode === "detached") current.detach();
+    });
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      await step.catch(() => undefined);
+      current.unhook();
+      if (!halted) await killAndWait(current.pid, current.child);
+      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+      keepDir();
+    })());
+  if (options.mode === "detached") {
+    current.detach();
+    keepDir();
+  }
+  const totalMs = Date.now() - started;
+  progress(`Kafka ${version} ready at ${brokers} (pid ${current.pid}) in ${totalMs} ms (jars ${fetchMs} ms)`);
+  return {
+    brokers,
+    version,
+    get pid() {
+      return current.pid;
+    },
+    dataDir,
+    logFile: join(dataDir, "broker.log"),
+    timings: { totalMs, fetchMs },
+    stop,
+    halt,
+    start,
+    restart: async ({ signal, downMs = 0 } = {}) => {
+      await halt(signal);
+      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+      await start();
+    },
+  };
+}
+
+/**
+ * Starts a broker halted before (the CLI's `stop --keep` or a killed JVM) on its data folder, which holds
+ * `server.properties` (and so the ports) and the formatted storage; detached, as the CLI's `start`.
+ */
+export async function resumeBroker(dataDir: string, version: string): Promise<{ brokers: string; pid: number }> {
+  const libs = fetchJars(version, () => {});
+  const props = readFileSync(join(dataDir, "server.properties"), "utf8");
+  const port = /^listeners=PLAINTEXT:\/\/127\.0\.0\.1:(\d+)/m.exec(props)?.[1];
+  if (port === undefined) throw new Error(`${dataDir}/server.properties names no PLAINTEXT listener`);
+  const brokers = `127.0.0.1:${port}`;
+  const launched = await launchBroker({
+    java: process.env.KAFKA_JAVA ?? "java",
+    classpath: join(libs, "*"),
+    loggingArgs: writeLoggingConfig(dataDir, Number(version.split(".")[0])),
+    dataDir,
+    brokers,
+    version,
+    detached: true,
+  });
+  launched.detach();
+  return { brokers, pid: launched.pid };
+}
+
+interface Launched {
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** Unties the JVM from this process (it is tied while it runs, see `killWithProcess`). */
+  unhook(): void;
+  /** Lets it outlive this process (detached mode). */
+  detach(): void;
+}
+
+/**
+ * Runs `kafka.Kafka` on the data folder's `server.properties` (storage formatted before) and waits until it
+ * serves clients; on failure the JVM is killed and the error carries the tail of its log.
+ */
+async function launchBroker(o: {
+  java: string;
+  classpath: string;
+  loggingArgs: string[];
+  dataDir: string;
+  brokers: string;
+  version: string;
+  detached: boolean;
+}): Promise<Launched> {
+  const logFile = join(o.dataDir, "broker.log");
   const out = openSync(logFile, "a");
+  const mark = statSync(logFile).size; // a restart appends: readiness is read after this point
   const heap = (process.env.KAFKA_HEAP_OPTS ?? "-Xms128m -Xmx512m").split(/\s+/).filter(Boolean);
   const child = spawn(
-    java,
-    [...heap, "-XX:+UseG1GC", "-Djava.awt.headless=true", ...loggingArgs, "-cp", classpath, "kafka.Kafka", propsFile],
-    { stdio: ["ignore", out, out], detached: options.mode === "detached" },
+    o.java,
+    [
+      ...heap,
+      "-XX:+UseG1GC",
+      "-Djava.awt.headless=true",
+      ...o.loggingArgs,
+      "-cp",
+      o.classpath,
+      "kafka.Kafka",
+      join(o.dataDir, "server.properties"),
+    ],
+    { stdio: ["ignore", out, out], detached: o.detached },
   );
   closeSync(out);
   const pid = child.pid;
-  if (pid === undefined) throw new Error(`cannot start '${java}': is Java 17+ installed and on PATH?`);
-
-  const brokers = `127.0.0.1:${port}`;
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> =>
-    (stopping ??= (async () => {
-      unhook();
-      await killAndWait(pid, child);
-      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
-    })());
+  if (pid === undefined) throw new Error(`cannot start '${o.java}': is Java 17+ installed and on PATH?`);
   // Tied to this process while starting, also in detached mode: an interrupted start leaves nothing.
-  const unhook = killWithProcess(pid, ownDir ? dataDir : undefined);
-
+  const unhook = killWithProcess(pid);
   try {
-    await waitUntilReady(brokers, logFile, child, version);
+    await waitUntilReady(o.brokers, logFile, mark, child, o.version);
   } catch (err) {
     const tail = logTail(logFile);
-    await stop();
+    unhook();
+    await killAndWait(pid, child);
     throw new Error(`${(err as Error).message}\n--- last lines of the broker log ---\n${tail}`, { cause: err });
   }
-  if (options.mode === "detached") {
-    unhook();
-    child.unref();
-  }
-  const totalMs = Date.now() - started;
-  progress(`Kafka ${version} ready at ${brokers} (pid ${pid}) in ${totalMs} ms (jars ${fetchMs} ms)`);
-  return { brokers, version, pid, dataDir, logFile, timings: { totalMs, fetchMs }, stop };
+  return {
+    pid,
+    child,
+    unhook,
+    detach: () => {
+      unhook();
+      child.unref();
+    },
+  };
 }
 
 /**
@@ -343,7 +474,14 @@ function freePort(): Promise<number> {
 
 // ---- lifecycle ----
 
-async function waitUntilReady(brokers: string, logFile: string, child: ChildProcess, version: string): Promise<void> {
+/** Waits for the broker's readiness; `logFrom` is where this start's lines begin in the (appended) log. */
+async function waitUntilReady(
+  brokers: string,
+  logFile: string,
+  logFrom: number,
+  child: ChildProcess,
+  version: string,
+): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let exited: string | undefined;
   const onExit = (code: number | null, signal: string | null): void => {
@@ -354,8 +492,9 @@ async function waitUntilReady(brokers: string, logFile: string, child: ChildProc
     // Phase 1: the log line. Polled from the file (the broker writes there, detached or not).
     for (;;) {
       if (exited) throw new Error(`Kafka ${version} stopped while starting (${exited})`);
-      if (readFileSync(logFile, "utf8").includes("Kafka Server started")) break;
-      if (Date.now() > deadline) throw new Error(`Kafka ${version} did not log 'Kafka Server started' within 90 s`);
+      if (readFileSync(logFile).subarray(logFrom).includes("Kafka Server started")) break;
+      if (Date.now() > deadline)
+        throw new Error(`Kafka ${version} did not log 'Kafka Server started' within ${READY_TIMEOUT_MS / 1000} s`);
       await new Promise((r) => setTimeout(r, 100));
     }
     // Phase 2: a client round trip (the listener may lag the log line by a moment).
@@ -366,9 +505,12 @@ async function waitUntilReady(brokers: string, logFile: string, child: ChildProc
         return;
       } catch (err) {
         if (Date.now() > deadline) {
-          throw new Error(`Kafka ${version} did not answer describeCluster within 90 s: ${(err as Error).message}`, {
-            cause: err,
-          });
+          throw new Error(
+            `Kafka ${version} did not answer describeCluster within ${READY_TIMEOUT_MS / 1000} s: ${(err as Error).message}`,
+            {
+              cause: err,
+            },
+          );
         }
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -387,8 +529,15 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** SIGTERM (a clean shutdown), SIGKILL if the JVM is still there after 30 s; resolves once it is gone. */
-async function killAndWait(pid: number, child?: ChildProcess): Promise<void> {
+/**
+ * SIGTERM (a clean shutdown), SIGKILL if the JVM is still there after 30 s (or at once when `signal` is
+ * SIGKILL); resolves once it is gone.
+ */
+async function killAndWait(
+  pid: number,
+  child?: ChildProcess,
+  signal: "SIGTERM" | "SIGKILL" = "SIGTERM",
+): Promise<void> {
   const gone = child
     ? new Promise<void>((r) =>
         child.exitCode !== null || child.signalCode !== null ? r() : child.once("exit", () => r()),
@@ -396,7 +545,7 @@ async function killAndWait(pid: number, child?: ChildProcess): Promise<void> {
     : undefined;
   if (!isAlive(pid)) return;
   try {
-    process.kill(pid, "SIGTERM");
+    process.kill(pid, signal);
   } catch {
     return;
   }
@@ -415,33 +564,45 @@ async function killAndWait(pid: number, child?: ChildProcess): Promise<void> {
   }
 }
 
-/** Brokers tied to this process: pid → the data folder to remove (undefined when not ours). */
-const attached = new Map<number, string | undefined>();
+/** Brokers tied to this process (their pids), and the data folders to remove when it exits. */
+const attached = new Set<number>();
+const ownedDirs = new Set<string>();
 let hooksInstalled = false;
 
 /**
  * Ties the broker to this process: on exit it is killed (SIGKILL: a throw-away test broker needs no
- * clean shutdown) and its data folder removed; SIGINT/SIGTERM exit this process with the signal's usual
- * code, which runs the same exit hook. Returns the function that unties it (after a normal `stop()`).
+ * clean shutdown); SIGINT/SIGTERM exit this process with the signal's usual code, which runs the same exit
+ * hook. Returns the function that unties it (after a normal `stop()` or `halt()`).
  */
-function killWithProcess(pid: number, dataDir: string | undefined): () => void {
-  attached.set(pid, dataDir);
+function killWithProcess(pid: number): () => void {
+  attached.add(pid);
+  installExitHook();
+  return () => attached.delete(pid);
+}
+
+/** Removes `dir` when this process exits (after its brokers were killed); returns the function that keeps it. */
+function removeWithProcess(dir: string): () => void {
+  ownedDirs.add(dir);
+  installExitHook();
+  return () => ownedDirs.delete(dir);
+}
+
+function installExitHook(): void {
   if (!hooksInstalled) {
     hooksInstalled = true;
     process.on("exit", () => {
-      for (const [p, dir] of attached) {
+      for (const p of attached) {
         try {
           process.kill(p, "SIGKILL");
         } catch {
           /* already gone */
         }
-        if (dir) rmSync(dir, { recursive: true, force: true });
       }
+      for (const dir of ownedDirs) rmSync(dir, { recursive: true, force: true });
     });
     process.once("SIGINT", () => process.exit(130));
     process.once("SIGTERM", () => process.exit(143));
   }
-  return () => attached.delete(pid);
 }
 
 function logTail(file: string, lines = 40): string {
@@ -473,7 +634,12 @@ async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { version: { type: "string" } },
+    options: {
+      version: { type: "string" },
+      keep: { type: "boolean" },
+      kill: { type: "boolean" },
+      "down-ms": { type: "string" },
+    },
   });
   const command = positionals[0];
   const state = readState();
@@ -485,6 +651,7 @@ async function main(argv: string[]): Promise<number> {
         console.error(`Kafka ${state.version} already runs (pid ${state.pid})`);
         return 0;
       }
+      if (state && existsSync(join(state.dataDir, "server.properties"))) return resume(state);
       const broker = await startBroker({
         version: values.version,
         mode: "detached",
@@ -502,8 +669,11 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "stop": {
-      if (state) {
-        await killAndWait(state.pid);
+      if (state && values.keep) {
+        if (running) await killAndWait(state.pid, undefined, values.kill ? "SIGKILL" : "SIGTERM");
+        console.error(`stopped Kafka ${state.version} (pid ${state.pid}); 'start' resumes it on ${state.dataDir}`);
+      } else if (state) {
+        await killAndWait(state.pid, undefined, values.kill ? "SIGKILL" : "SIGTERM");
         rmSync(state.dataDir, { recursive: true, force: true });
         rmSync(STATE_FILE, { force: true });
         console.error(running ? `stopped Kafka ${state.version} (pid ${state.pid})` : "Kafka was not running");
@@ -511,6 +681,18 @@ async function main(argv: string[]): Promise<number> {
         console.error("Kafka was not running");
       }
       return 0;
+    }
+    case "restart": {
+      if (!state) {
+        console.error("Kafka was not started by this script: nothing to restart");
+        return 3;
+      }
+      if (running) await killAndWait(state.pid, undefined, values.kill ? "SIGKILL" : "SIGTERM");
+      const downMs = Number(values["down-ms"] ?? 0);
+      if (!Number.isFinite(downMs) || downMs < 0)
+        throw new Error(`--down-ms wants milliseconds, found '${values["down-ms"]}'`);
+      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+      return resume(state);
     }
     case "status": {
       if (running) {
@@ -521,9 +703,21 @@ async function main(argv: string[]): Promise<number> {
       return 3;
     }
     default:
-      console.error("usage: node --import tsx scripts/kafka/broker.ts start|stop|status [--version X.Y.Z]");
+      console.error(
+        "usage: node --import tsx scripts/kafka/broker.ts start [--version X.Y.Z] | stop [--keep] [--kill] | " +
+          "restart [--kill] [--down-ms N] | status",
+      );
       return 2;
   }
+}
+
+/** Starts the recorded broker again on its data folder and ports, and records its new pid. */
+async function resume(state: BrokerState): Promise<number> {
+  const { brokers, pid } = await resumeBroker(state.dataDir, state.version);
+  writeFileSync(STATE_FILE, `${JSON.stringify({ ...state, brokers, pid } satisfies BrokerState, null, 2)}\n`);
+  console.error(`Kafka ${state.version} ready again at ${brokers} (pid ${pid}, data ${state.dataDir})`);
+  console.log(`KAFKA_BROKERS=${brokers}`);
+  return 0;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

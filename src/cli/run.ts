@@ -163,7 +163,10 @@ export async function runRun(
         ? `${skipped} statement(s) already deployed in ${options.data}, ${deployed} new`
         : `deployed ${deployed} statement(s)`,
     );
-    await replay(() => engine.drain());
+    // Following, a broker that is away is waited for (as `esql serve` does); a one-off run fails instead.
+    const catchUp = <T>(work: () => Promise<T>) =>
+      options.follow ? untilTheLogAnswers(work, logName(options), (line) => err.write(`${line}\n`)) : work();
+    await catchUp(() => replay(() => engine.drain()));
 
     // Load inputs.
     for (const input of inputs) {
@@ -179,7 +182,7 @@ export async function runRun(
           : `${shown(input.path)}: already loaded into ${input.topic}, nothing new`,
       );
     }
-    const processed = await replay(() => engine.drain());
+    const processed = await catchUp(() => replay(() => engine.drain()));
     progress(`${engine.queries.size} quer${engine.queries.size === 1 ? "y" : "ies"} processed ${processed} record(s)`);
 
     if (options.follow) {
@@ -405,51 +408,92 @@ async function follow(
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   progress(`following ${inputs.map((i) => shown(i.path)).join(", ") || "the input topics"}; press Ctrl-C to stop`);
+  const say = (line: string) => process.stderr.write(`${line}\n`);
   try {
-    while (!stop.signal.aborted) {
-      const round = new AbortController();
-      const abortRound = () => round.abort();
-      stop.signal.addEventListener("abort", abortRound, { once: true });
-      // The timer also keeps the process alive while waiting (the embedded log holds no handle).
-      const waits: Promise<unknown>[] = [new Promise((r) => setTimeout(r, 500))];
-      for (const q of engine.queries.values()) {
-        for (const { topic, partitions } of q.inputs()) {
-          const positions = await Promise.all(
-            partitions.map(async (p) => ({ partition: p, offset: await engine.log.endOffset(topic, p) })),
-          );
-          waits.push(engine.log.waitForData(topic, positions, round.signal));
-        }
-      }
-      await Promise.race(waits);
-      round.abort();
-      stop.signal.removeEventListener("abort", abortRound);
-      if (stop.signal.aborted) break;
-      let loaded = 0;
-      for (const input of inputs) {
-        const r = await loadInput(engine, input, ledger, ledgerFile, options.data, true);
-        if (typeof r === "string") {
-          process.stderr.write(`esql: ${r}\n`);
-          return EXIT.failed;
-        }
-        loaded += r.records;
-      }
-      if (loaded > 0) saveLedger();
-      const before = engine.processingErrorCount;
-      const droppedBefore = totalDropped(engine);
-      const n = await engine.drain();
-      if (n > 0 || loaded > 0) {
-        const errors = engine.processingErrorCount - before;
-        const dropped = totalDropped(engine) - droppedBefore;
-        progress(
-          `${new Date().toISOString().slice(11, 19)} processed ${n} record(s)${loaded > 0 ? ` (${loaded} loaded)` : ""}${errors > 0 ? `, ${errors} processing error(s)` : ""}${dropped > 0 ? `, ${dropped} dropped (see the processing log)` : ""}`,
-        );
-      }
-    }
+    while (!stop.signal.aborted) await untilTheLogAnswers(step, logName(options), say, stop.signal);
+  } catch (e) {
+    if (!(e instanceof FollowFailed)) throw e;
+    say(`esql: ${e.message}`);
+    return EXIT.failed;
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
   return EXIT.ok;
+
+  /** Waits for new records (or new lines in the input files), loads and processes them. */
+  async function step(): Promise<void> {
+    const round = new AbortController();
+    const abortRound = () => round.abort();
+    stop.signal.addEventListener("abort", abortRound, { once: true });
+    // The timer also keeps the process alive while waiting (the embedded log holds no handle).
+    const waits: Promise<unknown>[] = [new Promise((r) => setTimeout(r, 500))];
+    for (const q of engine.queries.values()) {
+      for (const { topic, partitions } of q.inputs()) {
+        const positions = await Promise.all(
+          partitions.map(async (p) => ({ partition: p, offset: await engine.log.endOffset(topic, p) })),
+        );
+        waits.push(engine.log.waitForData(topic, positions, round.signal));
+      }
+    }
+    await Promise.race(waits).finally(() => {
+      round.abort();
+      stop.signal.removeEventListener("abort", abortRound);
+    });
+    if (stop.signal.aborted) return;
+    let loaded = 0;
+    for (const input of inputs) {
+      const r = await loadInput(engine, input, ledger, ledgerFile, options.data, true);
+      if (typeof r === "string") throw new FollowFailed(r);
+      loaded += r.records;
+    }
+    if (loaded > 0) saveLedger();
+    const before = engine.processingErrorCount;
+    const droppedBefore = totalDropped(engine);
+    const n = await engine.drain();
+    if (n > 0 || loaded > 0) {
+      const errors = engine.processingErrorCount - before;
+      const dropped = totalDropped(engine) - droppedBefore;
+      progress(
+        `${new Date().toISOString().slice(11, 19)} processed ${n} record(s)${loaded > 0 ? ` (${loaded} loaded)` : ""}${errors > 0 ? `, ${errors} processing error(s)` : ""}${dropped > 0 ? `, ${dropped} dropped (see the processing log)` : ""}`,
+      );
+    }
+  }
+}
+
+/** An input file that cannot be loaded while following: the run ends (EXIT.failed) with this message. */
+class FollowFailed extends Error {}
+
+function logName(options: RunOptions): string {
+  return options.brokers ? `Kafka at ${options.brokers.join(",")}` : "the log";
+}
+
+/**
+ * Runs `work` until it does not fail for want of the log (`LogError` IO: a broker away, a connection refused),
+ * trying again every second; says once that it waits (and why) and once that the log answers again. Other
+ * errors, and any error once `signal` aborted, pass through.
+ */
+async function untilTheLogAnswers<T>(
+  work: () => Promise<T>,
+  what: string,
+  say: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<T> {
+  let since: number | undefined;
+  for (;;) {
+    try {
+      const result = await work();
+      if (since !== undefined) say(`esql: ${what} answers again after ${Date.now() - since} ms; going on`);
+      return result;
+    } catch (e) {
+      if (!(e instanceof LogError && e.code === "IO") || signal?.aborted) throw e;
+      if (since === undefined) {
+        since = Date.now();
+        say(`esql: cannot reach ${what} (${e.message}); waiting for it, retrying every second`);
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
 }
 
 /** The tables every query materializes, in the order they were created. */

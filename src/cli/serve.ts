@@ -149,11 +149,16 @@ export async function runServe(
       ...(options.headersTimeoutMs !== undefined ? { headersTimeoutMs: options.headersTimeoutMs } : {}),
       ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
       ...(auth ? { auth } : {}),
-      // One JSON line per change of state, for log collectors.
-      onEvent: (e) =>
+      // One JSON line per change of state, for log collectors. A failure to reach the log on Kafka (code IO:
+      // a broker away, a connection refused) says what processing waits for until `processing_resumed`.
+      onEvent: (e) => {
+        const failed = e.event === "processing_failed";
+        const waitingFor =
+          failed && options.brokers && e.code === "IO" ? { waitingFor: `Kafka at ${options.brokers.join(",")}` } : {};
         err.write(
-          `${JSON.stringify({ time: new Date().toISOString(), level: e.event === "processing_failed" ? "warn" : "info", ...e })}\n`,
-        ),
+          `${JSON.stringify({ time: new Date().toISOString(), level: failed ? "warn" : "info", ...e, ...waitingFor })}\n`,
+        );
+      },
     });
     const on = options.brokers
       ? `Kafka at ${options.brokers.join(",")}, state in ${options.data}`

@@ -9,10 +9,11 @@ import kafkajs from "kafkajs";
 import type { KafkaConfig, SASLOptions } from "kafkajs";
 import type { KafkaConnectionConfig } from "../config.ts";
 import { LogError } from "../types.ts";
-import { stopIdleTimerLoop } from "./internals.ts";
+import { stopDeadSocketListeners, stopIdleTimerLoop } from "./internals.ts";
 
 export const { Kafka, logLevel, ConfigResourceTypes, ConfigSource, AssignerProtocol, Partitioners } = kafkajs;
 stopIdleTimerLoop();
+stopDeadSocketListeners();
 
 export type KafkaClient = InstanceType<typeof Kafka>;
 

@@ -1,9 +1,11 @@
 /**
  * kafkajs internals the Kafka log relies on (kafkajs 2.2.x): its private Cluster and Broker classes, which
- * issue Fetch and ListOffsets requests without a consumer group, and a fix of an idle timer loop. Nothing
+ * issue Fetch and ListOffsets requests without a consumer group, and fixes of an idle timer loop and of a
+ * listener leak while a broker is away. Nothing
  * here loads kafkajs itself (`client.ts` does).
  */
 import { createRequire } from "node:module";
+import type { Socket } from "node:net";
 import { LogError } from "../types.ts";
 
 /** Fetch isolation level: records of open or aborted transactions are not returned. */
@@ -95,4 +97,32 @@ export function stopIdleTimerLoop(): void {
     if (this.pending.length > 0) original.call(this);
   };
   proto.esqlIdlePatch = true;
+}
+
+/**
+ * kafkajs 2.2.4 leaks listeners while a broker is away: each `Connection.disconnect` calls `socket.unref()`,
+ * and on a socket that never connected (or is destroyed: no handle) Node defers that with
+ * `socket.once("connect", unref)`, which never fires. A connection is disconnected on every failed attempt
+ * (error, end, timeout, then by its broker), so an outage of a few seconds passes ten listeners on one dead
+ * socket and Node prints a `MaxListenersExceededWarning`. After each disconnect, a destroyed socket's
+ * deferred unref is removed (it can never run). Applied once, like the fix above.
+ */
+export function stopDeadSocketListeners(): void {
+  const require = createRequire(import.meta.url);
+  const Connection = require("kafkajs/src/network/connection.js") as {
+    prototype: { disconnect?: () => Promise<unknown>; esqlSocketPatch?: boolean };
+  };
+  const proto = Connection.prototype;
+  const original = proto.disconnect;
+  if (typeof original !== "function" || proto.esqlSocketPatch) return;
+  proto.disconnect = async function (this: { socket?: Socket | null }) {
+    try {
+      return await original.call(this);
+    } finally {
+      const socket = this.socket;
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- the very function Node registered
+      if (socket?.destroyed) socket.removeListener("connect", socket.unref);
+    }
+  };
+  proto.esqlSocketPatch = true;
 }
