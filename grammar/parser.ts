@@ -349,6 +349,8 @@ class EsqlParser extends CstParser {
 
   showStatement = this.RULE("showStatement", () => {
     this.OR(this.memo(6, () => [{ ALT: () => this.CONSUME(K.Show) }, { ALT: () => this.CONSUME(K.List) }]));
+    // `SHOW ALL TOPICS` lists internal topics too (ksqlDB accepts ALL before TOPICS only: checked by the analyzer).
+    this.OPTION2(() => this.CONSUME(K.All));
     this.OR2(
       this.memo(7, () => ({
         ERR_MSG: "STREAMS, TABLES, QUERIES, TOPICS, FUNCTIONS, PROPERTIES, VARIABLES or TYPES",

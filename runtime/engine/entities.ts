@@ -250,7 +250,7 @@ export async function describeEntity(
         case "TOPICS": {
           const topics = [];
           for (const name of (await engine.log.listTopics()).sort()) {
-            if (name.startsWith("_") && !st.extended) continue;
+            if (name.startsWith("_") && !st.all) continue;
             const partitions = (await engine.log.describeTopic(name))?.partitions ?? 0;
             topics.push({ name, replicaInfo: Array.from({ length: partitions }, () => 1) });
           }

@@ -213,6 +213,7 @@ export class AstBuilder {
         return {
           kind: "Show",
           what: must(tokenOf(inner.children, "what"), "what").image.toUpperCase() as ShowWhat,
+          ...(inner.children["AllKw"] !== undefined ? { all: true as const } : {}),
           extended: inner.children["ExtendedKw"] !== undefined,
           span: nodeSpan(inner),
         };

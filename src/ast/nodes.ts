@@ -411,6 +411,8 @@ export type ShowWhat = "STREAMS" | "TABLES" | "QUERIES" | "TOPICS" | "FUNCTIONS"
 export interface Show extends Node {
   readonly kind: "Show";
   readonly what: ShowWhat;
+  /** `SHOW ALL TOPICS`: internal topics too. */
+  readonly all?: true;
   readonly extended: boolean;
 }
 

@@ -574,7 +574,7 @@ function printStatement(path: Path, print: Print, src: Source): Doc {
       return ["UNSET ", str?.image ?? quoteString(node.name)];
     }
     case "Show":
-      return ["SHOW ", node.what, node.extended ? " EXTENDED" : ""];
+      return ["SHOW ", node.all ? "ALL " : "", node.what, node.extended ? " EXTENDED" : ""];
     case "Describe":
       switch (node.target.kind) {
         case "AllSources":

@@ -227,7 +227,17 @@ function analyzeInner(
     case "Undefine":
     case "SetProperty":
     case "UnsetProperty":
+      return other;
     case "Show":
+      if (stmt.all && stmt.what !== "TOPICS")
+        diags.push(
+          error(
+            Codes.UNSUPPORTED,
+            `SHOW ALL ${stmt.what} is not a statement: ALL goes with TOPICS only.`,
+            stmt.span,
+            "SHOW ALL TOPICS lists internal topics too",
+          ),
+        );
       return other;
     case "RunScript":
       // A client command in ksqlDB (its server does not know the statement): the engine cannot run it.

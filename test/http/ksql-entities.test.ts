@@ -84,6 +84,14 @@ describe("POST /ksql entities", { timeout: 60_000 }, () => {
     expect(topics["@type"]).toBe("kafka_topics");
     expect(topics.topics).toContainEqual({ name: "moves", replicaInfo: [1, 1] });
     expect(topics.topics.some((t: Entity) => String(t.name).startsWith("_"))).toBe(false);
+    // EXTENDED adds consumer counts; ALL adds the internal topics (the command topic, changelogs).
+    const extended = await one("SHOW TOPICS EXTENDED;");
+    expect(extended["@type"]).toBe("kafka_topics_extended");
+    expect(extended.topics.some((t: Entity) => String(t.name).startsWith("_"))).toBe(false);
+    const all = await one("LIST ALL TOPICS;");
+    expect(all["@type"]).toBe("kafka_topics");
+    expect(all.topics.some((t: Entity) => String(t.name).startsWith("_"))).toBe(true);
+    expect(all.topics).toContainEqual({ name: "moves", replicaInfo: [1, 1] });
 
     const props = await ksql("SHOW PROPERTIES;", { streamsProperties: { "auto.offset.reset": "earliest" } });
     expect(props.body[0]["@type"]).toBe("properties");

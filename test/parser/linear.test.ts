@@ -12,8 +12,11 @@ import { MAX_IDENTIFIER_LENGTH, MAX_NESTING } from "../../src/limits.ts";
 
 const KB = 1000;
 const MB = 1000 * KB;
-/** 4 is linear; the margin is for the garbage collector, whose work grows a little faster than the heap. */
-const MAX_RATIO = 6;
+/**
+ * 4 is linear and 16 quadratic (4× the input); the bound sits between them with room for the garbage collector,
+ * whose work grows a little faster than the heap (unbalanced parentheses measure 4.5-5.7× on a busy machine).
+ */
+const MAX_RATIO = 8;
 /**
  * The most CPU time a megabyte of any shape may take. Generous: shapes rejected by a limit take milliseconds,
  * but a megabyte of valid statements (some 14,000 of them, each parsed, analyzed and planned) takes seconds on
@@ -124,7 +127,9 @@ describe("compile time is linear in the input", () => {
       for (const size of [full / 4, full]) {
         const text = shape.make(size);
         let codes: string[] = [];
-        times.push(cpuMs(() => (codes = compileScript(text).diagnostics.map((d) => d.code))));
+        // The least of three runs: a shared machine and the garbage collector only ever add time.
+        const runs = [0, 1, 2].map(() => cpuMs(() => (codes = compileScript(text).diagnostics.map((d) => d.code))));
+        times.push(Math.min(...runs));
         if (shape.code === undefined) expect(codes).toEqual([]);
         else expect(codes).toContain(shape.code);
         expect(codes).not.toContain("ESQL-INTERNAL");

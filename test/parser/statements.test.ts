@@ -137,6 +137,7 @@ describe("other statements", () => {
     ["list tables extended", { kind: "Show", what: "TABLES", extended: true }],
     ["SHOW QUERIES", { kind: "Show", what: "QUERIES" }],
     ["SHOW TOPICS", { kind: "Show", what: "TOPICS" }],
+    ["SHOW ALL TOPICS EXTENDED", { kind: "Show", what: "TOPICS", all: true, extended: true }],
     ["SHOW FUNCTIONS", { kind: "Show", what: "FUNCTIONS" }],
     ["SHOW PROPERTIES", { kind: "Show", what: "PROPERTIES" }],
     ["SHOW VARIABLES", { kind: "Show", what: "VARIABLES" }],
