@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: prints figures and ratios. Benchmarks compare two things in one run on the same
  * machine (the machines here are shared and noisy), so the ratios matter more than the absolute figures.
- * `npm run bench -- --events 200000` runs smaller runtime and Kafka benchmarks; `--only compile|functions|runtime|kafka|pull`
+ * `npm run bench -- --events 200000` runs smaller runtime and Kafka benchmarks; `--only compile|functions|runtime|retention|kafka|pull`
  * runs one of them; `--pull-keys 200000 --pull-seconds 5` make the pull benchmark smaller. The Kafka benchmark uses `KAFKA_BROKERS` when set, else starts a broker
  * (`scripts/kafka/broker.ts`) for the run, and is skipped with a note when none can be started.
  */
@@ -10,6 +10,7 @@ import { benchCompile } from "./compile.ts";
 import { benchFunctions } from "./functions.ts";
 import { benchKafka } from "./kafka.ts";
 import { benchPull } from "./pull.ts";
+import { benchRetention } from "./retention.ts";
 import { benchRuntime } from "./runtime.ts";
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -19,8 +20,8 @@ const arg = (name: string, fallback: number) => {
 };
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
-if (only !== undefined && !["compile", "functions", "runtime", "kafka", "pull"].includes(only)) {
-  console.error(`--only expects compile, functions, runtime, kafka or pull, found '${only}'`);
+if (only !== undefined && !["compile", "functions", "runtime", "retention", "kafka", "pull"].includes(only)) {
+  console.error(`--only expects compile, functions, runtime, retention, kafka or pull, found '${only}'`);
   process.exit(2);
 }
 const runs = (name: string) => only === undefined || only === name;
@@ -61,6 +62,19 @@ if (runs("runtime")) {
   console.log(`  projection catching up           ${fmt(r.projectionPerSecond)} events/s`);
   console.log(`  ratio projection / JSON.parse    ${(r.projectionPerSecond / r.parseOnlyPerSecond).toFixed(3)}`);
   console.log(`  peak RSS                         ${fmt(r.peakRssMb)} MiB`);
+  console.log("");
+}
+
+if (runs("retention")) {
+  const r = await benchRetention(events, 1_000, 30);
+  console.log(
+    `window retention (embedded log): ${fmt(r.events)} JSON events over ${r.days} days, ${fmt(r.keys)} keys, hourly COUNT/SUM, RETENTION 1 DAY`,
+  );
+  console.log(`  windows the replay creates       ${fmt(r.windowsCreated)}`);
+  console.log(`  windows in the store after it    ${fmt(r.storeEntries)} (time index ${fmt(r.timeIndexEntries)})`);
+  console.log(`  ratio kept / created             ${(r.storeEntries / r.windowsCreated).toFixed(3)}`);
+  console.log(`  state on disk                    ${(r.stateBytes / 2 ** 20).toFixed(1)} MiB`);
+  console.log(`  replay                           ${fmt(r.eventsPerSecond)} events/s`);
   console.log("");
 }
 
