@@ -33,6 +33,7 @@ import { parseArgs } from "node:util";
 import { KafkaEventLog } from "../runtime/log/kafka.ts";
 import type { ProduceRecord } from "../runtime/log/types.ts";
 import { startBroker, type RunningBroker } from "./kafka/broker.ts";
+import { rng as random } from "./random.ts";
 
 const ROOT = resolve(fileURLToPath(import.meta.url), "..", "..");
 const BIN = join(ROOT, "bin", "esql.js");
@@ -53,18 +54,6 @@ interface Trial {
   readonly sinkShort: number;
   readonly exits: number;
   readonly ms: number;
-}
-
-/** mulberry32: a small seeded generator, so a run is repeated from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function events(from: number, n: number): ProduceRecord[] {

@@ -14,6 +14,7 @@ import { compileScript } from "../../src/compile.ts";
 import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
 import { loadConformanceScripts } from "../parser/conformance-cases.ts";
 import { KSQL_CASES_AVAILABLE, KSQL_CASES_DIR } from "../fixtures/ksql-cases.ts";
+import { rng } from "../../scripts/random.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 
@@ -100,18 +101,6 @@ export function loadCorpus(): Corpus {
   }
   const vocabulary = [...new Set([...scripts.flatMap(roughTokens), ...HOSTILE])].sort();
   return note === undefined ? { scripts, vocabulary } : { scripts, vocabulary, note };
-}
-
-/** A small, fast, seedable generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** One mutated script: 1-3 mutations of one corpus script. */

@@ -11,18 +11,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { KafkaEventLog } from "../../runtime/log/kafka.ts";
-
-/** A small seeded generator (mulberry32): the same seed, the same history. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng as random } from "../../scripts/random.ts";
 
 describe("read committed across crashed transactional writers", () => {
   const brokers = inject("kafkaBrokers").split(",");
