@@ -5,12 +5,12 @@
  * (and window), written in the same atomic commit as the aggregation state, so pull queries and `esql run`
  * read the table without scanning its topic.
  */
-import { serialize } from "node:v8";
 import { STORE, type AggregateWindow, type RepartitionSpec, type SinkSpec } from "../../src/plan/topology.ts";
 import { compileExprs, type CompiledExpr } from "../expr/compile.ts";
 import { partitionForKey } from "../log/partition.ts";
 import type { LogHeader, ProduceRecord } from "../log/types.ts";
 import { joinWindowedKey, sourceSerdes, type SourceSerdes } from "../serde/formats.ts";
+import { encodeInternal, type InternalValue } from "../serde/internal.ts";
 import { encodeKey } from "../state/keycodec.ts";
 import type { ProcessorContext, Row } from "./types.ts";
 import { lastWindowStart, windowTimes } from "../../src/plan/window.ts";
@@ -178,17 +178,6 @@ export class SinkOutput implements StageOutput {
   }
 }
 
-/** What travels in an internal topic's value (v8-serialized). */
-export interface InternalValue {
-  /** Row values (null for a pure retraction). */
-  readonly v: unknown[] | null;
-  /** The row this one replaces for its key, when the input is a table (null = none). */
-  readonly o?: unknown[] | null;
-  readonly w?: { start: number; end: number };
-  /** A retraction sent because the row's new key lives elsewhere (the row was not deleted). */
-  readonly m?: true;
-}
-
 export class RepartitionOutput implements StageOutput {
   readonly topic: string;
   private keyFns!: CompiledExpr[];
@@ -226,7 +215,7 @@ export class RepartitionOutput implements StageOutput {
     const push = (key: Buffer, value: InternalValue, r: Row) => {
       out.push({
         key,
-        value: serialize(value),
+        value: encodeInternal(value),
         timestamp: r.ts,
         partition: partitionForKey(key, this.spec.partitions),
         headers: origin(r),

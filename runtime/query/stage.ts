@@ -9,7 +9,6 @@
  * record carries its origin; the next stage skips origins it has already folded), so only the user-visible
  * sink topic can see a repeated record (at-least-once).
  */
-import { deserialize } from "node:v8";
 import type { ExecutionSettings, StageInputPlan, StartPosition } from "../../src/plan/topology.ts";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
 import {
@@ -22,7 +21,8 @@ import {
   type TransactionalLog,
 } from "../log/types.ts";
 import { SourceProcessor, SOURCE_STORE } from "../processors/source.ts";
-import { ORIGIN_HEADER, type InternalValue, type StageOutput } from "../processors/sink.ts";
+import { ORIGIN_HEADER, type StageOutput } from "../processors/sink.ts";
+import { decodeInternal } from "../serde/internal.ts";
 import type { Processor, ProcessingError, ProcessorContext, Row, TaskMetrics } from "../processors/types.ts";
 import { DropLedger } from "./drops.ts";
 import { encodeKey } from "../state/keycodec.ts";
@@ -425,7 +425,7 @@ export class StageTask {
   private decodeInternal(records: readonly LogRecord[], st: InputState): void {
     for (const rec of records) {
       if (rec.value === null) continue;
-      const iv = deserialize(rec.value) as InternalValue;
+      const iv = decodeInternal(rec.value);
       const values = iv.v ?? iv.o ?? [];
       const row: Row = { values, ts: rec.timestamp, topic: rec.topic, partition: rec.partition, offset: rec.offset };
       if (iv.o !== undefined) row.old = iv.o;
@@ -520,12 +520,42 @@ function mergeByTime(lists: Row[][]): Row[] {
 
 function parseOrigin(r: LogRecord): Origin | undefined {
   for (const h of r.headers) {
-    if (h.key === ORIGIN_HEADER && h.value) {
-      const parts = h.value.toString().split(":");
-      const topic = parts.length === 4 ? parts.shift()! : "";
-      const [p, o, s] = parts.map(Number);
-      return { topic, partition: p!, offset: o!, seq: s! };
-    }
+    if (h.key === ORIGIN_HEADER && h.value) return originOf(h.value);
   }
   return undefined;
+}
+
+/** The topic of the last origin parsed and its bytes: consecutive records nearly always share it. */
+let lastOriginTopic = "";
+let lastOriginTopicBytes: Buffer = Buffer.alloc(0);
+
+/**
+ * Parses `[topic:]partition:offset:seq` from the header's bytes (one per internal record, so without
+ * `toString` and `split`): the numbers are read digit by digit from the end, the topic is what precedes them.
+ */
+function originOf(b: Buffer): Origin {
+  const nums = [0, 0, 0];
+  let end = b.length;
+  for (let k = 2; k >= 0; k--) {
+    let i = end - 1;
+    let n = 0;
+    let scale = 1;
+    for (; i >= 0 && b[i] !== 0x3a; i--) {
+      n += (b[i]! - 0x30) * scale;
+      scale *= 10;
+    }
+    nums[k] = n;
+    end = i;
+    if (i < 0) break;
+  }
+  let topic = "";
+  if (end > 0) {
+    const bytes = b.subarray(0, end);
+    if (!bytes.equals(lastOriginTopicBytes)) {
+      lastOriginTopic = bytes.toString();
+      lastOriginTopicBytes = Buffer.from(bytes);
+    }
+    topic = lastOriginTopic;
+  }
+  return { topic, partition: nums[0]!, offset: nums[1]!, seq: nums[2]! };
 }
