@@ -8,9 +8,11 @@
  * (`mvn -q package` in ./streams), writes the input once (N JSON events to `bench_events` and N account
  * upserts/tombstones to `bench_accounts`, 8 partitions each, keyed with Kafka's default partitioner), then
  * for each projection runs R rounds of, in turn: the raw kafkajs consumer (./raw.ts), `esql run` on the
- * projection's script (./esql/*.esql), and the peer; each a separate process from empty state (every topic
- * but the input is deleted before each run). It compares esql's and the peer's final results (the sink
- * topic for projection 1, the materialized table for 2-4) and prints events/s, the ratios and peak RSS.
+ * projection's script (./esql/*.esql), and the peer; for projection 3 also the hand-written Node program
+ * (./handwritten.ts: kafkajs, a Map of windows, one LevelDB batch per batch); each a separate process from
+ * empty state (every topic but the input is deleted before each run). It compares esql's final results with
+ * the peer's (the sink topic for projection 1, the materialized table for 2-4) and the hand-written
+ * program's, and prints events/s, the ratios and peak RSS.
  * `--profile DIR` adds one esql run per projection (not counted in the figures) with a CPU profile of its
  * processing (written to DIR) and prints where its time goes.
  *
@@ -20,7 +22,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -66,6 +68,8 @@ const PROJECTIONS = [
     input: EVENTS_TOPIC,
     sink: "p3_sink",
     table: "PER_KEY_MINUTE",
+    /** The hand-written reference program (./handwritten.ts) does this projection. */
+    handwritten: true,
   },
   {
     id: 4,
@@ -77,7 +81,7 @@ const PROJECTIONS = [
   },
 ] as const;
 type Projection = (typeof PROJECTIONS)[number];
-type Engine = "raw" | "esql" | "streams";
+type Engine = "raw" | "esql" | "streams" | "hand";
 
 interface RunResult {
   readonly engine: Engine;
@@ -103,6 +107,9 @@ const rounds = Number(opts.rounds);
 const chosen = PROJECTIONS.filter((p) => opts.projections.split(",").map(Number).includes(p.id));
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const log = (line: string) => console.error(line);
+const loadAtStart = loadavg()
+  .map((l) => l.toFixed(1))
+  .join(", ");
 
 // ---- broker and peer ----
 
@@ -195,7 +202,8 @@ try {
       const raw = await runRaw(p);
       const esql = await runEsql(p);
       const streams = await runStreams(p);
-      for (const r of [raw, esql, streams]) {
+      const hand = "handwritten" in p ? await runHand() : undefined;
+      for (const r of [raw, esql, streams, ...(hand ? [hand] : [])]) {
         runs.push(r);
         log(
           `  P${p.id} round ${round} ${r.engine.padEnd(7)} ${fmt((r.events / r.processMs) * 1000).padStart(9)} events/s  (${fmt(r.processMs)} ms processing, ${fmt(r.wallMs)} ms process, peak RSS ${fmt(r.peakRssMb)} MiB${r.rows ? `, ${fmt(r.rows.length)} result rows` : ""})`,
@@ -203,6 +211,8 @@ try {
       }
       const diff = compare(esql.rows!, streams.rows!);
       if (diff) problems.push(`round ${round}: ${diff}`);
+      const handDiff = hand && compare(esql.rows!, hand.rows!, "hand-written");
+      if (handDiff) problems.push(`round ${round}: ${handDiff}`);
     }
     if (opts.profile !== undefined) {
       const file = join(resolve(opts.profile), `esql-p${p.id}.cpuprofile`);
@@ -215,7 +225,7 @@ try {
     agreement.set(p.id, problems);
     log(
       problems.length === 0
-        ? `  P${p.id}: esql and Kafka Streams agree`
+        ? `  P${p.id}: esql and Kafka Streams${"handwritten" in p ? " and the hand-written program" : ""} agree`
         : `  P${p.id}: MISMATCH\n    ${problems.join("\n    ")}`,
     );
   }
@@ -241,11 +251,12 @@ const table = new Table({
     "Kafka Streams",
     "esql / KS",
     "esql / raw",
+    "esql / hand-written",
     "peak RSS raw / esql / KS",
     "results",
   ],
   style: { head: [], border: [], compact: true },
-  colAligns: ["left", "right", "right", "right", "right", "right", "right", "left"],
+  colAligns: ["left", "right", "right", "right", "right", "right", "right", "right", "left"],
 });
 for (const p of chosen) {
   const runs = results.get(p.id)!;
@@ -257,6 +268,7 @@ for (const p of chosen) {
     fmt(ks),
     (esql / ks).toFixed(2),
     (esql / raw).toFixed(2),
+    "handwritten" in p ? (esql / rate(runs, "hand")).toFixed(2) : "—",
     `${fmt(rss(runs, "raw"))} / ${fmt(rss(runs, "esql"))} / ${fmt(rss(runs, "streams"))} MiB`,
     agreement.get(p.id)!.length === 0 ? "agree" : "MISMATCH",
   ]);
@@ -266,7 +278,9 @@ console.log(
   `esql vs Kafka Streams — ${new Date().toISOString().slice(0, 10)}, ${cpu.length} × ${cpu[0]?.model ?? "cpu"}, ${fmt(totalmem() / 2 ** 30)} GiB, node ${process.version}, Kafka ${version} (one local broker)`,
 );
 console.log(
-  `${fmt(events)} events per input topic, ${PARTITIONS} partitions, ${rounds} round(s) of raw → esql → Kafka Streams per projection; events/s (mean of rounds) from the start of processing to caught up with outputs flushed`,
+  `${fmt(events)} events per input topic, ${PARTITIONS} partitions, ${rounds} round(s) of raw → esql → Kafka Streams (→ hand-written for 3) per projection; events/s (mean of rounds) from the start of processing to caught up with outputs flushed; load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(", ")} at the end (at the start: ${loadAtStart})`,
 );
 console.log(table.toString());
 for (const [id, file] of profiles) {
@@ -320,6 +334,31 @@ async function runEsql(p: Projection, profile?: string): Promise<RunResult> {
     wallMs: r.wallMs,
     peakRssMb: r.peakRssMb,
     rows,
+  };
+}
+
+/** The hand-written program of projection 3 (./handwritten.ts), results read back from its LevelDB. */
+async function runHand(): Promise<RunResult> {
+  await deleteTopics((t) => !INPUTS.has(t));
+  const data = join(work, "hand");
+  const out = join(work, "hand.json");
+  const r = await measure("hand", process.execPath, [
+    "--import",
+    "tsx",
+    join(HERE, "handwritten.ts"),
+    brokers,
+    data,
+    out,
+  ]);
+  const result = resultLine(r.stdout, "hand-written");
+  const output = JSON.parse(readFileSync(out, "utf8")) as { tables: Record<string, Record<string, unknown>[]> };
+  return {
+    engine: "hand",
+    events: result.events,
+    processMs: result.processMs,
+    wallMs: r.wallMs,
+    peakRssMb: r.peakRssMb,
+    rows: canonicalRows(output.tables.PER_KEY_MINUTE ?? []),
   };
 }
 
@@ -430,7 +469,7 @@ async function readSink(topic: string): Promise<string[]> {
 }
 
 /** Undefined when both sorted lists are equal; else how they differ (counts and the first lines). */
-function compare(esql: string[], streams: string[]): string | undefined {
+function compare(esql: string[], streams: string[], other = "Kafka Streams"): string | undefined {
   const digest = (xs: string[]) => createHash("sha256").update(xs.join("\n")).digest("hex");
   if (esql.length === streams.length && digest(esql) === digest(streams)) return undefined;
   const count = (xs: string[]) => {
@@ -444,14 +483,14 @@ function compare(esql: string[], streams: string[]): string | undefined {
   const onlyEsql = only(a, b);
   const onlyStreams = only(b, a);
   return (
-    `${esql.length} esql rows vs ${streams.length} Kafka Streams rows; ${onlyEsql.length} only in esql, ${onlyStreams.length} only in Kafka Streams` +
+    `${esql.length} esql rows vs ${streams.length} ${other} rows; ${onlyEsql.length} only in esql, ${onlyStreams.length} only in ${other}` +
     onlyEsql
       .slice(0, 5)
       .map((l) => `\n      esql:    ${l}`)
       .join("") +
     onlyStreams
       .slice(0, 5)
-      .map((l) => `\n      streams: ${l}`)
+      .map((l) => `\n      other:   ${l}`)
       .join("")
   );
 }
