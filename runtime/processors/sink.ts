@@ -210,7 +210,8 @@ export class RepartitionOutput implements StageOutput {
       const base = `${r.topic}:${r.partition}:${r.offset}`;
       seq = base === lastOrigin ? seq + 1 : 0;
       lastOrigin = base;
-      return [{ key: ORIGIN_HEADER, value: Buffer.from(`${base}:${seq}`) }];
+      // Topic names are ASCII (Kafka allows [a-zA-Z0-9._-]): latin1 skips the UTF-8 encoder.
+      return [{ key: ORIGIN_HEADER, value: Buffer.from(`${base}:${seq}`, "latin1") }];
     };
     const push = (key: Buffer, value: InternalValue, r: Row) => {
       out.push({
@@ -223,19 +224,19 @@ export class RepartitionOutput implements StageOutput {
     };
     for (const r of rows) {
       this.ctx.currentRow = r;
-      const w = r.window ? { w: r.window } : {};
+      const w = r.window;
       if (!this.spec.fromTable) {
-        push(this.keyOf(r.values), r.tombstone ? { v: null, o: r.values, ...w } : { v: r.values, ...w }, r);
+        push(this.keyOf(r.values), r.tombstone ? { v: null, o: r.values, w } : { v: r.values, w }, r);
         continue;
       }
       const newKey = r.tombstone ? undefined : this.keyOf(r.values);
       // A tombstone that does not know the row it deletes (a join's) still carries its key columns.
       const oldRow = r.old ?? (r.tombstone ? r.values : undefined);
       const oldKey = oldRow ? this.keyOf(oldRow) : undefined;
-      if (newKey && oldKey && newKey.equals(oldKey)) push(newKey, { v: r.values, o: r.old ?? null, ...w }, r);
+      if (newKey && oldKey && newKey.equals(oldKey)) push(newKey, { v: r.values, o: r.old ?? null, w }, r);
       else {
-        if (oldKey) push(oldKey, { v: null, o: oldRow ?? null, ...w, ...(newKey ? { m: true as const } : {}) }, r);
-        if (newKey) push(newKey, { v: r.values, o: null, ...w }, r);
+        if (oldKey) push(oldKey, { v: null, o: oldRow ?? null, w, m: newKey !== undefined }, r);
+        if (newKey) push(newKey, { v: r.values, o: null, w }, r);
       }
     }
     return out;

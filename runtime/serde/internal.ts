@@ -21,9 +21,9 @@ export interface InternalValue {
   readonly v: unknown[] | null;
   /** The row this one replaces for its key, when the input is a table (null = none). */
   readonly o?: unknown[] | null;
-  readonly w?: { start: number; end: number };
+  readonly w?: { start: number; end: number } | undefined;
   /** A retraction sent because the row's new key lives elsewhere (the row was not deleted). */
-  readonly m?: true;
+  readonly m?: boolean;
 }
 
 const INTERNAL_TAG = 0x01; // never V8's version byte 0xFF
