@@ -38,6 +38,19 @@ const RETRY_AFTER_METADATA = new Set([
   "UNKNOWN_LEADER_EPOCH",
   "KafkaJSBrokerNotFound",
 ]);
+/**
+ * How long a Fetch or ListOffsets keeps retrying while leaders move (a new topic's partitions, a broker
+ * restarting): a loaded broker can take seconds to elect a leader, and giving up sooner fails the query.
+ */
+const LEADER_WAIT_MS = 30_000;
+
+/** Whether to retry an error that means "stale metadata", after a pause that grows with each attempt. */
+async function retryAfterStaleMetadata(err: unknown, attempt: number, started: number): Promise<boolean> {
+  const type = (err as { type?: string }).type;
+  if (type === undefined || !RETRY_AFTER_METADATA.has(type) || Date.now() - started > LEADER_WAIT_MS) return false;
+  await new Promise((r) => setTimeout(r, Math.min(20 * 2 ** attempt, 1000)));
+  return true;
+}
 
 interface FetchedPartition {
   readonly partition: number;
@@ -220,6 +233,7 @@ export class KafkaFetcher {
     waitMs: number,
     maxBytesPerPartition: number,
   ): Promise<FetchedPartition[]> {
+    const started = Date.now();
     for (let attempt = 0; ; attempt++) {
       try {
         // A retry must not bring back a topic forgotten meanwhile (deleted): see `deleteTopic`.
@@ -265,8 +279,7 @@ export class KafkaFetcher {
           this.host.forget(topic);
           throw e;
         }
-        const type = (err as { type?: string }).type;
-        if (attempt < 3 && type !== undefined && RETRY_AFTER_METADATA.has(type)) {
+        if (await retryAfterStaleMetadata(err, attempt, started)) {
           await this.cluster.refreshMetadata().catch(() => undefined);
           continue;
         }
@@ -307,6 +320,7 @@ export class KafkaFetcher {
     // ListOffsets through the fetch cluster, for this one partition. Not `admin.fetchTopicOffsets`: with
     // several topics created and read at once, its metadata cache can lack a new topic's leader, and it
     // then fails with a TypeError (`high.pop()` undefined) instead of refreshing.
+    const started = Date.now();
     for (let attempt = 0; ; attempt++) {
       try {
         await this.ensureClusterKnows(topic);
@@ -341,9 +355,7 @@ export class KafkaFetcher {
           this.host.forget(topic);
           throw e;
         }
-        const type = (err as { type?: string }).type;
-        if (attempt < 5 && type !== undefined && RETRY_AFTER_METADATA.has(type)) {
-          await new Promise((r) => setTimeout(r, 20 * attempt));
+        if (await retryAfterStaleMetadata(err, attempt, started)) {
           await this.cluster.refreshMetadata().catch(() => undefined);
           continue;
         }
