@@ -83,8 +83,7 @@ export function Projections(props: { selected?: string; go: (hash: string) => vo
         return (
           <tr key={s.name}>
             <td class="name">
-              {s.name}
-              {s.isWindowed && <span class="tag">windowed</span>}
+              {s.name} {s.isWindowed && <span class="tag">windowed</span>}
             </td>
             <td>{s.topic}</td>
             <td>

@@ -77,6 +77,8 @@ export interface ServerOptions {
    */
   readonly console?: boolean;
   readonly consoleSampleMs?: number;
+  /** Where the built console is (default: `console/dist` in the package). */
+  readonly consoleDir?: string;
   /** Refuse statements that change anything (CREATE, DROP, INSERT, TERMINATE, SET, ...) on `/ksql`: 403. */
   readonly readOnly?: boolean;
   /** The most push queries streaming at once (default 32); one more gets 429. Pull queries are not counted. */
@@ -172,7 +174,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   const metrics = metricsRoutes(ctx);
   const history = options.console ? new QueryHistory(engine, options.consoleSampleMs) : undefined;
-  const web = history ? consoleRoutes(ctx, history) : undefined;
+  const web = history ? consoleRoutes(ctx, history, options.consoleDir) : undefined;
   const routes: Routes = {
     ...ksqlRoutes(ctx),
     ...queryRoutes(ctx),
