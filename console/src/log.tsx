@@ -39,13 +39,13 @@ export function ProcessingLog(props: { query?: string; go: (hash: string) => voi
           rows
             .map((r) => ({
               rowtime: r[0] as number,
-              queryId: String(r[1] ?? ""),
-              topic: String(r[2] ?? ""),
+              queryId: (r[1] as string | null) ?? "",
+              topic: (r[2] as string | null) ?? "",
               partition: r[3] as number,
               offset: r[4] as number,
-              operation: String(r[5] ?? ""),
-              reason: String(r[6] ?? "error"),
-              message: String(r[7] ?? ""),
+              operation: (r[5] as string | null) ?? "",
+              reason: (r[6] as string | null) ?? "error",
+              message: (r[7] as string | null) ?? "",
             }))
             .reverse(),
         );

@@ -10,7 +10,11 @@ const PUSH_ROWS_KEPT = 1_000;
 const DRAFT_KEY = "esql.query";
 
 const cell = (v: unknown) =>
-  v === null || v === undefined ? "NULL" : typeof v === "object" ? JSON.stringify(v) : String(v);
+  v === null || v === undefined
+    ? "NULL"
+    : typeof v === "object"
+      ? JSON.stringify(v)
+      : String(v as string | number | boolean);
 
 export function Query() {
   const host = useRef<HTMLDivElement>(null);

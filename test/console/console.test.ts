@@ -17,6 +17,17 @@ import { CONSOLE_DIST } from "../../runtime/http/routes/console.ts";
 import { startServer } from "../../runtime/http/server.ts";
 import { startBankServer, type BankServer } from "../../scripts/console/bank-server.ts";
 
+// Browser globals the callbacks run in the page use (the project's type check has no DOM library).
+interface Elem {
+  readonly textContent: string | null;
+  readonly innerText?: string;
+  getAttribute(name: string): string | null;
+  querySelector(selector: string): Elem | null;
+}
+declare const document: { querySelector(s: string): Elem | null; querySelectorAll(s: string): ArrayLike<Elem> };
+declare const location: { hash: string };
+declare function getComputedStyle(e: Elem): { color: string };
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const present = existsSync(CHROMIUM);
 if (!present && process.env.CI === "true")
@@ -39,7 +50,7 @@ async function launch(): Promise<Browser> {
 
 /** The texts of the elements matching `selector`. */
 const texts = (page: Page, selector: string) =>
-  page.$$eval(selector, (els) => els.map((e) => ((e as HTMLElement).innerText ?? e.textContent ?? "").trim()));
+  page.$$eval(selector, (els) => els.map((e) => ((e as unknown as Elem).innerText ?? e.textContent ?? "").trim()));
 
 /** Replaces the editor's text (CodeMirror) by `sql`. */
 async function typeSql(page: Page, sql: string): Promise<void> {
