@@ -13,6 +13,11 @@ import {
 import { Chart, fmt, Paged } from "./widgets.tsx";
 
 const REFRESH_MS = 5_000;
+/**
+ * The catalog (SHOW: a statement, which the server runs alone, between processing rounds) is read again every
+ * this many refreshes; the counters every time.
+ */
+const CATALOG_EVERY = 6;
 
 const totalLag = (s: QueryStats | undefined) => (s ? Object.values(s.lag).reduce((a, b) => a + b, 0) : 0);
 const failed = (s: QueryStats | undefined) => s?.errors ?? 0;
@@ -28,9 +33,12 @@ export function Projections(props: { selected?: string; go: (hash: string) => vo
   const [error, setError] = useState<string>();
   useEffect(() => {
     let live = true;
+    let round = 0;
+    let known: Awaited<ReturnType<typeof catalog>> | undefined;
     const load = async () => {
       try {
-        const [c, s] = await Promise.all([catalog(), stats()]);
+        const [c, s] = await Promise.all([round++ % CATALOG_EVERY === 0 || !known ? catalog() : known, stats()]);
+        known = c;
         if (live) {
           setData({ ...c, stats: s });
           setError(undefined);
