@@ -15,6 +15,7 @@
  * | `GET /status`, `GET /status/{commandId}` | | the outcome of the commands run |
  * | `GET /info`, `GET /healthcheck` | | server info (ksqlDB's version, esql's as `esqlVersion`), health |
  * | `GET /metrics` | | Prometheus text: records processed, processing errors and lag per query, pull latency histogram |
+ * | `GET /`, `GET /console/*`, `GET /esql/stats[/{queryId}]` | | the web console (option `console`) and its lag and rate history (`routes/console.ts`) |
  *
  * Errors are `{"@type", "error_code", "message"}` (plus `statementText` and `position` when the SQL is
  * wrong). Bad JSON, unknown endpoints and oversized bodies get error bodies; no request can crash the
@@ -44,7 +45,9 @@ import { CompilePool } from "./compile-pool.ts";
 import type { Routes, RunningPush, ServerContext } from "./context.ts";
 import { Gate } from "./gate.ts";
 import { ERR, errorBody, HttpError, send, type Req, type Res } from "./protocol.ts";
+import { QueryHistory } from "./history.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { consoleRoutes } from "./routes/console.ts";
 import { infoRoutes } from "./routes/info.ts";
 import { insertRoutes } from "./routes/inserts.ts";
 import { ksqlRoutes } from "./routes/ksql.ts";
@@ -68,6 +71,14 @@ export interface ServerOptions {
     readonly apiKeys?: readonly string[];
     readonly basic?: readonly { readonly user: string; readonly password: string }[];
   };
+  /**
+   * Serve the web console at `/` (default false; `esql serve` turns it on unless `--no-console`): its files,
+   * and `GET /esql/stats` with the history it charts (sampled every `consoleSampleMs`, default 5 s).
+   */
+  readonly console?: boolean;
+  readonly consoleSampleMs?: number;
+  /** Where the built console is (default: `console/dist` in the package). */
+  readonly consoleDir?: string;
   /** Refuse statements that change anything (CREATE, DROP, INSERT, TERMINATE, SET, ...) on `/ksql`: 403. */
   readonly readOnly?: boolean;
   /** The most push queries streaming at once (default 32); one more gets 429. Pull queries are not counted. */
@@ -162,6 +173,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     sqlParser: new CompilePool(),
   };
   const metrics = metricsRoutes(ctx);
+  const history = options.console ? new QueryHistory(engine, options.consoleSampleMs) : undefined;
+  const web = history ? consoleRoutes(ctx, history, options.consoleDir) : undefined;
   const routes: Routes = {
     ...ksqlRoutes(ctx),
     ...queryRoutes(ctx),
@@ -169,6 +182,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...adminRoutes(ctx),
     ...infoRoutes(ctx),
     ...metrics.routes,
+    ...web?.routes,
   };
   const paths = new Set(Object.keys(routes).map((r) => r.slice(r.indexOf(" ") + 1)));
   /** Routes ending in `/*` take any path under them (`GET /status/<command id>`), longest first. */
@@ -182,8 +196,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const handle = async (req: Req, res: Res) => {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     const route = `${req.method} ${path}`;
-    if (route !== "GET /healthcheck" && !authorized(options.auth, req)) {
-      res.setHeader("www-authenticate", 'Basic realm="esql", Bearer');
+    if (route !== "GET /healthcheck" && !web?.isPublic(route) && !authorized(options.auth, req)) {
+      // The console asks for credentials in its own form: a challenge would make the browser ask too.
+      if (req.headers["x-esql-console"] === undefined) res.setHeader("www-authenticate", 'Basic realm="esql", Bearer');
       throw new HttpError(
         401,
         errorBody(
@@ -312,6 +327,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       stopped = true;
       clearInterval(loop);
       metrics.close();
+      history?.close();
       // Push queries free their stores and internal topics before the engine may close.
       const pumps = [...running.values()];
       for (const q of pumps) q.stop();

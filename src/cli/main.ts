@@ -330,6 +330,7 @@ Exit codes: 0 written, 1 the files have errors (nothing written), 2 bad usage.`,
     .option("--port <n>", "port to listen on (0: any free port)", "8088")
     .option("--host <host>", "interface to listen on", "127.0.0.1")
     .option("--read-only", "refuse statements that change anything (CREATE, DROP, INSERT, TERMINATE, SET, ...)")
+    .option("--no-console", "do not serve the web console at / (projections, topologies, queries, processing log)")
     .option("--max-push-queries <n>", "push queries streaming at once (pull queries are not counted)", "32")
     .option("--max-sql-length <n>", "longest SQL text of one request, in characters", "65536")
     .option("--headers-timeout-ms <ms>", "time a connection has to send a request's headers", "10000")
@@ -369,6 +370,7 @@ Exit codes: 0 stopped cleanly, 1 the files had errors, 2 bad usage.`,
           port: string;
           host: string;
           readOnly?: boolean;
+          console: boolean;
           maxPushQueries: string;
           maxSqlLength: string;
           headersTimeoutMs: string;
@@ -394,6 +396,7 @@ Exit codes: 0 stopped cleanly, 1 the files had errors, 2 bad usage.`,
           port: Number(opts.port),
           host: opts.host,
           readOnly: opts.readOnly === true,
+          console: opts.console,
           maxPushQueries: Number(opts.maxPushQueries),
           ...(opts.plan ? { plan: opts.plan } : {}),
           maxSqlLength: Number(opts.maxSqlLength),

@@ -48,6 +48,8 @@ export interface ServeOptions {
   /** Called once the server listens (tests read the port from it). */
   readonly onListening?: (url: string) => void;
   readonly readOnly?: boolean;
+  /** Serve the web console at `/` (default true; `--no-console`). */
+  readonly console?: boolean;
   readonly maxPushQueries?: number;
   /** Server limits (see `ServerOptions` in `runtime/http/server.ts`). */
   readonly maxSqlLength?: number;
@@ -144,6 +146,7 @@ export async function runServe(
       port: options.port,
       host: options.host,
       ...(options.readOnly ? { readOnly: true } : {}),
+      console: options.console ?? true,
       ...(options.maxPushQueries !== undefined ? { maxPushQueries: options.maxPushQueries } : {}),
       ...(options.maxSqlLength !== undefined ? { maxSqlLength: options.maxSqlLength } : {}),
       ...(options.headersTimeoutMs !== undefined ? { headersTimeoutMs: options.headersTimeoutMs } : {}),
@@ -163,7 +166,9 @@ export async function runServe(
     const on = options.brokers
       ? `Kafka at ${options.brokers.join(",")}, state in ${options.data}`
       : `data in ${options.data}`;
-    out.write(`esql serving ksqlDB's REST API at ${server.url} (${on}); Ctrl-C stops\n`);
+    out.write(
+      `esql serving ksqlDB's REST API${(options.console ?? true) ? " and the web console" : ""} at ${server.url} (${on}); Ctrl-C stops\n`,
+    );
     options.onListening?.(server.url);
     await (options.until ??
       new Promise<void>((resolve) => {
