@@ -135,6 +135,11 @@ const kafka = new kafkajs.Kafka({
 });
 const admin = kafka.admin();
 await admin.connect();
+/**
+ * Topics that were on the broker before this run (KAFKA_BROKERS may be a broker others use): never deleted,
+ * except this bench's own inputs.
+ */
+const othersTopics = new Set((await admin.listTopics()).filter((t) => !INPUTS.has(t)));
 
 // ---- input, written once ----
 
@@ -497,9 +502,12 @@ function compare(esql: string[], streams: string[], other = "Kafka Streams"): st
 
 // ---- topics ----
 
-/** Deletes the topics (not Kafka's own `__*`) that `which` selects, and waits until they are gone. */
+/**
+ * Deletes the topics this run made (not Kafka's own `__*`, nor any that were there before it) that `which`
+ * selects, and waits until they are gone.
+ */
 async function deleteTopics(which: (topic: string) => boolean): Promise<void> {
-  const doomed = (await admin.listTopics()).filter((t) => !t.startsWith("__") && which(t));
+  const doomed = (await admin.listTopics()).filter((t) => !t.startsWith("__") && !othersTopics.has(t) && which(t));
   if (doomed.length === 0) return;
   await admin.deleteTopics({ topics: doomed, timeout: 30_000 });
   const deadline = Date.now() + 30_000;
