@@ -10,7 +10,6 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { tsImport } from "tsx/esm/api";
 import { createRegistry, functions as builtinFunctions } from "../../src/functions/registry.ts";
 import type { FunctionDef, FunctionRegistry } from "../../src/functions/types.ts";
 import { userFunctionsOf } from "../../src/functions/user.ts";
@@ -22,7 +21,11 @@ import { userFunctionsOf } from "../../src/functions/user.ts";
  */
 async function importModule(file: string, hash: string): Promise<unknown> {
   const url = `${pathToFileURL(file).href}?sha256=${hash.slice(0, 16)}`;
-  if (/\.m?ts$/.test(file)) return tsImport(url, import.meta.url);
+  if (/\.m?ts$/.test(file)) {
+    // tsx is loaded only when a TypeScript module is (the built CLI does not need it otherwise).
+    const { tsImport } = await import("tsx/esm/api");
+    return tsImport(url, import.meta.url);
+  }
   return import(url);
 }
 

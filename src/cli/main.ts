@@ -3,27 +3,14 @@
  * it never calls `process.exit`, so tests and the REPL can run commands in process.
  */
 import { Command, CommanderError, Option } from "commander";
-import { createRequire } from "node:module";
-import { runCheck, type CheckFormat } from "./check.ts";
-import { runCompile } from "./compile.ts";
-import { runExplain } from "./explain.ts";
-import { runFmt } from "./fmt.ts";
-import { runProduce } from "./produce.ts";
-import { runRun } from "./run.ts";
-import { runRepl } from "./repl/index.ts";
-import { runServe } from "./serve.ts";
-import { runTest } from "./test.ts";
-import { runApply } from "./apply.ts";
-import { runPlan } from "./plan.ts";
-import { runRollback } from "./rollback.ts";
+import type { CheckFormat } from "./check.ts";
 import { UsageError } from "./files.ts";
 import { CLUSTER_FLAG_HELP, clusterFlags, clusterOptions } from "./kafka.ts";
 import { EXIT } from "./output.ts";
-import { functionsFor } from "./functions.ts";
-import { FunctionLoadError } from "../../runtime/engine/functions.ts";
+import { ESQL_VERSION as version } from "../version.ts";
 
-const require = createRequire(import.meta.url);
-const { version } = require("../../package.json") as { version: string };
+// Each command's module (and the compiler, the engine, kafkajs, LevelDB, the HTTP server behind them) is
+// imported when that command runs, so `esql --version` and `esql check` load only what they use.
 
 export async function main(argv: readonly string[]): Promise<number> {
   let code: number = EXIT.ok;
@@ -60,6 +47,7 @@ KAFKA_BROKERS and KAFKA_* configure Kafka clients.`,
 
   /** The user functions for `.esql` paths (`--functions`, else `functions/` beside them). */
   const withFunctions = async (paths: readonly string[]) => {
+    const { functionsFor } = await import("./functions.ts");
     const functions = await functionsFor(paths, (program.opts() as { functions: string[] }).functions);
     return functions ? { functions } : {};
   };
@@ -82,6 +70,7 @@ Examples:
 Exit codes: 0 no errors, 1 errors found, 2 bad usage.`,
     )
     .action(async (paths: string[], opts: { format: CheckFormat }) => {
+      const { runCheck } = await import("./check.ts");
       code = runCheck(paths, opts.format, process.stdout, await withFunctions(paths));
     });
 
@@ -101,6 +90,7 @@ Examples:
 Exit codes: 0 ok, 1 the file has errors, 2 bad usage.`,
     )
     .action(async (file: string, opts: { verbose?: boolean; json?: boolean }) => {
+      const { runExplain } = await import("./explain.ts");
       code = runExplain(file, {
         verbose: opts.verbose === true,
         json: opts.json === true,
@@ -127,6 +117,7 @@ Examples:
 Exit codes: 0 ok, 1 unformatted files (--check) or syntax errors, 2 bad usage.`,
     )
     .action(async (paths: string[], opts: { check?: boolean; write?: boolean }) => {
+      const { runFmt } = await import("./fmt.ts");
       code = await runFmt(paths, { check: opts.check === true, write: opts.write === true });
     });
 
@@ -190,6 +181,7 @@ Exit codes: 0 ok, 1 statements or inputs with errors, 2 bad usage.`,
         const cluster = clusterOptions(clusterFlags({ ...opts, brokers }));
         if (opts.exactlyOnce && !brokers)
           throw new UsageError("--exactly-once needs --brokers: it uses Kafka transactions");
+        const { runRun } = await import("./run.ts");
         code = await runRun(files, {
           ...(brokers ? { brokers } : {}),
           ...(cluster ? { cluster } : {}),
@@ -230,6 +222,7 @@ Examples:
 Exit codes: 0 all passed, 1 a test failed, 2 bad usage.`,
     )
     .action(async (paths: string[], opts: { json?: string; filter?: string; brokers?: string }) => {
+      const { runTest } = await import("./test.ts");
       code = await runTest(paths, {
         functions: (program.opts() as { functions: string[] }).functions,
         ...(opts.brokers === undefined ? {} : { brokers: splitBrokers(opts.brokers) }),
@@ -283,6 +276,7 @@ Exit codes: 0 everything written, 1 a bad line stopped it or the log failed, 2 b
           skipBad?: boolean;
         },
       ) => {
+        const { runProduce } = await import("./produce.ts");
         code = await runProduce(topic, {
           ...(file === undefined ? {} : { file }),
           ...(opts.brokers === undefined ? {} : { brokers: splitBrokers(opts.brokers) }),
@@ -316,6 +310,7 @@ Examples:
 Exit codes: 0 written, 1 the files have errors (nothing written), 2 bad usage.`,
     )
     .action(async (paths: string[], opts: { out: string }) => {
+      const { runCompile } = await import("./compile.ts");
       code = runCompile(paths, opts.out, process.stderr, await withFunctions(paths));
     });
 
@@ -387,6 +382,7 @@ Exit codes: 0 stopped cleanly, 1 the files had errors, 2 bad usage.`,
         const cluster = clusterOptions(clusterFlags({ ...opts, brokers }));
         if (opts.exactlyOnce && !brokers)
           throw new UsageError("--exactly-once needs --brokers: it uses Kafka transactions");
+        const { runServe } = await import("./serve.ts");
         code = await runServe(files, {
           ...(brokers ? { brokers } : {}),
           ...(cluster ? { cluster } : {}),
@@ -436,6 +432,7 @@ Exit codes: 0 the session ended, 1 the engine or server could not be opened, 2 b
     .action(async (opts: { data: string; brokers?: string; server?: string; echo?: boolean }) => {
       if (opts.server !== undefined && opts.brokers !== undefined)
         throw new UsageError("--server and --brokers exclude each other");
+      const { runRepl } = await import("./repl/index.ts");
       code = await runRepl({
         ...(await withFunctions([])),
         data: opts.data,
@@ -474,6 +471,7 @@ Examples:
 Exit codes: 0 nothing would change, 1 errors, 2 something would change (CI can gate on it).`,
     )
     .action(async (paths: string[], opts: { data: string; brokers?: string; json?: boolean }) => {
+      const { runPlan } = await import("./plan.ts");
       code = await runPlan(paths, { ...target(opts), ...(await withFunctions(paths)), json: opts.json === true });
     });
 
@@ -510,6 +508,7 @@ Exit codes: 0 applied, 1 errors (nothing applied) or a step failed, 2 bad usage.
         const keep = Number(opts.keep);
         if (!Number.isInteger(keep) || keep < 1)
           throw new UsageError(`--keep: expected a whole number >= 1, found '${opts.keep}'`);
+        const { runApply } = await import("./apply.ts");
         code = await runApply(paths, {
           ...target(opts),
           ...(await withFunctions(paths)),
@@ -538,6 +537,7 @@ Examples:
 Exit codes: 0 switched, 1 no earlier version is kept, 2 bad usage.`,
     )
     .action(async (name: string, opts: { data: string; brokers?: string }) => {
+      const { runRollback } = await import("./rollback.ts");
       code = await runRollback(name, target(opts));
     });
   // ---- end of deploy ----
@@ -553,6 +553,7 @@ Exit codes: 0 switched, 1 no earlier version is kept, 2 bad usage.`,
       process.stderr.write(`esql: ${e.message}\n`);
       return EXIT.usage;
     }
+    const { FunctionLoadError } = await import("../../runtime/engine/functions.ts");
     if (e instanceof FunctionLoadError) {
       process.stderr.write(
         `esql: the user functions cannot be loaded:\n${e.problems.map((p) => `  ${p}`).join("\n")}\n`,

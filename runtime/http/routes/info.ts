@@ -1,7 +1,7 @@
 /** `GET /info` (server info) and `GET /healthcheck` (503 while background processing fails). */
-import { createRequire } from "node:module";
 import type { Routes, ServerContext } from "../context.ts";
 import { send, type Req, type Res } from "../protocol.ts";
+import { ESQL_VERSION as esqlVersion } from "../../../src/version.ts";
 
 /**
  * The ksqlDB release whose dialect, REST API and test cases esql follows, reported as `/info`'s `version`:
@@ -9,8 +9,6 @@ import { send, type Req, type Res } from "../protocol.ts";
  * as a ksqlDB version. esql's own version is `esqlVersion`.
  */
 export const KSQLDB_VERSION = "0.29.0";
-
-const { version: esqlVersion } = createRequire(import.meta.url)("../../../package.json") as { version: string };
 
 export function infoRoutes(ctx: ServerContext): Routes {
   return {
