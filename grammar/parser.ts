@@ -102,6 +102,9 @@ const TIME_UNITS = [
   K.Days,
 ];
 const WINDOW_TYPES: readonly TokenType[] = [K.Tumbling, K.Hopping, K.Session];
+/** Defined (by scripts/build.ts) in the build only. */
+declare const ESQL_BUILT_GRAMMAR_VALIDATED: true | undefined;
+
 const COMPARISON = [Equals, NotEquals, Less, LessEquals, Greater, GreaterEquals];
 
 class EsqlParser extends CstParser {
@@ -115,7 +118,15 @@ class EsqlParser extends CstParser {
   }
 
   constructor() {
-    super(ALL_TOKENS, { recoveryEnabled: false, maxLookahead: 3, nodeLocationTracking: "full", errorMessageProvider });
+    super(ALL_TOKENS, {
+      recoveryEnabled: false,
+      maxLookahead: 3,
+      nodeLocationTracking: "full",
+      errorMessageProvider,
+      // chevrotain's grammar validations are a third of the parser's construction: the build (scripts/build.ts)
+      // skips them, having loaded this grammar from the sources, where they run, before bundling it.
+      skipValidations: typeof ESQL_BUILT_GRAMMAR_VALIDATED !== "undefined",
+    });
     this.performSelfAnalysis();
   }
 
