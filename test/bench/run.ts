@@ -1,17 +1,18 @@
 /**
  * `npm run bench`: prints figures and ratios. Benchmarks compare two things in one run on the same
  * machine (the machines here are shared and noisy), so the ratios matter more than the absolute figures.
- * `npm run bench -- --events 200000` runs smaller runtime and Kafka benchmarks; `--only compile|functions|runtime|retention|kafka|pull`
+ * `npm run bench -- --events 200000` runs smaller runtime and Kafka benchmarks; `--only start|compile|functions|runtime|retention|kafka|pull`
  * runs one of them; `--pull-keys 200000 --pull-seconds 5` make the pull benchmark smaller. The Kafka benchmark uses `KAFKA_BROKERS` when set, else starts a broker
  * (`scripts/kafka/broker.ts`) for the run, and is skipped with a note when none can be started.
  */
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { benchCompile } from "./compile.ts";
 import { benchFunctions } from "./functions.ts";
 import { benchKafka } from "./kafka.ts";
 import { benchPull } from "./pull.ts";
 import { benchRetention } from "./retention.ts";
 import { benchRuntime } from "./runtime.ts";
+import { benchStart, START_CHECK_FILE } from "./start.ts";
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const arg = (name: string, fallback: number) => {
@@ -20,8 +21,8 @@ const arg = (name: string, fallback: number) => {
 };
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
-if (only !== undefined && !["compile", "functions", "runtime", "retention", "kafka", "pull"].includes(only)) {
-  console.error(`--only expects compile, functions, runtime, retention, kafka or pull, found '${only}'`);
+if (only !== undefined && !["start", "compile", "functions", "runtime", "retention", "kafka", "pull"].includes(only)) {
+  console.error(`--only expects start, compile, functions, runtime, retention, kafka or pull, found '${only}'`);
   process.exit(2);
 }
 const runs = (name: string) => only === undefined || only === name;
@@ -30,6 +31,22 @@ console.log(
   `esql benchmarks — ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}`,
 );
 console.log("");
+
+if (runs("start")) {
+  const s = await benchStart();
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
+  console.log(`CLI start: bin/esql.js (the build in dist/), median wall time of ${s.runs} runs (load average ${load})`);
+  const row = (label: string, ms: number) =>
+    console.log(`  ${label.padEnd(37)}${ms.toFixed(0).padStart(5)} ms   ratio to node ${(ms / s.nodeMs).toFixed(1)}`);
+  row("node -e 0", s.nodeMs);
+  row("esql --version", s.versionMs);
+  row(`esql check ${START_CHECK_FILE}`, s.checkMs);
+  row("from the sources (tsx): --version", s.sourceVersionMs);
+  row("from the sources (tsx): check", s.sourceCheckMs);
+  console.log("");
+}
 
 if (runs("compile")) {
   const c = benchCompile();
