@@ -168,12 +168,15 @@ export function lookupPartitions(env: PullEnv, plan: TableReadSelect, pq: Persis
   return partitions.some((p) => p < 0) ? undefined : [...new Set(partitions)];
 }
 
+/** A table's serdes, made once per catalog source (a lookup asks them for every key). */
+const serdesOf = new WeakMap<CatalogSource, ReturnType<typeof sourceSerdes>>();
+
 /** Guesses the partition of an encoded key (see the use); -1 when the key cannot be serialized. */
 function ownerOf(source: CatalogSource, partitions: number): (encoded: Buffer) => number {
-  let serdes: ReturnType<typeof sourceSerdes> | undefined;
   return (encoded) => {
     try {
-      serdes ??= sourceSerdes(source);
+      let serdes = serdesOf.get(source);
+      if (serdes === undefined) serdesOf.set(source, (serdes = sourceSerdes(source)));
       const bytes = serdes.key.serialize(decodeKey(encoded));
       return bytes ? partitionForKey(bytes, partitions) : -1;
     } catch {

@@ -72,6 +72,14 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 }
 
+/**
+ * Generated functions by their source text. Literals are constants (`K[i]`), not code, so expressions that
+ * differ only in their literals (a pull query's key, each time it is asked) have the same source and reuse one
+ * compiled function with their own constants: JavaScript is parsed and compiled once, not per request.
+ */
+const factories = new Map<string, (constants: unknown[]) => CompiledExpr>();
+const MAX_FACTORIES = 2_000;
+
 class Generator {
   private readonly constants: unknown[] = [];
   private temps = 0;
@@ -91,9 +99,19 @@ class Generator {
     const body = this.gen(e);
     const decl = this.temps > 0 ? `let ${Array.from({ length: this.temps }, (_, i) => `t${i}`).join(", ")};` : "";
     const src = `"use strict"; return function esqlExpr(row) { ${decl} return ${body}; };`;
-    // Compiling expressions to JavaScript once is the point of this module (see the performance habits).
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    return new Function("K", src)(this.constants) as CompiledExpr;
+    let factory = factories.get(src);
+    if (factory === undefined) {
+      // Compiling expressions to JavaScript once is the point of this module (see the performance habits).
+      // eslint-disable-next-line @typescript-eslint/no-implied-eval
+      factory = new Function("K", src) as (constants: unknown[]) => CompiledExpr;
+      if (factories.size >= MAX_FACTORIES) factories.delete(factories.keys().next().value!);
+      factories.set(src, factory);
+    } else {
+      // Most recently used last, so the oldest goes first.
+      factories.delete(src);
+      factories.set(src, factory);
+    }
+    return factory(this.constants);
   }
 
   private k(value: unknown): string {

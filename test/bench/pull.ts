@@ -6,7 +6,9 @@
  * `GROUP BY` aggregate (what a projection is), drained before anything is timed. The HTTP clients run in a
  * worker thread (plain `node:http`, one keep-alive agent with one socket per client) so that the server's
  * thread does only the server's work, as with clients on other machines. Each lookup asks for a random key
- * on `POST /query-stream` and checks that exactly one row came back.
+ * on `POST /query-stream` and checks that exactly one row came back. Two key distributions: uniformly random
+ * over every key, and a cached working set (random keys among the first `hotKeys`, which stay in LevelDB's
+ * and the operating system's caches once read).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,11 +28,14 @@ export interface LatencyFigures {
 
 export interface PullBenchResult {
   readonly keys: number;
+  readonly hotKeys: number;
   readonly concurrency: number;
   readonly seconds: number;
   readonly buildSeconds: number;
-  readonly http: LatencyFigures;
-  readonly inProcess: LatencyFigures;
+  /** Uniformly random keys over all of them. */
+  readonly uniform: { readonly http: LatencyFigures; readonly inProcess: LatencyFigures };
+  /** Random keys among the first `hotKeys`. */
+  readonly cached: { readonly http: LatencyFigures; readonly inProcess: LatencyFigures };
 }
 
 const percentile = (sorted: Float64Array, p: number) =>
@@ -52,11 +57,11 @@ const keyOf = (i: number) => `acc-${i}`;
 const CLIENTS = `
 const { parentPort, workerData } = require("node:worker_threads");
 const http = require("node:http");
-const { port, keys, concurrency, seconds } = workerData;
+const { port, range, concurrency, seconds } = workerData;
 const latencies = [];
 let failures = 0;
 const lookup = (agent) => new Promise((resolve) => {
-  const id = "acc-" + Math.floor(Math.random() * keys);
+  const id = "acc-" + Math.floor(Math.random() * range);
   const body = JSON.stringify({ sql: "SELECT * FROM balances WHERE id = '" + id + "';" });
   const t0 = performance.now();
   const req = http.request({ host: "127.0.0.1", port, path: "/query-stream", method: "POST", agent,
@@ -86,9 +91,16 @@ const lookup = (agent) => new Promise((resolve) => {
 `;
 
 export async function benchPull(
-  options: { keys?: number; concurrency?: number; seconds?: number; log?: (line: string) => void } = {},
+  options: {
+    keys?: number;
+    hotKeys?: number;
+    concurrency?: number;
+    seconds?: number;
+    log?: (line: string) => void;
+  } = {},
 ): Promise<PullBenchResult> {
   const keys = options.keys ?? 1_000_000;
+  const hotKeys = Math.min(keys, options.hotKeys ?? 10_000);
   const concurrency = options.concurrency ?? 32;
   const seconds = options.seconds ?? 10;
   const dir = mkdtempSync(join(tmpdir(), "esql-bench-pull-"));
@@ -121,36 +133,49 @@ export async function benchPull(
 
     // Over HTTP: the server drains in the background as `esql serve` does (nothing new arrives here).
     const server = await startServer({ engine, maxPushQueries: 64 });
-    let http: LatencyFigures;
-    try {
-      const worker = new Worker(CLIENTS, { eval: true, workerData: { port: server.port, keys, concurrency, seconds } });
+    const overHttp = async (range: number): Promise<LatencyFigures> => {
+      const worker = new Worker(CLIENTS, {
+        eval: true,
+        workerData: { port: server.port, range, concurrency, seconds },
+      });
       const r = await new Promise<{ latencies: number[]; failures: number }>((resolve, reject) => {
         worker.once("message", resolve);
         worker.once("error", reject);
       });
       await worker.terminate();
       if (r.failures > 0) throw new Error(`${r.failures} HTTP lookups failed`);
-      http = figures(r.latencies, seconds);
+      return figures(r.latencies, seconds);
+    };
+    let http: { uniform: LatencyFigures; cached: LatencyFigures };
+    try {
+      const uniform = await overHttp(keys);
+      await overHttp(hotKeys); // warms the working set's blocks
+      http = { uniform, cached: await overHttp(hotKeys) };
     } finally {
       await server.close();
     }
 
     // In process, the same lookups with the same concurrency.
-    const latencies: number[] = [];
-    const end = performance.now() + seconds * 1000;
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (performance.now() < end) {
-          const id = keyOf(Math.floor(Math.random() * keys));
-          const t = performance.now();
-          const r = await engine.pull(`SELECT * FROM balances WHERE id = '${id}';`);
-          latencies.push(performance.now() - t);
-          if (r.rows.length !== 1 || r.rows[0]![0] !== id)
-            throw new Error(`in-process lookup of ${id}: ${r.diagnostics[0]?.message ?? `${r.rows.length} rows`}`);
-        }
-      }),
-    );
-    return { keys, concurrency, seconds, buildSeconds, http, inProcess: figures(latencies, seconds) };
+    const inProcess = async (range: number): Promise<LatencyFigures> => {
+      const latencies: number[] = [];
+      const end = performance.now() + seconds * 1000;
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (performance.now() < end) {
+            const id = keyOf(Math.floor(Math.random() * range));
+            const t = performance.now();
+            const r = await engine.pull(`SELECT * FROM balances WHERE id = '${id}';`);
+            latencies.push(performance.now() - t);
+            if (r.rows.length !== 1 || r.rows[0]![0] !== id)
+              throw new Error(`in-process lookup of ${id}: ${r.diagnostics[0]?.message ?? `${r.rows.length} rows`}`);
+          }
+        }),
+      );
+      return figures(latencies, seconds);
+    };
+    const uniform = { http: http.uniform, inProcess: await inProcess(keys) };
+    const cached = { http: http.cached, inProcess: await inProcess(hotKeys) };
+    return { keys, hotKeys, concurrency, seconds, buildSeconds, uniform, cached };
   } finally {
     await engine.close();
     rmSync(dir, { recursive: true, force: true });

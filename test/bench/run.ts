@@ -9,7 +9,7 @@ import { cpus, loadavg } from "node:os";
 import { benchCompile } from "./compile.ts";
 import { benchFunctions } from "./functions.ts";
 import { benchKafka } from "./kafka.ts";
-import { benchPull } from "./pull.ts";
+import { benchPull, type LatencyFigures } from "./pull.ts";
 import { benchRetention } from "./retention.ts";
 import { benchRuntime } from "./runtime.ts";
 import { benchStart, START_CHECK_FILE } from "./start.ts";
@@ -128,16 +128,26 @@ if (runs("kafka")) {
 
 if (runs("pull")) {
   const keys = arg("--pull-keys", 1_000_000);
-  console.log(
-    `pull queries: a table of ${fmt(keys)} keys (GROUP BY aggregate, 4 partitions), key lookups on random keys`,
-  );
+  const load = () =>
+    loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ");
+  console.log(`pull queries: a table of ${fmt(keys)} keys (GROUP BY aggregate, 4 partitions), key lookups`);
+  console.log(`  load average before               ${load()}`);
   const p = await benchPull({ keys, seconds: arg("--pull-seconds", 10), log: (line) => console.log(line) });
   const ms = (n: number) => `${n.toFixed(2)} ms`.padStart(9);
-  const row = (label: string, f: typeof p.http) =>
+  const row = (label: string, f: LatencyFigures) =>
     console.log(`  ${label.padEnd(33)}p50 ${ms(f.p50Ms)}   p99 ${ms(f.p99Ms)}   ${fmt(f.perSecond)} lookups/s`);
-  row(`HTTP, ${p.concurrency} keep-alive clients`, p.http);
-  row(`in process, ${p.concurrency} concurrent`, p.inProcess);
-  console.log(
-    `  ratio HTTP / in process          p99 ${(p.http.p99Ms / p.inProcess.p99Ms).toFixed(2)}   throughput ${(p.http.perSecond / p.inProcess.perSecond).toFixed(2)}`,
-  );
+  for (const [name, f] of [
+    [`uniformly random keys over ${fmt(p.keys)}`, p.uniform],
+    [`a cached working set of ${fmt(p.hotKeys)} keys`, p.cached],
+  ] as const) {
+    console.log(`  ${name}`);
+    row(`  HTTP, ${p.concurrency} keep-alive clients`, f.http);
+    row(`  in process, ${p.concurrency} concurrent`, f.inProcess);
+    console.log(
+      `    ratio HTTP / in process        p99 ${(f.http.p99Ms / f.inProcess.p99Ms).toFixed(2)}   throughput ${(f.http.perSecond / f.inProcess.perSecond).toFixed(2)}`,
+    );
+  }
+  console.log(`  load average after                ${load()}`);
 }
