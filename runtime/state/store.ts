@@ -284,9 +284,13 @@ export class PartitionStore {
     return ids.map((id) => [Buffer.from(id, "latin1").subarray(base.length), byId.get(id)]);
   }
 
-  /** Committed value of `key` in store `name`, read from disk (for queries; does not touch the cache). */
+  /**
+   * Committed value of `key` in store `name`, read from disk (for queries; does not touch the cache). A
+   * synchronous get: one key costs microseconds, and the round trip through libuv's thread pool and a promise
+   * cost more (half the CPU of a pull query's key lookup, measured with 32 concurrent lookups).
+   */
   async read(name: string, key: Buffer): Promise<unknown> {
-    const v = await this.db.get(fullKey(name, key));
+    const v = this.db.getSync(fullKey(name, key));
     return v === undefined ? undefined : decodeValue(v);
   }
 
