@@ -30,7 +30,7 @@ function medianMs(runs: number, args: readonly string[], env: NodeJS.ProcessEnv 
     const r = spawnSync(process.execPath, args, {
       cwd: ROOT,
       encoding: "utf8",
-      env: { ...process.env, NO_COLOR: "1" },
+      env: { ...process.env, NO_COLOR: "1", ...env },
     });
     times.push(performance.now() - t0);
     if (r.status !== 0) throw new Error(`${args.join(" ")} exited ${r.status}: ${r.stderr}`);
