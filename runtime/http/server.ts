@@ -284,7 +284,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // One port for both: the first bytes of a connection tell HTTP/2 (prior knowledge) from HTTP/1.x.
   // Every connection, to end them on close (the inner servers never listen, so they do not track them).
   const sockets = new Set<Socket>();
-  const front = createNetServer((socket) => {
+  // noDelay: what node:http's own server sets on the sockets it accepts (this front accepts them instead).
+  const front = createNetServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.on("error", () => socket.destroy());
     // The first bytes (which tell the protocol) must come within the headers timeout, however slowly.
