@@ -68,4 +68,19 @@ describe("bin/esql.js", () => {
     expect(built.stdout).toBe(source.stdout);
     expect(built.stdout.trim()).toBe(version);
   });
+
+  it("loads neither kafkajs, LevelDB nor the HTTP server's packages for --version and check", () => {
+    const probe = `
+      import { createRequire } from "node:module";
+      const { main } = await import(${JSON.stringify(join(ROOT, "dist/esql.js"))});
+      await main(process.argv.slice(1));
+      const heavy = Object.keys(createRequire(import.meta.url).cache).filter((k) =>
+        /node_modules[/](kafkajs|classic-level|find-my-way|prom-client)[/]/.test(k));
+      console.error("heavy:" + heavy.length);`;
+    for (const args of [["--version"], ["check", join(ROOT, "examples/bank/bank.esql")]]) {
+      const r = spawnSync(process.execPath, ["--input-type=module", "-e", probe, "--", ...args], { encoding: "utf8" });
+      expect(r.stderr.trim()).toBe("heavy:0");
+      expect(r.status).toBe(0);
+    }
+  });
 });
