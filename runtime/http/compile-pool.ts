@@ -14,16 +14,8 @@ import { Worker } from "node:worker_threads";
 import { parseScript, type ParseResult } from "../../src/parse.ts";
 import { ERR, errorBody, HttpError } from "./protocol.ts";
 
-type Statement = ParseResult["statements"][number]["statement"];
-
-/** What the server needs of a parse: the diagnostics, and each statement's text, kind and span. */
-export interface ParsedSql {
-  readonly statements: readonly {
-    readonly text: string;
-    readonly statement: { readonly kind: Statement["kind"]; readonly span: Statement["span"] };
-  }[];
-  readonly diagnostics: ParseResult["diagnostics"];
-}
+/** A parse, as `parseScript` answers it (the statements' syntax trees are plain data: they cross threads). */
+export type ParsedSql = ParseResult;
 
 /** A job sent to a worker (`compile-worker.ts`). */
 export interface ParseJob {
