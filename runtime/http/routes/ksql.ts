@@ -70,7 +70,7 @@ export function ksqlRoutes(ctx: ServerContext): Routes {
     const entities: unknown[] = [];
     // A script with a syntax error runs nothing.
     const parsedWith = new Map([...engine.variables, ...variables]);
-    const parsed = await parseRequestSql(ctx.sqlParser, text, parsedWith);
+    const parsed = await parseRequestSql(ctx.sqlParser, text, parsedWith, true);
     const syntax = parsed.diagnostics.find((d) => d.severity === "error");
     if (syntax) throw new HttpError(400, statementError(syntax, text));
     const query = parsed.statements.find((p) => p.statement.kind === "QueryStatement" || p.statement.kind === "Print");
