@@ -77,15 +77,24 @@ export interface CompileResult {
 
 /** Parses and analyzes a whole script, statement by statement, each against the catalog the previous ones built. */
 export function compileScript(text: string, options: CompileOptions = {}): CompileResult {
-  let catalog = options.catalog ?? Catalog.empty();
   let parsed: ParseResult;
   try {
     parsed = parseScript(text, options.variables ? { variables: options.variables } : {});
   } catch (e) {
     // parseScript reports its own statements' failures; this is the last net (a bug), never a throw.
     const diagnostic = internalError(e, NO_SPAN);
-    return { statements: [], diagnostics: [diagnostic], catalog };
+    return { statements: [], diagnostics: [diagnostic], catalog: options.catalog ?? Catalog.empty() };
   }
+  return compileParsed(parsed, options);
+}
+
+/**
+ * Analyzes and plans statements `parseScript` has parsed (`options.variables` is not used: the parse
+ * substituted them). Diagnostics keep the parse's positions. The engine compiles the statements of a script
+ * it has parsed this way, so a long statement is not parsed twice on its event loop.
+ */
+export function compileParsed(parsed: ParseResult, options: CompileOptions = {}): CompileResult {
+  let catalog = options.catalog ?? Catalog.empty();
   const diagnostics: Diagnostic[] = [...parsed.diagnostics];
   let errors = diagnostics.filter((d) => d.severity === "error").length;
   let stopped = diagnostics.some((d) => d.code === "SYN007");

@@ -14,13 +14,13 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { Catalog, compileScript, UnsupportedQueryError, type CompiledStatement } from "../../src/compile.ts";
+import { Catalog, compileParsed, UnsupportedQueryError, type CompiledStatement } from "../../src/compile.ts";
 import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
-import { error as diagError, relocateDiagnostic } from "../../src/diagnostics/diagnostic.ts";
+import { error as diagError } from "../../src/diagnostics/diagnostic.ts";
 import { functions as builtinFunctions } from "../../src/functions/registry.ts";
 import type { FunctionRegistry } from "../../src/functions/types.ts";
 import { functionChanges, loadFunctions, usedUserFunctions } from "./functions.ts";
-import { parseScript } from "../../src/parse.ts";
+import { parseScript, type ParseResult } from "../../src/parse.ts";
 import type { CatalogSource } from "../../src/plan/source.ts";
 import { EmbeddedLog } from "../log/embedded.ts";
 import { supportsGroups, type EventLog } from "../log/types.ts";
@@ -128,6 +128,11 @@ export interface ExecuteOptions {
    * statement found here runs this plan instead of one planned now, so what runs is what was tested.
    */
   readonly plans?: ReadonlyMap<string, TopologyPlan>;
+  /**
+   * The script already parsed by `parseScript` with the engine's variables (the server parses long texts on a
+   * worker thread): the engine analyzes these statements instead of parsing the text again.
+   */
+  readonly parsed?: ParseResult;
 }
 
 export class Engine {
@@ -340,7 +345,7 @@ export class Engine {
   async execute(text: string, options: ExecuteOptions = {}): Promise<ExecuteResult> {
     // With several instances, statements compile against what every instance has deployed.
     if (this.member && this.recording) await this.followCommands();
-    const parsed = parseScript(text, { variables: this.variables });
+    const parsed = options.parsed ?? parseScript(text, { variables: this.variables });
     const results: StatementResult[] = [];
     const diagnostics: Diagnostic[] = [...parsed.diagnostics];
     for (const p of parsed.statements) {
@@ -367,17 +372,20 @@ export class Engine {
         default:
           break;
       }
-      const compiled = compileScript(p.text, {
-        catalog: this.catalog,
-        properties: { ...this.properties },
-        functions: this.functions,
-      });
+      // The statement as parsed above (not its text again: a long one would be parsed twice on the event loop).
+      const compiled = compileParsed(
+        { statements: [p], diagnostics: [] },
+        {
+          catalog: this.catalog,
+          properties: { ...this.properties },
+          functions: this.functions,
+        },
+      );
       const c = compiled.statements[0];
       const errs = compiled.diagnostics.filter((d) => d.severity === "error");
       if (!c || errs.length > 0) {
-        const shifted = compiled.diagnostics.map((d) => relocateDiagnostic(d, st.span));
-        diagnostics.push(...shifted);
-        results.push({ kind: "error", text: p.text, diagnostics: shifted });
+        diagnostics.push(...compiled.diagnostics);
+        results.push({ kind: "error", text: p.text, diagnostics: compiled.diagnostics });
         continue;
       }
       if (c.analyzed?.kind === "Query") {

@@ -4,13 +4,8 @@
  * (`runPull`) or a push query (`startPush`). Bad SQL and failures come back as diagnostics with the
  * statement's position; nothing here throws for user errors.
  */
-import { compileScript, planTableRead, planTransient } from "../../src/compile.ts";
-import {
-  error as diagError,
-  relocateDiagnostic,
-  type Diagnostic,
-  type Span,
-} from "../../src/diagnostics/diagnostic.ts";
+import { compileParsed, planTableRead, planTransient } from "../../src/compile.ts";
+import { error as diagError, type Diagnostic, type Span } from "../../src/diagnostics/diagnostic.ts";
 import type { AnalyzedQuery, Catalog } from "../../src/compile.ts";
 import type { SelectPlan } from "../../src/plan/select.ts";
 import { parseScript } from "../../src/parse.ts";
@@ -99,14 +94,13 @@ function compileSelectText(env: QueryEngineEnv, sql: string): Compiled {
   const notOne = notOneStatement(parsed, sql);
   if (!at || notOne) return { ok: false, diagnostics: [notOne!] };
   const span = at.statement.span;
-  const compiled = compileScript(at.text, {
-    catalog: env.catalog,
-    properties: { ...env.properties },
-    functions: env.functions,
-    variables: env.variables,
-  });
+  // The statement as parsed above (parsing it again would double a long statement's time on the event loop).
+  const compiled = compileParsed(
+    { statements: [at], diagnostics: [] },
+    { catalog: env.catalog, properties: { ...env.properties }, functions: env.functions },
+  );
   const errs = compiled.diagnostics.filter((d) => d.severity === "error");
-  if (errs.length > 0) return { ok: false, diagnostics: errs.map((d) => relocateDiagnostic(d, span)) };
+  if (errs.length > 0) return { ok: false, diagnostics: errs };
   const a = compiled.statements[0]?.analyzed;
   if (a?.kind !== "Query") {
     return {

@@ -14,22 +14,19 @@ import { Worker } from "node:worker_threads";
 import { parseScript, type ParseResult } from "../../src/parse.ts";
 import { ERR, errorBody, HttpError } from "./protocol.ts";
 
-type Statement = ParseResult["statements"][number]["statement"];
-
-/** What the server needs of a parse: the diagnostics, and each statement's text, kind and span. */
-export interface ParsedSql {
-  readonly statements: readonly {
-    readonly text: string;
-    readonly statement: { readonly kind: Statement["kind"]; readonly span: Statement["span"] };
-  }[];
-  readonly diagnostics: ParseResult["diagnostics"];
-}
+/**
+ * A parse, as `parseScript` answers it (syntax trees are plain data: they cross threads). From a worker asked
+ * without trees, each statement's `statement` holds only its kind and span: use it only for those.
+ */
+export type ParsedSql = ParseResult;
 
 /** A job sent to a worker (`compile-worker.ts`). */
 export interface ParseJob {
   readonly id: number;
   readonly text: string;
   readonly variables: readonly (readonly [string, string])[];
+  /** Whether the reply carries the statements' syntax trees (else each statement's kind and span only). */
+  readonly trees: boolean;
 }
 
 /** A worker's answer to {@link ParseJob}. */
@@ -98,10 +95,10 @@ export class CompilePool {
   }
 
   /** Parses `text` as `parseScript` does, on a worker thread when it is long. */
-  parse(text: string, variables: ReadonlyMap<string, string>): Promise<ParsedSql> {
+  parse(text: string, variables: ReadonlyMap<string, string>, trees = false): Promise<ParsedSql> {
     if (!this.offloads(text)) return Promise.resolve(parseScript(text, { variables }));
     return new Promise((resolve, reject) => {
-      this.queue.push({ job: { id: this.nextId++, text, variables: [...variables] }, resolve, reject });
+      this.queue.push({ job: { id: this.nextId++, text, variables: [...variables], trees }, resolve, reject });
       this.dispatch();
     });
   }
@@ -182,9 +179,11 @@ export async function parseRequestSql(
   pool: CompilePool,
   sql: string,
   variables: ReadonlyMap<string, string>,
+  /** The syntax trees too (a route that hands the parse to the engine); receiving them costs the event loop. */
+  trees = false,
 ): Promise<ParsedSql> {
   try {
-    return await pool.parse(sql, variables);
+    return await pool.parse(sql, variables, trees);
   } catch (e) {
     throw new HttpError(400, errorBody("generic_error", ERR.badRequest, (e as Error).message));
   }

@@ -1,7 +1,7 @@
 /**
  * The worker thread of {@link CompilePool} (`compile-pool.ts`): parses the SQL text of one request at a time
- * and answers with what the server needs of it, all structured-cloneable: the diagnostics, and each
- * statement's text, kind and span.
+ * and answers with the parse, all structured-cloneable: the diagnostics, and each statement's text and, when
+ * asked, its syntax tree (which the engine then analyzes without parsing the text again), else its kind and span.
  */
 import { readlinkSync } from "node:fs";
 import { setPriority } from "node:os";
@@ -25,14 +25,13 @@ parentPort!.on("message", (job: ParseJob) => {
   let reply: ParseReply;
   try {
     const r = parseScript(job.text, { variables: new Map(job.variables) });
-    reply = {
-      id: job.id,
-      statements: r.statements.map((p) => ({
-        text: p.text,
-        statement: { kind: p.statement.kind, span: p.statement.span },
-      })),
-      diagnostics: r.diagnostics,
-    };
+    const statements = job.trees
+      ? r.statements
+      : r.statements.map((p) => ({
+          text: p.text,
+          statement: { kind: p.statement.kind, span: p.statement.span } as (typeof p)["statement"],
+        }));
+    reply = { id: job.id, statements, diagnostics: r.diagnostics };
   } catch (e) {
     // parseScript reports its statements' failures itself: this is the last net (a bug), never a lost reply.
     reply = { id: job.id, error: e instanceof Error ? e.message : String(e) };

@@ -56,28 +56,3 @@ export function joinSpans(a: Span, b: Span): Span {
     endCol: last.endCol,
   };
 }
-
-/**
- * Moves a diagnostic from a statement's own text to the text it came from: `stmt` is where the statement
- * starts there (offset, 1-based line and column). Columns shift on the statement's first line only.
- */
-export function relocateDiagnostic(d: Diagnostic, stmt: { start: number; line: number; col: number }): Diagnostic {
-  const s = d.span;
-  const at = (line: number, col: number) => ({
-    line: stmt.line + line - 1,
-    col: line === 1 ? stmt.col + col - 1 : col,
-  });
-  const a = at(s.line, s.col);
-  const b = at(s.endLine, s.endCol);
-  return {
-    ...d,
-    span: {
-      start: s.start + stmt.start,
-      end: s.end + stmt.start,
-      line: a.line,
-      col: a.col,
-      endLine: b.line,
-      endCol: b.col,
-    },
-  };
-}

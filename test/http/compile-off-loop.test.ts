@@ -10,21 +10,23 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HEALTH_BUDGET_MS, HealthPoller } from "./hostile-helpers.ts";
+import { HEALTH_BUDGET_MS, HealthPoller, slowdown } from "./hostile-helpers.ts";
 
 const BIN = resolve(import.meta.dirname, "../../bin/esql.js");
 const MB = 1_000_000;
 /**
- * The server's event loop may not stall longer than this while a worker parses. Parsed inline, these bodies
- * stalled it for 1.8 to 8.5 s (measured with the pool's inline limit set to infinity). Why not 100 ms: the
- * machines these tests run on are shared (load above 20 on two cores when this was written), where an idle
- * server's timer already fires 80 ms late, and during these runs, with nothing on the event loop, up to 420 ms.
+ * The server's event loop may not stall longer than this while a worker parses, times the machine's
+ * {@link slowdown} measured before and after the request. Parsed inline, these bodies stalled it for 1.8 to
+ * 8.5 s (measured with the pool's inline limit set to infinity). Why not 100 ms: the machines these tests run
+ * on are shared (load above 20 on two cores when this was written), where an idle server's timer already fires
+ * 80 ms late, and during these runs, with nothing on the event loop, up to 420 ms.
  */
 const LOOP_DELAY_BUDGET_MS = 1000;
 /**
- * No health poll may take this long. On the loaded machine a few polls of hundreds take 100-400 ms (some of
- * it before the server sees the connection: connecting alone took 125 ms once) even though the server's event
- * loop is free, so at most 2% of the polls may exceed {@link HEALTH_BUDGET_MS}.
+ * No health poll may take this long (times the slowdown). On the loaded machine a few polls of hundreds take
+ * 100-400 ms (some of it before the server sees the connection: connecting alone took 125 ms once) even though
+ * the server's event loop is free, so at most 2% of the polls may exceed {@link HEALTH_BUDGET_MS} (times the
+ * slowdown).
  */
 const STALL_MS = 1000;
 
@@ -132,25 +134,34 @@ describe("esql serve parses hostile SQL off the event loop", () => {
 
   for (const c of cases) {
     it(`${c.path}: ${c.name}: a 400 with the reason, and /healthcheck answers throughout`, async () => {
+      const before = slowdown();
       await loopDelayMs();
       await health.reset();
       const r = await post(c.path, c.body);
       const polls = await health.report();
       const delay = await loopDelayMs();
+      const factor = Math.max(before, slowdown());
+      const pollBudget = HEALTH_BUDGET_MS * factor;
+      const slow = polls.slow.filter((p) => p.ms > pollBudget || p.status !== 200);
       console.log(
         `${c.path} ${c.name}: ${r.status} in ${r.ms.toFixed(0)} ms; event loop delay max ${delay.toFixed(0)} ms; ` +
-          `health: ${polls.count} polls, max ${polls.maxMs} ms, over ${HEALTH_BUDGET_MS} ms: ${JSON.stringify(polls.slow)}`,
+          `health: ${polls.count} polls, max ${polls.maxMs} ms, over ${pollBudget.toFixed(0)} ms: ${JSON.stringify(slow)} ` +
+          `(the machine's slowdown ${factor.toFixed(1)})`,
       );
       expect(r.status, r.text.slice(0, 300)).toBe(400);
-      expect(JSON.parse(r.text).message).toMatch(c.reason);
+      // The worker runs at the lowest priority (nice 19): on a machine several times slower than its CPU
+      // time (other work on every core) it may not finish within the server's limit of 60 s, which is
+      // also a 400 that says why. The property here is the event loop's.
+      const timedOut = factor > 4 ? /took longer than \d+ ms to parse/ : c.reason;
+      expect(JSON.parse(r.text).message).toMatch(new RegExp(`${c.reason.source}|${timedOut.source}`));
       expect(polls.count).toBeGreaterThan(0);
       expect(
         polls.slow.filter((p) => p.status !== 200),
         "health polls that failed",
       ).toEqual([]);
-      expect(delay, "the server's longest event-loop delay (ms)").toBeLessThan(LOOP_DELAY_BUDGET_MS);
-      expect(polls.maxMs, "the slowest health poll (ms)").toBeLessThan(STALL_MS);
-      expect(polls.slow.length, `health polls over ${HEALTH_BUDGET_MS} ms`).toBeLessThanOrEqual(
+      expect(delay, "the server's longest event-loop delay (ms)").toBeLessThan(LOOP_DELAY_BUDGET_MS * factor);
+      expect(polls.maxMs, "the slowest health poll (ms)").toBeLessThan(STALL_MS * factor);
+      expect(slow.length, `health polls over ${pollBudget.toFixed(0)} ms`).toBeLessThanOrEqual(
         Math.max(2, polls.count / 50),
       );
     }, 120_000);

@@ -1,8 +1,8 @@
 /** EXPLAIN over the REST API answers ksqlDB's `queryDescription` with the topology plan the query runs. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Engine } from "../../runtime/engine/engine.ts";
+import type { Engine } from "../../runtime/engine/engine.ts";
 import { startServer, type RunningServer } from "../../runtime/http/server.ts";
-import { tempDir } from "../fixtures/temp.ts";
+import { openEngine } from "../fixtures/engine.ts";
 
 let engine: Engine;
 let server: RunningServer;
@@ -30,7 +30,7 @@ const ksql = async (text: string) => {
 };
 
 beforeAll(async () => {
-  engine = await Engine.open({ dataDir: tempDir() });
+  engine = await openEngine({ persistent: true });
   server = await startServer({ engine, drainIntervalMs: 20 });
 });
 afterAll(async () => {

@@ -11,6 +11,27 @@ import { expect } from "vitest";
 /** Milliseconds `/healthcheck` may take, however busy the server is. */
 export const HEALTH_BUDGET_MS = 100;
 
+/**
+ * How much slower than its CPU time a fixed computation runs on this machine now: wall time ÷ CPU time of a
+ * busy loop of 30 ms of CPU, the median of three (at least 1). About 1 on an idle machine, 10 and more at a
+ * load average of 20 on two cores. Suites that time a server multiply their budgets by it, measured in the same
+ * run just before and after each probe, so they test the property (no work blocks the event loop for long)
+ * rather than the machine's load: work that blocks the loop is stretched by the same factor, and still fails.
+ * (The test process's CPU time includes its other threads, the health poller's few polls: a slight underestimate.)
+ */
+export function slowdown(): number {
+  const once = () => {
+    const wall = performance.now();
+    const cpu = process.cpuUsage();
+    let x = 0;
+    while (process.cpuUsage(cpu).user < 30_000) for (let i = 0; i < 10_000; i++) x += Math.sqrt(i);
+    const used = process.cpuUsage(cpu);
+    return x > 0 ? (performance.now() - wall) / ((used.user + used.system) / 1000) : 1;
+  };
+  const runs = [once(), once(), once()].sort((a, b) => a - b);
+  return Math.max(1, runs[1]!);
+}
+
 export interface HealthReport {
   /** Polls answered (or failed) so far. */
   readonly count: number;

@@ -5,9 +5,9 @@
 import { request } from "node:http";
 import { connect, type ClientHttp2Session, type ClientHttp2Stream } from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Engine } from "../../runtime/engine/engine.ts";
+import type { Engine } from "../../runtime/engine/engine.ts";
 import { startServer, type RunningServer } from "../../runtime/http/server.ts";
-import { tempDir } from "../fixtures/temp.ts";
+import { openEngine } from "../fixtures/engine.ts";
 
 let engine: Engine;
 let server: RunningServer;
@@ -52,7 +52,7 @@ function lineReader(stream: ClientHttp2Stream) {
 }
 
 beforeAll(async () => {
-  engine = await Engine.open({ dataDir: tempDir() });
+  engine = await openEngine({ persistent: true });
   server = await startServer({ engine, drainIntervalMs: 20 });
   session = connect(server.url);
   const r = await ksql(`

@@ -6,8 +6,9 @@
  * `/info`'s version one that version-gated clients read. Requests are built as ksqlDB's clients build them.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Engine } from "../../runtime/engine/engine.ts";
+import type { Engine } from "../../runtime/engine/engine.ts";
 import { startServer, type RunningServer } from "../../runtime/http/server.ts";
+import { openEngine } from "../fixtures/engine.ts";
 import { tempDir } from "../fixtures/temp.ts";
 
 let dir: string;
@@ -35,7 +36,7 @@ const one = async (text: string): Promise<Entity> => {
 
 beforeAll(async () => {
   dir = tempDir();
-  engine = await Engine.open({ dataDir: dir });
+  engine = await openEngine({ dataDir: dir, persistent: true });
   server = await startServer({ engine, drainIntervalMs: 20 });
   const r = await ksql(`
     CREATE STREAM moves (account STRING KEY, amount DOUBLE, tags ARRAY<STRING>, at STRUCT<x INT, y DECIMAL(4, 1)>)
@@ -251,7 +252,7 @@ describe("POST /ksql statements", { timeout: 60_000 }, () => {
     // A restarted server continues the numbering.
     await server.close();
     await engine.close();
-    engine = await Engine.open({ dataDir: dir });
+    engine = await openEngine({ dataDir: dir, persistent: true });
     server = await startServer({ engine, drainIntervalMs: 20 });
     const c = await one("DROP STREAM seq_b;");
     expect(c.commandSequenceNumber).toBe(b.commandSequenceNumber + 1);

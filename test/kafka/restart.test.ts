@@ -5,7 +5,7 @@
  */
 import { cpSync, rmSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import type { Engine } from "../../runtime/engine/engine.ts";
+import type { Engine, EngineOptions } from "../../runtime/engine/engine.ts";
 import { NamespacedLog } from "../../runtime/log/namespaced.ts";
 import type { RestoreProgress } from "../../runtime/state/changelog.ts";
 import { encodeRecord, sourceForTopic } from "../../runtime/testing/records.ts";
@@ -58,16 +58,20 @@ function expectedPerN(events: typeof EVENTS): string[] {
 
 describe("the engine on Kafka", () => {
   const { kafka, tag } = useKafka("esql-restart");
-
-  it("resumes a windowed and a repartitioned aggregate over 4 partitions from its stored offsets after a restart", async () => {
-    const prefix = `${tag("restart")}-`;
-    const dataDir = tempDir("esql-kafka-restart-");
-    const first = await openEngine({
+  /** A persistent engine in `dataDir` on the topics of `prefix`, without the record cache. */
+  const reopen = (dataDir: string, prefix: string, options: Partial<EngineOptions> = {}) =>
+    openEngine({
       persistent: true,
       dataDir,
       log: new NamespacedLog(kafka, prefix),
       properties: { "ksql.streams.cache.max.bytes.buffering": "0" },
+      ...options,
     });
+
+  it("resumes a windowed and a repartitioned aggregate over 4 partitions from its stored offsets after a restart", async () => {
+    const prefix = `${tag("restart")}-`;
+    const dataDir = tempDir("esql-kafka-restart-");
+    const first = await reopen(dataDir, prefix);
     expect((await first.execute(STATEMENTS)).diagnostics).toEqual([]);
     expect((await first.log.describeTopic("clicks"))?.partitions).toBe(4);
     const source = sourceForTopic(first.catalog, "clicks")!;
@@ -88,12 +92,7 @@ describe("the engine on Kafka", () => {
       EVENTS.slice(200).map((e) => encodeRecord(source, e)),
     );
 
-    const second = await openEngine({
-      persistent: true,
-      dataDir,
-      log,
-      properties: { "ksql.streams.cache.max.bytes.buffering": "0" },
-    });
+    const second = await reopen(dataDir, prefix);
     try {
       expect([...second.queries.keys()]).toEqual([...first.catalog.queries.keys()]);
       const consumed = await second.drain();
@@ -109,13 +108,7 @@ describe("the engine on Kafka", () => {
   it("restores the stores from their changelog topics when the data folder is gone", async () => {
     const prefix = `${tag("changelog")}-`;
     const dataDir = tempDir("esql-kafka-changelog-");
-    const props = { "ksql.streams.cache.max.bytes.buffering": "0" };
-    const first = await openEngine({
-      persistent: true,
-      dataDir,
-      log: new NamespacedLog(kafka, prefix),
-      properties: props,
-    });
+    const first = await reopen(dataDir, prefix);
     expect((await first.execute(STATEMENTS)).diagnostics).toEqual([]);
     const source = sourceForTopic(first.catalog, "clicks")!;
     await first.log.append(
@@ -133,13 +126,7 @@ describe("the engine on Kafka", () => {
 
     rmSync(dataDir, { recursive: true, force: true });
     const progress: RestoreProgress[] = [];
-    const second = await openEngine({
-      persistent: true,
-      dataDir,
-      log: new NamespacedLog(kafka, prefix),
-      properties: props,
-      onRestore: (p) => progress.push(p),
-    });
+    const second = await reopen(dataDir, prefix, { onRestore: (p) => progress.push(p) });
     try {
       expect(progress.filter((p) => p.done).length).toBeGreaterThan(0);
       expect(await second.drain()).toBe(0); // nothing re-read: the offsets came back with the state
@@ -161,13 +148,7 @@ describe("the engine on Kafka", () => {
     const prefix = `${tag("behind")}-`;
     const dataDir = tempDir("esql-kafka-behind-");
     const copy = tempDir("esql-kafka-behind-copy-");
-    const props = { "ksql.streams.cache.max.bytes.buffering": "0" };
-    const first = await openEngine({
-      persistent: true,
-      dataDir,
-      log: new NamespacedLog(kafka, prefix),
-      properties: props,
-    });
+    const first = await reopen(dataDir, prefix);
     expect((await first.execute(STATEMENTS)).diagnostics).toEqual([]);
     const source = sourceForTopic(first.catalog, "clicks")!;
     await first.log.append(
@@ -178,12 +159,7 @@ describe("the engine on Kafka", () => {
     await first.close();
     cpSync(dataDir, copy, { recursive: true });
 
-    const second = await openEngine({
-      persistent: true,
-      dataDir,
-      log: new NamespacedLog(kafka, prefix),
-      properties: props,
-    });
+    const second = await reopen(dataDir, prefix);
     await second.log.append(
       "clicks",
       EVENTS.slice(200).map((e) => encodeRecord(source, e)),
@@ -193,12 +169,7 @@ describe("the engine on Kafka", () => {
 
     rmSync(dataDir, { recursive: true, force: true });
     cpSync(copy, dataDir, { recursive: true });
-    const third = await openEngine({
-      persistent: true,
-      dataDir,
-      log: new NamespacedLog(kafka, prefix),
-      properties: props,
-    });
+    const third = await reopen(dataDir, prefix);
     try {
       expect(await third.drain()).toBe(0);
       expect(await rows(third)).toEqual(expectedRows(EVENTS));

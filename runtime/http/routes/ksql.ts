@@ -69,7 +69,8 @@ export function ksqlRoutes(ctx: ServerContext): Routes {
     const variables = sessionVariables(body.sessionVariables);
     const entities: unknown[] = [];
     // A script with a syntax error runs nothing.
-    const parsed = await parseRequestSql(ctx.sqlParser, text, new Map([...engine.variables, ...variables]));
+    const parsedWith = new Map([...engine.variables, ...variables]);
+    const parsed = await parseRequestSql(ctx.sqlParser, text, parsedWith, true);
     const syntax = parsed.diagnostics.find((d) => d.severity === "error");
     if (syntax) throw new HttpError(400, statementError(syntax, text));
     const query = parsed.statements.find((p) => p.statement.kind === "QueryStatement" || p.statement.kind === "Print");
@@ -100,7 +101,9 @@ export function ksqlRoutes(ctx: ServerContext): Routes {
     }
     await gate.run(true, () =>
       withSession(engine, props, variables, async () => {
-        const r = await engine.execute(text);
+        // The statements parsed above (on a worker thread when the text is long) are not parsed again, unless
+        // another request changed the variables meanwhile.
+        const r = await engine.execute(text, sameEntries(engine.variables, parsedWith) ? { parsed } : {});
         for (const result of r.results) {
           const x = { ...result, text: withSemicolon(result.text) };
           if (x.kind === "error") {
@@ -169,4 +172,8 @@ export function ksqlRoutes(ctx: ServerContext): Routes {
 function startedQuery(c: CompiledStatement | undefined): string | null {
   const a = c?.analyzed;
   return a?.kind === "CreateAsSelect" || a?.kind === "InsertInto" ? a.queryId : null;
+}
+
+function sameEntries(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  return a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
 }

@@ -9,34 +9,9 @@ import type { Engine } from "../../../runtime/engine/engine.ts";
 import { formatTopology } from "../../../src/compile.ts";
 import { planFolder } from "../../../runtime/deploy/plan.ts";
 import { EmbeddedLog } from "../../../runtime/log/embedded.ts";
-import type { EventLog } from "../../../runtime/log/types.ts";
-import { encodeRecord, sourceForTopic } from "../../../runtime/testing/records.ts";
 import { openEngine } from "../../fixtures/engine.ts";
+import { collectFrom, deposit, DEPOSITS, folded } from "../../fixtures/deposits.ts";
 import { tempDir } from "../../fixtures/temp.ts";
-
-const STREAM = `CREATE STREAM deposits (account VARCHAR KEY, amount INT) WITH (kafka_topic='deposits', partitions=2, value_format='JSON');`;
-
-/** Appends deposits `amounts[i]` to partition `i % 2` with timestamp `(from + i) * 1000`. */
-async function deposit(engine: Engine, amounts: readonly number[], from: number, log: EventLog = engine.log) {
-  const source = sourceForTopic(engine.catalog, "deposits")!;
-  await log.append(
-    "deposits",
-    amounts.map((amount, i) => ({
-      ...encodeRecord(source, { key: `a${i % 2}`, value: { AMOUNT: amount }, timestamp: (from + i) * 1000 }),
-      partition: i % 2,
-    })),
-  );
-}
-
-/** The amounts the CTAS `name` folded (a list per account, merged and sorted). */
-async function folded(engine: Engine, name: string): Promise<number[]> {
-  await engine.drain();
-  const t = await engine.table(name);
-  return t.rows.flatMap((r) => r[1] as number[]).sort((a, b) => a - b);
-}
-
-const ctas = (name: string, start: string) =>
-  `CREATE TABLE ${name} WITH (START_FROM = ${start}) AS SELECT account, COLLECT_LIST(amount) AS amounts FROM deposits GROUP BY account;`;
 
 async function ok(engine: Engine, sql: string): Promise<void> {
   expect((await engine.execute(sql)).diagnostics.map((d) => `${d.code}: ${d.message}`)).toEqual([]);
@@ -45,16 +20,16 @@ async function ok(engine: Engine, sql: string): Promise<void> {
 describe("START_FROM", () => {
   it("starts from the earliest or latest offsets, a timestamp, or explicit offsets", async () => {
     const engine = await openEngine();
-    await ok(engine, STREAM);
+    await ok(engine, DEPOSITS);
     await deposit(engine, [1, 2, 3, 4, 5, 6, 7, 8], 0);
     await ok(
       engine,
       [
-        ctas("from_earliest", "'earliest'"),
-        ctas("from_latest", "'LATEST'"),
-        ctas("from_time", "'1970-01-01T00:00:05Z'"),
-        ctas("from_millis", "3000"),
-        ctas("from_offsets", "'offsets:0=3,1=1'"),
+        collectFrom("from_earliest", "'earliest'"),
+        collectFrom("from_latest", "'LATEST'"),
+        collectFrom("from_time", "'1970-01-01T00:00:05Z'"),
+        collectFrom("from_millis", "3000"),
+        collectFrom("from_offsets", "'offsets:0=3,1=1'"),
       ].join("\n"),
     );
     // Appended after the queries started: every query folds these.
@@ -70,8 +45,8 @@ describe("START_FROM", () => {
 
   it("is in the plan: EXPLAIN shows it", async () => {
     const engine = await openEngine();
-    await ok(engine, STREAM);
-    const r = await engine.execute(`EXPLAIN ${ctas("t", "'2024-05-01T00:00:00Z'")}`);
+    await ok(engine, DEPOSITS);
+    const r = await engine.execute(`EXPLAIN ${collectFrom("t", "'2024-05-01T00:00:00Z'")}`);
     expect(r.diagnostics).toEqual([]);
     const explained = r.results[0]!.kind === "ok" ? r.results[0]!.compiled?.topology : undefined;
     expect(explained?.start).toEqual({ kind: "timestamp", timestamp: Date.UTC(2024, 4, 1) });
@@ -83,9 +58,9 @@ describe("START_FROM", () => {
   it("does not seek again after a restart: the offsets resolved at the start are committed", async () => {
     const dataDir = tempDir("esql-start-from-");
     const first = await openEngine({ dataDir, persistent: true });
-    await ok(first, STREAM);
+    await ok(first, DEPOSITS);
     await deposit(first, [1, 2], 0);
-    await ok(first, ctas("live", "'latest'"));
+    await ok(first, collectFrom("live", "'latest'"));
     await first.close();
     // Written while the engine was down: after the start, so the query folds them on its restart.
     const log = await EmbeddedLog.open(join(dataDir, "log"));
@@ -98,8 +73,8 @@ describe("START_FROM", () => {
   it("esql plan shows where a new query starts, and a changed START_FROM alone changes nothing", async () => {
     const engine = await openEngine();
     const folder = (start: string) => [
-      { path: "a.esql", text: STREAM },
-      { path: "b.esql", text: ctas("balances", start) },
+      { path: "a.esql", text: DEPOSITS },
+      { path: "b.esql", text: collectFrom("balances", start) },
     ];
     const first = planFolder(folder("'latest'"), engine);
     expect(first.errors).toEqual([]);
@@ -107,14 +82,14 @@ describe("START_FROM", () => {
       "DEPOSITS new -",
       "BALANCES new latest",
     ]);
-    await ok(engine, STREAM + ctas("balances", "'latest'"));
+    await ok(engine, DEPOSITS + collectFrom("balances", "'latest'"));
     const again = planFolder(folder("'2024-05-01'"), engine);
     expect(again.items.map((i) => `${i.name} ${i.action}`)).toEqual(["DEPOSITS unchanged", "BALANCES unchanged"]);
   });
 
   it("reports a bad START_FROM where it is", async () => {
     const engine = await openEngine();
-    await ok(engine, STREAM);
+    await ok(engine, DEPOSITS);
     const bad = async (sql: string) =>
       (await engine.execute(sql)).diagnostics.map((d) => `${d.code} ${d.span.line}:${d.span.col} ${d.message}`);
     expect(await bad(`CREATE STREAM s1 WITH (START_FROM = 'yesterday') AS SELECT * FROM deposits;`)).toEqual([

@@ -4,12 +4,19 @@
  * afresh. Checked against the record-by-record fold of `fixtures/ttl-fold.ts`, also across a restart and a
  * restore from the changelog.
  */
-import { rmSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openEngine } from "../../fixtures/engine.ts";
 import { tempDir } from "../../fixtures/temp.ts";
-import { STATEMENTS, PROPS, deposits, reference, append, table, outputs } from "../../fixtures/ttl-fold.ts";
+import {
+  STATEMENTS,
+  PROPS,
+  deposits,
+  reference,
+  append,
+  table,
+  outputs,
+  expireAcrossRestarts,
+} from "../../fixtures/ttl-fold.ts";
 
 describe("row TTL", () => {
   it("expires groups not updated for the TTL, with one tombstone each, as a record-by-record fold does", async () => {
@@ -33,24 +40,8 @@ describe("row TTL", () => {
 
   it("keeps expiring exactly once across a restart and a restore from the changelog", async () => {
     const dataDir = tempDir("esql-ttl-");
-    const ds = deposits(300, 11);
     const open = () => openEngine({ dataDir, persistent: true, changelogs: true, properties: PROPS });
-    let engine = await open();
-    expect((await engine.execute(STATEMENTS)).diagnostics).toEqual([]);
-    await append(engine, ds.slice(0, 100));
-    await engine.drain();
-    await engine.close();
-    engine = await open();
-    await append(engine, ds.slice(100, 200));
-    await engine.drain();
-    await engine.close();
-    // The stores are lost: the query restores them (groups and their TTL index) from its changelog.
-    rmSync(join(dataDir, "state"), { recursive: true, force: true });
-    engine = await open();
-    await append(engine, ds.slice(200));
-    const want = reference(ds);
-    expect(await table(engine)).toEqual(want.table);
-    expect(await outputs(engine)).toEqual(want.outputs);
+    await expireAcrossRestarts(open, dataDir, deposits(300, 11), [100, 200]);
   });
 
   it("is shown by EXPLAIN and checked by the compiler", async () => {
