@@ -11,7 +11,7 @@
  * | `POST /query-stream` | `{"sql": "SELECT ...", "properties": {...}}` | `application/vnd.ksqlapi.delimited.v1` (default): the header object, then one JSON array per row, a line each; with `Accept: application/json`: one JSON array of the header and the rows |
  * | `POST /close-query` | `{"queryId": "..."}` | closes a running push query |
  * | `POST /inserts-stream` | JSON lines: `{"target": "..."}`, then one row object per line | one ack line per row (`routes/inserts.ts`) |
- * | `POST /ksql/terminate`, `GET /clusterStatus`, `POST /is_valid_property/{name}` | | cluster administration (`routes/admin.ts`) |
+ * | `POST /ksql/terminate`, `GET /clusterStatus`, `GET /is_valid_property/{name}` | | cluster administration (`routes/admin.ts`) |
  * | `GET /status`, `GET /status/{commandId}` | | the outcome of the commands run |
  * | `GET /info`, `GET /healthcheck` | | server info (ksqlDB's version, esql's as `esqlVersion`), health |
  * | `GET /metrics` | | Prometheus text: records processed, processing errors and lag per query, pull latency histogram |

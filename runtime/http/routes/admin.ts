@@ -1,7 +1,7 @@
 /**
  * Cluster administration as ksqlDB answers it: `POST /ksql/terminate` (TERMINATE CLUSTER: every query stopped,
  * every stream and table dropped, the listed topics deleted), `GET /clusterStatus` (this instance and the
- * partitions its queries hold), `POST /is_valid_property/{name}` (whether a request may set the property).
+ * partitions its queries hold), `GET /is_valid_property/{name}` (whether a request may set the property).
  */
 import { Bodies } from "../body.ts";
 import type { Routes, ServerContext } from "../context.ts";
@@ -113,7 +113,7 @@ export function adminRoutes(ctx: ServerContext): Routes {
     });
   };
 
-  /** POST /is_valid_property/{name}: `true`, or 400 naming the property. */
+  /** GET /is_valid_property/{name}: `true`, or 400 naming the property. */
   const isValidProperty = async (req: Req, res: Res) => {
     const name = decodeURIComponent((req.url ?? "").split("?")[0]!.slice("/is_valid_property/".length));
     const bare = name.startsWith("ksql.streams.") ? name.slice("ksql.streams.".length) : name;
@@ -132,6 +132,8 @@ export function adminRoutes(ctx: ServerContext): Routes {
   return {
     "POST /ksql/terminate": terminate,
     "GET /clusterStatus": clusterStatus,
+    // GET as ksqlDB serves it; POST too, as esql first answered it.
+    "GET /is_valid_property/*": isValidProperty,
     "POST /is_valid_property/*": isValidProperty,
   };
 }
