@@ -20,7 +20,12 @@ type Statement = ParseResult["statements"][number]["statement"];
 export interface ParsedSql {
   readonly statements: readonly {
     readonly text: string;
-    readonly statement: { readonly kind: Statement["kind"]; readonly span: Statement["span"] };
+    readonly statement: {
+      readonly kind: Statement["kind"];
+      readonly span: Statement["span"];
+      /** A TERMINATE's query id. */
+      readonly queryId?: string;
+    };
   }[];
   readonly diagnostics: ParseResult["diagnostics"];
 }

@@ -29,7 +29,13 @@ parentPort!.on("message", (job: ParseJob) => {
       id: job.id,
       statements: r.statements.map((p) => ({
         text: p.text,
-        statement: { kind: p.statement.kind, span: p.statement.span },
+        statement: {
+          kind: p.statement.kind,
+          span: p.statement.span,
+          ...(p.statement.kind === "Terminate" && p.statement.queryId !== undefined
+            ? { queryId: p.statement.queryId }
+            : {}),
+        },
       })),
       diagnostics: r.diagnostics,
     };

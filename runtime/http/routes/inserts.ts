@@ -5,7 +5,8 @@
  * `{"status":"error","seq":n,"error_code":40000,"message":...}` for a row that cannot be written (the others
  * are written), each ack its own chunk / DATA frame; with `Accept: application/json` (and not the delimited type)
  * the acks form one JSON array instead, as ksqlDB answers. Over HTTP/2 rows and acks interleave; over HTTP/1.1
- * the body is chunked the same way (Node's request timeout bounds how long an HTTP/1.1 insert stream may stay open).
+ * the body is chunked the same way. The target line must arrive within the request timeout; the rows may then
+ * come for as long as the client wants.
  */
 import { formatType, type SqlType } from "../../../src/types/sqltype.ts";
 import { fromJson } from "../../cluster/remote.ts";
@@ -146,6 +147,8 @@ export function insertRoutes(ctx: ServerContext): Routes {
               ),
             );
           target = source;
+          // An insert stream lives as long as the client sends rows: no request timeout from here on.
+          ctx.keepOpen(req);
           res.writeHead(200, {
             "content-type": jsonArray ? "application/json" : "application/vnd.ksqlapi.delimited.v1",
           });

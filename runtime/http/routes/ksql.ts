@@ -89,10 +89,9 @@ export function ksqlRoutes(ctx: ServerContext): Routes {
     // TERMINATE of a push query streaming from this server (ksqlDB's transient query ids) closes it; the
     // engine knows only persistent queries.
     const only = parsed.statements.length === 1 ? parsed.statements[0]!.statement : undefined;
+    const terminated = only?.kind === "Terminate" ? only.queryId?.toUpperCase() : undefined;
     const push =
-      only?.kind === "Terminate" && only.queryId !== undefined
-        ? [...ctx.running.entries()].find(([id]) => id.toUpperCase() === only.queryId!.toUpperCase())
-        : undefined;
+      terminated === undefined ? undefined : [...ctx.running.entries()].find(([id]) => id.toUpperCase() === terminated);
     if (push) {
       push[1].stop();
       await push[1].done;
