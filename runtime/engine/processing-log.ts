@@ -156,6 +156,9 @@ export function processingLogEntry(e: ProcessingError, time: number): Record<str
   };
 }
 
+/** A field of an old entry as text ("" when absent or not text). */
+const text = (v: unknown): string => (typeof v === "string" ? v : typeof v === "number" ? String(v) : "");
+
 /**
  * Converts the entries of the processing log's old topic (esql's flat columns) into the current topic, then
  * deletes the old topic. Runs when an engine opens; a topic that is not there (a new data folder, or converted
@@ -177,12 +180,12 @@ export async function migrateProcessingLog(log: EventLog): Promise<number> {
       }
       const entry = processingLogEntry(
         {
-          queryId: String(old.QUERY_ID ?? ""),
-          topic: String(old.TOPIC ?? ""),
+          queryId: text(old.QUERY_ID),
+          topic: text(old.TOPIC),
           partition: Number(old.PARTITION ?? -1),
           offset: Number(old.OFFSET ?? -1),
-          where: String(old.OPERATION ?? ""),
-          message: String(old.MESSAGE ?? ""),
+          where: text(old.OPERATION),
+          message: text(old.MESSAGE),
           ...(typeof old.REASON === "string" ? { reason: old.REASON as DropReason } : {}),
           ...(typeof old.MORE === "number" ? { more: old.MORE } : {}),
         },

@@ -69,7 +69,7 @@ describe("the processing log", () => {
       expect(processing.slice(4, 7)).toEqual([null, null, null]);
       expect(String(processing[7])).toMatch(/zero/i);
       const decode = byType.get(0)!;
-      expect(decode[0]).toBe(`${processing[0]!.toString().replace(/\.[^.]*$/, "")}.deserialize value`);
+      expect(decode[0]).toBe(`${String(processing[0] as string).replace(/\.[^.]*$/, "")}.deserialize value`);
       expect(decode.slice(4, 5)).toEqual(["value"]);
       expect(String(decode[5])).toMatch(/invalid JSON/);
       expect(decode[6]).toBe("s");
