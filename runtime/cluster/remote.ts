@@ -10,9 +10,10 @@ import { parseDecimal } from "../serde/decimal.ts";
 import { JsonNumber, parseJsonLossless } from "../serde/json.ts";
 import type { SqlType } from "../../src/types/sqltype.ts";
 import { normalizeLong } from "../../src/types/values.ts";
+import { PROPERTIES } from "../../src/plan/properties.ts";
 
 /** The query property that makes an instance answer a pull query from its own partitions only. */
-export const PULL_SCOPE = "esql.pull.scope";
+export const PULL_SCOPE = PROPERTIES.pullScope;
 export const LOCAL_SCOPE = "local";
 
 /** Where a pull query's other partitions are, and how to ask for them. */

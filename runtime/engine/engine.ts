@@ -55,6 +55,7 @@ import {
 import {
   dropsOf,
   processingSummaryOf,
+  migrateProcessingLog,
   PROCESSING_LOG_DDL,
   PROCESSING_LOG_STREAM,
   PROCESSING_LOG_TOPIC,
@@ -218,6 +219,7 @@ export class Engine {
     const log = options.log ?? (await EmbeddedLog.open(join(options.dataDir, "log")));
     const engine = new Engine(log, options.dataDir, options.log === undefined, options);
     await log.createTopic(PROCESSING_LOG_TOPIC, { partitions: 1 });
+    await migrateProcessingLog(log);
     if (options.persistent ?? true) await engine.resume();
     else engine.recording = false;
     if (options.processingLogStream ?? true) await engine.defineProcessingLog();

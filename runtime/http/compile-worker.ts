@@ -29,7 +29,14 @@ parentPort!.on("message", (job: ParseJob) => {
       ? r.statements
       : r.statements.map((p) => ({
           text: p.text,
-          statement: { kind: p.statement.kind, span: p.statement.span } as (typeof p)["statement"],
+          statement: {
+            kind: p.statement.kind,
+            span: p.statement.span,
+            // what the server reads of a TERMINATE before the engine analyzes it
+            ...(p.statement.kind === "Terminate" && p.statement.queryId !== undefined
+              ? { queryId: p.statement.queryId }
+              : {}),
+          } as (typeof p)["statement"],
         }));
     reply = { id: job.id, statements, diagnostics: r.diagnostics };
   } catch (e) {

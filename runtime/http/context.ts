@@ -28,6 +28,8 @@ export interface ServerContext {
   readonly pullLatency: PullLatency;
   /** Parses long SQL texts on worker threads (`parseRequestSql`), off the event loop. */
   readonly sqlParser: CompilePool;
+  /** Exempts a request's body from the request timeout: the route reads it for as long as the client sends. */
+  keepOpen(req: Req): void;
   /** Why background processing fails, while it does. */
   drainError(): string | undefined;
 }

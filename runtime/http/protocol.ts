@@ -17,7 +17,7 @@ export interface Res {
   readonly destroyed?: boolean;
   writeHead(status: number, headers: Record<string, string | number>): unknown;
   setHeader(name: string, value: string): unknown;
-  write(chunk: string): boolean;
+  write(chunk: string, callback?: (error?: Error | null) => void): boolean;
   end(chunk?: string): unknown;
   on(event: "close" | "drain", listener: () => void): unknown;
   once(event: "close" | "drain", listener: () => void): unknown;
@@ -27,6 +27,42 @@ export interface Res {
 /** Whether the client is gone (reset stream, closed connection): nothing more can be written. */
 export function gone(res: Res): boolean {
   return res.stream ? res.stream.destroyed || res.stream.closed : res.destroyed === true;
+}
+
+/**
+ * Writes pieces of a streamed answer (a push query's rows, insert acks) each as its own HTTP/1.1 chunk or HTTP/2
+ * DATA frame, as ksqlDB does: clients parse one row per chunk. A piece is written once the previous one has
+ * reached the socket (Node's HTTP/2 session packs whatever is queued for a stream into one DATA frame), which
+ * also makes a slow client slow the writer down instead of filling memory.
+ */
+export class FramedWriter {
+  private last: Promise<void> = Promise.resolve();
+
+  constructor(private readonly res: Res) {}
+
+  /** Queues `text`; resolves when it is written (or the client is gone). */
+  write(text: string): Promise<void> {
+    this.last = this.last.then(() => this.writeNow(text));
+    return this.last;
+  }
+
+  /** Resolves when everything queued is written. */
+  idle(): Promise<void> {
+    return this.last;
+  }
+
+  private writeNow(text: string): Promise<void> {
+    const res = this.res;
+    if (gone(res)) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        res.off("close", done);
+        resolve();
+      };
+      res.once("close", done);
+      res.write(text, done);
+    });
+  }
 }
 
 /** ksqlDB's error codes (HTTP status × 100 + detail). */

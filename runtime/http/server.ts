@@ -11,7 +11,7 @@
  * | `POST /query-stream` | `{"sql": "SELECT ...", "properties": {...}}` | `application/vnd.ksqlapi.delimited.v1` (default): the header object, then one JSON array per row, a line each; with `Accept: application/json`: one JSON array of the header and the rows |
  * | `POST /close-query` | `{"queryId": "..."}` | closes a running push query |
  * | `POST /inserts-stream` | JSON lines: `{"target": "..."}`, then one row object per line | one ack line per row (`routes/inserts.ts`) |
- * | `POST /ksql/terminate`, `GET /clusterStatus`, `POST /is_valid_property/{name}` | | cluster administration (`routes/admin.ts`) |
+ * | `POST /ksql/terminate`, `GET /clusterStatus`, `GET /is_valid_property/{name}` | | cluster administration (`routes/admin.ts`) |
  * | `GET /status`, `GET /status/{commandId}` | | the outcome of the commands run |
  * | `GET /info`, `GET /healthcheck` | | server info (ksqlDB's version, esql's as `esqlVersion`), health |
  * | `GET /metrics` | | Prometheus text: records processed, processing errors and lag per query, pull latency histogram |
@@ -24,7 +24,7 @@
  * Hostile clients: bodies are checked before anything runs (content type: 415; size, JSON nesting, shape
  * against a schema, SQL length: 400 or 413), a connection must send its request headers within
  * `headersTimeoutMs` and its whole request within `requestTimeoutMs` (responses, push streams included,
- * are not limited), idle connections close, and the push-query limit is counted before anything awaits,
+ * are not limited; nor is an insert stream's body once its target is known), idle connections close, and the push-query limit is counted before anything awaits,
  * so concurrent requests cannot overshoot it; pull queries are never counted.
  *
  * The server owns the engine's processing loop: persistent queries are drained in the background. Statements
@@ -32,7 +32,7 @@
  * with each other and with the drain, since they only read committed state (LevelDB snapshots) and logs.
  *
  * This module owns the connections, the background drain and the dispatch; the endpoints live in `routes/`
- * (one module per group, each a table of handlers by `"METHOD /path"`) and share a {@link ServerContext}
+ * (one module per group, each a table of handlers by `"METHOD /path"`, routed by find-my-way) and share a {@link ServerContext}
  * (`context.ts`); bodies are read in `body.ts`, errors and answers written with `protocol.ts`.
  */
 import { createServer, type ServerResponse } from "node:http";
@@ -42,7 +42,8 @@ import type { Engine } from "../engine/engine.ts";
 import { authorized } from "./auth.ts";
 import { bodyReader } from "./body.ts";
 import { CompilePool } from "./compile-pool.ts";
-import type { Routes, RunningPush, ServerContext } from "./context.ts";
+import FindMyWay, { type HTTPMethod } from "find-my-way";
+import type { Handler, Routes, RunningPush, ServerContext } from "./context.ts";
 import { Gate } from "./gate.ts";
 import { ERR, errorBody, HttpError, send, type Req, type Res } from "./protocol.ts";
 import { QueryHistory } from "./history.ts";
@@ -107,6 +108,9 @@ export interface ServerOptions {
   ) => void;
 }
 
+/** The methods a route may have: a path known for another method answers 405. */
+const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"] as const;
+
 /** The bytes an HTTP/2 client sends first (RFC 9113 §3.4). */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -158,6 +162,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   );
 
   const requestTimeout = options.requestTimeoutMs ?? 30_000;
+  /** Requests whose body a route keeps open for as long as the client sends (exempt from the request timeout). */
+  const longLived = new WeakSet<Req>();
   const ctx: ServerContext = {
     engine,
     options,
@@ -171,6 +177,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     pullLatency: new PullLatency(),
     drainError: () => drainError,
     sqlParser: new CompilePool(),
+    keepOpen: (req) => longLived.add(req),
   };
   const metrics = metricsRoutes(ctx);
   const history = options.console ? new QueryHistory(engine, options.consoleSampleMs) : undefined;
@@ -184,15 +191,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...metrics.routes,
     ...web?.routes,
   };
-  const paths = new Set(Object.keys(routes).map((r) => r.slice(r.indexOf(" ") + 1)));
-  /** Routes ending in `/*` take any path under them (`GET /status/<command id>`), longest first. */
-  const prefixes = Object.keys(routes)
-    .filter((r) => r.endsWith("/*"))
-    .map((r) => r.slice(0, -1))
-    .sort((a, b) => b.length - a.length);
-  const known = (path: string) =>
-    paths.has(path) || [...paths].some((p) => p.endsWith("/*") && path.startsWith(p.slice(0, -1)));
-
+  // The router (find-my-way) holds each route's handler as its store; `/*` routes take any path under them.
+  const router = FindMyWay();
+  for (const [route, handler] of Object.entries(routes)) {
+    const [method, path] = route.split(" ") as [HTTPMethod, string];
+    router.on(method, path, () => undefined, handler);
+  }
+  const find = (method: string, path: string): Handler | undefined =>
+    (router.find(method as HTTPMethod, path)?.store as Handler | undefined) ?? undefined;
   const handle = async (req: Req, res: Res) => {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     const route = `${req.method} ${path}`;
@@ -208,10 +214,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         ),
       );
     }
-    const prefix = prefixes.find((p) => route.startsWith(p) && route.length > p.length);
-    const handler = Object.hasOwn(routes, route) ? routes[route] : prefix ? routes[`${prefix}*`] : undefined;
+    const handler = find(req.method ?? "GET", path);
     if (handler) return handler(req, res);
-    const exists = known(path);
+    const exists = METHODS.some((m) => find(m, path) !== undefined);
     throw new HttpError(
       exists ? 405 : 404,
       errorBody(
@@ -224,6 +229,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const onRequest = (req: Req, response: ServerResponse | Http2ServerResponse) => {
     const res = response as Res;
+    // The whole request (body included) must arrive within the request timeout, but for a body a route keeps
+    // open on purpose (`ctx.keepOpen`: an insert stream). Then 408, and the connection (HTTP/1.1) or the stream
+    // (HTTP/2) is closed. Responses are not limited.
+    const deadline = setTimeout(() => {
+      if (req.complete || longLived.has(req)) return;
+      send(res, 408, errorBody("generic_error", ERR.timeout, `the request did not arrive within ${requestTimeout} ms`));
+      if ("stream" in req) req.stream.close();
+      else req.socket.destroySoon();
+    }, requestTimeout);
+    const clear = () => clearTimeout(deadline);
+    req.once("end", clear);
+    req.once("close", clear);
+    res.once("close", clear);
     handle(req, res).catch((e: unknown) => {
       if (e instanceof HttpError) send(res, e.status, e.body);
       else
@@ -231,7 +249,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // A body we did not read keeps the connection (HTTP/1.1) or the stream's flow control window busy: drop it.
       if (!req.complete) {
         req.resume();
-        // An HTTP/2 client still sending a body we refused has its stream reset (HTTP/1: Node's requestTimeout).
+        // An HTTP/2 client still sending a body we refused has its stream reset (HTTP/1: the deadline above).
         if ("stream" in req) req.stream.close();
       }
     });
@@ -240,18 +258,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const http1 = createServer(
     {
       headersTimeout,
-      requestTimeout: Math.max(requestTimeout, headersTimeout),
+      // The request timeout is the deadline in onRequest, which an insert stream may be exempt from.
+      requestTimeout: 0,
       keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
       connectionsCheckingInterval: Math.min(1_000, headersTimeout),
     },
     onRequest,
   );
-  // Node checks headersTimeout and requestTimeout (which end at the request's last byte: a streaming
-  // response is not limited) from a timer it starts when the server emits 'listening'. This server never
+  // Node checks headersTimeout from a timer it starts when the server emits 'listening'. This server never
   // listens itself (the front below hands it connections), so it is told.
   http1.emit("listening");
   http1.on("clientError", (err: NodeJS.ErrnoException, socket) => {
-    // Node reports the headers and request timeouts here too.
+    // Node reports the headers timeout here too.
     const status =
       err.code === "ERR_HTTP_REQUEST_TIMEOUT"
         ? "408 Request Timeout"

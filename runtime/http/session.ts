@@ -2,13 +2,11 @@
  * A request's session: its properties (`streamsProperties` / `properties`) and `sessionVariables`, which
  * ksqlDB scopes to the one request.
  */
+import { STREAMS_PREFIX } from "../../src/plan/properties.ts";
 import type { Engine } from "../engine/engine.ts";
 
 /** A property or variable value as a request body may hold it. */
 type Scalar = string | number | boolean | null | undefined;
-
-/** ksqlDB's prefix for Kafka Streams (and its clients') settings, accepted before any such name. */
-const STREAMS_PREFIX = "ksql.streams.";
 
 /**
  * Property values as the engine takes them (strings; nulls left out). A name with ksqlDB's `ksql.streams.`

@@ -14,6 +14,7 @@
 import type { CatalogColumn, CatalogSource } from "./source.ts";
 import type { TExpr } from "./expr.ts";
 import type { SqlType } from "../types/sqltype.ts";
+import { PROPERTIES, STREAMS_PREFIX } from "./properties.ts";
 
 /**
  * The plan format's version. An engine runs plans of this version only; one that meets another stops with
@@ -52,10 +53,10 @@ export function executionSettings(
   properties: Readonly<Record<string, string>>,
   defaultReset: "earliest" | "latest" = "earliest",
 ): ExecutionSettings {
-  const get = (name: string) => (properties[name] ?? properties[`ksql.streams.${name}`])?.trim().toLowerCase();
-  const reset = get("auto.offset.reset");
-  const guarantee = get("processing.guarantee");
-  const cache = get("cache.max.bytes.buffering");
+  const get = (name: string) => (properties[name] ?? properties[`${STREAMS_PREFIX}${name}`])?.trim().toLowerCase();
+  const reset = get(PROPERTIES.autoOffsetReset);
+  const guarantee = get(PROPERTIES.processingGuarantee);
+  const cache = get(PROPERTIES.cacheMaxBytesBuffering);
   return {
     offsetReset: reset === "latest" || reset === "earliest" ? reset : defaultReset,
     guarantee: guarantee !== undefined && EXACTLY_ONCE.has(guarantee) ? "exactly_once" : "at_least_once",

@@ -41,6 +41,7 @@ import {
 import { RESERVED_NAMES, analyzeQuery } from "./query.ts";
 import { replaceIncompatibility, replaceMessage, type Definition } from "./replace.ts";
 import type { TExpr } from "./typed.ts";
+import { PROPERTIES } from "../plan/properties.ts";
 
 export interface AnalyzeEnv {
   readonly functions: FunctionRegistry;
@@ -268,7 +269,7 @@ function formatsFor(
   const f = readFormats(props, span, diags);
   let valueFormat: FormatName | undefined = f.value ?? inherit?.value.format;
   if (!valueFormat) {
-    const d = env.properties["ksql.persistence.default.format.value"];
+    const d = env.properties[PROPERTIES.defaultValueFormat];
     if (d) valueFormat = d.toUpperCase() as FormatName;
   }
   if (!valueFormat) {
@@ -285,14 +286,14 @@ function formatsFor(
   if (!keyFormat && inherit && inherit.key.format !== "NONE") keyFormat = inherit.key.format;
   if (!keyFormat)
     keyFormat = hasKey
-      ? ((env.properties["ksql.persistence.default.format.key"]?.toUpperCase() as FormatName | undefined) ?? "KAFKA")
+      ? ((env.properties[PROPERTIES.defaultKeyFormat]?.toUpperCase() as FormatName | undefined) ?? "KAFKA")
       : "NONE";
   const valueProps: Record<string, string> = { ...f.valueProps };
   if (!f.value && inherit && inherit.value.format === valueFormat) {
     if (inherit.value.properties.delimiter !== undefined && valueProps.delimiter === undefined)
       valueProps.delimiter = inherit.value.properties.delimiter;
   }
-  const wrapDefault = env.properties["ksql.persistence.wrap.single.values"];
+  const wrapDefault = env.properties[PROPERTIES.wrapSingleValues];
   if (
     valueProps.wrapSingleValue === undefined &&
     wrapDefault !== undefined &&
@@ -759,7 +760,7 @@ function sinkFor(
   const timestamp = readTimestamp(props, columns, span, diags);
   const partitions = readPartitions(props, span, diags);
   const retentionMs = readRetention(props, span, diags);
-  const prefix = env.properties["ksql.output.topic.name.prefix"] ?? "";
+  const prefix = env.properties[PROPERTIES.outputTopicPrefix] ?? "";
   const topic = props.get("KAFKA_TOPIC") ?? `${prefix}${name}`;
   checkTopicName(topic, props, span, diags);
   const ttlMs = readTtl(props, kind, q, span, diags);

@@ -6,6 +6,7 @@ import { request } from "node:http";
 import { connect, type ClientHttp2Session, type ClientHttp2Stream } from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../../runtime/engine/engine.ts";
+import { PROPERTY_NAMES } from "../../src/plan/properties.ts";
 import { startServer, type RunningServer } from "../../runtime/http/server.ts";
 import { openEngine } from "../fixtures/engine.ts";
 
@@ -137,13 +138,22 @@ describe("POST /inserts-stream", { timeout: 60_000 }, () => {
 });
 
 describe("administration endpoints", { timeout: 60_000 }, () => {
-  it("tells whether a property may be set", async () => {
-    const ok = await fetch(`${server.url}/is_valid_property/ksql.streams.auto.offset.reset`, { method: "POST" });
-    expect(ok.status).toBe(200);
-    expect(await ok.json()).toBe(true);
-    const bad = await fetch(`${server.url}/is_valid_property/no.such.thing`, { method: "POST" });
-    expect(bad.status).toBe(400);
-    expect(await bad.json()).toMatchObject({ error_code: 40000, message: expect.stringContaining("no.such.thing") });
+  it("tells whether a property may be set: every property esql reads, Kafka Streams' with ksqlDB's prefix", async () => {
+    // GET, as ksqlDB serves it (POST too, as esql first did).
+    for (const method of ["GET", "POST"]) {
+      const ok = await fetch(`${server.url}/is_valid_property/ksql.streams.auto.offset.reset`, { method });
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toBe(true);
+    }
+    for (const name of PROPERTY_NAMES) {
+      const ok = await fetch(`${server.url}/is_valid_property/${name}`);
+      expect(ok.status, name).toBe(200);
+    }
+    for (const name of ["no.such.thing", "ksql.streams.ksql.output.topic.name.prefix", "ksql.service.id"]) {
+      const bad = await fetch(`${server.url}/is_valid_property/${name}`);
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toMatchObject({ error_code: 40000, message: expect.stringContaining(name) });
+    }
   });
 
   it("reports this instance and the partitions its queries hold", async () => {

@@ -1,29 +1,12 @@
 /**
  * Cluster administration as ksqlDB answers it: `POST /ksql/terminate` (TERMINATE CLUSTER: every query stopped,
  * every stream and table dropped, the listed topics deleted), `GET /clusterStatus` (this instance and the
- * partitions its queries hold), `POST /is_valid_property/{name}` (whether a request may set the property).
+ * partitions its queries hold), `GET /is_valid_property/{name}` (whether a request may set the property).
  */
+import { knownProperty, PROPERTY_NAMES } from "../../../src/plan/properties.ts";
 import { Bodies } from "../body.ts";
 import type { Routes, ServerContext } from "../context.ts";
 import { ERR, errorBody, HttpError, send, type Req, type Res } from "../protocol.ts";
-
-/**
- * The properties the engine reads from a request or `SET` (the runtime's readers name them), each also
- * accepted with ksqlDB's `ksql.streams.` prefix.
- */
-const SETTABLE_PROPERTIES = new Set([
-  "auto.offset.reset",
-  "cache.max.bytes.buffering",
-  "processing.guarantee",
-  "ksql.new.query.planner.enabled",
-  "ksql.output.topic.name.prefix",
-  "ksql.persistence.default.format.key",
-  "ksql.persistence.default.format.value",
-  "ksql.persistence.wrap.single.values",
-  "ksql.query.pull.limit.clause.enabled",
-  "ksql.query.pull.range.scan.enabled",
-  "ksql.query.pull.table.scan.enabled",
-]);
 
 /** An identifier as a quoted SQL name (backticks; a backtick doubled). */
 const quoted = (name: string) => `\`${name.replaceAll("`", "``")}\``;
@@ -113,17 +96,16 @@ export function adminRoutes(ctx: ServerContext): Routes {
     });
   };
 
-  /** POST /is_valid_property/{name}: `true`, or 400 naming the property. */
+  /** GET /is_valid_property/{name}: `true`, or 400 naming the property. */
   const isValidProperty = async (req: Req, res: Res) => {
     const name = decodeURIComponent((req.url ?? "").split("?")[0]!.slice("/is_valid_property/".length));
-    const bare = name.startsWith("ksql.streams.") ? name.slice("ksql.streams.".length) : name;
-    if (!SETTABLE_PROPERTIES.has(bare))
+    if (!knownProperty(name))
       throw new HttpError(
         400,
         errorBody(
           "generic_error",
           ERR.badRequest,
-          `Not recognizable as ksql, streams, consumer, or producer property: '${name}' (esql reads: ${[...SETTABLE_PROPERTIES].join(", ")})`,
+          `Not recognizable as ksql, streams, consumer, or producer property: '${name}' (esql reads: ${PROPERTY_NAMES.join(", ")})`,
         ),
       );
     send(res, 200, true);
@@ -132,6 +114,8 @@ export function adminRoutes(ctx: ServerContext): Routes {
   return {
     "POST /ksql/terminate": terminate,
     "GET /clusterStatus": clusterStatus,
+    // GET as ksqlDB serves it; POST too, as esql first answered it.
+    "GET /is_valid_property/*": isValidProperty,
     "POST /is_valid_property/*": isValidProperty,
   };
 }

@@ -3,15 +3,17 @@
  * `{"target": "<stream>"}`, then one JSON object per row (column name → value; `ROWTIME` sets the record's
  * timestamp). The answer streams one line per row as it is written, in order: `{"status":"ok","seq":n}`, or
  * `{"status":"error","seq":n,"error_code":40000,"message":...}` for a row that cannot be written (the others
- * are written). Over HTTP/2 rows and acks interleave; over HTTP/1.1 the body is chunked the same way (Node's
- * request timeout bounds how long an HTTP/1.1 insert stream may stay open).
+ * are written), each ack its own chunk / DATA frame; with `Accept: application/json` (and not the delimited type)
+ * the acks form one JSON array instead, as ksqlDB answers. Over HTTP/2 rows and acks interleave; over HTTP/1.1
+ * the body is chunked the same way. The target line must arrive within the request timeout; the rows may then
+ * come for as long as the client wants.
  */
 import { formatType, type SqlType } from "../../../src/types/sqltype.ts";
 import { fromJson } from "../../cluster/remote.ts";
 import { JsonNumber, parseJsonLossless } from "../../serde/json.ts";
 import { Bodies, MAX_JSON_DEPTH, nestedDeeperThan } from "../body.ts";
 import type { Routes, ServerContext } from "../context.ts";
-import { ERR, errorBody, gone, HttpError, type Req, type Res } from "../protocol.ts";
+import { ERR, errorBody, FramedWriter, gone, HttpError, type Req, type Res } from "../protocol.ts";
 
 type Target = NonNullable<ReturnType<ServerContext["engine"]["catalog"]["source"]>>;
 
@@ -86,8 +88,15 @@ export function insertRoutes(ctx: ServerContext): Routes {
     let target: Target | undefined;
     let seq = 0;
     let buffered = "";
+    // As ksqlDB: acks as JSON lines (the default), or one JSON array for a client that accepts only JSON.
+    const accept = String(req.headers.accept ?? "");
+    const jsonArray = /application\/json/i.test(accept) && !/delimited/i.test(accept);
+    const out = new FramedWriter(res);
+    let acked = 0;
+    /** Each ack its own chunk / DATA frame (clients parse one per chunk), in sequence order. */
     const ack = (line: object) => {
-      if (!gone(res)) res.write(`${JSON.stringify(line)}\n`);
+      const text = JSON.stringify(line);
+      void out.write(jsonArray ? `${acked++ === 0 ? "[" : ","}${text}` : `${text}\n`);
     };
     /** Parses and writes complete lines; rows of one chunk go to the log in one append. */
     const lines = async (complete: string[]) => {
@@ -138,7 +147,11 @@ export function insertRoutes(ctx: ServerContext): Routes {
               ),
             );
           target = source;
-          res.writeHead(200, { "content-type": "application/vnd.ksqlapi.delimited.v1" });
+          // An insert stream lives as long as the client sends rows: no request timeout from here on.
+          ctx.keepOpen(req);
+          res.writeHead(200, {
+            "content-type": jsonArray ? "application/json" : "application/vnd.ksqlapi.delimited.v1",
+          });
           continue;
         }
         const n = seq++;
@@ -168,10 +181,13 @@ export function insertRoutes(ctx: ServerContext): Routes {
       const complete = buffered.slice(0, nl).split("\n");
       buffered = buffered.slice(nl + 1);
       await lines(complete);
+      // Rows are read as fast as their acks are written.
+      await out.idle();
     }
     await lines([buffered + decoder.decode()]);
     if (!target) throw new HttpError(400, errorBody("generic_error", ERR.badRequest, "the body names no target"));
-    if (!gone(res)) res.end();
+    await out.idle();
+    if (!gone(res)) res.end(jsonArray ? (acked === 0 ? "[]" : "]") : undefined);
   };
 
   return { "POST /inserts-stream": inserts };

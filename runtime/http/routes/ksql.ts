@@ -3,6 +3,8 @@
  *
  * - SHOW/LIST, DESCRIBE, EXPLAIN: the engine's entities (`runtime/engine/entities.ts`);
  * - `CREATE ... IF NOT EXISTS` of a source that exists: a `warning_entity` (nothing is recorded);
+ * - `TERMINATE <id>` of a push query this server streams (a transient query id, as ksqlDB's clients stop push
+ *   queries): that query is closed, answered with a `terminate_query` entity;
  * - any other statement: `currentStatus` with its command id, and as `commandSequenceNumber` its offset in the
  *   engine's command topic (stable across restarts; -1 for statements that change no state, which are not
  *   recorded, and on an engine that records nothing).
@@ -84,6 +86,26 @@ export function ksqlRoutes(ctx: ServerContext): Routes {
           { statementText: withSemicolon(query.text), entities: [] },
         ),
       );
+    }
+    // TERMINATE of a push query streaming from this server (ksqlDB's transient query ids) closes it; the
+    // engine knows only persistent queries.
+    const only = parsed.statements.length === 1 ? parsed.statements[0]!.statement : undefined;
+    const terminated = only?.kind === "Terminate" ? only.queryId?.toUpperCase() : undefined;
+    const push =
+      terminated === undefined ? undefined : [...ctx.running.entries()].find(([id]) => id.toUpperCase() === terminated);
+    if (push) {
+      push[1].stop();
+      await push[1].done;
+      send(res, 200, [
+        {
+          "@type": "terminate_query",
+          statementText: withSemicolon(parsed.statements[0]!.text),
+          queryId: push[0],
+          wasTerminated: true,
+          warnings: [],
+        },
+      ]);
+      return;
     }
     if (options.readOnly) {
       const write = parsed.statements.find((p) => !READ_ONLY_KINDS.has(p.statement.kind));

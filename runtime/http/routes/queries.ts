@@ -13,7 +13,17 @@ import { Bodies } from "../body.ts";
 import { parseRequestSql } from "../compile-pool.ts";
 import type { Routes, ServerContext } from "../context.ts";
 import { requestProperties, sessionVariables, withSession } from "../session.ts";
-import { ERR, errorBody, gone, HttpError, send, statementError, type Req, type Res } from "../protocol.ts";
+import {
+  ERR,
+  errorBody,
+  FramedWriter,
+  gone,
+  HttpError,
+  send,
+  statementError,
+  type Req,
+  type Res,
+} from "../protocol.ts";
 
 /**
  * A value as ksqlDB's REST API writes it: DECIMAL as a JSON number, the rest as plain JSON data; a BIGINT
@@ -149,9 +159,8 @@ export function queryRoutes(ctx: ServerContext): Routes {
   const pumpRows = async (
     res: Res,
     query: PushQuery,
-    /** Writes one row; false when the client's buffer is full (wait for it to drain). */
-    /** Writes one row (its JSON array text); false when the client's buffer is full (wait for it to drain). */
-    write: (row: string, tombstone: boolean) => boolean,
+    /** Writes one row (its JSON array text) as its own chunk / DATA frame; settles once it is written. */
+    write: (row: string, tombstone: boolean) => Promise<void>,
   ): Promise<"done" | "closed"> => {
     let closed = false;
     const stop = () => {
@@ -165,19 +174,8 @@ export function queryRoutes(ctx: ServerContext): Routes {
       for (;;) {
         const r = await query.next();
         if (r.done || closed) return closed ? "closed" : "done";
-        const more = write(rowJson(r.value, query.columns), isTombstone(r.value));
-        // A slow client slows the query down instead of filling memory.
-        if (!more && !closed && !gone(res)) {
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              res.off("drain", done);
-              res.off("close", done);
-              resolve();
-            };
-            res.on("drain", done);
-            res.on("close", done);
-          });
-        }
+        // The next row waits for this one to reach the socket: a slow client slows the query down.
+        await write(rowJson(r.value, query.columns), isTombstone(r.value));
         if (gone(res)) closed = true;
       }
     } finally {
@@ -241,18 +239,21 @@ export function queryRoutes(ctx: ServerContext): Routes {
         finalMessage === undefined ? "]\n" : `,\n${JSON.stringify({ finalMessage })}]\n`,
       );
     res.writeHead(200, { "content-type": "application/json" });
-    res.write(header);
+    const out = new FramedWriter(res);
+    void out.write(header);
     let end: "done" | "closed";
     try {
-      end = await pumpRows(res, q, (row, tombstone) => res.write(rowText(row, tombstone)));
+      end = await pumpRows(res, q, (row, tombstone) => out.write(rowText(row, tombstone)));
     } catch (e) {
       // The status line is gone: the error becomes the array's last element.
+      await out.idle();
       if (!gone(res))
         res.end(
           `,\n${JSON.stringify({ errorMessage: errorBody("generic_error", ERR.server, (e as Error).message) })}]\n`,
         );
       return;
     }
+    await out.idle();
     if (gone(res)) return;
     const final = end === "closed" ? undefined : pull ? finalMessage : "Limit Reached";
     res.end(final === undefined ? "]\n" : `,\n${JSON.stringify({ finalMessage: final })}]\n`);
@@ -288,14 +289,17 @@ export function queryRoutes(ctx: ServerContext): Routes {
         json ? "]\n" : "",
       );
     res.writeHead(200, { "content-type": contentType });
-    res.write(json ? `[${header}` : `${header}\n`);
+    const out = new FramedWriter(res);
+    void out.write(json ? `[${header}` : `${header}\n`);
     try {
-      await pumpRows(res, q, (row) => res.write(json ? `,\n${row}` : `${row}\n`));
+      await pumpRows(res, q, (row) => out.write(json ? `,\n${row}` : `${row}\n`));
     } catch (e) {
       const error = JSON.stringify(errorBody("generic_error", ERR.server, (e as Error).message));
+      await out.idle();
       if (!gone(res)) res.end(json ? `,\n${error}]\n` : `${error}\n`);
       return;
     }
+    await out.idle();
     if (!gone(res)) res.end(json ? "]\n" : undefined);
   };
 

@@ -9,6 +9,7 @@ import { exprText } from "../exprText.ts";
 import { exprKey, mapExpr, type TExpr } from "../typed.ts";
 import { err, listText, type GeneratedNames, type Item, type QueryContext } from "./context.ts";
 import { joinKeyEquivalents, joinKeyExpr, joinKeyTexts } from "./sources.ts";
+import { PROPERTIES } from "../../plan/properties.ts";
 
 export type TableFunctionColumn = { name: string; call: Extract<TExpr, { kind: "TableFunctionCall" }> };
 
@@ -157,7 +158,7 @@ export function keyedProjection(
       keyCols[i] = { name, type: k.type, namespace: "KEY", expr: k };
     });
   const missing = keyExprs.map((_, i) => i).filter((i) => keyCols[i] === undefined);
-  const oldPlanner = opts.properties["ksql.new.query.planner.enabled"] === "false";
+  const oldPlanner = opts.properties[PROPERTIES.newQueryPlanner] === "false";
   // A value column taking the name of the missing key column would be mistaken for it.
   const shadowed = missing.some((i) => keyTexts[i] !== undefined && values.some((v) => v.name === keyTexts[i]));
   const keyRequired =

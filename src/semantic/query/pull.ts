@@ -8,6 +8,7 @@ import { Codes } from "../codes.ts";
 import { exprText } from "../exprText.ts";
 import { columnsOf, type TExpr } from "../typed.ts";
 import { err, type Item } from "./context.ts";
+import { PROPERTIES } from "../../plan/properties.ts";
 
 /** ksqlDB's restrictions on pull queries (a SELECT without EMIT). */
 export function checkPullQuery(
@@ -19,7 +20,7 @@ export function checkPullQuery(
   diags: Diagnostic[],
 ): void {
   const more = "\nAdd EMIT CHANGES if you intended to issue a push query.";
-  if (q.limit !== undefined && String(properties["ksql.query.pull.limit.clause.enabled"]) === "false")
+  if (q.limit !== undefined && String(properties[PROPERTIES.pullLimitClause]) === "false")
     err(
       diags,
       Codes.INVALID_QUERY,
@@ -123,8 +124,8 @@ function checkPullKeys(
       }
     }
   }
-  if (String(properties["ksql.query.pull.table.scan.enabled"]) !== "false") return;
-  const rangeScan = String(properties["ksql.query.pull.range.scan.enabled"]) !== "false";
+  if (String(properties[PROPERTIES.pullTableScan]) !== "false") return;
+  const rangeScan = String(properties[PROPERTIES.pullRangeScan]) !== "false";
   const keyList = `[${keys.map((k) => `\`${k.name}\` ${formatType(k.type)} KEY`).join(", ")}]`;
   const needScan = "Query requires table scan to be enabled";
   for (const d of disjuncts) {

@@ -63,7 +63,9 @@ describe("BIGINT is exact over the 64-bit range, end to end", () => {
       expect(byKey.get("d")).toEqual([1, 1, 1, 1, 2, -1]);
 
       // The out-of-range records are in the processing log with the reason `out-of-range`.
-      const log = await e.pull("SELECT `OFFSET`, MESSAGE FROM KSQL_PROCESSING_LOG;");
+      const log = await e.pull(
+        "SELECT `OFFSET`, MESSAGE->DESERIALIZATIONERROR->ERRORMESSAGE FROM KSQL_PROCESSING_LOG;",
+      );
       const entries = [...log.rows].sort((x, y) => (x[0] as number) - (y[0] as number));
       expect([...new Set(entries.map((x) => x[0]))]).toEqual([7, 8, 9]);
       for (const [, message] of entries) expect(String(message)).toMatch(/out-of-range/);
@@ -140,7 +142,9 @@ describe("BIGINT is exact over the 64-bit range, end to end", () => {
         [BigInt(MAX), `"${MIN}",${MAX}`],
         [BigInt(MIN), `${ABOVE_SAFE},${BigInt(ABOVE_SAFE) - 1n}`],
       ]);
-      const log = await e.pull("SELECT `OFFSET`, MESSAGE FROM KSQL_PROCESSING_LOG;");
+      const log = await e.pull(
+        "SELECT `OFFSET`, MESSAGE->DESERIALIZATIONERROR->ERRORMESSAGE FROM KSQL_PROCESSING_LOG;",
+      );
       expect(log.rows.map((x) => x[0])).toEqual([2]);
       expect(String(log.rows[0]![1])).toMatch(/out-of-range/);
     } finally {

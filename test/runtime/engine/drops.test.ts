@@ -15,7 +15,9 @@ const MIN = 60_000;
 
 /** The processing log's entries with a reason, as [topic, partition, offset, reason] sorted by offset. */
 async function droppedInLog(e: Engine): Promise<unknown[][]> {
-  const log = await e.pull("SELECT TOPIC, `PARTITION`, `OFFSET`, REASON, OPERATION, MESSAGE FROM KSQL_PROCESSING_LOG;");
+  const log = await e.pull(
+    `SELECT TOPIC, \`PARTITION\`, \`OFFSET\`, REASON, OPERATION, COALESCE(MESSAGE->DESERIALIZATIONERROR->ERRORMESSAGE, MESSAGE->RECORDPROCESSINGERROR->ERRORMESSAGE, MESSAGE->SERIALIZATIONERROR->ERRORMESSAGE) FROM KSQL_PROCESSING_LOG;`,
+  );
   expect(log.diagnostics).toEqual([]);
   return log.rows.filter((r) => r[3] !== null).sort((a, b) => (a[2] as number) - (b[2] as number));
 }
