@@ -15,7 +15,7 @@
  *
  * This module drains the engine itself: nothing else may run `engine.drain()` while it works.
  */
-import type { Engine } from "../engine/engine.ts";
+import { normalizeStatement, type Engine } from "../engine/engine.ts";
 import { parseScript } from "../../src/parse.ts";
 import type { TopologyPlan } from "../../src/plan/topology.ts";
 import { readLedger, versionAlias, type DeployedObject } from "./ledger.ts";
@@ -26,9 +26,9 @@ export const DEFAULT_KEEP = 2;
 
 export interface ApplyOptions {
   /**
-   * Plans compiled beforehand (`esql apply --plan`), by normalized statement text (see `Engine.execute`): a
-   * statement executed as written runs its plan. (A rebuilt object's version runs a rewritten statement, which is
-   * planned when it is executed.)
+   * Plans compiled beforehand (`esql apply --plan`), by normalized statement text (see `Engine.execute`): the
+   * query a statement starts runs its plan, also when it is deployed as a rebuilt version (`NAME__V<n>`) or
+   * replaced in place (the engine binds the plan to the query id, names and topics of the deployment).
    */
   readonly plans?: ReadonlyMap<string, TopologyPlan>;
   /** Drop deployed objects the folder no longer defines (default: keep them and say so). */
@@ -76,7 +76,7 @@ export async function applyPlan(engine: Engine, plan: DeployPlan, options: Apply
         break;
       case "in-place":
         progress(`${item.name}: replacing in place`);
-        await run(engine, orReplace(item.text!));
+        await run(engine, orReplace(item.text!), planFor(options.plans, item.text!, orReplace(item.text!)));
         done.push(`${item.name}: replaced in place`);
         break;
       case "rebuild": {
@@ -84,7 +84,8 @@ export async function applyPlan(engine: Engine, plan: DeployPlan, options: Apply
         const alias = versionAlias(item.name, version);
         progress(`${item.name}: building version ${version} (${alias})`);
         await engine.recordDeployStep({ op: "begin", name: item.name, version, alias, text: item.text! });
-        await run(engine, versioned(item.text!, alias, version, sinkTopic(item)));
+        const text = versioned(item.text!, alias, version, sinkTopic(item));
+        await run(engine, text, planFor(options.plans, item.text!, text));
         progress(`${item.name}: version ${version} is replaying the history`);
         await switchTo(engine, item.name, version, keep, progress);
         done.push(`${item.name}: rebuilt as version ${version}`);
@@ -204,6 +205,16 @@ async function drop(engine: Engine, item: PlanItem): Promise<void> {
   if (current?.writtenBy && engine.catalog.queries.has(current.writtenBy))
     await run(engine, `TERMINATE ${current.writtenBy};`);
   await run(engine, `DROP ${item.objectType === "TABLE" ? "TABLE" : "STREAM"} ${quote(item.name)};`);
+}
+
+/** The compiled plan of the user's statement `text`, for the statement `rewritten` that deploys it. */
+function planFor(
+  plans: ReadonlyMap<string, TopologyPlan> | undefined,
+  text: string,
+  rewritten: string,
+): ReadonlyMap<string, TopologyPlan> | undefined {
+  const plan = plans?.get(normalizeStatement(text));
+  return plan ? new Map([[normalizeStatement(rewritten), plan]]) : undefined;
 }
 
 async function run(engine: Engine, text: string, plans?: ReadonlyMap<string, TopologyPlan>): Promise<void> {

@@ -62,7 +62,7 @@ import {
   ProcessingLog,
   recordsInOf,
 } from "./processing-log.ts";
-import { appendRows, applyStatement, type StatementHost } from "./statements.ts";
+import { appendRows, applyStatement, type StatementHost, type StatementPlan } from "./statements.ts";
 import { ClusterSync, heldSlots } from "./cluster-sync.ts";
 import { tableSnapshot, type TableSnapshot } from "./snapshot.ts";
 
@@ -167,6 +167,8 @@ export class Engine {
   private recording = true;
   /** While replaying the command topic: the plan recorded with the statement being executed. */
   private replayPlan: TopologyPlan | undefined;
+  /** While executing with `ExecuteOptions.plans`: the compiled plan of the statement being executed. */
+  private compiledPlan: TopologyPlan | undefined;
 
   private constructor(
     readonly log: EventLog,
@@ -353,7 +355,7 @@ export class Engine {
     for (const p of parsed.statements) {
       const st = p.statement;
       // Each statement with its own plan, if one was given (and only that statement).
-      if (options.plans) this.replayPlan = options.plans.get(normalizeStatement(p.text));
+      if (options.plans) this.compiledPlan = options.plans.get(normalizeStatement(p.text));
       switch (st.kind) {
         case "Define":
           this.variables.set(st.name, st.value);
@@ -415,8 +417,10 @@ export class Engine {
         continue;
       }
       try {
-        const plan = this.replayPlan;
-        this.replayPlan = undefined;
+        const plan: StatementPlan | undefined = this.compiledPlan
+          ? { plan: this.compiledPlan, from: "compiled" }
+          : this.replayPlan && { plan: this.replayPlan, from: "recorded" };
+        this.replayPlan = this.compiledPlan = undefined;
         const { message, topology } = await applyStatement(this.statementHost(), c, compiled.catalog, plan);
         this.catalog = compiled.catalog;
         let commandOffset: number | undefined;
@@ -442,7 +446,7 @@ export class Engine {
         results.push({ kind: "error", text: p.text, diagnostics: [d] });
       }
     }
-    if (options.plans) this.replayPlan = undefined;
+    if (options.plans) this.compiledPlan = undefined;
     return { results, diagnostics };
   }
 

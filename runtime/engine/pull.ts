@@ -4,7 +4,8 @@
  * The plan (`src/plan/select.ts`, from `planTableRead` / `planTransient` in `src/compile.ts`) says how. A table
  * is read from the stores of the query that materializes it (the last stage's tasks, one store per partition)
  * along the plan's access path: each key of a `lookup` is a seek (`iterate` over the key's prefix, which also
- * finds every window of a windowed key); a `range` is one range seek; a `scan` reads everything. Whatever the
+ * finds every window of a windowed key, or over the windows whose start the lookup's window bounds allow); a
+ * `range` is one range seek; a `scan` reads everything. Whatever the
  * access path, the whole WHERE is then applied to each row, so seeking only ever narrows what is read.
  *
  * A pull query on a stream (or a `CREATE SOURCE TABLE`, which no query materializes) runs as a transient
@@ -12,8 +13,16 @@
  */
 import type { FunctionRegistry } from "../../src/functions/types.ts";
 import type { TExpr } from "../../src/plan/expr.ts";
-import type { AccessPath, QueryColumn, SelectPlan, TableReadSelect, TransientSelect } from "../../src/plan/select.ts";
-import type { CatalogSource } from "../../src/plan/source.ts";
+import type {
+  AccessPath,
+  KeyBound,
+  QueryColumn,
+  SelectPlan,
+  TableReadSelect,
+  TransientSelect,
+  WindowBounds,
+} from "../../src/plan/select.ts";
+import type { CatalogSource, SourceWindow } from "../../src/plan/source.ts";
 import { compileExpr, compileExprs } from "../expr/compile.ts";
 import { partitionForKey } from "../log/partition.ts";
 import { TABLE_STORE } from "../processors/sink.ts";
@@ -80,7 +89,7 @@ async function readMaterialized(env: PullEnv, plan: TableReadSelect, pq: Persist
     projections.set(plan.projection, compiled);
   }
   const project = compiled.fns;
-  const ranges = keyRanges(plan.access, env.functions);
+  const ranges = keyRanges(plan.access, env.functions, source.window);
   const lastStage = pq.plan.stages[pq.plan.stages.length - 1]!.id;
   const limit = plan.limit ?? Infinity;
   /** The rows of one task's store (one partition) in the ranges, at most `limit`. */
@@ -121,7 +130,7 @@ async function readMaterialized(env: PullEnv, plan: TableReadSelect, pq: Persist
   const tasks = pq.tasks.filter((t) => t.stage.id === lastStage);
   // Key lookups read little: ask every partition at once (the stores answer in parallel, so the latency is
   // one partition's, not the sum). Ranges and scans go one partition at a time, so LIMIT stops the reading.
-  const lookups = ranges.every((r) => r.gte !== undefined && r.lt !== undefined && r.lt.equals(prefixEnd(r.gte)));
+  const lookups = plan.access.kind === "lookup" && ranges.every((r) => r.gte !== undefined && r.lt !== undefined);
   if (lookups && !windowed) {
     // A key of a table without windows is in one partition: the one Kafka's partitioner gives its serialized
     // key, as the table's sink wrote it, when the input was partitioned the same way (the usual case, and what
@@ -204,10 +213,12 @@ async function foldSourceTable(env: PullEnv, plan: TransientSelect): Promise<unk
 
 /**
  * The key ranges of an access path, its constants evaluated now: one prefix range per key of a lookup (each
- * once, in key order), one range for a range, the whole store (`[{}]`) for a scan. A constant that is NULL or
- * fails leaves the rows to the WHERE clause: a lookup scans, a range loses that bound.
+ * once, in key order; on a table with `window`s, narrowed to the windows whose start the lookup's window
+ * bounds allow, see {@link windowStartBounds}), one range for a range, the whole store (`[{}]`) for a scan. A
+ * constant that is NULL or fails leaves the rows to the WHERE clause: a lookup scans, a range or a window loses
+ * that bound.
  */
-export function keyRanges(access: AccessPath, functions: FunctionRegistry): KeyRange[] {
+export function keyRanges(access: AccessPath, functions: FunctionRegistry, window?: SourceWindow): KeyRange[] {
   const all: KeyRange[] = [{}];
   const value = (e: TExpr): { ok: true; value: unknown } | { ok: false } => {
     // A plain literal is its own value (the common key lookup: no code to generate for it).
@@ -251,10 +262,19 @@ export function keyRanges(access: AccessPath, functions: FunctionRegistry): KeyR
         const b = encodeKey(c);
         seen.set(b.toString("latin1"), b);
       }
-      return [...seen.keys()].sort().map((id) => {
+      const starts = window && access.window ? windowStartBounds(access.window, window, value) : {};
+      const out: KeyRange[] = [];
+      for (const id of [...seen.keys()].sort()) {
         const b = seen.get(id)!;
-        return { gte: b, lt: prefixEnd(b) };
-      });
+        // A windowed key's store keys continue with the window's start: seek from the lowest start allowed
+        // to the highest.
+        const lower = starts.lower && Buffer.concat([b, encodeKey([starts.lower.value])]);
+        const upper = starts.upper && Buffer.concat([b, encodeKey([starts.upper.value])]);
+        const gte = lower ? (starts.lower!.inclusive ? lower : prefixEnd(lower)) : b;
+        const lt = upper ? (starts.upper!.inclusive ? prefixEnd(upper) : upper) : prefixEnd(b);
+        if (Buffer.compare(gte, lt) < 0) out.push({ gte, lt });
+      }
+      return out;
     }
     case "range": {
       const lower = access.lower && value(access.lower.value);
@@ -272,4 +292,35 @@ export function keyRanges(access: AccessPath, functions: FunctionRegistry): KeyR
       return [r];
     }
   }
+}
+
+/** A bound on a window's start (ms). */
+interface StartBound {
+  readonly value: number;
+  readonly inclusive: boolean;
+}
+
+/**
+ * The bounds on a window's start that a lookup's window bounds imply for windows of this kind: `WINDOWSTART`
+ * bounds directly; `WINDOWEND` bounds through the size (TUMBLING, HOPPING: start = end − size) or, for SESSION
+ * windows, from above only (start ≤ end). Of two bounds on one side the tighter wins; a bound whose constant is
+ * not a safe integer is dropped (the WHERE clause still filters the rows).
+ */
+function windowStartBounds(
+  bounds: WindowBounds,
+  window: SourceWindow,
+  value: (e: TExpr) => { ok: true; value: unknown } | { ok: false },
+): { lower?: StartBound; upper?: StartBound } {
+  const ms = (b: KeyBound | undefined, shift = 0): StartBound | undefined => {
+    const v = b && value(b.value);
+    return v?.ok && typeof v.value === "number" && Number.isSafeInteger(v.value - shift)
+      ? { value: v.value - shift, inclusive: b!.inclusive }
+      : undefined;
+  };
+  const size = window.type !== "SESSION" ? window.sizeMs : undefined;
+  const tighter = (a: StartBound | undefined, b: StartBound | undefined, side: 1 | -1) =>
+    !a ? b : !b ? a : a.value !== b.value ? ((a.value - b.value) * side > 0 ? a : b) : a.inclusive ? b : a;
+  const lower = tighter(ms(bounds.start?.lower), size !== undefined ? ms(bounds.end?.lower, size) : undefined, 1);
+  const upper = tighter(ms(bounds.start?.upper), ms(bounds.end?.upper, size ?? 0), -1);
+  return { ...(lower ? { lower } : {}), ...(upper ? { upper } : {}) };
 }

@@ -8,7 +8,7 @@ import { buildTopology, type AnalyzedStatement, type Catalog, type CompiledState
 import type { FunctionRegistry } from "../../src/functions/types.ts";
 import type { TExpr } from "../../src/plan/expr.ts";
 import type { CatalogSource } from "../../src/plan/source.ts";
-import { executionSettings, migrateTopology, type TopologyPlan } from "../../src/plan/topology.ts";
+import { executionSettings, migrateTopology, rebindTopology, type TopologyPlan } from "../../src/plan/topology.ts";
 import type { ClusterMember } from "../cluster/member.ts";
 import { compileExpr } from "../expr/compile.ts";
 import type { EventLog, TopicConfig } from "../log/types.ts";
@@ -46,16 +46,26 @@ export interface Applied {
   readonly topology?: TopologyPlan;
 }
 
+/** The plan a statement runs instead of one planned now. */
+export interface StatementPlan {
+  readonly plan: TopologyPlan;
+  /**
+   * `recorded`: the command topic's (replayed: it runs as it is, its query id must be the statement's);
+   * `compiled`: an artifact's (`esql compile`, compiled elsewhere: bound to this deployment's names first).
+   */
+  readonly from: "recorded" | "compiled";
+}
+
 /**
  * Carries out one compiled statement; `next` is the catalog after it. `plan` is the statement's recorded or
- * given plan, run instead of one planned now. Throws when a query cannot start (an unsupported query:
+ * compiled plan, run instead of one planned now. Throws when a query cannot start (an unsupported query:
  * `UnsupportedQueryError`; a plan that does not fit: `PlanVersionError`).
  */
 export async function applyStatement(
   host: StatementHost,
   c: CompiledStatement,
   next: Catalog,
-  plan: TopologyPlan | undefined,
+  plan: StatementPlan | undefined,
 ): Promise<Applied> {
   const a = c.analyzed;
   if (!a) return { message: "ok" };
@@ -96,7 +106,7 @@ export async function applyStatement(
 async function startQuery(
   host: StatementHost,
   a: Extract<AnalyzedStatement, { kind: "CreateAsSelect" | "InsertInto" }>,
-  given: TopologyPlan | undefined,
+  given: StatementPlan | undefined,
 ): Promise<Applied> {
   const q = a.query;
   const partitions = new Map<string, number>();
@@ -119,7 +129,18 @@ async function startQuery(
   // planned again by this release (a changed planning decision must not change a running topology).
   // A plan of the previous format (recorded before plans carried their execution settings) runs with the
   // session properties it was recorded with, as the engine that recorded it ran it.
-  const recorded = given && migrateTopology(given, host.properties);
+  const migrated = given && migrateTopology(given.plan, host.properties);
+  // A compiled plan keeps every decision it holds; only the names that depend on where it is deployed change
+  // (the query id the catalog's counter gives here, a rebuilt version's name and topic, its sources' topics).
+  const recorded =
+    migrated && given.from === "compiled"
+      ? rebindTopology(migrated, {
+          queryId: a.queryId,
+          topicId,
+          sink: a.sink,
+          source: (name) => host.catalog.source(name),
+        })
+      : migrated;
   if (recorded) checkRecordedPlan(recorded, a.queryId, partitions);
   // A new plan goes through its JSON form, as a recorded one does: every query runs from plain JSON.
   const topology =

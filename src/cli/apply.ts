@@ -1,7 +1,7 @@
 /** `esql apply <folder>`: make the deployed objects match the folder (see runtime/deploy/apply.ts). */
 import { applyPlan, DeployError } from "../../runtime/deploy/apply.ts";
 import { planFolder } from "../../runtime/deploy/plan.ts";
-import { artifactSources, plansOf, readArtifact } from "./artifact.ts";
+import { artifactFunctionChanges, artifactSources, plansOf, readArtifact } from "./artifact.ts";
 import { UsageError } from "./files.ts";
 import { EXIT } from "./output.ts";
 import { folderFiles, formatPlan, openTarget, printPlanErrors, type TargetOptions } from "./plan.ts";
@@ -30,6 +30,15 @@ export async function runApply(
   if (!target) return EXIT.failed;
   const err = process.stderr;
   try {
+    // What was compiled (and tested) with other function code is not what would run.
+    const changed = artifact ? artifactFunctionChanges(artifact, target.engine.functions) : [];
+    if (changed.length > 0) {
+      err.write(
+        `esql: ${options.plan} was compiled with other user functions than those loaded:\n${changed.map((c) => `  ${c}\n`).join("")}` +
+          `(load the functions it was compiled with, or compile it again)\n`,
+      );
+      return EXIT.failed;
+    }
     const plan = planFolder(files, target.engine, { functions: target.engine.functions });
     if (printPlanErrors(plan)) return EXIT.failed;
     out.write(formatPlan(plan, out));

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { normalizeStatement } from "../../runtime/engine/engine.ts";
+import { functionChanges, usedUserFunctions, type UsedFunction } from "../../runtime/engine/functions.ts";
 import type { Catalog } from "../semantic/catalog.ts";
 import { compileScript } from "../compile.ts";
 import type { FunctionRegistry } from "../functions/types.ts";
@@ -24,8 +25,15 @@ export interface PlanArtifact {
   readonly files: readonly {
     /** The file as it was given to `esql compile`. */
     readonly path: string;
-    /** Its statements, in order; `plan` for those that start a persistent query. */
-    readonly statements: readonly { readonly text: string; readonly plan?: TopologyPlan }[];
+    /**
+     * Its statements, in order; `plan` for those that start a persistent query, and `functions`: the user
+     * functions that plan calls, with their module's SHA-256 when it was compiled.
+     */
+    readonly statements: readonly {
+      readonly text: string;
+      readonly plan?: TopologyPlan;
+      readonly functions?: readonly UsedFunction[];
+    }[];
   }[];
 }
 
@@ -48,7 +56,14 @@ export function compileArtifact(
     if (bad.length > 0) errors.push({ file, diagnostics: bad });
     files.push({
       path,
-      statements: r.statements.map((s) => ({ text: s.text, ...(s.topology ? { plan: s.topology } : {}) })),
+      statements: r.statements.map((s) => {
+        const used = s.topology && functions ? usedUserFunctions(s.topology, functions) : [];
+        return {
+          text: s.text,
+          ...(s.topology ? { plan: s.topology } : {}),
+          ...(used.length > 0 ? { functions: used } : {}),
+        };
+      }),
     });
   }
   return {
@@ -85,6 +100,20 @@ export function plansOf(artifact: PlanArtifact): Map<string, TopologyPlan> {
   for (const f of artifact.files)
     for (const s of f.statements) if (s.plan) plans.set(normalizeStatement(s.text), s.plan);
   return plans;
+}
+
+/**
+ * How the user functions loaded now differ from those the artifact's plans were compiled with: one line per
+ * statement and function that is missing or whose module changed (empty when none did). Deploying such an
+ * artifact would not run what was tested.
+ */
+export function artifactFunctionChanges(artifact: PlanArtifact, registry: FunctionRegistry): string[] {
+  const out: string[] = [];
+  for (const f of artifact.files)
+    for (const s of f.statements)
+      for (const change of functionChanges(s.functions ?? [], registry))
+        out.push(`${normalizeStatement(s.text).slice(0, 80)}: ${change}`);
+  return out;
 }
 
 /** The artifact's files as sources to deploy: the statements of each, one per line group. */

@@ -237,7 +237,7 @@ export function buildPhysicalPlan(plan: LogicalPlan, _options: PhysicalOptions =
       columns: cols(src),
       source: src.source,
       prefix: src.prefix ?? "",
-      access: accessPath(filter?.predicate, keys),
+      access: accessPath(filter?.predicate, keys, src.window !== undefined),
       window: src.window ?? null,
     };
     // The full predicate stays: the lookup narrows, the filter decides (window bounds, other columns).

@@ -5,7 +5,7 @@
 import { formatType } from "../types/sqltype.ts";
 import { formatExpr } from "../logical/exprText.ts";
 import { formatFormat, formatWindow } from "../logical/format.ts";
-import type { AccessPath } from "../plan/select.ts";
+import type { AccessPath, Bounds } from "../plan/select.ts";
 import type { ComputedColumn, PhysicalColumn, PhysicalPlan, PhysicalStep } from "./plan.ts";
 
 const schema = (cs: readonly PhysicalColumn[]) => cs.map((c) => `${c.name} ${formatType(c.type)}`).join(", ");
@@ -64,12 +64,19 @@ export function formatAccess(a: AccessPath): string {
     case "lookup":
       return `lookup keys=[${a.columns
         .map((sets) => sets.map((set) => `{${set.map(formatExpr).join(", ")}}`).join(" & "))
-        .join(", ")}]`;
-    case "range":
-      return `range ${a.lower ? `${a.lower.inclusive ? "[" : "("}${formatExpr(a.lower.value)}` : "(-inf"}, ${
-        a.upper ? `${formatExpr(a.upper.value)}${a.upper.inclusive ? "]" : ")"}` : "+inf)"
+        .join(", ")}]${a.window?.start ? ` windowstart=${formatBounds(a.window.start)}` : ""}${
+        a.window?.end ? ` windowend=${formatBounds(a.window.end)}` : ""
       }`;
+    case "range":
+      return `range ${formatBounds(a)}`;
   }
+}
+
+/** `[a, b)`, `(-inf, b]`, ...: inclusive bounds in brackets, exclusive ones in parentheses. */
+function formatBounds(b: Bounds): string {
+  return `${b.lower ? `${b.lower.inclusive ? "[" : "("}${formatExpr(b.lower.value)}` : "(-inf"}, ${
+    b.upper ? `${formatExpr(b.upper.value)}${b.upper.inclusive ? "]" : ")"}` : "+inf)"
+  }`;
 }
 
 function inputs(s: PhysicalStep): PhysicalStep[] {

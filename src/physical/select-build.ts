@@ -6,7 +6,14 @@
 import type { AnalyzedQuery } from "../semantic/analyzed.ts";
 import type { Catalog } from "../semantic/catalog.ts";
 import type { TExpr } from "../plan/expr.ts";
-import type { AccessPath, KeyBound, QueryColumn, TableReadSelect, TransientSelect } from "../plan/select.ts";
+import type {
+  AccessPath,
+  KeyBound,
+  QueryColumn,
+  TableReadSelect,
+  TransientSelect,
+  WindowBounds,
+} from "../plan/select.ts";
 import type { CatalogColumn, CatalogSource } from "../plan/source.ts";
 import { executionSettings, sourceRowColumns } from "../plan/topology.ts";
 import { buildTopology } from "./topology-build.ts";
@@ -63,6 +70,7 @@ export function planTableRead(
     access: accessPath(
       q.where,
       table.columns.filter((c) => c.namespace === "KEY"),
+      table.window !== undefined,
     ),
     ...(q.where ? { where: q.where } : {}),
     projection,
@@ -138,9 +146,10 @@ export function planTransient(
 
 /**
  * The access path a WHERE clause allows on a table with these key columns: key lookups when every key column
- * is pinned by `=`/`IN` constants of its type, a range when the only key column is bounded, else a scan.
+ * is pinned by `=`/`IN` constants of its type (on a `windowed` table, within the window bounds the WHERE sets on
+ * `WINDOWSTART`/`WINDOWEND`), a range when the only key column is bounded, else a scan.
  */
-export function accessPath(where: TExpr | undefined, keys: readonly CatalogColumn[]): AccessPath {
+export function accessPath(where: TExpr | undefined, keys: readonly CatalogColumn[], windowed = false): AccessPath {
   const scan: AccessPath = { kind: "scan" };
   if (!where || keys.length === 0) return scan;
   const sets = new Map<string, TExpr[][]>();
@@ -176,10 +185,44 @@ export function accessPath(where: TExpr | undefined, keys: readonly CatalogColum
     }
     return undefined;
   };
+  const window: { start: { lower?: KeyBound; upper?: KeyBound }; end: { lower?: KeyBound; upper?: KeyBound } } = {
+    start: {},
+    end: {},
+  };
+  /** `WINDOWSTART`/`WINDOWEND` compared with a constant, or BETWEEN two: a bound of the window (BIGINT ms). */
+  const windowBound = (c: TExpr): boolean => {
+    const boundOf = (e: TExpr) =>
+      windowed && e.kind === "Column" && (e.name === "WINDOWSTART" || e.name === "WINDOWEND")
+        ? window[e.name === "WINDOWSTART" ? "start" : "end"]
+        : undefined;
+    const time = (e: TExpr) => isConstant(e) && (e.type.kind === "BIGINT" || e.type.kind === "INTEGER");
+    const set = (b: { lower?: KeyBound; upper?: KeyBound }, op: string, value: TExpr) => {
+      if (op === ">" || op === ">=" || op === "=") b.lower = { value, inclusive: op !== ">" };
+      if (op === "<" || op === "<=" || op === "=") b.upper = { value, inclusive: op !== "<" };
+    };
+    if (c.kind === "Compare" && c.op !== "<>") {
+      const left = boundOf(c.left);
+      const b = left ?? boundOf(c.right);
+      const other = left ? c.right : c.left;
+      if (!b || !time(other)) return false;
+      set(b, left ? c.op : flip[c.op]!, other);
+      return true;
+    }
+    if (c.kind === "Between" && !c.negated) {
+      const b = boundOf(c.operand);
+      if (!b) return false;
+      if (time(c.low)) set(b, ">=", c.low);
+      if (time(c.high)) set(b, "<=", c.high);
+      return true;
+    }
+    return false;
+  };
   for (const c of conjuncts(where)) {
     const pins = pinsOf(c);
     if (pins) {
       pin(pins.key.name, pins.values);
+    } else if (windowBound(c)) {
+      continue;
     } else if (c.kind === "Compare" && c.op !== "<>") {
       let key = keyOf(c.left);
       let other = c.right;
@@ -197,7 +240,17 @@ export function accessPath(where: TExpr | undefined, keys: readonly CatalogColum
       if (usable(c.high, key)) bound("<=", c.high);
     }
   }
-  if (keys.every((k) => sets.has(k.name))) return { kind: "lookup", columns: keys.map((k) => sets.get(k.name)!) };
+  if (keys.every((k) => sets.has(k.name))) {
+    const bounds: WindowBounds = {
+      ...(window.start.lower || window.start.upper ? { start: window.start } : {}),
+      ...(window.end.lower || window.end.upper ? { end: window.end } : {}),
+    };
+    return {
+      kind: "lookup",
+      columns: keys.map((k) => sets.get(k.name)!),
+      ...(bounds.start || bounds.end ? { window: bounds } : {}),
+    };
+  }
   if (lower || upper) return { kind: "range", ...(lower ? { lower } : {}), ...(upper ? { upper } : {}) };
   return scan;
 }

@@ -25,20 +25,41 @@ export interface KeyBound {
   readonly inclusive: boolean;
 }
 
+/** Bounds of a column: a lower and an upper bound, either or both. */
+export interface Bounds {
+  readonly lower?: KeyBound;
+  readonly upper?: KeyBound;
+}
+
+/**
+ * Bounds on the window bounds of a windowed table's rows (`WINDOWSTART`/`WINDOWEND` compared with constants in
+ * the WHERE clause). A store orders a key's windows by their start, so a lookup seeks only the windows in range:
+ * `start` bounds the start directly; `end` bounds it through the window's size (TUMBLING, HOPPING: start = end −
+ * size) or, for SESSION windows, only from above (start ≤ end).
+ */
+export interface WindowBounds {
+  readonly start?: Bounds;
+  readonly end?: Bounds;
+}
+
 /**
  * How a pull query reads a table's store. The WHERE clause is applied to every row read whatever the path:
  * a path only narrows what is read.
  * - `lookup`: every key column is pinned by `=`/`IN` constants. `columns` has one entry per key column, in key
- *   order, each with the value sets its conjuncts allow (intersected when run); every combination is one seek
- *   (which finds every window of a windowed key).
+ *   order, each with the value sets its conjuncts allow (intersected when run); every combination is one seek,
+ *   which finds every window of a windowed key, or only those within `window` when the WHERE bounds them.
  * - `range`: the table's only key column is bounded (`<`, `<=`, `>`, `>=`, `BETWEEN`).
  * - `scan`: anything else.
  * Constants are expressions without columns, evaluated once when the query runs; one that is NULL or fails
- * leaves the rows to the WHERE clause (a lookup falls back to a scan, a range drops that bound).
+ * leaves the rows to the WHERE clause (a lookup falls back to a scan, a range or a window drops that bound).
  */
 export type AccessPath =
   | { readonly kind: "scan" }
-  | { readonly kind: "lookup"; readonly columns: readonly (readonly (readonly TExpr[])[])[] }
+  | {
+      readonly kind: "lookup";
+      readonly columns: readonly (readonly (readonly TExpr[])[])[];
+      readonly window?: WindowBounds;
+    }
   | { readonly kind: "range"; readonly lower?: KeyBound; readonly upper?: KeyBound };
 
 /** A pull query on a table a persistent query materializes: read from that query's last stage's stores. */

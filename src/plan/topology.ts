@@ -64,6 +64,53 @@ export function executionSettings(
   };
 }
 
+/** Where a compiled plan is deployed: see {@link rebindTopology}. */
+export interface PlanBinding {
+  readonly queryId: string;
+  readonly topicId: string;
+  /** The object the query writes, as the deploying catalog defines it (a rebuilt version: `NAME__V<n>`). */
+  readonly sink: CatalogSource;
+  /** The sources the query reads, by name, as the deploying catalog defines them. */
+  readonly source: (name: string) => CatalogSource | undefined;
+}
+
+/**
+ * A plan compiled elsewhere (`esql compile`, against an empty catalog) bound to where it is deployed: the query
+ * id the target's catalog gives the statement, the internal topics named after it, the object it writes (a
+ * rebuilt version's name and topic) and the topics its sources have there (a source rebuilt before it has a new
+ * topic). Everything the plan decided (stages, processors, expressions, repartitions, stores, settings) is kept
+ * as it is: only these names change.
+ */
+export function rebindTopology(plan: TopologyPlan, to: PlanBinding): TopologyPlan {
+  const prefix = `_esql-${plan.topicId}-`;
+  const internal = (topic: string) =>
+    topic.startsWith(prefix) ? `_esql-${to.topicId}-${topic.slice(prefix.length)}` : topic;
+  const stages = plan.stages.map((st): StagePlan => ({
+    ...st,
+    inputs: st.inputs.map((input): StageInputPlan => {
+      if (input.kind === "internal") return { ...input, topic: internal(input.topic) };
+      const now = to.source(input.source.name);
+      return now && now.topic !== input.topic
+        ? { ...input, topic: now.topic, source: { ...input.source, topic: now.topic } }
+        : input;
+    }),
+    output:
+      st.output.kind === "Repartition"
+        ? { ...st.output, topic: internal(st.output.topic) }
+        : {
+            ...st.output,
+            sink: { ...st.output.sink, name: to.sink.name, topic: to.sink.topic, writtenBy: to.queryId },
+          },
+  }));
+  return {
+    ...plan,
+    queryId: to.queryId,
+    topicId: to.topicId,
+    stages,
+    internalTopics: plan.internalTopics.map((t) => ({ ...t, name: internal(t.name) })),
+  };
+}
+
 /**
  * A plan of an earlier format this release still runs, in today's format: a version-2 plan (before the
  * execution settings were part of the plan) gets them from the session `properties` it was recorded with
