@@ -139,6 +139,8 @@ export async function planQuery(
 ): Promise<SelectPlan> {
   const read = planTableRead(q, (id) => env.queries.has(id));
   if (read) return read;
+  if (q.asOf)
+    throw new Error("FOR SYSTEM_TIME AS OF needs the table's history: the query that writes it is not running");
   const partitions = new Map<string, number>();
   for (const name of q.sources) {
     const src = env.catalog.source(name);

@@ -65,6 +65,7 @@ export function planTableRead(
       table.columns.filter((c) => c.namespace === "KEY"),
     ),
     ...(q.where ? { where: q.where } : {}),
+    ...(q.asOf ? { asOf: q.asOf } : {}),
     projection,
     resultColumns: queryColumns(q),
     ...(q.limit !== undefined ? { limit: q.limit } : {}),
