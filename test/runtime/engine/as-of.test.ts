@@ -8,44 +8,7 @@ import { describe, expect, it } from "vitest";
 import { STORE } from "../../../src/plan/topology.ts";
 import { decodeKey } from "../../../runtime/state/keycodec.ts";
 import { openEngine } from "../../fixtures/engine.ts";
-import { rng } from "../../../scripts/random.ts";
-
-const HOUR = 3_600_000;
-const T0 = Date.UTC(2024, 4, 1);
-const ACCOUNTS = Array.from({ length: 12 }, (_, i) => `acc${String(i).padStart(2, "0")}`);
-
-interface Event {
-  account: string;
-  amount: number;
-  ts: number;
-}
-
-function events(n: number, seed: number): Event[] {
-  const rnd = rng(seed);
-  let ts = T0;
-  return Array.from({ length: n }, () => {
-    ts += Math.floor(rnd() * HOUR);
-    const amount = Math.floor(rnd() * 21) - 10;
-    return { account: ACCOUNTS[Math.floor(rnd() * ACCOUNTS.length)]!, amount, ts };
-  });
-}
-
-/**
- * The independent fold: per account, the balance after each event, as a version at the event's time; a
- * balance of 0 is no row (HAVING), a version with no row a deletion. Returns the rows as of `t`.
- */
-function foldAsOf(evs: readonly Event[], t: number): Map<string, [number, number]> {
-  const state = new Map<string, [number, number]>();
-  for (const e of evs) {
-    if (e.ts > t) break;
-    const [sum, n] = state.get(e.account) ?? [0, 0];
-    state.set(e.account, [sum + e.amount, n + 1]);
-  }
-  return new Map([...state].filter(([, [sum]]) => sum !== 0));
-}
-
-const insert = (e: Event) =>
-  `INSERT INTO deposits (account, amount, ROWTIME) VALUES ('${e.account}', ${e.amount}, ${e.ts});`;
+import { events, foldAsOf, HOUR, insert, T0 } from "../../fixtures/as-of-fold.ts";
 
 describe("FOR SYSTEM_TIME AS OF", () => {
   it("answers key lookups, ranges and scans as the fold at that time, within the retention", async () => {
