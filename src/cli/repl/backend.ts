@@ -6,7 +6,6 @@
 import type { Diagnostic } from "../../diagnostics/diagnostic.ts";
 import type { Print } from "../../ast/nodes.ts";
 import type { ResultColumn } from "./render.ts";
-import { CONSISTENCY_TOKEN } from "../../../runtime/engine/consistency.ts";
 
 /** What one statement produced, for the session to show. */
 export type Output =
@@ -64,7 +63,7 @@ export interface ReplBackend {
   close(): Promise<void>;
 }
 
-/** What the REPL shows after a write: its position token, and how to make pull queries read after it. */
+/** What the REPL shows after a write: its position token (`SET 'esql.consistency.token'` to read after it). */
 export function positionMessage(token: string): string {
-  return `Position: ${token} (SET '${CONSISTENCY_TOKEN}' = '${token}'; makes pull queries wait until their table has it)`;
+  return `Position: ${token}`;
 }
