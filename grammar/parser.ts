@@ -551,6 +551,18 @@ class EsqlParser extends CstParser {
 
   aliasedSource = this.RULE("aliasedSource", () => {
     this.SUBRULE(this.identifier, { LABEL: "name" });
+    // SQL:2011's `FOR SYSTEM_TIME AS OF <time>` (a table with HISTORY_RETENTION). FOR is not reserved: it is
+    // this clause only when SYSTEM_TIME follows, an alias otherwise.
+    this.OPTION3({
+      GATE: () => this.LA(1).tokenType === K.For && this.LA(2).tokenType === K.SystemTime,
+      DEF: () => {
+        this.CONSUME(K.For);
+        this.CONSUME(K.SystemTime);
+        this.CONSUME2(K.As);
+        this.CONSUME(K.Of);
+        this.SUBRULE(this.expression, { LABEL: "asOf" });
+      },
+    });
     this.OPTION(() => {
       this.OPTION2(() => this.CONSUME(K.As));
       this.SUBRULE2(this.identifier, { LABEL: "alias" });

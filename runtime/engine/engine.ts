@@ -63,6 +63,7 @@ import {
   recordsInOf,
 } from "./processing-log.ts";
 import { appendRows, applyStatement, type StatementHost, type StatementPlan } from "./statements.ts";
+import { CONSISTENCY_TIMEOUT, CONSISTENCY_TOKEN } from "./consistency.ts";
 import { ClusterSync, heldSlots } from "./cluster-sync.ts";
 import { tableSnapshot, type TableSnapshot } from "./snapshot.ts";
 
@@ -115,6 +116,8 @@ export type StatementResult =
       readonly rows?: PullResult;
       /** The statement's offset in the command topic, when it changed state and was recorded there. */
       readonly commandOffset?: number;
+      /** INSERT ... VALUES: the position token of the row written (see `consistency.ts`: read your writes). */
+      readonly position?: string;
     };
 
 export interface ExecuteResult {
@@ -421,7 +424,7 @@ export class Engine {
           ? { plan: this.compiledPlan, from: "compiled" }
           : this.replayPlan && { plan: this.replayPlan, from: "recorded" };
         this.replayPlan = this.compiledPlan = undefined;
-        const { message, topology } = await applyStatement(this.statementHost(), c, compiled.catalog, plan);
+        const { message, topology, position } = await applyStatement(this.statementHost(), c, compiled.catalog, plan);
         this.catalog = compiled.catalog;
         let commandOffset: number | undefined;
         if (this.recording && isRecorded(c)) {
@@ -437,6 +440,7 @@ export class Engine {
           message,
           compiled: c,
           ...(commandOffset !== undefined ? { commandOffset } : {}),
+          ...(position !== undefined ? { position } : {}),
         });
       } catch (e) {
         const code =
@@ -470,9 +474,9 @@ export class Engine {
   /**
    * Writes rows (runtime values by column name; `ROWTIME` sets the record's timestamp, missing columns are
    * NULL) to a source's topic in its formats, in one append: `POST /inserts-stream`. Throws when a value
-   * cannot be serialized.
+   * cannot be serialized. Resolves the position token of the rows written (read your writes: `consistency.ts`).
    */
-  appendRows(target: CatalogSource, rows: readonly ReadonlyMap<string, unknown>[]): Promise<void> {
+  appendRows(target: CatalogSource, rows: readonly ReadonlyMap<string, unknown>[]): Promise<string> {
     return appendRows(this.log, target, rows);
   }
 
@@ -528,9 +532,15 @@ export class Engine {
     return tableSnapshot(this.catalog, this.queries, (id) => this.outputColumns.get(id), this.functions, name);
   }
 
-  /** Runs a pull query (`SELECT` without EMIT CHANGES) on the current state; errors come as diagnostics. */
-  pull(sql: string): Promise<PullOutcome> {
-    return pullSql(this.queryEnv(), sql);
+  /**
+   * Runs a pull query (`SELECT` without EMIT CHANGES) on the current state; errors come as diagnostics. With
+   * `consistencyToken` (from a write), it first waits up to `timeoutMs` until the table has folded that write.
+   */
+  pull(sql: string, options: { consistencyToken?: string; timeoutMs?: number } = {}): Promise<PullOutcome> {
+    return pullSql(this.queryEnv(), sql, {
+      ...(options.consistencyToken !== undefined ? { [CONSISTENCY_TOKEN]: options.consistencyToken } : {}),
+      ...(options.timeoutMs !== undefined ? { [CONSISTENCY_TIMEOUT]: String(options.timeoutMs) } : {}),
+    });
   }
 
   /**
@@ -558,6 +568,7 @@ export class Engine {
       onError: (e) => this.processing.record(e),
       queries: this.queries,
       outputColumns: (id) => this.outputColumns.get(id),
+      drain: () => this.drain(),
       ...(cluster
         ? { remote: { peers: (queryId: string, only?: readonly number[]) => cluster.peersOf(queryId, only) } }
         : {}),

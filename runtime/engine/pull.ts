@@ -26,6 +26,7 @@ import type { CatalogSource, SourceWindow } from "../../src/plan/source.ts";
 import { compileExpr, compileExprs } from "../expr/compile.ts";
 import { partitionForKey } from "../log/partition.ts";
 import { TABLE_STORE } from "../processors/sink.ts";
+import { STORE } from "../../src/plan/topology.ts";
 import { sourceSerdes } from "../serde/formats.ts";
 import type { PersistentQuery } from "../query/query.ts";
 import type { RemotePull } from "../cluster/remote.ts";
@@ -92,6 +93,7 @@ async function readMaterialized(env: PullEnv, plan: TableReadSelect, pq: Persist
   const ranges = keyRanges(plan.access, env.functions, source.window);
   const lastStage = pq.plan.stages[pq.plan.stages.length - 1]!.id;
   const limit = plan.limit ?? Infinity;
+  const asOf = plan.asOf ? asOfTime(plan.asOf, env.functions) : undefined;
   /** The rows of one task's store (one partition) in the ranges, at most `limit`. */
   const readTask = async (
     t: PersistentQuery["tasks"][number],
@@ -99,9 +101,12 @@ async function readMaterialized(env: PullEnv, plan: TableReadSelect, pq: Persist
   ): Promise<unknown[][]> => {
     const out: unknown[][] = [];
     for (const range of within) {
-      const entries = pq.plan.readTable
-        ? pq.plan.readTable(t.stateStore, env.functions, range)
-        : t.stateStore.iterate(TABLE_STORE, range);
+      const entries =
+        asOf !== undefined
+          ? readHistory(t.stateStore, range, asOf)
+          : pq.plan.readTable
+            ? pq.plan.readTable(t.stateStore, env.functions, range)
+            : t.stateStore.iterate(TABLE_STORE, range);
       for await (const [k, v] of entries) {
         const [stored, ts] = v as [unknown[], number];
         const window = windowed ? decodeKey(k).slice(-2) : [];
@@ -128,6 +133,18 @@ async function readMaterialized(env: PullEnv, plan: TableReadSelect, pq: Persist
     return out;
   };
   const tasks = pq.tasks.filter((t) => t.stage.id === lastStage);
+  if (asOf !== undefined) {
+    // Versions older than the retention are purged: a time before it would read a partial history.
+    const retention = source.historyMs ?? 0;
+    for (const t of tasks) {
+      const oldest = t.streamTime - retention;
+      if (asOf < oldest)
+        throw new Error(
+          `${source.name} keeps ${retention} ms of history (HISTORY_RETENTION): ${new Date(asOf).toISOString()} ` +
+            `is before ${new Date(oldest).toISOString()}, the oldest time partition ${t.partition} can answer for`,
+        );
+    }
+  }
   // Key lookups read little: ask every partition at once (the stores answer in parallel, so the latency is
   // one partition's, not the sum). Ranges and scans go one partition at a time, so LIMIT stops the reading.
   const lookups = plan.access.kind === "lookup" && ranges.every((r) => r.gte !== undefined && r.lt !== undefined);
@@ -159,6 +176,48 @@ async function readMaterialized(env: PullEnv, plan: TableReadSelect, pq: Persist
     }
   }
   return out;
+}
+
+/** The event time (epoch ms) of a `FOR SYSTEM_TIME AS OF` expression; throws with the reason when it has none. */
+function asOfTime(e: TExpr, functions: FunctionRegistry): number {
+  let failure: unknown;
+  const v = compileExpr(e, { columns: [], functions, onError: (x) => (failure = x) })([]);
+  if (failure !== undefined) throw new Error(`FOR SYSTEM_TIME AS OF: ${(failure as Error).message}`);
+  if (typeof v === "number" && Number.isFinite(v)) return v;
+  if (typeof v === "bigint") return Number(v);
+  if (typeof v === "string") {
+    const text = v.trim();
+    const t = /^-?\d+$/.test(text) ? Number(text) : Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text}Z`);
+    if (Number.isFinite(t)) return t;
+    throw new Error(`FOR SYSTEM_TIME AS OF: '${v}' is not a time (ISO-8601, e.g. '2024-05-01T00:00:00Z', or epoch ms)`);
+  }
+  throw new Error("FOR SYSTEM_TIME AS OF: the time is NULL");
+}
+
+/**
+ * The rows of a table with history as they were at `asOf`, from the store `history` (key columns, then each
+ * version's time: see `SinkOutput.recordHistory`), as the table store's entries: for each key in `range`, its
+ * latest version at or before `asOf`, unless that is a tombstone.
+ */
+async function* readHistory(
+  store: PersistentQuery["tasks"][number]["stateStore"],
+  range: KeyRange,
+  asOf: number,
+): AsyncGenerator<[Buffer, [unknown[], number]]> {
+  let key: Buffer | undefined;
+  let best: [unknown[] | null, number] | undefined;
+  for await (const [k, v] of store.iterate(STORE.history, range)) {
+    const parts = decodeKey(k);
+    const at = parts[parts.length - 1] as number;
+    const own = encodeKey(parts.slice(0, -1));
+    if (!key || !own.equals(key)) {
+      if (key && best && best[0] !== null) yield [key, [best[0], best[1]]];
+      key = own;
+      best = undefined;
+    }
+    if (at <= asOf) best = [v as unknown[] | null, at];
+  }
+  if (key && best && best[0] !== null) yield [key, [best[0], best[1]]];
 }
 
 /**

@@ -12,6 +12,15 @@ import { parseScript } from "../../src/parse.ts";
 import { compileCached } from "./prepared.ts";
 import { lookupPartitions, runPull, type PullEnv, type PullResult } from "./pull.ts";
 import { LOCAL_SCOPE, PULL_SCOPE, pullFromPeer } from "../cluster/remote.ts";
+import {
+  ConsistencyError,
+  consistencyRequest,
+  encodeKsqlVector,
+  foldedPositions,
+  waitForTable,
+  waitOnPeer,
+  type WaitEnv,
+} from "./consistency.ts";
 import { startPush, type PushQuery, type QueryColumn } from "./push.ts";
 
 export interface QueryEngineEnv extends PullEnv {
@@ -20,11 +29,15 @@ export interface QueryEngineEnv extends PullEnv {
   /** Session properties: SELECTs compile with them, and transient queries run with them (see `executionSettings`). */
   readonly properties: Readonly<Record<string, string>>;
   readonly variables: ReadonlyMap<string, string>;
+  /** Runs the persistent queries over what their inputs hold (the engine's drain): a read-your-writes wait calls it. */
+  readonly drain?: () => Promise<unknown>;
 }
 
 /** A pull query's outcome: rows, or diagnostics (then `rows` is empty). */
 export interface PullOutcome extends PullResult {
   readonly diagnostics: readonly Diagnostic[];
+  /** ksqlDB's consistency vector of what the read saw, when `ksql.query.pull.consistency.token.enabled`. */
+  readonly consistencyToken?: string;
 }
 
 /** A push query's outcome: a running query, or diagnostics. */
@@ -38,6 +51,8 @@ export type SubscribeOutcome =
       readonly resultType: "STREAM" | "TABLE";
       /** For a pull query: "Limit Reached" when LIMIT cut the rows, "Query Completed" after a stream's scan. */
       readonly finalMessage?: string;
+      /** For a pull query with ksqlDB's consistency vectors on: the vector of what it read. */
+      readonly consistencyToken?: string;
       readonly diagnostics: readonly Diagnostic[];
     }
   | {
@@ -124,6 +139,8 @@ export async function planQuery(
 ): Promise<SelectPlan> {
   const read = planTableRead(q, (id) => env.queries.has(id));
   if (read) return read;
+  if (q.asOf)
+    throw new Error("FOR SYSTEM_TIME AS OF needs the table's history: the query that writes it is not running");
   const partitions = new Map<string, number>();
   for (const name of q.sources) {
     const src = env.catalog.source(name);
@@ -143,11 +160,19 @@ export async function pullQuery(
   q: AnalyzedQuery,
   span: Span,
   gather?: { sql: string; local: boolean },
+  properties: Readonly<Record<string, string>> = {},
 ): Promise<PullOutcome> {
   try {
+    const consistency = consistencyRequest({ ...env.properties, ...properties });
     const plan = await planQuery(env, q);
-    const r = await runPull(env, plan);
     const pq = plan.kind === "TableRead" ? env.queries.get(plan.queryId) : undefined;
+    // Read your writes: wait until the table has folded the token's positions (on every instance: a request
+    // from another instance comes after its sender waited for all of them).
+    if (consistency.after && pq && !gather?.local)
+      await waitForTable(waitEnv(env), pq.id, consistency.after, consistency.timeoutMs);
+    const r = await runPull(env, plan);
+    // After the read: a later read that waits for this vector sees at least what this one saw.
+    const vector = consistency.vector && pq ? { consistencyToken: encodeKsqlVector(await foldedPositions(pq)) } : {};
     if (env.remote && gather && !gather.local && pq && plan.kind === "TableRead") {
       const types = r.columns.map((c) => c.type);
       const ask = async (urls: string[]) =>
@@ -165,16 +190,39 @@ export async function pullQuery(
         remote = await ask(env.remote.peers(pq.id));
       }
       const rows = [...r.rows, ...remote];
-      return { columns: r.columns, rows: q.limit !== undefined ? rows.slice(0, q.limit) : rows, diagnostics: [] };
+      return {
+        columns: r.columns,
+        rows: q.limit !== undefined ? rows.slice(0, q.limit) : rows,
+        diagnostics: [],
+        ...vector,
+      };
     }
-    return { ...r, diagnostics: [] };
+    return { ...r, diagnostics: [], ...vector };
   } catch (e) {
-    return { columns: [], rows: [], diagnostics: [diagError("RUN002", (e as Error).message, span)] };
+    const code = e instanceof ConsistencyError ? "RUN012" : "RUN002";
+    return { columns: [], rows: [], diagnostics: [diagError(code, (e as Error).message, span)] };
   }
 }
 
-/** `engine.pull(sql)`. */
-export async function pullSql(env: QueryEngineEnv, sql: string): Promise<PullOutcome> {
+/** What a read-your-writes wait needs, from a query environment (peers asked through their REST API). */
+function waitEnv(env: QueryEngineEnv): WaitEnv {
+  const remote = env.remote;
+  return {
+    log: env.log,
+    queries: env.queries,
+    ...(env.drain ? { drain: env.drain } : {}),
+    ...(remote
+      ? { peers: { urls: (id: string) => remote.peers(id), waitStage: (url, w) => waitOnPeer(url, w, remote.headers) } }
+      : {}),
+  };
+}
+
+/** `engine.pull(sql)`; `properties` (e.g. a position token) over the session's for this query. */
+export async function pullSql(
+  env: QueryEngineEnv,
+  sql: string,
+  properties: Readonly<Record<string, string>> = {},
+): Promise<PullOutcome> {
   const c = compileSelect(env, sql);
   if (!c.ok) return { columns: [], rows: [], diagnostics: c.diagnostics };
   if (!c.query.pull) {
@@ -186,7 +234,7 @@ export async function pullSql(env: QueryEngineEnv, sql: string): Promise<PullOut
       ],
     };
   }
-  return pullQuery(env, c.query, c.span, { sql, local: false });
+  return pullQuery(env, c.query, c.span, { sql, local: false }, properties);
 }
 
 /** `engine.subscribe(sql)`: a push query (`EMIT CHANGES`), or a pull query's rows as a finite iterator. */
@@ -199,7 +247,7 @@ export async function subscribeSql(
   const c = compileSelect(env, sql);
   if (!c.ok) return { ok: false, diagnostics: c.diagnostics };
   if (c.query.pull) {
-    const r = await pullQuery(env, c.query, c.span, { sql, local: properties[PULL_SCOPE] === LOCAL_SCOPE });
+    const r = await pullQuery(env, c.query, c.span, { sql, local: properties[PULL_SCOPE] === LOCAL_SCOPE }, properties);
     if (r.diagnostics.length > 0) return { ok: false, diagnostics: r.diagnostics };
     const limited = c.query.limit !== undefined && r.rows.length >= c.query.limit;
     const finalMessage = limited ? "Limit Reached" : c.query.resultType === "STREAM" ? "Query Completed" : undefined;
@@ -209,6 +257,7 @@ export async function subscribeSql(
       pull: true,
       resultType: c.query.resultType,
       ...(finalMessage ? { finalMessage } : {}),
+      ...(r.consistencyToken ? { consistencyToken: r.consistencyToken } : {}),
       diagnostics: [],
     };
   }

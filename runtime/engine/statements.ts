@@ -18,6 +18,7 @@ import { instantiate, PlanVersionError } from "../query/topology.ts";
 import { sourceSerdes } from "../serde/formats.ts";
 import type { RestoreProgress } from "../state/changelog.ts";
 import { safeName } from "../state/names.ts";
+import { appendedPositions, encodeToken } from "./consistency.ts";
 
 /** What carrying out statements needs of the engine. */
 export interface StatementHost {
@@ -44,6 +45,8 @@ export interface Applied {
   readonly message: string;
   /** The plan of the query the statement started (recorded with the statement). */
   readonly topology?: TopologyPlan;
+  /** INSERT ... VALUES: the position token of the row written (read your writes: `consistency.ts`). */
+  readonly position?: string;
 }
 
 /** The plan a statement runs instead of one planned now. */
@@ -78,8 +81,7 @@ export async function applyStatement(
     case "InsertInto":
       return startQuery(host, a, plan);
     case "InsertValues":
-      await insertValues(host, a.target, a.values);
-      return { message: "1 row inserted" };
+      return { message: "1 row inserted", position: await insertValues(host, a.target, a.values) };
     case "DropSource": {
       await stopQueriesMissingFrom(host.queries, next);
       const source = host.catalog.source(a.name);
@@ -239,7 +241,7 @@ async function insertValues(
   host: StatementHost,
   target: CatalogSource,
   values: readonly { column: string; expr: TExpr }[],
-): Promise<void> {
+): Promise<string> {
   const byName = new Map<string, unknown>();
   for (const v of values) {
     let failure: unknown;
@@ -249,18 +251,19 @@ async function insertValues(
       throw new Error(`cannot evaluate the value for ${v.column}: ${(failure as Error).message}`);
     byName.set(v.column, value);
   }
-  await appendRows(host.log, target, [byName]);
+  return appendRows(host.log, target, [byName]);
 }
 
 /**
  * Writes rows (runtime values by column name; `ROWTIME` sets the record's timestamp, missing columns are
  * NULL) to a source's topic in its formats, in one append. Throws when a value cannot be serialized.
+ * Resolves the position token of the rows written (read your writes: `consistency.ts`).
  */
 export async function appendRows(
   log: EventLog,
   target: CatalogSource,
   rows: readonly ReadonlyMap<string, unknown>[],
-): Promise<void> {
+): Promise<string> {
   const serdes = sourceSerdes(target);
   const records = rows.map((byName) => {
     const key = serdes.key.serialize(serdes.keyColumns.map((c) => byName.get(c.name) ?? null));
@@ -268,5 +271,7 @@ export async function appendRows(
     const rowtime = byName.get("ROWTIME");
     return { key, value, ...(typeof rowtime === "number" ? { timestamp: rowtime } : {}) };
   });
-  if (records.length > 0) await log.append(target.topic, records);
+  return encodeToken(
+    records.length > 0 ? appendedPositions(target.topic, await log.append(target.topic, records)) : new Map(),
+  );
 }

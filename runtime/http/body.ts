@@ -55,7 +55,12 @@ export const Bodies = {
     requestProperties: Properties,
     commandSequenceNumber: z.number().nullish(),
   }),
-  query: z.object({ ksql: z.string(), streamsProperties: Properties, sessionVariables: Properties }),
+  query: z.object({
+    ksql: z.string(),
+    streamsProperties: Properties,
+    sessionVariables: Properties,
+    requestProperties: Properties,
+  }),
   queryStream: z.object({
     sql: z.string(),
     properties: Properties,

@@ -12,6 +12,7 @@
  * | `POST /close-query` | `{"queryId": "..."}` | closes a running push query |
  * | `POST /inserts-stream` | JSON lines: `{"target": "..."}`, then one row object per line | one ack line per row (`routes/inserts.ts`) |
  * | `POST /ksql/terminate`, `GET /clusterStatus`, `GET /is_valid_property/{name}` | | cluster administration (`routes/admin.ts`) |
+ * | `POST /esql/wait` | `{queryId, stage, token, timeoutMs}` | between instances: waits for a stage to fold past a position token (`routes/consistency.ts`) |
  * | `GET /status`, `GET /status/{commandId}` | | the outcome of the commands run |
  * | `GET /info`, `GET /healthcheck` | | server info (ksqlDB's version, esql's as `esqlVersion`), health |
  * | `GET /metrics` | | Prometheus text: records processed, processing errors and lag per query, pull latency histogram |
@@ -48,6 +49,7 @@ import { Gate } from "./gate.ts";
 import { ERR, errorBody, HttpError, send, type Req, type Res } from "./protocol.ts";
 import { QueryHistory } from "./history.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { consistencyRoutes } from "./routes/consistency.ts";
 import { consoleRoutes } from "./routes/console.ts";
 import { infoRoutes } from "./routes/info.ts";
 import { insertRoutes } from "./routes/inserts.ts";
@@ -187,6 +189,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...queryRoutes(ctx),
     ...insertRoutes(ctx),
     ...adminRoutes(ctx),
+    ...consistencyRoutes(ctx),
     ...infoRoutes(ctx),
     ...metrics.routes,
     ...web?.routes,

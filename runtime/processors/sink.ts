@@ -11,12 +11,15 @@ import { partitionForKey } from "../log/partition.ts";
 import type { LogHeader, ProduceRecord } from "../log/types.ts";
 import { joinWindowedKey, sourceSerdes, type SourceSerdes } from "../serde/formats.ts";
 import { encodeInternal, type InternalValue } from "../serde/internal.ts";
-import { encodeKey } from "../state/keycodec.ts";
+import { decodeKey, encodeKey } from "../state/keycodec.ts";
 import type { ProcessorContext, Row } from "./types.ts";
 import { lastWindowStart, windowTimes } from "../../src/plan/window.ts";
 
 export const TABLE_STORE = STORE.table;
 const TABLE_TIME = STORE.tableTime;
+const HISTORY_STORE = STORE.history;
+const HISTORY_END = STORE.historyEnd;
+const HISTORY_LAST = STORE.historyLast;
 const TIME_PREFIX_LEN = encodeKey([0]).length;
 
 /** Header that makes internal topics idempotent: `<partition>:<offset>:<seq>` of the producing input record. */
@@ -79,8 +82,68 @@ export class SinkOutput implements StageOutput {
 
   toRecords(rows: readonly Row[]): ProduceRecord[] | Promise<ProduceRecord[]> {
     const out = this.records(rows);
+    if (this.spec.history) return this.recordHistory(this.spec.history.retentionMs).then(() => out);
     return this.spec.retainWindows ? this.expireWindows(this.spec.retainWindows).then(() => out) : out;
   }
+
+  /** The rows `records` wrote in this batch, for the history (`HISTORY_RETENTION`). */
+  private versions: { key: unknown[]; ts: number; values: unknown[] | null }[] = [];
+
+  /**
+   * Keeps the batch's rows as versions in the store `history` (key columns, then the version's time), and
+   * purges the versions a newer one replaced more than `retentionMs` of stream time ago. A version's time is
+   * its row's time, or the key's latest version's when that is later (a late update replaces the latest
+   * version). The version each new one replaces is indexed in `historyend` by the new one's time; a tombstone
+   * also by its own time (once it is beyond the retention, nothing before it is needed either).
+   */
+  private async recordHistory(retentionMs: number): Promise<void> {
+    const store = this.ctx.store;
+    const versions = this.versions;
+    this.versions = [];
+    if (versions.length > 0) {
+      const keys = versions.map((v) => encodeKey(v.key));
+      await store.prefetch(HISTORY_LAST, keys);
+      for (let i = 0; i < versions.length; i++) {
+        const v = versions[i]!;
+        const k = keys[i]!;
+        const last = store.get(HISTORY_LAST, k) as number | undefined;
+        const at = last !== undefined && last > v.ts ? last : v.ts;
+        if (last !== undefined && at > last)
+          store.put(HISTORY_END, Buffer.concat([encodeKey([at]), encodeKey([...v.key, last])]), 1);
+        const vk = encodeKey([...v.key, at]);
+        store.put(HISTORY_STORE, vk, v.values);
+        if (v.values === null) store.put(HISTORY_END, Buffer.concat([encodeKey([at]), vk]), 1);
+        store.put(HISTORY_LAST, k, at);
+      }
+    }
+    const cut = this.ctx.streamTime - retentionMs;
+    if (cut <= this.purgedBefore) return;
+    const from = this.purgedBefore === -Infinity ? Buffer.alloc(0) : encodeKey([this.purgedBefore + 1]);
+    const gone = await store.range(HISTORY_END, { gte: from, lt: encodeKey([cut + 1]) });
+    const lasts: Buffer[] = [];
+    for (const [k] of gone) {
+      const vk = k.subarray(TIME_PREFIX_LEN);
+      store.delete(HISTORY_END, k);
+      store.delete(HISTORY_STORE, vk);
+      lasts.push(vk);
+    }
+    // A key whose latest version went (a tombstone beyond the retention) has no history left.
+    if (lasts.length > 0) {
+      const keyOf = lasts.map((vk) => {
+        const parts = decodeKey(vk);
+        return { key: encodeKey(parts.slice(0, -1)), at: parts[parts.length - 1] as number };
+      });
+      await store.prefetch(
+        HISTORY_LAST,
+        keyOf.map((x) => x.key),
+      );
+      for (const x of keyOf) if (store.get(HISTORY_LAST, x.key) === x.at) store.delete(HISTORY_LAST, x.key);
+    }
+    this.purgedBefore = cut;
+  }
+
+  /** Versions replaced at or before this time are purged already (since this task started). */
+  private purgedBefore = -Infinity;
 
   /**
    * Deletes the kept windows past their retention, as the aggregation deletes its own (see aggregate.ts): a
@@ -161,6 +224,7 @@ export class SinkOutput implements StageOutput {
       }
       const rec: ProduceRecord = { key, value, timestamp, ...(partition === undefined ? {} : { partition }) };
       out.push(r.headers && !r.tombstone ? { ...rec, headers: r.headers } : rec);
+      if (this.spec.history) this.versions.push({ key: keyRow, ts: r.ts, values: r.tombstone ? null : r.values });
       if (this.spec.materialize) {
         const sk = encodeKey(r.window ? [...keyRow, r.window.start, r.window.end] : keyRow);
         if (r.tombstone) this.ctx.store.delete(TABLE_STORE, sk);

@@ -197,6 +197,11 @@ export class StageTask {
     return this.inputs.map((i) => i.input.topic);
   }
 
+  /** The largest record time this task has folded (its stream time; -1 before any). */
+  get streamTime(): number {
+    return this.ctx.streamTime;
+  }
+
   /** The topic this task's stage writes (its sink or an internal repartition topic). */
   get outputTopic(): string {
     return this.output.topic;

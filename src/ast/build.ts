@@ -518,10 +518,15 @@ export class AstBuilder {
 
   private aliasedSource(node: CstNode): AliasedSource {
     const alias = nodeOf(node.children, "alias");
+    const asOf = nodeOf(node.children, "asOf");
     const name = this.name(must(nodeOf(node.children, "name"), "name"));
-    return alias === undefined
-      ? { kind: "AliasedSource", name, span: nodeSpan(node) }
-      : { kind: "AliasedSource", name, alias: this.name(alias), span: nodeSpan(node) };
+    return {
+      kind: "AliasedSource",
+      name,
+      ...(alias === undefined ? {} : { alias: this.name(alias) }),
+      ...(asOf === undefined ? {} : { asOf: this.topExpr(asOf) }),
+      span: nodeSpan(node),
+    };
   }
 
   private within(node: CstNode): Within {

@@ -216,6 +216,8 @@ export interface AliasedSource extends Node {
   readonly kind: "AliasedSource";
   readonly name: Name;
   readonly alias?: Name;
+  /** `FOR SYSTEM_TIME AS OF <time>`: read a table with history as it was at that event time. */
+  readonly asOf?: Expr;
 }
 
 export type JoinType = "INNER" | "LEFT" | "RIGHT" | "FULL";

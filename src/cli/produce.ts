@@ -17,6 +17,8 @@
  * `--skip-bad` such lines are reported on stderr and skipped, and the exit code is still 0.
  *
  * Records are appended in batches of {@link BATCH} lines, each batch one `append` (atomic per partition).
+ * Standard output gets the position token of what was written (read your writes: a pull query given it with
+ * `esql.consistency.token` waits until its table has folded these records; `runtime/engine/consistency.ts`).
  * On Kafka, TLS, SASL and the client id come from the environment, as for every command (`./kafka.ts`).
  */
 import { createReadStream, existsSync } from "node:fs";
@@ -25,6 +27,7 @@ import { createInterface } from "node:readline";
 import type { EventLog, LogHeader, ProduceRecord } from "../../runtime/log/types.ts";
 import { LogError } from "../../runtime/log/types.ts";
 import { parseJsonLossless, stringifyLossless } from "../../runtime/serde/json.ts";
+import { appendedPositions, encodeToken, mergePositions, type Positions } from "../../runtime/engine/consistency.ts";
 import { UsageError } from "./files.ts";
 import { openKafkaLog } from "./kafka.ts";
 import { EXIT } from "./output.ts";
@@ -56,6 +59,7 @@ export async function runProduce(
   options: ProduceOptions,
   input: NodeJS.ReadableStream = process.stdin,
   err: NodeJS.WritableStream = process.stderr,
+  out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
   if (topic.trim() === "") throw new UsageError("produce: the topic name is empty");
   if (options.envelope && (options.key !== undefined || options.timestamp !== undefined)) {
@@ -104,6 +108,7 @@ export async function runProduce(
     const stream = fromStdin ? input : createReadStream(options.file!);
     const lines = createInterface({ input: stream, crlfDelay: Infinity });
     let batch: ProduceRecord[] = [];
+    let positions: Positions = new Map();
     let failure: string | undefined;
     for await (const line of lines) {
       lineNo++;
@@ -125,13 +130,13 @@ export async function runProduce(
       }
       batch.push(r);
       if (batch.length >= BATCH) {
-        await log.append(topic, batch);
+        positions = mergePositions(positions, appendedPositions(topic, await log.append(topic, batch)));
         written += batch.length;
         batch = [];
       }
     }
     if (batch.length > 0) {
-      await log.append(topic, batch);
+      positions = mergePositions(positions, appendedPositions(topic, await log.append(topic, batch)));
       written += batch.length;
     }
     if (failure !== undefined) {
@@ -144,6 +149,7 @@ export async function runProduce(
     err.write(
       `produced ${written} record(s) to ${topic} on ${where}${skipped > 0 ? `; skipped ${skipped} bad line(s)` : ""}\n`,
     );
+    if (written > 0) out.write(`${encodeToken(positions)}\n`);
     return EXIT.ok;
   } catch (e) {
     err.write(`esql: produce to ${topic} on ${where} failed after ${written} record(s): ${(e as Error).message}\n`);

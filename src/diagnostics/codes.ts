@@ -211,6 +211,11 @@ export const DIAGNOSTIC_CODES = [
     title: "recorded plan cannot run",
     doc: "A query plan recorded in the command topic that this release cannot run: another plan format version, or a plan that does not match its statement.",
   },
+  {
+    code: "RUN012",
+    title: "not consistent in time",
+    doc: "A pull query given a position token (`esql.consistency.token`) or a ksqlDB consistency vector: the token cannot be read, or the table had not folded past it when the timeout (`esql.consistency.timeout.ms`) passed.",
+  },
 ] as const satisfies readonly { code: string; title: string; doc: string }[];
 
 export type DiagnosticCode = (typeof DIAGNOSTIC_CODES)[number]["code"];

@@ -363,7 +363,11 @@ function printNode(path: Path, options: ParserOptions<FormatNode>, print: Print,
     case "SelectStructAll":
       return [operand(path, print, "expr", PREC.postfix), "->*"];
     case "AliasedSource":
-      return node.alias === undefined ? print("name") : [print("name"), " ", print("alias")];
+      return [
+        print("name"),
+        node.asOf === undefined ? "" : [" FOR SYSTEM_TIME AS OF ", print("asOf")],
+        node.alias === undefined ? "" : [" ", print("alias")],
+      ];
     case "Join": {
       const kw = node.joinType === "INNER" ? "JOIN" : `${node.joinType} JOIN`;
       return [

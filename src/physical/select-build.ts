@@ -73,6 +73,7 @@ export function planTableRead(
       table.window !== undefined,
     ),
     ...(q.where ? { where: q.where } : {}),
+    ...(q.asOf ? { asOf: q.asOf } : {}),
     projection,
     resultColumns: queryColumns(q),
     ...(q.limit !== undefined ? { limit: q.limit } : {}),

@@ -243,12 +243,14 @@ export function buildTopology(
     materialize: materializeInSink,
     ...(materializeInSink && q.aggregation?.window ? { retainWindows: q.aggregation.window } : {}),
     ...(q.partitionBy ? { rekeyed: true as const } : {}),
+    ...(sink.historyMs !== undefined ? { history: { retentionMs: sink.historyMs } } : {}),
   };
   const plan = (table?: TopologyPlan["table"]): TopologyPlan => ({
     version: TOPOLOGY_VERSION,
     queryId,
     topicId,
-    execution,
+    // A table with history keeps every version: no record cache folding several updates of a key into one.
+    execution: sink.historyMs !== undefined ? { ...execution, recordCache: false } : execution,
     stages: planner.stages.map(pruneColumns),
     internalTopics: planner.topics,
     ...(table ? { table } : {}),

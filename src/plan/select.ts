@@ -73,6 +73,8 @@ export interface TableReadSelect {
   readonly columns: readonly string[];
   readonly access: AccessPath;
   readonly where?: TExpr;
+  /** `FOR SYSTEM_TIME AS OF`: read the table's versions (store `history`) as of this time (constant). */
+  readonly asOf?: TExpr;
   /** One expression per result column. */
   readonly projection: readonly TExpr[];
   readonly resultColumns: readonly QueryColumn[];

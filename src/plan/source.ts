@@ -56,6 +56,11 @@ export interface CatalogSource {
    * the task that folds it) is deleted, with a tombstone in the table's topic.
    */
   readonly ttlMs?: number;
+  /**
+   * `WITH (HISTORY_RETENTION = '7 DAYS')` on a CTAS: every version of every row is kept this long behind
+   * stream time (the store `history`), and pull queries read the table `FOR SYSTEM_TIME AS OF` a time.
+   */
+  readonly historyMs?: number;
   /** The id of the persistent query that writes it (CSAS/CTAS), if any. */
   readonly writtenBy?: string;
   /** The statement text that created it. */

@@ -307,6 +307,12 @@ export interface SinkSpec {
    * one (see `Row.nullKey`). Absent: the key passes through, and a record without key is written without.
    */
   readonly rekeyed?: true;
+  /**
+   * `HISTORY_RETENTION`: every version of every row (and tombstone) goes to the store `history` (key columns,
+   * then the version's time), kept until a newer version is `retentionMs` behind stream time (`historyend`
+   * indexes versions by the time a newer one replaced them), for pull queries `FOR SYSTEM_TIME AS OF`.
+   */
+  readonly history?: { readonly retentionMs: number };
 }
 
 export interface RepartitionSpec {
@@ -347,6 +353,12 @@ export const STORE = {
   aggregateTime: "aggtime",
   /** The index of an aggregation's groups by the time of their last update (row TTL). */
   aggregateTtl: "aggttl",
+  /** A table's versions, by key columns then time (`HISTORY_RETENTION`). */
+  history: "history",
+  /** The versions of `history` by the time a newer version replaced them (purging beyond the retention). */
+  historyEnd: "historyend",
+  /** The time of each key's latest version in `history`. */
+  historyLast: "historylast",
   /** A join's two sides. */
   left: "left",
   right: "right",

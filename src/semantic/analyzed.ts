@@ -82,6 +82,8 @@ export interface AnalyzedAggregation {
 
 export interface AnalyzedQuery {
   readonly from: AnalyzedFrom;
+  /** `FOR SYSTEM_TIME AS OF`: the time a pull query reads its table at (a constant expression). */
+  readonly asOf?: TExpr;
   /** Columns of the row FROM produces. */
   readonly inputColumns: readonly ScopeColumn[];
   readonly resultType: "STREAM" | "TABLE";

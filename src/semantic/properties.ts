@@ -50,11 +50,15 @@ export const SOURCE_PROPERTIES = [
 /** Properties of the persistent query itself (CSAS, CTAS, INSERT INTO ... SELECT), not of its sink. */
 export const QUERY_PROPERTIES = ["START_FROM"] as const;
 
-/** Properties allowed on CSAS/CTAS (no windowing; the sink's window comes from the query); `TTL`: CTAS only. */
+/**
+ * Properties allowed on CSAS/CTAS (no windowing; the sink's window comes from the query); `TTL` and
+ * `HISTORY_RETENTION`: CTAS only.
+ */
 export const SINK_PROPERTIES = [
   ...SOURCE_PROPERTIES.filter((p) => p !== "WINDOW_TYPE" && p !== "WINDOW_SIZE"),
   ...QUERY_PROPERTIES,
   "TTL",
+  "HISTORY_RETENTION",
 ];
 
 /** The largest instant JavaScript dates (and so esql's timestamps) hold, in ms either side of the epoch. */

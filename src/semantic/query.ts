@@ -5,7 +5,9 @@
  * the other clauses (`clauses.ts`), aggregation (`aggregation.ts`), the key of other queries (`keys.ts`),
  * pull-query rules (`pull.ts`).
  */
-import type { Query } from "../ast/nodes.ts";
+import type { AliasedSource, Query, Relation } from "../ast/nodes.ts";
+import { analyzeExpr } from "./expressions.ts";
+import type { TExpr } from "./typed.ts";
 import type { Diagnostic } from "../diagnostics/diagnostic.ts";
 import { formatType } from "../types/sqltype.ts";
 import type { AnalyzedAggregation, AnalyzedFrom, AnalyzedQuery, OutputColumn } from "./analyzed.ts";
@@ -89,6 +91,7 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
       q.span,
     );
   if (pull) checkPullQuery(q, from, items, where, opts.properties, diags);
+  const asOf = analyzeAsOf(qc, pull);
   return {
     from,
     inputColumns: qc.inputColumns,
@@ -102,8 +105,41 @@ export function analyzeQuery(q: Query, opts: QueryOptions, diags: Diagnostic[]):
     ...(q.emit ? { emit: q.emit } : {}),
     ...(q.limit !== undefined ? { limit: q.limit } : {}),
     pull,
+    ...(asOf ? { asOf } : {}),
     sources: sourcesOf(from),
   };
+}
+
+/**
+ * `FROM t FOR SYSTEM_TIME AS OF <time>`: only in a pull query, on one table declared with `HISTORY_RETENTION`;
+ * the time is a constant TIMESTAMP, BIGINT epoch milliseconds, or an ISO-8601 STRING (evaluated when it runs).
+ */
+function analyzeAsOf(qc: QueryContext, pull: boolean): TExpr | undefined {
+  const { q, diags, from } = qc;
+  const sources: AliasedSource[] = [];
+  const collect = (r: Relation) => {
+    if (r.kind === "AliasedSource") sources.push(r);
+    else {
+      collect(r.left);
+      sources.push(r.right);
+    }
+  };
+  collect(q.from);
+  const at = sources.find((s) => s.asOf !== undefined);
+  if (!at) return undefined;
+  const bad = (message: string) => (err(diags, Codes.INVALID_QUERY, message, at.asOf!.span), undefined);
+  if (!pull) return bad("FOR SYSTEM_TIME AS OF is for pull queries (a SELECT without EMIT CHANGES)");
+  if (from.kind !== "Source") return bad("FOR SYSTEM_TIME AS OF reads one table: pull queries have no joins");
+  if (from.source.historyMs === undefined)
+    return bad(
+      `${from.source.name} keeps no history: create it with WITH (HISTORY_RETENTION = '7 DAYS') to read it FOR SYSTEM_TIME AS OF a time`,
+    );
+  const e = analyzeExpr(at.asOf!, qc.exprContext("EXPRESSION", false, false, { columns: [], qualifiers: new Set() }));
+  if (!["TIMESTAMP", "BIGINT", "INTEGER", "STRING", "NULL"].includes(e.type.kind))
+    return bad(
+      `FOR SYSTEM_TIME AS OF takes a TIMESTAMP, epoch milliseconds or an ISO-8601 string, not ${formatType(e.type)}`,
+    );
+  return e;
 }
 
 function queryContext(q: Query, opts: QueryOptions, diags: Diagnostic[], from: AnalyzedFrom): QueryContext {

@@ -403,6 +403,31 @@ function readTtl(
   return ms;
 }
 
+/**
+ * `HISTORY_RETENTION` of a CTAS: a duration (`'7 DAYS'`) for which the table keeps every version of its rows,
+ * so pull queries can read it `FOR SYSTEM_TIME AS OF` an event time; on a table without windows.
+ */
+function readHistoryRetention(
+  props: Props,
+  kind: "STREAM" | "TABLE",
+  q: AnalyzedQuery,
+  span: Span,
+  diags: Diagnostic[],
+): number | undefined {
+  const text = props.get("HISTORY_RETENTION");
+  if (text === undefined) return undefined;
+  const at = props.span("HISTORY_RETENTION") ?? span;
+  const ms = parseDurationText(text);
+  const bad = (why: string) => (
+    diags.push(error(Codes.INVALID_PROPERTY, `Invalid HISTORY_RETENTION '${text}': ${why}`, at)),
+    undefined
+  );
+  if (ms === undefined || ms <= 0) return bad("expected a positive duration such as '7 DAYS' or '12 HOURS'");
+  if (kind !== "TABLE") return bad("HISTORY_RETENTION applies to tables (a stream is its own history)");
+  if (q.window) return bad("a windowed table has no versions to keep (each window is its own row)");
+  return ms;
+}
+
 /** Parses `'10 SECONDS'` style durations of WINDOW_SIZE. */
 function parseDurationText(s: string): number | undefined {
   const m = /^\s*(\d+)\s*(MILLISECOND|SECOND|MINUTE|HOUR|DAY)S?\s*$/i.exec(s);
@@ -764,11 +789,13 @@ function sinkFor(
   const topic = props.get("KAFKA_TOPIC") ?? `${prefix}${name}`;
   checkTopicName(topic, props, span, diags);
   const ttlMs = readTtl(props, kind, q, span, diags);
+  const historyMs = readHistoryRetention(props, kind, q, span, diags);
   const w = q.window;
   return {
     name,
     sourceType: kind,
     ...(ttlMs !== undefined ? { ttlMs } : {}),
+    ...(historyMs !== undefined ? { historyMs } : {}),
     columns,
     topic,
     keyFormat,

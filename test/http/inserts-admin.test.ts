@@ -10,6 +10,9 @@ import { PROPERTY_NAMES } from "../../src/plan/properties.ts";
 import { startServer, type RunningServer } from "../../runtime/http/server.ts";
 import { openEngine } from "../fixtures/engine.ts";
 
+/** Each ack carries the position token of the append that wrote its row (read your writes). */
+const POSITION = expect.stringMatching(/^esql1\./);
+
 let engine: Engine;
 let server: RunningServer;
 let session: ClientHttp2Session;
@@ -76,10 +79,10 @@ describe("POST /inserts-stream", { timeout: 60_000 }, () => {
     stream.write(`${JSON.stringify({ target: "orders" })}\n`);
     stream.write(`${JSON.stringify({ ID: 1, PRODUCT: "pen", AMOUNT: 2.5 })}\n`);
     // The ack comes while the request is still open.
-    expect(await acks.next()).toEqual({ status: "ok", seq: 0 });
+    expect(await acks.next()).toEqual({ status: "ok", seq: 0, position: POSITION });
     expect(status).toBe(200);
     stream.write(`${JSON.stringify({ id: 2, product: "pen", amount: 4 })}\n`);
-    expect(await acks.next()).toEqual({ status: "ok", seq: 1 });
+    expect(await acks.next()).toEqual({ status: "ok", seq: 1, position: POSITION });
     stream.write(`${JSON.stringify({ id: "three", product: "ink" })}\n`);
     stream.write(`${JSON.stringify({ id: 4, colour: "red" })}\n{not json\n`);
     stream.end(`${JSON.stringify({ id: 5, product: "ink", ROWTIME: 1_700_000_000_000 })}\n`);
@@ -88,7 +91,7 @@ describe("POST /inserts-stream", { timeout: 60_000 }, () => {
     expect(String(bad.message)).toContain("ID");
     expect(await acks.next()).toMatchObject({ status: "error", seq: 3, message: "ORDERS has no column colour" });
     expect(await acks.next()).toMatchObject({ status: "error", seq: 4 });
-    expect(await acks.next()).toEqual({ status: "ok", seq: 5 });
+    expect(await acks.next()).toEqual({ status: "ok", seq: 5, position: POSITION });
 
     // The rows are in the stream's topic, in its formats, and the query folded them.
     let rows: unknown[][] = [];
@@ -130,7 +133,7 @@ describe("POST /inserts-stream", { timeout: 60_000 }, () => {
         .trim()
         .split("\n")
         .map((l) => JSON.parse(l)),
-    ).toEqual([{ status: "ok", seq: 0 }]);
+    ).toEqual([{ status: "ok", seq: 0, position: POSITION }]);
     const unknown = await post([JSON.stringify({ target: "nope" })]);
     expect(unknown.status).toBe(400);
     expect(JSON.parse(unknown.text)).toMatchObject({ error_code: 40000, message: expect.stringContaining("nope") });

@@ -1,7 +1,8 @@
 /**
  * `POST /inserts-stream`: ksqlDB's streaming inserts. The request body is JSON lines: first
  * `{"target": "<stream>"}`, then one JSON object per row (column name → value; `ROWTIME` sets the record's
- * timestamp). The answer streams one line per row as it is written, in order: `{"status":"ok","seq":n}`, or
+ * timestamp). The answer streams one line per row as it is written, in order: `{"status":"ok","seq":n,"position":token}`
+ * (the position token of the append that wrote it: read your writes, see `runtime/engine/consistency.ts`), or
  * `{"status":"error","seq":n,"error_code":40000,"message":...}` for a row that cannot be written (the others
  * are written), each ack its own chunk / DATA frame; with `Accept: application/json` (and not the delimited type)
  * the acks form one JSON array instead, as ksqlDB answers. Over HTTP/2 rows and acks interleave; over HTTP/1.1
@@ -105,11 +106,12 @@ export function insertRoutes(ctx: ServerContext): Routes {
         if (rows.length === 0) return;
         const batch = rows.splice(0);
         try {
-          await engine.appendRows(
+          // Each ack carries the position token of its chunk (read your writes: `esql.consistency.token`).
+          const position = await engine.appendRows(
             target!,
             batch.map((r) => r.values),
           );
-          for (const r of batch) ack({ status: "ok", seq: r.seq });
+          for (const r of batch) ack({ status: "ok", seq: r.seq, position });
         } catch (e) {
           for (const r of batch)
             ack({ status: "error", seq: r.seq, error_code: ERR.badRequest, message: (e as Error).message });

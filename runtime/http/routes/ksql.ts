@@ -13,6 +13,7 @@
  * `/query` or `/query-stream`. `GET /status` and `GET /status/{commandId}` tell the commands' outcomes.
  */
 import type { CompiledStatement } from "../../../src/compile.ts";
+import { mergeTokens, POSITION_HEADER } from "../../engine/consistency.ts";
 import { describeEntity } from "../../engine/entities.ts";
 import { Bodies } from "../body.ts";
 import { parseRequestSql } from "../compile-pool.ts";
@@ -121,6 +122,7 @@ export function ksqlRoutes(ctx: ServerContext): Routes {
         );
       }
     }
+    let position: string | undefined;
     await gate.run(true, () =>
       withSession(engine, props, variables, async () => {
         // The statements parsed above (on a worker thread when the text is long) are not parsed again, unless
@@ -128,6 +130,7 @@ export function ksqlRoutes(ctx: ServerContext): Routes {
         const r = await engine.execute(text, sameEntries(engine.variables, parsedWith) ? { parsed } : {});
         for (const result of r.results) {
           const x = { ...result, text: withSemicolon(result.text) };
+          if (x.kind === "ok" && x.position) position = mergeTokens(position, x.position);
           if (x.kind === "error") {
             throw new HttpError(400, { ...statementError(x.diagnostics[0]!, x.text), entities });
           }
@@ -169,6 +172,8 @@ export function ksqlRoutes(ctx: ServerContext): Routes {
         }
       }),
     );
+    // INSERT ... VALUES: the position token of the rows written, for a pull query to read them (`esql.consistency.token`).
+    if (position) res.setHeader(POSITION_HEADER, position);
     send(res, 200, entities);
   };
 

@@ -108,7 +108,7 @@ export function queryRoutes(ctx: ServerContext): Routes {
     sql: string,
     props: Record<string, string>,
     variables: ReadonlyMap<string, string>,
-  ): Promise<{ query: PushQuery; pull: boolean; finalMessage?: string }> => {
+  ): Promise<{ query: PushQuery; pull: boolean; finalMessage?: string; consistencyToken?: string }> => {
     ctx.body.checkSqlLength(sql);
     if (ctx.sqlParser.offloads(sql)) {
       // The engine compiles on the event loop: a long text's syntax errors are answered from a worker instead.
@@ -153,7 +153,12 @@ export function queryRoutes(ctx: ServerContext): Routes {
       await r.query.close();
       throw new HttpError(400, errorBody("generic_error", ERR.badRequest, "the client went away"));
     }
-    return { query: r.query, pull: r.pull, ...(r.finalMessage ? { finalMessage: r.finalMessage } : {}) };
+    return {
+      query: r.query,
+      pull: r.pull,
+      ...(r.finalMessage ? { finalMessage: r.finalMessage } : {}),
+      ...(r.ok && r.consistencyToken ? { consistencyToken: r.consistencyToken } : {}),
+    };
   };
 
   const pumpRows = async (
@@ -220,10 +225,12 @@ export function queryRoutes(ctx: ServerContext): Routes {
       query: q,
       pull,
       finalMessage,
+      consistencyToken,
     } = await startQuery(
       res,
       body.ksql,
-      requestProperties(body.streamsProperties),
+      // ksqlDB's consistency vector comes back in requestProperties.
+      { ...requestProperties(body.streamsProperties), ...requestProperties(body.requestProperties) },
       sessionVariables(body.sessionVariables),
     );
     const header = `[${JSON.stringify({ header: { queryId: q.id, schema: schemaText(q.columns) } })}`;
@@ -236,7 +243,8 @@ export function queryRoutes(ctx: ServerContext): Routes {
         "application/json",
         header,
         rowText,
-        finalMessage === undefined ? "]\n" : `,\n${JSON.stringify({ finalMessage })}]\n`,
+        (consistencyToken === undefined ? "" : `,\n${JSON.stringify({ consistencyToken: { consistencyToken } })}`) +
+          (finalMessage === undefined ? "]\n" : `,\n${JSON.stringify({ finalMessage })}]\n`),
       );
     res.writeHead(200, { "content-type": "application/json" });
     const out = new FramedWriter(res);
@@ -267,10 +275,14 @@ export function queryRoutes(ctx: ServerContext): Routes {
     const body = await ctx.body.readBody(req, Bodies.queryStream);
     const accept = String(req.headers.accept ?? "");
     const json = /application\/json/i.test(accept) && !/delimited/i.test(accept);
-    const { query: q, pull } = await startQuery(
+    const {
+      query: q,
+      pull,
+      consistencyToken,
+    } = await startQuery(
       res,
       body.sql,
-      requestProperties(body.properties),
+      { ...requestProperties(body.properties), ...requestProperties(body.requestProperties) },
       sessionVariables(body.sessionVariables),
     );
     const contentType = json ? "application/json" : "application/vnd.ksqlapi.delimited.v1";
@@ -286,7 +298,13 @@ export function queryRoutes(ctx: ServerContext): Routes {
         contentType,
         json ? `[${header}` : `${header}\n`,
         (row) => (json ? `,\n${row}` : `${row}\n`),
-        json ? "]\n" : "",
+        consistencyToken === undefined
+          ? json
+            ? "]\n"
+            : ""
+          : json
+            ? `,\n${JSON.stringify({ consistencyToken })}]\n`
+            : `${JSON.stringify({ consistencyToken })}\n`,
       );
     res.writeHead(200, { "content-type": contentType });
     const out = new FramedWriter(res);

@@ -62,3 +62,8 @@ export interface ReplBackend {
   names(): Promise<CompletionNames>;
   close(): Promise<void>;
 }
+
+/** What the REPL shows after a write: its position token (`SET 'esql.consistency.token'` to read after it). */
+export function positionMessage(token: string): string {
+  return `Position: ${token}`;
+}

@@ -15,6 +15,7 @@ import type { EventLog, LogRecord } from "../../../runtime/log/types.ts";
 import { withReplayProgress } from "../progress.ts";
 import type { CompletionNames, Output, ReplBackend, RunningQuery } from "./backend.ts";
 import { renderEntity } from "./entities.ts";
+import { positionMessage } from "./backend.ts";
 
 export class LocalBackend implements ReplBackend {
   /** One engine operation at a time: statements, queries' starts and the background drain. */
@@ -89,6 +90,7 @@ export class LocalBackend implements ReplBackend {
         default:
           outputs.push({ kind: "message", text: result.message });
       }
+      if (result.position) outputs.push({ kind: "message", text: positionMessage(result.position) });
       // A new query catching up on a long topic shows how far it is (on stderr, like esql run).
       await withReplayProgress(this.engine, "replaying", { stream: process.stderr }, () => this.engine.drain());
       return outputs;

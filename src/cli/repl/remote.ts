@@ -12,6 +12,8 @@ import { functions as builtinFunctions } from "../../functions/registry.ts";
 import { parseScript } from "../../parse.ts";
 import type { CompletionNames, Output, ReplBackend, RunningQuery } from "./backend.ts";
 import { isDescribeEntity, renderEntity } from "./entities.ts";
+import { positionMessage } from "./backend.ts";
+import { POSITION_HEADER } from "../../../runtime/engine/consistency.ts";
 
 export class RemoteBackend implements ReplBackend {
   readonly variables = new Map<string, string>();
@@ -73,13 +75,17 @@ export class RemoteBackend implements ReplBackend {
     if (st?.kind === "Define") this.variables.set(st.name, st.value);
     if (st?.kind === "Undefine") this.variables.delete(st.name);
     const entities = Array.isArray(body) ? (body as Record<string, unknown>[]) : [];
-    return entities.flatMap((e): Output[] => {
-      // SHOW, DESCRIBE, EXPLAIN: the server's entities, rendered as the local REPL renders the engine's.
-      if (isDescribeEntity(e)) return renderEntity(e);
-      if (e["@type"] === "warning_entity") return [{ kind: "message", text: String(e.message) }];
-      const status = e.commandStatus as { message?: string } | undefined;
-      return [{ kind: "message", text: status?.message ?? JSON.stringify(e) }];
-    });
+    const position = res.headers.get(POSITION_HEADER);
+    return [
+      ...entities.flatMap((e): Output[] => {
+        // SHOW, DESCRIBE, EXPLAIN: the server's entities, rendered as the local REPL renders the engine's.
+        if (isDescribeEntity(e)) return renderEntity(e);
+        if (e["@type"] === "warning_entity") return [{ kind: "message", text: String(e.message) }];
+        const status = e.commandStatus as { message?: string } | undefined;
+        return [{ kind: "message", text: status?.message ?? JSON.stringify(e) }];
+      }),
+      ...(position ? [{ kind: "message" as const, text: positionMessage(position) }] : []),
+    ];
   }
 
   async query(text: string): Promise<{ ok: true; query: RunningQuery } | { ok: false; outputs: Output[] }> {
