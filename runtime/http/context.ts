@@ -1,4 +1,5 @@
 /** What the server hands its routes: the engine, the options, the lock, body reading, running push queries. */
+import type { DeployService } from "../deploy/service.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { PushQuery } from "../engine/push.ts";
 import type { BodyReader } from "./body.ts";
@@ -28,6 +29,8 @@ export interface ServerContext {
   readonly pullLatency: PullLatency;
   /** Parses long SQL texts on worker threads (`parseRequestSql`), off the event loop. */
   readonly sqlParser: CompilePool;
+  /** Deploys to this service (plan, apply in the background, rollback, status). */
+  readonly deploy: DeployService;
   /** Why background processing fails, while it does. */
   drainError(): string | undefined;
 }
