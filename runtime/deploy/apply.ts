@@ -80,7 +80,7 @@ export async function applyPlan(engine: Engine, plan: DeployPlan, options: Apply
   const progress = options.onProgress ?? (() => {});
   const keep = Math.max(1, options.keep ?? DEFAULT_KEEP);
   const runner = options.runner ?? inProcess;
-  const x = runner.exclusive;
+  const x = <T>(f: () => Promise<T>) => runner.exclusive(f);
   const done: string[] = [];
   const keptRemoved: string[] = [];
   for (const s of plan.statements) {
