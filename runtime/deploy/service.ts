@@ -16,6 +16,7 @@
  *   service's measured rate (the last rebuild's, else its background processing rate).
  */
 import type { Engine } from "../engine/engine.ts";
+import type { EventLog } from "../log/types.ts";
 import type { SourceFile } from "../../src/diagnostics/render.ts";
 import type { Diagnostic } from "../../src/diagnostics/diagnostic.ts";
 import type { TopologyPlan } from "../../src/plan/topology.ts";
@@ -167,7 +168,7 @@ export class DeployService {
     const items: CostedItem[] = [];
     for (const { text: _t, ...item } of plan.items) {
       const events =
-        item.action === "rebuild" && item.inputTopics ? await recordsIn(this.engine, item.inputTopics) : undefined;
+        item.action === "rebuild" && item.inputTopics ? await recordsIn(this.engine.log, item.inputTopics) : undefined;
       items.push(
         events === undefined
           ? item
@@ -409,12 +410,12 @@ export async function sourceProgress(engine: Engine, queryId: string): Promise<{
 }
 
 /** The records `topics` hold now (end minus beginning offset, every partition): what a replay from the earliest reads. */
-export async function recordsIn(engine: Engine, topics: readonly string[]): Promise<number> {
+export async function recordsIn(log: EventLog, topics: readonly string[]): Promise<number> {
   let n = 0;
   for (const topic of new Set(topics)) {
-    const partitions = (await engine.log.describeTopic(topic))?.partitions ?? 0;
+    const partitions = (await log.describeTopic(topic))?.partitions ?? 0;
     for (let p = 0; p < partitions; p++)
-      n += Math.max(0, (await engine.log.endOffset(topic, p)) - (await engine.log.beginningOffset(topic, p)));
+      n += Math.max(0, (await log.endOffset(topic, p)) - (await log.beginningOffset(topic, p)));
   }
   return n;
 }

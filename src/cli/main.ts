@@ -447,10 +447,11 @@ Exit codes: 0 the session ended, 1 the engine or server could not be opened, 2 b
     });
 
   // ---- deploy: plan, apply, rollback (runtime/deploy) ----
-  const target = (opts: { data: string; brokers?: string }) => ({
-    data: opts.data,
-    ...(opts.brokers === undefined ? {} : { brokers: splitBrokers(opts.brokers) }),
-  });
+  const target = (opts: { data: string; brokers?: string; serviceId?: string }) => {
+    const brokers = opts.brokers === undefined ? undefined : splitBrokers(opts.brokers);
+    const { serviceId } = brokers || opts.serviceId ? clusterFlags({ brokers, serviceId: opts.serviceId }) : {};
+    return { data: opts.data, ...(brokers ? { brokers } : {}), ...(serviceId ? { serviceId } : {}) };
+  };
   program
     .command("plan")
     .description("Show what esql apply would change: new, changed (in place or rebuilt, and why), unchanged, removed.")
@@ -461,6 +462,7 @@ Exit codes: 0 the session ended, 1 the engine or server could not be opened, 2 b
       ".esql",
     )
     .option("--brokers <host:port,...>", "the Kafka cluster whose command topic holds the deployed statements")
+    .option("--service-id <id>", "with --brokers: the service whose deployment is meant (env ESQL_SERVICE_ID)")
     .option("--server <url>", "plan against a running esql serve (its deploy endpoints; no data folder opened)")
     .option("--json", "print the plan as JSON")
     .addHelpText(
@@ -479,12 +481,17 @@ time at the rate the server measured.
 
 Exit codes: 0 nothing would change, 1 errors, 2 something would change (CI can gate on it).`,
     )
-    .action(async (paths: string[], opts: { data: string; brokers?: string; server?: string; json?: boolean }) => {
-      code =
-        opts.server !== undefined
-          ? await remotePlan(paths, { server: remoteOnly(opts), json: opts.json === true })
-          : await runPlan(paths, { ...target(opts), ...(await withFunctions(paths)), json: opts.json === true });
-    });
+    .action(
+      async (
+        paths: string[],
+        opts: { data: string; brokers?: string; serviceId?: string; server?: string; json?: boolean },
+      ) => {
+        code =
+          opts.server !== undefined
+            ? await remotePlan(paths, { server: remoteOnly(opts), json: opts.json === true })
+            : await runPlan(paths, { ...target(opts), ...(await withFunctions(paths)), json: opts.json === true });
+      },
+    );
 
   program
     .command("apply")
@@ -545,8 +552,13 @@ Exit codes: 0 applied, 1 errors (nothing applied) or a step failed, 2 bad usage.
           return;
         }
         if (!opts.wait) throw new UsageError("--no-wait needs --server (without it, apply runs here)");
+        const where = target(opts);
+        if ("serviceId" in where)
+          throw new UsageError(
+            "to apply to a service (ESQL_SERVICE_ID), give --server with the URL of one of its instances: it rebuilds there",
+          );
         code = await runApply(paths, {
-          ...target(opts),
+          ...where,
           ...(await withFunctions(paths)),
           allowDrop: opts.allowDrop === true,
           keep,
@@ -561,6 +573,7 @@ Exit codes: 0 applied, 1 errors (nothing applied) or a step failed, 2 bad usage.
     .argument("<name>", "the stream or table")
     .option("--data <dir>", "data folder of the engine (state stores; the embedded log without --brokers)", ".esql")
     .option("--brokers <host:port,...>", "the Kafka cluster (its command topic)")
+    .option("--service-id <id>", "with --brokers: record the switch for every instance of this service")
     .option("--server <url>", "roll back on a running esql serve")
     .addHelpText(
       "after",
@@ -574,7 +587,7 @@ Examples:
 
 Exit codes: 0 switched, 1 no earlier version is kept, 2 bad usage.`,
     )
-    .action(async (name: string, opts: { data: string; brokers?: string; server?: string }) => {
+    .action(async (name: string, opts: { data: string; brokers?: string; serviceId?: string; server?: string }) => {
       code =
         opts.server !== undefined
           ? await remoteRollback(name, { server: remoteOnly(opts) })

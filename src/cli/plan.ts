@@ -7,7 +7,17 @@ import { resolve } from "node:path";
 import { Engine } from "../../runtime/engine/engine.ts";
 import type { FunctionRegistry } from "../functions/types.ts";
 import { LogError } from "../../runtime/log/types.ts";
-import { hasChanges, planFolder, type DeployPlan, type PlanItem } from "../../runtime/deploy/plan.ts";
+import { readDeployed } from "../../runtime/deploy/deployed.ts";
+import {
+  hasChanges,
+  planFolder,
+  type DeployedState,
+  type DeployPlan,
+  type PlanItem,
+} from "../../runtime/deploy/plan.ts";
+import type { EventLog } from "../../runtime/log/types.ts";
+import type { SourceFile } from "../diagnostics/render.ts";
+import { openKafkaLog } from "./kafka.ts";
 import { recordsIn, type CostedItem, type RebuildCost } from "../../runtime/deploy/service.ts";
 import { renderDiagnostic } from "../diagnostics/render.ts";
 import { collectEsqlFiles, readSource, UsageError } from "./files.ts";
@@ -17,6 +27,8 @@ export interface TargetOptions {
   /** State stores (and the embedded log without `brokers`). */
   readonly data: string;
   readonly brokers?: readonly string[];
+  /** With `brokers`: the service whose deployment (command topic `_esql-<id>-commands`) is meant. */
+  readonly serviceId?: string;
   /** The built-in and user functions (default: the built-ins). */
   readonly functions?: FunctionRegistry;
 }
@@ -136,37 +148,60 @@ export async function runPlan(
   out: NodeJS.WriteStream = process.stdout,
 ): Promise<number> {
   const files = folderFiles(paths);
+  // On Kafka the command topic says what is deployed: read it, start nothing, restore no state.
+  if (options.brokers) {
+    const kafka = await openKafkaLog({ brokers: options.brokers });
+    try {
+      const deployed = await readDeployed(kafka!, options.serviceId, options.functions).catch((e: unknown) => {
+        process.stderr.write(`esql: cannot read the deployment on ${options.brokers!.join(",")}: ${(e as Error).message}
+`);
+        return undefined;
+      });
+      if (!deployed) return EXIT.failed;
+      return await printPlan(files, deployed, kafka!, options, out);
+    } finally {
+      await kafka!.close();
+    }
+  }
   const target = await openTarget(options);
   if (!target) return EXIT.failed;
   try {
-    const plan = planFolder(files, target.engine, { functions: target.engine.functions });
-    // Each rebuild's cost: the records it replays (no rate to estimate the time with: nothing runs here).
-    const items: CostedItem[] = [];
-    for (const { text: _t, ...i } of plan.items)
-      items.push(
-        i.action === "rebuild" && i.inputTopics
-          ? { ...i, cost: { events: await recordsIn(target.engine, i.inputTopics) } }
-          : i,
-      );
-    if (options.json) {
-      out.write(
-        JSON.stringify(
-          {
-            changes: hasChanges(plan),
-            items,
-            errors: plan.errors.map((e) => ({ file: e.file.path, ...e.diagnostic })),
-            notes: plan.notes,
-          },
-          null,
-          2,
-        ) + "\n",
-      );
-    } else if (!printPlanErrors(plan)) out.write(formatPlan({ items, notes: plan.notes }, out));
-    if (plan.errors.length > 0) return EXIT.failed;
-    return hasChanges(plan) ? PLAN_CHANGES : EXIT.ok;
+    return await printPlan(files, target.engine, target.engine.log, options, out);
   } finally {
     await target.close();
   }
+}
+
+async function printPlan(
+  files: readonly SourceFile[],
+  deployed: DeployedState,
+  log: EventLog,
+  options: TargetOptions & { json?: boolean },
+  out: NodeJS.WriteStream,
+): Promise<number> {
+  const plan = planFolder(files, deployed, options.functions ? { functions: options.functions } : {});
+  // Each rebuild's cost: the records it replays (no rate to estimate the time with: nothing runs here).
+  const items: CostedItem[] = [];
+  for (const { text: _t, ...i } of plan.items)
+    items.push(
+      i.action === "rebuild" && i.inputTopics ? { ...i, cost: { events: await recordsIn(log, i.inputTopics) } } : i,
+    );
+  if (options.json) {
+    out.write(
+      JSON.stringify(
+        {
+          changes: hasChanges(plan),
+          items,
+          errors: plan.errors.map((e) => ({ file: e.file.path, ...e.diagnostic })),
+          notes: plan.notes,
+        },
+        null,
+        2,
+      ) + "\n",
+    );
+  } else if (!printPlanErrors(plan)) out.write(formatPlan({ items, notes: plan.notes }, out));
+  if (plan.errors.length > 0) return EXIT.failed;
+  return hasChanges(plan) ? PLAN_CHANGES : EXIT.ok;
 }
 
 /** `esql plan`'s exit code when applying would change something (as `terraform plan -detailed-exitcode`). */
