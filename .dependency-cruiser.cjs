@@ -4,7 +4,8 @@
  *   core      src/types, src/functions, src/diagnostics, and the plan IR src/plan (the JSON plan the runtime runs)
  *   compiler  grammar/, src/ast, src/semantic, src/logical, src/physical, src/format, src/parse.ts, src/compile.ts
  *   runtime   runtime/{log,serde,state,processors,query,expr,cluster}
- *   engine    runtime/engine, runtime/deploy/steps.ts (the deploy steps the engine replays from its command topic)
+ *   engine    runtime/engine, runtime/deploy/steps.ts (the deploy steps the engine replays from its command topic) and
+ *             runtime/deploy/ledger.ts (the versions per name they make, which SHOW and DESCRIBE show)
  *   edges     runtime/http (server), runtime/deploy, runtime/testing (`esql test`), src/cli, src/index.ts, bin/
  *
  * A layer imports only from the layers below it, and the runtime (with the engine and the edges above it) uses
@@ -20,8 +21,9 @@ const COMPILER = "^grammar/|^src/(ast|semantic|logical|physical|format)/|^src/(p
 /** The compiler's insides: everything but its front doors. */
 const COMPILER_INSIDES = "^grammar/|^src/(ast|semantic|logical|physical|format)/";
 const RUNTIME = "^runtime/(log|serde|state|processors|query|expr|cluster)/";
-const ENGINE = "^runtime/engine/|^runtime/deploy/steps\\.ts$";
-const EDGES = "^runtime/http/|^runtime/deploy/(?!steps\\.ts$)|^runtime/testing/|^src/cli/|^src/index\\.ts$|^bin/";
+const ENGINE = "^runtime/engine/|^runtime/deploy/(steps|ledger)\\.ts$";
+const EDGES =
+  "^runtime/http/|^runtime/deploy/(?!(steps|ledger)\\.ts$)|^runtime/testing/|^src/cli/|^src/index\\.ts$|^bin/";
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

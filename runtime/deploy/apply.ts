@@ -13,7 +13,9 @@
  *    (`TERMINATE`, which deletes their state) and then leave the catalog (step `retire`).
  * Kept versions keep running, so `rollback` is a switch back without a replay.
  *
- * This module drains the engine itself: nothing else may run `engine.drain()` while it works.
+ * By default this module drains the engine itself and runs each statement at once (`esql apply` in process). A
+ * server passes a {@link DeployRunner}: its background loop drains while the version replays, and statements and
+ * steps run under its exclusive lock, so pull and push queries keep being answered throughout.
  */
 import { normalizeStatement, type Engine } from "../engine/engine.ts";
 import { parseScript } from "../../src/parse.ts";
@@ -37,7 +39,30 @@ export interface ApplyOptions {
   readonly keep?: number;
   /** One line per step, for a progress display. */
   readonly onProgress?: (line: string) => void;
+  /** How statements run and versions catch up (default: {@link inProcess}). */
+  readonly runner?: DeployRunner;
 }
+
+/** How a deploy shares the engine with whoever else uses it (a server answering queries meanwhile). */
+export interface DeployRunner {
+  /** Runs `f` (statements, deploy steps) with nothing else changing or draining the engine. */
+  exclusive<T>(f: () => Promise<T>): Promise<T>;
+  /**
+   * Resolves when the queries (the new version `queryId` among them) have (nearly) caught up; the switch then
+   * drains what is left inside {@link exclusive}, so the version it switches to has read everything.
+   */
+  catchUp(queryId: string | undefined): Promise<void>;
+  /** Told when a version starts replaying (its query id), so progress can be shown. */
+  onVersion?(name: string, version: number, queryId: string | undefined): void;
+  /** Told when a name has switched to a version it built or resumed. */
+  onSwitched?(name: string, version: number): void;
+}
+
+/** The engine is this deploy's alone: statements run at once, catching up is draining. */
+export const inProcess: DeployRunner = {
+  exclusive: (f) => f(),
+  catchUp: async () => {},
+};
 
 export interface ApplyResult {
   /** What was done, one line per object. */
@@ -54,16 +79,18 @@ export async function applyPlan(engine: Engine, plan: DeployPlan, options: Apply
   if (plan.errors.length > 0) throw new DeployError("internal: applying a plan with errors");
   const progress = options.onProgress ?? (() => {});
   const keep = Math.max(1, options.keep ?? DEFAULT_KEEP);
+  const runner = options.runner ?? inProcess;
+  const x = <T>(f: () => Promise<T>) => runner.exclusive(f);
   const done: string[] = [];
   const keptRemoved: string[] = [];
   for (const s of plan.statements) {
     if (s.kind === "session") {
-      await run(engine, s.text, options.plans);
+      await x(() => run(engine, s.text, options.plans));
       continue;
     }
     const item = s.item;
     if (item.abandons !== undefined) {
-      await retire(engine, item.name, item.abandons);
+      await x(() => retire(engine, item.name, item.abandons!));
       progress(`${item.name}: abandoned the unfinished version ${item.abandons}`);
     }
     switch (item.action) {
@@ -71,23 +98,27 @@ export async function applyPlan(engine: Engine, plan: DeployPlan, options: Apply
         continue;
       case "new":
         progress(`${item.name}: creating`);
-        await run(engine, item.text!, options.plans);
+        await x(() => run(engine, item.text!, options.plans));
         done.push(`${item.name}: created`);
         break;
       case "in-place":
         progress(`${item.name}: replacing in place`);
-        await run(engine, orReplace(item.text!), planFor(options.plans, item.text!, orReplace(item.text!)));
+        await x(() => run(engine, orReplace(item.text!), planFor(options.plans, item.text!, orReplace(item.text!))));
         done.push(`${item.name}: replaced in place`);
         break;
       case "rebuild": {
-        const version = object(engine, item.name).maxVersion + 1;
-        const alias = versionAlias(item.name, version);
-        progress(`${item.name}: building version ${version} (${alias})`);
-        await engine.recordDeployStep({ op: "begin", name: item.name, version, alias, text: item.text! });
-        const text = versioned(item.text!, alias, version, sinkTopic(item));
-        await run(engine, text, planFor(options.plans, item.text!, text));
+        const { version, alias } = await x(async () => {
+          const version = object(engine, item.name).maxVersion + 1;
+          const alias = versionAlias(item.name, version);
+          progress(`${item.name}: building version ${version} (${alias})`);
+          await engine.recordDeployStep({ op: "begin", name: item.name, version, alias, text: item.text!, keep });
+          const text = versioned(item.text!, alias, version, sinkTopic(item));
+          await run(engine, text, planFor(options.plans, item.text!, text));
+          return { version, alias };
+        });
+        runner.onVersion?.(item.name, version, engine.catalog.source(alias)?.writtenBy);
         progress(`${item.name}: version ${version} is replaying the history`);
-        await switchTo(engine, item.name, version, keep, progress);
+        await switchTo(engine, item.name, version, keep, progress, runner);
         done.push(`${item.name}: rebuilt as version ${version}`);
         break;
       }
@@ -96,7 +127,13 @@ export async function applyPlan(engine: Engine, plan: DeployPlan, options: Apply
         progress(
           `${item.name}: ${item.action === "resume" ? "finishing" : "switching back to"} version ${item.version}`,
         );
-        await switchTo(engine, item.name, item.version!, keep, progress);
+        if (item.action === "resume")
+          runner.onVersion?.(
+            item.name,
+            item.version!,
+            engine.catalog.source(versionAlias(item.name, item.version!))?.writtenBy,
+          );
+        await switchTo(engine, item.name, item.version!, keep, progress, runner);
         done.push(
           `${item.name}: ${item.action === "resume" ? "rebuilt as" : "switched back to"} version ${item.version}`,
         );
@@ -112,13 +149,15 @@ export async function applyPlan(engine: Engine, plan: DeployPlan, options: Apply
       continue;
     }
     progress(`${item.name}: dropping`);
-    await drop(engine, item);
+    await x(() => drop(engine, item));
     done.push(`${item.name}: dropped`);
   }
   // Versions beyond `keep` left by an apply interrupted after its switch.
-  for (const obj of readLedger(engine.catalog, engine.deploySteps).values())
-    await retireBeyond(engine, obj.name, keep, progress);
-  await engine.drain();
+  await x(async () => {
+    for (const obj of readLedger(engine.catalog, engine.deploySteps).values())
+      await retireBeyond(engine, obj.name, keep, progress);
+  });
+  if (runner === inProcess) await engine.drain();
   return { done, keptRemoved };
 }
 
@@ -130,7 +169,12 @@ export async function rollback(
   engine: Engine,
   name: string,
   onProgress: (line: string) => void = () => {},
+  runner: DeployRunner = inProcess,
 ): Promise<number> {
+  return runner.exclusive(() => rollbackNow(engine, name, onProgress));
+}
+
+async function rollbackNow(engine: Engine, name: string, onProgress: (line: string) => void): Promise<number> {
   const ledger = readLedger(engine.catalog, engine.deploySteps);
   // Unquoted names are upper case in the catalog; a quoted one is found as written.
   const obj = ledger.get(name.toUpperCase()) ?? ledger.get(name);
@@ -141,7 +185,8 @@ export async function rollback(
   if (previous === undefined)
     throw new DeployError(`${obj.name} has no earlier version kept (serving version ${obj.current})`);
   onProgress(`${obj.name}: switching back from version ${obj.current} to version ${previous}`);
-  await switchTo(engine, obj.name, previous, Number.POSITIVE_INFINITY, onProgress);
+  // A kept version runs: no catching up before the switch (the drain in switchNow is what is left of a batch).
+  await switchNow(engine, obj.name, previous, Number.POSITIVE_INFINITY, onProgress);
   return previous;
 }
 
@@ -152,7 +197,21 @@ function object(engine: Engine, name: string): DeployedObject {
 }
 
 /** Catches up, switches the name to `version`, then retires what is beyond `keep`. */
-async function switchTo(
+export async function switchTo(
+  engine: Engine,
+  name: string,
+  version: number,
+  keep: number,
+  progress: (line: string) => void,
+  runner: DeployRunner = inProcess,
+): Promise<void> {
+  await runner.catchUp(engine.catalog.source(versionAlias(name, version))?.writtenBy);
+  await runner.exclusive(() => switchNow(engine, name, version, keep, progress));
+  runner.onSwitched?.(name, version);
+}
+
+/** Drains what is left (with nothing else draining), switches, retires beyond `keep`. */
+async function switchNow(
   engine: Engine,
   name: string,
   version: number,

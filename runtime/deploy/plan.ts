@@ -64,6 +64,8 @@ export interface PlanItem {
   readonly version?: number;
   /** Where the query of a new object or version starts reading (its `START_FROM`), when given. */
   readonly start?: string;
+  /** The topics the query of a CREATE ... AS SELECT reads (with the folder's definitions): what a rebuild replays. */
+  readonly inputTopics?: readonly string[];
 }
 
 /** Actions that start a new query (where `START_FROM` applies). */
@@ -102,7 +104,7 @@ export interface PlanOptions {
 }
 
 /** True when applying the plan would change something (`esql plan` exits 2). */
-export function hasChanges(plan: DeployPlan): boolean {
+export function hasChanges(plan: { readonly items: readonly Pick<PlanItem, "action" | "abandons">[] }): boolean {
   return plan.items.some((i) => i.action !== "unchanged" || i.abandons !== undefined);
 }
 
@@ -207,7 +209,15 @@ export function planFolder(
           analyzed.kind === "CreateAsSelect" && analyzed.query.start && STARTS.has(item.action)
             ? { start: formatStartPosition(analyzed.query.start) }
             : {};
-        const full: PlanItem = { ...item, ...start, text: p.text, file: file.path };
+        const inputTopics =
+          analyzed.kind === "CreateAsSelect"
+            ? {
+                inputTopics: analyzed.query.sources
+                  .map((s) => next.source(s)?.topic)
+                  .filter((t): t is string => t !== undefined),
+              }
+            : {};
+        const full: PlanItem = { ...item, ...start, ...inputTopics, text: p.text, file: file.path };
         // Its topic changes: readers must rebuild too.
         if (full.action === "rebuild" || full.action === "resume" || full.action === "switch") rebuilt.add(name);
         items.push(full);

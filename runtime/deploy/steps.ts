@@ -23,6 +23,8 @@ export type DeployStep =
       readonly version: number;
       readonly alias: string;
       readonly text: string;
+      /** Versions to keep after its switch (`apply --keep`), for a service that finishes the rebuild itself. */
+      readonly keep?: number;
     }
   /**
    * `name` is now served by `version`: the catalog entry `name` becomes a copy of the version's alias (its

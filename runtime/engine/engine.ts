@@ -260,6 +260,7 @@ export class Engine {
   private async resume(): Promise<void> {
     await this.commands.open();
     await this.followCommands(true);
+    this.resumed = true;
   }
 
   /**
@@ -329,10 +330,25 @@ export class Engine {
    * with the latest membership map (takeovers restore and claim; lost partitions stop). Between batches.
    */
   private async syncCluster(): Promise<void> {
-    if (!this.cluster) return;
+    if (!this.cluster) return this.followAlone();
     await this.followCommands();
     await this.cluster.align();
   }
+
+  /**
+   * A single instance on a shared log (Kafka) follows its command topic too, at most once a second: a switch or
+   * rollback another process records (`esql apply|rollback --brokers`) serves here at once, not after a restart.
+   * The embedded log belongs to this process alone: nothing else appends there.
+   */
+  private async followAlone(): Promise<void> {
+    if (!this.resumed || this.log instanceof EmbeddedLog || Date.now() - this.followedAt < 1000) return;
+    this.followedAt = Date.now();
+    await this.followCommands();
+  }
+
+  private followedAt = 0;
+  /** Whether the command topic was replayed on open (a persistent engine), so following it continues from there. */
+  private resumed = false;
 
   /**
    * Records a deploy step (runtime/deploy: esql apply / rollback) in the command topic, then applies it to the

@@ -12,6 +12,7 @@ import type { FunctionDef } from "../../src/functions/types.ts";
 import type { TopologyPlan } from "../../src/plan/topology.ts";
 import type { SqlType } from "../../src/types/sqltype.ts";
 import { describeDrops } from "../query/drops.ts";
+import { readLedger, type VersionState } from "../deploy/ledger.ts";
 import type { Engine } from "./engine.ts";
 
 interface EntityBase {
@@ -36,15 +37,33 @@ export interface FieldInfo {
   readonly header?: string;
 }
 
+/**
+ * esql: where a name or a query stands among the versions `esql apply` made of a stream or table
+ * (`runtime/deploy/ledger.ts`). On a name: the version serving it and every live version; on a hidden version
+ * (`NAME__V<n>`) or its query: which version of which name it is, and its state.
+ */
+export interface VersionInfo {
+  /** The user-visible name. */
+  readonly name: string;
+  /** The version this entry is (for a name: the serving one). */
+  readonly version: number;
+  readonly state: VersionState;
+  /** Every live version of the name (serving, kept, building), oldest first. */
+  readonly versions: readonly { readonly version: number; readonly state: VersionState; readonly alias: string }[];
+}
+
 /** ksqlDB's `RunningQuery` (SHOW QUERIES, a source description's readers and writers). */
 export interface RunningQuery {
   readonly queryString: string;
+  /** Every name whose rows it writes now: a serving version's query writes its hidden name and the name. */
   readonly sinks: readonly string[];
   readonly sinkKafkaTopics: readonly string[];
   readonly id: string;
   readonly statusCount: Readonly<Record<string, number>>;
   readonly queryType: "PERSISTENT";
   readonly state: string;
+  /** esql: the version of a stream or table it writes, when `esql apply` has made versions of it. */
+  readonly deployVersion?: VersionInfo;
 }
 
 export interface SourceInfo {
@@ -54,6 +73,8 @@ export interface SourceInfo {
   readonly keyFormat: string;
   readonly valueFormat: string;
   readonly isWindowed: boolean;
+  /** esql: its versions, when `esql apply` has made versions of it (or it is one). */
+  readonly deployVersion?: VersionInfo;
 }
 
 /** A processing-log entry of the query that writes a source (esql). */
@@ -86,6 +107,8 @@ export interface SourceDescription {
   readonly statement: string;
   readonly queryOffsetSummaries: readonly unknown[];
   readonly sourceConstraints: readonly string[];
+  /** esql: its versions, when `esql apply` has made versions of it (or it is one). */
+  readonly deployVersion?: VersionInfo;
   /** esql (extended only): the first records the writing query dropped and its latest errors, this session. */
   readonly processingLog?: {
     readonly dropped: readonly ProcessingLogEntry[];
@@ -227,16 +250,21 @@ export async function describeEntity(
         case "STREAMS":
         case "TABLES": {
           const type = st.what === "STREAMS" ? "STREAM" : "TABLE";
+          const versions = versionsOf(engine);
           const list: SourceInfo[] = [...catalog.sources.values()]
             .filter((s) => s.sourceType === type)
-            .map((s) => ({
-              type,
-              name: s.name,
-              topic: s.topic,
-              keyFormat: s.keyFormat.format,
-              valueFormat: s.valueFormat.format,
-              isWindowed: s.window !== undefined,
-            }));
+            .map((s) => {
+              const v = versions.byName.get(s.name);
+              return {
+                type,
+                name: s.name,
+                topic: s.topic,
+                keyFormat: s.keyFormat.format,
+                valueFormat: s.valueFormat.format,
+                isWindowed: s.window !== undefined,
+                ...(v ? { deployVersion: v } : {}),
+              };
+            });
           return type === "STREAM"
             ? { "@type": "streams", ...base, streams: list }
             : { "@type": "tables", ...base, tables: list };
@@ -245,7 +273,7 @@ export async function describeEntity(
           return {
             "@type": "queries",
             ...base,
-            queries: [...catalog.queries.keys()].map((id) => runningQuery(engine, id)!),
+            queries: [...catalog.queries.keys()].map((id) => runningQuery(engine, id, versionsOf(engine))!),
           };
         case "TOPICS": {
           const topics = [];
@@ -328,21 +356,52 @@ export async function describeEntity(
   }
 }
 
+/**
+ * The versions `esql apply` made, by catalog name (a name: its serving version; a hidden version: itself) and
+ * by the query writing each version. Only objects with more than one version, or whose version 1 was switched
+ * away from, have any.
+ */
+function versionsOf(engine: Engine): { byName: Map<string, VersionInfo>; byQuery: Map<string, VersionInfo> } {
+  const byName = new Map<string, VersionInfo>();
+  const byQuery = new Map<string, VersionInfo>();
+  for (const o of readLedger(engine.catalog, engine.deploySteps).values()) {
+    if (o.versions.length < 2 && o.current === 1) continue;
+    const versions = o.versions.map((v) => ({ version: v.version, state: v.state, alias: v.alias }));
+    for (const v of o.versions) {
+      const info: VersionInfo = { name: o.name, version: v.version, state: v.state, versions };
+      if (v.state === "serving") byName.set(o.name, info);
+      if (engine.catalog.source(v.alias)) byName.set(v.alias, info);
+      if (v.queryId) byQuery.set(v.queryId, info);
+    }
+  }
+  return { byName, byQuery };
+}
+
 /** A catalog query as ksqlDB lists it; undefined when the catalog has no such query. */
-function runningQuery(engine: Engine, id: string): RunningQuery | undefined {
+function runningQuery(
+  engine: Engine,
+  id: string,
+  versions: ReturnType<typeof versionsOf> = versionsOf(engine),
+): RunningQuery | undefined {
   const q = engine.catalog.queries.get(id);
   if (!q) return undefined;
   // ksqlDB's states: RUNNING, or UNRESPONSIVE for a query this instance does not run.
   const state = engine.queries.has(id) ? "RUNNING" : "UNRESPONSIVE";
-  const topic = q.sink ? engine.catalog.source(q.sink)?.topic : undefined;
+  // What it writes now: the names whose catalog entry it writes. After a switch the name `NAME` is the new
+  // version's (the old query writes only its hidden name `NAME__V1`); an INSERT INTO writes its target.
+  const written = [...engine.catalog.sources.values()].filter((s) => s.writtenBy === id);
+  const sinks =
+    written.length > 0 ? written : q.sink && engine.catalog.source(q.sink) ? [engine.catalog.source(q.sink)!] : [];
+  const v = versions.byQuery.get(id);
   return {
     queryString: q.sql,
-    sinks: q.sink ? [q.sink] : [],
-    sinkKafkaTopics: topic ? [topic] : [],
+    sinks: sinks.map((s) => s.name),
+    sinkKafkaTopics: [...new Set(sinks.map((s) => s.topic))],
     id,
     statusCount: { [state]: 1 },
     queryType: "PERSISTENT",
     state,
+    ...(v ? { deployVersion: v } : {}),
   };
 }
 
@@ -393,8 +452,10 @@ async function sourceDescription(
         .map(entry),
     };
   }
-  const readers = engine.catalog.queriesReading(s.name).map((q) => runningQuery(engine, q.id)!);
-  const writers = writer ? [runningQuery(engine, writer)].filter((q) => q !== undefined) : [];
+  const versions = versionsOf(engine);
+  const readers = engine.catalog.queriesReading(s.name).map((q) => runningQuery(engine, q.id, versions)!);
+  const writers = writer ? [runningQuery(engine, writer, versions)].filter((q) => q !== undefined) : [];
+  const deployVersion = versions.byName.get(s.name);
   return {
     name: s.name,
     windowType: s.window?.type ?? null,
@@ -419,6 +480,7 @@ async function sourceDescription(
     statement: s.sql,
     queryOffsetSummaries: [],
     sourceConstraints: [],
+    ...(deployVersion ? { deployVersion } : {}),
     ...(processingLog ? { processingLog } : {}),
   };
 }

@@ -1,4 +1,5 @@
 /** What the server hands its routes: the engine, the options, the lock, body reading, running push queries. */
+import type { DeployService } from "../deploy/service.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { PushQuery } from "../engine/push.ts";
 import type { BodyReader } from "./body.ts";
@@ -30,6 +31,8 @@ export interface ServerContext {
   readonly sqlParser: CompilePool;
   /** Exempts a request's body from the request timeout: the route reads it for as long as the client sends. */
   keepOpen(req: Req): void;
+  /** Deploys to this service (plan, apply in the background, rollback, status). */
+  readonly deploy: DeployService;
   /** Why background processing fails, while it does. */
   drainError(): string | undefined;
 }

@@ -17,6 +17,7 @@
  * | `GET /info`, `GET /healthcheck` | | server info (ksqlDB's version, esql's as `esqlVersion`), health |
  * | `GET /metrics` | | Prometheus text: records processed, processing errors and lag per query, pull latency histogram |
  * | `GET /`, `GET /console/*`, `GET /esql/stats[/{queryId}]` | | the web console (option `console`) and its lag and rate history (`routes/console.ts`) |
+ * | `POST /deploy/plan`, `/deploy/apply`, `/deploy/rollback`, `GET /deploy/status` | | esql's deploys to this service (`routes/deploy.ts`) |
  *
  * Errors are `{"@type", "error_code", "message"}` (plus `statementText` and `position` when the SQL is
  * wrong). Bad JSON, unknown endpoints and oversized bodies get error bodies; no request can crash the
@@ -51,6 +52,8 @@ import { QueryHistory } from "./history.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { consistencyRoutes } from "./routes/consistency.ts";
 import { consoleRoutes } from "./routes/console.ts";
+import { DeployService } from "../deploy/service.ts";
+import { deployRoutes } from "./routes/deploy.ts";
 import { infoRoutes } from "./routes/info.ts";
 import { insertRoutes } from "./routes/inserts.ts";
 import { ksqlRoutes } from "./routes/ksql.ts";
@@ -133,6 +136,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let drainError: string | undefined;
   let failingSince = 0;
   let draining = false;
+  // Records folded per second of draining (what `esql plan` estimates a rebuild's time with).
+  const folded = { records: 0, ms: 0 };
   const interval = options.drainIntervalMs ?? 100;
   const loop = setInterval(
     () => {
@@ -141,7 +146,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       void gate
         .run(false, async () => {
           try {
-            await engine.drain();
+            const began = performance.now();
+            const n = await engine.drain();
+            if (n > 0) {
+              folded.records += n;
+              folded.ms += performance.now() - began;
+            }
             if (drainError !== undefined)
               options.onEvent?.({ event: "processing_resumed", downMs: Date.now() - failingSince });
             drainError = undefined;
@@ -180,6 +190,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     drainError: () => drainError,
     sqlParser: new CompilePool(),
     keepOpen: (req) => longLived.add(req),
+    deploy: new DeployService(engine, {
+      exclusive: (f) => gate.run(true, f),
+      draining: interval > 0,
+      // Measured over enough work to mean something (a few thousand records).
+      processingRate: () => (folded.records >= 5000 && folded.ms > 0 ? (folded.records * 1000) / folded.ms : undefined),
+    }),
   };
   const metrics = metricsRoutes(ctx);
   const history = options.console ? new QueryHistory(engine, options.consoleSampleMs) : undefined;
@@ -193,7 +209,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...infoRoutes(ctx),
     ...metrics.routes,
     ...web?.routes,
+    ...deployRoutes(ctx),
   };
+  // A version an interrupted deployment was building (the service stopped or was killed): finish it. With several
+  // instances, the one that applies finishes it (each would switch on its own otherwise).
+  if (!engine.member) ctx.deploy.resumeInterrupted();
   // The router (find-my-way) holds each route's handler as its store; `/*` routes take any path under them.
   const router = FindMyWay();
   for (const [route, handler] of Object.entries(routes)) {
@@ -350,6 +370,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       clearInterval(loop);
       metrics.close();
       history?.close();
+      await ctx.deploy.close();
       // Push queries free their stores and internal topics before the engine may close.
       const pumps = [...running.values()];
       for (const q of pumps) q.stop();

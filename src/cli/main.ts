@@ -443,10 +443,11 @@ Exit codes: 0 the session ended, 1 the engine or server could not be opened, 2 b
     });
 
   // ---- deploy: plan, apply, rollback (runtime/deploy) ----
-  const target = (opts: { data: string; brokers?: string }) => ({
-    data: opts.data,
-    ...(opts.brokers === undefined ? {} : { brokers: splitBrokers(opts.brokers) }),
-  });
+  const target = (opts: { data: string; brokers?: string; serviceId?: string }) => {
+    const brokers = opts.brokers === undefined ? undefined : splitBrokers(opts.brokers);
+    const { serviceId } = brokers || opts.serviceId ? clusterFlags({ brokers, serviceId: opts.serviceId }) : {};
+    return { data: opts.data, ...(brokers ? { brokers } : {}), ...(serviceId ? { serviceId } : {}) };
+  };
   program
     .command("plan")
     .description("Show what esql apply would change: new, changed (in place or rebuilt, and why), unchanged, removed.")
@@ -457,6 +458,8 @@ Exit codes: 0 the session ended, 1 the engine or server could not be opened, 2 b
       ".esql",
     )
     .option("--brokers <host:port,...>", "the Kafka cluster whose command topic holds the deployed statements")
+    .option("--service-id <id>", "with --brokers: the service whose deployment is meant (env ESQL_SERVICE_ID)")
+    .option("--server <url>", "plan against a running esql serve (its deploy endpoints; no data folder opened)")
     .option("--json", "print the plan as JSON")
     .addHelpText(
       "after",
@@ -467,13 +470,27 @@ rebuilt as a new version; a stateless stream whose filter or columns changed is 
 Examples:
   esql plan projections/ --data /var/lib/esql
   esql plan projections/ --brokers kafka:9092 --json
+  esql plan projections/ --server http://esql:8088
+
+A rebuild shows what it costs: the events it replays (its inputs' offsets now) and, against a server, the
+time at the rate the server measured.
 
 Exit codes: 0 nothing would change, 1 errors, 2 something would change (CI can gate on it).`,
     )
-    .action(async (paths: string[], opts: { data: string; brokers?: string; json?: boolean }) => {
-      const { runPlan } = await import("./plan.ts");
-      code = await runPlan(paths, { ...target(opts), ...(await withFunctions(paths)), json: opts.json === true });
-    });
+    .action(
+      async (
+        paths: string[],
+        opts: { data: string; brokers?: string; serviceId?: string; server?: string; json?: boolean },
+      ) => {
+        if (opts.server !== undefined) {
+          const { remotePlan } = await import("./deploy-remote.ts");
+          code = await remotePlan(paths, { server: remoteOnly(opts), json: opts.json === true });
+        } else {
+          const { runPlan } = await import("./plan.ts");
+          code = await runPlan(paths, { ...target(opts), ...(await withFunctions(paths)), json: opts.json === true });
+        }
+      },
+    );
 
   program
     .command("apply")
@@ -484,6 +501,8 @@ Exit codes: 0 nothing would change, 1 errors, 2 something would change (CI can g
     .option("--plan <file>", "deploy a plan file of esql compile instead: its queries run the plans it holds")
     .option("--data <dir>", "data folder of the engine (state stores; the embedded log without --brokers)", ".esql")
     .option("--brokers <host:port,...>", "deploy on this Kafka cluster (its command topic)")
+    .option("--server <url>", "deploy to a running esql serve: it rebuilds in the background while it keeps serving")
+    .option("--no-wait", "with --server: return once the service has started the deployment")
     .option("--allow-drop", "stop and drop deployed objects the folder no longer defines")
     .option("--keep <n>", "versions kept per object for rollback, the serving one included", "2")
     .addHelpText(
@@ -497,20 +516,50 @@ Examples:
   esql apply projections/ --data /var/lib/esql
   esql apply projections/ --brokers kafka:9092 --allow-drop
   esql compile projections/ --out plans.json && esql apply --plan plans.json --data /var/lib/esql
+  esql apply projections/ --server http://esql:8088
+
+With --server the service does the work and this command follows it (a progress bar per version being
+rebuilt, plain lines when not on a terminal) until the switch; stopping this command does not stop the
+service's rebuild (esql status --server shows it). ESQL_API_KEY is sent as a bearer token.
 
 Exit codes: 0 applied, 1 errors (nothing applied) or a step failed, 2 bad usage.`,
     )
     .action(
       async (
         paths: string[],
-        opts: { data: string; brokers?: string; allowDrop?: boolean; keep: string; plan?: string },
+        opts: {
+          data: string;
+          brokers?: string;
+          server?: string;
+          wait: boolean;
+          allowDrop?: boolean;
+          keep: string;
+          plan?: string;
+        },
       ) => {
         const keep = Number(opts.keep);
         if (!Number.isInteger(keep) || keep < 1)
           throw new UsageError(`--keep: expected a whole number >= 1, found '${opts.keep}'`);
+        if (opts.server !== undefined) {
+          const { remoteApply } = await import("./deploy-remote.ts");
+          code = await remoteApply(paths, {
+            server: remoteOnly(opts),
+            allowDrop: opts.allowDrop === true,
+            keep,
+            wait: opts.wait,
+            ...(opts.plan ? { plan: opts.plan } : {}),
+          });
+          return;
+        }
+        if (!opts.wait) throw new UsageError("--no-wait needs --server (without it, apply runs here)");
+        const where = target(opts);
+        if ("serviceId" in where)
+          throw new UsageError(
+            "to apply to a service (ESQL_SERVICE_ID), give --server with the URL of one of its instances: it rebuilds there",
+          );
         const { runApply } = await import("./apply.ts");
         code = await runApply(paths, {
-          ...target(opts),
+          ...where,
           ...(await withFunctions(paths)),
           allowDrop: opts.allowDrop === true,
           keep,
@@ -525,6 +574,8 @@ Exit codes: 0 applied, 1 errors (nothing applied) or a step failed, 2 bad usage.
     .argument("<name>", "the stream or table")
     .option("--data <dir>", "data folder of the engine (state stores; the embedded log without --brokers)", ".esql")
     .option("--brokers <host:port,...>", "the Kafka cluster (its command topic)")
+    .option("--service-id <id>", "with --brokers: record the switch for every instance of this service")
+    .option("--server <url>", "roll back on a running esql serve")
     .addHelpText(
       "after",
       `
@@ -533,12 +584,42 @@ switches forward again (to the kept version with the folder's definition).
 
 Examples:
   esql rollback balances --data /var/lib/esql
+  esql rollback balances --server http://esql:8088
 
 Exit codes: 0 switched, 1 no earlier version is kept, 2 bad usage.`,
     )
-    .action(async (name: string, opts: { data: string; brokers?: string }) => {
-      const { runRollback } = await import("./rollback.ts");
-      code = await runRollback(name, target(opts));
+    .action(async (name: string, opts: { data: string; brokers?: string; serviceId?: string; server?: string }) => {
+      code =
+        opts.server !== undefined
+          ? await (await import("./deploy-remote.ts")).remoteRollback(name, { server: remoteOnly(opts) })
+          : await (await import("./rollback.ts")).runRollback(name, target(opts));
+    });
+
+  program
+    .command("status")
+    .description(
+      "Show deployments in progress and the version each stream and table serves (kept and building ones too).",
+    )
+    .option("--data <dir>", "data folder of the engine (state stores; the embedded log without --brokers)", ".esql")
+    .option("--brokers <host:port,...>", "the Kafka cluster (its command topic)")
+    .option("--server <url>", "ask a running esql serve (with its rebuilds' progress)")
+    .option("--json", "print the status as JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  esql status --server http://esql:8088
+  esql status --data /var/lib/esql
+
+Exit codes: 0 shown, 1 the server or data folder could not be reached, 2 bad usage.`,
+    )
+    .action(async (opts: { data: string; brokers?: string; server?: string; json?: boolean }) => {
+      code =
+        opts.server !== undefined
+          ? await (
+              await import("./deploy-remote.ts")
+            ).remoteStatus({ server: remoteOnly(opts), json: opts.json === true })
+          : await (await import("./deploy-remote.ts")).localStatus({ ...target(opts), json: opts.json === true });
     });
   // ---- end of deploy ----
 
@@ -563,6 +644,12 @@ Exit codes: 0 switched, 1 no earlier version is kept, 2 bad usage.`,
     throw e;
   }
   return code;
+}
+
+/** The `--server` URL of a deploy command, which talks to the service and opens nothing here. */
+function remoteOnly(opts: { server?: string; brokers?: string }): string {
+  if (opts.brokers !== undefined) throw new UsageError("--server and --brokers exclude each other");
+  return opts.server!;
 }
 
 /** `--brokers a:1,b:2` → `["a:1", "b:2"]`; a bad entry is a usage error. */

@@ -7,7 +7,18 @@ import { resolve } from "node:path";
 import { Engine } from "../../runtime/engine/engine.ts";
 import type { FunctionRegistry } from "../functions/types.ts";
 import { LogError } from "../../runtime/log/types.ts";
-import { hasChanges, planFolder, type DeployPlan, type PlanItem } from "../../runtime/deploy/plan.ts";
+import { readDeployed } from "../../runtime/deploy/deployed.ts";
+import {
+  hasChanges,
+  planFolder,
+  type DeployedState,
+  type DeployPlan,
+  type PlanItem,
+} from "../../runtime/deploy/plan.ts";
+import type { EventLog } from "../../runtime/log/types.ts";
+import type { SourceFile } from "../diagnostics/render.ts";
+import { openKafkaLog } from "./kafka.ts";
+import { recordsIn, type CostedItem, type RebuildCost } from "../../runtime/deploy/service.ts";
 import { renderDiagnostic } from "../diagnostics/render.ts";
 import { collectEsqlFiles, readSource, UsageError } from "./files.ts";
 import { colors, EXIT, useColor } from "./output.ts";
@@ -16,6 +27,8 @@ export interface TargetOptions {
   /** State stores (and the embedded log without `brokers`). */
   readonly data: string;
   readonly brokers?: readonly string[];
+  /** With `brokers`: the service whose deployment (command topic `_esql-<id>-commands`) is meant. */
+  readonly serviceId?: string;
   /** The built-in and user functions (default: the built-ins). */
   readonly functions?: FunctionRegistry;
 }
@@ -78,8 +91,20 @@ const MARK: Record<PlanItem["action"], string> = {
   remove: "-",
 };
 
-/** The plan as text: one line per object, then a summary line. */
-export function formatPlan(plan: DeployPlan, out: NodeJS.WriteStream): string {
+const thousands = new Intl.NumberFormat("en-US");
+
+/** What a rebuild costs, as the plan line says it. */
+function costText(cost: RebuildCost | undefined): string {
+  if (!cost) return "";
+  const time = cost.seconds === undefined ? "" : `, about ${cost.seconds < 1 ? "<1" : Math.round(cost.seconds)}s`;
+  return ` (replays ${thousands.format(cost.events)} events${time})`;
+}
+
+/** The plan as text: one line per object (a rebuild with its cost when known), then a summary line. */
+export function formatPlan(
+  plan: { readonly items: readonly CostedItem[]; readonly notes: readonly string[] },
+  out: NodeJS.WriteStream,
+): string {
   const c = colors(out);
   const paint: Record<PlanItem["action"], (s: string) => string> = {
     new: c.green,
@@ -96,7 +121,7 @@ export function formatPlan(plan: DeployPlan, out: NodeJS.WriteStream): string {
     const abandon = i.abandons !== undefined ? ` (abandons the unfinished version ${i.abandons})` : "";
     const start = i.start !== undefined ? ` (starts from ${i.start})` : "";
     return paint[i.action](
-      `${MARK[i.action]} ${i.objectType.padEnd(6)} ${i.name.padEnd(width)}  ${what}${abandon}${start}`,
+      `${MARK[i.action]} ${i.objectType.padEnd(6)} ${i.name.padEnd(width)}  ${what}${abandon}${start}${costText(i.cost)}`,
     );
   });
   const count = (a: PlanItem["action"]) => plan.items.filter((i) => i.action === a).length;
@@ -111,7 +136,7 @@ export function formatPlan(plan: DeployPlan, out: NodeJS.WriteStream): string {
 }
 
 /** Prints the plan's errors (with code frames); true when there were any. */
-export function printPlanErrors(plan: DeployPlan): boolean {
+export function printPlanErrors(plan: Pick<DeployPlan, "errors">): boolean {
   const color = useColor(process.stderr);
   for (const e of plan.errors) process.stderr.write(renderDiagnostic(e.diagnostic, e.file, { color }) + "\n\n");
   return plan.errors.length > 0;
@@ -123,29 +148,60 @@ export async function runPlan(
   out: NodeJS.WriteStream = process.stdout,
 ): Promise<number> {
   const files = folderFiles(paths);
+  // On Kafka the command topic says what is deployed: read it, start nothing, restore no state.
+  if (options.brokers) {
+    const kafka = await openKafkaLog({ brokers: options.brokers });
+    try {
+      const deployed = await readDeployed(kafka!, options.serviceId, options.functions).catch((e: unknown) => {
+        process.stderr.write(`esql: cannot read the deployment on ${options.brokers!.join(",")}: ${(e as Error).message}
+`);
+        return undefined;
+      });
+      if (!deployed) return EXIT.failed;
+      return await printPlan(files, deployed, kafka!, options, out);
+    } finally {
+      await kafka!.close();
+    }
+  }
   const target = await openTarget(options);
   if (!target) return EXIT.failed;
   try {
-    const plan = planFolder(files, target.engine, { functions: target.engine.functions });
-    if (options.json) {
-      out.write(
-        JSON.stringify(
-          {
-            changes: hasChanges(plan),
-            items: plan.items.map(({ text: _t, ...i }) => i),
-            errors: plan.errors.map((e) => ({ file: e.file.path, ...e.diagnostic })),
-            notes: plan.notes,
-          },
-          null,
-          2,
-        ) + "\n",
-      );
-    } else if (!printPlanErrors(plan)) out.write(formatPlan(plan, out));
-    if (plan.errors.length > 0) return EXIT.failed;
-    return hasChanges(plan) ? PLAN_CHANGES : EXIT.ok;
+    return await printPlan(files, target.engine, target.engine.log, options, out);
   } finally {
     await target.close();
   }
+}
+
+async function printPlan(
+  files: readonly SourceFile[],
+  deployed: DeployedState,
+  log: EventLog,
+  options: TargetOptions & { json?: boolean },
+  out: NodeJS.WriteStream,
+): Promise<number> {
+  const plan = planFolder(files, deployed, options.functions ? { functions: options.functions } : {});
+  // Each rebuild's cost: the records it replays (no rate to estimate the time with: nothing runs here).
+  const items: CostedItem[] = [];
+  for (const { text: _t, ...i } of plan.items)
+    items.push(
+      i.action === "rebuild" && i.inputTopics ? { ...i, cost: { events: await recordsIn(log, i.inputTopics) } } : i,
+    );
+  if (options.json) {
+    out.write(
+      JSON.stringify(
+        {
+          changes: hasChanges(plan),
+          items,
+          errors: plan.errors.map((e) => ({ file: e.file.path, ...e.diagnostic })),
+          notes: plan.notes,
+        },
+        null,
+        2,
+      ) + "\n",
+    );
+  } else if (!printPlanErrors(plan)) out.write(formatPlan({ items, notes: plan.notes }, out));
+  if (plan.errors.length > 0) return EXIT.failed;
+  return hasChanges(plan) ? PLAN_CHANGES : EXIT.ok;
 }
 
 /** `esql plan`'s exit code when applying would change something (as `terraform plan -detailed-exitcode`). */

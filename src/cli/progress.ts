@@ -60,7 +60,10 @@ export class Progress {
     this.lastLine = this.started;
   }
 
+  private measured: { rate: number; secondsLeft?: number } | undefined;
+
   private rate(): number {
+    if (this.measured) return this.measured.rate;
     const s = (Date.now() - this.started) / 1000;
     return s > 0 ? this.done / s : 0;
   }
@@ -70,14 +73,16 @@ export class Progress {
     return r > 0 ? (this.total - this.done) / r : Number.POSITIVE_INFINITY;
   }
 
-  update(done: number, total: number): void {
+  /** `measured`: the rate and time left as the worker measured them (a server rebuilding), instead of from here. */
+  update(done: number, total: number, measured?: { rate: number; secondsLeft?: number }): void {
     if (this.stopped) return;
     this.done = done;
     this.total = Math.max(total, done);
+    this.measured = measured;
     const now = Date.now();
     const payload = {
-      rate: number.format(Math.round(this.rate())),
-      left: duration(this.left()),
+      rate: number.format(Math.round(measured ? measured.rate : this.rate())),
+      left: duration(measured ? (measured.secondsLeft ?? Number.POSITIVE_INFINITY) : this.left()),
       doneText: number.format(done),
       totalText: number.format(this.total),
     };

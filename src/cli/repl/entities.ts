@@ -8,6 +8,7 @@ import {
   type DescribeEntity,
   type SchemaInfo,
   type SourceDescription,
+  type VersionInfo,
 } from "../../../runtime/engine/entities.ts";
 import type { Output } from "./backend.ts";
 
@@ -46,18 +47,40 @@ export function renderEntity(e: DescribeEntity): Output[] {
             "Key Format",
             "Value Format",
             "Windowed",
+            ...(list.some((x) => x.deployVersion) ? ["Version"] : []),
           ],
-          list.map((s) => [s.name, s.topic, s.keyFormat, s.valueFormat, String(s.isWindowed)]),
+          list.map((s) => [
+            s.name,
+            s.topic,
+            s.keyFormat,
+            s.valueFormat,
+            String(s.isWindowed),
+            ...(list.some((x) => x.deployVersion) ? [versionText(s.name, s.deployVersion)] : []),
+          ]),
         ),
       ];
     }
-    case "queries":
+    case "queries": {
+      const versioned = e.queries.some((q) => q.deployVersion);
       return [
         table(
-          ["Query ID", "Status", "Sink Name", "Query String"],
-          e.queries.map((q) => [q.id, q.state, q.sinks.join(", "), oneLine(q.queryString)]),
+          ["Query ID", "Status", "Sink Name", ...(versioned ? ["Version"] : []), "Query String"],
+          e.queries.map((q) => [
+            q.id,
+            q.state,
+            q.sinks.join(", "),
+            ...(versioned
+              ? [
+                  q.deployVersion
+                    ? `${q.deployVersion.name} v${q.deployVersion.version} (${q.deployVersion.state})`
+                    : "",
+                ]
+              : []),
+            oneLine(q.queryString),
+          ]),
         ),
       ];
+    }
     case "kafka_topics":
     case "kafka_topics_extended":
       return [
@@ -156,6 +179,7 @@ function describeSource(s: SourceDescription): Output[] {
     ["Timestamp field", s.timestamp || "Not set - using <ROWTIME>"],
   ];
   if (s.windowType) lines.push(["Windowed", s.windowType]);
+  if (s.deployVersion) lines.push(["Version", versionText(s.name, s.deployVersion)]);
   const columns = table(
     ["Field", "Type"],
     s.fields.map((f) => [
@@ -221,4 +245,21 @@ function indent(text: string): string {
     .split("\n")
     .map((l) => `  ${l}`)
     .join("\n");
+}
+
+/**
+ * A name's versions as SHOW and DESCRIBE say them: `serving 2; kept 1` on the name itself, `1 of TOTALS (kept)`
+ * on a hidden version.
+ */
+function versionText(name: string, v: VersionInfo | undefined): string {
+  if (!v) return "";
+  if (name !== v.name) return `${v.version} of ${v.name} (${v.state})`;
+  const others = (state: string) =>
+    v.versions
+      .filter((x) => x.state === state)
+      .map((x) => x.version)
+      .join(", ");
+  const kept = others("kept");
+  const building = others("building");
+  return `serving ${v.version}${kept ? `; kept ${kept}` : ""}${building ? `; building ${building}` : ""}`;
 }
