@@ -380,6 +380,30 @@ function checkTopicName(topic: string, props: Props, span: Span, diags: Diagnost
   );
 }
 
+/**
+ * A duration property of a CTAS (`'30 DAYS'`): its milliseconds, or undefined when it is absent or not a
+ * positive duration (reported); `bad` refuses it at its position for another reason.
+ */
+function durationProperty(
+  props: Props,
+  name: string,
+  example: string,
+  span: Span,
+  diags: Diagnostic[],
+): { ms: number | undefined; bad: (why: string) => undefined } {
+  const text = props.get(name);
+  const at = props.span(name) ?? span;
+  const bad = (why: string) => (
+    diags.push(error(Codes.INVALID_PROPERTY, `Invalid ${name} '${text}': ${why}`, at)),
+    undefined
+  );
+  if (text === undefined) return { ms: undefined, bad };
+  const ms = parseDurationText(text);
+  if (ms === undefined || ms <= 0)
+    return { ms: bad(`expected a positive duration such as '${example}' or '12 HOURS'`), bad };
+  return { ms, bad };
+}
+
 /** `TTL` of a CTAS: a duration (`'30 DAYS'`), on a table whose rows a query writes and that has no window. */
 function readTtl(
   props: Props,
@@ -388,15 +412,8 @@ function readTtl(
   span: Span,
   diags: Diagnostic[],
 ): number | undefined {
-  const text = props.get("TTL");
-  if (text === undefined) return undefined;
-  const at = props.span("TTL") ?? span;
-  const ms = parseDurationText(text);
-  const bad = (why: string) => (
-    diags.push(error(Codes.INVALID_PROPERTY, `Invalid TTL '${text}': ${why}`, at)),
-    undefined
-  );
-  if (ms === undefined || ms <= 0) return bad("expected a positive duration such as '30 DAYS' or '12 HOURS'");
+  const { ms, bad } = durationProperty(props, "TTL", "30 DAYS", span, diags);
+  if (ms === undefined) return undefined;
   if (kind !== "TABLE") return bad("TTL applies to tables (a stream's records are events, not rows that expire)");
   if (q.window) return bad("a windowed table's rows expire with the window's RETENTION");
   if (!q.aggregation) return bad("TTL is supported on aggregated tables (CREATE TABLE ... AS SELECT ... GROUP BY)");
@@ -414,15 +431,8 @@ function readHistoryRetention(
   span: Span,
   diags: Diagnostic[],
 ): number | undefined {
-  const text = props.get("HISTORY_RETENTION");
-  if (text === undefined) return undefined;
-  const at = props.span("HISTORY_RETENTION") ?? span;
-  const ms = parseDurationText(text);
-  const bad = (why: string) => (
-    diags.push(error(Codes.INVALID_PROPERTY, `Invalid HISTORY_RETENTION '${text}': ${why}`, at)),
-    undefined
-  );
-  if (ms === undefined || ms <= 0) return bad("expected a positive duration such as '7 DAYS' or '12 HOURS'");
+  const { ms, bad } = durationProperty(props, "HISTORY_RETENTION", "7 DAYS", span, diags);
+  if (ms === undefined) return undefined;
   if (kind !== "TABLE") return bad("HISTORY_RETENTION applies to tables (a stream is its own history)");
   if (q.window) return bad("a windowed table has no versions to keep (each window is its own row)");
   return ms;

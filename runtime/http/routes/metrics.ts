@@ -5,6 +5,7 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Routes, ServerContext } from "../context.ts";
+import type { TaskMetrics } from "../../processors/types.ts";
 import { gone, type Req, type Res } from "../protocol.ts";
 
 /** How long `/metrics` waits for the log to tell each partition's end offset (a broker call on Kafka). */
@@ -44,34 +45,24 @@ export function metricsRoutes(ctx: ServerContext): { routes: Routes; close: () =
   /** The lag read for the scrape under way (before the registry collects). */
   let scraped: { lag: Lag[]; unknown: number } = { lag: [], unknown: 0 };
 
-  new Counter({
-    name: "esql_records_processed_total",
-    help: "Input records processed by each persistent query.",
-    labelNames: ["query_id"],
-    registers,
-    collect() {
-      this.reset();
-      for (const [id, q] of engine.queries)
-        this.inc(
-          { query_id: id },
-          q.tasks.reduce((n, t) => n + t.metrics.recordsIn, 0),
-        );
-    },
-  });
-  new Counter({
-    name: "esql_processing_errors_total",
-    help: "Records that failed to decode or evaluate, per query.",
-    labelNames: ["query_id"],
-    registers,
-    collect() {
-      this.reset();
-      for (const [id, q] of engine.queries)
-        this.inc(
-          { query_id: id },
-          q.tasks.reduce((n, t) => n + t.metrics.errors, 0),
-        );
-    },
-  });
+  /** A counter per persistent query, summed over its tasks' metrics when scraped. */
+  const perQuery = (name: string, help: string, of: (m: TaskMetrics) => number) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ["query_id"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [id, q] of engine.queries)
+          this.inc(
+            { query_id: id },
+            q.tasks.reduce((n, t) => n + of(t.metrics), 0),
+          );
+      },
+    });
+  perQuery("esql_records_processed_total", "Input records processed by each persistent query.", (m) => m.recordsIn);
+  perQuery("esql_processing_errors_total", "Records that failed to decode or evaluate, per query.", (m) => m.errors);
   new Counter({
     name: "esql_records_dropped_total",
     help: "Records a persistent query did not fold, per operator and reason (late, null-key, undecodable, ...); kept across restarts.",
