@@ -1,10 +1,9 @@
 /** `esql apply <folder>`: make the deployed objects match the folder (see runtime/deploy/apply.ts). */
 import { applyPlan, DeployError } from "../../runtime/deploy/apply.ts";
 import { planFolder } from "../../runtime/deploy/plan.ts";
-import { artifactFunctionChanges, artifactSources, plansOf, readArtifact } from "./artifact.ts";
-import { UsageError } from "./files.ts";
+import { artifactFunctionChanges, plansOf } from "./artifact.ts";
 import { EXIT } from "./output.ts";
-import { folderFiles, formatPlan, openTarget, printPlanErrors, type TargetOptions } from "./plan.ts";
+import { deploySources, formatPlan, openTarget, printPlanErrors, type TargetOptions } from "./plan.ts";
 
 export interface ApplyCliOptions extends TargetOptions {
   readonly allowDrop: boolean;
@@ -22,10 +21,7 @@ export async function runApply(
   options: ApplyCliOptions,
   out: NodeJS.WriteStream = process.stdout,
 ): Promise<number> {
-  const artifact = options.plan ? readArtifact(options.plan) : undefined;
-  if (artifact && paths.length > 0) throw new UsageError("give folders or --plan, not both");
-  if (!artifact && paths.length === 0) throw new UsageError("give the folder(s) to deploy, or --plan");
-  const files = artifact ? artifactSources(artifact) : folderFiles(paths);
+  const { artifact, files } = deploySources(paths, options.plan);
   const target = await openTarget(options);
   if (!target) return EXIT.failed;
   const err = process.stderr;

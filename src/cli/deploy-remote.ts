@@ -15,10 +15,10 @@ import {
   type ServiceStatus,
 } from "../../runtime/deploy/service.ts";
 import { renderDiagnostic, type SourceFile } from "../diagnostics/render.ts";
-import { artifactSources, plansOf, readArtifact } from "./artifact.ts";
+import { plansOf } from "./artifact.ts";
 import { UsageError } from "./files.ts";
 import { colors, EXIT, useColor } from "./output.ts";
-import { folderFiles, formatPlan, openTarget, PLAN_CHANGES, type TargetOptions } from "./plan.ts";
+import { deploySources, folderFiles, formatPlan, openTarget, PLAN_CHANGES, type TargetOptions } from "./plan.ts";
 import { Progress } from "./progress.ts";
 
 /** How often `apply` asks the service how its deployment goes. */
@@ -113,10 +113,7 @@ export async function remoteApply(
   options: RemoteApplyOptions,
   out: NodeJS.WriteStream = process.stdout,
 ): Promise<number> {
-  const artifact = options.plan ? readArtifact(options.plan) : undefined;
-  if (artifact && paths.length > 0) throw new UsageError("give folders or --plan, not both");
-  if (!artifact && paths.length === 0) throw new UsageError("give the folder(s) to deploy, or --plan");
-  const files = artifact ? artifactSources(artifact) : folderFiles(paths);
+  const { artifact, files } = deploySources(paths, options.plan);
   return guarded(async () => {
     const { status, body } = await call<{ deployment?: string; plan?: PlanAnswer; message?: string }>(
       options.server,

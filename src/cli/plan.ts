@@ -17,6 +17,7 @@ import {
 } from "../../runtime/deploy/plan.ts";
 import type { EventLog } from "../../runtime/log/types.ts";
 import type { SourceFile } from "../diagnostics/render.ts";
+import { artifactSources, readArtifact, type PlanArtifact } from "./artifact.ts";
 import { openKafkaLog } from "./kafka.ts";
 import { recordsIn, type CostedItem, type RebuildCost } from "../../runtime/deploy/service.ts";
 import { renderDiagnostic } from "../diagnostics/render.ts";
@@ -72,6 +73,20 @@ export async function openTarget(
       );
     return undefined;
   }
+}
+
+/**
+ * What `esql apply` deploys: the folders' `.esql` files, or a compiled artifact (`--plan`) and the statement
+ * texts it was compiled from.
+ */
+export function deploySources(
+  paths: readonly string[],
+  planPath: string | undefined,
+): { artifact: PlanArtifact | undefined; files: SourceFile[] } {
+  const artifact = planPath ? readArtifact(planPath) : undefined;
+  if (artifact && paths.length > 0) throw new UsageError("give folders or --plan, not both");
+  if (!artifact && paths.length === 0) throw new UsageError("give the folder(s) to deploy, or --plan");
+  return { artifact, files: artifact ? artifactSources(artifact) : folderFiles(paths) };
 }
 
 /** The folder's `.esql` files in path order, read. */
