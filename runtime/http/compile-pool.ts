@@ -32,6 +32,9 @@ export interface ParseJob {
 /** A worker's answer to {@link ParseJob}. */
 export type ParseReply = { readonly id: number; readonly error: string } | ({ readonly id: number } & ParsedSql);
 
+/** What a worker posts once it has loaded the parser, before any reply. */
+export const WORKER_READY = "ready";
+
 /** The job ran longer than the pool's time limit. */
 export class ParseTimeout extends Error {}
 /** The worker failed (out of memory, or it could not start). */
@@ -42,7 +45,10 @@ export interface CompilePoolOptions {
   readonly size?: number;
   /** Texts up to this many characters are parsed inline (default 4096: a few milliseconds at worst). */
   readonly inlineLength?: number;
-  /** Longest a job may run (default 60 s). */
+  /**
+   * Longest a job may run (default 60 s), counted once its worker has loaded the parser (starting a worker is
+   * not the text's cost: from the sources, through tsx on a busy machine, it can take many seconds).
+   */
   readonly timeoutMs?: number;
   /** Heap (old generation) of each worker, in MB (default 1024). */
   readonly maxHeapMb?: number;
@@ -56,6 +62,8 @@ interface Pending {
 
 interface Slot {
   readonly worker: Worker;
+  /** Whether the worker has loaded the parser (it says so once): a job's time limit runs from then. */
+  ready: boolean;
   job?: Pending;
   timer?: NodeJS.Timeout;
 }
@@ -119,14 +127,18 @@ export class CompilePool {
       }
       const p = this.queue.shift()!;
       slot.job = p;
-      const running = slot;
-      slot.timer = setTimeout(() => {
-        void this.end(running, new ParseTimeout(`the SQL text took longer than ${this.timeoutMs} ms to parse`)).then(
-          () => this.dispatch(),
-        );
-      }, this.timeoutMs);
+      if (slot.ready) this.startClock(slot);
       slot.worker.postMessage(p.job);
     }
+  }
+
+  /** Starts the time limit of the slot's job. */
+  private startClock(slot: Slot): void {
+    slot.timer = setTimeout(() => {
+      void this.end(slot, new ParseTimeout(`the SQL text took longer than ${this.timeoutMs} ms to parse`)).then(() =>
+        this.dispatch(),
+      );
+    }, this.timeoutMs);
   }
 
   private spawn(): Slot {
@@ -138,9 +150,14 @@ export class CompilePool {
         : new Worker(script.code, { eval: true, resourceLimits });
     // The server's own handles keep the process alive; an idle worker must not.
     worker.unref();
-    const slot: Slot = { worker };
+    const slot: Slot = { worker, ready: false };
     this.slots.push(slot);
-    worker.on("message", (reply: ParseReply) => {
+    worker.on("message", (reply: ParseReply | typeof WORKER_READY) => {
+      if (reply === WORKER_READY) {
+        slot.ready = true;
+        if (slot.job) this.startClock(slot);
+        return;
+      }
       const p = slot.job;
       if (p === undefined || p.job.id !== reply.id) return;
       clearTimeout(slot.timer);

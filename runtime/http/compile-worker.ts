@@ -7,7 +7,7 @@ import { readlinkSync } from "node:fs";
 import { setPriority } from "node:os";
 import { parentPort } from "node:worker_threads";
 import { parseScript } from "../../src/parse.ts";
-import type { ParseJob, ParseReply } from "./compile-pool.ts";
+import { WORKER_READY, type ParseJob, type ParseReply } from "./compile-pool.ts";
 
 /** The worker thread's nice value (0 is the default, 19 the lowest priority). */
 const WORKER_NICE = 19;
@@ -45,3 +45,6 @@ parentPort!.on("message", (job: ParseJob) => {
   }
   parentPort!.postMessage(reply);
 });
+
+// The parser is loaded (the imports above): from here on a job's time limit counts.
+parentPort!.postMessage(WORKER_READY);
