@@ -81,7 +81,7 @@ function startEsql(
   const ready = new Promise<void>((r) => (readyResolve = r));
   const onData = (d: Buffer) => {
     out += String(d);
-    if (/statement\(s\)|REST API at|resuming them/.test(out)) readyResolve();
+    if (/statement\(s\)|REST API[^\n]* at|resuming them/.test(out)) readyResolve();
   };
   child.stdout!.on("data", onData);
   child.stderr!.on("data", onData);

@@ -48,7 +48,7 @@ function serve(data: string): Promise<string> {
     let err = "";
     server.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
-      const m = /REST API at (http:\/\/\S+)/.exec(out);
+      const m = /REST API[^\n]* at (http:\/\/\S+)/.exec(out);
       if (m) resolveUrl(m[1]!);
     });
     server.stderr!.on("data", (d: Buffer) => (err += d.toString()));

@@ -73,11 +73,11 @@ describe("esql serve across a broker outage", () => {
       child.stderr.on("data", (d) => (stderr += d));
       try {
         await eventually(
-          async () => /REST API at (http:\/\/\S+)/.test(stdout),
+          async () => /REST API[^\n]* at (http:\/\/\S+)/.test(stdout),
           120_000,
           async () => `serve did not start: ${stdout}${stderr}`,
         );
-        const url = /REST API at (http:\/\/\S+)/.exec(stdout)![1]!;
+        const url = /REST API[^\n]* at (http:\/\/\S+)/.exec(stdout)![1]!;
         const processed = async () => {
           const text = await (await fetch(`${url}/metrics`)).text();
           return Number(/esql_records_processed_total\{[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
