@@ -192,7 +192,8 @@ export interface WaitEnv {
   /** With several instances: the other owners of a query's partitions, and how to make one wait for a stage. */
   readonly peers?: {
     urls(queryId: string): string[];
-    waitStage(url: string, wait: StageWait): Promise<void>;
+    /** Resolves with the partitions the peer holds (undefined: it did not say). */
+    waitStage(url: string, wait: StageWait): Promise<HeldPartitions | undefined>;
   };
 }
 
@@ -222,18 +223,31 @@ export async function waitForTable(env: WaitEnv, queryId: string, target: Positi
         if (t && t.size > 0) wanted.set(input.topic, t);
       }
       if (wanted.size === 0) continue;
-      const peers = env.peers?.urls(q.id) ?? [];
-      await Promise.all([
-        waitStage(env, q, stage.id, wanted, deadline, timeoutMs),
-        ...peers.map((url) =>
-          env.peers!.waitStage(url, {
-            queryId: q.id,
-            stage: stage.id,
-            positions: wanted,
-            timeoutMs: Math.max(0, deadline - Date.now()),
-          }),
-        ),
-      ]);
+      // With several instances, each partition's task is waited for where it runs; a partition no instance
+      // holds at that moment (a rebalance moving it) is asked again until one does.
+      for (;;) {
+        const peers = env.peers?.urls(q.id) ?? [];
+        const held = await Promise.all([
+          waitStage(env, q, stage.id, wanted, deadline, timeoutMs),
+          ...peers.map((url) =>
+            env.peers!.waitStage(url, {
+              queryId: q.id,
+              stage: stage.id,
+              positions: wanted,
+              timeoutMs: Math.max(0, deadline - Date.now()),
+            }),
+          ),
+        ]);
+        const missing = env.peers ? unheld(wanted, held) : undefined;
+        if (missing === undefined) break;
+        if (Date.now() >= deadline)
+          throw new ConsistencyError(
+            `timed out waiting for query ${q.id} to fold past the position token: stage ${stage.id}, partition ` +
+              `${missing.partition} of ${missing.topic} is held by no instance after ${timeoutMs} ms ` +
+              `(${CONSISTENCY_TIMEOUT}); is the group rebalancing?`,
+          );
+        await sleep(Math.min(50, deadline - Date.now()));
+      }
       const last = q === chain[chain.length - 1] && si === stages.length - 1;
       if (last) continue;
       // Outputs are appended before the commit that moved the positions: the output's end covers them.
@@ -257,10 +271,10 @@ export async function waitStage(
   positions: Positions,
   deadline: number,
   timeoutMs: number,
-): Promise<void> {
+): Promise<HeldPartitions> {
   for (let attempt = 0; ; attempt++) {
     const behind = await lagging(q, stageId, positions);
-    if (behind === undefined) return;
+    if (behind === undefined) return heldInputs(q, stageId, positions);
     const left = deadline - Date.now();
     if (left <= 0)
       throw new ConsistencyError(
@@ -275,6 +289,41 @@ export async function waitStage(
       await sleep(Math.min(left, 5 + attempt));
     }
   }
+}
+
+/** The input partitions (`topic` → partitions) whose tasks an instance waited for. */
+export type HeldPartitions = ReadonlyMap<string, readonly number[]>;
+
+/** The inputs of `positions` this instance's tasks of the stage hold. */
+function heldInputs(q: PersistentQuery, stageId: string, positions: Positions): HeldPartitions {
+  const held = new Map<string, number[]>();
+  for (const t of q.tasks) {
+    if (t.stage.id !== stageId) continue;
+    for (const input of t.stage.inputs) {
+      if (positions.get(input.topic)?.get(t.partition) === undefined) continue;
+      const list = held.get(input.topic) ?? [];
+      list.push(t.partition);
+      held.set(input.topic, list);
+    }
+  }
+  return held;
+}
+
+/**
+ * A partition of `wanted` that none of the instances' answers holds, or undefined when each is held (or when an
+ * answer does not say what it holds: an instance of an earlier release, trusted as before).
+ */
+function unheld(
+  wanted: Positions,
+  answers: readonly (HeldPartitions | undefined)[],
+): { topic: string; partition: number } | undefined {
+  if (answers.some((a) => a === undefined)) return undefined;
+  for (const [topic, partitions] of wanted) {
+    for (const partition of partitions.keys()) {
+      if (!answers.some((a) => a!.get(topic)?.includes(partition))) return { topic, partition };
+    }
+  }
+  return undefined;
 }
 
 /** The first task input of the stage behind `positions`, or undefined when none is. */
@@ -348,7 +397,7 @@ export async function waitOnPeer(
   url: string,
   wait: StageWait,
   headers: Readonly<Record<string, string>> = {},
-): Promise<void> {
+): Promise<HeldPartitions | undefined> {
   const res = await fetch(new URL(WAIT_PATH, url), {
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/json", ...headers },
@@ -360,7 +409,10 @@ export async function waitOnPeer(
     }),
     signal: AbortSignal.timeout(wait.timeoutMs + 10_000),
   });
-  if (res.ok) return;
+  if (res.ok) {
+    const body = (await res.json().catch(() => ({}))) as { held?: [string, number[]][] };
+    return Array.isArray(body.held) ? new Map(body.held) : undefined;
+  }
   const text = await res.text();
   let message = text;
   try {

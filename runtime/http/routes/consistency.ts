@@ -5,7 +5,7 @@
  * `{}`, or 408 when the wait's timeout passed first, 404 for a query this instance does not run.
  */
 import { z } from "zod";
-import { ConsistencyError, decodeToken, WAIT_PATH, waitStage } from "../../engine/consistency.ts";
+import { ConsistencyError, decodeToken, WAIT_PATH, waitStage, type HeldPartitions } from "../../engine/consistency.ts";
 import type { Routes, ServerContext } from "../context.ts";
 import { ERR, errorBody, HttpError, send, type Req, type Res } from "../protocol.ts";
 
@@ -22,9 +22,10 @@ export function consistencyRoutes(ctx: ServerContext): Routes {
     const body = await ctx.body.readBody(req, WaitBody);
     const q = engine.queries.get(body.queryId);
     if (!q) throw new HttpError(404, errorBody("generic_error", ERR.notFound, `no query ${body.queryId} runs here`));
+    let held: HeldPartitions;
     try {
       const positions = decodeToken(body.token);
-      await gate.run(false, () =>
+      held = await gate.run(false, () =>
         waitStage(
           { log: engine.log, queries: engine.queries, drain: () => engine.drain() },
           q,
@@ -38,7 +39,8 @@ export function consistencyRoutes(ctx: ServerContext): Routes {
       if (!(e instanceof ConsistencyError)) throw e;
       throw new HttpError(408, errorBody("generic_error", ERR.timeout, e.message));
     }
-    send(res, 200, {});
+    // Which of the token's partitions this instance holds: the asking instance checks that every one is held.
+    send(res, 200, { held: [...held] });
   };
   return { [`POST ${WAIT_PATH}`]: wait };
 }
