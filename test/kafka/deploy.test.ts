@@ -7,30 +7,17 @@ import { describe, expect, it } from "vitest";
 import { applyPlan, rollback } from "../../runtime/deploy/apply.ts";
 import { readLedger } from "../../runtime/deploy/ledger.ts";
 import { planFolder } from "../../runtime/deploy/plan.ts";
-import type { Engine } from "../../runtime/engine/engine.ts";
 import { NamespacedLog } from "../../runtime/log/namespaced.ts";
 import { eventually } from "../fixtures/eventually.ts";
 import { openEngine } from "../fixtures/engine.ts";
 import { useKafka } from "../fixtures/kafka.ts";
 import { tempDir } from "../fixtures/temp.ts";
+import { expectedTotals, folder, movesSource, totals, totalsTable } from "../fixtures/totals.ts";
 
-const SOURCE =
-  "CREATE STREAM moves (account STRING KEY, amount BIGINT) WITH (kafka_topic = 'moves', value_format = 'JSON', partitions = 3);";
-const table = (agg: string) => `CREATE TABLE totals AS SELECT account, ${agg} AS total FROM moves GROUP BY account;`;
-const folder = (...texts: string[]) => texts.map((text, i) => ({ path: `${i}.esql`, text }));
+const SOURCE = movesSource(3);
+const table = totalsTable;
 const N = 3000;
-
-function expected(f: "sum" | "count"): string {
-  const m: Record<string, number> = {};
-  for (let i = 0; i < N; i++) m[`a${i % 7}`] = (m[`a${i % 7}`] ?? 0) + (f === "sum" ? i % 10 : 1);
-  return JSON.stringify(Object.entries(m).sort());
-}
-
-async function totals(engine: Engine): Promise<string> {
-  const r = await engine.pull("SELECT account, total FROM totals;");
-  if (r.diagnostics.length > 0) throw new Error(r.diagnostics[0]!.message);
-  return JSON.stringify(r.rows.map((row) => [row[0], row[1]]).sort());
-}
+const expected = (f: "sum" | "count") => expectedTotals(f, N);
 
 describe("esql apply on Kafka", () => {
   const { kafka, tag } = useKafka("esql-deploy");
